@@ -1,0 +1,242 @@
+// Package algo holds alur's learning algorithms. Each algorithm registers a
+// Spec: its name, the tasks it supports, its hyperparameters with defaults,
+// a Fit that turns a Dataset into an alur.data.v1.Model message, and a
+// Predict that reads that message back. The model message is the only
+// representation of a trained model, so train, eval and any other language
+// agree on it.
+package algo
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"sort"
+	"sync"
+
+	"gonum.org/v1/gonum/mat"
+
+	datav1 "github.com/alur-ml/alur/proto/alur/data/v1"
+)
+
+// Dataset is a prepared training set: a dense feature matrix and targets.
+type Dataset struct {
+	// X is rows × features.
+	X *mat.Dense
+	// Y holds one target per row: the class index (0..NumClasses-1) for
+	// classification, the value for regression.
+	Y []float64
+	// Task is the learning task.
+	Task datav1.Task
+	// NumClasses is the number of classes (classification only).
+	NumClasses int
+	// FeatureNames name the columns of X.
+	FeatureNames []string
+	// ClassNames name the classes in index order (classification only).
+	ClassNames []string
+}
+
+// Progress receives training progress: units done of total (0 when
+// unknown), the current loss (NaN when none) and a note. It may be nil.
+type Progress func(done, total int64, loss float64, msg string)
+
+// Report calls p when it is not nil.
+func (p Progress) Report(done, total int64, loss float64, msg string) {
+	if p != nil {
+		p(done, total, loss, msg)
+	}
+}
+
+// Param describes one hyperparameter.
+type Param struct {
+	Name        string
+	Default     float64
+	Min, Max    float64
+	Integer     bool
+	Description string
+}
+
+// Spec describes one algorithm.
+type Spec struct {
+	// Name is the registry key, such as "random_forest".
+	Name string
+	// Description says what the algorithm does, naming its reference.
+	Description string
+	// Tasks are the supported tasks.
+	Tasks []datav1.Task
+	// Params are the hyperparameters, with defaults.
+	Params []Param
+	// Fit trains a model. params is complete (defaults filled, validated).
+	// The returned model needs only its Parameters and, where defined,
+	// FeatureImportances set; the caller fills the common fields.
+	Fit func(ctx context.Context, ds *Dataset, params map[string]float64, seed int64, progress Progress) (*datav1.Model, error)
+	// Predict returns rows × classes probabilities for classification or
+	// rows × 1 values for regression.
+	Predict func(m *datav1.Model, X *mat.Dense) (*mat.Dense, error)
+}
+
+// Supports reports whether the algorithm handles task.
+func (s *Spec) Supports(task datav1.Task) bool {
+	for _, t := range s.Tasks {
+		if t == task {
+			return true
+		}
+	}
+	return false
+}
+
+var (
+	registryMu sync.RWMutex
+	registry   = map[string]*Spec{}
+)
+
+// Register adds an algorithm; it panics on a duplicate name, which is a
+// programming error caught at init.
+func Register(s *Spec) {
+	registryMu.Lock()
+	defer registryMu.Unlock()
+	if _, dup := registry[s.Name]; dup {
+		panic("algo: duplicate algorithm " + s.Name)
+	}
+	registry[s.Name] = s
+}
+
+// Lookup returns the named algorithm.
+func Lookup(name string) (*Spec, bool) {
+	registryMu.RLock()
+	defer registryMu.RUnlock()
+	s, ok := registry[name]
+	return s, ok
+}
+
+// All returns every algorithm, sorted by name.
+func All() []*Spec {
+	registryMu.RLock()
+	defer registryMu.RUnlock()
+	out := make([]*Spec, 0, len(registry))
+	for _, s := range registry {
+		out = append(out, s)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// ParamError says which hyperparameter is wrong and why.
+type ParamError struct {
+	Param  string
+	Reason string
+}
+
+func (e *ParamError) Error() string { return fmt.Sprintf("param %q: %s", e.Param, e.Reason) }
+
+// ResolveParams checks given against the spec and fills in defaults.
+func (s *Spec) ResolveParams(given map[string]float64) (map[string]float64, error) {
+	out := make(map[string]float64, len(s.Params))
+	known := make(map[string]Param, len(s.Params))
+	for _, p := range s.Params {
+		known[p.Name] = p
+		out[p.Name] = p.Default
+	}
+	names := make([]string, 0, len(given))
+	for k := range given {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	for _, k := range names {
+		v := given[k]
+		p, ok := known[k]
+		if !ok {
+			valid := make([]string, 0, len(s.Params))
+			for _, p := range s.Params {
+				valid = append(valid, p.Name)
+			}
+			return nil, &ParamError{k, fmt.Sprintf("unknown for %s (known: %v)", s.Name, valid)}
+		}
+		switch {
+		case math.IsNaN(v) || math.IsInf(v, 0):
+			return nil, &ParamError{k, "must be a finite number"}
+		case v < p.Min || v > p.Max:
+			return nil, &ParamError{k, fmt.Sprintf("%g is outside [%g, %g]", v, p.Min, p.Max)}
+		case p.Integer && v != math.Trunc(v):
+			return nil, &ParamError{k, fmt.Sprintf("%g must be a whole number", v)}
+		}
+		out[k] = v
+	}
+	return out, nil
+}
+
+// Fit validates the dataset and params, trains the named algorithm and
+// fills the model's common fields.
+func Fit(ctx context.Context, name string, ds *Dataset, params map[string]float64, seed int64, progress Progress) (*datav1.Model, error) {
+	s, ok := Lookup(name)
+	if !ok {
+		return nil, fmt.Errorf("unknown algorithm %q", name)
+	}
+	if !s.Supports(ds.Task) {
+		return nil, fmt.Errorf("algorithm %q does not support %v", name, ds.Task)
+	}
+	full, err := s.ResolveParams(params)
+	if err != nil {
+		return nil, err
+	}
+	if err := ds.Validate(); err != nil {
+		return nil, err
+	}
+	m, err := s.Fit(ctx, ds, full, seed, progress)
+	if err != nil {
+		return nil, err
+	}
+	m.Algorithm = name
+	m.Task = ds.Task
+	m.FeatureNames = ds.FeatureNames
+	m.ClassNames = ds.ClassNames
+	m.Params = full
+	m.Seed = seed
+	return m, nil
+}
+
+// Validate checks shapes and targets.
+func (ds *Dataset) Validate() error {
+	if ds.X == nil {
+		return fmt.Errorf("no rows to train on")
+	}
+	r, c := ds.X.Dims()
+	if r == 0 || c == 0 {
+		return fmt.Errorf("empty training matrix (%d rows, %d features)", r, c)
+	}
+	if len(ds.Y) != r {
+		return fmt.Errorf("%d targets for %d rows", len(ds.Y), r)
+	}
+	if len(ds.FeatureNames) != 0 && len(ds.FeatureNames) != c {
+		return fmt.Errorf("%d feature names for %d features", len(ds.FeatureNames), c)
+	}
+	if ds.Task == datav1.Task_TASK_CLASSIFICATION {
+		if ds.NumClasses < 2 {
+			return fmt.Errorf("classification needs at least 2 classes, got %d", ds.NumClasses)
+		}
+		for i, y := range ds.Y {
+			if y != math.Trunc(y) || y < 0 || int(y) >= ds.NumClasses {
+				return fmt.Errorf("row %d: class index %g outside [0, %d)", i, y, ds.NumClasses)
+			}
+		}
+	} else {
+		for i, y := range ds.Y {
+			if math.IsNaN(y) || math.IsInf(y, 0) {
+				return fmt.Errorf("row %d: target is not a finite number", i)
+			}
+		}
+	}
+	return nil
+}
+
+// Predict runs a model on X: rows × classes probabilities for
+// classification, rows × 1 values for regression.
+func Predict(m *datav1.Model, X *mat.Dense) (*mat.Dense, error) {
+	s, ok := Lookup(m.GetAlgorithm())
+	if !ok {
+		return nil, fmt.Errorf("model has unknown algorithm %q", m.GetAlgorithm())
+	}
+	if _, c := X.Dims(); len(m.GetFeatureNames()) != 0 && c != len(m.GetFeatureNames()) {
+		return nil, fmt.Errorf("model expects %d features, got %d", len(m.GetFeatureNames()), c)
+	}
+	return s.Predict(m, X)
+}
