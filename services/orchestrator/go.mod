@@ -6,6 +6,25 @@ require (
 	github.com/alur-ml/alur/ml v0.0.0
 	github.com/alur-ml/alur/proto v0.0.0
 	github.com/alur-ml/alur/serverkit v0.0.0
+	google.golang.org/grpc v1.85.0
+)
+
+require (
+	golang.org/x/net v0.60.0 // indirect
+	golang.org/x/text v0.42.0 // indirect
+	golang.org/x/tools v0.49.0 // indirect
+	gonum.org/v1/gonum v0.17.0 // indirect
+	google.golang.org/genproto/googleapis/rpc v0.0.0-20261110000943-09e21b237f2c // indirect
+)
+
+require (
+	github.com/alur-ml/alur/services/eval v0.0.0
+	github.com/alur-ml/alur/services/ingest v0.0.0
+	github.com/alur-ml/alur/services/prep v0.0.0
+	github.com/alur-ml/alur/services/train v0.0.0
+	go.etcd.io/bbolt v1.5.0
+	golang.org/x/sys v0.48.0 // indirect
+	google.golang.org/protobuf v1.36.12
 )
 
 replace github.com/alur-ml/alur/proto => ../../proto
@@ -13,3 +32,11 @@ replace github.com/alur-ml/alur/proto => ../../proto
 replace github.com/alur-ml/alur/ml => ../../ml
 
 replace github.com/alur-ml/alur/serverkit => ../../serverkit
+
+replace github.com/alur-ml/alur/services/ingest => ../ingest
+
+replace github.com/alur-ml/alur/services/prep => ../prep
+
+replace github.com/alur-ml/alur/services/train => ../train
+
+replace github.com/alur-ml/alur/services/eval => ../eval

@@ -145,7 +145,8 @@ type EvaluateResponse struct {
 	// metrics are the model's scores on the rows.
 	Metrics *v1.Metrics `protobuf:"bytes,1,opt,name=metrics,proto3" json:"metrics,omitempty"`
 	// predictions are the predicted labels (class names, or numbers as
-	// text), one per row, in order; left empty above 100000 rows.
+	// text), one per row, in order; left empty above 100000 rows or when
+	// they would not fit in one message of about 768 KiB.
 	Predictions   []string `protobuf:"bytes,2,rep,name=predictions,proto3" json:"predictions,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache

@@ -1,0 +1,184 @@
+package algo
+
+// Random forests (Breiman, "Random Forests", Machine Learning 45, 2001):
+// CART trees grown on bootstrap samples, each split choosing among a random
+// subset of the features, with predictions averaged over the trees.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"runtime"
+	"slices"
+	"sync"
+	"sync/atomic"
+
+	"gonum.org/v1/gonum/mat"
+
+	datav1 "github.com/alur-ml/alur/proto/alur/data/v1"
+)
+
+// Names of the forest-only hyperparameters.
+const (
+	forestParamNEstimators = "n_estimators"
+	forestParamBootstrap   = "bootstrap"
+)
+
+func init() {
+	params := append([]Param{
+		{Name: forestParamNEstimators, Default: 100, Min: 1, Max: 10000, Integer: true,
+			Description: "number of trees"},
+	}, treeGrowthParams...)
+	params = append(params,
+		Param{Name: treeParamMaxFeatures, Default: 0, Min: 0, Max: 1e9,
+			Description: "features considered per split: 0 means √(features) for classification and all features for regression (as scikit-learn); " +
+				"a value in (0, 1] is a fraction of the features (at least one); a whole number above 1 is a count (capped at the number of features)"},
+		Param{Name: forestParamBootstrap, Default: 1, Min: 0, Max: 1, Integer: true,
+			Description: "1 grows each tree on a bootstrap sample of the rows (drawn with replacement), 0 on all rows"},
+	)
+	Register(&Spec{
+		Name: "random_forest",
+		Description: "random forest (Breiman, 2001): CART trees on bootstrap samples with a random feature subset " +
+			"per split; averages the trees' class probabilities (classification) or values (regression)",
+		Tasks:   []datav1.Task{datav1.Task_TASK_CLASSIFICATION, datav1.Task_TASK_REGRESSION},
+		Params:  params,
+		Fit:     fitRandomForest,
+		Predict: predictRandomForest,
+	})
+}
+
+// fitRandomForest grows the trees in parallel on up to GOMAXPROCS
+// goroutines. Tree i draws its bootstrap sample and feature orders from its
+// own random stream, derived from seed and i, so the model is the same
+// whatever the number of cores or the scheduling. The presorted data is
+// shared; each worker reuses one builder's scratch for all its trees.
+// Cancelling ctx stops the fit (checked before each tree and periodically
+// while growing one) and returns ctx.Err().
+func fitRandomForest(ctx context.Context, ds *Dataset, params map[string]float64, seed int64, progress Progress) (*datav1.Model, error) {
+	if err := ds.Validate(); err != nil {
+		return nil, err
+	}
+	_, p := ds.X.Dims()
+	all := p
+	if ds.Task == datav1.Task_TASK_CLASSIFICATION {
+		all = int(math.Sqrt(float64(p)))
+	}
+	cfg, err := treeConfigFromParams(params, p, all)
+	if err != nil {
+		return nil, err
+	}
+	nTrees := params[forestParamNEstimators]
+	if nTrees != math.Trunc(nTrees) || nTrees < 1 || nTrees > 10000 {
+		return nil, &ParamError{forestParamNEstimators, fmt.Sprintf("%g must be a whole number in [1, 10000]", nTrees)}
+	}
+	bs := params[forestParamBootstrap]
+	if bs != 0 && bs != 1 {
+		return nil, &ParamError{forestParamBootstrap, fmt.Sprintf("%g must be 0 or 1", bs)}
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	forest, imps, err := growForest(ctx, newTreeData(ds), cfg, int(nTrees), bs == 1, seed, progress)
+	if err != nil {
+		return nil, err
+	}
+	return &datav1.Model{
+		Parameters:         &datav1.Model_Forest{Forest: &datav1.ForestModel{Trees: forest}},
+		FeatureImportances: forestImportances(imps, p),
+	}, nil
+}
+
+// growForest grows n trees on d and returns them with their normalised
+// importances, both in tree order.
+func growForest(ctx context.Context, d *treeData, cfg treeConfig, n int, bootstrap bool, seed int64, progress Progress) ([]*datav1.TreeModel, [][]float64, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	trees := make([]*datav1.TreeModel, n)
+	imps := make([][]float64, n)
+	var (
+		next    atomic.Int64
+		wg      sync.WaitGroup
+		mu      sync.Mutex // serialises progress calls and guards done, firstErr
+		done    int
+		firstEr error
+	)
+	// Trees are the unit of parallelism; cores left over when there are
+	// fewer trees than cores go to splitting nodes within a tree.
+	procs := runtime.GOMAXPROCS(0)
+	workers := min(procs, n)
+	inner := max(1, procs/workers)
+	for range workers {
+		wg.Go(func() {
+			b := newTreeBuilder(d, cfg, inner)
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= n || ctx.Err() != nil {
+					return
+				}
+				b.reset(seed, i, bootstrap)
+				t, imp, err := b.grow(ctx)
+				mu.Lock()
+				if err != nil {
+					if firstEr == nil {
+						firstEr = err
+					}
+					mu.Unlock()
+					cancel()
+					return
+				}
+				trees[i], imps[i] = t, imp
+				done++
+				progress.Report(int64(done), int64(n), math.NaN(), fmt.Sprintf("grew tree %d of %d", done, n))
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	if firstEr != nil {
+		return nil, nil, firstEr
+	}
+	// The caller's context may have been cancelled between trees: then some
+	// trees were never grown.
+	if slices.Contains(trees, nil) {
+		if err := ctx.Err(); err != nil {
+			return nil, nil, err
+		}
+		return nil, nil, errors.New("random forest: trees missing after fit")
+	}
+	return trees, imps, nil
+}
+
+// forestImportances is the mean of the trees' normalised mean-decrease-in-
+// impurity importances over the trees that split at least once (as
+// scikit-learn), renormalised to sum to 1; all zero if no tree split.
+func forestImportances(imps [][]float64, p int) []float64 {
+	out := make([]float64, p)
+	used := 0
+	for _, imp := range imps {
+		var s float64
+		for _, v := range imp {
+			s += v
+		}
+		if s == 0 {
+			continue
+		}
+		used++
+		for f, v := range imp {
+			out[f] += v
+		}
+	}
+	if used == 0 {
+		return out
+	}
+	return treeNormalise(out)
+}
+
+// predictRandomForest averages the trees' outputs.
+func predictRandomForest(m *datav1.Model, X *mat.Dense) (*mat.Dense, error) {
+	f := m.GetForest()
+	if f == nil {
+		return nil, errors.New("random_forest model has no forest parameters")
+	}
+	return predictTreeEnsemble(m, f.GetTrees(), X)
+}

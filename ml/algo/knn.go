@@ -1,0 +1,349 @@
+package algo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"runtime"
+	"sync"
+	"sync/atomic"
+
+	"gonum.org/v1/gonum/mat"
+
+	datav1 "github.com/alur-ml/alur/proto/alur/data/v1"
+)
+
+// This file holds k-nearest neighbours (Cover & Hart, "Nearest neighbor
+// pattern classification", 1967) with brute-force Euclidean search.
+
+func init() {
+	Register(&Spec{
+		Name: "knn",
+		Description: "k-nearest neighbours by Euclidean distance, brute force like " +
+			"scikit-learn's KNeighborsClassifier/Regressor(algorithm=\"brute\"): classification " +
+			"returns the (optionally inverse-distance weighted) vote shares of the k nearest " +
+			"training rows, regression their (weighted) mean. Ties in distance go to the " +
+			"earlier training row.",
+		Tasks: []datav1.Task{datav1.Task_TASK_CLASSIFICATION, datav1.Task_TASK_REGRESSION},
+		Params: []Param{
+			{Name: "k", Default: 5, Min: 1, Max: 10000, Integer: true,
+				Description: "Number of neighbours; clamped to the number of training rows. Default 5."},
+			{Name: "distance_weighted", Default: 0, Min: 0, Max: 1, Integer: true,
+				Description: "1 weights each neighbour by 1/distance (neighbours at distance 0 " +
+					"take all the weight), 0 weights them equally. Default 0."},
+		},
+		Fit:     fitKNN,
+		Predict: predictKNN,
+	})
+}
+
+// fitKNN stores the training rows: k-NN is a lazy learner.
+func fitKNN(ctx context.Context, ds *Dataset, params map[string]float64, _ int64, progress Progress) (*datav1.Model, error) {
+	if err := checkFinite(ds); err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	k := params["k"]
+	if k < 1 || k > math.MaxInt32 || k != math.Trunc(k) {
+		return nil, fmt.Errorf("k must be a whole number >= 1, got %g", k)
+	}
+	n, d := ds.X.Dims()
+	points := make([]float64, 0, n*d)
+	for i := 0; i < n; i++ {
+		points = append(points, ds.X.RawRowView(i)...)
+	}
+	progress.Report(1, 1, math.NaN(), "stored training rows")
+	return &datav1.Model{
+		Parameters: &datav1.Model_Knn{Knn: &datav1.KnnModel{
+			K:                int32(k),
+			DistanceWeighted: params["distance_weighted"] != 0,
+			NumFeatures:      int32(d),
+			Points:           points,
+			Targets:          append([]float64(nil), ds.Y...),
+		}},
+	}, nil
+}
+
+// knnCheckModel validates a k-NN model for prediction and returns the
+// number of classes (0 for regression).
+func knnCheckModel(m *datav1.Model) (*datav1.KnnModel, int, error) {
+	km := m.GetKnn()
+	if km == nil {
+		return nil, 0, errors.New("model has no k-NN parameters")
+	}
+	n, d := int64(len(km.GetTargets())), int64(km.GetNumFeatures())
+	switch {
+	case km.GetK() < 1:
+		return nil, 0, fmt.Errorf("knn model: k %d < 1", km.GetK())
+	case d < 1:
+		return nil, 0, fmt.Errorf("knn model: num_features %d < 1", d)
+	case n < 1:
+		return nil, 0, errors.New("knn model: no training rows")
+	case int64(len(km.GetPoints())) != n*d:
+		return nil, 0, fmt.Errorf("knn model: %d point values for %d rows × %d features", len(km.GetPoints()), n, d)
+	case !linAllFinite(km.GetPoints()) || !linAllFinite(km.GetTargets()):
+		return nil, 0, errors.New("knn model: points and targets must be finite")
+	}
+	switch m.GetTask() {
+	case datav1.Task_TASK_REGRESSION:
+		return km, 0, nil
+	case datav1.Task_TASK_CLASSIFICATION:
+		maxT := 0.0
+		for _, t := range km.GetTargets() {
+			if t < 0 || t != math.Trunc(t) || t > math.MaxInt32 {
+				return nil, 0, fmt.Errorf("knn model: target %g is not a class index", t)
+			}
+			maxT = math.Max(maxT, t)
+		}
+		if len(m.GetClassNames()) == 0 && maxT >= float64(max(n, 2)) {
+			// Without class names the class count comes from the targets;
+			// bound it by the row count so a corrupt target cannot make
+			// prediction allocate an absurdly wide output.
+			return nil, 0, fmt.Errorf("knn model: class index %g with only %d training rows and no class names", maxT, n)
+		}
+		classes := linNumClasses(m, max(int(maxT)+1, 2))
+		if int(maxT) >= classes {
+			return nil, 0, fmt.Errorf("knn model: class index %g outside [0, %d)", maxT, classes)
+		}
+		return km, classes, nil
+	default:
+		return nil, 0, fmt.Errorf("knn model: task %v is neither classification nor regression", m.GetTask())
+	}
+}
+
+// Block sizes of the brute-force search: a query block times a training
+// block of dot products (256 KiB of float64) stays in cache, while each
+// matrix product is still large enough for BLAS to pay off.
+const (
+	knnQueryBlock = 64
+	knnTrainBlock = 512
+)
+
+// knnHeap is a bounded max-heap of the best (smallest) squared distances
+// seen so far for one query, ordered by (distance, training index) so equal
+// distances keep the earlier training row.
+type knnHeap struct {
+	dist []float64
+	idx  []int32
+}
+
+func (h *knnHeap) less(i, j int) bool { // "i is farther than j" for a max-heap
+	if h.dist[i] != h.dist[j] {
+		return h.dist[i] > h.dist[j]
+	}
+	return h.idx[i] > h.idx[j]
+}
+
+func (h *knnHeap) swap(i, j int) {
+	h.dist[i], h.dist[j] = h.dist[j], h.dist[i]
+	h.idx[i], h.idx[j] = h.idx[j], h.idx[i]
+}
+
+func (h *knnHeap) up(i int) {
+	for i > 0 {
+		p := (i - 1) / 2
+		if !h.less(i, p) {
+			return
+		}
+		h.swap(i, p)
+		i = p
+	}
+}
+
+func (h *knnHeap) down(i int) {
+	n := len(h.dist)
+	for {
+		l := 2*i + 1
+		if l >= n {
+			return
+		}
+		c := l
+		if r := l + 1; r < n && h.less(r, l) {
+			c = r
+		}
+		if !h.less(c, i) {
+			return
+		}
+		h.swap(i, c)
+		i = c
+	}
+}
+
+// offer considers training row idx at squared distance d. Rows are offered
+// in increasing index order, so a full heap only admits strictly closer rows.
+func (h *knnHeap) offer(d float64, idx int32, k int) {
+	if len(h.dist) < k {
+		h.dist = append(h.dist, d)
+		h.idx = append(h.idx, idx)
+		h.up(len(h.dist) - 1)
+		return
+	}
+	if d < h.dist[0] {
+		h.dist[0], h.idx[0] = d, idx
+		h.down(0)
+	}
+}
+
+func (h *knnHeap) reset() {
+	h.dist = h.dist[:0]
+	h.idx = h.idx[:0]
+}
+
+// predictKNN finds the k nearest training rows of every query row by brute
+// force. Squared distances are ranked through ‖p‖² − 2 q·p (the ‖q‖² term is
+// the same for every candidate), with the dot products of a query block
+// against a training block computed as one matrix product; the chosen
+// neighbours' exact distances are then recomputed directly for weighting.
+// Query blocks run on GOMAXPROCS goroutines.
+func predictKNN(m *datav1.Model, X *mat.Dense) (*mat.Dense, error) {
+	km, classes, err := knnCheckModel(m)
+	if err != nil {
+		return nil, err
+	}
+	d := int(km.GetNumFeatures())
+	if err := linCheckInput(m, X, d); err != nil {
+		return nil, err
+	}
+	targets := km.GetTargets()
+	n := len(targets)
+	k := min(int(km.GetK()), n)
+	weighted := km.GetDistanceWeighted()
+	P := mat.NewDense(n, d, km.GetPoints())
+	pn := make([]float64, n)
+	for j := range pn {
+		row := P.RawRowView(j)
+		pn[j] = knnDot(row, row)
+	}
+
+	q, _ := X.Dims()
+	width := max(classes, 1)
+	out := mat.NewDense(q, width, nil)
+	blocks := (q + knnQueryBlock - 1) / knnQueryBlock
+	workers := min(runtime.GOMAXPROCS(0), blocks)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			dots := mat.NewDense(knnQueryBlock, min(knnTrainBlock, n), nil)
+			heaps := make([]knnHeap, knnQueryBlock)
+			for i := range heaps {
+				heaps[i] = knnHeap{dist: make([]float64, 0, k), idx: make([]int32, 0, k)}
+			}
+			votes := make([]float64, width)
+			for {
+				b := int(next.Add(1)) - 1
+				if b >= blocks {
+					return
+				}
+				q0, q1 := b*knnQueryBlock, min((b+1)*knnQueryBlock, q)
+				Q := X.Slice(q0, q1, 0, d)
+				for i := range heaps[:q1-q0] {
+					heaps[i].reset()
+				}
+				for t0 := 0; t0 < n; t0 += knnTrainBlock {
+					t1 := min(t0+knnTrainBlock, n)
+					D := dots.Slice(0, q1-q0, 0, t1-t0).(*mat.Dense)
+					D.Mul(Q, P.Slice(t0, t1, 0, d).T())
+					for i := 0; i < q1-q0; i++ {
+						h := &heaps[i]
+						for j, qp := range D.RawRowView(i) {
+							h.offer(pn[t0+j]-2*qp, int32(t0+j), k)
+						}
+					}
+				}
+				for i := 0; i < q1-q0; i++ {
+					knnAggregate(X.RawRowView(q0+i), P, targets, &heaps[i], classes, weighted, votes)
+					copy(out.RawRowView(q0+i), votes)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return out, nil
+}
+
+// knnAggregate turns one query's neighbours into its prediction in votes:
+// class shares for classification, the mean target in votes[0] for
+// regression. With weighting, a neighbour counts 1/distance; if any
+// neighbour coincides with the query, the coinciding ones share all the
+// weight equally (scikit-learn's rule), which avoids dividing by zero.
+func knnAggregate(query []float64, P *mat.Dense, targets []float64, h *knnHeap, classes int, weighted bool, votes []float64) {
+	for i := range votes {
+		votes[i] = 0
+	}
+	weights := h.dist // reuse: the squared distances are no longer needed
+	exact := false
+	if weighted {
+		for i, idx := range h.idx {
+			p := P.RawRowView(int(idx))
+			var s float64
+			for j, v := range query {
+				diff := v - p[j]
+				s += diff * diff
+			}
+			weights[i] = math.Sqrt(s)
+			if weights[i] == 0 {
+				exact = true
+			}
+		}
+		for i, dist := range weights {
+			switch {
+			case exact && dist == 0:
+				weights[i] = 1
+			case exact:
+				weights[i] = 0
+			default:
+				weights[i] = 1 / dist
+			}
+		}
+	} else {
+		for i := range weights {
+			weights[i] = 1
+		}
+	}
+	var total float64
+	for i, idx := range h.idx {
+		w := weights[i]
+		total += w
+		if classes > 0 {
+			votes[int(targets[idx])] += w
+		} else {
+			votes[0] += w * targets[idx]
+		}
+	}
+	if total > 0 && !math.IsInf(total, 0) {
+		for i := range votes {
+			votes[i] /= total
+		}
+		return
+	}
+	// Overflowing 1/distance (denormal distances) cannot be normalised; fall
+	// back to equal weights, which is what such tiny distances amount to.
+	for i := range votes {
+		votes[i] = 0
+	}
+	for _, idx := range h.idx {
+		if classes > 0 {
+			votes[int(targets[idx])]++
+		} else {
+			votes[0] += targets[idx]
+		}
+	}
+	for i := range votes {
+		votes[i] /= float64(len(h.idx))
+	}
+}
+
+// knnDot is Σ a_i b_i.
+func knnDot(a, b []float64) float64 {
+	var s float64
+	for i, v := range a {
+		s += v * b[i]
+	}
+	return s
+}

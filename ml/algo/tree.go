@@ -1,0 +1,1032 @@
+package algo
+
+// CART decision trees (Breiman, Friedman, Olshen and Stone, "Classification
+// and Regression Trees", 1984): binary axis-aligned splits chosen greedily to
+// minimise the weighted Gini impurity (classification) or the squared error
+// (regression) of the two children, grown depth first.
+//
+// The grower follows the presorting idea of SLIQ (Mehta, Agrawal and
+// Rissanen, 1996): every feature's rows are sorted once per data set, and a
+// tree keeps, for each feature, its rows in that order with each node owning
+// one contiguous range. Splitting a node partitions every feature's range
+// stably in place, so children stay sorted and no node ever sorts again. A
+// candidate feature is then evaluated with a single linear scan that moves
+// rows from the right child to the left one, keeping running class counts
+// (or target sums) and the sum of squared counts, so each row costs O(1)
+// whatever the number of classes.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"runtime"
+	"slices"
+	"sync"
+	"sync/atomic"
+
+	"gonum.org/v1/gonum/mat"
+
+	datav1 "github.com/alur-ml/alur/proto/alur/data/v1"
+)
+
+// Names of the tree hyperparameters, shared with the forest.
+const (
+	treeParamMaxDepth            = "max_depth"
+	treeParamMinSamplesSplit     = "min_samples_split"
+	treeParamMinSamplesLeaf      = "min_samples_leaf"
+	treeParamMaxFeatures         = "max_features"
+	treeParamMinImpurityDecrease = "min_impurity_decrease"
+
+	// treeMaxDepthLimit bounds max_depth; deeper trees would not fit a
+	// model message anyway.
+	treeMaxDepthLimit = 1000
+	// treeCtxCheckEvery is how many nodes are grown between checks of the
+	// context, so that cancelling a long fit takes effect quickly without
+	// paying for ctx.Err on every node.
+	treeCtxCheckEvery = 1024
+	// treeEpsilon guards the min_impurity_decrease comparison against
+	// rounding, as scikit-learn does with the double-precision epsilon.
+	treeEpsilon = 0x1p-52
+)
+
+// treeGrowthParams are the hyperparameters common to decision trees and
+// random forests; max_features is added by each algorithm because its
+// default differs.
+var treeGrowthParams = []Param{
+	{Name: treeParamMaxDepth, Default: 0, Min: 0, Max: treeMaxDepthLimit, Integer: true,
+		Description: "maximum depth of a tree, the root being depth 0; 0 grows until the leaves are pure or too small"},
+	{Name: treeParamMinSamplesSplit, Default: 2, Min: 2, Max: 1e9, Integer: true,
+		Description: "a node with fewer distinct training rows is not split"},
+	{Name: treeParamMinSamplesLeaf, Default: 1, Min: 1, Max: 1e9, Integer: true,
+		Description: "a split must leave at least this many distinct training rows in each child"},
+}
+
+func init() {
+	params := append(slices.Clone(treeGrowthParams),
+		Param{Name: treeParamMaxFeatures, Default: 0, Min: 0, Max: 1e9,
+			Description: "features considered per split: 0 means all; a value in (0, 1] is a fraction of the features (at least one); a whole number above 1 is a count (capped at the number of features)"},
+		Param{Name: treeParamMinImpurityDecrease, Default: 0, Min: 0, Max: math.MaxFloat64,
+			Description: "a node is split only if N_t/N × (impurity − N_left/N_t × left impurity − N_right/N_t × right impurity) reaches this value"},
+	)
+	Register(&Spec{
+		Name: "decision_tree",
+		Description: "CART decision tree (Breiman et al., 1984): greedy binary splits minimising Gini impurity " +
+			"(classification) or squared error (regression), thresholds at midpoints between consecutive distinct values",
+		Tasks:   []datav1.Task{datav1.Task_TASK_CLASSIFICATION, datav1.Task_TASK_REGRESSION},
+		Params:  params,
+		Fit:     fitDecisionTree,
+		Predict: predictDecisionTree,
+	})
+}
+
+// fitDecisionTree grows one tree on all rows. The seed drives the random
+// feature order at every node: as in scikit-learn the features are permuted
+// even when all of them are considered, so which of several equally good
+// splits wins depends on the seed.
+func fitDecisionTree(ctx context.Context, ds *Dataset, params map[string]float64, seed int64, progress Progress) (*datav1.Model, error) {
+	if err := ds.Validate(); err != nil {
+		return nil, err
+	}
+	_, p := ds.X.Dims()
+	cfg, err := treeConfigFromParams(params, p, p)
+	if err != nil {
+		return nil, err
+	}
+	cfg.minImpurityDecrease = params[treeParamMinImpurityDecrease]
+	if v := cfg.minImpurityDecrease; !(v >= 0) || math.IsInf(v, 0) {
+		return nil, &ParamError{treeParamMinImpurityDecrease, "must be a finite number >= 0"}
+	}
+	d := newTreeData(ds)
+	b := newTreeBuilder(d, cfg, runtime.GOMAXPROCS(0))
+	b.reset(seed, 0, false)
+	t, imp, err := b.grow(ctx)
+	if err != nil {
+		return nil, err
+	}
+	progress.Report(1, 1, math.NaN(), fmt.Sprintf("tree grown: %d nodes", len(t.Feature)))
+	return &datav1.Model{
+		Parameters:         &datav1.Model_Tree{Tree: t},
+		FeatureImportances: imp,
+	}, nil
+}
+
+// predictDecisionTree validates the tree against X and predicts.
+func predictDecisionTree(m *datav1.Model, X *mat.Dense) (*mat.Dense, error) {
+	t := m.GetTree()
+	if t == nil {
+		return nil, errors.New("decision_tree model has no tree parameters")
+	}
+	return predictTreeEnsemble(m, []*datav1.TreeModel{t}, X)
+}
+
+// treeConfig holds the resolved growth limits of one tree.
+type treeConfig struct {
+	// maxDepth is the deepest level that may hold a split's children; 0
+	// means unlimited.
+	maxDepth int
+	// minSamplesSplit and minSamplesLeaf count distinct rows (a bootstrap
+	// row drawn twice counts once), as scikit-learn does.
+	minSamplesSplit int
+	minSamplesLeaf  int
+	// maxFeatures is the number of non-constant features examined per
+	// node, in [1, number of features].
+	maxFeatures int
+	// minImpurityDecrease is the weighted impurity decrease a split needs.
+	minImpurityDecrease float64
+}
+
+// treeConfigFromParams reads the growth parameters. allFeatures is what
+// max_features = 0 means for the algorithm at hand.
+func treeConfigFromParams(params map[string]float64, numFeatures, allFeatures int) (treeConfig, error) {
+	var cfg treeConfig
+	for _, name := range []string{treeParamMaxDepth, treeParamMinSamplesSplit, treeParamMinSamplesLeaf} {
+		v := params[name]
+		if v != math.Trunc(v) || v < 0 || v > 1e9 {
+			return cfg, &ParamError{name, fmt.Sprintf("%g must be a whole number in [0, 1e9]", v)}
+		}
+	}
+	cfg.maxDepth = int(params[treeParamMaxDepth])
+	cfg.minSamplesSplit = max(2, int(params[treeParamMinSamplesSplit]))
+	cfg.minSamplesLeaf = max(1, int(params[treeParamMinSamplesLeaf]))
+	mf, err := resolveMaxFeatures(params[treeParamMaxFeatures], numFeatures, allFeatures)
+	if err != nil {
+		return cfg, err
+	}
+	cfg.maxFeatures = mf
+	return cfg, nil
+}
+
+// resolveMaxFeatures turns the max_features parameter into a count of
+// features: 0 means allFeatures, a value in (0, 1] is a fraction of the
+// features rounded down (at least one, as scikit-learn), and a whole number
+// above 1 is a count, capped at the number of features so that one setting
+// works across data sets of different widths.
+func resolveMaxFeatures(v float64, numFeatures, allFeatures int) (int, error) {
+	switch {
+	case math.IsNaN(v) || v < 0 || math.IsInf(v, 0):
+		return 0, &ParamError{treeParamMaxFeatures, fmt.Sprintf("%g must be 0, a fraction in (0, 1] or a whole count", v)}
+	case v == 0:
+		return min(max(1, allFeatures), numFeatures), nil
+	case v <= 1:
+		return max(1, int(v*float64(numFeatures))), nil
+	case v != math.Trunc(v):
+		return 0, &ParamError{treeParamMaxFeatures, fmt.Sprintf("%g above 1 must be a whole number of features", v)}
+	default:
+		return int(min(v, float64(numFeatures))), nil
+	}
+}
+
+// treeData is a training set laid out for growing trees, shared read-only
+// by every tree of a forest.
+type treeData struct {
+	n, p int
+	// x is feature-major: x[f*n+i] is feature f of row i. A NaN is stored
+	// as -Inf: it then sorts first and falls left of every threshold, which
+	// is where prediction sends a NaN. -0 is stored as +0.
+	x []float64
+	// order[f] lists every row sorted by feature f, ties by row index, so
+	// the order is total and deterministic.
+	order [][]int32
+	// numOutputs is the number of classes, or 1 for regression.
+	numOutputs     int
+	classification bool
+	// class[i] is row i's class (classification).
+	class []int32
+	// y is the regression target.
+	y []float64
+}
+
+// newTreeData copies ds into feature-major form and presorts every
+// feature, in parallel across features. ds must be valid.
+func newTreeData(ds *Dataset) *treeData {
+	n, p := ds.X.Dims()
+	d := &treeData{n: n, p: p, x: make([]float64, n*p), order: make([][]int32, p)}
+	raw := ds.X.RawMatrix()
+	for i := range n {
+		row := raw.Data[i*raw.Stride : i*raw.Stride+p]
+		for f, v := range row {
+			switch {
+			case math.IsNaN(v):
+				v = math.Inf(-1)
+			case v == 0:
+				v = 0 // -0 becomes +0 so the two sort as equal
+			}
+			d.x[f*n+i] = v
+		}
+	}
+	if ds.Task == datav1.Task_TASK_CLASSIFICATION {
+		d.classification = true
+		d.numOutputs = ds.NumClasses
+		d.class = make([]int32, n)
+		for i, y := range ds.Y {
+			d.class[i] = int32(y)
+		}
+	} else {
+		d.numOutputs = 1
+		d.y = ds.Y
+	}
+	treeParallel(p, runtime.GOMAXPROCS(0), func(_, f int) {
+		d.order[f] = treeArgsort(d.col(f))
+	})
+	return d
+}
+
+// Radix sort digits: 11 bits in each of 6 passes cover 64-bit keys.
+const (
+	treeRadixBits   = 11
+	treeRadixPasses = (64 + treeRadixBits - 1) / treeRadixBits
+	treeRadixMask   = 1<<treeRadixBits - 1
+)
+
+// treeSortKey maps a float64 other than NaN to a uint64 with the same
+// order: flip every bit of a negative number, only the sign bit of a
+// positive one. -0 must be canonicalised to +0 beforehand for the two to
+// tie.
+func treeSortKey(v float64) uint64 {
+	b := math.Float64bits(v)
+	if b>>63 != 0 {
+		return ^b
+	}
+	return b | 1<<63
+}
+
+// treeArgsort returns the indexes of col in ascending order of value, ties
+// in index order. It is a least-significant-digit radix sort (Knuth, The
+// Art of Computer Programming vol. 3, §5.2.5) on treeSortKey images: every
+// pass is stable, so equal keys keep their initial index order, and a pass
+// is skipped when all keys share its digit (as the exponent bits of
+// similar values often do). col must not contain NaN.
+func treeArgsort(col []float64) []int32 {
+	n := len(col)
+	keys, keys2 := make([]uint64, n), make([]uint64, n)
+	idx, idx2 := make([]int32, n), make([]int32, n)
+	var hist [treeRadixPasses][1 << treeRadixBits]int
+	for i, v := range col {
+		k := treeSortKey(v)
+		keys[i] = k
+		idx[i] = int32(i)
+		for pass := range treeRadixPasses {
+			hist[pass][(k>>(pass*treeRadixBits))&treeRadixMask]++
+		}
+	}
+	for pass := range treeRadixPasses {
+		shift := pass * treeRadixBits
+		h := &hist[pass]
+		if n == 0 || h[(keys[0]>>shift)&treeRadixMask] == n {
+			continue
+		}
+		sum := 0
+		for d, c := range h {
+			h[d] = sum
+			sum += c
+		}
+		for j, k := range keys {
+			d := (k >> shift) & treeRadixMask
+			pos := h[d]
+			h[d]++
+			keys2[pos] = k
+			idx2[pos] = idx[j]
+		}
+		keys, keys2 = keys2, keys
+		idx, idx2 = idx2, idx
+	}
+	return idx
+}
+
+// col returns feature f's values, indexed by row.
+func (d *treeData) col(f int) []float64 { return d.x[f*d.n : (f+1)*d.n] }
+
+// treeParallel runs fn(worker, i) for i in [0, n) on up to workers
+// goroutines, numbered from 0 so that fn can use per-worker scratch. Items
+// are handed out dynamically; callers keep results independent of which
+// worker ran an item.
+func treeParallel(n, workers int, fn func(worker, i int)) {
+	workers = min(workers, n)
+	if workers <= 1 {
+		for i := range n {
+			fn(0, i)
+		}
+		return
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= n {
+					return
+				}
+				fn(w, i)
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// treeParallelMinRows is the node size from which a builder with several
+// workers scans candidate features and partitions in parallel; below it the
+// goroutine hand-off costs more than it saves.
+const treeParallelMinRows = 4096
+
+// treeClassWeight packs a row's class and multiplicity so one memory access
+// fetches both during a scan.
+type treeClassWeight struct {
+	class  int32
+	weight int32
+}
+
+// treeTargetWeight packs a row's regression target and multiplicity.
+type treeTargetWeight struct {
+	y      float64
+	weight float64
+}
+
+// treeFrame is a node waiting on the depth-first stack.
+type treeFrame struct {
+	start, end int // the node's range in the order arrays
+	depth      int
+	parent     int32 // -1 for the root
+	isLeft     bool
+	// src is a feature whose order range is known to hold exactly the
+	// node's rows (the parent's split feature, whose range is always a
+	// clean prefix or suffix even when the other features were left
+	// unpartitioned because both children are leaves).
+	src int
+}
+
+// treeNodeStats summarises a node's rows.
+type treeNodeStats struct {
+	weight   float64 // total multiplicity
+	impurity float64 // Gini or variance
+	pure     bool    // one class, or one target value
+	mean     float64 // regression: weighted mean target
+	// centred is Σ w·(y − mean) for regression: zero but for rounding,
+	// and kept so that a scan's right-hand sums are exact complements.
+	centred float64
+}
+
+// treeSplit is the best split found so far at a node.
+type treeSplit struct {
+	feature   int
+	pos       int     // rows [start, pos) go left
+	proxy     float64 // larger is better; comparable within one node only
+	threshold float64
+}
+
+// treeBuilder grows trees on one treeData. It owns scratch buffers sized
+// once and reused across the trees one forest worker builds, so growing a
+// node allocates nothing beyond the output arrays.
+type treeBuilder struct {
+	d   *treeData
+	cfg treeConfig
+	rng *rand.Rand
+
+	// order[f] holds this tree's rows (multiplicity > 0) sorted by
+	// feature f; each node owns one range, the same in every feature.
+	order [][]int32
+	// cw and tw are per-row class (or target) and multiplicity.
+	cw []treeClassWeight
+	tw []treeTargetWeight
+	// counts is the bootstrap multiplicity of each row.
+	counts []int32
+	// mark[i] is 1 when row i goes to the left child of the node being
+	// split.
+	mark []uint8
+	// feats is the feature permutation, shuffled lazily per node.
+	feats []int
+	// cands are the features a node scans; bests their best splits.
+	cands []int
+	bests []treeSplit
+	// cnt holds the class counts of the node last summarised by stats.
+	cnt []float64
+	// scratch has one entry per worker that may scan or partition in
+	// parallel within a node (one when trees are grown in parallel).
+	scratch    []treeScratch
+	stack      []treeFrame
+	importance []float64
+	rootWeight float64
+
+	out *datav1.TreeModel
+}
+
+// treeScratch is one worker's scratch for scanning and partitioning.
+type treeScratch struct {
+	// cntL and cntR are running class counts left and right of a
+	// candidate threshold.
+	cntL, cntR []float64
+	// tmp holds right-going rows during a stable partition.
+	tmp []int32
+}
+
+// newTreeBuilder allocates the scratch for trees on d, for up to workers
+// goroutines within one node.
+func newTreeBuilder(d *treeData, cfg treeConfig, workers int) *treeBuilder {
+	b := &treeBuilder{
+		d:          d,
+		cfg:        cfg,
+		order:      make([][]int32, d.p),
+		counts:     make([]int32, d.n),
+		mark:       make([]uint8, d.n),
+		feats:      make([]int, d.p),
+		cands:      make([]int, 0, d.p),
+		bests:      make([]treeSplit, d.p),
+		cnt:        make([]float64, d.numOutputs),
+		scratch:    make([]treeScratch, max(1, workers)),
+		importance: make([]float64, d.p),
+	}
+	for f := range b.order {
+		b.order[f] = make([]int32, 0, d.n)
+	}
+	for w := range b.scratch {
+		b.scratch[w] = treeScratch{
+			cntL: make([]float64, d.numOutputs),
+			cntR: make([]float64, d.numOutputs),
+			tmp:  make([]int32, d.n),
+		}
+	}
+	if d.classification {
+		b.cw = make([]treeClassWeight, d.n)
+	} else {
+		b.tw = make([]treeTargetWeight, d.n)
+	}
+	return b
+}
+
+// parallel reports whether a node of n rows is worth splitting with
+// several goroutines.
+func (b *treeBuilder) parallel(n int) bool {
+	return len(b.scratch) > 1 && n >= treeParallelMinRows
+}
+
+// treeRNG returns the random stream of tree index in a model trained with
+// seed. Each tree has its own stream so a forest's result does not depend
+// on which goroutine grows which tree; the index is mixed with SplitMix64
+// (Steele, Lea and Flood, 2014) so neighbouring trees get unrelated states.
+func treeRNG(seed int64, index int) *rand.Rand {
+	z := uint64(index)*0x9e3779b97f4a7c15 + 0x632be59bd9b4e019
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9
+	z = (z ^ (z >> 27)) * 0x94d049bb133111eb
+	z ^= z >> 31
+	return rand.New(rand.NewPCG(uint64(seed), z))
+}
+
+// reset prepares the builder for tree index of a model trained with seed,
+// drawing a bootstrap sample (n rows with replacement, kept as
+// multiplicities) when bootstrap is true.
+func (b *treeBuilder) reset(seed int64, index int, bootstrap bool) {
+	d := b.d
+	b.rng = treeRNG(seed, index)
+	if bootstrap {
+		clear(b.counts)
+		for range d.n {
+			b.counts[b.rng.IntN(d.n)]++
+		}
+	} else {
+		for i := range b.counts {
+			b.counts[i] = 1
+		}
+	}
+	if d.classification {
+		for i, c := range d.class {
+			b.cw[i] = treeClassWeight{class: c, weight: b.counts[i]}
+		}
+	} else {
+		for i, y := range d.y {
+			b.tw[i] = treeTargetWeight{y: y, weight: float64(b.counts[i])}
+		}
+	}
+	// Keep only drawn rows, preserving the presorted order. Branch-free:
+	// every row is written and the cursor advances only for drawn ones.
+	for f := range d.p {
+		src := d.order[f]
+		dst := b.order[f][:d.n]
+		k := 0
+		for _, i := range src {
+			dst[k] = i
+			k += int(min(b.counts[i], 1))
+		}
+		b.order[f] = dst[:k]
+	}
+	for f := range b.feats {
+		b.feats[f] = f
+	}
+	clear(b.importance)
+	b.stack = b.stack[:0]
+}
+
+// grow builds the tree depth first (right child pushed first, so the left
+// subtree is numbered first and every child index exceeds its parent's). It
+// returns the tree and its impurity-decrease feature importances,
+// normalised to sum to 1, or all zero when the tree never split.
+func (b *treeBuilder) grow(ctx context.Context) (*datav1.TreeModel, []float64, error) {
+	d := b.d
+	rows := len(b.order[0])
+	b.out = &datav1.TreeModel{NumOutputs: int32(d.numOutputs)}
+	t := b.out
+	b.stack = append(b.stack, treeFrame{start: 0, end: rows, parent: -1})
+	for len(b.stack) > 0 {
+		fr := b.stack[len(b.stack)-1]
+		b.stack = b.stack[:len(b.stack)-1]
+		id := int32(len(t.Feature))
+		if id%treeCtxCheckEvery == 0 {
+			if err := ctx.Err(); err != nil {
+				return nil, nil, err
+			}
+		}
+		if fr.parent >= 0 {
+			if fr.isLeft {
+				t.Left[fr.parent] = id
+			} else {
+				t.Right[fr.parent] = id
+			}
+		}
+		st := b.stats(b.order[fr.src][fr.start:fr.end])
+		if fr.parent < 0 {
+			b.rootWeight = st.weight
+		}
+		b.appendNode(st)
+		n := fr.end - fr.start
+		if b.isLeaf(n, fr.depth, st.pure) {
+			continue
+		}
+		sp, ok := b.findSplit(fr, st)
+		if !ok {
+			continue
+		}
+		f := sp.feature
+		left := b.order[f][fr.start:sp.pos]
+		right := b.order[f][sp.pos:fr.end]
+		stL := b.stats(left)
+		stR := b.stats(right)
+		// Weighted impurity decrease, as defined by scikit-learn's
+		// min_impurity_decrease.
+		dec := st.weight*st.impurity - stL.weight*stL.impurity - stR.weight*stR.impurity
+		if dec/b.rootWeight+treeEpsilon < b.cfg.minImpurityDecrease {
+			continue
+		}
+		t.Feature[id] = int32(f)
+		t.Threshold[id] = sp.threshold
+		b.importance[f] += max(dec, 0)
+		leafL := b.isLeaf(len(left), fr.depth+1, stL.pure)
+		leafR := b.isLeaf(len(right), fr.depth+1, stR.pure)
+		if !leafL || !leafR {
+			b.partition(f, fr.start, sp.pos, fr.end)
+		}
+		b.stack = append(b.stack,
+			treeFrame{start: sp.pos, end: fr.end, depth: fr.depth + 1, parent: id, src: f},
+			treeFrame{start: fr.start, end: sp.pos, depth: fr.depth + 1, parent: id, isLeft: true, src: f},
+		)
+	}
+	b.out = nil
+	return t, treeNormalise(slices.Clone(b.importance)), nil
+}
+
+// treeNormalise scales v to sum to 1, leaving an all-zero v as is.
+func treeNormalise(v []float64) []float64 {
+	var s float64
+	for _, x := range v {
+		s += x
+	}
+	if s > 0 {
+		for i := range v {
+			v[i] /= s
+		}
+	}
+	return v
+}
+
+// isLeaf reports whether a node of n distinct rows at depth must stay a
+// leaf whatever its rows look like.
+func (b *treeBuilder) isLeaf(n, depth int, pure bool) bool {
+	return pure ||
+		(b.cfg.maxDepth > 0 && depth >= b.cfg.maxDepth) ||
+		n < b.cfg.minSamplesSplit ||
+		n < 2*b.cfg.minSamplesLeaf
+}
+
+// appendNode adds a leaf holding the node's value; a split fills in the
+// feature, threshold and children later. Samples counts the node's rows
+// with their bootstrap multiplicity, the number of draws that reached it.
+func (b *treeBuilder) appendNode(st treeNodeStats) {
+	t := b.out
+	t.Feature = append(t.Feature, -1)
+	t.Threshold = append(t.Threshold, 0)
+	t.Left = append(t.Left, -1)
+	t.Right = append(t.Right, -1)
+	t.Samples = append(t.Samples, int64(st.weight))
+	if b.d.classification {
+		for _, c := range b.cnt {
+			t.Value = append(t.Value, c/st.weight)
+		}
+	} else {
+		t.Value = append(t.Value, st.mean)
+	}
+}
+
+// stats computes a node's weight, impurity and purity from its rows. For
+// classification it leaves the class counts in b.cnt. The regression
+// variance uses two passes (mean first) to avoid the cancellation of the
+// textbook E[y²]−E[y]² formula.
+func (b *treeBuilder) stats(rows []int32) treeNodeStats {
+	var st treeNodeStats
+	if b.d.classification {
+		clear(b.cnt)
+		for _, i := range rows {
+			cw := b.cw[i]
+			b.cnt[cw.class] += float64(cw.weight)
+		}
+		var sq float64
+		nonzero := 0
+		for _, c := range b.cnt {
+			st.weight += c
+			sq += c * c
+			if c > 0 {
+				nonzero++
+			}
+		}
+		st.pure = nonzero <= 1
+		st.impurity = 1 - sq/(st.weight*st.weight)
+		return st
+	}
+	var sum float64
+	lo, hi := math.Inf(1), math.Inf(-1)
+	for _, i := range rows {
+		tw := b.tw[i]
+		st.weight += tw.weight
+		sum += tw.weight * tw.y
+		lo = min(lo, tw.y)
+		hi = max(hi, tw.y)
+	}
+	st.mean = sum / st.weight
+	var ss float64
+	for _, i := range rows {
+		tw := b.tw[i]
+		dy := tw.y - st.mean
+		st.centred += tw.weight * dy
+		ss += tw.weight * dy * dy
+	}
+	st.impurity = ss / st.weight
+	st.pure = lo == hi
+	return st
+}
+
+// findSplit draws features in a fresh random order (a lazy Fisher–Yates
+// shuffle) until maxFeatures features that are not constant in the node
+// have been drawn, scans them, and returns the best split: the largest
+// proxy, the earliest candidate and then the earliest threshold winning
+// ties. Like scikit-learn, features constant in the node are skipped
+// without counting, so they never use up the budget. Large nodes
+// scan their candidates in parallel; each candidate's best is kept apart
+// and reduced in candidate order, so the result is the same serially.
+func (b *treeBuilder) findSplit(fr treeFrame, st treeNodeStats) (treeSplit, bool) {
+	p := b.d.p
+	cands := b.cands[:0]
+	for j := 0; j < p && len(cands) < b.cfg.maxFeatures; j++ {
+		k := j + b.rng.IntN(p-j)
+		b.feats[j], b.feats[k] = b.feats[k], b.feats[j]
+		f := b.feats[j]
+		rows := b.order[f][fr.start:fr.end]
+		col := b.d.col(f)
+		if col[rows[0]] != col[rows[len(rows)-1]] {
+			cands = append(cands, f)
+		}
+	}
+	b.cands = cands
+	bests := b.bests[:len(cands)]
+	if b.parallel(fr.end-fr.start) && len(cands) > 1 {
+		treeParallel(len(cands), len(b.scratch), func(w, c int) {
+			bests[c] = b.scan(&b.scratch[w], cands[c], fr, st)
+		})
+	} else {
+		for c, f := range cands {
+			bests[c] = b.scan(&b.scratch[0], f, fr, st)
+		}
+	}
+	best := treeSplit{feature: -1, proxy: math.Inf(-1)}
+	for _, sp := range bests {
+		if sp.feature >= 0 && sp.proxy > best.proxy {
+			best = sp
+		}
+	}
+	return best, best.feature >= 0
+}
+
+// scan returns the best split of the node on feature f, or one with
+// feature −1 when min_samples_leaf rules out every threshold.
+func (b *treeBuilder) scan(sc *treeScratch, f int, fr treeFrame, st treeNodeStats) treeSplit {
+	best := treeSplit{feature: -1, proxy: math.Inf(-1)}
+	rows := b.order[f][fr.start:fr.end]
+	if b.d.classification {
+		b.scanClass(sc, f, fr.start, rows, &best)
+	} else {
+		b.scanRegression(f, fr.start, rows, st, &best)
+	}
+	return best
+}
+
+// scanClass evaluates every threshold of feature f for a classification
+// node. The criterion is the Gini proxy Σ_k L_k²/|L| + Σ_k R_k²/|R|, which
+// differs from −(|L|·Gini(L) + |R|·Gini(R)) by the constant |node|; moving a
+// row of class c and weight w to the left changes Σ L_k² by w(2L_c + w) and
+// Σ R_k² by w(w − 2R_c).
+func (b *treeBuilder) scanClass(sc *treeScratch, f, start int, rows []int32, best *treeSplit) {
+	col := b.d.col(f)
+	cntL, cntR := sc.cntL, sc.cntR
+	clear(cntL)
+	copy(cntR, b.cnt)
+	var wL, sqL float64
+	var wR, sqR float64
+	for _, c := range cntR {
+		wR += c
+		sqR += c * c
+	}
+	n := len(rows)
+	minLeaf := b.cfg.minSamplesLeaf
+	v := col[rows[0]]
+	for p := 0; p < n-minLeaf; p++ {
+		cw := b.cw[rows[p]]
+		w := float64(cw.weight)
+		cl := cntL[cw.class]
+		sqL += w * (2*cl + w)
+		cntL[cw.class] = cl + w
+		cr := cntR[cw.class]
+		sqR += w * (w - 2*cr)
+		cntR[cw.class] = cr - w
+		wL += w
+		wR -= w
+		vn := col[rows[p+1]]
+		if vn != v && p+1 >= minLeaf {
+			if proxy := sqL/wL + sqR/wR; proxy > best.proxy {
+				*best = treeSplit{feature: f, pos: start + p + 1, proxy: proxy, threshold: treeMidpoint(v, vn)}
+			}
+		}
+		v = vn
+	}
+}
+
+// scanRegression evaluates every threshold of feature f for a regression
+// node. The criterion is the squared-error proxy S_L²/|L| + S_R²/|R| with
+// S the weighted sums of the targets centred on the node mean, which
+// differs from −(|L|·Var(L) + |R|·Var(R)) by a constant; centring keeps it
+// accurate when the targets have a large common offset.
+func (b *treeBuilder) scanRegression(f, start int, rows []int32, st treeNodeStats, best *treeSplit) {
+	col := b.d.col(f)
+	wT, sT, mean := st.weight, st.centred, st.mean
+	var wL, sL float64
+	n := len(rows)
+	minLeaf := b.cfg.minSamplesLeaf
+	v := col[rows[0]]
+	for p := 0; p < n-minLeaf; p++ {
+		tw := b.tw[rows[p]]
+		wL += tw.weight
+		sL += tw.weight * (tw.y - mean)
+		vn := col[rows[p+1]]
+		if vn != v && p+1 >= minLeaf {
+			sR := sT - sL
+			if proxy := sL*sL/wL + sR*sR/(wT-wL); proxy > best.proxy {
+				*best = treeSplit{feature: f, pos: start + p + 1, proxy: proxy, threshold: treeMidpoint(v, vn)}
+			}
+		}
+		v = vn
+	}
+}
+
+// treeMidpoint returns the threshold between consecutive distinct values
+// lo < hi: their midpoint, computed as lo/2 + hi/2 so it cannot overflow,
+// or lo itself when rounding or infinities would put the midpoint outside
+// [lo, hi) (as scikit-learn does).
+func treeMidpoint(lo, hi float64) float64 {
+	t := lo/2 + hi/2
+	if !(t >= lo && t < hi) || math.IsInf(t, 0) {
+		return lo
+	}
+	return t
+}
+
+// partition splits the node range [start, end) of every feature except f
+// (already ordered: its left rows are the prefix [start, pos)) into left
+// and right rows, stably, so each child's range stays sorted. Features are
+// partitioned in parallel for large nodes.
+func (b *treeBuilder) partition(f, start, pos, end int) {
+	for _, i := range b.order[f][start:pos] {
+		b.mark[i] = 1
+	}
+	for _, i := range b.order[f][pos:end] {
+		b.mark[i] = 0
+	}
+	if b.parallel(end - start) {
+		treeParallel(b.d.p, len(b.scratch), func(w, g int) {
+			if g != f {
+				b.partitionFeature(b.scratch[w].tmp, b.order[g][start:end])
+			}
+		})
+		return
+	}
+	for g := range b.d.p {
+		if g != f {
+			b.partitionFeature(b.scratch[0].tmp, b.order[g][start:end])
+		}
+	}
+}
+
+// partitionFeature moves the marked rows to the front of rows and the
+// others behind them, both in their original order, using tmp.
+func (b *treeBuilder) partitionFeature(tmp, rows []int32) {
+	// Branch-free: each row is written to both destinations and only the
+	// matching cursor advances. Writing rows[l] is safe because l never
+	// passes the read position.
+	l, r := 0, 0
+	for _, i := range rows {
+		m := int(b.mark[i])
+		rows[l] = i
+		tmp[r] = i
+		l += m
+		r += 1 - m
+	}
+	copy(rows[l:], tmp[:r])
+}
+
+// ValidateTree checks that t is a well-formed tree over numFeatures
+// features, so that prediction can walk it without bounds failures or
+// endless loops: parallel arrays of equal length, num_outputs values per
+// node, leaves marked by feature −1 with both children −1, split features
+// in range, finite thresholds and values, and every child index greater
+// than its parent's (which rules out cycles) and inside the tree.
+func ValidateTree(t *datav1.TreeModel, numFeatures int) error {
+	if t == nil {
+		return errors.New("tree is missing")
+	}
+	n := len(t.Feature)
+	if n == 0 {
+		return errors.New("tree has no nodes")
+	}
+	if len(t.Threshold) != n || len(t.Left) != n || len(t.Right) != n {
+		return fmt.Errorf("tree arrays disagree: %d features, %d thresholds, %d left, %d right",
+			n, len(t.Threshold), len(t.Left), len(t.Right))
+	}
+	if len(t.Samples) != 0 && len(t.Samples) != n {
+		return fmt.Errorf("tree has %d sample counts for %d nodes", len(t.Samples), n)
+	}
+	if t.NumOutputs < 1 {
+		return fmt.Errorf("tree num_outputs %d must be at least 1", t.NumOutputs)
+	}
+	if int64(len(t.Value)) != int64(n)*int64(t.NumOutputs) {
+		return fmt.Errorf("tree has %d values, want %d nodes × %d outputs", len(t.Value), n, t.NumOutputs)
+	}
+	for i := range n {
+		f, l, r := t.Feature[i], t.Left[i], t.Right[i]
+		switch {
+		case f == -1:
+			if l != -1 || r != -1 {
+				return fmt.Errorf("tree node %d is a leaf (feature -1) but has children %d, %d", i, l, r)
+			}
+		case f < 0 || int(f) >= numFeatures:
+			return fmt.Errorf("tree node %d splits on feature %d, but there are %d features", i, f, numFeatures)
+		case int(l) <= i || int(l) >= n || int(r) <= i || int(r) >= n:
+			return fmt.Errorf("tree node %d has children %d, %d: each must be after the node and below %d", i, l, r, n)
+		case math.IsNaN(t.Threshold[i]):
+			return fmt.Errorf("tree node %d has a NaN threshold", i)
+		}
+	}
+	for i, v := range t.Value {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return fmt.Errorf("tree node %d has a non-finite value", i/int(t.NumOutputs))
+		}
+	}
+	return nil
+}
+
+// treePredictBlock is the number of rows one prediction task handles: big
+// enough to amortise scheduling, small enough to spread work over cores.
+const treePredictBlock = 256
+
+// predictTreeEnsemble validates the trees against the model and X and
+// returns the average of their outputs: rows × classes probabilities for
+// classification (each tree contributing its leaf's class distribution,
+// as scikit-learn averages probabilities) or rows × 1 values for
+// regression. Row blocks are predicted in parallel; each row sums its trees
+// in index order, so the result does not depend on scheduling.
+func predictTreeEnsemble(m *datav1.Model, trees []*datav1.TreeModel, X *mat.Dense) (*mat.Dense, error) {
+	if X == nil || X.IsEmpty() {
+		return nil, errors.New("no rows to predict")
+	}
+	rows, cols := X.Dims()
+	if len(trees) == 0 {
+		return nil, errors.New("model has no trees")
+	}
+	k := int(trees[0].GetNumOutputs())
+	for i, t := range trees {
+		if err := ValidateTree(t, cols); err != nil {
+			if len(trees) > 1 {
+				return nil, fmt.Errorf("tree %d: %w", i, err)
+			}
+			return nil, err
+		}
+		if int(t.NumOutputs) != k {
+			return nil, fmt.Errorf("tree %d has %d outputs, tree 0 has %d", i, t.NumOutputs, k)
+		}
+	}
+	switch m.GetTask() {
+	case datav1.Task_TASK_REGRESSION:
+		if k != 1 {
+			return nil, fmt.Errorf("regression trees must have 1 output, got %d", k)
+		}
+	case datav1.Task_TASK_CLASSIFICATION:
+		if nc := len(m.GetClassNames()); nc != 0 && nc != k {
+			return nil, fmt.Errorf("trees have %d outputs for %d classes", k, nc)
+		}
+	}
+	raw := X.RawMatrix()
+	out := make([]float64, rows*k)
+	blocks := (rows + treePredictBlock - 1) / treePredictBlock
+	procs := runtime.GOMAXPROCS(0)
+	// Packing pays for itself once a tree sees enough rows; a single row
+	// reads the message's arrays directly.
+	var packed [][]treeNode
+	if rows >= treePackMinRows {
+		packed = make([][]treeNode, len(trees))
+		treeParallel(len(trees), procs, func(_, i int) { packed[i] = treePack(trees[i]) })
+	}
+	scale := 1 / float64(len(trees))
+	treeParallel(blocks, procs, func(_, blk int) {
+		lo := blk * treePredictBlock
+		hi := min(rows, lo+treePredictBlock)
+		for ti, t := range trees {
+			for r := lo; r < hi; r++ {
+				x := raw.Data[r*raw.Stride : r*raw.Stride+cols]
+				var leaf int
+				if packed != nil {
+					leaf = treeLeafPacked(packed[ti], x)
+				} else {
+					leaf = treeLeaf(t, x)
+				}
+				dst := out[r*k : (r+1)*k]
+				src := t.Value[leaf*k : leaf*k+k]
+				for j := range dst {
+					dst[j] += src[j]
+				}
+			}
+		}
+		if len(trees) > 1 {
+			for j := lo * k; j < hi*k; j++ {
+				out[j] *= scale
+			}
+		}
+	})
+	return mat.NewDense(rows, k, out), nil
+}
+
+// treePackMinRows is the number of rows from which prediction packs the
+// trees into treeNode arrays first.
+const treePackMinRows = 64
+
+// treeNode is one node packed for prediction, so that passing a node
+// touches one cache line instead of four parallel arrays.
+type treeNode struct {
+	threshold   float64
+	feature     int32 // -1 for a leaf
+	left, right int32
+}
+
+// treePack packs a validated tree.
+func treePack(t *datav1.TreeModel) []treeNode {
+	nodes := make([]treeNode, len(t.Feature))
+	for i := range nodes {
+		nodes[i] = treeNode{threshold: t.Threshold[i], feature: t.Feature[i], left: t.Left[i], right: t.Right[i]}
+	}
+	return nodes
+}
+
+// treeLeafPacked returns the leaf a row reaches. A NaN fails every
+// comparison; it goes left.
+func treeLeafPacked(nodes []treeNode, x []float64) int {
+	i := int32(0)
+	for {
+		nd := &nodes[i]
+		if nd.feature < 0 {
+			return int(i)
+		}
+		if v := x[nd.feature]; v <= nd.threshold || v != v {
+			i = nd.left
+		} else {
+			i = nd.right
+		}
+	}
+}
+
+// treeLeaf is treeLeafPacked on the message's own arrays.
+func treeLeaf(t *datav1.TreeModel, x []float64) int {
+	feat, thr, left, right := t.Feature, t.Threshold, t.Left, t.Right
+	i := int32(0)
+	for feat[i] >= 0 {
+		if v := x[feat[i]]; v <= thr[i] || v != v {
+			i = left[i]
+		} else {
+			i = right[i]
+		}
+	}
+	return int(i)
+}

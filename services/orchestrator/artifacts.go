@@ -1,0 +1,134 @@
+package orchestrator
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+
+	"google.golang.org/protobuf/encoding/protodelim"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/alur-ml/alur/ml/table"
+	"github.com/alur-ml/alur/ml/tablepb"
+	datav1 "github.com/alur-ml/alur/proto/alur/data/v1"
+)
+
+// Artifact kinds and media types. Tables are stored as a sequence of
+// varint-length-delimited messages: one alur.data.v1.Schema, then
+// alur.data.v1.TableBatch messages, so any protobuf library can read them.
+const (
+	kindSource      = "source"
+	kindDataset     = "dataset"
+	kindProfile     = "profile"
+	kindTransform   = "transform"
+	kindPrepared    = "prepared"
+	kindModel       = "model"
+	kindTrainResult = "train_result"
+	kindMetrics     = "metrics"
+
+	mediaTable = "application/x-protobuf-delimited; messageType=alur.data.v1.Schema,alur.data.v1.TableBatch"
+	mediaCSV   = "text/csv"
+)
+
+func mediaProto(m proto.Message) string {
+	return "application/x-protobuf; messageType=" + string(m.ProtoReflect().Descriptor().FullName())
+}
+
+var deterministic = proto.MarshalOptions{Deterministic: true}
+
+func marshal(m proto.Message) ([]byte, error) { return deterministic.Marshal(m) }
+
+// encodeTable serializes a table deterministically, so equal tables have
+// equal digests and cache keys.
+func encodeTable(t *table.Table) ([]byte, error) {
+	var buf bytes.Buffer
+	opts := protodelim.MarshalOptions{MarshalOptions: deterministic}
+	if _, err := opts.MarshalTo(&buf, t.Schema()); err != nil {
+		return nil, err
+	}
+	for _, b := range tablepb.Batches(t, 0) {
+		if _, err := opts.MarshalTo(&buf, b); err != nil {
+			return nil, err
+		}
+	}
+	return buf.Bytes(), nil
+}
+
+// decodeTable reads a table written by encodeTable.
+func decodeTable(b []byte) (*table.Table, error) {
+	r := bufio.NewReader(bytes.NewReader(b))
+	schema := &datav1.Schema{}
+	if err := protodelim.UnmarshalFrom(r, schema); err != nil {
+		return nil, fmt.Errorf("table artifact: schema: %w", err)
+	}
+	var c tablepb.Collector
+	if err := c.Schema(schema); err != nil {
+		return nil, fmt.Errorf("table artifact: %w", err)
+	}
+	for {
+		batch := &datav1.TableBatch{}
+		err := protodelim.UnmarshalFrom(r, batch)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("table artifact: batch: %w", err)
+		}
+		if err := c.Batch(batch); err != nil {
+			return nil, fmt.Errorf("table artifact: %w", err)
+		}
+	}
+	return c.Table()
+}
+
+// concatTables appends the rows of b to those of a. Both have the same
+// schema; categorical codes of b are remapped onto a's dictionary.
+func concatTables(a, b *table.Table) (*table.Table, error) {
+	if len(a.Columns) != len(b.Columns) {
+		return nil, fmt.Errorf("concat: %d columns vs %d", len(a.Columns), len(b.Columns))
+	}
+	out := &table.Table{Columns: make([]*table.Column, len(a.Columns))}
+	for i, ca := range a.Columns {
+		cb := b.Columns[i]
+		if ca.Name != cb.Name || ca.Type != cb.Type {
+			return nil, fmt.Errorf("concat: column %d is %s/%v vs %s/%v", i, ca.Name, ca.Type, cb.Name, cb.Type)
+		}
+		c := &table.Column{Name: ca.Name, Type: ca.Type}
+		if !ca.IsCategorical() {
+			c.Nums = append(append(make([]float64, 0, len(ca.Nums)+len(cb.Nums)), ca.Nums...), cb.Nums...)
+			out.Columns[i] = c
+			continue
+		}
+		c.Dict = append([]string(nil), ca.Dict...)
+		index := make(map[string]int32, len(c.Dict))
+		for j, s := range c.Dict {
+			index[s] = int32(j)
+		}
+		c.Codes = append(make([]int32, 0, len(ca.Codes)+len(cb.Codes)), ca.Codes...)
+		for _, code := range cb.Codes {
+			if code < 0 {
+				c.Codes = append(c.Codes, -1)
+				continue
+			}
+			s := cb.Dict[code]
+			k, ok := index[s]
+			if !ok {
+				k = int32(len(c.Dict))
+				c.Dict = append(c.Dict, s)
+				index[s] = k
+			}
+			c.Codes = append(c.Codes, k)
+		}
+		out.Columns[i] = c
+	}
+	return out, nil
+}
+
+func sha256Hex(b []byte) string {
+	h := sha256.Sum256(b)
+	return hex.EncodeToString(h[:])
+}

@@ -1,0 +1,48 @@
+// Command orchestrator serves alur.orchestrator.v1.OrchestratorService: it
+// runs pipelines against the stage services and keeps runs and artifacts in
+// a bbolt file under --data-dir.
+package main
+
+import (
+	"flag"
+	"os"
+	"time"
+
+	"google.golang.org/grpc"
+
+	"github.com/alur-ml/alur/serverkit"
+	"github.com/alur-ml/alur/services/orchestrator"
+)
+
+func main() {
+	addr := flag.String("addr", "localhost:7000", "address to serve on")
+	cfg := orchestrator.Config{}
+	flag.StringVar(&cfg.DataDir, "data-dir", ".alur", "directory of the bbolt file "+orchestrator.DBFile)
+	flag.StringVar(&cfg.IngestAddr, "ingest", "localhost:7001", "address of the ingest service")
+	flag.StringVar(&cfg.PrepAddr, "prep", "localhost:7002", "address of the prep service")
+	flag.StringVar(&cfg.TrainAddr, "train", "localhost:7003", "address of the train service")
+	flag.StringVar(&cfg.EvalAddr, "eval", "localhost:7004", "address of the eval service")
+	flag.IntVar(&cfg.MaxConcurrentRuns, "max-concurrent-runs", 4, "runs executing at once")
+	flag.IntVar(&cfg.MaxQueuedRuns, "max-queued-runs", 64, "runs waiting to start before StartRun answers ResourceExhausted")
+	flag.Int64Var(&cfg.MaxUploadBytes, "max-upload-bytes", 1<<30, "largest accepted upload")
+	flag.DurationVar(&cfg.StepTimeout, "step-timeout", 10*time.Minute, "deadline of one data stage call")
+	flag.DurationVar(&cfg.TrainTimeout, "train-timeout", 2*time.Hour, "deadline of one training call")
+	flag.Parse()
+
+	logger := serverkit.NewLogger("orchestrator")
+	cfg.Logger = logger
+	srv, err := orchestrator.New(cfg)
+	if err != nil {
+		logger.Error("start", "err", err)
+		os.Exit(1)
+	}
+	logger.Info("store", "path", srv.StorePath())
+	serverkit.Main("orchestrator", *addr, func(g *grpc.Server) error {
+		srv.Register(g)
+		return nil
+	})
+	if err := srv.Close(); err != nil {
+		logger.Error("close", "err", err)
+		os.Exit(1)
+	}
+}

@@ -1,0 +1,374 @@
+package orchestrator
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	datav1 "github.com/alur-ml/alur/proto/alur/data/v1"
+	evalv1 "github.com/alur-ml/alur/proto/alur/eval/v1"
+	ingestv1 "github.com/alur-ml/alur/proto/alur/ingest/v1"
+	orchestratorv1 "github.com/alur-ml/alur/proto/alur/orchestrator/v1"
+	prepv1 "github.com/alur-ml/alur/proto/alur/prep/v1"
+	trainv1 "github.com/alur-ml/alur/proto/alur/train/v1"
+	"github.com/alur-ml/alur/serverkit"
+	"github.com/alur-ml/alur/services/eval"
+	"github.com/alur-ml/alur/services/ingest"
+	"github.com/alur-ml/alur/services/prep"
+	"github.com/alur-ml/alur/services/train"
+)
+
+// startStages serves the four stages on loopback ports in this process.
+func startStages(t *testing.T) Config {
+	t.Helper()
+	serve := func(register func(*grpc.Server)) string {
+		srv := serverkit.NewGRPCServer(slog.New(slog.DiscardHandler))
+		register(srv.GRPC)
+		lis, err := serverkit.Listen("127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { _ = srv.Serve(ctx, lis); close(done) }()
+		t.Cleanup(func() { cancel(); <-done })
+		return lis.Addr().String()
+	}
+	return Config{
+		IngestAddr: serve(func(g *grpc.Server) { ingestv1.RegisterIngestServiceServer(g, ingest.NewServer(ingest.Config{})) }),
+		PrepAddr:   serve(func(g *grpc.Server) { prepv1.RegisterPrepServiceServer(g, prep.NewServer(prep.Config{})) }),
+		TrainAddr:  serve(func(g *grpc.Server) { trainv1.RegisterTrainServiceServer(g, train.NewServer(train.Config{})) }),
+		EvalAddr:   serve(func(g *grpc.Server) { evalv1.RegisterEvalServiceServer(g, eval.NewServer(eval.Config{})) }),
+		Logger:     slog.New(slog.DiscardHandler),
+	}
+}
+
+// newTestOrchestrator serves an orchestrator over bufconn.
+func newTestOrchestrator(t *testing.T, cfg Config) (*Server, orchestratorv1.OrchestratorServiceClient, func()) {
+	t.Helper()
+	srv, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, stop := serverkit.NewInProcess(srv.Register)
+	return srv, orchestratorv1.NewOrchestratorServiceClient(conn), func() {
+		stop()
+		if err := srv.Close(); err != nil {
+			t.Errorf("close: %v", err)
+		}
+	}
+}
+
+func irisSpec(cands ...*orchestratorv1.Candidate) *orchestratorv1.PipelineSpec {
+	return &orchestratorv1.PipelineSpec{
+		Source:     &orchestratorv1.Source{Kind: &orchestratorv1.Source_Bundled{Bundled: "iris"}},
+		Label:      "species",
+		Candidates: cands,
+		Seed:       42,
+	}
+}
+
+func await(t *testing.T, client orchestratorv1.OrchestratorServiceClient, id string) *orchestratorv1.Run {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	stream, err := client.WatchRun(ctx, &orchestratorv1.WatchRunRequest{RunId: id})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var last int64
+	for {
+		m, err := stream.Recv()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatalf("watch: %v", err)
+		}
+		if m.GetEvent().GetSequence() <= last {
+			t.Fatalf("event sequence went from %d to %d", last, m.GetEvent().GetSequence())
+		}
+		last = m.GetEvent().GetSequence()
+	}
+	resp, err := client.GetRun(ctx, &orchestratorv1.GetRunRequest{RunId: id})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.GetRun()
+}
+
+func TestRunIrisDefaultCandidates(t *testing.T) {
+	cfg := startStages(t)
+	cfg.DataDir = t.TempDir()
+	_, client, stop := newTestOrchestrator(t, cfg)
+	defer stop()
+	ctx := context.Background()
+	start, err := client.StartRun(ctx, &orchestratorv1.StartRunRequest{Spec: irisSpec()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := await(t, client, start.GetRun().GetId())
+	if run.GetState() != orchestratorv1.RunState_RUN_STATE_SUCCEEDED {
+		t.Fatalf("state %v: %s", run.GetState(), run.GetError())
+	}
+	if run.GetTask() != datav1.Task_TASK_CLASSIFICATION || run.GetMetric() != "accuracy" {
+		t.Errorf("task %v metric %q", run.GetTask(), run.GetMetric())
+	}
+	if len(run.GetTrials()) < 5 {
+		t.Errorf("%d trials, want one per classification algorithm", len(run.GetTrials()))
+	}
+	for _, tr := range run.GetTrials() {
+		if tr.GetError() != "" {
+			t.Errorf("trial %d (%s) failed: %s", tr.GetNumber(), tr.GetAlgorithm(), tr.GetError())
+		}
+	}
+	if acc := run.GetTestMetrics().GetClassification().GetAccuracy(); acc < 0.85 {
+		t.Errorf("test accuracy %.3f", acc)
+	}
+	if run.GetModelDigest() == "" || run.GetTransformDigest() == "" || run.GetDatasetDigest() == "" || run.GetProfileDigest() == "" {
+		t.Errorf("missing digests: %+v", run)
+	}
+}
+
+func TestTargetStopsTheLoop(t *testing.T) {
+	cfg := startStages(t)
+	cfg.DataDir = t.TempDir()
+	_, client, stop := newTestOrchestrator(t, cfg)
+	defer stop()
+	spec := irisSpec(&orchestratorv1.Candidate{Algorithm: "knn", Grid: map[string]*orchestratorv1.ParamValues{"k": {Values: []float64{1, 3, 5, 7, 9, 11}}}})
+	target := 0.5
+	spec.Objective = &orchestratorv1.Objective{Metric: "accuracy", Target: &target}
+	start, err := client.StartRun(context.Background(), &orchestratorv1.StartRunRequest{Spec: spec})
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := await(t, client, start.GetRun().GetId())
+	if run.GetState() != orchestratorv1.RunState_RUN_STATE_SUCCEEDED || len(run.GetTrials()) != 1 || !run.GetObjectiveMet() {
+		t.Fatalf("state %v, %d trials, objective met %v; want one trial meeting the target", run.GetState(), len(run.GetTrials()), run.GetObjectiveMet())
+	}
+}
+
+func TestResumeAfterRestart(t *testing.T) {
+	cfg := startStages(t)
+	cfg.DataDir = t.TempDir()
+	srv, client, stop := newTestOrchestrator(t, cfg)
+	spec := irisSpec(
+		&orchestratorv1.Candidate{Algorithm: "logistic_regression"},
+		&orchestratorv1.Candidate{Algorithm: "random_forest", Grid: map[string]*orchestratorv1.ParamValues{"n_estimators": {Values: []float64{50, 60, 70, 80}}}},
+	)
+	start, err := client.StartRun(context.Background(), &orchestratorv1.StartRunRequest{Spec: spec})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := start.GetRun().GetId()
+	// Stop the orchestrator once the first trial has finished.
+	deadline := time.Now().Add(time.Minute)
+	for time.Now().Before(deadline) {
+		r, err := srv.getRun(id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(r.GetTrials()) >= 1 {
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	stop()
+
+	srv2, client2, stop2 := newTestOrchestrator(t, cfg)
+	defer stop2()
+	_ = srv2
+	run := await(t, client2, id)
+	if run.GetState() != orchestratorv1.RunState_RUN_STATE_SUCCEEDED {
+		t.Fatalf("resumed run %v: %s", run.GetState(), run.GetError())
+	}
+	if len(run.GetTrials()) != 5 {
+		t.Errorf("%d trials after resume, want 5", len(run.GetTrials()))
+	}
+	seen := map[string]int{}
+	for _, st := range run.GetSteps() {
+		seen[st.GetName()]++
+	}
+	for name, n := range seen {
+		if n != 1 {
+			t.Errorf("step %s recorded %d times", name, n)
+		}
+	}
+	problems, err := srv2.store.Check()
+	if err != nil || len(problems) != 0 {
+		t.Errorf("store check: %v %v", problems, err)
+	}
+}
+
+func TestCancelRun(t *testing.T) {
+	cfg := startStages(t)
+	cfg.DataDir = t.TempDir()
+	_, client, stop := newTestOrchestrator(t, cfg)
+	defer stop()
+	spec := irisSpec(&orchestratorv1.Candidate{Algorithm: "random_forest", Grid: map[string]*orchestratorv1.ParamValues{"n_estimators": {Values: []float64{2000, 2001, 2002}}}})
+	start, err := client.StartRun(context.Background(), &orchestratorv1.StartRunRequest{Spec: spec})
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(200 * time.Millisecond)
+	resp, err := client.CancelRun(context.Background(), &orchestratorv1.CancelRunRequest{RunId: start.GetRun().GetId()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.GetRun().GetState() != orchestratorv1.RunState_RUN_STATE_CANCELLED {
+		t.Fatalf("after cancel: %v", resp.GetRun().GetState())
+	}
+}
+
+func TestStartRunValidation(t *testing.T) {
+	cfg := startStages(t)
+	cfg.DataDir = t.TempDir()
+	_, client, stop := newTestOrchestrator(t, cfg)
+	defer stop()
+	bad := -1.0
+	cases := []struct {
+		name  string
+		spec  *orchestratorv1.PipelineSpec
+		field string
+	}{
+		{"nil spec", nil, "spec"},
+		{"no source", &orchestratorv1.PipelineSpec{Label: "y"}, "spec.source"},
+		{"no label", &orchestratorv1.PipelineSpec{Source: &orchestratorv1.Source{Kind: &orchestratorv1.Source_Bundled{Bundled: "iris"}}}, "spec.label"},
+		{"bad upload digest", &orchestratorv1.PipelineSpec{Source: &orchestratorv1.Source{Kind: &orchestratorv1.Source_Upload{Upload: "xyz"}}, Label: "y"}, "spec.source.upload"},
+		{"unknown upload", &orchestratorv1.PipelineSpec{Source: &orchestratorv1.Source{Kind: &orchestratorv1.Source_Upload{Upload: strings.Repeat("a", 64)}}, Label: "y"}, "spec.source.upload"},
+		{"unknown algorithm", irisSpec(&orchestratorv1.Candidate{Algorithm: "nope"}), "spec.candidates[0].algorithm"},
+		{"negative param", irisSpec(&orchestratorv1.Candidate{Algorithm: "knn", Params: map[string]float64{"k": -1}}), `spec.candidates[0].params["k"]`},
+		{"unknown param", irisSpec(&orchestratorv1.Candidate{Algorithm: "knn", Params: map[string]float64{"kk": 1}}), `spec.candidates[0].params["kk"]`},
+		{"bad grid", irisSpec(&orchestratorv1.Candidate{Algorithm: "ridge", Grid: map[string]*orchestratorv1.ParamValues{"alpha": {Values: []float64{1, bad}}}}), `spec.candidates[0].grid["alpha"]`},
+		{"empty grid", irisSpec(&orchestratorv1.Candidate{Algorithm: "ridge", Grid: map[string]*orchestratorv1.ParamValues{"alpha": {}}}), `spec.candidates[0].grid["alpha"]`},
+		{"unknown metric", &orchestratorv1.PipelineSpec{Source: &orchestratorv1.Source{Kind: &orchestratorv1.Source_Bundled{Bundled: "iris"}}, Label: "species", Objective: &orchestratorv1.Objective{Metric: "vibes"}}, "spec.objective.metric"},
+		{"budget", &orchestratorv1.PipelineSpec{Source: &orchestratorv1.Source{Kind: &orchestratorv1.Source_Bundled{Bundled: "iris"}}, Label: "species", MaxTrials: -2}, "spec.max_trials"},
+		{"test fraction", &orchestratorv1.PipelineSpec{Source: &orchestratorv1.Source{Kind: &orchestratorv1.Source_Bundled{Bundled: "iris"}}, Label: "species", Prepare: &prepv1.PrepareOptions{TestFraction: 0.95}}, "spec.prepare.test_fraction"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := client.StartRun(context.Background(), &orchestratorv1.StartRunRequest{Spec: tc.spec})
+			if status.Code(err) != codes.InvalidArgument {
+				t.Fatalf("got %v, want InvalidArgument", err)
+			}
+			f := serverkit.FieldViolations(err)
+			if len(f) != 1 || f[0] != tc.field {
+				t.Fatalf("fields %v, want %s (%v)", f, tc.field, err)
+			}
+		})
+	}
+	// Unknown runs and artifacts are NotFound; bad ids are InvalidArgument.
+	if _, err := client.GetRun(context.Background(), &orchestratorv1.GetRunRequest{RunId: "missing"}); status.Code(err) != codes.NotFound {
+		t.Errorf("GetRun missing: %v", err)
+	}
+	if _, err := client.GetRun(context.Background(), &orchestratorv1.GetRunRequest{}); status.Code(err) != codes.InvalidArgument {
+		t.Errorf("GetRun empty: %v", err)
+	}
+	stream, err := client.GetArtifact(context.Background(), &orchestratorv1.GetArtifactRequest{Digest: strings.Repeat("0", 64)})
+	if err == nil {
+		_, err = stream.Recv()
+	}
+	if status.Code(err) != codes.NotFound {
+		t.Errorf("GetArtifact missing: %v", err)
+	}
+	if _, err := client.Predict(context.Background(), &orchestratorv1.PredictRequest{RunId: "missing"}); status.Code(err) != codes.NotFound {
+		t.Errorf("Predict missing run: %v", err)
+	}
+}
+
+func TestUploadAndFailedRun(t *testing.T) {
+	cfg := startStages(t)
+	cfg.DataDir = t.TempDir()
+	srv, client, stop := newTestOrchestrator(t, cfg)
+	defer stop()
+	ctx := context.Background()
+	up, err := client.UploadSource(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = up.Send(&orchestratorv1.UploadSourceRequest{Part: &orchestratorv1.UploadSourceRequest_Name{Name: "c.csv"}})
+	_ = up.Send(&orchestratorv1.UploadSourceRequest{Part: &orchestratorv1.UploadSourceRequest_Chunk{Chunk: []byte("a,b\n1,x\n2,x\n3,x\n4,x\n5,x\n6,x\n7,x\n8,x\n9,x\n10,x\n")}})
+	resp, err := up.CloseAndRecv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The label is constant: the run fails with prep's reason, and no
+	// prepared artifact is left behind.
+	start, err := client.StartRun(ctx, &orchestratorv1.StartRunRequest{Spec: &orchestratorv1.PipelineSpec{
+		Source: &orchestratorv1.Source{Kind: &orchestratorv1.Source_Upload{Upload: resp.GetArtifact().GetDigest()}}, Label: "b",
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := await(t, client, start.GetRun().GetId())
+	if run.GetState() != orchestratorv1.RunState_RUN_STATE_FAILED || !strings.Contains(run.GetError(), "constant") {
+		t.Fatalf("run %v with error %q, want failed: constant label", run.GetState(), run.GetError())
+	}
+	arts, err := srv.store.ListArtifacts(run.GetId())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range arts {
+		if a.GetKind() == kindPrepared || a.GetKind() == kindTransform || a.GetKind() == kindModel {
+			t.Errorf("failed run left a %s artifact", a.GetKind())
+		}
+	}
+	// An empty upload is refused.
+	up, _ = client.UploadSource(ctx)
+	_ = up.Send(&orchestratorv1.UploadSourceRequest{Part: &orchestratorv1.UploadSourceRequest_Name{Name: "empty.csv"}})
+	if _, err := up.CloseAndRecv(); status.Code(err) != codes.InvalidArgument {
+		t.Errorf("empty upload: %v", err)
+	}
+}
+
+func TestExpandCandidates(t *testing.T) {
+	spec := &orchestratorv1.PipelineSpec{MaxTrials: 5, Candidates: []*orchestratorv1.Candidate{
+		{Algorithm: "knn", Params: map[string]float64{"distance_weighted": 1}, Grid: map[string]*orchestratorv1.ParamValues{"k": {Values: []float64{1, 3}}}},
+		{Algorithm: "ridge", Grid: map[string]*orchestratorv1.ParamValues{"alpha": {Values: []float64{0.1, 1, 10, 100}}}},
+	}}
+	got := expandCandidates(spec, datav1.Task_TASK_REGRESSION)
+	if len(got) != 5 {
+		t.Fatalf("%d configs, want the budget of 5", len(got))
+	}
+	if got[0].algorithm != "knn" || got[0].params["k"] != 1 || got[0].params["distance_weighted"] != 1 || got[1].params["k"] != 3 {
+		t.Errorf("knn grid: %+v %+v", got[0], got[1])
+	}
+	if got[4].algorithm != "ridge" || got[4].params["alpha"] != 10 {
+		t.Errorf("last config %+v, want ridge alpha=10", got[4])
+	}
+	all := expandCandidates(&orchestratorv1.PipelineSpec{}, datav1.Task_TASK_CLASSIFICATION)
+	for _, c := range all {
+		if c.algorithm == "linear_regression" || c.algorithm == "ridge" {
+			t.Errorf("default classification candidates include %s", c.algorithm)
+		}
+	}
+}
+
+func FuzzValidateSpec(f *testing.F) {
+	f.Add("iris", "species", "knn", "k", 5.0, int32(3), "accuracy")
+	f.Add("", "", "", "", -1.0, int32(-1), "")
+	f.Fuzz(func(t *testing.T, src, label, alg, param string, v float64, trials int32, metric string) {
+		spec := &orchestratorv1.PipelineSpec{
+			Source:     &orchestratorv1.Source{Kind: &orchestratorv1.Source_Bundled{Bundled: src}},
+			Label:      label,
+			Candidates: []*orchestratorv1.Candidate{{Algorithm: alg, Params: map[string]float64{param: v}}},
+			Objective:  &orchestratorv1.Objective{Metric: metric},
+			MaxTrials:  trials,
+		}
+		err := validateSpec(spec)
+		if err != nil {
+			if _, ok := err.(*specError); !ok {
+				t.Fatalf("validateSpec returned %T, want *specError", err)
+			}
+			return
+		}
+		_ = expandCandidates(spec, datav1.Task_TASK_CLASSIFICATION)
+	})
+}

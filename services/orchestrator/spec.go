@@ -1,0 +1,274 @@
+package orchestrator
+
+import (
+	"fmt"
+	"math"
+	"sort"
+	"strings"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/alur-ml/alur/ml/algo"
+	"github.com/alur-ml/alur/ml/metrics"
+	datav1 "github.com/alur-ml/alur/proto/alur/data/v1"
+	orchestratorv1 "github.com/alur-ml/alur/proto/alur/orchestrator/v1"
+	prepv1 "github.com/alur-ml/alur/proto/alur/prep/v1"
+)
+
+// Spec limits and defaults. They are documented on PipelineSpec.
+const (
+	defaultMaxTrials = 20
+	maxMaxTrials     = 1000
+	maxCandidates    = 100
+	maxGridValues    = 1000
+)
+
+// specError names the spec field that is wrong; handlers turn it into
+// InvalidArgument with a BadRequest detail.
+type specError struct {
+	field, reason string
+}
+
+func (e *specError) Error() string { return e.field + ": " + e.reason }
+
+func fieldErr(field, format string, args ...any) error {
+	return &specError{field: field, reason: fmt.Sprintf(format, args...)}
+}
+
+// validateSpec checks everything about a spec that can be checked without
+// the data: the source, the label, the task, the candidates' algorithms and
+// hyperparameters, the objective and the budget. What depends on the data
+// (does the label exist, is it constant) is checked by the stages and fails
+// the run with their precise status.
+func validateSpec(s *orchestratorv1.PipelineSpec) error {
+	if s == nil {
+		return fieldErr("spec", "is required")
+	}
+	src := s.GetSource()
+	switch {
+	case src == nil || src.GetKind() == nil:
+		return fieldErr("spec.source", "is required: set bundled, path or upload")
+	case src.GetBundled() == "" && src.GetPath() == "" && src.GetUpload() == "":
+		return fieldErr("spec.source", "the chosen source kind is empty")
+	}
+	if u := src.GetUpload(); u != "" && !isDigest(u) {
+		return fieldErr("spec.source.upload", "%q is not a sha256 digest (64 lowercase hex characters) from UploadSource", u)
+	}
+	if strings.TrimSpace(s.GetLabel()) == "" {
+		return fieldErr("spec.label", "is required: name the column to predict")
+	}
+	if _, ok := datav1.Task_name[int32(s.GetTask())]; !ok {
+		return fieldErr("spec.task", "unknown task %d", s.GetTask())
+	}
+	if err := validatePrepare(s.GetPrepare()); err != nil {
+		return err
+	}
+	if n := len(s.GetCandidates()); n > maxCandidates {
+		return fieldErr("spec.candidates", "%d candidates, at most %d", n, maxCandidates)
+	}
+	for i, c := range s.GetCandidates() {
+		if err := validateCandidate(fmt.Sprintf("spec.candidates[%d]", i), c, s.GetTask()); err != nil {
+			return err
+		}
+	}
+	if m := s.GetObjective().GetMetric(); m != "" {
+		task := s.GetTask()
+		if !metrics.KnownMetric(m, task) && !(task == datav1.Task_TASK_UNSPECIFIED &&
+			(metrics.KnownMetric(m, datav1.Task_TASK_CLASSIFICATION) || metrics.KnownMetric(m, datav1.Task_TASK_REGRESSION))) {
+			return fieldErr("spec.objective.metric", "unknown metric %q for %s: use accuracy, f1_macro, f1_weighted, roc_auc, log_loss (classification) or r2, rmse, mae (regression)", m, taskWord(task))
+		}
+	}
+	if s.GetObjective() != nil && s.GetObjective().Target != nil {
+		if t := s.GetObjective().GetTarget(); math.IsNaN(t) || math.IsInf(t, 0) {
+			return fieldErr("spec.objective.target", "must be a finite number")
+		}
+	}
+	if n := s.GetMaxTrials(); n < 0 || n > maxMaxTrials {
+		return fieldErr("spec.max_trials", "%d is outside [0, %d]", n, maxMaxTrials)
+	}
+	return nil
+}
+
+func validatePrepare(p *prepv1.PrepareOptions) error {
+	if p == nil {
+		return nil
+	}
+	for _, f := range []struct {
+		name string
+		v    float64
+	}{{"validation_fraction", p.GetValidationFraction()}, {"test_fraction", p.GetTestFraction()}} {
+		if math.IsNaN(f.v) || f.v < 0 || f.v >= 0.9 {
+			return fieldErr("spec.prepare."+f.name, "%g is outside [0, 0.9)", f.v)
+		}
+	}
+	if p.GetValidationFraction()+p.GetTestFraction() >= 0.95 {
+		return fieldErr("spec.prepare", "validation_fraction + test_fraction leaves almost no training rows")
+	}
+	if p.GetMaxCategories() < 0 {
+		return fieldErr("spec.prepare.max_categories", "must not be negative")
+	}
+	if _, ok := prepv1.NumericImpute_name[int32(p.GetNumericImpute())]; !ok {
+		return fieldErr("spec.prepare.numeric_impute", "unknown value %d", p.GetNumericImpute())
+	}
+	return nil
+}
+
+func validateCandidate(field string, c *orchestratorv1.Candidate, task datav1.Task) error {
+	spec, ok := algo.Lookup(c.GetAlgorithm())
+	if !ok {
+		return fieldErr(field+".algorithm", "unknown algorithm %q (known: %s)", c.GetAlgorithm(), strings.Join(algorithmNames(), ", "))
+	}
+	if task != datav1.Task_TASK_UNSPECIFIED && !spec.Supports(task) {
+		return fieldErr(field+".algorithm", "%s does not support %s", c.GetAlgorithm(), taskWord(task))
+	}
+	if _, err := spec.ResolveParams(c.GetParams()); err != nil {
+		return paramFieldErr(field+".params", err)
+	}
+	for _, name := range sortedKeys(c.GetGrid()) {
+		vals := c.GetGrid()[name].GetValues()
+		if len(vals) == 0 {
+			return fieldErr(fmt.Sprintf("%s.grid[%q]", field, name), "lists no values")
+		}
+		if len(vals) > maxGridValues {
+			return fieldErr(fmt.Sprintf("%s.grid[%q]", field, name), "%d values, at most %d", len(vals), maxGridValues)
+		}
+		for _, v := range vals {
+			if _, err := spec.ResolveParams(map[string]float64{name: v}); err != nil {
+				return paramFieldErr(field+".grid", err)
+			}
+		}
+	}
+	return nil
+}
+
+func paramFieldErr(prefix string, err error) error {
+	if pe, ok := err.(*algo.ParamError); ok {
+		return fieldErr(fmt.Sprintf("%s[%q]", prefix, pe.Param), "%s", pe.Reason)
+	}
+	return fieldErr(prefix, "%v", err)
+}
+
+// trialConfig is one candidate configuration to train.
+type trialConfig struct {
+	algorithm string
+	params    map[string]float64
+}
+
+// defaultAlgorithms is the order in which a spec without candidates tries
+// algorithms: fast, strong baselines first, so a target is met early.
+var defaultAlgorithms = []string{
+	"logistic_regression", "linear_regression", "ridge", "gradient_boosting",
+	"random_forest", "knn", "naive_bayes", "decision_tree",
+}
+
+// expandCandidates turns the spec's candidates into trial configurations:
+// each grid is expanded to every combination (the last parameter varies
+// fastest), and the list is cut at the budget. Without candidates every
+// algorithm that supports the task is tried with its defaults.
+func expandCandidates(s *orchestratorv1.PipelineSpec, task datav1.Task) []trialConfig {
+	budget := int(s.GetMaxTrials())
+	if budget == 0 {
+		budget = defaultMaxTrials
+	}
+	var out []trialConfig
+	cands := s.GetCandidates()
+	if len(cands) == 0 {
+		seen := map[string]bool{}
+		for _, name := range defaultAlgorithms {
+			if a, ok := algo.Lookup(name); ok && a.Supports(task) {
+				cands = append(cands, &orchestratorv1.Candidate{Algorithm: name})
+				seen[name] = true
+			}
+		}
+		for _, a := range algo.All() {
+			if !seen[a.Name] && a.Supports(task) {
+				cands = append(cands, &orchestratorv1.Candidate{Algorithm: a.Name})
+			}
+		}
+	}
+	for _, c := range cands {
+		for _, p := range expandGrid(c) {
+			if len(out) == budget {
+				return out
+			}
+			out = append(out, trialConfig{algorithm: c.GetAlgorithm(), params: p})
+		}
+	}
+	return out
+}
+
+func expandGrid(c *orchestratorv1.Candidate) []map[string]float64 {
+	combos := []map[string]float64{cloneParams(c.GetParams())}
+	for _, name := range sortedKeys(c.GetGrid()) {
+		var next []map[string]float64
+		for _, base := range combos {
+			for _, v := range c.GetGrid()[name].GetValues() {
+				p := cloneParams(base)
+				p[name] = v
+				next = append(next, p)
+			}
+		}
+		combos = next
+	}
+	return combos
+}
+
+func cloneParams(p map[string]float64) map[string]float64 {
+	out := make(map[string]float64, len(p))
+	for k, v := range p {
+		out[k] = v
+	}
+	return out
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+func algorithmNames() []string {
+	var names []string
+	for _, a := range algo.All() {
+		names = append(names, a.Name)
+	}
+	return names
+}
+
+func taskWord(t datav1.Task) string {
+	switch t {
+	case datav1.Task_TASK_CLASSIFICATION:
+		return "classification"
+	case datav1.Task_TASK_REGRESSION:
+		return "regression"
+	}
+	return "any task"
+}
+
+func isDigest(s string) bool {
+	if len(s) != 64 {
+		return false
+	}
+	for _, c := range s {
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// prepareOptions is the PrepareOptions the prepare step sends: the spec's,
+// with its label, task and seed.
+func prepareOptions(s *orchestratorv1.PipelineSpec) *prepv1.PrepareOptions {
+	o := &prepv1.PrepareOptions{}
+	if s.GetPrepare() != nil {
+		o = proto.Clone(s.GetPrepare()).(*prepv1.PrepareOptions)
+	}
+	o.Label = s.GetLabel()
+	o.Task = s.GetTask()
+	o.Seed = s.GetSeed()
+	return o
+}

@@ -1,0 +1,427 @@
+package orchestrator
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/alur-ml/alur/ml/table"
+	"github.com/alur-ml/alur/ml/tablepb"
+	datav1 "github.com/alur-ml/alur/proto/alur/data/v1"
+	evalv1 "github.com/alur-ml/alur/proto/alur/eval/v1"
+	ingestv1 "github.com/alur-ml/alur/proto/alur/ingest/v1"
+	prepv1 "github.com/alur-ml/alur/proto/alur/prep/v1"
+	trainv1 "github.com/alur-ml/alur/proto/alur/train/v1"
+	"github.com/alur-ml/alur/serverkit"
+)
+
+// modelPartBytes is the size of the model pieces the orchestrator sends to
+// eval, well under gRPC's 4 MiB message limit.
+const modelPartBytes = 512 << 10
+
+// stages holds a client per stage service. The stages are stateless, so
+// every call carries its inputs by value and any replica can answer it.
+type stages struct {
+	ingest ingestv1.IngestServiceClient
+	prep   prepv1.PrepServiceClient
+	train  trainv1.TrainServiceClient
+	eval   evalv1.EvalServiceClient
+	conns  []*grpc.ClientConn
+
+	// stepTimeout bounds one data stage call (collect, profile, prepare,
+	// evaluate); trainTimeout bounds one training call.
+	stepTimeout, trainTimeout time.Duration
+}
+
+func dialStages(cfg Config) (*stages, error) {
+	s := &stages{stepTimeout: cfg.StepTimeout, trainTimeout: cfg.TrainTimeout}
+	dial := func(name, addr string) (*grpc.ClientConn, error) {
+		if addr == "" {
+			return nil, fmt.Errorf("no address for the %s service", name)
+		}
+		c, err := serverkit.Dial(addr)
+		if err != nil {
+			return nil, fmt.Errorf("dial %s at %s: %w", name, addr, err)
+		}
+		s.conns = append(s.conns, c)
+		return c, nil
+	}
+	var err error
+	var c *grpc.ClientConn
+	if c, err = dial("ingest", cfg.IngestAddr); err != nil {
+		return nil, s.closeWith(err)
+	}
+	s.ingest = ingestv1.NewIngestServiceClient(c)
+	if c, err = dial("prep", cfg.PrepAddr); err != nil {
+		return nil, s.closeWith(err)
+	}
+	s.prep = prepv1.NewPrepServiceClient(c)
+	if c, err = dial("train", cfg.TrainAddr); err != nil {
+		return nil, s.closeWith(err)
+	}
+	s.train = trainv1.NewTrainServiceClient(c)
+	if c, err = dial("eval", cfg.EvalAddr); err != nil {
+		return nil, s.closeWith(err)
+	}
+	s.eval = evalv1.NewEvalServiceClient(c)
+	return s, nil
+}
+
+func (s *stages) closeWith(err error) error {
+	s.close()
+	return err
+}
+
+func (s *stages) close() {
+	for _, c := range s.conns {
+		_ = c.Close()
+	}
+}
+
+// tableParts is what every table-returning stream carries.
+type tableParts interface {
+	GetSchema() *datav1.Schema
+	GetBatch() *datav1.TableBatch
+	GetSummary() *datav1.TableSummary
+}
+
+// collect reads the run's source through the ingest service. upload, when
+// not nil, streams a stored source file to the ingest service's Upload.
+func (s *stages) collect(ctx context.Context, src sourceRef) (*table.Table, *datav1.TableSummary, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.stepTimeout)
+	defer cancel()
+	var recv func() (tableParts, error)
+	if src.upload != nil {
+		stream, err := s.ingest.Upload(ctx)
+		if err != nil {
+			return nil, nil, err
+		}
+		errc := make(chan error, 1)
+		go func() {
+			errc <- func() error {
+				if err := stream.Send(&ingestv1.UploadRequest{Part: &ingestv1.UploadRequest_Options{Options: src.csv}}); err != nil {
+					return err
+				}
+				if err := src.upload(func(chunk []byte) error {
+					return stream.Send(&ingestv1.UploadRequest{Part: &ingestv1.UploadRequest_Chunk{Chunk: chunk}})
+				}); err != nil {
+					return err
+				}
+				return stream.CloseSend()
+			}()
+		}()
+		recv = func() (tableParts, error) { return stream.Recv() }
+		t, sum, err := receiveTable(recv)
+		if sendErr := <-errc; err == nil && sendErr != nil && !errors.Is(sendErr, io.EOF) {
+			err = sendErr
+		}
+		return t, sum, err
+	}
+	req := &ingestv1.ReadRequest{Options: src.csv}
+	if src.bundled != "" {
+		req.Source = &ingestv1.ReadRequest_Bundled{Bundled: src.bundled}
+	} else {
+		req.Source = &ingestv1.ReadRequest_Path{Path: src.path}
+	}
+	stream, err := s.ingest.Read(ctx, req)
+	if err != nil {
+		return nil, nil, err
+	}
+	return receiveTable(func() (tableParts, error) { return stream.Recv() })
+}
+
+// receiveTable collects schema, batches and summary from a table stream.
+func receiveTable(recv func() (tableParts, error)) (*table.Table, *datav1.TableSummary, error) {
+	var c tablepb.Collector
+	var sum *datav1.TableSummary
+	for {
+		m, err := recv()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+		switch {
+		case m.GetSchema() != nil:
+			err = c.Schema(m.GetSchema())
+		case m.GetBatch() != nil:
+			err = c.Batch(m.GetBatch())
+		case m.GetSummary() != nil:
+			sum = m.GetSummary()
+		}
+		if err != nil {
+			return nil, nil, status.Errorf(codes.Internal, "stage sent a bad table: %v", err)
+		}
+	}
+	t, err := c.Table()
+	if err != nil {
+		return nil, nil, status.Errorf(codes.Internal, "stage sent a bad table: %v", err)
+	}
+	return t, sum, nil
+}
+
+// profile asks prep for the table's profile.
+func (s *stages) profile(ctx context.Context, t *table.Table, label string) (*datav1.DataProfile, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.stepTimeout)
+	defer cancel()
+	stream, err := s.prep.Profile(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := stream.Send(&prepv1.ProfileRequest{Part: &prepv1.ProfileRequest_Options{Options: &prepv1.ProfileOptions{Label: label}}}); err != nil {
+		return nil, recvErr(stream, err)
+	}
+	err = tablepb.Send(t, 0,
+		func(sc *datav1.Schema) error {
+			return stream.Send(&prepv1.ProfileRequest{Part: &prepv1.ProfileRequest_Schema{Schema: sc}})
+		},
+		func(b *datav1.TableBatch) error {
+			return stream.Send(&prepv1.ProfileRequest{Part: &prepv1.ProfileRequest_Batch{Batch: b}})
+		})
+	if err != nil {
+		return nil, recvErr(stream, err)
+	}
+	resp, err := stream.CloseAndRecv()
+	if err != nil {
+		return nil, err
+	}
+	return resp.GetProfile(), nil
+}
+
+// recvErr returns the server's status when a send failed because the
+// server already answered: a client stream's Send returns io.EOF then, and
+// the real reason comes from CloseAndRecv.
+func recvErr[T any](stream interface{ CloseAndRecv() (T, error) }, sendErr error) error {
+	if errors.Is(sendErr, io.EOF) {
+		if _, err := stream.CloseAndRecv(); err != nil {
+			return err
+		}
+	}
+	return sendErr
+}
+
+// prepared is the answer of the prepare stage.
+type prepared struct {
+	transform *datav1.FittedTransform
+	splits    map[prepv1.Split]*table.Table
+}
+
+// prepare asks prep to split, fit and apply.
+func (s *stages) prepare(ctx context.Context, t *table.Table, opts *prepv1.PrepareOptions) (*prepared, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.stepTimeout)
+	defer cancel()
+	stream, err := s.prep.Prepare(ctx)
+	if err != nil {
+		return nil, err
+	}
+	errc := make(chan error, 1)
+	go func() {
+		errc <- func() error {
+			if err := stream.Send(&prepv1.PrepareRequest{Part: &prepv1.PrepareRequest_Options{Options: opts}}); err != nil {
+				return err
+			}
+			err := tablepb.Send(t, 0,
+				func(sc *datav1.Schema) error {
+					return stream.Send(&prepv1.PrepareRequest{Part: &prepv1.PrepareRequest_Schema{Schema: sc}})
+				},
+				func(b *datav1.TableBatch) error {
+					return stream.Send(&prepv1.PrepareRequest{Part: &prepv1.PrepareRequest_Batch{Batch: b}})
+				})
+			if err != nil {
+				return err
+			}
+			return stream.CloseSend()
+		}()
+	}()
+	out := &prepared{splits: map[prepv1.Split]*table.Table{}}
+	collectors := map[prepv1.Split]*tablepb.Collector{}
+	for {
+		m, err := stream.Recv()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
+		switch {
+		case m.GetTransform() != nil:
+			out.transform = m.GetTransform()
+		case m.GetBatch() != nil:
+			sb := m.GetBatch()
+			c := collectors[sb.GetSplit()]
+			if c == nil {
+				c = &tablepb.Collector{}
+				collectors[sb.GetSplit()] = c
+			}
+			if sb.GetSchema() != nil {
+				if err := c.Schema(sb.GetSchema()); err != nil {
+					return nil, status.Errorf(codes.Internal, "prep sent a bad %v table: %v", sb.GetSplit(), err)
+				}
+			}
+			if sb.GetBatch() != nil {
+				if err := c.Batch(sb.GetBatch()); err != nil {
+					return nil, status.Errorf(codes.Internal, "prep sent a bad %v table: %v", sb.GetSplit(), err)
+				}
+			}
+		}
+	}
+	if err := <-errc; err != nil && !errors.Is(err, io.EOF) {
+		return nil, err
+	}
+	if out.transform == nil {
+		return nil, status.Error(codes.Internal, "prep sent no transform")
+	}
+	for _, sp := range []prepv1.Split{prepv1.Split_SPLIT_TRAIN, prepv1.Split_SPLIT_VALIDATION, prepv1.Split_SPLIT_TEST} {
+		c := collectors[sp]
+		if c == nil {
+			return nil, status.Errorf(codes.FailedPrecondition, "prepare produced no %s rows: the dataset is too small for the requested split", splitWord(sp))
+		}
+		t, err := c.Table()
+		if err != nil {
+			return nil, status.Errorf(codes.Internal, "prep sent a bad %v table: %v", sp, err)
+		}
+		out.splits[sp] = t
+	}
+	return out, nil
+}
+
+func splitWord(sp prepv1.Split) string {
+	switch sp {
+	case prepv1.Split_SPLIT_TRAIN:
+		return "train"
+	case prepv1.Split_SPLIT_VALIDATION:
+		return "validation"
+	case prepv1.Split_SPLIT_TEST:
+		return "test"
+	}
+	return sp.String()
+}
+
+// train fits one model and returns the serialized model and the result.
+func (s *stages) trainModel(ctx context.Context, cfg *trainv1.TrainConfig, t *table.Table, progress func(*trainv1.TrainProgress)) ([]byte, *trainv1.TrainResult, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.trainTimeout)
+	defer cancel()
+	stream, err := s.train.Train(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	errc := make(chan error, 1)
+	go func() {
+		errc <- func() error {
+			if err := stream.Send(&trainv1.TrainRequest{Part: &trainv1.TrainRequest_Config{Config: cfg}}); err != nil {
+				return err
+			}
+			err := tablepb.Send(t, 0,
+				func(sc *datav1.Schema) error {
+					return stream.Send(&trainv1.TrainRequest{Part: &trainv1.TrainRequest_Schema{Schema: sc}})
+				},
+				func(b *datav1.TableBatch) error {
+					return stream.Send(&trainv1.TrainRequest{Part: &trainv1.TrainRequest_Batch{Batch: b}})
+				})
+			if err != nil {
+				return err
+			}
+			return stream.CloseSend()
+		}()
+	}()
+	var model []byte
+	var result *trainv1.TrainResult
+	for {
+		m, err := stream.Recv()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+		switch {
+		case m.GetProgress() != nil:
+			if progress != nil {
+				progress(m.GetProgress())
+			}
+		case m.GetModelPart() != nil:
+			model = append(model, m.GetModelPart()...)
+		case m.GetResult() != nil:
+			result = m.GetResult()
+		}
+	}
+	if err := <-errc; err != nil && !errors.Is(err, io.EOF) {
+		return nil, nil, err
+	}
+	if result == nil || len(model) == 0 {
+		return nil, nil, status.Error(codes.Internal, "train ended without a model")
+	}
+	if got := sha256Hex(model); got != result.GetModelDigest() {
+		return nil, nil, status.Errorf(codes.DataLoss, "model digest mismatch: got %s, train said %s", got, result.GetModelDigest())
+	}
+	return model, result, nil
+}
+
+// evaluate scores a model on a prepared table.
+func (s *stages) evaluate(ctx context.Context, model []byte, t *table.Table, label string) (*datav1.Metrics, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.stepTimeout)
+	defer cancel()
+	stream, err := s.eval.Evaluate(ctx)
+	if err != nil {
+		return nil, err
+	}
+	first := true
+	send := func(req *evalv1.EvaluateRequest) error {
+		if first {
+			req.Label = label
+			first = false
+		}
+		return stream.Send(req)
+	}
+	for off := 0; off < len(model); off += modelPartBytes {
+		end := min(off+modelPartBytes, len(model))
+		if err := send(&evalv1.EvaluateRequest{Part: &evalv1.EvaluateRequest_ModelPart{ModelPart: model[off:end]}}); err != nil {
+			return nil, recvErr(stream, err)
+		}
+	}
+	err = tablepb.Send(t, 0,
+		func(sc *datav1.Schema) error {
+			return send(&evalv1.EvaluateRequest{Part: &evalv1.EvaluateRequest_Schema{Schema: sc}})
+		},
+		func(b *datav1.TableBatch) error {
+			return send(&evalv1.EvaluateRequest{Part: &evalv1.EvaluateRequest_Batch{Batch: b}})
+		})
+	if err != nil {
+		return nil, recvErr(stream, err)
+	}
+	resp, err := stream.CloseAndRecv()
+	if err != nil {
+		return nil, err
+	}
+	return resp.GetMetrics(), nil
+}
+
+// predict asks eval to predict raw rows.
+func (s *stages) predict(ctx context.Context, model []byte, tr *datav1.FittedTransform, rows *datav1.RawRows) (*evalv1.PredictResponse, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.stepTimeout)
+	defer cancel()
+	stream, err := s.eval.Predict(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for off := 0; off < len(model); off += modelPartBytes {
+		end := min(off+modelPartBytes, len(model))
+		if err := stream.Send(&evalv1.PredictRequest{Part: &evalv1.PredictRequest_ModelPart{ModelPart: model[off:end]}}); err != nil {
+			return nil, recvErr(stream, err)
+		}
+	}
+	if err := stream.Send(&evalv1.PredictRequest{Part: &evalv1.PredictRequest_Transform{Transform: tr}}); err != nil {
+		return nil, recvErr(stream, err)
+	}
+	if err := stream.Send(&evalv1.PredictRequest{Part: &evalv1.PredictRequest_Rows{Rows: rows}}); err != nil {
+		return nil, recvErr(stream, err)
+	}
+	return stream.CloseAndRecv()
+}

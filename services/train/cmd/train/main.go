@@ -1,0 +1,25 @@
+// Command train runs the alur TrainService: it fits models on prepared
+// tables streamed to it and streams the trained models back.
+package main
+
+import (
+	"flag"
+
+	"google.golang.org/grpc"
+
+	trainv1 "github.com/alur-ml/alur/proto/alur/train/v1"
+	"github.com/alur-ml/alur/serverkit"
+	"github.com/alur-ml/alur/services/train"
+)
+
+func main() {
+	addr := flag.String("addr", "localhost:7003", "address to listen on (host:port)")
+	maxRows := flag.Int64("max-rows", train.DefaultMaxRows, "largest number of rows a training table may have")
+	maxColumns := flag.Int("max-columns", train.DefaultMaxColumns, "largest number of columns a training table may have")
+	flag.Parse()
+	srv := train.NewServer(train.Config{MaxRows: *maxRows, MaxColumns: *maxColumns})
+	serverkit.Main("train", *addr, func(s *grpc.Server) error {
+		trainv1.RegisterTrainServiceServer(s, srv)
+		return nil
+	})
+}
