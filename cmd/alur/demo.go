@@ -1,0 +1,137 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"sort"
+	"strings"
+
+	orchestratorv1 "github.com/alur-ml/alur/proto/alur/orchestrator/v1"
+)
+
+const demoUsage = `
+Usage:
+  alur demo [--data-dir DIR] [--dataset iris|wine|breast_cancer]
+
+Starts the five alur services in this process on loopback ports, runs the
+default pipeline on a dataset that ships with alur (every algorithm for the
+task with default hyperparameters, objective accuracy, seed 42), shows each
+step as it happens, then prints the leaderboard and the best model's scores
+on the test rows. The services stop when the demo ends; the artifacts stay
+in the data directory (a new temporary directory unless --data-dir is
+given), where "alur dev --data-dir DIR" serves them again.
+`
+
+// demoLabels maps each bundled dataset to the column the demo predicts.
+var demoLabels = map[string]string{
+	"iris":          "species",
+	"wine":          "class",
+	"breast_cancer": "class",
+}
+
+// demoSeed is the demo's seed, fixed so that every demo gives the same
+// split and the same models.
+const demoSeed = 42
+
+func runDemo(ctx context.Context, a *app, args []string) error {
+	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
+	dataDir := fs.String("data-dir", "", "directory for the orchestrator's data (default: a new temporary directory)")
+	dataset := fs.String("dataset", "iris", "bundled `dataset`: "+strings.Join(demoDatasets(), ", "))
+	verbose := fs.Bool("v", false, "show the services' logs")
+	rest, err := parseFlags(a, fs, demoUsage, args)
+	if err != nil {
+		return err
+	}
+	if len(rest) > 0 {
+		return usageErrorf("demo", "unexpected argument %q", rest[0])
+	}
+	label, ok := demoLabels[*dataset]
+	if !ok {
+		return usageErrorf("demo", "unknown dataset %q (want %s)", *dataset, strings.Join(demoDatasets(), ", "))
+	}
+	dir := *dataDir
+	if dir == "" {
+		if dir, err = os.MkdirTemp("", "alur-demo-"); err != nil {
+			return err
+		}
+		fmt.Fprintf(a.stdout, "Data directory: %s (kept after the demo)\n", dir)
+	}
+
+	level := slog.LevelWarn
+	if *verbose {
+		level = slog.LevelInfo
+	}
+	st, err := startStack(ctx, stackConfig{
+		DataDir:          dir,
+		OrchestratorAddr: "127.0.0.1:0",
+		IngestAddr:       "127.0.0.1:0",
+		PrepAddr:         "127.0.0.1:0",
+		TrainAddr:        "127.0.0.1:0",
+		EvalAddr:         "127.0.0.1:0",
+		Logger:           slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: level})),
+	})
+	if err != nil {
+		return err
+	}
+	stopped := false
+	defer func() {
+		if !stopped {
+			_ = st.Stop()
+		}
+	}()
+	fmt.Fprintf(a.stdout, "Services: orchestrator %s, ingest %s, prep %s, train %s, eval %s\n\n",
+		st.OrchestratorAddr, st.IngestAddr, st.PrepAddr, st.TrainAddr, st.EvalAddr)
+
+	c, err := dialClient(st.OrchestratorAddr, defaultTimeout)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	run, err := c.execute(ctx, demoSpec(*dataset, label), a.stdout)
+	if err != nil {
+		return err
+	}
+	writeRunReport(a.stdout, run)
+
+	stopped = true
+	if err := st.Stop(); err != nil {
+		fmt.Fprintf(a.stderr, "alur: stopping the services: %v\n", err)
+	}
+	fmt.Fprintf(a.stdout, "\nRun ID:    %s\n", run.GetId())
+	fmt.Fprintf(a.stdout, "Artifacts: %s (bbolt)\n", st.StorePath)
+	fmt.Fprintf(a.stdout, "Inspect:   alur dev --data-dir %s   (then, in another shell)\n", quoteArg(dir))
+	fmt.Fprintf(a.stdout, "           alur runs show %s\n", run.GetId())
+	return runOutcome(run)
+}
+
+// demoSpec is the default pipeline on a bundled dataset: every algorithm
+// for the task, objective accuracy, the default budget, seed 42.
+func demoSpec(dataset, label string) *orchestratorv1.PipelineSpec {
+	return &orchestratorv1.PipelineSpec{
+		Name:      "demo-" + dataset,
+		Source:    &orchestratorv1.Source{Kind: &orchestratorv1.Source_Bundled{Bundled: dataset}},
+		Label:     label,
+		Objective: &orchestratorv1.Objective{Metric: "accuracy"},
+		Seed:      demoSeed,
+	}
+}
+
+func demoDatasets() []string {
+	names := make([]string, 0, len(demoLabels))
+	for n := range demoLabels {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// quoteArg quotes a path for a shell command line when it needs it.
+func quoteArg(s string) string {
+	if s != "" && !strings.ContainsAny(s, " \t\n'\"\\$`!*?[]{}()<>|&;#~") {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}

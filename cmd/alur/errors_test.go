@@ -1,0 +1,103 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"testing"
+
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+)
+
+func withDetails(t *testing.T, st *status.Status, details ...*errdetails.BadRequest) error {
+	t.Helper()
+	for _, d := range details {
+		var err error
+		if st, err = st.WithDetails(d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return st.Err()
+}
+
+func TestFormatError(t *testing.T) {
+	labelViolation := &errdetails.BadRequest{FieldViolations: []*errdetails.BadRequest_FieldViolation{
+		{Field: "spec.label", Description: `column "foo" not found (available: a, b, c)`},
+	}}
+	twoViolations := &errdetails.BadRequest{FieldViolations: []*errdetails.BadRequest_FieldViolation{
+		{Field: "spec.label", Description: "required"},
+		{Field: "spec.candidates[1].params[\"k\"]", Description: "must be at least 1"},
+	}}
+	precondition, err := status.New(codes.FailedPrecondition, "run r1 has not succeeded").WithDetails(
+		&errdetails.PreconditionFailure{Violations: []*errdetails.PreconditionFailure_Violation{
+			{Type: "STATE", Subject: "run r1", Description: "state is RUNNING"},
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		err  error
+		want string
+	}{
+		{
+			name: "bad request, message says it all",
+			err: &rpcError{addr: "localhost:7000", method: "StartRun", err: withDetails(t,
+				status.New(codes.InvalidArgument, `spec.label: column "foo" not found (available: a, b, c)`), labelViolation)},
+			want: `alur: invalid argument: spec.label: column "foo" not found (available: a, b, c)`,
+		},
+		{
+			name: "bad request, several violations",
+			err: &rpcError{addr: "localhost:7000", method: "StartRun", err: withDetails(t,
+				status.New(codes.InvalidArgument, "spec.label: required"), twoViolations)},
+			want: "alur: invalid argument: spec.label: required\n  spec.candidates[1].params[\"k\"]: must be at least 1",
+		},
+		{
+			name: "precondition",
+			err:  &rpcError{addr: "a:1", method: "Predict", err: precondition.Err()},
+			want: "alur: failed precondition: run r1 has not succeeded\n  run r1: state is RUNNING",
+		},
+		{
+			name: "unavailable",
+			err:  &rpcError{addr: "localhost:7000", method: "ListRuns", err: status.Error(codes.Unavailable, "connection refused")},
+			want: "alur: cannot reach the orchestrator at localhost:7000: is `alur dev` running?\n  (connection refused)",
+		},
+		{
+			name: "not found",
+			err:  &rpcError{addr: "x", method: "GetRun", err: status.Error(codes.NotFound, `run "nope" not found`)},
+			want: `alur: not found: run "nope" not found`,
+		},
+		{
+			name: "deadline",
+			err:  &rpcError{addr: "x", method: "GetRun", err: status.Error(codes.DeadlineExceeded, "context deadline exceeded")},
+			want: "alur: deadline exceeded: context deadline exceeded (raise --timeout for slow calls)",
+		},
+		{
+			name: "bare status",
+			err:  status.Error(codes.ResourceExhausted, "too many trials"),
+			want: "alur: resource exhausted: too many trials",
+		},
+		{
+			name: "status without message",
+			err:  &rpcError{addr: "x", method: "GetRun", err: status.Error(codes.Internal, "")},
+			want: "alur: internal error",
+		},
+		{
+			name: "plain error",
+			err:  fmt.Errorf("spec.yaml: %w", errors.New(`invalid pipeline spec: unknown field "foo"`)),
+			want: `alur: spec.yaml: invalid pipeline spec: unknown field "foo"`,
+		},
+		{
+			name: "run failed",
+			err:  &runEndedError{runID: "r9", state: "failed", reason: "collect: file not found"},
+			want: "alur: run r9 failed: collect: file not found",
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := formatError(tc.err); got != tc.want {
+				t.Errorf("formatError =\n%s\nwant\n%s", got, tc.want)
+			}
+		})
+	}
+}

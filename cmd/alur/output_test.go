@@ -1,0 +1,309 @@
+package main
+
+import (
+	"bytes"
+	"math"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	datav1 "github.com/alur-ml/alur/proto/alur/data/v1"
+	orchestratorv1 "github.com/alur-ml/alur/proto/alur/orchestrator/v1"
+)
+
+var t0 = time.Date(2025, 3, 4, 10, 0, 0, 0, time.UTC)
+
+func ts(d time.Duration) *timestamppb.Timestamp { return timestamppb.New(t0.Add(d)) }
+
+func classMetrics(acc float64) *datav1.Metrics {
+	return &datav1.Metrics{NumSamples: 30, Kind: &datav1.Metrics_Classification{Classification: &datav1.ClassificationMetrics{
+		Accuracy: acc, F1Macro: acc - 0.01, LogLoss: 0.1234, RocAuc: 0.99,
+		ConfusionMatrix: &datav1.ConfusionMatrix{
+			Labels: []string{"setosa", "versicolor", "virginica"},
+			Counts: []int64{10, 0, 0, 0, 9, 1, 0, 0, 10},
+		},
+	}}}
+}
+
+// handRun is a finished classification run with three trials, one failed,
+// trial 2 the winner.
+func handRun() *orchestratorv1.Run {
+	target := 0.95
+	return &orchestratorv1.Run{
+		Id: "run-7",
+		Spec: &orchestratorv1.PipelineSpec{
+			Name:   "iris",
+			Source: &orchestratorv1.Source{Kind: &orchestratorv1.Source_Bundled{Bundled: "iris"}},
+			Label:  "species",
+			Candidates: []*orchestratorv1.Candidate{
+				{Algorithm: "random_forest", Grid: map[string]*orchestratorv1.ParamValues{"max_depth": {Values: []float64{2, 8}}}},
+				{Algorithm: "knn"},
+			},
+			Objective: &orchestratorv1.Objective{Metric: "accuracy", Target: &target},
+			Seed:      42,
+		},
+		State:      orchestratorv1.RunState_RUN_STATE_SUCCEEDED,
+		CreateTime: ts(0),
+		EndTime:    ts(3200 * time.Millisecond),
+		Steps: []*orchestratorv1.Step{
+			{Name: "collect", State: orchestratorv1.StepState_STEP_STATE_SUCCEEDED, StartTime: ts(0), EndTime: ts(100 * time.Millisecond), CacheHit: true},
+			{Name: "train/3", State: orchestratorv1.StepState_STEP_STATE_FAILED, StartTime: ts(time.Second), EndTime: ts(1500 * time.Millisecond), Error: "k larger than the training rows"},
+		},
+		Trials: []*orchestratorv1.Trial{
+			{Number: 1, Algorithm: "random_forest", Params: map[string]float64{"max_depth": 2, "n_trees": 100}, Score: 0.9, FitSeconds: 0.25},
+			{Number: 2, Algorithm: "random_forest", Params: map[string]float64{"max_depth": 8, "n_trees": 100}, Score: 0.96667, FitSeconds: 1.2},
+			{Number: 3, Algorithm: "knn", Params: map[string]float64{"k": 5}, Error: "k larger than the training rows"},
+		},
+		BestTrial:       2,
+		TestMetrics:     classMetrics(0.9667),
+		ObjectiveMet:    true,
+		Metric:          "accuracy",
+		Task:            datav1.Task_TASK_CLASSIFICATION,
+		DatasetRows:     150,
+		DatasetDigest:   strings.Repeat("ab", 32),
+		TransformDigest: strings.Repeat("cd", 32),
+	}
+}
+
+// squeeze collapses runs of spaces so assertions do not depend on column
+// widths.
+func squeeze(s string) string { return regexp.MustCompile(` +`).ReplaceAllString(s, " ") }
+
+func TestWriteLeaderboard(t *testing.T) {
+	var b bytes.Buffer
+	writeLeaderboard(&b, handRun())
+	got := b.String()
+	lines := strings.Split(strings.TrimRight(got, "\n"), "\n")
+	want := []string{
+		" TRIAL ALGORITHM PARAMS VALIDATION ACCURACY FIT",
+		"* 2 random_forest max_depth=8 0.9667 1.2s",
+		" 1 random_forest max_depth=2 0.9000 250ms",
+		" 3 knn k=5 failed: k larger than the training rows 0s",
+		"* best: trial 2 (target 0.9500 met)",
+	}
+	if len(lines) != len(want) {
+		t.Fatalf("got %d lines, want %d:\n%s", len(lines), len(want), got)
+	}
+	for i := range want {
+		if g := strings.TrimRight(squeeze(lines[i]), " "); g != want[i] {
+			t.Errorf("line %d = %q, want %q", i, g, want[i])
+		}
+	}
+	// The columns line up: every row's algorithm starts where the header's
+	// does.
+	col := strings.Index(lines[0], "ALGORITHM")
+	for _, l := range lines[1:4] {
+		if !strings.HasPrefix(l[col:], "random_forest") && !strings.HasPrefix(l[col:], "knn") {
+			t.Errorf("misaligned row %q", l)
+		}
+	}
+}
+
+func TestWriteLeaderboardLowerIsBetter(t *testing.T) {
+	run := &orchestratorv1.Run{
+		Metric: "rmse",
+		Trials: []*orchestratorv1.Trial{
+			{Number: 1, Algorithm: "linear_regression", Score: 3.5},
+			{Number: 2, Algorithm: "gradient_boosting", Score: 1.25, Params: map[string]float64{"learning_rate": 0.1}},
+			{Number: 3, Algorithm: "ridge", Score: math.NaN()},
+		},
+		BestTrial: 2,
+	}
+	var b bytes.Buffer
+	writeLeaderboard(&b, run)
+	lines := strings.Split(squeeze(b.String()), "\n")
+	if !strings.HasPrefix(lines[1], "* 2 gradient_boosting learning_rate=0.1 1.2500") {
+		t.Errorf("best row = %q", lines[1])
+	}
+	if !strings.HasPrefix(lines[2], " 1 linear_regression") || !strings.HasPrefix(lines[3], " 3 ridge") {
+		t.Errorf("order wrong:\n%s", b.String())
+	}
+	if !strings.Contains(lines[0], "VALIDATION RMSE") {
+		t.Errorf("header = %q", lines[0])
+	}
+}
+
+func TestKeyParams(t *testing.T) {
+	got := keyParams(handRun())
+	if len(got["random_forest"]) != 1 || got["random_forest"][0] != "max_depth" {
+		t.Errorf("random_forest key params = %v, want [max_depth]", got["random_forest"])
+	}
+	if got["knn"] != nil {
+		t.Errorf("knn key params = %v, want all (nil)", got["knn"])
+	}
+}
+
+func TestWriteTestMetricsClassification(t *testing.T) {
+	var b bytes.Buffer
+	writeTestMetrics(&b, handRun())
+	got := squeeze(b.String())
+	for _, want := range []string{
+		"Test metrics (trial 2, random_forest, refitted on train+validation; 30 rows):",
+		" accuracy 0.9667\n", " f1_macro 0.9567\n", " log_loss 0.1234\n", " roc_auc 0.9900\n",
+		"Confusion matrix (rows: true class, columns: predicted):",
+		" setosa versicolor virginica\n",
+		"setosa 10 0 0\n",
+		"versicolor 0 9 1\n",
+		"virginica 0 0 10\n",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("missing %q in:\n%s", want, b.String())
+		}
+	}
+}
+
+func TestWriteTestMetricsRegression(t *testing.T) {
+	run := &orchestratorv1.Run{TestMetrics: &datav1.Metrics{NumSamples: 20, Kind: &datav1.Metrics_Regression{
+		Regression: &datav1.RegressionMetrics{Rmse: 2.5, Mae: 1.75, R2: 0.8125},
+	}}}
+	var b bytes.Buffer
+	writeTestMetrics(&b, run)
+	got := squeeze(b.String())
+	for _, want := range []string{"best model; 20 rows", " rmse 2.5000\n", " mae 1.7500\n", " r2 0.8125\n"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("missing %q in:\n%s", want, b.String())
+		}
+	}
+}
+
+func TestWriteRunList(t *testing.T) {
+	running := &orchestratorv1.Run{
+		Id: "run-8", State: orchestratorv1.RunState_RUN_STATE_RUNNING, CreateTime: ts(time.Minute),
+		Spec: &orchestratorv1.PipelineSpec{Source: &orchestratorv1.Source{Kind: &orchestratorv1.Source_Path{Path: "data/sales.csv"}}},
+	}
+	var b bytes.Buffer
+	writeRunList(&b, []*orchestratorv1.Run{running, handRun()}, t0.Add(time.Minute+5*time.Second))
+	lines := strings.Split(squeeze(b.String()), "\n")
+	if lines[0] != "ID STATE NAME METRIC BEST TEST CREATED DURATION" {
+		t.Errorf("header = %q", lines[0])
+	}
+	if !strings.HasPrefix(lines[1], "run-8 running sales.csv score - - ") || !strings.HasSuffix(lines[1], " 5.0s") {
+		t.Errorf("running row = %q", lines[1])
+	}
+	if !strings.HasPrefix(lines[2], "run-7 succeeded iris accuracy 0.9667 0.9667 ") || !strings.HasSuffix(lines[2], " 3.2s") {
+		t.Errorf("finished row = %q", lines[2])
+	}
+	b.Reset()
+	writeRunList(&b, nil, t0)
+	if !strings.Contains(b.String(), "No runs yet") {
+		t.Errorf("empty list = %q", b.String())
+	}
+}
+
+func TestWriteRunDetails(t *testing.T) {
+	arts := []*orchestratorv1.Artifact{
+		{Digest: strings.Repeat("ab", 32), Kind: "dataset", Size: 3 << 20, Step: "collect", Name: "iris"},
+	}
+	var b bytes.Buffer
+	writeRunDetails(&b, handRun(), arts, t0.Add(time.Hour))
+	got := squeeze(b.String())
+	for _, want := range []string{
+		"Run run-7\n", "State succeeded (objective met)\n", "Source bundled iris\n",
+		"Label species (classification)\n", "Objective accuracy reaching 0.9500\n",
+		"Trials 3 run, budget 20 (default)\n", "Candidates random_forest (2 grid points), knn\n",
+		"Rows 150\n", "Duration 3.2s\n",
+		"STEP STATE DURATION CACHE ERROR\n", "collect succeeded 100ms hit\n",
+		"train/3 failed 500ms k larger than the training rows\n",
+		"Leaderboard:", "Test metrics", "DIGEST KIND SIZE STEP NAME\n",
+		strings.Repeat("ab", 32) + " dataset 3.0 MiB collect iris\n",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("missing %q in:\n%s", want, b.String())
+		}
+	}
+}
+
+func TestFormatters(t *testing.T) {
+	for _, tc := range []struct{ got, want string }{
+		{fmtScore(0.96666), "0.9667"},
+		{fmtScore(math.NaN()), "-"},
+		{fmtScore(-1.5), "-1.5000"},
+		{fmtDuration(0), "0s"},
+		{fmtDuration(500 * time.Microsecond), "<1ms"},
+		{fmtDuration(4 * time.Millisecond), "4ms"},
+		{fmtDuration(1234 * time.Millisecond), "1.2s"},
+		{fmtDuration(59*time.Second + 940*time.Millisecond), "59.9s"},
+		{fmtDuration(185 * time.Second), "3m05s"},
+		{fmtDuration(2*time.Hour + 10*time.Minute), "2h10m"},
+		{fmtDuration(-time.Second), "-"},
+		{fmtSeconds(0.35), "350ms"},
+		{fmtSeconds(math.Inf(1)), "-"},
+		{fmtSize(0), "0 B"},
+		{fmtSize(1023), "1023 B"},
+		{fmtSize(1536), "1.5 KiB"},
+		{fmtSize(3565158), "3.4 MiB"},
+		{fmtSize(5 << 30), "5.0 GiB"},
+		{fmtSize(3 << 50), "3072.0 TiB"},
+		{fmtParams(map[string]float64{"b": 0.001, "a": 100}, nil), "a=100 b=0.001"},
+		{fmtParams(map[string]float64{"b": 1, "a": 2}, []string{"b", "zz"}), "b=1"},
+		{truncate("abcdef", 4), "abc…"},
+		{truncate("abc", 4), "abc"},
+		{runStateWord(orchestratorv1.RunState_RUN_STATE_CANCELLED), "cancelled"},
+		{taskWord(datav1.Task_TASK_REGRESSION), "regression"},
+		{taskWord(datav1.Task_TASK_UNSPECIFIED), "auto"},
+		{quoteArg("/tmp/alur-demo-1"), "/tmp/alur-demo-1"},
+		{quoteArg("/tmp/my dir/it's"), `'/tmp/my dir/it'\''s'`},
+	} {
+		if tc.got != tc.want {
+			t.Errorf("got %q, want %q", tc.got, tc.want)
+		}
+	}
+}
+
+func TestMetricValue(t *testing.T) {
+	m := classMetrics(0.9)
+	for _, tc := range []struct {
+		m    *datav1.Metrics
+		name string
+		want float64
+		ok   bool
+	}{
+		{m, "accuracy", 0.9, true},
+		{m, "f1_macro", 0.89, true},
+		{m, "log_loss", 0.1234, true},
+		{m, "rmse", math.NaN(), false},
+		{nil, "accuracy", math.NaN(), false},
+		{&datav1.Metrics{Kind: &datav1.Metrics_Regression{Regression: &datav1.RegressionMetrics{R2: 0.5}}}, "r2", 0.5, true},
+	} {
+		got, ok := metricValue(tc.m, tc.name)
+		if ok != tc.ok || (ok && math.Abs(got-tc.want) > 1e-12) || (!ok && !math.IsNaN(got)) {
+			t.Errorf("metricValue(%s) = %v, %v; want %v, %v", tc.name, got, ok, tc.want, tc.ok)
+		}
+	}
+}
+
+func TestProgressPrinter(t *testing.T) {
+	run := &orchestratorv1.Run{Metric: "accuracy", CreateTime: ts(0)}
+	var b bytes.Buffer
+	p := newProgressPrinter(&b, run)
+	p.event(&orchestratorv1.RunEvent{Sequence: 1, Time: ts(120 * time.Millisecond), Step: "collect", Message: "collect: done: 150 rows"})
+	p.event(&orchestratorv1.RunEvent{Sequence: 2, Time: ts(1500 * time.Millisecond), Step: "evaluate/1",
+		Trial: &orchestratorv1.Trial{Number: 1, Algorithm: "knn", Params: map[string]float64{"k": 5}, Score: 0.95, FitSeconds: 0.01}})
+	p.event(&orchestratorv1.RunEvent{Sequence: 3, Time: ts(2 * time.Second), Step: "train/2",
+		Trial: &orchestratorv1.Trial{Number: 2, Algorithm: "svm", Error: "diverged"}})
+	p.event(&orchestratorv1.RunEvent{Sequence: 4, Time: ts(3 * time.Second), RunState: orchestratorv1.RunState_RUN_STATE_SUCCEEDED})
+	got := squeeze(b.String())
+	for _, want := range []string{
+		" 120ms collect done: 150 rows\n",
+		" 1.5s evaluate/1 trial 1 knn k=5 validation accuracy 0.9500 (fit 10ms)\n",
+		" 2.0s train/2 trial 2 svm failed: diverged\n",
+		" 3.0s run succeeded\n",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("missing %q in:\n%s", want, b.String())
+		}
+	}
+	// Without a metric in the run, the trial's metrics tell the default.
+	b.Reset()
+	p = newProgressPrinter(&b, &orchestratorv1.Run{})
+	p.event(&orchestratorv1.RunEvent{Step: "trial/1", Trial: &orchestratorv1.Trial{Number: 1, Algorithm: "ridge", Score: 0.5,
+		ValidationMetrics: &datav1.Metrics{Kind: &datav1.Metrics_Regression{Regression: &datav1.RegressionMetrics{R2: 0.5}}}}})
+	if !strings.Contains(b.String(), "validation r2 0.5000") {
+		t.Errorf("default metric not inferred: %q", b.String())
+	}
+	// A nil printer (quiet mode) ignores events.
+	newProgressPrinter(nil, run).event(&orchestratorv1.RunEvent{Message: "x"})
+}
