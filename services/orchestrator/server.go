@@ -90,7 +90,7 @@ type Server struct {
 	slots  chan struct{} // admission: one token per executing run
 
 	mu      sync.Mutex
-	runners map[string]*runner      // live runs
+	runners map[string]*runner       // live runs
 	waiters map[string]chan struct{} // closed on each new event of a run
 	queued  int
 }
