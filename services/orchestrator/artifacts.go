@@ -1,20 +1,14 @@
 package orchestrator
 
 import (
-	"bufio"
-	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
-	"io"
 
-	"google.golang.org/protobuf/encoding/protodelim"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/alur-ml/alur/ml/table"
 	"github.com/alur-ml/alur/ml/tablepb"
-	datav1 "github.com/alur-ml/alur/proto/alur/data/v1"
 )
 
 // Artifact kinds and media types. Tables are stored as a sequence of
@@ -30,7 +24,7 @@ const (
 	kindTrainResult = "train_result"
 	kindMetrics     = "metrics"
 
-	mediaTable = "application/x-protobuf-delimited; messageType=alur.data.v1.Schema,alur.data.v1.TableBatch"
+	mediaTable = tablepb.DelimitedMediaType
 	mediaCSV   = "text/csv"
 )
 
@@ -44,46 +38,10 @@ func marshal(m proto.Message) ([]byte, error) { return deterministic.Marshal(m) 
 
 // encodeTable serializes a table deterministically, so equal tables have
 // equal digests and cache keys.
-func encodeTable(t *table.Table) ([]byte, error) {
-	var buf bytes.Buffer
-	opts := protodelim.MarshalOptions{MarshalOptions: deterministic}
-	if _, err := opts.MarshalTo(&buf, t.Schema()); err != nil {
-		return nil, err
-	}
-	for _, b := range tablepb.Batches(t, 0) {
-		if _, err := opts.MarshalTo(&buf, b); err != nil {
-			return nil, err
-		}
-	}
-	return buf.Bytes(), nil
-}
+func encodeTable(t *table.Table) ([]byte, error) { return tablepb.MarshalDelimited(t) }
 
 // decodeTable reads a table written by encodeTable.
-func decodeTable(b []byte) (*table.Table, error) {
-	r := bufio.NewReader(bytes.NewReader(b))
-	schema := &datav1.Schema{}
-	if err := protodelim.UnmarshalFrom(r, schema); err != nil {
-		return nil, fmt.Errorf("table artifact: schema: %w", err)
-	}
-	var c tablepb.Collector
-	if err := c.Schema(schema); err != nil {
-		return nil, fmt.Errorf("table artifact: %w", err)
-	}
-	for {
-		batch := &datav1.TableBatch{}
-		err := protodelim.UnmarshalFrom(r, batch)
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return nil, fmt.Errorf("table artifact: batch: %w", err)
-		}
-		if err := c.Batch(batch); err != nil {
-			return nil, fmt.Errorf("table artifact: %w", err)
-		}
-	}
-	return c.Table()
-}
+func decodeTable(b []byte) (*table.Table, error) { return tablepb.UnmarshalDelimited(b) }
 
 // concatTables appends the rows of b to those of a. Both have the same
 // schema; categorical codes of b are remapped onto a's dictionary.

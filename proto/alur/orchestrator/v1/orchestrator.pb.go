@@ -808,7 +808,15 @@ type Run struct {
 	// task is the learning task, after inference.
 	Task v1.Task `protobuf:"varint,17,opt,name=task,proto3,enum=alur.data.v1.Task" json:"task,omitempty"`
 	// dataset_rows is the number of rows collected.
-	DatasetRows   int64 `protobuf:"varint,18,opt,name=dataset_rows,json=datasetRows,proto3" json:"dataset_rows,omitempty"`
+	DatasetRows int64 `protobuf:"varint,18,opt,name=dataset_rows,json=datasetRows,proto3" json:"dataset_rows,omitempty"`
+	// learning_curve scores the winning configuration trained on growing
+	// shares of the training rows, smallest share first.
+	LearningCurve []*LearningCurvePoint `protobuf:"bytes,19,rep,name=learning_curve,json=learningCurve,proto3" json:"learning_curve,omitempty"`
+	// learning_curve_verdict says plainly whether more data is likely to
+	// help, judged from the learning curve.
+	LearningCurveVerdict string `protobuf:"bytes,20,opt,name=learning_curve_verdict,json=learningCurveVerdict,proto3" json:"learning_curve_verdict,omitempty"`
+	// report_digest is the run's self-contained HTML report artifact.
+	ReportDigest  string `protobuf:"bytes,21,opt,name=report_digest,json=reportDigest,proto3" json:"report_digest,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -969,6 +977,101 @@ func (x *Run) GetDatasetRows() int64 {
 	return 0
 }
 
+func (x *Run) GetLearningCurve() []*LearningCurvePoint {
+	if x != nil {
+		return x.LearningCurve
+	}
+	return nil
+}
+
+func (x *Run) GetLearningCurveVerdict() string {
+	if x != nil {
+		return x.LearningCurveVerdict
+	}
+	return ""
+}
+
+func (x *Run) GetReportDigest() string {
+	if x != nil {
+		return x.ReportDigest
+	}
+	return ""
+}
+
+// LearningCurvePoint is the winner's score when trained on a share of the
+// training rows.
+type LearningCurvePoint struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// train_fraction is the share of the training rows used, in (0, 1].
+	TrainFraction float64 `protobuf:"fixed64,1,opt,name=train_fraction,json=trainFraction,proto3" json:"train_fraction,omitempty"`
+	// train_rows is the number of rows trained on.
+	TrainRows int64 `protobuf:"varint,2,opt,name=train_rows,json=trainRows,proto3" json:"train_rows,omitempty"`
+	// train_score is the objective metric on those training rows.
+	TrainScore float64 `protobuf:"fixed64,3,opt,name=train_score,json=trainScore,proto3" json:"train_score,omitempty"`
+	// validation_score is the objective metric on the validation rows.
+	ValidationScore float64 `protobuf:"fixed64,4,opt,name=validation_score,json=validationScore,proto3" json:"validation_score,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *LearningCurvePoint) Reset() {
+	*x = LearningCurvePoint{}
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LearningCurvePoint) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LearningCurvePoint) ProtoMessage() {}
+
+func (x *LearningCurvePoint) ProtoReflect() protoreflect.Message {
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LearningCurvePoint.ProtoReflect.Descriptor instead.
+func (*LearningCurvePoint) Descriptor() ([]byte, []int) {
+	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *LearningCurvePoint) GetTrainFraction() float64 {
+	if x != nil {
+		return x.TrainFraction
+	}
+	return 0
+}
+
+func (x *LearningCurvePoint) GetTrainRows() int64 {
+	if x != nil {
+		return x.TrainRows
+	}
+	return 0
+}
+
+func (x *LearningCurvePoint) GetTrainScore() float64 {
+	if x != nil {
+		return x.TrainScore
+	}
+	return 0
+}
+
+func (x *LearningCurvePoint) GetValidationScore() float64 {
+	if x != nil {
+		return x.ValidationScore
+	}
+	return 0
+}
+
 // Artifact describes one stored artifact.
 type Artifact struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -999,7 +1102,7 @@ type Artifact struct {
 
 func (x *Artifact) Reset() {
 	*x = Artifact{}
-	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[8]
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1011,7 +1114,7 @@ func (x *Artifact) String() string {
 func (*Artifact) ProtoMessage() {}
 
 func (x *Artifact) ProtoReflect() protoreflect.Message {
-	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[8]
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1024,7 +1127,7 @@ func (x *Artifact) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Artifact.ProtoReflect.Descriptor instead.
 func (*Artifact) Descriptor() ([]byte, []int) {
-	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{8}
+	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *Artifact) GetDigest() string {
@@ -1106,7 +1209,7 @@ type UploadSourceRequest struct {
 
 func (x *UploadSourceRequest) Reset() {
 	*x = UploadSourceRequest{}
-	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[9]
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1118,7 +1221,7 @@ func (x *UploadSourceRequest) String() string {
 func (*UploadSourceRequest) ProtoMessage() {}
 
 func (x *UploadSourceRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[9]
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1131,7 +1234,7 @@ func (x *UploadSourceRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UploadSourceRequest.ProtoReflect.Descriptor instead.
 func (*UploadSourceRequest) Descriptor() ([]byte, []int) {
-	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{9}
+	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *UploadSourceRequest) GetPart() isUploadSourceRequest_Part {
@@ -1188,7 +1291,7 @@ type UploadSourceResponse struct {
 
 func (x *UploadSourceResponse) Reset() {
 	*x = UploadSourceResponse{}
-	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[10]
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1200,7 +1303,7 @@ func (x *UploadSourceResponse) String() string {
 func (*UploadSourceResponse) ProtoMessage() {}
 
 func (x *UploadSourceResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[10]
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1213,7 +1316,7 @@ func (x *UploadSourceResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UploadSourceResponse.ProtoReflect.Descriptor instead.
 func (*UploadSourceResponse) Descriptor() ([]byte, []int) {
-	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{10}
+	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *UploadSourceResponse) GetArtifact() *Artifact {
@@ -1234,7 +1337,7 @@ type StartRunRequest struct {
 
 func (x *StartRunRequest) Reset() {
 	*x = StartRunRequest{}
-	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[11]
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1246,7 +1349,7 @@ func (x *StartRunRequest) String() string {
 func (*StartRunRequest) ProtoMessage() {}
 
 func (x *StartRunRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[11]
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1259,7 +1362,7 @@ func (x *StartRunRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StartRunRequest.ProtoReflect.Descriptor instead.
 func (*StartRunRequest) Descriptor() ([]byte, []int) {
-	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{11}
+	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *StartRunRequest) GetSpec() *PipelineSpec {
@@ -1280,7 +1383,7 @@ type StartRunResponse struct {
 
 func (x *StartRunResponse) Reset() {
 	*x = StartRunResponse{}
-	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[12]
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1292,7 +1395,7 @@ func (x *StartRunResponse) String() string {
 func (*StartRunResponse) ProtoMessage() {}
 
 func (x *StartRunResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[12]
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1305,7 +1408,7 @@ func (x *StartRunResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StartRunResponse.ProtoReflect.Descriptor instead.
 func (*StartRunResponse) Descriptor() ([]byte, []int) {
-	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{12}
+	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *StartRunResponse) GetRun() *Run {
@@ -1326,7 +1429,7 @@ type GetRunRequest struct {
 
 func (x *GetRunRequest) Reset() {
 	*x = GetRunRequest{}
-	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[13]
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1338,7 +1441,7 @@ func (x *GetRunRequest) String() string {
 func (*GetRunRequest) ProtoMessage() {}
 
 func (x *GetRunRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[13]
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1351,7 +1454,7 @@ func (x *GetRunRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRunRequest.ProtoReflect.Descriptor instead.
 func (*GetRunRequest) Descriptor() ([]byte, []int) {
-	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{13}
+	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *GetRunRequest) GetRunId() string {
@@ -1372,7 +1475,7 @@ type GetRunResponse struct {
 
 func (x *GetRunResponse) Reset() {
 	*x = GetRunResponse{}
-	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[14]
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1384,7 +1487,7 @@ func (x *GetRunResponse) String() string {
 func (*GetRunResponse) ProtoMessage() {}
 
 func (x *GetRunResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[14]
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1397,7 +1500,7 @@ func (x *GetRunResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRunResponse.ProtoReflect.Descriptor instead.
 func (*GetRunResponse) Descriptor() ([]byte, []int) {
-	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{14}
+	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *GetRunResponse) GetRun() *Run {
@@ -1420,7 +1523,7 @@ type ListRunsRequest struct {
 
 func (x *ListRunsRequest) Reset() {
 	*x = ListRunsRequest{}
-	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[15]
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1432,7 +1535,7 @@ func (x *ListRunsRequest) String() string {
 func (*ListRunsRequest) ProtoMessage() {}
 
 func (x *ListRunsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[15]
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1445,7 +1548,7 @@ func (x *ListRunsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRunsRequest.ProtoReflect.Descriptor instead.
 func (*ListRunsRequest) Descriptor() ([]byte, []int) {
-	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{15}
+	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *ListRunsRequest) GetPageSize() int32 {
@@ -1475,7 +1578,7 @@ type ListRunsResponse struct {
 
 func (x *ListRunsResponse) Reset() {
 	*x = ListRunsResponse{}
-	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[16]
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1487,7 +1590,7 @@ func (x *ListRunsResponse) String() string {
 func (*ListRunsResponse) ProtoMessage() {}
 
 func (x *ListRunsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[16]
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1500,7 +1603,7 @@ func (x *ListRunsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRunsResponse.ProtoReflect.Descriptor instead.
 func (*ListRunsResponse) Descriptor() ([]byte, []int) {
-	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{16}
+	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ListRunsResponse) GetRuns() []*Run {
@@ -1528,7 +1631,7 @@ type WatchRunRequest struct {
 
 func (x *WatchRunRequest) Reset() {
 	*x = WatchRunRequest{}
-	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[17]
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1540,7 +1643,7 @@ func (x *WatchRunRequest) String() string {
 func (*WatchRunRequest) ProtoMessage() {}
 
 func (x *WatchRunRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[17]
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1553,7 +1656,7 @@ func (x *WatchRunRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchRunRequest.ProtoReflect.Descriptor instead.
 func (*WatchRunRequest) Descriptor() ([]byte, []int) {
-	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{17}
+	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *WatchRunRequest) GetRunId() string {
@@ -1584,7 +1687,7 @@ type RunEvent struct {
 
 func (x *RunEvent) Reset() {
 	*x = RunEvent{}
-	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[18]
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1596,7 +1699,7 @@ func (x *RunEvent) String() string {
 func (*RunEvent) ProtoMessage() {}
 
 func (x *RunEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[18]
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1609,7 +1712,7 @@ func (x *RunEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RunEvent.ProtoReflect.Descriptor instead.
 func (*RunEvent) Descriptor() ([]byte, []int) {
-	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{18}
+	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *RunEvent) GetSequence() int64 {
@@ -1665,7 +1768,7 @@ type WatchRunResponse struct {
 
 func (x *WatchRunResponse) Reset() {
 	*x = WatchRunResponse{}
-	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[19]
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1677,7 +1780,7 @@ func (x *WatchRunResponse) String() string {
 func (*WatchRunResponse) ProtoMessage() {}
 
 func (x *WatchRunResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[19]
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1690,7 +1793,7 @@ func (x *WatchRunResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchRunResponse.ProtoReflect.Descriptor instead.
 func (*WatchRunResponse) Descriptor() ([]byte, []int) {
-	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{19}
+	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *WatchRunResponse) GetEvent() *RunEvent {
@@ -1711,7 +1814,7 @@ type CancelRunRequest struct {
 
 func (x *CancelRunRequest) Reset() {
 	*x = CancelRunRequest{}
-	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[20]
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1723,7 +1826,7 @@ func (x *CancelRunRequest) String() string {
 func (*CancelRunRequest) ProtoMessage() {}
 
 func (x *CancelRunRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[20]
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1736,7 +1839,7 @@ func (x *CancelRunRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelRunRequest.ProtoReflect.Descriptor instead.
 func (*CancelRunRequest) Descriptor() ([]byte, []int) {
-	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{20}
+	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *CancelRunRequest) GetRunId() string {
@@ -1757,7 +1860,7 @@ type CancelRunResponse struct {
 
 func (x *CancelRunResponse) Reset() {
 	*x = CancelRunResponse{}
-	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[21]
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1769,7 +1872,7 @@ func (x *CancelRunResponse) String() string {
 func (*CancelRunResponse) ProtoMessage() {}
 
 func (x *CancelRunResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[21]
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1782,7 +1885,7 @@ func (x *CancelRunResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelRunResponse.ProtoReflect.Descriptor instead.
 func (*CancelRunResponse) Descriptor() ([]byte, []int) {
-	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{21}
+	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *CancelRunResponse) GetRun() *Run {
@@ -1803,7 +1906,7 @@ type ListArtifactsRequest struct {
 
 func (x *ListArtifactsRequest) Reset() {
 	*x = ListArtifactsRequest{}
-	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[22]
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1815,7 +1918,7 @@ func (x *ListArtifactsRequest) String() string {
 func (*ListArtifactsRequest) ProtoMessage() {}
 
 func (x *ListArtifactsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[22]
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1828,7 +1931,7 @@ func (x *ListArtifactsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListArtifactsRequest.ProtoReflect.Descriptor instead.
 func (*ListArtifactsRequest) Descriptor() ([]byte, []int) {
-	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{22}
+	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *ListArtifactsRequest) GetRunId() string {
@@ -1849,7 +1952,7 @@ type ListArtifactsResponse struct {
 
 func (x *ListArtifactsResponse) Reset() {
 	*x = ListArtifactsResponse{}
-	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[23]
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1861,7 +1964,7 @@ func (x *ListArtifactsResponse) String() string {
 func (*ListArtifactsResponse) ProtoMessage() {}
 
 func (x *ListArtifactsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[23]
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1874,7 +1977,7 @@ func (x *ListArtifactsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListArtifactsResponse.ProtoReflect.Descriptor instead.
 func (*ListArtifactsResponse) Descriptor() ([]byte, []int) {
-	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{23}
+	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *ListArtifactsResponse) GetArtifacts() []*Artifact {
@@ -1895,7 +1998,7 @@ type GetArtifactRequest struct {
 
 func (x *GetArtifactRequest) Reset() {
 	*x = GetArtifactRequest{}
-	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[24]
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1907,7 +2010,7 @@ func (x *GetArtifactRequest) String() string {
 func (*GetArtifactRequest) ProtoMessage() {}
 
 func (x *GetArtifactRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[24]
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1920,7 +2023,7 @@ func (x *GetArtifactRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetArtifactRequest.ProtoReflect.Descriptor instead.
 func (*GetArtifactRequest) Descriptor() ([]byte, []int) {
-	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{24}
+	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *GetArtifactRequest) GetDigest() string {
@@ -1946,7 +2049,7 @@ type GetArtifactResponse struct {
 
 func (x *GetArtifactResponse) Reset() {
 	*x = GetArtifactResponse{}
-	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[25]
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1958,7 +2061,7 @@ func (x *GetArtifactResponse) String() string {
 func (*GetArtifactResponse) ProtoMessage() {}
 
 func (x *GetArtifactResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[25]
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1971,7 +2074,7 @@ func (x *GetArtifactResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetArtifactResponse.ProtoReflect.Descriptor instead.
 func (*GetArtifactResponse) Descriptor() ([]byte, []int) {
-	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{25}
+	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *GetArtifactResponse) GetPart() isGetArtifactResponse_Part {
@@ -2031,7 +2134,7 @@ type PredictRequest struct {
 
 func (x *PredictRequest) Reset() {
 	*x = PredictRequest{}
-	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[26]
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2043,7 +2146,7 @@ func (x *PredictRequest) String() string {
 func (*PredictRequest) ProtoMessage() {}
 
 func (x *PredictRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[26]
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2056,7 +2159,7 @@ func (x *PredictRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PredictRequest.ProtoReflect.Descriptor instead.
 func (*PredictRequest) Descriptor() ([]byte, []int) {
-	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{26}
+	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *PredictRequest) GetRunId() string {
@@ -2086,7 +2189,7 @@ type PredictResponse struct {
 
 func (x *PredictResponse) Reset() {
 	*x = PredictResponse{}
-	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[27]
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2098,7 +2201,7 @@ func (x *PredictResponse) String() string {
 func (*PredictResponse) ProtoMessage() {}
 
 func (x *PredictResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[27]
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2111,7 +2214,7 @@ func (x *PredictResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PredictResponse.ProtoReflect.Descriptor instead.
 func (*PredictResponse) Descriptor() ([]byte, []int) {
-	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{27}
+	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *PredictResponse) GetPredictions() []*v13.Prediction {
@@ -2189,7 +2292,7 @@ const file_alur_orchestrator_v1_orchestrator_proto_rawDesc = "" +
 	"\x05error\x18\b \x01(\tR\x05error\x1a9\n" +
 	"\vParamsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\x01R\x05value:\x028\x01\"\xf1\x05\n" +
+	"\x05value\x18\x02 \x01(\x01R\x05value:\x028\x01\"\x9d\a\n" +
 	"\x03Run\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x126\n" +
 	"\x04spec\x18\x02 \x01(\v2\".alur.orchestrator.v1.PipelineSpecR\x04spec\x124\n" +
@@ -2211,7 +2314,17 @@ const file_alur_orchestrator_v1_orchestrator_proto_rawDesc = "" +
 	"\fmodel_digest\x18\x0f \x01(\tR\vmodelDigest\x12\x16\n" +
 	"\x06metric\x18\x10 \x01(\tR\x06metric\x12&\n" +
 	"\x04task\x18\x11 \x01(\x0e2\x12.alur.data.v1.TaskR\x04task\x12!\n" +
-	"\fdataset_rows\x18\x12 \x01(\x03R\vdatasetRows\"\x8a\x02\n" +
+	"\fdataset_rows\x18\x12 \x01(\x03R\vdatasetRows\x12O\n" +
+	"\x0elearning_curve\x18\x13 \x03(\v2(.alur.orchestrator.v1.LearningCurvePointR\rlearningCurve\x124\n" +
+	"\x16learning_curve_verdict\x18\x14 \x01(\tR\x14learningCurveVerdict\x12#\n" +
+	"\rreport_digest\x18\x15 \x01(\tR\freportDigest\"\xa6\x01\n" +
+	"\x12LearningCurvePoint\x12%\n" +
+	"\x0etrain_fraction\x18\x01 \x01(\x01R\rtrainFraction\x12\x1d\n" +
+	"\n" +
+	"train_rows\x18\x02 \x01(\x03R\ttrainRows\x12\x1f\n" +
+	"\vtrain_score\x18\x03 \x01(\x01R\n" +
+	"trainScore\x12)\n" +
+	"\x10validation_score\x18\x04 \x01(\x01R\x0fvalidationScore\"\x8a\x02\n" +
 	"\bArtifact\x12\x16\n" +
 	"\x06digest\x18\x01 \x01(\tR\x06digest\x12\x12\n" +
 	"\x04kind\x18\x02 \x01(\tR\x04kind\x12\x12\n" +
@@ -2313,7 +2426,7 @@ func file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP() []byte {
 }
 
 var file_alur_orchestrator_v1_orchestrator_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_alur_orchestrator_v1_orchestrator_proto_msgTypes = make([]protoimpl.MessageInfo, 31)
+var file_alur_orchestrator_v1_orchestrator_proto_msgTypes = make([]protoimpl.MessageInfo, 32)
 var file_alur_orchestrator_v1_orchestrator_proto_goTypes = []any{
 	(RunState)(0),                 // 0: alur.orchestrator.v1.RunState
 	(StepState)(0),                // 1: alur.orchestrator.v1.StepState
@@ -2325,98 +2438,100 @@ var file_alur_orchestrator_v1_orchestrator_proto_goTypes = []any{
 	(*Step)(nil),                  // 7: alur.orchestrator.v1.Step
 	(*Trial)(nil),                 // 8: alur.orchestrator.v1.Trial
 	(*Run)(nil),                   // 9: alur.orchestrator.v1.Run
-	(*Artifact)(nil),              // 10: alur.orchestrator.v1.Artifact
-	(*UploadSourceRequest)(nil),   // 11: alur.orchestrator.v1.UploadSourceRequest
-	(*UploadSourceResponse)(nil),  // 12: alur.orchestrator.v1.UploadSourceResponse
-	(*StartRunRequest)(nil),       // 13: alur.orchestrator.v1.StartRunRequest
-	(*StartRunResponse)(nil),      // 14: alur.orchestrator.v1.StartRunResponse
-	(*GetRunRequest)(nil),         // 15: alur.orchestrator.v1.GetRunRequest
-	(*GetRunResponse)(nil),        // 16: alur.orchestrator.v1.GetRunResponse
-	(*ListRunsRequest)(nil),       // 17: alur.orchestrator.v1.ListRunsRequest
-	(*ListRunsResponse)(nil),      // 18: alur.orchestrator.v1.ListRunsResponse
-	(*WatchRunRequest)(nil),       // 19: alur.orchestrator.v1.WatchRunRequest
-	(*RunEvent)(nil),              // 20: alur.orchestrator.v1.RunEvent
-	(*WatchRunResponse)(nil),      // 21: alur.orchestrator.v1.WatchRunResponse
-	(*CancelRunRequest)(nil),      // 22: alur.orchestrator.v1.CancelRunRequest
-	(*CancelRunResponse)(nil),     // 23: alur.orchestrator.v1.CancelRunResponse
-	(*ListArtifactsRequest)(nil),  // 24: alur.orchestrator.v1.ListArtifactsRequest
-	(*ListArtifactsResponse)(nil), // 25: alur.orchestrator.v1.ListArtifactsResponse
-	(*GetArtifactRequest)(nil),    // 26: alur.orchestrator.v1.GetArtifactRequest
-	(*GetArtifactResponse)(nil),   // 27: alur.orchestrator.v1.GetArtifactResponse
-	(*PredictRequest)(nil),        // 28: alur.orchestrator.v1.PredictRequest
-	(*PredictResponse)(nil),       // 29: alur.orchestrator.v1.PredictResponse
-	nil,                           // 30: alur.orchestrator.v1.Candidate.ParamsEntry
-	nil,                           // 31: alur.orchestrator.v1.Candidate.GridEntry
-	nil,                           // 32: alur.orchestrator.v1.Trial.ParamsEntry
-	(v1.Task)(0),                  // 33: alur.data.v1.Task
-	(*v11.PrepareOptions)(nil),    // 34: alur.prep.v1.PrepareOptions
-	(*v12.CsvOptions)(nil),        // 35: alur.ingest.v1.CsvOptions
-	(*timestamppb.Timestamp)(nil), // 36: google.protobuf.Timestamp
-	(*v1.Metrics)(nil),            // 37: alur.data.v1.Metrics
-	(*v1.RawRows)(nil),            // 38: alur.data.v1.RawRows
-	(*v13.Prediction)(nil),        // 39: alur.eval.v1.Prediction
+	(*LearningCurvePoint)(nil),    // 10: alur.orchestrator.v1.LearningCurvePoint
+	(*Artifact)(nil),              // 11: alur.orchestrator.v1.Artifact
+	(*UploadSourceRequest)(nil),   // 12: alur.orchestrator.v1.UploadSourceRequest
+	(*UploadSourceResponse)(nil),  // 13: alur.orchestrator.v1.UploadSourceResponse
+	(*StartRunRequest)(nil),       // 14: alur.orchestrator.v1.StartRunRequest
+	(*StartRunResponse)(nil),      // 15: alur.orchestrator.v1.StartRunResponse
+	(*GetRunRequest)(nil),         // 16: alur.orchestrator.v1.GetRunRequest
+	(*GetRunResponse)(nil),        // 17: alur.orchestrator.v1.GetRunResponse
+	(*ListRunsRequest)(nil),       // 18: alur.orchestrator.v1.ListRunsRequest
+	(*ListRunsResponse)(nil),      // 19: alur.orchestrator.v1.ListRunsResponse
+	(*WatchRunRequest)(nil),       // 20: alur.orchestrator.v1.WatchRunRequest
+	(*RunEvent)(nil),              // 21: alur.orchestrator.v1.RunEvent
+	(*WatchRunResponse)(nil),      // 22: alur.orchestrator.v1.WatchRunResponse
+	(*CancelRunRequest)(nil),      // 23: alur.orchestrator.v1.CancelRunRequest
+	(*CancelRunResponse)(nil),     // 24: alur.orchestrator.v1.CancelRunResponse
+	(*ListArtifactsRequest)(nil),  // 25: alur.orchestrator.v1.ListArtifactsRequest
+	(*ListArtifactsResponse)(nil), // 26: alur.orchestrator.v1.ListArtifactsResponse
+	(*GetArtifactRequest)(nil),    // 27: alur.orchestrator.v1.GetArtifactRequest
+	(*GetArtifactResponse)(nil),   // 28: alur.orchestrator.v1.GetArtifactResponse
+	(*PredictRequest)(nil),        // 29: alur.orchestrator.v1.PredictRequest
+	(*PredictResponse)(nil),       // 30: alur.orchestrator.v1.PredictResponse
+	nil,                           // 31: alur.orchestrator.v1.Candidate.ParamsEntry
+	nil,                           // 32: alur.orchestrator.v1.Candidate.GridEntry
+	nil,                           // 33: alur.orchestrator.v1.Trial.ParamsEntry
+	(v1.Task)(0),                  // 34: alur.data.v1.Task
+	(*v11.PrepareOptions)(nil),    // 35: alur.prep.v1.PrepareOptions
+	(*v12.CsvOptions)(nil),        // 36: alur.ingest.v1.CsvOptions
+	(*timestamppb.Timestamp)(nil), // 37: google.protobuf.Timestamp
+	(*v1.Metrics)(nil),            // 38: alur.data.v1.Metrics
+	(*v1.RawRows)(nil),            // 39: alur.data.v1.RawRows
+	(*v13.Prediction)(nil),        // 40: alur.eval.v1.Prediction
 }
 var file_alur_orchestrator_v1_orchestrator_proto_depIdxs = []int32{
 	3,  // 0: alur.orchestrator.v1.PipelineSpec.source:type_name -> alur.orchestrator.v1.Source
-	33, // 1: alur.orchestrator.v1.PipelineSpec.task:type_name -> alur.data.v1.Task
-	34, // 2: alur.orchestrator.v1.PipelineSpec.prepare:type_name -> alur.prep.v1.PrepareOptions
+	34, // 1: alur.orchestrator.v1.PipelineSpec.task:type_name -> alur.data.v1.Task
+	35, // 2: alur.orchestrator.v1.PipelineSpec.prepare:type_name -> alur.prep.v1.PrepareOptions
 	4,  // 3: alur.orchestrator.v1.PipelineSpec.candidates:type_name -> alur.orchestrator.v1.Candidate
 	6,  // 4: alur.orchestrator.v1.PipelineSpec.objective:type_name -> alur.orchestrator.v1.Objective
-	35, // 5: alur.orchestrator.v1.Source.csv:type_name -> alur.ingest.v1.CsvOptions
-	30, // 6: alur.orchestrator.v1.Candidate.params:type_name -> alur.orchestrator.v1.Candidate.ParamsEntry
-	31, // 7: alur.orchestrator.v1.Candidate.grid:type_name -> alur.orchestrator.v1.Candidate.GridEntry
+	36, // 5: alur.orchestrator.v1.Source.csv:type_name -> alur.ingest.v1.CsvOptions
+	31, // 6: alur.orchestrator.v1.Candidate.params:type_name -> alur.orchestrator.v1.Candidate.ParamsEntry
+	32, // 7: alur.orchestrator.v1.Candidate.grid:type_name -> alur.orchestrator.v1.Candidate.GridEntry
 	1,  // 8: alur.orchestrator.v1.Step.state:type_name -> alur.orchestrator.v1.StepState
-	36, // 9: alur.orchestrator.v1.Step.start_time:type_name -> google.protobuf.Timestamp
-	36, // 10: alur.orchestrator.v1.Step.end_time:type_name -> google.protobuf.Timestamp
-	32, // 11: alur.orchestrator.v1.Trial.params:type_name -> alur.orchestrator.v1.Trial.ParamsEntry
-	37, // 12: alur.orchestrator.v1.Trial.validation_metrics:type_name -> alur.data.v1.Metrics
+	37, // 9: alur.orchestrator.v1.Step.start_time:type_name -> google.protobuf.Timestamp
+	37, // 10: alur.orchestrator.v1.Step.end_time:type_name -> google.protobuf.Timestamp
+	33, // 11: alur.orchestrator.v1.Trial.params:type_name -> alur.orchestrator.v1.Trial.ParamsEntry
+	38, // 12: alur.orchestrator.v1.Trial.validation_metrics:type_name -> alur.data.v1.Metrics
 	2,  // 13: alur.orchestrator.v1.Run.spec:type_name -> alur.orchestrator.v1.PipelineSpec
 	0,  // 14: alur.orchestrator.v1.Run.state:type_name -> alur.orchestrator.v1.RunState
-	36, // 15: alur.orchestrator.v1.Run.create_time:type_name -> google.protobuf.Timestamp
-	36, // 16: alur.orchestrator.v1.Run.end_time:type_name -> google.protobuf.Timestamp
+	37, // 15: alur.orchestrator.v1.Run.create_time:type_name -> google.protobuf.Timestamp
+	37, // 16: alur.orchestrator.v1.Run.end_time:type_name -> google.protobuf.Timestamp
 	7,  // 17: alur.orchestrator.v1.Run.steps:type_name -> alur.orchestrator.v1.Step
 	8,  // 18: alur.orchestrator.v1.Run.trials:type_name -> alur.orchestrator.v1.Trial
-	37, // 19: alur.orchestrator.v1.Run.test_metrics:type_name -> alur.data.v1.Metrics
-	33, // 20: alur.orchestrator.v1.Run.task:type_name -> alur.data.v1.Task
-	36, // 21: alur.orchestrator.v1.Artifact.create_time:type_name -> google.protobuf.Timestamp
-	10, // 22: alur.orchestrator.v1.UploadSourceResponse.artifact:type_name -> alur.orchestrator.v1.Artifact
-	2,  // 23: alur.orchestrator.v1.StartRunRequest.spec:type_name -> alur.orchestrator.v1.PipelineSpec
-	9,  // 24: alur.orchestrator.v1.StartRunResponse.run:type_name -> alur.orchestrator.v1.Run
-	9,  // 25: alur.orchestrator.v1.GetRunResponse.run:type_name -> alur.orchestrator.v1.Run
-	9,  // 26: alur.orchestrator.v1.ListRunsResponse.runs:type_name -> alur.orchestrator.v1.Run
-	36, // 27: alur.orchestrator.v1.RunEvent.time:type_name -> google.protobuf.Timestamp
-	0,  // 28: alur.orchestrator.v1.RunEvent.run_state:type_name -> alur.orchestrator.v1.RunState
-	8,  // 29: alur.orchestrator.v1.RunEvent.trial:type_name -> alur.orchestrator.v1.Trial
-	20, // 30: alur.orchestrator.v1.WatchRunResponse.event:type_name -> alur.orchestrator.v1.RunEvent
-	9,  // 31: alur.orchestrator.v1.CancelRunResponse.run:type_name -> alur.orchestrator.v1.Run
-	10, // 32: alur.orchestrator.v1.ListArtifactsResponse.artifacts:type_name -> alur.orchestrator.v1.Artifact
-	10, // 33: alur.orchestrator.v1.GetArtifactResponse.artifact:type_name -> alur.orchestrator.v1.Artifact
-	38, // 34: alur.orchestrator.v1.PredictRequest.rows:type_name -> alur.data.v1.RawRows
-	39, // 35: alur.orchestrator.v1.PredictResponse.predictions:type_name -> alur.eval.v1.Prediction
-	5,  // 36: alur.orchestrator.v1.Candidate.GridEntry.value:type_name -> alur.orchestrator.v1.ParamValues
-	11, // 37: alur.orchestrator.v1.OrchestratorService.UploadSource:input_type -> alur.orchestrator.v1.UploadSourceRequest
-	13, // 38: alur.orchestrator.v1.OrchestratorService.StartRun:input_type -> alur.orchestrator.v1.StartRunRequest
-	15, // 39: alur.orchestrator.v1.OrchestratorService.GetRun:input_type -> alur.orchestrator.v1.GetRunRequest
-	17, // 40: alur.orchestrator.v1.OrchestratorService.ListRuns:input_type -> alur.orchestrator.v1.ListRunsRequest
-	19, // 41: alur.orchestrator.v1.OrchestratorService.WatchRun:input_type -> alur.orchestrator.v1.WatchRunRequest
-	22, // 42: alur.orchestrator.v1.OrchestratorService.CancelRun:input_type -> alur.orchestrator.v1.CancelRunRequest
-	24, // 43: alur.orchestrator.v1.OrchestratorService.ListArtifacts:input_type -> alur.orchestrator.v1.ListArtifactsRequest
-	26, // 44: alur.orchestrator.v1.OrchestratorService.GetArtifact:input_type -> alur.orchestrator.v1.GetArtifactRequest
-	28, // 45: alur.orchestrator.v1.OrchestratorService.Predict:input_type -> alur.orchestrator.v1.PredictRequest
-	12, // 46: alur.orchestrator.v1.OrchestratorService.UploadSource:output_type -> alur.orchestrator.v1.UploadSourceResponse
-	14, // 47: alur.orchestrator.v1.OrchestratorService.StartRun:output_type -> alur.orchestrator.v1.StartRunResponse
-	16, // 48: alur.orchestrator.v1.OrchestratorService.GetRun:output_type -> alur.orchestrator.v1.GetRunResponse
-	18, // 49: alur.orchestrator.v1.OrchestratorService.ListRuns:output_type -> alur.orchestrator.v1.ListRunsResponse
-	21, // 50: alur.orchestrator.v1.OrchestratorService.WatchRun:output_type -> alur.orchestrator.v1.WatchRunResponse
-	23, // 51: alur.orchestrator.v1.OrchestratorService.CancelRun:output_type -> alur.orchestrator.v1.CancelRunResponse
-	25, // 52: alur.orchestrator.v1.OrchestratorService.ListArtifacts:output_type -> alur.orchestrator.v1.ListArtifactsResponse
-	27, // 53: alur.orchestrator.v1.OrchestratorService.GetArtifact:output_type -> alur.orchestrator.v1.GetArtifactResponse
-	29, // 54: alur.orchestrator.v1.OrchestratorService.Predict:output_type -> alur.orchestrator.v1.PredictResponse
-	46, // [46:55] is the sub-list for method output_type
-	37, // [37:46] is the sub-list for method input_type
-	37, // [37:37] is the sub-list for extension type_name
-	37, // [37:37] is the sub-list for extension extendee
-	0,  // [0:37] is the sub-list for field type_name
+	38, // 19: alur.orchestrator.v1.Run.test_metrics:type_name -> alur.data.v1.Metrics
+	34, // 20: alur.orchestrator.v1.Run.task:type_name -> alur.data.v1.Task
+	10, // 21: alur.orchestrator.v1.Run.learning_curve:type_name -> alur.orchestrator.v1.LearningCurvePoint
+	37, // 22: alur.orchestrator.v1.Artifact.create_time:type_name -> google.protobuf.Timestamp
+	11, // 23: alur.orchestrator.v1.UploadSourceResponse.artifact:type_name -> alur.orchestrator.v1.Artifact
+	2,  // 24: alur.orchestrator.v1.StartRunRequest.spec:type_name -> alur.orchestrator.v1.PipelineSpec
+	9,  // 25: alur.orchestrator.v1.StartRunResponse.run:type_name -> alur.orchestrator.v1.Run
+	9,  // 26: alur.orchestrator.v1.GetRunResponse.run:type_name -> alur.orchestrator.v1.Run
+	9,  // 27: alur.orchestrator.v1.ListRunsResponse.runs:type_name -> alur.orchestrator.v1.Run
+	37, // 28: alur.orchestrator.v1.RunEvent.time:type_name -> google.protobuf.Timestamp
+	0,  // 29: alur.orchestrator.v1.RunEvent.run_state:type_name -> alur.orchestrator.v1.RunState
+	8,  // 30: alur.orchestrator.v1.RunEvent.trial:type_name -> alur.orchestrator.v1.Trial
+	21, // 31: alur.orchestrator.v1.WatchRunResponse.event:type_name -> alur.orchestrator.v1.RunEvent
+	9,  // 32: alur.orchestrator.v1.CancelRunResponse.run:type_name -> alur.orchestrator.v1.Run
+	11, // 33: alur.orchestrator.v1.ListArtifactsResponse.artifacts:type_name -> alur.orchestrator.v1.Artifact
+	11, // 34: alur.orchestrator.v1.GetArtifactResponse.artifact:type_name -> alur.orchestrator.v1.Artifact
+	39, // 35: alur.orchestrator.v1.PredictRequest.rows:type_name -> alur.data.v1.RawRows
+	40, // 36: alur.orchestrator.v1.PredictResponse.predictions:type_name -> alur.eval.v1.Prediction
+	5,  // 37: alur.orchestrator.v1.Candidate.GridEntry.value:type_name -> alur.orchestrator.v1.ParamValues
+	12, // 38: alur.orchestrator.v1.OrchestratorService.UploadSource:input_type -> alur.orchestrator.v1.UploadSourceRequest
+	14, // 39: alur.orchestrator.v1.OrchestratorService.StartRun:input_type -> alur.orchestrator.v1.StartRunRequest
+	16, // 40: alur.orchestrator.v1.OrchestratorService.GetRun:input_type -> alur.orchestrator.v1.GetRunRequest
+	18, // 41: alur.orchestrator.v1.OrchestratorService.ListRuns:input_type -> alur.orchestrator.v1.ListRunsRequest
+	20, // 42: alur.orchestrator.v1.OrchestratorService.WatchRun:input_type -> alur.orchestrator.v1.WatchRunRequest
+	23, // 43: alur.orchestrator.v1.OrchestratorService.CancelRun:input_type -> alur.orchestrator.v1.CancelRunRequest
+	25, // 44: alur.orchestrator.v1.OrchestratorService.ListArtifacts:input_type -> alur.orchestrator.v1.ListArtifactsRequest
+	27, // 45: alur.orchestrator.v1.OrchestratorService.GetArtifact:input_type -> alur.orchestrator.v1.GetArtifactRequest
+	29, // 46: alur.orchestrator.v1.OrchestratorService.Predict:input_type -> alur.orchestrator.v1.PredictRequest
+	13, // 47: alur.orchestrator.v1.OrchestratorService.UploadSource:output_type -> alur.orchestrator.v1.UploadSourceResponse
+	15, // 48: alur.orchestrator.v1.OrchestratorService.StartRun:output_type -> alur.orchestrator.v1.StartRunResponse
+	17, // 49: alur.orchestrator.v1.OrchestratorService.GetRun:output_type -> alur.orchestrator.v1.GetRunResponse
+	19, // 50: alur.orchestrator.v1.OrchestratorService.ListRuns:output_type -> alur.orchestrator.v1.ListRunsResponse
+	22, // 51: alur.orchestrator.v1.OrchestratorService.WatchRun:output_type -> alur.orchestrator.v1.WatchRunResponse
+	24, // 52: alur.orchestrator.v1.OrchestratorService.CancelRun:output_type -> alur.orchestrator.v1.CancelRunResponse
+	26, // 53: alur.orchestrator.v1.OrchestratorService.ListArtifacts:output_type -> alur.orchestrator.v1.ListArtifactsResponse
+	28, // 54: alur.orchestrator.v1.OrchestratorService.GetArtifact:output_type -> alur.orchestrator.v1.GetArtifactResponse
+	30, // 55: alur.orchestrator.v1.OrchestratorService.Predict:output_type -> alur.orchestrator.v1.PredictResponse
+	47, // [47:56] is the sub-list for method output_type
+	38, // [38:47] is the sub-list for method input_type
+	38, // [38:38] is the sub-list for extension type_name
+	38, // [38:38] is the sub-list for extension extendee
+	0,  // [0:38] is the sub-list for field type_name
 }
 
 func init() { file_alur_orchestrator_v1_orchestrator_proto_init() }
@@ -2430,11 +2545,11 @@ func file_alur_orchestrator_v1_orchestrator_proto_init() {
 		(*Source_Upload)(nil),
 	}
 	file_alur_orchestrator_v1_orchestrator_proto_msgTypes[4].OneofWrappers = []any{}
-	file_alur_orchestrator_v1_orchestrator_proto_msgTypes[9].OneofWrappers = []any{
+	file_alur_orchestrator_v1_orchestrator_proto_msgTypes[10].OneofWrappers = []any{
 		(*UploadSourceRequest_Name)(nil),
 		(*UploadSourceRequest_Chunk)(nil),
 	}
-	file_alur_orchestrator_v1_orchestrator_proto_msgTypes[25].OneofWrappers = []any{
+	file_alur_orchestrator_v1_orchestrator_proto_msgTypes[26].OneofWrappers = []any{
 		(*GetArtifactResponse_Artifact)(nil),
 		(*GetArtifactResponse_Chunk)(nil),
 	}
@@ -2444,7 +2559,7 @@ func file_alur_orchestrator_v1_orchestrator_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_alur_orchestrator_v1_orchestrator_proto_rawDesc), len(file_alur_orchestrator_v1_orchestrator_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   31,
+			NumMessages:   32,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
