@@ -260,7 +260,7 @@ func cacheKey(version string, req proto.Message, inputs ...string) string {
 }
 
 // execute runs the pipeline: collect, profile, prepare, the trial loop,
-// refit and test. It returns the error that ended the run, if any.
+// refit, test and the learning curve. It returns the error that ended the run, if any.
 func (r *runner) execute() error {
 	spec := r.run.GetSpec()
 
@@ -444,9 +444,30 @@ func (r *runner) execute() error {
 	if err := r.readProto(outs[0], testMetrics); err != nil {
 		return err
 	}
+
+	// 7. The learning curve: would more data help?
+	outs, err = r.step("learning_curve", cacheKey(learningCurveVersion, cfg, trainDigest, validDigest), func(ctx context.Context) ([]string, string, error) {
+		c, err := r.learningCurve(ctx, cfg, metric, trainTable, validTable)
+		if err != nil {
+			return nil, "", err
+		}
+		d, err := r.putProto(kindLearningCurve, "learning_curve", "", c, trainDigest, validDigest)
+		if err != nil {
+			return nil, "", err
+		}
+		return []string{d}, c.GetVerdict(), nil
+	})
+	if err != nil {
+		return err
+	}
+	curve := &orchestratorv1.LearningCurve{}
+	if err := r.readProto(outs[0], curve); err != nil {
+		return err
+	}
 	met := r.targetMet(target, metric)
 	r.update("", "", nil, func(run *orchestratorv1.Run) {
 		run.ModelDigest, run.TestMetrics, run.BestTrial, run.ObjectiveMet = modelDigest, testMetrics, best.GetNumber(), met
+		run.LearningCurve, run.LearningCurveVerdict = curve.GetPoints(), curve.GetVerdict()
 	})
 	return nil
 }
@@ -619,7 +640,8 @@ func (r *runner) firstTrialError() string {
 	return "no trial ran"
 }
 
-// bestOf returns the successful trial with the best score; ties go to the
+// bestOf returns the successful trial with the best score; equal scores go
+// to the lower validation log loss (rmse for regression), then to the
 // earlier trial.
 func bestOf(trials []*orchestratorv1.Trial, metric string) *orchestratorv1.Trial {
 	lower := lowerIsBetter(metric)
@@ -628,7 +650,11 @@ func bestOf(trials []*orchestratorv1.Trial, metric string) *orchestratorv1.Trial
 		if t.GetError() != "" || t.GetValidationMetrics() == nil || math.IsNaN(t.GetScore()) {
 			continue
 		}
-		if best == nil || (lower && t.GetScore() < best.GetScore()) || (!lower && t.GetScore() > best.GetScore()) {
+		switch {
+		case best == nil,
+			lower && t.GetScore() < best.GetScore(),
+			!lower && t.GetScore() > best.GetScore(),
+			t.GetScore() == best.GetScore() && tieBreak(t.GetValidationMetrics()) < tieBreak(best.GetValidationMetrics()):
 			best = t
 		}
 	}

@@ -132,6 +132,9 @@ func TestRunIrisDefaultCandidates(t *testing.T) {
 	if acc := run.GetTestMetrics().GetClassification().GetAccuracy(); acc < 0.85 {
 		t.Errorf("test accuracy %.3f", acc)
 	}
+	if len(run.GetLearningCurve()) < 3 || run.GetLearningCurveVerdict() == "" {
+		t.Errorf("learning curve %v, verdict %q", run.GetLearningCurve(), run.GetLearningCurveVerdict())
+	}
 	if run.GetModelDigest() == "" || run.GetTransformDigest() == "" || run.GetDatasetDigest() == "" || run.GetProfileDigest() == "" {
 		t.Errorf("missing digests: %+v", run)
 	}
@@ -371,4 +374,45 @@ func FuzzValidateSpec(f *testing.F) {
 		}
 		_ = expandCandidates(spec, datav1.Task_TASK_CLASSIFICATION)
 	})
+}
+
+func TestCurveVerdict(t *testing.T) {
+	pt := func(rows int64, train, valid float64) *orchestratorv1.LearningCurvePoint {
+		return &orchestratorv1.LearningCurvePoint{TrainFraction: float64(rows) / 100, TrainRows: rows, TrainScore: train, ValidationScore: valid}
+	}
+	cases := []struct {
+		name, metric string
+		points       []*orchestratorv1.LearningCurvePoint
+		want         string
+	}{
+		{"rising", "accuracy", []*orchestratorv1.LearningCurvePoint{pt(10, 1, 0.6), pt(40, 1, 0.7), pt(60, 0.95, 0.8), pt(100, 0.95, 0.9)}, "likely to help"},
+		{"flat", "accuracy", []*orchestratorv1.LearningCurvePoint{pt(10, 0.9, 0.8), pt(40, 0.9, 0.9), pt(60, 0.9, 0.9), pt(100, 0.91, 0.9)}, "unlikely to help"},
+		{"overfit", "accuracy", []*orchestratorv1.LearningCurvePoint{pt(10, 1, 0.7), pt(40, 1, 0.8), pt(60, 1, 0.8), pt(100, 1, 0.8)}, "overfits"},
+		{"rmse falling", "rmse", []*orchestratorv1.LearningCurvePoint{pt(10, 1, 9), pt(40, 1, 8), pt(60, 1, 6), pt(100, 1, 4)}, "likely to help"},
+		{"too few", "accuracy", []*orchestratorv1.LearningCurvePoint{pt(10, 1, 0.5)}, "Too few"},
+	}
+	for _, tc := range cases {
+		got := curveVerdict(&orchestratorv1.LearningCurve{Metric: tc.metric, Points: tc.points})
+		if !strings.Contains(got, tc.want) {
+			t.Errorf("%s: verdict %q, want it to say %q", tc.name, got, tc.want)
+		}
+	}
+}
+
+func TestBestOfTieBreak(t *testing.T) {
+	m := func(logLoss float64) *datav1.Metrics {
+		return &datav1.Metrics{Kind: &datav1.Metrics_Classification{Classification: &datav1.ClassificationMetrics{LogLoss: logLoss}}}
+	}
+	trials := []*orchestratorv1.Trial{
+		{Number: 1, Score: 0.9, ValidationMetrics: m(0.5)},
+		{Number: 2, Score: 0.95, ValidationMetrics: m(0.4)},
+		{Number: 3, Score: 0.95, ValidationMetrics: m(0.2)},
+		{Number: 4, Score: 0.99, Error: "failed"},
+	}
+	if b := bestOf(trials, "accuracy"); b.GetNumber() != 3 {
+		t.Errorf("best = %d, want 3 (tie on accuracy, lower log loss)", b.GetNumber())
+	}
+	if b := bestOf(trials, "log_loss"); b.GetNumber() != 1 {
+		t.Errorf("lower-is-better: best = %d, want 1", b.GetNumber())
+	}
 }

@@ -998,6 +998,71 @@ func (x *Run) GetReportDigest() string {
 	return ""
 }
 
+// LearningCurve is the learning-curve artifact: the points and the verdict
+// that Run.learning_curve and Run.learning_curve_verdict repeat.
+type LearningCurve struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// metric is the objective metric the scores use.
+	Metric string `protobuf:"bytes,1,opt,name=metric,proto3" json:"metric,omitempty"`
+	// points are the scores, smallest share first.
+	Points []*LearningCurvePoint `protobuf:"bytes,2,rep,name=points,proto3" json:"points,omitempty"`
+	// verdict says plainly whether more data is likely to help.
+	Verdict       string `protobuf:"bytes,3,opt,name=verdict,proto3" json:"verdict,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LearningCurve) Reset() {
+	*x = LearningCurve{}
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LearningCurve) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LearningCurve) ProtoMessage() {}
+
+func (x *LearningCurve) ProtoReflect() protoreflect.Message {
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LearningCurve.ProtoReflect.Descriptor instead.
+func (*LearningCurve) Descriptor() ([]byte, []int) {
+	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *LearningCurve) GetMetric() string {
+	if x != nil {
+		return x.Metric
+	}
+	return ""
+}
+
+func (x *LearningCurve) GetPoints() []*LearningCurvePoint {
+	if x != nil {
+		return x.Points
+	}
+	return nil
+}
+
+func (x *LearningCurve) GetVerdict() string {
+	if x != nil {
+		return x.Verdict
+	}
+	return ""
+}
+
 // LearningCurvePoint is the winner's score when trained on a share of the
 // training rows.
 type LearningCurvePoint struct {
@@ -1016,7 +1081,7 @@ type LearningCurvePoint struct {
 
 func (x *LearningCurvePoint) Reset() {
 	*x = LearningCurvePoint{}
-	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[8]
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1028,7 +1093,7 @@ func (x *LearningCurvePoint) String() string {
 func (*LearningCurvePoint) ProtoMessage() {}
 
 func (x *LearningCurvePoint) ProtoReflect() protoreflect.Message {
-	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[8]
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1041,7 +1106,7 @@ func (x *LearningCurvePoint) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LearningCurvePoint.ProtoReflect.Descriptor instead.
 func (*LearningCurvePoint) Descriptor() ([]byte, []int) {
-	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{8}
+	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *LearningCurvePoint) GetTrainFraction() float64 {
@@ -1102,7 +1167,7 @@ type Artifact struct {
 
 func (x *Artifact) Reset() {
 	*x = Artifact{}
-	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[9]
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1114,7 +1179,7 @@ func (x *Artifact) String() string {
 func (*Artifact) ProtoMessage() {}
 
 func (x *Artifact) ProtoReflect() protoreflect.Message {
-	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[9]
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1127,7 +1192,7 @@ func (x *Artifact) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Artifact.ProtoReflect.Descriptor instead.
 func (*Artifact) Descriptor() ([]byte, []int) {
-	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{9}
+	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *Artifact) GetDigest() string {
@@ -1209,7 +1274,7 @@ type UploadSourceRequest struct {
 
 func (x *UploadSourceRequest) Reset() {
 	*x = UploadSourceRequest{}
-	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[10]
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1221,7 +1286,7 @@ func (x *UploadSourceRequest) String() string {
 func (*UploadSourceRequest) ProtoMessage() {}
 
 func (x *UploadSourceRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[10]
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1234,7 +1299,7 @@ func (x *UploadSourceRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UploadSourceRequest.ProtoReflect.Descriptor instead.
 func (*UploadSourceRequest) Descriptor() ([]byte, []int) {
-	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{10}
+	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *UploadSourceRequest) GetPart() isUploadSourceRequest_Part {
@@ -1291,7 +1356,7 @@ type UploadSourceResponse struct {
 
 func (x *UploadSourceResponse) Reset() {
 	*x = UploadSourceResponse{}
-	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[11]
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1303,7 +1368,7 @@ func (x *UploadSourceResponse) String() string {
 func (*UploadSourceResponse) ProtoMessage() {}
 
 func (x *UploadSourceResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[11]
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1316,7 +1381,7 @@ func (x *UploadSourceResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UploadSourceResponse.ProtoReflect.Descriptor instead.
 func (*UploadSourceResponse) Descriptor() ([]byte, []int) {
-	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{11}
+	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *UploadSourceResponse) GetArtifact() *Artifact {
@@ -1337,7 +1402,7 @@ type StartRunRequest struct {
 
 func (x *StartRunRequest) Reset() {
 	*x = StartRunRequest{}
-	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[12]
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1349,7 +1414,7 @@ func (x *StartRunRequest) String() string {
 func (*StartRunRequest) ProtoMessage() {}
 
 func (x *StartRunRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[12]
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1362,7 +1427,7 @@ func (x *StartRunRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StartRunRequest.ProtoReflect.Descriptor instead.
 func (*StartRunRequest) Descriptor() ([]byte, []int) {
-	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{12}
+	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *StartRunRequest) GetSpec() *PipelineSpec {
@@ -1383,7 +1448,7 @@ type StartRunResponse struct {
 
 func (x *StartRunResponse) Reset() {
 	*x = StartRunResponse{}
-	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[13]
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1395,7 +1460,7 @@ func (x *StartRunResponse) String() string {
 func (*StartRunResponse) ProtoMessage() {}
 
 func (x *StartRunResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[13]
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1408,7 +1473,7 @@ func (x *StartRunResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StartRunResponse.ProtoReflect.Descriptor instead.
 func (*StartRunResponse) Descriptor() ([]byte, []int) {
-	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{13}
+	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *StartRunResponse) GetRun() *Run {
@@ -1429,7 +1494,7 @@ type GetRunRequest struct {
 
 func (x *GetRunRequest) Reset() {
 	*x = GetRunRequest{}
-	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[14]
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1441,7 +1506,7 @@ func (x *GetRunRequest) String() string {
 func (*GetRunRequest) ProtoMessage() {}
 
 func (x *GetRunRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[14]
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1454,7 +1519,7 @@ func (x *GetRunRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRunRequest.ProtoReflect.Descriptor instead.
 func (*GetRunRequest) Descriptor() ([]byte, []int) {
-	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{14}
+	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *GetRunRequest) GetRunId() string {
@@ -1475,7 +1540,7 @@ type GetRunResponse struct {
 
 func (x *GetRunResponse) Reset() {
 	*x = GetRunResponse{}
-	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[15]
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1487,7 +1552,7 @@ func (x *GetRunResponse) String() string {
 func (*GetRunResponse) ProtoMessage() {}
 
 func (x *GetRunResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[15]
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1500,7 +1565,7 @@ func (x *GetRunResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRunResponse.ProtoReflect.Descriptor instead.
 func (*GetRunResponse) Descriptor() ([]byte, []int) {
-	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{15}
+	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *GetRunResponse) GetRun() *Run {
@@ -1523,7 +1588,7 @@ type ListRunsRequest struct {
 
 func (x *ListRunsRequest) Reset() {
 	*x = ListRunsRequest{}
-	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[16]
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1535,7 +1600,7 @@ func (x *ListRunsRequest) String() string {
 func (*ListRunsRequest) ProtoMessage() {}
 
 func (x *ListRunsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[16]
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1548,7 +1613,7 @@ func (x *ListRunsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRunsRequest.ProtoReflect.Descriptor instead.
 func (*ListRunsRequest) Descriptor() ([]byte, []int) {
-	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{16}
+	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ListRunsRequest) GetPageSize() int32 {
@@ -1578,7 +1643,7 @@ type ListRunsResponse struct {
 
 func (x *ListRunsResponse) Reset() {
 	*x = ListRunsResponse{}
-	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[17]
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1590,7 +1655,7 @@ func (x *ListRunsResponse) String() string {
 func (*ListRunsResponse) ProtoMessage() {}
 
 func (x *ListRunsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[17]
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1603,7 +1668,7 @@ func (x *ListRunsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRunsResponse.ProtoReflect.Descriptor instead.
 func (*ListRunsResponse) Descriptor() ([]byte, []int) {
-	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{17}
+	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *ListRunsResponse) GetRuns() []*Run {
@@ -1631,7 +1696,7 @@ type WatchRunRequest struct {
 
 func (x *WatchRunRequest) Reset() {
 	*x = WatchRunRequest{}
-	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[18]
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1643,7 +1708,7 @@ func (x *WatchRunRequest) String() string {
 func (*WatchRunRequest) ProtoMessage() {}
 
 func (x *WatchRunRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[18]
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1656,7 +1721,7 @@ func (x *WatchRunRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchRunRequest.ProtoReflect.Descriptor instead.
 func (*WatchRunRequest) Descriptor() ([]byte, []int) {
-	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{18}
+	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *WatchRunRequest) GetRunId() string {
@@ -1687,7 +1752,7 @@ type RunEvent struct {
 
 func (x *RunEvent) Reset() {
 	*x = RunEvent{}
-	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[19]
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1699,7 +1764,7 @@ func (x *RunEvent) String() string {
 func (*RunEvent) ProtoMessage() {}
 
 func (x *RunEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[19]
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1712,7 +1777,7 @@ func (x *RunEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RunEvent.ProtoReflect.Descriptor instead.
 func (*RunEvent) Descriptor() ([]byte, []int) {
-	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{19}
+	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *RunEvent) GetSequence() int64 {
@@ -1768,7 +1833,7 @@ type WatchRunResponse struct {
 
 func (x *WatchRunResponse) Reset() {
 	*x = WatchRunResponse{}
-	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[20]
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1780,7 +1845,7 @@ func (x *WatchRunResponse) String() string {
 func (*WatchRunResponse) ProtoMessage() {}
 
 func (x *WatchRunResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[20]
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1793,7 +1858,7 @@ func (x *WatchRunResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchRunResponse.ProtoReflect.Descriptor instead.
 func (*WatchRunResponse) Descriptor() ([]byte, []int) {
-	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{20}
+	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *WatchRunResponse) GetEvent() *RunEvent {
@@ -1814,7 +1879,7 @@ type CancelRunRequest struct {
 
 func (x *CancelRunRequest) Reset() {
 	*x = CancelRunRequest{}
-	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[21]
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1826,7 +1891,7 @@ func (x *CancelRunRequest) String() string {
 func (*CancelRunRequest) ProtoMessage() {}
 
 func (x *CancelRunRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[21]
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1839,7 +1904,7 @@ func (x *CancelRunRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelRunRequest.ProtoReflect.Descriptor instead.
 func (*CancelRunRequest) Descriptor() ([]byte, []int) {
-	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{21}
+	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *CancelRunRequest) GetRunId() string {
@@ -1860,7 +1925,7 @@ type CancelRunResponse struct {
 
 func (x *CancelRunResponse) Reset() {
 	*x = CancelRunResponse{}
-	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[22]
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1872,7 +1937,7 @@ func (x *CancelRunResponse) String() string {
 func (*CancelRunResponse) ProtoMessage() {}
 
 func (x *CancelRunResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[22]
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1885,7 +1950,7 @@ func (x *CancelRunResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelRunResponse.ProtoReflect.Descriptor instead.
 func (*CancelRunResponse) Descriptor() ([]byte, []int) {
-	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{22}
+	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *CancelRunResponse) GetRun() *Run {
@@ -1906,7 +1971,7 @@ type ListArtifactsRequest struct {
 
 func (x *ListArtifactsRequest) Reset() {
 	*x = ListArtifactsRequest{}
-	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[23]
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1918,7 +1983,7 @@ func (x *ListArtifactsRequest) String() string {
 func (*ListArtifactsRequest) ProtoMessage() {}
 
 func (x *ListArtifactsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[23]
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1931,7 +1996,7 @@ func (x *ListArtifactsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListArtifactsRequest.ProtoReflect.Descriptor instead.
 func (*ListArtifactsRequest) Descriptor() ([]byte, []int) {
-	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{23}
+	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *ListArtifactsRequest) GetRunId() string {
@@ -1952,7 +2017,7 @@ type ListArtifactsResponse struct {
 
 func (x *ListArtifactsResponse) Reset() {
 	*x = ListArtifactsResponse{}
-	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[24]
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1964,7 +2029,7 @@ func (x *ListArtifactsResponse) String() string {
 func (*ListArtifactsResponse) ProtoMessage() {}
 
 func (x *ListArtifactsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[24]
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1977,7 +2042,7 @@ func (x *ListArtifactsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListArtifactsResponse.ProtoReflect.Descriptor instead.
 func (*ListArtifactsResponse) Descriptor() ([]byte, []int) {
-	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{24}
+	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *ListArtifactsResponse) GetArtifacts() []*Artifact {
@@ -1998,7 +2063,7 @@ type GetArtifactRequest struct {
 
 func (x *GetArtifactRequest) Reset() {
 	*x = GetArtifactRequest{}
-	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[25]
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2010,7 +2075,7 @@ func (x *GetArtifactRequest) String() string {
 func (*GetArtifactRequest) ProtoMessage() {}
 
 func (x *GetArtifactRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[25]
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2023,7 +2088,7 @@ func (x *GetArtifactRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetArtifactRequest.ProtoReflect.Descriptor instead.
 func (*GetArtifactRequest) Descriptor() ([]byte, []int) {
-	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{25}
+	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *GetArtifactRequest) GetDigest() string {
@@ -2049,7 +2114,7 @@ type GetArtifactResponse struct {
 
 func (x *GetArtifactResponse) Reset() {
 	*x = GetArtifactResponse{}
-	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[26]
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2061,7 +2126,7 @@ func (x *GetArtifactResponse) String() string {
 func (*GetArtifactResponse) ProtoMessage() {}
 
 func (x *GetArtifactResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[26]
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2074,7 +2139,7 @@ func (x *GetArtifactResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetArtifactResponse.ProtoReflect.Descriptor instead.
 func (*GetArtifactResponse) Descriptor() ([]byte, []int) {
-	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{26}
+	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *GetArtifactResponse) GetPart() isGetArtifactResponse_Part {
@@ -2134,7 +2199,7 @@ type PredictRequest struct {
 
 func (x *PredictRequest) Reset() {
 	*x = PredictRequest{}
-	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[27]
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2146,7 +2211,7 @@ func (x *PredictRequest) String() string {
 func (*PredictRequest) ProtoMessage() {}
 
 func (x *PredictRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[27]
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2159,7 +2224,7 @@ func (x *PredictRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PredictRequest.ProtoReflect.Descriptor instead.
 func (*PredictRequest) Descriptor() ([]byte, []int) {
-	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{27}
+	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *PredictRequest) GetRunId() string {
@@ -2189,7 +2254,7 @@ type PredictResponse struct {
 
 func (x *PredictResponse) Reset() {
 	*x = PredictResponse{}
-	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[28]
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2201,7 +2266,7 @@ func (x *PredictResponse) String() string {
 func (*PredictResponse) ProtoMessage() {}
 
 func (x *PredictResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[28]
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2214,7 +2279,7 @@ func (x *PredictResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PredictResponse.ProtoReflect.Descriptor instead.
 func (*PredictResponse) Descriptor() ([]byte, []int) {
-	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{28}
+	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *PredictResponse) GetPredictions() []*v13.Prediction {
@@ -2317,7 +2382,11 @@ const file_alur_orchestrator_v1_orchestrator_proto_rawDesc = "" +
 	"\fdataset_rows\x18\x12 \x01(\x03R\vdatasetRows\x12O\n" +
 	"\x0elearning_curve\x18\x13 \x03(\v2(.alur.orchestrator.v1.LearningCurvePointR\rlearningCurve\x124\n" +
 	"\x16learning_curve_verdict\x18\x14 \x01(\tR\x14learningCurveVerdict\x12#\n" +
-	"\rreport_digest\x18\x15 \x01(\tR\freportDigest\"\xa6\x01\n" +
+	"\rreport_digest\x18\x15 \x01(\tR\freportDigest\"\x83\x01\n" +
+	"\rLearningCurve\x12\x16\n" +
+	"\x06metric\x18\x01 \x01(\tR\x06metric\x12@\n" +
+	"\x06points\x18\x02 \x03(\v2(.alur.orchestrator.v1.LearningCurvePointR\x06points\x12\x18\n" +
+	"\averdict\x18\x03 \x01(\tR\averdict\"\xa6\x01\n" +
 	"\x12LearningCurvePoint\x12%\n" +
 	"\x0etrain_fraction\x18\x01 \x01(\x01R\rtrainFraction\x12\x1d\n" +
 	"\n" +
@@ -2426,7 +2495,7 @@ func file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP() []byte {
 }
 
 var file_alur_orchestrator_v1_orchestrator_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_alur_orchestrator_v1_orchestrator_proto_msgTypes = make([]protoimpl.MessageInfo, 32)
+var file_alur_orchestrator_v1_orchestrator_proto_msgTypes = make([]protoimpl.MessageInfo, 33)
 var file_alur_orchestrator_v1_orchestrator_proto_goTypes = []any{
 	(RunState)(0),                 // 0: alur.orchestrator.v1.RunState
 	(StepState)(0),                // 1: alur.orchestrator.v1.StepState
@@ -2438,100 +2507,102 @@ var file_alur_orchestrator_v1_orchestrator_proto_goTypes = []any{
 	(*Step)(nil),                  // 7: alur.orchestrator.v1.Step
 	(*Trial)(nil),                 // 8: alur.orchestrator.v1.Trial
 	(*Run)(nil),                   // 9: alur.orchestrator.v1.Run
-	(*LearningCurvePoint)(nil),    // 10: alur.orchestrator.v1.LearningCurvePoint
-	(*Artifact)(nil),              // 11: alur.orchestrator.v1.Artifact
-	(*UploadSourceRequest)(nil),   // 12: alur.orchestrator.v1.UploadSourceRequest
-	(*UploadSourceResponse)(nil),  // 13: alur.orchestrator.v1.UploadSourceResponse
-	(*StartRunRequest)(nil),       // 14: alur.orchestrator.v1.StartRunRequest
-	(*StartRunResponse)(nil),      // 15: alur.orchestrator.v1.StartRunResponse
-	(*GetRunRequest)(nil),         // 16: alur.orchestrator.v1.GetRunRequest
-	(*GetRunResponse)(nil),        // 17: alur.orchestrator.v1.GetRunResponse
-	(*ListRunsRequest)(nil),       // 18: alur.orchestrator.v1.ListRunsRequest
-	(*ListRunsResponse)(nil),      // 19: alur.orchestrator.v1.ListRunsResponse
-	(*WatchRunRequest)(nil),       // 20: alur.orchestrator.v1.WatchRunRequest
-	(*RunEvent)(nil),              // 21: alur.orchestrator.v1.RunEvent
-	(*WatchRunResponse)(nil),      // 22: alur.orchestrator.v1.WatchRunResponse
-	(*CancelRunRequest)(nil),      // 23: alur.orchestrator.v1.CancelRunRequest
-	(*CancelRunResponse)(nil),     // 24: alur.orchestrator.v1.CancelRunResponse
-	(*ListArtifactsRequest)(nil),  // 25: alur.orchestrator.v1.ListArtifactsRequest
-	(*ListArtifactsResponse)(nil), // 26: alur.orchestrator.v1.ListArtifactsResponse
-	(*GetArtifactRequest)(nil),    // 27: alur.orchestrator.v1.GetArtifactRequest
-	(*GetArtifactResponse)(nil),   // 28: alur.orchestrator.v1.GetArtifactResponse
-	(*PredictRequest)(nil),        // 29: alur.orchestrator.v1.PredictRequest
-	(*PredictResponse)(nil),       // 30: alur.orchestrator.v1.PredictResponse
-	nil,                           // 31: alur.orchestrator.v1.Candidate.ParamsEntry
-	nil,                           // 32: alur.orchestrator.v1.Candidate.GridEntry
-	nil,                           // 33: alur.orchestrator.v1.Trial.ParamsEntry
-	(v1.Task)(0),                  // 34: alur.data.v1.Task
-	(*v11.PrepareOptions)(nil),    // 35: alur.prep.v1.PrepareOptions
-	(*v12.CsvOptions)(nil),        // 36: alur.ingest.v1.CsvOptions
-	(*timestamppb.Timestamp)(nil), // 37: google.protobuf.Timestamp
-	(*v1.Metrics)(nil),            // 38: alur.data.v1.Metrics
-	(*v1.RawRows)(nil),            // 39: alur.data.v1.RawRows
-	(*v13.Prediction)(nil),        // 40: alur.eval.v1.Prediction
+	(*LearningCurve)(nil),         // 10: alur.orchestrator.v1.LearningCurve
+	(*LearningCurvePoint)(nil),    // 11: alur.orchestrator.v1.LearningCurvePoint
+	(*Artifact)(nil),              // 12: alur.orchestrator.v1.Artifact
+	(*UploadSourceRequest)(nil),   // 13: alur.orchestrator.v1.UploadSourceRequest
+	(*UploadSourceResponse)(nil),  // 14: alur.orchestrator.v1.UploadSourceResponse
+	(*StartRunRequest)(nil),       // 15: alur.orchestrator.v1.StartRunRequest
+	(*StartRunResponse)(nil),      // 16: alur.orchestrator.v1.StartRunResponse
+	(*GetRunRequest)(nil),         // 17: alur.orchestrator.v1.GetRunRequest
+	(*GetRunResponse)(nil),        // 18: alur.orchestrator.v1.GetRunResponse
+	(*ListRunsRequest)(nil),       // 19: alur.orchestrator.v1.ListRunsRequest
+	(*ListRunsResponse)(nil),      // 20: alur.orchestrator.v1.ListRunsResponse
+	(*WatchRunRequest)(nil),       // 21: alur.orchestrator.v1.WatchRunRequest
+	(*RunEvent)(nil),              // 22: alur.orchestrator.v1.RunEvent
+	(*WatchRunResponse)(nil),      // 23: alur.orchestrator.v1.WatchRunResponse
+	(*CancelRunRequest)(nil),      // 24: alur.orchestrator.v1.CancelRunRequest
+	(*CancelRunResponse)(nil),     // 25: alur.orchestrator.v1.CancelRunResponse
+	(*ListArtifactsRequest)(nil),  // 26: alur.orchestrator.v1.ListArtifactsRequest
+	(*ListArtifactsResponse)(nil), // 27: alur.orchestrator.v1.ListArtifactsResponse
+	(*GetArtifactRequest)(nil),    // 28: alur.orchestrator.v1.GetArtifactRequest
+	(*GetArtifactResponse)(nil),   // 29: alur.orchestrator.v1.GetArtifactResponse
+	(*PredictRequest)(nil),        // 30: alur.orchestrator.v1.PredictRequest
+	(*PredictResponse)(nil),       // 31: alur.orchestrator.v1.PredictResponse
+	nil,                           // 32: alur.orchestrator.v1.Candidate.ParamsEntry
+	nil,                           // 33: alur.orchestrator.v1.Candidate.GridEntry
+	nil,                           // 34: alur.orchestrator.v1.Trial.ParamsEntry
+	(v1.Task)(0),                  // 35: alur.data.v1.Task
+	(*v11.PrepareOptions)(nil),    // 36: alur.prep.v1.PrepareOptions
+	(*v12.CsvOptions)(nil),        // 37: alur.ingest.v1.CsvOptions
+	(*timestamppb.Timestamp)(nil), // 38: google.protobuf.Timestamp
+	(*v1.Metrics)(nil),            // 39: alur.data.v1.Metrics
+	(*v1.RawRows)(nil),            // 40: alur.data.v1.RawRows
+	(*v13.Prediction)(nil),        // 41: alur.eval.v1.Prediction
 }
 var file_alur_orchestrator_v1_orchestrator_proto_depIdxs = []int32{
 	3,  // 0: alur.orchestrator.v1.PipelineSpec.source:type_name -> alur.orchestrator.v1.Source
-	34, // 1: alur.orchestrator.v1.PipelineSpec.task:type_name -> alur.data.v1.Task
-	35, // 2: alur.orchestrator.v1.PipelineSpec.prepare:type_name -> alur.prep.v1.PrepareOptions
+	35, // 1: alur.orchestrator.v1.PipelineSpec.task:type_name -> alur.data.v1.Task
+	36, // 2: alur.orchestrator.v1.PipelineSpec.prepare:type_name -> alur.prep.v1.PrepareOptions
 	4,  // 3: alur.orchestrator.v1.PipelineSpec.candidates:type_name -> alur.orchestrator.v1.Candidate
 	6,  // 4: alur.orchestrator.v1.PipelineSpec.objective:type_name -> alur.orchestrator.v1.Objective
-	36, // 5: alur.orchestrator.v1.Source.csv:type_name -> alur.ingest.v1.CsvOptions
-	31, // 6: alur.orchestrator.v1.Candidate.params:type_name -> alur.orchestrator.v1.Candidate.ParamsEntry
-	32, // 7: alur.orchestrator.v1.Candidate.grid:type_name -> alur.orchestrator.v1.Candidate.GridEntry
+	37, // 5: alur.orchestrator.v1.Source.csv:type_name -> alur.ingest.v1.CsvOptions
+	32, // 6: alur.orchestrator.v1.Candidate.params:type_name -> alur.orchestrator.v1.Candidate.ParamsEntry
+	33, // 7: alur.orchestrator.v1.Candidate.grid:type_name -> alur.orchestrator.v1.Candidate.GridEntry
 	1,  // 8: alur.orchestrator.v1.Step.state:type_name -> alur.orchestrator.v1.StepState
-	37, // 9: alur.orchestrator.v1.Step.start_time:type_name -> google.protobuf.Timestamp
-	37, // 10: alur.orchestrator.v1.Step.end_time:type_name -> google.protobuf.Timestamp
-	33, // 11: alur.orchestrator.v1.Trial.params:type_name -> alur.orchestrator.v1.Trial.ParamsEntry
-	38, // 12: alur.orchestrator.v1.Trial.validation_metrics:type_name -> alur.data.v1.Metrics
+	38, // 9: alur.orchestrator.v1.Step.start_time:type_name -> google.protobuf.Timestamp
+	38, // 10: alur.orchestrator.v1.Step.end_time:type_name -> google.protobuf.Timestamp
+	34, // 11: alur.orchestrator.v1.Trial.params:type_name -> alur.orchestrator.v1.Trial.ParamsEntry
+	39, // 12: alur.orchestrator.v1.Trial.validation_metrics:type_name -> alur.data.v1.Metrics
 	2,  // 13: alur.orchestrator.v1.Run.spec:type_name -> alur.orchestrator.v1.PipelineSpec
 	0,  // 14: alur.orchestrator.v1.Run.state:type_name -> alur.orchestrator.v1.RunState
-	37, // 15: alur.orchestrator.v1.Run.create_time:type_name -> google.protobuf.Timestamp
-	37, // 16: alur.orchestrator.v1.Run.end_time:type_name -> google.protobuf.Timestamp
+	38, // 15: alur.orchestrator.v1.Run.create_time:type_name -> google.protobuf.Timestamp
+	38, // 16: alur.orchestrator.v1.Run.end_time:type_name -> google.protobuf.Timestamp
 	7,  // 17: alur.orchestrator.v1.Run.steps:type_name -> alur.orchestrator.v1.Step
 	8,  // 18: alur.orchestrator.v1.Run.trials:type_name -> alur.orchestrator.v1.Trial
-	38, // 19: alur.orchestrator.v1.Run.test_metrics:type_name -> alur.data.v1.Metrics
-	34, // 20: alur.orchestrator.v1.Run.task:type_name -> alur.data.v1.Task
-	10, // 21: alur.orchestrator.v1.Run.learning_curve:type_name -> alur.orchestrator.v1.LearningCurvePoint
-	37, // 22: alur.orchestrator.v1.Artifact.create_time:type_name -> google.protobuf.Timestamp
-	11, // 23: alur.orchestrator.v1.UploadSourceResponse.artifact:type_name -> alur.orchestrator.v1.Artifact
-	2,  // 24: alur.orchestrator.v1.StartRunRequest.spec:type_name -> alur.orchestrator.v1.PipelineSpec
-	9,  // 25: alur.orchestrator.v1.StartRunResponse.run:type_name -> alur.orchestrator.v1.Run
-	9,  // 26: alur.orchestrator.v1.GetRunResponse.run:type_name -> alur.orchestrator.v1.Run
-	9,  // 27: alur.orchestrator.v1.ListRunsResponse.runs:type_name -> alur.orchestrator.v1.Run
-	37, // 28: alur.orchestrator.v1.RunEvent.time:type_name -> google.protobuf.Timestamp
-	0,  // 29: alur.orchestrator.v1.RunEvent.run_state:type_name -> alur.orchestrator.v1.RunState
-	8,  // 30: alur.orchestrator.v1.RunEvent.trial:type_name -> alur.orchestrator.v1.Trial
-	21, // 31: alur.orchestrator.v1.WatchRunResponse.event:type_name -> alur.orchestrator.v1.RunEvent
-	9,  // 32: alur.orchestrator.v1.CancelRunResponse.run:type_name -> alur.orchestrator.v1.Run
-	11, // 33: alur.orchestrator.v1.ListArtifactsResponse.artifacts:type_name -> alur.orchestrator.v1.Artifact
-	11, // 34: alur.orchestrator.v1.GetArtifactResponse.artifact:type_name -> alur.orchestrator.v1.Artifact
-	39, // 35: alur.orchestrator.v1.PredictRequest.rows:type_name -> alur.data.v1.RawRows
-	40, // 36: alur.orchestrator.v1.PredictResponse.predictions:type_name -> alur.eval.v1.Prediction
-	5,  // 37: alur.orchestrator.v1.Candidate.GridEntry.value:type_name -> alur.orchestrator.v1.ParamValues
-	12, // 38: alur.orchestrator.v1.OrchestratorService.UploadSource:input_type -> alur.orchestrator.v1.UploadSourceRequest
-	14, // 39: alur.orchestrator.v1.OrchestratorService.StartRun:input_type -> alur.orchestrator.v1.StartRunRequest
-	16, // 40: alur.orchestrator.v1.OrchestratorService.GetRun:input_type -> alur.orchestrator.v1.GetRunRequest
-	18, // 41: alur.orchestrator.v1.OrchestratorService.ListRuns:input_type -> alur.orchestrator.v1.ListRunsRequest
-	20, // 42: alur.orchestrator.v1.OrchestratorService.WatchRun:input_type -> alur.orchestrator.v1.WatchRunRequest
-	23, // 43: alur.orchestrator.v1.OrchestratorService.CancelRun:input_type -> alur.orchestrator.v1.CancelRunRequest
-	25, // 44: alur.orchestrator.v1.OrchestratorService.ListArtifacts:input_type -> alur.orchestrator.v1.ListArtifactsRequest
-	27, // 45: alur.orchestrator.v1.OrchestratorService.GetArtifact:input_type -> alur.orchestrator.v1.GetArtifactRequest
-	29, // 46: alur.orchestrator.v1.OrchestratorService.Predict:input_type -> alur.orchestrator.v1.PredictRequest
-	13, // 47: alur.orchestrator.v1.OrchestratorService.UploadSource:output_type -> alur.orchestrator.v1.UploadSourceResponse
-	15, // 48: alur.orchestrator.v1.OrchestratorService.StartRun:output_type -> alur.orchestrator.v1.StartRunResponse
-	17, // 49: alur.orchestrator.v1.OrchestratorService.GetRun:output_type -> alur.orchestrator.v1.GetRunResponse
-	19, // 50: alur.orchestrator.v1.OrchestratorService.ListRuns:output_type -> alur.orchestrator.v1.ListRunsResponse
-	22, // 51: alur.orchestrator.v1.OrchestratorService.WatchRun:output_type -> alur.orchestrator.v1.WatchRunResponse
-	24, // 52: alur.orchestrator.v1.OrchestratorService.CancelRun:output_type -> alur.orchestrator.v1.CancelRunResponse
-	26, // 53: alur.orchestrator.v1.OrchestratorService.ListArtifacts:output_type -> alur.orchestrator.v1.ListArtifactsResponse
-	28, // 54: alur.orchestrator.v1.OrchestratorService.GetArtifact:output_type -> alur.orchestrator.v1.GetArtifactResponse
-	30, // 55: alur.orchestrator.v1.OrchestratorService.Predict:output_type -> alur.orchestrator.v1.PredictResponse
-	47, // [47:56] is the sub-list for method output_type
-	38, // [38:47] is the sub-list for method input_type
-	38, // [38:38] is the sub-list for extension type_name
-	38, // [38:38] is the sub-list for extension extendee
-	0,  // [0:38] is the sub-list for field type_name
+	39, // 19: alur.orchestrator.v1.Run.test_metrics:type_name -> alur.data.v1.Metrics
+	35, // 20: alur.orchestrator.v1.Run.task:type_name -> alur.data.v1.Task
+	11, // 21: alur.orchestrator.v1.Run.learning_curve:type_name -> alur.orchestrator.v1.LearningCurvePoint
+	11, // 22: alur.orchestrator.v1.LearningCurve.points:type_name -> alur.orchestrator.v1.LearningCurvePoint
+	38, // 23: alur.orchestrator.v1.Artifact.create_time:type_name -> google.protobuf.Timestamp
+	12, // 24: alur.orchestrator.v1.UploadSourceResponse.artifact:type_name -> alur.orchestrator.v1.Artifact
+	2,  // 25: alur.orchestrator.v1.StartRunRequest.spec:type_name -> alur.orchestrator.v1.PipelineSpec
+	9,  // 26: alur.orchestrator.v1.StartRunResponse.run:type_name -> alur.orchestrator.v1.Run
+	9,  // 27: alur.orchestrator.v1.GetRunResponse.run:type_name -> alur.orchestrator.v1.Run
+	9,  // 28: alur.orchestrator.v1.ListRunsResponse.runs:type_name -> alur.orchestrator.v1.Run
+	38, // 29: alur.orchestrator.v1.RunEvent.time:type_name -> google.protobuf.Timestamp
+	0,  // 30: alur.orchestrator.v1.RunEvent.run_state:type_name -> alur.orchestrator.v1.RunState
+	8,  // 31: alur.orchestrator.v1.RunEvent.trial:type_name -> alur.orchestrator.v1.Trial
+	22, // 32: alur.orchestrator.v1.WatchRunResponse.event:type_name -> alur.orchestrator.v1.RunEvent
+	9,  // 33: alur.orchestrator.v1.CancelRunResponse.run:type_name -> alur.orchestrator.v1.Run
+	12, // 34: alur.orchestrator.v1.ListArtifactsResponse.artifacts:type_name -> alur.orchestrator.v1.Artifact
+	12, // 35: alur.orchestrator.v1.GetArtifactResponse.artifact:type_name -> alur.orchestrator.v1.Artifact
+	40, // 36: alur.orchestrator.v1.PredictRequest.rows:type_name -> alur.data.v1.RawRows
+	41, // 37: alur.orchestrator.v1.PredictResponse.predictions:type_name -> alur.eval.v1.Prediction
+	5,  // 38: alur.orchestrator.v1.Candidate.GridEntry.value:type_name -> alur.orchestrator.v1.ParamValues
+	13, // 39: alur.orchestrator.v1.OrchestratorService.UploadSource:input_type -> alur.orchestrator.v1.UploadSourceRequest
+	15, // 40: alur.orchestrator.v1.OrchestratorService.StartRun:input_type -> alur.orchestrator.v1.StartRunRequest
+	17, // 41: alur.orchestrator.v1.OrchestratorService.GetRun:input_type -> alur.orchestrator.v1.GetRunRequest
+	19, // 42: alur.orchestrator.v1.OrchestratorService.ListRuns:input_type -> alur.orchestrator.v1.ListRunsRequest
+	21, // 43: alur.orchestrator.v1.OrchestratorService.WatchRun:input_type -> alur.orchestrator.v1.WatchRunRequest
+	24, // 44: alur.orchestrator.v1.OrchestratorService.CancelRun:input_type -> alur.orchestrator.v1.CancelRunRequest
+	26, // 45: alur.orchestrator.v1.OrchestratorService.ListArtifacts:input_type -> alur.orchestrator.v1.ListArtifactsRequest
+	28, // 46: alur.orchestrator.v1.OrchestratorService.GetArtifact:input_type -> alur.orchestrator.v1.GetArtifactRequest
+	30, // 47: alur.orchestrator.v1.OrchestratorService.Predict:input_type -> alur.orchestrator.v1.PredictRequest
+	14, // 48: alur.orchestrator.v1.OrchestratorService.UploadSource:output_type -> alur.orchestrator.v1.UploadSourceResponse
+	16, // 49: alur.orchestrator.v1.OrchestratorService.StartRun:output_type -> alur.orchestrator.v1.StartRunResponse
+	18, // 50: alur.orchestrator.v1.OrchestratorService.GetRun:output_type -> alur.orchestrator.v1.GetRunResponse
+	20, // 51: alur.orchestrator.v1.OrchestratorService.ListRuns:output_type -> alur.orchestrator.v1.ListRunsResponse
+	23, // 52: alur.orchestrator.v1.OrchestratorService.WatchRun:output_type -> alur.orchestrator.v1.WatchRunResponse
+	25, // 53: alur.orchestrator.v1.OrchestratorService.CancelRun:output_type -> alur.orchestrator.v1.CancelRunResponse
+	27, // 54: alur.orchestrator.v1.OrchestratorService.ListArtifacts:output_type -> alur.orchestrator.v1.ListArtifactsResponse
+	29, // 55: alur.orchestrator.v1.OrchestratorService.GetArtifact:output_type -> alur.orchestrator.v1.GetArtifactResponse
+	31, // 56: alur.orchestrator.v1.OrchestratorService.Predict:output_type -> alur.orchestrator.v1.PredictResponse
+	48, // [48:57] is the sub-list for method output_type
+	39, // [39:48] is the sub-list for method input_type
+	39, // [39:39] is the sub-list for extension type_name
+	39, // [39:39] is the sub-list for extension extendee
+	0,  // [0:39] is the sub-list for field type_name
 }
 
 func init() { file_alur_orchestrator_v1_orchestrator_proto_init() }
@@ -2545,11 +2616,11 @@ func file_alur_orchestrator_v1_orchestrator_proto_init() {
 		(*Source_Upload)(nil),
 	}
 	file_alur_orchestrator_v1_orchestrator_proto_msgTypes[4].OneofWrappers = []any{}
-	file_alur_orchestrator_v1_orchestrator_proto_msgTypes[10].OneofWrappers = []any{
+	file_alur_orchestrator_v1_orchestrator_proto_msgTypes[11].OneofWrappers = []any{
 		(*UploadSourceRequest_Name)(nil),
 		(*UploadSourceRequest_Chunk)(nil),
 	}
-	file_alur_orchestrator_v1_orchestrator_proto_msgTypes[26].OneofWrappers = []any{
+	file_alur_orchestrator_v1_orchestrator_proto_msgTypes[27].OneofWrappers = []any{
 		(*GetArtifactResponse_Artifact)(nil),
 		(*GetArtifactResponse_Chunk)(nil),
 	}
@@ -2559,7 +2630,7 @@ func file_alur_orchestrator_v1_orchestrator_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_alur_orchestrator_v1_orchestrator_proto_rawDesc), len(file_alur_orchestrator_v1_orchestrator_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   32,
+			NumMessages:   33,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
