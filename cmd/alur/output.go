@@ -484,6 +484,27 @@ func writeRunReport(w io.Writer, run *orchestratorv1.Run) {
 		fmt.Fprintln(w)
 		writeTestMetrics(w, run)
 	}
+	writeLearningCurve(w, run)
+}
+
+// writeLearningCurve renders the winner's learning curve and its verdict:
+// would more data help?
+func writeLearningCurve(w io.Writer, run *orchestratorv1.Run) {
+	pts := run.GetLearningCurve()
+	if len(pts) == 0 {
+		return
+	}
+	metric := runMetric(run)
+	fmt.Fprintln(w, "\nLearning curve (best configuration trained on growing shares of the training rows):")
+	tw := newTable(w)
+	fmt.Fprintf(tw, "ROWS\tSHARE\tTRAIN %s\tVALIDATION %s\n", strings.ToUpper(metric), strings.ToUpper(metric))
+	for _, p := range pts {
+		fmt.Fprintf(tw, "%d\t%.0f%%\t%s\t%s\n", p.GetTrainRows(), 100*p.GetTrainFraction(), fmtScore(p.GetTrainScore()), fmtScore(p.GetValidationScore()))
+	}
+	tw.Flush()
+	if v := run.GetLearningCurveVerdict(); v != "" {
+		fmt.Fprintln(w, v)
+	}
 }
 
 // writeRunList renders runs as a table, newest first as the server lists
