@@ -374,6 +374,16 @@ func (r *runner) execute() error {
 	if err != nil {
 		return err
 	}
+	var folds []fold
+	if k := int(spec.GetCvFolds()); k >= 2 {
+		both, err := concatTables(trainTable, validTable)
+		if err != nil {
+			return err
+		}
+		if folds, err = makeFolds(both, tr.GetLabel(), k, spec.GetSeed()); err != nil {
+			return status.Errorf(codes.FailedPrecondition, "spec.cv_folds: %v", err)
+		}
+	}
 	target := spec.GetObjective()
 	for i, cfg := range configs {
 		n := int32(i + 1)
@@ -383,7 +393,7 @@ func (r *runner) execute() error {
 			}
 			continue
 		}
-		trial := r.runTrial(n, cfg, task, metric, tr.GetLabel(), trainTable, trainDigest, validTable, validDigest)
+		trial := r.runTrial(n, cfg, task, metric, tr.GetLabel(), trainTable, trainDigest, validTable, validDigest, folds)
 		if err := r.ctx.Err(); err != nil {
 			return err
 		}
@@ -497,7 +507,7 @@ func isFatal(msg string) bool {
 
 // runTrial trains and scores one configuration and records the trial.
 func (r *runner) runTrial(n int32, cfg trialConfig, task datav1.Task, metric, label string,
-	trainTable *table.Table, trainDigest string, validTable *table.Table, validDigest string) *orchestratorv1.Trial {
+	trainTable *table.Table, trainDigest string, validTable *table.Table, validDigest string, folds []fold) *orchestratorv1.Trial {
 	spec := r.run.GetSpec()
 	trial := &orchestratorv1.Trial{Number: n, Algorithm: cfg.algorithm, Params: cfg.params}
 	if a, ok := algo.Lookup(cfg.algorithm); ok {
@@ -506,6 +516,15 @@ func (r *runner) runTrial(n int32, cfg trialConfig, task datav1.Task, metric, la
 		}
 	}
 	tc := &trainv1.TrainConfig{Algorithm: cfg.algorithm, Params: cfg.params, Label: label, Task: task, Seed: spec.GetSeed()}
+	if len(folds) > 0 {
+		if err := r.crossValidate(trial, tc, metric, folds); err != nil {
+			trial.Error = describeErr(err)
+			r.recordTrial(trial, fmt.Sprintf("trial %d (%s) failed: %s", n, cfg.algorithm, trial.Error))
+			return trial
+		}
+		r.recordTrial(trial, fmt.Sprintf("trial %d: %s %s: %d-fold %s %.4f ± %.4f", n, cfg.algorithm, formatParams(trial.GetParams()), len(folds), metric, trial.GetScore(), trial.GetScoreStd()))
+		return trial
+	}
 	trainStep := fmt.Sprintf("train/%d", n)
 	outs, err := r.step(trainStep, cacheKey(trainVersion, tc, trainDigest), func(ctx context.Context) ([]string, string, error) {
 		model, res, err := r.srv.stages.trainModel(ctx, tc, trainTable, r.progressFunc(trainStep))

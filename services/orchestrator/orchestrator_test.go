@@ -12,6 +12,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/alur-ml/alur/ml/algo"
 	datav1 "github.com/alur-ml/alur/proto/alur/data/v1"
 	evalv1 "github.com/alur-ml/alur/proto/alur/eval/v1"
 	ingestv1 "github.com/alur-ml/alur/proto/alur/ingest/v1"
@@ -414,5 +415,108 @@ func TestBestOfTieBreak(t *testing.T) {
 	}
 	if b := bestOf(trials, "log_loss"); b.GetNumber() != 1 {
 		t.Errorf("lower-is-better: best = %d, want 1", b.GetNumber())
+	}
+}
+
+func TestCrossValidation(t *testing.T) {
+	cfg := startStages(t)
+	cfg.DataDir = t.TempDir()
+	_, client, stop := newTestOrchestrator(t, cfg)
+	defer stop()
+	spec := irisSpec(&orchestratorv1.Candidate{Algorithm: "logistic_regression"}, &orchestratorv1.Candidate{Algorithm: "naive_bayes"})
+	spec.CvFolds = 5
+	start, err := client.StartRun(context.Background(), &orchestratorv1.StartRunRequest{Spec: spec})
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := await(t, client, start.GetRun().GetId())
+	if run.GetState() != orchestratorv1.RunState_RUN_STATE_SUCCEEDED {
+		t.Fatalf("state %v: %s", run.GetState(), run.GetError())
+	}
+	for _, tr := range run.GetTrials() {
+		if len(tr.GetFoldScores()) != 5 {
+			t.Fatalf("trial %d: %d fold scores, want 5", tr.GetNumber(), len(tr.GetFoldScores()))
+		}
+		sum := 0.0
+		for _, s := range tr.GetFoldScores() {
+			sum += s
+		}
+		if d := sum/5 - tr.GetScore(); d > 1e-12 || d < -1e-12 {
+			t.Errorf("trial %d: score %v is not the fold mean %v", tr.GetNumber(), tr.GetScore(), sum/5)
+		}
+		cm := tr.GetValidationMetrics().GetClassification().GetConfusionMatrix()
+		total := int64(0)
+		for _, c := range cm.GetCounts() {
+			total += c
+		}
+		if total != 120 {
+			t.Errorf("trial %d: summed confusion counts %d, want the 120 train+validation rows", tr.GetNumber(), total)
+		}
+	}
+}
+
+func TestExpandRanges(t *testing.T) {
+	c := &orchestratorv1.Candidate{Algorithm: "logistic_regression", Samples: 50,
+		Ranges: map[string]*orchestratorv1.ParamRange{"C": {Min: 0.001, Max: 1000, Log: true}, "max_iter": {Min: 10, Max: 500, Integer: true}}}
+	a := expandRanges(c, 7, 0)
+	b := expandRanges(c, 7, 0)
+	if len(a) != 50 {
+		t.Fatalf("%d draws, want 50", len(a))
+	}
+	small := 0
+	for i := range a {
+		if a[i]["C"] != b[i]["C"] || a[i]["max_iter"] != b[i]["max_iter"] {
+			t.Fatal("draws are not reproducible for a seed")
+		}
+		if c := a[i]["C"]; c < 0.001 || c > 1000 {
+			t.Fatalf("C=%g outside the range", c)
+		}
+		if c := a[i]["C"]; c < 1 {
+			small++
+		}
+		if m := a[i]["max_iter"]; m != float64(int(m)) || m < 10 || m > 500 {
+			t.Fatalf("max_iter=%g not a whole number in range", m)
+		}
+	}
+	// Log-uniform: about half the draws fall below the geometric middle.
+	if small < 15 || small > 35 {
+		t.Errorf("%d of 50 log-uniform draws below 1, want about 25", small)
+	}
+	if d := expandRanges(c, 8, 0); d[0]["C"] == a[0]["C"] {
+		t.Error("another seed drew the same value")
+	}
+	spec := &orchestratorv1.PipelineSpec{BalanceClasses: true, Candidates: []*orchestratorv1.Candidate{{Algorithm: "naive_bayes"}, {Algorithm: "logistic_regression"}}}
+	for _, tc := range expandCandidates(spec, datav1.Task_TASK_CLASSIFICATION) {
+		a, _ := algo.Lookup(tc.algorithm)
+		if hasParam(a, balancedParam) && tc.params[balancedParam] != 1 {
+			t.Errorf("%s: balance_classes did not set %s", tc.algorithm, balancedParam)
+		}
+		if !hasParam(a, balancedParam) {
+			if _, ok := tc.params[balancedParam]; ok {
+				t.Errorf("%s: balanced set on an algorithm without it", tc.algorithm)
+			}
+		}
+	}
+}
+
+func TestSearchSpecValidation(t *testing.T) {
+	base := func(c *orchestratorv1.Candidate) *orchestratorv1.PipelineSpec { return irisSpec(c) }
+	cases := []struct {
+		name  string
+		spec  *orchestratorv1.PipelineSpec
+		field string
+	}{
+		{"min above max", base(&orchestratorv1.Candidate{Algorithm: "ridge", Ranges: map[string]*orchestratorv1.ParamRange{"alpha": {Min: 2, Max: 1}}}), `spec.candidates[0].ranges["alpha"]`},
+		{"log from zero", base(&orchestratorv1.Candidate{Algorithm: "ridge", Ranges: map[string]*orchestratorv1.ParamRange{"alpha": {Min: 0, Max: 1, Log: true}}}), `spec.candidates[0].ranges["alpha"]`},
+		{"out of bounds", base(&orchestratorv1.Candidate{Algorithm: "knn", Ranges: map[string]*orchestratorv1.ParamRange{"k": {Min: -5, Max: 3}}}), `spec.candidates[0].ranges["k"]`},
+		{"samples", base(&orchestratorv1.Candidate{Algorithm: "knn", Samples: -1}), "spec.candidates[0].samples"},
+		{"folds", &orchestratorv1.PipelineSpec{Source: &orchestratorv1.Source{Kind: &orchestratorv1.Source_Bundled{Bundled: "iris"}}, Label: "species", CvFolds: 50}, "spec.cv_folds"},
+	}
+	for _, tc := range cases {
+		err := validateSpec(tc.spec)
+		se, ok := err.(*specError)
+		if !ok || se.field != tc.field {
+			t.Errorf("%s: got %v, want an error on %s", tc.name, err, tc.field)
+		}
 	}
 }

@@ -3,6 +3,7 @@ package orchestrator
 import (
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"sort"
 	"strings"
 
@@ -21,6 +22,9 @@ const (
 	maxMaxTrials     = 1000
 	maxCandidates    = 100
 	maxGridValues    = 1000
+	maxSamples       = 1000
+	defaultSamples   = 10
+	maxCVFolds       = 20
 )
 
 // specError names the spec field that is wrong; handlers turn it into
@@ -83,6 +87,9 @@ func validateSpec(s *orchestratorv1.PipelineSpec) error {
 			return fieldErr("spec.objective.target", "must be a finite number")
 		}
 	}
+	if n := s.GetCvFolds(); n < 0 || n > maxCVFolds {
+		return fieldErr("spec.cv_folds", "%d is outside [0, %d]", n, maxCVFolds)
+	}
 	if n := s.GetMaxTrials(); n < 0 || n > maxMaxTrials {
 		return fieldErr("spec.max_trials", "%d is outside [0, %d]", n, maxMaxTrials)
 	}
@@ -123,6 +130,31 @@ func validateCandidate(field string, c *orchestratorv1.Candidate, task datav1.Ta
 	}
 	if _, err := spec.ResolveParams(c.GetParams()); err != nil {
 		return paramFieldErr(field+".params", err)
+	}
+	if n := c.GetSamples(); n < 0 || n > maxSamples {
+		return fieldErr(field+".samples", "%d is outside [0, %d]", n, maxSamples)
+	}
+	for _, name := range sortedKeys(c.GetRanges()) {
+		r := c.GetRanges()[name]
+		f := fmt.Sprintf("%s.ranges[%q]", field, name)
+		switch {
+		case r == nil:
+			return fieldErr(f, "is empty")
+		case math.IsNaN(r.GetMin()) || math.IsNaN(r.GetMax()) || math.IsInf(r.GetMin(), 0) || math.IsInf(r.GetMax(), 0):
+			return fieldErr(f, "min and max must be finite numbers")
+		case r.GetMin() > r.GetMax():
+			return fieldErr(f, "min %g is greater than max %g", r.GetMin(), r.GetMax())
+		case r.GetLog() && r.GetMin() <= 0:
+			return fieldErr(f, "a log range needs a positive min, got %g", r.GetMin())
+		}
+		for _, v := range []float64{r.GetMin(), r.GetMax()} {
+			if r.GetInteger() {
+				v = math.Round(v)
+			}
+			if _, err := spec.ResolveParams(map[string]float64{name: v}); err != nil {
+				return paramFieldErr(field+".ranges", err)
+			}
+		}
 	}
 	for _, name := range sortedKeys(c.GetGrid()) {
 		vals := c.GetGrid()[name].GetValues()
@@ -186,12 +218,74 @@ func expandCandidates(s *orchestratorv1.PipelineSpec, task datav1.Task) []trialC
 			}
 		}
 	}
-	for _, c := range cands {
-		for _, p := range expandGrid(c) {
+	for i, c := range cands {
+		a, _ := algo.Lookup(c.GetAlgorithm())
+		for _, p := range expandRanges(c, s.GetSeed(), i) {
+			if s.GetBalanceClasses() && task == datav1.Task_TASK_CLASSIFICATION && a != nil && hasParam(a, balancedParam) {
+				if _, set := p[balancedParam]; !set {
+					p[balancedParam] = 1
+				}
+			}
 			if len(out) == budget {
 				return out
 			}
 			out = append(out, trialConfig{algorithm: c.GetAlgorithm(), params: p})
+		}
+	}
+	return out
+}
+
+// balancedParam is the hyperparameter through which algorithms weight
+// classes inversely to their frequency.
+const balancedParam = "balanced"
+
+func hasParam(a *algo.Spec, name string) bool {
+	for _, p := range a.Params {
+		if p.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+// expandRanges draws the candidate's random-search samples (seeded by the
+// spec's seed and the candidate's position, so a spec always yields the
+// same trials) and combines each with every grid combination.
+func expandRanges(c *orchestratorv1.Candidate, seed int64, index int) []map[string]float64 {
+	grid := expandGrid(c)
+	if len(c.GetRanges()) == 0 {
+		return grid
+	}
+	n := int(c.GetSamples())
+	if n == 0 {
+		n = defaultSamples
+	}
+	rng := rand.New(rand.NewPCG(uint64(seed), uint64(index)+1))
+	names := sortedKeys(c.GetRanges())
+	var out []map[string]float64
+	for range n {
+		draw := map[string]float64{}
+		for _, name := range names {
+			r := c.GetRanges()[name]
+			u := rng.Float64()
+			var v float64
+			if r.GetLog() {
+				v = math.Exp(math.Log(r.GetMin()) + u*(math.Log(r.GetMax())-math.Log(r.GetMin())))
+			} else {
+				v = r.GetMin() + u*(r.GetMax()-r.GetMin())
+			}
+			v = math.Min(math.Max(v, r.GetMin()), r.GetMax())
+			if r.GetInteger() {
+				v = math.Round(v)
+			}
+			draw[name] = v
+		}
+		for _, g := range grid {
+			p := cloneParams(g)
+			for k, v := range draw {
+				p[k] = v
+			}
+			out = append(out, p)
 		}
 	}
 	return out

@@ -174,9 +174,18 @@ type PipelineSpec struct {
 	// max_trials caps the number of models trained; 0 means 20. At most 1000.
 	MaxTrials int32 `protobuf:"varint,8,opt,name=max_trials,json=maxTrials,proto3" json:"max_trials,omitempty"`
 	// seed makes the split and the algorithms reproducible.
-	Seed          int64 `protobuf:"varint,9,opt,name=seed,proto3" json:"seed,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Seed int64 `protobuf:"varint,9,opt,name=seed,proto3" json:"seed,omitempty"`
+	// cv_folds, from 2 to 20, ranks trials by stratified k-fold
+	// cross-validation over the train and validation rows instead of by the
+	// validation rows alone: slower, but steadier on small data. 0 or 1 uses
+	// the validation rows.
+	CvFolds int32 `protobuf:"varint,10,opt,name=cv_folds,json=cvFolds,proto3" json:"cv_folds,omitempty"`
+	// balance_classes weights each class inversely to its frequency in every
+	// algorithm that supports it (the "balanced" hyperparameter), for
+	// imbalanced labels.
+	BalanceClasses bool `protobuf:"varint,11,opt,name=balance_classes,json=balanceClasses,proto3" json:"balance_classes,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *PipelineSpec) Reset() {
@@ -270,6 +279,20 @@ func (x *PipelineSpec) GetSeed() int64 {
 		return x.Seed
 	}
 	return 0
+}
+
+func (x *PipelineSpec) GetCvFolds() int32 {
+	if x != nil {
+		return x.CvFolds
+	}
+	return 0
+}
+
+func (x *PipelineSpec) GetBalanceClasses() bool {
+	if x != nil {
+		return x.BalanceClasses
+	}
+	return false
 }
 
 // Source says where a run's data comes from.
@@ -396,7 +419,14 @@ type Candidate struct {
 	Params map[string]float64 `protobuf:"bytes,2,rep,name=params,proto3" json:"params,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"fixed64,2,opt,name=value"`
 	// grid lists values to try per hyperparameter; every combination is a
 	// trial, in order, until the budget is spent.
-	Grid          map[string]*ParamValues `protobuf:"bytes,3,rep,name=grid,proto3" json:"grid,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	Grid map[string]*ParamValues `protobuf:"bytes,3,rep,name=grid,proto3" json:"grid,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// ranges lists intervals to draw hyperparameters from at random (random
+	// search, seeded by the spec's seed); each draw, combined with every grid
+	// combination, is a trial.
+	Ranges map[string]*ParamRange `protobuf:"bytes,4,rep,name=ranges,proto3" json:"ranges,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// samples is the number of random draws from ranges; 0 means 10. Ignored
+	// without ranges. At most 1000.
+	Samples       int32 `protobuf:"varint,5,opt,name=samples,proto3" json:"samples,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -452,6 +482,94 @@ func (x *Candidate) GetGrid() map[string]*ParamValues {
 	return nil
 }
 
+func (x *Candidate) GetRanges() map[string]*ParamRange {
+	if x != nil {
+		return x.Ranges
+	}
+	return nil
+}
+
+func (x *Candidate) GetSamples() int32 {
+	if x != nil {
+		return x.Samples
+	}
+	return 0
+}
+
+// ParamRange is an interval to draw one hyperparameter from.
+type ParamRange struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// min is the smallest value drawn.
+	Min float64 `protobuf:"fixed64,1,opt,name=min,proto3" json:"min,omitempty"`
+	// max is the largest value drawn.
+	Max float64 `protobuf:"fixed64,2,opt,name=max,proto3" json:"max,omitempty"`
+	// log draws uniformly in log space (min must be positive), as suits
+	// scale parameters such as C or alpha.
+	Log bool `protobuf:"varint,3,opt,name=log,proto3" json:"log,omitempty"`
+	// integer rounds draws to whole numbers.
+	Integer       bool `protobuf:"varint,4,opt,name=integer,proto3" json:"integer,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ParamRange) Reset() {
+	*x = ParamRange{}
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ParamRange) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ParamRange) ProtoMessage() {}
+
+func (x *ParamRange) ProtoReflect() protoreflect.Message {
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ParamRange.ProtoReflect.Descriptor instead.
+func (*ParamRange) Descriptor() ([]byte, []int) {
+	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *ParamRange) GetMin() float64 {
+	if x != nil {
+		return x.Min
+	}
+	return 0
+}
+
+func (x *ParamRange) GetMax() float64 {
+	if x != nil {
+		return x.Max
+	}
+	return 0
+}
+
+func (x *ParamRange) GetLog() bool {
+	if x != nil {
+		return x.Log
+	}
+	return false
+}
+
+func (x *ParamRange) GetInteger() bool {
+	if x != nil {
+		return x.Integer
+	}
+	return false
+}
+
 // ParamValues lists the values of one hyperparameter to try.
 type ParamValues struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -463,7 +581,7 @@ type ParamValues struct {
 
 func (x *ParamValues) Reset() {
 	*x = ParamValues{}
-	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[3]
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -475,7 +593,7 @@ func (x *ParamValues) String() string {
 func (*ParamValues) ProtoMessage() {}
 
 func (x *ParamValues) ProtoReflect() protoreflect.Message {
-	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[3]
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -488,7 +606,7 @@ func (x *ParamValues) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ParamValues.ProtoReflect.Descriptor instead.
 func (*ParamValues) Descriptor() ([]byte, []int) {
-	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{3}
+	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *ParamValues) GetValues() []float64 {
@@ -516,7 +634,7 @@ type Objective struct {
 
 func (x *Objective) Reset() {
 	*x = Objective{}
-	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[4]
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -528,7 +646,7 @@ func (x *Objective) String() string {
 func (*Objective) ProtoMessage() {}
 
 func (x *Objective) ProtoReflect() protoreflect.Message {
-	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[4]
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -541,7 +659,7 @@ func (x *Objective) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Objective.ProtoReflect.Descriptor instead.
 func (*Objective) Descriptor() ([]byte, []int) {
-	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{4}
+	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *Objective) GetMetric() string {
@@ -583,7 +701,7 @@ type Step struct {
 
 func (x *Step) Reset() {
 	*x = Step{}
-	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[5]
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -595,7 +713,7 @@ func (x *Step) String() string {
 func (*Step) ProtoMessage() {}
 
 func (x *Step) ProtoReflect() protoreflect.Message {
-	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[5]
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -608,7 +726,7 @@ func (x *Step) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Step.ProtoReflect.Descriptor instead.
 func (*Step) Descriptor() ([]byte, []int) {
-	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{5}
+	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *Step) GetName() string {
@@ -671,21 +789,28 @@ type Trial struct {
 	Params map[string]float64 `protobuf:"bytes,3,rep,name=params,proto3" json:"params,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"fixed64,2,opt,name=value"`
 	// score is the objective metric on the validation rows.
 	Score float64 `protobuf:"fixed64,4,opt,name=score,proto3" json:"score,omitempty"`
-	// validation_metrics are all metrics on the validation rows.
+	// validation_metrics are all metrics on the validation rows (with
+	// cross-validation: scalar metrics averaged over the folds, confusion
+	// counts summed).
 	ValidationMetrics *v1.Metrics `protobuf:"bytes,5,opt,name=validation_metrics,json=validationMetrics,proto3" json:"validation_metrics,omitempty"`
 	// model_digest is the trained model's artifact.
 	ModelDigest string `protobuf:"bytes,6,opt,name=model_digest,json=modelDigest,proto3" json:"model_digest,omitempty"`
 	// fit_seconds is the training wall time.
 	FitSeconds float64 `protobuf:"fixed64,7,opt,name=fit_seconds,json=fitSeconds,proto3" json:"fit_seconds,omitempty"`
 	// error says why the trial failed; a failed trial does not fail the run.
-	Error         string `protobuf:"bytes,8,opt,name=error,proto3" json:"error,omitempty"`
+	Error string `protobuf:"bytes,8,opt,name=error,proto3" json:"error,omitempty"`
+	// fold_scores are the objective metric on each cross-validation fold,
+	// when the spec asks for cv_folds; score is then their mean.
+	FoldScores []float64 `protobuf:"fixed64,9,rep,packed,name=fold_scores,json=foldScores,proto3" json:"fold_scores,omitempty"`
+	// score_std is the standard deviation of fold_scores.
+	ScoreStd      float64 `protobuf:"fixed64,10,opt,name=score_std,json=scoreStd,proto3" json:"score_std,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Trial) Reset() {
 	*x = Trial{}
-	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[6]
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -697,7 +822,7 @@ func (x *Trial) String() string {
 func (*Trial) ProtoMessage() {}
 
 func (x *Trial) ProtoReflect() protoreflect.Message {
-	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[6]
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -710,7 +835,7 @@ func (x *Trial) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Trial.ProtoReflect.Descriptor instead.
 func (*Trial) Descriptor() ([]byte, []int) {
-	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{6}
+	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *Trial) GetNumber() int32 {
@@ -769,6 +894,20 @@ func (x *Trial) GetError() string {
 	return ""
 }
 
+func (x *Trial) GetFoldScores() []float64 {
+	if x != nil {
+		return x.FoldScores
+	}
+	return nil
+}
+
+func (x *Trial) GetScoreStd() float64 {
+	if x != nil {
+		return x.ScoreStd
+	}
+	return 0
+}
+
 // Run is one execution of a pipeline spec.
 type Run struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -823,7 +962,7 @@ type Run struct {
 
 func (x *Run) Reset() {
 	*x = Run{}
-	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[7]
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -835,7 +974,7 @@ func (x *Run) String() string {
 func (*Run) ProtoMessage() {}
 
 func (x *Run) ProtoReflect() protoreflect.Message {
-	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[7]
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -848,7 +987,7 @@ func (x *Run) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Run.ProtoReflect.Descriptor instead.
 func (*Run) Descriptor() ([]byte, []int) {
-	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{7}
+	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *Run) GetId() string {
@@ -1014,7 +1153,7 @@ type LearningCurve struct {
 
 func (x *LearningCurve) Reset() {
 	*x = LearningCurve{}
-	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[8]
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1026,7 +1165,7 @@ func (x *LearningCurve) String() string {
 func (*LearningCurve) ProtoMessage() {}
 
 func (x *LearningCurve) ProtoReflect() protoreflect.Message {
-	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[8]
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1039,7 +1178,7 @@ func (x *LearningCurve) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LearningCurve.ProtoReflect.Descriptor instead.
 func (*LearningCurve) Descriptor() ([]byte, []int) {
-	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{8}
+	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *LearningCurve) GetMetric() string {
@@ -1081,7 +1220,7 @@ type LearningCurvePoint struct {
 
 func (x *LearningCurvePoint) Reset() {
 	*x = LearningCurvePoint{}
-	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[9]
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1093,7 +1232,7 @@ func (x *LearningCurvePoint) String() string {
 func (*LearningCurvePoint) ProtoMessage() {}
 
 func (x *LearningCurvePoint) ProtoReflect() protoreflect.Message {
-	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[9]
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1106,7 +1245,7 @@ func (x *LearningCurvePoint) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LearningCurvePoint.ProtoReflect.Descriptor instead.
 func (*LearningCurvePoint) Descriptor() ([]byte, []int) {
-	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{9}
+	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *LearningCurvePoint) GetTrainFraction() float64 {
@@ -1167,7 +1306,7 @@ type Artifact struct {
 
 func (x *Artifact) Reset() {
 	*x = Artifact{}
-	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[10]
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1179,7 +1318,7 @@ func (x *Artifact) String() string {
 func (*Artifact) ProtoMessage() {}
 
 func (x *Artifact) ProtoReflect() protoreflect.Message {
-	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[10]
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1192,7 +1331,7 @@ func (x *Artifact) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Artifact.ProtoReflect.Descriptor instead.
 func (*Artifact) Descriptor() ([]byte, []int) {
-	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{10}
+	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *Artifact) GetDigest() string {
@@ -1274,7 +1413,7 @@ type UploadSourceRequest struct {
 
 func (x *UploadSourceRequest) Reset() {
 	*x = UploadSourceRequest{}
-	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[11]
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1286,7 +1425,7 @@ func (x *UploadSourceRequest) String() string {
 func (*UploadSourceRequest) ProtoMessage() {}
 
 func (x *UploadSourceRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[11]
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1299,7 +1438,7 @@ func (x *UploadSourceRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UploadSourceRequest.ProtoReflect.Descriptor instead.
 func (*UploadSourceRequest) Descriptor() ([]byte, []int) {
-	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{11}
+	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *UploadSourceRequest) GetPart() isUploadSourceRequest_Part {
@@ -1356,7 +1495,7 @@ type UploadSourceResponse struct {
 
 func (x *UploadSourceResponse) Reset() {
 	*x = UploadSourceResponse{}
-	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[12]
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1368,7 +1507,7 @@ func (x *UploadSourceResponse) String() string {
 func (*UploadSourceResponse) ProtoMessage() {}
 
 func (x *UploadSourceResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[12]
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1381,7 +1520,7 @@ func (x *UploadSourceResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UploadSourceResponse.ProtoReflect.Descriptor instead.
 func (*UploadSourceResponse) Descriptor() ([]byte, []int) {
-	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{12}
+	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *UploadSourceResponse) GetArtifact() *Artifact {
@@ -1402,7 +1541,7 @@ type StartRunRequest struct {
 
 func (x *StartRunRequest) Reset() {
 	*x = StartRunRequest{}
-	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[13]
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1414,7 +1553,7 @@ func (x *StartRunRequest) String() string {
 func (*StartRunRequest) ProtoMessage() {}
 
 func (x *StartRunRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[13]
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1427,7 +1566,7 @@ func (x *StartRunRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StartRunRequest.ProtoReflect.Descriptor instead.
 func (*StartRunRequest) Descriptor() ([]byte, []int) {
-	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{13}
+	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *StartRunRequest) GetSpec() *PipelineSpec {
@@ -1448,7 +1587,7 @@ type StartRunResponse struct {
 
 func (x *StartRunResponse) Reset() {
 	*x = StartRunResponse{}
-	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[14]
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1460,7 +1599,7 @@ func (x *StartRunResponse) String() string {
 func (*StartRunResponse) ProtoMessage() {}
 
 func (x *StartRunResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[14]
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1473,7 +1612,7 @@ func (x *StartRunResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StartRunResponse.ProtoReflect.Descriptor instead.
 func (*StartRunResponse) Descriptor() ([]byte, []int) {
-	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{14}
+	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *StartRunResponse) GetRun() *Run {
@@ -1494,7 +1633,7 @@ type GetRunRequest struct {
 
 func (x *GetRunRequest) Reset() {
 	*x = GetRunRequest{}
-	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[15]
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1506,7 +1645,7 @@ func (x *GetRunRequest) String() string {
 func (*GetRunRequest) ProtoMessage() {}
 
 func (x *GetRunRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[15]
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1519,7 +1658,7 @@ func (x *GetRunRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRunRequest.ProtoReflect.Descriptor instead.
 func (*GetRunRequest) Descriptor() ([]byte, []int) {
-	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{15}
+	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *GetRunRequest) GetRunId() string {
@@ -1540,7 +1679,7 @@ type GetRunResponse struct {
 
 func (x *GetRunResponse) Reset() {
 	*x = GetRunResponse{}
-	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[16]
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1552,7 +1691,7 @@ func (x *GetRunResponse) String() string {
 func (*GetRunResponse) ProtoMessage() {}
 
 func (x *GetRunResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[16]
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1565,7 +1704,7 @@ func (x *GetRunResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRunResponse.ProtoReflect.Descriptor instead.
 func (*GetRunResponse) Descriptor() ([]byte, []int) {
-	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{16}
+	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *GetRunResponse) GetRun() *Run {
@@ -1588,7 +1727,7 @@ type ListRunsRequest struct {
 
 func (x *ListRunsRequest) Reset() {
 	*x = ListRunsRequest{}
-	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[17]
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1600,7 +1739,7 @@ func (x *ListRunsRequest) String() string {
 func (*ListRunsRequest) ProtoMessage() {}
 
 func (x *ListRunsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[17]
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1613,7 +1752,7 @@ func (x *ListRunsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRunsRequest.ProtoReflect.Descriptor instead.
 func (*ListRunsRequest) Descriptor() ([]byte, []int) {
-	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{17}
+	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *ListRunsRequest) GetPageSize() int32 {
@@ -1643,7 +1782,7 @@ type ListRunsResponse struct {
 
 func (x *ListRunsResponse) Reset() {
 	*x = ListRunsResponse{}
-	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[18]
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1655,7 +1794,7 @@ func (x *ListRunsResponse) String() string {
 func (*ListRunsResponse) ProtoMessage() {}
 
 func (x *ListRunsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[18]
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1668,7 +1807,7 @@ func (x *ListRunsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRunsResponse.ProtoReflect.Descriptor instead.
 func (*ListRunsResponse) Descriptor() ([]byte, []int) {
-	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{18}
+	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *ListRunsResponse) GetRuns() []*Run {
@@ -1696,7 +1835,7 @@ type WatchRunRequest struct {
 
 func (x *WatchRunRequest) Reset() {
 	*x = WatchRunRequest{}
-	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[19]
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1708,7 +1847,7 @@ func (x *WatchRunRequest) String() string {
 func (*WatchRunRequest) ProtoMessage() {}
 
 func (x *WatchRunRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[19]
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1721,7 +1860,7 @@ func (x *WatchRunRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchRunRequest.ProtoReflect.Descriptor instead.
 func (*WatchRunRequest) Descriptor() ([]byte, []int) {
-	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{19}
+	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *WatchRunRequest) GetRunId() string {
@@ -1752,7 +1891,7 @@ type RunEvent struct {
 
 func (x *RunEvent) Reset() {
 	*x = RunEvent{}
-	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[20]
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1764,7 +1903,7 @@ func (x *RunEvent) String() string {
 func (*RunEvent) ProtoMessage() {}
 
 func (x *RunEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[20]
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1777,7 +1916,7 @@ func (x *RunEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RunEvent.ProtoReflect.Descriptor instead.
 func (*RunEvent) Descriptor() ([]byte, []int) {
-	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{20}
+	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *RunEvent) GetSequence() int64 {
@@ -1833,7 +1972,7 @@ type WatchRunResponse struct {
 
 func (x *WatchRunResponse) Reset() {
 	*x = WatchRunResponse{}
-	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[21]
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1845,7 +1984,7 @@ func (x *WatchRunResponse) String() string {
 func (*WatchRunResponse) ProtoMessage() {}
 
 func (x *WatchRunResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[21]
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1858,7 +1997,7 @@ func (x *WatchRunResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchRunResponse.ProtoReflect.Descriptor instead.
 func (*WatchRunResponse) Descriptor() ([]byte, []int) {
-	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{21}
+	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *WatchRunResponse) GetEvent() *RunEvent {
@@ -1879,7 +2018,7 @@ type CancelRunRequest struct {
 
 func (x *CancelRunRequest) Reset() {
 	*x = CancelRunRequest{}
-	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[22]
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1891,7 +2030,7 @@ func (x *CancelRunRequest) String() string {
 func (*CancelRunRequest) ProtoMessage() {}
 
 func (x *CancelRunRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[22]
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1904,7 +2043,7 @@ func (x *CancelRunRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelRunRequest.ProtoReflect.Descriptor instead.
 func (*CancelRunRequest) Descriptor() ([]byte, []int) {
-	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{22}
+	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *CancelRunRequest) GetRunId() string {
@@ -1925,7 +2064,7 @@ type CancelRunResponse struct {
 
 func (x *CancelRunResponse) Reset() {
 	*x = CancelRunResponse{}
-	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[23]
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1937,7 +2076,7 @@ func (x *CancelRunResponse) String() string {
 func (*CancelRunResponse) ProtoMessage() {}
 
 func (x *CancelRunResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[23]
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1950,7 +2089,7 @@ func (x *CancelRunResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelRunResponse.ProtoReflect.Descriptor instead.
 func (*CancelRunResponse) Descriptor() ([]byte, []int) {
-	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{23}
+	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *CancelRunResponse) GetRun() *Run {
@@ -1971,7 +2110,7 @@ type ListArtifactsRequest struct {
 
 func (x *ListArtifactsRequest) Reset() {
 	*x = ListArtifactsRequest{}
-	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[24]
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1983,7 +2122,7 @@ func (x *ListArtifactsRequest) String() string {
 func (*ListArtifactsRequest) ProtoMessage() {}
 
 func (x *ListArtifactsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[24]
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1996,7 +2135,7 @@ func (x *ListArtifactsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListArtifactsRequest.ProtoReflect.Descriptor instead.
 func (*ListArtifactsRequest) Descriptor() ([]byte, []int) {
-	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{24}
+	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *ListArtifactsRequest) GetRunId() string {
@@ -2017,7 +2156,7 @@ type ListArtifactsResponse struct {
 
 func (x *ListArtifactsResponse) Reset() {
 	*x = ListArtifactsResponse{}
-	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[25]
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2029,7 +2168,7 @@ func (x *ListArtifactsResponse) String() string {
 func (*ListArtifactsResponse) ProtoMessage() {}
 
 func (x *ListArtifactsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[25]
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2042,7 +2181,7 @@ func (x *ListArtifactsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListArtifactsResponse.ProtoReflect.Descriptor instead.
 func (*ListArtifactsResponse) Descriptor() ([]byte, []int) {
-	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{25}
+	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *ListArtifactsResponse) GetArtifacts() []*Artifact {
@@ -2063,7 +2202,7 @@ type GetArtifactRequest struct {
 
 func (x *GetArtifactRequest) Reset() {
 	*x = GetArtifactRequest{}
-	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[26]
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2075,7 +2214,7 @@ func (x *GetArtifactRequest) String() string {
 func (*GetArtifactRequest) ProtoMessage() {}
 
 func (x *GetArtifactRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[26]
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2088,7 +2227,7 @@ func (x *GetArtifactRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetArtifactRequest.ProtoReflect.Descriptor instead.
 func (*GetArtifactRequest) Descriptor() ([]byte, []int) {
-	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{26}
+	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *GetArtifactRequest) GetDigest() string {
@@ -2114,7 +2253,7 @@ type GetArtifactResponse struct {
 
 func (x *GetArtifactResponse) Reset() {
 	*x = GetArtifactResponse{}
-	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[27]
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2126,7 +2265,7 @@ func (x *GetArtifactResponse) String() string {
 func (*GetArtifactResponse) ProtoMessage() {}
 
 func (x *GetArtifactResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[27]
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2139,7 +2278,7 @@ func (x *GetArtifactResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetArtifactResponse.ProtoReflect.Descriptor instead.
 func (*GetArtifactResponse) Descriptor() ([]byte, []int) {
-	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{27}
+	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *GetArtifactResponse) GetPart() isGetArtifactResponse_Part {
@@ -2199,7 +2338,7 @@ type PredictRequest struct {
 
 func (x *PredictRequest) Reset() {
 	*x = PredictRequest{}
-	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[28]
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2211,7 +2350,7 @@ func (x *PredictRequest) String() string {
 func (*PredictRequest) ProtoMessage() {}
 
 func (x *PredictRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[28]
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2224,7 +2363,7 @@ func (x *PredictRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PredictRequest.ProtoReflect.Descriptor instead.
 func (*PredictRequest) Descriptor() ([]byte, []int) {
-	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{28}
+	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *PredictRequest) GetRunId() string {
@@ -2254,7 +2393,7 @@ type PredictResponse struct {
 
 func (x *PredictResponse) Reset() {
 	*x = PredictResponse{}
-	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[29]
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2266,7 +2405,7 @@ func (x *PredictResponse) String() string {
 func (*PredictResponse) ProtoMessage() {}
 
 func (x *PredictResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[29]
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2279,7 +2418,7 @@ func (x *PredictResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PredictResponse.ProtoReflect.Descriptor instead.
 func (*PredictResponse) Descriptor() ([]byte, []int) {
-	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{29}
+	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *PredictResponse) GetPredictions() []*v13.Prediction {
@@ -2300,7 +2439,7 @@ var File_alur_orchestrator_v1_orchestrator_proto protoreflect.FileDescriptor
 
 const file_alur_orchestrator_v1_orchestrator_proto_rawDesc = "" +
 	"\n" +
-	"'alur/orchestrator/v1/orchestrator.proto\x12\x14alur.orchestrator.v1\x1a\x1aalur/data/v1/metrics.proto\x1a\x18alur/data/v1/table.proto\x1a\x17alur/eval/v1/eval.proto\x1a\x1balur/ingest/v1/ingest.proto\x1a\x17alur/prep/v1/prep.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x81\x03\n" +
+	"'alur/orchestrator/v1/orchestrator.proto\x12\x14alur.orchestrator.v1\x1a\x1aalur/data/v1/metrics.proto\x1a\x18alur/data/v1/table.proto\x1a\x17alur/eval/v1/eval.proto\x1a\x1balur/ingest/v1/ingest.proto\x1a\x17alur/prep/v1/prep.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc5\x03\n" +
 	"\fPipelineSpec\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x124\n" +
 	"\x06source\x18\x02 \x01(\v2\x1c.alur.orchestrator.v1.SourceR\x06source\x12\x14\n" +
@@ -2313,23 +2452,37 @@ const file_alur_orchestrator_v1_orchestrator_proto_rawDesc = "" +
 	"\tobjective\x18\a \x01(\v2\x1f.alur.orchestrator.v1.ObjectiveR\tobjective\x12\x1d\n" +
 	"\n" +
 	"max_trials\x18\b \x01(\x05R\tmaxTrials\x12\x12\n" +
-	"\x04seed\x18\t \x01(\x03R\x04seed\"\x8a\x01\n" +
+	"\x04seed\x18\t \x01(\x03R\x04seed\x12\x19\n" +
+	"\bcv_folds\x18\n" +
+	" \x01(\x05R\acvFolds\x12'\n" +
+	"\x0fbalance_classes\x18\v \x01(\bR\x0ebalanceClasses\"\x8a\x01\n" +
 	"\x06Source\x12\x1a\n" +
 	"\abundled\x18\x01 \x01(\tH\x00R\abundled\x12\x14\n" +
 	"\x04path\x18\x02 \x01(\tH\x00R\x04path\x12\x18\n" +
 	"\x06upload\x18\x03 \x01(\tH\x00R\x06upload\x12,\n" +
 	"\x03csv\x18\x04 \x01(\v2\x1a.alur.ingest.v1.CsvOptionsR\x03csvB\x06\n" +
-	"\x04kind\"\xc4\x02\n" +
+	"\x04kind\"\x80\x04\n" +
 	"\tCandidate\x12\x1c\n" +
 	"\talgorithm\x18\x01 \x01(\tR\talgorithm\x12C\n" +
 	"\x06params\x18\x02 \x03(\v2+.alur.orchestrator.v1.Candidate.ParamsEntryR\x06params\x12=\n" +
-	"\x04grid\x18\x03 \x03(\v2).alur.orchestrator.v1.Candidate.GridEntryR\x04grid\x1a9\n" +
+	"\x04grid\x18\x03 \x03(\v2).alur.orchestrator.v1.Candidate.GridEntryR\x04grid\x12C\n" +
+	"\x06ranges\x18\x04 \x03(\v2+.alur.orchestrator.v1.Candidate.RangesEntryR\x06ranges\x12\x18\n" +
+	"\asamples\x18\x05 \x01(\x05R\asamples\x1a9\n" +
 	"\vParamsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\x01R\x05value:\x028\x01\x1aZ\n" +
 	"\tGridEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x127\n" +
-	"\x05value\x18\x02 \x01(\v2!.alur.orchestrator.v1.ParamValuesR\x05value:\x028\x01\"%\n" +
+	"\x05value\x18\x02 \x01(\v2!.alur.orchestrator.v1.ParamValuesR\x05value:\x028\x01\x1a[\n" +
+	"\vRangesEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x126\n" +
+	"\x05value\x18\x02 \x01(\v2 .alur.orchestrator.v1.ParamRangeR\x05value:\x028\x01\"\\\n" +
+	"\n" +
+	"ParamRange\x12\x10\n" +
+	"\x03min\x18\x01 \x01(\x01R\x03min\x12\x10\n" +
+	"\x03max\x18\x02 \x01(\x01R\x03max\x12\x10\n" +
+	"\x03log\x18\x03 \x01(\bR\x03log\x12\x18\n" +
+	"\ainteger\x18\x04 \x01(\bR\ainteger\"%\n" +
 	"\vParamValues\x12\x16\n" +
 	"\x06values\x18\x01 \x03(\x01R\x06values\"K\n" +
 	"\tObjective\x12\x16\n" +
@@ -2344,7 +2497,7 @@ const file_alur_orchestrator_v1_orchestrator_proto_rawDesc = "" +
 	"\bend_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\aendTime\x12\x1b\n" +
 	"\tcache_hit\x18\x05 \x01(\bR\bcacheHit\x12\x14\n" +
 	"\x05error\x18\x06 \x01(\tR\x05error\x12%\n" +
-	"\x0eoutput_digests\x18\a \x03(\tR\routputDigests\"\xef\x02\n" +
+	"\x0eoutput_digests\x18\a \x03(\tR\routputDigests\"\xad\x03\n" +
 	"\x05Trial\x12\x16\n" +
 	"\x06number\x18\x01 \x01(\x05R\x06number\x12\x1c\n" +
 	"\talgorithm\x18\x02 \x01(\tR\talgorithm\x12?\n" +
@@ -2354,7 +2507,11 @@ const file_alur_orchestrator_v1_orchestrator_proto_rawDesc = "" +
 	"\fmodel_digest\x18\x06 \x01(\tR\vmodelDigest\x12\x1f\n" +
 	"\vfit_seconds\x18\a \x01(\x01R\n" +
 	"fitSeconds\x12\x14\n" +
-	"\x05error\x18\b \x01(\tR\x05error\x1a9\n" +
+	"\x05error\x18\b \x01(\tR\x05error\x12\x1f\n" +
+	"\vfold_scores\x18\t \x03(\x01R\n" +
+	"foldScores\x12\x1b\n" +
+	"\tscore_std\x18\n" +
+	" \x01(\x01R\bscoreStd\x1a9\n" +
 	"\vParamsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\x01R\x05value:\x028\x01\"\x9d\a\n" +
@@ -2495,114 +2652,118 @@ func file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP() []byte {
 }
 
 var file_alur_orchestrator_v1_orchestrator_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_alur_orchestrator_v1_orchestrator_proto_msgTypes = make([]protoimpl.MessageInfo, 33)
+var file_alur_orchestrator_v1_orchestrator_proto_msgTypes = make([]protoimpl.MessageInfo, 35)
 var file_alur_orchestrator_v1_orchestrator_proto_goTypes = []any{
 	(RunState)(0),                 // 0: alur.orchestrator.v1.RunState
 	(StepState)(0),                // 1: alur.orchestrator.v1.StepState
 	(*PipelineSpec)(nil),          // 2: alur.orchestrator.v1.PipelineSpec
 	(*Source)(nil),                // 3: alur.orchestrator.v1.Source
 	(*Candidate)(nil),             // 4: alur.orchestrator.v1.Candidate
-	(*ParamValues)(nil),           // 5: alur.orchestrator.v1.ParamValues
-	(*Objective)(nil),             // 6: alur.orchestrator.v1.Objective
-	(*Step)(nil),                  // 7: alur.orchestrator.v1.Step
-	(*Trial)(nil),                 // 8: alur.orchestrator.v1.Trial
-	(*Run)(nil),                   // 9: alur.orchestrator.v1.Run
-	(*LearningCurve)(nil),         // 10: alur.orchestrator.v1.LearningCurve
-	(*LearningCurvePoint)(nil),    // 11: alur.orchestrator.v1.LearningCurvePoint
-	(*Artifact)(nil),              // 12: alur.orchestrator.v1.Artifact
-	(*UploadSourceRequest)(nil),   // 13: alur.orchestrator.v1.UploadSourceRequest
-	(*UploadSourceResponse)(nil),  // 14: alur.orchestrator.v1.UploadSourceResponse
-	(*StartRunRequest)(nil),       // 15: alur.orchestrator.v1.StartRunRequest
-	(*StartRunResponse)(nil),      // 16: alur.orchestrator.v1.StartRunResponse
-	(*GetRunRequest)(nil),         // 17: alur.orchestrator.v1.GetRunRequest
-	(*GetRunResponse)(nil),        // 18: alur.orchestrator.v1.GetRunResponse
-	(*ListRunsRequest)(nil),       // 19: alur.orchestrator.v1.ListRunsRequest
-	(*ListRunsResponse)(nil),      // 20: alur.orchestrator.v1.ListRunsResponse
-	(*WatchRunRequest)(nil),       // 21: alur.orchestrator.v1.WatchRunRequest
-	(*RunEvent)(nil),              // 22: alur.orchestrator.v1.RunEvent
-	(*WatchRunResponse)(nil),      // 23: alur.orchestrator.v1.WatchRunResponse
-	(*CancelRunRequest)(nil),      // 24: alur.orchestrator.v1.CancelRunRequest
-	(*CancelRunResponse)(nil),     // 25: alur.orchestrator.v1.CancelRunResponse
-	(*ListArtifactsRequest)(nil),  // 26: alur.orchestrator.v1.ListArtifactsRequest
-	(*ListArtifactsResponse)(nil), // 27: alur.orchestrator.v1.ListArtifactsResponse
-	(*GetArtifactRequest)(nil),    // 28: alur.orchestrator.v1.GetArtifactRequest
-	(*GetArtifactResponse)(nil),   // 29: alur.orchestrator.v1.GetArtifactResponse
-	(*PredictRequest)(nil),        // 30: alur.orchestrator.v1.PredictRequest
-	(*PredictResponse)(nil),       // 31: alur.orchestrator.v1.PredictResponse
-	nil,                           // 32: alur.orchestrator.v1.Candidate.ParamsEntry
-	nil,                           // 33: alur.orchestrator.v1.Candidate.GridEntry
-	nil,                           // 34: alur.orchestrator.v1.Trial.ParamsEntry
-	(v1.Task)(0),                  // 35: alur.data.v1.Task
-	(*v11.PrepareOptions)(nil),    // 36: alur.prep.v1.PrepareOptions
-	(*v12.CsvOptions)(nil),        // 37: alur.ingest.v1.CsvOptions
-	(*timestamppb.Timestamp)(nil), // 38: google.protobuf.Timestamp
-	(*v1.Metrics)(nil),            // 39: alur.data.v1.Metrics
-	(*v1.RawRows)(nil),            // 40: alur.data.v1.RawRows
-	(*v13.Prediction)(nil),        // 41: alur.eval.v1.Prediction
+	(*ParamRange)(nil),            // 5: alur.orchestrator.v1.ParamRange
+	(*ParamValues)(nil),           // 6: alur.orchestrator.v1.ParamValues
+	(*Objective)(nil),             // 7: alur.orchestrator.v1.Objective
+	(*Step)(nil),                  // 8: alur.orchestrator.v1.Step
+	(*Trial)(nil),                 // 9: alur.orchestrator.v1.Trial
+	(*Run)(nil),                   // 10: alur.orchestrator.v1.Run
+	(*LearningCurve)(nil),         // 11: alur.orchestrator.v1.LearningCurve
+	(*LearningCurvePoint)(nil),    // 12: alur.orchestrator.v1.LearningCurvePoint
+	(*Artifact)(nil),              // 13: alur.orchestrator.v1.Artifact
+	(*UploadSourceRequest)(nil),   // 14: alur.orchestrator.v1.UploadSourceRequest
+	(*UploadSourceResponse)(nil),  // 15: alur.orchestrator.v1.UploadSourceResponse
+	(*StartRunRequest)(nil),       // 16: alur.orchestrator.v1.StartRunRequest
+	(*StartRunResponse)(nil),      // 17: alur.orchestrator.v1.StartRunResponse
+	(*GetRunRequest)(nil),         // 18: alur.orchestrator.v1.GetRunRequest
+	(*GetRunResponse)(nil),        // 19: alur.orchestrator.v1.GetRunResponse
+	(*ListRunsRequest)(nil),       // 20: alur.orchestrator.v1.ListRunsRequest
+	(*ListRunsResponse)(nil),      // 21: alur.orchestrator.v1.ListRunsResponse
+	(*WatchRunRequest)(nil),       // 22: alur.orchestrator.v1.WatchRunRequest
+	(*RunEvent)(nil),              // 23: alur.orchestrator.v1.RunEvent
+	(*WatchRunResponse)(nil),      // 24: alur.orchestrator.v1.WatchRunResponse
+	(*CancelRunRequest)(nil),      // 25: alur.orchestrator.v1.CancelRunRequest
+	(*CancelRunResponse)(nil),     // 26: alur.orchestrator.v1.CancelRunResponse
+	(*ListArtifactsRequest)(nil),  // 27: alur.orchestrator.v1.ListArtifactsRequest
+	(*ListArtifactsResponse)(nil), // 28: alur.orchestrator.v1.ListArtifactsResponse
+	(*GetArtifactRequest)(nil),    // 29: alur.orchestrator.v1.GetArtifactRequest
+	(*GetArtifactResponse)(nil),   // 30: alur.orchestrator.v1.GetArtifactResponse
+	(*PredictRequest)(nil),        // 31: alur.orchestrator.v1.PredictRequest
+	(*PredictResponse)(nil),       // 32: alur.orchestrator.v1.PredictResponse
+	nil,                           // 33: alur.orchestrator.v1.Candidate.ParamsEntry
+	nil,                           // 34: alur.orchestrator.v1.Candidate.GridEntry
+	nil,                           // 35: alur.orchestrator.v1.Candidate.RangesEntry
+	nil,                           // 36: alur.orchestrator.v1.Trial.ParamsEntry
+	(v1.Task)(0),                  // 37: alur.data.v1.Task
+	(*v11.PrepareOptions)(nil),    // 38: alur.prep.v1.PrepareOptions
+	(*v12.CsvOptions)(nil),        // 39: alur.ingest.v1.CsvOptions
+	(*timestamppb.Timestamp)(nil), // 40: google.protobuf.Timestamp
+	(*v1.Metrics)(nil),            // 41: alur.data.v1.Metrics
+	(*v1.RawRows)(nil),            // 42: alur.data.v1.RawRows
+	(*v13.Prediction)(nil),        // 43: alur.eval.v1.Prediction
 }
 var file_alur_orchestrator_v1_orchestrator_proto_depIdxs = []int32{
 	3,  // 0: alur.orchestrator.v1.PipelineSpec.source:type_name -> alur.orchestrator.v1.Source
-	35, // 1: alur.orchestrator.v1.PipelineSpec.task:type_name -> alur.data.v1.Task
-	36, // 2: alur.orchestrator.v1.PipelineSpec.prepare:type_name -> alur.prep.v1.PrepareOptions
+	37, // 1: alur.orchestrator.v1.PipelineSpec.task:type_name -> alur.data.v1.Task
+	38, // 2: alur.orchestrator.v1.PipelineSpec.prepare:type_name -> alur.prep.v1.PrepareOptions
 	4,  // 3: alur.orchestrator.v1.PipelineSpec.candidates:type_name -> alur.orchestrator.v1.Candidate
-	6,  // 4: alur.orchestrator.v1.PipelineSpec.objective:type_name -> alur.orchestrator.v1.Objective
-	37, // 5: alur.orchestrator.v1.Source.csv:type_name -> alur.ingest.v1.CsvOptions
-	32, // 6: alur.orchestrator.v1.Candidate.params:type_name -> alur.orchestrator.v1.Candidate.ParamsEntry
-	33, // 7: alur.orchestrator.v1.Candidate.grid:type_name -> alur.orchestrator.v1.Candidate.GridEntry
-	1,  // 8: alur.orchestrator.v1.Step.state:type_name -> alur.orchestrator.v1.StepState
-	38, // 9: alur.orchestrator.v1.Step.start_time:type_name -> google.protobuf.Timestamp
-	38, // 10: alur.orchestrator.v1.Step.end_time:type_name -> google.protobuf.Timestamp
-	34, // 11: alur.orchestrator.v1.Trial.params:type_name -> alur.orchestrator.v1.Trial.ParamsEntry
-	39, // 12: alur.orchestrator.v1.Trial.validation_metrics:type_name -> alur.data.v1.Metrics
-	2,  // 13: alur.orchestrator.v1.Run.spec:type_name -> alur.orchestrator.v1.PipelineSpec
-	0,  // 14: alur.orchestrator.v1.Run.state:type_name -> alur.orchestrator.v1.RunState
-	38, // 15: alur.orchestrator.v1.Run.create_time:type_name -> google.protobuf.Timestamp
-	38, // 16: alur.orchestrator.v1.Run.end_time:type_name -> google.protobuf.Timestamp
-	7,  // 17: alur.orchestrator.v1.Run.steps:type_name -> alur.orchestrator.v1.Step
-	8,  // 18: alur.orchestrator.v1.Run.trials:type_name -> alur.orchestrator.v1.Trial
-	39, // 19: alur.orchestrator.v1.Run.test_metrics:type_name -> alur.data.v1.Metrics
-	35, // 20: alur.orchestrator.v1.Run.task:type_name -> alur.data.v1.Task
-	11, // 21: alur.orchestrator.v1.Run.learning_curve:type_name -> alur.orchestrator.v1.LearningCurvePoint
-	11, // 22: alur.orchestrator.v1.LearningCurve.points:type_name -> alur.orchestrator.v1.LearningCurvePoint
-	38, // 23: alur.orchestrator.v1.Artifact.create_time:type_name -> google.protobuf.Timestamp
-	12, // 24: alur.orchestrator.v1.UploadSourceResponse.artifact:type_name -> alur.orchestrator.v1.Artifact
-	2,  // 25: alur.orchestrator.v1.StartRunRequest.spec:type_name -> alur.orchestrator.v1.PipelineSpec
-	9,  // 26: alur.orchestrator.v1.StartRunResponse.run:type_name -> alur.orchestrator.v1.Run
-	9,  // 27: alur.orchestrator.v1.GetRunResponse.run:type_name -> alur.orchestrator.v1.Run
-	9,  // 28: alur.orchestrator.v1.ListRunsResponse.runs:type_name -> alur.orchestrator.v1.Run
-	38, // 29: alur.orchestrator.v1.RunEvent.time:type_name -> google.protobuf.Timestamp
-	0,  // 30: alur.orchestrator.v1.RunEvent.run_state:type_name -> alur.orchestrator.v1.RunState
-	8,  // 31: alur.orchestrator.v1.RunEvent.trial:type_name -> alur.orchestrator.v1.Trial
-	22, // 32: alur.orchestrator.v1.WatchRunResponse.event:type_name -> alur.orchestrator.v1.RunEvent
-	9,  // 33: alur.orchestrator.v1.CancelRunResponse.run:type_name -> alur.orchestrator.v1.Run
-	12, // 34: alur.orchestrator.v1.ListArtifactsResponse.artifacts:type_name -> alur.orchestrator.v1.Artifact
-	12, // 35: alur.orchestrator.v1.GetArtifactResponse.artifact:type_name -> alur.orchestrator.v1.Artifact
-	40, // 36: alur.orchestrator.v1.PredictRequest.rows:type_name -> alur.data.v1.RawRows
-	41, // 37: alur.orchestrator.v1.PredictResponse.predictions:type_name -> alur.eval.v1.Prediction
-	5,  // 38: alur.orchestrator.v1.Candidate.GridEntry.value:type_name -> alur.orchestrator.v1.ParamValues
-	13, // 39: alur.orchestrator.v1.OrchestratorService.UploadSource:input_type -> alur.orchestrator.v1.UploadSourceRequest
-	15, // 40: alur.orchestrator.v1.OrchestratorService.StartRun:input_type -> alur.orchestrator.v1.StartRunRequest
-	17, // 41: alur.orchestrator.v1.OrchestratorService.GetRun:input_type -> alur.orchestrator.v1.GetRunRequest
-	19, // 42: alur.orchestrator.v1.OrchestratorService.ListRuns:input_type -> alur.orchestrator.v1.ListRunsRequest
-	21, // 43: alur.orchestrator.v1.OrchestratorService.WatchRun:input_type -> alur.orchestrator.v1.WatchRunRequest
-	24, // 44: alur.orchestrator.v1.OrchestratorService.CancelRun:input_type -> alur.orchestrator.v1.CancelRunRequest
-	26, // 45: alur.orchestrator.v1.OrchestratorService.ListArtifacts:input_type -> alur.orchestrator.v1.ListArtifactsRequest
-	28, // 46: alur.orchestrator.v1.OrchestratorService.GetArtifact:input_type -> alur.orchestrator.v1.GetArtifactRequest
-	30, // 47: alur.orchestrator.v1.OrchestratorService.Predict:input_type -> alur.orchestrator.v1.PredictRequest
-	14, // 48: alur.orchestrator.v1.OrchestratorService.UploadSource:output_type -> alur.orchestrator.v1.UploadSourceResponse
-	16, // 49: alur.orchestrator.v1.OrchestratorService.StartRun:output_type -> alur.orchestrator.v1.StartRunResponse
-	18, // 50: alur.orchestrator.v1.OrchestratorService.GetRun:output_type -> alur.orchestrator.v1.GetRunResponse
-	20, // 51: alur.orchestrator.v1.OrchestratorService.ListRuns:output_type -> alur.orchestrator.v1.ListRunsResponse
-	23, // 52: alur.orchestrator.v1.OrchestratorService.WatchRun:output_type -> alur.orchestrator.v1.WatchRunResponse
-	25, // 53: alur.orchestrator.v1.OrchestratorService.CancelRun:output_type -> alur.orchestrator.v1.CancelRunResponse
-	27, // 54: alur.orchestrator.v1.OrchestratorService.ListArtifacts:output_type -> alur.orchestrator.v1.ListArtifactsResponse
-	29, // 55: alur.orchestrator.v1.OrchestratorService.GetArtifact:output_type -> alur.orchestrator.v1.GetArtifactResponse
-	31, // 56: alur.orchestrator.v1.OrchestratorService.Predict:output_type -> alur.orchestrator.v1.PredictResponse
-	48, // [48:57] is the sub-list for method output_type
-	39, // [39:48] is the sub-list for method input_type
-	39, // [39:39] is the sub-list for extension type_name
-	39, // [39:39] is the sub-list for extension extendee
-	0,  // [0:39] is the sub-list for field type_name
+	7,  // 4: alur.orchestrator.v1.PipelineSpec.objective:type_name -> alur.orchestrator.v1.Objective
+	39, // 5: alur.orchestrator.v1.Source.csv:type_name -> alur.ingest.v1.CsvOptions
+	33, // 6: alur.orchestrator.v1.Candidate.params:type_name -> alur.orchestrator.v1.Candidate.ParamsEntry
+	34, // 7: alur.orchestrator.v1.Candidate.grid:type_name -> alur.orchestrator.v1.Candidate.GridEntry
+	35, // 8: alur.orchestrator.v1.Candidate.ranges:type_name -> alur.orchestrator.v1.Candidate.RangesEntry
+	1,  // 9: alur.orchestrator.v1.Step.state:type_name -> alur.orchestrator.v1.StepState
+	40, // 10: alur.orchestrator.v1.Step.start_time:type_name -> google.protobuf.Timestamp
+	40, // 11: alur.orchestrator.v1.Step.end_time:type_name -> google.protobuf.Timestamp
+	36, // 12: alur.orchestrator.v1.Trial.params:type_name -> alur.orchestrator.v1.Trial.ParamsEntry
+	41, // 13: alur.orchestrator.v1.Trial.validation_metrics:type_name -> alur.data.v1.Metrics
+	2,  // 14: alur.orchestrator.v1.Run.spec:type_name -> alur.orchestrator.v1.PipelineSpec
+	0,  // 15: alur.orchestrator.v1.Run.state:type_name -> alur.orchestrator.v1.RunState
+	40, // 16: alur.orchestrator.v1.Run.create_time:type_name -> google.protobuf.Timestamp
+	40, // 17: alur.orchestrator.v1.Run.end_time:type_name -> google.protobuf.Timestamp
+	8,  // 18: alur.orchestrator.v1.Run.steps:type_name -> alur.orchestrator.v1.Step
+	9,  // 19: alur.orchestrator.v1.Run.trials:type_name -> alur.orchestrator.v1.Trial
+	41, // 20: alur.orchestrator.v1.Run.test_metrics:type_name -> alur.data.v1.Metrics
+	37, // 21: alur.orchestrator.v1.Run.task:type_name -> alur.data.v1.Task
+	12, // 22: alur.orchestrator.v1.Run.learning_curve:type_name -> alur.orchestrator.v1.LearningCurvePoint
+	12, // 23: alur.orchestrator.v1.LearningCurve.points:type_name -> alur.orchestrator.v1.LearningCurvePoint
+	40, // 24: alur.orchestrator.v1.Artifact.create_time:type_name -> google.protobuf.Timestamp
+	13, // 25: alur.orchestrator.v1.UploadSourceResponse.artifact:type_name -> alur.orchestrator.v1.Artifact
+	2,  // 26: alur.orchestrator.v1.StartRunRequest.spec:type_name -> alur.orchestrator.v1.PipelineSpec
+	10, // 27: alur.orchestrator.v1.StartRunResponse.run:type_name -> alur.orchestrator.v1.Run
+	10, // 28: alur.orchestrator.v1.GetRunResponse.run:type_name -> alur.orchestrator.v1.Run
+	10, // 29: alur.orchestrator.v1.ListRunsResponse.runs:type_name -> alur.orchestrator.v1.Run
+	40, // 30: alur.orchestrator.v1.RunEvent.time:type_name -> google.protobuf.Timestamp
+	0,  // 31: alur.orchestrator.v1.RunEvent.run_state:type_name -> alur.orchestrator.v1.RunState
+	9,  // 32: alur.orchestrator.v1.RunEvent.trial:type_name -> alur.orchestrator.v1.Trial
+	23, // 33: alur.orchestrator.v1.WatchRunResponse.event:type_name -> alur.orchestrator.v1.RunEvent
+	10, // 34: alur.orchestrator.v1.CancelRunResponse.run:type_name -> alur.orchestrator.v1.Run
+	13, // 35: alur.orchestrator.v1.ListArtifactsResponse.artifacts:type_name -> alur.orchestrator.v1.Artifact
+	13, // 36: alur.orchestrator.v1.GetArtifactResponse.artifact:type_name -> alur.orchestrator.v1.Artifact
+	42, // 37: alur.orchestrator.v1.PredictRequest.rows:type_name -> alur.data.v1.RawRows
+	43, // 38: alur.orchestrator.v1.PredictResponse.predictions:type_name -> alur.eval.v1.Prediction
+	6,  // 39: alur.orchestrator.v1.Candidate.GridEntry.value:type_name -> alur.orchestrator.v1.ParamValues
+	5,  // 40: alur.orchestrator.v1.Candidate.RangesEntry.value:type_name -> alur.orchestrator.v1.ParamRange
+	14, // 41: alur.orchestrator.v1.OrchestratorService.UploadSource:input_type -> alur.orchestrator.v1.UploadSourceRequest
+	16, // 42: alur.orchestrator.v1.OrchestratorService.StartRun:input_type -> alur.orchestrator.v1.StartRunRequest
+	18, // 43: alur.orchestrator.v1.OrchestratorService.GetRun:input_type -> alur.orchestrator.v1.GetRunRequest
+	20, // 44: alur.orchestrator.v1.OrchestratorService.ListRuns:input_type -> alur.orchestrator.v1.ListRunsRequest
+	22, // 45: alur.orchestrator.v1.OrchestratorService.WatchRun:input_type -> alur.orchestrator.v1.WatchRunRequest
+	25, // 46: alur.orchestrator.v1.OrchestratorService.CancelRun:input_type -> alur.orchestrator.v1.CancelRunRequest
+	27, // 47: alur.orchestrator.v1.OrchestratorService.ListArtifacts:input_type -> alur.orchestrator.v1.ListArtifactsRequest
+	29, // 48: alur.orchestrator.v1.OrchestratorService.GetArtifact:input_type -> alur.orchestrator.v1.GetArtifactRequest
+	31, // 49: alur.orchestrator.v1.OrchestratorService.Predict:input_type -> alur.orchestrator.v1.PredictRequest
+	15, // 50: alur.orchestrator.v1.OrchestratorService.UploadSource:output_type -> alur.orchestrator.v1.UploadSourceResponse
+	17, // 51: alur.orchestrator.v1.OrchestratorService.StartRun:output_type -> alur.orchestrator.v1.StartRunResponse
+	19, // 52: alur.orchestrator.v1.OrchestratorService.GetRun:output_type -> alur.orchestrator.v1.GetRunResponse
+	21, // 53: alur.orchestrator.v1.OrchestratorService.ListRuns:output_type -> alur.orchestrator.v1.ListRunsResponse
+	24, // 54: alur.orchestrator.v1.OrchestratorService.WatchRun:output_type -> alur.orchestrator.v1.WatchRunResponse
+	26, // 55: alur.orchestrator.v1.OrchestratorService.CancelRun:output_type -> alur.orchestrator.v1.CancelRunResponse
+	28, // 56: alur.orchestrator.v1.OrchestratorService.ListArtifacts:output_type -> alur.orchestrator.v1.ListArtifactsResponse
+	30, // 57: alur.orchestrator.v1.OrchestratorService.GetArtifact:output_type -> alur.orchestrator.v1.GetArtifactResponse
+	32, // 58: alur.orchestrator.v1.OrchestratorService.Predict:output_type -> alur.orchestrator.v1.PredictResponse
+	50, // [50:59] is the sub-list for method output_type
+	41, // [41:50] is the sub-list for method input_type
+	41, // [41:41] is the sub-list for extension type_name
+	41, // [41:41] is the sub-list for extension extendee
+	0,  // [0:41] is the sub-list for field type_name
 }
 
 func init() { file_alur_orchestrator_v1_orchestrator_proto_init() }
@@ -2615,12 +2776,12 @@ func file_alur_orchestrator_v1_orchestrator_proto_init() {
 		(*Source_Path)(nil),
 		(*Source_Upload)(nil),
 	}
-	file_alur_orchestrator_v1_orchestrator_proto_msgTypes[4].OneofWrappers = []any{}
-	file_alur_orchestrator_v1_orchestrator_proto_msgTypes[11].OneofWrappers = []any{
+	file_alur_orchestrator_v1_orchestrator_proto_msgTypes[5].OneofWrappers = []any{}
+	file_alur_orchestrator_v1_orchestrator_proto_msgTypes[12].OneofWrappers = []any{
 		(*UploadSourceRequest_Name)(nil),
 		(*UploadSourceRequest_Chunk)(nil),
 	}
-	file_alur_orchestrator_v1_orchestrator_proto_msgTypes[27].OneofWrappers = []any{
+	file_alur_orchestrator_v1_orchestrator_proto_msgTypes[28].OneofWrappers = []any{
 		(*GetArtifactResponse_Artifact)(nil),
 		(*GetArtifactResponse_Chunk)(nil),
 	}
@@ -2630,7 +2791,7 @@ func file_alur_orchestrator_v1_orchestrator_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_alur_orchestrator_v1_orchestrator_proto_rawDesc), len(file_alur_orchestrator_v1_orchestrator_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   33,
+			NumMessages:   35,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
