@@ -4,15 +4,21 @@ import (
 	"context"
 	"log/slog"
 	"net"
+	"strings"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/resolver"
+	"google.golang.org/grpc/resolver/manual"
 	"google.golang.org/grpc/test/bufconn"
 )
 
-// retryServiceConfig retries calls that fail with UNAVAILABLE, and only
-// those: Unavailable is the one code alur clients treat as transient.
+// retryServiceConfig spreads calls over every address the target resolves
+// to (round robin: several replicas of a stage share the work) and retries
+// calls that fail with UNAVAILABLE, and only those: Unavailable is the one
+// code alur clients treat as transient.
 const retryServiceConfig = `{
+  "loadBalancingConfig": [{"round_robin": {}}],
   "methodConfig": [{
     "name": [{}],
     "retryPolicy": {
@@ -30,8 +36,23 @@ const retryServiceConfig = `{
 const MaxMessageBytes = 4 << 20
 
 // Dial returns a client connection to addr (plaintext; alur binds loopback
-// by default) that retries UNAVAILABLE with backoff.
+// by default) that retries UNAVAILABLE with backoff. addr is a host:port, a
+// gRPC target such as "dns:///train.alur.svc:7003" (every address DNS
+// returns is used), or a comma-separated list of host:port replicas; calls
+// are spread over the replicas round robin.
 func Dial(addr string, opts ...grpc.DialOption) (*grpc.ClientConn, error) {
+	if strings.Contains(addr, ",") {
+		var state resolver.State
+		for _, a := range strings.Split(addr, ",") {
+			if a = strings.TrimSpace(a); a != "" {
+				state.Addresses = append(state.Addresses, resolver.Address{Addr: a})
+			}
+		}
+		r := manual.NewBuilderWithScheme("alur-replicas")
+		r.InitialState(state)
+		opts = append(opts, grpc.WithResolvers(r))
+		addr = r.Scheme() + ":///replicas"
+	}
 	opts = append([]grpc.DialOption{
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
 		grpc.WithDefaultServiceConfig(retryServiceConfig),

@@ -103,6 +103,7 @@ func (r *runner) crossValidate(trial *orchestratorv1.Trial, tc *trainv1.TrainCon
 		if err := r.readProto(outs[1], res); err == nil {
 			trial.FitSeconds += res.GetFitSeconds()
 			trial.Params = res.GetParams()
+			trial.TrainServer = res.GetServer()
 		}
 		model, err := r.srv.store.ReadArtifact(outs[0])
 		if err != nil {

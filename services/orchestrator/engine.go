@@ -385,25 +385,8 @@ func (r *runner) execute() error {
 		}
 	}
 	target := spec.GetObjective()
-	for i, cfg := range configs {
-		n := int32(i + 1)
-		if r.hasTrial(n) {
-			if r.targetMet(target, metric) {
-				break
-			}
-			continue
-		}
-		trial := r.runTrial(n, cfg, task, metric, tr.GetLabel(), trainTable, trainDigest, validTable, validDigest, folds)
-		if err := r.ctx.Err(); err != nil {
-			return err
-		}
-		if trial.GetError() != "" && isFatal(trial.GetError()) {
-			return errors.New(trial.GetError())
-		}
-		if r.targetMet(target, metric) {
-			r.update("", fmt.Sprintf("objective met: %s reached the target", metric), nil, nil)
-			break
-		}
+	if err := r.trialLoop(configs, target, task, metric, tr.GetLabel(), trainTable, trainDigest, validTable, validDigest, folds); err != nil {
+		return err
 	}
 	best := r.bestTrial(metric)
 	if best == nil {
@@ -493,6 +476,63 @@ func (r *runner) mustTable(digest string) *table.Table {
 	return t
 }
 
+// trialLoop trains and scores the configurations in order, up to
+// Config.MaxParallelTrials at a time (spread over the train replicas), and
+// stops launching new ones once the target is met, the run is cancelled,
+// or a trial fails in a way that dooms the run.
+func (r *runner) trialLoop(configs []trialConfig, target *orchestratorv1.Objective, task datav1.Task, metric, label string,
+	trainTable *table.Table, trainDigest string, validTable *table.Table, validDigest string, folds []fold) error {
+	var (
+		mu    sync.Mutex
+		fatal error
+		wg    sync.WaitGroup
+	)
+	slots := make(chan struct{}, r.srv.cfg.MaxParallelTrials)
+	stop := func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return fatal != nil || r.ctx.Err() != nil || r.targetMet(target, metric)
+	}
+	for i, cfg := range configs {
+		n := int32(i + 1)
+		if r.hasTrial(n) {
+			continue
+		}
+		if stop() {
+			break
+		}
+		slots <- struct{}{}
+		if stop() {
+			<-slots
+			break
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-slots }()
+			trial := r.runTrial(n, cfg, task, metric, label, trainTable, trainDigest, validTable, validDigest, folds)
+			if trial.GetError() != "" && isFatal(trial.GetError()) {
+				mu.Lock()
+				if fatal == nil {
+					fatal = errors.New(trial.GetError())
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if err := r.ctx.Err(); err != nil {
+		return err
+	}
+	if fatal != nil {
+		return fatal
+	}
+	if r.targetMet(target, metric) {
+		r.update("", fmt.Sprintf("objective met: %s reached the target", metric), nil, nil)
+	}
+	return nil
+}
+
 // isFatal reports whether a trial error means the run cannot go on (a
 // stage is unreachable or the data is unusable), rather than that this one
 // candidate failed.
@@ -551,6 +591,7 @@ func (r *runner) runTrial(n int32, cfg trialConfig, task datav1.Task, metric, la
 	if err := r.readProto(outs[1], res); err == nil {
 		trial.FitSeconds = res.GetFitSeconds()
 		trial.Params = res.GetParams()
+		trial.TrainServer = res.GetServer()
 	}
 	model, err := r.srv.store.ReadArtifact(trial.ModelDigest)
 	if err != nil {

@@ -520,3 +520,42 @@ func TestSearchSpecValidation(t *testing.T) {
 		}
 	}
 }
+
+func TestTrialsSpreadOverTrainReplicas(t *testing.T) {
+	cfg := startStages(t)
+	cfg.DataDir = t.TempDir()
+	var addrs []string
+	for _, id := range []string{"replica-a", "replica-b"} {
+		srv := serverkit.NewGRPCServer(slog.New(slog.DiscardHandler))
+		trainv1.RegisterTrainServiceServer(srv.GRPC, train.NewServer(train.Config{ServerID: id}))
+		lis, err := serverkit.Listen("127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { _ = srv.Serve(ctx, lis); close(done) }()
+		t.Cleanup(func() { cancel(); <-done })
+		addrs = append(addrs, lis.Addr().String())
+	}
+	cfg.TrainAddr = strings.Join(addrs, ",")
+	cfg.MaxParallelTrials = 2
+	_, client, stop := newTestOrchestrator(t, cfg)
+	defer stop()
+	spec := irisSpec(&orchestratorv1.Candidate{Algorithm: "knn", Grid: map[string]*orchestratorv1.ParamValues{"k": {Values: []float64{1, 3, 5, 7, 9, 11}}}})
+	start, err := client.StartRun(context.Background(), &orchestratorv1.StartRunRequest{Spec: spec})
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := await(t, client, start.GetRun().GetId())
+	if run.GetState() != orchestratorv1.RunState_RUN_STATE_SUCCEEDED || len(run.GetTrials()) != 6 {
+		t.Fatalf("state %v, %d trials: %s", run.GetState(), len(run.GetTrials()), run.GetError())
+	}
+	servers := map[string]int{}
+	for _, tr := range run.GetTrials() {
+		servers[tr.GetTrainServer()]++
+	}
+	if servers["replica-a"] == 0 || servers["replica-b"] == 0 {
+		t.Errorf("trials per train replica %v, want both replicas used", servers)
+	}
+}

@@ -34,7 +34,9 @@ import (
 type Config struct {
 	// DataDir holds the bbolt file, alur.db. Created if missing.
 	DataDir string
-	// IngestAddr, PrepAddr, TrainAddr and EvalAddr are the stage services.
+	// IngestAddr, PrepAddr, TrainAddr and EvalAddr are the stage services:
+	// each a host:port, a gRPC target such as dns:///train:7003, or a
+	// comma-separated list of replicas.
 	IngestAddr, PrepAddr, TrainAddr, EvalAddr string
 	// Logger receives the orchestrator's logs; nil means slog.Default().
 	Logger *slog.Logger
@@ -43,6 +45,10 @@ type Config struct {
 	// MaxQueuedRuns caps runs waiting to start; beyond it StartRun answers
 	// ResourceExhausted. 0 means 64.
 	MaxQueuedRuns int
+	// MaxParallelTrials caps the trials of one run trained at once; the
+	// train calls are spread round robin over the train replicas listed in
+	// TrainAddr. 0 means 1.
+	MaxParallelTrials int
 	// MaxUploadBytes caps one UploadSource; 0 means 1 GiB.
 	MaxUploadBytes int64
 	// StepTimeout bounds a data stage call; 0 means 10 minutes.
@@ -60,6 +66,9 @@ func (c *Config) defaults() {
 	}
 	if c.MaxQueuedRuns <= 0 {
 		c.MaxQueuedRuns = 64
+	}
+	if c.MaxParallelTrials <= 0 {
+		c.MaxParallelTrials = 1
 	}
 	if c.MaxUploadBytes <= 0 {
 		c.MaxUploadBytes = 1 << 30

@@ -15,6 +15,7 @@ import (
 	"io"
 	"log/slog"
 	"math"
+	"os"
 	"runtime/debug"
 	"strings"
 	"sync"
@@ -56,6 +57,9 @@ type Config struct {
 	// MaxColumns caps the columns of a training table; 0 means
 	// DefaultMaxColumns.
 	MaxColumns int
+	// ServerID names this replica in TrainResult.server; empty means
+	// "host/pid".
+	ServerID string
 }
 
 // Server implements trainv1.TrainServiceServer. It holds no state besides
@@ -72,6 +76,10 @@ func NewServer(cfg Config) *Server {
 	}
 	if cfg.MaxColumns <= 0 {
 		cfg.MaxColumns = DefaultMaxColumns
+	}
+	if cfg.ServerID == "" {
+		host, _ := os.Hostname()
+		cfg.ServerID = fmt.Sprintf("%s/%d", host, os.Getpid())
 	}
 	return &Server{cfg: cfg}
 }
@@ -321,6 +329,7 @@ func (s *Server) Train(stream grpc.BidiStreamingServer[trainv1.TrainRequest, tra
 		TrainRows:   int64(len(ds.Y)),
 		FitSeconds:  fitSeconds,
 		Params:      model.GetParams(),
+		Server:      s.cfg.ServerID,
 	}}})
 }
 

@@ -803,7 +803,9 @@ type Trial struct {
 	// when the spec asks for cv_folds; score is then their mean.
 	FoldScores []float64 `protobuf:"fixed64,9,rep,packed,name=fold_scores,json=foldScores,proto3" json:"fold_scores,omitempty"`
 	// score_std is the standard deviation of fold_scores.
-	ScoreStd      float64 `protobuf:"fixed64,10,opt,name=score_std,json=scoreStd,proto3" json:"score_std,omitempty"`
+	ScoreStd float64 `protobuf:"fixed64,10,opt,name=score_std,json=scoreStd,proto3" json:"score_std,omitempty"`
+	// train_server is the train replica that fitted the trial's model.
+	TrainServer   string `protobuf:"bytes,11,opt,name=train_server,json=trainServer,proto3" json:"train_server,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -906,6 +908,13 @@ func (x *Trial) GetScoreStd() float64 {
 		return x.ScoreStd
 	}
 	return 0
+}
+
+func (x *Trial) GetTrainServer() string {
+	if x != nil {
+		return x.TrainServer
+	}
+	return ""
 }
 
 // Run is one execution of a pipeline spec.
@@ -2497,7 +2506,7 @@ const file_alur_orchestrator_v1_orchestrator_proto_rawDesc = "" +
 	"\bend_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\aendTime\x12\x1b\n" +
 	"\tcache_hit\x18\x05 \x01(\bR\bcacheHit\x12\x14\n" +
 	"\x05error\x18\x06 \x01(\tR\x05error\x12%\n" +
-	"\x0eoutput_digests\x18\a \x03(\tR\routputDigests\"\xad\x03\n" +
+	"\x0eoutput_digests\x18\a \x03(\tR\routputDigests\"\xd0\x03\n" +
 	"\x05Trial\x12\x16\n" +
 	"\x06number\x18\x01 \x01(\x05R\x06number\x12\x1c\n" +
 	"\talgorithm\x18\x02 \x01(\tR\talgorithm\x12?\n" +
@@ -2511,7 +2520,8 @@ const file_alur_orchestrator_v1_orchestrator_proto_rawDesc = "" +
 	"\vfold_scores\x18\t \x03(\x01R\n" +
 	"foldScores\x12\x1b\n" +
 	"\tscore_std\x18\n" +
-	" \x01(\x01R\bscoreStd\x1a9\n" +
+	" \x01(\x01R\bscoreStd\x12!\n" +
+	"\ftrain_server\x18\v \x01(\tR\vtrainServer\x1a9\n" +
 	"\vParamsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\x01R\x05value:\x028\x01\"\x9d\a\n" +

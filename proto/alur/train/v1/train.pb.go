@@ -309,7 +309,10 @@ type TrainResult struct {
 	// fit_seconds is the wall time of the fit alone.
 	FitSeconds float64 `protobuf:"fixed64,5,opt,name=fit_seconds,json=fitSeconds,proto3" json:"fit_seconds,omitempty"`
 	// params are the hyperparameters used, defaults filled in.
-	Params        map[string]float64 `protobuf:"bytes,6,rep,name=params,proto3" json:"params,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"fixed64,2,opt,name=value"`
+	Params map[string]float64 `protobuf:"bytes,6,rep,name=params,proto3" json:"params,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"fixed64,2,opt,name=value"`
+	// server identifies the train replica that fitted the model (host/pid by
+	// default), so scale-out can be observed.
+	Server        string `protobuf:"bytes,7,opt,name=server,proto3" json:"server,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -384,6 +387,13 @@ func (x *TrainResult) GetParams() map[string]float64 {
 		return x.Params
 	}
 	return nil
+}
+
+func (x *TrainResult) GetServer() string {
+	if x != nil {
+		return x.Server
+	}
+	return ""
 }
 
 // TrainResponse is one message of the answer to Train.
@@ -761,7 +771,7 @@ const file_alur_train_v1_train_proto_rawDesc = "" +
 	"\x04done\x18\x02 \x01(\x03R\x04done\x12\x14\n" +
 	"\x05total\x18\x03 \x01(\x03R\x05total\x12\x12\n" +
 	"\x04loss\x18\x04 \x01(\x01R\x04loss\x12\x18\n" +
-	"\amessage\x18\x05 \x01(\tR\amessage\"\xaa\x02\n" +
+	"\amessage\x18\x05 \x01(\tR\amessage\"\xc2\x02\n" +
 	"\vTrainResult\x12\x1c\n" +
 	"\talgorithm\x18\x01 \x01(\tR\talgorithm\x12\x1f\n" +
 	"\vmodel_bytes\x18\x02 \x01(\x03R\n" +
@@ -771,7 +781,8 @@ const file_alur_train_v1_train_proto_rawDesc = "" +
 	"train_rows\x18\x04 \x01(\x03R\ttrainRows\x12\x1f\n" +
 	"\vfit_seconds\x18\x05 \x01(\x01R\n" +
 	"fitSeconds\x12>\n" +
-	"\x06params\x18\x06 \x03(\v2&.alur.train.v1.TrainResult.ParamsEntryR\x06params\x1a9\n" +
+	"\x06params\x18\x06 \x03(\v2&.alur.train.v1.TrainResult.ParamsEntryR\x06params\x12\x16\n" +
+	"\x06server\x18\a \x01(\tR\x06server\x1a9\n" +
 	"\vParamsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\x01R\x05value:\x028\x01\"\xaa\x01\n" +

@@ -1,0 +1,534 @@
+package dashboard
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/alur-ml/alur/ml/metrics"
+	datav1 "github.com/alur-ml/alur/proto/alur/data/v1"
+	orchestratorv1 "github.com/alur-ml/alur/proto/alur/orchestrator/v1"
+)
+
+// runSummary is the one-line description of a run shown in lists and
+// headers, every value formatted for people.
+type runSummary struct {
+	ID, Name       string
+	State          string // word, also the CSS class of its badge
+	Error          string
+	Dataset        string
+	Version        string // the dataset's content digest, abbreviated
+	Rows           string
+	Task           string
+	Label          string
+	Objective      string
+	ObjectiveMet   bool
+	HasTarget      bool
+	BestAlgorithm  string
+	BestScore      string
+	TestScore      string
+	Trials         string
+	Duration       string
+	Started, Ended string
+	Active         bool
+}
+
+// summarize formats a run for lists and headers.
+func summarize(run *orchestratorv1.Run, now time.Time) runSummary {
+	s := runSummary{
+		ID:       run.GetId(),
+		Name:     run.GetSpec().GetName(),
+		State:    stateWord(run.GetState()),
+		Error:    run.GetError(),
+		Dataset:  sourceWord(run.GetSpec().GetSource()),
+		Version:  shortDigest(run.GetDatasetDigest()),
+		Task:     taskWord(run.GetTask()),
+		Label:    run.GetSpec().GetLabel(),
+		Started:  fmtTime(run.GetCreateTime()),
+		Ended:    fmtTime(run.GetEndTime()),
+		Active:   !terminal(run.GetState()),
+		Duration: fmtDuration(runDuration(run, now)),
+	}
+	if s.Version == "" {
+		s.Version = "—"
+	}
+	s.Rows = "—"
+	if run.GetDatasetRows() > 0 {
+		s.Rows = fmtCount(run.GetDatasetRows())
+	}
+	metric := run.GetMetric()
+	if metric == "" {
+		metric = run.GetSpec().GetObjective().GetMetric()
+	}
+	s.Objective = metricTitle(metric)
+	if t := run.GetSpec().GetObjective(); t != nil && t.Target != nil {
+		s.HasTarget = true
+		op := "≥"
+		if lowerIsBetter(metric) {
+			op = "≤"
+		}
+		s.Objective += fmt.Sprintf(" %s %s", op, fmtScore(t.GetTarget()))
+		s.ObjectiveMet = run.GetObjectiveMet()
+	}
+	s.BestScore, s.TestScore, s.BestAlgorithm = "—", "—", "—"
+	if b := bestTrial(run); b != nil {
+		s.BestScore = fmtScore(b.GetScore())
+		s.BestAlgorithm = b.GetAlgorithm()
+	}
+	if run.GetTestMetrics() != nil && metric != "" {
+		if v, _, err := metrics.Score(run.GetTestMetrics(), metric); err == nil {
+			s.TestScore = fmtScore(v)
+		}
+	}
+	ok, failed := 0, 0
+	for _, t := range run.GetTrials() {
+		if t.GetError() != "" {
+			failed++
+		} else {
+			ok++
+		}
+	}
+	s.Trials = fmt.Sprint(ok)
+	if failed > 0 {
+		s.Trials += fmt.Sprintf(" (+%d failed)", failed)
+	}
+	return s
+}
+
+// stepRow is one step in the step table.
+type stepRow struct {
+	Name, State, Start, Duration, Error string
+	Cached                              bool
+}
+
+// trialRow is one candidate in the leaderboard table.
+type trialRow struct {
+	Rank      string
+	Number    int32
+	Algorithm string
+	Params    string
+	Score     string
+	Others    string
+	FitTime   string
+	Error     string
+	Best      bool
+}
+
+// metricRow is one named score.
+type metricRow struct{ Name, Value, Help string }
+
+// classRow is one class's test scores.
+type classRow struct{ Class, Precision, Recall, F1, Support string }
+
+// findingRow is one data-profile finding.
+type findingRow struct{ Severity, Column, Message, Suggestion string }
+
+// columnRow describes what preparation did with one column.
+type columnRow struct{ Name, Type, Action, Detail string }
+
+// artifactRow is one stored artifact of the run.
+type artifactRow struct{ Digest, Kind, Name, Size, Step string }
+
+// runView is everything the run page and the report show.
+type runView struct {
+	runSummary
+	Timeline   chart
+	Steps      []stepRow
+	FailedStep []stepRow
+
+	ProfileMissing string
+	ProfileStats   []metricRow
+	Findings       []findingRow
+	Histograms     []chart
+	MoreColumns    int
+	MissingValues  *chart
+	NoMissing      bool
+	Correlation    chart
+	ClassBalance   *chart
+
+	Columns        []columnRow
+	Features       string
+	PrepareMissing string
+
+	Leaderboard chart
+	TrialRows   []trialRow
+	MetricName  string
+
+	IsClassification, IsRegression bool
+	TestMissing                    string
+	TestMetrics                    []metricRow
+	PerClass                       []classRow
+	Confusion, ROC, PR             chart
+	PredVsActual, Residuals        chart
+
+	Importance    chart
+	LearningCurve chart
+	Verdict       string
+
+	Artifacts    []artifactRow
+	ArtifactsErr string
+}
+
+// buildRunView lays out a run's data for the run page and the report.
+func buildRunView(d *runData, now time.Time) *runView {
+	run := d.Run
+	v := &runView{runSummary: summarize(run, now)}
+	v.Timeline = timelineChart(run, now)
+	v.Steps, v.FailedStep = stepRows(run, now)
+
+	// Data.
+	if d.ProfileErr != nil {
+		v.ProfileMissing = errText(d.ProfileErr)
+	} else {
+		p := d.Profile
+		v.ProfileStats = []metricRow{
+			{Name: "Rows", Value: fmtCount(p.GetRowCount())},
+			{Name: "Columns", Value: fmtCount(int64(len(p.GetColumns())))},
+			{Name: "Duplicate rows", Value: fmtCount(p.GetDuplicateRows())},
+		}
+		for _, f := range p.GetFindings() {
+			v.Findings = append(v.Findings, findingRow{
+				Severity: severityWord(f.GetSeverity()), Column: f.GetColumn(), Message: f.GetMessage(), Suggestion: f.GetSuggestion(),
+			})
+		}
+		v.Histograms = histogramCharts(p)
+		v.MoreColumns = max(0, len(p.GetColumns())-len(v.Histograms))
+		if c, ok := missingValuesChart(p); ok {
+			v.MissingValues = &c
+		} else {
+			v.NoMissing = true
+		}
+		if run.GetTask() == datav1.Task_TASK_CLASSIFICATION {
+			c := classBalanceChart(p)
+			v.ClassBalance = &c
+		}
+	}
+	v.Correlation = correlationChart(d.Corr, d.CorrErr)
+
+	// Preparation.
+	if d.TransErr != nil {
+		v.PrepareMissing = errText(d.TransErr)
+	} else {
+		v.Columns = columnRows(d.Transform)
+		v.Features = fmtCount(int64(len(d.Transform.GetFeatureNames())))
+	}
+
+	// Candidates.
+	v.MetricName = metricTitle(run.GetMetric())
+	v.Leaderboard = leaderboardChart(run)
+	v.TrialRows = trialRows(run)
+
+	// Test.
+	v.IsClassification = run.GetTask() == datav1.Task_TASK_CLASSIFICATION
+	v.IsRegression = run.GetTask() == datav1.Task_TASK_REGRESSION
+	if tm := run.GetTestMetrics(); tm == nil {
+		v.TestMissing = "The final model has not been tested yet."
+		if terminal(run.GetState()) {
+			v.TestMissing = "This run ended before its final model was tested."
+		}
+	} else {
+		v.TestMetrics, v.PerClass = testRows(tm)
+	}
+	if v.IsClassification {
+		v.Confusion = confusionChart(run)
+		v.ROC = curveChart(d.Eval, d.EvalErr, true)
+		v.PR = curveChart(d.Eval, d.EvalErr, false)
+	}
+	if v.IsRegression {
+		v.PredVsActual = predictedVsActualChart(d.Eval, d.EvalErr)
+		v.Residuals = residualChart(d.Eval, d.EvalErr)
+	}
+	v.Importance = importanceChart(d.Model, d.ModelErr)
+	v.LearningCurve = learningCurveChart(run)
+	v.Verdict = run.GetLearningCurveVerdict()
+
+	// Artifacts.
+	if d.ArtErr != nil {
+		v.ArtifactsErr = errText(d.ArtErr)
+	}
+	digests := make([]string, 0, len(d.Artifacts))
+	for dg := range d.Artifacts {
+		digests = append(digests, dg)
+	}
+	sort.Slice(digests, func(i, j int) bool {
+		a, b := d.Artifacts[digests[i]], d.Artifacts[digests[j]]
+		if !a.GetCreateTime().AsTime().Equal(b.GetCreateTime().AsTime()) {
+			return a.GetCreateTime().AsTime().Before(b.GetCreateTime().AsTime())
+		}
+		return digests[i] < digests[j]
+	})
+	for _, dg := range digests {
+		a := d.Artifacts[dg]
+		v.Artifacts = append(v.Artifacts, artifactRow{
+			Digest: shortDigest(dg), Kind: a.GetKind(), Name: a.GetName(), Size: fmtBytes(a.GetSize()), Step: a.GetStep(),
+		})
+	}
+	return v
+}
+
+func stepRows(run *orchestratorv1.Run, now time.Time) (all, failed []stepRow) {
+	t0 := run.GetCreateTime().AsTime()
+	for _, st := range run.GetSteps() {
+		r := stepRow{Name: st.GetName(), State: stepStateWord(st), Cached: st.GetCacheHit(), Error: st.GetError()}
+		if st.GetStartTime() != nil {
+			r.Start = "+" + fmtDuration(st.GetStartTime().AsTime().Sub(t0))
+			end := now
+			if st.GetEndTime() != nil {
+				end = st.GetEndTime().AsTime()
+			}
+			r.Duration = fmtDuration(end.Sub(st.GetStartTime().AsTime()))
+		}
+		all = append(all, r)
+		if st.GetState() == orchestratorv1.StepState_STEP_STATE_FAILED {
+			failed = append(failed, r)
+		}
+	}
+	return all, failed
+}
+
+func severityWord(s datav1.Severity) string {
+	switch s {
+	case datav1.Severity_SEVERITY_ERROR:
+		return "error"
+	case datav1.Severity_SEVERITY_WARNING:
+		return "warning"
+	}
+	return "info"
+}
+
+func columnRows(tr *datav1.FittedTransform) []columnRow {
+	var out []columnRow
+	for _, c := range tr.GetColumns() {
+		r := columnRow{Name: c.GetName(), Type: strings.ToLower(strings.TrimPrefix(c.GetType().String(), "COLUMN_TYPE_"))}
+		switch c.GetAction() {
+		case datav1.ColumnAction_COLUMN_ACTION_NUMERIC:
+			r.Action = "number"
+			r.Detail = "missing → " + fmtNumber(c.GetImputeNumber())
+			if c.GetScaled() {
+				r.Detail += fmt.Sprintf("; standardised (mean %s, scale %s)", fmtNumber(c.GetMean()), fmtNumber(c.GetScale()))
+			}
+		case datav1.ColumnAction_COLUMN_ACTION_ONE_HOT:
+			r.Action = "one-hot"
+			r.Detail = fmt.Sprintf("%d categories", len(c.GetCategories()))
+			if c.GetImputeCategory() != "" {
+				r.Detail += "; missing → " + c.GetImputeCategory()
+			}
+		case datav1.ColumnAction_COLUMN_ACTION_DROP:
+			r.Action = "dropped"
+			r.Detail = c.GetDropReason()
+		default:
+			r.Action = "—"
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+func trialRows(run *orchestratorv1.Run) []trialRow {
+	var out []trialRow
+	rank := 0
+	for _, t := range rankedTrials(run) {
+		r := trialRow{
+			Number:    t.GetNumber(),
+			Algorithm: t.GetAlgorithm(),
+			Params:    formatParams(t.GetParams()),
+			FitTime:   fmtDuration(time.Duration(t.GetFitSeconds() * float64(time.Second))),
+			Error:     t.GetError(),
+			Best:      t.GetNumber() == run.GetBestTrial() && run.GetBestTrial() != 0,
+			Rank:      "—",
+			Score:     "—",
+		}
+		if t.GetError() == "" {
+			rank++
+			r.Rank = fmt.Sprint(rank)
+			r.Score = fmtScore(t.GetScore())
+			r.Others = otherMetrics(t.GetValidationMetrics(), run.GetMetric())
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+// formatParams writes hyperparameters as "k=v, k=v", sorted by name.
+func formatParams(p map[string]float64) string {
+	keys := make([]string, 0, len(p))
+	for k := range p {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = k + "=" + fmtNumber(p[k])
+	}
+	return strings.Join(parts, ", ")
+}
+
+// otherMetrics lists the validation metrics other than the objective.
+func otherMetrics(m *datav1.Metrics, objective string) string {
+	var parts []string
+	for _, name := range metrics.Names(taskOf(m)) {
+		if name == objective {
+			continue
+		}
+		if v, _, err := metrics.Score(m, name); err == nil {
+			parts = append(parts, metricTitle(name)+" "+fmtScore(v))
+		}
+	}
+	return strings.Join(parts, " · ")
+}
+
+func taskOf(m *datav1.Metrics) datav1.Task {
+	switch {
+	case m.GetClassification() != nil:
+		return datav1.Task_TASK_CLASSIFICATION
+	case m.GetRegression() != nil:
+		return datav1.Task_TASK_REGRESSION
+	}
+	return datav1.Task_TASK_UNSPECIFIED
+}
+
+// metricHelp explains each metric in a sentence.
+var metricHelp = map[string]string{
+	"accuracy":    "share of test rows classified correctly",
+	"f1_macro":    "balance of precision and recall, averaged over classes equally",
+	"f1_weighted": "balance of precision and recall, averaged over classes by size",
+	"roc_auc":     "chance that a random row of a class scores above a random other row",
+	"log_loss":    "penalty for confident wrong probabilities; lower is better",
+	"r2":          "share of the label's variance explained; 1 is perfect, 0 is guessing the mean",
+	"rmse":        "typical error, in label units, penalising large misses; lower is better",
+	"mae":         "average absolute error, in label units; lower is better",
+}
+
+func testRows(m *datav1.Metrics) ([]metricRow, []classRow) {
+	var rows []metricRow
+	for _, name := range metrics.Names(taskOf(m)) {
+		if v, _, err := metrics.Score(m, name); err == nil {
+			rows = append(rows, metricRow{Name: metricTitle(name), Value: fmtScore(v), Help: metricHelp[name]})
+		}
+	}
+	if m.GetNumSamples() > 0 {
+		rows = append(rows, metricRow{Name: "Test rows", Value: fmtCount(m.GetNumSamples())})
+	}
+	var classes []classRow
+	for _, c := range m.GetClassification().GetPerClass() {
+		classes = append(classes, classRow{
+			Class: c.GetLabel(), Precision: fmtScore(c.GetPrecision()), Recall: fmtScore(c.GetRecall()),
+			F1: fmtScore(c.GetF1()), Support: fmtCount(c.GetSupport()),
+		})
+	}
+	return rows, classes
+}
+
+// runsView is the runs list.
+type runsView struct {
+	Runs      []runSummary
+	Next      string
+	Active    bool
+	PageToken string
+}
+
+// compareRow is one line of the side-by-side comparison.
+type compareRow struct {
+	Name, A, B string
+	// Better is "a" or "b" when one side is better on this line.
+	Better string
+}
+
+// compareView shows two runs side by side.
+type compareView struct {
+	A, B    *runView
+	Rows    []compareRow
+	Pairs   []chartPair
+	Choices []runSummary // runs to pick from
+	AID     string
+	BID     string
+}
+
+// chartPair is one kind of chart for both compared runs.
+type chartPair struct {
+	Title string
+	A, B  chart
+}
+
+// comparePairs lines up the charts worth comparing.
+func comparePairs(a, b *runView) []chartPair {
+	pairs := []chartPair{
+		{Title: "Candidate models", A: a.Leaderboard, B: b.Leaderboard},
+		{Title: "Learning curve", A: a.LearningCurve, B: b.LearningCurve},
+		{Title: "Feature importance", A: a.Importance, B: b.Importance},
+	}
+	pick := func(v *runView) (chart, chart) {
+		switch {
+		case v.IsClassification:
+			return v.Confusion, v.ROC
+		case v.IsRegression:
+			return v.PredVsActual, v.Residuals
+		}
+		return missingChart("test", "Test results", "not available: the run has no task yet"), missingChart("test", "Test results", "not available: the run has no task yet")
+	}
+	a1, a2 := pick(a)
+	b1, b2 := pick(b)
+	pairs = append(pairs, chartPair{Title: "Test results", A: a1, B: b1}, chartPair{Title: "Test results, continued", A: a2, B: b2})
+	return pairs
+}
+
+// compareRows lines up the two runs' key facts and marks the better side
+// of comparable scores (same metric only).
+func compareRows(a, b *orchestratorv1.Run, va, vb *runView) []compareRow {
+	rows := []compareRow{
+		{Name: "Name", A: va.Name, B: vb.Name},
+		{Name: "Status", A: va.State, B: vb.State},
+		{Name: "Dataset", A: va.Dataset, B: vb.Dataset},
+		{Name: "Dataset version", A: va.Version, B: vb.Version},
+		{Name: "Rows", A: va.Rows, B: vb.Rows},
+		{Name: "Task", A: va.Task, B: vb.Task},
+		{Name: "Label", A: va.Label, B: vb.Label},
+		{Name: "Objective", A: va.Objective, B: vb.Objective},
+		{Name: "Chosen algorithm", A: va.BestAlgorithm, B: vb.BestAlgorithm},
+		{Name: "Trials", A: va.Trials, B: vb.Trials},
+		{Name: "Duration", A: va.Duration, B: vb.Duration},
+		{Name: "Started", A: va.Started, B: vb.Started},
+	}
+	same := a.GetMetric() != "" && a.GetMetric() == b.GetMetric()
+	better := func(x, y float64, ok bool, metric string) string {
+		if !ok || x == y {
+			return ""
+		}
+		if (x > y) != lowerIsBetter(metric) {
+			return "a"
+		}
+		return "b"
+	}
+	ba, bb := bestTrial(a), bestTrial(b)
+	rows = append(rows, compareRow{Name: "Best validation score", A: va.BestScore, B: vb.BestScore,
+		Better: better(ba.GetScore(), bb.GetScore(), same && ba != nil && bb != nil, a.GetMetric())})
+	if a.GetTestMetrics() != nil || b.GetTestMetrics() != nil {
+		task := taskOf(a.GetTestMetrics())
+		if task == datav1.Task_TASK_UNSPECIFIED {
+			task = taskOf(b.GetTestMetrics())
+		}
+		for _, name := range metrics.Names(task) {
+			x, _, ea := metrics.Score(a.GetTestMetrics(), name)
+			y, _, eb := metrics.Score(b.GetTestMetrics(), name)
+			r := compareRow{Name: "Test " + metricTitle(name), A: "—", B: "—"}
+			if ea == nil {
+				r.A = fmtScore(x)
+			}
+			if eb == nil {
+				r.B = fmtScore(y)
+			}
+			r.Better = better(x, y, ea == nil && eb == nil, name)
+			rows = append(rows, r)
+		}
+	}
+	rows = append(rows, compareRow{Name: "Learning-curve verdict", A: orDash(va.Verdict), B: orDash(vb.Verdict)})
+	return rows
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "—"
+	}
+	return s
+}
