@@ -13,9 +13,17 @@ import (
 // names, known types), batch continuity (row_offset equals the rows decoded
 // so far), one chunk per field in the representation of its type, value
 // counts equal to num_rows, boolean values 0 or 1, codes inside the
-// dictionary, unique dictionary entries and the validity bitmap's length.
-// A row whose validity bit is 0 decodes as missing (NaN or -1) whatever
-// its value. A batch that fails validation leaves the decoder unchanged.
+// dictionary, unique dictionary entries of at most MaxCategoryBytes and the
+// validity bitmap's length. A row whose validity bit is 0 decodes as
+// missing (NaN or -1) whatever its value. A batch that fails validation
+// leaves the decoder unchanged.
+//
+// The input is untrusted, so the decoder never sizes anything from a
+// declared count: num_rows is only compared with the lengths of the values
+// actually received, and every loop runs over received values. Time and
+// memory are thus linear in the bytes of the batch. What it accepts can be
+// streamed again by Send, provided MaxColumns keeps one row under
+// MaxBatchBytes (any limit below about 50,000 columns does).
 //
 // The limits are optional (0 means unlimited); set them before the first
 // Add. Exceeding one returns a *LimitError.
@@ -132,40 +140,43 @@ func (d *Decoder) Add(b *datav1.TableBatch) error {
 	return nil
 }
 
-// check validates chunk i of a batch of n rows without changing d.
+// check validates chunk i of a batch of n rows without changing d. Its
+// loops run over the values received, never over n alone.
 func (d *Decoder) check(i int, ch *datav1.ColumnChunk, n int) error {
-	path := fmt.Sprintf("batch.columns[%d]", i)
+	// The path is formatted only on error: check runs for every chunk of
+	// every batch.
+	path := func(sub string) string { return fmt.Sprintf("batch.columns[%d]%s", i, sub) }
 	c := d.cols[i]
 	if ch == nil {
-		return fieldErrorf(path, "is missing")
+		return fieldErrorf(path(""), "is missing")
 	}
 	if len(ch.Validity) != 0 && len(ch.Validity) != (n+7)/8 {
-		return fieldErrorf(path+".validity", "has %d bytes, want %d for %d rows (or none when every row is present)", len(ch.Validity), (n+7)/8, n)
+		return fieldErrorf(path(".validity"), "has %d bytes, want %d for %d rows (or none when every row is present)", len(ch.Validity), (n+7)/8, n)
 	}
 	if !c.IsCategorical() {
 		if len(ch.Codes) != 0 {
-			return fieldErrorf(path+".codes", "is set on %v column %q, which carries doubles", c.Type, c.Name)
+			return fieldErrorf(path(".codes"), "is set on %v column %q, which carries doubles", c.Type, c.Name)
 		}
 		if len(ch.DictionaryDelta) != 0 {
-			return fieldErrorf(path+".dictionary_delta", "is set on %v column %q, which has no dictionary", c.Type, c.Name)
+			return fieldErrorf(path(".dictionary_delta"), "is set on %v column %q, which has no dictionary", c.Type, c.Name)
 		}
 		if len(ch.Doubles) != n {
-			return fieldErrorf(path+".doubles", "has %d values, want num_rows (%d)", len(ch.Doubles), n)
+			return fieldErrorf(path(".doubles"), "has %d values, want num_rows (%d)", len(ch.Doubles), n)
 		}
 		if c.Type == datav1.ColumnType_COLUMN_TYPE_BOOLEAN {
 			for r, v := range ch.Doubles {
 				if v != 0 && v != 1 && !math.IsNaN(v) && present(ch.Validity, r) {
-					return fieldErrorf(path+".doubles", "row %d is %v; a BOOLEAN value must be 0 or 1 (NaN when missing)", r, v)
+					return fieldErrorf(path(".doubles"), "row %d is %v; a BOOLEAN value must be 0 or 1 (NaN when missing)", r, v)
 				}
 			}
 		}
 		return nil
 	}
 	if len(ch.Doubles) != 0 {
-		return fieldErrorf(path+".doubles", "is set on CATEGORICAL column %q, which carries codes", c.Name)
+		return fieldErrorf(path(".doubles"), "is set on CATEGORICAL column %q, which carries codes", c.Name)
 	}
 	if len(ch.Codes) != n {
-		return fieldErrorf(path+".codes", "has %d values, want num_rows (%d)", len(ch.Codes), n)
+		return fieldErrorf(path(".codes"), "has %d values, want num_rows (%d)", len(ch.Codes), n)
 	}
 	size := len(c.Dict) + len(ch.DictionaryDelta)
 	if d.MaxCategories > 0 && size > d.MaxCategories {
@@ -174,17 +185,21 @@ func (d *Decoder) check(i int, ch *datav1.ColumnChunk, n int) error {
 	if len(ch.DictionaryDelta) > 0 {
 		fresh := make(map[string]struct{}, len(ch.DictionaryDelta))
 		for j, s := range ch.DictionaryDelta {
+			entry := func() string { return path(fmt.Sprintf(".dictionary_delta[%d]", j)) }
+			if len(s) > MaxCategoryBytes {
+				return fieldErrorf(entry(), "is %d bytes long; a category may have at most %d", len(s), MaxCategoryBytes)
+			}
 			_, old := d.sets[i][s]
 			_, dup := fresh[s]
 			if old || dup {
-				return fieldErrorf(fmt.Sprintf("%s.dictionary_delta[%d]", path, j), "%q is already in the dictionary of column %q", s, c.Name)
+				return fieldErrorf(entry(), "%q is already in the dictionary of column %q", s, c.Name)
 			}
 			fresh[s] = struct{}{}
 		}
 	}
 	for r, code := range ch.Codes {
 		if (code < -1 || int(code) >= size) && present(ch.Validity, r) {
-			return fieldErrorf(path+".codes", "row %d has code %d, outside [-1, %d) for column %q", r, code, size, c.Name)
+			return fieldErrorf(path(".codes"), "row %d has code %d, outside [-1, %d) for column %q", r, code, size, c.Name)
 		}
 	}
 	return nil
@@ -217,9 +232,11 @@ func (d *Decoder) appendChunk(i int, ch *datav1.ColumnChunk, n int) {
 	c.Dict = append(c.Dict, ch.DictionaryDelta...)
 	base := len(c.Codes)
 	c.Codes = append(c.Codes, ch.Codes...)
-	for r := range n {
-		if !present(ch.Validity, r) {
-			c.Codes[base+r] = -1
+	if len(ch.Validity) != 0 {
+		for r := range n {
+			if !present(ch.Validity, r) {
+				c.Codes[base+r] = -1
+			}
 		}
 	}
 }

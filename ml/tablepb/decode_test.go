@@ -3,6 +3,8 @@ package tablepb
 import (
 	"errors"
 	"math"
+	"runtime"
+	"strings"
 	"testing"
 
 	"google.golang.org/protobuf/proto"
@@ -81,6 +83,9 @@ func TestBatchValidation(t *testing.T) {
 		{"code below -1", mod(func(b *datav1.TableBatch) { b.Columns[2].Codes[0] = -2 }), "batch.columns[2].codes"},
 		{"duplicate in delta", mod(func(b *datav1.TableBatch) { b.Columns[2].DictionaryDelta = []string{"a", "a"} }), "batch.columns[2].dictionary_delta[1]"},
 		{"validity too long", mod(func(b *datav1.TableBatch) { b.Columns[2].Validity = []byte{1, 1} }), "batch.columns[2].validity"},
+		{"category too long", mod(func(b *datav1.TableBatch) {
+			b.Columns[2].DictionaryDelta = []string{"a", strings.Repeat("x", MaxCategoryBytes+1)}
+		}), "batch.columns[2].dictionary_delta[1]"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -97,6 +102,85 @@ func TestBatchValidation(t *testing.T) {
 				t.Fatal("a rejected batch changed the decoder")
 			}
 		})
+	}
+}
+
+// allocated returns the bytes f allocates on the heap.
+func allocated(f func()) uint64 {
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	f()
+	runtime.ReadMemStats(&after)
+	return after.TotalAlloc - before.TotalAlloc
+}
+
+// TestDecoderWorkFollowsInput checks that declared counts size nothing:
+// batches whose num_rows or row_offset promise far more than they carry
+// are refused with next to no allocation, and a valid batch near gRPC's
+// 4 MiB message limit costs memory in proportion to its wire size.
+func TestDecoderWorkFollowsInput(t *testing.T) {
+	empty := func() []*datav1.ColumnChunk { return []*datav1.ColumnChunk{{}, {}, {}} }
+	lying := []struct {
+		name  string
+		batch *datav1.TableBatch
+		field string
+	}{
+		{"max num_rows without values", &datav1.TableBatch{NumRows: math.MaxInt32, Columns: empty()}, "batch.columns[0].doubles"},
+		{"max num_rows with a short validity", &datav1.TableBatch{NumRows: math.MaxInt32, Columns: []*datav1.ColumnChunk{{Doubles: []float64{1}, Validity: []byte{1}}, {}, {}}}, "batch.columns[0].validity"},
+		{"max num_rows with one value per column", &datav1.TableBatch{NumRows: math.MaxInt32, Columns: []*datav1.ColumnChunk{{Doubles: []float64{1}}, {Doubles: []float64{1}}, {Codes: []int32{-1}}}}, "batch.columns[0].doubles"},
+		{"max row_offset", &datav1.TableBatch{RowOffset: math.MaxInt64, NumRows: math.MaxInt32, Columns: empty()}, "batch.row_offset"},
+		{"negative row_offset", &datav1.TableBatch{RowOffset: math.MinInt64, Columns: empty()}, "batch.row_offset"},
+	}
+	for _, tc := range lying {
+		t.Run(tc.name, func(t *testing.T) {
+			raw, err := proto.Marshal(tc.batch)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var b datav1.TableBatch
+			if err := proto.Unmarshal(raw, &b); err != nil {
+				t.Fatal(err)
+			}
+			d, _ := NewDecoder(threeCols)
+			var addErr error
+			if n := allocated(func() { addErr = d.Add(&b) }); n > 16<<10 {
+				t.Errorf("refusing a %d-byte batch allocated %d bytes", len(raw), n)
+			}
+			var fe *FieldError
+			if !errors.As(addErr, &fe) || fe.Field != tc.field {
+				t.Fatalf("Add error %v, want a FieldError on %q", addErr, tc.field)
+			}
+		})
+	}
+
+	const rows = 150000 // about 3.5 MB on the wire
+	big := mixedTable(rows, 1000, 7)
+	// One batch of all rows; without validity bitmaps NaN and -1 mark the
+	// missing values.
+	bs := Batches(big, MaxBatchBytes)
+	one := &datav1.TableBatch{NumRows: rows, Columns: []*datav1.ColumnChunk{{}, {}, {}}}
+	for _, b := range bs {
+		for i, ch := range b.Columns {
+			dst := one.Columns[i]
+			dst.Doubles = append(dst.Doubles, ch.Doubles...)
+			dst.Codes = append(dst.Codes, ch.Codes...)
+			dst.DictionaryDelta = append(dst.DictionaryDelta, ch.DictionaryDelta...)
+		}
+	}
+	size := proto.Size(one)
+	if size > 4<<20 {
+		t.Fatalf("test batch is %d bytes, over gRPC's default limit", size)
+	}
+	d, _ := NewDecoder(big.Schema())
+	var addErr error
+	if n := allocated(func() { addErr = d.Add(one) }); n > 3*uint64(size) {
+		t.Errorf("decoding a %d-byte batch allocated %d bytes", size, n)
+	}
+	if addErr != nil {
+		t.Fatal(addErr)
+	}
+	if err := equalTables(big, d.Table()); err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -200,8 +284,18 @@ func TestCollector(t *testing.T) {
 	}
 }
 
+// fuzzMaxInput bounds each value FuzzDecoder decodes. The decoder's work
+// is linear in its input (TestDecoderWorkFollowsInput checks large inputs
+// directly), so long inputs find nothing short ones miss; they only slow
+// the fuzzer, whose minimizer tries on the order of n² candidates for
+// every new interesting input of n bytes and reports no executions until
+// it is done, for up to a minute.
+const fuzzMaxInput = 512
+
 // FuzzDecoder feeds arbitrary bytes as batches to a decoder: it must never
-// panic, and whatever it accepts must be a valid table.
+// panic, and whatever it accepts must be a valid table that Send streams
+// again unchanged. The limits keep the re-encoding of a decoded table
+// small whatever the fuzzer builds.
 func FuzzDecoder(f *testing.F) {
 	seedTable := mixedTable(40, 6, 1)
 	for _, b := range Batches(seedTable, 300) {
@@ -214,12 +308,15 @@ func FuzzDecoder(f *testing.F) {
 	f.Add([]byte{}, []byte{0xff})
 	schema := seedTable.Schema()
 	f.Fuzz(func(t *testing.T, a, b []byte) {
+		if len(a) > fuzzMaxInput || len(b) > fuzzMaxInput {
+			return
+		}
 		d, err := NewDecoder(schema)
 		if err != nil {
 			t.Fatal(err)
 		}
-		d.MaxRows = 1 << 16
-		d.MaxCategories = 1 << 12
+		d.MaxRows = 1 << 10
+		d.MaxCategories = 1 << 8
 		for _, raw := range [][]byte{a, b} {
 			var batch datav1.TableBatch
 			if proto.Unmarshal(raw, &batch) != nil {

@@ -18,6 +18,11 @@ const (
 	// never nears gRPC's 4 MiB default limit. Larger requested sizes are
 	// clamped to it.
 	MaxBatchBytes = 960 << 10
+	// MaxCategoryBytes is the longest dictionary entry (category text) a
+	// table may hold. Send refuses longer ones and the Decoder rejects
+	// them, so a table one stage accepts always fits the batches of the
+	// next: an entry travels whole in one batch, under MaxBatchBytes.
+	MaxCategoryBytes = 64 << 10
 )
 
 // Size bounds used by the encoder. They are upper bounds of the protobuf
@@ -72,11 +77,20 @@ func Batches(t *table.Table, maxBytes int) []*datav1.TableBatch {
 // Send validates t and streams its schema and then its batches (see
 // Batches) through the callbacks, encoding one batch at a time so that
 // only one is held in memory. It stops at the first callback error and
-// returns it. A row too large for any batch (such as one cell of more than
-// MaxBatchBytes) fails with a *LimitError on "max_batch_bytes".
+// returns it. A dictionary entry longer than MaxCategoryBytes fails with a
+// *LimitError on "max_category_bytes" before anything is sent; a row too
+// large for any batch (such as one with tens of thousands of columns)
+// fails with a *LimitError on "max_batch_bytes".
 func Send(t *table.Table, maxBytes int, sendSchema func(*datav1.Schema) error, sendBatch func(*datav1.TableBatch) error) error {
 	if err := t.Validate(); err != nil {
 		return fmt.Errorf("invalid table: %w", err)
+	}
+	for _, c := range t.Columns {
+		for j, s := range c.Dict {
+			if len(s) > MaxCategoryBytes {
+				return &LimitError{Limit: "max_category_bytes", Max: MaxCategoryBytes, Detail: fmt.Sprintf("entry %d of column %q has %d bytes", j, c.Name, len(s))}
+			}
+		}
 	}
 	if err := sendSchema(t.Schema()); err != nil {
 		return err
@@ -99,6 +113,10 @@ func Send(t *table.Table, maxBytes int, sendSchema func(*datav1.Schema) error, s
 // encoder cuts a table into batches. It walks the rows once, adding each
 // row's upper-bound wire size until the next row would overflow the
 // budget, and tracks per column how much of the dictionary has been sent.
+// Sizing a row stops at the first dictionary entry that overflows the
+// budget, so a row whose code lies far ahead in a large dictionary costs
+// one budget's worth of entries per batch, not the whole dictionary each
+// time: the work stays linear in the table's size.
 type encoder struct {
 	cols []*table.Column
 	max  int
@@ -145,6 +163,7 @@ func (e *encoder) next() (*datav1.TableBatch, int) {
 			cost += ncols // one more validity byte per column
 		}
 		needsDict := false
+	sizing:
 		for ci, c := range e.cols {
 			if !c.IsCategorical() {
 				cost += 8
@@ -155,6 +174,12 @@ func (e *encoder) next() (*datav1.TableBatch, int) {
 			for j := dictEnd[ci]; j <= int(code); j++ {
 				cost += entryLen(c.Dict[j])
 				needsDict = true
+				if size+cost > e.max {
+					// The row's entries overflow: it either ends the
+					// batch or has its entries sent ahead, and neither
+					// needs the exact cost.
+					break sizing
+				}
 			}
 		}
 		if size+cost > e.max {

@@ -267,21 +267,58 @@ func TestDictionaryAheadOfRow(t *testing.T) {
 	}
 }
 
+// TestSendFarDictionaryCode streams rows whose codes point far into large
+// dictionaries through small batches: the entries go ahead a budget at a
+// time, and sizing a row stops at the budget rather than rescanning the
+// whole pending dictionary for every batch (which made this quadratic).
+// The longest allowed category travels too.
+func TestSendFarDictionaryCode(t *testing.T) {
+	const n = 200000
+	dict := make([]string, n)
+	for i := range dict {
+		dict[i] = fmt.Sprint(i)
+	}
+	dict[n/2] = strings.Repeat("y", MaxCategoryBytes)
+	tab := &table.Table{Columns: []*table.Column{
+		table.NewCategorical("c", []int32{n - 1, 0, n / 2}, dict),
+		table.NewNumeric("x", []float64{1, 2, 3}),
+	}}
+	got, batches := roundTrip(t, tab, 256)
+	if err := equalTables(tab, got); err != nil {
+		t.Fatal(err)
+	}
+	for i, b := range batches {
+		if s := proto.Size(b); s > 256 && len(b.Columns[0].DictionaryDelta) != 1 {
+			t.Fatalf("batch %d is %d bytes with %d entries", i, s, len(b.Columns[0].DictionaryDelta))
+		}
+	}
+}
+
 func TestSendErrors(t *testing.T) {
-	huge := strings.Repeat("z", MaxBatchBytes+10)
+	long := strings.Repeat("z", MaxCategoryBytes+1)
+	// One row of this many columns needs more than MaxBatchBytes.
+	wide := &table.Table{}
+	for c := range MaxBatchBytes/chunkOverhead + 1 {
+		wide.Columns = append(wide.Columns, table.NewNumeric(fmt.Sprint("f", c), []float64{1}))
+	}
 	tests := []struct {
 		name string
 		tab  *table.Table
 		want string
 	}{
 		{"invalid table", &table.Table{Columns: []*table.Column{table.NewCategorical("c", []int32{3}, []string{"a"})}}, "invalid table"},
-		{"row over the hard cap", &table.Table{Columns: []*table.Column{table.NewCategorical("c", []int32{0}, []string{huge})}}, "max_batch_bytes"},
+		{"category too long", &table.Table{Columns: []*table.Column{table.NewCategorical("c", []int32{0, -1}, []string{"a", long})}}, "max_category_bytes"},
+		{"row over the hard cap", wide, "max_batch_bytes"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			err := Send(tc.tab, 0, func(*datav1.Schema) error { return nil }, func(*datav1.TableBatch) error { return nil })
+			batches := 0
+			err := Send(tc.tab, 0, func(*datav1.Schema) error { return nil }, func(*datav1.TableBatch) error { batches++; return nil })
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("Send error %v, want one containing %q", err, tc.want)
+			}
+			if batches != 0 {
+				t.Fatalf("%d batches sent before the error", batches)
 			}
 		})
 	}
