@@ -63,3 +63,9 @@ func (c *Collector) Table() (*table.Table, error) {
 	}
 	return c.dec.Table(), nil
 }
+
+// DefaultMaxCategories is the dictionary cap the stage services apply to
+// each categorical column they receive: far above any useful one-hot
+// vocabulary, yet it bounds the memory a stream of empty batches carrying
+// only new dictionary entries can claim.
+const DefaultMaxCategories = 1 << 20

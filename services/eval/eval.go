@@ -247,7 +247,7 @@ func checkFeatures(schema *datav1.Schema, label string, m *datav1.Model) error {
 func (s *Server) Evaluate(stream grpc.ClientStreamingServer[evalv1.EvaluateRequest, evalv1.EvaluateResponse]) error {
 	ctx := stream.Context()
 	mb := &modelBuffer{max: s.cfg.MaxModelBytes}
-	col := &tablepb.Collector{MaxRows: s.cfg.MaxRows, MaxColumns: s.cfg.MaxColumns}
+	col := &tablepb.Collector{MaxRows: s.cfg.MaxRows, MaxColumns: s.cfg.MaxColumns, MaxCategories: tablepb.DefaultMaxCategories}
 	var (
 		model        *datav1.Model
 		schema       *datav1.Schema

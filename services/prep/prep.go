@@ -272,7 +272,7 @@ func (s *Server) Apply(stream prepv1.PrepService_ApplyServer) error {
 
 // collector returns a table collector with the server's limits.
 func (s *Server) collector() *tablepb.Collector {
-	return &tablepb.Collector{MaxRows: s.cfg.MaxRows, MaxColumns: s.cfg.MaxColumns}
+	return &tablepb.Collector{MaxRows: s.cfg.MaxRows, MaxColumns: s.cfg.MaxColumns, MaxCategories: tablepb.DefaultMaxCategories}
 }
 
 // checkCells refuses a request whose prepared matrix would exceed the

@@ -238,7 +238,7 @@ func recvError(ctx context.Context, err error) error {
 // receiveTable reads the schema and batches that follow the config until
 // the client closes its side, and returns the table.
 func (s *Server) receiveTable(stream grpc.BidiStreamingServer[trainv1.TrainRequest, trainv1.TrainResponse], label string) (*table.Table, error) {
-	col := &tablepb.Collector{MaxRows: s.cfg.MaxRows, MaxColumns: s.cfg.MaxColumns}
+	col := &tablepb.Collector{MaxRows: s.cfg.MaxRows, MaxColumns: s.cfg.MaxColumns, MaxCategories: tablepb.DefaultMaxCategories}
 	ctx := stream.Context()
 	for {
 		req, err := stream.Recv()
