@@ -36,6 +36,7 @@ func init() {
 				"a value in (0, 1] is a fraction of the features (at least one); a whole number above 1 is a count (capped at the number of features)"},
 		Param{Name: forestParamBootstrap, Default: 1, Min: 0, Max: 1, Integer: true,
 			Description: "1 grows each tree on a bootstrap sample of the rows (drawn with replacement), 0 on all rows"},
+		classWeightParam,
 	)
 	Register(&Spec{
 		Name: "random_forest",
@@ -76,10 +77,18 @@ func fitRandomForest(ctx context.Context, ds *Dataset, params map[string]float64
 	if bs != 0 && bs != 1 {
 		return nil, &ParamError{forestParamBootstrap, fmt.Sprintf("%g must be 0 or 1", bs)}
 	}
+	// Class weights come from the whole training set, not each bootstrap
+	// sample, as scikit-learn's class_weight='balanced' (its
+	// 'balanced_subsample' is the per-sample variant); a row drawn twice
+	// then weighs twice its class weight.
+	classW, err := classWeightsFromParams(ds, params)
+	if err != nil {
+		return nil, err
+	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	forest, imps, err := growForest(ctx, newTreeData(ds), cfg, int(nTrees), bs == 1, seed, progress)
+	forest, imps, err := growForest(ctx, newTreeData(ds, classW), cfg, int(nTrees), bs == 1, seed, progress)
 	if err != nil {
 		return nil, err
 	}

@@ -315,3 +315,50 @@ func BenchmarkRandomForestPredict(b *testing.B) {
 		}
 	}
 }
+
+func TestRandomForestBalancedWeightsFromWholeTrainingSet(t *testing.T) {
+	// As scikit-learn's class_weight='balanced' (not
+	// 'balanced_subsample'), the class weights come from the whole
+	// training set and multiply each tree's bootstrap counts: a root's
+	// value is Σ count_i·w(y_i) per class, normalised. Weights computed
+	// per bootstrap sample would make every root exactly uniform instead.
+	const n = 300
+	ds := treeDataset(n, 3, datav1.Task_TASK_CLASSIFICATION, 2, 6, func(rng *rand.Rand, x []float64) float64 {
+		for f := range x {
+			x[f] = rng.NormFloat64()
+		}
+		if rng.Float64() < 0.1 {
+			return 1
+		}
+		return 0
+	})
+	const seed, trees = 9, 6
+	m := treeFit(t, "random_forest", ds, map[string]float64{"n_estimators": trees, "max_depth": 2, "balanced": 1}, seed)
+	classW := balancedClassWeights(ds.Y, 2)
+	nonUniform := false
+	for ti, tr := range m.GetForest().Trees {
+		// Replay the tree's bootstrap draws from its random stream.
+		rng := treeRNG(seed, ti)
+		var want [2]float64
+		for range n {
+			i := rng.IntN(n)
+			want[int(ds.Y[i])] += classW[int(ds.Y[i])]
+		}
+		total := want[0] + want[1]
+		for k := range 2 {
+			if !linClose(tr.Value[k], want[k]/total, 1e-12) {
+				t.Errorf("tree %d: root value %v, want %v", ti, tr.Value[:2], []float64{want[0] / total, want[1] / total})
+				break
+			}
+		}
+		if tr.Samples[0] != n {
+			t.Errorf("tree %d: root samples %d, want %d draws", ti, tr.Samples[0], n)
+		}
+		if math.Abs(want[0]/total-0.5) > 1e-6 {
+			nonUniform = true
+		}
+	}
+	if !nonUniform {
+		t.Error("every bootstrap happened to be balanced; the test does not discriminate")
+	}
+}

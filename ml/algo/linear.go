@@ -16,15 +16,71 @@ import (
 // This file holds the linear family: multinomial logistic regression
 // (L-BFGS), ordinary least squares (QR, SVD fallback) and ridge regression
 // (Cholesky), all stored as an alur.data.v1.LinearModel, plus helpers that
-// knn.go and naive_bayes.go share with it (finite checks, softmax).
+// knn.go, naive_bayes.go and tree.go share with it (finite checks, softmax,
+// balanced class weights).
+
+// classWeightParamName names the hyperparameter that weights classes
+// inversely to their frequency. The orchestrator sets it to 1 on every
+// algorithm declaring it when a pipeline asks for balanced classes, so only
+// algorithms that honour it declare it.
+const classWeightParamName = "balanced"
+
+// classWeightParam declares the balanced hyperparameter. Algorithms that
+// also fit regressions ignore it there: a continuous target has no classes
+// to weigh.
+var classWeightParam = Param{
+	Name: classWeightParamName, Default: 0, Min: 0, Max: 1, Integer: true,
+	Description: "1 weights each class inversely to its frequency, n_samples / (n_classes * n_c), " +
+		"like scikit-learn's class_weight='balanced'; classification only (ignored for regression). Default 0.",
+}
+
+// classWeightsFromParams returns the per-class weights the balanced
+// hyperparameter asks for on ds: nil when it is 0 or the task is
+// regression, balancedClassWeights otherwise.
+func classWeightsFromParams(ds *Dataset, params map[string]float64) ([]float64, error) {
+	switch v := params[classWeightParamName]; {
+	case v == 0 || ds.Task != datav1.Task_TASK_CLASSIFICATION:
+		return nil, nil
+	case v == 1:
+		return balancedClassWeights(ds.Y, ds.NumClasses), nil
+	default:
+		return nil, &ParamError{classWeightParamName, fmt.Sprintf("%g must be 0 or 1", v)}
+	}
+}
+
+// balancedClassWeights returns scikit-learn's "balanced" class weights
+// (compute_class_weight): n / (k · n_c) for a class with n_c of the n rows,
+// k counting only the classes that occur in y, as scikit-learn's
+// np.unique(y) does. The weights of the rows then sum to n, so losses keep
+// their scale. A class without rows gets weight 0; it has nothing to weigh.
+func balancedClassWeights(y []float64, numClasses int) []float64 {
+	counts := make([]float64, numClasses)
+	for _, v := range y {
+		counts[int(v)]++
+	}
+	present := 0
+	for _, c := range counts {
+		if c > 0 {
+			present++
+		}
+	}
+	w := make([]float64, numClasses)
+	for k, c := range counts {
+		if c > 0 {
+			w[k] = float64(len(y)) / (float64(present) * c)
+		}
+	}
+	return w
+}
 
 func init() {
 	Register(&Spec{
 		Name: "logistic_regression",
 		Description: "Multinomial logistic regression with an L2 penalty, minimising " +
-			"C·Σ log-loss + ½‖W‖² (intercepts unpenalised) as scikit-learn's LogisticRegression " +
-			"does; a binary problem fits a single logit row (the binomial loss). Solved with " +
-			"L-BFGS (Nocedal & Wright, Numerical Optimization, §7.2) on the analytic gradient.",
+			"C·Σ s_i·log-loss_i + ½‖W‖² (intercepts unpenalised, s_i the row's class weight, 1 " +
+			"unless balanced) as scikit-learn's LogisticRegression does; a binary problem fits a " +
+			"single logit row (the binomial loss). Solved with L-BFGS (Nocedal & Wright, " +
+			"Numerical Optimization, §7.2) on the analytic gradient.",
 		Tasks: []datav1.Task{datav1.Task_TASK_CLASSIFICATION},
 		Params: []Param{
 			{Name: "C", Default: 1, Min: 1e-12, Max: 1e6,
@@ -35,6 +91,7 @@ func init() {
 				Description: "Stop when the largest absolute gradient component of the objective, " +
 					"divided by C·rows (scikit-learn's scaling), falls below tol. Default 1e-6; 0 runs " +
 					"until max_iter or until the objective stops improving."},
+			classWeightParam,
 		},
 		Fit:     fitLogisticRegression,
 		Predict: predictLinearClassifier,
@@ -189,14 +246,17 @@ func linWeightImportances(w []float64, outputs, features int) []float64 {
 // logisticObjective is scikit-learn's logistic regression objective divided
 // by C·n for conditioning (the minimiser is unchanged):
 //
-//	f(W, b) = (1/n) Σ_i [logsumexp(z_i) − z_{i,y_i}] + ‖W‖² / (2·C·n),  z_i = W x_i + b.
+//	f(W, b) = (1/n) Σ_i s_i [logsumexp(z_i) − z_{i,y_i}] + ‖W‖² / (2·C·n),  z_i = W x_i + b,
 //
-// With outputs == 1 (binary problems) the logits are (0, w·x + b): the
+// where s_i is the weight of row i's class (1 without class weights; the
+// balanced weights sum to n over the rows, so the scale is kept). With
+// outputs == 1 (binary problems) the logits are (0, w·x + b): the
 // reference class 0 has a fixed zero row, which is exactly the binomial
 // (sigmoid) loss. The parameter vector is W row-major followed by b.
 type logisticObjective struct {
 	x        *mat.Dense // n × d
 	y        []int      // class per row
+	classW   []float64  // weight per class; nil means all 1
 	classes  int        // K
 	outputs  int        // rows of W: K, or 1 when K == 2
 	features int        // d
@@ -214,7 +274,9 @@ type logisticObjective struct {
 	valid    bool
 }
 
-func newLogisticObjective(ds *Dataset, c float64) *logisticObjective {
+// newLogisticObjective prepares the objective on ds with inverse penalty c
+// and per-class weights classW (nil for none).
+func newLogisticObjective(ds *Dataset, c float64, classW []float64) *logisticObjective {
 	n, d := ds.X.Dims()
 	k := ds.NumClasses
 	outputs := k
@@ -227,7 +289,7 @@ func newLogisticObjective(ds *Dataset, c float64) *logisticObjective {
 	}
 	dim := outputs*d + outputs
 	return &logisticObjective{
-		x: ds.X, y: y, classes: k, outputs: outputs, features: d,
+		x: ds.X, y: y, classW: classW, classes: k, outputs: outputs, features: d,
 		invCN:    1 / (c * float64(n)),
 		z:        mat.NewDense(n, outputs, nil),
 		grad:     mat.NewDense(outputs, d, nil),
@@ -262,11 +324,25 @@ func (o *logisticObjective) eval(theta, grad []float64) float64 {
 		yi := o.y[i]
 		lse := linSoftmaxInPlace(o.row)
 		// o.row now holds probabilities; the loss term is lse − z_y, and
-		// lse − z_y = −log p_y computed without underflow.
-		if o.outputs == 1 {
+		// lse − z_y = −log p_y computed without underflow. The residual
+		// P − Y left in z is scaled by the row's class weight, which
+		// weights both gradients.
+		switch {
+		case o.classW != nil && o.outputs == 1:
+			s := o.classW[yi]
+			loss += s * (lse - (zi[0]+b[0])*float64(yi))
+			zi[0] = s * (o.row[1] - float64(yi))
+		case o.classW != nil:
+			s := o.classW[yi]
+			loss += s * (lse - (zi[yi] + b[yi]))
+			for k := range zi {
+				zi[k] = s * o.row[k]
+			}
+			zi[yi] -= s
+		case o.outputs == 1:
 			loss += lse - (zi[0]+b[0])*float64(yi)
 			zi[0] = o.row[1] - float64(yi)
-		} else {
+		default:
 			loss += lse - (zi[yi] + b[yi])
 			for k := range zi {
 				zi[k] = o.row[k]
@@ -283,7 +359,7 @@ func (o *logisticObjective) eval(theta, grad []float64) float64 {
 	if grad == nil {
 		return f
 	}
-	// ∇_W = (P − Y)ᵀ X / n + W / (C n); ∇_b = Σ_i (P − Y)_i / n.
+	// ∇_W = S(P − Y)ᵀ X / n + W / (C n); ∇_b = Σ_i s_i (P − Y)_i / n.
 	o.grad.Mul(o.z.T(), o.x)
 	g := o.grad.RawMatrix()
 	for k := 0; k < o.outputs; k++ {
@@ -356,7 +432,11 @@ func fitLogisticRegression(ctx context.Context, ds *Dataset, params map[string]f
 	if maxIter < 1 {
 		return nil, fmt.Errorf("max_iter must be at least 1, got %d", maxIter)
 	}
-	obj := newLogisticObjective(ds, c)
+	classW, err := classWeightsFromParams(ds, params)
+	if err != nil {
+		return nil, err
+	}
+	obj := newLogisticObjective(ds, c, classW)
 	problem := optimize.Problem{
 		Func: func(x []float64) float64 {
 			obj.cached(x)

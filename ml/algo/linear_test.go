@@ -3,6 +3,7 @@ package algo
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"strings"
@@ -167,9 +168,22 @@ func TestRidgeSingularFallsBackToMinimumNorm(t *testing.T) {
 }
 
 func TestLogisticGradientMatchesFiniteDifferences(t *testing.T) {
-	for _, k := range []int{2, 3, 5} {
+	for _, tc := range []struct {
+		k        int
+		weighted bool
+	}{{2, false}, {3, false}, {5, false}, {2, true}, {3, true}, {5, true}} {
+		k := tc.k
 		ds := linBlobs(uint64(k), 40, 3, k, 1)
-		obj := newLogisticObjective(ds, 0.7)
+		var classW []float64
+		if tc.weighted {
+			// Arbitrary positive weights exercise the weighted loss
+			// beyond the balanced ones.
+			classW = make([]float64, k)
+			for c := range classW {
+				classW[c] = 0.3 + 0.7*float64(c)
+			}
+		}
+		obj := newLogisticObjective(ds, 0.7, classW)
 		rng := rand.New(rand.NewPCG(1, 2))
 		theta := make([]float64, obj.dim())
 		for i := range theta {
@@ -187,7 +201,7 @@ func TestLogisticGradientMatchesFiniteDifferences(t *testing.T) {
 			theta[i] = orig
 			fd := (fp - fm) / (2 * h)
 			if math.Abs(fd-grad[i]) > 1e-7*math.Max(1, math.Abs(fd)) {
-				t.Errorf("k=%d: d/dθ[%d]: analytic %g, finite difference %g", k, i, grad[i], fd)
+				t.Errorf("k=%d weighted=%v: d/dθ[%d]: analytic %g, finite difference %g", k, tc.weighted, i, grad[i], fd)
 			}
 		}
 	}
@@ -273,7 +287,7 @@ func TestLogisticRegressionOptimality(t *testing.T) {
 		if !lm.Converged {
 			t.Errorf("k=%d: not converged after %d iterations", k, lm.Iterations)
 		}
-		obj := newLogisticObjective(ds, 2)
+		obj := newLogisticObjective(ds, 2, nil)
 		theta := append(append([]float64(nil), lm.Weights...), lm.Intercepts...)
 		grad := make([]float64, len(theta))
 		obj.eval(theta, grad)
@@ -510,6 +524,245 @@ func BenchmarkLogisticRegressionFit(b *testing.B) {
 	for b.Loop() {
 		if _, err := s.Fit(context.Background(), ds, params, 1, nil); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// balancedImbalanced returns a two-class problem where class 1 holds about
+// 5% of the rows and is shifted by 1.5 standard deviations along two of
+// four Gaussian features, so the classes overlap and an unweighted model
+// favours the majority.
+func balancedImbalanced(n int, seed uint64) *Dataset {
+	return treeDataset(n, 4, datav1.Task_TASK_CLASSIFICATION, 2, seed, func(rng *rand.Rand, x []float64) float64 {
+		y := 0.0
+		if rng.Float64() < 0.05 {
+			y = 1
+		}
+		for f := range x {
+			x[f] = rng.NormFloat64()
+		}
+		x[0] += 1.5 * y
+		x[1] += 1.5 * y
+		return y
+	})
+}
+
+// balancedRecall is the share of class-c rows whose most probable class
+// is c.
+func balancedRecall(proba *mat.Dense, y []float64, c int) float64 {
+	var hit, total float64
+	for i, v := range y {
+		if int(v) != c {
+			continue
+		}
+		total++
+		best := 0
+		for k := 1; k < proba.RawMatrix().Cols; k++ {
+			if proba.At(i, k) > proba.At(i, best) {
+				best = k
+			}
+		}
+		if best == c {
+			hit++
+		}
+	}
+	return hit / total
+}
+
+func TestBalancedRaisesMinorityRecall(t *testing.T) {
+	// On a 95/5 problem the balanced weights move the decision boundary
+	// towards the majority, so held-out minority recall rises by a wide
+	// margin. Trees need a growth limit for the weights to matter: a fully
+	// grown tree's pure leaves are the same whatever the class weights (as
+	// in scikit-learn).
+	train, test := balancedImbalanced(2000, 1), balancedImbalanced(4000, 2)
+	const margin = 0.25
+	tests := []struct {
+		algorithm string
+		params    map[string]float64
+	}{
+		{"logistic_regression", nil},
+		{"decision_tree", map[string]float64{"max_depth": 4}},
+		{"decision_tree", map[string]float64{"min_samples_leaf": 20}},
+		{"random_forest", map[string]float64{"n_estimators": 30, "min_samples_leaf": 10}},
+		{"random_forest", map[string]float64{"n_estimators": 30, "max_depth": 5}},
+	}
+	for _, tc := range tests {
+		t.Run(fmt.Sprint(tc.algorithm, tc.params), func(t *testing.T) {
+			recall := [2]float64{}
+			for b := range 2 {
+				p := map[string]float64{"balanced": float64(b)}
+				for k, v := range tc.params {
+					p[k] = v
+				}
+				m := treeFit(t, tc.algorithm, train, p, 3)
+				recall[b] = balancedRecall(treePredict(t, m, test.X), test.Y, 1)
+			}
+			if recall[1] < recall[0]+margin || recall[1] < 0.7 {
+				t.Errorf("minority recall %.3f unweighted, %.3f balanced; want balanced >= 0.7 and %.2f above", recall[0], recall[1], margin)
+			}
+		})
+	}
+}
+
+func TestBalancedClassWeights(t *testing.T) {
+	tests := []struct {
+		name    string
+		y       []float64
+		classes int
+		want    []float64
+	}{
+		{"equal", []float64{0, 1, 1, 0}, 2, []float64{1, 1}},
+		{"3 to 1", []float64{0, 0, 1, 0}, 2, []float64{4.0 / 6, 2}},
+		{"three classes", []float64{0, 1, 2, 2, 2, 2}, 3, []float64{2, 2, 0.5}},
+		// scikit-learn counts only the classes present in y.
+		{"absent class", []float64{0, 2, 2, 2}, 3, []float64{2, 0, 4.0 / 6}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got := balancedClassWeights(tc.y, tc.classes)
+			for k := range tc.want {
+				if !linClose(got[k], tc.want[k], 1e-15) {
+					t.Fatalf("weights %v, want %v", got, tc.want)
+				}
+			}
+		})
+	}
+}
+
+func FuzzBalancedClassWeights(f *testing.F) {
+	f.Add([]byte{0, 0, 0, 1}, uint8(2))
+	f.Add([]byte{3, 1, 4, 1, 5, 9, 2, 6}, uint8(10))
+	f.Fuzz(func(t *testing.T, labels []byte, classes uint8) {
+		k := int(classes%16) + 1
+		if len(labels) == 0 {
+			return
+		}
+		y := make([]float64, len(labels))
+		for i, b := range labels {
+			y[i] = float64(int(b) % k)
+		}
+		w := balancedClassWeights(y, k)
+		if len(w) != k {
+			t.Fatalf("%d weights for %d classes", len(w), k)
+		}
+		// Every row weighs > 0, and the rows' weights sum to n.
+		var sum float64
+		for _, v := range y {
+			if !(w[int(v)] > 0) {
+				t.Fatalf("class %g has weight %g", v, w[int(v)])
+			}
+			sum += w[int(v)]
+		}
+		if !linClose(sum, float64(len(y)), 1e-12) {
+			t.Fatalf("row weights sum to %g, want %d", sum, len(y))
+		}
+	})
+}
+
+func TestBalancedParamValidation(t *testing.T) {
+	ds := balancedImbalanced(200, 3)
+	for _, name := range []string{"logistic_regression", "decision_tree", "random_forest"} {
+		s, _ := Lookup(name)
+		var found bool
+		for _, p := range s.Params {
+			if p.Name == "balanced" {
+				found = p.Default == 0 && p.Min == 0 && p.Max == 1 && p.Integer
+			}
+		}
+		if !found {
+			t.Errorf("%s: no balanced param with default 0, integer in [0, 1]", name)
+		}
+		for _, v := range []float64{0.5, 2, -1} {
+			if _, err := Fit(context.Background(), name, ds, map[string]float64{"balanced": v}, 1, nil); err == nil {
+				t.Errorf("%s: balanced %g accepted", name, v)
+			}
+		}
+		// A direct call bypasses ResolveParams; the fit checks too.
+		var pe *ParamError
+		if _, err := s.Fit(context.Background(), ds, map[string]float64{"balanced": 2, "C": 1, "max_iter": 10,
+			"n_estimators": 1, "min_samples_split": 2, "min_samples_leaf": 1}, 1, nil); !errors.As(err, &pe) || pe.Param != "balanced" {
+			t.Errorf("%s: balanced 2 gave %v, want a ParamError naming balanced", name, err)
+		}
+	}
+}
+
+func TestBalancedOnEqualClassesIsUnweighted(t *testing.T) {
+	// With equal class counts every balanced weight is exactly 1, so the
+	// model must be bit-identical to the unweighted one: the weights are
+	// the only thing balanced changes.
+	ds := treeDataset(600, 5, datav1.Task_TASK_CLASSIFICATION, 3, 11, func(rng *rand.Rand, x []float64) float64 {
+		for f := range x {
+			x[f] = rng.NormFloat64()
+		}
+		return float64(rng.IntN(3))
+	})
+	for i := range ds.Y {
+		ds.Y[i] = float64(i % 3)
+	}
+	for _, tc := range []struct {
+		algorithm string
+		params    map[string]float64
+	}{
+		{"logistic_regression", nil},
+		{"decision_tree", nil},
+		{"random_forest", map[string]float64{"n_estimators": 8}},
+	} {
+		fit := func(b float64) *datav1.Model {
+			p := map[string]float64{"balanced": b}
+			for k, v := range tc.params {
+				p[k] = v
+			}
+			return treeFit(t, tc.algorithm, ds, p, 5)
+		}
+		a, b := fit(0), fit(1)
+		// Only the recorded params (balanced 0 or 1) may differ.
+		if !proto.Equal(&datav1.Model{Parameters: a.Parameters, FeatureImportances: a.FeatureImportances},
+			&datav1.Model{Parameters: b.Parameters, FeatureImportances: b.FeatureImportances}) {
+			t.Errorf("%s: balanced on equal classes changed the model", tc.algorithm)
+		}
+	}
+}
+
+func TestLogisticRegressionBalancedMatchesReplicatedRows(t *testing.T) {
+	// Class weights scale each row's loss, so balanced weights w_k on a
+	// data set are the same objective as unweighted rows repeated
+	// w_k / w_0 times with C scaled by w_0 (when the ratios are whole).
+	// Counts 4:2:1 give weights 7/12, 7/6, 7/3: ratios 1, 2, 4.
+	base := linBlobs(21, 7, 2, 3, 1)
+	counts := []int{4, 2, 1}
+	var xs []float64
+	var ys []float64
+	for c, n := range counts {
+		for range n {
+			i := len(ys)
+			xs = append(xs, base.X.RawRowView(i)...)
+			ys = append(ys, float64(c))
+		}
+	}
+	ds := &Dataset{X: mat.NewDense(len(ys), 2, xs), Y: ys, Task: datav1.Task_TASK_CLASSIFICATION, NumClasses: 3}
+	var rx, ry []float64
+	for i, y := range ys {
+		for range 1 << int(y) {
+			rx = append(rx, ds.X.RawRowView(i)...)
+			ry = append(ry, y)
+		}
+	}
+	rep := &Dataset{X: mat.NewDense(len(ry), 2, rx), Y: ry, Task: datav1.Task_TASK_CLASSIFICATION, NumClasses: 3}
+	const c = 1.5
+	w0 := 7.0 / 12
+	got := linFit(t, "logistic_regression", ds, map[string]float64{"C": c, "tol": 1e-10, "balanced": 1}).GetLinear()
+	want := linFit(t, "logistic_regression", rep, map[string]float64{"C": c * w0, "tol": 1e-10}).GetLinear()
+	for i := range want.Weights {
+		if !linClose(got.Weights[i], want.Weights[i], 1e-6) {
+			t.Errorf("weights %v, want %v", got.Weights, want.Weights)
+			break
+		}
+	}
+	for i := range want.Intercepts {
+		if !linClose(got.Intercepts[i], want.Intercepts[i], 1e-6) {
+			t.Errorf("intercepts %v, want %v", got.Intercepts, want.Intercepts)
+			break
 		}
 	}
 }

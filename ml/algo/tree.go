@@ -14,6 +14,12 @@ package algo
 // rows from the right child to the left one, keeping running class counts
 // (or target sums) and the sum of squared counts, so each row costs O(1)
 // whatever the number of classes.
+//
+// With the balanced hyperparameter every row also carries its class's
+// weight (scikit-learn's class_weight='balanced'): the Gini impurity is
+// computed on weighted class counts, leaves store weighted class
+// distributions, and min_impurity_decrease compares weighted decreases,
+// while min_samples_split and min_samples_leaf still count rows.
 
 import (
 	"context"
@@ -68,7 +74,8 @@ func init() {
 		Param{Name: treeParamMaxFeatures, Default: 0, Min: 0, Max: 1e9,
 			Description: "features considered per split: 0 means all; a value in (0, 1] is a fraction of the features (at least one); a whole number above 1 is a count (capped at the number of features)"},
 		Param{Name: treeParamMinImpurityDecrease, Default: 0, Min: 0, Max: math.MaxFloat64,
-			Description: "a node is split only if N_t/N × (impurity − N_left/N_t × left impurity − N_right/N_t × right impurity) reaches this value"},
+			Description: "a node is split only if N_t/N × (impurity − N_left/N_t × left impurity − N_right/N_t × right impurity) reaches this value (N counting class weights when balanced)"},
+		classWeightParam,
 	)
 	Register(&Spec{
 		Name: "decision_tree",
@@ -98,7 +105,11 @@ func fitDecisionTree(ctx context.Context, ds *Dataset, params map[string]float64
 	if v := cfg.minImpurityDecrease; !(v >= 0) || math.IsInf(v, 0) {
 		return nil, &ParamError{treeParamMinImpurityDecrease, "must be a finite number >= 0"}
 	}
-	d := newTreeData(ds)
+	classW, err := classWeightsFromParams(ds, params)
+	if err != nil {
+		return nil, err
+	}
+	d := newTreeData(ds, classW)
 	b := newTreeBuilder(d, cfg, runtime.GOMAXPROCS(0))
 	b.reset(seed, 0, false)
 	t, imp, err := b.grow(ctx)
@@ -194,13 +205,18 @@ type treeData struct {
 	classification bool
 	// class[i] is row i's class (classification).
 	class []int32
+	// classWeight[k] multiplies every row of class k (classification): the
+	// balanced weights, or all 1, which leaves every sum exactly as
+	// unweighted.
+	classWeight []float64
 	// y is the regression target.
 	y []float64
 }
 
 // newTreeData copies ds into feature-major form and presorts every
-// feature, in parallel across features. ds must be valid.
-func newTreeData(ds *Dataset) *treeData {
+// feature, in parallel across features. classW holds per-class weights for
+// classification (nil for none; ignored for regression). ds must be valid.
+func newTreeData(ds *Dataset, classW []float64) *treeData {
 	n, p := ds.X.Dims()
 	d := &treeData{n: n, p: p, x: make([]float64, n*p), order: make([][]int32, p)}
 	raw := ds.X.RawMatrix()
@@ -223,6 +239,11 @@ func newTreeData(ds *Dataset) *treeData {
 		for i, y := range ds.Y {
 			d.class[i] = int32(y)
 		}
+		d.classWeight = make([]float64, ds.NumClasses)
+		for k := range d.classWeight {
+			d.classWeight[k] = 1
+		}
+		copy(d.classWeight, classW)
 	} else {
 		d.numOutputs = 1
 		d.y = ds.Y
@@ -359,7 +380,8 @@ type treeFrame struct {
 
 // treeNodeStats summarises a node's rows.
 type treeNodeStats struct {
-	weight   float64 // total multiplicity
+	weight   float64 // total multiplicity, times the class weights
+	samples  float64 // total multiplicity: the bootstrap draws in the node
 	impurity float64 // Gini or variance
 	pure     bool    // one class, or one target value
 	mean     float64 // regression: weighted mean target
@@ -400,7 +422,8 @@ type treeBuilder struct {
 	// cands are the features a node scans; bests their best splits.
 	cands []int
 	bests []treeSplit
-	// cnt holds the class counts of the node last summarised by stats.
+	// cnt holds the weighted class counts of the node last summarised by
+	// stats.
 	cnt []float64
 	// scratch has one entry per worker that may scan or partition in
 	// parallel within a node (one when trees are grown in parallel).
@@ -414,7 +437,7 @@ type treeBuilder struct {
 
 // treeScratch is one worker's scratch for scanning and partitioning.
 type treeScratch struct {
-	// cntL and cntR are running class counts left and right of a
+	// cntL and cntR are running weighted class counts left and right of a
 	// candidate threshold.
 	cntL, cntR []float64
 	// tmp holds right-going rows during a stable partition.
@@ -607,16 +630,17 @@ func (b *treeBuilder) isLeaf(n, depth int, pure bool) bool {
 		n < 2*b.cfg.minSamplesLeaf
 }
 
-// appendNode adds a leaf holding the node's value; a split fills in the
-// feature, threshold and children later. Samples counts the node's rows
-// with their bootstrap multiplicity, the number of draws that reached it.
+// appendNode adds a leaf holding the node's value (for classification the
+// weighted class distribution); a split fills in the feature, threshold and
+// children later. Samples counts the node's rows with their bootstrap
+// multiplicity, the number of draws that reached it, without class weights.
 func (b *treeBuilder) appendNode(st treeNodeStats) {
 	t := b.out
 	t.Feature = append(t.Feature, -1)
 	t.Threshold = append(t.Threshold, 0)
 	t.Left = append(t.Left, -1)
 	t.Right = append(t.Right, -1)
-	t.Samples = append(t.Samples, int64(st.weight))
+	t.Samples = append(t.Samples, int64(st.samples))
 	if b.d.classification {
 		for _, c := range b.cnt {
 			t.Value = append(t.Value, c/st.weight)
@@ -627,7 +651,9 @@ func (b *treeBuilder) appendNode(st treeNodeStats) {
 }
 
 // stats computes a node's weight, impurity and purity from its rows. For
-// classification it leaves the class counts in b.cnt. The regression
+// classification it leaves the weighted class counts in b.cnt: each
+// class's multiplicity total times its class weight (exact when the
+// weights are 1). The regression
 // variance uses two passes (mean first) to avoid the cancellation of the
 // textbook E[y²]−E[y]² formula.
 func (b *treeBuilder) stats(rows []int32) treeNodeStats {
@@ -640,7 +666,10 @@ func (b *treeBuilder) stats(rows []int32) treeNodeStats {
 		}
 		var sq float64
 		nonzero := 0
-		for _, c := range b.cnt {
+		for k, c := range b.cnt {
+			st.samples += c
+			c *= b.d.classWeight[k]
+			b.cnt[k] = c
 			st.weight += c
 			sq += c * c
 			if c > 0 {
@@ -661,6 +690,7 @@ func (b *treeBuilder) stats(rows []int32) treeNodeStats {
 		hi = max(hi, tw.y)
 	}
 	st.mean = sum / st.weight
+	st.samples = st.weight
 	var ss float64
 	for _, i := range rows {
 		tw := b.tw[i]
@@ -730,10 +760,12 @@ func (b *treeBuilder) scan(sc *treeScratch, f int, fr treeFrame, st treeNodeStat
 // scanClass evaluates every threshold of feature f for a classification
 // node. The criterion is the Gini proxy Σ_k L_k²/|L| + Σ_k R_k²/|R|, which
 // differs from −(|L|·Gini(L) + |R|·Gini(R)) by the constant |node|; moving a
-// row of class c and weight w to the left changes Σ L_k² by w(2L_c + w) and
-// Σ R_k² by w(w − 2R_c).
+// row of class c and weight w (multiplicity times class weight) to the left
+// changes Σ L_k² by w(2L_c + w) and Σ R_k² by w(w − 2R_c). |L| and |R| are
+// weights here, but min_samples_leaf counts rows.
 func (b *treeBuilder) scanClass(sc *treeScratch, f, start int, rows []int32, best *treeSplit) {
 	col := b.d.col(f)
+	classW := b.d.classWeight
 	cntL, cntR := sc.cntL, sc.cntR
 	clear(cntL)
 	copy(cntR, b.cnt)
@@ -748,7 +780,7 @@ func (b *treeBuilder) scanClass(sc *treeScratch, f, start int, rows []int32, bes
 	v := col[rows[0]]
 	for p := 0; p < n-minLeaf; p++ {
 		cw := b.cw[rows[p]]
-		w := float64(cw.weight)
+		w := float64(cw.weight) * classW[cw.class]
 		cl := cntL[cw.class]
 		sqL += w * (2*cl + w)
 		cntL[cw.class] = cl + w

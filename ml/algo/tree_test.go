@@ -330,8 +330,10 @@ func TestTreeImportances(t *testing.T) {
 
 func TestTreeBestSplitMatchesBruteForce(t *testing.T) {
 	// A stump's split must achieve the largest weighted impurity decrease
-	// that an exhaustive search over all features and thresholds finds.
-	for trial := range 40 {
+	// that an exhaustive search over all features and thresholds finds,
+	// with and without balanced class weights (odd trials are regression;
+	// trials 4k+2 are balanced).
+	for trial := range 60 {
 		rng := rand.New(rand.NewPCG(uint64(trial), 99))
 		n, p := 10+rng.IntN(50), 1+rng.IntN(4)
 		task := datav1.Task_TASK_CLASSIFICATION
@@ -352,12 +354,20 @@ func TestTreeBestSplitMatchesBruteForce(t *testing.T) {
 			ds.NumClasses, ds.ClassNames = 0, nil
 		}
 		leaf := 1 + rng.IntN(3)
-		m := treeFit(t, "decision_tree", ds, map[string]float64{"max_depth": 1, "min_samples_leaf": float64(leaf)}, int64(trial))
-		want := treeBruteForceDecrease(ds, leaf)
+		balanced := trial%4 == 2
+		var classW []float64
+		params := map[string]float64{"max_depth": 1, "min_samples_leaf": float64(leaf)}
+		if balanced {
+			params["balanced"] = 1
+			classW = balancedClassWeights(ds.Y, ds.NumClasses)
+		}
+		m := treeFit(t, "decision_tree", ds, params, int64(trial))
+		want := treeBruteForceDecrease(ds, leaf, classW)
 		tr := m.GetTree()
 		var got float64
 		if tr.Feature[0] >= 0 {
-			got = treeImpurity(ds, func(i int) bool { return true }) * float64(n)
+			imp, w := treeImpurity(ds, func(i int) bool { return true }, classW)
+			got = imp * w
 			for _, child := range []bool{true, false} {
 				side := func(i int) bool {
 					x := ds.X.At(i, int(tr.Feature[0]))
@@ -372,17 +382,20 @@ func TestTreeBestSplitMatchesBruteForce(t *testing.T) {
 				if cnt < leaf {
 					t.Fatalf("trial %d: child with %d rows, min_samples_leaf %d", trial, cnt, leaf)
 				}
-				got -= treeImpurity(ds, side) * float64(cnt)
+				imp, w := treeImpurity(ds, side, classW)
+				got -= imp * w
 			}
 		}
 		if tol := 1e-9 * math.Max(1, want); math.Abs(got-want) > tol {
-			t.Errorf("trial %d (%v, n=%d p=%d leaf=%d): stump decrease %.12g, brute force %.12g", trial, task, n, p, leaf, got, want)
+			t.Errorf("trial %d (%v, balanced %v, n=%d p=%d leaf=%d): stump decrease %.12g, brute force %.12g",
+				trial, task, balanced, n, p, leaf, got, want)
 		}
 	}
 }
 
-// treeImpurity is the Gini impurity or variance of the rows in.
-func treeImpurity(ds *Dataset, in func(i int) bool) float64 {
+// treeImpurity is the Gini impurity (on class counts weighted by classW,
+// when not nil) or the variance of the rows in, and their total weight.
+func treeImpurity(ds *Dataset, in func(i int) bool, classW []float64) (impurity, weight float64) {
 	var ys []float64
 	for i, y := range ds.Y {
 		if in(i) {
@@ -390,18 +403,24 @@ func treeImpurity(ds *Dataset, in func(i int) bool) float64 {
 		}
 	}
 	if len(ys) == 0 {
-		return 0
+		return 0, 0
 	}
 	if ds.Task == datav1.Task_TASK_CLASSIFICATION {
 		cnt := make([]float64, ds.NumClasses)
+		var total float64
 		for _, y := range ys {
-			cnt[int(y)]++
+			w := 1.0
+			if classW != nil {
+				w = classW[int(y)]
+			}
+			cnt[int(y)] += w
+			total += w
 		}
 		g := 1.0
 		for _, c := range cnt {
-			g -= (c / float64(len(ys))) * (c / float64(len(ys)))
+			g -= (c / total) * (c / total)
 		}
-		return g
+		return g, total
 	}
 	var mean, ss float64
 	for _, y := range ys {
@@ -411,14 +430,16 @@ func treeImpurity(ds *Dataset, in func(i int) bool) float64 {
 	for _, y := range ys {
 		ss += (y - mean) * (y - mean)
 	}
-	return ss / float64(len(ys))
+	return ss / float64(len(ys)), float64(len(ys))
 }
 
 // treeBruteForceDecrease tries every feature and every threshold between
-// distinct values and returns the largest n-weighted impurity decrease.
-func treeBruteForceDecrease(ds *Dataset, leaf int) float64 {
+// distinct values, with at least leaf rows on each side, and returns the
+// largest weight-weighted impurity decrease.
+func treeBruteForceDecrease(ds *Dataset, leaf int, classW []float64) float64 {
 	n, p := ds.X.Dims()
-	root := treeImpurity(ds, func(int) bool { return true }) * float64(n)
+	rootImp, rootW := treeImpurity(ds, func(int) bool { return true }, classW)
+	root := rootImp * rootW
 	best := 0.0
 	for f := range p {
 		for i := range n {
@@ -432,9 +453,9 @@ func treeBruteForceDecrease(ds *Dataset, leaf int) float64 {
 			if nl < leaf || n-nl < leaf {
 				continue
 			}
-			l := treeImpurity(ds, func(j int) bool { return ds.X.At(j, f) <= thr })
-			r := treeImpurity(ds, func(j int) bool { return ds.X.At(j, f) > thr })
-			best = math.Max(best, root-l*float64(nl)-r*float64(n-nl))
+			l, wl := treeImpurity(ds, func(j int) bool { return ds.X.At(j, f) <= thr }, classW)
+			r, wr := treeImpurity(ds, func(j int) bool { return ds.X.At(j, f) > thr }, classW)
+			best = math.Max(best, root-l*wl-r*wr)
 		}
 	}
 	return best
@@ -797,6 +818,105 @@ func TestTreeArgsort(t *testing.T) {
 					}
 				}
 			}
+		}
+	}
+}
+
+func TestTreeBalancedNodeValues(t *testing.T) {
+	// With balanced weights every present class carries the same total
+	// weight, n/k, so the root's value is uniform, while Samples still
+	// counts rows. A leaf's value is its weighted class distribution.
+	ds := treeDataset(400, 3, datav1.Task_TASK_CLASSIFICATION, 3, 4, func(rng *rand.Rand, x []float64) float64 {
+		for f := range x {
+			x[f] = rng.NormFloat64()
+		}
+		switch u := rng.Float64(); {
+		case u < 0.7:
+			return 0
+		case u < 0.95:
+			return 1
+		default:
+			return 2
+		}
+	})
+	classW := balancedClassWeights(ds.Y, 3)
+	for _, tc := range []struct {
+		algorithm string
+		params    map[string]float64
+	}{
+		{"decision_tree", map[string]float64{"max_depth": 3, "balanced": 1}},
+		{"random_forest", map[string]float64{"n_estimators": 3, "bootstrap": 0, "max_depth": 3, "balanced": 1}},
+	} {
+		m := treeFit(t, tc.algorithm, ds, tc.params, 2)
+		trees := []*datav1.TreeModel{m.GetTree()}
+		if f := m.GetForest(); f != nil {
+			trees = f.Trees
+		}
+		for ti, tr := range trees {
+			if tr.Samples[0] != 400 {
+				t.Errorf("%s tree %d: root samples %d, want 400 rows", tc.algorithm, ti, tr.Samples[0])
+			}
+			for k := range 3 {
+				if !linClose(tr.Value[k], 1.0/3, 1e-12) {
+					t.Errorf("%s tree %d: root value %v, want uniform", tc.algorithm, ti, tr.Value[:3])
+					break
+				}
+			}
+			// Route every row to its leaf and check the leaf values.
+			leafCnt := map[int][]float64{}
+			leafRows := map[int]int64{}
+			for i := range 400 {
+				leaf := treeLeaf(tr, ds.X.RawRowView(i))
+				if leafCnt[leaf] == nil {
+					leafCnt[leaf] = make([]float64, 3)
+				}
+				leafCnt[leaf][int(ds.Y[i])] += classW[int(ds.Y[i])]
+				leafRows[leaf]++
+			}
+			for leaf, cnt := range leafCnt {
+				total := cnt[0] + cnt[1] + cnt[2]
+				for k := range 3 {
+					if !linClose(tr.Value[leaf*3+k], cnt[k]/total, 1e-12) {
+						t.Errorf("%s tree %d leaf %d: value %v, want weighted distribution of %v",
+							tc.algorithm, ti, leaf, tr.Value[leaf*3:leaf*3+3], cnt)
+						break
+					}
+				}
+				if tr.Samples[leaf] != leafRows[leaf] {
+					t.Errorf("%s tree %d leaf %d: samples %d, want %d rows", tc.algorithm, ti, leaf, tr.Samples[leaf], leafRows[leaf])
+				}
+			}
+		}
+	}
+}
+
+func TestTreeBalancedIgnoredForRegression(t *testing.T) {
+	// balanced is documented as classification only; a regression fit
+	// with it set must be the unweighted fit.
+	ds := treeDataset(300, 4, datav1.Task_TASK_REGRESSION, 0, 8, func(rng *rand.Rand, x []float64) float64 {
+		for f := range x {
+			x[f] = rng.NormFloat64()
+		}
+		return x[0] - 2*x[1]*x[2] + 0.1*rng.NormFloat64()
+	})
+	ds.ClassNames = nil
+	for _, tc := range []struct {
+		algorithm string
+		params    map[string]float64
+	}{
+		{"decision_tree", map[string]float64{"max_depth": 6}},
+		{"random_forest", map[string]float64{"n_estimators": 5}},
+	} {
+		fit := func(b float64) *datav1.Model {
+			p := map[string]float64{"balanced": b}
+			for k, v := range tc.params {
+				p[k] = v
+			}
+			m := treeFit(t, tc.algorithm, ds, p, 3)
+			return &datav1.Model{Parameters: m.Parameters, FeatureImportances: m.FeatureImportances}
+		}
+		if !proto.Equal(fit(0), fit(1)) {
+			t.Errorf("%s: balanced changed a regression model", tc.algorithm)
 		}
 	}
 }

@@ -128,7 +128,7 @@ func (r *runner) step(name, key string, fn stepFunc) ([]string, error) {
 			Name: name, State: orchestratorv1.StepState_STEP_STATE_RUNNING, StartTime: start,
 		})
 	})
-	outs, summary, err := fn(r.ctx)
+	outs, summary, err := r.retryUnavailable(name, fn)
 	end := timestamppb.Now()
 	took := end.AsTime().Sub(start.AsTime())
 	if err != nil {
@@ -155,6 +155,39 @@ func (r *runner) step(name, key string, fn stepFunc) ([]string, error) {
 		}
 	})
 	return outs, nil
+}
+
+// retryUnavailable runs a step's work, and runs it again with exponential
+// backoff while a stage answers Unavailable, for up to
+// Config.StageRetryWindow. Steps are safe to repeat: the stages are
+// stateless and artifacts are content-addressed. Any other error, or an
+// outage longer than the window, ends the step.
+func (r *runner) retryUnavailable(name string, fn stepFunc) ([]string, string, error) {
+	backoff := 200 * time.Millisecond
+	var firstFailure time.Time
+	for {
+		outs, summary, err := fn(r.ctx)
+		if status.Code(err) != codes.Unavailable || r.ctx.Err() != nil {
+			return outs, summary, err
+		}
+		if firstFailure.IsZero() {
+			firstFailure = time.Now()
+		}
+		if time.Since(firstFailure)+backoff > r.srv.cfg.StageRetryWindow {
+			return nil, "", status.Errorf(codes.Unavailable, "stage still unavailable after %s of retries: %s",
+				roundDur(time.Since(firstFailure)), status.Convert(err).Message())
+		}
+		r.srv.event(r.run.GetId(), &orchestratorv1.RunEvent{
+			Time: timestamppb.Now(), RunState: orchestratorv1.RunState_RUN_STATE_RUNNING, Step: name,
+			Message: fmt.Sprintf("%s: stage unavailable (%s); retrying in %s", name, status.Convert(err).Message(), backoff),
+		})
+		select {
+		case <-time.After(backoff):
+		case <-r.ctx.Done():
+			return nil, "", r.ctx.Err()
+		}
+		backoff = min(2*backoff, 5*time.Second)
+	}
 }
 
 func dropStep(steps []*orchestratorv1.Step, name string) []*orchestratorv1.Step {

@@ -55,6 +55,9 @@ type Config struct {
 	StepTimeout time.Duration
 	// TrainTimeout bounds one training call; 0 means 2 hours.
 	TrainTimeout time.Duration
+	// StageRetryWindow is how long a step keeps retrying a stage that
+	// answers Unavailable before the run fails; 0 means 2 minutes.
+	StageRetryWindow time.Duration
 }
 
 func (c *Config) defaults() {
@@ -78,6 +81,9 @@ func (c *Config) defaults() {
 	}
 	if c.TrainTimeout <= 0 {
 		c.TrainTimeout = 2 * time.Hour
+	}
+	if c.StageRetryWindow <= 0 {
+		c.StageRetryWindow = 2 * time.Minute
 	}
 }
 

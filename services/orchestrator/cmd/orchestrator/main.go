@@ -28,6 +28,7 @@ func main() {
 	flag.Int64Var(&cfg.MaxUploadBytes, "max-upload-bytes", 1<<30, "largest accepted upload")
 	flag.DurationVar(&cfg.StepTimeout, "step-timeout", 10*time.Minute, "deadline of one data stage call")
 	flag.DurationVar(&cfg.TrainTimeout, "train-timeout", 2*time.Hour, "deadline of one training call")
+	flag.DurationVar(&cfg.StageRetryWindow, "stage-retry-window", 2*time.Minute, "how long a step retries a stage that answers Unavailable before the run fails")
 	flag.Parse()
 
 	logger := serverkit.NewLogger("orchestrator")
