@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # tools.sh installs the pinned tools the build and tests need into ./bin:
-# buf (from npm, a prebuilt binary), protoc-gen-go and protoc-gen-go-grpc
-# (go install). Re-running it is cheap: installed versions are kept.
+# buf (from npm, a prebuilt binary), protoc-gen-go, protoc-gen-go-grpc and
+# grpcurl (go install). Re-running it is cheap: installed versions are kept.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 BUF_VERSION=1.75.0
 PROTOC_GEN_GO_VERSION=v1.36.12
 PROTOC_GEN_GO_GRPC_VERSION=v1.6.0
+GRPCURL_VERSION=v1.9.3
 
 BIN="$PWD/bin"
 mkdir -p "$BIN"
@@ -30,4 +31,9 @@ if ! have protoc-gen-go-grpc "$PROTOC_GEN_GO_GRPC_VERSION"; then
   echo "tools: protoc-gen-go-grpc $PROTOC_GEN_GO_GRPC_VERSION"
   GOBIN="$BIN" GOFLAGS=-mod=mod go install "google.golang.org/grpc/cmd/protoc-gen-go-grpc@$PROTOC_GEN_GO_GRPC_VERSION"
   echo "$PROTOC_GEN_GO_GRPC_VERSION" > "$BIN/.protoc-gen-go-grpc.version"
+fi
+if ! have grpcurl "$GRPCURL_VERSION"; then
+  echo "tools: grpcurl $GRPCURL_VERSION"
+  GOBIN="$BIN" GOFLAGS=-mod=mod go install "github.com/fullstorydev/grpcurl/cmd/grpcurl@$GRPCURL_VERSION"
+  echo "$GRPCURL_VERSION" > "$BIN/.grpcurl.version"
 fi
