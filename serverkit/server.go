@@ -17,9 +17,14 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/health"
+	"google.golang.org/grpc/keepalive"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/reflection"
 )
+
+// MaxConnectionAge is how long a client connection lives before the server
+// asks the client to reconnect.
+const MaxConnectionAge = 5 * time.Minute
 
 // ShutdownGrace bounds how long a graceful stop waits for in-flight calls
 // before the server closes their connections.
@@ -47,6 +52,10 @@ func NewGRPCServer(logger *slog.Logger, opts ...grpc.ServerOption) *Server {
 	opts = append([]grpc.ServerOption{
 		grpc.ChainUnaryInterceptor(unaryRecover(logger), unaryLog(logger)),
 		grpc.ChainStreamInterceptor(streamRecover(logger), streamLog(logger)),
+		// Ask clients to reconnect every few minutes so that round-robin
+		// clients re-resolve DNS and find replicas added since; calls in
+		// flight finish on the old connection (the grace is unbounded).
+		grpc.KeepaliveParams(keepalive.ServerParameters{MaxConnectionAge: MaxConnectionAge}),
 	}, opts...)
 	g := grpc.NewServer(opts...)
 	hs := health.NewServer()
