@@ -36,6 +36,7 @@ func commands() []*command {
 		{name: "run", summary: "run a pipeline (a spec file, or a local CSV and a label) and follow it", run: runRun},
 		{name: "runs", summary: "list runs, or show one run in detail", run: runRuns},
 		{name: "predict", summary: "predict rows with the best model of a finished run", run: runPredict},
+		{name: "report", summary: "write a run's self-contained HTML report (charts inline, opens offline)", run: runReport},
 	}
 }
 

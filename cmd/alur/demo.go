@@ -6,21 +6,25 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 
 	orchestratorv1 "github.com/alur-ml/alur/proto/alur/orchestrator/v1"
+	"github.com/alur-ml/alur/services/orchestrator/dashboard"
 )
 
 const demoUsage = `
 Usage:
-  alur demo [--data-dir DIR] [--dataset iris|wine|breast_cancer]
+  alur demo [--data-dir DIR] [--dataset iris|wine|breast_cancer] [--http ADDR]
 
 Starts the five alur services in this process on loopback ports, runs the
 default pipeline on a dataset that ships with alur (every algorithm for the
 task with default hyperparameters, objective accuracy, seed 42), shows each
 step as it happens, then prints the leaderboard and the best model's scores
-on the test rows. The services stop when the demo ends; the artifacts stay
+on the test rows. The web dashboard is served while the demo runs (on
+--http, or a free loopback port), and the run's self-contained HTML report
+is written into the data directory. The services stop when the demo ends; the artifacts stay
 in the data directory (a new temporary directory unless --data-dir is
 given), where "alur dev --data-dir DIR" serves them again.
 `
@@ -41,6 +45,7 @@ func runDemo(ctx context.Context, a *app, args []string) error {
 	dataDir := fs.String("data-dir", "", "directory for the orchestrator's data (default: a new temporary directory)")
 	dataset := fs.String("dataset", "iris", "bundled `dataset`: "+strings.Join(demoDatasets(), ", "))
 	verbose := fs.Bool("v", false, "show the services' logs")
+	httpAddr := fs.String("http", "127.0.0.1:0", "web dashboard listen `address` while the demo runs (empty disables it)")
 	rest, err := parseFlags(a, fs, demoUsage, args)
 	if err != nil {
 		return err
@@ -71,6 +76,7 @@ func runDemo(ctx context.Context, a *app, args []string) error {
 		PrepAddr:         "127.0.0.1:0",
 		TrainAddr:        "127.0.0.1:0",
 		EvalAddr:         "127.0.0.1:0",
+		HTTPAddr:         *httpAddr,
 		Logger:           slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: level})),
 	})
 	if err != nil {
@@ -82,8 +88,12 @@ func runDemo(ctx context.Context, a *app, args []string) error {
 			_ = st.Stop()
 		}
 	}()
-	fmt.Fprintf(a.stdout, "Services: orchestrator %s, ingest %s, prep %s, train %s, eval %s\n\n",
+	fmt.Fprintf(a.stdout, "Services: orchestrator %s, ingest %s, prep %s, train %s, eval %s\n",
 		st.OrchestratorAddr, st.IngestAddr, st.PrepAddr, st.TrainAddr, st.EvalAddr)
+	if st.DashboardURL != "" {
+		fmt.Fprintf(a.stdout, "Dashboard: %s (live while the demo runs)\n", st.DashboardURL)
+	}
+	fmt.Fprintln(a.stdout)
 
 	c, err := dialClient(st.OrchestratorAddr, defaultTimeout)
 	if err != nil {
@@ -95,6 +105,14 @@ func runDemo(ctx context.Context, a *app, args []string) error {
 		return err
 	}
 	writeRunReport(a.stdout, run)
+	reportPath := filepath.Join(dir, "report-"+run.GetId()+".html")
+	if page, err := dashboard.RenderReport(ctx, dashboard.ClientSource(c.orch), run.GetId()); err != nil {
+		fmt.Fprintf(a.stderr, "alur: the HTML report: %v\n", err)
+		reportPath = ""
+	} else if err := writeFileAtomic(reportPath, page); err != nil {
+		fmt.Fprintf(a.stderr, "alur: the HTML report: %v\n", err)
+		reportPath = ""
+	}
 
 	stopped = true
 	if err := st.Stop(); err != nil {
@@ -102,6 +120,9 @@ func runDemo(ctx context.Context, a *app, args []string) error {
 	}
 	fmt.Fprintf(a.stdout, "\nRun ID:    %s\n", run.GetId())
 	fmt.Fprintf(a.stdout, "Artifacts: %s (bbolt)\n", st.StorePath)
+	if reportPath != "" {
+		fmt.Fprintf(a.stdout, "Report:    %s (open it in a browser; the dashboard stopped with the demo)\n", reportPath)
+	}
 	fmt.Fprintf(a.stdout, "Inspect:   alur dev --data-dir %s   (then, in another shell)\n", quoteArg(dir))
 	fmt.Fprintf(a.stdout, "           alur runs show %s\n", run.GetId())
 	return runOutcome(run)

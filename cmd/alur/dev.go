@@ -10,12 +10,14 @@ import (
 const devUsage = `
 Usage:
   alur dev [--data-dir DIR] [--data-root DIR] [--addr ADDR] [--ingest-addr ADDR]
-           [--prep-addr ADDR] [--train-addr ADDR] [--eval-addr ADDR]
+           [--prep-addr ADDR] [--train-addr ADDR] [--eval-addr ADDR] [--http ADDR]
 
 Serves the five alur services from this one process, on their default ports
 unless told otherwise, until SIGINT or SIGTERM; then they shut down
 gracefully and unfinished runs resume on the next start. The other commands
-(run, runs, predict) talk to the orchestrator at localhost:7000 by default.
+(run, runs, predict, report) talk to the orchestrator at localhost:7000 by
+default. The web dashboard is served on --http (localhost:8080; empty
+disables it).
 
 Every service answers grpc.health.v1 and server reflection, so
 "grpcurl -plaintext localhost:7000 list" works. Logs go to stderr; set
@@ -32,6 +34,7 @@ func runDev(ctx context.Context, a *app, args []string) error {
 	fs.StringVar(&cfg.PrepAddr, "prep-addr", "localhost:7002", "prep listen `address`")
 	fs.StringVar(&cfg.TrainAddr, "train-addr", "localhost:7003", "train listen `address`")
 	fs.StringVar(&cfg.EvalAddr, "eval-addr", "localhost:7004", "eval listen `address`")
+	fs.StringVar(&cfg.HTTPAddr, "http", "localhost:8080", "web dashboard listen `address` (empty disables it)")
 	rest, err := parseFlags(a, fs, devUsage, args)
 	if err != nil {
 		return err
@@ -59,7 +62,13 @@ func runDev(ctx context.Context, a *app, args []string) error {
 	fmt.Fprintf(tw, "train\t%s\n", st.TrainAddr)
 	fmt.Fprintf(tw, "eval\t%s\n", st.EvalAddr)
 	fmt.Fprintf(tw, "data\t%s\n", st.StorePath)
+	if st.DashboardURL != "" {
+		fmt.Fprintf(tw, "dashboard\t%s\n", st.DashboardURL)
+	}
 	tw.Flush()
+	if st.DashboardURL != "" {
+		fmt.Fprintf(a.stdout, "Dashboard: %s\n", st.DashboardURL)
+	}
 	fmt.Fprintln(a.stdout, "Serving; press Ctrl-C to stop.")
 
 	var failure error

@@ -30,6 +30,8 @@ type stackConfig struct {
 	DataRoot string
 	// Addresses to listen on.
 	OrchestratorAddr, IngestAddr, PrepAddr, TrainAddr, EvalAddr string
+	// HTTPAddr is where the web dashboard listens; empty serves none.
+	HTTPAddr string
 	// Logger receives the services' logs; nil discards them.
 	Logger *slog.Logger
 }
@@ -44,6 +46,8 @@ type stack struct {
 	DataDir string
 	// StorePath is the orchestrator's bbolt file, inside DataDir.
 	StorePath string
+	// DashboardURL is the web dashboard's address, if one is served.
+	DashboardURL string
 
 	orch        *orchestrator.Server
 	stopOrch    context.CancelFunc
@@ -51,6 +55,7 @@ type stack struct {
 	orchDone    sync.WaitGroup
 	stagesDone  sync.WaitGroup
 	failed      chan error
+	stopDash    func()
 	stopOnce    sync.Once
 	stopErr     error
 	serveErrsMu sync.Mutex
@@ -142,6 +147,13 @@ func startStack(ctx context.Context, cfg stackConfig) (_ *stack, err error) {
 	srv := serverkit.NewGRPCServer(logger.With("service", "orchestrator"))
 	orch.Register(srv.GRPC)
 	st.serve(orchCtx, &st.orchDone, "orchestrator", srv, orchSvc.lis)
+	if cfg.HTTPAddr != "" {
+		// The dashboard is a view: when its port is taken the services
+		// still run, and the log says why there is no dashboard.
+		if st.DashboardURL, st.stopDash, err = serveDashboard(cfg.HTTPAddr, st.OrchestratorAddr, logger); err != nil {
+			logger.Warn("no web dashboard", "err", err)
+		}
+	}
 	return st, nil
 }
 
@@ -171,6 +183,9 @@ func (st *stack) Failed() <-chan error { return st.failed }
 // then the stages stop. It is safe to call more than once.
 func (st *stack) Stop() error {
 	st.stopOnce.Do(func() {
+		if st.stopDash != nil {
+			st.stopDash()
+		}
 		// Stop taking calls, and close the orchestrator at once rather than
 		// after the graceful stop: closing ends the WatchRun streams
 		// (clients are told to watch again after a restart), which would

@@ -27,7 +27,7 @@ const (
 	maxCorrRows = 100_000
 	// maxEvalRows caps the test rows predicted for the ROC, PR and
 	// predicted-vs-actual charts.
-	maxEvalRows = 200_000
+	maxEvalRows = 50_000
 	// maxScatterPoints caps the points drawn in a scatter plot, so that
 	// the SVG stays small.
 	maxScatterPoints = 1_000
@@ -139,6 +139,31 @@ func (a *analyzer) load(ctx context.Context, id string) (*runData, error) {
 		d.Corr, d.CorrErr = a.correlations(ctx, d, dd)
 	}
 	return d, nil
+}
+
+// datasetName names an uploaded run's dataset for the runs list (see
+// uploadName), listing the run's artifacts once per dataset version.
+func (a *analyzer) datasetName(ctx context.Context, run *orchestratorv1.Run) string {
+	dd := run.GetDatasetDigest()
+	if run.GetSpec().GetSource().GetUpload() == "" || dd == "" {
+		return ""
+	}
+	name, err := cached(a, "name:"+dd, func() (string, int64, error) {
+		arts, err := a.src.ListArtifacts(ctx, run.GetId())
+		if err != nil {
+			return "", 0, err
+		}
+		m := map[string]*orchestratorv1.Artifact{}
+		for _, art := range arts {
+			m[art.GetDigest()] = art
+		}
+		n := uploadName(run, m)
+		return n, int64(len(n)) + 64, nil
+	})
+	if err != nil {
+		return ""
+	}
+	return name
 }
 
 // testDigest finds the run's prepared test rows: the fourth output of the
@@ -272,10 +297,22 @@ type evalResult struct {
 	// maxScatterPoints rows.
 	Actual, Predicted []float64
 	Label             string
+	// PermImportance is the permutation importance of each feature
+	// (PermFeatures), as the drop of PermMetric on PermRows test rows,
+	// for models that do not measure importance themselves; PermErr says
+	// why it is missing.
+	PermImportance []float64
+	PermFeatures   []string
+	PermMetric     string
+	PermRows       int
+	PermErr        string
 }
 
 func (e *evalResult) size() int64 {
-	n := int64(len(e.Actual)+len(e.Predicted)) * 8
+	n := int64(len(e.Actual)+len(e.Predicted)+len(e.PermImportance)) * 8
+	for _, f := range e.PermFeatures {
+		n += int64(len(f)) + 16
+	}
 	for _, c := range e.Curves {
 		n += int64(len(c.ROC)+len(c.PR))*16 + 64
 	}
@@ -320,7 +357,7 @@ func evaluateTable(model *datav1.Model, t *table.Table, label string) (*evalResu
 	if err != nil {
 		return nil, fmt.Errorf("read the test rows: %w", err)
 	}
-	out, err := safePredict(model, pd)
+	out, err := safePredict(model, pd.X)
 	if err != nil {
 		return nil, fmt.Errorf("predict the test rows: %w", err)
 	}
@@ -332,6 +369,7 @@ func evaluateTable(model *datav1.Model, t *table.Table, label string) (*evalResu
 			res.Actual = append(res.Actual, pd.Y[i])
 			res.Predicted = append(res.Predicted, out.At(i, 0))
 		}
+		res.permutation(model, pd.X, pd.Y, "r2", r2Score)
 		return res, nil
 	}
 	res.Task = datav1.Task_TASK_CLASSIFICATION
@@ -389,18 +427,60 @@ func evaluateTable(model *datav1.Model, t *table.Table, label string) (*evalResu
 	if len(res.Curves) == 0 {
 		return nil, notAvailable("the test rows hold a single class, so no ROC or precision–recall curve is defined")
 	}
+	yModel := make([]float64, rows)
+	for i, k := range y {
+		yModel[i] = float64(k)
+	}
+	res.permutation(model, pd.X, yModel, "accuracy", accuracyScore)
 	return res, nil
+}
+
+// permutation measures the permutation importance of a model that did
+// not measure feature importance itself, on a sample of the test rows.
+func (res *evalResult) permutation(model *datav1.Model, X *mat.Dense, y []float64, metric string, score scoreFunc) {
+	if hasImportances(model) {
+		return
+	}
+	rows, cols := X.Dims()
+	if cols > permMaxFeatures {
+		res.PermErr = fmt.Sprintf("not available: the %s model does not measure feature importance, and its %d features are more than the dashboard shuffles (%d)", model.GetAlgorithm(), cols, permMaxFeatures)
+		return
+	}
+	idx := sampleRows(rows, permRows)
+	Xs := mat.NewDense(len(idx), cols, nil)
+	ys := make([]float64, len(idx))
+	for k, i := range idx {
+		Xs.SetRow(k, X.RawRowView(i))
+		ys[k] = y[i]
+	}
+	imp, err := permutationImportance(Xs, ys, func(X *mat.Dense) (*mat.Dense, error) { return safePredict(model, X) }, score, permRepeats, 1, permBudget)
+	switch {
+	case errors.Is(err, errPermBudget):
+		res.PermErr = fmt.Sprintf("not available: the %s model does not measure feature importance, and shuffling its features to measure it would take too long on this data", model.GetAlgorithm())
+		return
+	case err != nil:
+		res.PermErr = fmt.Sprintf("not available: the %s model does not measure feature importance, and shuffling its features failed: %v", model.GetAlgorithm(), err)
+		return
+	}
+	res.PermImportance, res.PermMetric, res.PermRows = imp, metric, len(idx)
+	res.PermFeatures = model.GetFeatureNames()
+	if len(res.PermFeatures) != cols {
+		res.PermFeatures = make([]string, cols)
+		for j := range cols {
+			res.PermFeatures[j] = fmt.Sprintf("feature %d", j+1)
+		}
+	}
 }
 
 // safePredict runs the model, turning a panic in an algorithm's Predict
 // into an error: a corrupt model must not take the dashboard down.
-func safePredict(m *datav1.Model, pd *prep.PreparedData) (out *mat.Dense, err error) {
+func safePredict(m *datav1.Model, X *mat.Dense) (out *mat.Dense, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			out, err = nil, fmt.Errorf("the model failed: %v", r)
 		}
 	}()
-	return algo.Predict(m, pd.X)
+	return algo.Predict(m, X)
 }
 
 // sortByDesc orders idx by descending key[idx], ties by index.

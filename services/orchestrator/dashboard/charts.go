@@ -54,11 +54,11 @@ func lineSwatch(c color.Color, dashed bool) legendItem {
 	if dashed {
 		style = "dashed"
 	}
-	return legendItem{Swatch: template.CSS(fmt.Sprintf("border-top: 3px %s %s", style, cssColor(c)))}
+	return legendItem{Swatch: template.CSS(fmt.Sprintf("border-top: 3px %s %s; width: 26px; height: 0", style, cssColor(c)))}
 }
 
 func boxSwatch(c color.Color) legendItem {
-	return legendItem{Swatch: template.CSS("background: " + cssColor(c))}
+	return legendItem{Swatch: template.CSS("background: " + cssColor(c) + "; width: 14px; height: 11px; border-radius: 2px")}
 }
 
 // missingChart is a chart that could not be drawn, with the reason.
@@ -356,7 +356,6 @@ func correlationChart(corr *corrResult, err error) chart {
 	}
 	labelSpace := 24 + 4.8*float64(longest)
 	w := vg.Length(labelSpace + 30 + cell*float64(n))
-	h := vg.Length(labelSpace + 50 + cell*float64(n))
 	p := newPlot(c.Title, "", "")
 	m := &matrix{Rows: n, Cols: n, NoteSize: math.Min(8, cell/3.6),
 		Color: func(r, k int) color.Color { return diverging(corr.R[r][k]) },
@@ -378,9 +377,16 @@ func correlationChart(corr *corrResult, err error) chart {
 	}
 	p.NominalX(xs...)
 	p.NominalY(ys...)
-	p.X.Tick.Label.Rotation = math.Pi / 2
-	p.X.Tick.Label.XAlign = text.XRight
-	p.X.Tick.Label.YAlign = text.YCenter
+	if 4.6*float64(longest) > cell {
+		// Names wider than a cell would overlap: turn them, a space
+		// clear of the cells.
+		p.NominalX(turned(xs)...)
+		p.X.Tick.Label.Rotation = -math.Pi / 2 // reads downwards from the axis
+		p.X.Tick.Label.XAlign = text.XLeft
+		p.X.Tick.Label.YAlign = text.YCenter
+	} else {
+		labelSpace = 20
+	}
 	p.X.Padding, p.Y.Padding = 0, 0
 	p.X.Tick.Label.Color, p.Y.Tick.Label.Color = inkColor, inkColor
 	c.Gradient = &gradient{Low: "−1 (opposite)", High: "+1 (together)",
@@ -396,7 +402,7 @@ func correlationChart(corr *corrResult, err error) chart {
 	if n > 12 {
 		c.Wide = true
 	}
-	return c.draw(p, w, h)
+	return c.draw(p, w, vg.Length(labelSpace+50+cell*float64(n)))
 }
 
 // bestTrial returns the run's winning trial, or nil.
@@ -524,8 +530,9 @@ func confusionChart(run *orchestratorv1.Run) chart {
 	p.NominalX(xs...)
 	p.NominalY(ys...)
 	if longest > 6 && k > 3 {
-		p.X.Tick.Label.Rotation = math.Pi / 2
-		p.X.Tick.Label.XAlign = text.XRight
+		p.NominalX(turned(xs)...)
+		p.X.Tick.Label.Rotation = -math.Pi / 2 // reads downwards from the axis
+		p.X.Tick.Label.XAlign = text.XLeft
 		p.X.Tick.Label.YAlign = text.YCenter
 	} else {
 		labelSpace = 40
@@ -558,7 +565,7 @@ func curveChart(ev *evalResult, err error, roc bool) chart {
 	if roc {
 		p = newPlot(c.Title, "False positive rate (share of other rows flagged)", "True positive rate (recall)")
 	} else {
-		p = newPlot(c.Title, "Recall (share of the class found)", "Precision (share of flagged rows that are right)")
+		p = newPlot(c.Title, "Recall (share of the class found)", "Precision (share flagged right)")
 	}
 	addGrid(p, true, true)
 	p.X.Min, p.X.Max, p.Y.Min, p.Y.Max = 0, 1, 0, 1.02
@@ -732,27 +739,24 @@ func residualChart(ev *evalResult, err error) chart {
 }
 
 // importanceChart draws the final model's feature importances as shares
-// of their total, largest first.
-func importanceChart(m *datav1.Model, err error) chart {
+// of their total, largest first. For a model that does not measure
+// importance itself it draws the permutation importance measured on the
+// test rows instead (see permutationImportance).
+func importanceChart(m *datav1.Model, err error, ev *evalResult, evalErr error) chart {
 	c := chart{Name: "feature-importance", Title: "Feature importance (final model)"}
 	if err != nil {
 		c.Missing = errText(err)
 		return c
 	}
 	imp, names := m.GetFeatureImportances(), m.GetFeatureNames()
+	if !hasImportances(m) || len(imp) != len(names) {
+		return permutationChart(c, m, ev, evalErr)
+	}
 	var total float64
 	for _, v := range imp {
 		if !math.IsNaN(v) && !math.IsInf(v, 0) {
 			total += math.Abs(v)
 		}
-	}
-	if len(imp) == 0 || len(imp) != len(names) || total == 0 {
-		c.Missing = fmt.Sprintf("not available: the %s algorithm does not measure feature importance", m.GetAlgorithm())
-		return c
-	}
-	idx := make([]int, len(imp))
-	for i := range idx {
-		idx[i] = i
 	}
 	share := func(i int) float64 {
 		if math.IsNaN(imp[i]) || math.IsInf(imp[i], 0) {
@@ -760,7 +764,7 @@ func importanceChart(m *datav1.Model, err error) chart {
 		}
 		return math.Abs(imp[i]) / total
 	}
-	slices.SortStableFunc(idx, func(a, b int) int { return cmp.Compare(share(b), share(a)) })
+	idx := topIndexes(len(imp), share)
 	if len(idx) > maxBars {
 		c.Caption = fmt.Sprintf("The %d most important of %d features. ", maxBars, len(idx))
 		idx = idx[:maxBars]
@@ -772,8 +776,49 @@ func importanceChart(m *datav1.Model, err error) chart {
 		bars.Values = append(bars.Values, share(i)*100)
 		bars.Notes = append(bars.Notes, fmtPercent(share(i)))
 	}
-	c.Caption += fmt.Sprintf("How much each prepared feature contributes to the %s model's predictions, as a share of the total. One-hot features are named column=value.", m.GetAlgorithm())
+	c.Caption += fmt.Sprintf("How much each prepared feature contributes to the %s model's predictions, as measured by the model, as a share of the total. One-hot features are named column=value.", m.GetAlgorithm())
 	return c.draw(hbarPlot(c.Title, "Share of total importance (%)", labels, bars), stdW, barChartHeight(len(idx)))
+}
+
+// topIndexes returns 0..n-1 ordered by descending key.
+func topIndexes(n int, key func(int) float64) []int {
+	idx := make([]int, n)
+	for i := range idx {
+		idx[i] = i
+	}
+	slices.SortStableFunc(idx, func(a, b int) int { return cmp.Compare(key(b), key(a)) })
+	return idx
+}
+
+func permutationChart(c chart, m *datav1.Model, ev *evalResult, evalErr error) chart {
+	switch {
+	case evalErr != nil:
+		c.Missing = fmt.Sprintf("The %s model does not measure feature importance, and the test rows to measure it on are %s", m.GetAlgorithm(), errText(evalErr))
+		return c
+	case ev.PermErr != "":
+		c.Missing = ev.PermErr
+		return c
+	case len(ev.PermImportance) == 0:
+		c.Missing = fmt.Sprintf("not available: the %s algorithm does not measure feature importance", m.GetAlgorithm())
+		return c
+	}
+	imp := ev.PermImportance
+	idx := topIndexes(len(imp), func(i int) float64 { return imp[i] })
+	if len(idx) > maxBars {
+		c.Caption = fmt.Sprintf("The %d most important of %d features. ", maxBars, len(idx))
+		idx = idx[:maxBars]
+	}
+	bars := &hbars{}
+	var labels []string
+	for _, i := range idx {
+		labels = append(labels, ev.PermFeatures[i])
+		bars.Values = append(bars.Values, imp[i])
+		bars.Notes = append(bars.Notes, fmtScore(imp[i]))
+	}
+	metric := metricTitle(ev.PermMetric)
+	c.Caption += fmt.Sprintf("The %s model does not measure importance itself, so each feature was shuffled in turn on %s test rows (%d times) and the drop in %s measured: the larger the drop, the more the model relies on the feature. Near zero or below means it does not use it.",
+		m.GetAlgorithm(), fmtCount(int64(ev.PermRows)), permRepeats, metric)
+	return c.draw(hbarPlot(c.Title, "Drop in test "+metric+" when the feature is shuffled", labels, bars), stdW, barChartHeight(len(idx)))
 }
 
 // learningCurveChart draws the winner's training and validation scores
@@ -831,6 +876,44 @@ func learningCurveChart(run *orchestratorv1.Run) chart {
 		c.Legend = append(c.Legend, withLabel(lineSwatch(s.col, s.dashed), s.name))
 	}
 	p.X.Min = 0
+	if boundedMetric(metric) {
+		// Do not blow a difference in the third decimal up to the whole
+		// height: show at least a tenth of the scale.
+		p.Y.Min, p.Y.Max = minSpan(p.Y.Min, p.Y.Max, 0.1, 1)
+	}
 	c.Caption = "The chosen model trained on growing shares of the training rows. A validation score still rising at the right means more data would likely help; a wide gap to the training score means the model memorises."
 	return c.draw(p, stdW, stdH)
+}
+
+// boundedMetric reports whether the metric is a score of at most 1.
+func boundedMetric(m string) bool {
+	switch m {
+	case "accuracy", "f1_macro", "f1_weighted", "roc_auc", "r2":
+		return true
+	}
+	return false
+}
+
+// minSpan widens [lo, hi] around its centre to at least span, without
+// going above top.
+func minSpan(lo, hi, span, top float64) (float64, float64) {
+	if math.IsNaN(lo) || math.IsNaN(hi) || math.IsInf(lo, 0) || math.IsInf(hi, 0) || hi-lo >= span {
+		return lo, hi
+	}
+	mid := (lo + hi) / 2
+	lo, hi = mid-span/2, mid+span/2
+	if hi > top {
+		lo, hi = top-span, top
+	}
+	return lo, hi
+}
+
+// turned prefixes labels drawn turned downwards with a space, so that their
+// first letter stays clear of the cells above them.
+func turned(labels []string) []string {
+	out := make([]string, len(labels))
+	for i, l := range labels {
+		out[i] = " " + l
+	}
+	return out
 }

@@ -204,6 +204,11 @@ var metricTitles = map[string]string{
 	"r2":          "R²",
 	"rmse":        "RMSE",
 	"mae":         "MAE",
+
+	"precision_macro":    "Precision (macro)",
+	"precision_weighted": "Precision (weighted)",
+	"recall_macro":       "Recall (macro)",
+	"recall_weighted":    "Recall (weighted)",
 }
 
 // metricTitle names a metric for people ("F1 (macro)"), falling back to

@@ -98,11 +98,14 @@ func NewHandler(src Source, logger *slog.Logger) http.Handler {
 	h.mux.HandleFunc("GET /runs/{id}", h.run)
 	h.mux.HandleFunc("GET /runs/{id}/report.html", h.report)
 	h.mux.HandleFunc("GET /compare", h.compare)
+	// Browsers ask for an icon; answer "none" rather than an error that
+	// would show in their console.
+	h.mux.HandleFunc("GET /favicon.ico", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) })
 	h.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		fmt.Fprintln(w, "ok")
 	})
-	h.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+	h.mux.HandleFunc("GET /", func(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, http.StatusNotFound, "Page not found", "There is no page at "+r.URL.Path+".")
 	})
 	return h
@@ -201,7 +204,7 @@ func (h *handler) runs(w http.ResponseWriter, r *http.Request) {
 	now := h.now()
 	v := runsView{Next: next, PageToken: token}
 	for _, run := range runs {
-		s := summarize(run, now)
+		s := summarize(run, now, h.an.datasetName(r.Context(), run))
 		v.Active = v.Active || s.Active
 		v.Runs = append(v.Runs, s)
 	}
@@ -274,7 +277,7 @@ func (h *handler) compare(w http.ResponseWriter, r *http.Request) {
 	now := h.now()
 	v := compareView{AID: a, BID: b}
 	for _, run := range runs {
-		v.Choices = append(v.Choices, summarize(run, now))
+		v.Choices = append(v.Choices, summarize(run, now, ""))
 	}
 	// Preselect sensible runs when one side is missing: the newest runs
 	// other than the one given.

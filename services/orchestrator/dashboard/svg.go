@@ -164,22 +164,23 @@ func trimZeros(s string) string {
 	return s
 }
 
-// percentTicks labels a 0–1 axis in per cent.
-type percentTicks struct{}
-
-func (percentTicks) Ticks(lo, hi float64) []plot.Tick {
-	ticks := humanTicks{}.Ticks(lo*100, hi*100)
-	for i := range ticks {
-		ticks[i].Value /= 100
-		if ticks[i].Label != "" {
-			ticks[i].Label += "%"
-		}
-	}
-	return ticks
-}
-
 // chartSVG is one rendered chart ready to inline in a page.
 type chartSVG = template.HTML
+
+// widthRecorder is an SVG canvas that notes the width gonum/plot measured
+// for every string it draws, in drawing order. vgsvg writes one <text>
+// element per string, so the widths can be attached to those elements
+// afterwards (see inlineSVG).
+type widthRecorder struct {
+	*vgsvg.Canvas
+	widths []float64
+}
+
+// FillString implements vg.Canvas.
+func (c *widthRecorder) FillString(f font.Face, pt vg.Point, s string) {
+	c.widths = append(c.widths, f.Width(s).Points())
+	c.Canvas.FillString(f, pt, s)
+}
 
 // renderSVG draws p on a w × h point canvas and returns the SVG element
 // to inline in HTML: without the XML prologue, scalable (a viewBox and
@@ -192,13 +193,13 @@ func renderSVG(p *plot.Plot, name string, w, h vg.Length) (out chartSVG, err err
 			out, err = "", fmt.Errorf("drawing the chart failed: %v", r)
 		}
 	}()
-	c := vgsvg.NewWith(vgsvg.UseWH(w, h))
+	c := &widthRecorder{Canvas: vgsvg.NewWith(vgsvg.UseWH(w, h))}
 	p.Draw(draw.New(c))
 	var buf bytes.Buffer
 	if _, err := c.WriteTo(&buf); err != nil {
 		return "", err
 	}
-	return inlineSVG(buf.String(), name, p.Title.Text, w, h)
+	return inlineSVG(buf.String(), name, p.Title.Text, w, h, c.widths)
 }
 
 // fontFallback is the font-family list written in place of the bare
@@ -206,8 +207,12 @@ func renderSVG(p *plot.Plot, name string, w, h vg.Length) (out chartSVG, err err
 const fontFallback = "font-family:'Liberation Sans',Arial,Helvetica,sans-serif;"
 
 // inlineSVG rewrites a standalone SVG document from vgsvg into an element
-// for an HTML page.
-func inlineSVG(doc, name, title string, w, h vg.Length) (chartSVG, error) {
+// for an HTML page. widths, when given, are the measured widths of the
+// document's <text> elements in order: each element gets them as its
+// textLength, so that a label is exactly as wide as the layout assumed
+// even where the browser substitutes a wider or narrower font for
+// Liberation Sans. Without it a label could run into the bars next to it.
+func inlineSVG(doc, name, title string, w, h vg.Length, widths []float64) (chartSVG, error) {
 	start := strings.Index(doc, "<svg")
 	if start < 0 {
 		return "", errors.New("the chart renderer wrote no <svg> element")
@@ -219,13 +224,25 @@ func inlineSVG(doc, name, title string, w, h vg.Length) (chartSVG, error) {
 	body := doc[start+end+1:]
 	body = strings.ReplaceAll(body, "font-family:Liberation Sans;", fontFallback)
 	var b strings.Builder
-	b.Grow(len(body) + 512)
+	b.Grow(len(body) + 512 + 48*len(widths))
 	pw, ph := w.Points(), h.Points()
 	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" viewBox="0 0 %s %s" width="%d" height="%d" class="chart" data-chart="%s" role="img" aria-label="%s">`,
 		strconv.FormatFloat(pw, 'g', 6, 64), strconv.FormatFloat(ph, 'g', 6, 64),
 		int(math.Round(pw*4/3)), int(math.Round(ph*4/3)),
 		html.EscapeString(name), html.EscapeString(title))
 	fmt.Fprintf(&b, "<title>%s</title>", html.EscapeString(title))
+	const tag = "<text "
+	if strings.Count(body, tag) != len(widths) {
+		widths = nil // not the document the widths belong to; leave it as is
+	}
+	for _, wd := range widths {
+		i := strings.Index(body, tag)
+		b.WriteString(body[:i+len(tag)])
+		if wd > 0 && !math.IsInf(wd, 0) && !math.IsNaN(wd) {
+			fmt.Fprintf(&b, `textLength="%s" lengthAdjust="spacingAndGlyphs" `, strconv.FormatFloat(wd, 'f', 2, 64))
+		}
+		body = body[i+len(tag):]
+	}
 	b.WriteString(body)
 	return chartSVG(b.String()), nil
 }

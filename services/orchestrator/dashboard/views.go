@@ -1,7 +1,9 @@
 package dashboard
 
 import (
+	"cmp"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -31,24 +33,36 @@ type runSummary struct {
 	Trials         string
 	Duration       string
 	Started, Ended string
-	Active         bool
+	// StartedShort is Started to the minute, for the runs list.
+	StartedShort string
+	Active       bool
 }
 
-// summarize formats a run for lists and headers.
-func summarize(run *orchestratorv1.Run, now time.Time) runSummary {
+// summarize formats a run for lists and headers. dataset names the data
+// when the spec alone cannot (an upload's file name); "" uses the spec.
+func summarize(run *orchestratorv1.Run, now time.Time, dataset string) runSummary {
 	s := runSummary{
-		ID:       run.GetId(),
-		Name:     run.GetSpec().GetName(),
-		State:    stateWord(run.GetState()),
-		Error:    run.GetError(),
-		Dataset:  sourceWord(run.GetSpec().GetSource()),
-		Version:  shortDigest(run.GetDatasetDigest()),
-		Task:     taskWord(run.GetTask()),
-		Label:    run.GetSpec().GetLabel(),
-		Started:  fmtTime(run.GetCreateTime()),
+		ID:      run.GetId(),
+		Name:    run.GetSpec().GetName(),
+		State:   stateWord(run.GetState()),
+		Error:   run.GetError(),
+		Dataset: sourceWord(run.GetSpec().GetSource()),
+		Version: shortDigest(run.GetDatasetDigest()),
+		Task:    taskWord(run.GetTask()),
+		Label:   run.GetSpec().GetLabel(),
+		Started: fmtTime(run.GetCreateTime()),
+		StartedShort: func() string {
+			if run.GetCreateTime() == nil {
+				return "—"
+			}
+			return run.GetCreateTime().AsTime().UTC().Format("2006-01-02 15:04")
+		}(),
 		Ended:    fmtTime(run.GetEndTime()),
 		Active:   !terminal(run.GetState()),
 		Duration: fmtDuration(runDuration(run, now)),
+	}
+	if dataset != "" {
+		s.Dataset = dataset
 	}
 	if s.Version == "" {
 		s.Version = "—"
@@ -139,7 +153,8 @@ type runView struct {
 
 	ProfileMissing string
 	ProfileStats   []metricRow
-	Findings       []findingRow
+	Findings       []findingRow // the most severe first
+	MoreFindings   []findingRow // beyond maxFindings, folded away
 	Histograms     []chart
 	MoreColumns    int
 	MissingValues  *chart
@@ -170,10 +185,13 @@ type runView struct {
 	ArtifactsErr string
 }
 
+// maxFindings is how many profile findings show before the rest fold away.
+const maxFindings = 6
+
 // buildRunView lays out a run's data for the run page and the report.
 func buildRunView(d *runData, now time.Time) *runView {
 	run := d.Run
-	v := &runView{runSummary: summarize(run, now)}
+	v := &runView{runSummary: summarize(run, now, uploadName(run, d.Artifacts))}
 	v.Timeline = timelineChart(run, now)
 	v.Steps, v.FailedStep = stepRows(run, now)
 
@@ -187,10 +205,15 @@ func buildRunView(d *runData, now time.Time) *runView {
 			{Name: "Columns", Value: fmtCount(int64(len(p.GetColumns())))},
 			{Name: "Duplicate rows", Value: fmtCount(p.GetDuplicateRows())},
 		}
-		for _, f := range p.GetFindings() {
-			v.Findings = append(v.Findings, findingRow{
-				Severity: severityWord(f.GetSeverity()), Column: f.GetColumn(), Message: f.GetMessage(), Suggestion: f.GetSuggestion(),
-			})
+		findings := slices.Clone(p.GetFindings())
+		slices.SortStableFunc(findings, func(a, b *datav1.Finding) int { return cmp.Compare(b.GetSeverity(), a.GetSeverity()) })
+		for i, f := range findings {
+			row := findingRow{Severity: severityWord(f.GetSeverity()), Column: f.GetColumn(), Message: f.GetMessage(), Suggestion: f.GetSuggestion()}
+			if i < maxFindings {
+				v.Findings = append(v.Findings, row)
+			} else {
+				v.MoreFindings = append(v.MoreFindings, row)
+			}
 		}
 		v.Histograms = histogramCharts(p)
 		v.MoreColumns = max(0, len(p.GetColumns())-len(v.Histograms))
@@ -239,7 +262,7 @@ func buildRunView(d *runData, now time.Time) *runView {
 		v.PredVsActual = predictedVsActualChart(d.Eval, d.EvalErr)
 		v.Residuals = residualChart(d.Eval, d.EvalErr)
 	}
-	v.Importance = importanceChart(d.Model, d.ModelErr)
+	v.Importance = importanceChart(d.Model, d.ModelErr, d.Eval, d.EvalErr)
 	v.LearningCurve = learningCurveChart(run)
 	v.Verdict = run.GetLearningCurveVerdict()
 
@@ -265,6 +288,19 @@ func buildRunView(d *runData, now time.Time) *runView {
 		})
 	}
 	return v
+}
+
+// uploadName names an uploaded dataset by its file name, as the collect
+// step recorded it on the dataset artifact; "" for other sources or when
+// the artifact is not listed.
+func uploadName(run *orchestratorv1.Run, arts map[string]*orchestratorv1.Artifact) string {
+	if run.GetSpec().GetSource().GetUpload() == "" {
+		return ""
+	}
+	if a := arts[run.GetDatasetDigest()]; a != nil && a.GetName() != "" {
+		return a.GetName() + " (uploaded)"
+	}
+	return ""
 }
 
 func stepRows(run *orchestratorv1.Run, now time.Time) (all, failed []stepRow) {
@@ -364,10 +400,17 @@ func formatParams(p map[string]float64) string {
 	return strings.Join(parts, ", ")
 }
 
-// otherMetrics lists the validation metrics other than the objective.
+// keyMetrics are the metrics shown beside the objective in the
+// leaderboard and the comparison: the ones a decision rests on.
+var keyMetrics = map[datav1.Task][]string{
+	datav1.Task_TASK_CLASSIFICATION: {"accuracy", "f1_macro", "roc_auc", "log_loss"},
+	datav1.Task_TASK_REGRESSION:     {"r2", "rmse", "mae"},
+}
+
+// otherMetrics lists the key validation metrics other than the objective.
 func otherMetrics(m *datav1.Metrics, objective string) string {
 	var parts []string
-	for _, name := range metrics.Names(taskOf(m)) {
+	for _, name := range keyMetrics[taskOf(m)] {
 		if name == objective {
 			continue
 		}
@@ -398,6 +441,11 @@ var metricHelp = map[string]string{
 	"r2":          "share of the label's variance explained; 1 is perfect, 0 is guessing the mean",
 	"rmse":        "typical error, in label units, penalising large misses; lower is better",
 	"mae":         "average absolute error, in label units; lower is better",
+
+	"precision_macro":    "share of rows flagged as a class that are right, averaged over classes equally",
+	"precision_weighted": "share of rows flagged as a class that are right, averaged over classes by size",
+	"recall_macro":       "share of each class that is found, averaged over classes equally",
+	"recall_weighted":    "share of each class that is found, averaged over classes by size (equals accuracy)",
 }
 
 func testRows(m *datav1.Metrics) ([]metricRow, []classRow) {
@@ -503,24 +551,28 @@ func compareRows(a, b *orchestratorv1.Run, va, vb *runView) []compareRow {
 	ba, bb := bestTrial(a), bestTrial(b)
 	rows = append(rows, compareRow{Name: "Best validation score", A: va.BestScore, B: vb.BestScore,
 		Better: better(ba.GetScore(), bb.GetScore(), same && ba != nil && bb != nil, a.GetMetric())})
-	if a.GetTestMetrics() != nil || b.GetTestMetrics() != nil {
-		task := taskOf(a.GetTestMetrics())
-		if task == datav1.Task_TASK_UNSPECIFIED {
-			task = taskOf(b.GetTestMetrics())
-		}
-		for _, name := range metrics.Names(task) {
-			x, _, ea := metrics.Score(a.GetTestMetrics(), name)
-			y, _, eb := metrics.Score(b.GetTestMetrics(), name)
-			r := compareRow{Name: "Test " + metricTitle(name), A: "—", B: "—"}
-			if ea == nil {
-				r.A = fmtScore(x)
+	var names []string
+	seen := map[string]bool{}
+	for _, m := range []*datav1.Metrics{a.GetTestMetrics(), b.GetTestMetrics()} {
+		for _, name := range keyMetrics[taskOf(m)] {
+			if !seen[name] {
+				seen[name] = true
+				names = append(names, name)
 			}
-			if eb == nil {
-				r.B = fmtScore(y)
-			}
-			r.Better = better(x, y, ea == nil && eb == nil, name)
-			rows = append(rows, r)
 		}
+	}
+	for _, name := range names {
+		x, _, ea := metrics.Score(a.GetTestMetrics(), name)
+		y, _, eb := metrics.Score(b.GetTestMetrics(), name)
+		r := compareRow{Name: "Test " + metricTitle(name), A: "—", B: "—"}
+		if ea == nil {
+			r.A = fmtScore(x)
+		}
+		if eb == nil {
+			r.B = fmtScore(y)
+		}
+		r.Better = better(x, y, ea == nil && eb == nil, name)
+		rows = append(rows, r)
 	}
 	rows = append(rows, compareRow{Name: "Learning-curve verdict", A: orDash(va.Verdict), B: orDash(vb.Verdict)})
 	return rows

@@ -1,21 +1,30 @@
 // Command orchestrator serves alur.orchestrator.v1.OrchestratorService: it
 // runs pipelines against the stage services and keeps runs and artifacts in
-// a bbolt file under --data-dir.
+// a bbolt file under --data-dir. It also serves the web dashboard on --http
+// (empty disables it).
 package main
 
 import (
+	"context"
 	"flag"
+	"log/slog"
+	"net"
 	"os"
+	"os/signal"
+	"syscall"
 	"time"
 
 	"google.golang.org/grpc"
 
+	orchestratorv1 "github.com/alur-ml/alur/proto/alur/orchestrator/v1"
 	"github.com/alur-ml/alur/serverkit"
 	"github.com/alur-ml/alur/services/orchestrator"
+	"github.com/alur-ml/alur/services/orchestrator/dashboard"
 )
 
 func main() {
 	addr := flag.String("addr", "localhost:7000", "address to serve on")
+	httpAddr := flag.String("http", "localhost:8080", "address of the web dashboard (empty disables it)")
 	cfg := orchestrator.Config{}
 	flag.StringVar(&cfg.DataDir, "data-dir", ".alur", "directory of the bbolt file "+orchestrator.DBFile)
 	flag.StringVar(&cfg.IngestAddr, "ingest", "localhost:7001", "address of the ingest service")
@@ -39,12 +48,66 @@ func main() {
 		os.Exit(1)
 	}
 	logger.Info("store", "path", srv.StorePath())
+	stopDashboard := func() {}
+	if *httpAddr != "" {
+		// The dashboard is a view: when it cannot start (its port is
+		// taken), the orchestrator still serves and says so.
+		if stopDashboard, err = serveDashboard(*httpAddr, *addr, logger); err != nil {
+			logger.Error("dashboard disabled", "err", err)
+			stopDashboard = func() {}
+		}
+	}
 	serverkit.Main("orchestrator", *addr, func(g *grpc.Server) error {
 		srv.Register(g)
 		return nil
 	})
+	stopDashboard()
 	if err := srv.Close(); err != nil {
 		logger.Error("close", "err", err)
 		os.Exit(1)
 	}
+}
+
+// serveDashboard serves the dashboard on httpAddr, reading this
+// orchestrator over a loopback gRPC connection to grpcAddr, until SIGINT or
+// SIGTERM; the returned func waits for its graceful shutdown.
+func serveDashboard(httpAddr, grpcAddr string, logger *slog.Logger) (func(), error) {
+	lis, err := net.Listen("tcp", httpAddr)
+	if err != nil {
+		return nil, err
+	}
+	conn, err := serverkit.Dial(loopback(grpcAddr))
+	if err != nil {
+		lis.Close()
+		return nil, err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		h := dashboard.NewHandler(dashboard.ClientSource(orchestratorv1.NewOrchestratorServiceClient(conn)), serverkit.NewLogger("dashboard"))
+		if err := dashboard.Serve(ctx, lis, h); err != nil {
+			logger.Error("dashboard", "err", err)
+		}
+	}()
+	logger.Info("dashboard", "url", "http://"+lis.Addr().String())
+	return func() {
+		stop()
+		<-done
+		conn.Close()
+	}, nil
+}
+
+// loopback turns a listen address into one to dial: an empty or wildcard
+// host becomes localhost.
+func loopback(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return addr
+	}
+	switch host {
+	case "", "0.0.0.0", "::":
+		return net.JoinHostPort("localhost", port)
+	}
+	return addr
 }

@@ -1,0 +1,144 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+
+	"google.golang.org/grpc/status"
+
+	orchestratorv1 "github.com/alur-ml/alur/proto/alur/orchestrator/v1"
+	"github.com/alur-ml/alur/serverkit"
+	"github.com/alur-ml/alur/services/orchestrator/dashboard"
+)
+
+const reportUsage = `
+Usage:
+  alur report RUN_ID [-o FILE]
+
+Writes a run's report: one self-contained HTML file with the run's steps,
+data profile, candidate models, test results, feature importance and
+learning curve, every chart inline. It loads nothing from the network, so
+it opens offline, can be mailed or archived, and prints on A4.
+
+-o names the file (default alur-report-RUN_ID.html); "-o -" writes to
+stdout. --timeout bounds the whole report.
+`
+
+func runReport(ctx context.Context, a *app, args []string) error {
+	fs := flag.NewFlagSet("report", flag.ContinueOnError)
+	var cf clientFlags
+	cf.register(fs, a.getenv)
+	out := fs.String("o", "", "output `file` (default alur-report-RUN_ID.html; - for stdout)")
+	rest, err := parseFlags(a, fs, reportUsage, args)
+	if err != nil {
+		return err
+	}
+	switch {
+	case len(rest) == 0:
+		return usageErrorf("report", "missing the run ID")
+	case len(rest) > 1:
+		return usageErrorf("report", "unexpected argument %q", rest[1])
+	}
+	id := rest[0]
+	if err := cf.validate("report"); err != nil {
+		return err
+	}
+	path := *out
+	if path == "" {
+		path = "alur-report-" + id + ".html"
+	}
+	c, err := cf.dial()
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	rctx, cancel := context.WithTimeout(ctx, cf.timeout)
+	defer cancel()
+	page, err := dashboard.RenderReport(rctx, dashboard.ClientSource(c.orch), id)
+	if err != nil {
+		if _, ok := status.FromError(err); ok {
+			return c.wrap("report", err)
+		}
+		return err
+	}
+	if path == "-" {
+		_, err := a.stdout.Write(page)
+		return err
+	}
+	if err := writeFileAtomic(path, page); err != nil {
+		return err
+	}
+	fmt.Fprintf(a.stdout, "Wrote %s (%s)\n", path, humanBytes(len(page)))
+	return nil
+}
+
+// writeFileAtomic writes b to path through a temporary file in the same
+// directory, so that a failed write never leaves half a report.
+func writeFileAtomic(path string, b []byte) error {
+	f, err := os.CreateTemp(filepath.Dir(path), ".alur-report-*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	_, werr := f.Write(b)
+	cerr := f.Close()
+	if err := errors.Join(werr, cerr); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	if err := os.Chmod(tmp, 0o644); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return nil
+}
+
+func humanBytes(n int) string {
+	switch {
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.0f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d bytes", n)
+}
+
+// serveDashboard serves the web dashboard on addr ("127.0.0.1:0" picks a
+// port), reading the orchestrator at orchAddr over gRPC, as the
+// orchestrator binary's --http does. It returns the dashboard's URL and a
+// func that shuts it down gracefully.
+func serveDashboard(addr, orchAddr string, logger *slog.Logger) (url string, stop func(), err error) {
+	lis, err := net.Listen("tcp", addr)
+	if err != nil {
+		return "", nil, fmt.Errorf("dashboard: listen on %s: %w", addr, err)
+	}
+	conn, err := serverkit.Dial(orchAddr)
+	if err != nil {
+		lis.Close()
+		return "", nil, fmt.Errorf("dashboard: %w", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		h := dashboard.NewHandler(dashboard.ClientSource(orchestratorv1.NewOrchestratorServiceClient(conn)), logger.With("service", "dashboard"))
+		if err := dashboard.Serve(ctx, lis, h); err != nil {
+			logger.Error("dashboard", "err", err)
+		}
+	}()
+	return "http://" + lis.Addr().String(), func() {
+		cancel()
+		<-done
+		conn.Close()
+	}, nil
+}

@@ -1,0 +1,141 @@
+package dashboard
+
+import (
+	"errors"
+	"math"
+	"math/rand/v2"
+	"time"
+
+	"gonum.org/v1/gonum/mat"
+
+	datav1 "github.com/alur-ml/alur/proto/alur/data/v1"
+)
+
+// Bounds of the permutation importance.
+const (
+	// permRows caps the test rows the importance is measured on.
+	permRows = 1_000
+	// permMaxFeatures caps the features it is measured for.
+	permMaxFeatures = 100
+	// permRepeats is how many shuffles are averaged per feature.
+	permRepeats = 3
+	// permBudget bounds the time spent measuring it.
+	permBudget = 5 * time.Second
+)
+
+// hasImportances reports whether the model measured its own feature
+// importances (trees and linear models do, k-NN and naive Bayes do not).
+func hasImportances(m *datav1.Model) bool {
+	for _, v := range m.GetFeatureImportances() {
+		if v != 0 && !math.IsNaN(v) {
+			return true
+		}
+	}
+	return false
+}
+
+// scoreFunc scores predictions (rows × outputs) against targets; higher
+// is better.
+type scoreFunc func(out *mat.Dense, y []float64) float64
+
+// accuracyScore is the share of rows whose most probable class is the
+// true one.
+func accuracyScore(out *mat.Dense, y []float64) float64 {
+	rows, cols := out.Dims()
+	if rows == 0 {
+		return math.NaN()
+	}
+	right := 0
+	for i := range rows {
+		best := 0
+		for k := 1; k < cols; k++ {
+			if out.At(i, k) > out.At(i, best) {
+				best = k
+			}
+		}
+		if float64(best) == y[i] {
+			right++
+		}
+	}
+	return float64(right) / float64(rows)
+}
+
+// r2Score is the coefficient of determination 1 − SS_res / SS_tot of the
+// first output; NaN when the targets are constant.
+func r2Score(out *mat.Dense, y []float64) float64 {
+	if len(y) == 0 {
+		return math.NaN()
+	}
+	var mean float64
+	for i, v := range y {
+		mean += (v - mean) / float64(i+1)
+	}
+	var res, tot float64
+	for i, v := range y {
+		d := v - out.At(i, 0)
+		res += d * d
+		tot += (v - mean) * (v - mean)
+	}
+	if tot == 0 {
+		return math.NaN()
+	}
+	return 1 - res/tot
+}
+
+// errPermBudget says the permutation importance took too long.
+var errPermBudget = errors.New("measuring it took too long")
+
+// permutationImportance measures how much the model relies on each
+// feature: the mean drop of the score when that feature's values are
+// shuffled across rows, breaking its link to the target while keeping its
+// distribution. This is Breiman's permutation importance ("Random
+// Forests", Machine Learning 45, 2001) in its model-agnostic form (Fisher,
+// Rudin and Dominici, JMLR 20, 2019), measured here on held-out rows.
+// predict runs the model; the shuffles are seeded, so the result is
+// reproducible. It gives up with errPermBudget after budget.
+func permutationImportance(X *mat.Dense, y []float64, predict func(*mat.Dense) (*mat.Dense, error), score scoreFunc, repeats int, seed uint64, budget time.Duration) ([]float64, error) {
+	rows, cols := X.Dims()
+	if rows < 2 || cols == 0 {
+		return nil, errors.New("too few rows to shuffle")
+	}
+	began := time.Now()
+	base, err := predict(X)
+	if err != nil {
+		return nil, err
+	}
+	// Each feature costs repeats predictions like this one: give up at
+	// once rather than half way when they cannot fit the budget.
+	if time.Since(began)*time.Duration(cols*repeats) > budget {
+		return nil, errPermBudget
+	}
+	baseline := score(base, y)
+	if math.IsNaN(baseline) {
+		return nil, errors.New("the score is undefined on these rows")
+	}
+	work := mat.DenseCopyOf(X)
+	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
+	deadline := time.Now().Add(budget)
+	col := make([]float64, rows)
+	out := make([]float64, cols)
+	for j := range cols {
+		mat.Col(col, j, X)
+		var drop float64
+		for range repeats {
+			if time.Now().After(deadline) {
+				return nil, errPermBudget
+			}
+			perm := rng.Perm(rows)
+			for i, p := range perm {
+				work.Set(i, j, col[p])
+			}
+			pred, err := predict(work)
+			if err != nil {
+				return nil, err
+			}
+			drop += baseline - score(pred, y)
+		}
+		work.SetCol(j, col)
+		out[j] = drop / float64(repeats)
+	}
+	return out, nil
+}
