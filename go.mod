@@ -3,6 +3,7 @@ module github.com/alur-ml/alur
 go 1.26.0
 
 require (
+	github.com/alur-ml/alur/ml v0.0.0
 	github.com/alur-ml/alur/proto v0.0.0
 	github.com/alur-ml/alur/serverkit v0.0.0
 	github.com/alur-ml/alur/services/eval v0.0.0
@@ -10,6 +11,9 @@ require (
 	github.com/alur-ml/alur/services/orchestrator v0.0.0
 	github.com/alur-ml/alur/services/prep v0.0.0
 	github.com/alur-ml/alur/services/train v0.0.0
+	github.com/chromedp/cdproto v0.159.0
+	github.com/chromedp/chromedp v0.23.0
+	gonum.org/v1/gonum v0.17.0
 	google.golang.org/genproto/googleapis/rpc v0.0.0-20261110000943-09e21b237f2c
 	google.golang.org/grpc v1.85.0
 	google.golang.org/protobuf v1.36.12
@@ -17,14 +21,21 @@ require (
 )
 
 require (
-	github.com/alur-ml/alur/ml v0.0.0 // indirect
+	codeberg.org/go-fonts/liberation v0.5.0 // indirect
+	codeberg.org/go-latex/latex v0.2.0 // indirect
+	codeberg.org/go-pdf/fpdf v0.11.1 // indirect
+	git.sr.ht/~sbinet/gg v0.7.0 // indirect
+	github.com/ajstarks/svgo v0.0.0-20211024235047-1546f124cd8b // indirect
+	github.com/go-json-experiment/json v0.0.0-20260213210345-44df1a37e875 // indirect
+	github.com/golang/freetype v0.0.0-20170609003504-e2365dfdc4a0 // indirect
 	go.etcd.io/bbolt v1.5.0 // indirect
 	go.yaml.in/yaml/v3 v3.0.3 // indirect
+	golang.org/x/image v0.30.0 // indirect
 	golang.org/x/net v0.60.0 // indirect
 	golang.org/x/sys v0.48.0 // indirect
 	golang.org/x/text v0.42.0 // indirect
 	golang.org/x/tools v0.49.0 // indirect
-	gonum.org/v1/gonum v0.17.0 // indirect
+	gonum.org/v1/plot v0.17.0 // indirect
 )
 
 replace github.com/alur-ml/alur/proto => ./proto
