@@ -1,6 +1,8 @@
 // Package e2e tests alur as users deploy it: the five services are built
 // and started as separate processes on loopback ports, and a pipeline runs
-// through the orchestrator, through the CLI and over plain gRPC.
+// through the orchestrator, through the CLI and over plain gRPC. The
+// reliability tests (reliability_test.go, hostile_test.go) crash, stop,
+// cancel, load and attack those processes; `make reliability` runs them.
 package e2e
 
 import (
@@ -9,18 +11,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
@@ -29,138 +27,6 @@ import (
 	orchestratorv1 "github.com/alur-ml/alur/proto/alur/orchestrator/v1"
 	"github.com/alur-ml/alur/serverkit"
 )
-
-// binaries maps each program to its package, relative to the repo root.
-var binaries = map[string]string{
-	"alur":         "./cmd/alur",
-	"ingest":       "./services/ingest/cmd/ingest",
-	"prep":         "./services/prep/cmd/prep",
-	"train":        "./services/train/cmd/train",
-	"eval":         "./services/eval/cmd/eval",
-	"orchestrator": "./services/orchestrator/cmd/orchestrator",
-}
-
-// cluster is the five services running as processes.
-type cluster struct {
-	bin   string
-	addrs map[string]string
-	procs map[string]*exec.Cmd
-	logs  map[string]*bytes.Buffer
-	conn  *grpc.ClientConn
-}
-
-func repoRoot(t *testing.T) string {
-	t.Helper()
-	wd, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return filepath.Dir(wd)
-}
-
-func build(t *testing.T) string {
-	t.Helper()
-	dir := t.TempDir()
-	args := []string{"build", "-o", dir + "/"}
-	for _, pkg := range binaries {
-		args = append(args, pkg)
-	}
-	cmd := exec.Command("go", args...)
-	cmd.Dir = repoRoot(t)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return dir
-}
-
-// freeAddr returns a loopback address with a port that was free a moment
-// ago.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer lis.Close()
-	return lis.Addr().String()
-}
-
-func startCluster(t *testing.T) *cluster {
-	t.Helper()
-	c := &cluster{bin: build(t), addrs: map[string]string{}, procs: map[string]*exec.Cmd{}, logs: map[string]*bytes.Buffer{}}
-	dataRoot := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dataRoot, "tiny.csv"), []byte(tinyCSV), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	for _, name := range []string{"ingest", "prep", "train", "eval", "orchestrator"} {
-		c.addrs[name] = freeAddr(t)
-	}
-	args := map[string][]string{
-		"ingest": {"--data-root", dataRoot},
-		"orchestrator": {"--data-dir", t.TempDir(), "--ingest", c.addrs["ingest"], "--prep", c.addrs["prep"],
-			"--train", c.addrs["train"], "--eval", c.addrs["eval"]},
-	}
-	for _, name := range []string{"ingest", "prep", "train", "eval", "orchestrator"} {
-		cmd := exec.Command(filepath.Join(c.bin, name), append([]string{"--addr", c.addrs[name]}, args[name]...)...)
-		buf := &bytes.Buffer{}
-		cmd.Stdout, cmd.Stderr = buf, buf
-		if err := cmd.Start(); err != nil {
-			t.Fatalf("start %s: %v", name, err)
-		}
-		c.procs[name], c.logs[name] = cmd, buf
-	}
-	t.Cleanup(func() { c.stop(t) })
-	for _, name := range []string{"ingest", "prep", "train", "eval", "orchestrator"} {
-		waitServing(t, c.addrs[name], name, c.logs[name])
-	}
-	conn, err := serverkit.Dial(c.addrs["orchestrator"])
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.conn = conn
-	return c
-}
-
-// stop sends SIGTERM to every service and checks each exits cleanly.
-func (c *cluster) stop(t *testing.T) {
-	if c.conn != nil {
-		_ = c.conn.Close()
-	}
-	for name, cmd := range c.procs {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		done := make(chan error, 1)
-		go func() { done <- cmd.Wait() }()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("%s exited with %v after SIGTERM\n%s", name, err, c.logs[name])
-			}
-		case <-time.After(15 * time.Second):
-			_ = cmd.Process.Kill()
-			t.Errorf("%s did not stop within 15s of SIGTERM", name)
-		}
-	}
-}
-
-func waitServing(t *testing.T, addr, name string, logs *bytes.Buffer) {
-	t.Helper()
-	conn, err := serverkit.Dial(addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		resp, err := healthpb.NewHealthClient(conn).Check(ctx, &healthpb.HealthCheckRequest{})
-		cancel()
-		if err == nil && resp.GetStatus() == healthpb.HealthCheckResponse_SERVING {
-			return
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	t.Fatalf("%s at %s never became healthy\n%s", name, addr, logs)
-}
 
 const tinyCSV = `x,y,label
 1,2,a
@@ -185,42 +51,12 @@ const tinyCSV = `x,y,label
 8,9,b
 `
 
-// waitRun follows WatchRun until the run ends and returns the final run.
-func waitRun(t *testing.T, client orchestratorv1.OrchestratorServiceClient, id string) *orchestratorv1.Run {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	stream, err := client.WatchRun(ctx, &orchestratorv1.WatchRunRequest{RunId: id})
-	if err != nil {
-		t.Fatal(err)
-	}
-	events := 0
-	for {
-		_, err := stream.Recv()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatalf("watch: %v", err)
-		}
-		events++
-	}
-	if events == 0 {
-		t.Error("WatchRun sent no events")
-	}
-	resp, err := client.GetRun(ctx, &orchestratorv1.GetRunRequest{RunId: id})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp.GetRun()
-}
-
 func TestEndToEnd(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and starts five processes")
 	}
-	c := startCluster(t)
-	client := orchestratorv1.NewOrchestratorServiceClient(c.conn)
+	c := startCluster(t, nil)
+	client := c.client
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 

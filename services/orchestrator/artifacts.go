@@ -23,6 +23,7 @@ const (
 	kindModel       = "model"
 	kindTrainResult = "train_result"
 	kindMetrics     = "metrics"
+	kindReport      = "report"
 
 	mediaTable = tablepb.DelimitedMediaType
 	mediaCSV   = "text/csv"

@@ -133,6 +133,9 @@ func TestRunIrisDefaultCandidates(t *testing.T) {
 	if acc := run.GetTestMetrics().GetClassification().GetAccuracy(); acc < 0.85 {
 		t.Errorf("test accuracy %.3f", acc)
 	}
+	if run.GetReportDigest() == "" {
+		t.Error("succeeded run has no report artifact")
+	}
 	if len(run.GetLearningCurve()) < 3 || run.GetLearningCurveVerdict() == "" {
 		t.Errorf("learning curve %v, verdict %q", run.GetLearningCurve(), run.GetLearningCurveVerdict())
 	}

@@ -221,6 +221,7 @@ func (s *Server) finish(r *runner, err error) {
 		r.update("", "run succeeded", nil, func(run *orchestratorv1.Run) {
 			run.State, run.EndTime = orchestratorv1.RunState_RUN_STATE_SUCCEEDED, now
 		})
+		s.storeReport(r)
 	case r.cancelled():
 		r.update("", "run cancelled", nil, func(run *orchestratorv1.Run) {
 			run.State, run.EndTime, run.Error = orchestratorv1.RunState_RUN_STATE_CANCELLED, now, "cancelled by a client"
@@ -230,6 +231,7 @@ func (s *Server) finish(r *runner, err error) {
 		r.update("", "run failed: "+reason, nil, func(run *orchestratorv1.Run) {
 			run.State, run.EndTime, run.Error = orchestratorv1.RunState_RUN_STATE_FAILED, now, reason
 		})
+		s.storeReport(r)
 	}
 }
 
@@ -545,6 +547,11 @@ func (s *Server) UploadSource(stream orchestratorv1.OrchestratorService_UploadSo
 	go func() {
 		for {
 			m, err := stream.Recv()
+			if errors.Is(err, io.EOF) && received == 0 {
+				// Fail the read, so the store commits no empty artifact.
+				_ = pw.CloseWithError(serverkit.InvalidArgument("chunk", "the uploaded file is empty"))
+				return
+			}
 			if errors.Is(err, io.EOF) {
 				_ = pw.Close()
 				return
@@ -571,9 +578,8 @@ func (s *Server) UploadSource(stream orchestratorv1.OrchestratorService_UploadSo
 	a, err := s.store.PutArtifactStream(&orchestratorv1.Artifact{Kind: kindSource, MediaType: mediaCSV, Name: filepath.Base(name)}, pr)
 	_ = pr.Close()
 	if err != nil {
-		if _, ok := status.FromError(err); ok {
-			return err
-		}
+		// A status the receiving side failed the read with (a limit, an
+		// empty file) goes back as it was, not wrapped in the store's words.
 		var se interface{ GRPCStatus() *status.Status }
 		if errors.As(err, &se) {
 			return se.GRPCStatus().Err()

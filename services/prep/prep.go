@@ -36,6 +36,10 @@ const (
 	// DefaultMaxFeatureCells is the limit on rows × prepared columns used
 	// when Config.MaxFeatureCells is 0: 100 million doubles, 800 MB.
 	DefaultMaxFeatureCells = 100_000_000
+	// DefaultMaxCategories is the limit on the distinct categories of one
+	// received column used when Config.MaxCategories is 0: the dictionary
+	// cap every stage applies.
+	DefaultMaxCategories = tablepb.DefaultMaxCategories
 	// MaxMessageBytes bounds every single message this service sends (the
 	// transform, a profile); batches are cut by tablepb well below it.
 	MaxMessageBytes = 768 << 10
@@ -56,6 +60,11 @@ type Config struct {
 	// feature matrix a request makes (one-hot encoding can multiply the
 	// width); 0 means DefaultMaxFeatureCells.
 	MaxFeatureCells int64
+	// MaxCategories caps the distinct categories (the dictionary size) of
+	// each categorical column of a received table, and the one-hot
+	// vocabulary a Prepare request may ask for (options.max_categories);
+	// 0 means DefaultMaxCategories.
+	MaxCategories int
 }
 
 // Server implements prepv1.PrepServiceServer. It holds no state besides its
@@ -75,6 +84,9 @@ func NewServer(cfg Config) *Server {
 	}
 	if cfg.MaxFeatureCells <= 0 {
 		cfg.MaxFeatureCells = DefaultMaxFeatureCells
+	}
+	if cfg.MaxCategories <= 0 {
+		cfg.MaxCategories = DefaultMaxCategories
 	}
 	return &Server{cfg: cfg}
 }
@@ -132,6 +144,10 @@ func (s *Server) Prepare(stream prepv1.PrepService_PrepareServer) error {
 	}
 	if err := mlprep.ValidateOptions(opts); err != nil {
 		return toStatus(err)
+	}
+	if m := opts.GetMaxCategories(); int64(m) > int64(s.cfg.MaxCategories) {
+		return serverkit.ResourceExhausted("max_categories", fmt.Sprintf(
+			"options.max_categories asks for %d one-hot categories per column; this server accepts at most %d", m, s.cfg.MaxCategories))
 	}
 	t, err := collect(ctx, s.collector(), nil, stream.Recv, "options",
 		func(m *prepv1.PrepareRequest) bool { return m.GetOptions() != nil },
@@ -272,7 +288,7 @@ func (s *Server) Apply(stream prepv1.PrepService_ApplyServer) error {
 
 // collector returns a table collector with the server's limits.
 func (s *Server) collector() *tablepb.Collector {
-	return &tablepb.Collector{MaxRows: s.cfg.MaxRows, MaxColumns: s.cfg.MaxColumns, MaxCategories: tablepb.DefaultMaxCategories}
+	return &tablepb.Collector{MaxRows: s.cfg.MaxRows, MaxColumns: s.cfg.MaxColumns, MaxCategories: s.cfg.MaxCategories}
 }
 
 // checkCells refuses a request whose prepared matrix would exceed the

@@ -429,6 +429,7 @@ func TestPrepareBadInput(t *testing.T) {
 	c := client(t, Config{})
 	small := client(t, Config{MaxRows: 100, MaxColumns: 4, MaxFeatureCells: 10_000})
 	cells := client(t, Config{MaxFeatureCells: 500})
+	few := client(t, Config{MaxCategories: 4})
 	ok := &prepv1.PrepareOptions{Label: "species"}
 	schemaMsg := &prepv1.PrepareRequest{Part: &prepv1.PrepareRequest_Schema{Schema: rawTable().Schema()}}
 	tests := []struct {
@@ -454,6 +455,8 @@ func TestPrepareBadInput(t *testing.T) {
 		{"too many rows", small, []*prepv1.PrepareRequest{optionsMsg(ok)}, withoutID(rawTable()), codes.ResourceExhausted, "", "max_rows"},
 		{"too many columns", small, []*prepv1.PrepareRequest{optionsMsg(ok)}, rawTable(), codes.ResourceExhausted, "", "max_columns"},
 		{"too many cells", cells, []*prepv1.PrepareRequest{optionsMsg(ok)}, rawTable(), codes.ResourceExhausted, "", "max_feature_cells"},
+		{"too many categories", few, []*prepv1.PrepareRequest{optionsMsg(ok)}, rawTable(), codes.ResourceExhausted, "", "max_categories"},
+		{"one-hot cap above the server's", few, []*prepv1.PrepareRequest{optionsMsg(&prepv1.PrepareOptions{Label: "species", MaxCategories: 5})}, nil, codes.ResourceExhausted, "", "max_categories"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

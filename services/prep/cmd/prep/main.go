@@ -17,8 +17,9 @@ func main() {
 	maxRows := flag.Int64("max-rows", prep.DefaultMaxRows, "largest number of rows a received table may have")
 	maxColumns := flag.Int("max-columns", prep.DefaultMaxColumns, "largest number of columns a received table may have")
 	maxCells := flag.Int64("max-feature-cells", prep.DefaultMaxFeatureCells, "largest rows × prepared columns a request may produce")
+	maxCategories := flag.Int("max-categories", prep.DefaultMaxCategories, "largest number of distinct categories a received column may have (and options.max_categories may ask for)")
 	flag.Parse()
-	srv := prep.NewServer(prep.Config{MaxRows: *maxRows, MaxColumns: *maxColumns, MaxFeatureCells: *maxCells})
+	srv := prep.NewServer(prep.Config{MaxRows: *maxRows, MaxColumns: *maxColumns, MaxFeatureCells: *maxCells, MaxCategories: *maxCategories})
 	serverkit.Main("prep", *addr, func(s *grpc.Server) error {
 		prepv1.RegisterPrepServiceServer(s, srv)
 		return nil

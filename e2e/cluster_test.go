@@ -1,0 +1,469 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/backoff"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+
+	orchestratorv1 "github.com/alur-ml/alur/proto/alur/orchestrator/v1"
+	"github.com/alur-ml/alur/serverkit"
+)
+
+// binaries maps each program to its package, relative to the repo root.
+var binaries = map[string]string{
+	"alur":         "./cmd/alur",
+	"ingest":       "./services/ingest/cmd/ingest",
+	"prep":         "./services/prep/cmd/prep",
+	"train":        "./services/train/cmd/train",
+	"eval":         "./services/eval/cmd/eval",
+	"orchestrator": "./services/orchestrator/cmd/orchestrator",
+}
+
+// services are the five servers of a cluster, in start order: the stages
+// first, so the orchestrator can resume runs against them at once.
+var services = []string{"ingest", "prep", "train", "eval", "orchestrator"}
+
+// The binaries are built once per test binary, by the first test that
+// needs them, into a directory TestMain removes at the end.
+var (
+	buildOnce sync.Once
+	binDir    string
+	buildErr  error
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binDir != "" {
+		_ = os.RemoveAll(binDir)
+	}
+	os.Exit(code)
+}
+
+func repoRoot(t *testing.T) string {
+	t.Helper()
+	wd, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return filepath.Dir(wd)
+}
+
+// build compiles the six binaries once and returns their directory.
+func build(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "alur-e2e-bin-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		binDir = dir
+		args := []string{"build", "-o", dir + "/"}
+		for _, pkg := range binaries {
+			args = append(args, pkg)
+		}
+		cmd := exec.Command("go", args...)
+		cmd.Dir = repoRoot(t)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return binDir
+}
+
+// freeAddr returns a loopback address with a port that was free a moment
+// ago.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lis.Close()
+	return lis.Addr().String()
+}
+
+// logBuffer collects a process's output; it is safe to read while the
+// process writes.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *logBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *logBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// lines returns the logged lines that contain every one of subs.
+func (b *logBuffer) lines(subs ...string) []string {
+	var out []string
+	for _, l := range strings.Split(b.String(), "\n") {
+		ok := true
+		for _, s := range subs {
+			ok = ok && strings.Contains(l, s)
+		}
+		if ok && l != "" {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// proc is one service binary running as a child process. It can be killed
+// and started again on the same address with the same (or changed) flags.
+type proc struct {
+	name, bin, addr string
+	args            []string
+	log             *logBuffer
+
+	cmd  *exec.Cmd
+	done chan struct{} // closed when cmd exits
+	err  error         // cmd's exit status, valid after done
+}
+
+// startProc starts a service on addr with args and waits until it answers
+// health checks. The test's cleanup stops it if it is still running.
+func startProc(t *testing.T, name, addr string, args ...string) *proc {
+	t.Helper()
+	p := &proc{name: name, bin: filepath.Join(build(t), name), addr: addr, args: args, log: &logBuffer{}}
+	p.start(t)
+	t.Cleanup(func() {
+		if p.running() {
+			p.stop(t)
+		}
+	})
+	return p
+}
+
+func (p *proc) start(t *testing.T) {
+	t.Helper()
+	cmd := exec.Command(p.bin, append([]string{"--addr", p.addr}, p.args...)...)
+	cmd.Stdout, cmd.Stderr = p.log, p.log
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start %s: %v", p.name, err)
+	}
+	p.cmd, p.done = cmd, make(chan struct{})
+	go func() {
+		p.err = cmd.Wait()
+		close(p.done)
+	}()
+	waitServing(t, p.addr, p.name, p.log)
+}
+
+func (p *proc) running() bool {
+	select {
+	case <-p.done:
+		return false
+	default:
+		return true
+	}
+}
+
+func (p *proc) pid() int { return p.cmd.Process.Pid }
+
+// kill sends SIGKILL, as a crash would, and waits for the process to go.
+func (p *proc) kill(t *testing.T) {
+	t.Helper()
+	_ = p.cmd.Process.Kill()
+	<-p.done
+}
+
+// stop sends SIGTERM and checks the process exits cleanly within 15 s.
+func (p *proc) stop(t *testing.T) {
+	t.Helper()
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+		if p.err != nil {
+			t.Errorf("%s exited with %v after SIGTERM\n%s", p.name, p.err, p.log)
+		}
+	case <-time.After(15 * time.Second):
+		_ = p.cmd.Process.Kill()
+		<-p.done
+		t.Errorf("%s did not stop within 15s of SIGTERM", p.name)
+	}
+}
+
+// restart starts the process again on its address, with args replacing
+// its flags when not nil.
+func (p *proc) restart(t *testing.T, args []string) {
+	t.Helper()
+	if p.running() {
+		t.Fatalf("restart %s: still running", p.name)
+	}
+	if args != nil {
+		p.args = args
+	}
+	p.start(t)
+}
+
+// status reads a field of /proc/PID/status in kB, such as VmHWM (the peak
+// resident set) or VmRSS.
+func (p *proc) status(t *testing.T, field string) int64 {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.pid()))
+	if err != nil {
+		t.Skipf("no /proc status for %s: %v", p.name, err)
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(l, field+":"); ok {
+			n, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
+			if err != nil {
+				t.Fatalf("parse %s %q: %v", field, l, err)
+			}
+			return n
+		}
+	}
+	t.Fatalf("%s: no %s in /proc status", p.name, field)
+	return 0
+}
+
+// cpuTime is the CPU time the process has used so far (user + system),
+// from /proc/PID/stat, in clock ticks of 1/100 s.
+func (p *proc) cpuTime(t *testing.T) time.Duration {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p.pid()))
+	if err != nil {
+		t.Skipf("no /proc stat for %s: %v", p.name, err)
+	}
+	// The command name, field 2, may contain spaces: fields count from
+	// the closing parenthesis. utime and stime are fields 14 and 15.
+	s := string(b)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	utime, err1 := strconv.ParseInt(f[11], 10, 64)
+	stime, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err := errors.Join(err1, err2); err != nil {
+		t.Fatalf("parse /proc stat %q: %v", s, err)
+	}
+	return time.Duration(utime+stime) * 10 * time.Millisecond
+}
+
+// cluster is the five services running as processes on loopback.
+type cluster struct {
+	bin      string
+	dataDir  string // the orchestrator's --data-dir
+	dataRoot string // ingest's --data-root
+	addrs    map[string]string
+	procs    map[string]*proc
+	conn     *grpc.ClientConn
+	client   orchestratorv1.OrchestratorServiceClient
+}
+
+// startCluster starts the five services. extra adds flags per service; the
+// addresses, ingest's data root (holding tiny.csv) and the orchestrator's
+// data directory are set here.
+func startCluster(t *testing.T, extra map[string][]string) *cluster {
+	t.Helper()
+	c := &cluster{bin: build(t), dataDir: t.TempDir(), dataRoot: t.TempDir(), addrs: map[string]string{}, procs: map[string]*proc{}}
+	if err := os.WriteFile(filepath.Join(c.dataRoot, "tiny.csv"), []byte(tinyCSV), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range services {
+		c.addrs[name] = freeAddr(t)
+	}
+	for _, name := range services {
+		c.procs[name] = startProc(t, name, c.addrs[name], c.args(name, extra[name])...)
+	}
+	c.dial(t)
+	t.Cleanup(func() {
+		if c.conn != nil {
+			_ = c.conn.Close()
+		}
+	})
+	return c
+}
+
+// args returns a service's flags: the cluster's wiring, then extra.
+func (c *cluster) args(name string, extra []string) []string {
+	var args []string
+	switch name {
+	case "ingest":
+		args = []string{"--data-root", c.dataRoot}
+	case "orchestrator":
+		args = orchestratorArgs(c.dataDir, c.addrs)
+	}
+	return append(args, extra...)
+}
+
+// orchestratorArgs wires an orchestrator to the stages in addrs. The web
+// dashboard is off (--http=): several orchestrators run at once here, and
+// the default port may be taken on the machine.
+func orchestratorArgs(dataDir string, addrs map[string]string) []string {
+	return []string{"--data-dir", dataDir, "--http=", "--ingest", addrs["ingest"], "--prep", addrs["prep"],
+		"--train", addrs["train"], "--eval", addrs["eval"]}
+}
+
+// dial (re)connects the cluster's orchestrator client, after a restart
+// too, so calls do not wait out the old connection's reconnect backoff.
+func (c *cluster) dial(t *testing.T) {
+	t.Helper()
+	if c.conn != nil {
+		_ = c.conn.Close()
+	}
+	conn, err := serverkit.Dial(c.addrs["orchestrator"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.conn, c.client = conn, orchestratorv1.NewOrchestratorServiceClient(conn)
+}
+
+// restartOrchestrator starts the orchestrator again on the same data
+// directory after it stopped; extra, when not nil, replaces its extra
+// flags.
+func (c *cluster) restartOrchestrator(t *testing.T, extra []string) {
+	t.Helper()
+	var args []string
+	if extra != nil {
+		args = c.args("orchestrator", extra)
+	}
+	c.procs["orchestrator"].restart(t, args)
+	c.dial(t)
+}
+
+// stageConn dials one of the stage services directly.
+func (c *cluster) stageConn(t *testing.T, name string) *grpc.ClientConn {
+	t.Helper()
+	conn, err := serverkit.Dial(c.addrs[name])
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = conn.Close() })
+	return conn
+}
+
+func waitServing(t *testing.T, addr, name string, logs fmt.Stringer) {
+	t.Helper()
+	// A short reconnect backoff: the default waits a second after the
+	// first refused connection, which would dominate every restart.
+	conn, err := serverkit.Dial(addr, grpc.WithConnectParams(grpc.ConnectParams{
+		Backoff:           backoff.Config{BaseDelay: 10 * time.Millisecond, Multiplier: 1.5, Jitter: 0.2, MaxDelay: 200 * time.Millisecond},
+		MinConnectTimeout: time.Second,
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		if healthy(conn) {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("%s at %s never became healthy\n%s", name, addr, logs)
+}
+
+// healthy reports whether the server behind conn answers SERVING.
+func healthy(conn *grpc.ClientConn) bool {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	resp, err := healthpb.NewHealthClient(conn).Check(ctx, &healthpb.HealthCheckRequest{})
+	return err == nil && resp.GetStatus() == healthpb.HealthCheckResponse_SERVING
+}
+
+// waitRun follows WatchRun until the run ends and returns the final run.
+func waitRun(t *testing.T, client orchestratorv1.OrchestratorServiceClient, id string) *orchestratorv1.Run {
+	t.Helper()
+	run, err := awaitRun(client, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return run
+}
+
+// awaitRun is waitRun for any goroutine: it returns its failure.
+func awaitRun(client orchestratorv1.OrchestratorServiceClient, id string) (*orchestratorv1.Run, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	events, err := watchAll(ctx, client, id)
+	if err != nil {
+		return nil, err
+	}
+	if len(events) == 0 {
+		return nil, fmt.Errorf("run %s: WatchRun sent no events", id)
+	}
+	resp, err := client.GetRun(ctx, &orchestratorv1.GetRunRequest{RunId: id})
+	if err != nil {
+		return nil, fmt.Errorf("get run %s: %w", id, err)
+	}
+	return resp.GetRun(), nil
+}
+
+// runEvents follows WatchRun to the end of the run and returns every
+// event, the recorded ones first.
+func runEvents(t *testing.T, ctx context.Context, client orchestratorv1.OrchestratorServiceClient, id string) []*orchestratorv1.RunEvent {
+	t.Helper()
+	events, err := watchAll(ctx, client, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return events
+}
+
+func watchAll(ctx context.Context, client orchestratorv1.OrchestratorServiceClient, id string) ([]*orchestratorv1.RunEvent, error) {
+	stream, err := client.WatchRun(ctx, &orchestratorv1.WatchRunRequest{RunId: id}, grpc.WaitForReady(true))
+	if err != nil {
+		return nil, fmt.Errorf("watch %s: %w", id, err)
+	}
+	var events []*orchestratorv1.RunEvent
+	for {
+		m, err := stream.Recv()
+		if err == io.EOF {
+			return events, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("watch %s: %w", id, err)
+		}
+		events = append(events, m.GetEvent())
+	}
+}
+
+// waitEvent follows a run's events until one satisfies match, and returns
+// it; it fails the test if the run ends first.
+func waitEvent(t *testing.T, client orchestratorv1.OrchestratorServiceClient, id string, match func(*orchestratorv1.RunEvent) bool) *orchestratorv1.RunEvent {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	stream, err := client.WatchRun(ctx, &orchestratorv1.WatchRunRequest{RunId: id})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var seen []string
+	for {
+		m, err := stream.Recv()
+		if err != nil {
+			t.Fatalf("run %s: no matching event before %v; events:\n%s", id, err, strings.Join(seen, "\n"))
+		}
+		if match(m.GetEvent()) {
+			return m.GetEvent()
+		}
+		seen = append(seen, m.GetEvent().GetMessage())
+	}
+}
