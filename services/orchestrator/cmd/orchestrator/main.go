@@ -16,7 +16,6 @@ import (
 
 	"google.golang.org/grpc"
 
-	orchestratorv1 "github.com/alur-ml/alur/proto/alur/orchestrator/v1"
 	"github.com/alur-ml/alur/serverkit"
 	"github.com/alur-ml/alur/services/orchestrator"
 	"github.com/alur-ml/alur/services/orchestrator/dashboard"
@@ -52,7 +51,7 @@ func main() {
 	if *httpAddr != "" {
 		// The dashboard is a view: when it cannot start (its port is
 		// taken), the orchestrator still serves and says so.
-		if stopDashboard, err = serveDashboard(*httpAddr, *addr, logger); err != nil {
+		if stopDashboard, err = serveDashboard(*httpAddr, srv.DashboardSource(), logger); err != nil {
 			logger.Error("dashboard disabled", "err", err)
 			stopDashboard = func() {}
 		}
@@ -69,24 +68,18 @@ func main() {
 }
 
 // serveDashboard serves the dashboard on httpAddr, reading this
-// orchestrator over a loopback gRPC connection to grpcAddr, until SIGINT or
-// SIGTERM; the returned func waits for its graceful shutdown.
-func serveDashboard(httpAddr, grpcAddr string, logger *slog.Logger) (func(), error) {
+// orchestrator in process, until SIGINT or SIGTERM; the returned func waits
+// for its graceful shutdown.
+func serveDashboard(httpAddr string, src dashboard.Source, logger *slog.Logger) (func(), error) {
 	lis, err := net.Listen("tcp", httpAddr)
 	if err != nil {
-		return nil, err
-	}
-	conn, err := serverkit.Dial(loopback(grpcAddr))
-	if err != nil {
-		lis.Close()
 		return nil, err
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		h := dashboard.NewHandler(dashboard.ClientSource(orchestratorv1.NewOrchestratorServiceClient(conn)), serverkit.NewLogger("dashboard"))
-		if err := dashboard.Serve(ctx, lis, h); err != nil {
+		if err := dashboard.Serve(ctx, lis, dashboard.NewHandler(src, serverkit.NewLogger("dashboard"))); err != nil {
 			logger.Error("dashboard", "err", err)
 		}
 	}()
@@ -94,20 +87,5 @@ func serveDashboard(httpAddr, grpcAddr string, logger *slog.Logger) (func(), err
 	return func() {
 		stop()
 		<-done
-		conn.Close()
 	}, nil
-}
-
-// loopback turns a listen address into one to dial: an empty or wildcard
-// host becomes localhost.
-func loopback(addr string) string {
-	host, port, err := net.SplitHostPort(addr)
-	if err != nil {
-		return addr
-	}
-	switch host {
-	case "", "0.0.0.0", "::":
-		return net.JoinHostPort("localhost", port)
-	}
-	return addr
 }
