@@ -4,7 +4,7 @@ SHELL := bash
 export PATH := $(CURDIR)/bin:$(PATH)
 
 # MODULES are the workspace's modules, as go.work lists them.
-MODULES := . ./ml ./proto ./serverkit ./services/ingest ./services/prep ./services/train ./services/eval ./services/orchestrator
+MODULES := . ./ml ./proto ./serverkit ./services/ingest ./services/prep ./services/train ./services/eval ./services/orchestrator ./deploy
 PKGS := $(foreach m,$(MODULES),$(m)/...)
 FUZZTIME ?= 5s
 
@@ -35,18 +35,26 @@ check-generated: tools ## Fail if regenerating the protos changes the committed 
 
 .PHONY: unit
 unit: ## Unit and in-memory gRPC tests of every module.
-	go test -count=1 $(PKGS)
+	go test -count=1 -timeout 20m $(PKGS)
 
 .PHONY: e2e
 e2e: ## End-to-end test: the five real binaries as processes on loopback.
 	go test -count=1 -run . ./e2e/...
+
+.PHONY: reliability
+reliability: ## Reliability tests on the real binaries: 20 kill -9 cycles, stage outage, cancel, 50-run load, limits, 100+ hostile requests.
+	go test -count=1 -timeout 15m -v -run 'Reliab|Crash|Outage|Cancel|Load|Limit|Hostile' ./e2e/...
+
+.PHONY: manifests
+manifests: ## Check the Dockerfiles (rules, static go build) and the Kubernetes manifests (kustomize, API schemas, policy).
+	cd deploy && go test -count=1 ./...
 
 .PHONY: fuzz
 fuzz: ## Run every fuzz test briefly (FUZZTIME each, default 5s).
 	@bash scripts/fuzz.sh $(FUZZTIME)
 
 .PHONY: test
-test: lint check-generated unit fuzz ## Everything CI runs: lint, generated-code check, all tests (e2e included), short fuzzing.
+test: lint check-generated contracts unit fuzz grpcurl-test python-example browser ## Everything CI runs: lint, contracts, generated code, all tests (e2e, reliability and manifests included), fuzzing, grpcurl, Python, browser.
 
 .PHONY: build
 build: ## Build the six binaries into ./bin.
@@ -59,3 +67,32 @@ demo: ## Run the whole workflow on the bundled iris data.
 .PHONY: dev
 dev: ## All five services in one process on the default ports.
 	go run ./cmd/alur dev
+
+.PHONY: bench
+bench: ## Benchmark alur against scikit-learn side by side (200000 rows; see bench/README.md).
+	@bash scripts/bench.sh
+
+.PHONY: bench-small
+bench-small: ## Quick benchmark run on 20000 rows.
+	@bash scripts/bench.sh --rows 20000
+
+.PHONY: python-example
+python-example: ## Python client examples against `alur dev` (installs python3-grpcio/grpc-tools if missing).
+	@bash scripts/python-example.sh
+
+.PHONY: grpcurl-test
+grpcurl-test: ## Every service through pinned grpcurl and reflection alone: list, describe, health, real calls.
+	@bash scripts/grpcurl-test.sh
+
+.PHONY: contracts
+contracts: ## buf lint, format check, and buf breaking against contracts/alur-v1.binpb (with a self-check).
+	@bash scripts/buf-breaking.sh
+
+# ALUR_SCREENSHOT_DIR is where `make browser` saves its screenshots, the
+# rendered reports and a PDF print.
+ALUR_SCREENSHOT_DIR ?= $(CURDIR)/bin/screenshots
+
+.PHONY: browser
+browser: ## Drive headless Chromium through the dashboard and the report (installs chromium if needed; screenshots in bin/screenshots).
+	bash scripts/install-chromium.sh
+	ALUR_BROWSER_TEST=1 ALUR_SCREENSHOT_DIR=$(ALUR_SCREENSHOT_DIR) go test -count=1 -v -run TestDashboardInBrowser ./browser/...

@@ -1,0 +1,233 @@
+// Command alurbench is alur's benchmark harness (`make bench`): it times
+// alur's ML library in process and through its gRPC services on a large
+// classification CSV, runs scikit-learn on the very same file, rows and
+// split right after (bench/sklearn_side.py), measures the train service's
+// peak memory as a separate process, and prints the figures side by side
+// with the ratios and targets. See bench/README.md.
+//
+// Progress goes to stderr; the report (text, or JSON with --json) goes to
+// stdout.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/alur-ml/alur/bench/synth"
+)
+
+// defaultAlgorithms are the algorithms compared, in report order.
+const defaultAlgorithms = "logistic_regression,random_forest,gradient_boosting,decision_tree,naive_bayes,knn"
+
+// options are the command-line settings.
+type options struct {
+	rows, features     int
+	csvPath            string
+	label, splitColumn string
+	algorithms         []string
+	memAlgorithms      []string
+	skipSklearn        bool
+	skipServices       bool
+	repeat             int
+	jsonOut            bool
+	seed               uint64
+	python             string
+	sklearnScript      string
+	trainBin           string
+	keep               bool
+}
+
+func main() {
+	var o options
+	var algos, memAlgos string
+	flag.IntVar(&o.rows, "rows", 200000, "rows of the generated CSV (ignored with --csv)")
+	flag.IntVar(&o.features, "features", 20, "feature columns of the generated CSV (ignored with --csv)")
+	flag.StringVar(&o.csvPath, "csv", "", "benchmark this CSV file instead of a generated one; a stratified 80/20 split column is added when it has none")
+	flag.StringVar(&o.label, "label", synth.LabelColumn, "label column of --csv")
+	flag.StringVar(&o.splitColumn, "split-column", synth.SplitColumn, `column marking rows "train" or "test"`)
+	flag.StringVar(&algos, "algorithms", defaultAlgorithms, "comma-separated algorithms to time")
+	flag.StringVar(&memAlgos, "mem-algorithms", "logistic_regression,random_forest", "comma-separated algorithms whose train-service peak memory is measured; empty skips the measurement")
+	flag.BoolVar(&o.skipSklearn, "skip-sklearn", false, "do not run the scikit-learn side")
+	flag.BoolVar(&o.skipServices, "skip-services", false, "do not time the gRPC services nor measure the train service's memory")
+	flag.IntVar(&o.repeat, "repeat", 1, "take the best of N runs of every in-process and scikit-learn timing")
+	flag.BoolVar(&o.jsonOut, "json", false, "print the results as JSON instead of tables")
+	flag.Uint64Var(&o.seed, "seed", 0, "seed of the generator, the split and the randomised models")
+	flag.StringVar(&o.python, "python", "/usr/bin/python3", "Python interpreter for the scikit-learn side")
+	flag.StringVar(&o.sklearnScript, "sklearn-script", "bench/sklearn_side.py", "path of sklearn_side.py")
+	flag.StringVar(&o.trainBin, "train-bin", "", "train service binary (go build ./services/train/cmd/train) for the peak-memory measurement; empty skips it")
+	flag.BoolVar(&o.keep, "keep", false, "keep the temporary directory with the generated CSV and print its path")
+	flag.Parse()
+	o.algorithms = splitList(algos)
+	o.memAlgorithms = splitList(memAlgos)
+	if err := o.validate(); err != nil {
+		fmt.Fprintln(os.Stderr, "alurbench:", err)
+		flag.Usage()
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, o, os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "alurbench:", err)
+		os.Exit(1)
+	}
+}
+
+// splitList splits a comma-separated list, dropping empty entries.
+func splitList(s string) []string {
+	var out []string
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// validate checks the options before any work starts.
+func (o *options) validate() error {
+	switch {
+	case o.csvPath == "" && (o.rows < 100 || o.rows > synth.MaxRows):
+		return fmt.Errorf("--rows: %d is outside [100, %d]", o.rows, synth.MaxRows)
+	case o.csvPath == "" && (o.features < 2 || o.features > synth.MaxFeatures):
+		return fmt.Errorf("--features: %d is outside [2, %d]", o.features, synth.MaxFeatures)
+	case o.repeat < 1 || o.repeat > 100:
+		return fmt.Errorf("--repeat: %d is outside [1, 100]", o.repeat)
+	case len(o.algorithms) == 0:
+		return errors.New("--algorithms: name at least one algorithm")
+	case o.label == "" || o.splitColumn == "" || o.label == o.splitColumn:
+		return errors.New("--label and --split-column must be two different, non-empty column names")
+	}
+	seen := map[string]bool{}
+	for _, a := range o.algorithms {
+		if seen[a] {
+			return fmt.Errorf("--algorithms: %q is listed twice", a)
+		}
+		seen[a] = true
+	}
+	return nil
+}
+
+// logger writes progress lines, stamped with the time since the run
+// started, so a long run shows where it is.
+type logger struct {
+	w     io.Writer
+	start time.Time
+}
+
+// logf prints one progress line.
+func (l *logger) logf(format string, args ...any) {
+	fmt.Fprintf(l.w, "[%6.1fs] %s\n", time.Since(l.start).Seconds(), fmt.Sprintf(format, args...))
+}
+
+// run does the whole benchmark and writes the report to out.
+func run(ctx context.Context, o options, out, progress io.Writer) error {
+	lg := &logger{w: progress, start: time.Now()}
+	res := &Results{Machine: machineInfo(), Seed: o.seed, Repeat: o.repeat}
+
+	dir, err := os.MkdirTemp("", "alurbench-")
+	if err != nil {
+		return err
+	}
+	if o.keep {
+		lg.logf("keeping the working directory %s", dir)
+	} else {
+		defer os.RemoveAll(dir)
+	}
+
+	csvPath, err := obtainCSV(o, dir, res, lg)
+	if err != nil {
+		return err
+	}
+	data, err := loadAndPrepare(ctx, csvPath, o, res, lg)
+	if err != nil {
+		return err
+	}
+	if err := runInProcess(ctx, data, o, res, lg); err != nil {
+		return err
+	}
+	if o.skipSklearn {
+		res.Sklearn.Reason = "skipped (--skip-sklearn)"
+	} else {
+		runSklearn(ctx, csvPath, o, res, lg)
+	}
+	if o.skipServices {
+		res.note("services and train-service memory not measured (--skip-services)")
+	} else {
+		if err := runServices(ctx, csvPath, data, o, res, lg); err != nil {
+			res.note("services: %v", err)
+			lg.logf("services failed: %v", err)
+		}
+		runMemory(ctx, data, o, res, lg)
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	res.compare()
+	res.Machine.LoadEnd = loadAverage()
+	for _, l := range []string{res.Machine.LoadStart, res.Machine.LoadEnd} {
+		if v, err := strconv.ParseFloat(l, 64); err == nil && v > float64(res.Machine.CPUs) {
+			res.note("the load average (%s at the start, %s at the end) exceeded the %d CPUs: other work competed for the processors, so every timing is inflated, OpenMP code (scikit-learn's gradient boosting and k-NN) most; re-run on a quiet machine before drawing conclusions",
+				res.Machine.LoadStart, res.Machine.LoadEnd, res.Machine.CPUs)
+			break
+		}
+	}
+	lg.logf("done")
+	if o.jsonOut {
+		enc := json.NewEncoder(out)
+		enc.SetIndent("", "  ")
+		return enc.Encode(res)
+	}
+	return writeText(out, res)
+}
+
+// machineInfo describes where the benchmark ran.
+func machineInfo() Machine {
+	return Machine{
+		CPUModel:   cpuModel(),
+		LoadStart:  loadAverage(),
+		GoVersion:  runtime.Version(),
+		OS:         runtime.GOOS + "/" + runtime.GOARCH,
+		CPUs:       runtime.NumCPU(),
+		GOMAXPROCS: runtime.GOMAXPROCS(0),
+		Date:       time.Now().UTC().Format(time.RFC3339),
+	}
+}
+
+// cpuModel returns the processor name from /proc/cpuinfo, or "" where
+// there is none (not Linux).
+func cpuModel() string {
+	b, err := os.ReadFile("/proc/cpuinfo")
+	if err != nil {
+		return ""
+	}
+	for line := range strings.Lines(string(b)) {
+		if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+			return strings.TrimSpace(v)
+		}
+	}
+	return ""
+}
+
+// loadAverage returns the 1-minute load average from /proc/loadavg, or ""
+// where there is none.
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return ""
+	}
+	if f := strings.Fields(string(b)); len(f) > 0 {
+		return f[0]
+	}
+	return ""
+}

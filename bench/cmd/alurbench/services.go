@@ -1,0 +1,373 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"google.golang.org/grpc"
+
+	"github.com/alur-ml/alur/ml/table"
+	"github.com/alur-ml/alur/ml/tablepb"
+	datav1 "github.com/alur-ml/alur/proto/alur/data/v1"
+	evalv1 "github.com/alur-ml/alur/proto/alur/eval/v1"
+	ingestv1 "github.com/alur-ml/alur/proto/alur/ingest/v1"
+	prepv1 "github.com/alur-ml/alur/proto/alur/prep/v1"
+	trainv1 "github.com/alur-ml/alur/proto/alur/train/v1"
+	"github.com/alur-ml/alur/serverkit"
+	"github.com/alur-ml/alur/services/eval"
+	"github.com/alur-ml/alur/services/ingest"
+	"github.com/alur-ml/alur/services/prep"
+	"github.com/alur-ml/alur/services/train"
+)
+
+// rpcTimeout bounds every benchmark RPC; a 200000-row random forest takes
+// well under a minute, so this only stops a hung call.
+const rpcTimeout = 30 * time.Minute
+
+// modelPartBytes is the size of the model parts sent to eval, as the
+// orchestrator sends them: half the 1 MiB the contract allows.
+const modelPartBytes = 512 << 10
+
+// stages are the four stage services served in this process, each on its
+// own loopback listener, as `alur dev` runs them: the benchmark reaches
+// them over real TCP connections.
+type stages struct {
+	conns  []*grpc.ClientConn
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	ingest ingestv1.IngestServiceClient
+	prep   prepv1.PrepServiceClient
+	train  trainv1.TrainServiceClient
+	eval   evalv1.EvalServiceClient
+}
+
+// startStages serves ingest (with dataRoot as its data root), prep, train
+// and eval on 127.0.0.1 ports chosen by the system and dials each.
+func startStages(dataRoot string) (*stages, error) {
+	registers := []func(*serverkit.Server){
+		func(s *serverkit.Server) {
+			ingestv1.RegisterIngestServiceServer(s.GRPC, ingest.NewServer(ingest.Config{DataRoot: dataRoot}))
+		},
+		func(s *serverkit.Server) { prepv1.RegisterPrepServiceServer(s.GRPC, prep.NewServer(prep.Config{})) },
+		func(s *serverkit.Server) { trainv1.RegisterTrainServiceServer(s.GRPC, train.NewServer(train.Config{})) },
+		func(s *serverkit.Server) { evalv1.RegisterEvalServiceServer(s.GRPC, eval.NewServer(eval.Config{})) },
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	st := &stages{cancel: cancel}
+	logger := slog.New(slog.DiscardHandler)
+	for _, register := range registers {
+		lis, err := serverkit.Listen("127.0.0.1:0")
+		if err != nil {
+			st.stop()
+			return nil, err
+		}
+		srv := serverkit.NewGRPCServer(logger)
+		register(srv)
+		st.wg.Go(func() { _ = srv.Serve(ctx, lis) })
+		conn, err := serverkit.Dial(lis.Addr().String())
+		if err != nil {
+			st.stop()
+			return nil, err
+		}
+		st.conns = append(st.conns, conn)
+	}
+	st.ingest = ingestv1.NewIngestServiceClient(st.conns[0])
+	st.prep = prepv1.NewPrepServiceClient(st.conns[1])
+	st.train = trainv1.NewTrainServiceClient(st.conns[2])
+	st.eval = evalv1.NewEvalServiceClient(st.conns[3])
+	return st, nil
+}
+
+// stop closes the connections and shuts the servers down gracefully.
+func (st *stages) stop() {
+	for _, c := range st.conns {
+		_ = c.Close()
+	}
+	st.cancel()
+	st.wg.Wait()
+}
+
+// runServices times the workflow's RPCs: IngestService.Read of the CSV,
+// PrepService.Prepare of the table, then for every algorithm the Train RPC
+// on the same prepared train rows as in process and the Evaluate RPC on the
+// same test rows. Each is timed once, end to end, as a client sees it.
+func runServices(ctx context.Context, csvPath string, d *benchData, o options, res *Results, lg *logger) error {
+	st, err := startStages(filepath.Dir(csvPath))
+	if err != nil {
+		return err
+	}
+	defer st.stop()
+	svc := &Services{}
+	res.Services = svc
+
+	lg.logf("services: IngestService.Read of the CSV")
+	freeMemory()
+	start := time.Now()
+	raw, err := ingestRead(ctx, st.ingest, filepath.Base(csvPath))
+	if err != nil {
+		return fmt.Errorf("ingest: %w", err)
+	}
+	svc.IngestSeconds = time.Since(start).Seconds()
+
+	lg.logf("services: PrepService.Prepare of %d rows", raw.NumRows())
+	freeMemory()
+	start = time.Now()
+	err = prepareRPC(ctx, st.prep, raw, &prepv1.PrepareOptions{
+		Label:         o.label,
+		Task:          datav1.Task_TASK_CLASSIFICATION,
+		SplitColumn:   o.splitColumn,
+		Seed:          int64(o.seed),
+		NumericImpute: prepv1.NumericImpute_NUMERIC_IMPUTE_MEDIAN,
+	})
+	if err != nil {
+		return fmt.Errorf("prepare: %w", err)
+	}
+	svc.PrepareSeconds = time.Since(start).Seconds()
+
+	trainT, testT := d.preparedTables()
+	label := d.transform.GetLabel()
+	for _, a := range res.Alur {
+		if a.Skipped != "" {
+			continue
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		run := ServiceRun{Name: a.Name}
+		lg.logf("services: %s Train RPC (%d rows) and Evaluate RPC (%d rows)", a.Name, trainT.NumRows(), testT.NumRows())
+		freeMemory()
+		start := time.Now()
+		model, result, err := trainRPC(ctx, st.train, &trainv1.TrainConfig{
+			Algorithm: a.Name, Params: a.Params, Label: label,
+			Task: datav1.Task_TASK_CLASSIFICATION, Seed: int64(o.seed),
+		}, trainT)
+		run.TrainSeconds = time.Since(start).Seconds()
+		if err != nil {
+			run.Error = "train: " + err.Error()
+			svc.Algorithms = append(svc.Algorithms, run)
+			continue
+		}
+		run.ServerFitSeconds = result.GetFitSeconds()
+		run.ModelBytes = int64(len(model))
+		start = time.Now()
+		m, err := evaluateRPC(ctx, st.eval, model, testT, label)
+		run.EvaluateSeconds = time.Since(start).Seconds()
+		if err != nil {
+			run.Error = "evaluate: " + err.Error()
+		} else {
+			run.Accuracy = m.GetClassification().GetAccuracy()
+		}
+		svc.Algorithms = append(svc.Algorithms, run)
+	}
+	return nil
+}
+
+// ingestRead reads a file under the ingest service's data root.
+func ingestRead(ctx context.Context, c ingestv1.IngestServiceClient, path string) (*table.Table, error) {
+	ctx, cancel := context.WithTimeout(ctx, rpcTimeout)
+	defer cancel()
+	stream, err := c.Read(ctx, &ingestv1.ReadRequest{Source: &ingestv1.ReadRequest_Path{Path: path}})
+	if err != nil {
+		return nil, err
+	}
+	var col tablepb.Collector
+	for {
+		m, err := stream.Recv()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
+		if s := m.GetSchema(); s != nil {
+			err = col.Schema(s)
+		} else if b := m.GetBatch(); b != nil {
+			err = col.Batch(b)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("bad table stream: %w", err)
+		}
+	}
+	return col.Table()
+}
+
+// prepareRPC streams a raw table to PrepService.Prepare and receives the
+// transform and the prepared splits, decoding them as a client would.
+func prepareRPC(ctx context.Context, c prepv1.PrepServiceClient, t *table.Table, opts *prepv1.PrepareOptions) error {
+	ctx, cancel := context.WithTimeout(ctx, rpcTimeout)
+	defer cancel()
+	stream, err := c.Prepare(ctx)
+	if err != nil {
+		return err
+	}
+	sendErr := make(chan error, 1)
+	go func() {
+		sendErr <- func() error {
+			if err := stream.Send(&prepv1.PrepareRequest{Part: &prepv1.PrepareRequest_Options{Options: opts}}); err != nil {
+				return err
+			}
+			err := tablepb.Send(t, 0,
+				func(s *datav1.Schema) error {
+					return stream.Send(&prepv1.PrepareRequest{Part: &prepv1.PrepareRequest_Schema{Schema: s}})
+				},
+				func(b *datav1.TableBatch) error {
+					return stream.Send(&prepv1.PrepareRequest{Part: &prepv1.PrepareRequest_Batch{Batch: b}})
+				})
+			if err != nil {
+				return err
+			}
+			return stream.CloseSend()
+		}()
+	}()
+	cols := map[prepv1.Split]*tablepb.Collector{}
+	gotTransform := false
+	for {
+		m, err := stream.Recv()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return err
+		}
+		if m.GetTransform() != nil {
+			gotTransform = true
+		}
+		if sb := m.GetBatch(); sb != nil {
+			col := cols[sb.GetSplit()]
+			if col == nil {
+				col = &tablepb.Collector{}
+				cols[sb.GetSplit()] = col
+			}
+			if sb.GetSchema() != nil {
+				err = col.Schema(sb.GetSchema())
+			}
+			if err == nil && sb.GetBatch() != nil {
+				err = col.Batch(sb.GetBatch())
+			}
+			if err != nil {
+				return fmt.Errorf("bad %v stream: %w", sb.GetSplit(), err)
+			}
+		}
+	}
+	if err := <-sendErr; err != nil && !errors.Is(err, io.EOF) {
+		return err
+	}
+	if !gotTransform || len(cols) != 3 {
+		return fmt.Errorf("incomplete answer: transform %v, %d of 3 splits", gotTransform, len(cols))
+	}
+	for sp, col := range cols {
+		if _, err := col.Table(); err != nil {
+			return fmt.Errorf("%v: %w", sp, err)
+		}
+	}
+	return nil
+}
+
+// trainRPC streams the config and a prepared table to TrainService.Train
+// and returns the serialized model and the result.
+func trainRPC(ctx context.Context, c trainv1.TrainServiceClient, cfg *trainv1.TrainConfig, t *table.Table) ([]byte, *trainv1.TrainResult, error) {
+	ctx, cancel := context.WithTimeout(ctx, rpcTimeout)
+	defer cancel()
+	stream, err := c.Train(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	sendErr := make(chan error, 1)
+	go func() {
+		sendErr <- func() error {
+			if err := stream.Send(&trainv1.TrainRequest{Part: &trainv1.TrainRequest_Config{Config: cfg}}); err != nil {
+				return err
+			}
+			err := tablepb.Send(t, 0,
+				func(s *datav1.Schema) error {
+					return stream.Send(&trainv1.TrainRequest{Part: &trainv1.TrainRequest_Schema{Schema: s}})
+				},
+				func(b *datav1.TableBatch) error {
+					return stream.Send(&trainv1.TrainRequest{Part: &trainv1.TrainRequest_Batch{Batch: b}})
+				})
+			if err != nil {
+				return err
+			}
+			return stream.CloseSend()
+		}()
+	}()
+	var model []byte
+	var result *trainv1.TrainResult
+	for {
+		m, err := stream.Recv()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+		if p := m.GetModelPart(); p != nil {
+			model = append(model, p...)
+		}
+		if r := m.GetResult(); r != nil {
+			result = r
+		}
+	}
+	if err := <-sendErr; err != nil && !errors.Is(err, io.EOF) {
+		return nil, nil, err
+	}
+	if result == nil || len(model) == 0 {
+		return nil, nil, errors.New("the stream ended without a model")
+	}
+	if int64(len(model)) != result.GetModelBytes() {
+		return nil, nil, fmt.Errorf("received %d model bytes, the result says %d", len(model), result.GetModelBytes())
+	}
+	return model, result, nil
+}
+
+// evaluateRPC streams a serialized model and a prepared table with labels
+// to EvalService.Evaluate and returns the metrics.
+func evaluateRPC(ctx context.Context, c evalv1.EvalServiceClient, model []byte, t *table.Table, label string) (*datav1.Metrics, error) {
+	ctx, cancel := context.WithTimeout(ctx, rpcTimeout)
+	defer cancel()
+	stream, err := c.Evaluate(ctx)
+	if err != nil {
+		return nil, err
+	}
+	first := true
+	send := func(req *evalv1.EvaluateRequest) error {
+		if first {
+			req.Label, first = label, false
+		}
+		err := stream.Send(req)
+		if errors.Is(err, io.EOF) { // the server answered early: get its status
+			if _, rerr := stream.CloseAndRecv(); rerr != nil {
+				return rerr
+			}
+		}
+		return err
+	}
+	for off := 0; off < len(model); off += modelPartBytes {
+		end := min(off+modelPartBytes, len(model))
+		if err := send(&evalv1.EvaluateRequest{Part: &evalv1.EvaluateRequest_ModelPart{ModelPart: model[off:end]}}); err != nil {
+			return nil, err
+		}
+	}
+	err = tablepb.Send(t, 0,
+		func(s *datav1.Schema) error {
+			return send(&evalv1.EvaluateRequest{Part: &evalv1.EvaluateRequest_Schema{Schema: s}})
+		},
+		func(b *datav1.TableBatch) error {
+			return send(&evalv1.EvaluateRequest{Part: &evalv1.EvaluateRequest_Batch{Batch: b}})
+		})
+	if err != nil {
+		return nil, err
+	}
+	resp, err := stream.CloseAndRecv()
+	if err != nil {
+		return nil, err
+	}
+	return resp.GetMetrics(), nil
+}
