@@ -931,9 +931,19 @@ func ValidateTree(t *datav1.TreeModel, numFeatures int) error {
 	return nil
 }
 
-// treePredictBlock is the number of rows one prediction task handles: big
+// treePredictBlock is the fewest rows one prediction task handles: big
 // enough to amortise scheduling, small enough to spread work over cores.
 const treePredictBlock = 256
+
+// treeBlockRows is the number of rows one ensemble prediction task handles.
+// Each task walks every tree over its rows, so the larger the block the
+// fewer times a forest that does not fit in cache is streamed from memory
+// (measured: 2-3x faster prediction of 60 deep trees on 60000 rows with
+// blocks of thousands of rows rather than 256); a few blocks per core keep
+// the cores evenly busy.
+func treeBlockRows(rows, procs int) int {
+	return min(max((rows+4*procs-1)/(4*procs), treePredictBlock), 16384)
+}
 
 // predictTreeEnsemble validates the trees against the model and X and
 // returns the average of their outputs: rows × classes probabilities for
@@ -973,8 +983,9 @@ func predictTreeEnsemble(m *datav1.Model, trees []*datav1.TreeModel, X *mat.Dens
 	}
 	raw := X.RawMatrix()
 	out := make([]float64, rows*k)
-	blocks := (rows + treePredictBlock - 1) / treePredictBlock
 	procs := runtime.GOMAXPROCS(0)
+	blockRows := treeBlockRows(rows, procs)
+	blocks := (rows + blockRows - 1) / blockRows
 	// Packing pays for itself once a tree sees enough rows; a single row
 	// reads the message's arrays directly.
 	var packed [][]treeNode
@@ -984,8 +995,8 @@ func predictTreeEnsemble(m *datav1.Model, trees []*datav1.TreeModel, X *mat.Dens
 	}
 	scale := 1 / float64(len(trees))
 	treeParallel(blocks, procs, func(_, blk int) {
-		lo := blk * treePredictBlock
-		hi := min(rows, lo+treePredictBlock)
+		lo := blk * blockRows
+		hi := min(rows, lo+blockRows)
 		for ti, t := range trees {
 			for r := lo; r < hi; r++ {
 				x := raw.Data[r*raw.Stride : r*raw.Stride+cols]
