@@ -35,8 +35,9 @@ const retryServiceConfig = `{
 // message near 1 MiB; the default 4 MiB leaves room for large unary answers.
 const MaxMessageBytes = 4 << 20
 
-// Dial returns a client connection to addr (plaintext; alur binds loopback
-// by default) that retries UNAVAILABLE with backoff. addr is a host:port, a
+// Dial returns a client connection to addr (plaintext unless opts carry
+// credentials, such as those of Options.DialOptions; alur binds loopback by
+// default) that retries UNAVAILABLE with backoff. addr is a host:port, a
 // gRPC target such as "dns:///train.alur.svc:7003" (every address DNS
 // returns is used), or a comma-separated list of host:port replicas; calls
 // are spread over the replicas round robin.
@@ -66,15 +67,22 @@ func Dial(addr string, opts ...grpc.DialOption) (*grpc.ClientConn, error) {
 // client connection to it and a function that stops both. Tests use it to
 // exercise real handlers, interceptors and streaming without ports.
 func NewInProcess(register func(*grpc.Server)) (*grpc.ClientConn, func()) {
+	return newInProcess(slog.New(slog.DiscardHandler), nil, nil, register)
+}
+
+// newInProcess is NewInProcess with a logger and extra server and dial
+// options, for the tests of those options.
+func newInProcess(logger *slog.Logger, sopts []grpc.ServerOption, dopts []grpc.DialOption, register func(*grpc.Server)) (*grpc.ClientConn, func()) {
 	lis := bufconn.Listen(4 << 20)
-	srv := NewGRPCServer(slog.New(slog.DiscardHandler))
+	srv := NewGRPCServer(logger, sopts...)
 	register(srv.GRPC)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { _ = srv.Serve(ctx, lis); close(done) }()
-	conn, err := Dial("passthrough:///bufnet", grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) {
+	dopts = append([]grpc.DialOption{grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) {
 		return lis.DialContext(ctx)
-	}))
+	})}, dopts...)
+	conn, err := Dial("passthrough:///bufnet", dopts...)
 	if err != nil {
 		panic("serverkit: in-process dial: " + err.Error())
 	}

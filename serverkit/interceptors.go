@@ -58,6 +58,8 @@ func streamLog(logger *slog.Logger) grpc.StreamServerInterceptor {
 	}
 }
 
+// logCall writes one line per call: method, code, duration and the status
+// message. It never logs request metadata, which carries the bearer token.
 func logCall(ctx context.Context, logger *slog.Logger, method string, start time.Time, err error) {
 	code := status.Code(err)
 	level := slog.LevelInfo

@@ -42,7 +42,8 @@ type Server struct {
 }
 
 // NewGRPCServer returns a server that recovers panics into codes.Internal,
-// logs every call with logger, and answers grpc.health.v1 and server
+// logs every call with logger, counts and times every call in Registry,
+// and answers grpc.health.v1 and server
 // reflection, so `grpcurl -plaintext HOST:PORT list` works without proto
 // files. A nil logger means slog.Default().
 func NewGRPCServer(logger *slog.Logger, opts ...grpc.ServerOption) *Server {
@@ -50,8 +51,12 @@ func NewGRPCServer(logger *slog.Logger, opts ...grpc.ServerOption) *Server {
 		logger = slog.Default()
 	}
 	opts = append([]grpc.ServerOption{
-		grpc.ChainUnaryInterceptor(unaryRecover(logger), unaryLog(logger)),
-		grpc.ChainStreamInterceptor(streamRecover(logger), streamLog(logger)),
+		// Metrics outermost and recovery innermost, so that a panicking
+		// call is counted and logged as the Internal it answers.
+		// Interceptors from opts (the token check of ServerOptions) run
+		// after these: rejected calls are counted and logged too.
+		grpc.ChainUnaryInterceptor(unaryMetrics, unaryLog(logger), unaryRecover(logger)),
+		grpc.ChainStreamInterceptor(streamMetrics, streamLog(logger), streamRecover(logger)),
 		// Ask clients to reconnect every few minutes so that round-robin
 		// clients re-resolve DNS and find replicas added since; calls in
 		// flight finish on the old connection (the grace is unbounded).
@@ -117,19 +122,49 @@ func NewLogger(name string) *slog.Logger {
 // Main runs one service as a process: it builds the server, lets register
 // add the service, listens on addr and serves until SIGINT or SIGTERM, then
 // shuts down gracefully. It exits the process with status 1 on failure.
-// Callers parse their flags first.
+// Callers parse their flags first. It is MainWith with zero Options:
+// plaintext, no token, no metrics endpoint, no tracing.
 func Main(name, addr string, register func(s *grpc.Server) error) {
+	MainWith(name, addr, &Options{}, register)
+}
+
+// MainWith is Main with operational Options (see BindFlags): TLS or mTLS
+// and the bearer-token check on the server, a Prometheus /metrics endpoint
+// on o.MetricsAddr, and OpenTelemetry tracing to o.OTLPEndpoint. It shuts
+// the metrics endpoint down gracefully and flushes traces before exiting.
+// A nil o means zero Options.
+func MainWith(name, addr string, o *Options, register func(s *grpc.Server) error) {
 	logger := NewLogger(name)
-	if err := run(logger, addr, register); err != nil {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, logger, name, addr, o, register)
+	stop()
+	if err != nil {
 		logger.Error("exiting", "err", err)
 		os.Exit(1)
 	}
 }
 
-func run(logger *slog.Logger, addr string, register func(s *grpc.Server) error) error {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	srv := NewGRPCServer(logger)
+// run builds, starts and serves one service until ctx is done.
+func run(ctx context.Context, logger *slog.Logger, name, addr string, o *Options, register func(s *grpc.Server) error) error {
+	if o == nil {
+		o = &Options{}
+	}
+	o.setServiceName(name)
+	sopts, err := o.ServerOptions()
+	if err != nil {
+		return err
+	}
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), ShutdownGrace)
+		defer cancel()
+		if err := o.Shutdown(sctx); err != nil {
+			logger.Warn("tracing", "err", err)
+		}
+	}()
+	if o.OTLPEndpoint != "" {
+		installGlobalTracing(o, logger)
+	}
+	srv := NewGRPCServer(logger, sopts...)
 	if err := register(srv.GRPC); err != nil {
 		return err
 	}
@@ -137,8 +172,52 @@ func run(logger *slog.Logger, addr string, register func(s *grpc.Server) error) 
 	if err != nil {
 		return err
 	}
-	logger.Info("serving", "addr", lis.Addr().String())
-	if err := srv.Serve(ctx, lis); err != nil {
+	var mlis net.Listener
+	if o.MetricsAddr != "" {
+		if mlis, err = Listen(o.MetricsAddr); err != nil {
+			lis.Close()
+			return fmt.Errorf("metrics endpoint: %w", err)
+		}
+	}
+	return serve(ctx, logger, o, srv, lis, mlis)
+}
+
+// serve serves srv on lis, and the metrics endpoint on mlis when it is not
+// nil, until ctx is done; then it stops both gracefully.
+func serve(ctx context.Context, logger *slog.Logger, o *Options, srv *Server, lis, mlis net.Listener) error {
+	attrs := []any{
+		"addr", lis.Addr().String(),
+		"tls", o.serverTLS(),
+		"mtls", o.serverTLS() && o.TLSClientCA != "",
+		"auth", o.AuthToken != "",
+	}
+	if mlis != nil {
+		attrs = append(attrs, "metrics", "http://"+mlis.Addr().String()+"/metrics")
+	}
+	if o.OTLPEndpoint != "" {
+		attrs = append(attrs, "otlp_endpoint", o.OTLPEndpoint)
+	}
+	logger.Info("serving", attrs...)
+	if o.AuthToken != "" && !o.serverTLS() {
+		logger.Warn("the bearer token is checked over plaintext: turn TLS on (--tls-cert, --tls-key) unless the network encrypts")
+	}
+	mctx, mcancel := context.WithCancel(ctx)
+	defer mcancel()
+	mdone := make(chan struct{})
+	if mlis != nil {
+		go func() {
+			defer close(mdone)
+			if err := serveMetrics(mctx, mlis, logger); err != nil {
+				logger.Error("metrics endpoint stopped", "err", err)
+			}
+		}()
+	} else {
+		close(mdone)
+	}
+	err := srv.Serve(ctx, lis)
+	mcancel()
+	<-mdone
+	if err != nil {
 		return err
 	}
 	logger.Info("stopped")

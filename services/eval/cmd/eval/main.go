@@ -17,9 +17,10 @@ func main() {
 	maxRows := flag.Int64("max-rows", eval.DefaultMaxRows, "largest number of rows to evaluate or predict in one call")
 	maxColumns := flag.Int("max-columns", eval.DefaultMaxColumns, "largest number of columns an evaluation table may have")
 	maxModel := flag.Int64("max-model-bytes", eval.DefaultMaxModelBytes, "largest serialized model accepted, in bytes")
+	opts := serverkit.BindFlags(flag.CommandLine)
 	flag.Parse()
 	srv := eval.NewServer(eval.Config{MaxRows: *maxRows, MaxModelBytes: *maxModel, MaxColumns: *maxColumns})
-	serverkit.Main("eval", *addr, func(s *grpc.Server) error {
+	serverkit.MainWith("eval", *addr, opts, func(s *grpc.Server) error {
 		evalv1.RegisterEvalServiceServer(s, srv)
 		return nil
 	})

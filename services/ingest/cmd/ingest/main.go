@@ -17,9 +17,10 @@ func main() {
 	addr := flag.String("addr", "localhost:7001", "address to listen on (host:port)")
 	dataRoot := flag.String("data-root", "", "directory whose CSV files Read may serve; empty disables reading by path")
 	maxUpload := flag.Int64("max-upload-bytes", ingest.DefaultMaxUploadBytes, "largest CSV file accepted, in bytes")
+	opts := serverkit.BindFlags(flag.CommandLine)
 	flag.Parse()
 	cfg := ingest.Config{DataRoot: *dataRoot, MaxUploadBytes: *maxUpload}
-	serverkit.Main("ingest", *addr, func(s *grpc.Server) error {
+	serverkit.MainWith("ingest", *addr, opts, func(s *grpc.Server) error {
 		if err := cfg.Check(); err != nil {
 			return err
 		}

@@ -18,9 +18,10 @@ func main() {
 	maxColumns := flag.Int("max-columns", prep.DefaultMaxColumns, "largest number of columns a received table may have")
 	maxCells := flag.Int64("max-feature-cells", prep.DefaultMaxFeatureCells, "largest rows × prepared columns a request may produce")
 	maxCategories := flag.Int("max-categories", prep.DefaultMaxCategories, "largest number of distinct categories a received column may have (and options.max_categories may ask for)")
+	opts := serverkit.BindFlags(flag.CommandLine)
 	flag.Parse()
 	srv := prep.NewServer(prep.Config{MaxRows: *maxRows, MaxColumns: *maxColumns, MaxFeatureCells: *maxCells, MaxCategories: *maxCategories})
-	serverkit.Main("prep", *addr, func(s *grpc.Server) error {
+	serverkit.MainWith("prep", *addr, opts, func(s *grpc.Server) error {
 		prepv1.RegisterPrepServiceServer(s, srv)
 		return nil
 	})

@@ -17,9 +17,10 @@ func main() {
 	maxRows := flag.Int64("max-rows", train.DefaultMaxRows, "largest number of rows a training table may have")
 	maxColumns := flag.Int("max-columns", train.DefaultMaxColumns, "largest number of columns a training table may have")
 	serverID := flag.String("server-id", "", "name of this replica in training results (default host/pid)")
+	opts := serverkit.BindFlags(flag.CommandLine)
 	flag.Parse()
 	srv := train.NewServer(train.Config{MaxRows: *maxRows, MaxColumns: *maxColumns, ServerID: *serverID})
-	serverkit.Main("train", *addr, func(s *grpc.Server) error {
+	serverkit.MainWith("train", *addr, opts, func(s *grpc.Server) error {
 		trainv1.RegisterTrainServiceServer(s, srv)
 		return nil
 	})
