@@ -327,7 +327,7 @@ func (c *cluster) dial(t *testing.T) {
 	if c.conn != nil {
 		_ = c.conn.Close()
 	}
-	conn, err := serverkit.Dial(c.addrs["orchestrator"])
+	conn, err := serverkit.Dial(c.addrs["orchestrator"], clusterDialOpts()...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -362,10 +362,10 @@ func waitServing(t *testing.T, addr, name string, logs fmt.Stringer) {
 	t.Helper()
 	// A short reconnect backoff: the default waits a second after the
 	// first refused connection, which would dominate every restart.
-	conn, err := serverkit.Dial(addr, grpc.WithConnectParams(grpc.ConnectParams{
+	conn, err := serverkit.Dial(addr, append(clusterDialOpts(), grpc.WithConnectParams(grpc.ConnectParams{
 		Backoff:           backoff.Config{BaseDelay: 10 * time.Millisecond, Multiplier: 1.5, Jitter: 0.2, MaxDelay: 200 * time.Millisecond},
 		MinConnectTimeout: time.Second,
-	}))
+	}))...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -466,4 +466,18 @@ func waitEvent(t *testing.T, client orchestratorv1.OrchestratorServiceClient, id
 		}
 		seen = append(seen, m.GetEvent().GetMessage())
 	}
+}
+
+// secureDialOpts, when set, are the dial options a secure cluster's
+// clients need (TLS with a client certificate and the bearer token); the
+// health checks and the orchestrator client of the helpers use them.
+var (
+	secureMu       sync.Mutex
+	secureDialOpts []grpc.DialOption
+)
+
+func clusterDialOpts() []grpc.DialOption {
+	secureMu.Lock()
+	defer secureMu.Unlock()
+	return secureDialOpts
 }

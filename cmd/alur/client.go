@@ -25,6 +25,10 @@ const (
 type clientFlags struct {
 	server  string
 	timeout time.Duration
+	// sec holds the TLS and bearer-token flags (--tls, --tls-ca,
+	// --tls-client-cert, --tls-client-key, --tls-server-name,
+	// --auth-token-file; the token may also come from $ALUR_AUTH_TOKEN).
+	sec *serverkit.Options
 }
 
 // register adds --server and --timeout to fs. The default server comes from
@@ -36,6 +40,7 @@ func (c *clientFlags) register(fs *flag.FlagSet, getenv func(string) string) {
 	}
 	fs.StringVar(&c.server, "server", def, "orchestrator `address` (default from $"+serverEnv+" when set)")
 	fs.DurationVar(&c.timeout, "timeout", defaultTimeout, "deadline of each call to the orchestrator (uploads included; not the run itself)")
+	c.sec = serverkit.BindClientFlags(fs)
 }
 
 // validate checks the flag values once parsed.
@@ -52,7 +57,11 @@ func (c *clientFlags) validate(cmd string) error {
 // dial connects to the orchestrator. The connection is lazy: an unreachable
 // server shows up as Unavailable on the first call.
 func (c *clientFlags) dial() (*client, error) {
-	return dialClient(c.server, c.timeout)
+	opts, err := c.sec.DialOptions()
+	if err != nil {
+		return nil, fmt.Errorf("connect to %s: %w", c.server, err)
+	}
+	return dialClient(c.server, c.timeout, opts...)
 }
 
 // client is a connection to an OrchestratorService with the deadline that
@@ -64,8 +73,8 @@ type client struct {
 	orch    orchestratorv1.OrchestratorServiceClient
 }
 
-func dialClient(addr string, timeout time.Duration) (*client, error) {
-	conn, err := serverkit.Dial(addr)
+func dialClient(addr string, timeout time.Duration, opts ...grpc.DialOption) (*client, error) {
+	conn, err := serverkit.Dial(addr, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("connect to %s: %w", addr, err)
 	}

@@ -24,6 +24,7 @@ import (
 	orchestratorv1 "github.com/alur-ml/alur/proto/alur/orchestrator/v1"
 	prepv1 "github.com/alur-ml/alur/proto/alur/prep/v1"
 	trainv1 "github.com/alur-ml/alur/proto/alur/train/v1"
+	"github.com/alur-ml/alur/serverkit"
 	"github.com/alur-ml/alur/services/orchestrator/store"
 )
 
@@ -106,7 +107,13 @@ func (r *runner) step(name, key string, fn stepFunc) ([]string, error) {
 		return nil, err
 	}
 	if key != "" {
-		if outs, ok, err := r.srv.store.CacheGet(key); err == nil && ok {
+		outs, ok, err := r.srv.store.CacheGet(key)
+		if err == nil && ok {
+			serverkit.CacheHits.Inc()
+		} else {
+			serverkit.CacheMisses.Inc()
+		}
+		if err == nil && ok {
 			for _, d := range outs {
 				if err := r.srv.store.LinkArtifact(r.run.GetId(), d); err != nil {
 					r.srv.logger.Warn("link cached artifact", "run", r.run.GetId(), "digest", d, "err", err)
@@ -131,6 +138,7 @@ func (r *runner) step(name, key string, fn stepFunc) ([]string, error) {
 	outs, summary, err := r.retryUnavailable(name, fn)
 	end := timestamppb.Now()
 	took := end.AsTime().Sub(start.AsTime())
+	serverkit.StepDuration.WithLabelValues(stepKind(name)).Observe(took.Seconds())
 	if err != nil {
 		reason := describeErr(err)
 		r.update(name, fmt.Sprintf("%s: failed after %s: %s", name, roundDur(took), reason), nil, func(run *orchestratorv1.Run) {
@@ -190,6 +198,15 @@ func (r *runner) retryUnavailable(name string, fn stepFunc) ([]string, string, e
 	}
 }
 
+// stepKind is a step's name without its trial and fold numbers
+// ("train/3/fold2" is "train"), the label step metrics use.
+func stepKind(name string) string {
+	if i := strings.IndexByte(name, '/'); i >= 0 {
+		return name[:i]
+	}
+	return name
+}
+
 func dropStep(steps []*orchestratorv1.Step, name string) []*orchestratorv1.Step {
 	out := steps[:0]
 	for _, s := range steps {
@@ -243,6 +260,7 @@ func (r *runner) put(kind, step, mediaType, name string, content []byte, inputs 
 	if err != nil {
 		return "", status.Errorf(codes.Internal, "store %s artifact: %v", kind, err)
 	}
+	serverkit.ArtifactBytes.Add(float64(len(content)))
 	return a.GetDigest(), nil
 }
 

@@ -58,6 +58,9 @@ type Config struct {
 	// StageRetryWindow is how long a step keeps retrying a stage that
 	// answers Unavailable before the run fails; 0 means 2 minutes.
 	StageRetryWindow time.Duration
+	// DialOptions apply to the stage connections: TLS, client
+	// certificates, the bearer token, tracing (serverkit.Options).
+	DialOptions []grpc.DialOption
 }
 
 func (c *Config) defaults() {
@@ -216,6 +219,10 @@ func (s *Server) finish(r *runner, err error) {
 		return
 	}
 	now := timestamppb.Now()
+	defer func() {
+		snap := r.snapshot()
+		serverkit.RunDuration.WithLabelValues(stateWord(snap.GetState())).Observe(now.AsTime().Sub(snap.GetCreateTime().AsTime()).Seconds())
+	}()
 	switch {
 	case err == nil:
 		r.update("", "run succeeded", nil, func(run *orchestratorv1.Run) {

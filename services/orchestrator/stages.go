@@ -45,7 +45,7 @@ func dialStages(cfg Config) (*stages, error) {
 		if addr == "" {
 			return nil, fmt.Errorf("no address for the %s service", name)
 		}
-		c, err := serverkit.Dial(addr)
+		c, err := serverkit.Dial(addr, cfg.DialOptions...)
 		if err != nil {
 			return nil, fmt.Errorf("dial %s at %s: %w", name, addr, err)
 		}

@@ -37,10 +37,17 @@ func main() {
 	flag.DurationVar(&cfg.StepTimeout, "step-timeout", 10*time.Minute, "deadline of one data stage call")
 	flag.DurationVar(&cfg.TrainTimeout, "train-timeout", 2*time.Hour, "deadline of one training call")
 	flag.DurationVar(&cfg.StageRetryWindow, "stage-retry-window", 2*time.Minute, "how long a step retries a stage that answers Unavailable before the run fails")
+	opts := serverkit.BindFlags(flag.CommandLine)
 	flag.Parse()
 
 	logger := serverkit.NewLogger("orchestrator")
 	cfg.Logger = logger
+	dopts, err := opts.DialOptions()
+	if err != nil {
+		logger.Error("stage connections", "err", err)
+		os.Exit(1)
+	}
+	cfg.DialOptions = dopts
 	srv, err := orchestrator.New(cfg)
 	if err != nil {
 		logger.Error("start", "err", err)
@@ -56,7 +63,7 @@ func main() {
 			stopDashboard = func() {}
 		}
 	}
-	serverkit.Main("orchestrator", *addr, func(g *grpc.Server) error {
+	serverkit.MainWith("orchestrator", *addr, opts, func(g *grpc.Server) error {
 		srv.Register(g)
 		return nil
 	})
