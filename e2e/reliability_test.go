@@ -5,6 +5,8 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -148,6 +150,7 @@ func getRun(t *testing.T, client orchestratorv1.OrchestratorServiceClient, id st
 // artifacts.
 func checkStore(t *testing.T, dataDir string, runIDs ...string) int {
 	t.Helper()
+	bboltCheck(t, filepath.Join(dataDir, orchestrator.DBFile))
 	st, err := store.Open(filepath.Join(dataDir, orchestrator.DBFile))
 	if err != nil {
 		t.Fatalf("open store: %v", err)
@@ -574,4 +577,25 @@ func TestLoad(t *testing.T) {
 		}
 		t.Log("admission: 1 executing + 2 queued held; the 4th StartRun got ResourceExhausted (max_queued_runs)")
 	})
+}
+
+// bboltCheck runs the bbolt command-line tool's own consistency check on
+// the file, as an operator would. scripts/tools.sh installs the pinned
+// tool into bin/; CI always has it, a developer without it is told so.
+func bboltCheck(t *testing.T, path string) {
+	t.Helper()
+	bin := filepath.Join(repoRoot(t), "bin", "bbolt")
+	if _, err := os.Stat(bin); err != nil {
+		if bin, err = exec.LookPath("bbolt"); err != nil {
+			if os.Getenv("CI") != "" {
+				t.Fatal("bbolt tool missing: run scripts/tools.sh")
+			}
+			t.Log("bbolt tool missing (scripts/tools.sh installs it); skipping `bbolt check`")
+			return
+		}
+	}
+	out, err := exec.Command(bin, "check", path).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "OK") {
+		t.Fatalf("bbolt check %s: %v\n%s", path, err, out)
+	}
 }

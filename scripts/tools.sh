@@ -9,6 +9,7 @@ BUF_VERSION=1.75.0
 PROTOC_GEN_GO_VERSION=v1.36.12
 PROTOC_GEN_GO_GRPC_VERSION=v1.6.0
 GRPCURL_VERSION=v1.9.3
+BBOLT_VERSION=v1.5.0
 
 BIN="$PWD/bin"
 mkdir -p "$BIN"
@@ -36,4 +37,9 @@ if ! have grpcurl "$GRPCURL_VERSION"; then
   echo "tools: grpcurl $GRPCURL_VERSION"
   GOBIN="$BIN" GOFLAGS=-mod=mod go install "github.com/fullstorydev/grpcurl/cmd/grpcurl@$GRPCURL_VERSION"
   echo "$GRPCURL_VERSION" > "$BIN/.grpcurl.version"
+fi
+if ! have bbolt "$BBOLT_VERSION"; then
+  echo "tools: bbolt $BBOLT_VERSION"
+  GOBIN="$BIN" GOFLAGS=-mod=mod go install "go.etcd.io/bbolt/cmd/bbolt@$BBOLT_VERSION"
+  echo "$BBOLT_VERSION" > "$BIN/.bbolt.version"
 fi
