@@ -132,12 +132,14 @@ def follow(stub, run_id, out, timeout):
 
 def leaderboard(run):
     """leaderboard returns the run's trials best first: successful trials by
-    score (ascending for log_loss, rmse and mae, descending otherwise), ties
-    by trial number, then the failed trials in trial order."""
+    score (ascending for log_loss, rmse and mae, descending otherwise); among
+    equal scores the run's chosen trial first (the orchestrator breaks ties
+    by validation log loss), then trial number; then the failed trials in
+    trial order."""
     lower = run.metric in LOWER_IS_BETTER
     ok = [t for t in run.trials if not t.error]
     failed = [t for t in run.trials if t.error]
-    ok.sort(key=lambda t: (t.score if lower else -t.score, t.number))
+    ok.sort(key=lambda t: (t.score if lower else -t.score, t.number != run.best_trial, t.number))
     failed.sort(key=lambda t: t.number)
     return ok + failed
 

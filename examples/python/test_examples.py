@@ -67,6 +67,10 @@ class LeaderboardTest(unittest.TestCase):
             with self.subTest(metric=metric, want=want):
                 run = orch_pb2.Run(metric=metric, trials=trials)
                 self.assertEqual([t.number for t in run_pipeline.leaderboard(run)], want)
+        # Among equal scores the run's chosen trial comes first.
+        run = orch_pb2.Run(metric="accuracy", best_trial=3,
+                           trials=[trial(1, 0.9), trial(2, 0.8), trial(3, 0.9)])
+        self.assertEqual([t.number for t in run_pipeline.leaderboard(run)], [3, 1, 2])
 
     def test_lower_is_better_metrics(self):
         for metric, lower in [("log_loss", True), ("rmse", True), ("mae", True),
