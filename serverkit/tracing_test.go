@@ -57,8 +57,17 @@ func TestTracing(t *testing.T) {
 	if _, err := healthpb.NewHealthClient(conn).Check(ctx, &healthpb.HealthCheckRequest{}); err != nil {
 		t.Fatal(err)
 	}
-	if err := o.tracing.tp.ForceFlush(ctx); err != nil {
-		t.Fatal(err)
+	// The server span ends when its handler returns, which may be just
+	// after the client has the answer: flush until both spans are in
+	// (bounded), rather than reading once.
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		if err := o.tracing.tp.ForceFlush(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if len(exp.GetSpans()) >= 2 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 	if exp.started != 1 {
 		t.Fatalf("tracing started %d times, want once for server and client", exp.started)

@@ -194,6 +194,7 @@ func (r *runner) retryUnavailable(name string, fn stepFunc) ([]string, string, e
 		case <-r.ctx.Done():
 			return nil, "", r.ctx.Err()
 		}
+		r.srv.stages.resetBackoff()
 		backoff = min(2*backoff, 5*time.Second)
 	}
 }

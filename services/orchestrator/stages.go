@@ -78,6 +78,16 @@ func (s *stages) closeWith(err error) error {
 	return err
 }
 
+// resetBackoff makes every stage connection that is waiting out a
+// reconnect backoff try again now: after a stage comes back, the next
+// retry reaches it at once instead of after gRPC's backoff, which grows to
+// minutes.
+func (s *stages) resetBackoff() {
+	for _, c := range s.conns {
+		c.ResetConnectBackoff()
+	}
+}
+
 func (s *stages) close() {
 	for _, c := range s.conns {
 		_ = c.Close()
