@@ -164,7 +164,8 @@ explore prep "$PREP" alur.prep.v1.PrepService Profile Prepare Apply
 explore train "$TRAIN" alur.train.v1.TrainService Train ListAlgorithms
 explore eval "$EVAL" alur.eval.v1.EvalService Evaluate Predict
 explore orchestrator "$ORCH" alur.orchestrator.v1.OrchestratorService \
-  UploadSource StartRun GetRun ListRuns WatchRun CancelRun ListArtifacts GetArtifact Predict
+  UploadSource StartRun GetRun ListRuns WatchRun CancelRun ListArtifacts GetArtifact Predict \
+  AppendDataset ListDatasets GetDataset CompareVersions RetrainRun
 
 # ingest: the bundled datasets, and a server stream (schema, batches, summary).
 expect "ingest: ListBundled" \
@@ -242,6 +243,20 @@ expect_error "orchestrator: StartRun without a label" InvalidArgument spec.label
   -d '{"spec": {"source": {"bundled": "iris"}}}' "$ORCH" alur.orchestrator.v1.OrchestratorService/StartRun
 expect_error "orchestrator: GetRun of an unknown run" NotFound no-such-run \
   -d '{"runId": "no-such-run"}' "$ORCH" alur.orchestrator.v1.OrchestratorService/GetRun
+
+# Datasets: two appends make versions 1 and 2; the second carries a drift
+# report against the first; a bad name is refused naming the field.
+expect "orchestrator: AppendDataset version 1" \
+  "msg['version']['version'] == '1' and msg['version']['rows'] == '150' and len(msg['version']['tableDigest']) == 64" \
+  -d '{"name": "flowers", "source": {"bundled": "iris"}}' "$ORCH" alur.orchestrator.v1.OrchestratorService/AppendDataset
+expect "orchestrator: AppendDataset version 2" \
+  "msg['version']['version'] == '2' and msg['version']['rows'] == '300' and 'drift' in msg['version']" \
+  -d '{"name": "flowers", "source": {"bundled": "iris"}}' "$ORCH" alur.orchestrator.v1.OrchestratorService/AppendDataset
+expect "orchestrator: GetDataset" \
+  "[v['version'] for v in msg['dataset']['versions']] == ['2', '1']" \
+  -d '{"name": "flowers"}' "$ORCH" alur.orchestrator.v1.OrchestratorService/GetDataset
+expect_error "orchestrator: AppendDataset with a bad name" InvalidArgument name \
+  -d '{"name": "Not A Name", "source": {"bundled": "iris"}}' "$ORCH" alur.orchestrator.v1.OrchestratorService/AppendDataset
 
 echo "grpcurl-test: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

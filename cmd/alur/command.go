@@ -37,6 +37,8 @@ func commands() []*command {
 		{name: "runs", summary: "list runs, or show one run in detail", run: runRuns},
 		{name: "predict", summary: "predict rows with the best model of a finished run", run: runPredict},
 		{name: "report", summary: "write a run's self-contained HTML report (charts inline, opens offline)", run: runReport},
+		{name: "datasets", summary: "list, show, append to and compare versioned datasets", run: runDatasets},
+		{name: "retrain", summary: "run a dataset run's spec again on the dataset's latest version", run: runRetrain},
 	}
 }
 

@@ -549,6 +549,13 @@ func writeRunDetails(w io.Writer, run *orchestratorv1.Run, artifacts []*orchestr
 		fmt.Fprintf(tw, "Error\t%s\n", run.GetError())
 	}
 	fmt.Fprintf(tw, "Source\t%s\n", sourceSummary(spec.GetSource()))
+	if rt := run.GetRetrain(); rt != nil {
+		line := fmt.Sprintf("%s (dataset %s version %d → %d", rt.GetRunId(), rt.GetDataset(), rt.GetFromVersion(), rt.GetToVersion())
+		if rt.PreviousTestScore != nil {
+			line += fmt.Sprintf(", its test %s %s", rt.GetPreviousMetric(), fmtScore(rt.GetPreviousTestScore()))
+		}
+		fmt.Fprintf(tw, "Retrains\t%s)\n", line)
+	}
 	task := run.GetTask()
 	if task == datav1.Task_TASK_UNSPECIFIED {
 		task = spec.GetTask()

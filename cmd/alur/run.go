@@ -19,6 +19,7 @@ Usage:
   alur run --csv FILE --label COL [--task classification|regression]
            [--algorithms a,b] [--metric m] [--target x] [--max-trials n]
            [--seed n] [--split-column col] [--json]
+  alur run --dataset NAME[@VERSION] --label COL [the same flags as --csv]
 
 Runs a pipeline on the orchestrator and follows it step by step, then prints
 the leaderboard of trials and the best model's scores on the test rows.
@@ -71,6 +72,7 @@ func runRun(ctx context.Context, a *app, args []string) error {
 	fs.Int64Var(&sf.seed, "seed", 42, "random `seed` for the split and the algorithms")
 	fs.StringVar(&sf.splitColumn, "split-column", "", "`column` giving each row's split (train/validation/test)")
 	fs.StringVar(&sf.delimiter, "delimiter", "", "CSV field separator (default ',')")
+	dataset := fs.String("dataset", "", "run on dataset `NAME[@VERSION]` (short form; default version: the latest)")
 	rest, err := parseFlags(a, fs, runUsage, args)
 	if err != nil {
 		return err
@@ -86,6 +88,10 @@ func runRun(ctx context.Context, a *app, args []string) error {
 
 	var spec *orchestratorv1.PipelineSpec
 	switch {
+	case *dataset != "":
+		if spec, err = datasetRunSpec(specPath, sf, set, *dataset); err != nil {
+			return err
+		}
 	case specPath != "" && sf.csv != "":
 		return usageErrorf("run", "give either -f SPEC or --csv FILE, not both")
 	case specPath != "":

@@ -8,6 +8,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"path"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -345,6 +346,13 @@ func sourceSummary(src *orchestratorv1.Source) string {
 			return "upload " + n + " (" + shortDigest(k.Upload) + ")"
 		}
 		return "upload " + shortDigest(k.Upload)
+	case *orchestratorv1.Source_Url:
+		return "url " + k.Url
+	case *orchestratorv1.Source_Dataset:
+		if v := k.Dataset.GetVersion(); v > 0 {
+			return fmt.Sprintf("dataset %s version %d", k.Dataset.GetName(), v)
+		}
+		return "dataset " + k.Dataset.GetName() + " (latest)"
 	}
 	return "none"
 }
@@ -366,6 +374,10 @@ func runName(spec *orchestratorv1.PipelineSpec) string {
 			return n
 		}
 		return shortDigest(k.Upload)
+	case *orchestratorv1.Source_Url:
+		return path.Base(k.Url)
+	case *orchestratorv1.Source_Dataset:
+		return k.Dataset.GetName()
 	}
 	return "-"
 }

@@ -5,9 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"runtime"
-	"sync"
-	"sync/atomic"
 
 	"gonum.org/v1/gonum/mat"
 
@@ -38,11 +35,13 @@ func init() {
 	})
 }
 
-// fitKNN stores the training rows: k-NN is a lazy learner.
+// fitKNN stores the training rows: k-NN is a lazy learner. Like
+// scikit-learn, which keeps a reference to a C-contiguous float64 X, it
+// keeps the dataset's own row-major storage when its rows are contiguous
+// (Fit never modifies a dataset, and neither may its caller afterwards),
+// and copies the rows otherwise; either way one pass checks they are
+// finite, so fitting costs about one read of the data.
 func fitKNN(ctx context.Context, ds *Dataset, params map[string]float64, _ int64, progress Progress) (*datav1.Model, error) {
-	if err := checkFinite(ds); err != nil {
-		return nil, err
-	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -51,9 +50,17 @@ func fitKNN(ctx context.Context, ds *Dataset, params map[string]float64, _ int64
 		return nil, fmt.Errorf("k must be a whole number >= 1, got %g", k)
 	}
 	n, d := ds.X.Dims()
-	points := make([]float64, 0, n*d)
-	for i := 0; i < n; i++ {
-		points = append(points, ds.X.RawRowView(i)...)
+	var points []float64
+	if raw := ds.X.RawMatrix(); raw.Stride == d {
+		points = raw.Data[: n*d : n*d]
+	} else {
+		points = make([]float64, n*d)
+		for i := 0; i < n; i++ {
+			copy(points[i*d:(i+1)*d], ds.X.RawRowView(i))
+		}
+	}
+	if !knnFinite(points) {
+		return nil, checkFinite(ds) // names the offending row and feature
 	}
 	progress.Report(1, 1, math.NaN(), "stored training rows")
 	return &datav1.Model{
@@ -65,6 +72,21 @@ func fitKNN(ctx context.Context, ds *Dataset, params map[string]float64, _ int64
 			Targets:          append([]float64(nil), ds.Y...),
 		}},
 	}, nil
+}
+
+// knnFinite reports whether every value of v is finite: v − v is 0 for a
+// finite v and NaN for ±Inf or NaN, and NaN survives the sums.
+func knnFinite(v []float64) bool {
+	var s0, s1 float64
+	i := 0
+	for ; i+1 < len(v); i += 2 {
+		s0 += v[i] - v[i]
+		s1 += v[i+1] - v[i+1]
+	}
+	for ; i < len(v); i++ {
+		s0 += v[i] - v[i]
+	}
+	return s0+s1 == 0
 }
 
 // knnCheckModel validates a k-NN model for prediction and returns the
@@ -113,14 +135,6 @@ func knnCheckModel(m *datav1.Model) (*datav1.KnnModel, int, error) {
 		return nil, 0, fmt.Errorf("knn model: task %v is neither classification nor regression", m.GetTask())
 	}
 }
-
-// Block sizes of the brute-force search: a query block times a training
-// block of dot products (256 KiB of float64) stays in cache, while each
-// matrix product is still large enough for BLAS to pay off.
-const (
-	knnQueryBlock = 64
-	knnTrainBlock = 512
-)
 
 // knnHeap is a bounded max-heap of the best (smallest) squared distances
 // seen so far for one query, ordered by (distance, training index) so equal
@@ -187,17 +201,9 @@ func (h *knnHeap) offer(d float64, idx int32, k int) {
 	}
 }
 
-func (h *knnHeap) reset() {
-	h.dist = h.dist[:0]
-	h.idx = h.idx[:0]
-}
-
-// predictKNN finds the k nearest training rows of every query row by brute
-// force. Squared distances are ranked through ‖p‖² − 2 q·p (the ‖q‖² term is
-// the same for every candidate), with the dot products of a query block
-// against a training block computed as one matrix product; the chosen
-// neighbours' exact distances are then recomputed directly for weighting.
-// Query blocks run on GOMAXPROCS goroutines.
+// predictKNN finds the k nearest training rows of every query row by
+// exact brute force (see knnIndex.search for the screen-and-verify
+// technique) and turns them into votes or a mean.
 func predictKNN(m *datav1.Model, X *mat.Dense) (*mat.Dense, error) {
 	km, classes, err := knnCheckModel(m)
 	if err != nil {
@@ -207,98 +213,49 @@ func predictKNN(m *datav1.Model, X *mat.Dense) (*mat.Dense, error) {
 	if err := linCheckInput(m, X, d); err != nil {
 		return nil, err
 	}
-	targets := km.GetTargets()
-	n := len(targets)
-	k := min(int(km.GetK()), n)
-	weighted := km.GetDistanceWeighted()
-	P := mat.NewDense(n, d, km.GetPoints())
-	pn := make([]float64, n)
-	for j := range pn {
-		row := P.RawRowView(j)
-		pn[j] = knnDot(row, row)
-	}
+	return knnPredictWith(knnKernels[0], km, classes, X), nil
+}
 
+// knnPredictWith predicts with a validated model, screening with kern.
+func knnPredictWith(kern *knnKernel, km *datav1.KnnModel, classes int, X *mat.Dense) *mat.Dense {
+	targets := km.GetTargets()
+	n, d := len(targets), int(km.GetNumFeatures())
+	weighted := km.GetDistanceWeighted()
+	ix := newKNNIndex(km.GetPoints(), n, d, kern)
 	q, _ := X.Dims()
 	width := max(classes, 1)
 	out := mat.NewDense(q, width, nil)
-	blocks := (q + knnQueryBlock - 1) / knnQueryBlock
-	workers := min(runtime.GOMAXPROCS(0), blocks)
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for w := 0; w < workers; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			dots := mat.NewDense(knnQueryBlock, min(knnTrainBlock, n), nil)
-			heaps := make([]knnHeap, knnQueryBlock)
-			for i := range heaps {
-				heaps[i] = knnHeap{dist: make([]float64, 0, k), idx: make([]int32, 0, k)}
-			}
-			votes := make([]float64, width)
-			for {
-				b := int(next.Add(1)) - 1
-				if b >= blocks {
-					return
-				}
-				q0, q1 := b*knnQueryBlock, min((b+1)*knnQueryBlock, q)
-				Q := X.Slice(q0, q1, 0, d)
-				for i := range heaps[:q1-q0] {
-					heaps[i].reset()
-				}
-				for t0 := 0; t0 < n; t0 += knnTrainBlock {
-					t1 := min(t0+knnTrainBlock, n)
-					D := dots.Slice(0, q1-q0, 0, t1-t0).(*mat.Dense)
-					D.Mul(Q, P.Slice(t0, t1, 0, d).T())
-					for i := 0; i < q1-q0; i++ {
-						h := &heaps[i]
-						for j, qp := range D.RawRowView(i) {
-							h.offer(pn[t0+j]-2*qp, int32(t0+j), k)
-						}
-					}
-				}
-				for i := 0; i < q1-q0; i++ {
-					knnAggregate(X.RawRowView(q0+i), P, targets, &heaps[i], classes, weighted, votes)
-					copy(out.RawRowView(q0+i), votes)
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	return out, nil
+	workers := knnWorkers()
+	weights := make([][]float64, workers)
+	ix.search(X, int(km.GetK()), workers, func(w, i int, nb []knnNeighbour) {
+		if weights[w] == nil {
+			weights[w] = make([]float64, len(nb))
+		}
+		knnAggregate(nb, targets, classes, weighted, weights[w][:len(nb)], out.RawRowView(i))
+	})
+	return out
 }
 
-// knnAggregate turns one query's neighbours into its prediction in votes:
-// class shares for classification, the mean target in votes[0] for
-// regression. With weighting, a neighbour counts 1/distance; if any
-// neighbour coincides with the query, the coinciding ones share all the
-// weight equally (scikit-learn's rule), which avoids dividing by zero.
-func knnAggregate(query []float64, P *mat.Dense, targets []float64, h *knnHeap, classes int, weighted bool, votes []float64) {
+// knnAggregate turns one query's neighbours, sorted by distance, into its
+// prediction in votes: class shares for classification, the mean target in
+// votes[0] for regression. With weighting, a neighbour counts 1/distance;
+// if any neighbour coincides with the query, the coinciding ones share all
+// the weight equally (scikit-learn's rule), which avoids dividing by zero.
+// weights is scratch of len(nb).
+func knnAggregate(nb []knnNeighbour, targets []float64, classes int, weighted bool, weights, votes []float64) {
 	for i := range votes {
 		votes[i] = 0
 	}
-	weights := h.dist // reuse: the squared distances are no longer needed
-	exact := false
 	if weighted {
-		for i, idx := range h.idx {
-			p := P.RawRowView(int(idx))
-			var s float64
-			for j, v := range query {
-				diff := v - p[j]
-				s += diff * diff
-			}
-			weights[i] = math.Sqrt(s)
-			if weights[i] == 0 {
-				exact = true
-			}
-		}
-		for i, dist := range weights {
+		exact := nb[0].dist == 0 // sorted: a zero distance comes first
+		for i, n := range nb {
 			switch {
-			case exact && dist == 0:
+			case exact && n.dist == 0:
 				weights[i] = 1
 			case exact:
 				weights[i] = 0
 			default:
-				weights[i] = 1 / dist
+				weights[i] = 1 / math.Sqrt(n.dist)
 			}
 		}
 	} else {
@@ -307,13 +264,13 @@ func knnAggregate(query []float64, P *mat.Dense, targets []float64, h *knnHeap, 
 		}
 	}
 	var total float64
-	for i, idx := range h.idx {
+	for i, n := range nb {
 		w := weights[i]
 		total += w
 		if classes > 0 {
-			votes[int(targets[idx])] += w
+			votes[int(targets[n.idx])] += w
 		} else {
-			votes[0] += w * targets[idx]
+			votes[0] += w * targets[n.idx]
 		}
 	}
 	if total > 0 && !math.IsInf(total, 0) {
@@ -327,23 +284,14 @@ func knnAggregate(query []float64, P *mat.Dense, targets []float64, h *knnHeap, 
 	for i := range votes {
 		votes[i] = 0
 	}
-	for _, idx := range h.idx {
+	for _, n := range nb {
 		if classes > 0 {
-			votes[int(targets[idx])]++
+			votes[int(targets[n.idx])]++
 		} else {
-			votes[0] += targets[idx]
+			votes[0] += targets[n.idx]
 		}
 	}
 	for i := range votes {
-		votes[i] /= float64(len(h.idx))
+		votes[i] /= float64(len(nb))
 	}
-}
-
-// knnDot is Σ a_i b_i.
-func knnDot(a, b []float64) float64 {
-	var s float64
-	for i, v := range a {
-		s += v * b[i]
-	}
-	return s
 }

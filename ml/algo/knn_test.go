@@ -2,6 +2,7 @@ package algo
 
 import (
 	"math"
+	"math/rand/v2"
 	"sort"
 	"testing"
 
@@ -77,28 +78,17 @@ func TestKNNTiesGoToEarlierRow(t *testing.T) {
 	}
 }
 
-// linNaiveKNN is the textbook O(n) scan per query with exact distances and
-// a stable sort, the reference the blocked search must agree with.
+// linNaiveKNN is the textbook O(n) scan per query with exact squared
+// distances and a stable sort, the reference the blocked search must agree
+// with.
 func linNaiveKNN(points *mat.Dense, targets []float64, q []float64, k, classes int, weighted bool) []float64 {
-	n, _ := points.Dims()
-	idx := make([]int, n)
-	dist := make([]float64, n)
-	for i := range idx {
-		idx[i] = i
-		var s float64
-		for j, v := range q {
-			d := v - points.At(i, j)
-			s += d * d
-		}
-		dist[i] = math.Sqrt(s)
-	}
-	sort.SliceStable(idx, func(a, b int) bool { return dist[idx[a]] < dist[idx[b]] })
+	idx, dist := knnNaiveNeighbours(points, q, k)
 	out := make([]float64, max(classes, 1))
 	var total float64
-	for _, i := range idx[:min(k, n)] {
+	for _, i := range idx {
 		w := 1.0
 		if weighted {
-			w = 1 / dist[i]
+			w = 1 / math.Sqrt(dist[i])
 		}
 		total += w
 		if classes > 0 {
@@ -111,6 +101,26 @@ func linNaiveKNN(points *mat.Dense, targets []float64, q []float64, k, classes i
 		out[c] /= total
 	}
 	return out
+}
+
+// knnNaiveNeighbours returns the k nearest rows of points to q by squared
+// distance summed in feature order with rounded products, ties to the
+// earlier row, and every row's squared distance.
+func knnNaiveNeighbours(points *mat.Dense, q []float64, k int) ([]int, []float64) {
+	n, _ := points.Dims()
+	idx := make([]int, n)
+	dist := make([]float64, n)
+	for i := range idx {
+		idx[i] = i
+		var s float64
+		for j, v := range q {
+			d := v - points.At(i, j)
+			s += float64(d * d)
+		}
+		dist[i] = s
+	}
+	sort.SliceStable(idx, func(a, b int) bool { return dist[idx[a]] < dist[idx[b]] })
+	return idx[:min(k, n)], dist
 }
 
 func TestKNNMatchesNaiveSearch(t *testing.T) {
@@ -195,16 +205,237 @@ func TestKNNPredictRejectsCorruptModels(t *testing.T) {
 	}
 }
 
+// knnExactCase is a search problem for TestKNNSearchIsExact.
+type knnExactCase struct {
+	name   string
+	train  *mat.Dense
+	test   *mat.Dense
+	ks     []int
+	screen bool // whether the search should screen (not scan exactly)
+}
+
+// knnExactCases builds data that stresses the screening bound: ties and
+// duplicates, near-ties one ulp apart, a large offset that makes the
+// expansion ‖p‖² − 2q·p lose most digits, tiny and huge magnitudes, and
+// sizes crossing every block boundary.
+func knnExactCases() []knnExactCase {
+	rng := rand.New(rand.NewPCG(11, 12))
+	gen := func(n, d int, f func(i, j int) float64) *mat.Dense {
+		m := mat.NewDense(n, d, nil)
+		for i := 0; i < n; i++ {
+			for j := 0; j < d; j++ {
+				m.Set(i, j, f(i, j))
+			}
+		}
+		return m
+	}
+	gauss := func(scale, offset float64) func(i, j int) float64 {
+		return func(int, int) float64 { return offset + scale*rng.NormFloat64() }
+	}
+	grid := func(int, int) float64 { return float64(rng.IntN(3)) }
+	// Near-ties: rows copied from a few bases and nudged by a few ulps.
+	bases := gen(8, 5, gauss(1, 0))
+	nudged := func(i, j int) float64 {
+		v := bases.At(i%8, j)
+		for range rng.IntN(3) {
+			v = math.Nextafter(v, math.Inf(1))
+		}
+		return v
+	}
+	// Two clusters 1e9 apart on feature 0 with spread 1e-3: the bound
+	// cannot separate rows inside a cluster, so queries fall back to the
+	// exact scan.
+	farTiny := func(i, j int) float64 {
+		if j == 0 {
+			return 1e9*float64(i%2) + 1e-3*rng.NormFloat64()
+		}
+		return 1e-3 * rng.NormFloat64()
+	}
+	dup := gen(300, 6, gauss(1, 0))
+	dups := func(i, j int) float64 { return dup.At(i%300, j) }
+	return []knnExactCase{
+		{"gaussian d=7 across blocks", gen(2300, 7, gauss(1, 0)), gen(300, 7, gauss(1, 0)), []int{1, 5, 40}, true},
+		{"gaussian d=20", gen(1100, 20, gauss(1, 0)), gen(140, 20, gauss(1, 0)), []int{5}, true},
+		{"d=1", gen(700, 1, gauss(1, 0)), gen(130, 1, gauss(1, 0)), []int{1, 3, 9}, true},
+		{"d=33 odd sizes", gen(517, 33, gauss(1, 0)), gen(37, 33, gauss(1, 0)), []int{2, 7}, true},
+		{"integer grid ties", gen(1500, 3, grid), gen(200, 3, grid), []int{1, 5, 30}, true},
+		{"duplicate rows", gen(1200, 6, dups), gen(150, 6, dups), []int{1, 4, 9}, true},
+		{"near ties one ulp apart", gen(900, 5, nudged), gen(100, 5, nudged), []int{1, 5, 120}, true},
+		{"offset 1e6", gen(1000, 4, gauss(1, 1e6)), gen(100, 4, gauss(1, 1e6)), []int{1, 5}, true},
+		{"offset 1e9 few digits left", gen(600, 3, gauss(1e-3, 1e9)), gen(60, 3, gauss(1e-3, 1e9)), []int{3}, true},
+		{"tiny 1e-160", gen(500, 4, gauss(1e-160, 0)), gen(60, 4, gauss(1e-160, 0)), []int{5}, true},
+		{"subnormal", gen(300, 2, gauss(1e-310, 0)), gen(40, 2, gauss(1e-310, 0)), []int{5}, true},
+		{"huge 1e200 scans exactly", gen(300, 3, gauss(1e200, 0)), gen(40, 3, gauss(1e200, 0)), []int{1, 5}, false},
+		{"far clusters of tiny spread", gen(9000, 2, farTiny), gen(20, 2, farTiny), []int{3}, true},
+		{"far clusters of tiny spread", gen(20000, 2, farTiny), gen(12, 2, farTiny), []int{3}, true},
+		{"huge queries scan exactly", gen(400, 3, gauss(1, 0)), gen(30, 3, gauss(1e151, 0)), []int{2}, true},
+		{"k beyond rows", gen(6, 2, gauss(1, 0)), gen(20, 2, gauss(1, 0)), []int{10}, true},
+	}
+}
+
+func TestKNNSearchIsExact(t *testing.T) {
+	for _, tc := range knnExactCases() {
+		n, d := tc.train.Dims()
+		q, _ := tc.test.Dims()
+		for _, kern := range knnKernels {
+			ix := newKNNIndex(tc.train.RawMatrix().Data, n, d, kern)
+			if ix.direct == tc.screen {
+				t.Errorf("%s/%s: direct scan %v, want %v", tc.name, kern.name, ix.direct, !tc.screen)
+			}
+			for _, k := range tc.ks {
+				got := make([][]knnNeighbour, q)
+				ix.search(tc.test, k, 2, func(_, i int, nb []knnNeighbour) {
+					got[i] = append([]knnNeighbour(nil), nb...)
+				})
+				for i := 0; i < q; i++ {
+					want, dist := knnNaiveNeighbours(tc.train, tc.test.RawRowView(i), k)
+					if len(got[i]) != len(want) {
+						t.Fatalf("%s/%s k=%d query %d: %d neighbours, want %d", tc.name, kern.name, k, i, len(got[i]), len(want))
+					}
+					for r, j := range want {
+						if g := got[i][r]; int(g.idx) != j || g.dist != dist[j] {
+							t.Fatalf("%s/%s k=%d query %d rank %d: row %d at %g, want row %d at %g",
+								tc.name, kern.name, k, i, r, g.idx, g.dist, j, dist[j])
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+func TestKNNKernelsAgree(t *testing.T) {
+	// The screening values of the assembly kernels must match the portable
+	// kernel's within the error bound, and their masks must follow a <= thr.
+	rng := rand.New(rand.NewPCG(3, 4))
+	for _, kern := range knnKernels {
+		for _, d := range []int{1, 3, 20} {
+			mr, nr, np := kern.mr, kern.nr, 5
+			qpack := make([]float64, d*mr)
+			panels := make([]float64, np*d*nr)
+			pn := make([]float64, np*nr)
+			for i := range qpack {
+				qpack[i] = rng.NormFloat64()
+			}
+			for i := range panels {
+				panels[i] = rng.NormFloat64()
+			}
+			for p := 0; p < np; p++ {
+				for l := 0; l < nr; l++ {
+					for f := 0; f < d; f++ {
+						v := panels[(p*d+f)*nr+l]
+						pn[p*nr+l] += v * v
+					}
+				}
+			}
+			pn[len(pn)-1] = math.NaN() // a padding lane
+			want := func(i, p, l int) float64 {
+				var dot float64
+				for f := 0; f < d; f++ {
+					dot += qpack[f*mr+i] * panels[(p*d+f)*nr+l]
+				}
+				return pn[p*nr+l] - 2*dot
+			}
+			thr := make([]float64, mr)
+			out := make([]float64, mr*nr)
+			masks := make([]uint32, mr)
+			for trial := 0; trial < 20; trial++ {
+				for i := range thr {
+					thr[i] = 2*rng.NormFloat64() - float64(d)
+				}
+				thr[mr-1] = math.NaN() // a padding query
+				p0 := rng.IntN(np)
+				hit := kern.screen(qpack, panels[p0*d*nr:], pn[p0*nr:], np-p0, d, thr, out, masks)
+				// Every panel before the hit must have no value under its threshold.
+				for p := p0; p < p0+min(hit, np-p0); p++ {
+					for i := 0; i < mr; i++ {
+						for l := 0; l < nr; l++ {
+							if a := want(i, p, l); a < thr[i]-1e-9 {
+								t.Fatalf("%s d=%d: panel %d query %d lane %d: a=%g under threshold %g was not reported", kern.name, d, p, i, l, a, thr[i])
+							}
+						}
+					}
+				}
+				if hit == np-p0 {
+					continue
+				}
+				p := p0 + hit
+				for i := 0; i < mr; i++ {
+					for l := 0; l < nr; l++ {
+						a, w := out[i*nr+l], want(i, p, l)
+						if math.IsNaN(w) {
+							if masks[i]&(1<<l) != 0 {
+								t.Fatalf("%s: padding lane reported", kern.name)
+							}
+							continue
+						}
+						if math.Abs(a-w) > 1e-12*(1+math.Abs(w)) {
+							t.Fatalf("%s d=%d: query %d lane %d: a=%g, want %g", kern.name, d, i, l, a, w)
+						}
+						if got := masks[i]&(1<<l) != 0; got != (a <= thr[i]) {
+							t.Fatalf("%s d=%d: query %d lane %d: mask %v for a=%g thr=%g", kern.name, d, i, l, got, a, thr[i])
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+func TestKNNFitRejectsNonFinite(t *testing.T) {
+	for _, v := range []float64{math.NaN(), math.Inf(1), math.Inf(-1)} {
+		ds := linBlobs(5, 50, 3, 2, 2)
+		ds.X.Set(17, 2, v)
+		if _, err := Fit(t.Context(), "knn", ds, nil, 1, nil); err == nil {
+			t.Errorf("%g: no error", v)
+		}
+	}
+}
+
+func TestKNNFitStridedRows(t *testing.T) {
+	// A column slice of a wider matrix has a stride larger than its width:
+	// fit must copy its rows and predict like a fit on the compact copy.
+	ds := linBlobs(9, 300, 5, 3, 2)
+	view := *ds
+	view.X = ds.X.Slice(0, 300, 1, 4).(*mat.Dense)
+	view.FeatureNames = ds.FeatureNames[1:4]
+	compact := view
+	compact.X = mat.DenseCopyOf(view.X)
+	queries := mat.DenseCopyOf(linBlobs(10, 40, 5, 3, 2).X.Slice(0, 40, 1, 4))
+	a := linPredict(t, linFit(t, "knn", &view, map[string]float64{"k": 3}), queries)
+	b := linPredict(t, linFit(t, "knn", &compact, map[string]float64{"k": 3}), queries)
+	if !mat.Equal(a, b) {
+		t.Error("predictions differ between a strided and a compact training matrix")
+	}
+	if pts := linFit(t, "knn", &view, nil).GetKnn().GetPoints(); pts[3] != ds.X.At(1, 1) {
+		t.Errorf("points[3] = %g, want row 1 feature 1 = %g", pts[3], ds.X.At(1, 1))
+	}
+}
+
 func BenchmarkKNNPredict(b *testing.B) {
-	ds := linBlobs(1, 22000, 10, 3, 2)
+	ds := linBlobs(1, 22000, 20, 3, 2)
 	train, test := linSplit(ds, 20000)
 	m, err := Fit(b.Context(), "knn", train, map[string]float64{"k": 5}, 1, nil)
 	if err != nil {
 		b.Fatal(err)
 	}
-	b.ResetTimer()
+	km, classes, err := knnCheckModel(m)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, kern := range knnKernels {
+		b.Run(kern.name, func(b *testing.B) {
+			for b.Loop() {
+				knnPredictWith(kern, km, classes, test.X)
+			}
+		})
+	}
+}
+
+func BenchmarkKNNFit(b *testing.B) {
+	train := linBlobs(1, 160000, 20, 3, 2)
 	for b.Loop() {
-		if _, err := Predict(m, test.X); err != nil {
+		if _, err := Fit(b.Context(), "knn", train, map[string]float64{"k": 5}, 1, nil); err != nil {
 			b.Fatal(err)
 		}
 	}

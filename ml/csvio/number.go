@@ -2,7 +2,6 @@ package csvio
 
 import (
 	"errors"
-	"math"
 	"strconv"
 )
 
@@ -46,70 +45,72 @@ func parseNumber(b []byte) (float64, bool) {
 
 // fastFloat implements the exact fast path described at parseNumber. It
 // reports false when the text is not a plain decimal or is outside the
-// exact range; the caller then uses strconv.
+// exact range (including texts of more than 19 digits, which could
+// overflow the mantissa); the caller then uses strconv.
 func fastFloat(b []byte) (float64, bool) {
 	i, n := 0, len(b)
 	if n == 0 {
 		return 0, false
 	}
 	neg := false
-	if b[0] == '-' || b[0] == '+' {
-		neg = b[0] == '-'
+	if c := b[0]; c == '-' || c == '+' {
+		neg = c == '-'
 		i++
 	}
 	var mant uint64
-	sig, exp, digits := 0, 0, 0
-	for ; i < n && b[i] >= '0' && b[i] <= '9'; i++ {
-		if sig == 19 {
-			return 0, false
+	start := i
+	for i < n {
+		d := b[i] - '0'
+		if d > 9 {
+			break
 		}
-		mant = mant*10 + uint64(b[i]-'0')
-		if mant != 0 {
-			sig++
-		}
-		digits++
+		mant = mant*10 + uint64(d)
+		i++
 	}
+	digits, exp := i-start, 0
 	if i < n && b[i] == '.' {
-		for i++; i < n && b[i] >= '0' && b[i] <= '9'; i++ {
-			if sig == 19 {
-				return 0, false
+		i++
+		frac := i
+		for i < n {
+			d := b[i] - '0'
+			if d > 9 {
+				break
 			}
-			mant = mant*10 + uint64(b[i]-'0')
-			if mant != 0 {
-				sig++
-			}
-			exp--
-			digits++
+			mant = mant*10 + uint64(d)
+			i++
 		}
+		exp = frac - i
+		digits += i - frac
 	}
-	if digits == 0 {
+	if digits == 0 || digits > 19 {
 		return 0, false
 	}
-	if i < n && (b[i] == 'e' || b[i] == 'E') {
+	if i < n {
+		if b[i]|0x20 != 'e' {
+			return 0, false
+		}
 		i++
 		eneg := false
 		if i < n && (b[i] == '-' || b[i] == '+') {
 			eneg = b[i] == '-'
 			i++
 		}
-		e, ed := 0, 0
-		for ; i < n && b[i] >= '0' && b[i] <= '9'; i++ {
-			if ed == 4 {
+		e, ed := 0, i
+		for i < n {
+			d := b[i] - '0'
+			if d > 9 || i-ed == 4 {
 				return 0, false
 			}
-			e = e*10 + int(b[i]-'0')
-			ed++
+			e = e*10 + int(d)
+			i++
 		}
-		if ed == 0 {
+		if i == ed {
 			return 0, false
 		}
 		if eneg {
 			e = -e
 		}
 		exp += e
-	}
-	if i != n {
-		return 0, false
 	}
 	var f float64
 	switch {
@@ -123,7 +124,7 @@ func fastFloat(b []byte) (float64, bool) {
 		f = float64(mant) * pow10[exp]
 	}
 	if neg {
-		f = math.Copysign(f, -1)
+		f = -f
 	}
 	return f, true
 }

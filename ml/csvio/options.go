@@ -1,9 +1,16 @@
 // Package csvio reads CSV files into alur tables, inferring each column's
 // type: NUMERIC when every present value is a number, BOOLEAN when every
-// present value is true/false/yes/no, CATEGORICAL otherwise. It is the
-// reader behind the ingest service and the benchmarks, written for speed:
-// it parses records in place in its input buffer, converts cells without
-// allocating, and allocates only for new category strings.
+// present value is true/false/yes/no, CATEGORICAL otherwise.
+//
+// It detects the dialect (delimiter, quote, comment lines) unless told,
+// skips or refuses bad rows (wrong field counts, bad quoting, invalid
+// UTF-8, overlong lines) as the caller chooses, reporting each by its line,
+// and refuses files that are not CSV (binary, empty, header only). ReadAll
+// is the fast path for input that fits in memory: it splits the input at
+// record boundaries and parses the pieces on all cores. Stream reads a
+// re-openable input of any size in two passes with bounded memory and
+// hands the rows over in blocks. Both give the same rows, report and
+// errors for the same bytes.
 package csvio
 
 import (
@@ -18,8 +25,9 @@ import (
 // Options control how a CSV file is read. The zero value reads a
 // comma-separated file with a header row.
 type Options struct {
-	// Delimiter separates fields; 0 means ','. It must be an ASCII
-	// character other than '"', '\r' and '\n'.
+	// Delimiter separates fields; 0 means detect (see Detect), which falls
+	// back to ','. It must be an ASCII character other than '"', '\r' and
+	// '\n'.
 	Delimiter rune
 	// NoHeader says the first row is data; columns are then named col_1,
 	// col_2, ...
@@ -34,11 +42,43 @@ type Options struct {
 	// MaxBytes bounds the input size; 0 means unlimited. A larger input
 	// fails with a *tablepb.LimitError on "max_bytes".
 	MaxBytes int64
+	// Quote encloses fields that contain delimiters, quotes or line
+	// breaks; a quote inside such a field is doubled. 0 means detect: '\''
+	// when the file quotes fields with it and never with '"', else '"'. It
+	// must differ from the delimiter.
+	Quote byte
+	// Comment starts comment lines: a line whose first byte is Comment,
+	// outside a quoted field, is skipped wherever it appears. 0 means
+	// detect: '#' when the first non-blank line of the file starts with it
+	// (a preamble before the header), else none.
+	Comment byte
+	// NoComments turns comment detection off, so that a first line
+	// starting with '#' is the header.
+	NoComments bool
+	// MaxBadRows is how many bad rows (wrong number of fields, bad
+	// quoting, invalid UTF-8, lines longer than MaxLineBytes) may be
+	// skipped. 0 means none: the first bad row fails the read with a
+	// *ParseError naming its line. With N > 0, up to N bad rows are
+	// skipped and listed in the report, and one more fails the read.
+	MaxBadRows int64
+	// MaxLineBytes bounds one record, line ending included; a longer
+	// record is a bad row. 0 means DefaultMaxLineBytes. It bounds the
+	// memory Stream needs whatever the input.
+	MaxLineBytes int
 }
 
+// DefaultMaxLineBytes is the record length limit when Options.MaxLineBytes
+// is 0.
+const DefaultMaxLineBytes = 16 << 20
+
 // ErrEmpty is returned for input without a header row (nothing but an
-// optional byte order mark and blank lines).
+// optional byte order mark, blank lines and comments).
 var ErrEmpty = errors.New("empty file: no header row")
+
+// ErrNoRows is wrapped by the *ParseError returned for a file with a header
+// but no data rows (or only bad ones), so callers can tell it apart with
+// errors.Is while mapping it like any other parse error.
+var ErrNoRows = errors.New("the file has a header but no rows")
 
 // ParseError reports malformed CSV input at a line of the file.
 type ParseError struct {
@@ -49,7 +89,12 @@ type ParseError struct {
 	Column string
 	// Reason says what is wrong.
 	Reason string
+	// Err is an underlying sentinel such as ErrNoRows, or nil.
+	Err error
 }
+
+// Unwrap returns Err, for errors.Is.
+func (e *ParseError) Unwrap() error { return e.Err }
 
 // Error returns "line N, column "c": reason".
 func (e *ParseError) Error() string {

@@ -2,340 +2,640 @@ package csvio
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"io"
 	"math"
+	"os"
+	"runtime"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"unicode/utf8"
 
+	"github.com/alur-ml/alur/ml/source"
 	"github.com/alur-ml/alur/ml/table"
 	"github.com/alur-ml/alur/ml/tablepb"
 	datav1 "github.com/alur-ml/alur/proto/alur/data/v1"
 )
 
-// Input is kept in blocks that start small, so small files stay cheap,
-// and double up to maxBlock.
-const (
-	firstBlock = 16 << 10
-	maxBlock   = 1 << 20
-)
+// bom is the UTF-8 byte order mark, skipped at the start of a file.
+var bom = []byte("\xef\xbb\xbf")
 
-// Read parses a CSV file from r into a table, inferring column types (see
-// the package comment). Cells are compared and parsed with surrounding
-// spaces and tabs removed, categories included. A file with a header and
-// no rows gives a table of all-NUMERIC, empty columns. Blank lines are
-// skipped. Errors: ErrEmpty, *ParseError (ragged rows, bad quoting,
-// invalid UTF-8, empty or duplicate header names), *tablepb.FieldError for
-// invalid options, *tablepb.LimitError when the input exceeds MaxBytes,
-// and any error of r.
-//
-// Read parses while it reads. It keeps the input bytes until it returns,
-// because a column that looked numeric may turn out to be categorical on
-// a late row, and its earlier cells are then re-read as text.
+// minChunk is the least input a parallel parsing chunk gets, so that
+// merging stays cheap next to parsing.
+const minChunk = 1 << 20
+
+// Read parses a CSV file from r into a table; it is ReadAll without the
+// report.
 func Read(r io.Reader, opts Options) (*table.Table, error) {
-	return read(r, opts, firstBlock)
+	t, _, err := ReadAll(r, opts)
+	return t, err
 }
 
-// read is Read with a chosen first block size; tests use tiny ones to
-// exercise records split across reads and blocks.
-func read(r io.Reader, opts Options, block int) (*table.Table, error) {
-	if err := checkDelimiter(opts.Delimiter); err != nil {
-		return nil, err
-	}
-	p := &reader{src: r, opts: opts, line: 1, nextBlock: block}
-	p.scan.delim = ','
-	if opts.Delimiter != 0 {
-		p.scan.delim = byte(opts.Delimiter)
-	}
-	if len(opts.MissingValues) > 0 {
-		p.extraMissing = make(map[string]struct{}, len(opts.MissingValues))
-		for _, s := range opts.MissingValues {
-			p.extraMissing[strings.Trim(s, " \t")] = struct{}{}
-		}
-	}
-	if err := p.run(); err != nil {
-		return nil, err
-	}
-	return p.table(), nil
+// ReadAll reads the whole input into memory and parses it into a table,
+// inferring column types (see the package comment) and detecting the
+// dialect (see Detect) where opts leaves it open. Cells are compared and
+// parsed with surrounding spaces and tabs removed, categories included.
+// Blank lines and comment lines are skipped. Bad rows fail the read or
+// are skipped, as Options.MaxBadRows says; the report lists the skipped
+// ones.
+//
+// Errors: *tablepb.FieldError for invalid options, *tablepb.LimitError
+// when the input exceeds MaxBytes, any error of r, ErrEmpty when there is
+// no header row, and *ParseError for everything else: a binary file, a
+// bad header (malformed, empty or duplicate names), too many bad rows, and
+// a header without rows (wrapping ErrNoRows).
+//
+// It is the fast path: the input is split at record boundaries into
+// chunks that are parsed in parallel, on every core, into per-chunk
+// columns, which are then joined. A column whose chunks disagree on the
+// type (numbers in one, words in another) becomes categorical, and its
+// cells in the numeric chunks are re-read as text, so the result is the
+// same as a sequential read.
+func ReadAll(r io.Reader, opts Options) (*table.Table, *source.Report, error) {
+	return readAll(r, opts, 0)
 }
 
-// reader holds the state of one Read. Input lives in blocks: the current
-// one, data, and the finished ones, which hold whole records only (a
-// record cut by the end of a block is copied to the start of the next).
-type reader struct {
-	src       io.Reader
-	opts      Options
-	scan      scanner
-	nextBlock int // size of the next block
+// readAll is ReadAll with a chosen chunk size (0: automatic); tests use
+// tiny ones to exercise joining many chunks.
+func readAll(r io.Reader, opts Options, chunkBytes int) (*table.Table, *source.Report, error) {
+	if err := checkOptions(opts); err != nil {
+		return nil, nil, err
+	}
+	data, err := readInput(r, opts.MaxBytes)
+	if err != nil {
+		return nil, nil, err
+	}
+	p, err := newPlan(opts, data)
+	if err != nil {
+		return nil, nil, err
+	}
+	rr := inMemory(p.d, p.maxLine, data, p.bom, 1)
+	first, err := p.header(rr)
+	if err != nil {
+		return nil, nil, err
+	}
+	start, line := rr.pos, rr.line
+	if opts.NoHeader {
+		start, line = first.start, first.line
+	}
+	chunks := p.split(data, start, chunkBytes)
+	// A chunk has at most one row more than line breaks, so each gets a
+	// region of that many rows in the table's columns and writes its
+	// values there; join closes the gaps that blank lines, bad rows and
+	// multi-line records leave.
+	parallel(len(chunks), func(i int) {
+		c := &chunks[i]
+		c.lines = bytes.Count(data[c.lo:c.hi], newline)
+	})
+	room := 0
+	for i := range chunks {
+		chunks[i].base = room
+		room += chunks[i].lines + 1
+	}
+	// One allocation for all columns' numbers, so that huge pages can
+	// back it.
+	nums := make([]float64, len(p.names)*room)
+	adviseHugePages(nums)
+	shared := make([]*tableCol, len(p.names))
+	for j := range shared {
+		shared[j] = &tableCol{nums: nums[j*room : (j+1)*room : (j+1)*room]}
+	}
+	parallel(len(chunks), func(i int) { p.parseChunk(data, &chunks[i], shared) })
 
-	blocks [][]byte // finished blocks, kept for re-reads
-	data   []byte   // current block
-	pos    int      // start of the next record in data
-	bom    int      // length of the byte order mark at the start of the first block
-	total  int64    // bytes read from src
-	eof    bool
-
-	line int // line of the record at pos
-	rows int
-
-	cols         []*column
-	extraMissing map[string]struct{}
-	fallback     []int // columns that need re-reading as text, this row
-}
-
-// fill reads until at least want bytes follow p.pos or the input ends.
-// When the current block is full it starts a new one, moving the
-// unparsed tail there.
-func (p *reader) fill(want int) error {
-	for !p.eof && len(p.data)-p.pos < want {
-		if len(p.data) == cap(p.data) || cap(p.data)-p.pos < want {
-			tail := len(p.data) - p.pos
-			next := make([]byte, tail, max(p.nextBlock, 2*tail, want))
-			p.nextBlock = min(2*p.nextBlock, maxBlock)
-			copy(next, p.data[p.pos:])
-			if p.pos > 0 {
-				p.blocks = append(p.blocks, p.data[:p.pos:p.pos])
+	report := p.newReport()
+	base := line - 1
+	var bad int64
+	for i := range chunks {
+		c := &chunks[i]
+		for _, b := range c.bad {
+			b.line += base
+			bad++
+			if err := p.badRow(report, b, bad); err != nil {
+				return nil, nil, err
 			}
-			p.data, p.pos = next, 0
 		}
-		end := cap(p.data)
-		if p.opts.MaxBytes > 0 {
+		base += c.lines
+	}
+	t := p.join(data, chunks, shared)
+	report.Rows = int64(t.NumRows())
+	if report.Rows == 0 {
+		return nil, nil, p.noRows(first.line, bad)
+	}
+	return t, report, nil
+}
+
+// readInput reads all of r, failing with a *tablepb.LimitError beyond
+// maxBytes (when positive). Inputs that know their size are read into a
+// buffer of that size.
+func readInput(r io.Reader, maxBytes int64) ([]byte, error) {
+	size := int64(0)
+	switch s := r.(type) {
+	case interface{ Len() int }:
+		size = int64(s.Len())
+	case interface{ Stat() (os.FileInfo, error) }:
+		if fi, err := s.Stat(); err == nil && fi.Mode().IsRegular() {
+			size = fi.Size()
+		}
+	}
+	if maxBytes > 0 && size > maxBytes {
+		return nil, &tablepb.LimitError{Limit: "max_bytes", Max: maxBytes}
+	}
+	buf := make([]byte, 0, max(size+1, 512))
+	adviseHugePages(buf)
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		end := cap(buf)
+		if maxBytes > 0 {
 			// Read at most one byte past the limit, to detect exceeding it.
-			if left := p.opts.MaxBytes + 1 - p.total; int64(end-len(p.data)) > left {
-				end = len(p.data) + int(left)
-			}
+			end = int(min(int64(end), maxBytes+1))
 		}
-		n, err := p.src.Read(p.data[len(p.data):end])
-		p.data = p.data[:len(p.data)+n]
-		p.total += int64(n)
-		if p.opts.MaxBytes > 0 && p.total > p.opts.MaxBytes {
-			return &tablepb.LimitError{Limit: "max_bytes", Max: p.opts.MaxBytes}
+		n, err := r.Read(buf[len(buf):end])
+		buf = buf[:len(buf)+n]
+		if maxBytes > 0 && int64(len(buf)) > maxBytes {
+			return nil, &tablepb.LimitError{Limit: "max_bytes", Max: maxBytes}
 		}
 		if err == io.EOF {
-			p.eof = true
-		} else if err != nil {
-			return err
+			return buf, nil
 		}
-	}
-	return nil
-}
-
-// more reads more input after a scan stopped at the end of the buffer,
-// asking for twice the pending bytes so that a record spanning many reads
-// is rescanned only O(log n) times.
-func (p *reader) more() error {
-	return p.fill(max(1, 2*(len(p.data)-p.pos)))
-}
-
-// skipBlank advances pos past blank lines ("\n" or "\r\n") in data,
-// returning the new position and the number of lines skipped.
-func skipBlank(data []byte, pos int) (int, int) {
-	lines := 0
-	for pos < len(data) {
-		switch {
-		case data[pos] == '\n':
-			pos++
-		case data[pos] == '\r' && pos+1 < len(data) && data[pos+1] == '\n':
-			pos += 2
-		default:
-			return pos, lines
-		}
-		lines++
-	}
-	return pos, lines
-}
-
-// next scans the next non-blank record into p.scan.fields, returning its
-// line, or 0 at the end of input.
-func (p *reader) next() (int, error) {
-	for {
-		pos, lines := skipBlank(p.data, p.pos)
-		p.pos = pos
-		p.line += lines
-		if p.pos == len(p.data) || p.pos+1 == len(p.data) && p.data[p.pos] == '\r' {
-			if p.eof {
-				return 0, nil
-			}
-			if err := p.more(); err != nil {
-				return 0, err
-			}
-			continue
-		}
-		next, lines, res := p.scan.record(p.data, p.pos, p.eof)
-		switch res {
-		case scanIncomplete:
-			if err := p.more(); err != nil {
-				return 0, err
-			}
-			continue
-		case scanBadQuote:
-			return 0, &ParseError{Line: p.line, Reason: "unexpected text after a closing quote; a quote inside a quoted field must be doubled"}
-		case scanOpenQuote:
-			return 0, &ParseError{Line: p.line, Reason: "quoted field never closed"}
-		}
-		line := p.line
-		p.pos = next
-		p.line += lines
-		return line, nil
-	}
-}
-
-// run reads the header and every row.
-func (p *reader) run() error {
-	if err := p.fill(3); err != nil { // enough to see a byte order mark
-		return err
-	}
-	if bytes.HasPrefix(p.data, []byte("\xef\xbb\xbf")) {
-		p.bom = 3
-	}
-	p.pos = p.bom
-	line, err := p.next()
-	if err != nil {
-		return err
-	}
-	if line == 0 {
-		return ErrEmpty
-	}
-	if err := p.header(line); err != nil {
-		return err
-	}
-	if p.opts.NoHeader {
-		if err := p.row(line); err != nil {
-			return err
-		}
-	}
-	for {
-		line, err := p.next()
 		if err != nil {
-			return err
-		}
-		if line == 0 {
-			return nil
-		}
-		if err := p.row(line); err != nil {
-			return err
+			return nil, err
 		}
 	}
 }
 
-// header names the columns from the first record.
-func (p *reader) header(line int) error {
-	fields := p.scan.fields
-	p.cols = make([]*column, len(fields))
+// plan is what a read decided before the rows: options, dialect and
+// columns.
+type plan struct {
+	opts    Options
+	d       Dialect
+	maxLine int
+	bom     int
+	miss    missing
+	names   []string
+	forced  []bool // forced CATEGORICAL
+}
+
+// newPlan checks the start of the input (at least its first
+// 3+SampleBytes bytes, or all of it) and detects the dialect.
+func newPlan(opts Options, head []byte) (*plan, error) {
+	p := &plan{opts: opts, maxLine: opts.MaxLineBytes}
+	if p.maxLine == 0 {
+		p.maxLine = DefaultMaxLineBytes
+	}
+	if bytes.HasPrefix(head, bom) {
+		p.bom = len(bom)
+	}
+	if i := bytes.IndexByte(head[:min(len(head), binaryBytes)], 0); i >= 0 {
+		return nil, &ParseError{Line: 1 + bytes.Count(head[:i], newline), Reason: fmt.Sprintf("looks like a binary file, not CSV (a NUL byte at offset %d)", i)}
+	}
+	d, err := Detect(head[p.bom:min(len(head), p.bom+SampleBytes)], opts)
+	if err != nil {
+		return nil, err
+	}
+	p.d = d
+	if len(opts.MissingValues) > 0 {
+		p.miss.extra = make(map[string]struct{}, len(opts.MissingValues))
+		for _, s := range opts.MissingValues {
+			p.miss.extra[strings.Trim(s, " \t")] = struct{}{}
+		}
+	}
+	return p, nil
+}
+
+// header reads the first record and names the columns from it. With
+// NoHeader the record is data; it is returned so the caller reads it
+// again as a row.
+func (p *plan) header(rr *recordReader) (record, error) {
+	rec, ok, err := rr.next()
+	if err != nil {
+		return rec, err
+	}
+	if !ok {
+		return rec, ErrEmpty
+	}
+	if rec.bad != "" {
+		what := "header"
+		if p.opts.NoHeader {
+			what = "first row"
+		}
+		return rec, &ParseError{Line: rec.line, Reason: what + ": " + rec.bad}
+	}
+	fields := rr.scan.fields
+	p.names = make([]string, len(fields))
+	p.forced = make([]bool, len(fields))
 	index := make(map[string]int, len(fields))
 	for j, f := range fields {
 		name := fmt.Sprintf("col_%d", j+1)
 		if !p.opts.NoHeader {
 			if !utf8.Valid(f) {
-				return &ParseError{Line: line, Reason: fmt.Sprintf("header field %d is not valid UTF-8", j+1)}
+				return rec, &ParseError{Line: rec.line, Reason: fmt.Sprintf("header field %d is not valid UTF-8", j+1)}
 			}
 			name = string(trim(f))
 			if name == "" {
-				return &ParseError{Line: line, Reason: fmt.Sprintf("header field %d is empty; every column needs a name", j+1)}
+				return rec, &ParseError{Line: rec.line, Reason: fmt.Sprintf("header field %d is empty; every column needs a name", j+1)}
 			}
 			if k, dup := index[name]; dup {
-				return &ParseError{Line: line, Column: name, Reason: fmt.Sprintf("duplicate column name (header fields %d and %d)", k+1, j+1)}
+				return rec, &ParseError{Line: rec.line, Column: name, Reason: fmt.Sprintf("duplicate column name (header fields %d and %d)", k+1, j+1)}
 			}
 		}
 		index[name] = j
-		p.cols[j] = &column{name: name}
+		p.names[j] = name
 	}
 	for i, name := range p.opts.CategoricalColumns {
 		j, ok := index[name]
 		if !ok {
-			return &tablepb.FieldError{Field: fmt.Sprintf("categorical_columns[%d]", i), Reason: fmt.Sprintf("the file has no column %q", name)}
+			return rec, &tablepb.FieldError{Field: fmt.Sprintf("categorical_columns[%d]", i), Reason: fmt.Sprintf("the file has no column %q", name)}
 		}
-		p.cols[j].toCategorical(0)
+		p.forced[j] = true
 	}
-	return nil
+	return rec, nil
 }
 
-// row adds the record in p.scan.fields as row p.rows.
-func (p *reader) row(line int) error {
-	fields := p.scan.fields
-	if len(fields) != len(p.cols) {
-		pe := &ParseError{Line: line, Reason: fmt.Sprintf("has %d fields, but the header has %d", len(fields), len(p.cols))}
-		if len(fields) < len(p.cols) {
-			pe.Column = p.cols[len(fields)].name
+// badRec is a bad row found while parsing.
+type badRec struct {
+	line   int
+	reason string
+	column string
+	raw    []byte
+}
+
+// check returns why a well-formed record with the given fields is a bad
+// row, and the column involved, or an empty reason for a good row.
+func (p *plan) check(fields [][]byte, raw []byte) (reason, column string) {
+	if len(fields) != len(p.names) {
+		if len(fields) < len(p.names) {
+			column = p.names[len(fields)]
+		}
+		return fmt.Sprintf("has %d fields, but the header has %d", len(fields), len(p.names)), column
+	}
+	if utf8.Valid(raw) {
+		return "", ""
+	}
+	// Fields are raw's bytes minus ASCII quotes and delimiters, so one of
+	// them is invalid too.
+	for j, f := range fields {
+		if !utf8.Valid(f) {
+			return errInvalidUTF8, p.names[j]
+		}
+	}
+	return "", ""
+}
+
+const errInvalidUTF8 = "value is not valid UTF-8"
+
+// newReport starts the report of a read.
+func (p *plan) newReport() *source.Report {
+	return &source.Report{Format: "csv", Dialect: p.d.String()}
+}
+
+// badRow records the n-th bad row (1-based) in the report, or returns
+// the error that ends the read when n exceeds MaxBadRows.
+func (p *plan) badRow(report *source.Report, b badRec, n int64) error {
+	if n > p.opts.MaxBadRows {
+		pe := &ParseError{Line: b.line, Column: b.column, Reason: b.reason}
+		if p.opts.MaxBadRows > 0 {
+			pe.Reason += fmt.Sprintf(" (bad row %d; at most %d may be skipped)", n, p.opts.MaxBadRows)
 		}
 		return pe
 	}
-	p.fallback = p.fallback[:0]
-	for j, f := range fields {
-		ok, err := p.cols[j].add(trim(f), p)
-		if err != nil {
-			return &ParseError{Line: line, Column: p.cols[j].name, Reason: err.Error()}
+	report.SkippedRows = n
+	if len(report.BadRows) < source.MaxReportedBadRows {
+		reason := b.reason
+		if b.column != "" {
+			reason = fmt.Sprintf("column %q: %s", b.column, reason)
 		}
-		if !ok {
-			p.fallback = append(p.fallback, j)
-		}
+		report.BadRows = append(report.BadRows, source.BadRow{Line: int64(b.line), Reason: reason, Excerpt: excerpt(b.raw)})
 	}
-	if len(p.fallback) > 0 {
-		if err := p.reread(p.fallback); err != nil {
-			return err
-		}
-		for _, j := range p.fallback {
-			if _, err := p.cols[j].add(trim(fields[j]), p); err != nil {
-				return &ParseError{Line: line, Column: p.cols[j].name, Reason: err.Error()}
-			}
-		}
-	}
-	p.rows++
 	return nil
 }
 
-// reread turns columns that met a non-number (or non-boolean) into
-// categorical columns, re-reading their cells of the rows so far as text
-// from the retained input. A column is re-read at most once per file.
-func (p *reader) reread(cols []int) error {
-	for _, j := range cols {
-		p.cols[j].toCategorical(0)
+// noRows is the error for a file whose header has no good rows after it.
+func (p *plan) noRows(line int, bad int64) error {
+	pe := &ParseError{Line: line, Reason: ErrNoRows.Error(), Err: ErrNoRows}
+	if p.opts.NoHeader {
+		pe.Reason = "the file has no good rows"
 	}
-	s := scanner{delim: p.scan.delim}
-	line, r := 1, 0
-	skipHeader := !p.opts.NoHeader
-	blocks := append(p.blocks[:len(p.blocks):len(p.blocks)], p.data)
-	for bi, data := range blocks {
-		pos := 0
-		if bi == 0 {
-			pos = p.bom
+	if bad > 0 {
+		pe.Reason += fmt.Sprintf(" (all %d rows were bad and skipped)", bad)
+	}
+	return pe
+}
+
+// excerpt returns the start of a row for a report: at most excerptBytes
+// bytes of valid UTF-8, without the line ending.
+func excerpt(raw []byte) string {
+	raw = raw[:min(len(raw), excerptBytes)]
+	raw = bytes.TrimRight(raw, "\r\n")
+	s := strings.ToValidUTF8(string(raw), "\uFFFD")
+	for len(s) > excerptBytes {
+		_, size := utf8.DecodeLastRuneInString(s)
+		s = s[:len(s)-size]
+	}
+	return s
+}
+
+// chunk is a run of whole records parsed by one goroutine.
+type chunk struct {
+	lo, hi int // byte range in the input
+	lines  int // line breaks in the range
+	base   int // first row of the chunk's region in the table's columns
+	rows   int
+	cols   []*column
+	bad    []badRec // line numbers relative to the chunk's first line (1)
+}
+
+// split cuts data[start:] into chunks at record boundaries: after plain
+// line breaks when the input holds no quote byte, else where a skipper
+// walking the records says.
+func (p *plan) split(data []byte, start, chunkBytes int) []chunk {
+	n := len(data) - start
+	if chunkBytes <= 0 {
+		workers := runtime.GOMAXPROCS(0)
+		k := 1
+		if workers > 1 {
+			k = min((n+minChunk-1)/minChunk, 4*workers)
 		}
-		for r < p.rows {
-			var lines int
-			pos, lines = skipBlank(data, pos)
-			line += lines
-			if pos == len(data) {
+		chunkBytes = (n + max(k, 1) - 1) / max(k, 1)
+	}
+	chunkBytes = max(chunkBytes, 1)
+	var cs []chunk
+	lo := start
+	cut := func(hi int) {
+		cs = append(cs, chunk{lo: lo, hi: hi})
+		lo = hi
+	}
+	if bytes.IndexByte(data[start:], p.d.Quote) < 0 {
+		for lo+chunkBytes < len(data) {
+			i := bytes.IndexByte(data[lo+chunkBytes:], '\n')
+			if i < 0 {
 				break
 			}
-			next, lines, res := s.record(data, pos, true)
-			if res != scanOK || !skipHeader && len(s.fields) != len(p.cols) {
-				return fmt.Errorf("csvio: internal error: re-reading line %d failed", line)
+			cut(lo + chunkBytes + i + 1)
+		}
+	} else {
+		for pos := start; pos < len(data); {
+			if pos >= lo+chunkBytes {
+				cut(pos)
 			}
-			if skipHeader {
-				skipHeader = false
-			} else {
-				for _, j := range cols {
-					if _, err := p.cols[j].add(trim(s.fields[j]), p); err != nil {
-						return &ParseError{Line: line, Column: p.cols[j].name, Reason: err.Error()}
-					}
-				}
-				r++
+			k := skipper{delim: p.d.Delimiter, quote: p.d.Quote}
+			if data[pos] == p.d.Comment && p.d.Comment != 0 {
+				k.state = skipToLineEnd
 			}
-			pos = next
-			line += lines
+			e := k.feed(data[pos:])
+			if e < 0 {
+				break
+			}
+			pos += e
 		}
 	}
-	if r != p.rows {
-		return fmt.Errorf("csvio: internal error: re-read %d rows, want %d", r, p.rows)
+	if lo < len(data) || len(cs) == 0 {
+		cut(len(data))
 	}
-	return nil
+	return cs
 }
 
-// isMissing reports whether a trimmed cell means missing.
-func (p *reader) isMissing(b []byte) bool {
-	if p.extraMissing != nil {
-		if _, ok := p.extraMissing[string(b)]; ok {
+// parseChunk parses the records of c into its columns.
+func (p *plan) parseChunk(data []byte, c *chunk, shared []*tableCol) {
+	rr := inMemory(p.d, p.maxLine, data[:c.hi], c.lo, 1)
+	c.cols = make([]*column, len(p.names))
+	lo, hi := c.base, c.base+c.lines+1
+	for j := range c.cols {
+		c.cols[j] = &column{shared: shared[j], lo: lo, hi: hi, nums: shared[j].nums[lo:hi]}
+		if p.forced[j] {
+			c.cols[j].toCategorical(0)
+		}
+	}
+	var fallback []int
+	for {
+		rec, ok, _ := rr.next() // no errors in memory
+		if !ok {
+			break
+		}
+		reason, column := rec.bad, ""
+		if reason == "" {
+			reason, column = p.check(rr.scan.fields, rec.raw)
+		}
+		if reason != "" {
+			c.bad = append(c.bad, badRec{line: rec.line, reason: reason, column: column, raw: rec.raw})
+			if int64(len(c.bad)) > p.opts.MaxBadRows {
+				break // the read fails at or before this row
+			}
+			continue
+		}
+		fallback = fallback[:0]
+		fields := rr.scan.fields
+		for j, f := range fields {
+			if !c.cols[j].add(trim(f), &p.miss) {
+				fallback = append(fallback, j)
+			}
+		}
+		if len(fallback) > 0 {
+			p.reread(data, c, fallback)
+			for _, j := range fallback {
+				c.cols[j].add(trim(fields[j]), &p.miss)
+			}
+		}
+		c.rows++
+	}
+}
+
+// reread turns columns of c that met a non-number (or non-boolean) into
+// categorical columns, re-reading their cells of c's rows so far as text:
+// it scans the chunk again, skipping the same bad rows. A column is
+// re-read at most once per chunk.
+func (p *plan) reread(data []byte, c *chunk, cols []int) {
+	for _, j := range cols {
+		c.cols[j].toCategorical(0)
+	}
+	rr := inMemory(p.d, p.maxLine, data[:c.hi], c.lo, 1)
+	for r := 0; r < c.rows; {
+		rec, ok, _ := rr.next()
+		if !ok {
+			break // unreachable: the same scan finds the same rows
+		}
+		if rec.bad != "" {
+			continue
+		}
+		if reason, _ := p.check(rr.scan.fields, rec.raw); reason != "" {
+			continue
+		}
+		for _, j := range cols {
+			c.cols[j].add(trim(rr.scan.fields[j]), &p.miss)
+		}
+		r++
+	}
+}
+
+// join assembles the table from the chunks' columns.
+func (p *plan) join(data []byte, chunks []chunk, shared []*tableCol) *table.Table {
+	width := len(p.names)
+	kinds := make([]kind, width)
+	for j := range width {
+		k := undecided
+		for i := range chunks {
+			ck := chunks[i].cols[j].kind
+			switch {
+			case ck == undecided || ck == k:
+			case k == undecided:
+				k = ck
+			default:
+				k = categorical
+			}
+		}
+		kinds[j] = k
+	}
+	if len(chunks) > 1 {
+		// Chunks disagreeing with their column's type re-read as text.
+		parallel(len(chunks), func(i int) {
+			c := &chunks[i]
+			var re []int
+			for j, col := range c.cols {
+				switch {
+				case kinds[j] != categorical || col.kind == categorical:
+				case col.kind == undecided:
+					col.toCategorical(c.rows)
+				default:
+					re = append(re, j)
+				}
+			}
+			if len(re) > 0 {
+				p.reread(data, c, re)
+			}
+		})
+	}
+	// Join the dictionaries in chunk order, which keeps categories in
+	// order of first appearance, and recode each chunk.
+	dicts := make([][]string, width)
+	remaps := make([][][]int32, width) // per column, per chunk: chunk code to table code
+	for j := range width {
+		if kinds[j] != categorical {
+			continue
+		}
+		if len(chunks) == 1 {
+			dicts[j] = chunks[0].cols[j].dict
+			continue
+		}
+		dict, index := []string{}, make(map[string]int32)
+		remaps[j] = make([][]int32, len(chunks))
+		for i := range chunks {
+			local := chunks[i].cols[j].dict
+			m := make([]int32, len(local))
+			for k, s := range local {
+				code, ok := index[s]
+				if !ok {
+					code = int32(len(dict))
+					dict = append(dict, s)
+					index[s] = code
+				}
+				m[k] = code
+			}
+			remaps[j][i] = m
+		}
+		dicts[j] = dict
+	}
+	if len(chunks) > 1 {
+		parallel(len(chunks), func(i int) {
+			for j, col := range chunks[i].cols {
+				if kinds[j] != categorical {
+					continue
+				}
+				m := remaps[j][i]
+				codes := col.codes[:col.n]
+				for r, code := range codes {
+					if code >= 0 {
+						codes[r] = m[code]
+					}
+				}
+			}
+		})
+	}
+	// Close the gaps between the chunks' regions.
+	rows := 0
+	for i := range chunks {
+		rows += chunks[i].rows
+	}
+	t := &table.Table{Columns: make([]*table.Column, width)}
+	parallel(width, func(j int) {
+		sc := shared[j]
+		off := 0
+		for i := range chunks {
+			c := &chunks[i]
+			if off != c.base {
+				if kinds[j] == categorical {
+					copy(sc.codes[off:], sc.codes[c.base:c.base+c.rows])
+				} else {
+					copy(sc.nums[off:], sc.nums[c.base:c.base+c.rows])
+				}
+			}
+			off += c.rows
+		}
+		switch kinds[j] {
+		case categorical:
+			t.Columns[j] = table.NewCategorical(p.names[j], sc.codes[:rows:rows], dicts[j])
+		case boolean:
+			t.Columns[j] = &table.Column{Name: p.names[j], Type: datav1.ColumnType_COLUMN_TYPE_BOOLEAN, Nums: sc.nums[:rows:rows]}
+		default:
+			t.Columns[j] = table.NewNumeric(p.names[j], sc.nums[:rows:rows])
+		}
+	})
+	return t
+}
+
+// tableCol is the storage of one column of the table, which the chunks
+// share, each writing its own region.
+type tableCol struct {
+	nums  []float64
+	once  sync.Once
+	codes []int32 // allocated when some chunk finds the column categorical
+}
+
+// codeSlice returns the codes, allocating them on the first call.
+func (t *tableCol) codeSlice() []int32 {
+	t.once.Do(func() {
+		t.codes = make([]int32, len(t.nums))
+		adviseHugePages(t.codes)
+	})
+	return t.codes
+}
+
+// parallel calls f(0), ..., f(n-1) on up to GOMAXPROCS goroutines.
+func parallel(n int, f func(i int)) {
+	workers := min(n, runtime.GOMAXPROCS(0))
+	if workers <= 1 {
+		for i := range n {
+			f(i)
+		}
+		return
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= n {
+					return
+				}
+				f(i)
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// missing recognizes cells that mean missing.
+type missing struct {
+	extra map[string]struct{}
+}
+
+// is reports whether a trimmed cell means missing: one of
+// tablepb.MissingTokens or of Options.MissingValues.
+func (m *missing) is(b []byte) bool {
+	if m.extra != nil {
+		if _, ok := m.extra[string(b)]; ok {
 			return true
 		}
 	}
@@ -356,13 +656,36 @@ func (p *reader) isMissing(b []byte) bool {
 	return false
 }
 
-// table assembles the result.
-func (p *reader) table() *table.Table {
-	t := &table.Table{Columns: make([]*table.Column, len(p.cols))}
-	for j, c := range p.cols {
-		t.Columns[j] = c.finish()
+// checkOptions validates the options that do not depend on the input.
+func checkOptions(o Options) error {
+	if err := checkDelimiter(o.Delimiter); err != nil {
+		return err
 	}
-	return t
+	d := byte(o.Delimiter)
+	switch q := o.Quote; {
+	case q == 0:
+	case q >= utf8.RuneSelf || q == '\r' || q == '\n':
+		return &tablepb.FieldError{Field: "quote", Reason: fmt.Sprintf("must be an ASCII character other than a line break, got %q", rune(q))}
+	case q == d:
+		return &tablepb.FieldError{Field: "quote", Reason: fmt.Sprintf("cannot be the delimiter %q", rune(q))}
+	}
+	switch c := o.Comment; {
+	case c == 0:
+	case c >= utf8.RuneSelf || c == '\r' || c == '\n':
+		return &tablepb.FieldError{Field: "comment", Reason: fmt.Sprintf("must be an ASCII character other than a line break, got %q", rune(c))}
+	case c == d || c == o.Quote || c == '"' && o.Quote == 0:
+		return &tablepb.FieldError{Field: "comment", Reason: fmt.Sprintf("cannot be the delimiter or the quote, got %q", rune(c))}
+	}
+	if o.MaxBadRows < 0 {
+		return &tablepb.FieldError{Field: "max_bad_rows", Reason: fmt.Sprintf("must not be negative, got %d", o.MaxBadRows)}
+	}
+	if o.MaxLineBytes < 0 {
+		return &tablepb.FieldError{Field: "max_line_bytes", Reason: fmt.Sprintf("must not be negative, got %d", o.MaxLineBytes)}
+	}
+	if o.MaxBytes < 0 {
+		return &tablepb.FieldError{Field: "max_bytes", Reason: fmt.Sprintf("must not be negative, got %d", o.MaxBytes)}
+	}
+	return nil
 }
 
 // kind is a column's type as inferred so far.
@@ -375,93 +698,89 @@ const (
 	categorical
 )
 
-// column accumulates one column's values.
+// column accumulates one column's values in one chunk, writing them to
+// the chunk's region of the table's column.
 type column struct {
-	name  string
-	kind  kind
-	nums  store[float64] // undecided, numeric and boolean
-	codes store[int32]   // categorical
-	dict  []string
-	index map[string]int32
+	kind   kind
+	n      int       // rows so far
+	nums   []float64 // the region of shared.nums (undecided, numeric and boolean)
+	codes  []int32   // the region of shared.codes (categorical)
+	shared *tableCol
+	lo, hi int // the region
+	dict   []string
+	index  map[string]int32
 }
 
-var errInvalidUTF8 = errors.New("value is not valid UTF-8")
-
-// add appends a trimmed cell. It returns false, appending nothing, when a
-// numeric or boolean column meets a value of another kind and must become
-// categorical.
-func (c *column) add(b []byte, p *reader) (bool, error) {
-	if p.isMissing(b) {
-		if c.kind == categorical {
-			c.codes.push(-1)
-		} else {
-			c.nums.push(math.NaN())
+// add appends a trimmed cell, which is valid UTF-8. It returns false,
+// appending nothing, when a numeric or boolean column meets a value of
+// another kind and must become categorical.
+func (c *column) add(b []byte, m *missing) bool {
+	if c.kind == numeric && m.extra == nil {
+		// The fast path accepts no missing token, so try it first.
+		if v, ok := fastFloat(b); ok {
+			c.nums[c.n] = v
+			c.n++
+			return true
 		}
-		return true, nil
+	}
+	if m.is(b) {
+		if c.kind == categorical {
+			c.codes[c.n] = -1
+		} else {
+			c.nums[c.n] = math.NaN()
+		}
+		c.n++
+		return true
 	}
 	switch c.kind {
 	case numeric:
 		v, ok := parseNumber(b)
 		if !ok {
-			return false, nil
+			return false
 		}
-		c.nums.push(v)
+		c.nums[c.n] = v
 	case boolean:
 		v, ok := tablepb.ParseBoolWord(string(b))
 		if !ok {
-			return false, nil
+			return false
 		}
-		c.nums.push(b2f(v))
+		c.nums[c.n] = b2f(v)
 	case categorical:
 		code, ok := c.index[string(b)]
 		if !ok {
-			if !utf8.Valid(b) {
-				return false, errInvalidUTF8
-			}
 			code = int32(len(c.dict))
 			s := string(b)
 			c.dict = append(c.dict, s)
 			c.index[s] = code
 		}
-		c.codes.push(code)
+		c.codes[c.n] = code
 	default:
 		if v, ok := parseNumber(b); ok {
 			c.kind = numeric
-			c.nums.push(v)
+			c.nums[c.n] = v
 		} else if v, ok := tablepb.ParseBoolWord(string(b)); ok {
 			c.kind = boolean
-			c.nums.push(b2f(v))
+			c.nums[c.n] = b2f(v)
 		} else {
-			c.toCategorical(c.nums.n)
-			return c.add(b, p)
+			c.toCategorical(c.n)
+			return c.add(b, m)
 		}
 	}
-	return true, nil
+	c.n++
+	return true
 }
 
 // toCategorical makes c categorical with its first n rows missing,
 // dropping any numbers read so far.
 func (c *column) toCategorical(n int) {
 	c.kind = categorical
-	c.nums = store[float64]{}
-	c.codes = store[int32]{}
-	for range n {
-		c.codes.push(-1)
+	c.codes = c.shared.codeSlice()[c.lo:c.hi]
+	for i := range n {
+		c.codes[i] = -1
 	}
+	c.n = n
 	c.dict = []string{}
 	c.index = make(map[string]int32)
-}
-
-// finish returns the column; an all-missing column is NUMERIC.
-func (c *column) finish() *table.Column {
-	switch c.kind {
-	case categorical:
-		return table.NewCategorical(c.name, c.codes.slice(), c.dict)
-	case boolean:
-		return &table.Column{Name: c.name, Type: datav1.ColumnType_COLUMN_TYPE_BOOLEAN, Nums: c.nums.slice()}
-	default:
-		return table.NewNumeric(c.name, c.nums.slice())
-	}
 }
 
 func b2f(v bool) float64 {
@@ -469,44 +788,6 @@ func b2f(v bool) float64 {
 		return 1
 	}
 	return 0
-}
-
-// store collects values in chunks of growing size and joins them once at
-// the end, instead of regrowing (and copying) one slice as append does.
-type store[T float64 | int32] struct {
-	full [][]T
-	cur  []T
-	n    int
-}
-
-// maxChunk bounds a store chunk (512 KiB of float64).
-const maxChunk = 64 << 10
-
-func (s *store[T]) push(v T) {
-	if len(s.cur) == cap(s.cur) {
-		s.grow()
-	}
-	s.cur = append(s.cur, v)
-	s.n++
-}
-
-func (s *store[T]) grow() {
-	if s.cur != nil {
-		s.full = append(s.full, s.cur)
-	}
-	s.cur = make([]T, 0, min(max(256, s.n), maxChunk))
-}
-
-// slice returns all values in one slice of exactly n elements.
-func (s *store[T]) slice() []T {
-	if len(s.full) == 0 && s.cur != nil {
-		return s.cur[:len(s.cur):len(s.cur)]
-	}
-	out := make([]T, 0, s.n)
-	for _, c := range s.full {
-		out = append(out, c...)
-	}
-	return append(out, s.cur...)
 }
 
 // trim removes surrounding spaces and tabs.

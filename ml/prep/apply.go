@@ -75,14 +75,32 @@ func validateColumn(field string, ct *datav1.ColumnTransform) error {
 	if !numeric && ct.GetType() != datav1.ColumnType_COLUMN_TYPE_CATEGORICAL {
 		return optErr(field+".type", "unknown column type %v", ct.GetType())
 	}
+	if ct.GetParseNumeric() && (ct.GetType() != datav1.ColumnType_COLUMN_TYPE_CATEGORICAL || ct.GetAction() != datav1.ColumnAction_COLUMN_ACTION_NUMERIC) {
+		return optErr(field+".parse_numeric", "is only for a CATEGORICAL column with the numeric action, not a %v column with %v", ct.GetType(), ct.GetAction())
+	}
+	if (ct.GetLog1P() || ct.GetClipped()) && ct.GetAction() != datav1.ColumnAction_COLUMN_ACTION_NUMERIC {
+		return optErr(field+".action", "log1p and clipping need the numeric action, not %v", ct.GetAction())
+	}
+	if ct.GetRareLabel() != "" && ct.GetAction() != datav1.ColumnAction_COLUMN_ACTION_ONE_HOT {
+		return optErr(field+".rare_label", "needs the one-hot action, not %v", ct.GetAction())
+	}
 	switch ct.GetAction() {
 	case datav1.ColumnAction_COLUMN_ACTION_DROP:
 	case datav1.ColumnAction_COLUMN_ACTION_NUMERIC:
-		if !numeric {
+		if !numeric && !ct.GetParseNumeric() {
 			return optErr(field+".action", "numeric action on a %v column", ct.GetType())
 		}
 		if !finite(ct.GetImputeNumber()) {
 			return optErr(field+".impute_number", "%g is not finite", ct.GetImputeNumber())
+		}
+		if ct.GetLog1P() && ct.GetImputeNumber() < 0 {
+			return optErr(field+".impute_number", "%g is negative but the column is log-transformed", ct.GetImputeNumber())
+		}
+		if ct.GetClipped() {
+			lo, hi := ct.GetClipLow(), ct.GetClipHigh()
+			if !finite(lo) || !finite(hi) || lo > hi {
+				return optErr(field+".clip_low", "[%g, %g] is not a finite interval", lo, hi)
+			}
 		}
 		if ct.GetScaled() {
 			if !finite(ct.GetMean()) {
@@ -105,6 +123,9 @@ func validateColumn(field string, ct *datav1.ColumnTransform) error {
 				return optErr(fmt.Sprintf("%s.categories[%d]", field, j), "category %q is repeated", v)
 			}
 			seen[v] = true
+		}
+		if r := ct.GetRareLabel(); r != "" && !seen[r] {
+			return optErr(field+".rare_label", "%q is not one of the categories", r)
 		}
 	default:
 		return optErr(field+".action", "unknown action %v", ct.GetAction())
@@ -143,7 +164,7 @@ func ApplyFeatures(tr *datav1.FittedTransform, t *table.Table) (*mat.Dense, erro
 			return nil, optErr("schema", "column %q, which the transform needs, is missing (columns: %s)", ct.GetName(), columnList(columnNames(t)))
 		}
 		c := t.Columns[ci]
-		if ct.GetAction() == datav1.ColumnAction_COLUMN_ACTION_NUMERIC && c.IsCategorical() {
+		if ct.GetAction() == datav1.ColumnAction_COLUMN_ACTION_NUMERIC && c.IsCategorical() && !ct.GetParseNumeric() {
 			return nil, optErr("schema", "column %q is categorical but the transform was fitted on %v values", c.Name, ct.GetType())
 		}
 		cols[i] = c
@@ -170,16 +191,30 @@ func ApplyFeatures(tr *datav1.FittedTransform, t *table.Table) (*mat.Dense, erro
 	return X, nil
 }
 
-// applyNumeric fills feature column at: impute, then (x - mean) / scale.
+// applyNumeric fills feature column at: parse (parse_numeric), impute,
+// log1p, clip, then (x - mean) / scale, as fitNumeric learnt them.
 func applyNumeric(ct *datav1.ColumnTransform, c *table.Column, raw blas64.General, at int) error {
-	for r, v := range c.Nums {
+	nums := c.Nums
+	if ct.GetParseNumeric() {
+		nums = parsedNumbers(c)
+	}
+	for r, v := range nums {
 		if !finite(v) {
 			v = ct.GetImputeNumber()
+		}
+		if ct.GetLog1P() {
+			if v < 0 {
+				return optErr("batch", "row %d of column %q: %g is negative, but the transform takes log(1+x) of this column, which needs values of 0 or more", r, c.Name, v)
+			}
+			v = math.Log1p(v)
+		}
+		if ct.GetClipped() {
+			v = min(max(v, ct.GetClipLow()), ct.GetClipHigh())
 		}
 		if ct.GetScaled() {
 			v = (v - ct.GetMean()) / ct.GetScale()
 			if !finite(v) {
-				return optErr("batch", "row %d of column %q: %g is too large to scale", r, c.Name, c.Nums[r])
+				return optErr("batch", "row %d of column %q: %g is too large to scale", r, c.Name, nums[r])
 			}
 		}
 		raw.Data[r*raw.Stride+at] = v
@@ -193,9 +228,15 @@ func applyOneHot(ct *datav1.ColumnTransform, c *table.Column, raw blas64.General
 	for j, v := range ct.GetCategories() {
 		pos[v] = j
 	}
+	// Without rare_label an unknown category encodes as all zeros; with it,
+	// as the rare category.
+	unknown := -1
+	if r := ct.GetRareLabel(); r != "" {
+		unknown = pos[r]
+	}
 	imputed, ok := pos[ct.GetImputeCategory()]
 	if !ok {
-		imputed = -1
+		imputed = unknown
 	}
 	if c.IsCategorical() {
 		// Resolve each dictionary entry once, not each row.
@@ -204,7 +245,7 @@ func applyOneHot(ct *datav1.ColumnTransform, c *table.Column, raw blas64.General
 			if j, ok := pos[v]; ok {
 				byCode[code] = j
 			} else {
-				byCode[code] = -1
+				byCode[code] = unknown
 			}
 		}
 		for r, code := range c.Codes {
@@ -224,7 +265,7 @@ func applyOneHot(ct *datav1.ColumnTransform, c *table.Column, raw blas64.General
 			if k, ok := pos[c.Text(r)]; ok {
 				j = k
 			} else {
-				j = -1
+				j = unknown
 			}
 		}
 		if j >= 0 {

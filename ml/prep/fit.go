@@ -39,7 +39,12 @@ const (
 //     spread), unless no_scaling; infinite values count as missing;
 //   - CATEGORICAL columns are imputed with the most frequent value (ties to
 //     the lexicographically smallest) and one-hot encoded over the
-//     max_categories most frequent values seen, in lexicographic order.
+//     max_categories most frequent values seen, in lexicographic order;
+//   - the cleaning options come first: parse_numeric columns are numbers,
+//     imputation rules replace the defaults, log_transform and
+//     clip_outliers act on the imputed numbers before scaling, and
+//     group_rare merges rare categories into one before encoding (see
+//     fitNumeric and fitCategorical).
 func Fit(t *table.Table, rows []int, opts *prepv1.PrepareOptions) (*datav1.FittedTransform, error) {
 	if err := ValidateOptions(opts); err != nil {
 		return nil, err
@@ -63,7 +68,7 @@ func Fit(t *table.Table, rows []int, opts *prepv1.PrepareOptions) (*datav1.Fitte
 	if err != nil {
 		return nil, err
 	}
-	if err := checkColumnsExist(t, idx, opts); err != nil {
+	if err := checkColumnsExist(t, opts); err != nil {
 		return nil, err
 	}
 	tr := &datav1.FittedTransform{
@@ -77,18 +82,26 @@ func Fit(t *table.Table, rows []int, opts *prepv1.PrepareOptions) (*datav1.Fitte
 	for _, d := range opts.GetDropColumns() {
 		dropped[d] = DropRequested
 	}
+	for _, d := range opts.GetCleaning().GetDropColumns() {
+		dropped[d] = DropRequested
+	}
 	if sc := opts.GetSplitColumn(); sc != "" {
 		dropped[sc] = DropSplitColumn
 	}
 	dropped[opts.GetLabel()] = DropLabel
+	ps, def, defField := plans(opts)
 	for _, c := range t.Columns {
 		ct := &datav1.ColumnTransform{Name: c.Name, Type: c.Type}
+		plan := ps[c.Name]
+		if plan == nil {
+			plan = &colPlan{}
+		}
 		if reason, ok := dropped[c.Name]; ok {
 			ct.Action, ct.DropReason = datav1.ColumnAction_COLUMN_ACTION_DROP, reason
-		} else if c.IsCategorical() {
-			fitCategorical(ct, c, li.present, opts)
-		} else {
-			fitNumeric(ct, c, li.present, opts)
+		} else if c.IsCategorical() && !plan.parse {
+			fitCategorical(ct, c, li.present, opts, plan, def)
+		} else if err := fitNumeric(ct, c, li.present, opts, plan, def, defField); err != nil {
+			return nil, err
 		}
 		tr.Columns = append(tr.Columns, ct)
 	}
@@ -107,43 +120,98 @@ func Fit(t *table.Table, rows []int, opts *prepv1.PrepareOptions) (*datav1.Fitte
 	return tr, nil
 }
 
-// fitNumeric learns imputation and scaling of a NUMERIC or BOOLEAN column.
-func fitNumeric(ct *datav1.ColumnTransform, c *table.Column, rows []int, opts *prepv1.PrepareOptions) {
+// fitNumeric learns imputation, the cleaning steps (log1p, clipping) and
+// scaling of a NUMERIC or BOOLEAN column, or of a CATEGORICAL column read
+// as numbers (parse_numeric). Each value is replayed as
+// impute → log1p → clip → scale; the clipping bounds are learnt on the
+// log1p values when both are asked, and the scaler on the final values.
+func fitNumeric(ct *datav1.ColumnTransform, c *table.Column, rows []int, opts *prepv1.PrepareOptions, plan *colPlan, def *datav1.ImputeRule, defField string) error {
+	nums := c.Nums
+	if plan.parse {
+		ct.ParseNumeric = true
+		nums = parsedNumbers(c)
+	}
 	vals := make([]float64, 0, len(rows))
 	for _, r := range rows {
-		if v := c.Nums[r]; !math.IsNaN(v) && !math.IsInf(v, 0) {
+		if v := nums[r]; !math.IsNaN(v) && !math.IsInf(v, 0) {
 			vals = append(vals, v)
 		}
 	}
 	sort.Float64s(vals)
 	if len(vals) == 0 || vals[0] == vals[len(vals)-1] {
 		ct.Action, ct.DropReason = datav1.ColumnAction_COLUMN_ACTION_DROP, DropConstant
-		return
+		return nil
 	}
 	ct.Action = datav1.ColumnAction_COLUMN_ACTION_NUMERIC
 	ct.ImputeNumber = median(vals)
-	if opts.GetNumericImpute() == prepv1.NumericImpute_NUMERIC_IMPUTE_MEAN {
+	rule, ruleField := plan.impute, plan.imputeField
+	if rule == nil {
+		rule, ruleField = def, defField
+	}
+	strategy := rule.GetStrategy()
+	if strategy == datav1.ImputeStrategy_IMPUTE_STRATEGY_UNSPECIFIED && opts.GetNumericImpute() == prepv1.NumericImpute_NUMERIC_IMPUTE_MEAN {
+		strategy = datav1.ImputeStrategy_IMPUTE_STRATEGY_MEAN
+	} else {
+		ct.ImputeStrategy = strategy
+	}
+	switch strategy {
+	case datav1.ImputeStrategy_IMPUTE_STRATEGY_MEAN:
 		// A sum beyond the float64 range keeps the median instead.
 		if m := mean(vals); finite(m) {
 			ct.ImputeNumber = m
 		}
+	case datav1.ImputeStrategy_IMPUTE_STRATEGY_MODE:
+		ct.ImputeNumber = numericMode(vals)
+	case datav1.ImputeStrategy_IMPUTE_STRATEGY_CONSTANT:
+		typ := c.Type
+		if plan.parse {
+			typ = datav1.ColumnType_COLUMN_TYPE_NUMERIC
+		}
+		v, ok := numericConstant(rule.GetValue(), typ)
+		if !ok {
+			return optErr(ruleField+".value", "%q is not a number, but column %q is %v", rule.GetValue(), c.Name, typ)
+		}
+		ct.ImputeNumber = v
+	}
+	imputed := ct.ImputeNumber
+	if plan.log {
+		if vals[0] < 0 {
+			return optErr(plan.logField, "column %q has negative values (the smallest train value is %g); log(1+x) needs values of 0 or more: drop the column from log_transform or shift it at the source", c.Name, vals[0])
+		}
+		if imputed < 0 {
+			return optErr(ruleField+".value", "imputes %g into column %q, which is log-transformed and needs values of 0 or more", imputed, c.Name)
+		}
+		ct.Log1P = true
+		for i, v := range vals {
+			vals[i] = math.Log1p(v) // monotone: vals stay sorted
+		}
+		imputed = math.Log1p(imputed)
+	}
+	if plan.clip {
+		if lo, hi, ok := clipBounds(vals, opts.GetCleaning()); ok {
+			ct.Clipped, ct.ClipLow, ct.ClipHigh = true, lo, hi
+			for i, v := range vals {
+				vals[i] = min(max(v, lo), hi) // monotone: vals stay sorted
+			}
+			imputed = min(max(imputed, lo), hi)
+		}
 	}
 	ct.Scale = 1
 	if opts.GetNoScaling() {
-		return
+		return nil
 	}
 	// The scaler sees the imputed column, as in an imputer-then-scaler
 	// pipeline: the present values plus one imputed value per missing row.
 	nMissing := len(rows) - len(vals)
 	n := float64(len(rows))
-	m := (sumKahan(vals) + float64(nMissing)*ct.ImputeNumber) / n
-	ss := float64(nMissing) * (ct.ImputeNumber - m) * (ct.ImputeNumber - m)
+	m := (sumKahan(vals) + float64(nMissing)*imputed) / n
+	ss := float64(nMissing) * (imputed - m) * (imputed - m)
 	for _, v := range vals {
 		ss += (v - m) * (v - m)
 	}
 	std := math.Sqrt(ss / n)
 	if math.IsInf(m, 0) || math.IsNaN(m) || math.IsInf(std, 0) || math.IsNaN(std) {
-		return // values near the float64 limit: leave them unscaled
+		return nil // values near the float64 limit: leave them unscaled
 	}
 	ct.Scaled, ct.Mean, ct.Scale = true, m, std
 	// Like scikit-learn's StandardScaler, a column whose spread is lost in
@@ -151,13 +219,40 @@ func fitNumeric(ct *datav1.ColumnTransform, c *table.Column, rows []int, opts *p
 	if !(std > 10*epsilon*math.Abs(m)) || std == 0 {
 		ct.Scale = 1
 	}
+	return nil
+}
+
+// parsedNumbers reads a CATEGORICAL column as numbers (ParseNumber); a
+// value that is not a number is NaN, that is missing. A column that is
+// already numeric is returned as it is.
+func parsedNumbers(c *table.Column) []float64 {
+	if !c.IsCategorical() {
+		return c.Nums
+	}
+	byCode := make([]float64, len(c.Dict))
+	for code, s := range c.Dict {
+		if v, ok := ParseNumber(s); ok {
+			byCode[code] = v
+		} else {
+			byCode[code] = math.NaN()
+		}
+	}
+	out := make([]float64, len(c.Codes))
+	for r, code := range c.Codes {
+		if code < 0 {
+			out[r] = math.NaN()
+		} else {
+			out[r] = byCode[code]
+		}
+	}
+	return out
 }
 
 const epsilon = 0x1p-52
 
-// fitCategorical learns imputation and the one-hot vocabulary of a
-// CATEGORICAL column.
-func fitCategorical(ct *datav1.ColumnTransform, c *table.Column, rows []int, opts *prepv1.PrepareOptions) {
+// fitCategorical learns imputation, rare-category grouping and the one-hot
+// vocabulary of a CATEGORICAL column.
+func fitCategorical(ct *datav1.ColumnTransform, c *table.Column, rows []int, opts *prepv1.PrepareOptions, plan *colPlan, def *datav1.ImputeRule) {
 	counts := make(map[string]int)
 	present := 0
 	for _, r := range rows {
@@ -174,24 +269,71 @@ func fitCategorical(ct *datav1.ColumnTransform, c *table.Column, rows []int, opt
 		ct.Action, ct.DropReason = datav1.ColumnAction_COLUMN_ACTION_DROP, DropIDLike
 		return
 	}
-	ranked := make([]string, 0, len(counts))
-	for v := range counts {
-		ranked = append(ranked, v)
-	}
-	sort.Slice(ranked, func(i, j int) bool {
-		a, b := ranked[i], ranked[j]
-		if counts[a] != counts[b] {
-			return counts[a] > counts[b]
+	ranked := rankCounts(counts)
+	if plan.rare {
+		label := opts.GetCleaning().GetRareLabel()
+		if label == "" {
+			label = DefaultRareLabel
 		}
-		return a < b
-	})
+		kept := keptCategories(ranked, counts, present, opts.GetCleaning())
+		grouped := make(map[string]int, len(kept)+1)
+		for v, n := range counts {
+			if kept[v] {
+				grouped[v] += n
+			} else {
+				grouped[label] += n
+			}
+		}
+		if len(grouped) < len(counts) || !kept[ranked[len(ranked)-1]] {
+			ct.RareLabel = label
+			counts = grouped
+			ranked = rankCounts(counts)
+		}
+		if len(counts) <= 1 {
+			// Every category was rare: one category left says nothing.
+			ct.Action, ct.DropReason, ct.RareLabel = datav1.ColumnAction_COLUMN_ACTION_DROP, DropConstant, ""
+			return
+		}
+	}
 	ct.Action = datav1.ColumnAction_COLUMN_ACTION_ONE_HOT
 	ct.ImputeCategory = ranked[0]
-	if k := maxCategories(opts); len(ranked) > k {
-		ranked = ranked[:k]
+	rule := plan.impute
+	if rule == nil {
+		rule = def
+	}
+	constant := ""
+	switch rule.GetStrategy() {
+	case datav1.ImputeStrategy_IMPUTE_STRATEGY_MODE:
+		ct.ImputeStrategy = datav1.ImputeStrategy_IMPUTE_STRATEGY_MODE
+	case datav1.ImputeStrategy_IMPUTE_STRATEGY_CONSTANT:
+		ct.ImputeStrategy = datav1.ImputeStrategy_IMPUTE_STRATEGY_CONSTANT
+		constant = rule.GetValue()
+		ct.ImputeCategory = constant
+	}
+	k := maxCategories(opts)
+	if len(ranked) > k {
+		keep := ranked[:k]
+		if ct.RareLabel != "" && counts[ct.RareLabel] > 0 && !contains(keep, ct.RareLabel) {
+			// Values cut by max_categories fall into the rare category,
+			// so it must stay in the vocabulary.
+			keep = append(keep[:k-1:k-1], ct.RareLabel)
+		}
+		ranked = keep
+	}
+	if constant != "" && !contains(ranked, constant) {
+		ranked = append(ranked, constant)
 	}
 	sort.Strings(ranked)
 	ct.Categories = ranked
+}
+
+func contains(xs []string, x string) bool {
+	for _, v := range xs {
+		if v == x {
+			return true
+		}
+	}
+	return false
 }
 
 // featureNames lists the output features of the column transforms: a

@@ -415,6 +415,16 @@ func FuzzApply(f *testing.F) {
 				ct.Categories = append(ct.Categories, fmt.Sprint("v", (j+i)%3))
 			}
 			ct.ImputeCategory = fmt.Sprint("v", next(&spec)%5)
+			// The cleaning fields of the transform.
+			flags := next(&spec)
+			ct.Log1P = flags&1 != 0
+			ct.ParseNumeric = flags&2 != 0
+			if flags&4 != 0 {
+				ct.Clipped, ct.ClipLow, ct.ClipHigh = true, float64(next(&spec))-100, float64(next(&spec))-50
+			}
+			if flags&8 != 0 {
+				ct.RareLabel = fmt.Sprint("v", next(&spec)%4)
+			}
 			tr.Columns = append(tr.Columns, ct)
 		}
 		tr.FeatureNames = featureNames(tr.Columns)
@@ -430,7 +440,7 @@ func FuzzApply(f *testing.F) {
 			}
 			switch next(&data) % 3 {
 			case 0:
-				c := table.NewCategorical(name, make([]int32, rows), []string{"v0", "v1", "c1", "v9"})
+				c := table.NewCategorical(name, make([]int32, rows), []string{"v0", "v1", "c1", "v9", " 2.5"})
 				for r := range c.Codes {
 					c.Codes[r] = int32(next(&data)%6) - 1
 				}

@@ -1,7 +1,6 @@
 package prep
 
 import (
-	"fmt"
 	"math"
 	"sort"
 	"strconv"
@@ -66,21 +65,12 @@ func columnNames(t *table.Table) []string {
 	return names
 }
 
-// checkColumnsExist makes sure the split column and every dropped column
-// name a column of the table, so that a typo is reported instead of being
+// checkColumnsExist makes sure the split column, every dropped column and
+// every column the cleaning options name exist with a type the option can
+// work on (CheckSchema), so that a typo is reported instead of being
 // silently ignored.
-func checkColumnsExist(t *table.Table, idx map[string]int, o *prepv1.PrepareOptions) error {
-	if s := o.GetSplitColumn(); s != "" {
-		if _, ok := idx[s]; !ok {
-			return optErr("options.split_column", "column %q is not in the table (columns: %s)", s, columnList(columnNames(t)))
-		}
-	}
-	for i, d := range o.GetDropColumns() {
-		if _, ok := idx[d]; !ok {
-			return optErr(fmt.Sprintf("options.drop_columns[%d]", i), "column %q is not in the table (columns: %s)", d, columnList(columnNames(t)))
-		}
-	}
-	return nil
+func checkColumnsExist(t *table.Table, o *prepv1.PrepareOptions) error {
+	return CheckSchema(t.Schema(), o)
 }
 
 // analyzeLabel finds the label column, infers or checks the task and, for

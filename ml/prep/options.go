@@ -98,7 +98,7 @@ func ValidateOptions(o *prepv1.PrepareOptions) error {
 	if m := o.GetMaxCategories(); m < 0 || m > MaxMaxCategories {
 		return optErr("options.max_categories", "%d is outside [0, %d]", m, MaxMaxCategories)
 	}
-	return nil
+	return validateCleaning(o)
 }
 
 // checkFraction enforces the [0, 0.9) range of prep.proto.

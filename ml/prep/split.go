@@ -67,7 +67,7 @@ func Split(t *table.Table, opts *prepv1.PrepareOptions) (*Splits, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := checkColumnsExist(t, idx, opts); err != nil {
+	if err := checkColumnsExist(t, opts); err != nil {
 		return nil, err
 	}
 	rng := newRand(opts.GetSeed())

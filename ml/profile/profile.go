@@ -43,12 +43,26 @@ const (
 	// columns with many values, most of them rare.
 	highCardinalityDistinct = 50
 	highCardinalityShare    = 0.5
-	// outlierFence is the multiple of the interquartile range beyond the
-	// quartiles where a value counts as an outlier (Tukey's "far out"
-	// fence).
-	outlierFence = 3
-	// skewLimit is the |skewness| above which a column is called skewed.
+	// innerFence and outerFence are the multiples of the interquartile
+	// range beyond the quartiles where a value is an outlier and a "far
+	// out" value (Tukey's fences, Exploratory Data Analysis, 1977).
+	innerFence = 1.5
+	outerFence = 3
+	// heavyTailShare is the share of values beyond the inner fences above
+	// which a column without far-out values is still reported: a normal
+	// distribution has 0.7 % there.
+	heavyTailShare = 0.02
+	// farOutWarnShare is the share of far-out values from which the outlier
+	// finding is a warning rather than information.
+	farOutWarnShare = 0.005
+	// logSkew is the skewness above which a column of values ≥ 0 is offered
+	// a log transform; skewLimit is the |skewness| above which any column
+	// is called skewed.
+	logSkew   = 1
 	skewLimit = 2
+	// moderateImbalance is the minority/majority class ratio below which
+	// imbalance is worth knowing; imbalanceRatio makes it a warning.
+	moderateImbalance = 0.5
 )
 
 // Quantiles are the probabilities every numeric column reports.
@@ -74,8 +88,16 @@ func ValidateOptions(o *prepv1.ProfileOptions) error {
 }
 
 // Profile describes t: every column in schema order, the number of
-// duplicate rows, and findings sorted by severity (most severe first), then
-// column, then code.
+// duplicate rows, the correlation matrix of the numeric columns, and
+// findings sorted by severity (most severe first), then column, then code.
+//
+// The findings, each with a machine-usable fix where a preparation option
+// applies (see findings.go for the methods and thresholds): missing values
+// and columns missing together or depending on the label, constant and
+// id-like columns, high cardinality, categorical columns that are mostly
+// numbers (mixed types), outliers by Tukey's fences, skewness, infinite
+// values, near-duplicate columns, features that leak the label, class
+// imbalance and duplicate rows.
 func Profile(t *table.Table, opts *prepv1.ProfileOptions) (*datav1.DataProfile, error) {
 	if err := ValidateOptions(opts); err != nil {
 		return nil, err
@@ -101,7 +123,11 @@ func Profile(t *table.Table, opts *prepv1.ProfileOptions) (*datav1.DataProfile, 
 		p.Columns = append(p.Columns, cp)
 		findings = append(findings, fs...)
 	}
+	p.Correlation = correlationMatrix(t)
+	findings = append(findings, nearDuplicates(t, p.Correlation, opts.GetLabel())...)
+	findings = append(findings, missingPatterns(t, opts.GetLabel())...)
 	if label := opts.GetLabel(); label != "" {
+		findings = append(findings, leakage(t, label)...)
 		if c, _ := t.Column(label); c == nil {
 			findings = append(findings, &datav1.Finding{
 				Severity: datav1.Severity_SEVERITY_ERROR, Code: "label_missing", Column: label,
@@ -136,9 +162,12 @@ func Profile(t *table.Table, opts *prepv1.ProfileOptions) (*datav1.DataProfile, 
 func profileColumn(c *table.Column, rows, bins, top int, isLabel bool) (*datav1.ColumnProfile, []*datav1.Finding) {
 	cp := &datav1.ColumnProfile{Name: c.Name, Type: c.Type}
 	var fs []*datav1.Finding
-	add := func(sev datav1.Severity, code, msg, suggestion string) {
-		fs = append(fs, &datav1.Finding{Severity: sev, Code: code, Column: c.Name, Message: msg, Suggestion: suggestion})
+	add := func(sev datav1.Severity, code, msg, suggestion string) *datav1.Finding {
+		f := newFinding(sev, code, []string{c.Name}, 0, msg, suggestion, nil)
+		fs = append(fs, f)
+		return f
 	}
+	dropFix := &datav1.CleaningOptions{DropColumns: []string{c.Name}}
 	var counts []*datav1.CategoryCount // every distinct value, most frequent first
 	switch c.Type {
 	case datav1.ColumnType_COLUMN_TYPE_CATEGORICAL:
@@ -179,13 +208,17 @@ func profileColumn(c *table.Column, rows, bins, top int, isLabel bool) (*datav1.
 			if isLabel {
 				sug = "Rows without a label cannot be learnt from and are dropped by prepare; collect more labelled rows."
 			}
-			add(datav1.Severity_SEVERITY_WARNING, "high_missing", fmt.Sprintf("%.1f%% of the values (%d of %d) are missing.", 100*share, cp.Missing, rows), sug)
+			f := add(datav1.Severity_SEVERITY_WARNING, "high_missing", fmt.Sprintf("%.1f%% of the values (%d of %d) are missing.", 100*share, cp.Missing, rows), sug)
+			f.Value = share
+			if !isLabel {
+				f.Fix = dropFix
+			}
 		default:
 			sug := "Prepare imputes missing values (median for numbers, most frequent value for categories)."
 			if isLabel {
 				sug = "Rows without a label are dropped by prepare."
 			}
-			add(datav1.Severity_SEVERITY_INFO, "missing_values", fmt.Sprintf("%d of %d values (%.1f%%) are missing.", cp.Missing, rows, 100*share), sug)
+			add(datav1.Severity_SEVERITY_INFO, "missing_values", fmt.Sprintf("%d of %d values (%.1f%%) are missing.", cp.Missing, rows, 100*share), sug).Value = share
 		}
 	}
 	if cp.Distinct <= 1 && rows > 0 {
@@ -196,31 +229,47 @@ func profileColumn(c *table.Column, rows, bins, top int, isLabel bool) (*datav1.
 		if isLabel {
 			add(datav1.Severity_SEVERITY_ERROR, "label_constant", msg, "A label with one value cannot be learnt; pick another label or collect rows of the other classes.")
 		} else {
-			add(datav1.Severity_SEVERITY_WARNING, "constant_column", msg, "It carries no information; prepare drops constant columns.")
+			add(datav1.Severity_SEVERITY_WARNING, "constant_column", msg, "It carries no information; prepare drops constant columns.").Fix = dropFix
 		}
 	}
 	idLike := false
 	if !isLabel && cp.Count > idLikeMinRows && cp.Distinct == cp.Count {
 		if c.IsCategorical() {
 			idLike = true
-			add(datav1.Severity_SEVERITY_WARNING, "id_like_column", fmt.Sprintf("Every one of its %d values is different, like an identifier.", cp.Count),
+			f := add(datav1.Severity_SEVERITY_WARNING, "id_like_column", fmt.Sprintf("Every one of its %d values is different, like an identifier.", cp.Count),
 				"Identifiers do not generalise; prepare drops such columns unless keep_id_like is set.")
+			f.Value, f.Fix = 1, dropFix
 		} else if isRowNumber(c, cp) {
 			idLike = true
-			add(datav1.Severity_SEVERITY_WARNING, "id_like_column", fmt.Sprintf("Its %d values are the consecutive whole numbers %g to %g, like a row number.", cp.Count, cp.Min, cp.Max),
+			f := add(datav1.Severity_SEVERITY_WARNING, "id_like_column", fmt.Sprintf("Its %d values are the consecutive whole numbers %g to %g, like a row number.", cp.Count, cp.Min, cp.Max),
 				"Add it to drop_columns: a row number only helps a model that memorises the order of the file.")
+			f.Value, f.Fix = 1, dropFix
 		}
 	}
-	if c.IsCategorical() && !idLike && !isLabel && cp.Distinct > highCardinalityDistinct && float64(cp.Distinct) > highCardinalityShare*float64(cp.Count) {
-		add(datav1.Severity_SEVERITY_WARNING, "high_cardinality", fmt.Sprintf("%d distinct values in %d rows: most categories are rare.", cp.Distinct, cp.Count),
-			"Drop the column, group rare values, or lower max_categories so one-hot encoding keeps only the frequent ones.")
+	// A mostly numeric column is reported as mixed types, not as many
+	// categories: its fix (parse_numeric) excludes grouping.
+	var mixed *datav1.Finding
+	if c.IsCategorical() && !idLike && !isLabel {
+		mixed = mixedTypes(c, counts)
+	}
+	if mixed != nil {
+		fs = append(fs, mixed)
+	} else if c.IsCategorical() && !idLike && !isLabel && cp.Distinct > highCardinalityDistinct && float64(cp.Distinct) > highCardinalityShare*float64(cp.Count) {
+		ratio := float64(cp.Distinct) / float64(cp.Count)
+		f := add(datav1.Severity_SEVERITY_WARNING, "high_cardinality", fmt.Sprintf("%d distinct values in %d rows (%.0f%% as many values as rows): most categories are rare.", cp.Distinct, cp.Count, 100*ratio),
+			"Group the rare values into one category (group_rare), or drop the column if it is an identifier in disguise.")
+		f.Value, f.Fix = ratio, &datav1.CleaningOptions{GroupRare: []string{c.Name}}
 	}
 	if isLabel && c.Type != datav1.ColumnType_COLUMN_TYPE_NUMERIC && len(counts) >= 2 {
 		major, minor := counts[0], counts[len(counts)-1]
-		if ratio := float64(minor.Count) / float64(major.Count); ratio < imbalanceRatio {
-			add(datav1.Severity_SEVERITY_WARNING, "class_imbalance",
+		if ratio := float64(minor.Count) / float64(major.Count); ratio < moderateImbalance {
+			sev := datav1.Severity_SEVERITY_INFO
+			if ratio < imbalanceRatio {
+				sev = datav1.Severity_SEVERITY_WARNING
+			}
+			add(sev, "class_imbalance",
 				fmt.Sprintf("The rarest class %q has %d rows, the most frequent %q has %d (ratio %.2f).", minor.Value, minor.Count, major.Value, major.Count, ratio),
-				"Judge models by balanced accuracy or per-class recall rather than accuracy; collect more rows of the rare classes if you can.")
+				"Judge models by balanced accuracy or per-class recall rather than accuracy; train with balanced class weights, and collect more rows of the rare classes if you can.").Value = ratio
 		}
 	}
 	return cp, fs
@@ -231,8 +280,10 @@ func profileColumn(c *table.Column, rows, bins, top int, isLabel bool) (*datav1.
 // of the moments, quantiles and histogram, which they would make useless.
 func profileNumeric(cp *datav1.ColumnProfile, c *table.Column, bins int) []*datav1.Finding {
 	var fs []*datav1.Finding
-	add := func(sev datav1.Severity, code, msg, suggestion string) {
-		fs = append(fs, &datav1.Finding{Severity: sev, Code: code, Column: c.Name, Message: msg, Suggestion: suggestion})
+	add := func(sev datav1.Severity, code, msg, suggestion string) *datav1.Finding {
+		f := newFinding(sev, code, []string{c.Name}, 0, msg, suggestion, nil)
+		fs = append(fs, f)
+		return f
 	}
 	vals := make([]float64, 0, len(c.Nums))
 	var posInf, negInf int64
@@ -262,28 +313,90 @@ func profileNumeric(cp *datav1.ColumnProfile, c *table.Column, bins int) []*data
 		cp.Quantiles = append(cp.Quantiles, &datav1.Quantile{Q: q, Value: quantile(vals, q)})
 	}
 	cp.Histogram = histogram(vals, bins)
-	q1, q3 := quantile(vals, 0.25), quantile(vals, 0.75)
-	if iqr := q3 - q1; iqr > 0 {
-		lo, hi := q1-outlierFence*iqr, q3+outlierFence*iqr
-		n := 0
-		for _, v := range vals {
-			if v < lo || v > hi {
-				n++
-			}
-		}
-		if n > 0 {
-			add(datav1.Severity_SEVERITY_INFO, "outliers", fmt.Sprintf("%d values lie more than %d interquartile ranges beyond the quartiles (outside [%.4g, %.4g]).", n, outlierFence, lo, hi),
-				"Check them for data-entry errors; tree models are robust to them, linear models and k-NN are not.")
-		}
-	}
-	if s := skewness(vals, cp.Mean); math.Abs(s) > skewLimit {
-		sug := "A log transform of the column would make it more symmetric."
-		if vals[0] < 0 {
-			sug = "A signed log transform, sign(x)·log(1+|x|), would make it more symmetric."
-		}
-		add(datav1.Severity_SEVERITY_INFO, "skewed", fmt.Sprintf("The distribution is strongly skewed (skewness %.2f).", s), sug)
+	sk := skewness(vals, cp.Mean)
+	fs = append(fs, outliers(c.Name, vals, vals[0] >= 0 && sk > logSkew)...)
+	if vals[0] >= 0 && sk > logSkew {
+		add(datav1.Severity_SEVERITY_INFO, "skewed", fmt.Sprintf("The distribution is skewed to the right (skewness %.2f) and has no negative values.", sk),
+			"A log transform, log(1+x) (log_transform), makes it more symmetric, which helps linear models and k-NN.").Fix = &datav1.CleaningOptions{LogTransform: []string{c.Name}}
+	} else if math.Abs(sk) > skewLimit {
+		add(datav1.Severity_SEVERITY_INFO, "skewed", fmt.Sprintf("The distribution is strongly skewed (skewness %.2f).", sk),
+			"A signed log transform, sign(x)·log(1+|x|), at the source would make it more symmetric; tree models do not mind.")
 	}
 	return fs
+}
+
+// outliers applies Tukey's fences to sorted finite values: values beyond
+// Q1 - 1.5·IQR or Q3 + 1.5·IQR are outliers, beyond 3·IQR "far out". A
+// column is reported when it has far-out values, or more than 2 % outliers
+// (a heavy tail); the fix clips to the inner fences learnt on the train
+// rows. It is a warning when at least 0.5 % of the values are far out —
+// for a right-skewed column of values ≥ 0 (logSkewed), far out on the
+// log(1+x) scale too, since there a long tail is the skew, not errors.
+func outliers(name string, vals []float64, logSkewed bool) []*datav1.Finding {
+	q1, q3 := quantile(vals, 0.25), quantile(vals, 0.75)
+	iqr := q3 - q1
+	if !(iqr > 0) || math.IsInf(iqr, 0) {
+		return nil
+	}
+	lo1, hi1 := q1-innerFence*iqr, q3+innerFence*iqr
+	lo3, hi3 := q1-outerFence*iqr, q3+outerFence*iqr
+	var n1, n3 int
+	var examples []string
+	for _, v := range vals {
+		if v < lo1 || v > hi1 {
+			n1++
+		}
+		if v < lo3 || v > hi3 {
+			n3++
+		}
+	}
+	n := float64(len(vals))
+	share1, share3 := float64(n1)/n, float64(n3)/n
+	if n3 == 0 && share1 <= heavyTailShare {
+		return nil
+	}
+	// The most extreme values on each side, as examples.
+	if vals[0] < lo1 {
+		examples = append(examples, strconv.FormatFloat(vals[0], 'g', 6, 64))
+	}
+	if vals[len(vals)-1] > hi1 {
+		examples = append(examples, strconv.FormatFloat(vals[len(vals)-1], 'g', 6, 64))
+	}
+	sev := datav1.Severity_SEVERITY_INFO
+	if share3 >= farOutWarnShare && (!logSkewed || farOutShare(vals, true) >= farOutWarnShare) {
+		sev = datav1.Severity_SEVERITY_WARNING
+	}
+	f := newFinding(sev, "outliers", []string{name}, share1,
+		fmt.Sprintf("%d values (%.1f%%) lie outside Tukey's fences [%.4g, %.4g] (1.5 interquartile ranges beyond the quartiles); %d of them lie beyond 3 ranges, outside [%.4g, %.4g].",
+			n1, 100*share1, lo1, hi1, n3, lo3, hi3),
+		"Check them for data-entry errors. Clipping to the fences (clip_outliers, bounds learnt on the train rows) protects linear models and k-NN; tree models do not need it. If the column is skewed, a log transform may be the better fix.",
+		&datav1.CleaningOptions{ClipOutliers: []string{name}})
+	f.Examples = examples
+	return []*datav1.Finding{f}
+}
+
+// farOutShare is the share of sorted values beyond Tukey's outer fences,
+// on the log(1+x) scale when logScale (the values must then be ≥ 0).
+func farOutShare(vals []float64, logScale bool) float64 {
+	x := vals
+	if logScale {
+		x = make([]float64, len(vals))
+		for i, v := range vals {
+			x[i] = math.Log1p(v) // monotone: x stays sorted
+		}
+	}
+	q1, q3 := quantile(x, 0.25), quantile(x, 0.75)
+	iqr := q3 - q1
+	if !(iqr > 0) {
+		return 0
+	}
+	n := 0
+	for _, v := range x {
+		if v < q1-outerFence*iqr || v > q3+outerFence*iqr {
+			n++
+		}
+	}
+	return float64(n) / float64(len(x))
 }
 
 // numericMoments sets min, max, mean and the sample standard deviation

@@ -164,7 +164,7 @@ func TestFindings(t *testing.T) {
 		{"duplicates", tbl(num("x", 1, 2, 1, nan, nan), cat("c", "a", "b", "a", "", "")), nil, "duplicate_rows", "", datav1.Severity_SEVERITY_WARNING},
 		{"imbalance", tbl(num("x", rowNo...), cat("y", ys...)), &prepv1.ProfileOptions{Label: "y"}, "class_imbalance", "y", datav1.Severity_SEVERITY_WARNING},
 		{"high cardinality", tbl(cat("c", many...)), nil, "high_cardinality", "c", datav1.Severity_SEVERITY_WARNING},
-		{"outliers", tbl(num("x", 1, 2, 3, 4, 100)), nil, "outliers", "x", datav1.Severity_SEVERITY_INFO},
+		{"outliers", tbl(num("x", 1, 2, 3, 4, 100)), nil, "outliers", "x", datav1.Severity_SEVERITY_WARNING},
 		{"skewed", tbl(num("s", skew...)), nil, "skewed", "s", datav1.Severity_SEVERITY_INFO},
 		{"infinite", tbl(num("x", 1, math.Inf(1), 3)), nil, "infinite_values", "x", datav1.Severity_SEVERITY_WARNING},
 	}
@@ -265,13 +265,40 @@ func FuzzProfile(f *testing.F) {
 			x[i] = vals[int(data[2*i])%len(vals)]
 			codes[i] = int32(data[2*i+1]%5) - 1
 		}
-		tb := tbl(num("x", x...), table.NewCategorical("c", codes, []string{"a", "b", "a", "d"}))
-		p, err := Profile(tb, &prepv1.ProfileOptions{HistogramBins: bins, TopCategories: top, Label: "c"})
+		// A second numeric column and a mostly numeric categorical one feed
+		// the correlation, leakage, mixed-type and missing-pattern checks;
+		// the label alternates between a class and a number.
+		x2 := make([]float64, rows)
+		for i := range x2 {
+			x2[i] = vals[int(data[2*i+1])%len(vals)]
+		}
+		nums := table.NewCategorical("n", append([]int32(nil), codes...), []string{"1", "2.5", "x", "4"})
+		tb := tbl(num("x", x...), table.NewCategorical("c", codes, []string{"a", "b", "a", "d"}), num("x2", x2...), nums)
+		label := "c"
+		if len(data)%2 == 1 {
+			label = "x2"
+		}
+		p, err := Profile(tb, &prepv1.ProfileOptions{HistogramBins: bins, TopCategories: top, Label: label})
 		if err != nil {
 			if ValidateOptions(&prepv1.ProfileOptions{HistogramBins: bins, TopCategories: top}) == nil {
 				t.Fatalf("valid options, error %v", err)
 			}
 			return
+		}
+		if m := p.GetCorrelation(); m != nil {
+			if len(m.GetValues()) != len(m.GetColumns())*len(m.GetColumns()) {
+				t.Fatalf("matrix of %d columns has %d values", len(m.GetColumns()), len(m.GetValues()))
+			}
+			for _, r := range m.GetValues() {
+				if !math.IsNaN(r) && (r < -1 || r > 1) {
+					t.Fatalf("correlation %v", r)
+				}
+			}
+		}
+		for _, f := range p.GetFindings() {
+			if f.GetMessage() == "" || f.GetCode() == "" || f.GetSeverity() == datav1.Severity_SEVERITY_UNSPECIFIED {
+				t.Fatalf("finding %v", f)
+			}
 		}
 		for _, cp := range p.Columns {
 			if cp.Count+cp.Missing != int64(rows) {

@@ -42,9 +42,9 @@ const (
 // sourceRef is a resolved source: a bundled name, a server-side path, or a
 // stored upload to stream.
 type sourceRef struct {
-	bundled, path string
-	csv           *ingestv1.CsvOptions
-	upload        func(send func([]byte) error) error
+	bundled, path, url string
+	csv                *ingestv1.CsvOptions
+	upload             func(send func([]byte) error) error
 }
 
 // runner executes one run. Steps run strictly in order; each is recorded
@@ -317,29 +317,7 @@ func (r *runner) execute() error {
 	spec := r.run.GetSpec()
 
 	// 1. Collect.
-	src, cacheable, err := r.srv.resolveSource(spec.GetSource())
-	if err != nil {
-		return err
-	}
-	var collectKey string
-	if cacheable {
-		collectKey = cacheKey(collectVersion, spec.GetSource())
-	}
-	outs, err := r.step("collect", collectKey, func(ctx context.Context) ([]string, string, error) {
-		t, sum, err := r.srv.stages.collect(ctx, src)
-		if err != nil {
-			return nil, "", err
-		}
-		var inputs []string
-		if u := spec.GetSource().GetUpload(); u != "" {
-			inputs = append(inputs, u)
-		}
-		d, err := r.putTable(kindDataset, "collect", sum.GetName(), t, inputs...)
-		if err != nil {
-			return nil, "", err
-		}
-		return []string{d}, fmt.Sprintf("%d rows × %d columns", t.NumRows(), len(t.Columns)), nil
-	})
+	outs, err := r.collect(spec.GetSource())
 	if err != nil {
 		return err
 	}
@@ -515,6 +493,50 @@ func (r *runner) execute() error {
 		run.LearningCurve, run.LearningCurveVerdict = curve.GetPoints(), curve.GetVerdict()
 	})
 	return nil
+}
+
+// collect runs the collect step: a dataset source materialises its pinned
+// version from the store, any other source is read through ingest.
+func (r *runner) collect(source *orchestratorv1.Source) ([]string, error) {
+	if ds := source.GetDataset(); ds != nil {
+		v, err := r.srv.store.DatasetVersion(ds.GetName(), ds.GetVersion())
+		if err != nil {
+			return nil, status.Errorf(codes.FailedPrecondition, "spec.source.dataset: %s version %d: %v", ds.GetName(), ds.GetVersion(), err)
+		}
+		return r.step("collect", cacheKey(collectDatasetVersion, nil, v.GetArtifactDigest()), func(ctx context.Context) ([]string, string, error) {
+			if _, err := r.srv.store.StatArtifact(v.GetArtifactDigest()); err != nil {
+				return nil, "", status.Errorf(codes.DataLoss, "dataset %s version %d: %v", ds.GetName(), v.GetVersion(), err)
+			}
+			if err := r.srv.store.LinkArtifact(r.run.GetId(), v.GetArtifactDigest()); err != nil {
+				return nil, "", status.Errorf(codes.Internal, "link dataset artifact: %v", err)
+			}
+			return []string{v.GetArtifactDigest()}, fmt.Sprintf("dataset %s version %d: %d rows × %d columns",
+				ds.GetName(), v.GetVersion(), v.GetRows(), len(v.GetSchema().GetFields())), nil
+		})
+	}
+	src, cacheable, err := r.srv.resolveSource(source)
+	if err != nil {
+		return nil, err
+	}
+	var collectKey string
+	if cacheable {
+		collectKey = cacheKey(collectVersion, source)
+	}
+	return r.step("collect", collectKey, func(ctx context.Context) ([]string, string, error) {
+		t, sum, err := r.srv.stages.collect(ctx, src)
+		if err != nil {
+			return nil, "", err
+		}
+		var inputs []string
+		if u := source.GetUpload(); u != "" {
+			inputs = append(inputs, u)
+		}
+		d, err := r.putTable(kindDataset, "collect", sum.GetName(), t, inputs...)
+		if err != nil {
+			return nil, "", err
+		}
+		return []string{d}, fmt.Sprintf("%d rows × %d columns", t.NumRows(), len(t.Columns)), nil
+	})
 }
 
 // mustTable reads a table the run stored itself; errors surface through

@@ -258,6 +258,8 @@ func TestStartRunValidation(t *testing.T) {
 		{"unknown metric", &orchestratorv1.PipelineSpec{Source: &orchestratorv1.Source{Kind: &orchestratorv1.Source_Bundled{Bundled: "iris"}}, Label: "species", Objective: &orchestratorv1.Objective{Metric: "vibes"}}, "spec.objective.metric"},
 		{"budget", &orchestratorv1.PipelineSpec{Source: &orchestratorv1.Source{Kind: &orchestratorv1.Source_Bundled{Bundled: "iris"}}, Label: "species", MaxTrials: -2}, "spec.max_trials"},
 		{"test fraction", &orchestratorv1.PipelineSpec{Source: &orchestratorv1.Source{Kind: &orchestratorv1.Source_Bundled{Bundled: "iris"}}, Label: "species", Prepare: &prepv1.PrepareOptions{TestFraction: 0.95}}, "spec.prepare.test_fraction"},
+		{"cleaning the label", &orchestratorv1.PipelineSpec{Source: &orchestratorv1.Source{Kind: &orchestratorv1.Source_Bundled{Bundled: "iris"}}, Label: "species", Prepare: &prepv1.PrepareOptions{Cleaning: &datav1.CleaningOptions{LogTransform: []string{"species"}}}}, "spec.prepare.cleaning.log_transform[0]"},
+		{"constant impute without value", &orchestratorv1.PipelineSpec{Source: &orchestratorv1.Source{Kind: &orchestratorv1.Source_Bundled{Bundled: "iris"}}, Label: "species", Prepare: &prepv1.PrepareOptions{Cleaning: &datav1.CleaningOptions{Impute: []*datav1.ImputeRule{{Column: "sepal_length_cm", Strategy: datav1.ImputeStrategy_IMPUTE_STRATEGY_CONSTANT}}}}}, "spec.prepare.cleaning.impute[0].value"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -111,6 +111,8 @@ type Server struct {
 	runners map[string]*runner       // live runs
 	waiters map[string]chan struct{} // closed on each new event of a run
 	queued  int
+
+	datasets datasetLocks // serialises appends per dataset
 }
 
 // New opens the store, connects to the stages and resumes every run that
@@ -277,7 +279,7 @@ func (s *Server) waitFor(runID string) <-chan struct{} {
 // reports whether the result may be cached: bundled data and uploads are
 // immutable, a server-side file may change between runs.
 func (s *Server) resolveSource(src *orchestratorv1.Source) (sourceRef, bool, error) {
-	ref := sourceRef{csv: src.GetCsv(), bundled: src.GetBundled(), path: src.GetPath()}
+	ref := sourceRef{csv: src.GetCsv(), bundled: src.GetBundled(), path: src.GetPath(), url: src.GetUrl()}
 	if d := src.GetUpload(); d != "" {
 		a, err := s.store.StatArtifact(d)
 		if err != nil {
@@ -315,6 +317,26 @@ func (s *Server) StartRun(ctx context.Context, req *orchestratorv1.StartRunReque
 			return nil, serverkit.InvalidArgument("spec.source.upload", fmt.Sprintf("no uploaded file with digest %s: upload it with UploadSource first", u))
 		}
 	}
+	spec := req.GetSpec()
+	if ds := spec.GetSource().GetDataset(); ds != nil {
+		// Pin the version now, so a resumed run reads the same rows even
+		// after more batches are appended.
+		v, err := s.datasetVersion(ds.GetName(), ds.GetVersion(), "spec.source.dataset.version")
+		if err != nil {
+			return nil, serverkit.Wrap(err, "spec.source.dataset")
+		}
+		spec = proto.Clone(spec).(*orchestratorv1.PipelineSpec)
+		spec.GetSource().GetDataset().Version = v.GetVersion()
+	}
+	run, err := s.startRun(spec, nil)
+	if err != nil {
+		return nil, err
+	}
+	return &orchestratorv1.StartRunResponse{Run: run}, nil
+}
+
+// startRun persists a validated spec as a pending run and queues it.
+func (s *Server) startRun(spec *orchestratorv1.PipelineSpec, retrain *orchestratorv1.Retrain) (*orchestratorv1.Run, error) {
 	s.mu.Lock()
 	full := s.queued >= s.cfg.MaxQueuedRuns
 	s.mu.Unlock()
@@ -322,14 +344,21 @@ func (s *Server) StartRun(ctx context.Context, req *orchestratorv1.StartRunReque
 		return nil, serverkit.ResourceExhausted("max_queued_runs", fmt.Sprintf("%d runs are already waiting; try again later", s.cfg.MaxQueuedRuns))
 	}
 	run := &orchestratorv1.Run{
-		Id: newRunID(), Spec: req.GetSpec(), State: orchestratorv1.RunState_RUN_STATE_PENDING, CreateTime: timestamppb.Now(),
+		Id: newRunID(), Spec: spec, State: orchestratorv1.RunState_RUN_STATE_PENDING, CreateTime: timestamppb.Now(), Retrain: retrain,
 	}
 	if err := s.store.PutRun(run); err != nil {
 		return nil, status.Errorf(codes.Internal, "persist run: %v", err)
 	}
-	s.event(run.GetId(), &orchestratorv1.RunEvent{Time: timestamppb.Now(), RunState: run.GetState(), Message: "run queued"})
+	msg := "run queued"
+	if ds := spec.GetSource().GetDataset(); ds != nil {
+		msg += fmt.Sprintf(" on dataset %s version %d", ds.GetName(), ds.GetVersion())
+	}
+	if retrain != nil {
+		msg += fmt.Sprintf(", retraining run %s (version %d → %d)", retrain.GetRunId(), retrain.GetFromVersion(), retrain.GetToVersion())
+	}
+	s.event(run.GetId(), &orchestratorv1.RunEvent{Time: timestamppb.Now(), RunState: run.GetState(), Message: msg})
 	s.launch(proto.Clone(run).(*orchestratorv1.Run))
-	return &orchestratorv1.StartRunResponse{Run: run}, nil
+	return run, nil
 }
 
 // toStatus maps engine and store errors to gRPC statuses in one place.

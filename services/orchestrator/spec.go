@@ -1,6 +1,7 @@
 package orchestrator
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/alur-ml/alur/ml/algo"
 	"github.com/alur-ml/alur/ml/metrics"
+	mlprep "github.com/alur-ml/alur/ml/prep"
 	datav1 "github.com/alur-ml/alur/proto/alur/data/v1"
 	orchestratorv1 "github.com/alur-ml/alur/proto/alur/orchestrator/v1"
 	prepv1 "github.com/alur-ml/alur/proto/alur/prep/v1"
@@ -48,15 +50,8 @@ func validateSpec(s *orchestratorv1.PipelineSpec) error {
 	if s == nil {
 		return fieldErr("spec", "is required")
 	}
-	src := s.GetSource()
-	switch {
-	case src == nil || src.GetKind() == nil:
-		return fieldErr("spec.source", "is required: set bundled, path or upload")
-	case src.GetBundled() == "" && src.GetPath() == "" && src.GetUpload() == "":
-		return fieldErr("spec.source", "the chosen source kind is empty")
-	}
-	if u := src.GetUpload(); u != "" && !isDigest(u) {
-		return fieldErr("spec.source.upload", "%q is not a sha256 digest (64 lowercase hex characters) from UploadSource", u)
+	if err := validateSource("spec.source", s.GetSource()); err != nil {
+		return err
 	}
 	if strings.TrimSpace(s.GetLabel()) == "" {
 		return fieldErr("spec.label", "is required: name the column to predict")
@@ -64,7 +59,7 @@ func validateSpec(s *orchestratorv1.PipelineSpec) error {
 	if _, ok := datav1.Task_name[int32(s.GetTask())]; !ok {
 		return fieldErr("spec.task", "unknown task %d", s.GetTask())
 	}
-	if err := validatePrepare(s.GetPrepare()); err != nil {
+	if err := validatePrepare(s.GetPrepare(), s.GetLabel()); err != nil {
 		return err
 	}
 	if n := len(s.GetCandidates()); n > maxCandidates {
@@ -96,9 +91,47 @@ func validateSpec(s *orchestratorv1.PipelineSpec) error {
 	return nil
 }
 
-func validatePrepare(p *prepv1.PrepareOptions) error {
+// validateSource checks a source's kind and shape; field is its path in
+// the request, such as "spec.source".
+func validateSource(field string, src *orchestratorv1.Source) error {
+	switch {
+	case src == nil || src.GetKind() == nil:
+		return fieldErr(field, "is required: set bundled, path, upload, url or dataset")
+	case src.GetDataset() != nil:
+		ds := src.GetDataset()
+		if !datasetNamePattern.MatchString(ds.GetName()) {
+			return fieldErr(field+".dataset.name", "%q is not a dataset name: use a lowercase letter or digit, then up to 63 lowercase letters, digits, '.', '_' or '-'", ds.GetName())
+		}
+		if ds.GetVersion() < 0 {
+			return fieldErr(field+".dataset.version", "%d is negative: versions count from 1, 0 means the latest", ds.GetVersion())
+		}
+		return nil
+	case src.GetBundled() == "" && src.GetPath() == "" && src.GetUpload() == "" && src.GetUrl() == "":
+		return fieldErr(field, "the chosen source kind is empty")
+	}
+	if u := src.GetUpload(); u != "" && !isDigest(u) {
+		return fieldErr(field+".upload", "%q is not a sha256 digest (64 lowercase hex characters) from UploadSource", u)
+	}
+	if u := src.GetUrl(); u != "" && !strings.HasPrefix(u, "http://") && !strings.HasPrefix(u, "https://") {
+		return fieldErr(field+".url", "%q is not an http or https URL", u)
+	}
+	return nil
+}
+
+func validatePrepare(p *prepv1.PrepareOptions, label string) error {
 	if p == nil {
 		return nil
+	}
+	// The prepare step takes the label from the spec; check the cleaning
+	// options against it now, with the spec's field names.
+	withLabel := proto.CloneOf(p)
+	withLabel.Label = label
+	if err := mlprep.ValidateCleaning(withLabel); err != nil {
+		var oe *mlprep.OptionError
+		if errors.As(err, &oe) {
+			return fieldErr("spec.prepare."+strings.TrimPrefix(oe.Field, "options."), "%s", oe.Reason)
+		}
+		return err
 	}
 	for _, f := range []struct {
 		name string

@@ -134,9 +134,12 @@ func (s *stages) collect(ctx context.Context, src sourceRef) (*table.Table, *dat
 		return t, sum, err
 	}
 	req := &ingestv1.ReadRequest{Options: src.csv}
-	if src.bundled != "" {
+	switch {
+	case src.bundled != "":
 		req.Source = &ingestv1.ReadRequest_Bundled{Bundled: src.bundled}
-	} else {
+	case src.url != "":
+		req.Source = &ingestv1.ReadRequest_Url{Url: src.url}
+	default:
 		req.Source = &ingestv1.ReadRequest_Path{Path: src.path}
 	}
 	stream, err := s.ingest.Read(ctx, req)

@@ -362,25 +362,10 @@ func collect[T interface {
 }
 
 // checkPrepareSchema checks, as soon as the schema arrives, that the
-// columns the options name exist.
+// columns the options name (label, split column, drop_columns and every
+// cleaning option) exist with a type the option can work on.
 func checkPrepareSchema(sc *datav1.Schema, o *prepv1.PrepareOptions) error {
-	names := fieldNames(sc)
-	has := make(map[string]bool, len(names))
-	for _, n := range names {
-		has[n] = true
-	}
-	if !has[o.GetLabel()] {
-		return serverkit.InvalidArgument("options.label", fmt.Sprintf("column %q is not in the table (columns: %s)", o.GetLabel(), listNames(names)))
-	}
-	if sc := o.GetSplitColumn(); sc != "" && !has[sc] {
-		return serverkit.InvalidArgument("options.split_column", fmt.Sprintf("column %q is not in the table (columns: %s)", sc, listNames(names)))
-	}
-	for i, d := range o.GetDropColumns() {
-		if !has[d] {
-			return serverkit.InvalidArgument(fmt.Sprintf("options.drop_columns[%d]", i), fmt.Sprintf("column %q is not in the table (columns: %s)", d, listNames(names)))
-		}
-	}
-	return nil
+	return toStatus(mlprep.CheckSchema(sc, o))
 }
 
 // checkApplySchema checks, as soon as the schema arrives, that every column
@@ -398,7 +383,7 @@ func checkApplySchema(sc *datav1.Schema, tr *datav1.FittedTransform) error {
 		if !ok {
 			return serverkit.InvalidArgument("schema", fmt.Sprintf("column %q, which the transform needs, is missing (columns: %s)", ct.GetName(), listNames(fieldNames(sc))))
 		}
-		if ct.GetAction() == datav1.ColumnAction_COLUMN_ACTION_NUMERIC && typ == datav1.ColumnType_COLUMN_TYPE_CATEGORICAL {
+		if ct.GetAction() == datav1.ColumnAction_COLUMN_ACTION_NUMERIC && typ == datav1.ColumnType_COLUMN_TYPE_CATEGORICAL && !ct.GetParseNumeric() {
 			return serverkit.InvalidArgument("schema", fmt.Sprintf("column %q is categorical but the transform was fitted on %v values", ct.GetName(), ct.GetType()))
 		}
 	}

@@ -133,7 +133,10 @@ func (a *analyzer) load(ctx context.Context, id string) (*runData, error) {
 			d.Eval, d.EvalErr = a.evaluate(ctx, d, run.GetModelDigest(), test)
 		}
 	}
-	if dd := run.GetDatasetDigest(); dd == "" {
+	if c := corrFromProfile(d.Profile); c != nil {
+		// The profile brings its matrix: no need to read the dataset.
+		d.Corr = c
+	} else if dd := run.GetDatasetDigest(); dd == "" {
 		d.CorrErr = missing("a dataset")
 	} else {
 		d.Corr, d.CorrErr = a.correlations(ctx, d, dd)
@@ -533,6 +536,31 @@ func (a *analyzer) correlations(ctx context.Context, d *runData, digest string) 
 		}
 		return res, int64(len(res.Names)*len(res.Names))*8 + 256, nil
 	})
+}
+
+// corrFromProfile takes the correlation matrix the profile computed
+// (pairwise-complete Pearson), keeping its first maxCorrColumns columns for
+// the heatmap. It returns nil for a profile without one (profiles made
+// before the matrix existed), so the dashboard computes it from the
+// dataset instead.
+func corrFromProfile(p *datav1.DataProfile) *corrResult {
+	m := p.GetCorrelation()
+	n := len(m.GetColumns())
+	if n < 2 || len(m.GetValues()) != n*n {
+		return nil
+	}
+	show := min(n, maxCorrColumns)
+	res := &corrResult{
+		Names:   append([]string(nil), m.GetColumns()[:show]...),
+		R:       make([][]float64, show),
+		Rows:    int(m.GetRows()),
+		Total:   int(p.GetRowCount()),
+		Omitted: n - show + int(m.GetOmittedColumns()),
+	}
+	for i := range show {
+		res.R[i] = append([]float64(nil), m.GetValues()[i*n:i*n+show]...)
+	}
+	return res
 }
 
 // correlationMatrix is correlations after the dataset is decoded.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -135,8 +136,9 @@ type metricRow struct{ Name, Value, Help string }
 // classRow is one class's test scores.
 type classRow struct{ Class, Precision, Recall, F1, Support string }
 
-// findingRow is one data-profile finding.
-type findingRow struct{ Severity, Column, Message, Suggestion string }
+// findingRow is one data-profile finding. Fix is the preparation that
+// applies the suggestion, written as the spec's prepare.cleaning lines.
+type findingRow struct{ Severity, Column, Message, Suggestion, Fix string }
 
 // columnRow describes what preparation did with one column.
 type columnRow struct{ Name, Type, Action, Detail string }
@@ -153,6 +155,8 @@ type runView struct {
 
 	ProfileMissing string
 	ProfileStats   []metricRow
+	FindingCounts  string       // "2 errors, 5 warnings and 3 notes."
+	FindingNote    string       // what the errors and fixes mean, when there are any
 	Findings       []findingRow // the most severe first
 	MoreFindings   []findingRow // beyond maxFindings, folded away
 	Histograms     []chart
@@ -207,8 +211,19 @@ func buildRunView(d *runData, now time.Time) *runView {
 		}
 		findings := slices.Clone(p.GetFindings())
 		slices.SortStableFunc(findings, func(a, b *datav1.Finding) int { return cmp.Compare(b.GetSeverity(), a.GetSeverity()) })
+		v.FindingCounts = findingCounts(findings) + "."
+		hasFix := false
+		for _, f := range findings {
+			hasFix = hasFix || fixText(f.GetFix()) != ""
+		}
+		if len(findings) > 0 && findings[0].GetSeverity() == datav1.Severity_SEVERITY_ERROR {
+			v.FindingNote = "Errors make the scores untrustworthy until they are fixed."
+		}
+		if hasFix {
+			v.FindingNote = strings.TrimSpace(v.FindingNote + " Where a preparation option fixes a finding, the spec lines that apply it follow.")
+		}
 		for i, f := range findings {
-			row := findingRow{Severity: severityWord(f.GetSeverity()), Column: f.GetColumn(), Message: f.GetMessage(), Suggestion: f.GetSuggestion()}
+			row := findingRow{Severity: severityWord(f.GetSeverity()), Column: findingColumns(f), Message: f.GetMessage(), Suggestion: f.GetSuggestion(), Fix: fixText(f.GetFix())}
 			if i < maxFindings {
 				v.Findings = append(v.Findings, row)
 			} else {
@@ -323,6 +338,89 @@ func stepRows(run *orchestratorv1.Run, now time.Time) (all, failed []stepRow) {
 	return all, failed
 }
 
+// findingCounts sums the findings up by severity for the heading, such
+// as "2 errors, 5 warnings and 3 notes".
+func findingCounts(fs []*datav1.Finding) string {
+	var n [3]int
+	for _, f := range fs {
+		switch f.GetSeverity() {
+		case datav1.Severity_SEVERITY_ERROR:
+			n[0]++
+		case datav1.Severity_SEVERITY_WARNING:
+			n[1]++
+		default:
+			n[2]++
+		}
+	}
+	var parts []string
+	for i, word := range []string{"error", "warning", "note"} {
+		if n[i] > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", n[i], plural(n[i], word)))
+		}
+	}
+	switch len(parts) {
+	case 0:
+		return ""
+	case 1:
+		return parts[0]
+	}
+	return strings.Join(parts[:len(parts)-1], ", ") + " and " + parts[len(parts)-1]
+}
+
+func plural(n int, word string) string {
+	if n == 1 {
+		return word
+	}
+	return word + "s"
+}
+
+// findingColumns names the columns of a finding: "a & b" for a pair.
+func findingColumns(f *datav1.Finding) string {
+	if cols := f.GetColumns(); len(cols) > 1 {
+		return strings.Join(cols, " & ")
+	}
+	return f.GetColumn()
+}
+
+// fixText writes a finding's fix as the spec lines that apply it, such as
+// "cleaning: clip_outliers: [income]", so a reader can copy it into the
+// prepare section of a pipeline spec.
+func fixText(c *datav1.CleaningOptions) string {
+	if c == nil {
+		return ""
+	}
+	var parts []string
+	for _, l := range []struct {
+		name  string
+		names []string
+	}{
+		{"drop_columns", c.GetDropColumns()},
+		{"parse_numeric", c.GetParseNumeric()},
+		{"log_transform", c.GetLogTransform()},
+		{"clip_outliers", c.GetClipOutliers()},
+		{"group_rare", c.GetGroupRare()},
+	} {
+		if len(l.names) > 0 {
+			parts = append(parts, l.name+": ["+strings.Join(l.names, ", ")+"]")
+		}
+	}
+	for _, r := range c.GetImpute() {
+		rule := "impute: {"
+		if r.GetColumn() != "" {
+			rule += "column: " + r.GetColumn() + ", "
+		}
+		rule += "strategy: " + r.GetStrategy().String()
+		if r.GetValue() != "" {
+			rule += ", value: " + strconv.Quote(r.GetValue())
+		}
+		parts = append(parts, rule+"}")
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return "cleaning: " + strings.Join(parts, "; ")
+}
+
 func severityWord(s datav1.Severity) string {
 	switch s {
 	case datav1.Severity_SEVERITY_ERROR:
@@ -340,15 +438,27 @@ func columnRows(tr *datav1.FittedTransform) []columnRow {
 		switch c.GetAction() {
 		case datav1.ColumnAction_COLUMN_ACTION_NUMERIC:
 			r.Action = "number"
-			r.Detail = "missing → " + fmtNumber(c.GetImputeNumber())
+			if c.GetParseNumeric() {
+				r.Detail = "read as numbers (words → missing); "
+			}
+			r.Detail += "missing → " + fmtNumber(c.GetImputeNumber()) + imputeWord(c.GetImputeStrategy())
+			if c.GetLog1P() {
+				r.Detail += "; log(1+x)"
+			}
+			if c.GetClipped() {
+				r.Detail += fmt.Sprintf("; clipped to [%s, %s]", fmtNumber(c.GetClipLow()), fmtNumber(c.GetClipHigh()))
+			}
 			if c.GetScaled() {
 				r.Detail += fmt.Sprintf("; standardised (mean %s, scale %s)", fmtNumber(c.GetMean()), fmtNumber(c.GetScale()))
 			}
 		case datav1.ColumnAction_COLUMN_ACTION_ONE_HOT:
 			r.Action = "one-hot"
 			r.Detail = fmt.Sprintf("%d categories", len(c.GetCategories()))
+			if c.GetRareLabel() != "" {
+				r.Detail += fmt.Sprintf(" (rare and unseen values → %q)", c.GetRareLabel())
+			}
 			if c.GetImputeCategory() != "" {
-				r.Detail += "; missing → " + c.GetImputeCategory()
+				r.Detail += "; missing → " + c.GetImputeCategory() + imputeWord(c.GetImputeStrategy())
 			}
 		case datav1.ColumnAction_COLUMN_ACTION_DROP:
 			r.Action = "dropped"
@@ -359,6 +469,22 @@ func columnRows(tr *datav1.FittedTransform) []columnRow {
 		out = append(out, r)
 	}
 	return out
+}
+
+// imputeWord names an imputation strategy chosen in the spec, for the
+// column table; the default strategy says nothing.
+func imputeWord(s datav1.ImputeStrategy) string {
+	switch s {
+	case datav1.ImputeStrategy_IMPUTE_STRATEGY_MEDIAN:
+		return " (median)"
+	case datav1.ImputeStrategy_IMPUTE_STRATEGY_MEAN:
+		return " (mean)"
+	case datav1.ImputeStrategy_IMPUTE_STRATEGY_MODE:
+		return " (most frequent)"
+	case datav1.ImputeStrategy_IMPUTE_STRATEGY_CONSTANT:
+		return " (constant)"
+	}
+	return ""
 }
 
 func trialRows(run *orchestratorv1.Run) []trialRow {

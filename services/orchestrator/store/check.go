@@ -75,6 +75,7 @@ func (s *Store) Check() ([]string, error) {
 		}
 		problems = append(problems, checkArtifactIndexes(tx)...)
 		problems = append(problems, checkRunIndexes(tx)...)
+		problems = append(problems, checkDatasets(tx)...)
 		return nil
 	})
 	if err != nil {

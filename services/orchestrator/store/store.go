@@ -33,6 +33,9 @@
 //	                   orchestratorv1.RunEvent; the nested bucket's own
 //	                   sequence numbers events from 1
 //	cache              cache key -> output digests, 32 bytes each
+//	datasets           lp(name) | version uint64 BE ->
+//	                   orchestratorv1.DatasetVersion (deterministic proto);
+//	                   versions are written once, in order, never changed
 package store
 
 import (
@@ -127,12 +130,13 @@ var (
 	bucketRunsUnfinished  = []byte("runs_unfinished")
 	bucketEvents          = []byte("events")
 	bucketCache           = []byte("cache")
+	bucketDatasets        = []byte("datasets")
 
 	allBuckets = [][]byte{
 		bucketMeta, bucketChunks, bucketManifests, bucketArtifacts,
 		bucketArtifactsByTime, bucketArtifactsByRun, bucketArtifactRuns,
 		bucketRuns, bucketRunsByTime, bucketRunsUnfinished, bucketEvents,
-		bucketCache,
+		bucketCache, bucketDatasets,
 	}
 )
 

@@ -91,7 +91,10 @@ type DataProfile struct {
 	// findings list what needs attention, most severe first.
 	Findings []*Finding `protobuf:"bytes,4,rep,name=findings,proto3" json:"findings,omitempty"`
 	// label is the label column the profile was asked about, if any.
-	Label         string `protobuf:"bytes,5,opt,name=label,proto3" json:"label,omitempty"`
+	Label string `protobuf:"bytes,5,opt,name=label,proto3" json:"label,omitempty"`
+	// correlation is the Pearson correlation matrix of the numeric and
+	// boolean columns, each pair over the rows where both are present.
+	Correlation   *CorrelationMatrix `protobuf:"bytes,6,opt,name=correlation,proto3" json:"correlation,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -161,6 +164,98 @@ func (x *DataProfile) GetLabel() string {
 	return ""
 }
 
+func (x *DataProfile) GetCorrelation() *CorrelationMatrix {
+	if x != nil {
+		return x.Correlation
+	}
+	return nil
+}
+
+// CorrelationMatrix holds pairwise Pearson correlations.
+type CorrelationMatrix struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// columns name the rows and columns of the matrix, in schema order.
+	Columns []string `protobuf:"bytes,1,rep,name=columns,proto3" json:"columns,omitempty"`
+	// values are the correlations, row-major: values[i*len(columns)+j] is
+	// the correlation of columns i and j. A pair with fewer than 3 complete
+	// rows, or a column without spread, has NaN.
+	Values []float64 `protobuf:"fixed64,2,rep,packed,name=values,proto3" json:"values,omitempty"`
+	// rows is the number of table rows the correlations were computed on.
+	Rows int64 `protobuf:"varint,3,opt,name=rows,proto3" json:"rows,omitempty"`
+	// sampled is true when rows is a seeded sample of the table's rows.
+	Sampled bool `protobuf:"varint,4,opt,name=sampled,proto3" json:"sampled,omitempty"`
+	// omitted_columns counts the numeric columns left out of the matrix
+	// because the table has more than the matrix holds.
+	OmittedColumns int64 `protobuf:"varint,5,opt,name=omitted_columns,json=omittedColumns,proto3" json:"omitted_columns,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *CorrelationMatrix) Reset() {
+	*x = CorrelationMatrix{}
+	mi := &file_alur_data_v1_profile_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CorrelationMatrix) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CorrelationMatrix) ProtoMessage() {}
+
+func (x *CorrelationMatrix) ProtoReflect() protoreflect.Message {
+	mi := &file_alur_data_v1_profile_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CorrelationMatrix.ProtoReflect.Descriptor instead.
+func (*CorrelationMatrix) Descriptor() ([]byte, []int) {
+	return file_alur_data_v1_profile_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *CorrelationMatrix) GetColumns() []string {
+	if x != nil {
+		return x.Columns
+	}
+	return nil
+}
+
+func (x *CorrelationMatrix) GetValues() []float64 {
+	if x != nil {
+		return x.Values
+	}
+	return nil
+}
+
+func (x *CorrelationMatrix) GetRows() int64 {
+	if x != nil {
+		return x.Rows
+	}
+	return 0
+}
+
+func (x *CorrelationMatrix) GetSampled() bool {
+	if x != nil {
+		return x.Sampled
+	}
+	return false
+}
+
+func (x *CorrelationMatrix) GetOmittedColumns() int64 {
+	if x != nil {
+		return x.OmittedColumns
+	}
+	return 0
+}
+
 // ColumnProfile summarises one column.
 type ColumnProfile struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -195,7 +290,7 @@ type ColumnProfile struct {
 
 func (x *ColumnProfile) Reset() {
 	*x = ColumnProfile{}
-	mi := &file_alur_data_v1_profile_proto_msgTypes[1]
+	mi := &file_alur_data_v1_profile_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -207,7 +302,7 @@ func (x *ColumnProfile) String() string {
 func (*ColumnProfile) ProtoMessage() {}
 
 func (x *ColumnProfile) ProtoReflect() protoreflect.Message {
-	mi := &file_alur_data_v1_profile_proto_msgTypes[1]
+	mi := &file_alur_data_v1_profile_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -220,7 +315,7 @@ func (x *ColumnProfile) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ColumnProfile.ProtoReflect.Descriptor instead.
 func (*ColumnProfile) Descriptor() ([]byte, []int) {
-	return file_alur_data_v1_profile_proto_rawDescGZIP(), []int{1}
+	return file_alur_data_v1_profile_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *ColumnProfile) GetName() string {
@@ -320,7 +415,7 @@ type Quantile struct {
 
 func (x *Quantile) Reset() {
 	*x = Quantile{}
-	mi := &file_alur_data_v1_profile_proto_msgTypes[2]
+	mi := &file_alur_data_v1_profile_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -332,7 +427,7 @@ func (x *Quantile) String() string {
 func (*Quantile) ProtoMessage() {}
 
 func (x *Quantile) ProtoReflect() protoreflect.Message {
-	mi := &file_alur_data_v1_profile_proto_msgTypes[2]
+	mi := &file_alur_data_v1_profile_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -345,7 +440,7 @@ func (x *Quantile) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Quantile.ProtoReflect.Descriptor instead.
 func (*Quantile) Descriptor() ([]byte, []int) {
-	return file_alur_data_v1_profile_proto_rawDescGZIP(), []int{2}
+	return file_alur_data_v1_profile_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *Quantile) GetQ() float64 {
@@ -376,7 +471,7 @@ type Histogram struct {
 
 func (x *Histogram) Reset() {
 	*x = Histogram{}
-	mi := &file_alur_data_v1_profile_proto_msgTypes[3]
+	mi := &file_alur_data_v1_profile_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -388,7 +483,7 @@ func (x *Histogram) String() string {
 func (*Histogram) ProtoMessage() {}
 
 func (x *Histogram) ProtoReflect() protoreflect.Message {
-	mi := &file_alur_data_v1_profile_proto_msgTypes[3]
+	mi := &file_alur_data_v1_profile_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -401,7 +496,7 @@ func (x *Histogram) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Histogram.ProtoReflect.Descriptor instead.
 func (*Histogram) Descriptor() ([]byte, []int) {
-	return file_alur_data_v1_profile_proto_rawDescGZIP(), []int{3}
+	return file_alur_data_v1_profile_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *Histogram) GetEdges() []float64 {
@@ -431,7 +526,7 @@ type CategoryCount struct {
 
 func (x *CategoryCount) Reset() {
 	*x = CategoryCount{}
-	mi := &file_alur_data_v1_profile_proto_msgTypes[4]
+	mi := &file_alur_data_v1_profile_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -443,7 +538,7 @@ func (x *CategoryCount) String() string {
 func (*CategoryCount) ProtoMessage() {}
 
 func (x *CategoryCount) ProtoReflect() protoreflect.Message {
-	mi := &file_alur_data_v1_profile_proto_msgTypes[4]
+	mi := &file_alur_data_v1_profile_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -456,7 +551,7 @@ func (x *CategoryCount) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CategoryCount.ProtoReflect.Descriptor instead.
 func (*CategoryCount) Descriptor() ([]byte, []int) {
-	return file_alur_data_v1_profile_proto_rawDescGZIP(), []int{4}
+	return file_alur_data_v1_profile_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *CategoryCount) GetValue() string {
@@ -478,22 +573,38 @@ type Finding struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// severity ranks the finding.
 	Severity Severity `protobuf:"varint,1,opt,name=severity,proto3,enum=alur.data.v1.Severity" json:"severity,omitempty"`
-	// code is a stable identifier such as "constant_column", "high_missing",
-	// "duplicate_rows", "class_imbalance", "id_like_column".
+	// code is the finding's kind, a stable identifier: "label_leakage",
+	// "mixed_types", "outliers", "skewed", "high_cardinality",
+	// "id_like_column", "near_duplicate_columns", "class_imbalance",
+	// "missing_values", "high_missing", "missing_together",
+	// "missing_depends_on_label", "constant_column", "infinite_values",
+	// "duplicate_rows", "label_missing", "label_constant".
 	Code string `protobuf:"bytes,2,opt,name=code,proto3" json:"code,omitempty"`
 	// column is the column concerned, empty for table-wide findings.
 	Column string `protobuf:"bytes,3,opt,name=column,proto3" json:"column,omitempty"`
 	// message explains the finding in a sentence.
 	Message string `protobuf:"bytes,4,opt,name=message,proto3" json:"message,omitempty"`
 	// suggestion says what preparation would fix it.
-	Suggestion    string `protobuf:"bytes,5,opt,name=suggestion,proto3" json:"suggestion,omitempty"`
+	Suggestion string `protobuf:"bytes,5,opt,name=suggestion,proto3" json:"suggestion,omitempty"`
+	// columns are every column concerned, for findings about several columns
+	// (near-duplicates, columns missing together); column is the first.
+	Columns []string `protobuf:"bytes,6,rep,name=columns,proto3" json:"columns,omitempty"`
+	// fix is the preparation that applies the suggestion, ready to merge into
+	// PrepareOptions.cleaning; unset when no preparation option fixes it.
+	Fix *CleaningOptions `protobuf:"bytes,7,opt,name=fix,proto3" json:"fix,omitempty"`
+	// value is the finding's main measure: a share, ratio, correlation or
+	// accuracy, as its message explains.
+	Value float64 `protobuf:"fixed64,8,opt,name=value,proto3" json:"value,omitempty"`
+	// examples are a few of the offending values, for example the values of
+	// a mostly numeric column that are not numbers.
+	Examples      []string `protobuf:"bytes,9,rep,name=examples,proto3" json:"examples,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Finding) Reset() {
 	*x = Finding{}
-	mi := &file_alur_data_v1_profile_proto_msgTypes[5]
+	mi := &file_alur_data_v1_profile_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -505,7 +616,7 @@ func (x *Finding) String() string {
 func (*Finding) ProtoMessage() {}
 
 func (x *Finding) ProtoReflect() protoreflect.Message {
-	mi := &file_alur_data_v1_profile_proto_msgTypes[5]
+	mi := &file_alur_data_v1_profile_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -518,7 +629,7 @@ func (x *Finding) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Finding.ProtoReflect.Descriptor instead.
 func (*Finding) Descriptor() ([]byte, []int) {
-	return file_alur_data_v1_profile_proto_rawDescGZIP(), []int{5}
+	return file_alur_data_v1_profile_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *Finding) GetSeverity() Severity {
@@ -556,17 +667,52 @@ func (x *Finding) GetSuggestion() string {
 	return ""
 }
 
+func (x *Finding) GetColumns() []string {
+	if x != nil {
+		return x.Columns
+	}
+	return nil
+}
+
+func (x *Finding) GetFix() *CleaningOptions {
+	if x != nil {
+		return x.Fix
+	}
+	return nil
+}
+
+func (x *Finding) GetValue() float64 {
+	if x != nil {
+		return x.Value
+	}
+	return 0
+}
+
+func (x *Finding) GetExamples() []string {
+	if x != nil {
+		return x.Examples
+	}
+	return nil
+}
+
 var File_alur_data_v1_profile_proto protoreflect.FileDescriptor
 
 const file_alur_data_v1_profile_proto_rawDesc = "" +
 	"\n" +
-	"\x1aalur/data/v1/profile.proto\x12\falur.data.v1\x1a\x18alur/data/v1/table.proto\"\xd1\x01\n" +
+	"\x1aalur/data/v1/profile.proto\x12\falur.data.v1\x1a\x18alur/data/v1/table.proto\x1a\x1calur/data/v1/transform.proto\"\x94\x02\n" +
 	"\vDataProfile\x12\x1b\n" +
 	"\trow_count\x18\x01 \x01(\x03R\browCount\x12%\n" +
 	"\x0eduplicate_rows\x18\x02 \x01(\x03R\rduplicateRows\x125\n" +
 	"\acolumns\x18\x03 \x03(\v2\x1b.alur.data.v1.ColumnProfileR\acolumns\x121\n" +
 	"\bfindings\x18\x04 \x03(\v2\x15.alur.data.v1.FindingR\bfindings\x12\x14\n" +
-	"\x05label\x18\x05 \x01(\tR\x05label\"\x98\x03\n" +
+	"\x05label\x18\x05 \x01(\tR\x05label\x12A\n" +
+	"\vcorrelation\x18\x06 \x01(\v2\x1f.alur.data.v1.CorrelationMatrixR\vcorrelation\"\x9c\x01\n" +
+	"\x11CorrelationMatrix\x12\x18\n" +
+	"\acolumns\x18\x01 \x03(\tR\acolumns\x12\x16\n" +
+	"\x06values\x18\x02 \x03(\x01R\x06values\x12\x12\n" +
+	"\x04rows\x18\x03 \x01(\x03R\x04rows\x12\x18\n" +
+	"\asampled\x18\x04 \x01(\bR\asampled\x12'\n" +
+	"\x0fomitted_columns\x18\x05 \x01(\x03R\x0eomittedColumns\"\x98\x03\n" +
 	"\rColumnProfile\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12,\n" +
 	"\x04type\x18\x02 \x01(\x0e2\x18.alur.data.v1.ColumnTypeR\x04type\x12\x14\n" +
@@ -589,7 +735,7 @@ const file_alur_data_v1_profile_proto_rawDesc = "" +
 	"\x06counts\x18\x02 \x03(\x03R\x06counts\";\n" +
 	"\rCategoryCount\x12\x14\n" +
 	"\x05value\x18\x01 \x01(\tR\x05value\x12\x14\n" +
-	"\x05count\x18\x02 \x01(\x03R\x05count\"\xa3\x01\n" +
+	"\x05count\x18\x02 \x01(\x03R\x05count\"\xa0\x02\n" +
 	"\aFinding\x122\n" +
 	"\bseverity\x18\x01 \x01(\x0e2\x16.alur.data.v1.SeverityR\bseverity\x12\x12\n" +
 	"\x04code\x18\x02 \x01(\tR\x04code\x12\x16\n" +
@@ -597,7 +743,11 @@ const file_alur_data_v1_profile_proto_rawDesc = "" +
 	"\amessage\x18\x04 \x01(\tR\amessage\x12\x1e\n" +
 	"\n" +
 	"suggestion\x18\x05 \x01(\tR\n" +
-	"suggestion*a\n" +
+	"suggestion\x12\x18\n" +
+	"\acolumns\x18\x06 \x03(\tR\acolumns\x12/\n" +
+	"\x03fix\x18\a \x01(\v2\x1d.alur.data.v1.CleaningOptionsR\x03fix\x12\x14\n" +
+	"\x05value\x18\b \x01(\x01R\x05value\x12\x1a\n" +
+	"\bexamples\x18\t \x03(\tR\bexamples*a\n" +
 	"\bSeverity\x12\x18\n" +
 	"\x14SEVERITY_UNSPECIFIED\x10\x00\x12\x11\n" +
 	"\rSEVERITY_INFO\x10\x01\x12\x14\n" +
@@ -617,30 +767,34 @@ func file_alur_data_v1_profile_proto_rawDescGZIP() []byte {
 }
 
 var file_alur_data_v1_profile_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_alur_data_v1_profile_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
+var file_alur_data_v1_profile_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
 var file_alur_data_v1_profile_proto_goTypes = []any{
-	(Severity)(0),         // 0: alur.data.v1.Severity
-	(*DataProfile)(nil),   // 1: alur.data.v1.DataProfile
-	(*ColumnProfile)(nil), // 2: alur.data.v1.ColumnProfile
-	(*Quantile)(nil),      // 3: alur.data.v1.Quantile
-	(*Histogram)(nil),     // 4: alur.data.v1.Histogram
-	(*CategoryCount)(nil), // 5: alur.data.v1.CategoryCount
-	(*Finding)(nil),       // 6: alur.data.v1.Finding
-	(ColumnType)(0),       // 7: alur.data.v1.ColumnType
+	(Severity)(0),             // 0: alur.data.v1.Severity
+	(*DataProfile)(nil),       // 1: alur.data.v1.DataProfile
+	(*CorrelationMatrix)(nil), // 2: alur.data.v1.CorrelationMatrix
+	(*ColumnProfile)(nil),     // 3: alur.data.v1.ColumnProfile
+	(*Quantile)(nil),          // 4: alur.data.v1.Quantile
+	(*Histogram)(nil),         // 5: alur.data.v1.Histogram
+	(*CategoryCount)(nil),     // 6: alur.data.v1.CategoryCount
+	(*Finding)(nil),           // 7: alur.data.v1.Finding
+	(ColumnType)(0),           // 8: alur.data.v1.ColumnType
+	(*CleaningOptions)(nil),   // 9: alur.data.v1.CleaningOptions
 }
 var file_alur_data_v1_profile_proto_depIdxs = []int32{
-	2, // 0: alur.data.v1.DataProfile.columns:type_name -> alur.data.v1.ColumnProfile
-	6, // 1: alur.data.v1.DataProfile.findings:type_name -> alur.data.v1.Finding
-	7, // 2: alur.data.v1.ColumnProfile.type:type_name -> alur.data.v1.ColumnType
-	3, // 3: alur.data.v1.ColumnProfile.quantiles:type_name -> alur.data.v1.Quantile
-	4, // 4: alur.data.v1.ColumnProfile.histogram:type_name -> alur.data.v1.Histogram
-	5, // 5: alur.data.v1.ColumnProfile.top_categories:type_name -> alur.data.v1.CategoryCount
-	0, // 6: alur.data.v1.Finding.severity:type_name -> alur.data.v1.Severity
-	7, // [7:7] is the sub-list for method output_type
-	7, // [7:7] is the sub-list for method input_type
-	7, // [7:7] is the sub-list for extension type_name
-	7, // [7:7] is the sub-list for extension extendee
-	0, // [0:7] is the sub-list for field type_name
+	3, // 0: alur.data.v1.DataProfile.columns:type_name -> alur.data.v1.ColumnProfile
+	7, // 1: alur.data.v1.DataProfile.findings:type_name -> alur.data.v1.Finding
+	2, // 2: alur.data.v1.DataProfile.correlation:type_name -> alur.data.v1.CorrelationMatrix
+	8, // 3: alur.data.v1.ColumnProfile.type:type_name -> alur.data.v1.ColumnType
+	4, // 4: alur.data.v1.ColumnProfile.quantiles:type_name -> alur.data.v1.Quantile
+	5, // 5: alur.data.v1.ColumnProfile.histogram:type_name -> alur.data.v1.Histogram
+	6, // 6: alur.data.v1.ColumnProfile.top_categories:type_name -> alur.data.v1.CategoryCount
+	0, // 7: alur.data.v1.Finding.severity:type_name -> alur.data.v1.Severity
+	9, // 8: alur.data.v1.Finding.fix:type_name -> alur.data.v1.CleaningOptions
+	9, // [9:9] is the sub-list for method output_type
+	9, // [9:9] is the sub-list for method input_type
+	9, // [9:9] is the sub-list for extension type_name
+	9, // [9:9] is the sub-list for extension extendee
+	0, // [0:9] is the sub-list for field type_name
 }
 
 func init() { file_alur_data_v1_profile_proto_init() }
@@ -649,13 +803,14 @@ func file_alur_data_v1_profile_proto_init() {
 		return
 	}
 	file_alur_data_v1_table_proto_init()
+	file_alur_data_v1_transform_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_alur_data_v1_profile_proto_rawDesc), len(file_alur_data_v1_profile_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   6,
+			NumMessages:   7,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

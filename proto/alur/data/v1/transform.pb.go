@@ -78,6 +78,70 @@ func (ColumnAction) EnumDescriptor() ([]byte, []int) {
 	return file_alur_data_v1_transform_proto_rawDescGZIP(), []int{0}
 }
 
+// ImputeStrategy is how missing values are filled.
+type ImputeStrategy int32
+
+const (
+	// IMPUTE_STRATEGY_UNSPECIFIED is the default: the median for numbers
+	// (or PrepareOptions.numeric_impute), the most frequent value for
+	// categories.
+	ImputeStrategy_IMPUTE_STRATEGY_UNSPECIFIED ImputeStrategy = 0
+	// IMPUTE_STRATEGY_MEDIAN fills with the training median (numbers only).
+	ImputeStrategy_IMPUTE_STRATEGY_MEDIAN ImputeStrategy = 1
+	// IMPUTE_STRATEGY_MEAN fills with the training mean (numbers only).
+	ImputeStrategy_IMPUTE_STRATEGY_MEAN ImputeStrategy = 2
+	// IMPUTE_STRATEGY_MODE fills with the most frequent training value, ties
+	// to the smallest.
+	ImputeStrategy_IMPUTE_STRATEGY_MODE ImputeStrategy = 3
+	// IMPUTE_STRATEGY_CONSTANT fills with a given value.
+	ImputeStrategy_IMPUTE_STRATEGY_CONSTANT ImputeStrategy = 4
+)
+
+// Enum value maps for ImputeStrategy.
+var (
+	ImputeStrategy_name = map[int32]string{
+		0: "IMPUTE_STRATEGY_UNSPECIFIED",
+		1: "IMPUTE_STRATEGY_MEDIAN",
+		2: "IMPUTE_STRATEGY_MEAN",
+		3: "IMPUTE_STRATEGY_MODE",
+		4: "IMPUTE_STRATEGY_CONSTANT",
+	}
+	ImputeStrategy_value = map[string]int32{
+		"IMPUTE_STRATEGY_UNSPECIFIED": 0,
+		"IMPUTE_STRATEGY_MEDIAN":      1,
+		"IMPUTE_STRATEGY_MEAN":        2,
+		"IMPUTE_STRATEGY_MODE":        3,
+		"IMPUTE_STRATEGY_CONSTANT":    4,
+	}
+)
+
+func (x ImputeStrategy) Enum() *ImputeStrategy {
+	p := new(ImputeStrategy)
+	*p = x
+	return p
+}
+
+func (x ImputeStrategy) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (ImputeStrategy) Descriptor() protoreflect.EnumDescriptor {
+	return file_alur_data_v1_transform_proto_enumTypes[1].Descriptor()
+}
+
+func (ImputeStrategy) Type() protoreflect.EnumType {
+	return &file_alur_data_v1_transform_proto_enumTypes[1]
+}
+
+func (x ImputeStrategy) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use ImputeStrategy.Descriptor instead.
+func (ImputeStrategy) EnumDescriptor() ([]byte, []int) {
+	return file_alur_data_v1_transform_proto_rawDescGZIP(), []int{1}
+}
+
 // FittedTransform is the preparation learnt from the training rows: which
 // columns are kept, how missing values are filled, how categories are
 // encoded and how numbers are scaled. The same message is applied at
@@ -207,9 +271,29 @@ type ColumnTransform struct {
 	// mean is subtracted before scaling.
 	Mean float64 `protobuf:"fixed64,9,opt,name=mean,proto3" json:"mean,omitempty"`
 	// scale divides the centred value; 1 when the column has no spread.
-	Scale         float64 `protobuf:"fixed64,10,opt,name=scale,proto3" json:"scale,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Scale float64 `protobuf:"fixed64,10,opt,name=scale,proto3" json:"scale,omitempty"`
+	// parse_numeric is true when a CATEGORICAL column is read as numbers
+	// (COLUMN_ACTION_NUMERIC): a value that does not parse as a number is
+	// missing.
+	ParseNumeric bool `protobuf:"varint,11,opt,name=parse_numeric,json=parseNumeric,proto3" json:"parse_numeric,omitempty"`
+	// log1p is true when the imputed value x is replaced by log(1 + x). A
+	// value below 0 is refused.
+	Log1P bool `protobuf:"varint,12,opt,name=log1p,proto3" json:"log1p,omitempty"`
+	// clipped is true when the value, after imputation and log1p, is limited
+	// to [clip_low, clip_high] before scaling.
+	Clipped bool `protobuf:"varint,13,opt,name=clipped,proto3" json:"clipped,omitempty"`
+	// clip_low is the lower clipping bound, learnt on the train rows.
+	ClipLow float64 `protobuf:"fixed64,14,opt,name=clip_low,json=clipLow,proto3" json:"clip_low,omitempty"`
+	// clip_high is the upper clipping bound, learnt on the train rows.
+	ClipHigh float64 `protobuf:"fixed64,15,opt,name=clip_high,json=clipHigh,proto3" json:"clip_high,omitempty"`
+	// rare_label, when set, is the category that stands for every value not
+	// in categories (rare or unseen); it is itself one of the categories.
+	RareLabel string `protobuf:"bytes,16,opt,name=rare_label,json=rareLabel,proto3" json:"rare_label,omitempty"`
+	// impute_strategy records how impute_number or impute_category was
+	// chosen, for people reading the transform.
+	ImputeStrategy ImputeStrategy `protobuf:"varint,17,opt,name=impute_strategy,json=imputeStrategy,proto3,enum=alur.data.v1.ImputeStrategy" json:"impute_strategy,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *ColumnTransform) Reset() {
@@ -312,6 +396,278 @@ func (x *ColumnTransform) GetScale() float64 {
 	return 0
 }
 
+func (x *ColumnTransform) GetParseNumeric() bool {
+	if x != nil {
+		return x.ParseNumeric
+	}
+	return false
+}
+
+func (x *ColumnTransform) GetLog1P() bool {
+	if x != nil {
+		return x.Log1P
+	}
+	return false
+}
+
+func (x *ColumnTransform) GetClipped() bool {
+	if x != nil {
+		return x.Clipped
+	}
+	return false
+}
+
+func (x *ColumnTransform) GetClipLow() float64 {
+	if x != nil {
+		return x.ClipLow
+	}
+	return 0
+}
+
+func (x *ColumnTransform) GetClipHigh() float64 {
+	if x != nil {
+		return x.ClipHigh
+	}
+	return 0
+}
+
+func (x *ColumnTransform) GetRareLabel() string {
+	if x != nil {
+		return x.RareLabel
+	}
+	return ""
+}
+
+func (x *ColumnTransform) GetImputeStrategy() ImputeStrategy {
+	if x != nil {
+		return x.ImputeStrategy
+	}
+	return ImputeStrategy_IMPUTE_STRATEGY_UNSPECIFIED
+}
+
+// ImputeRule says how one column, or every column, is imputed.
+type ImputeRule struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// column is the column the rule applies to; empty makes it the default
+	// for every column it suits (median and mean suit numbers only).
+	Column string `protobuf:"bytes,1,opt,name=column,proto3" json:"column,omitempty"`
+	// strategy is how missing values are filled; required.
+	Strategy ImputeStrategy `protobuf:"varint,2,opt,name=strategy,proto3,enum=alur.data.v1.ImputeStrategy" json:"strategy,omitempty"`
+	// value is the constant of IMPUTE_STRATEGY_CONSTANT, as text: a number
+	// for numeric columns ("true"/"false" or a number for booleans).
+	Value         string `protobuf:"bytes,3,opt,name=value,proto3" json:"value,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ImputeRule) Reset() {
+	*x = ImputeRule{}
+	mi := &file_alur_data_v1_transform_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ImputeRule) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ImputeRule) ProtoMessage() {}
+
+func (x *ImputeRule) ProtoReflect() protoreflect.Message {
+	mi := &file_alur_data_v1_transform_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ImputeRule.ProtoReflect.Descriptor instead.
+func (*ImputeRule) Descriptor() ([]byte, []int) {
+	return file_alur_data_v1_transform_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *ImputeRule) GetColumn() string {
+	if x != nil {
+		return x.Column
+	}
+	return ""
+}
+
+func (x *ImputeRule) GetStrategy() ImputeStrategy {
+	if x != nil {
+		return x.Strategy
+	}
+	return ImputeStrategy_IMPUTE_STRATEGY_UNSPECIFIED
+}
+
+func (x *ImputeRule) GetValue() string {
+	if x != nil {
+		return x.Value
+	}
+	return ""
+}
+
+// CleaningOptions are the fixes preparation applies before encoding and
+// scaling. Everything is learnt on the train rows only and recorded in the
+// fitted transform, so evaluation and prediction replay it exactly. A
+// profile Finding carries the CleaningOptions that fix it.
+type CleaningOptions struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// impute lists imputation rules; a rule naming a column beats the
+	// default rule (empty column), which beats numeric_impute.
+	Impute []*ImputeRule `protobuf:"bytes,1,rep,name=impute,proto3" json:"impute,omitempty"`
+	// clip_outliers lists numeric columns whose values are clipped to bounds
+	// learnt on the train rows.
+	ClipOutliers []string `protobuf:"bytes,2,rep,name=clip_outliers,json=clipOutliers,proto3" json:"clip_outliers,omitempty"`
+	// clip_iqr_k is Tukey's fence multiple: bounds are Q1 - k*IQR and
+	// Q3 + k*IQR; 0 means 1.5. Ignored when clip quantiles are given.
+	ClipIqrK float64 `protobuf:"fixed64,3,opt,name=clip_iqr_k,json=clipIqrK,proto3" json:"clip_iqr_k,omitempty"`
+	// clip_lower_quantile, with clip_upper_quantile, clips to the train
+	// rows' quantiles instead of the IQR fences; both 0 means IQR fences.
+	ClipLowerQuantile float64 `protobuf:"fixed64,4,opt,name=clip_lower_quantile,json=clipLowerQuantile,proto3" json:"clip_lower_quantile,omitempty"`
+	// clip_upper_quantile is the upper quantile, in (clip_lower_quantile, 1].
+	ClipUpperQuantile float64 `protobuf:"fixed64,5,opt,name=clip_upper_quantile,json=clipUpperQuantile,proto3" json:"clip_upper_quantile,omitempty"`
+	// group_rare lists categorical columns whose rare categories are merged
+	// into one category, rare_label.
+	GroupRare []string `protobuf:"bytes,6,rep,name=group_rare,json=groupRare,proto3" json:"group_rare,omitempty"`
+	// rare_min_frequency is the share of the present train values below
+	// which a category is rare; 0 means 0.01 unless rare_top_n is set.
+	RareMinFrequency float64 `protobuf:"fixed64,7,opt,name=rare_min_frequency,json=rareMinFrequency,proto3" json:"rare_min_frequency,omitempty"`
+	// rare_top_n, when set, keeps only the n most frequent categories.
+	RareTopN int32 `protobuf:"varint,8,opt,name=rare_top_n,json=rareTopN,proto3" json:"rare_top_n,omitempty"`
+	// rare_label names the merged category; empty means "other".
+	RareLabel string `protobuf:"bytes,9,opt,name=rare_label,json=rareLabel,proto3" json:"rare_label,omitempty"`
+	// log_transform lists numeric columns replaced by log(1 + x); their
+	// train values must be 0 or more.
+	LogTransform []string `protobuf:"bytes,10,rep,name=log_transform,json=logTransform,proto3" json:"log_transform,omitempty"`
+	// parse_numeric lists categorical columns read as numbers; values that
+	// are not numbers become missing and are imputed.
+	ParseNumeric []string `protobuf:"bytes,11,rep,name=parse_numeric,json=parseNumeric,proto3" json:"parse_numeric,omitempty"`
+	// drop_columns are left out of the features, like
+	// PrepareOptions.drop_columns.
+	DropColumns   []string `protobuf:"bytes,12,rep,name=drop_columns,json=dropColumns,proto3" json:"drop_columns,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CleaningOptions) Reset() {
+	*x = CleaningOptions{}
+	mi := &file_alur_data_v1_transform_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CleaningOptions) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CleaningOptions) ProtoMessage() {}
+
+func (x *CleaningOptions) ProtoReflect() protoreflect.Message {
+	mi := &file_alur_data_v1_transform_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CleaningOptions.ProtoReflect.Descriptor instead.
+func (*CleaningOptions) Descriptor() ([]byte, []int) {
+	return file_alur_data_v1_transform_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *CleaningOptions) GetImpute() []*ImputeRule {
+	if x != nil {
+		return x.Impute
+	}
+	return nil
+}
+
+func (x *CleaningOptions) GetClipOutliers() []string {
+	if x != nil {
+		return x.ClipOutliers
+	}
+	return nil
+}
+
+func (x *CleaningOptions) GetClipIqrK() float64 {
+	if x != nil {
+		return x.ClipIqrK
+	}
+	return 0
+}
+
+func (x *CleaningOptions) GetClipLowerQuantile() float64 {
+	if x != nil {
+		return x.ClipLowerQuantile
+	}
+	return 0
+}
+
+func (x *CleaningOptions) GetClipUpperQuantile() float64 {
+	if x != nil {
+		return x.ClipUpperQuantile
+	}
+	return 0
+}
+
+func (x *CleaningOptions) GetGroupRare() []string {
+	if x != nil {
+		return x.GroupRare
+	}
+	return nil
+}
+
+func (x *CleaningOptions) GetRareMinFrequency() float64 {
+	if x != nil {
+		return x.RareMinFrequency
+	}
+	return 0
+}
+
+func (x *CleaningOptions) GetRareTopN() int32 {
+	if x != nil {
+		return x.RareTopN
+	}
+	return 0
+}
+
+func (x *CleaningOptions) GetRareLabel() string {
+	if x != nil {
+		return x.RareLabel
+	}
+	return ""
+}
+
+func (x *CleaningOptions) GetLogTransform() []string {
+	if x != nil {
+		return x.LogTransform
+	}
+	return nil
+}
+
+func (x *CleaningOptions) GetParseNumeric() []string {
+	if x != nil {
+		return x.ParseNumeric
+	}
+	return nil
+}
+
+func (x *CleaningOptions) GetDropColumns() []string {
+	if x != nil {
+		return x.DropColumns
+	}
+	return nil
+}
+
 var File_alur_data_v1_transform_proto protoreflect.FileDescriptor
 
 const file_alur_data_v1_transform_proto_rawDesc = "" +
@@ -325,7 +681,7 @@ const file_alur_data_v1_transform_proto_rawDesc = "" +
 	"classNames\x127\n" +
 	"\acolumns\x18\x05 \x03(\v2\x1d.alur.data.v1.ColumnTransformR\acolumns\x12#\n" +
 	"\rfeature_names\x18\x06 \x03(\tR\ffeatureNames\x122\n" +
-	"\x15label_missing_dropped\x18\a \x01(\x03R\x13labelMissingDropped\"\xd8\x02\n" +
+	"\x15label_missing_dropped\x18\a \x01(\x03R\x13labelMissingDropped\"\xcb\x04\n" +
 	"\x0fColumnTransform\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12,\n" +
 	"\x04type\x18\x02 \x01(\x0e2\x18.alur.data.v1.ColumnTypeR\x04type\x122\n" +
@@ -340,12 +696,49 @@ const file_alur_data_v1_transform_proto_rawDesc = "" +
 	"\x06scaled\x18\b \x01(\bR\x06scaled\x12\x12\n" +
 	"\x04mean\x18\t \x01(\x01R\x04mean\x12\x14\n" +
 	"\x05scale\x18\n" +
-	" \x01(\x01R\x05scale*{\n" +
+	" \x01(\x01R\x05scale\x12#\n" +
+	"\rparse_numeric\x18\v \x01(\bR\fparseNumeric\x12\x14\n" +
+	"\x05log1p\x18\f \x01(\bR\x05log1p\x12\x18\n" +
+	"\aclipped\x18\r \x01(\bR\aclipped\x12\x19\n" +
+	"\bclip_low\x18\x0e \x01(\x01R\aclipLow\x12\x1b\n" +
+	"\tclip_high\x18\x0f \x01(\x01R\bclipHigh\x12\x1d\n" +
+	"\n" +
+	"rare_label\x18\x10 \x01(\tR\trareLabel\x12E\n" +
+	"\x0fimpute_strategy\x18\x11 \x01(\x0e2\x1c.alur.data.v1.ImputeStrategyR\x0eimputeStrategy\"t\n" +
+	"\n" +
+	"ImputeRule\x12\x16\n" +
+	"\x06column\x18\x01 \x01(\tR\x06column\x128\n" +
+	"\bstrategy\x18\x02 \x01(\x0e2\x1c.alur.data.v1.ImputeStrategyR\bstrategy\x12\x14\n" +
+	"\x05value\x18\x03 \x01(\tR\x05value\"\xdd\x03\n" +
+	"\x0fCleaningOptions\x120\n" +
+	"\x06impute\x18\x01 \x03(\v2\x18.alur.data.v1.ImputeRuleR\x06impute\x12#\n" +
+	"\rclip_outliers\x18\x02 \x03(\tR\fclipOutliers\x12\x1c\n" +
+	"\n" +
+	"clip_iqr_k\x18\x03 \x01(\x01R\bclipIqrK\x12.\n" +
+	"\x13clip_lower_quantile\x18\x04 \x01(\x01R\x11clipLowerQuantile\x12.\n" +
+	"\x13clip_upper_quantile\x18\x05 \x01(\x01R\x11clipUpperQuantile\x12\x1d\n" +
+	"\n" +
+	"group_rare\x18\x06 \x03(\tR\tgroupRare\x12,\n" +
+	"\x12rare_min_frequency\x18\a \x01(\x01R\x10rareMinFrequency\x12\x1c\n" +
+	"\n" +
+	"rare_top_n\x18\b \x01(\x05R\brareTopN\x12\x1d\n" +
+	"\n" +
+	"rare_label\x18\t \x01(\tR\trareLabel\x12#\n" +
+	"\rlog_transform\x18\n" +
+	" \x03(\tR\flogTransform\x12#\n" +
+	"\rparse_numeric\x18\v \x03(\tR\fparseNumeric\x12!\n" +
+	"\fdrop_columns\x18\f \x03(\tR\vdropColumns*{\n" +
 	"\fColumnAction\x12\x1d\n" +
 	"\x19COLUMN_ACTION_UNSPECIFIED\x10\x00\x12\x19\n" +
 	"\x15COLUMN_ACTION_NUMERIC\x10\x01\x12\x19\n" +
 	"\x15COLUMN_ACTION_ONE_HOT\x10\x02\x12\x16\n" +
-	"\x12COLUMN_ACTION_DROP\x10\x03B3Z1github.com/alur-ml/alur/proto/alur/data/v1;datav1b\x06proto3"
+	"\x12COLUMN_ACTION_DROP\x10\x03*\x9f\x01\n" +
+	"\x0eImputeStrategy\x12\x1f\n" +
+	"\x1bIMPUTE_STRATEGY_UNSPECIFIED\x10\x00\x12\x1a\n" +
+	"\x16IMPUTE_STRATEGY_MEDIAN\x10\x01\x12\x18\n" +
+	"\x14IMPUTE_STRATEGY_MEAN\x10\x02\x12\x18\n" +
+	"\x14IMPUTE_STRATEGY_MODE\x10\x03\x12\x1c\n" +
+	"\x18IMPUTE_STRATEGY_CONSTANT\x10\x04B3Z1github.com/alur-ml/alur/proto/alur/data/v1;datav1b\x06proto3"
 
 var (
 	file_alur_data_v1_transform_proto_rawDescOnce sync.Once
@@ -359,27 +752,33 @@ func file_alur_data_v1_transform_proto_rawDescGZIP() []byte {
 	return file_alur_data_v1_transform_proto_rawDescData
 }
 
-var file_alur_data_v1_transform_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_alur_data_v1_transform_proto_msgTypes = make([]protoimpl.MessageInfo, 2)
+var file_alur_data_v1_transform_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
+var file_alur_data_v1_transform_proto_msgTypes = make([]protoimpl.MessageInfo, 4)
 var file_alur_data_v1_transform_proto_goTypes = []any{
 	(ColumnAction)(0),       // 0: alur.data.v1.ColumnAction
-	(*FittedTransform)(nil), // 1: alur.data.v1.FittedTransform
-	(*ColumnTransform)(nil), // 2: alur.data.v1.ColumnTransform
-	(*Schema)(nil),          // 3: alur.data.v1.Schema
-	(Task)(0),               // 4: alur.data.v1.Task
-	(ColumnType)(0),         // 5: alur.data.v1.ColumnType
+	(ImputeStrategy)(0),     // 1: alur.data.v1.ImputeStrategy
+	(*FittedTransform)(nil), // 2: alur.data.v1.FittedTransform
+	(*ColumnTransform)(nil), // 3: alur.data.v1.ColumnTransform
+	(*ImputeRule)(nil),      // 4: alur.data.v1.ImputeRule
+	(*CleaningOptions)(nil), // 5: alur.data.v1.CleaningOptions
+	(*Schema)(nil),          // 6: alur.data.v1.Schema
+	(Task)(0),               // 7: alur.data.v1.Task
+	(ColumnType)(0),         // 8: alur.data.v1.ColumnType
 }
 var file_alur_data_v1_transform_proto_depIdxs = []int32{
-	3, // 0: alur.data.v1.FittedTransform.input_schema:type_name -> alur.data.v1.Schema
-	4, // 1: alur.data.v1.FittedTransform.task:type_name -> alur.data.v1.Task
-	2, // 2: alur.data.v1.FittedTransform.columns:type_name -> alur.data.v1.ColumnTransform
-	5, // 3: alur.data.v1.ColumnTransform.type:type_name -> alur.data.v1.ColumnType
+	6, // 0: alur.data.v1.FittedTransform.input_schema:type_name -> alur.data.v1.Schema
+	7, // 1: alur.data.v1.FittedTransform.task:type_name -> alur.data.v1.Task
+	3, // 2: alur.data.v1.FittedTransform.columns:type_name -> alur.data.v1.ColumnTransform
+	8, // 3: alur.data.v1.ColumnTransform.type:type_name -> alur.data.v1.ColumnType
 	0, // 4: alur.data.v1.ColumnTransform.action:type_name -> alur.data.v1.ColumnAction
-	5, // [5:5] is the sub-list for method output_type
-	5, // [5:5] is the sub-list for method input_type
-	5, // [5:5] is the sub-list for extension type_name
-	5, // [5:5] is the sub-list for extension extendee
-	0, // [0:5] is the sub-list for field type_name
+	1, // 5: alur.data.v1.ColumnTransform.impute_strategy:type_name -> alur.data.v1.ImputeStrategy
+	1, // 6: alur.data.v1.ImputeRule.strategy:type_name -> alur.data.v1.ImputeStrategy
+	4, // 7: alur.data.v1.CleaningOptions.impute:type_name -> alur.data.v1.ImputeRule
+	8, // [8:8] is the sub-list for method output_type
+	8, // [8:8] is the sub-list for method input_type
+	8, // [8:8] is the sub-list for extension type_name
+	8, // [8:8] is the sub-list for extension extendee
+	0, // [0:8] is the sub-list for field type_name
 }
 
 func init() { file_alur_data_v1_transform_proto_init() }
@@ -393,8 +792,8 @@ func file_alur_data_v1_transform_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_alur_data_v1_transform_proto_rawDesc), len(file_alur_data_v1_transform_proto_rawDesc)),
-			NumEnums:      1,
-			NumMessages:   2,
+			NumEnums:      2,
+			NumMessages:   4,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

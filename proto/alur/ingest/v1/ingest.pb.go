@@ -4,8 +4,9 @@
 // 	protoc        (unknown)
 // source: alur/ingest/v1/ingest.proto
 
-// Package alur.ingest.v1 is data collection: it turns CSV files into
-// columnar tables with an inferred schema.
+// Package alur.ingest.v1 is data collection: it turns CSV, JSON Lines and
+// Parquet files (optionally gzip-compressed) into columnar tables with an
+// inferred schema.
 
 package ingestv1
 
@@ -25,10 +26,11 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
-// CsvOptions control how a CSV file is parsed.
+// CsvOptions control how a file is parsed. Despite the name they apply to
+// every format; the CSV-only fields are ignored for the others.
 type CsvOptions struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// delimiter is the field separator; empty means ','.
+	// delimiter is the CSV field separator; empty means detect it.
 	Delimiter string `protobuf:"bytes,1,opt,name=delimiter,proto3" json:"delimiter,omitempty"`
 	// no_header says the first row is data; columns are then named col_1,
 	// col_2, ...
@@ -40,7 +42,24 @@ type CsvOptions struct {
 	// every value parses as a number (for example numeric codes).
 	CategoricalColumns []string `protobuf:"bytes,4,rep,name=categorical_columns,json=categoricalColumns,proto3" json:"categorical_columns,omitempty"`
 	// name is a human name for the table, such as the file's base name.
-	Name          string `protobuf:"bytes,5,opt,name=name,proto3" json:"name,omitempty"`
+	Name string `protobuf:"bytes,5,opt,name=name,proto3" json:"name,omitempty"`
+	// quote is the CSV quote character, one ASCII character; empty means
+	// detect it.
+	Quote string `protobuf:"bytes,6,opt,name=quote,proto3" json:"quote,omitempty"`
+	// no_comments turns off the skipping of CSV comment lines (lines that
+	// start with '#').
+	NoComments bool `protobuf:"varint,7,opt,name=no_comments,json=noComments,proto3" json:"no_comments,omitempty"`
+	// max_bad_rows is how many malformed rows (ragged, bad quoting, invalid
+	// UTF-8, unparsable JSON) may be skipped. 0 fails the read on the first
+	// one, naming its line; N skips up to N of them and lists them in the
+	// IngestReport; more than N fails. Negative values are refused.
+	MaxBadRows int64 `protobuf:"varint,8,opt,name=max_bad_rows,json=maxBadRows,proto3" json:"max_bad_rows,omitempty"`
+	// format is the file format: "" or "auto" detects it from the content
+	// (gzip is decompressed and detected again; "PAR1" is Parquet; a first
+	// non-blank byte '{' is JSON Lines; anything else is CSV), or one of
+	// "csv", "tsv" (CSV with a tab delimiter), "jsonl" and "parquet". Gzip
+	// compression is detected and removed whatever the format says.
+	Format        string `protobuf:"bytes,9,opt,name=format,proto3" json:"format,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -110,6 +129,192 @@ func (x *CsvOptions) GetName() string {
 	return ""
 }
 
+func (x *CsvOptions) GetQuote() string {
+	if x != nil {
+		return x.Quote
+	}
+	return ""
+}
+
+func (x *CsvOptions) GetNoComments() bool {
+	if x != nil {
+		return x.NoComments
+	}
+	return false
+}
+
+func (x *CsvOptions) GetMaxBadRows() int64 {
+	if x != nil {
+		return x.MaxBadRows
+	}
+	return 0
+}
+
+func (x *CsvOptions) GetFormat() string {
+	if x != nil {
+		return x.Format
+	}
+	return ""
+}
+
+// IngestReport says how the server read the file: the format, the CSV
+// dialect it detected, and the rows it skipped under max_bad_rows.
+type IngestReport struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// format is the format that was read: "csv", "jsonl" or "parquet".
+	Format string `protobuf:"bytes,1,opt,name=format,proto3" json:"format,omitempty"`
+	// compression is "gzip" when the input was gzip-compressed, else empty.
+	Compression string `protobuf:"bytes,2,opt,name=compression,proto3" json:"compression,omitempty"`
+	// dialect describes the CSV dialect, such as `delimiter ";" quote "\""
+	// comment "#" header`; empty for other formats.
+	Dialect string `protobuf:"bytes,3,opt,name=dialect,proto3" json:"dialect,omitempty"`
+	// rows is the number of rows in the table.
+	Rows int64 `protobuf:"varint,4,opt,name=rows,proto3" json:"rows,omitempty"`
+	// skipped_rows is the number of malformed rows skipped.
+	SkippedRows int64 `protobuf:"varint,5,opt,name=skipped_rows,json=skippedRows,proto3" json:"skipped_rows,omitempty"`
+	// bad_rows lists the first 100 skipped rows.
+	BadRows       []*BadRow `protobuf:"bytes,6,rep,name=bad_rows,json=badRows,proto3" json:"bad_rows,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *IngestReport) Reset() {
+	*x = IngestReport{}
+	mi := &file_alur_ingest_v1_ingest_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *IngestReport) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*IngestReport) ProtoMessage() {}
+
+func (x *IngestReport) ProtoReflect() protoreflect.Message {
+	mi := &file_alur_ingest_v1_ingest_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use IngestReport.ProtoReflect.Descriptor instead.
+func (*IngestReport) Descriptor() ([]byte, []int) {
+	return file_alur_ingest_v1_ingest_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *IngestReport) GetFormat() string {
+	if x != nil {
+		return x.Format
+	}
+	return ""
+}
+
+func (x *IngestReport) GetCompression() string {
+	if x != nil {
+		return x.Compression
+	}
+	return ""
+}
+
+func (x *IngestReport) GetDialect() string {
+	if x != nil {
+		return x.Dialect
+	}
+	return ""
+}
+
+func (x *IngestReport) GetRows() int64 {
+	if x != nil {
+		return x.Rows
+	}
+	return 0
+}
+
+func (x *IngestReport) GetSkippedRows() int64 {
+	if x != nil {
+		return x.SkippedRows
+	}
+	return 0
+}
+
+func (x *IngestReport) GetBadRows() []*BadRow {
+	if x != nil {
+		return x.BadRows
+	}
+	return nil
+}
+
+// BadRow is one malformed row that was skipped.
+type BadRow struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// line is the 1-based line of the file where the row starts (for
+	// Parquet, the 1-based row number).
+	Line int64 `protobuf:"varint,1,opt,name=line,proto3" json:"line,omitempty"`
+	// reason says what is wrong with the row.
+	Reason string `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	// excerpt is the start of the row's text, at most 120 bytes.
+	Excerpt       string `protobuf:"bytes,3,opt,name=excerpt,proto3" json:"excerpt,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BadRow) Reset() {
+	*x = BadRow{}
+	mi := &file_alur_ingest_v1_ingest_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BadRow) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BadRow) ProtoMessage() {}
+
+func (x *BadRow) ProtoReflect() protoreflect.Message {
+	mi := &file_alur_ingest_v1_ingest_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BadRow.ProtoReflect.Descriptor instead.
+func (*BadRow) Descriptor() ([]byte, []int) {
+	return file_alur_ingest_v1_ingest_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *BadRow) GetLine() int64 {
+	if x != nil {
+		return x.Line
+	}
+	return 0
+}
+
+func (x *BadRow) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *BadRow) GetExcerpt() string {
+	if x != nil {
+		return x.Excerpt
+	}
+	return ""
+}
+
 // UploadRequest is one message of an upload stream.
 type UploadRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -126,7 +331,7 @@ type UploadRequest struct {
 
 func (x *UploadRequest) Reset() {
 	*x = UploadRequest{}
-	mi := &file_alur_ingest_v1_ingest_proto_msgTypes[1]
+	mi := &file_alur_ingest_v1_ingest_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -138,7 +343,7 @@ func (x *UploadRequest) String() string {
 func (*UploadRequest) ProtoMessage() {}
 
 func (x *UploadRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_alur_ingest_v1_ingest_proto_msgTypes[1]
+	mi := &file_alur_ingest_v1_ingest_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -151,7 +356,7 @@ func (x *UploadRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UploadRequest.ProtoReflect.Descriptor instead.
 func (*UploadRequest) Descriptor() ([]byte, []int) {
-	return file_alur_ingest_v1_ingest_proto_rawDescGZIP(), []int{1}
+	return file_alur_ingest_v1_ingest_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *UploadRequest) GetPart() isUploadRequest_Part {
@@ -207,6 +412,7 @@ type UploadResponse struct {
 	//	*UploadResponse_Schema
 	//	*UploadResponse_Batch
 	//	*UploadResponse_Summary
+	//	*UploadResponse_Report
 	Part          isUploadResponse_Part `protobuf_oneof:"part"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -214,7 +420,7 @@ type UploadResponse struct {
 
 func (x *UploadResponse) Reset() {
 	*x = UploadResponse{}
-	mi := &file_alur_ingest_v1_ingest_proto_msgTypes[2]
+	mi := &file_alur_ingest_v1_ingest_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -226,7 +432,7 @@ func (x *UploadResponse) String() string {
 func (*UploadResponse) ProtoMessage() {}
 
 func (x *UploadResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_alur_ingest_v1_ingest_proto_msgTypes[2]
+	mi := &file_alur_ingest_v1_ingest_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -239,7 +445,7 @@ func (x *UploadResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UploadResponse.ProtoReflect.Descriptor instead.
 func (*UploadResponse) Descriptor() ([]byte, []int) {
-	return file_alur_ingest_v1_ingest_proto_rawDescGZIP(), []int{2}
+	return file_alur_ingest_v1_ingest_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *UploadResponse) GetPart() isUploadResponse_Part {
@@ -276,6 +482,15 @@ func (x *UploadResponse) GetSummary() *v1.TableSummary {
 	return nil
 }
 
+func (x *UploadResponse) GetReport() *IngestReport {
+	if x != nil {
+		if x, ok := x.Part.(*UploadResponse_Report); ok {
+			return x.Report
+		}
+	}
+	return nil
+}
+
 type isUploadResponse_Part interface {
 	isUploadResponse_Part()
 }
@@ -295,21 +510,30 @@ type UploadResponse_Summary struct {
 	Summary *v1.TableSummary `protobuf:"bytes,3,opt,name=summary,proto3,oneof"`
 }
 
+type UploadResponse_Report struct {
+	// report says how the file was read; it comes just before the
+	// summary.
+	Report *IngestReport `protobuf:"bytes,4,opt,name=report,proto3,oneof"`
+}
+
 func (*UploadResponse_Schema) isUploadResponse_Part() {}
 
 func (*UploadResponse_Batch) isUploadResponse_Part() {}
 
 func (*UploadResponse_Summary) isUploadResponse_Part() {}
 
+func (*UploadResponse_Report) isUploadResponse_Part() {}
+
 // ReadRequest names the file to read.
 type ReadRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// source is where the CSV comes from.
+	// source is where the file comes from.
 	//
 	// Types that are valid to be assigned to Source:
 	//
 	//	*ReadRequest_Path
 	//	*ReadRequest_Bundled
+	//	*ReadRequest_Url
 	Source isReadRequest_Source `protobuf_oneof:"source"`
 	// options control parsing.
 	Options       *CsvOptions `protobuf:"bytes,3,opt,name=options,proto3" json:"options,omitempty"`
@@ -319,7 +543,7 @@ type ReadRequest struct {
 
 func (x *ReadRequest) Reset() {
 	*x = ReadRequest{}
-	mi := &file_alur_ingest_v1_ingest_proto_msgTypes[3]
+	mi := &file_alur_ingest_v1_ingest_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -331,7 +555,7 @@ func (x *ReadRequest) String() string {
 func (*ReadRequest) ProtoMessage() {}
 
 func (x *ReadRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_alur_ingest_v1_ingest_proto_msgTypes[3]
+	mi := &file_alur_ingest_v1_ingest_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -344,7 +568,7 @@ func (x *ReadRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReadRequest.ProtoReflect.Descriptor instead.
 func (*ReadRequest) Descriptor() ([]byte, []int) {
-	return file_alur_ingest_v1_ingest_proto_rawDescGZIP(), []int{3}
+	return file_alur_ingest_v1_ingest_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *ReadRequest) GetSource() isReadRequest_Source {
@@ -367,6 +591,15 @@ func (x *ReadRequest) GetBundled() string {
 	if x != nil {
 		if x, ok := x.Source.(*ReadRequest_Bundled); ok {
 			return x.Bundled
+		}
+	}
+	return ""
+}
+
+func (x *ReadRequest) GetUrl() string {
+	if x != nil {
+		if x, ok := x.Source.(*ReadRequest_Url); ok {
+			return x.Url
 		}
 	}
 	return ""
@@ -395,9 +628,20 @@ type ReadRequest_Bundled struct {
 	Bundled string `protobuf:"bytes,2,opt,name=bundled,proto3,oneof"`
 }
 
+type ReadRequest_Url struct {
+	// url is an http or https URL to fetch. The server refuses it with
+	// PERMISSION_DENIED unless the URL's host is in its allow-list
+	// (--allow-url-host; empty by default, which turns URLs off).
+	// Redirects are checked against the same list, and the body is
+	// bounded by the server's size limit.
+	Url string `protobuf:"bytes,4,opt,name=url,proto3,oneof"`
+}
+
 func (*ReadRequest_Path) isReadRequest_Source() {}
 
 func (*ReadRequest_Bundled) isReadRequest_Source() {}
+
+func (*ReadRequest_Url) isReadRequest_Source() {}
 
 // ReadResponse is one message of the table stream that answers a read.
 type ReadResponse struct {
@@ -409,6 +653,7 @@ type ReadResponse struct {
 	//	*ReadResponse_Schema
 	//	*ReadResponse_Batch
 	//	*ReadResponse_Summary
+	//	*ReadResponse_Report
 	Part          isReadResponse_Part `protobuf_oneof:"part"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -416,7 +661,7 @@ type ReadResponse struct {
 
 func (x *ReadResponse) Reset() {
 	*x = ReadResponse{}
-	mi := &file_alur_ingest_v1_ingest_proto_msgTypes[4]
+	mi := &file_alur_ingest_v1_ingest_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -428,7 +673,7 @@ func (x *ReadResponse) String() string {
 func (*ReadResponse) ProtoMessage() {}
 
 func (x *ReadResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_alur_ingest_v1_ingest_proto_msgTypes[4]
+	mi := &file_alur_ingest_v1_ingest_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -441,7 +686,7 @@ func (x *ReadResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReadResponse.ProtoReflect.Descriptor instead.
 func (*ReadResponse) Descriptor() ([]byte, []int) {
-	return file_alur_ingest_v1_ingest_proto_rawDescGZIP(), []int{4}
+	return file_alur_ingest_v1_ingest_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *ReadResponse) GetPart() isReadResponse_Part {
@@ -478,6 +723,15 @@ func (x *ReadResponse) GetSummary() *v1.TableSummary {
 	return nil
 }
 
+func (x *ReadResponse) GetReport() *IngestReport {
+	if x != nil {
+		if x, ok := x.Part.(*ReadResponse_Report); ok {
+			return x.Report
+		}
+	}
+	return nil
+}
+
 type isReadResponse_Part interface {
 	isReadResponse_Part()
 }
@@ -497,11 +751,19 @@ type ReadResponse_Summary struct {
 	Summary *v1.TableSummary `protobuf:"bytes,3,opt,name=summary,proto3,oneof"`
 }
 
+type ReadResponse_Report struct {
+	// report says how the file was read; it comes just before the
+	// summary.
+	Report *IngestReport `protobuf:"bytes,4,opt,name=report,proto3,oneof"`
+}
+
 func (*ReadResponse_Schema) isReadResponse_Part() {}
 
 func (*ReadResponse_Batch) isReadResponse_Part() {}
 
 func (*ReadResponse_Summary) isReadResponse_Part() {}
+
+func (*ReadResponse_Report) isReadResponse_Part() {}
 
 // ListBundledRequest has no fields.
 type ListBundledRequest struct {
@@ -512,7 +774,7 @@ type ListBundledRequest struct {
 
 func (x *ListBundledRequest) Reset() {
 	*x = ListBundledRequest{}
-	mi := &file_alur_ingest_v1_ingest_proto_msgTypes[5]
+	mi := &file_alur_ingest_v1_ingest_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -524,7 +786,7 @@ func (x *ListBundledRequest) String() string {
 func (*ListBundledRequest) ProtoMessage() {}
 
 func (x *ListBundledRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_alur_ingest_v1_ingest_proto_msgTypes[5]
+	mi := &file_alur_ingest_v1_ingest_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -537,7 +799,7 @@ func (x *ListBundledRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListBundledRequest.ProtoReflect.Descriptor instead.
 func (*ListBundledRequest) Descriptor() ([]byte, []int) {
-	return file_alur_ingest_v1_ingest_proto_rawDescGZIP(), []int{5}
+	return file_alur_ingest_v1_ingest_proto_rawDescGZIP(), []int{7}
 }
 
 // ListBundledResponse lists the bundled datasets.
@@ -551,7 +813,7 @@ type ListBundledResponse struct {
 
 func (x *ListBundledResponse) Reset() {
 	*x = ListBundledResponse{}
-	mi := &file_alur_ingest_v1_ingest_proto_msgTypes[6]
+	mi := &file_alur_ingest_v1_ingest_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -563,7 +825,7 @@ func (x *ListBundledResponse) String() string {
 func (*ListBundledResponse) ProtoMessage() {}
 
 func (x *ListBundledResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_alur_ingest_v1_ingest_proto_msgTypes[6]
+	mi := &file_alur_ingest_v1_ingest_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -576,7 +838,7 @@ func (x *ListBundledResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListBundledResponse.ProtoReflect.Descriptor instead.
 func (*ListBundledResponse) Descriptor() ([]byte, []int) {
-	return file_alur_ingest_v1_ingest_proto_rawDescGZIP(), []int{6}
+	return file_alur_ingest_v1_ingest_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *ListBundledResponse) GetDatasets() []*BundledDataset {
@@ -605,7 +867,7 @@ type BundledDataset struct {
 
 func (x *BundledDataset) Reset() {
 	*x = BundledDataset{}
-	mi := &file_alur_ingest_v1_ingest_proto_msgTypes[7]
+	mi := &file_alur_ingest_v1_ingest_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -617,7 +879,7 @@ func (x *BundledDataset) String() string {
 func (*BundledDataset) ProtoMessage() {}
 
 func (x *BundledDataset) ProtoReflect() protoreflect.Message {
-	mi := &file_alur_ingest_v1_ingest_proto_msgTypes[7]
+	mi := &file_alur_ingest_v1_ingest_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -630,7 +892,7 @@ func (x *BundledDataset) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BundledDataset.ProtoReflect.Descriptor instead.
 func (*BundledDataset) Descriptor() ([]byte, []int) {
-	return file_alur_ingest_v1_ingest_proto_rawDescGZIP(), []int{7}
+	return file_alur_ingest_v1_ingest_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *BundledDataset) GetName() string {
@@ -672,32 +934,52 @@ var File_alur_ingest_v1_ingest_proto protoreflect.FileDescriptor
 
 const file_alur_ingest_v1_ingest_proto_rawDesc = "" +
 	"\n" +
-	"\x1balur/ingest/v1/ingest.proto\x12\x0ealur.ingest.v1\x1a\x18alur/data/v1/table.proto\"\xb3\x01\n" +
+	"\x1balur/ingest/v1/ingest.proto\x12\x0ealur.ingest.v1\x1a\x18alur/data/v1/table.proto\"\xa4\x02\n" +
 	"\n" +
 	"CsvOptions\x12\x1c\n" +
 	"\tdelimiter\x18\x01 \x01(\tR\tdelimiter\x12\x1b\n" +
 	"\tno_header\x18\x02 \x01(\bR\bnoHeader\x12%\n" +
 	"\x0emissing_values\x18\x03 \x03(\tR\rmissingValues\x12/\n" +
 	"\x13categorical_columns\x18\x04 \x03(\tR\x12categoricalColumns\x12\x12\n" +
-	"\x04name\x18\x05 \x01(\tR\x04name\"g\n" +
+	"\x04name\x18\x05 \x01(\tR\x04name\x12\x14\n" +
+	"\x05quote\x18\x06 \x01(\tR\x05quote\x12\x1f\n" +
+	"\vno_comments\x18\a \x01(\bR\n" +
+	"noComments\x12 \n" +
+	"\fmax_bad_rows\x18\b \x01(\x03R\n" +
+	"maxBadRows\x12\x16\n" +
+	"\x06format\x18\t \x01(\tR\x06format\"\xcc\x01\n" +
+	"\fIngestReport\x12\x16\n" +
+	"\x06format\x18\x01 \x01(\tR\x06format\x12 \n" +
+	"\vcompression\x18\x02 \x01(\tR\vcompression\x12\x18\n" +
+	"\adialect\x18\x03 \x01(\tR\adialect\x12\x12\n" +
+	"\x04rows\x18\x04 \x01(\x03R\x04rows\x12!\n" +
+	"\fskipped_rows\x18\x05 \x01(\x03R\vskippedRows\x121\n" +
+	"\bbad_rows\x18\x06 \x03(\v2\x16.alur.ingest.v1.BadRowR\abadRows\"N\n" +
+	"\x06BadRow\x12\x12\n" +
+	"\x04line\x18\x01 \x01(\x03R\x04line\x12\x16\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\x12\x18\n" +
+	"\aexcerpt\x18\x03 \x01(\tR\aexcerpt\"g\n" +
 	"\rUploadRequest\x126\n" +
 	"\aoptions\x18\x01 \x01(\v2\x1a.alur.ingest.v1.CsvOptionsH\x00R\aoptions\x12\x16\n" +
 	"\x05chunk\x18\x02 \x01(\fH\x00R\x05chunkB\x06\n" +
-	"\x04part\"\xb2\x01\n" +
+	"\x04part\"\xea\x01\n" +
 	"\x0eUploadResponse\x12.\n" +
 	"\x06schema\x18\x01 \x01(\v2\x14.alur.data.v1.SchemaH\x00R\x06schema\x120\n" +
 	"\x05batch\x18\x02 \x01(\v2\x18.alur.data.v1.TableBatchH\x00R\x05batch\x126\n" +
-	"\asummary\x18\x03 \x01(\v2\x1a.alur.data.v1.TableSummaryH\x00R\asummaryB\x06\n" +
-	"\x04part\"\x7f\n" +
+	"\asummary\x18\x03 \x01(\v2\x1a.alur.data.v1.TableSummaryH\x00R\asummary\x126\n" +
+	"\x06report\x18\x04 \x01(\v2\x1c.alur.ingest.v1.IngestReportH\x00R\x06reportB\x06\n" +
+	"\x04part\"\x93\x01\n" +
 	"\vReadRequest\x12\x14\n" +
 	"\x04path\x18\x01 \x01(\tH\x00R\x04path\x12\x1a\n" +
-	"\abundled\x18\x02 \x01(\tH\x00R\abundled\x124\n" +
+	"\abundled\x18\x02 \x01(\tH\x00R\abundled\x12\x12\n" +
+	"\x03url\x18\x04 \x01(\tH\x00R\x03url\x124\n" +
 	"\aoptions\x18\x03 \x01(\v2\x1a.alur.ingest.v1.CsvOptionsR\aoptionsB\b\n" +
-	"\x06source\"\xb0\x01\n" +
+	"\x06source\"\xe8\x01\n" +
 	"\fReadResponse\x12.\n" +
 	"\x06schema\x18\x01 \x01(\v2\x14.alur.data.v1.SchemaH\x00R\x06schema\x120\n" +
 	"\x05batch\x18\x02 \x01(\v2\x18.alur.data.v1.TableBatchH\x00R\x05batch\x126\n" +
-	"\asummary\x18\x03 \x01(\v2\x1a.alur.data.v1.TableSummaryH\x00R\asummaryB\x06\n" +
+	"\asummary\x18\x03 \x01(\v2\x1a.alur.data.v1.TableSummaryH\x00R\asummary\x126\n" +
+	"\x06report\x18\x04 \x01(\v2\x1c.alur.ingest.v1.IngestReportH\x00R\x06reportB\x06\n" +
 	"\x04part\"\x14\n" +
 	"\x12ListBundledRequest\"Q\n" +
 	"\x13ListBundledResponse\x12:\n" +
@@ -725,43 +1007,48 @@ func file_alur_ingest_v1_ingest_proto_rawDescGZIP() []byte {
 	return file_alur_ingest_v1_ingest_proto_rawDescData
 }
 
-var file_alur_ingest_v1_ingest_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
+var file_alur_ingest_v1_ingest_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
 var file_alur_ingest_v1_ingest_proto_goTypes = []any{
 	(*CsvOptions)(nil),          // 0: alur.ingest.v1.CsvOptions
-	(*UploadRequest)(nil),       // 1: alur.ingest.v1.UploadRequest
-	(*UploadResponse)(nil),      // 2: alur.ingest.v1.UploadResponse
-	(*ReadRequest)(nil),         // 3: alur.ingest.v1.ReadRequest
-	(*ReadResponse)(nil),        // 4: alur.ingest.v1.ReadResponse
-	(*ListBundledRequest)(nil),  // 5: alur.ingest.v1.ListBundledRequest
-	(*ListBundledResponse)(nil), // 6: alur.ingest.v1.ListBundledResponse
-	(*BundledDataset)(nil),      // 7: alur.ingest.v1.BundledDataset
-	(*v1.Schema)(nil),           // 8: alur.data.v1.Schema
-	(*v1.TableBatch)(nil),       // 9: alur.data.v1.TableBatch
-	(*v1.TableSummary)(nil),     // 10: alur.data.v1.TableSummary
-	(v1.Task)(0),                // 11: alur.data.v1.Task
+	(*IngestReport)(nil),        // 1: alur.ingest.v1.IngestReport
+	(*BadRow)(nil),              // 2: alur.ingest.v1.BadRow
+	(*UploadRequest)(nil),       // 3: alur.ingest.v1.UploadRequest
+	(*UploadResponse)(nil),      // 4: alur.ingest.v1.UploadResponse
+	(*ReadRequest)(nil),         // 5: alur.ingest.v1.ReadRequest
+	(*ReadResponse)(nil),        // 6: alur.ingest.v1.ReadResponse
+	(*ListBundledRequest)(nil),  // 7: alur.ingest.v1.ListBundledRequest
+	(*ListBundledResponse)(nil), // 8: alur.ingest.v1.ListBundledResponse
+	(*BundledDataset)(nil),      // 9: alur.ingest.v1.BundledDataset
+	(*v1.Schema)(nil),           // 10: alur.data.v1.Schema
+	(*v1.TableBatch)(nil),       // 11: alur.data.v1.TableBatch
+	(*v1.TableSummary)(nil),     // 12: alur.data.v1.TableSummary
+	(v1.Task)(0),                // 13: alur.data.v1.Task
 }
 var file_alur_ingest_v1_ingest_proto_depIdxs = []int32{
-	0,  // 0: alur.ingest.v1.UploadRequest.options:type_name -> alur.ingest.v1.CsvOptions
-	8,  // 1: alur.ingest.v1.UploadResponse.schema:type_name -> alur.data.v1.Schema
-	9,  // 2: alur.ingest.v1.UploadResponse.batch:type_name -> alur.data.v1.TableBatch
-	10, // 3: alur.ingest.v1.UploadResponse.summary:type_name -> alur.data.v1.TableSummary
-	0,  // 4: alur.ingest.v1.ReadRequest.options:type_name -> alur.ingest.v1.CsvOptions
-	8,  // 5: alur.ingest.v1.ReadResponse.schema:type_name -> alur.data.v1.Schema
-	9,  // 6: alur.ingest.v1.ReadResponse.batch:type_name -> alur.data.v1.TableBatch
-	10, // 7: alur.ingest.v1.ReadResponse.summary:type_name -> alur.data.v1.TableSummary
-	7,  // 8: alur.ingest.v1.ListBundledResponse.datasets:type_name -> alur.ingest.v1.BundledDataset
-	11, // 9: alur.ingest.v1.BundledDataset.task:type_name -> alur.data.v1.Task
-	1,  // 10: alur.ingest.v1.IngestService.Upload:input_type -> alur.ingest.v1.UploadRequest
-	3,  // 11: alur.ingest.v1.IngestService.Read:input_type -> alur.ingest.v1.ReadRequest
-	5,  // 12: alur.ingest.v1.IngestService.ListBundled:input_type -> alur.ingest.v1.ListBundledRequest
-	2,  // 13: alur.ingest.v1.IngestService.Upload:output_type -> alur.ingest.v1.UploadResponse
-	4,  // 14: alur.ingest.v1.IngestService.Read:output_type -> alur.ingest.v1.ReadResponse
-	6,  // 15: alur.ingest.v1.IngestService.ListBundled:output_type -> alur.ingest.v1.ListBundledResponse
-	13, // [13:16] is the sub-list for method output_type
-	10, // [10:13] is the sub-list for method input_type
-	10, // [10:10] is the sub-list for extension type_name
-	10, // [10:10] is the sub-list for extension extendee
-	0,  // [0:10] is the sub-list for field type_name
+	2,  // 0: alur.ingest.v1.IngestReport.bad_rows:type_name -> alur.ingest.v1.BadRow
+	0,  // 1: alur.ingest.v1.UploadRequest.options:type_name -> alur.ingest.v1.CsvOptions
+	10, // 2: alur.ingest.v1.UploadResponse.schema:type_name -> alur.data.v1.Schema
+	11, // 3: alur.ingest.v1.UploadResponse.batch:type_name -> alur.data.v1.TableBatch
+	12, // 4: alur.ingest.v1.UploadResponse.summary:type_name -> alur.data.v1.TableSummary
+	1,  // 5: alur.ingest.v1.UploadResponse.report:type_name -> alur.ingest.v1.IngestReport
+	0,  // 6: alur.ingest.v1.ReadRequest.options:type_name -> alur.ingest.v1.CsvOptions
+	10, // 7: alur.ingest.v1.ReadResponse.schema:type_name -> alur.data.v1.Schema
+	11, // 8: alur.ingest.v1.ReadResponse.batch:type_name -> alur.data.v1.TableBatch
+	12, // 9: alur.ingest.v1.ReadResponse.summary:type_name -> alur.data.v1.TableSummary
+	1,  // 10: alur.ingest.v1.ReadResponse.report:type_name -> alur.ingest.v1.IngestReport
+	9,  // 11: alur.ingest.v1.ListBundledResponse.datasets:type_name -> alur.ingest.v1.BundledDataset
+	13, // 12: alur.ingest.v1.BundledDataset.task:type_name -> alur.data.v1.Task
+	3,  // 13: alur.ingest.v1.IngestService.Upload:input_type -> alur.ingest.v1.UploadRequest
+	5,  // 14: alur.ingest.v1.IngestService.Read:input_type -> alur.ingest.v1.ReadRequest
+	7,  // 15: alur.ingest.v1.IngestService.ListBundled:input_type -> alur.ingest.v1.ListBundledRequest
+	4,  // 16: alur.ingest.v1.IngestService.Upload:output_type -> alur.ingest.v1.UploadResponse
+	6,  // 17: alur.ingest.v1.IngestService.Read:output_type -> alur.ingest.v1.ReadResponse
+	8,  // 18: alur.ingest.v1.IngestService.ListBundled:output_type -> alur.ingest.v1.ListBundledResponse
+	16, // [16:19] is the sub-list for method output_type
+	13, // [13:16] is the sub-list for method input_type
+	13, // [13:13] is the sub-list for extension type_name
+	13, // [13:13] is the sub-list for extension extendee
+	0,  // [0:13] is the sub-list for field type_name
 }
 
 func init() { file_alur_ingest_v1_ingest_proto_init() }
@@ -769,23 +1056,26 @@ func file_alur_ingest_v1_ingest_proto_init() {
 	if File_alur_ingest_v1_ingest_proto != nil {
 		return
 	}
-	file_alur_ingest_v1_ingest_proto_msgTypes[1].OneofWrappers = []any{
+	file_alur_ingest_v1_ingest_proto_msgTypes[3].OneofWrappers = []any{
 		(*UploadRequest_Options)(nil),
 		(*UploadRequest_Chunk)(nil),
 	}
-	file_alur_ingest_v1_ingest_proto_msgTypes[2].OneofWrappers = []any{
+	file_alur_ingest_v1_ingest_proto_msgTypes[4].OneofWrappers = []any{
 		(*UploadResponse_Schema)(nil),
 		(*UploadResponse_Batch)(nil),
 		(*UploadResponse_Summary)(nil),
+		(*UploadResponse_Report)(nil),
 	}
-	file_alur_ingest_v1_ingest_proto_msgTypes[3].OneofWrappers = []any{
+	file_alur_ingest_v1_ingest_proto_msgTypes[5].OneofWrappers = []any{
 		(*ReadRequest_Path)(nil),
 		(*ReadRequest_Bundled)(nil),
+		(*ReadRequest_Url)(nil),
 	}
-	file_alur_ingest_v1_ingest_proto_msgTypes[4].OneofWrappers = []any{
+	file_alur_ingest_v1_ingest_proto_msgTypes[6].OneofWrappers = []any{
 		(*ReadResponse_Schema)(nil),
 		(*ReadResponse_Batch)(nil),
 		(*ReadResponse_Summary)(nil),
+		(*ReadResponse_Report)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -793,7 +1083,7 @@ func file_alur_ingest_v1_ingest_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_alur_ingest_v1_ingest_proto_rawDesc), len(file_alur_ingest_v1_ingest_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   8,
+			NumMessages:   10,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

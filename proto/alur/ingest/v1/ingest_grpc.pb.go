@@ -4,8 +4,9 @@
 // - protoc             (unknown)
 // source: alur/ingest/v1/ingest.proto
 
-// Package alur.ingest.v1 is data collection: it turns CSV files into
-// columnar tables with an inferred schema.
+// Package alur.ingest.v1 is data collection: it turns CSV, JSON Lines and
+// Parquet files (optionally gzip-compressed) into columnar tables with an
+// inferred schema.
 
 package ingestv1
 
@@ -31,16 +32,17 @@ const (
 //
 // For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
 //
-// IngestService collects data. It reads CSV from a client upload, from a
-// file under the server's data root, or from the datasets bundled with alur,
-// infers the schema and streams the table back as columnar batches.
+// IngestService collects data. It reads CSV, JSON Lines or Parquet from a
+// client upload, from a file under the server's data root, from an allowed
+// http(s) URL, or from the datasets bundled with alur, infers the schema and
+// streams the table back as columnar batches, reading with bounded memory.
 type IngestServiceClient interface {
-	// Upload reads a CSV file sent by the client. The client sends options
+	// Upload reads a file sent by the client. The client sends options
 	// first (optional), then the file in chunks of at most 1 MiB, then closes
 	// its side; the server answers with the table stream.
 	Upload(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[UploadRequest, UploadResponse], error)
-	// Read reads a CSV file from the server's data root or a bundled dataset
-	// and streams the table.
+	// Read reads a file from the server's data root, an allowed URL or a
+	// bundled dataset and streams the table.
 	Read(ctx context.Context, in *ReadRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[ReadResponse], error)
 	// ListBundled lists the datasets that ship with alur.
 	ListBundled(ctx context.Context, in *ListBundledRequest, opts ...grpc.CallOption) (*ListBundledResponse, error)
@@ -100,16 +102,17 @@ func (c *ingestServiceClient) ListBundled(ctx context.Context, in *ListBundledRe
 // All implementations must embed UnimplementedIngestServiceServer
 // for forward compatibility.
 //
-// IngestService collects data. It reads CSV from a client upload, from a
-// file under the server's data root, or from the datasets bundled with alur,
-// infers the schema and streams the table back as columnar batches.
+// IngestService collects data. It reads CSV, JSON Lines or Parquet from a
+// client upload, from a file under the server's data root, from an allowed
+// http(s) URL, or from the datasets bundled with alur, infers the schema and
+// streams the table back as columnar batches, reading with bounded memory.
 type IngestServiceServer interface {
-	// Upload reads a CSV file sent by the client. The client sends options
+	// Upload reads a file sent by the client. The client sends options
 	// first (optional), then the file in chunks of at most 1 MiB, then closes
 	// its side; the server answers with the table stream.
 	Upload(grpc.BidiStreamingServer[UploadRequest, UploadResponse]) error
-	// Read reads a CSV file from the server's data root or a bundled dataset
-	// and streams the table.
+	// Read reads a file from the server's data root, an allowed URL or a
+	// bundled dataset and streams the table.
 	Read(*ReadRequest, grpc.ServerStreamingServer[ReadResponse]) error
 	// ListBundled lists the datasets that ship with alur.
 	ListBundled(context.Context, *ListBundledRequest) (*ListBundledResponse, error)

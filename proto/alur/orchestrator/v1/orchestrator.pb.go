@@ -151,6 +151,64 @@ func (StepState) EnumDescriptor() ([]byte, []int) {
 	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{1}
 }
 
+// DriftLevel grades a population stability index by the usual rule of
+// thumb: below 0.1 stable, 0.1 to 0.25 moderate, above 0.25 major.
+type DriftLevel int32
+
+const (
+	// DRIFT_LEVEL_UNSPECIFIED means not measured.
+	DriftLevel_DRIFT_LEVEL_UNSPECIFIED DriftLevel = 0
+	// DRIFT_LEVEL_STABLE is a PSI below 0.1.
+	DriftLevel_DRIFT_LEVEL_STABLE DriftLevel = 1
+	// DRIFT_LEVEL_MODERATE is a PSI from 0.1 to 0.25.
+	DriftLevel_DRIFT_LEVEL_MODERATE DriftLevel = 2
+	// DRIFT_LEVEL_MAJOR is a PSI above 0.25.
+	DriftLevel_DRIFT_LEVEL_MAJOR DriftLevel = 3
+)
+
+// Enum value maps for DriftLevel.
+var (
+	DriftLevel_name = map[int32]string{
+		0: "DRIFT_LEVEL_UNSPECIFIED",
+		1: "DRIFT_LEVEL_STABLE",
+		2: "DRIFT_LEVEL_MODERATE",
+		3: "DRIFT_LEVEL_MAJOR",
+	}
+	DriftLevel_value = map[string]int32{
+		"DRIFT_LEVEL_UNSPECIFIED": 0,
+		"DRIFT_LEVEL_STABLE":      1,
+		"DRIFT_LEVEL_MODERATE":    2,
+		"DRIFT_LEVEL_MAJOR":       3,
+	}
+)
+
+func (x DriftLevel) Enum() *DriftLevel {
+	p := new(DriftLevel)
+	*p = x
+	return p
+}
+
+func (x DriftLevel) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (DriftLevel) Descriptor() protoreflect.EnumDescriptor {
+	return file_alur_orchestrator_v1_orchestrator_proto_enumTypes[2].Descriptor()
+}
+
+func (DriftLevel) Type() protoreflect.EnumType {
+	return &file_alur_orchestrator_v1_orchestrator_proto_enumTypes[2]
+}
+
+func (x DriftLevel) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use DriftLevel.Descriptor instead.
+func (DriftLevel) EnumDescriptor() ([]byte, []int) {
+	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{2}
+}
+
 // PipelineSpec describes one workflow. Users write it as YAML or JSON
 // (protojson field names).
 type PipelineSpec struct {
@@ -305,6 +363,8 @@ type Source struct {
 	//	*Source_Bundled
 	//	*Source_Path
 	//	*Source_Upload
+	//	*Source_Url
+	//	*Source_Dataset
 	Kind isSource_Kind `protobuf_oneof:"kind"`
 	// csv controls parsing.
 	Csv           *v12.CsvOptions `protobuf:"bytes,4,opt,name=csv,proto3" json:"csv,omitempty"`
@@ -376,6 +436,24 @@ func (x *Source) GetUpload() string {
 	return ""
 }
 
+func (x *Source) GetUrl() string {
+	if x != nil {
+		if x, ok := x.Kind.(*Source_Url); ok {
+			return x.Url
+		}
+	}
+	return ""
+}
+
+func (x *Source) GetDataset() *DatasetRef {
+	if x != nil {
+		if x, ok := x.Kind.(*Source_Dataset); ok {
+			return x.Dataset
+		}
+	}
+	return nil
+}
+
 func (x *Source) GetCsv() *v12.CsvOptions {
 	if x != nil {
 		return x.Csv
@@ -403,11 +481,28 @@ type Source_Upload struct {
 	Upload string `protobuf:"bytes,3,opt,name=upload,proto3,oneof"`
 }
 
+type Source_Url struct {
+	// url is an http or https address of a CSV file, fetched by the ingest
+	// service.
+	Url string `protobuf:"bytes,5,opt,name=url,proto3,oneof"`
+}
+
+type Source_Dataset struct {
+	// dataset names a version of a dataset built with AppendDataset. Its
+	// version 0 means the latest, resolved when the run starts and
+	// written back here, so a resumed run reads the same version.
+	Dataset *DatasetRef `protobuf:"bytes,6,opt,name=dataset,proto3,oneof"`
+}
+
 func (*Source_Bundled) isSource_Kind() {}
 
 func (*Source_Path) isSource_Kind() {}
 
 func (*Source_Upload) isSource_Kind() {}
+
+func (*Source_Url) isSource_Kind() {}
+
+func (*Source_Dataset) isSource_Kind() {}
 
 // Candidate is one algorithm to try, with fixed hyperparameters and an
 // optional grid to search.
@@ -964,7 +1059,10 @@ type Run struct {
 	// help, judged from the learning curve.
 	LearningCurveVerdict string `protobuf:"bytes,20,opt,name=learning_curve_verdict,json=learningCurveVerdict,proto3" json:"learning_curve_verdict,omitempty"`
 	// report_digest is the run's self-contained HTML report artifact.
-	ReportDigest  string `protobuf:"bytes,21,opt,name=report_digest,json=reportDigest,proto3" json:"report_digest,omitempty"`
+	ReportDigest string `protobuf:"bytes,21,opt,name=report_digest,json=reportDigest,proto3" json:"report_digest,omitempty"`
+	// retrain is set on a run started by RetrainRun: which run it retrains
+	// and the dataset versions before and after.
+	Retrain       *Retrain `protobuf:"bytes,22,opt,name=retrain,proto3" json:"retrain,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1146,6 +1244,1256 @@ func (x *Run) GetReportDigest() string {
 	return ""
 }
 
+func (x *Run) GetRetrain() *Retrain {
+	if x != nil {
+		return x.Retrain
+	}
+	return nil
+}
+
+// Retrain links a retraining run to the run it repeats.
+type Retrain struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// run_id is the run retrained.
+	RunId string `protobuf:"bytes,1,opt,name=run_id,json=runId,proto3" json:"run_id,omitempty"`
+	// dataset is the dataset's name.
+	Dataset string `protobuf:"bytes,2,opt,name=dataset,proto3" json:"dataset,omitempty"`
+	// from_version is the dataset version the retrained run used.
+	FromVersion int64 `protobuf:"varint,3,opt,name=from_version,json=fromVersion,proto3" json:"from_version,omitempty"`
+	// to_version is the dataset version this run uses, the latest when it
+	// was started.
+	ToVersion int64 `protobuf:"varint,4,opt,name=to_version,json=toVersion,proto3" json:"to_version,omitempty"`
+	// previous_metric is the objective metric of the retrained run.
+	PreviousMetric string `protobuf:"bytes,5,opt,name=previous_metric,json=previousMetric,proto3" json:"previous_metric,omitempty"`
+	// previous_test_score is the retrained run's objective metric on its
+	// test rows, when that run had succeeded.
+	PreviousTestScore *float64 `protobuf:"fixed64,6,opt,name=previous_test_score,json=previousTestScore,proto3,oneof" json:"previous_test_score,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
+}
+
+func (x *Retrain) Reset() {
+	*x = Retrain{}
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Retrain) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Retrain) ProtoMessage() {}
+
+func (x *Retrain) ProtoReflect() protoreflect.Message {
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Retrain.ProtoReflect.Descriptor instead.
+func (*Retrain) Descriptor() ([]byte, []int) {
+	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *Retrain) GetRunId() string {
+	if x != nil {
+		return x.RunId
+	}
+	return ""
+}
+
+func (x *Retrain) GetDataset() string {
+	if x != nil {
+		return x.Dataset
+	}
+	return ""
+}
+
+func (x *Retrain) GetFromVersion() int64 {
+	if x != nil {
+		return x.FromVersion
+	}
+	return 0
+}
+
+func (x *Retrain) GetToVersion() int64 {
+	if x != nil {
+		return x.ToVersion
+	}
+	return 0
+}
+
+func (x *Retrain) GetPreviousMetric() string {
+	if x != nil {
+		return x.PreviousMetric
+	}
+	return ""
+}
+
+func (x *Retrain) GetPreviousTestScore() float64 {
+	if x != nil && x.PreviousTestScore != nil {
+		return *x.PreviousTestScore
+	}
+	return 0
+}
+
+// DatasetRef names one version of a dataset.
+type DatasetRef struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// name is the dataset's name: a lowercase letter or digit, then up to 63
+	// lowercase letters, digits, '.', '_' or '-'.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// version counts from 1; 0 means the latest version.
+	Version       int64 `protobuf:"varint,2,opt,name=version,proto3" json:"version,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DatasetRef) Reset() {
+	*x = DatasetRef{}
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DatasetRef) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DatasetRef) ProtoMessage() {}
+
+func (x *DatasetRef) ProtoReflect() protoreflect.Message {
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DatasetRef.ProtoReflect.Descriptor instead.
+func (*DatasetRef) Descriptor() ([]byte, []int) {
+	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *DatasetRef) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *DatasetRef) GetVersion() int64 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+// Dataset is a named table that grows by appended batches.
+type Dataset struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// name identifies the dataset.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// create_time is when version 1 was made.
+	CreateTime *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	// latest_version is the newest version's number.
+	LatestVersion int64 `protobuf:"varint,3,opt,name=latest_version,json=latestVersion,proto3" json:"latest_version,omitempty"`
+	// versions are the versions, newest first (ListDatasets gives only the
+	// latest).
+	Versions      []*DatasetVersion `protobuf:"bytes,4,rep,name=versions,proto3" json:"versions,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Dataset) Reset() {
+	*x = Dataset{}
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Dataset) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Dataset) ProtoMessage() {}
+
+func (x *Dataset) ProtoReflect() protoreflect.Message {
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Dataset.ProtoReflect.Descriptor instead.
+func (*Dataset) Descriptor() ([]byte, []int) {
+	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *Dataset) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *Dataset) GetCreateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreateTime
+	}
+	return nil
+}
+
+func (x *Dataset) GetLatestVersion() int64 {
+	if x != nil {
+		return x.LatestVersion
+	}
+	return 0
+}
+
+func (x *Dataset) GetVersions() []*DatasetVersion {
+	if x != nil {
+		return x.Versions
+	}
+	return nil
+}
+
+// DatasetVersion is one immutable version of a dataset: every row
+// appended up to and including one batch.
+type DatasetVersion struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// version counts from 1.
+	Version int64 `protobuf:"varint,1,opt,name=version,proto3" json:"version,omitempty"`
+	// create_time is when the version was made.
+	CreateTime *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	// rows is the version's row count.
+	Rows int64 `protobuf:"varint,3,opt,name=rows,proto3" json:"rows,omitempty"`
+	// table_digest is the canonical digest of the whole version's table
+	// (the same encoding TableSummary digests use).
+	TableDigest string `protobuf:"bytes,4,opt,name=table_digest,json=tableDigest,proto3" json:"table_digest,omitempty"`
+	// artifact_digest is the stored table artifact: the version's rows,
+	// readable with GetArtifact.
+	ArtifactDigest string `protobuf:"bytes,5,opt,name=artifact_digest,json=artifactDigest,proto3" json:"artifact_digest,omitempty"`
+	// schema is the version's columns.
+	Schema *v1.Schema `protobuf:"bytes,6,opt,name=schema,proto3" json:"schema,omitempty"`
+	// batch_digests are the table artifacts of the batches appended so far,
+	// oldest first; the last one is this version's batch.
+	BatchDigests []string `protobuf:"bytes,7,rep,name=batch_digests,json=batchDigests,proto3" json:"batch_digests,omitempty"`
+	// batch_rows is the row count of this version's batch.
+	BatchRows int64 `protobuf:"varint,8,opt,name=batch_rows,json=batchRows,proto3" json:"batch_rows,omitempty"`
+	// source describes where this version's batch came from, for people.
+	Source string `protobuf:"bytes,9,opt,name=source,proto3" json:"source,omitempty"`
+	// drift compares this version with the previous one; empty for
+	// version 1.
+	Drift         *DriftReport `protobuf:"bytes,10,opt,name=drift,proto3" json:"drift,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DatasetVersion) Reset() {
+	*x = DatasetVersion{}
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DatasetVersion) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DatasetVersion) ProtoMessage() {}
+
+func (x *DatasetVersion) ProtoReflect() protoreflect.Message {
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DatasetVersion.ProtoReflect.Descriptor instead.
+func (*DatasetVersion) Descriptor() ([]byte, []int) {
+	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *DatasetVersion) GetVersion() int64 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+func (x *DatasetVersion) GetCreateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreateTime
+	}
+	return nil
+}
+
+func (x *DatasetVersion) GetRows() int64 {
+	if x != nil {
+		return x.Rows
+	}
+	return 0
+}
+
+func (x *DatasetVersion) GetTableDigest() string {
+	if x != nil {
+		return x.TableDigest
+	}
+	return ""
+}
+
+func (x *DatasetVersion) GetArtifactDigest() string {
+	if x != nil {
+		return x.ArtifactDigest
+	}
+	return ""
+}
+
+func (x *DatasetVersion) GetSchema() *v1.Schema {
+	if x != nil {
+		return x.Schema
+	}
+	return nil
+}
+
+func (x *DatasetVersion) GetBatchDigests() []string {
+	if x != nil {
+		return x.BatchDigests
+	}
+	return nil
+}
+
+func (x *DatasetVersion) GetBatchRows() int64 {
+	if x != nil {
+		return x.BatchRows
+	}
+	return 0
+}
+
+func (x *DatasetVersion) GetSource() string {
+	if x != nil {
+		return x.Source
+	}
+	return ""
+}
+
+func (x *DatasetVersion) GetDrift() *DriftReport {
+	if x != nil {
+		return x.Drift
+	}
+	return nil
+}
+
+// DriftReport compares two versions of a dataset: the columns that
+// appeared, vanished or changed type, and how each shared column's
+// distribution moved.
+type DriftReport struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// dataset is the dataset's name.
+	Dataset string `protobuf:"bytes,1,opt,name=dataset,proto3" json:"dataset,omitempty"`
+	// from_version is the reference version.
+	FromVersion int64 `protobuf:"varint,2,opt,name=from_version,json=fromVersion,proto3" json:"from_version,omitempty"`
+	// to_version is the compared version.
+	ToVersion int64 `protobuf:"varint,3,opt,name=to_version,json=toVersion,proto3" json:"to_version,omitempty"`
+	// from_rows is the reference version's row count.
+	FromRows int64 `protobuf:"varint,4,opt,name=from_rows,json=fromRows,proto3" json:"from_rows,omitempty"`
+	// to_rows is the compared version's row count.
+	ToRows int64 `protobuf:"varint,5,opt,name=to_rows,json=toRows,proto3" json:"to_rows,omitempty"`
+	// added_columns are in to_version only.
+	AddedColumns []string `protobuf:"bytes,6,rep,name=added_columns,json=addedColumns,proto3" json:"added_columns,omitempty"`
+	// removed_columns are in from_version only.
+	RemovedColumns []string `protobuf:"bytes,7,rep,name=removed_columns,json=removedColumns,proto3" json:"removed_columns,omitempty"`
+	// retyped_columns are in both with different types.
+	RetypedColumns []*RetypedColumn `protobuf:"bytes,8,rep,name=retyped_columns,json=retypedColumns,proto3" json:"retyped_columns,omitempty"`
+	// columns measure the shift of every column the two versions share with
+	// the same type, in the compared version's column order.
+	Columns []*ColumnDrift `protobuf:"bytes,9,rep,name=columns,proto3" json:"columns,omitempty"`
+	// level is the worst column level.
+	Level DriftLevel `protobuf:"varint,10,opt,name=level,proto3,enum=alur.orchestrator.v1.DriftLevel" json:"level,omitempty"`
+	// summary says in one line what changed, for people.
+	Summary string `protobuf:"bytes,11,opt,name=summary,proto3" json:"summary,omitempty"`
+	// appended_only says the compared side is only the rows appended after
+	// from_version (a version holds its predecessor's rows, then its
+	// batch), so a shift in new data is not diluted by the old rows. The
+	// drift report stored with each version is of this kind.
+	AppendedOnly bool `protobuf:"varint,12,opt,name=appended_only,json=appendedOnly,proto3" json:"appended_only,omitempty"`
+	// compared_rows is the number of rows on the compared side.
+	ComparedRows  int64 `protobuf:"varint,13,opt,name=compared_rows,json=comparedRows,proto3" json:"compared_rows,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DriftReport) Reset() {
+	*x = DriftReport{}
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DriftReport) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DriftReport) ProtoMessage() {}
+
+func (x *DriftReport) ProtoReflect() protoreflect.Message {
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DriftReport.ProtoReflect.Descriptor instead.
+func (*DriftReport) Descriptor() ([]byte, []int) {
+	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *DriftReport) GetDataset() string {
+	if x != nil {
+		return x.Dataset
+	}
+	return ""
+}
+
+func (x *DriftReport) GetFromVersion() int64 {
+	if x != nil {
+		return x.FromVersion
+	}
+	return 0
+}
+
+func (x *DriftReport) GetToVersion() int64 {
+	if x != nil {
+		return x.ToVersion
+	}
+	return 0
+}
+
+func (x *DriftReport) GetFromRows() int64 {
+	if x != nil {
+		return x.FromRows
+	}
+	return 0
+}
+
+func (x *DriftReport) GetToRows() int64 {
+	if x != nil {
+		return x.ToRows
+	}
+	return 0
+}
+
+func (x *DriftReport) GetAddedColumns() []string {
+	if x != nil {
+		return x.AddedColumns
+	}
+	return nil
+}
+
+func (x *DriftReport) GetRemovedColumns() []string {
+	if x != nil {
+		return x.RemovedColumns
+	}
+	return nil
+}
+
+func (x *DriftReport) GetRetypedColumns() []*RetypedColumn {
+	if x != nil {
+		return x.RetypedColumns
+	}
+	return nil
+}
+
+func (x *DriftReport) GetColumns() []*ColumnDrift {
+	if x != nil {
+		return x.Columns
+	}
+	return nil
+}
+
+func (x *DriftReport) GetLevel() DriftLevel {
+	if x != nil {
+		return x.Level
+	}
+	return DriftLevel_DRIFT_LEVEL_UNSPECIFIED
+}
+
+func (x *DriftReport) GetSummary() string {
+	if x != nil {
+		return x.Summary
+	}
+	return ""
+}
+
+func (x *DriftReport) GetAppendedOnly() bool {
+	if x != nil {
+		return x.AppendedOnly
+	}
+	return false
+}
+
+func (x *DriftReport) GetComparedRows() int64 {
+	if x != nil {
+		return x.ComparedRows
+	}
+	return 0
+}
+
+// RetypedColumn is a column whose type differs between two versions.
+type RetypedColumn struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// name is the column's name.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// from_type is its type in the reference version.
+	FromType v1.ColumnType `protobuf:"varint,2,opt,name=from_type,json=fromType,proto3,enum=alur.data.v1.ColumnType" json:"from_type,omitempty"`
+	// to_type is its type in the compared version.
+	ToType        v1.ColumnType `protobuf:"varint,3,opt,name=to_type,json=toType,proto3,enum=alur.data.v1.ColumnType" json:"to_type,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RetypedColumn) Reset() {
+	*x = RetypedColumn{}
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RetypedColumn) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RetypedColumn) ProtoMessage() {}
+
+func (x *RetypedColumn) ProtoReflect() protoreflect.Message {
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RetypedColumn.ProtoReflect.Descriptor instead.
+func (*RetypedColumn) Descriptor() ([]byte, []int) {
+	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *RetypedColumn) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *RetypedColumn) GetFromType() v1.ColumnType {
+	if x != nil {
+		return x.FromType
+	}
+	return v1.ColumnType(0)
+}
+
+func (x *RetypedColumn) GetToType() v1.ColumnType {
+	if x != nil {
+		return x.ToType
+	}
+	return v1.ColumnType(0)
+}
+
+// ColumnDrift measures how one column's distribution moved.
+type ColumnDrift struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// name is the column's name.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// type is the column's type in both versions.
+	Type v1.ColumnType `protobuf:"varint,2,opt,name=type,proto3,enum=alur.data.v1.ColumnType" json:"type,omitempty"`
+	// psi is the population stability index: numeric columns over ten
+	// quantile bins of the reference, categorical and boolean columns over
+	// their categories (rare ones pooled as "other").
+	Psi float64 `protobuf:"fixed64,3,opt,name=psi,proto3" json:"psi,omitempty"`
+	// level grades psi by the rule of thumb, but stable whenever psi does
+	// not exceed psi_noise_floor: on few rows, chance alone makes PSI large.
+	Level DriftLevel `protobuf:"varint,4,opt,name=level,proto3,enum=alur.orchestrator.v1.DriftLevel" json:"level,omitempty"`
+	// ks_statistic is the two-sample Kolmogorov-Smirnov statistic, the
+	// largest gap between the two empirical distribution functions (numeric
+	// columns only).
+	KsStatistic float64 `protobuf:"fixed64,5,opt,name=ks_statistic,json=ksStatistic,proto3" json:"ks_statistic,omitempty"`
+	// ks_p_value is the asymptotic p-value of ks_statistic: small values
+	// mean the samples are unlikely to share a distribution.
+	KsPValue float64 `protobuf:"fixed64,6,opt,name=ks_p_value,json=ksPValue,proto3" json:"ks_p_value,omitempty"`
+	// missing_rate_from is the share of missing values in the reference.
+	MissingRateFrom float64 `protobuf:"fixed64,7,opt,name=missing_rate_from,json=missingRateFrom,proto3" json:"missing_rate_from,omitempty"`
+	// missing_rate_to is the share of missing values in the compared
+	// version.
+	MissingRateTo float64 `protobuf:"fixed64,8,opt,name=missing_rate_to,json=missingRateTo,proto3" json:"missing_rate_to,omitempty"`
+	// mean_from is the reference mean (numeric columns).
+	MeanFrom float64 `protobuf:"fixed64,9,opt,name=mean_from,json=meanFrom,proto3" json:"mean_from,omitempty"`
+	// mean_to is the compared mean (numeric columns).
+	MeanTo float64 `protobuf:"fixed64,10,opt,name=mean_to,json=meanTo,proto3" json:"mean_to,omitempty"`
+	// new_categories appear only in the compared version (categorical
+	// columns).
+	NewCategories []string `protobuf:"bytes,11,rep,name=new_categories,json=newCategories,proto3" json:"new_categories,omitempty"`
+	// vanished_categories appear only in the reference (categorical
+	// columns).
+	VanishedCategories []string `protobuf:"bytes,12,rep,name=vanished_categories,json=vanishedCategories,proto3" json:"vanished_categories,omitempty"`
+	// psi_noise_floor is the PSI that sampling noise alone exceeds 5% of the
+	// time with these row counts and bins: the χ² quantile with bins − 1
+	// degrees of freedom times (1/n + 1/m).
+	PsiNoiseFloor float64 `protobuf:"fixed64,13,opt,name=psi_noise_floor,json=psiNoiseFloor,proto3" json:"psi_noise_floor,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ColumnDrift) Reset() {
+	*x = ColumnDrift{}
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ColumnDrift) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ColumnDrift) ProtoMessage() {}
+
+func (x *ColumnDrift) ProtoReflect() protoreflect.Message {
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ColumnDrift.ProtoReflect.Descriptor instead.
+func (*ColumnDrift) Descriptor() ([]byte, []int) {
+	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *ColumnDrift) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *ColumnDrift) GetType() v1.ColumnType {
+	if x != nil {
+		return x.Type
+	}
+	return v1.ColumnType(0)
+}
+
+func (x *ColumnDrift) GetPsi() float64 {
+	if x != nil {
+		return x.Psi
+	}
+	return 0
+}
+
+func (x *ColumnDrift) GetLevel() DriftLevel {
+	if x != nil {
+		return x.Level
+	}
+	return DriftLevel_DRIFT_LEVEL_UNSPECIFIED
+}
+
+func (x *ColumnDrift) GetKsStatistic() float64 {
+	if x != nil {
+		return x.KsStatistic
+	}
+	return 0
+}
+
+func (x *ColumnDrift) GetKsPValue() float64 {
+	if x != nil {
+		return x.KsPValue
+	}
+	return 0
+}
+
+func (x *ColumnDrift) GetMissingRateFrom() float64 {
+	if x != nil {
+		return x.MissingRateFrom
+	}
+	return 0
+}
+
+func (x *ColumnDrift) GetMissingRateTo() float64 {
+	if x != nil {
+		return x.MissingRateTo
+	}
+	return 0
+}
+
+func (x *ColumnDrift) GetMeanFrom() float64 {
+	if x != nil {
+		return x.MeanFrom
+	}
+	return 0
+}
+
+func (x *ColumnDrift) GetMeanTo() float64 {
+	if x != nil {
+		return x.MeanTo
+	}
+	return 0
+}
+
+func (x *ColumnDrift) GetNewCategories() []string {
+	if x != nil {
+		return x.NewCategories
+	}
+	return nil
+}
+
+func (x *ColumnDrift) GetVanishedCategories() []string {
+	if x != nil {
+		return x.VanishedCategories
+	}
+	return nil
+}
+
+func (x *ColumnDrift) GetPsiNoiseFloor() float64 {
+	if x != nil {
+		return x.PsiNoiseFloor
+	}
+	return 0
+}
+
+// AppendDatasetRequest appends a batch to a dataset.
+type AppendDatasetRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// name is the dataset, created on the first append. Required.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// source is the batch: bundled, path, upload or url (not a dataset).
+	// Its csv options control parsing. Required.
+	Source        *Source `protobuf:"bytes,2,opt,name=source,proto3" json:"source,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AppendDatasetRequest) Reset() {
+	*x = AppendDatasetRequest{}
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AppendDatasetRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AppendDatasetRequest) ProtoMessage() {}
+
+func (x *AppendDatasetRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AppendDatasetRequest.ProtoReflect.Descriptor instead.
+func (*AppendDatasetRequest) Descriptor() ([]byte, []int) {
+	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *AppendDatasetRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *AppendDatasetRequest) GetSource() *Source {
+	if x != nil {
+		return x.Source
+	}
+	return nil
+}
+
+// AppendDatasetResponse returns the new version.
+type AppendDatasetResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// dataset is the dataset's name.
+	Dataset string `protobuf:"bytes,1,opt,name=dataset,proto3" json:"dataset,omitempty"`
+	// version is the version made, with its drift report.
+	Version       *DatasetVersion `protobuf:"bytes,2,opt,name=version,proto3" json:"version,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AppendDatasetResponse) Reset() {
+	*x = AppendDatasetResponse{}
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AppendDatasetResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AppendDatasetResponse) ProtoMessage() {}
+
+func (x *AppendDatasetResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AppendDatasetResponse.ProtoReflect.Descriptor instead.
+func (*AppendDatasetResponse) Descriptor() ([]byte, []int) {
+	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *AppendDatasetResponse) GetDataset() string {
+	if x != nil {
+		return x.Dataset
+	}
+	return ""
+}
+
+func (x *AppendDatasetResponse) GetVersion() *DatasetVersion {
+	if x != nil {
+		return x.Version
+	}
+	return nil
+}
+
+// ListDatasetsRequest has no fields.
+type ListDatasetsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListDatasetsRequest) Reset() {
+	*x = ListDatasetsRequest{}
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListDatasetsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListDatasetsRequest) ProtoMessage() {}
+
+func (x *ListDatasetsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListDatasetsRequest.ProtoReflect.Descriptor instead.
+func (*ListDatasetsRequest) Descriptor() ([]byte, []int) {
+	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{18}
+}
+
+// ListDatasetsResponse lists the datasets.
+type ListDatasetsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// datasets are sorted by name, each with only its latest version.
+	Datasets      []*Dataset `protobuf:"bytes,1,rep,name=datasets,proto3" json:"datasets,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListDatasetsResponse) Reset() {
+	*x = ListDatasetsResponse{}
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListDatasetsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListDatasetsResponse) ProtoMessage() {}
+
+func (x *ListDatasetsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListDatasetsResponse.ProtoReflect.Descriptor instead.
+func (*ListDatasetsResponse) Descriptor() ([]byte, []int) {
+	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *ListDatasetsResponse) GetDatasets() []*Dataset {
+	if x != nil {
+		return x.Datasets
+	}
+	return nil
+}
+
+// GetDatasetRequest names a dataset.
+type GetDatasetRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// name is the dataset. Required.
+	Name          string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetDatasetRequest) Reset() {
+	*x = GetDatasetRequest{}
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetDatasetRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetDatasetRequest) ProtoMessage() {}
+
+func (x *GetDatasetRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetDatasetRequest.ProtoReflect.Descriptor instead.
+func (*GetDatasetRequest) Descriptor() ([]byte, []int) {
+	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *GetDatasetRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+// GetDatasetResponse returns a dataset.
+type GetDatasetResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// dataset has every version, newest first.
+	Dataset       *Dataset `protobuf:"bytes,1,opt,name=dataset,proto3" json:"dataset,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetDatasetResponse) Reset() {
+	*x = GetDatasetResponse{}
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetDatasetResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetDatasetResponse) ProtoMessage() {}
+
+func (x *GetDatasetResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetDatasetResponse.ProtoReflect.Descriptor instead.
+func (*GetDatasetResponse) Descriptor() ([]byte, []int) {
+	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *GetDatasetResponse) GetDataset() *Dataset {
+	if x != nil {
+		return x.Dataset
+	}
+	return nil
+}
+
+// CompareVersionsRequest names two versions of a dataset.
+type CompareVersionsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// name is the dataset. Required.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// from_version is the reference version; 0 means the one before
+	// to_version.
+	FromVersion int64 `protobuf:"varint,2,opt,name=from_version,json=fromVersion,proto3" json:"from_version,omitempty"`
+	// to_version is the compared version; 0 means the latest.
+	ToVersion int64 `protobuf:"varint,3,opt,name=to_version,json=toVersion,proto3" json:"to_version,omitempty"`
+	// appended_only compares from_version with only the rows appended after
+	// it, rather than with the whole of to_version.
+	AppendedOnly  bool `protobuf:"varint,4,opt,name=appended_only,json=appendedOnly,proto3" json:"appended_only,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CompareVersionsRequest) Reset() {
+	*x = CompareVersionsRequest{}
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CompareVersionsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CompareVersionsRequest) ProtoMessage() {}
+
+func (x *CompareVersionsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CompareVersionsRequest.ProtoReflect.Descriptor instead.
+func (*CompareVersionsRequest) Descriptor() ([]byte, []int) {
+	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *CompareVersionsRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *CompareVersionsRequest) GetFromVersion() int64 {
+	if x != nil {
+		return x.FromVersion
+	}
+	return 0
+}
+
+func (x *CompareVersionsRequest) GetToVersion() int64 {
+	if x != nil {
+		return x.ToVersion
+	}
+	return 0
+}
+
+func (x *CompareVersionsRequest) GetAppendedOnly() bool {
+	if x != nil {
+		return x.AppendedOnly
+	}
+	return false
+}
+
+// CompareVersionsResponse holds the comparison.
+type CompareVersionsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// report is the drift report from from_version to to_version.
+	Report        *DriftReport `protobuf:"bytes,1,opt,name=report,proto3" json:"report,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CompareVersionsResponse) Reset() {
+	*x = CompareVersionsResponse{}
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CompareVersionsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CompareVersionsResponse) ProtoMessage() {}
+
+func (x *CompareVersionsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CompareVersionsResponse.ProtoReflect.Descriptor instead.
+func (*CompareVersionsResponse) Descriptor() ([]byte, []int) {
+	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *CompareVersionsResponse) GetReport() *DriftReport {
+	if x != nil {
+		return x.Report
+	}
+	return nil
+}
+
+// RetrainRunRequest names the run to retrain.
+type RetrainRunRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// run_id is a run whose source is a dataset. Required.
+	RunId         string `protobuf:"bytes,1,opt,name=run_id,json=runId,proto3" json:"run_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RetrainRunRequest) Reset() {
+	*x = RetrainRunRequest{}
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RetrainRunRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RetrainRunRequest) ProtoMessage() {}
+
+func (x *RetrainRunRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RetrainRunRequest.ProtoReflect.Descriptor instead.
+func (*RetrainRunRequest) Descriptor() ([]byte, []int) {
+	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *RetrainRunRequest) GetRunId() string {
+	if x != nil {
+		return x.RunId
+	}
+	return ""
+}
+
+// RetrainRunResponse returns the new run.
+type RetrainRunResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// run is the new run, pending, with its retrain link set.
+	Run           *Run `protobuf:"bytes,1,opt,name=run,proto3" json:"run,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RetrainRunResponse) Reset() {
+	*x = RetrainRunResponse{}
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RetrainRunResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RetrainRunResponse) ProtoMessage() {}
+
+func (x *RetrainRunResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RetrainRunResponse.ProtoReflect.Descriptor instead.
+func (*RetrainRunResponse) Descriptor() ([]byte, []int) {
+	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *RetrainRunResponse) GetRun() *Run {
+	if x != nil {
+		return x.Run
+	}
+	return nil
+}
+
 // LearningCurve is the learning-curve artifact: the points and the verdict
 // that Run.learning_curve and Run.learning_curve_verdict repeat.
 type LearningCurve struct {
@@ -1162,7 +2510,7 @@ type LearningCurve struct {
 
 func (x *LearningCurve) Reset() {
 	*x = LearningCurve{}
-	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[9]
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1174,7 +2522,7 @@ func (x *LearningCurve) String() string {
 func (*LearningCurve) ProtoMessage() {}
 
 func (x *LearningCurve) ProtoReflect() protoreflect.Message {
-	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[9]
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1187,7 +2535,7 @@ func (x *LearningCurve) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LearningCurve.ProtoReflect.Descriptor instead.
 func (*LearningCurve) Descriptor() ([]byte, []int) {
-	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{9}
+	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *LearningCurve) GetMetric() string {
@@ -1229,7 +2577,7 @@ type LearningCurvePoint struct {
 
 func (x *LearningCurvePoint) Reset() {
 	*x = LearningCurvePoint{}
-	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[10]
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1241,7 +2589,7 @@ func (x *LearningCurvePoint) String() string {
 func (*LearningCurvePoint) ProtoMessage() {}
 
 func (x *LearningCurvePoint) ProtoReflect() protoreflect.Message {
-	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[10]
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1254,7 +2602,7 @@ func (x *LearningCurvePoint) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LearningCurvePoint.ProtoReflect.Descriptor instead.
 func (*LearningCurvePoint) Descriptor() ([]byte, []int) {
-	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{10}
+	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *LearningCurvePoint) GetTrainFraction() float64 {
@@ -1315,7 +2663,7 @@ type Artifact struct {
 
 func (x *Artifact) Reset() {
 	*x = Artifact{}
-	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[11]
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1327,7 +2675,7 @@ func (x *Artifact) String() string {
 func (*Artifact) ProtoMessage() {}
 
 func (x *Artifact) ProtoReflect() protoreflect.Message {
-	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[11]
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1340,7 +2688,7 @@ func (x *Artifact) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Artifact.ProtoReflect.Descriptor instead.
 func (*Artifact) Descriptor() ([]byte, []int) {
-	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{11}
+	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *Artifact) GetDigest() string {
@@ -1422,7 +2770,7 @@ type UploadSourceRequest struct {
 
 func (x *UploadSourceRequest) Reset() {
 	*x = UploadSourceRequest{}
-	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[12]
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1434,7 +2782,7 @@ func (x *UploadSourceRequest) String() string {
 func (*UploadSourceRequest) ProtoMessage() {}
 
 func (x *UploadSourceRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[12]
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1447,7 +2795,7 @@ func (x *UploadSourceRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UploadSourceRequest.ProtoReflect.Descriptor instead.
 func (*UploadSourceRequest) Descriptor() ([]byte, []int) {
-	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{12}
+	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *UploadSourceRequest) GetPart() isUploadSourceRequest_Part {
@@ -1504,7 +2852,7 @@ type UploadSourceResponse struct {
 
 func (x *UploadSourceResponse) Reset() {
 	*x = UploadSourceResponse{}
-	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[13]
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1516,7 +2864,7 @@ func (x *UploadSourceResponse) String() string {
 func (*UploadSourceResponse) ProtoMessage() {}
 
 func (x *UploadSourceResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[13]
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1529,7 +2877,7 @@ func (x *UploadSourceResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UploadSourceResponse.ProtoReflect.Descriptor instead.
 func (*UploadSourceResponse) Descriptor() ([]byte, []int) {
-	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{13}
+	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *UploadSourceResponse) GetArtifact() *Artifact {
@@ -1550,7 +2898,7 @@ type StartRunRequest struct {
 
 func (x *StartRunRequest) Reset() {
 	*x = StartRunRequest{}
-	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[14]
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1562,7 +2910,7 @@ func (x *StartRunRequest) String() string {
 func (*StartRunRequest) ProtoMessage() {}
 
 func (x *StartRunRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[14]
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1575,7 +2923,7 @@ func (x *StartRunRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StartRunRequest.ProtoReflect.Descriptor instead.
 func (*StartRunRequest) Descriptor() ([]byte, []int) {
-	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{14}
+	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *StartRunRequest) GetSpec() *PipelineSpec {
@@ -1596,7 +2944,7 @@ type StartRunResponse struct {
 
 func (x *StartRunResponse) Reset() {
 	*x = StartRunResponse{}
-	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[15]
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1608,7 +2956,7 @@ func (x *StartRunResponse) String() string {
 func (*StartRunResponse) ProtoMessage() {}
 
 func (x *StartRunResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[15]
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1621,7 +2969,7 @@ func (x *StartRunResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StartRunResponse.ProtoReflect.Descriptor instead.
 func (*StartRunResponse) Descriptor() ([]byte, []int) {
-	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{15}
+	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *StartRunResponse) GetRun() *Run {
@@ -1642,7 +2990,7 @@ type GetRunRequest struct {
 
 func (x *GetRunRequest) Reset() {
 	*x = GetRunRequest{}
-	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[16]
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1654,7 +3002,7 @@ func (x *GetRunRequest) String() string {
 func (*GetRunRequest) ProtoMessage() {}
 
 func (x *GetRunRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[16]
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1667,7 +3015,7 @@ func (x *GetRunRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRunRequest.ProtoReflect.Descriptor instead.
 func (*GetRunRequest) Descriptor() ([]byte, []int) {
-	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{16}
+	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *GetRunRequest) GetRunId() string {
@@ -1688,7 +3036,7 @@ type GetRunResponse struct {
 
 func (x *GetRunResponse) Reset() {
 	*x = GetRunResponse{}
-	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[17]
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1700,7 +3048,7 @@ func (x *GetRunResponse) String() string {
 func (*GetRunResponse) ProtoMessage() {}
 
 func (x *GetRunResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[17]
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1713,7 +3061,7 @@ func (x *GetRunResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRunResponse.ProtoReflect.Descriptor instead.
 func (*GetRunResponse) Descriptor() ([]byte, []int) {
-	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{17}
+	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *GetRunResponse) GetRun() *Run {
@@ -1736,7 +3084,7 @@ type ListRunsRequest struct {
 
 func (x *ListRunsRequest) Reset() {
 	*x = ListRunsRequest{}
-	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[18]
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1748,7 +3096,7 @@ func (x *ListRunsRequest) String() string {
 func (*ListRunsRequest) ProtoMessage() {}
 
 func (x *ListRunsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[18]
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1761,7 +3109,7 @@ func (x *ListRunsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRunsRequest.ProtoReflect.Descriptor instead.
 func (*ListRunsRequest) Descriptor() ([]byte, []int) {
-	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{18}
+	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *ListRunsRequest) GetPageSize() int32 {
@@ -1791,7 +3139,7 @@ type ListRunsResponse struct {
 
 func (x *ListRunsResponse) Reset() {
 	*x = ListRunsResponse{}
-	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[19]
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1803,7 +3151,7 @@ func (x *ListRunsResponse) String() string {
 func (*ListRunsResponse) ProtoMessage() {}
 
 func (x *ListRunsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[19]
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1816,7 +3164,7 @@ func (x *ListRunsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRunsResponse.ProtoReflect.Descriptor instead.
 func (*ListRunsResponse) Descriptor() ([]byte, []int) {
-	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{19}
+	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *ListRunsResponse) GetRuns() []*Run {
@@ -1844,7 +3192,7 @@ type WatchRunRequest struct {
 
 func (x *WatchRunRequest) Reset() {
 	*x = WatchRunRequest{}
-	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[20]
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1856,7 +3204,7 @@ func (x *WatchRunRequest) String() string {
 func (*WatchRunRequest) ProtoMessage() {}
 
 func (x *WatchRunRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[20]
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1869,7 +3217,7 @@ func (x *WatchRunRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchRunRequest.ProtoReflect.Descriptor instead.
 func (*WatchRunRequest) Descriptor() ([]byte, []int) {
-	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{20}
+	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *WatchRunRequest) GetRunId() string {
@@ -1900,7 +3248,7 @@ type RunEvent struct {
 
 func (x *RunEvent) Reset() {
 	*x = RunEvent{}
-	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[21]
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1912,7 +3260,7 @@ func (x *RunEvent) String() string {
 func (*RunEvent) ProtoMessage() {}
 
 func (x *RunEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[21]
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1925,7 +3273,7 @@ func (x *RunEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RunEvent.ProtoReflect.Descriptor instead.
 func (*RunEvent) Descriptor() ([]byte, []int) {
-	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{21}
+	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *RunEvent) GetSequence() int64 {
@@ -1981,7 +3329,7 @@ type WatchRunResponse struct {
 
 func (x *WatchRunResponse) Reset() {
 	*x = WatchRunResponse{}
-	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[22]
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1993,7 +3341,7 @@ func (x *WatchRunResponse) String() string {
 func (*WatchRunResponse) ProtoMessage() {}
 
 func (x *WatchRunResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[22]
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2006,7 +3354,7 @@ func (x *WatchRunResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchRunResponse.ProtoReflect.Descriptor instead.
 func (*WatchRunResponse) Descriptor() ([]byte, []int) {
-	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{22}
+	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *WatchRunResponse) GetEvent() *RunEvent {
@@ -2027,7 +3375,7 @@ type CancelRunRequest struct {
 
 func (x *CancelRunRequest) Reset() {
 	*x = CancelRunRequest{}
-	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[23]
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2039,7 +3387,7 @@ func (x *CancelRunRequest) String() string {
 func (*CancelRunRequest) ProtoMessage() {}
 
 func (x *CancelRunRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[23]
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2052,7 +3400,7 @@ func (x *CancelRunRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelRunRequest.ProtoReflect.Descriptor instead.
 func (*CancelRunRequest) Descriptor() ([]byte, []int) {
-	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{23}
+	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *CancelRunRequest) GetRunId() string {
@@ -2073,7 +3421,7 @@ type CancelRunResponse struct {
 
 func (x *CancelRunResponse) Reset() {
 	*x = CancelRunResponse{}
-	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[24]
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2085,7 +3433,7 @@ func (x *CancelRunResponse) String() string {
 func (*CancelRunResponse) ProtoMessage() {}
 
 func (x *CancelRunResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[24]
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2098,7 +3446,7 @@ func (x *CancelRunResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelRunResponse.ProtoReflect.Descriptor instead.
 func (*CancelRunResponse) Descriptor() ([]byte, []int) {
-	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{24}
+	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *CancelRunResponse) GetRun() *Run {
@@ -2119,7 +3467,7 @@ type ListArtifactsRequest struct {
 
 func (x *ListArtifactsRequest) Reset() {
 	*x = ListArtifactsRequest{}
-	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[25]
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2131,7 +3479,7 @@ func (x *ListArtifactsRequest) String() string {
 func (*ListArtifactsRequest) ProtoMessage() {}
 
 func (x *ListArtifactsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[25]
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2144,7 +3492,7 @@ func (x *ListArtifactsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListArtifactsRequest.ProtoReflect.Descriptor instead.
 func (*ListArtifactsRequest) Descriptor() ([]byte, []int) {
-	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{25}
+	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *ListArtifactsRequest) GetRunId() string {
@@ -2165,7 +3513,7 @@ type ListArtifactsResponse struct {
 
 func (x *ListArtifactsResponse) Reset() {
 	*x = ListArtifactsResponse{}
-	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[26]
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2177,7 +3525,7 @@ func (x *ListArtifactsResponse) String() string {
 func (*ListArtifactsResponse) ProtoMessage() {}
 
 func (x *ListArtifactsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[26]
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2190,7 +3538,7 @@ func (x *ListArtifactsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListArtifactsResponse.ProtoReflect.Descriptor instead.
 func (*ListArtifactsResponse) Descriptor() ([]byte, []int) {
-	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{26}
+	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *ListArtifactsResponse) GetArtifacts() []*Artifact {
@@ -2211,7 +3559,7 @@ type GetArtifactRequest struct {
 
 func (x *GetArtifactRequest) Reset() {
 	*x = GetArtifactRequest{}
-	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[27]
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2223,7 +3571,7 @@ func (x *GetArtifactRequest) String() string {
 func (*GetArtifactRequest) ProtoMessage() {}
 
 func (x *GetArtifactRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[27]
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2236,7 +3584,7 @@ func (x *GetArtifactRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetArtifactRequest.ProtoReflect.Descriptor instead.
 func (*GetArtifactRequest) Descriptor() ([]byte, []int) {
-	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{27}
+	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *GetArtifactRequest) GetDigest() string {
@@ -2262,7 +3610,7 @@ type GetArtifactResponse struct {
 
 func (x *GetArtifactResponse) Reset() {
 	*x = GetArtifactResponse{}
-	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[28]
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2274,7 +3622,7 @@ func (x *GetArtifactResponse) String() string {
 func (*GetArtifactResponse) ProtoMessage() {}
 
 func (x *GetArtifactResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[28]
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2287,7 +3635,7 @@ func (x *GetArtifactResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetArtifactResponse.ProtoReflect.Descriptor instead.
 func (*GetArtifactResponse) Descriptor() ([]byte, []int) {
-	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{28}
+	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *GetArtifactResponse) GetPart() isGetArtifactResponse_Part {
@@ -2347,7 +3695,7 @@ type PredictRequest struct {
 
 func (x *PredictRequest) Reset() {
 	*x = PredictRequest{}
-	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[29]
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2359,7 +3707,7 @@ func (x *PredictRequest) String() string {
 func (*PredictRequest) ProtoMessage() {}
 
 func (x *PredictRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[29]
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2372,7 +3720,7 @@ func (x *PredictRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PredictRequest.ProtoReflect.Descriptor instead.
 func (*PredictRequest) Descriptor() ([]byte, []int) {
-	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{29}
+	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *PredictRequest) GetRunId() string {
@@ -2402,7 +3750,7 @@ type PredictResponse struct {
 
 func (x *PredictResponse) Reset() {
 	*x = PredictResponse{}
-	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[30]
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2414,7 +3762,7 @@ func (x *PredictResponse) String() string {
 func (*PredictResponse) ProtoMessage() {}
 
 func (x *PredictResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[30]
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2427,7 +3775,7 @@ func (x *PredictResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PredictResponse.ProtoReflect.Descriptor instead.
 func (*PredictResponse) Descriptor() ([]byte, []int) {
-	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{30}
+	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *PredictResponse) GetPredictions() []*v13.Prediction {
@@ -2464,11 +3812,13 @@ const file_alur_orchestrator_v1_orchestrator_proto_rawDesc = "" +
 	"\x04seed\x18\t \x01(\x03R\x04seed\x12\x19\n" +
 	"\bcv_folds\x18\n" +
 	" \x01(\x05R\acvFolds\x12'\n" +
-	"\x0fbalance_classes\x18\v \x01(\bR\x0ebalanceClasses\"\x8a\x01\n" +
+	"\x0fbalance_classes\x18\v \x01(\bR\x0ebalanceClasses\"\xdc\x01\n" +
 	"\x06Source\x12\x1a\n" +
 	"\abundled\x18\x01 \x01(\tH\x00R\abundled\x12\x14\n" +
 	"\x04path\x18\x02 \x01(\tH\x00R\x04path\x12\x18\n" +
-	"\x06upload\x18\x03 \x01(\tH\x00R\x06upload\x12,\n" +
+	"\x06upload\x18\x03 \x01(\tH\x00R\x06upload\x12\x12\n" +
+	"\x03url\x18\x05 \x01(\tH\x00R\x03url\x12<\n" +
+	"\adataset\x18\x06 \x01(\v2 .alur.orchestrator.v1.DatasetRefH\x00R\adataset\x12,\n" +
 	"\x03csv\x18\x04 \x01(\v2\x1a.alur.ingest.v1.CsvOptionsR\x03csvB\x06\n" +
 	"\x04kind\"\x80\x04\n" +
 	"\tCandidate\x12\x1c\n" +
@@ -2524,7 +3874,7 @@ const file_alur_orchestrator_v1_orchestrator_proto_rawDesc = "" +
 	"\ftrain_server\x18\v \x01(\tR\vtrainServer\x1a9\n" +
 	"\vParamsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\x01R\x05value:\x028\x01\"\x9d\a\n" +
+	"\x05value\x18\x02 \x01(\x01R\x05value:\x028\x01\"\xd6\a\n" +
 	"\x03Run\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x126\n" +
 	"\x04spec\x18\x02 \x01(\v2\".alur.orchestrator.v1.PipelineSpecR\x04spec\x124\n" +
@@ -2549,7 +3899,102 @@ const file_alur_orchestrator_v1_orchestrator_proto_rawDesc = "" +
 	"\fdataset_rows\x18\x12 \x01(\x03R\vdatasetRows\x12O\n" +
 	"\x0elearning_curve\x18\x13 \x03(\v2(.alur.orchestrator.v1.LearningCurvePointR\rlearningCurve\x124\n" +
 	"\x16learning_curve_verdict\x18\x14 \x01(\tR\x14learningCurveVerdict\x12#\n" +
-	"\rreport_digest\x18\x15 \x01(\tR\freportDigest\"\x83\x01\n" +
+	"\rreport_digest\x18\x15 \x01(\tR\freportDigest\x127\n" +
+	"\aretrain\x18\x16 \x01(\v2\x1d.alur.orchestrator.v1.RetrainR\aretrain\"\xf2\x01\n" +
+	"\aRetrain\x12\x15\n" +
+	"\x06run_id\x18\x01 \x01(\tR\x05runId\x12\x18\n" +
+	"\adataset\x18\x02 \x01(\tR\adataset\x12!\n" +
+	"\ffrom_version\x18\x03 \x01(\x03R\vfromVersion\x12\x1d\n" +
+	"\n" +
+	"to_version\x18\x04 \x01(\x03R\ttoVersion\x12'\n" +
+	"\x0fprevious_metric\x18\x05 \x01(\tR\x0epreviousMetric\x123\n" +
+	"\x13previous_test_score\x18\x06 \x01(\x01H\x00R\x11previousTestScore\x88\x01\x01B\x16\n" +
+	"\x14_previous_test_score\":\n" +
+	"\n" +
+	"DatasetRef\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
+	"\aversion\x18\x02 \x01(\x03R\aversion\"\xc3\x01\n" +
+	"\aDataset\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12;\n" +
+	"\vcreate_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"createTime\x12%\n" +
+	"\x0elatest_version\x18\x03 \x01(\x03R\rlatestVersion\x12@\n" +
+	"\bversions\x18\x04 \x03(\v2$.alur.orchestrator.v1.DatasetVersionR\bversions\"\x8a\x03\n" +
+	"\x0eDatasetVersion\x12\x18\n" +
+	"\aversion\x18\x01 \x01(\x03R\aversion\x12;\n" +
+	"\vcreate_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"createTime\x12\x12\n" +
+	"\x04rows\x18\x03 \x01(\x03R\x04rows\x12!\n" +
+	"\ftable_digest\x18\x04 \x01(\tR\vtableDigest\x12'\n" +
+	"\x0fartifact_digest\x18\x05 \x01(\tR\x0eartifactDigest\x12,\n" +
+	"\x06schema\x18\x06 \x01(\v2\x14.alur.data.v1.SchemaR\x06schema\x12#\n" +
+	"\rbatch_digests\x18\a \x03(\tR\fbatchDigests\x12\x1d\n" +
+	"\n" +
+	"batch_rows\x18\b \x01(\x03R\tbatchRows\x12\x16\n" +
+	"\x06source\x18\t \x01(\tR\x06source\x127\n" +
+	"\x05drift\x18\n" +
+	" \x01(\v2!.alur.orchestrator.v1.DriftReportR\x05drift\"\x94\x04\n" +
+	"\vDriftReport\x12\x18\n" +
+	"\adataset\x18\x01 \x01(\tR\adataset\x12!\n" +
+	"\ffrom_version\x18\x02 \x01(\x03R\vfromVersion\x12\x1d\n" +
+	"\n" +
+	"to_version\x18\x03 \x01(\x03R\ttoVersion\x12\x1b\n" +
+	"\tfrom_rows\x18\x04 \x01(\x03R\bfromRows\x12\x17\n" +
+	"\ato_rows\x18\x05 \x01(\x03R\x06toRows\x12#\n" +
+	"\radded_columns\x18\x06 \x03(\tR\faddedColumns\x12'\n" +
+	"\x0fremoved_columns\x18\a \x03(\tR\x0eremovedColumns\x12L\n" +
+	"\x0fretyped_columns\x18\b \x03(\v2#.alur.orchestrator.v1.RetypedColumnR\x0eretypedColumns\x12;\n" +
+	"\acolumns\x18\t \x03(\v2!.alur.orchestrator.v1.ColumnDriftR\acolumns\x126\n" +
+	"\x05level\x18\n" +
+	" \x01(\x0e2 .alur.orchestrator.v1.DriftLevelR\x05level\x12\x18\n" +
+	"\asummary\x18\v \x01(\tR\asummary\x12#\n" +
+	"\rappended_only\x18\f \x01(\bR\fappendedOnly\x12#\n" +
+	"\rcompared_rows\x18\r \x01(\x03R\fcomparedRows\"\x8d\x01\n" +
+	"\rRetypedColumn\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x125\n" +
+	"\tfrom_type\x18\x02 \x01(\x0e2\x18.alur.data.v1.ColumnTypeR\bfromType\x121\n" +
+	"\ato_type\x18\x03 \x01(\x0e2\x18.alur.data.v1.ColumnTypeR\x06toType\"\xe4\x03\n" +
+	"\vColumnDrift\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12,\n" +
+	"\x04type\x18\x02 \x01(\x0e2\x18.alur.data.v1.ColumnTypeR\x04type\x12\x10\n" +
+	"\x03psi\x18\x03 \x01(\x01R\x03psi\x126\n" +
+	"\x05level\x18\x04 \x01(\x0e2 .alur.orchestrator.v1.DriftLevelR\x05level\x12!\n" +
+	"\fks_statistic\x18\x05 \x01(\x01R\vksStatistic\x12\x1c\n" +
+	"\n" +
+	"ks_p_value\x18\x06 \x01(\x01R\bksPValue\x12*\n" +
+	"\x11missing_rate_from\x18\a \x01(\x01R\x0fmissingRateFrom\x12&\n" +
+	"\x0fmissing_rate_to\x18\b \x01(\x01R\rmissingRateTo\x12\x1b\n" +
+	"\tmean_from\x18\t \x01(\x01R\bmeanFrom\x12\x17\n" +
+	"\amean_to\x18\n" +
+	" \x01(\x01R\x06meanTo\x12%\n" +
+	"\x0enew_categories\x18\v \x03(\tR\rnewCategories\x12/\n" +
+	"\x13vanished_categories\x18\f \x03(\tR\x12vanishedCategories\x12&\n" +
+	"\x0fpsi_noise_floor\x18\r \x01(\x01R\rpsiNoiseFloor\"`\n" +
+	"\x14AppendDatasetRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x124\n" +
+	"\x06source\x18\x02 \x01(\v2\x1c.alur.orchestrator.v1.SourceR\x06source\"q\n" +
+	"\x15AppendDatasetResponse\x12\x18\n" +
+	"\adataset\x18\x01 \x01(\tR\adataset\x12>\n" +
+	"\aversion\x18\x02 \x01(\v2$.alur.orchestrator.v1.DatasetVersionR\aversion\"\x15\n" +
+	"\x13ListDatasetsRequest\"Q\n" +
+	"\x14ListDatasetsResponse\x129\n" +
+	"\bdatasets\x18\x01 \x03(\v2\x1d.alur.orchestrator.v1.DatasetR\bdatasets\"'\n" +
+	"\x11GetDatasetRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\"M\n" +
+	"\x12GetDatasetResponse\x127\n" +
+	"\adataset\x18\x01 \x01(\v2\x1d.alur.orchestrator.v1.DatasetR\adataset\"\x93\x01\n" +
+	"\x16CompareVersionsRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12!\n" +
+	"\ffrom_version\x18\x02 \x01(\x03R\vfromVersion\x12\x1d\n" +
+	"\n" +
+	"to_version\x18\x03 \x01(\x03R\ttoVersion\x12#\n" +
+	"\rappended_only\x18\x04 \x01(\bR\fappendedOnly\"T\n" +
+	"\x17CompareVersionsResponse\x129\n" +
+	"\x06report\x18\x01 \x01(\v2!.alur.orchestrator.v1.DriftReportR\x06report\"*\n" +
+	"\x11RetrainRunRequest\x12\x15\n" +
+	"\x06run_id\x18\x01 \x01(\tR\x05runId\"A\n" +
+	"\x12RetrainRunResponse\x12+\n" +
+	"\x03run\x18\x01 \x01(\v2\x19.alur.orchestrator.v1.RunR\x03run\"\x83\x01\n" +
 	"\rLearningCurve\x12\x16\n" +
 	"\x06metric\x18\x01 \x01(\tR\x06metric\x12@\n" +
 	"\x06points\x18\x02 \x03(\v2(.alur.orchestrator.v1.LearningCurvePointR\x06points\x12\x18\n" +
@@ -2637,7 +4082,14 @@ const file_alur_orchestrator_v1_orchestrator_proto_rawDesc = "" +
 	"\x16STEP_STATE_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12STEP_STATE_RUNNING\x10\x01\x12\x18\n" +
 	"\x14STEP_STATE_SUCCEEDED\x10\x02\x12\x15\n" +
-	"\x11STEP_STATE_FAILED\x10\x032\xec\x06\n" +
+	"\x11STEP_STATE_FAILED\x10\x03*r\n" +
+	"\n" +
+	"DriftLevel\x12\x1b\n" +
+	"\x17DRIFT_LEVEL_UNSPECIFIED\x10\x00\x12\x16\n" +
+	"\x12DRIFT_LEVEL_STABLE\x10\x01\x12\x18\n" +
+	"\x14DRIFT_LEVEL_MODERATE\x10\x02\x12\x15\n" +
+	"\x11DRIFT_LEVEL_MAJOR\x10\x032\xef\n" +
+	"\n" +
 	"\x13OrchestratorService\x12g\n" +
 	"\fUploadSource\x12).alur.orchestrator.v1.UploadSourceRequest\x1a*.alur.orchestrator.v1.UploadSourceResponse(\x01\x12Y\n" +
 	"\bStartRun\x12%.alur.orchestrator.v1.StartRunRequest\x1a&.alur.orchestrator.v1.StartRunResponse\x12S\n" +
@@ -2647,7 +4099,14 @@ const file_alur_orchestrator_v1_orchestrator_proto_rawDesc = "" +
 	"\tCancelRun\x12&.alur.orchestrator.v1.CancelRunRequest\x1a'.alur.orchestrator.v1.CancelRunResponse\x12h\n" +
 	"\rListArtifacts\x12*.alur.orchestrator.v1.ListArtifactsRequest\x1a+.alur.orchestrator.v1.ListArtifactsResponse\x12d\n" +
 	"\vGetArtifact\x12(.alur.orchestrator.v1.GetArtifactRequest\x1a).alur.orchestrator.v1.GetArtifactResponse0\x01\x12V\n" +
-	"\aPredict\x12$.alur.orchestrator.v1.PredictRequest\x1a%.alur.orchestrator.v1.PredictResponseBCZAgithub.com/alur-ml/alur/proto/alur/orchestrator/v1;orchestratorv1b\x06proto3"
+	"\aPredict\x12$.alur.orchestrator.v1.PredictRequest\x1a%.alur.orchestrator.v1.PredictResponse\x12h\n" +
+	"\rAppendDataset\x12*.alur.orchestrator.v1.AppendDatasetRequest\x1a+.alur.orchestrator.v1.AppendDatasetResponse\x12e\n" +
+	"\fListDatasets\x12).alur.orchestrator.v1.ListDatasetsRequest\x1a*.alur.orchestrator.v1.ListDatasetsResponse\x12_\n" +
+	"\n" +
+	"GetDataset\x12'.alur.orchestrator.v1.GetDatasetRequest\x1a(.alur.orchestrator.v1.GetDatasetResponse\x12n\n" +
+	"\x0fCompareVersions\x12,.alur.orchestrator.v1.CompareVersionsRequest\x1a-.alur.orchestrator.v1.CompareVersionsResponse\x12_\n" +
+	"\n" +
+	"RetrainRun\x12'.alur.orchestrator.v1.RetrainRunRequest\x1a(.alur.orchestrator.v1.RetrainRunResponseBCZAgithub.com/alur-ml/alur/proto/alur/orchestrator/v1;orchestratorv1b\x06proto3"
 
 var (
 	file_alur_orchestrator_v1_orchestrator_proto_rawDescOnce sync.Once
@@ -2661,119 +4120,169 @@ func file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP() []byte {
 	return file_alur_orchestrator_v1_orchestrator_proto_rawDescData
 }
 
-var file_alur_orchestrator_v1_orchestrator_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_alur_orchestrator_v1_orchestrator_proto_msgTypes = make([]protoimpl.MessageInfo, 35)
+var file_alur_orchestrator_v1_orchestrator_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
+var file_alur_orchestrator_v1_orchestrator_proto_msgTypes = make([]protoimpl.MessageInfo, 52)
 var file_alur_orchestrator_v1_orchestrator_proto_goTypes = []any{
-	(RunState)(0),                 // 0: alur.orchestrator.v1.RunState
-	(StepState)(0),                // 1: alur.orchestrator.v1.StepState
-	(*PipelineSpec)(nil),          // 2: alur.orchestrator.v1.PipelineSpec
-	(*Source)(nil),                // 3: alur.orchestrator.v1.Source
-	(*Candidate)(nil),             // 4: alur.orchestrator.v1.Candidate
-	(*ParamRange)(nil),            // 5: alur.orchestrator.v1.ParamRange
-	(*ParamValues)(nil),           // 6: alur.orchestrator.v1.ParamValues
-	(*Objective)(nil),             // 7: alur.orchestrator.v1.Objective
-	(*Step)(nil),                  // 8: alur.orchestrator.v1.Step
-	(*Trial)(nil),                 // 9: alur.orchestrator.v1.Trial
-	(*Run)(nil),                   // 10: alur.orchestrator.v1.Run
-	(*LearningCurve)(nil),         // 11: alur.orchestrator.v1.LearningCurve
-	(*LearningCurvePoint)(nil),    // 12: alur.orchestrator.v1.LearningCurvePoint
-	(*Artifact)(nil),              // 13: alur.orchestrator.v1.Artifact
-	(*UploadSourceRequest)(nil),   // 14: alur.orchestrator.v1.UploadSourceRequest
-	(*UploadSourceResponse)(nil),  // 15: alur.orchestrator.v1.UploadSourceResponse
-	(*StartRunRequest)(nil),       // 16: alur.orchestrator.v1.StartRunRequest
-	(*StartRunResponse)(nil),      // 17: alur.orchestrator.v1.StartRunResponse
-	(*GetRunRequest)(nil),         // 18: alur.orchestrator.v1.GetRunRequest
-	(*GetRunResponse)(nil),        // 19: alur.orchestrator.v1.GetRunResponse
-	(*ListRunsRequest)(nil),       // 20: alur.orchestrator.v1.ListRunsRequest
-	(*ListRunsResponse)(nil),      // 21: alur.orchestrator.v1.ListRunsResponse
-	(*WatchRunRequest)(nil),       // 22: alur.orchestrator.v1.WatchRunRequest
-	(*RunEvent)(nil),              // 23: alur.orchestrator.v1.RunEvent
-	(*WatchRunResponse)(nil),      // 24: alur.orchestrator.v1.WatchRunResponse
-	(*CancelRunRequest)(nil),      // 25: alur.orchestrator.v1.CancelRunRequest
-	(*CancelRunResponse)(nil),     // 26: alur.orchestrator.v1.CancelRunResponse
-	(*ListArtifactsRequest)(nil),  // 27: alur.orchestrator.v1.ListArtifactsRequest
-	(*ListArtifactsResponse)(nil), // 28: alur.orchestrator.v1.ListArtifactsResponse
-	(*GetArtifactRequest)(nil),    // 29: alur.orchestrator.v1.GetArtifactRequest
-	(*GetArtifactResponse)(nil),   // 30: alur.orchestrator.v1.GetArtifactResponse
-	(*PredictRequest)(nil),        // 31: alur.orchestrator.v1.PredictRequest
-	(*PredictResponse)(nil),       // 32: alur.orchestrator.v1.PredictResponse
-	nil,                           // 33: alur.orchestrator.v1.Candidate.ParamsEntry
-	nil,                           // 34: alur.orchestrator.v1.Candidate.GridEntry
-	nil,                           // 35: alur.orchestrator.v1.Candidate.RangesEntry
-	nil,                           // 36: alur.orchestrator.v1.Trial.ParamsEntry
-	(v1.Task)(0),                  // 37: alur.data.v1.Task
-	(*v11.PrepareOptions)(nil),    // 38: alur.prep.v1.PrepareOptions
-	(*v12.CsvOptions)(nil),        // 39: alur.ingest.v1.CsvOptions
-	(*timestamppb.Timestamp)(nil), // 40: google.protobuf.Timestamp
-	(*v1.Metrics)(nil),            // 41: alur.data.v1.Metrics
-	(*v1.RawRows)(nil),            // 42: alur.data.v1.RawRows
-	(*v13.Prediction)(nil),        // 43: alur.eval.v1.Prediction
+	(RunState)(0),                   // 0: alur.orchestrator.v1.RunState
+	(StepState)(0),                  // 1: alur.orchestrator.v1.StepState
+	(DriftLevel)(0),                 // 2: alur.orchestrator.v1.DriftLevel
+	(*PipelineSpec)(nil),            // 3: alur.orchestrator.v1.PipelineSpec
+	(*Source)(nil),                  // 4: alur.orchestrator.v1.Source
+	(*Candidate)(nil),               // 5: alur.orchestrator.v1.Candidate
+	(*ParamRange)(nil),              // 6: alur.orchestrator.v1.ParamRange
+	(*ParamValues)(nil),             // 7: alur.orchestrator.v1.ParamValues
+	(*Objective)(nil),               // 8: alur.orchestrator.v1.Objective
+	(*Step)(nil),                    // 9: alur.orchestrator.v1.Step
+	(*Trial)(nil),                   // 10: alur.orchestrator.v1.Trial
+	(*Run)(nil),                     // 11: alur.orchestrator.v1.Run
+	(*Retrain)(nil),                 // 12: alur.orchestrator.v1.Retrain
+	(*DatasetRef)(nil),              // 13: alur.orchestrator.v1.DatasetRef
+	(*Dataset)(nil),                 // 14: alur.orchestrator.v1.Dataset
+	(*DatasetVersion)(nil),          // 15: alur.orchestrator.v1.DatasetVersion
+	(*DriftReport)(nil),             // 16: alur.orchestrator.v1.DriftReport
+	(*RetypedColumn)(nil),           // 17: alur.orchestrator.v1.RetypedColumn
+	(*ColumnDrift)(nil),             // 18: alur.orchestrator.v1.ColumnDrift
+	(*AppendDatasetRequest)(nil),    // 19: alur.orchestrator.v1.AppendDatasetRequest
+	(*AppendDatasetResponse)(nil),   // 20: alur.orchestrator.v1.AppendDatasetResponse
+	(*ListDatasetsRequest)(nil),     // 21: alur.orchestrator.v1.ListDatasetsRequest
+	(*ListDatasetsResponse)(nil),    // 22: alur.orchestrator.v1.ListDatasetsResponse
+	(*GetDatasetRequest)(nil),       // 23: alur.orchestrator.v1.GetDatasetRequest
+	(*GetDatasetResponse)(nil),      // 24: alur.orchestrator.v1.GetDatasetResponse
+	(*CompareVersionsRequest)(nil),  // 25: alur.orchestrator.v1.CompareVersionsRequest
+	(*CompareVersionsResponse)(nil), // 26: alur.orchestrator.v1.CompareVersionsResponse
+	(*RetrainRunRequest)(nil),       // 27: alur.orchestrator.v1.RetrainRunRequest
+	(*RetrainRunResponse)(nil),      // 28: alur.orchestrator.v1.RetrainRunResponse
+	(*LearningCurve)(nil),           // 29: alur.orchestrator.v1.LearningCurve
+	(*LearningCurvePoint)(nil),      // 30: alur.orchestrator.v1.LearningCurvePoint
+	(*Artifact)(nil),                // 31: alur.orchestrator.v1.Artifact
+	(*UploadSourceRequest)(nil),     // 32: alur.orchestrator.v1.UploadSourceRequest
+	(*UploadSourceResponse)(nil),    // 33: alur.orchestrator.v1.UploadSourceResponse
+	(*StartRunRequest)(nil),         // 34: alur.orchestrator.v1.StartRunRequest
+	(*StartRunResponse)(nil),        // 35: alur.orchestrator.v1.StartRunResponse
+	(*GetRunRequest)(nil),           // 36: alur.orchestrator.v1.GetRunRequest
+	(*GetRunResponse)(nil),          // 37: alur.orchestrator.v1.GetRunResponse
+	(*ListRunsRequest)(nil),         // 38: alur.orchestrator.v1.ListRunsRequest
+	(*ListRunsResponse)(nil),        // 39: alur.orchestrator.v1.ListRunsResponse
+	(*WatchRunRequest)(nil),         // 40: alur.orchestrator.v1.WatchRunRequest
+	(*RunEvent)(nil),                // 41: alur.orchestrator.v1.RunEvent
+	(*WatchRunResponse)(nil),        // 42: alur.orchestrator.v1.WatchRunResponse
+	(*CancelRunRequest)(nil),        // 43: alur.orchestrator.v1.CancelRunRequest
+	(*CancelRunResponse)(nil),       // 44: alur.orchestrator.v1.CancelRunResponse
+	(*ListArtifactsRequest)(nil),    // 45: alur.orchestrator.v1.ListArtifactsRequest
+	(*ListArtifactsResponse)(nil),   // 46: alur.orchestrator.v1.ListArtifactsResponse
+	(*GetArtifactRequest)(nil),      // 47: alur.orchestrator.v1.GetArtifactRequest
+	(*GetArtifactResponse)(nil),     // 48: alur.orchestrator.v1.GetArtifactResponse
+	(*PredictRequest)(nil),          // 49: alur.orchestrator.v1.PredictRequest
+	(*PredictResponse)(nil),         // 50: alur.orchestrator.v1.PredictResponse
+	nil,                             // 51: alur.orchestrator.v1.Candidate.ParamsEntry
+	nil,                             // 52: alur.orchestrator.v1.Candidate.GridEntry
+	nil,                             // 53: alur.orchestrator.v1.Candidate.RangesEntry
+	nil,                             // 54: alur.orchestrator.v1.Trial.ParamsEntry
+	(v1.Task)(0),                    // 55: alur.data.v1.Task
+	(*v11.PrepareOptions)(nil),      // 56: alur.prep.v1.PrepareOptions
+	(*v12.CsvOptions)(nil),          // 57: alur.ingest.v1.CsvOptions
+	(*timestamppb.Timestamp)(nil),   // 58: google.protobuf.Timestamp
+	(*v1.Metrics)(nil),              // 59: alur.data.v1.Metrics
+	(*v1.Schema)(nil),               // 60: alur.data.v1.Schema
+	(v1.ColumnType)(0),              // 61: alur.data.v1.ColumnType
+	(*v1.RawRows)(nil),              // 62: alur.data.v1.RawRows
+	(*v13.Prediction)(nil),          // 63: alur.eval.v1.Prediction
 }
 var file_alur_orchestrator_v1_orchestrator_proto_depIdxs = []int32{
-	3,  // 0: alur.orchestrator.v1.PipelineSpec.source:type_name -> alur.orchestrator.v1.Source
-	37, // 1: alur.orchestrator.v1.PipelineSpec.task:type_name -> alur.data.v1.Task
-	38, // 2: alur.orchestrator.v1.PipelineSpec.prepare:type_name -> alur.prep.v1.PrepareOptions
-	4,  // 3: alur.orchestrator.v1.PipelineSpec.candidates:type_name -> alur.orchestrator.v1.Candidate
-	7,  // 4: alur.orchestrator.v1.PipelineSpec.objective:type_name -> alur.orchestrator.v1.Objective
-	39, // 5: alur.orchestrator.v1.Source.csv:type_name -> alur.ingest.v1.CsvOptions
-	33, // 6: alur.orchestrator.v1.Candidate.params:type_name -> alur.orchestrator.v1.Candidate.ParamsEntry
-	34, // 7: alur.orchestrator.v1.Candidate.grid:type_name -> alur.orchestrator.v1.Candidate.GridEntry
-	35, // 8: alur.orchestrator.v1.Candidate.ranges:type_name -> alur.orchestrator.v1.Candidate.RangesEntry
-	1,  // 9: alur.orchestrator.v1.Step.state:type_name -> alur.orchestrator.v1.StepState
-	40, // 10: alur.orchestrator.v1.Step.start_time:type_name -> google.protobuf.Timestamp
-	40, // 11: alur.orchestrator.v1.Step.end_time:type_name -> google.protobuf.Timestamp
-	36, // 12: alur.orchestrator.v1.Trial.params:type_name -> alur.orchestrator.v1.Trial.ParamsEntry
-	41, // 13: alur.orchestrator.v1.Trial.validation_metrics:type_name -> alur.data.v1.Metrics
-	2,  // 14: alur.orchestrator.v1.Run.spec:type_name -> alur.orchestrator.v1.PipelineSpec
-	0,  // 15: alur.orchestrator.v1.Run.state:type_name -> alur.orchestrator.v1.RunState
-	40, // 16: alur.orchestrator.v1.Run.create_time:type_name -> google.protobuf.Timestamp
-	40, // 17: alur.orchestrator.v1.Run.end_time:type_name -> google.protobuf.Timestamp
-	8,  // 18: alur.orchestrator.v1.Run.steps:type_name -> alur.orchestrator.v1.Step
-	9,  // 19: alur.orchestrator.v1.Run.trials:type_name -> alur.orchestrator.v1.Trial
-	41, // 20: alur.orchestrator.v1.Run.test_metrics:type_name -> alur.data.v1.Metrics
-	37, // 21: alur.orchestrator.v1.Run.task:type_name -> alur.data.v1.Task
-	12, // 22: alur.orchestrator.v1.Run.learning_curve:type_name -> alur.orchestrator.v1.LearningCurvePoint
-	12, // 23: alur.orchestrator.v1.LearningCurve.points:type_name -> alur.orchestrator.v1.LearningCurvePoint
-	40, // 24: alur.orchestrator.v1.Artifact.create_time:type_name -> google.protobuf.Timestamp
-	13, // 25: alur.orchestrator.v1.UploadSourceResponse.artifact:type_name -> alur.orchestrator.v1.Artifact
-	2,  // 26: alur.orchestrator.v1.StartRunRequest.spec:type_name -> alur.orchestrator.v1.PipelineSpec
-	10, // 27: alur.orchestrator.v1.StartRunResponse.run:type_name -> alur.orchestrator.v1.Run
-	10, // 28: alur.orchestrator.v1.GetRunResponse.run:type_name -> alur.orchestrator.v1.Run
-	10, // 29: alur.orchestrator.v1.ListRunsResponse.runs:type_name -> alur.orchestrator.v1.Run
-	40, // 30: alur.orchestrator.v1.RunEvent.time:type_name -> google.protobuf.Timestamp
-	0,  // 31: alur.orchestrator.v1.RunEvent.run_state:type_name -> alur.orchestrator.v1.RunState
-	9,  // 32: alur.orchestrator.v1.RunEvent.trial:type_name -> alur.orchestrator.v1.Trial
-	23, // 33: alur.orchestrator.v1.WatchRunResponse.event:type_name -> alur.orchestrator.v1.RunEvent
-	10, // 34: alur.orchestrator.v1.CancelRunResponse.run:type_name -> alur.orchestrator.v1.Run
-	13, // 35: alur.orchestrator.v1.ListArtifactsResponse.artifacts:type_name -> alur.orchestrator.v1.Artifact
-	13, // 36: alur.orchestrator.v1.GetArtifactResponse.artifact:type_name -> alur.orchestrator.v1.Artifact
-	42, // 37: alur.orchestrator.v1.PredictRequest.rows:type_name -> alur.data.v1.RawRows
-	43, // 38: alur.orchestrator.v1.PredictResponse.predictions:type_name -> alur.eval.v1.Prediction
-	6,  // 39: alur.orchestrator.v1.Candidate.GridEntry.value:type_name -> alur.orchestrator.v1.ParamValues
-	5,  // 40: alur.orchestrator.v1.Candidate.RangesEntry.value:type_name -> alur.orchestrator.v1.ParamRange
-	14, // 41: alur.orchestrator.v1.OrchestratorService.UploadSource:input_type -> alur.orchestrator.v1.UploadSourceRequest
-	16, // 42: alur.orchestrator.v1.OrchestratorService.StartRun:input_type -> alur.orchestrator.v1.StartRunRequest
-	18, // 43: alur.orchestrator.v1.OrchestratorService.GetRun:input_type -> alur.orchestrator.v1.GetRunRequest
-	20, // 44: alur.orchestrator.v1.OrchestratorService.ListRuns:input_type -> alur.orchestrator.v1.ListRunsRequest
-	22, // 45: alur.orchestrator.v1.OrchestratorService.WatchRun:input_type -> alur.orchestrator.v1.WatchRunRequest
-	25, // 46: alur.orchestrator.v1.OrchestratorService.CancelRun:input_type -> alur.orchestrator.v1.CancelRunRequest
-	27, // 47: alur.orchestrator.v1.OrchestratorService.ListArtifacts:input_type -> alur.orchestrator.v1.ListArtifactsRequest
-	29, // 48: alur.orchestrator.v1.OrchestratorService.GetArtifact:input_type -> alur.orchestrator.v1.GetArtifactRequest
-	31, // 49: alur.orchestrator.v1.OrchestratorService.Predict:input_type -> alur.orchestrator.v1.PredictRequest
-	15, // 50: alur.orchestrator.v1.OrchestratorService.UploadSource:output_type -> alur.orchestrator.v1.UploadSourceResponse
-	17, // 51: alur.orchestrator.v1.OrchestratorService.StartRun:output_type -> alur.orchestrator.v1.StartRunResponse
-	19, // 52: alur.orchestrator.v1.OrchestratorService.GetRun:output_type -> alur.orchestrator.v1.GetRunResponse
-	21, // 53: alur.orchestrator.v1.OrchestratorService.ListRuns:output_type -> alur.orchestrator.v1.ListRunsResponse
-	24, // 54: alur.orchestrator.v1.OrchestratorService.WatchRun:output_type -> alur.orchestrator.v1.WatchRunResponse
-	26, // 55: alur.orchestrator.v1.OrchestratorService.CancelRun:output_type -> alur.orchestrator.v1.CancelRunResponse
-	28, // 56: alur.orchestrator.v1.OrchestratorService.ListArtifacts:output_type -> alur.orchestrator.v1.ListArtifactsResponse
-	30, // 57: alur.orchestrator.v1.OrchestratorService.GetArtifact:output_type -> alur.orchestrator.v1.GetArtifactResponse
-	32, // 58: alur.orchestrator.v1.OrchestratorService.Predict:output_type -> alur.orchestrator.v1.PredictResponse
-	50, // [50:59] is the sub-list for method output_type
-	41, // [41:50] is the sub-list for method input_type
-	41, // [41:41] is the sub-list for extension type_name
-	41, // [41:41] is the sub-list for extension extendee
-	0,  // [0:41] is the sub-list for field type_name
+	4,  // 0: alur.orchestrator.v1.PipelineSpec.source:type_name -> alur.orchestrator.v1.Source
+	55, // 1: alur.orchestrator.v1.PipelineSpec.task:type_name -> alur.data.v1.Task
+	56, // 2: alur.orchestrator.v1.PipelineSpec.prepare:type_name -> alur.prep.v1.PrepareOptions
+	5,  // 3: alur.orchestrator.v1.PipelineSpec.candidates:type_name -> alur.orchestrator.v1.Candidate
+	8,  // 4: alur.orchestrator.v1.PipelineSpec.objective:type_name -> alur.orchestrator.v1.Objective
+	13, // 5: alur.orchestrator.v1.Source.dataset:type_name -> alur.orchestrator.v1.DatasetRef
+	57, // 6: alur.orchestrator.v1.Source.csv:type_name -> alur.ingest.v1.CsvOptions
+	51, // 7: alur.orchestrator.v1.Candidate.params:type_name -> alur.orchestrator.v1.Candidate.ParamsEntry
+	52, // 8: alur.orchestrator.v1.Candidate.grid:type_name -> alur.orchestrator.v1.Candidate.GridEntry
+	53, // 9: alur.orchestrator.v1.Candidate.ranges:type_name -> alur.orchestrator.v1.Candidate.RangesEntry
+	1,  // 10: alur.orchestrator.v1.Step.state:type_name -> alur.orchestrator.v1.StepState
+	58, // 11: alur.orchestrator.v1.Step.start_time:type_name -> google.protobuf.Timestamp
+	58, // 12: alur.orchestrator.v1.Step.end_time:type_name -> google.protobuf.Timestamp
+	54, // 13: alur.orchestrator.v1.Trial.params:type_name -> alur.orchestrator.v1.Trial.ParamsEntry
+	59, // 14: alur.orchestrator.v1.Trial.validation_metrics:type_name -> alur.data.v1.Metrics
+	3,  // 15: alur.orchestrator.v1.Run.spec:type_name -> alur.orchestrator.v1.PipelineSpec
+	0,  // 16: alur.orchestrator.v1.Run.state:type_name -> alur.orchestrator.v1.RunState
+	58, // 17: alur.orchestrator.v1.Run.create_time:type_name -> google.protobuf.Timestamp
+	58, // 18: alur.orchestrator.v1.Run.end_time:type_name -> google.protobuf.Timestamp
+	9,  // 19: alur.orchestrator.v1.Run.steps:type_name -> alur.orchestrator.v1.Step
+	10, // 20: alur.orchestrator.v1.Run.trials:type_name -> alur.orchestrator.v1.Trial
+	59, // 21: alur.orchestrator.v1.Run.test_metrics:type_name -> alur.data.v1.Metrics
+	55, // 22: alur.orchestrator.v1.Run.task:type_name -> alur.data.v1.Task
+	30, // 23: alur.orchestrator.v1.Run.learning_curve:type_name -> alur.orchestrator.v1.LearningCurvePoint
+	12, // 24: alur.orchestrator.v1.Run.retrain:type_name -> alur.orchestrator.v1.Retrain
+	58, // 25: alur.orchestrator.v1.Dataset.create_time:type_name -> google.protobuf.Timestamp
+	15, // 26: alur.orchestrator.v1.Dataset.versions:type_name -> alur.orchestrator.v1.DatasetVersion
+	58, // 27: alur.orchestrator.v1.DatasetVersion.create_time:type_name -> google.protobuf.Timestamp
+	60, // 28: alur.orchestrator.v1.DatasetVersion.schema:type_name -> alur.data.v1.Schema
+	16, // 29: alur.orchestrator.v1.DatasetVersion.drift:type_name -> alur.orchestrator.v1.DriftReport
+	17, // 30: alur.orchestrator.v1.DriftReport.retyped_columns:type_name -> alur.orchestrator.v1.RetypedColumn
+	18, // 31: alur.orchestrator.v1.DriftReport.columns:type_name -> alur.orchestrator.v1.ColumnDrift
+	2,  // 32: alur.orchestrator.v1.DriftReport.level:type_name -> alur.orchestrator.v1.DriftLevel
+	61, // 33: alur.orchestrator.v1.RetypedColumn.from_type:type_name -> alur.data.v1.ColumnType
+	61, // 34: alur.orchestrator.v1.RetypedColumn.to_type:type_name -> alur.data.v1.ColumnType
+	61, // 35: alur.orchestrator.v1.ColumnDrift.type:type_name -> alur.data.v1.ColumnType
+	2,  // 36: alur.orchestrator.v1.ColumnDrift.level:type_name -> alur.orchestrator.v1.DriftLevel
+	4,  // 37: alur.orchestrator.v1.AppendDatasetRequest.source:type_name -> alur.orchestrator.v1.Source
+	15, // 38: alur.orchestrator.v1.AppendDatasetResponse.version:type_name -> alur.orchestrator.v1.DatasetVersion
+	14, // 39: alur.orchestrator.v1.ListDatasetsResponse.datasets:type_name -> alur.orchestrator.v1.Dataset
+	14, // 40: alur.orchestrator.v1.GetDatasetResponse.dataset:type_name -> alur.orchestrator.v1.Dataset
+	16, // 41: alur.orchestrator.v1.CompareVersionsResponse.report:type_name -> alur.orchestrator.v1.DriftReport
+	11, // 42: alur.orchestrator.v1.RetrainRunResponse.run:type_name -> alur.orchestrator.v1.Run
+	30, // 43: alur.orchestrator.v1.LearningCurve.points:type_name -> alur.orchestrator.v1.LearningCurvePoint
+	58, // 44: alur.orchestrator.v1.Artifact.create_time:type_name -> google.protobuf.Timestamp
+	31, // 45: alur.orchestrator.v1.UploadSourceResponse.artifact:type_name -> alur.orchestrator.v1.Artifact
+	3,  // 46: alur.orchestrator.v1.StartRunRequest.spec:type_name -> alur.orchestrator.v1.PipelineSpec
+	11, // 47: alur.orchestrator.v1.StartRunResponse.run:type_name -> alur.orchestrator.v1.Run
+	11, // 48: alur.orchestrator.v1.GetRunResponse.run:type_name -> alur.orchestrator.v1.Run
+	11, // 49: alur.orchestrator.v1.ListRunsResponse.runs:type_name -> alur.orchestrator.v1.Run
+	58, // 50: alur.orchestrator.v1.RunEvent.time:type_name -> google.protobuf.Timestamp
+	0,  // 51: alur.orchestrator.v1.RunEvent.run_state:type_name -> alur.orchestrator.v1.RunState
+	10, // 52: alur.orchestrator.v1.RunEvent.trial:type_name -> alur.orchestrator.v1.Trial
+	41, // 53: alur.orchestrator.v1.WatchRunResponse.event:type_name -> alur.orchestrator.v1.RunEvent
+	11, // 54: alur.orchestrator.v1.CancelRunResponse.run:type_name -> alur.orchestrator.v1.Run
+	31, // 55: alur.orchestrator.v1.ListArtifactsResponse.artifacts:type_name -> alur.orchestrator.v1.Artifact
+	31, // 56: alur.orchestrator.v1.GetArtifactResponse.artifact:type_name -> alur.orchestrator.v1.Artifact
+	62, // 57: alur.orchestrator.v1.PredictRequest.rows:type_name -> alur.data.v1.RawRows
+	63, // 58: alur.orchestrator.v1.PredictResponse.predictions:type_name -> alur.eval.v1.Prediction
+	7,  // 59: alur.orchestrator.v1.Candidate.GridEntry.value:type_name -> alur.orchestrator.v1.ParamValues
+	6,  // 60: alur.orchestrator.v1.Candidate.RangesEntry.value:type_name -> alur.orchestrator.v1.ParamRange
+	32, // 61: alur.orchestrator.v1.OrchestratorService.UploadSource:input_type -> alur.orchestrator.v1.UploadSourceRequest
+	34, // 62: alur.orchestrator.v1.OrchestratorService.StartRun:input_type -> alur.orchestrator.v1.StartRunRequest
+	36, // 63: alur.orchestrator.v1.OrchestratorService.GetRun:input_type -> alur.orchestrator.v1.GetRunRequest
+	38, // 64: alur.orchestrator.v1.OrchestratorService.ListRuns:input_type -> alur.orchestrator.v1.ListRunsRequest
+	40, // 65: alur.orchestrator.v1.OrchestratorService.WatchRun:input_type -> alur.orchestrator.v1.WatchRunRequest
+	43, // 66: alur.orchestrator.v1.OrchestratorService.CancelRun:input_type -> alur.orchestrator.v1.CancelRunRequest
+	45, // 67: alur.orchestrator.v1.OrchestratorService.ListArtifacts:input_type -> alur.orchestrator.v1.ListArtifactsRequest
+	47, // 68: alur.orchestrator.v1.OrchestratorService.GetArtifact:input_type -> alur.orchestrator.v1.GetArtifactRequest
+	49, // 69: alur.orchestrator.v1.OrchestratorService.Predict:input_type -> alur.orchestrator.v1.PredictRequest
+	19, // 70: alur.orchestrator.v1.OrchestratorService.AppendDataset:input_type -> alur.orchestrator.v1.AppendDatasetRequest
+	21, // 71: alur.orchestrator.v1.OrchestratorService.ListDatasets:input_type -> alur.orchestrator.v1.ListDatasetsRequest
+	23, // 72: alur.orchestrator.v1.OrchestratorService.GetDataset:input_type -> alur.orchestrator.v1.GetDatasetRequest
+	25, // 73: alur.orchestrator.v1.OrchestratorService.CompareVersions:input_type -> alur.orchestrator.v1.CompareVersionsRequest
+	27, // 74: alur.orchestrator.v1.OrchestratorService.RetrainRun:input_type -> alur.orchestrator.v1.RetrainRunRequest
+	33, // 75: alur.orchestrator.v1.OrchestratorService.UploadSource:output_type -> alur.orchestrator.v1.UploadSourceResponse
+	35, // 76: alur.orchestrator.v1.OrchestratorService.StartRun:output_type -> alur.orchestrator.v1.StartRunResponse
+	37, // 77: alur.orchestrator.v1.OrchestratorService.GetRun:output_type -> alur.orchestrator.v1.GetRunResponse
+	39, // 78: alur.orchestrator.v1.OrchestratorService.ListRuns:output_type -> alur.orchestrator.v1.ListRunsResponse
+	42, // 79: alur.orchestrator.v1.OrchestratorService.WatchRun:output_type -> alur.orchestrator.v1.WatchRunResponse
+	44, // 80: alur.orchestrator.v1.OrchestratorService.CancelRun:output_type -> alur.orchestrator.v1.CancelRunResponse
+	46, // 81: alur.orchestrator.v1.OrchestratorService.ListArtifacts:output_type -> alur.orchestrator.v1.ListArtifactsResponse
+	48, // 82: alur.orchestrator.v1.OrchestratorService.GetArtifact:output_type -> alur.orchestrator.v1.GetArtifactResponse
+	50, // 83: alur.orchestrator.v1.OrchestratorService.Predict:output_type -> alur.orchestrator.v1.PredictResponse
+	20, // 84: alur.orchestrator.v1.OrchestratorService.AppendDataset:output_type -> alur.orchestrator.v1.AppendDatasetResponse
+	22, // 85: alur.orchestrator.v1.OrchestratorService.ListDatasets:output_type -> alur.orchestrator.v1.ListDatasetsResponse
+	24, // 86: alur.orchestrator.v1.OrchestratorService.GetDataset:output_type -> alur.orchestrator.v1.GetDatasetResponse
+	26, // 87: alur.orchestrator.v1.OrchestratorService.CompareVersions:output_type -> alur.orchestrator.v1.CompareVersionsResponse
+	28, // 88: alur.orchestrator.v1.OrchestratorService.RetrainRun:output_type -> alur.orchestrator.v1.RetrainRunResponse
+	75, // [75:89] is the sub-list for method output_type
+	61, // [61:75] is the sub-list for method input_type
+	61, // [61:61] is the sub-list for extension type_name
+	61, // [61:61] is the sub-list for extension extendee
+	0,  // [0:61] is the sub-list for field type_name
 }
 
 func init() { file_alur_orchestrator_v1_orchestrator_proto_init() }
@@ -2785,13 +4294,16 @@ func file_alur_orchestrator_v1_orchestrator_proto_init() {
 		(*Source_Bundled)(nil),
 		(*Source_Path)(nil),
 		(*Source_Upload)(nil),
+		(*Source_Url)(nil),
+		(*Source_Dataset)(nil),
 	}
 	file_alur_orchestrator_v1_orchestrator_proto_msgTypes[5].OneofWrappers = []any{}
-	file_alur_orchestrator_v1_orchestrator_proto_msgTypes[12].OneofWrappers = []any{
+	file_alur_orchestrator_v1_orchestrator_proto_msgTypes[9].OneofWrappers = []any{}
+	file_alur_orchestrator_v1_orchestrator_proto_msgTypes[29].OneofWrappers = []any{
 		(*UploadSourceRequest_Name)(nil),
 		(*UploadSourceRequest_Chunk)(nil),
 	}
-	file_alur_orchestrator_v1_orchestrator_proto_msgTypes[28].OneofWrappers = []any{
+	file_alur_orchestrator_v1_orchestrator_proto_msgTypes[45].OneofWrappers = []any{
 		(*GetArtifactResponse_Artifact)(nil),
 		(*GetArtifactResponse_Chunk)(nil),
 	}
@@ -2800,8 +4312,8 @@ func file_alur_orchestrator_v1_orchestrator_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_alur_orchestrator_v1_orchestrator_proto_rawDesc), len(file_alur_orchestrator_v1_orchestrator_proto_rawDesc)),
-			NumEnums:      2,
-			NumMessages:   35,
+			NumEnums:      3,
+			NumMessages:   52,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

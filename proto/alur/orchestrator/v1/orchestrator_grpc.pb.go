@@ -22,15 +22,20 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	OrchestratorService_UploadSource_FullMethodName  = "/alur.orchestrator.v1.OrchestratorService/UploadSource"
-	OrchestratorService_StartRun_FullMethodName      = "/alur.orchestrator.v1.OrchestratorService/StartRun"
-	OrchestratorService_GetRun_FullMethodName        = "/alur.orchestrator.v1.OrchestratorService/GetRun"
-	OrchestratorService_ListRuns_FullMethodName      = "/alur.orchestrator.v1.OrchestratorService/ListRuns"
-	OrchestratorService_WatchRun_FullMethodName      = "/alur.orchestrator.v1.OrchestratorService/WatchRun"
-	OrchestratorService_CancelRun_FullMethodName     = "/alur.orchestrator.v1.OrchestratorService/CancelRun"
-	OrchestratorService_ListArtifacts_FullMethodName = "/alur.orchestrator.v1.OrchestratorService/ListArtifacts"
-	OrchestratorService_GetArtifact_FullMethodName   = "/alur.orchestrator.v1.OrchestratorService/GetArtifact"
-	OrchestratorService_Predict_FullMethodName       = "/alur.orchestrator.v1.OrchestratorService/Predict"
+	OrchestratorService_UploadSource_FullMethodName    = "/alur.orchestrator.v1.OrchestratorService/UploadSource"
+	OrchestratorService_StartRun_FullMethodName        = "/alur.orchestrator.v1.OrchestratorService/StartRun"
+	OrchestratorService_GetRun_FullMethodName          = "/alur.orchestrator.v1.OrchestratorService/GetRun"
+	OrchestratorService_ListRuns_FullMethodName        = "/alur.orchestrator.v1.OrchestratorService/ListRuns"
+	OrchestratorService_WatchRun_FullMethodName        = "/alur.orchestrator.v1.OrchestratorService/WatchRun"
+	OrchestratorService_CancelRun_FullMethodName       = "/alur.orchestrator.v1.OrchestratorService/CancelRun"
+	OrchestratorService_ListArtifacts_FullMethodName   = "/alur.orchestrator.v1.OrchestratorService/ListArtifacts"
+	OrchestratorService_GetArtifact_FullMethodName     = "/alur.orchestrator.v1.OrchestratorService/GetArtifact"
+	OrchestratorService_Predict_FullMethodName         = "/alur.orchestrator.v1.OrchestratorService/Predict"
+	OrchestratorService_AppendDataset_FullMethodName   = "/alur.orchestrator.v1.OrchestratorService/AppendDataset"
+	OrchestratorService_ListDatasets_FullMethodName    = "/alur.orchestrator.v1.OrchestratorService/ListDatasets"
+	OrchestratorService_GetDataset_FullMethodName      = "/alur.orchestrator.v1.OrchestratorService/GetDataset"
+	OrchestratorService_CompareVersions_FullMethodName = "/alur.orchestrator.v1.OrchestratorService/CompareVersions"
+	OrchestratorService_RetrainRun_FullMethodName      = "/alur.orchestrator.v1.OrchestratorService/RetrainRun"
 )
 
 // OrchestratorServiceClient is the client API for OrchestratorService service.
@@ -65,6 +70,27 @@ type OrchestratorServiceClient interface {
 	GetArtifact(ctx context.Context, in *GetArtifactRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[GetArtifactResponse], error)
 	// Predict predicts raw rows with the best model of a finished run.
 	Predict(ctx context.Context, in *PredictRequest, opts ...grpc.CallOption) (*PredictResponse, error)
+	// AppendDataset collects a source through the ingest stage and appends
+	// its rows to a named dataset as a new immutable version: version 1 for
+	// a new name, else the latest version's rows followed by the new batch.
+	// New columns are added (missing in the older rows), absent columns are
+	// filled missing, a numeric column that turns boolean or back is widened
+	// to numeric, and a column whose values change between numbers and
+	// categories is refused with FAILED_PRECONDITION naming it. The answer
+	// carries the version's drift report against the previous version.
+	AppendDataset(ctx context.Context, in *AppendDatasetRequest, opts ...grpc.CallOption) (*AppendDatasetResponse, error)
+	// ListDatasets lists the datasets, by name, each with its latest version
+	// only.
+	ListDatasets(ctx context.Context, in *ListDatasetsRequest, opts ...grpc.CallOption) (*ListDatasetsResponse, error)
+	// GetDataset returns a dataset with every version, newest first.
+	GetDataset(ctx context.Context, in *GetDatasetRequest, opts ...grpc.CallOption) (*GetDatasetResponse, error)
+	// CompareVersions reports the schema changes and distribution shift
+	// between two versions of a dataset.
+	CompareVersions(ctx context.Context, in *CompareVersionsRequest, opts ...grpc.CallOption) (*CompareVersionsResponse, error)
+	// RetrainRun starts a new run with a finished or unfinished run's spec,
+	// its dataset pinned to the dataset's latest version. The run's source
+	// must be a dataset (FAILED_PRECONDITION otherwise).
+	RetrainRun(ctx context.Context, in *RetrainRunRequest, opts ...grpc.CallOption) (*RetrainRunResponse, error)
 }
 
 type orchestratorServiceClient struct {
@@ -186,6 +212,56 @@ func (c *orchestratorServiceClient) Predict(ctx context.Context, in *PredictRequ
 	return out, nil
 }
 
+func (c *orchestratorServiceClient) AppendDataset(ctx context.Context, in *AppendDatasetRequest, opts ...grpc.CallOption) (*AppendDatasetResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(AppendDatasetResponse)
+	err := c.cc.Invoke(ctx, OrchestratorService_AppendDataset_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *orchestratorServiceClient) ListDatasets(ctx context.Context, in *ListDatasetsRequest, opts ...grpc.CallOption) (*ListDatasetsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListDatasetsResponse)
+	err := c.cc.Invoke(ctx, OrchestratorService_ListDatasets_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *orchestratorServiceClient) GetDataset(ctx context.Context, in *GetDatasetRequest, opts ...grpc.CallOption) (*GetDatasetResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetDatasetResponse)
+	err := c.cc.Invoke(ctx, OrchestratorService_GetDataset_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *orchestratorServiceClient) CompareVersions(ctx context.Context, in *CompareVersionsRequest, opts ...grpc.CallOption) (*CompareVersionsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CompareVersionsResponse)
+	err := c.cc.Invoke(ctx, OrchestratorService_CompareVersions_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *orchestratorServiceClient) RetrainRun(ctx context.Context, in *RetrainRunRequest, opts ...grpc.CallOption) (*RetrainRunResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RetrainRunResponse)
+	err := c.cc.Invoke(ctx, OrchestratorService_RetrainRun_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // OrchestratorServiceServer is the server API for OrchestratorService service.
 // All implementations must embed UnimplementedOrchestratorServiceServer
 // for forward compatibility.
@@ -218,6 +294,27 @@ type OrchestratorServiceServer interface {
 	GetArtifact(*GetArtifactRequest, grpc.ServerStreamingServer[GetArtifactResponse]) error
 	// Predict predicts raw rows with the best model of a finished run.
 	Predict(context.Context, *PredictRequest) (*PredictResponse, error)
+	// AppendDataset collects a source through the ingest stage and appends
+	// its rows to a named dataset as a new immutable version: version 1 for
+	// a new name, else the latest version's rows followed by the new batch.
+	// New columns are added (missing in the older rows), absent columns are
+	// filled missing, a numeric column that turns boolean or back is widened
+	// to numeric, and a column whose values change between numbers and
+	// categories is refused with FAILED_PRECONDITION naming it. The answer
+	// carries the version's drift report against the previous version.
+	AppendDataset(context.Context, *AppendDatasetRequest) (*AppendDatasetResponse, error)
+	// ListDatasets lists the datasets, by name, each with its latest version
+	// only.
+	ListDatasets(context.Context, *ListDatasetsRequest) (*ListDatasetsResponse, error)
+	// GetDataset returns a dataset with every version, newest first.
+	GetDataset(context.Context, *GetDatasetRequest) (*GetDatasetResponse, error)
+	// CompareVersions reports the schema changes and distribution shift
+	// between two versions of a dataset.
+	CompareVersions(context.Context, *CompareVersionsRequest) (*CompareVersionsResponse, error)
+	// RetrainRun starts a new run with a finished or unfinished run's spec,
+	// its dataset pinned to the dataset's latest version. The run's source
+	// must be a dataset (FAILED_PRECONDITION otherwise).
+	RetrainRun(context.Context, *RetrainRunRequest) (*RetrainRunResponse, error)
 	mustEmbedUnimplementedOrchestratorServiceServer()
 }
 
@@ -254,6 +351,21 @@ func (UnimplementedOrchestratorServiceServer) GetArtifact(*GetArtifactRequest, g
 }
 func (UnimplementedOrchestratorServiceServer) Predict(context.Context, *PredictRequest) (*PredictResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Predict not implemented")
+}
+func (UnimplementedOrchestratorServiceServer) AppendDataset(context.Context, *AppendDatasetRequest) (*AppendDatasetResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method AppendDataset not implemented")
+}
+func (UnimplementedOrchestratorServiceServer) ListDatasets(context.Context, *ListDatasetsRequest) (*ListDatasetsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListDatasets not implemented")
+}
+func (UnimplementedOrchestratorServiceServer) GetDataset(context.Context, *GetDatasetRequest) (*GetDatasetResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetDataset not implemented")
+}
+func (UnimplementedOrchestratorServiceServer) CompareVersions(context.Context, *CompareVersionsRequest) (*CompareVersionsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method CompareVersions not implemented")
+}
+func (UnimplementedOrchestratorServiceServer) RetrainRun(context.Context, *RetrainRunRequest) (*RetrainRunResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RetrainRun not implemented")
 }
 func (UnimplementedOrchestratorServiceServer) mustEmbedUnimplementedOrchestratorServiceServer() {}
 func (UnimplementedOrchestratorServiceServer) testEmbeddedByValue()                             {}
@@ -413,6 +525,96 @@ func _OrchestratorService_Predict_Handler(srv interface{}, ctx context.Context, 
 	return interceptor(ctx, in, info, handler)
 }
 
+func _OrchestratorService_AppendDataset_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(AppendDatasetRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(OrchestratorServiceServer).AppendDataset(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: OrchestratorService_AppendDataset_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(OrchestratorServiceServer).AppendDataset(ctx, req.(*AppendDatasetRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _OrchestratorService_ListDatasets_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListDatasetsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(OrchestratorServiceServer).ListDatasets(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: OrchestratorService_ListDatasets_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(OrchestratorServiceServer).ListDatasets(ctx, req.(*ListDatasetsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _OrchestratorService_GetDataset_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetDatasetRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(OrchestratorServiceServer).GetDataset(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: OrchestratorService_GetDataset_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(OrchestratorServiceServer).GetDataset(ctx, req.(*GetDatasetRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _OrchestratorService_CompareVersions_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CompareVersionsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(OrchestratorServiceServer).CompareVersions(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: OrchestratorService_CompareVersions_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(OrchestratorServiceServer).CompareVersions(ctx, req.(*CompareVersionsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _OrchestratorService_RetrainRun_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RetrainRunRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(OrchestratorServiceServer).RetrainRun(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: OrchestratorService_RetrainRun_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(OrchestratorServiceServer).RetrainRun(ctx, req.(*RetrainRunRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // OrchestratorService_ServiceDesc is the grpc.ServiceDesc for OrchestratorService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -443,6 +645,26 @@ var OrchestratorService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Predict",
 			Handler:    _OrchestratorService_Predict_Handler,
+		},
+		{
+			MethodName: "AppendDataset",
+			Handler:    _OrchestratorService_AppendDataset_Handler,
+		},
+		{
+			MethodName: "ListDatasets",
+			Handler:    _OrchestratorService_ListDatasets_Handler,
+		},
+		{
+			MethodName: "GetDataset",
+			Handler:    _OrchestratorService_GetDataset_Handler,
+		},
+		{
+			MethodName: "CompareVersions",
+			Handler:    _OrchestratorService_CompareVersions_Handler,
+		},
+		{
+			MethodName: "RetrainRun",
+			Handler:    _OrchestratorService_RetrainRun_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

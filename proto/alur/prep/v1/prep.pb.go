@@ -383,6 +383,10 @@ type PrepareOptions struct {
 	// max_categories caps a one-hot vocabulary: rarer categories encode as
 	// all zeros; 0 means 100.
 	MaxCategories int32 `protobuf:"varint,11,opt,name=max_categories,json=maxCategories,proto3" json:"max_categories,omitempty"`
+	// cleaning are the fixes applied before encoding: imputation rules,
+	// outlier clipping, rare-category grouping, log transforms, parsing
+	// numbers, dropping columns. A profile finding's fix merges into it.
+	Cleaning      *v1.CleaningOptions `protobuf:"bytes,12,opt,name=cleaning,proto3" json:"cleaning,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -492,6 +496,13 @@ func (x *PrepareOptions) GetMaxCategories() int32 {
 		return x.MaxCategories
 	}
 	return 0
+}
+
+func (x *PrepareOptions) GetCleaning() *v1.CleaningOptions {
+	if x != nil {
+		return x.Cleaning
+	}
+	return nil
 }
 
 // PrepareRequest is one message of a prepare stream.
@@ -1068,7 +1079,7 @@ const file_alur_prep_v1_prep_proto_rawDesc = "" +
 	"\x05batch\x18\x03 \x01(\v2\x18.alur.data.v1.TableBatchH\x00R\x05batchB\x06\n" +
 	"\x04part\"F\n" +
 	"\x0fProfileResponse\x123\n" +
-	"\aprofile\x18\x01 \x01(\v2\x19.alur.data.v1.DataProfileR\aprofile\"\xaa\x03\n" +
+	"\aprofile\x18\x01 \x01(\v2\x19.alur.data.v1.DataProfileR\aprofile\"\xe5\x03\n" +
 	"\x0ePrepareOptions\x12\x14\n" +
 	"\x05label\x18\x01 \x01(\tR\x05label\x12&\n" +
 	"\x04task\x18\x02 \x01(\x0e2\x12.alur.data.v1.TaskR\x04task\x12/\n" +
@@ -1083,7 +1094,8 @@ const file_alur_prep_v1_prep_proto_rawDesc = "" +
 	"\fkeep_id_like\x18\n" +
 	" \x01(\bR\n" +
 	"keepIdLike\x12%\n" +
-	"\x0emax_categories\x18\v \x01(\x05R\rmaxCategories\"\xb4\x01\n" +
+	"\x0emax_categories\x18\v \x01(\x05R\rmaxCategories\x129\n" +
+	"\bcleaning\x18\f \x01(\v2\x1d.alur.data.v1.CleaningOptionsR\bcleaning\"\xb4\x01\n" +
 	"\x0ePrepareRequest\x128\n" +
 	"\aoptions\x18\x01 \x01(\v2\x1c.alur.prep.v1.PrepareOptionsH\x00R\aoptions\x12.\n" +
 	"\x06schema\x18\x02 \x01(\v2\x14.alur.data.v1.SchemaH\x00R\x06schema\x120\n" +
@@ -1163,7 +1175,8 @@ var file_alur_prep_v1_prep_proto_goTypes = []any{
 	(*v1.TableBatch)(nil),      // 13: alur.data.v1.TableBatch
 	(*v1.DataProfile)(nil),     // 14: alur.data.v1.DataProfile
 	(v1.Task)(0),               // 15: alur.data.v1.Task
-	(*v1.FittedTransform)(nil), // 16: alur.data.v1.FittedTransform
+	(*v1.CleaningOptions)(nil), // 16: alur.data.v1.CleaningOptions
+	(*v1.FittedTransform)(nil), // 17: alur.data.v1.FittedTransform
 }
 var file_alur_prep_v1_prep_proto_depIdxs = []int32{
 	2,  // 0: alur.prep.v1.ProfileRequest.options:type_name -> alur.prep.v1.ProfileOptions
@@ -1172,31 +1185,32 @@ var file_alur_prep_v1_prep_proto_depIdxs = []int32{
 	14, // 3: alur.prep.v1.ProfileResponse.profile:type_name -> alur.data.v1.DataProfile
 	15, // 4: alur.prep.v1.PrepareOptions.task:type_name -> alur.data.v1.Task
 	0,  // 5: alur.prep.v1.PrepareOptions.numeric_impute:type_name -> alur.prep.v1.NumericImpute
-	5,  // 6: alur.prep.v1.PrepareRequest.options:type_name -> alur.prep.v1.PrepareOptions
-	12, // 7: alur.prep.v1.PrepareRequest.schema:type_name -> alur.data.v1.Schema
-	13, // 8: alur.prep.v1.PrepareRequest.batch:type_name -> alur.data.v1.TableBatch
-	1,  // 9: alur.prep.v1.SplitBatch.split:type_name -> alur.prep.v1.Split
-	12, // 10: alur.prep.v1.SplitBatch.schema:type_name -> alur.data.v1.Schema
-	13, // 11: alur.prep.v1.SplitBatch.batch:type_name -> alur.data.v1.TableBatch
-	16, // 12: alur.prep.v1.PrepareResponse.transform:type_name -> alur.data.v1.FittedTransform
-	7,  // 13: alur.prep.v1.PrepareResponse.batch:type_name -> alur.prep.v1.SplitBatch
-	8,  // 14: alur.prep.v1.PrepareResponse.summary:type_name -> alur.prep.v1.PrepareSummary
-	16, // 15: alur.prep.v1.ApplyRequest.transform:type_name -> alur.data.v1.FittedTransform
-	12, // 16: alur.prep.v1.ApplyRequest.schema:type_name -> alur.data.v1.Schema
-	13, // 17: alur.prep.v1.ApplyRequest.batch:type_name -> alur.data.v1.TableBatch
-	12, // 18: alur.prep.v1.ApplyResponse.schema:type_name -> alur.data.v1.Schema
-	13, // 19: alur.prep.v1.ApplyResponse.batch:type_name -> alur.data.v1.TableBatch
-	3,  // 20: alur.prep.v1.PrepService.Profile:input_type -> alur.prep.v1.ProfileRequest
-	6,  // 21: alur.prep.v1.PrepService.Prepare:input_type -> alur.prep.v1.PrepareRequest
-	10, // 22: alur.prep.v1.PrepService.Apply:input_type -> alur.prep.v1.ApplyRequest
-	4,  // 23: alur.prep.v1.PrepService.Profile:output_type -> alur.prep.v1.ProfileResponse
-	9,  // 24: alur.prep.v1.PrepService.Prepare:output_type -> alur.prep.v1.PrepareResponse
-	11, // 25: alur.prep.v1.PrepService.Apply:output_type -> alur.prep.v1.ApplyResponse
-	23, // [23:26] is the sub-list for method output_type
-	20, // [20:23] is the sub-list for method input_type
-	20, // [20:20] is the sub-list for extension type_name
-	20, // [20:20] is the sub-list for extension extendee
-	0,  // [0:20] is the sub-list for field type_name
+	16, // 6: alur.prep.v1.PrepareOptions.cleaning:type_name -> alur.data.v1.CleaningOptions
+	5,  // 7: alur.prep.v1.PrepareRequest.options:type_name -> alur.prep.v1.PrepareOptions
+	12, // 8: alur.prep.v1.PrepareRequest.schema:type_name -> alur.data.v1.Schema
+	13, // 9: alur.prep.v1.PrepareRequest.batch:type_name -> alur.data.v1.TableBatch
+	1,  // 10: alur.prep.v1.SplitBatch.split:type_name -> alur.prep.v1.Split
+	12, // 11: alur.prep.v1.SplitBatch.schema:type_name -> alur.data.v1.Schema
+	13, // 12: alur.prep.v1.SplitBatch.batch:type_name -> alur.data.v1.TableBatch
+	17, // 13: alur.prep.v1.PrepareResponse.transform:type_name -> alur.data.v1.FittedTransform
+	7,  // 14: alur.prep.v1.PrepareResponse.batch:type_name -> alur.prep.v1.SplitBatch
+	8,  // 15: alur.prep.v1.PrepareResponse.summary:type_name -> alur.prep.v1.PrepareSummary
+	17, // 16: alur.prep.v1.ApplyRequest.transform:type_name -> alur.data.v1.FittedTransform
+	12, // 17: alur.prep.v1.ApplyRequest.schema:type_name -> alur.data.v1.Schema
+	13, // 18: alur.prep.v1.ApplyRequest.batch:type_name -> alur.data.v1.TableBatch
+	12, // 19: alur.prep.v1.ApplyResponse.schema:type_name -> alur.data.v1.Schema
+	13, // 20: alur.prep.v1.ApplyResponse.batch:type_name -> alur.data.v1.TableBatch
+	3,  // 21: alur.prep.v1.PrepService.Profile:input_type -> alur.prep.v1.ProfileRequest
+	6,  // 22: alur.prep.v1.PrepService.Prepare:input_type -> alur.prep.v1.PrepareRequest
+	10, // 23: alur.prep.v1.PrepService.Apply:input_type -> alur.prep.v1.ApplyRequest
+	4,  // 24: alur.prep.v1.PrepService.Profile:output_type -> alur.prep.v1.ProfileResponse
+	9,  // 25: alur.prep.v1.PrepService.Prepare:output_type -> alur.prep.v1.PrepareResponse
+	11, // 26: alur.prep.v1.PrepService.Apply:output_type -> alur.prep.v1.ApplyResponse
+	24, // [24:27] is the sub-list for method output_type
+	21, // [21:24] is the sub-list for method input_type
+	21, // [21:21] is the sub-list for extension type_name
+	21, // [21:21] is the sub-list for extension extendee
+	0,  // [0:21] is the sub-list for field type_name
 }
 
 func init() { file_alur_prep_v1_prep_proto_init() }

@@ -1,0 +1,498 @@
+package orchestrator
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"regexp"
+	"strings"
+	"sync"
+
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/alur-ml/alur/ml/drift"
+	"github.com/alur-ml/alur/ml/metrics"
+	"github.com/alur-ml/alur/ml/table"
+	"github.com/alur-ml/alur/ml/tablepb"
+	datav1 "github.com/alur-ml/alur/proto/alur/data/v1"
+	orchestratorv1 "github.com/alur-ml/alur/proto/alur/orchestrator/v1"
+	"github.com/alur-ml/alur/serverkit"
+	"github.com/alur-ml/alur/services/orchestrator/store"
+)
+
+// datasetNamePattern is what a dataset name looks like: short, lowercase,
+// safe in a URL, a file name and a CLI argument ("sales", "iris-2025.q1").
+var datasetNamePattern = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,63}$`)
+
+// maxCategoriesListed caps the new and vanished categories a drift report
+// lists per column, so a high-cardinality column cannot bloat the
+// version record.
+const maxCategoriesListed = 50
+
+// kindDatasetBatch is the artifact kind of one appended batch; the whole
+// version's table is a kindDataset artifact.
+const kindDatasetBatch = "dataset_batch"
+
+// collectDatasetVersion keys the collect step of a run on a dataset.
+const collectDatasetVersion = "collect-dataset/v1"
+
+func validateDatasetName(field, name string) error {
+	if name == "" {
+		return serverkit.InvalidArgument(field, "is required")
+	}
+	if !datasetNamePattern.MatchString(name) {
+		return serverkit.InvalidArgument(field, fmt.Sprintf("%q is not a dataset name: use a lowercase letter or digit, then up to 63 lowercase letters, digits, '.', '_' or '-'", name))
+	}
+	return nil
+}
+
+// datasetLocks serialises appends per dataset, so each append merges onto
+// the version the previous one made. The store's version check backs it.
+type datasetLocks struct {
+	mu    sync.Mutex
+	locks map[string]*sync.Mutex
+}
+
+func (d *datasetLocks) lock(name string) func() {
+	d.mu.Lock()
+	if d.locks == nil {
+		d.locks = map[string]*sync.Mutex{}
+	}
+	m := d.locks[name]
+	if m == nil {
+		m = &sync.Mutex{}
+		d.locks[name] = m
+	}
+	d.mu.Unlock()
+	m.Lock()
+	return m.Unlock
+}
+
+// describeSource says where a batch came from, for people.
+func describeSource(src *orchestratorv1.Source) string {
+	switch {
+	case src.GetBundled() != "":
+		return "bundled " + src.GetBundled()
+	case src.GetPath() != "":
+		return "path " + src.GetPath()
+	case src.GetUpload() != "":
+		d := src.GetUpload()
+		if len(d) > 12 {
+			d = d[:12]
+		}
+		if n := src.GetCsv().GetName(); n != "" {
+			return "upload " + n + " (" + d + ")"
+		}
+		return "upload " + d
+	case src.GetUrl() != "":
+		return "url " + src.GetUrl()
+	}
+	return ""
+}
+
+// AppendDataset collects a batch through the ingest stage and records the
+// dataset's next version: the previous rows followed by the batch.
+func (s *Server) AppendDataset(ctx context.Context, req *orchestratorv1.AppendDatasetRequest) (*orchestratorv1.AppendDatasetResponse, error) {
+	name := req.GetName()
+	if err := validateDatasetName("name", name); err != nil {
+		return nil, err
+	}
+	src := req.GetSource()
+	if err := validateSource("source", src); err != nil {
+		return nil, toStatus(err)
+	}
+	if src.GetDataset() != nil {
+		return nil, serverkit.InvalidArgument("source.dataset", "a batch is read from bundled, path, upload or url, not from another dataset")
+	}
+	if u := src.GetUpload(); u != "" {
+		if _, err := s.store.StatArtifact(u); err != nil {
+			return nil, status.Errorf(codes.NotFound, "source.upload: no uploaded file with digest %s: upload it with UploadSource first", u)
+		}
+	}
+	ref, _, err := s.resolveSource(src)
+	if err != nil {
+		return nil, err
+	}
+	batch, _, err := s.stages.collect(ctx, ref)
+	if err != nil {
+		return nil, serverkit.Wrap(err, "source: ingest")
+	}
+	if batch.NumRows() == 0 {
+		return nil, status.Error(codes.FailedPrecondition, "source: the batch has no rows")
+	}
+
+	unlock := s.datasets.lock(name)
+	defer unlock()
+	prev, err := s.store.DatasetVersion(name, 0)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return nil, toStatus(err)
+	}
+	merged := batch
+	var prevTable *table.Table
+	var batches []string
+	if prev != nil {
+		if prevTable, err = s.readStoredTable(prev.GetArtifactDigest()); err != nil {
+			return nil, err
+		}
+		if merged, err = appendRows(prevTable, batch); err != nil {
+			return nil, err
+		}
+		batches = prev.GetBatchDigests()
+	}
+	number := prev.GetVersion() + 1
+	var inputs []string
+	if u := src.GetUpload(); u != "" {
+		inputs = append(inputs, u)
+	}
+	batchArt, err := s.putTableArtifact(kindDatasetBatch, fmt.Sprintf("%s@%d batch", name, number), batch, inputs...)
+	if err != nil {
+		return nil, err
+	}
+	inputs = []string{batchArt}
+	if prev != nil {
+		inputs = append([]string{prev.GetArtifactDigest()}, inputs...)
+	}
+	tableArt, err := s.putTableArtifact(kindDataset, fmt.Sprintf("%s@%d", name, number), merged, inputs...)
+	if err != nil {
+		return nil, err
+	}
+	v := &orchestratorv1.DatasetVersion{
+		Version: number, CreateTime: timestamppb.Now(), Rows: int64(merged.NumRows()),
+		TableDigest: tablepb.Digest(merged), ArtifactDigest: tableArt, Schema: merged.Schema(),
+		BatchDigests: append(append([]string(nil), batches...), batchArt), BatchRows: int64(batch.NumRows()),
+		Source: describeSource(src),
+	}
+	if prev != nil {
+		v.Drift = driftReport(name, prev.GetVersion(), number, int64(merged.NumRows()), prevTable, appendedRows(merged, prevTable.NumRows()), true)
+	}
+	if err := s.store.PutDatasetVersion(name, v); err != nil {
+		if errors.Is(err, store.ErrVersionConflict) {
+			return nil, status.Errorf(codes.Aborted, "name: another append to %q made version %d first; try again", name, number)
+		}
+		return nil, toStatus(err)
+	}
+	s.logger.Info("dataset appended", "dataset", name, "version", number, "rows", v.GetRows(), "batch_rows", v.GetBatchRows())
+	return &orchestratorv1.AppendDatasetResponse{Dataset: name, Version: v}, nil
+}
+
+// ListDatasets lists every dataset with its latest version.
+func (s *Server) ListDatasets(ctx context.Context, req *orchestratorv1.ListDatasetsRequest) (*orchestratorv1.ListDatasetsResponse, error) {
+	ds, err := s.store.ListDatasets()
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return &orchestratorv1.ListDatasetsResponse{Datasets: ds}, nil
+}
+
+// GetDataset returns a dataset with every version, newest first.
+func (s *Server) GetDataset(ctx context.Context, req *orchestratorv1.GetDatasetRequest) (*orchestratorv1.GetDatasetResponse, error) {
+	if err := validateDatasetName("name", req.GetName()); err != nil {
+		return nil, err
+	}
+	d, err := s.store.GetDataset(req.GetName())
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, status.Errorf(codes.NotFound, "name: dataset %q not found", req.GetName())
+	}
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return &orchestratorv1.GetDatasetResponse{Dataset: d}, nil
+}
+
+// CompareVersions reports the drift between two versions of a dataset.
+func (s *Server) CompareVersions(ctx context.Context, req *orchestratorv1.CompareVersionsRequest) (*orchestratorv1.CompareVersionsResponse, error) {
+	name := req.GetName()
+	if err := validateDatasetName("name", name); err != nil {
+		return nil, err
+	}
+	if req.GetFromVersion() < 0 {
+		return nil, serverkit.InvalidArgument("from_version", fmt.Sprintf("%d is negative: versions count from 1, 0 means the one before to_version", req.GetFromVersion()))
+	}
+	if req.GetToVersion() < 0 {
+		return nil, serverkit.InvalidArgument("to_version", fmt.Sprintf("%d is negative: versions count from 1, 0 means the latest", req.GetToVersion()))
+	}
+	to, err := s.datasetVersion(name, req.GetToVersion(), "to_version")
+	if err != nil {
+		return nil, err
+	}
+	fromN := req.GetFromVersion()
+	if fromN == 0 {
+		if fromN = to.GetVersion() - 1; fromN == 0 {
+			return nil, status.Errorf(codes.FailedPrecondition, "from_version: dataset %q has no version before %d to compare with", name, to.GetVersion())
+		}
+	}
+	if fromN >= to.GetVersion() {
+		return nil, serverkit.InvalidArgument("from_version", fmt.Sprintf("%d is not older than to_version %d", fromN, to.GetVersion()))
+	}
+	from, err := s.datasetVersion(name, fromN, "from_version")
+	if err != nil {
+		return nil, err
+	}
+	ft, err := s.readStoredTable(from.GetArtifactDigest())
+	if err != nil {
+		return nil, err
+	}
+	tt, err := s.readStoredTable(to.GetArtifactDigest())
+	if err != nil {
+		return nil, err
+	}
+	toRows := int64(tt.NumRows())
+	if req.GetAppendedOnly() {
+		tt = appendedRows(tt, ft.NumRows())
+	}
+	return &orchestratorv1.CompareVersionsResponse{Report: driftReport(name, from.GetVersion(), to.GetVersion(), toRows, ft, tt, req.GetAppendedOnly())}, nil
+}
+
+// datasetVersion reads one version (0 = latest), answering NotFound naming
+// field when the dataset or the version does not exist.
+func (s *Server) datasetVersion(name string, version int64, field string) (*orchestratorv1.DatasetVersion, error) {
+	v, err := s.store.DatasetVersion(name, version)
+	if errors.Is(err, store.ErrNotFound) {
+		if _, derr := s.store.DatasetVersion(name, 0); derr != nil {
+			return nil, status.Errorf(codes.NotFound, "name: dataset %q not found", name)
+		}
+		return nil, status.Errorf(codes.NotFound, "%s: dataset %q has no version %d", field, name, version)
+	}
+	return v, toStatus(err)
+}
+
+// RetrainRun starts the run's spec again on the latest version of its
+// dataset.
+func (s *Server) RetrainRun(ctx context.Context, req *orchestratorv1.RetrainRunRequest) (*orchestratorv1.RetrainRunResponse, error) {
+	old, err := s.getRun(req.GetRunId())
+	if err != nil {
+		return nil, err
+	}
+	ds := old.GetSpec().GetSource().GetDataset()
+	if ds == nil {
+		return nil, status.Errorf(codes.FailedPrecondition, "run_id: run %s reads %s, not a dataset: only a run on a dataset can be retrained on its latest version", old.GetId(), describeSource(old.GetSpec().GetSource()))
+	}
+	latest, err := s.datasetVersion(ds.GetName(), 0, "run_id")
+	if err != nil {
+		return nil, err
+	}
+	spec := proto.Clone(old.GetSpec()).(*orchestratorv1.PipelineSpec)
+	spec.GetSource().GetDataset().Version = latest.GetVersion()
+	rt := &orchestratorv1.Retrain{
+		RunId: old.GetId(), Dataset: ds.GetName(), FromVersion: ds.GetVersion(), ToVersion: latest.GetVersion(), PreviousMetric: old.GetMetric(),
+	}
+	if old.GetState() == orchestratorv1.RunState_RUN_STATE_SUCCEEDED {
+		if score, _, err := metrics.Score(old.GetTestMetrics(), old.GetMetric()); err == nil && !math.IsNaN(score) {
+			rt.PreviousTestScore = proto.Float64(score)
+		}
+	}
+	run, err := s.startRun(spec, rt)
+	if err != nil {
+		return nil, err
+	}
+	return &orchestratorv1.RetrainRunResponse{Run: run}, nil
+}
+
+// readStoredTable reads a table artifact the orchestrator stored itself.
+func (s *Server) readStoredTable(digest string) (*table.Table, error) {
+	b, err := s.store.ReadArtifact(digest)
+	if err != nil {
+		return nil, status.Errorf(codes.DataLoss, "read table artifact %s: %v", digest, err)
+	}
+	t, err := decodeTable(b)
+	if err != nil {
+		return nil, status.Errorf(codes.DataLoss, "decode table artifact %s: %v", digest, err)
+	}
+	return t, nil
+}
+
+// putTableArtifact stores a dataset table outside any run.
+func (s *Server) putTableArtifact(kind, name string, t *table.Table, inputs ...string) (string, error) {
+	b, err := encodeTable(t)
+	if err != nil {
+		return "", status.Errorf(codes.Internal, "encode %s: %v", kind, err)
+	}
+	a, err := s.store.PutArtifact(&orchestratorv1.Artifact{Kind: kind, MediaType: mediaTable, Name: name, Step: "append", InputDigests: inputs}, b)
+	if err != nil {
+		return "", status.Errorf(codes.Internal, "store %s artifact: %v", kind, err)
+	}
+	serverkit.ArtifactBytes.Add(float64(len(b)))
+	return a.GetDigest(), nil
+}
+
+// appendedRows returns the rows of a version after the first n, which are
+// those appended since the version that had n rows.
+func appendedRows(t *table.Table, n int) *table.Table {
+	rows := make([]int, 0, max(t.NumRows()-n, 0))
+	for i := n; i < t.NumRows(); i++ {
+		rows = append(rows, i)
+	}
+	return t.Take(rows)
+}
+
+// appendRows returns old's rows followed by batch's, under the dataset's
+// schema policy:
+//
+//   - a column only the batch has is added after old's columns, missing
+//     in old's rows;
+//   - a column the batch lacks is missing in the batch's rows;
+//   - a column entirely missing on one side takes the other side's type;
+//   - NUMERIC and BOOLEAN (both carried as numbers) widen to NUMERIC;
+//   - a column that is categorical on one side and numeric or boolean on
+//     the other is refused: coercing numbers to categories would silently
+//     change what every model learns from the column. The error is
+//     FailedPrecondition naming every such column; the fix is
+//     csv.categorical_columns on the batch, or a new dataset.
+func appendRows(old, batch *table.Table) (*table.Table, error) {
+	oldRows, batchRows := old.NumRows(), batch.NumRows()
+	out := &table.Table{}
+	var conflicts []*errdetails.PreconditionFailure_Violation
+	for _, oc := range old.Columns {
+		bc, _ := batch.Column(oc.Name)
+		if bc == nil {
+			bc = missingColumn(oc.Name, oc.Type, batchRows)
+		}
+		c, ok := concatColumn(oc, bc)
+		if !ok {
+			conflicts = append(conflicts, &errdetails.PreconditionFailure_Violation{
+				Type: "SCHEMA", Subject: oc.Name,
+				Description: fmt.Sprintf("column %q is %s in the dataset but %s in the batch", oc.Name, typeWord(oc.Type), typeWord(bc.Type)),
+			})
+			continue
+		}
+		out.Columns = append(out.Columns, c)
+	}
+	for _, bc := range batch.Columns {
+		if c, _ := old.Column(bc.Name); c != nil {
+			continue
+		}
+		c, _ := concatColumn(missingColumn(bc.Name, bc.Type, oldRows), bc)
+		out.Columns = append(out.Columns, c)
+	}
+	if len(conflicts) > 0 {
+		names := make([]string, len(conflicts))
+		for i, v := range conflicts {
+			names[i] = v.GetDescription()
+		}
+		st := status.New(codes.FailedPrecondition, "source: the batch changes column types: "+strings.Join(names, "; ")+
+			" (numbers and categories do not mix; list the column in csv.categorical_columns, or start a new dataset)")
+		if d, err := st.WithDetails(&errdetails.PreconditionFailure{Violations: conflicts}); err == nil {
+			st = d
+		}
+		return nil, st.Err()
+	}
+	return out, nil
+}
+
+// missingColumn is a column of n missing values.
+func missingColumn(name string, typ datav1.ColumnType, n int) *table.Column {
+	c := &table.Column{Name: name, Type: typ}
+	if c.IsCategorical() {
+		c.Codes = make([]int32, n)
+		for i := range c.Codes {
+			c.Codes[i] = -1
+		}
+		return c
+	}
+	c.Nums = make([]float64, n)
+	for i := range c.Nums {
+		c.Nums[i] = math.NaN()
+	}
+	return c
+}
+
+func allMissing(c *table.Column) bool {
+	for i := range c.Len() {
+		if !c.IsMissing(i) {
+			return false
+		}
+	}
+	return true
+}
+
+// concatColumn appends b's values to a's under appendRows' type policy; ok
+// is false when the types cannot be reconciled.
+func concatColumn(a, b *table.Column) (*table.Column, bool) {
+	switch {
+	case a.Type == b.Type:
+	case allMissing(b):
+		b = missingColumn(b.Name, a.Type, b.Len())
+	case allMissing(a):
+		a = missingColumn(a.Name, b.Type, a.Len())
+	case !a.IsCategorical() && !b.IsCategorical():
+		// NUMERIC with BOOLEAN: both hold numbers; the union is NUMERIC.
+		a = &table.Column{Name: a.Name, Type: datav1.ColumnType_COLUMN_TYPE_NUMERIC, Nums: a.Nums}
+		b = &table.Column{Name: b.Name, Type: datav1.ColumnType_COLUMN_TYPE_NUMERIC, Nums: b.Nums}
+	default:
+		return nil, false
+	}
+	t, err := concatTables(&table.Table{Columns: []*table.Column{a}}, &table.Table{Columns: []*table.Column{b}})
+	if err != nil {
+		return nil, false
+	}
+	return t.Columns[0], true
+}
+
+func typeWord(t datav1.ColumnType) string {
+	switch t {
+	case datav1.ColumnType_COLUMN_TYPE_NUMERIC:
+		return "numeric"
+	case datav1.ColumnType_COLUMN_TYPE_CATEGORICAL:
+		return "categorical"
+	case datav1.ColumnType_COLUMN_TYPE_BOOLEAN:
+		return "boolean"
+	}
+	return t.String()
+}
+
+// driftReport compares the reference table from with the compared rows
+// to (the whole of version toVersion, which has toRows rows, or only its
+// appended rows) and renders the result as the proto report.
+func driftReport(name string, fromVersion, toVersion, toRows int64, from, to *table.Table, appendedOnly bool) *orchestratorv1.DriftReport {
+	rep := drift.Compare(from, to)
+	out := &orchestratorv1.DriftReport{
+		Dataset: name, FromVersion: fromVersion, ToVersion: toVersion, FromRows: int64(rep.FromRows), ToRows: toRows,
+		AddedColumns: rep.Schema.Added, RemovedColumns: rep.Schema.Removed, Level: driftLevel(rep.Level),
+		Summary: rep.Summary(), AppendedOnly: appendedOnly, ComparedRows: int64(rep.ToRows),
+	}
+	for _, r := range rep.Schema.Retyped {
+		out.RetypedColumns = append(out.RetypedColumns, &orchestratorv1.RetypedColumn{Name: r.Name, FromType: r.From, ToType: r.To})
+	}
+	for _, c := range rep.Columns {
+		out.Columns = append(out.Columns, &orchestratorv1.ColumnDrift{
+			Name: c.Name, Type: c.Type, Psi: finite(c.PSI), PsiNoiseFloor: c.NoiseFloor, Level: driftLevel(c.Level),
+			KsStatistic: finite(c.KS), KsPValue: finite(c.KSPValue),
+			MissingRateFrom: c.MissingFrom, MissingRateTo: c.MissingTo,
+			MeanFrom: finite(c.MeanFrom), MeanTo: finite(c.MeanTo),
+			NewCategories: capList(c.New), VanishedCategories: capList(c.Vanished),
+		})
+	}
+	return out
+}
+
+// finite maps NaN (not measured) to 0, which JSON can carry.
+func finite(x float64) float64 {
+	if math.IsNaN(x) || math.IsInf(x, 0) {
+		return 0
+	}
+	return x
+}
+
+func capList(s []string) []string {
+	if len(s) > maxCategoriesListed {
+		return s[:maxCategoriesListed]
+	}
+	return s
+}
+
+func driftLevel(l drift.Level) orchestratorv1.DriftLevel {
+	switch l {
+	case drift.Stable:
+		return orchestratorv1.DriftLevel_DRIFT_LEVEL_STABLE
+	case drift.Moderate:
+		return orchestratorv1.DriftLevel_DRIFT_LEVEL_MODERATE
+	case drift.Major:
+		return orchestratorv1.DriftLevel_DRIFT_LEVEL_MAJOR
+	}
+	return orchestratorv1.DriftLevel_DRIFT_LEVEL_UNSPECIFIED
+}
