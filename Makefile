@@ -72,6 +72,10 @@ dev: ## All five services in one process on the default ports.
 bench: ## Benchmark alur against scikit-learn side by side (200000 rows; see bench/README.md).
 	@bash scripts/bench.sh
 
+.PHONY: bench-ingest
+bench-ingest: ## Ingest benchmarks: CSV parse vs pandas, gRPC table transfer, a 1 GB CSV through the ingest binary (peak RSS).
+	@go run ./bench/cmd/ingestbench
+
 .PHONY: bench-small
 bench-small: ## Quick benchmark run on 20000 rows.
 	@bash scripts/bench.sh --rows 20000

@@ -19,7 +19,7 @@ Usage:
   alur datasets list [--json]
   alur datasets show NAME [--json]
   alur datasets append NAME (--csv FILE | --bundled NAME | --path P | --url U)
-                       [--delimiter c] [--categorical a,b] [--json]
+                       [--delimiter c] [--categorical a,b] [--max-bad-rows n] [--json]
   alur datasets diff NAME [FROM [TO]] [--appended] [--json]
 
 A dataset is a named table that grows: each append collects a batch through
@@ -41,7 +41,7 @@ the latest version.
 const datasetsAppendUsage = `
 Usage:
   alur datasets append NAME (--csv FILE | --bundled NAME | --path P | --url U)
-                       [--delimiter c] [--categorical a,b] [--json]
+                       [--delimiter c] [--categorical a,b] [--max-bad-rows n] [--json]
 
 Appends a batch to the dataset NAME (created on the first append) and prints
 the new version and its drift report against the previous one. --csv uploads
@@ -151,6 +151,7 @@ func runDatasetsShow(ctx context.Context, a *app, args []string) error {
 
 func runDatasetsAppend(ctx context.Context, a *app, args []string) error {
 	var csvFile, bundled, path, url, delimiter, categorical string
+	var maxBadRows int64
 	c, rest, asJSON, err := datasetCommand(a, "datasets append", datasetsAppendUsage, args, 1, 1, func(fs *flag.FlagSet) {
 		fs.StringVar(&csvFile, "csv", "", "local `file` to upload and append")
 		fs.StringVar(&bundled, "bundled", "", "bundled dataset `name` to append (iris, wine, breast_cancer)")
@@ -158,6 +159,7 @@ func runDatasetsAppend(ctx context.Context, a *app, args []string) error {
 		fs.StringVar(&url, "url", "", "http(s) `URL` for the ingest service to fetch")
 		fs.StringVar(&delimiter, "delimiter", "", "CSV field separator (default: detected)")
 		fs.StringVar(&categorical, "categorical", "", "comma-separated `columns` to read as categories even when numeric")
+		fs.Int64Var(&maxBadRows, "max-bad-rows", 0, "skip up to `n` malformed rows and report them (default 0: the first one fails)")
 	})
 	if err != nil {
 		return err
@@ -185,7 +187,10 @@ func runDatasetsAppend(ctx context.Context, a *app, args []string) error {
 	if delimiter != "" && len([]rune(delimiter)) != 1 {
 		return usageErrorf("datasets append", "--delimiter must be one character, got %q", delimiter)
 	}
-	opts := &ingestv1.CsvOptions{Delimiter: delimiter}
+	if maxBadRows < 0 {
+		return usageErrorf("datasets append", "--max-bad-rows must not be negative, got %d", maxBadRows)
+	}
+	opts := &ingestv1.CsvOptions{Delimiter: delimiter, MaxBadRows: maxBadRows}
 	for _, col := range strings.Split(categorical, ",") {
 		if col = strings.TrimSpace(col); col != "" {
 			opts.CategoricalColumns = append(opts.CategoricalColumns, col)
@@ -277,6 +282,8 @@ func datasetRunSpec(specPath string, sf shortForm, set map[string]bool, dataset 
 		return nil, usageErrorf("run", "give either --csv FILE or --dataset, not both")
 	case set["delimiter"]:
 		return nil, usageErrorf("run", "--delimiter does not apply to --dataset: the dataset is parsed already")
+	case set["max-bad-rows"]:
+		return nil, usageErrorf("run", "--max-bad-rows does not apply to --dataset: the dataset is parsed already")
 	}
 	ref, err := parseDatasetRef(dataset)
 	if err != nil {

@@ -18,7 +18,7 @@ Usage:
   alur run -f SPEC [--json]
   alur run --csv FILE --label COL [--task classification|regression]
            [--algorithms a,b] [--metric m] [--target x] [--max-trials n]
-           [--seed n] [--split-column col] [--json]
+           [--seed n] [--split-column col] [--delimiter c] [--max-bad-rows n] [--json]
   alur run --dataset NAME[@VERSION] --label COL [the same flags as --csv]
 
 Runs a pipeline on the orchestrator and follows it step by step, then prints
@@ -28,7 +28,8 @@ SPEC is a PipelineSpec (alur.orchestrator.v1) written as YAML or JSON, with
 the protobuf field names that grpcurl uses:
 
   name: churn
-  source: {bundled: iris}        # or path: data/x.csv, or upload: <digest>
+  source: {bundled: iris}        # or path: data/x.csv, url: https://…, upload: <digest>,
+                                 # or dataset: {name: sales, version: 2}
   label: species
   task: TASK_CLASSIFICATION       # optional; inferred from the label
   candidates:
@@ -40,7 +41,9 @@ the protobuf field names that grpcurl uses:
 
 A spec's source.path is read by the ingest service, relative to its data
 root, on the machine where it runs: the file is NOT uploaded from here. To
-send a local file, use the short form (--csv), which uploads it first.
+send a local file, use the short form (--csv), which uploads it first. Files
+may be CSV, TSV, JSON Lines or Parquet, gzip-compressed or not; the format
+and the CSV dialect are detected.
 
 Exit status: 0 when the run succeeds, 1 when it fails or is cancelled (the
 reason is printed to stderr), 2 for usage errors.
@@ -71,7 +74,8 @@ func runRun(ctx context.Context, a *app, args []string) error {
 	fs.IntVar(&sf.maxTrials, "max-trials", 0, "cap on trained models (`n`, 0 means 20)")
 	fs.Int64Var(&sf.seed, "seed", 42, "random `seed` for the split and the algorithms")
 	fs.StringVar(&sf.splitColumn, "split-column", "", "`column` giving each row's split (train/validation/test)")
-	fs.StringVar(&sf.delimiter, "delimiter", "", "CSV field separator (default ',')")
+	fs.StringVar(&sf.delimiter, "delimiter", "", "CSV field separator (default: detected)")
+	fs.Int64Var(&sf.maxBadRows, "max-bad-rows", 0, "skip up to `n` malformed rows and report them (default 0: the first one fails the run)")
 	dataset := fs.String("dataset", "", "run on dataset `NAME[@VERSION]` (short form; default version: the latest)")
 	rest, err := parseFlags(a, fs, runUsage, args)
 	if err != nil {
@@ -95,7 +99,7 @@ func runRun(ctx context.Context, a *app, args []string) error {
 	case specPath != "" && sf.csv != "":
 		return usageErrorf("run", "give either -f SPEC or --csv FILE, not both")
 	case specPath != "":
-		for _, name := range []string{"label", "name", "task", "algorithms", "metric", "target", "max-trials", "seed", "split-column", "delimiter"} {
+		for _, name := range []string{"label", "name", "task", "algorithms", "metric", "target", "max-trials", "seed", "split-column", "delimiter", "max-bad-rows"} {
 			if set[name] {
 				return usageErrorf("run", "--%s belongs to the short form (--csv); with -f, set it in the spec", name)
 			}

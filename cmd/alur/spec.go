@@ -272,6 +272,7 @@ type shortForm struct {
 	seed        int64
 	splitColumn string
 	delimiter   string
+	maxBadRows  int64
 }
 
 // buildShortSpec turns the short form into a spec. The source is left for
@@ -307,6 +308,9 @@ func buildShortSpec(f shortForm) (*orchestratorv1.PipelineSpec, error) {
 	if f.delimiter != "" && len([]rune(f.delimiter)) != 1 {
 		return nil, fmt.Errorf("--delimiter must be one character, got %q", f.delimiter)
 	}
+	if f.maxBadRows < 0 {
+		return nil, fmt.Errorf("--max-bad-rows must not be negative, got %d", f.maxBadRows)
+	}
 	base := filepath.Base(f.csv)
 	name := f.name
 	if name == "" {
@@ -314,7 +318,7 @@ func buildShortSpec(f shortForm) (*orchestratorv1.PipelineSpec, error) {
 	}
 	spec := &orchestratorv1.PipelineSpec{
 		Name:       name,
-		Source:     &orchestratorv1.Source{Csv: &ingestv1.CsvOptions{Name: base, Delimiter: f.delimiter}},
+		Source:     &orchestratorv1.Source{Csv: &ingestv1.CsvOptions{Name: base, Delimiter: f.delimiter, MaxBadRows: f.maxBadRows}},
 		Label:      strings.TrimSpace(f.label),
 		Task:       task,
 		Candidates: candidates,

@@ -123,7 +123,15 @@ type encoder struct {
 	rows int
 	row  int   // next row to encode
 	sent []int // dictionary entries sent so far, per column
+	base int64 // row offset of the table's first row in the stream
+	// alias lets batches share the table's value slices instead of
+	// copying them, for callers that are done with a batch when their
+	// callback returns.
+	alias bool
 }
+
+// nanBits is the bit pattern of math.NaN(), the NaN batches carry.
+var nanBits = math.Float64bits(math.NaN())
 
 func newEncoder(t *table.Table, maxBytes int) *encoder {
 	if maxBytes <= 0 {
@@ -249,7 +257,7 @@ fill:
 // dictEnd, and advances the encoder past them.
 func (e *encoder) build(start, end int, dictEnd []int) *datav1.TableBatch {
 	n := end - start
-	b := &datav1.TableBatch{RowOffset: int64(start), NumRows: int32(n), Columns: make([]*datav1.ColumnChunk, len(e.cols))}
+	b := &datav1.TableBatch{RowOffset: e.base + int64(start), NumRows: int32(n), Columns: make([]*datav1.ColumnChunk, len(e.cols))}
 	for ci, c := range e.cols {
 		ch := &datav1.ColumnChunk{}
 		var validity []byte
@@ -266,11 +274,16 @@ func (e *encoder) build(start, end int, dictEnd []int) *datav1.TableBatch {
 			validity[i/8] &^= 1 << (i % 8)
 		}
 		if c.IsCategorical() {
-			codes := make([]int32, n)
-			copy(codes, c.Codes[start:end])
+			// A validated table's codes are -1 (missing) or inside the
+			// dictionary, so they need no rewriting: an aliasing encoder
+			// sends them as they are. Clone rather than make and copy: it
+			// skips zeroing memory that is overwritten at once.
+			codes := c.Codes[start:end]
+			if !e.alias {
+				codes = slices.Clone(codes)
+			}
 			for i, v := range codes {
 				if v < 0 {
-					codes[i] = -1
 					setMissing(i)
 				}
 			}
@@ -280,12 +293,23 @@ func (e *encoder) build(start, end int, dictEnd []int) *datav1.TableBatch {
 			}
 			e.sent[ci] = dictEnd[ci]
 		} else {
-			vals := make([]float64, n)
-			copy(vals, c.Nums[start:end])
-			for i, v := range vals {
-				if math.IsNaN(v) {
-					vals[i] = math.NaN()
+			src := c.Nums[start:end]
+			vals := src
+			if !e.alias {
+				vals = slices.Clone(src)
+			}
+			copied := !e.alias
+			for i, v := range src {
+				if v != v {
 					setMissing(i)
+					if math.Float64bits(v) != nanBits {
+						// Another NaN payload: send the canonical one,
+						// in a copy when the values are aliased.
+						if !copied {
+							vals, copied = slices.Clone(src), true
+						}
+						vals[i] = math.NaN()
+					}
 				}
 			}
 			ch.Doubles = vals

@@ -1,7 +1,9 @@
-// Package ingest is alur's data collection service: it reads CSV files
-// uploaded by a client, found under the server's data root, or bundled with
-// alur, infers their schema (package csvio) and streams the table back as
-// columnar batches (package tablepb).
+// Package ingest is alur's data collection service: it reads CSV, JSON
+// Lines and Parquet files, gzip-compressed or not, uploaded by a client,
+// found under the server's data root, downloaded from an allowed URL, or
+// bundled with alur, infers their schema (packages csvio and jsonl) and
+// streams the table back as columnar batches (package tablepb) with
+// bounded memory.
 package ingest
 
 import (
@@ -11,15 +13,20 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net/http"
+	"net/url"
 	"os"
 	"path"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
 	"github.com/alur-ml/alur/ml/csvio"
+	"github.com/alur-ml/alur/ml/jsonl"
+	"github.com/alur-ml/alur/ml/source"
 	"github.com/alur-ml/alur/ml/table"
 	"github.com/alur-ml/alur/ml/tablepb"
 	datav1 "github.com/alur-ml/alur/proto/alur/data/v1"
@@ -36,14 +43,38 @@ type Config struct {
 	// DataRoot is the directory Read may serve files from. Empty disables
 	// reading paths (Read answers FailedPrecondition).
 	DataRoot string
-	// MaxUploadBytes bounds the size of a CSV file, uploaded or read;
-	// 0 or less means DefaultMaxUploadBytes.
+	// MaxUploadBytes bounds the size of a file, uploaded, read or
+	// downloaded, and its size after gzip decompression; 0 or less means
+	// DefaultMaxUploadBytes.
 	MaxUploadBytes int64
+	// AllowURLHosts lists the hosts (or host:port) Read may download
+	// from; empty turns URL sources off (PermissionDenied).
+	AllowURLHosts []string
+	// URLTimeout bounds one URL download; 0 or less means
+	// DefaultURLTimeout.
+	URLTimeout time.Duration
+	// SpoolDir holds temporary files: uploads, downloads, decompressed
+	// Parquet files and digest spills, each removed when its call ends.
+	// Empty means the OS temp directory.
+	SpoolDir string
+	// BatchBytes is the target size of a TableBatch; 0 or less means
+	// tablepb.DefaultBatchBytes, and it is capped at
+	// tablepb.MaxBatchBytes.
+	BatchBytes int
 }
 
 // Check reports a configuration the server cannot work with, such as a
 // data root that is not a directory; binaries call it at startup.
 func (c Config) Check() error {
+	if c.SpoolDir != "" {
+		fi, err := os.Stat(c.SpoolDir)
+		if err != nil {
+			return fmt.Errorf("spool dir: %w", err)
+		}
+		if !fi.IsDir() {
+			return fmt.Errorf("spool dir %s is not a directory", c.SpoolDir)
+		}
+	}
 	if c.DataRoot == "" {
 		return nil
 	}
@@ -62,6 +93,7 @@ type Server struct {
 	ingestv1.UnimplementedIngestServiceServer
 	cfg     Config
 	bundled []*bundled
+	http    *http.Client
 }
 
 // NewServer returns a server. It parses the bundled datasets to count
@@ -71,11 +103,17 @@ func NewServer(cfg Config) *Server {
 	if cfg.MaxUploadBytes <= 0 {
 		cfg.MaxUploadBytes = DefaultMaxUploadBytes
 	}
+	if cfg.URLTimeout <= 0 {
+		cfg.URLTimeout = DefaultURLTimeout
+	}
+	cfg.AllowURLHosts = ParseHostList(cfg.AllowURLHosts)
 	sets, err := loadBundled()
 	if err != nil {
 		panic("ingest: " + err.Error())
 	}
-	return &Server{cfg: cfg, bundled: sets}
+	s := &Server{cfg: cfg, bundled: sets}
+	s.http = s.newHTTPClient()
+	return s
 }
 
 // ListBundled lists the datasets that ship with alur.
@@ -87,11 +125,12 @@ func (s *Server) ListBundled(context.Context, *ingestv1.ListBundledRequest) (*in
 	return resp, nil
 }
 
-// Upload parses a CSV file sent in chunks. The bytes go through a pipe to
-// the parser as they arrive, so parsing overlaps receiving and a file that
-// breaks a limit or has a parse error is refused without waiting for the
-// rest of it.
+// Upload reads a file sent in chunks. The chunks are spooled to a
+// temporary file in the spool directory (bounded by the size limit, and
+// removed at the end) so the readers can make their two passes over it;
+// the table then streams back block by block, never whole in memory.
 func (s *Server) Upload(stream ingestv1.IngestService_UploadServer) error {
+	ctx := stream.Context()
 	first, err := stream.Recv()
 	if err == io.EOF {
 		return serverkit.InvalidArgument("chunk", "empty file: the upload sent no data")
@@ -109,48 +148,23 @@ func (s *Server) Upload(stream ingestv1.IngestService_UploadServer) error {
 	default:
 		return serverkit.InvalidArgument("part", "is empty: send options (first) or a chunk")
 	}
-	opts, err := csvio.OptionsFromProto(o)
+	ro, err := parseOptions(o, s.cfg.MaxUploadBytes)
 	if err != nil {
 		return toStatus(err, "chunk")
 	}
-	opts.MaxBytes = s.cfg.MaxUploadBytes
-
-	pr, pw := io.Pipe()
-	type result struct {
-		t   *table.Table
-		err error
+	f, err := os.CreateTemp(s.cfg.SpoolDir, "alur-upload-*")
+	if err != nil {
+		return serverkit.Errorf(codes.Internal, "spool file: %v", err)
 	}
-	done := make(chan result, 1)
-	go func() {
-		var res result
-		defer func() {
-			if r := recover(); r != nil {
-				res = result{err: fmt.Errorf("csv parser panic: %v", r)}
-			}
-			// Unblock the receiving side whatever happened to the parser.
-			pr.CloseWithError(errParserDone)
-			done <- res
-		}()
-		res.t, res.err = csvio.Read(pr, opts)
-	}()
-	// abort stops the parser and waits for it, so no goroutine outlives the
-	// call.
-	abort := func(err error) error {
-		pw.CloseWithError(err)
-		<-done
-		return err
-	}
+	defer removeSpool(f)
+	var size int64
 	write := func(b []byte) error {
-		if len(b) == 0 {
-			return nil
+		size += int64(len(b))
+		if size > s.cfg.MaxUploadBytes {
+			return serverkit.ResourceExhausted("max_upload_bytes", fmt.Sprintf("the file is larger than the server's limit of %d bytes", s.cfg.MaxUploadBytes))
 		}
-		if _, err := pw.Write(b); err != nil {
-			// The parser stopped early: report why.
-			res := <-done
-			if res.err == nil {
-				res.err = fmt.Errorf("csv parser stopped early")
-			}
-			return toStatus(res.err, "chunk")
+		if _, err := f.Write(b); err != nil {
+			return serverkit.Errorf(codes.Internal, "spool file: %v", err)
 		}
 		return nil
 	}
@@ -163,7 +177,7 @@ func (s *Server) Upload(stream ingestv1.IngestService_UploadServer) error {
 			break
 		}
 		if err != nil {
-			return abort(serverkit.FromContext(err))
+			return serverkit.FromContext(err)
 		}
 		switch p := msg.GetPart().(type) {
 		case *ingestv1.UploadRequest_Chunk:
@@ -175,61 +189,79 @@ func (s *Server) Upload(stream ingestv1.IngestService_UploadServer) error {
 			if o != nil {
 				reason = "was sent twice; send options once, as the first message"
 			}
-			return abort(serverkit.InvalidArgument("options", reason))
+			return serverkit.InvalidArgument("options", reason)
 		default:
-			return abort(serverkit.InvalidArgument("part", "is empty: send a chunk"))
+			return serverkit.InvalidArgument("part", "is empty: send a chunk")
 		}
 	}
-	pw.Close()
-	res := <-done
-	if res.err != nil {
-		return toStatus(res.err, "chunk")
+	if size == 0 {
+		return serverkit.InvalidArgument("chunk", "empty file: the upload sent no data")
 	}
-	return sendTable(res.t, o.GetName(), func(r *ingestv1.UploadResponse) error { return stream.Send(r) }, uploadParts)
+	return serveTable(ctx, s, input{ra: f, size: size, field: "chunk"}, ro, o.GetName(),
+		func(r *ingestv1.UploadResponse) error { return stream.Send(r) }, uploadParts)
 }
 
-// Read parses a CSV file from the data root or a bundled dataset.
+// Read reads a file from the data root, an allowed URL or a bundled
+// dataset, and streams the table block by block.
 func (s *Server) Read(req *ingestv1.ReadRequest, stream ingestv1.IngestService_ReadServer) error {
-	opts, err := csvio.OptionsFromProto(req.GetOptions())
+	ctx := stream.Context()
+	ro, err := parseOptions(req.GetOptions(), s.cfg.MaxUploadBytes)
 	if err != nil {
 		return toStatus(err, "")
 	}
-	opts.MaxBytes = s.cfg.MaxUploadBytes
-	var (
-		src   io.Reader
-		name  = req.GetOptions().GetName()
-		field string
-	)
+	name := req.GetOptions().GetName()
+	var in input
 	switch req.GetSource().(type) {
 	case *ingestv1.ReadRequest_Path:
-		field = "path"
 		f, err := s.open(req.GetPath())
 		if err != nil {
 			return err
 		}
 		defer f.Close()
-		src = &ctxReader{ctx: stream.Context(), r: f}
+		fi, err := f.Stat()
+		if err != nil {
+			return serverkit.Errorf(codes.Internal, "stat %q: %v", req.GetPath(), err)
+		}
+		in = input{ra: f, size: fi.Size(), field: "path"}
 		if name == "" {
 			name = path.Base(filepath.ToSlash(req.GetPath()))
 		}
 	case *ingestv1.ReadRequest_Bundled:
-		field = "bundled"
 		b := s.lookup(req.GetBundled())
 		if b == nil {
 			return serverkit.Errorf(codes.NotFound, "no bundled dataset %q; valid names: %s", req.GetBundled(), bundledNames(s.bundled))
 		}
-		src = bytes.NewReader(b.data)
+		in = input{ra: bytes.NewReader(b.data), size: int64(len(b.data)), field: "bundled"}
 		if name == "" {
 			name = b.name
 		}
+	case *ingestv1.ReadRequest_Url:
+		f, n, err := s.fetchURL(ctx, req.GetUrl())
+		if err != nil {
+			return err
+		}
+		defer removeSpool(f)
+		in = input{ra: f, size: n, field: "url"}
+		if name == "" {
+			name = urlName(req.GetUrl())
+		}
 	default:
-		return serverkit.InvalidArgument("source", "is missing: set path or bundled")
+		return serverkit.InvalidArgument("source", "is missing: set path, bundled or url")
 	}
-	t, err := csvio.Read(src, opts)
+	return serveTable(ctx, s, in, ro, name,
+		func(r *ingestv1.ReadResponse) error { return stream.Send(r) }, readParts)
+}
+
+// urlName is the last element of a URL's path, the default table name.
+func urlName(raw string) string {
+	u, err := url.Parse(raw)
 	if err != nil {
-		return toStatus(err, field)
+		return ""
 	}
-	return sendTable(t, name, func(r *ingestv1.ReadResponse) error { return stream.Send(r) }, readParts)
+	if b := path.Base(u.Path); b != "." && b != "/" {
+		return b
+	}
+	return u.Hostname()
 }
 
 // open opens a file under the data root. os.Root resolves the path inside
@@ -300,46 +332,65 @@ func (s *Server) lookup(name string) *bundled {
 	return nil
 }
 
-// errParserDone closes the pipe once the parser has returned, so a
-// pending write fails instead of blocking.
-var errParserDone = errors.New("csv parser finished")
-
 // toStatus maps library errors to gRPC statuses. field names the request
-// field holding the CSV bytes ("chunk", "path" or "bundled") for parse
-// errors; option errors name "options.<field>".
+// field holding the file's bytes ("chunk", "path", "url" or "bundled") for
+// errors in the file's content, which name the line; option errors name
+// "options.<field>".
 func toStatus(err error, field string) error {
 	var (
-		pe *csvio.ParseError
-		fe *tablepb.FieldError
-		le *tablepb.LimitError
+		pe  *csvio.ParseError
+		je  *jsonl.ParseError
+		qe  *parquetRowError
+		fe  *tablepb.FieldError
+		le  *tablepb.LimitError
+		st  interface{ GRPCStatus() *status.Status }
+		bad *badInputError
 	)
+	if field == "" {
+		field = "source"
+	}
 	switch {
+	case errors.As(err, &st):
+		return err
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return serverkit.FromContext(err)
 	case errors.As(err, &fe):
 		return serverkit.InvalidArgument("options."+fe.Field, fe.Reason)
 	case errors.As(err, &le):
 		if le.Limit == "max_bytes" {
-			return serverkit.ResourceExhausted("max_upload_bytes", fmt.Sprintf("the file is larger than the server's limit of %d bytes", le.Max))
+			return serverkit.ResourceExhausted("max_upload_bytes", fmt.Sprintf("the file is larger than the server's limit of %d bytes%s", le.Max, detail(le.Detail)))
 		}
 		return serverkit.ResourceExhausted(le.Limit, le.Error())
 	case errors.As(err, &pe):
 		return serverkit.InvalidArgument(field, pe.Error())
+	case errors.As(err, &je):
+		return serverkit.InvalidArgument(field, je.Error())
+	case errors.As(err, &qe):
+		return serverkit.InvalidArgument(field, qe.Error())
+	case errors.As(err, &bad):
+		return serverkit.InvalidArgument(field, bad.reason)
 	case errors.Is(err, csvio.ErrEmpty):
 		return serverkit.InvalidArgument(field, "empty file: no header row")
-	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
-		return serverkit.FromContext(err)
+	case errors.Is(err, jsonl.ErrEmpty):
+		return serverkit.InvalidArgument(field, jsonl.ErrEmpty.Error())
 	}
-	if _, ok := status.FromError(err); ok {
-		return err
-	}
-	return serverkit.Errorf(codes.Internal, "reading CSV: %v", err)
+	return serverkit.Errorf(codes.Internal, "reading the file: %v", err)
 }
 
-// responseParts builds the three kinds of response message of a table
-// stream; Upload and Read answer with different message types of the same
-// shape.
+// detail formats an optional detail as a clause.
+func detail(d string) string {
+	if d == "" {
+		return ""
+	}
+	return " (" + d + ")"
+}
+
+// responseParts builds the kinds of response message of a table stream;
+// Upload and Read answer with different message types of the same shape.
 type responseParts[R any] struct {
 	schema  func(*datav1.Schema) R
 	batch   func(*datav1.TableBatch) R
+	report  func(*ingestv1.IngestReport) R
 	summary func(*datav1.TableSummary) R
 }
 
@@ -349,6 +400,9 @@ var uploadParts = responseParts[*ingestv1.UploadResponse]{
 	},
 	batch: func(b *datav1.TableBatch) *ingestv1.UploadResponse {
 		return &ingestv1.UploadResponse{Part: &ingestv1.UploadResponse_Batch{Batch: b}}
+	},
+	report: func(r *ingestv1.IngestReport) *ingestv1.UploadResponse {
+		return &ingestv1.UploadResponse{Part: &ingestv1.UploadResponse_Report{Report: r}}
 	},
 	summary: func(s *datav1.TableSummary) *ingestv1.UploadResponse {
 		return &ingestv1.UploadResponse{Part: &ingestv1.UploadResponse_Summary{Summary: s}}
@@ -362,25 +416,82 @@ var readParts = responseParts[*ingestv1.ReadResponse]{
 	batch: func(b *datav1.TableBatch) *ingestv1.ReadResponse {
 		return &ingestv1.ReadResponse{Part: &ingestv1.ReadResponse_Batch{Batch: b}}
 	},
+	report: func(r *ingestv1.IngestReport) *ingestv1.ReadResponse {
+		return &ingestv1.ReadResponse{Part: &ingestv1.ReadResponse_Report{Report: r}}
+	},
 	summary: func(s *datav1.TableSummary) *ingestv1.ReadResponse {
 		return &ingestv1.ReadResponse{Part: &ingestv1.ReadResponse_Summary{Summary: s}}
 	},
 }
 
-// sendTable streams t as schema, batches and a closing summary.
-func sendTable[R any](t *table.Table, name string, send func(R) error, parts responseParts[R]) error {
-	err := tablepb.Send(t, tablepb.DefaultBatchBytes,
-		func(s *datav1.Schema) error { return send(parts.schema(s)) },
-		func(b *datav1.TableBatch) error { return send(parts.batch(b)) })
-	if err != nil {
-		return toStatus(err, "")
+// serveTable reads in and streams the table as it is read: the schema,
+// then each block the reader emits as batches (tablepb.StreamEncoder),
+// then the report and the summary, whose digest (tablepb.StreamDigest)
+// equals tablepb.Digest of the whole table. Only one block is in memory
+// at a time. A client that goes away cancels ctx, which stops the reader
+// at its next read.
+func serveTable[R any](ctx context.Context, s *Server, in input, ro readOptions, name string, send func(R) error, parts responseParts[R]) error {
+	var (
+		enc    *tablepb.StreamEncoder
+		dig    *tablepb.StreamDigest
+		schema *datav1.Schema
+	)
+	defer func() {
+		if dig != nil {
+			dig.Close()
+		}
+	}()
+	sink := source.Sink{
+		Schema: func(sc *datav1.Schema) error {
+			if enc != nil {
+				return errors.New("the reader sent two schemas")
+			}
+			var err error
+			if enc, err = tablepb.NewStreamEncoder(sc, s.cfg.BatchBytes); err != nil {
+				return fmt.Errorf("the reader made an invalid schema: %v", err)
+			}
+			if dig, err = tablepb.NewStreamDigest(sc, s.cfg.SpoolDir); err != nil {
+				return fmt.Errorf("the reader made an invalid schema: %v", err)
+			}
+			schema = sc
+			return send(parts.schema(sc))
+		},
+		Block: func(b *table.Table) error {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			if enc == nil {
+				return errors.New("the reader sent a block before the schema")
+			}
+			if err := dig.Add(b); err != nil {
+				return err
+			}
+			return enc.Encode(b, func(batch *datav1.TableBatch) error { return send(parts.batch(batch)) })
+		},
 	}
-	return send(parts.summary(&datav1.TableSummary{
-		RowCount: int64(t.NumRows()),
-		Digest:   tablepb.Digest(t),
-		Schema:   t.Schema(),
+	rep, err := s.readInput(ctx, in, ro, sink)
+	if err != nil {
+		return toStatus(err, in.field)
+	}
+	if enc == nil {
+		return serverkit.Errorf(codes.Internal, "the reader produced no schema")
+	}
+	sum, err := dig.Sum()
+	if err != nil {
+		return serverkit.Errorf(codes.Internal, "table digest: %v", err)
+	}
+	if err := send(parts.report(rep)); err != nil {
+		return toStatus(err, in.field)
+	}
+	if err := send(parts.summary(&datav1.TableSummary{
+		RowCount: enc.Rows(),
+		Digest:   sum,
+		Schema:   schema,
 		Name:     name,
-	}))
+	})); err != nil {
+		return toStatus(err, in.field)
+	}
+	return nil
 }
 
 // ctxReader stops reading a file once the call's context is done, so an
