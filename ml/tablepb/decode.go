@@ -3,6 +3,7 @@ package tablepb
 import (
 	"fmt"
 	"math"
+	"slices"
 
 	"github.com/alur-ml/alur/ml/table"
 	datav1 "github.com/alur-ml/alur/proto/alur/data/v1"
@@ -35,9 +36,21 @@ type Decoder struct {
 	// MaxCategories bounds the dictionary size of each categorical column.
 	MaxCategories int
 
-	cols []*table.Column
-	sets []map[string]struct{} // dictionary entries, per categorical column
-	rows int64
+	cols    []*table.Column
+	sets    []map[string]struct{} // dictionary entries, per categorical column
+	rows    int64
+	pending [][]piece // chunks received but not yet copied into cols, per column
+}
+
+// piece is one column chunk held by reference until the table is asked
+// for. Copying every column once, into a slice of the final size, instead
+// of appending batch after batch (which regrows and recopies each column
+// about log2(batches) times) is what lets a stream decode at memory speed.
+type piece struct {
+	nums     []float64
+	codes    []int32
+	validity []byte
+	n        int
 }
 
 // NewDecoder validates schema and returns a decoder for its batches.
@@ -47,8 +60,9 @@ func NewDecoder(schema *datav1.Schema) (*Decoder, error) {
 		return nil, err
 	}
 	d := &Decoder{
-		cols: make([]*table.Column, len(schema.Fields)),
-		sets: make([]map[string]struct{}, len(schema.Fields)),
+		cols:    make([]*table.Column, len(schema.Fields)),
+		sets:    make([]map[string]struct{}, len(schema.Fields)),
+		pending: make([][]piece, len(schema.Fields)),
 	}
 	for i, f := range schema.Fields {
 		c := &table.Column{Name: f.Name, Type: f.Type}
@@ -103,7 +117,51 @@ func (d *Decoder) Rows() int64 { return d.rows }
 // Table returns the table decoded so far. It shares storage with the
 // decoder, so call it after the last Add.
 func (d *Decoder) Table() *table.Table {
+	for i := range d.cols {
+		d.flush(i)
+	}
 	return &table.Table{Columns: d.cols}
+}
+
+// flush copies column i's pending chunks into the column, growing it once,
+// and marks missing rows (NaN or code -1) from the validity bitmaps.
+func (d *Decoder) flush(i int) {
+	ps := d.pending[i]
+	if len(ps) == 0 {
+		return
+	}
+	total := 0
+	for _, p := range ps {
+		total += p.n
+	}
+	c := d.cols[i]
+	if c.IsCategorical() {
+		c.Codes = slices.Grow(c.Codes, total)
+		for _, p := range ps {
+			base := len(c.Codes)
+			c.Codes = append(c.Codes, p.codes...)
+			for r := range p.n {
+				if !present(p.validity, r) {
+					c.Codes[base+r] = -1
+				}
+			}
+		}
+	} else {
+		c.Nums = slices.Grow(c.Nums, total)
+		for _, p := range ps {
+			base := len(c.Nums)
+			c.Nums = append(c.Nums, p.nums...)
+			if len(p.validity) != 0 {
+				for r := range p.n {
+					if !present(p.validity, r) {
+						c.Nums[base+r] = math.NaN()
+					}
+				}
+			}
+		}
+	}
+	clear(ps)
+	d.pending[i] = ps[:0]
 }
 
 // Add validates batch b and appends its rows. Errors are *FieldError
@@ -211,32 +269,24 @@ func present(validity []byte, r int) bool {
 	return len(validity) == 0 || validity[r/8]&(1<<(r%8)) != 0
 }
 
-// appendChunk appends a chunk that check accepted.
+// appendChunk takes a chunk that check accepted: its dictionary entries at
+// once (later chunks' codes are checked against them), its values by
+// reference until Table. The chunk's slices must not change after Add.
 func (d *Decoder) appendChunk(i int, ch *datav1.ColumnChunk, n int) {
 	c := d.cols[i]
 	if !c.IsCategorical() {
-		base := len(c.Nums)
-		c.Nums = append(c.Nums, ch.Doubles...)
-		if len(ch.Validity) != 0 {
-			for r := range n {
-				if !present(ch.Validity, r) {
-					c.Nums[base+r] = math.NaN()
-				}
-			}
+		if n == 0 {
+			return
 		}
+		d.pending[i] = append(d.pending[i], piece{nums: ch.Doubles, validity: ch.Validity, n: n})
 		return
 	}
 	for _, s := range ch.DictionaryDelta {
 		d.sets[i][s] = struct{}{}
 	}
 	c.Dict = append(c.Dict, ch.DictionaryDelta...)
-	base := len(c.Codes)
-	c.Codes = append(c.Codes, ch.Codes...)
-	if len(ch.Validity) != 0 {
-		for r := range n {
-			if !present(ch.Validity, r) {
-				c.Codes[base+r] = -1
-			}
-		}
+	if n == 0 {
+		return
 	}
+	d.pending[i] = append(d.pending[i], piece{codes: ch.Codes, validity: ch.Validity, n: n})
 }

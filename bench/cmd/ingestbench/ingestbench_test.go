@@ -41,18 +41,3 @@ func TestWriteCSV(t *testing.T) {
 		t.Fatalf("budget: %d rows, %d bytes, %v", rows, size, err)
 	}
 }
-
-func TestParseVmStatus(t *testing.T) {
-	hwm, rss, err := parseVmStatus("Name:\tingest\nVmHWM:\t  2048 kB\nVmRSS:\t  1024 kB\n")
-	if err != nil || hwm != 2048*1024 || rss != 1024*1024 {
-		t.Fatalf("%d %d %v", hwm, rss, err)
-	}
-	for _, bad := range []string{"VmRSS:\t1 kB\n", "VmHWM:\t12 MB\n", "VmHWM:\t-1 kB\n"} {
-		if _, _, err := parseVmStatus(bad); err == nil {
-			t.Errorf("%q accepted", bad)
-		}
-	}
-	if a, ok := servingAddr(`time=x level=INFO msg=serving service=ingest addr=127.0.0.1:4000`); !ok || a != "127.0.0.1:4000" {
-		t.Errorf("servingAddr: %q %v", a, ok)
-	}
-}
