@@ -5,12 +5,14 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"strings"
 )
 
 const devUsage = `
 Usage:
-  alur dev [--data-dir DIR] [--data-root DIR] [--addr ADDR] [--ingest-addr ADDR]
-           [--prep-addr ADDR] [--train-addr ADDR] [--eval-addr ADDR] [--http ADDR]
+  alur dev [--data-dir DIR] [--data-root DIR] [--allow-url-host HOST]
+           [--addr ADDR] [--ingest-addr ADDR] [--prep-addr ADDR]
+           [--train-addr ADDR] [--eval-addr ADDR] [--http ADDR]
 
 Serves the five alur services from this one process, on their default ports
 unless told otherwise, until SIGINT or SIGTERM; then they shut down
@@ -29,6 +31,14 @@ func runDev(ctx context.Context, a *app, args []string) error {
 	cfg := stackConfig{}
 	fs.StringVar(&cfg.DataDir, "data-dir", ".alur", "`directory` for the orchestrator's bbolt file")
 	fs.StringVar(&cfg.DataRoot, "data-root", "", "`directory` that a spec's source.path is relative to (ingest's data root)")
+	fs.Func("allow-url-host", "`host` (or host:port) the ingest service may download source URLs from; repeatable or comma-separated (default: none, URLs off)", func(v string) error {
+		for _, h := range strings.Split(v, ",") {
+			if h = strings.TrimSpace(h); h != "" {
+				cfg.AllowURLHosts = append(cfg.AllowURLHosts, h)
+			}
+		}
+		return nil
+	})
 	fs.StringVar(&cfg.OrchestratorAddr, "addr", "localhost:7000", "orchestrator listen `address`")
 	fs.StringVar(&cfg.IngestAddr, "ingest-addr", "localhost:7001", "ingest listen `address`")
 	fs.StringVar(&cfg.PrepAddr, "prep-addr", "localhost:7002", "prep listen `address`")

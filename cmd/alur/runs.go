@@ -154,6 +154,11 @@ func runRunsShow(ctx context.Context, a *app, args []string) error {
 		return c.wrap("ListArtifacts", err)
 	}
 	writeRunDetails(a.stdout, run, arts.GetArtifacts(), time.Now())
+	prof, err := c.readProfile(ctx, run)
+	if err != nil {
+		return err
+	}
+	writeDataSection(a.stdout, run, prof)
 	if !runEnded(run.GetState()) {
 		fmt.Fprintf(a.stdout, "\nThe run is still %s.\n", runStateWord(run.GetState()))
 	}

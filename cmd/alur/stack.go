@@ -28,6 +28,9 @@ type stackConfig struct {
 	// DataRoot is the ingest service's root for source.path; empty
 	// disables path sources.
 	DataRoot string
+	// AllowURLHosts are the hosts the ingest service may download source
+	// URLs from; empty turns URL sources off.
+	AllowURLHosts []string
 	// Addresses to listen on.
 	OrchestratorAddr, IngestAddr, PrepAddr, TrainAddr, EvalAddr string
 	// HTTPAddr is where the web dashboard listens; empty serves none.
@@ -81,7 +84,7 @@ func startStack(ctx context.Context, cfg stackConfig) (_ *stack, err error) {
 	}
 	stages := []*service{
 		{name: "ingest", addr: cfg.IngestAddr, register: func(s *serverkit.Server) {
-			ingestv1.RegisterIngestServiceServer(s.GRPC, ingest.NewServer(ingest.Config{DataRoot: cfg.DataRoot}))
+			ingestv1.RegisterIngestServiceServer(s.GRPC, ingest.NewServer(ingest.Config{DataRoot: cfg.DataRoot, AllowURLHosts: cfg.AllowURLHosts}))
 		}},
 		{name: "prep", addr: cfg.PrepAddr, register: func(s *serverkit.Server) {
 			prepv1.RegisterPrepServiceServer(s.GRPC, prep.NewServer(prep.Config{}))

@@ -118,7 +118,7 @@ func (s *Server) AppendDataset(ctx context.Context, req *orchestratorv1.AppendDa
 	if err != nil {
 		return nil, err
 	}
-	batch, _, err := s.stages.collect(ctx, ref)
+	batch, _, report, err := s.stages.collect(ctx, ref)
 	if err != nil {
 		return nil, serverkit.Wrap(err, "source: ingest")
 	}
@@ -165,7 +165,7 @@ func (s *Server) AppendDataset(ctx context.Context, req *orchestratorv1.AppendDa
 		Version: number, CreateTime: timestamppb.Now(), Rows: int64(merged.NumRows()),
 		TableDigest: tablepb.Digest(merged), ArtifactDigest: tableArt, Schema: merged.Schema(),
 		BatchDigests: append(append([]string(nil), batches...), batchArt), BatchRows: int64(batch.NumRows()),
-		Source: describeSource(src),
+		Source: describeSource(src), IngestReport: report,
 	}
 	if prev != nil {
 		v.Drift = driftReport(name, prev.GetVersion(), number, int64(merged.NumRows()), prevTable, appendedRows(merged, prevTable.NumRows()), true)

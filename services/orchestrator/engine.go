@@ -523,9 +523,12 @@ func (r *runner) collect(source *orchestratorv1.Source) ([]string, error) {
 		collectKey = cacheKey(collectVersion, source)
 	}
 	return r.step("collect", collectKey, func(ctx context.Context) ([]string, string, error) {
-		t, sum, err := r.srv.stages.collect(ctx, src)
+		t, sum, rep, err := r.srv.stages.collect(ctx, src)
 		if err != nil {
 			return nil, "", err
+		}
+		if rep != nil {
+			r.update("", "", nil, func(run *orchestratorv1.Run) { run.IngestReport = rep })
 		}
 		var inputs []string
 		if u := source.GetUpload(); u != "" {
@@ -535,7 +538,7 @@ func (r *runner) collect(source *orchestratorv1.Source) ([]string, error) {
 		if err != nil {
 			return nil, "", err
 		}
-		return []string{d}, fmt.Sprintf("%d rows × %d columns", t.NumRows(), len(t.Columns)), nil
+		return []string{d}, fmt.Sprintf("%d rows × %d columns", t.NumRows(), len(t.Columns)) + reportSummary(rep), nil
 	})
 }
 
@@ -849,4 +852,28 @@ func metricsSummary(m *datav1.Metrics) string {
 		return fmt.Sprintf("r2 %.4f, rmse %.4g on %d rows", g.GetR2(), g.GetRmse(), m.GetNumSamples())
 	}
 	return ""
+}
+
+// reportSummary says in a few words what ingest's report holds, for the
+// collect step's message: the format when it is not CSV, and the bad rows
+// skipped with the first of them.
+func reportSummary(rep *ingestv1.IngestReport) string {
+	var b strings.Builder
+	if f := rep.GetFormat(); f != "" && f != "csv" {
+		b.WriteString(", " + f)
+	}
+	if c := rep.GetCompression(); c != "" {
+		b.WriteString(" (" + c + ")")
+	}
+	if n := rep.GetSkippedRows(); n > 0 {
+		fmt.Fprintf(&b, "; %d malformed row", n)
+		if n > 1 {
+			b.WriteString("s")
+		}
+		b.WriteString(" skipped")
+		if bad := rep.GetBadRows(); len(bad) > 0 {
+			fmt.Fprintf(&b, " (first: line %d: %s)", bad[0].GetLine(), bad[0].GetReason())
+		}
+	}
+	return b.String()
 }

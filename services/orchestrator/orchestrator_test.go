@@ -2,6 +2,7 @@ package orchestrator
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"strings"
@@ -562,5 +563,71 @@ func TestTrialsSpreadOverTrainReplicas(t *testing.T) {
 	}
 	if servers["replica-a"] == 0 || servers["replica-b"] == 0 {
 		t.Errorf("trials per train replica %v, want both replicas used", servers)
+	}
+}
+
+// TestBadRowsSkippedAndReported uploads a semicolon-separated file with two
+// malformed rows: without max_bad_rows the run fails naming the first
+// line; with it the run succeeds and records which rows were skipped.
+func TestBadRowsSkippedAndReported(t *testing.T) {
+	cfg := startStages(t)
+	cfg.DataDir = t.TempDir()
+	_, client, stop := newTestOrchestrator(t, cfg)
+	defer stop()
+	ctx := context.Background()
+	var b strings.Builder
+	b.WriteString("# exported by hand\nx;y;label\n")
+	for i := range 60 {
+		fmt.Fprintf(&b, "%d;%d;%s\n", i, i%7, []string{"a", "b"}[i%2])
+		switch i {
+		case 10:
+			b.WriteString("1;2;a;surplus\n") // line 14
+		case 30:
+			b.WriteString("3\n") // line 35
+		}
+	}
+	up, err := client.UploadSource(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = up.Send(&orchestratorv1.UploadSourceRequest{Part: &orchestratorv1.UploadSourceRequest_Name{Name: "messy.csv"}})
+	_ = up.Send(&orchestratorv1.UploadSourceRequest{Part: &orchestratorv1.UploadSourceRequest_Chunk{Chunk: []byte(b.String())}})
+	resp, err := up.CloseAndRecv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec := func(maxBad int64) *orchestratorv1.PipelineSpec {
+		return &orchestratorv1.PipelineSpec{
+			Source: &orchestratorv1.Source{
+				Kind: &orchestratorv1.Source_Upload{Upload: resp.GetArtifact().GetDigest()},
+				Csv:  &ingestv1.CsvOptions{MaxBadRows: maxBad},
+			},
+			Label:      "label",
+			Candidates: []*orchestratorv1.Candidate{{Algorithm: "logistic_regression"}},
+		}
+	}
+	start, err := client.StartRun(ctx, &orchestratorv1.StartRunRequest{Spec: spec(0)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := await(t, client, start.GetRun().GetId())
+	if run.GetState() != orchestratorv1.RunState_RUN_STATE_FAILED || !strings.Contains(run.GetError(), "line 14") {
+		t.Fatalf("run %v with error %q, want failed naming line 14", run.GetState(), run.GetError())
+	}
+	start, err = client.StartRun(ctx, &orchestratorv1.StartRunRequest{Spec: spec(5)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	run = await(t, client, start.GetRun().GetId())
+	if run.GetState() != orchestratorv1.RunState_RUN_STATE_SUCCEEDED {
+		t.Fatalf("run %v: %s", run.GetState(), run.GetError())
+	}
+	rep := run.GetIngestReport()
+	if rep.GetSkippedRows() != 2 || rep.GetRows() != 60 || len(rep.GetBadRows()) != 2 ||
+		rep.GetBadRows()[0].GetLine() != 14 || rep.GetBadRows()[1].GetLine() != 35 || !strings.Contains(rep.GetDialect(), `";"`) {
+		t.Fatalf("ingest report %v", rep)
+	}
+	if run.GetDatasetRows() != 60 {
+		t.Errorf("dataset rows %d, want 60", run.GetDatasetRows())
 	}
 }

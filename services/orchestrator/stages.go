@@ -103,14 +103,14 @@ type tableParts interface {
 
 // collect reads the run's source through the ingest service. upload, when
 // not nil, streams a stored source file to the ingest service's Upload.
-func (s *stages) collect(ctx context.Context, src sourceRef) (*table.Table, *datav1.TableSummary, error) {
+func (s *stages) collect(ctx context.Context, src sourceRef) (*table.Table, *datav1.TableSummary, *ingestv1.IngestReport, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.stepTimeout)
 	defer cancel()
 	var recv func() (tableParts, error)
 	if src.upload != nil {
 		stream, err := s.ingest.Upload(ctx)
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 		errc := make(chan error, 1)
 		go func() {
@@ -127,11 +127,11 @@ func (s *stages) collect(ctx context.Context, src sourceRef) (*table.Table, *dat
 			}()
 		}()
 		recv = func() (tableParts, error) { return stream.Recv() }
-		t, sum, err := receiveTable(recv)
+		t, sum, rep, err := receiveTable(recv)
 		if sendErr := <-errc; err == nil && sendErr != nil && !errors.Is(sendErr, io.EOF) {
 			err = sendErr
 		}
-		return t, sum, err
+		return t, sum, rep, err
 	}
 	req := &ingestv1.ReadRequest{Options: src.csv}
 	switch {
@@ -144,22 +144,29 @@ func (s *stages) collect(ctx context.Context, src sourceRef) (*table.Table, *dat
 	}
 	stream, err := s.ingest.Read(ctx, req)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	return receiveTable(func() (tableParts, error) { return stream.Recv() })
 }
 
-// receiveTable collects schema, batches and summary from a table stream.
-func receiveTable(recv func() (tableParts, error)) (*table.Table, *datav1.TableSummary, error) {
+// ingestParts is the report part of ingest's table streams.
+type ingestParts interface {
+	GetReport() *ingestv1.IngestReport
+}
+
+// receiveTable collects schema, batches, summary and, from ingest, the
+// read's report from a table stream.
+func receiveTable(recv func() (tableParts, error)) (*table.Table, *datav1.TableSummary, *ingestv1.IngestReport, error) {
 	var c tablepb.Collector
 	var sum *datav1.TableSummary
+	var rep *ingestv1.IngestReport
 	for {
 		m, err := recv()
 		if errors.Is(err, io.EOF) {
 			break
 		}
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 		switch {
 		case m.GetSchema() != nil:
@@ -168,16 +175,20 @@ func receiveTable(recv func() (tableParts, error)) (*table.Table, *datav1.TableS
 			err = c.Batch(m.GetBatch())
 		case m.GetSummary() != nil:
 			sum = m.GetSummary()
+		default:
+			if r, ok := m.(ingestParts); ok && r.GetReport() != nil {
+				rep = r.GetReport()
+			}
 		}
 		if err != nil {
-			return nil, nil, status.Errorf(codes.Internal, "stage sent a bad table: %v", err)
+			return nil, nil, nil, status.Errorf(codes.Internal, "stage sent a bad table: %v", err)
 		}
 	}
 	t, err := c.Table()
 	if err != nil {
-		return nil, nil, status.Errorf(codes.Internal, "stage sent a bad table: %v", err)
+		return nil, nil, nil, status.Errorf(codes.Internal, "stage sent a bad table: %v", err)
 	}
-	return t, sum, nil
+	return t, sum, rep, nil
 }
 
 // profile asks prep for the table's profile.

@@ -1062,7 +1062,12 @@ type Run struct {
 	ReportDigest string `protobuf:"bytes,21,opt,name=report_digest,json=reportDigest,proto3" json:"report_digest,omitempty"`
 	// retrain is set on a run started by RetrainRun: which run it retrains
 	// and the dataset versions before and after.
-	Retrain       *Retrain `protobuf:"bytes,22,opt,name=retrain,proto3" json:"retrain,omitempty"`
+	Retrain *Retrain `protobuf:"bytes,22,opt,name=retrain,proto3" json:"retrain,omitempty"`
+	// ingest_report is what the collect step's read found: the format, the
+	// CSV dialect and the malformed rows skipped under csv.max_bad_rows.
+	// Unset when the step reused a cached result or read a dataset version
+	// (whose own ingest_report tells).
+	IngestReport  *v12.IngestReport `protobuf:"bytes,23,opt,name=ingest_report,json=ingestReport,proto3" json:"ingest_report,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1247,6 +1252,13 @@ func (x *Run) GetReportDigest() string {
 func (x *Run) GetRetrain() *Retrain {
 	if x != nil {
 		return x.Retrain
+	}
+	return nil
+}
+
+func (x *Run) GetIngestReport() *v12.IngestReport {
+	if x != nil {
+		return x.IngestReport
 	}
 	return nil
 }
@@ -1501,7 +1513,10 @@ type DatasetVersion struct {
 	Source string `protobuf:"bytes,9,opt,name=source,proto3" json:"source,omitempty"`
 	// drift compares this version with the previous one; empty for
 	// version 1.
-	Drift         *DriftReport `protobuf:"bytes,10,opt,name=drift,proto3" json:"drift,omitempty"`
+	Drift *DriftReport `protobuf:"bytes,10,opt,name=drift,proto3" json:"drift,omitempty"`
+	// ingest_report is what reading the appended batch found: the format,
+	// the CSV dialect and the malformed rows skipped.
+	IngestReport  *v12.IngestReport `protobuf:"bytes,11,opt,name=ingest_report,json=ingestReport,proto3" json:"ingest_report,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1602,6 +1617,13 @@ func (x *DatasetVersion) GetSource() string {
 func (x *DatasetVersion) GetDrift() *DriftReport {
 	if x != nil {
 		return x.Drift
+	}
+	return nil
+}
+
+func (x *DatasetVersion) GetIngestReport() *v12.IngestReport {
+	if x != nil {
+		return x.IngestReport
 	}
 	return nil
 }
@@ -3874,7 +3896,7 @@ const file_alur_orchestrator_v1_orchestrator_proto_rawDesc = "" +
 	"\ftrain_server\x18\v \x01(\tR\vtrainServer\x1a9\n" +
 	"\vParamsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\x01R\x05value:\x028\x01\"\xd6\a\n" +
+	"\x05value\x18\x02 \x01(\x01R\x05value:\x028\x01\"\x99\b\n" +
 	"\x03Run\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x126\n" +
 	"\x04spec\x18\x02 \x01(\v2\".alur.orchestrator.v1.PipelineSpecR\x04spec\x124\n" +
@@ -3900,7 +3922,8 @@ const file_alur_orchestrator_v1_orchestrator_proto_rawDesc = "" +
 	"\x0elearning_curve\x18\x13 \x03(\v2(.alur.orchestrator.v1.LearningCurvePointR\rlearningCurve\x124\n" +
 	"\x16learning_curve_verdict\x18\x14 \x01(\tR\x14learningCurveVerdict\x12#\n" +
 	"\rreport_digest\x18\x15 \x01(\tR\freportDigest\x127\n" +
-	"\aretrain\x18\x16 \x01(\v2\x1d.alur.orchestrator.v1.RetrainR\aretrain\"\xf2\x01\n" +
+	"\aretrain\x18\x16 \x01(\v2\x1d.alur.orchestrator.v1.RetrainR\aretrain\x12A\n" +
+	"\ringest_report\x18\x17 \x01(\v2\x1c.alur.ingest.v1.IngestReportR\fingestReport\"\xf2\x01\n" +
 	"\aRetrain\x12\x15\n" +
 	"\x06run_id\x18\x01 \x01(\tR\x05runId\x12\x18\n" +
 	"\adataset\x18\x02 \x01(\tR\adataset\x12!\n" +
@@ -3919,7 +3942,7 @@ const file_alur_orchestrator_v1_orchestrator_proto_rawDesc = "" +
 	"\vcreate_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"createTime\x12%\n" +
 	"\x0elatest_version\x18\x03 \x01(\x03R\rlatestVersion\x12@\n" +
-	"\bversions\x18\x04 \x03(\v2$.alur.orchestrator.v1.DatasetVersionR\bversions\"\x8a\x03\n" +
+	"\bversions\x18\x04 \x03(\v2$.alur.orchestrator.v1.DatasetVersionR\bversions\"\xcd\x03\n" +
 	"\x0eDatasetVersion\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\x03R\aversion\x12;\n" +
 	"\vcreate_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
@@ -3933,7 +3956,8 @@ const file_alur_orchestrator_v1_orchestrator_proto_rawDesc = "" +
 	"batch_rows\x18\b \x01(\x03R\tbatchRows\x12\x16\n" +
 	"\x06source\x18\t \x01(\tR\x06source\x127\n" +
 	"\x05drift\x18\n" +
-	" \x01(\v2!.alur.orchestrator.v1.DriftReportR\x05drift\"\x94\x04\n" +
+	" \x01(\v2!.alur.orchestrator.v1.DriftReportR\x05drift\x12A\n" +
+	"\ringest_report\x18\v \x01(\v2\x1c.alur.ingest.v1.IngestReportR\fingestReport\"\x94\x04\n" +
 	"\vDriftReport\x12\x18\n" +
 	"\adataset\x18\x01 \x01(\tR\adataset\x12!\n" +
 	"\ffrom_version\x18\x02 \x01(\x03R\vfromVersion\x12\x1d\n" +
@@ -4183,10 +4207,11 @@ var file_alur_orchestrator_v1_orchestrator_proto_goTypes = []any{
 	(*v12.CsvOptions)(nil),          // 57: alur.ingest.v1.CsvOptions
 	(*timestamppb.Timestamp)(nil),   // 58: google.protobuf.Timestamp
 	(*v1.Metrics)(nil),              // 59: alur.data.v1.Metrics
-	(*v1.Schema)(nil),               // 60: alur.data.v1.Schema
-	(v1.ColumnType)(0),              // 61: alur.data.v1.ColumnType
-	(*v1.RawRows)(nil),              // 62: alur.data.v1.RawRows
-	(*v13.Prediction)(nil),          // 63: alur.eval.v1.Prediction
+	(*v12.IngestReport)(nil),        // 60: alur.ingest.v1.IngestReport
+	(*v1.Schema)(nil),               // 61: alur.data.v1.Schema
+	(v1.ColumnType)(0),              // 62: alur.data.v1.ColumnType
+	(*v1.RawRows)(nil),              // 63: alur.data.v1.RawRows
+	(*v13.Prediction)(nil),          // 64: alur.eval.v1.Prediction
 }
 var file_alur_orchestrator_v1_orchestrator_proto_depIdxs = []int32{
 	4,  // 0: alur.orchestrator.v1.PipelineSpec.source:type_name -> alur.orchestrator.v1.Source
@@ -4214,75 +4239,77 @@ var file_alur_orchestrator_v1_orchestrator_proto_depIdxs = []int32{
 	55, // 22: alur.orchestrator.v1.Run.task:type_name -> alur.data.v1.Task
 	30, // 23: alur.orchestrator.v1.Run.learning_curve:type_name -> alur.orchestrator.v1.LearningCurvePoint
 	12, // 24: alur.orchestrator.v1.Run.retrain:type_name -> alur.orchestrator.v1.Retrain
-	58, // 25: alur.orchestrator.v1.Dataset.create_time:type_name -> google.protobuf.Timestamp
-	15, // 26: alur.orchestrator.v1.Dataset.versions:type_name -> alur.orchestrator.v1.DatasetVersion
-	58, // 27: alur.orchestrator.v1.DatasetVersion.create_time:type_name -> google.protobuf.Timestamp
-	60, // 28: alur.orchestrator.v1.DatasetVersion.schema:type_name -> alur.data.v1.Schema
-	16, // 29: alur.orchestrator.v1.DatasetVersion.drift:type_name -> alur.orchestrator.v1.DriftReport
-	17, // 30: alur.orchestrator.v1.DriftReport.retyped_columns:type_name -> alur.orchestrator.v1.RetypedColumn
-	18, // 31: alur.orchestrator.v1.DriftReport.columns:type_name -> alur.orchestrator.v1.ColumnDrift
-	2,  // 32: alur.orchestrator.v1.DriftReport.level:type_name -> alur.orchestrator.v1.DriftLevel
-	61, // 33: alur.orchestrator.v1.RetypedColumn.from_type:type_name -> alur.data.v1.ColumnType
-	61, // 34: alur.orchestrator.v1.RetypedColumn.to_type:type_name -> alur.data.v1.ColumnType
-	61, // 35: alur.orchestrator.v1.ColumnDrift.type:type_name -> alur.data.v1.ColumnType
-	2,  // 36: alur.orchestrator.v1.ColumnDrift.level:type_name -> alur.orchestrator.v1.DriftLevel
-	4,  // 37: alur.orchestrator.v1.AppendDatasetRequest.source:type_name -> alur.orchestrator.v1.Source
-	15, // 38: alur.orchestrator.v1.AppendDatasetResponse.version:type_name -> alur.orchestrator.v1.DatasetVersion
-	14, // 39: alur.orchestrator.v1.ListDatasetsResponse.datasets:type_name -> alur.orchestrator.v1.Dataset
-	14, // 40: alur.orchestrator.v1.GetDatasetResponse.dataset:type_name -> alur.orchestrator.v1.Dataset
-	16, // 41: alur.orchestrator.v1.CompareVersionsResponse.report:type_name -> alur.orchestrator.v1.DriftReport
-	11, // 42: alur.orchestrator.v1.RetrainRunResponse.run:type_name -> alur.orchestrator.v1.Run
-	30, // 43: alur.orchestrator.v1.LearningCurve.points:type_name -> alur.orchestrator.v1.LearningCurvePoint
-	58, // 44: alur.orchestrator.v1.Artifact.create_time:type_name -> google.protobuf.Timestamp
-	31, // 45: alur.orchestrator.v1.UploadSourceResponse.artifact:type_name -> alur.orchestrator.v1.Artifact
-	3,  // 46: alur.orchestrator.v1.StartRunRequest.spec:type_name -> alur.orchestrator.v1.PipelineSpec
-	11, // 47: alur.orchestrator.v1.StartRunResponse.run:type_name -> alur.orchestrator.v1.Run
-	11, // 48: alur.orchestrator.v1.GetRunResponse.run:type_name -> alur.orchestrator.v1.Run
-	11, // 49: alur.orchestrator.v1.ListRunsResponse.runs:type_name -> alur.orchestrator.v1.Run
-	58, // 50: alur.orchestrator.v1.RunEvent.time:type_name -> google.protobuf.Timestamp
-	0,  // 51: alur.orchestrator.v1.RunEvent.run_state:type_name -> alur.orchestrator.v1.RunState
-	10, // 52: alur.orchestrator.v1.RunEvent.trial:type_name -> alur.orchestrator.v1.Trial
-	41, // 53: alur.orchestrator.v1.WatchRunResponse.event:type_name -> alur.orchestrator.v1.RunEvent
-	11, // 54: alur.orchestrator.v1.CancelRunResponse.run:type_name -> alur.orchestrator.v1.Run
-	31, // 55: alur.orchestrator.v1.ListArtifactsResponse.artifacts:type_name -> alur.orchestrator.v1.Artifact
-	31, // 56: alur.orchestrator.v1.GetArtifactResponse.artifact:type_name -> alur.orchestrator.v1.Artifact
-	62, // 57: alur.orchestrator.v1.PredictRequest.rows:type_name -> alur.data.v1.RawRows
-	63, // 58: alur.orchestrator.v1.PredictResponse.predictions:type_name -> alur.eval.v1.Prediction
-	7,  // 59: alur.orchestrator.v1.Candidate.GridEntry.value:type_name -> alur.orchestrator.v1.ParamValues
-	6,  // 60: alur.orchestrator.v1.Candidate.RangesEntry.value:type_name -> alur.orchestrator.v1.ParamRange
-	32, // 61: alur.orchestrator.v1.OrchestratorService.UploadSource:input_type -> alur.orchestrator.v1.UploadSourceRequest
-	34, // 62: alur.orchestrator.v1.OrchestratorService.StartRun:input_type -> alur.orchestrator.v1.StartRunRequest
-	36, // 63: alur.orchestrator.v1.OrchestratorService.GetRun:input_type -> alur.orchestrator.v1.GetRunRequest
-	38, // 64: alur.orchestrator.v1.OrchestratorService.ListRuns:input_type -> alur.orchestrator.v1.ListRunsRequest
-	40, // 65: alur.orchestrator.v1.OrchestratorService.WatchRun:input_type -> alur.orchestrator.v1.WatchRunRequest
-	43, // 66: alur.orchestrator.v1.OrchestratorService.CancelRun:input_type -> alur.orchestrator.v1.CancelRunRequest
-	45, // 67: alur.orchestrator.v1.OrchestratorService.ListArtifacts:input_type -> alur.orchestrator.v1.ListArtifactsRequest
-	47, // 68: alur.orchestrator.v1.OrchestratorService.GetArtifact:input_type -> alur.orchestrator.v1.GetArtifactRequest
-	49, // 69: alur.orchestrator.v1.OrchestratorService.Predict:input_type -> alur.orchestrator.v1.PredictRequest
-	19, // 70: alur.orchestrator.v1.OrchestratorService.AppendDataset:input_type -> alur.orchestrator.v1.AppendDatasetRequest
-	21, // 71: alur.orchestrator.v1.OrchestratorService.ListDatasets:input_type -> alur.orchestrator.v1.ListDatasetsRequest
-	23, // 72: alur.orchestrator.v1.OrchestratorService.GetDataset:input_type -> alur.orchestrator.v1.GetDatasetRequest
-	25, // 73: alur.orchestrator.v1.OrchestratorService.CompareVersions:input_type -> alur.orchestrator.v1.CompareVersionsRequest
-	27, // 74: alur.orchestrator.v1.OrchestratorService.RetrainRun:input_type -> alur.orchestrator.v1.RetrainRunRequest
-	33, // 75: alur.orchestrator.v1.OrchestratorService.UploadSource:output_type -> alur.orchestrator.v1.UploadSourceResponse
-	35, // 76: alur.orchestrator.v1.OrchestratorService.StartRun:output_type -> alur.orchestrator.v1.StartRunResponse
-	37, // 77: alur.orchestrator.v1.OrchestratorService.GetRun:output_type -> alur.orchestrator.v1.GetRunResponse
-	39, // 78: alur.orchestrator.v1.OrchestratorService.ListRuns:output_type -> alur.orchestrator.v1.ListRunsResponse
-	42, // 79: alur.orchestrator.v1.OrchestratorService.WatchRun:output_type -> alur.orchestrator.v1.WatchRunResponse
-	44, // 80: alur.orchestrator.v1.OrchestratorService.CancelRun:output_type -> alur.orchestrator.v1.CancelRunResponse
-	46, // 81: alur.orchestrator.v1.OrchestratorService.ListArtifacts:output_type -> alur.orchestrator.v1.ListArtifactsResponse
-	48, // 82: alur.orchestrator.v1.OrchestratorService.GetArtifact:output_type -> alur.orchestrator.v1.GetArtifactResponse
-	50, // 83: alur.orchestrator.v1.OrchestratorService.Predict:output_type -> alur.orchestrator.v1.PredictResponse
-	20, // 84: alur.orchestrator.v1.OrchestratorService.AppendDataset:output_type -> alur.orchestrator.v1.AppendDatasetResponse
-	22, // 85: alur.orchestrator.v1.OrchestratorService.ListDatasets:output_type -> alur.orchestrator.v1.ListDatasetsResponse
-	24, // 86: alur.orchestrator.v1.OrchestratorService.GetDataset:output_type -> alur.orchestrator.v1.GetDatasetResponse
-	26, // 87: alur.orchestrator.v1.OrchestratorService.CompareVersions:output_type -> alur.orchestrator.v1.CompareVersionsResponse
-	28, // 88: alur.orchestrator.v1.OrchestratorService.RetrainRun:output_type -> alur.orchestrator.v1.RetrainRunResponse
-	75, // [75:89] is the sub-list for method output_type
-	61, // [61:75] is the sub-list for method input_type
-	61, // [61:61] is the sub-list for extension type_name
-	61, // [61:61] is the sub-list for extension extendee
-	0,  // [0:61] is the sub-list for field type_name
+	60, // 25: alur.orchestrator.v1.Run.ingest_report:type_name -> alur.ingest.v1.IngestReport
+	58, // 26: alur.orchestrator.v1.Dataset.create_time:type_name -> google.protobuf.Timestamp
+	15, // 27: alur.orchestrator.v1.Dataset.versions:type_name -> alur.orchestrator.v1.DatasetVersion
+	58, // 28: alur.orchestrator.v1.DatasetVersion.create_time:type_name -> google.protobuf.Timestamp
+	61, // 29: alur.orchestrator.v1.DatasetVersion.schema:type_name -> alur.data.v1.Schema
+	16, // 30: alur.orchestrator.v1.DatasetVersion.drift:type_name -> alur.orchestrator.v1.DriftReport
+	60, // 31: alur.orchestrator.v1.DatasetVersion.ingest_report:type_name -> alur.ingest.v1.IngestReport
+	17, // 32: alur.orchestrator.v1.DriftReport.retyped_columns:type_name -> alur.orchestrator.v1.RetypedColumn
+	18, // 33: alur.orchestrator.v1.DriftReport.columns:type_name -> alur.orchestrator.v1.ColumnDrift
+	2,  // 34: alur.orchestrator.v1.DriftReport.level:type_name -> alur.orchestrator.v1.DriftLevel
+	62, // 35: alur.orchestrator.v1.RetypedColumn.from_type:type_name -> alur.data.v1.ColumnType
+	62, // 36: alur.orchestrator.v1.RetypedColumn.to_type:type_name -> alur.data.v1.ColumnType
+	62, // 37: alur.orchestrator.v1.ColumnDrift.type:type_name -> alur.data.v1.ColumnType
+	2,  // 38: alur.orchestrator.v1.ColumnDrift.level:type_name -> alur.orchestrator.v1.DriftLevel
+	4,  // 39: alur.orchestrator.v1.AppendDatasetRequest.source:type_name -> alur.orchestrator.v1.Source
+	15, // 40: alur.orchestrator.v1.AppendDatasetResponse.version:type_name -> alur.orchestrator.v1.DatasetVersion
+	14, // 41: alur.orchestrator.v1.ListDatasetsResponse.datasets:type_name -> alur.orchestrator.v1.Dataset
+	14, // 42: alur.orchestrator.v1.GetDatasetResponse.dataset:type_name -> alur.orchestrator.v1.Dataset
+	16, // 43: alur.orchestrator.v1.CompareVersionsResponse.report:type_name -> alur.orchestrator.v1.DriftReport
+	11, // 44: alur.orchestrator.v1.RetrainRunResponse.run:type_name -> alur.orchestrator.v1.Run
+	30, // 45: alur.orchestrator.v1.LearningCurve.points:type_name -> alur.orchestrator.v1.LearningCurvePoint
+	58, // 46: alur.orchestrator.v1.Artifact.create_time:type_name -> google.protobuf.Timestamp
+	31, // 47: alur.orchestrator.v1.UploadSourceResponse.artifact:type_name -> alur.orchestrator.v1.Artifact
+	3,  // 48: alur.orchestrator.v1.StartRunRequest.spec:type_name -> alur.orchestrator.v1.PipelineSpec
+	11, // 49: alur.orchestrator.v1.StartRunResponse.run:type_name -> alur.orchestrator.v1.Run
+	11, // 50: alur.orchestrator.v1.GetRunResponse.run:type_name -> alur.orchestrator.v1.Run
+	11, // 51: alur.orchestrator.v1.ListRunsResponse.runs:type_name -> alur.orchestrator.v1.Run
+	58, // 52: alur.orchestrator.v1.RunEvent.time:type_name -> google.protobuf.Timestamp
+	0,  // 53: alur.orchestrator.v1.RunEvent.run_state:type_name -> alur.orchestrator.v1.RunState
+	10, // 54: alur.orchestrator.v1.RunEvent.trial:type_name -> alur.orchestrator.v1.Trial
+	41, // 55: alur.orchestrator.v1.WatchRunResponse.event:type_name -> alur.orchestrator.v1.RunEvent
+	11, // 56: alur.orchestrator.v1.CancelRunResponse.run:type_name -> alur.orchestrator.v1.Run
+	31, // 57: alur.orchestrator.v1.ListArtifactsResponse.artifacts:type_name -> alur.orchestrator.v1.Artifact
+	31, // 58: alur.orchestrator.v1.GetArtifactResponse.artifact:type_name -> alur.orchestrator.v1.Artifact
+	63, // 59: alur.orchestrator.v1.PredictRequest.rows:type_name -> alur.data.v1.RawRows
+	64, // 60: alur.orchestrator.v1.PredictResponse.predictions:type_name -> alur.eval.v1.Prediction
+	7,  // 61: alur.orchestrator.v1.Candidate.GridEntry.value:type_name -> alur.orchestrator.v1.ParamValues
+	6,  // 62: alur.orchestrator.v1.Candidate.RangesEntry.value:type_name -> alur.orchestrator.v1.ParamRange
+	32, // 63: alur.orchestrator.v1.OrchestratorService.UploadSource:input_type -> alur.orchestrator.v1.UploadSourceRequest
+	34, // 64: alur.orchestrator.v1.OrchestratorService.StartRun:input_type -> alur.orchestrator.v1.StartRunRequest
+	36, // 65: alur.orchestrator.v1.OrchestratorService.GetRun:input_type -> alur.orchestrator.v1.GetRunRequest
+	38, // 66: alur.orchestrator.v1.OrchestratorService.ListRuns:input_type -> alur.orchestrator.v1.ListRunsRequest
+	40, // 67: alur.orchestrator.v1.OrchestratorService.WatchRun:input_type -> alur.orchestrator.v1.WatchRunRequest
+	43, // 68: alur.orchestrator.v1.OrchestratorService.CancelRun:input_type -> alur.orchestrator.v1.CancelRunRequest
+	45, // 69: alur.orchestrator.v1.OrchestratorService.ListArtifacts:input_type -> alur.orchestrator.v1.ListArtifactsRequest
+	47, // 70: alur.orchestrator.v1.OrchestratorService.GetArtifact:input_type -> alur.orchestrator.v1.GetArtifactRequest
+	49, // 71: alur.orchestrator.v1.OrchestratorService.Predict:input_type -> alur.orchestrator.v1.PredictRequest
+	19, // 72: alur.orchestrator.v1.OrchestratorService.AppendDataset:input_type -> alur.orchestrator.v1.AppendDatasetRequest
+	21, // 73: alur.orchestrator.v1.OrchestratorService.ListDatasets:input_type -> alur.orchestrator.v1.ListDatasetsRequest
+	23, // 74: alur.orchestrator.v1.OrchestratorService.GetDataset:input_type -> alur.orchestrator.v1.GetDatasetRequest
+	25, // 75: alur.orchestrator.v1.OrchestratorService.CompareVersions:input_type -> alur.orchestrator.v1.CompareVersionsRequest
+	27, // 76: alur.orchestrator.v1.OrchestratorService.RetrainRun:input_type -> alur.orchestrator.v1.RetrainRunRequest
+	33, // 77: alur.orchestrator.v1.OrchestratorService.UploadSource:output_type -> alur.orchestrator.v1.UploadSourceResponse
+	35, // 78: alur.orchestrator.v1.OrchestratorService.StartRun:output_type -> alur.orchestrator.v1.StartRunResponse
+	37, // 79: alur.orchestrator.v1.OrchestratorService.GetRun:output_type -> alur.orchestrator.v1.GetRunResponse
+	39, // 80: alur.orchestrator.v1.OrchestratorService.ListRuns:output_type -> alur.orchestrator.v1.ListRunsResponse
+	42, // 81: alur.orchestrator.v1.OrchestratorService.WatchRun:output_type -> alur.orchestrator.v1.WatchRunResponse
+	44, // 82: alur.orchestrator.v1.OrchestratorService.CancelRun:output_type -> alur.orchestrator.v1.CancelRunResponse
+	46, // 83: alur.orchestrator.v1.OrchestratorService.ListArtifacts:output_type -> alur.orchestrator.v1.ListArtifactsResponse
+	48, // 84: alur.orchestrator.v1.OrchestratorService.GetArtifact:output_type -> alur.orchestrator.v1.GetArtifactResponse
+	50, // 85: alur.orchestrator.v1.OrchestratorService.Predict:output_type -> alur.orchestrator.v1.PredictResponse
+	20, // 86: alur.orchestrator.v1.OrchestratorService.AppendDataset:output_type -> alur.orchestrator.v1.AppendDatasetResponse
+	22, // 87: alur.orchestrator.v1.OrchestratorService.ListDatasets:output_type -> alur.orchestrator.v1.ListDatasetsResponse
+	24, // 88: alur.orchestrator.v1.OrchestratorService.GetDataset:output_type -> alur.orchestrator.v1.GetDatasetResponse
+	26, // 89: alur.orchestrator.v1.OrchestratorService.CompareVersions:output_type -> alur.orchestrator.v1.CompareVersionsResponse
+	28, // 90: alur.orchestrator.v1.OrchestratorService.RetrainRun:output_type -> alur.orchestrator.v1.RetrainRunResponse
+	77, // [77:91] is the sub-list for method output_type
+	63, // [63:77] is the sub-list for method input_type
+	63, // [63:63] is the sub-list for extension type_name
+	63, // [63:63] is the sub-list for extension extendee
+	0,  // [0:63] is the sub-list for field type_name
 }
 
 func init() { file_alur_orchestrator_v1_orchestrator_proto_init() }
