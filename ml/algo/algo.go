@@ -19,9 +19,24 @@ import (
 )
 
 // Dataset is a prepared training set: a dense feature matrix and targets.
+// The features come either row-major in X or column-major in Cols, never
+// both; algorithms whose Spec sets Columns read Cols as is, the others
+// receive an X built from it.
 type Dataset struct {
 	// X is rows × features.
 	X *mat.Dense
+	// Cols holds the features column-major: Cols[f][i] is feature f of row
+	// i. A caller that receives a table column by column (the train
+	// service) passes it instead of X, so that tree learners, which work
+	// on columns, need no second copy of the data. Fit never modifies the
+	// values.
+	Cols [][]float64
+	// Owned says that the caller hands the features over for this one
+	// fit: an algorithm that has copied them into a form of its own
+	// (gradient boosting's bins) may then set X or Cols to nil, so that
+	// their memory is freed during the rest of the fit. The train service
+	// sets it; callers that reuse the Dataset leave it false.
+	Owned bool
 	// Y holds one target per row: the class index (0..NumClasses-1) for
 	// classification, the value for regression.
 	Y []float64
@@ -72,6 +87,9 @@ type Spec struct {
 	// Predict returns rows × classes probabilities for classification or
 	// rows × 1 values for regression.
 	Predict func(m *datav1.Model, X *mat.Dense) (*mat.Dense, error)
+	// Columns says that Fit reads the features column-major (Dataset.Cols)
+	// when they come that way; Fit builds X from Cols for the others.
+	Columns bool
 }
 
 // Supports reports whether the algorithm handles task.
@@ -181,6 +199,9 @@ func Fit(ctx context.Context, name string, ds *Dataset, params map[string]float6
 	if err := ds.Validate(); err != nil {
 		return nil, err
 	}
+	if ds.X == nil && !s.Columns {
+		ds = ds.withDense()
+	}
 	m, err := s.Fit(ctx, ds, full, seed, progress)
 	if err != nil {
 		return nil, err
@@ -194,14 +215,49 @@ func Fit(ctx context.Context, name string, ds *Dataset, params map[string]float6
 	return m, nil
 }
 
+// Dims returns the number of rows and features, from X or Cols.
+func (ds *Dataset) Dims() (rows, features int) {
+	if ds.X != nil {
+		return ds.X.Dims()
+	}
+	if len(ds.Cols) == 0 {
+		return 0, 0
+	}
+	return len(ds.Cols[0]), len(ds.Cols)
+}
+
+// withDense returns a shallow copy of ds whose X holds the features of
+// Cols row-major, for algorithms that work on rows.
+func (ds *Dataset) withDense() *Dataset {
+	n, p := ds.Dims()
+	out := *ds
+	out.X = mat.NewDense(n, p, nil)
+	raw := out.X.RawMatrix()
+	for f, col := range ds.Cols {
+		for i, v := range col {
+			raw.Data[i*raw.Stride+f] = v
+		}
+	}
+	out.Cols = nil
+	return &out
+}
+
 // Validate checks shapes and targets.
 func (ds *Dataset) Validate() error {
-	if ds.X == nil {
+	if ds.X != nil && ds.Cols != nil {
+		return fmt.Errorf("the features come both as rows (X) and as columns (Cols); set one")
+	}
+	if ds.X == nil && ds.Cols == nil {
 		return fmt.Errorf("no rows to train on")
 	}
-	r, c := ds.X.Dims()
+	r, c := ds.Dims()
 	if r == 0 || c == 0 {
 		return fmt.Errorf("empty training matrix (%d rows, %d features)", r, c)
+	}
+	for f, col := range ds.Cols {
+		if len(col) != r {
+			return fmt.Errorf("feature column %d has %d rows, column 0 has %d", f, len(col), r)
+		}
 	}
 	if len(ds.Y) != r {
 		return fmt.Errorf("%d targets for %d rows", len(ds.Y), r)

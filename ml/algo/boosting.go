@@ -558,6 +558,15 @@ func gbTrain(ctx context.Context, ds *Dataset, cfg *gbConfig, seed int64, progre
 	}
 	mapper := fitBinMapper(ds.X, trainRows, cfg.maxBins, gbBinSubsample, uint64(seed), workers)
 	train := mapper.transform(ds.X, trainRows, workers)
+	var val *binData
+	if early {
+		val = mapper.transform(ds.X, valRows, workers)
+	}
+	if ds.Owned {
+		// Every later step reads the bins: the caller's matrix can go
+		// before the gradients and scores are allocated.
+		ds.X = nil
+	}
 	y := gbGather(ds.Y, trainRows)
 	nt := train.n
 
@@ -568,13 +577,11 @@ func gbTrain(ctx context.Context, ds *Dataset, cfg *gbConfig, seed int64, progre
 		gh[j] = make([]gbGH, nt)
 	}
 
-	var val *binData
 	var yVal, rawVal []float64
 	bestLoss := math.Inf(1)
 	bestRounds, sinceBest := 0, 0
 	refLoss := math.Inf(1)
 	if early {
-		val = mapper.transform(ds.X, valRows, workers)
 		yVal = gbGather(ds.Y, valRows)
 		rawVal = gbFillScores(val.n, base)
 		bestLoss = gbChunked(val.n, workers, func(lo, hi int) float64 { return obj.loss(rawVal, yVal, lo, hi) }) / float64(val.n)

@@ -1075,3 +1075,29 @@ func TestGbExpNeg(t *testing.T) {
 		t.Error("gbExpNeg(NaN) is not NaN")
 	}
 }
+
+func TestGradientBoostingOwnedDataset(t *testing.T) {
+	// A Dataset handed over for one fit may lose its matrix once binned;
+	// the model must be the one a kept Dataset gives, early stopping
+	// (which bins held-out rows) included.
+	for _, params := range []map[string]float64{
+		{"max_iter": 5},
+		{"max_iter": 5, "early_stopping": 1},
+	} {
+		ds := gbMakeClassification(3, 600, 3, 1, 2, 3, 1, 1, 0.01)
+		want := gbFit(t, ds, params, 2)
+		owned := *ds
+		owned.X = mat.DenseCopyOf(ds.X)
+		owned.Owned = true
+		got, err := Fit(context.Background(), "gradient_boosting", &owned, params, 2, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if owned.X != nil {
+			t.Errorf("%v: the owned matrix was kept", params)
+		}
+		if !proto.Equal(got, want) {
+			t.Errorf("%v: an owned dataset gave a different model", params)
+		}
+	}
+}

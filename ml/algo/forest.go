@@ -41,26 +41,29 @@ func init() {
 	Register(&Spec{
 		Name: "random_forest",
 		Description: "random forest (Breiman, 2001): CART trees on bootstrap samples with a random feature subset " +
-			"per split; averages the trees' class probabilities (classification) or values (regression)",
+			"per split; averages the trees' class probabilities (classification) or values (regression); each split's threshold is the " +
+			"binary32 number nearest the midpoint between the training values it separates, when one lies between them, so the trees store compactly",
 		Tasks:   []datav1.Task{datav1.Task_TASK_CLASSIFICATION, datav1.Task_TASK_REGRESSION},
 		Params:  params,
 		Fit:     fitRandomForest,
 		Predict: predictRandomForest,
+		Columns: true,
 	})
 }
 
 // fitRandomForest grows the trees in parallel on up to GOMAXPROCS
 // goroutines. Tree i draws its bootstrap sample and feature orders from its
 // own random stream, derived from seed and i, so the model is the same
-// whatever the number of cores or the scheduling. The presorted data is
-// shared; each worker reuses one builder's scratch for all its trees.
-// Cancelling ctx stops the fit (checked before each tree and periodically
-// while growing one) and returns ctx.Err().
+// whatever the number of cores or the scheduling. The data is shared; each
+// worker reuses one builder's scratch for all its trees, and each tree is
+// kept in the compact form as soon as it is grown. Cancelling ctx stops the
+// fit (checked before each tree and periodically while growing one) and
+// returns ctx.Err().
 func fitRandomForest(ctx context.Context, ds *Dataset, params map[string]float64, seed int64, progress Progress) (*datav1.Model, error) {
 	if err := ds.Validate(); err != nil {
 		return nil, err
 	}
-	_, p := ds.X.Dims()
+	_, p := ds.Dims()
 	all := p
 	if ds.Task == datav1.Task_TASK_CLASSIFICATION {
 		all = int(math.Sqrt(float64(p)))
@@ -69,6 +72,7 @@ func fitRandomForest(ctx context.Context, ds *Dataset, params map[string]float64
 	if err != nil {
 		return nil, err
 	}
+	cfg.shortThresholds = true
 	nTrees := params[forestParamNEstimators]
 	if nTrees != math.Trunc(nTrees) || nTrees < 1 || nTrees > 10000 {
 		return nil, &ParamError{forestParamNEstimators, fmt.Sprintf("%g must be a whole number in [1, 10000]", nTrees)}
@@ -98,8 +102,34 @@ func fitRandomForest(ctx context.Context, ds *Dataset, params map[string]float64
 	}, nil
 }
 
-// growForest grows n trees on d and returns them with their normalised
-// importances, both in tree order.
+// forestScratchShare bounds the memory of the trees grown at once: their
+// builders' scratch together may take this share of the training data's
+// size (see forestTreeWorkers).
+const forestScratchShare = 0.5
+
+// forestSmallScratch is the scratch that trees grown at once may always
+// take, whatever the data's size: on small tables memory is no concern and
+// every core grows its own tree.
+const forestSmallScratch = 16 << 20
+
+// forestTreeWorkers returns how many trees a forest grows at once on n
+// rows of p features with procs cores. Each tree grown at once needs its
+// own builder, whose scratch (the drawn rows sorted by every feature, the
+// per-row weights) is about half the data's size,
+// so growing one tree per core would multiply the fit's memory by the
+// number of cores. Trees are grown at once only while their scratch fits
+// in forestScratchShare of the data (or forestSmallScratch); the cores
+// left over split large nodes within the trees instead.
+func forestTreeWorkers(procs, trees, n, p int) int {
+	drawn := float64(n) * (1 - 1/math.E) // distinct rows of a bootstrap sample
+	perTree := drawn*float64(4*p+20) + float64(n)*13
+	budget := max(forestScratchShare*float64(n)*float64(p)*8, forestSmallScratch)
+	w := int(budget / perTree)
+	return max(1, min(procs, trees, w))
+}
+
+// growForest grows n trees on d and returns them, in the compact form,
+// with their normalised importances, both in tree order.
 func growForest(ctx context.Context, d *treeData, cfg treeConfig, n int, bootstrap bool, seed int64, progress Progress) ([]*datav1.TreeModel, [][]float64, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -115,18 +145,26 @@ func growForest(ctx context.Context, d *treeData, cfg treeConfig, n int, bootstr
 	// Trees are the unit of parallelism; cores left over when there are
 	// fewer trees than cores go to splitting nodes within a tree.
 	procs := runtime.GOMAXPROCS(0)
-	workers := min(procs, n)
+	workers := forestTreeWorkers(procs, n, d.n, d.p)
 	inner := max(1, procs/workers)
 	for range workers {
 		wg.Go(func() {
 			b := newTreeBuilder(d, cfg, inner)
+			// The wide arrays of the tree being grown are reused from tree to
+			// tree; only the compact copy is kept.
+			wide := &datav1.TreeModel{}
+			var stack []int32
 			for {
 				i := int(next.Add(1) - 1)
 				if i >= n || ctx.Err() != nil {
 					return
 				}
 				b.reset(seed, i, bootstrap)
-				t, imp, err := b.grow(ctx)
+				wt, imp, err := b.growInto(ctx, wide)
+				var t *datav1.TreeModel
+				if err == nil {
+					t, stack = treeCompact(wt, stack)
+				}
 				mu.Lock()
 				if err != nil {
 					if firstEr == nil {

@@ -58,7 +58,7 @@ func TestRandomForestRegression(t *testing.T) {
 				t.Errorf("test R² %.3f, want >= %.2f", r2, tc.minR2)
 			}
 			if d, ok := tc.params["max_depth"]; ok {
-				for i, tr := range m.GetForest().Trees {
+				for i, tr := range forestTrees(t, m) {
 					if got := treeDepth(tr); got > int(d) {
 						t.Errorf("tree %d depth %d > max_depth %g", i, got, d)
 					}
@@ -118,8 +118,7 @@ func TestRandomForestDeterminism(t *testing.T) {
 	if !mat.Equal(full, serial) {
 		t.Error("predictions differ after a round trip or between serial and parallel prediction")
 	}
-	// Few rows are predicted on the message's arrays, many on packed
-	// nodes; both walks must agree.
+	// A row predicted alone must get what it gets in a batch.
 	for i := range 5 {
 		row := treePredict(t, one, mat.NewDense(1, 8, ds.X.RawRowView(i)))
 		if !mat.Equal(row, full.Slice(i, i+1, 0, 3)) {
@@ -228,7 +227,7 @@ func TestRandomForestMaxFeaturesDefault(t *testing.T) {
 	} {
 		m := treeFit(t, "random_forest", tc.ds, map[string]float64{"n_estimators": 30}, 1)
 		all := true
-		for _, tr := range m.GetForest().Trees {
+		for _, tr := range forestTrees(t, m) {
 			all = all && tr.Feature[0] == 0
 		}
 		if all != tc.allOnFeat0 {
@@ -319,9 +318,10 @@ func BenchmarkRandomForestPredict(b *testing.B) {
 func TestRandomForestBalancedWeightsFromWholeTrainingSet(t *testing.T) {
 	// As scikit-learn's class_weight='balanced' (not
 	// 'balanced_subsample'), the class weights come from the whole
-	// training set and multiply each tree's bootstrap counts: a root's
-	// value is Σ count_i·w(y_i) per class, normalised. Weights computed
-	// per bootstrap sample would make every root exactly uniform instead.
+	// training set and multiply each tree's bootstrap counts: a leaf's
+	// value is Σ count_i·w(y_i) per class over its rows, normalised.
+	// Weights computed per bootstrap sample would make the weighted class
+	// totals of every tree exactly uniform instead.
 	const n = 300
 	ds := treeDataset(n, 3, datav1.Task_TASK_CLASSIFICATION, 2, 6, func(rng *rand.Rand, x []float64) float64 {
 		for f := range x {
@@ -336,29 +336,57 @@ func TestRandomForestBalancedWeightsFromWholeTrainingSet(t *testing.T) {
 	m := treeFit(t, "random_forest", ds, map[string]float64{"n_estimators": trees, "max_depth": 2, "balanced": 1}, seed)
 	classW := balancedClassWeights(ds.Y, 2)
 	nonUniform := false
-	for ti, tr := range m.GetForest().Trees {
-		// Replay the tree's bootstrap draws from its random stream.
+	for ti, tr := range forestTrees(t, m) {
+		// Replay the tree's bootstrap draws from its random stream and
+		// route each draw to its leaf.
 		rng := treeRNG(seed, ti)
 		var want [2]float64
+		leafW := map[int]*[2]float64{}
 		for range n {
 			i := rng.IntN(n)
-			want[int(ds.Y[i])] += classW[int(ds.Y[i])]
+			c := int(ds.Y[i])
+			want[c] += classW[c]
+			leaf := treeLeaf(tr, ds.X.RawRowView(i))
+			if leafW[leaf] == nil {
+				leafW[leaf] = new([2]float64)
+			}
+			leafW[leaf][c] += classW[c]
 		}
-		total := want[0] + want[1]
-		for k := range 2 {
-			if !linClose(tr.Value[k], want[k]/total, 1e-12) {
-				t.Errorf("tree %d: root value %v, want %v", ti, tr.Value[:2], []float64{want[0] / total, want[1] / total})
-				break
+		for leaf, w := range leafW {
+			total := w[0] + w[1]
+			for k := range 2 {
+				if !linClose(tr.Value[leaf*2+k], w[k]/total, 1e-12) {
+					t.Errorf("tree %d leaf %d: value %v, want %v", ti, leaf, tr.Value[leaf*2:leaf*2+2], []float64{w[0] / total, w[1] / total})
+					break
+				}
 			}
 		}
 		if tr.Samples[0] != n {
 			t.Errorf("tree %d: root samples %d, want %d draws", ti, tr.Samples[0], n)
 		}
-		if math.Abs(want[0]/total-0.5) > 1e-6 {
+		if total := want[0] + want[1]; math.Abs(want[0]/total-0.5) > 1e-6 {
 			nonUniform = true
 		}
 	}
 	if !nonUniform {
 		t.Error("every bootstrap happened to be balanced; the test does not discriminate")
 	}
+}
+
+// forestTrees returns m's trees in the wide form.
+func forestTrees(t testing.TB, m *datav1.Model) []*datav1.TreeModel {
+	t.Helper()
+	p := len(m.GetFeatureNames())
+	if p == 0 {
+		p = math.MaxInt32
+	}
+	var out []*datav1.TreeModel
+	for i, tr := range m.GetForest().GetTrees() {
+		w, err := ExpandTree(tr, p)
+		if err != nil {
+			t.Fatalf("tree %d: %v", i, err)
+		}
+		out = append(out, w)
+	}
+	return out
 }

@@ -6,9 +6,9 @@ package algo
 // (regression) of the two children, grown depth first.
 //
 // The grower follows the presorting idea of SLIQ (Mehta, Agrawal and
-// Rissanen, 1996): every feature's rows are sorted once per data set, and a
-// tree keeps, for each feature, its rows in that order with each node owning
-// one contiguous range. Splitting a node partitions every feature's range
+// Rissanen, 1996): a tree sorts its rows by every feature once, when it
+// starts (a radix sort of the rows it drew), and keeps, for each feature,
+// its rows in that order with each node owning one contiguous range. Splitting a node partitions every feature's range
 // stably in place, so children stay sorted and no node ever sorts again. A
 // candidate feature is then evaluated with a single linear scan that moves
 // rows from the right child to the left one, keeping running class counts
@@ -85,6 +85,7 @@ func init() {
 		Params:  params,
 		Fit:     fitDecisionTree,
 		Predict: predictDecisionTree,
+		Columns: true,
 	})
 }
 
@@ -96,7 +97,7 @@ func fitDecisionTree(ctx context.Context, ds *Dataset, params map[string]float64
 	if err := ds.Validate(); err != nil {
 		return nil, err
 	}
-	_, p := ds.X.Dims()
+	_, p := ds.Dims()
 	cfg, err := treeConfigFromParams(params, p, p)
 	if err != nil {
 		return nil, err
@@ -146,6 +147,10 @@ type treeConfig struct {
 	maxFeatures int
 	// minImpurityDecrease is the weighted impurity decrease a split needs.
 	minImpurityDecrease float64
+	// shortThresholds makes each split's threshold a binary32 number
+	// inside the same gap between training values when one exists (see
+	// treeShortThreshold), so that a compact tree stores it in 4 bytes.
+	shortThresholds bool
 }
 
 // treeConfigFromParams reads the growth parameters. allFeatures is what
@@ -193,13 +198,11 @@ func resolveMaxFeatures(v float64, numFeatures, allFeatures int) (int, error) {
 // by every tree of a forest.
 type treeData struct {
 	n, p int
-	// x is feature-major: x[f*n+i] is feature f of row i. A NaN is stored
-	// as -Inf: it then sorts first and falls left of every threshold, which
-	// is where prediction sends a NaN. -0 is stored as +0.
-	x []float64
-	// order[f] lists every row sorted by feature f, ties by row index, so
-	// the order is total and deterministic.
-	order [][]int32
+	// cols[f][i] is feature f of row i. A NaN is stored as -Inf: it then
+	// sorts first and falls left of every threshold, which is where
+	// prediction sends a NaN. -0 is stored as +0. A column of the caller's
+	// Dataset.Cols that holds neither is shared, not copied.
+	cols [][]float64
 	// numOutputs is the number of classes, or 1 for regression.
 	numOutputs     int
 	classification bool
@@ -213,23 +216,30 @@ type treeData struct {
 	y []float64
 }
 
-// newTreeData copies ds into feature-major form and presorts every
-// feature, in parallel across features. classW holds per-class weights for
+// newTreeData lays ds out column by column: it shares the columns of
+// ds.Cols that need no cleaning and copies the rest, or copies ds.X into
+// one feature-major block. classW holds per-class weights for
 // classification (nil for none; ignored for regression). ds must be valid.
+// Rows are sorted per tree (treeBuilder.reset), not here: a presorted copy
+// of every feature would cost half the data's size again for the whole fit.
 func newTreeData(ds *Dataset, classW []float64) *treeData {
-	n, p := ds.X.Dims()
-	d := &treeData{n: n, p: p, x: make([]float64, n*p), order: make([][]int32, p)}
-	raw := ds.X.RawMatrix()
-	for i := range n {
-		row := raw.Data[i*raw.Stride : i*raw.Stride+p]
-		for f, v := range row {
-			switch {
-			case math.IsNaN(v):
-				v = math.Inf(-1)
-			case v == 0:
-				v = 0 // -0 becomes +0 so the two sort as equal
+	n, p := ds.Dims()
+	d := &treeData{n: n, p: p, cols: make([][]float64, p)}
+	if ds.Cols != nil {
+		treeParallel(p, runtime.GOMAXPROCS(0), func(_, f int) {
+			d.cols[f] = treeCleanColumn(ds.Cols[f])
+		})
+	} else {
+		x := make([]float64, n*p)
+		for f := range p {
+			d.cols[f] = x[f*n : (f+1)*n : (f+1)*n]
+		}
+		raw := ds.X.RawMatrix()
+		for i := range n {
+			row := raw.Data[i*raw.Stride : i*raw.Stride+p]
+			for f, v := range row {
+				x[f*n+i] = treeCleanValue(v)
 			}
-			d.x[f*n+i] = v
 		}
 	}
 	if ds.Task == datav1.Task_TASK_CLASSIFICATION {
@@ -248,10 +258,34 @@ func newTreeData(ds *Dataset, classW []float64) *treeData {
 		d.numOutputs = 1
 		d.y = ds.Y
 	}
-	treeParallel(p, runtime.GOMAXPROCS(0), func(_, f int) {
-		d.order[f] = treeArgsort(d.col(f))
-	})
 	return d
+}
+
+// treeCleanValue maps NaN to -Inf and -0 to +0, the forms treeData stores.
+func treeCleanValue(v float64) float64 {
+	switch {
+	case math.IsNaN(v):
+		return math.Inf(-1)
+	case v == 0:
+		return 0 // -0 becomes +0 so the two sort as equal
+	}
+	return v
+}
+
+// treeCleanColumn returns col itself when no value needs cleaning, else a
+// cleaned copy; col is never modified.
+func treeCleanColumn(col []float64) []float64 {
+	for i, v := range col {
+		if v != v || (v == 0 && math.Signbit(v)) {
+			out := make([]float64, len(col))
+			copy(out, col[:i])
+			for j := i; j < len(col); j++ {
+				out[j] = treeCleanValue(col[j])
+			}
+			return out
+		}
+	}
+	return col
 }
 
 // Radix sort digits: 11 bits in each of 6 passes cover 64-bit keys.
@@ -274,20 +308,47 @@ func treeSortKey(v float64) uint64 {
 }
 
 // treeArgsort returns the indexes of col in ascending order of value, ties
-// in index order. It is a least-significant-digit radix sort (Knuth, The
-// Art of Computer Programming vol. 3, §5.2.5) on treeSortKey images: every
-// pass is stable, so equal keys keep their initial index order, and a pass
-// is skipped when all keys share its digit (as the exponent bits of
-// similar values often do). col must not contain NaN.
+// in index order. col must not contain NaN.
 func treeArgsort(col []float64) []int32 {
-	n := len(col)
-	keys, keys2 := make([]uint64, n), make([]uint64, n)
-	idx, idx2 := make([]int32, n), make([]int32, n)
-	var hist [treeRadixPasses][1 << treeRadixBits]int
-	for i, v := range col {
-		k := treeSortKey(v)
-		keys[i] = k
-		idx[i] = int32(i)
+	rows := make([]int32, len(col))
+	for i := range rows {
+		rows[i] = int32(i)
+	}
+	out := make([]int32, len(col))
+	var s treeSorter
+	s.argsort(col, rows, out)
+	return out
+}
+
+// treeSorter holds the scratch of argsort, reused across calls.
+type treeSorter struct {
+	keys, keys2 []uint64
+	idx2        []int32
+	hist        [treeRadixPasses][1 << treeRadixBits]int32
+}
+
+// argsort writes rows to out in ascending order of col[row], ties in the
+// order of rows. It is a least-significant-digit radix sort (Knuth, The
+// Art of Computer Programming vol. 3, §5.2.5) on treeSortKey images: every
+// pass is stable, so equal keys keep their initial order, and a pass is
+// skipped when all keys share its digit (as the exponent bits of similar
+// values often do). col must not contain NaN; out must have len(rows).
+func (s *treeSorter) argsort(col []float64, rows, out []int32) {
+	n := len(rows)
+	if n == 0 {
+		return
+	}
+	if cap(s.keys) < n {
+		s.keys, s.keys2, s.idx2 = make([]uint64, n), make([]uint64, n), make([]int32, n)
+	}
+	keys, keys2 := s.keys[:n], s.keys2[:n]
+	idx, idx2 := out[:n], s.idx2[:n]
+	hist := &s.hist
+	*hist = [treeRadixPasses][1 << treeRadixBits]int32{}
+	for j, i := range rows {
+		k := treeSortKey(col[i])
+		keys[j] = k
+		idx[j] = i
 		for pass := range treeRadixPasses {
 			hist[pass][(k>>(pass*treeRadixBits))&treeRadixMask]++
 		}
@@ -295,10 +356,10 @@ func treeArgsort(col []float64) []int32 {
 	for pass := range treeRadixPasses {
 		shift := pass * treeRadixBits
 		h := &hist[pass]
-		if n == 0 || h[(keys[0]>>shift)&treeRadixMask] == n {
+		if n == 0 || int(h[(keys[0]>>shift)&treeRadixMask]) == n {
 			continue
 		}
-		sum := 0
+		var sum int32
 		for d, c := range h {
 			h[d] = sum
 			sum += c
@@ -313,11 +374,13 @@ func treeArgsort(col []float64) []int32 {
 		keys, keys2 = keys2, keys
 		idx, idx2 = idx2, idx
 	}
-	return idx
+	if &idx[0] != &out[0] {
+		copy(out, idx)
+	}
 }
 
 // col returns feature f's values, indexed by row.
-func (d *treeData) col(f int) []float64 { return d.x[f*d.n : (f+1)*d.n] }
+func (d *treeData) col(f int) []float64 { return d.cols[f] }
 
 // treeParallel runs fn(worker, i) for i in [0, n) on up to workers
 // goroutines, numbered from 0 so that fn can use per-worker scratch. Items
@@ -427,7 +490,9 @@ type treeBuilder struct {
 	cnt []float64
 	// scratch has one entry per worker that may scan or partition in
 	// parallel within a node (one when trees are grown in parallel).
-	scratch    []treeScratch
+	scratch []treeScratch
+	// sorter sorts the tree's rows by each feature in reset.
+	sorter     treeSorter
 	stack      []treeFrame
 	importance []float64
 	rootWeight float64
@@ -447,6 +512,8 @@ type treeScratch struct {
 // newTreeBuilder allocates the scratch for trees on d, for up to workers
 // goroutines within one node.
 func newTreeBuilder(d *treeData, cfg treeConfig, workers int) *treeBuilder {
+	// The order arrays are sized by reset to the rows a tree draws, about
+	// 63% of them for a bootstrap sample.
 	b := &treeBuilder{
 		d:          d,
 		cfg:        cfg,
@@ -459,9 +526,6 @@ func newTreeBuilder(d *treeData, cfg treeConfig, workers int) *treeBuilder {
 		cnt:        make([]float64, d.numOutputs),
 		scratch:    make([]treeScratch, max(1, workers)),
 		importance: make([]float64, d.p),
-	}
-	for f := range b.order {
-		b.order[f] = make([]int32, 0, d.n)
 	}
 	for w := range b.scratch {
 		b.scratch[w] = treeScratch{
@@ -521,17 +585,26 @@ func (b *treeBuilder) reset(seed int64, index int, bootstrap bool) {
 			b.tw[i] = treeTargetWeight{y: y, weight: float64(b.counts[i])}
 		}
 	}
-	// Keep only drawn rows, preserving the presorted order. Branch-free:
-	// every row is written and the cursor advances only for drawn ones.
-	for f := range d.p {
-		src := d.order[f]
-		dst := b.order[f][:d.n]
-		k := 0
-		for _, i := range src {
-			dst[k] = i
-			k += int(min(b.counts[i], 1))
+	// Sort the drawn rows by every feature, ties by row index: the same
+	// order as filtering a presorted copy of all rows, without keeping one.
+	// The drawn rows are listed in scratch[0].tmp, which partition alone
+	// uses otherwise. The features are sorted one after the other: a
+	// sorter's scratch is 20 bytes a row, and one per core would cost more
+	// memory than the sorting time it saves (a few per cent of a tree).
+	drawn := b.scratch[0].tmp[:0]
+	for i, c := range b.counts {
+		if c > 0 {
+			drawn = append(drawn, int32(i))
 		}
-		b.order[f] = dst[:k]
+	}
+	m := len(drawn)
+	for f := range d.p {
+		if cap(b.order[f]) < m {
+			// A little slack: the next bootstrap sample may draw a few more.
+			b.order[f] = make([]int32, m, min(d.n, m+m/64+16))
+		}
+		b.order[f] = b.order[f][:m]
+		b.sorter.argsort(d.cols[f], drawn, b.order[f])
 	}
 	for f := range b.feats {
 		b.feats[f] = f
@@ -545,10 +618,17 @@ func (b *treeBuilder) reset(seed int64, index int, bootstrap bool) {
 // returns the tree and its impurity-decrease feature importances,
 // normalised to sum to 1, or all zero when the tree never split.
 func (b *treeBuilder) grow(ctx context.Context) (*datav1.TreeModel, []float64, error) {
+	return b.growInto(ctx, &datav1.TreeModel{})
+}
+
+// growInto is grow writing into t, whose arrays are emptied and reused.
+func (b *treeBuilder) growInto(ctx context.Context, t *datav1.TreeModel) (*datav1.TreeModel, []float64, error) {
 	d := b.d
 	rows := len(b.order[0])
-	b.out = &datav1.TreeModel{NumOutputs: int32(d.numOutputs)}
-	t := b.out
+	t.NumOutputs = int32(d.numOutputs)
+	t.Feature, t.Threshold, t.Left, t.Right = t.Feature[:0], t.Threshold[:0], t.Left[:0], t.Right[:0]
+	t.Value, t.Samples = t.Value[:0], t.Samples[:0]
+	b.out = t
 	b.stack = append(b.stack, treeFrame{start: 0, end: rows, parent: -1})
 	for len(b.stack) > 0 {
 		fr := b.stack[len(b.stack)-1]
@@ -592,6 +672,10 @@ func (b *treeBuilder) grow(ctx context.Context) (*datav1.TreeModel, []float64, e
 		}
 		t.Feature[id] = int32(f)
 		t.Threshold[id] = sp.threshold
+		if b.cfg.shortThresholds {
+			col := d.cols[f]
+			t.Threshold[id] = treeShortThreshold(col[b.order[f][sp.pos-1]], col[b.order[f][sp.pos]], sp.threshold)
+		}
 		b.importance[f] += max(dec, 0)
 		leafL := b.isLeaf(len(left), fr.depth+1, stL.pure)
 		leafR := b.isLeaf(len(right), fr.depth+1, stR.pure)
@@ -826,6 +910,23 @@ func (b *treeBuilder) scanRegression(f, start int, rows []int32, st treeNodeStat
 	}
 }
 
+// treeShortThreshold returns a threshold for the split between
+// consecutive distinct training values lo < hi whose midpoint is mid: the
+// binary32 number nearest mid when it, or one of its binary32 neighbours,
+// lies in [lo, hi), else mid itself. Every training row goes to the same
+// side as with mid, so the fitted tree is the same; only a new value
+// strictly between lo and hi and within a binary32 rounding step of mid
+// (a relative distance of about 6e-8) can be routed differently.
+func treeShortThreshold(lo, hi, mid float64) float64 {
+	t := float32(mid)
+	for _, c := range [3]float32{t, math.Nextafter32(t, float32(math.Inf(-1))), math.Nextafter32(t, float32(math.Inf(1)))} {
+		if v := float64(c); v >= lo && v < hi {
+			return v
+		}
+	}
+	return mid
+}
+
 // treeMidpoint returns the threshold between consecutive distinct values
 // lo < hi: their midpoint, computed as lo/2 + hi/2 so it cannot overflow,
 // or lo itself when rounding or infinities would put the midpoint outside
@@ -891,6 +992,9 @@ func ValidateTree(t *datav1.TreeModel, numFeatures int) error {
 	if t == nil {
 		return errors.New("tree is missing")
 	}
+	if len(t.Nodes) != 0 {
+		return errors.New("tree is in the compact form (nodes), which only random forests use")
+	}
 	n := len(t.Feature)
 	if n == 0 {
 		return errors.New("tree has no nodes")
@@ -949,8 +1053,10 @@ func treeBlockRows(rows, procs int) int {
 // returns the average of their outputs: rows × classes probabilities for
 // classification (each tree contributing its leaf's class distribution,
 // as scikit-learn averages probabilities) or rows × 1 values for
-// regression. Row blocks are predicted in parallel; each row sums its trees
-// in index order, so the result does not depend on scheduling.
+// regression. The trees, wide or compact, are first laid out in one
+// treeFlat. Row blocks are predicted in parallel on every core; each row
+// sums its trees in index order, so the result does not depend on
+// scheduling, and no row allocates.
 func predictTreeEnsemble(m *datav1.Model, trees []*datav1.TreeModel, X *mat.Dense) (*mat.Dense, error) {
 	if X == nil || X.IsEmpty() {
 		return nil, errors.New("no rows to predict")
@@ -959,16 +1065,28 @@ func predictTreeEnsemble(m *datav1.Model, trees []*datav1.TreeModel, X *mat.Dens
 	if len(trees) == 0 {
 		return nil, errors.New("model has no trees")
 	}
+	if trees[0] == nil {
+		return nil, errors.New("tree 0: tree is missing")
+	}
+	if trees[0].GetNumOutputs() < 1 {
+		return nil, fmt.Errorf("tree 0: num_outputs %d must be at least 1", trees[0].GetNumOutputs())
+	}
 	k := int(trees[0].GetNumOutputs())
-	for i, t := range trees {
-		if err := ValidateTree(t, cols); err != nil {
+	procs := runtime.GOMAXPROCS(0)
+	// Each tree is laid out on its own, in parallel: decoding a compact
+	// forest of millions of nodes is otherwise a serial tenth of the time.
+	flats := make([]*treeFlat, len(trees))
+	errs := make([]error, len(trees))
+	treeParallel(len(trees), procs, func(_, i int) {
+		flats[i] = &treeFlat{k: k}
+		errs[i] = flats[i].addTree(trees[i], cols)
+	})
+	for i, err := range errs {
+		if err != nil {
 			if len(trees) > 1 {
 				return nil, fmt.Errorf("tree %d: %w", i, err)
 			}
 			return nil, err
-		}
-		if int(t.NumOutputs) != k {
-			return nil, fmt.Errorf("tree %d has %d outputs, tree 0 has %d", i, t.NumOutputs, k)
 		}
 	}
 	switch m.GetTask() {
@@ -983,31 +1101,23 @@ func predictTreeEnsemble(m *datav1.Model, trees []*datav1.TreeModel, X *mat.Dens
 	}
 	raw := X.RawMatrix()
 	out := make([]float64, rows*k)
-	procs := runtime.GOMAXPROCS(0)
 	blockRows := treeBlockRows(rows, procs)
 	blocks := (rows + blockRows - 1) / blockRows
-	// Packing pays for itself once a tree sees enough rows; a single row
-	// reads the message's arrays directly.
-	var packed [][]treeNode
-	if rows >= treePackMinRows {
-		packed = make([][]treeNode, len(trees))
-		treeParallel(len(trees), procs, func(_, i int) { packed[i] = treePack(trees[i]) })
-	}
 	scale := 1 / float64(len(trees))
 	treeParallel(blocks, procs, func(_, blk int) {
 		lo := blk * blockRows
 		hi := min(rows, lo+blockRows)
-		for ti, t := range trees {
+		// The block's rows as order keys, computed once for all trees.
+		keys := make([]uint64, (hi-lo)*cols)
+		for r := lo; r < hi; r++ {
+			treeRowKeys(keys[(r-lo)*cols:(r-lo+1)*cols], raw.Data[r*raw.Stride:r*raw.Stride+cols])
+		}
+		for _, fl := range flats {
 			for r := lo; r < hi; r++ {
-				x := raw.Data[r*raw.Stride : r*raw.Stride+cols]
-				var leaf int
-				if packed != nil {
-					leaf = treeLeafPacked(packed[ti], x)
-				} else {
-					leaf = treeLeaf(t, x)
-				}
+				x := keys[(r-lo)*cols : (r-lo+1)*cols]
+				leaf := int(fl.leaf(0, x))
 				dst := out[r*k : (r+1)*k]
-				src := t.Value[leaf*k : leaf*k+k]
+				src := fl.values[leaf : leaf+k]
 				for j := range dst {
 					dst[j] += src[j]
 				}
@@ -1022,12 +1132,9 @@ func predictTreeEnsemble(m *datav1.Model, trees []*datav1.TreeModel, X *mat.Dens
 	return mat.NewDense(rows, k, out), nil
 }
 
-// treePackMinRows is the number of rows from which prediction packs the
-// trees into treeNode arrays first.
-const treePackMinRows = 64
-
-// treeNode is one node packed for prediction, so that passing a node
-// touches one cache line instead of four parallel arrays.
+// treeNode is one node of a wide tree packed for gradient boosting's
+// prediction, so that passing a node touches one cache line instead of
+// four parallel arrays.
 type treeNode struct {
 	threshold   float64
 	feature     int32 // -1 for a leaf
@@ -1060,7 +1167,7 @@ func treeLeafPacked(nodes []treeNode, x []float64) int {
 	}
 }
 
-// treeLeaf is treeLeafPacked on the message's own arrays.
+// treeLeaf is treeLeafPacked on a wide tree's own arrays.
 func treeLeaf(t *datav1.TreeModel, x []float64) int {
 	feat, thr, left, right := t.Feature, t.Threshold, t.Left, t.Right
 	i := int32(0)

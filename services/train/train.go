@@ -16,6 +16,7 @@ import (
 	"log/slog"
 	"math"
 	"os"
+	"runtime"
 	"runtime/debug"
 	"strings"
 	"sync"
@@ -24,11 +25,8 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
-	"google.golang.org/protobuf/proto"
 
 	"github.com/alur-ml/alur/ml/algo"
-	"github.com/alur-ml/alur/ml/prep"
-	"github.com/alur-ml/alur/ml/table"
 	"github.com/alur-ml/alur/ml/tablepb"
 	datav1 "github.com/alur-ml/alur/proto/alur/data/v1"
 	trainv1 "github.com/alur-ml/alur/proto/alur/train/v1"
@@ -236,9 +234,9 @@ func recvError(ctx context.Context, err error) error {
 }
 
 // receiveTable reads the schema and batches that follow the config until
-// the client closes its side, and returns the table.
-func (s *Server) receiveTable(stream grpc.BidiStreamingServer[trainv1.TrainRequest, trainv1.TrainResponse], label string) (*table.Table, error) {
-	col := &tablepb.Collector{MaxRows: s.cfg.MaxRows, MaxColumns: s.cfg.MaxColumns, MaxCategories: tablepb.DefaultMaxCategories}
+// the client closes its side, into a receiver.
+func (s *Server) receiveTable(stream grpc.BidiStreamingServer[trainv1.TrainRequest, trainv1.TrainResponse], label string) (*receiver, error) {
+	r := &receiver{label: label, maxRows: s.cfg.MaxRows, maxColumns: s.cfg.MaxColumns, maxClasses: tablepb.DefaultMaxCategories}
 	ctx := stream.Context()
 	for {
 		req, err := stream.Recv()
@@ -252,25 +250,21 @@ func (s *Server) receiveTable(stream grpc.BidiStreamingServer[trainv1.TrainReque
 		case *trainv1.TrainRequest_Config:
 			return nil, serverkit.InvalidArgument("config", "sent twice: the config must be the first message only")
 		case *trainv1.TrainRequest_Schema:
-			if err := col.Schema(p.Schema); err != nil {
+			if err := r.schema(p.Schema); err != nil {
 				return nil, tableError(err, "schema")
 			}
 			if err := checkSchema(p.Schema, label); err != nil {
 				return nil, err
 			}
 		case *trainv1.TrainRequest_Batch:
-			if err := col.Batch(p.Batch); err != nil {
+			if err := r.batch(p.Batch); err != nil {
 				return nil, tableError(err, "batch")
 			}
 		default:
 			return nil, serverkit.InvalidArgument("part", "empty message: set config, schema or batch")
 		}
 	}
-	t, err := col.Table()
-	if err != nil {
-		return nil, tableError(err, "schema")
-	}
-	return t, nil
+	return r, nil
 }
 
 // Train fits one model: config first, then the prepared schema and batches;
@@ -297,72 +291,42 @@ func (s *Server) Train(stream grpc.BidiStreamingServer[trainv1.TrainRequest, tra
 		return err
 	}
 
-	t, err := s.receiveTable(stream, vc.label)
+	r, err := s.receiveTable(stream, vc.label)
 	if err != nil {
 		return err
 	}
-	ds, err := dataset(t, vc)
+	ds, err := r.dataset(vc)
+	r = nil
 	if err != nil {
 		return err
 	}
+	rows := len(ds.Y)
 
 	model, fitSeconds, err := fit(ctx, stream, vc, ds)
 	if err != nil {
 		return err
 	}
+	// The training data is not needed any more. Collecting it now lets
+	// the serialization reuse its memory; the collector would otherwise
+	// wait for the heap to grow past its goal first, raising the peak.
+	ds = nil
+	runtime.GC()
 
-	raw, err := proto.MarshalOptions{Deterministic: true}.Marshal(model)
-	if err != nil {
-		return serverkit.Errorf(codes.Internal, "serializing the model: %v", err)
-	}
-	sum := sha256.Sum256(raw)
-	for off := 0; off < len(raw); off += ModelPartBytes {
-		end := min(off+ModelPartBytes, len(raw))
-		if err := stream.Send(&trainv1.TrainResponse{Part: &trainv1.TrainResponse_ModelPart{ModelPart: raw[off:end]}}); err != nil {
-			return err
-		}
+	w := &partWriter{send: func(part []byte) error {
+		return stream.Send(&trainv1.TrainResponse{Part: &trainv1.TrainResponse_ModelPart{ModelPart: part}})
+	}, hash: sha256.New()}
+	if err := writeModel(w, model); err != nil {
+		return err
 	}
 	return stream.Send(&trainv1.TrainResponse{Part: &trainv1.TrainResponse_Result{Result: &trainv1.TrainResult{
 		Algorithm:   vc.spec.Name,
-		ModelBytes:  int64(len(raw)),
-		ModelDigest: hex.EncodeToString(sum[:]),
-		TrainRows:   int64(len(ds.Y)),
+		ModelBytes:  w.total,
+		ModelDigest: hex.EncodeToString(w.hash.Sum(nil)),
+		TrainRows:   int64(rows),
 		FitSeconds:  fitSeconds,
 		Params:      model.GetParams(),
 		Server:      s.cfg.ServerID,
 	}}})
-}
-
-// dataset turns the received prepared table into the algorithm's Dataset
-// and checks that the data agree with the config.
-func dataset(t *table.Table, vc *validConfig) (*algo.Dataset, error) {
-	if t.NumRows() == 0 {
-		return nil, serverkit.Errorf(codes.FailedPrecondition, "the table has no rows to train on")
-	}
-	pd, err := prep.FromPrepared(t, vc.label)
-	if err != nil {
-		return nil, serverkit.Errorf(codes.FailedPrecondition, "the table is not a prepared table: %v", err)
-	}
-	if vc.task != datav1.Task_TASK_UNSPECIFIED && pd.Task != vc.task {
-		return nil, serverkit.InvalidArgument("config.task",
-			fmt.Sprintf("%v, but the label %q makes the data %v (a CATEGORICAL label is classification, a NUMERIC one regression)", vc.task, vc.label, pd.Task))
-	}
-	if !vc.spec.Supports(pd.Task) {
-		return nil, serverkit.InvalidArgument("config.algorithm",
-			fmt.Sprintf("algorithm %s does not support %v, the task of label %q (supports: %s)", vc.spec.Name, pd.Task, vc.label, taskNames(vc.spec.Tasks)))
-	}
-	ds := &algo.Dataset{
-		X:            pd.X,
-		Y:            pd.Y,
-		Task:         pd.Task,
-		NumClasses:   len(pd.ClassNames),
-		FeatureNames: pd.FeatureNames,
-		ClassNames:   pd.ClassNames,
-	}
-	if err := ds.Validate(); err != nil {
-		return nil, serverkit.Errorf(codes.FailedPrecondition, "cannot train on this table: %v", err)
-	}
-	return ds, nil
 }
 
 // progressBox hands progress reports from the fitting goroutines to the

@@ -503,7 +503,38 @@ type TreeModel struct {
 	// or the predicted value.
 	Value []float64 `protobuf:"fixed64,6,rep,packed,name=value,proto3" json:"value,omitempty"`
 	// samples is the number of training rows that reached each node.
-	Samples       []int64 `protobuf:"varint,7,rep,packed,name=samples,proto3" json:"samples,omitempty"`
+	Samples []int64 `protobuf:"varint,7,rep,packed,name=samples,proto3" json:"samples,omitempty"`
+	// nodes, when not empty, holds the whole tree in one compact byte string,
+	// and feature, threshold, left, right, value and samples are empty.
+	// Random forests write their trees this way: a forest of fully grown
+	// trees has millions of nodes, which the parallel arrays store in about
+	// five times the space. The nodes are in preorder (a node, then its left
+	// subtree, then its right subtree). Each node starts with an unsigned
+	// varint t (base 128, least significant group first, as protobuf
+	// varints):
+	//   - t = 0 is a leaf, followed by its value as leaf_counts says;
+	//   - t = 2f + 1 splits on feature f and is followed by the threshold, 8
+	//     bytes of little-endian IEEE 754 binary64;
+	//   - t = 2f + 2 splits on feature f and is followed by the threshold, 4
+	//     bytes of little-endian IEEE 754 binary32 (a threshold that binary32
+	//     represents exactly).
+	//
+	// After a split come its left subtree, then its right subtree.
+	// Interior nodes store no value and no sample count: where needed, their
+	// samples are the sum of their children's and their value the
+	// samples-weighted mean of their children's values.
+	Nodes []byte `protobuf:"bytes,8,opt,name=nodes,proto3" json:"nodes,omitempty"`
+	// leaf_counts says how a leaf in nodes stores its value. When true (a
+	// classification tree grown without class weights), the value comes from
+	// the number of training rows of each class that reached the leaf
+	// (bootstrap draws counted with multiplicity): each count divided by
+	// their sum, which is the leaf's samples. The leaf holds an unsigned
+	// varint h. When h > 0 every row is of one class, (h - 1) mod
+	// num_outputs, and there are (h - 1) div num_outputs + 1 of them. When
+	// h = 0, num_outputs unsigned varints follow, the counts of each class.
+	// When leaf_counts is false, a leaf holds an unsigned varint, its
+	// samples, then num_outputs values as little-endian IEEE 754 binary64.
+	LeafCounts    bool `protobuf:"varint,9,opt,name=leaf_counts,json=leafCounts,proto3" json:"leaf_counts,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -585,6 +616,20 @@ func (x *TreeModel) GetSamples() []int64 {
 		return x.Samples
 	}
 	return nil
+}
+
+func (x *TreeModel) GetNodes() []byte {
+	if x != nil {
+		return x.Nodes
+	}
+	return nil
+}
+
+func (x *TreeModel) GetLeafCounts() bool {
+	if x != nil {
+		return x.LeafCounts
+	}
+	return false
 }
 
 // ForestModel averages the outputs of its trees.
@@ -757,7 +802,7 @@ const file_alur_data_v1_model_proto_rawDesc = "" +
 	"\x0fGaussianNbModel\x12&\n" +
 	"\x0fclass_log_prior\x18\x01 \x03(\x01R\rclassLogPrior\x12\x14\n" +
 	"\x05means\x18\x02 \x03(\x01R\x05means\x12\x1c\n" +
-	"\tvariances\x18\x03 \x03(\x01R\tvariances\"\xbe\x01\n" +
+	"\tvariances\x18\x03 \x03(\x01R\tvariances\"\xf5\x01\n" +
 	"\tTreeModel\x12\x18\n" +
 	"\afeature\x18\x01 \x03(\x11R\afeature\x12\x1c\n" +
 	"\tthreshold\x18\x02 \x03(\x01R\tthreshold\x12\x12\n" +
@@ -766,7 +811,10 @@ const file_alur_data_v1_model_proto_rawDesc = "" +
 	"\vnum_outputs\x18\x05 \x01(\x05R\n" +
 	"numOutputs\x12\x14\n" +
 	"\x05value\x18\x06 \x03(\x01R\x05value\x12\x18\n" +
-	"\asamples\x18\a \x03(\x03R\asamples\"<\n" +
+	"\asamples\x18\a \x03(\x03R\asamples\x12\x14\n" +
+	"\x05nodes\x18\b \x01(\fR\x05nodes\x12\x1f\n" +
+	"\vleaf_counts\x18\t \x01(\bR\n" +
+	"leafCounts\"<\n" +
 	"\vForestModel\x12-\n" +
 	"\x05trees\x18\x01 \x03(\v2\x17.alur.data.v1.TreeModelR\x05trees\"\xa3\x01\n" +
 	"\rBoostingModel\x12\x1f\n" +
