@@ -390,3 +390,30 @@ func forestTrees(t testing.TB, m *datav1.Model) []*datav1.TreeModel {
 	}
 	return out
 }
+
+// TestForestPredictGroupsMatchSingleRows checks the lockstep walk of eight
+// rows at a time (treeFlat.leaves) against predicting each row alone, on
+// row counts that leave every possible short last group.
+func TestForestPredictGroupsMatchSingleRows(t *testing.T) {
+	ds := treeBenchData(3000)
+	m, err := Fit(context.Background(), "random_forest", ds, map[string]float64{"n_estimators": 7}, 1, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, rows := range []int{1, 7, 8, 9, 15, 16, 17, 63} {
+		X := mat.DenseCopyOf(ds.X.Slice(0, rows, 0, 20))
+		all, err := Predict(m, X)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for r := range rows {
+			one, err := Predict(m, mat.DenseCopyOf(X.Slice(r, r+1, 0, 20)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !mat.Equal(one, all.Slice(r, r+1, 0, 2)) {
+				t.Fatalf("%d rows: row %d predicts %v in the group, %v alone", rows, r, mat.Formatted(all.Slice(r, r+1, 0, 2)), mat.Formatted(one))
+			}
+		}
+	}
+}

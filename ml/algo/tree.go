@@ -1112,14 +1112,23 @@ func predictTreeEnsemble(m *datav1.Model, trees []*datav1.TreeModel, X *mat.Dens
 		for r := lo; r < hi; r++ {
 			treeRowKeys(keys[(r-lo)*cols:(r-lo+1)*cols], raw.Data[r*raw.Stride:r*raw.Stride+cols])
 		}
+		var base [treeWalkRows]int
+		var leaves [treeWalkRows]int32
 		for _, fl := range flats {
-			for r := lo; r < hi; r++ {
-				x := keys[(r-lo)*cols : (r-lo+1)*cols]
-				leaf := int(fl.leaf(0, x))
-				dst := out[r*k : (r+1)*k]
-				src := fl.values[leaf : leaf+k]
-				for j := range dst {
-					dst[j] += src[j]
+			for r := lo; r < hi; r += treeWalkRows {
+				n := min(treeWalkRows, hi-r)
+				for g := range base {
+					// A short last group repeats its last row.
+					base[g] = (r - lo + min(g, n-1)) * cols
+				}
+				fl.leaves(keys, &base, &leaves)
+				for g := range n {
+					leaf := int(leaves[g])
+					dst := out[(r+g)*k : (r+g+1)*k]
+					src := fl.values[leaf : leaf+k]
+					for j := range dst {
+						dst[j] += src[j]
+					}
 				}
 			}
 		}
