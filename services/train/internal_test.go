@@ -192,6 +192,16 @@ func TestWriteModelMatchesMarshal(t *testing.T) {
 		t.Fatal(err)
 	}
 	empty := &datav1.Model{Algorithm: "random_forest", Parameters: &datav1.Model_Forest{Forest: &datav1.ForestModel{}}}
+	knnSpec, _ := algo.Lookup("knn")
+	knnDS, err := receive(t, smallTable(30000, 4, 4, 2), 0).dataset(&validConfig{spec: knnSpec, label: "y"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	knn, err := algo.Fit(context.Background(), "knn", knnDS, map[string]float64{"k": 3, "distance_weighted": 1}, 1, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	knnEmpty := &datav1.Model{Algorithm: "knn", Parameters: &datav1.Model_Knn{Knn: &datav1.KnnModel{K: 1}}}
 	for _, tc := range []struct {
 		name string
 		m    *datav1.Model
@@ -199,6 +209,8 @@ func TestWriteModelMatchesMarshal(t *testing.T) {
 		{"forest", forest},
 		{"linear", linear},
 		{"forest without trees", empty},
+		{"knn", knn},
+		{"knn without rows", knnEmpty},
 	} {
 		want, err := modelMarshal.Marshal(tc.m)
 		if err != nil {
@@ -221,7 +233,7 @@ func TestWriteModelMatchesMarshal(t *testing.T) {
 		if wantParts := (len(want) + ModelPartBytes - 1) / ModelPartBytes; len(parts) != wantParts {
 			t.Errorf("%s: %d parts for %d bytes, want %d", tc.name, len(parts), len(want), wantParts)
 		}
-		if tc.name == "forest" && len(want) <= ModelPartBytes {
+		if (tc.name == "forest" || tc.name == "knn") && len(want) <= ModelPartBytes {
 			t.Errorf("the forest has %d bytes, too few to test several parts", len(want))
 		}
 		sum := sha256.Sum256(want)

@@ -1,7 +1,9 @@
 package train
 
 import (
+	"encoding/binary"
 	"hash"
+	"math"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/encoding/protowire"
@@ -64,6 +66,9 @@ var modelMarshal = proto.MarshalOptions{Deterministic: true}
 // field-number order, so these are the very bytes proto.Marshal gives for
 // the whole model (a test holds it to that).
 func writeModel(w *partWriter, m *datav1.Model) error {
+	if knn := m.GetKnn(); knn != nil {
+		return writeKnnModel(w, m, knn)
+	}
 	forest := m.GetForest()
 	if forest == nil {
 		raw, err := modelMarshal.Marshal(m)
@@ -101,6 +106,66 @@ func writeModel(w *partWriter, m *datav1.Model) error {
 		if _, err := w.Write(buf); err != nil {
 			return err
 		}
+	}
+	return w.flush()
+}
+
+// writeKnnModel serializes a k-NN model, whose training rows are most of
+// it, without a second copy of them: the model's other fields first, then
+// the knn field (11) with its packed points and targets written straight
+// from the slices, 64 KiB at a time. These are the bytes proto.Marshal
+// gives (a test holds it to that).
+func writeKnnModel(w *partWriter, m *datav1.Model, knn *datav1.KnnModel) error {
+	const knnField, pointsField, targetsField = 11, 4, 5
+	// The model without its parameters, marshalled with them taken off for
+	// a moment rather than cloned: a clone would copy the points.
+	params := m.Parameters
+	m.Parameters = nil
+	raw, err := modelMarshal.Marshal(m)
+	m.Parameters = params
+	if err != nil {
+		return serverkit.Errorf(codes.Internal, "serializing the model: %v", err)
+	}
+	small, err := modelMarshal.Marshal(&datav1.KnnModel{K: knn.GetK(), DistanceWeighted: knn.GetDistanceWeighted(), NumFeatures: knn.GetNumFeatures()})
+	if err != nil {
+		return serverkit.Errorf(codes.Internal, "serializing the model: %v", err)
+	}
+	packedSize := func(n int) int {
+		if n == 0 {
+			return 0
+		}
+		return protowire.SizeTag(pointsField) + protowire.SizeBytes(8*n)
+	}
+	size := len(small) + packedSize(len(knn.GetPoints())) + packedSize(len(knn.GetTargets()))
+	raw = protowire.AppendTag(raw, knnField, protowire.BytesType)
+	raw = protowire.AppendVarint(raw, uint64(size))
+	raw = append(raw, small...)
+	if _, err := w.Write(raw); err != nil {
+		return err
+	}
+	buf := make([]byte, 0, 64<<10)
+	for _, f := range []struct {
+		num  protowire.Number
+		vals []float64
+	}{{pointsField, knn.GetPoints()}, {targetsField, knn.GetTargets()}} {
+		if len(f.vals) == 0 {
+			continue
+		}
+		buf = protowire.AppendTag(buf[:0], f.num, protowire.BytesType)
+		buf = protowire.AppendVarint(buf, uint64(8*len(f.vals)))
+		for _, v := range f.vals {
+			if len(buf)+8 > cap(buf) {
+				if _, err := w.Write(buf); err != nil {
+					return err
+				}
+				buf = buf[:0]
+			}
+			buf = binary.LittleEndian.AppendUint64(buf, math.Float64bits(v))
+		}
+		if _, err := w.Write(buf); err != nil {
+			return err
+		}
+		buf = buf[:0]
 	}
 	return w.flush()
 }
