@@ -58,6 +58,10 @@ func Dial(addr string, opts ...grpc.DialOption) (*grpc.ClientConn, error) {
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
 		grpc.WithDefaultServiceConfig(retryServiceConfig),
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(MaxMessageBytes)),
+		grpc.WithInitialWindowSize(StreamWindowBytes),
+		grpc.WithInitialConnWindowSize(ConnWindowBytes),
+		grpc.WithWriteBufferSize(TransportBufferBytes),
+		grpc.WithReadBufferSize(TransportBufferBytes),
 	}, opts...)
 	return grpc.NewClient(addr, opts...)
 }

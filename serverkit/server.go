@@ -41,6 +41,22 @@ type Server struct {
 	logger *slog.Logger
 }
 
+// Transport sizes for servers and clients alike. Tables stream as batches
+// of about 1 MiB; HTTP/2's default 64 KiB flow-control window, grown only
+// by gRPC's bandwidth estimate, and 32 KiB socket buffers make such a
+// stream stop and wait many times per batch. Fixed windows of a few
+// batches and 1 MiB buffers move a table over loopback at memory speed
+// (make bench-ingest measures it) and bound what one stream can buffer.
+const (
+	// StreamWindowBytes is each stream's flow-control window.
+	StreamWindowBytes = 4 << 20
+	// ConnWindowBytes is each connection's flow-control window.
+	ConnWindowBytes = 16 << 20
+	// TransportBufferBytes is the size of each connection's read and
+	// write buffers.
+	TransportBufferBytes = 1 << 20
+)
+
 // NewGRPCServer returns a server that recovers panics into codes.Internal,
 // logs every call with logger, counts and times every call in Registry,
 // and answers grpc.health.v1 and server
@@ -61,6 +77,10 @@ func NewGRPCServer(logger *slog.Logger, opts ...grpc.ServerOption) *Server {
 		// clients re-resolve DNS and find replicas added since; calls in
 		// flight finish on the old connection (the grace is unbounded).
 		grpc.KeepaliveParams(keepalive.ServerParameters{MaxConnectionAge: MaxConnectionAge}),
+		grpc.InitialWindowSize(StreamWindowBytes),
+		grpc.InitialConnWindowSize(ConnWindowBytes),
+		grpc.WriteBufferSize(TransportBufferBytes),
+		grpc.ReadBufferSize(TransportBufferBytes),
 	}, opts...)
 	g := grpc.NewServer(opts...)
 	hs := health.NewServer()

@@ -4,20 +4,20 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"math/rand/v2"
 	"net"
 	"strconv"
 	"syscall"
 	"time"
 
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/alur-ml/alur/ml/table"
 	"github.com/alur-ml/alur/ml/tablepb"
 	datav1 "github.com/alur-ml/alur/proto/alur/data/v1"
 	ingestv1 "github.com/alur-ml/alur/proto/alur/ingest/v1"
+	"github.com/alur-ml/alur/serverkit"
 )
 
 // transferBlockRows is the block size the transfer server streams in, the
@@ -93,11 +93,13 @@ func benchTransfer(ctx context.Context, o options) (result, error) {
 	if err != nil {
 		return result{}, err
 	}
-	srv := grpc.NewServer()
-	ingestv1.RegisterIngestServiceServer(srv, &transferServer{t: t})
-	go srv.Serve(lis)
-	defer srv.Stop()
-	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	// The services' own server and client settings (serverkit), so the
+	// figure is what a stage stream gets.
+	srv := serverkit.NewGRPCServer(slog.New(slog.DiscardHandler))
+	ingestv1.RegisterIngestServiceServer(srv.GRPC, &transferServer{t: t})
+	go srv.GRPC.Serve(lis)
+	defer srv.GRPC.Stop()
+	conn, err := serverkit.Dial(lis.Addr().String())
 	if err != nil {
 		return result{}, err
 	}
