@@ -21,12 +21,14 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
-	"runtime/debug"
 	"runtime/pprof"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -42,6 +44,9 @@ type options struct {
 	keep         bool
 	cpuProfile   string
 	skip         map[string]bool
+	// transferChild runs only benchmark (b) and prints its result as JSON:
+	// the parent runs (b) in a child process of its own.
+	transferChild bool
 }
 
 func main() {
@@ -55,6 +60,7 @@ func main() {
 	flag.StringVar(&o.workDir, "work-dir", "", "directory for the generated files (default: a new temporary directory, removed at the end)")
 	flag.BoolVar(&o.keep, "keep", false, "keep the generated files")
 	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of this process (benchmarks (a) and (b)) to this file")
+	flag.BoolVar(&o.transferChild, "transfer-child", false, "internal: run only benchmark (b) and print its result as JSON")
 	flag.StringVar(&skip, "skip", "", "comma-separated benchmarks to skip: parse, transfer, binary")
 	flag.Parse()
 	o.skip = make(map[string]bool)
@@ -83,6 +89,13 @@ type result struct {
 }
 
 func run(o options) error {
+	if o.transferChild {
+		r, err := benchTransfer(context.Background(), o)
+		if err != nil {
+			return err
+		}
+		return json.NewEncoder(os.Stdout).Encode(r.fields())
+	}
 	dir := o.workDir
 	if dir == "" {
 		d, err := os.MkdirTemp("", "ingestbench-*")
@@ -120,10 +133,7 @@ func run(o options) error {
 		notes = append(notes, note...)
 	}
 	if !o.skip["transfer"] {
-		// Start from an empty heap, as a separate process would, so what
-		// the parse benchmark left behind does not weigh on this one.
-		debug.FreeOSMemory()
-		r, err := benchTransfer(ctx, o)
+		r, err := transferInChild(ctx, o)
 		if err != nil {
 			return fmt.Errorf("transfer benchmark: %w", err)
 		}
@@ -164,4 +174,33 @@ func passFail(ok bool) string {
 		return "met"
 	}
 	return "NOT met"
+}
+
+// fields exports a result for the child process's JSON.
+func (r result) fields() map[string]string {
+	return map[string]string{"name": r.name, "alur": r.alur, "other": r.other, "ratio": r.ratio, "target": r.target}
+}
+
+// transferInChild runs benchmark (b) in a fresh process of this program,
+// as (c) runs the ingest binary in its own: the transfer allocates and
+// frees hundreds of megabytes, and how fast that goes depends on what the
+// heap holds, so the parse benchmark before it in the same process would
+// weigh on its figure.
+func transferInChild(ctx context.Context, o options) (result, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return result{}, err
+	}
+	cmd := exec.CommandContext(ctx, exe, "--transfer-child",
+		"--transfer-rows", strconv.Itoa(o.transferRows), "--repeat", strconv.Itoa(o.repeat))
+	cmd.Stderr = os.Stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return result{}, err
+	}
+	var f map[string]string
+	if err := json.Unmarshal(out, &f); err != nil {
+		return result{}, fmt.Errorf("reading the child's result: %w", err)
+	}
+	return result{name: f["name"], alur: f["alur"], other: f["other"], ratio: f["ratio"], target: f["target"]}, nil
 }
