@@ -1,8 +1,6 @@
 package orchestrator
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 
 	"google.golang.org/protobuf/proto"
@@ -85,9 +83,4 @@ func concatTables(a, b *table.Table) (*table.Table, error) {
 		out.Columns[i] = c
 	}
 	return out, nil
-}
-
-func sha256Hex(b []byte) string {
-	h := sha256.Sum256(b)
-	return hex.EncodeToString(h[:])
 }

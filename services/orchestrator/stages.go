@@ -19,11 +19,8 @@ import (
 	prepv1 "github.com/alur-ml/alur/proto/alur/prep/v1"
 	trainv1 "github.com/alur-ml/alur/proto/alur/train/v1"
 	"github.com/alur-ml/alur/serverkit"
+	"github.com/alur-ml/alur/services/orchestrator/stageclient"
 )
-
-// modelPartBytes is the size of the model pieces the orchestrator sends to
-// eval, well under gRPC's 4 MiB message limit.
-const modelPartBytes = 512 << 10
 
 // stages holds a client per stage service. The stages are stateless, so
 // every call carries its inputs by value and any replica can answer it.
@@ -200,7 +197,7 @@ func (s *stages) profile(ctx context.Context, t *table.Table, label string) (*da
 		return nil, err
 	}
 	if err := stream.Send(&prepv1.ProfileRequest{Part: &prepv1.ProfileRequest_Options{Options: &prepv1.ProfileOptions{Label: label}}}); err != nil {
-		return nil, recvErr(stream, err)
+		return nil, stageclient.RecvErr(stream, err)
 	}
 	err = tablepb.Send(t, 0,
 		func(sc *datav1.Schema) error {
@@ -210,25 +207,13 @@ func (s *stages) profile(ctx context.Context, t *table.Table, label string) (*da
 			return stream.Send(&prepv1.ProfileRequest{Part: &prepv1.ProfileRequest_Batch{Batch: b}})
 		})
 	if err != nil {
-		return nil, recvErr(stream, err)
+		return nil, stageclient.RecvErr(stream, err)
 	}
 	resp, err := stream.CloseAndRecv()
 	if err != nil {
 		return nil, err
 	}
 	return resp.GetProfile(), nil
-}
-
-// recvErr returns the server's status when a send failed because the
-// server already answered: a client stream's Send returns io.EOF then, and
-// the real reason comes from CloseAndRecv.
-func recvErr[T any](stream interface{ CloseAndRecv() (T, error) }, sendErr error) error {
-	if errors.Is(sendErr, io.EOF) {
-		if _, err := stream.CloseAndRecv(); err != nil {
-			return err
-		}
-	}
-	return sendErr
 }
 
 // prepared is the answer of the prepare stage.
@@ -328,103 +313,19 @@ func splitWord(sp prepv1.Split) string {
 	return sp.String()
 }
 
-// train fits one model and returns the serialized model and the result.
+// trainModel fits one model and returns the serialized model and the
+// result.
 func (s *stages) trainModel(ctx context.Context, cfg *trainv1.TrainConfig, t *table.Table, progress func(*trainv1.TrainProgress)) ([]byte, *trainv1.TrainResult, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.trainTimeout)
 	defer cancel()
-	stream, err := s.train.Train(ctx)
-	if err != nil {
-		return nil, nil, err
-	}
-	errc := make(chan error, 1)
-	go func() {
-		errc <- func() error {
-			if err := stream.Send(&trainv1.TrainRequest{Part: &trainv1.TrainRequest_Config{Config: cfg}}); err != nil {
-				return err
-			}
-			err := tablepb.Send(t, 0,
-				func(sc *datav1.Schema) error {
-					return stream.Send(&trainv1.TrainRequest{Part: &trainv1.TrainRequest_Schema{Schema: sc}})
-				},
-				func(b *datav1.TableBatch) error {
-					return stream.Send(&trainv1.TrainRequest{Part: &trainv1.TrainRequest_Batch{Batch: b}})
-				})
-			if err != nil {
-				return err
-			}
-			return stream.CloseSend()
-		}()
-	}()
-	var model []byte
-	var result *trainv1.TrainResult
-	for {
-		m, err := stream.Recv()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return nil, nil, err
-		}
-		switch {
-		case m.GetProgress() != nil:
-			if progress != nil {
-				progress(m.GetProgress())
-			}
-		case m.GetModelPart() != nil:
-			model = append(model, m.GetModelPart()...)
-		case m.GetResult() != nil:
-			result = m.GetResult()
-		}
-	}
-	if err := <-errc; err != nil && !errors.Is(err, io.EOF) {
-		return nil, nil, err
-	}
-	if result == nil || len(model) == 0 {
-		return nil, nil, status.Error(codes.Internal, "train ended without a model")
-	}
-	if got := sha256Hex(model); got != result.GetModelDigest() {
-		return nil, nil, status.Errorf(codes.DataLoss, "model digest mismatch: got %s, train said %s", got, result.GetModelDigest())
-	}
-	return model, result, nil
+	return stageclient.Train(ctx, s.train, cfg, t, progress)
 }
 
 // evaluate scores a model on a prepared table.
 func (s *stages) evaluate(ctx context.Context, model []byte, t *table.Table, label string) (*datav1.Metrics, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.stepTimeout)
 	defer cancel()
-	stream, err := s.eval.Evaluate(ctx)
-	if err != nil {
-		return nil, err
-	}
-	first := true
-	send := func(req *evalv1.EvaluateRequest) error {
-		if first {
-			req.Label = label
-			first = false
-		}
-		return stream.Send(req)
-	}
-	for off := 0; off < len(model); off += modelPartBytes {
-		end := min(off+modelPartBytes, len(model))
-		if err := send(&evalv1.EvaluateRequest{Part: &evalv1.EvaluateRequest_ModelPart{ModelPart: model[off:end]}}); err != nil {
-			return nil, recvErr(stream, err)
-		}
-	}
-	err = tablepb.Send(t, 0,
-		func(sc *datav1.Schema) error {
-			return send(&evalv1.EvaluateRequest{Part: &evalv1.EvaluateRequest_Schema{Schema: sc}})
-		},
-		func(b *datav1.TableBatch) error {
-			return send(&evalv1.EvaluateRequest{Part: &evalv1.EvaluateRequest_Batch{Batch: b}})
-		})
-	if err != nil {
-		return nil, recvErr(stream, err)
-	}
-	resp, err := stream.CloseAndRecv()
-	if err != nil {
-		return nil, err
-	}
-	return resp.GetMetrics(), nil
+	return stageclient.Evaluate(ctx, s.eval, model, t, label)
 }
 
 // predict asks eval to predict raw rows.
@@ -435,17 +336,17 @@ func (s *stages) predict(ctx context.Context, model []byte, tr *datav1.FittedTra
 	if err != nil {
 		return nil, err
 	}
-	for off := 0; off < len(model); off += modelPartBytes {
-		end := min(off+modelPartBytes, len(model))
+	for off := 0; off < len(model); off += stageclient.ModelPartBytes {
+		end := min(off+stageclient.ModelPartBytes, len(model))
 		if err := stream.Send(&evalv1.PredictRequest{Part: &evalv1.PredictRequest_ModelPart{ModelPart: model[off:end]}}); err != nil {
-			return nil, recvErr(stream, err)
+			return nil, stageclient.RecvErr(stream, err)
 		}
 	}
 	if err := stream.Send(&evalv1.PredictRequest{Part: &evalv1.PredictRequest_Transform{Transform: tr}}); err != nil {
-		return nil, recvErr(stream, err)
+		return nil, stageclient.RecvErr(stream, err)
 	}
 	if err := stream.Send(&evalv1.PredictRequest{Part: &evalv1.PredictRequest_Rows{Rows: rows}}); err != nil {
-		return nil, recvErr(stream, err)
+		return nil, stageclient.RecvErr(stream, err)
 	}
 	return stream.CloseAndRecv()
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/alur-ml/alur/serverkit"
 	"github.com/alur-ml/alur/services/eval"
 	"github.com/alur-ml/alur/services/ingest"
+	"github.com/alur-ml/alur/services/orchestrator/stageclient"
 	"github.com/alur-ml/alur/services/prep"
 	"github.com/alur-ml/alur/services/train"
 )
@@ -29,10 +30,6 @@ import (
 // rpcTimeout bounds every benchmark RPC; a 200000-row random forest takes
 // well under a minute, so this only stops a hung call.
 const rpcTimeout = 30 * time.Minute
-
-// modelPartBytes is the size of the model parts sent to eval, as the
-// orchestrator sends them: half the 1 MiB the contract allows.
-const modelPartBytes = 512 << 10
 
 // stages are the four stage services served in this process, each on its
 // own loopback listener, as `alur dev` runs them: the benchmark reaches
@@ -270,104 +267,20 @@ func prepareRPC(ctx context.Context, c prepv1.PrepServiceClient, t *table.Table,
 	return nil
 }
 
-// trainRPC streams the config and a prepared table to TrainService.Train
-// and returns the serialized model and the result.
+// trainRPC streams the config and a prepared table to TrainService.Train,
+// as the orchestrator does, and returns the serialized model and the
+// result.
 func trainRPC(ctx context.Context, c trainv1.TrainServiceClient, cfg *trainv1.TrainConfig, t *table.Table) ([]byte, *trainv1.TrainResult, error) {
 	ctx, cancel := context.WithTimeout(ctx, rpcTimeout)
 	defer cancel()
-	stream, err := c.Train(ctx)
-	if err != nil {
-		return nil, nil, err
-	}
-	sendErr := make(chan error, 1)
-	go func() {
-		sendErr <- func() error {
-			if err := stream.Send(&trainv1.TrainRequest{Part: &trainv1.TrainRequest_Config{Config: cfg}}); err != nil {
-				return err
-			}
-			err := tablepb.Send(t, 0,
-				func(s *datav1.Schema) error {
-					return stream.Send(&trainv1.TrainRequest{Part: &trainv1.TrainRequest_Schema{Schema: s}})
-				},
-				func(b *datav1.TableBatch) error {
-					return stream.Send(&trainv1.TrainRequest{Part: &trainv1.TrainRequest_Batch{Batch: b}})
-				})
-			if err != nil {
-				return err
-			}
-			return stream.CloseSend()
-		}()
-	}()
-	var model []byte
-	var result *trainv1.TrainResult
-	for {
-		m, err := stream.Recv()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return nil, nil, err
-		}
-		if p := m.GetModelPart(); p != nil {
-			model = append(model, p...)
-		}
-		if r := m.GetResult(); r != nil {
-			result = r
-		}
-	}
-	if err := <-sendErr; err != nil && !errors.Is(err, io.EOF) {
-		return nil, nil, err
-	}
-	if result == nil || len(model) == 0 {
-		return nil, nil, errors.New("the stream ended without a model")
-	}
-	if int64(len(model)) != result.GetModelBytes() {
-		return nil, nil, fmt.Errorf("received %d model bytes, the result says %d", len(model), result.GetModelBytes())
-	}
-	return model, result, nil
+	return stageclient.Train(ctx, c, cfg, t, nil)
 }
 
 // evaluateRPC streams a serialized model and a prepared table with labels
-// to EvalService.Evaluate and returns the metrics.
+// to EvalService.Evaluate, as the orchestrator does, and returns the
+// metrics.
 func evaluateRPC(ctx context.Context, c evalv1.EvalServiceClient, model []byte, t *table.Table, label string) (*datav1.Metrics, error) {
 	ctx, cancel := context.WithTimeout(ctx, rpcTimeout)
 	defer cancel()
-	stream, err := c.Evaluate(ctx)
-	if err != nil {
-		return nil, err
-	}
-	first := true
-	send := func(req *evalv1.EvaluateRequest) error {
-		if first {
-			req.Label, first = label, false
-		}
-		err := stream.Send(req)
-		if errors.Is(err, io.EOF) { // the server answered early: get its status
-			if _, rerr := stream.CloseAndRecv(); rerr != nil {
-				return rerr
-			}
-		}
-		return err
-	}
-	for off := 0; off < len(model); off += modelPartBytes {
-		end := min(off+modelPartBytes, len(model))
-		if err := send(&evalv1.EvaluateRequest{Part: &evalv1.EvaluateRequest_ModelPart{ModelPart: model[off:end]}}); err != nil {
-			return nil, err
-		}
-	}
-	err = tablepb.Send(t, 0,
-		func(s *datav1.Schema) error {
-			return send(&evalv1.EvaluateRequest{Part: &evalv1.EvaluateRequest_Schema{Schema: s}})
-		},
-		func(b *datav1.TableBatch) error {
-			return send(&evalv1.EvaluateRequest{Part: &evalv1.EvaluateRequest_Batch{Batch: b}})
-		})
-	if err != nil {
-		return nil, err
-	}
-	resp, err := stream.CloseAndRecv()
-	if err != nil {
-		return nil, err
-	}
-	return resp.GetMetrics(), nil
+	return stageclient.Evaluate(ctx, c, model, t, label)
 }
