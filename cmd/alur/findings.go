@@ -1,9 +1,11 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 
 	"google.golang.org/protobuf/proto"
@@ -67,19 +69,14 @@ func writeDataSection(w io.Writer, run *orchestratorv1.Run, prof *datav1.DataPro
 			}
 		}
 	}
-	findings := append([]*datav1.Finding(nil), prof.GetFindings()...)
-	if len(findings) == 0 {
+	if len(prof.GetFindings()) == 0 {
 		return
 	}
 	// Most severe first, in the profile's order within a severity.
-	ordered := make([]*datav1.Finding, 0, len(findings))
-	for sev := datav1.Severity_SEVERITY_ERROR; sev >= datav1.Severity_SEVERITY_UNSPECIFIED; sev-- {
-		for _, f := range findings {
-			if f.GetSeverity() == sev {
-				ordered = append(ordered, f)
-			}
-		}
-	}
+	ordered := slices.Clone(prof.GetFindings())
+	slices.SortStableFunc(ordered, func(a, b *datav1.Finding) int {
+		return cmp.Compare(b.GetSeverity(), a.GetSeverity())
+	})
 	fmt.Fprintf(w, "  %d findings:\n", len(ordered))
 	for i, f := range ordered {
 		if i == maxListedFindings {
