@@ -209,6 +209,118 @@ func (DriftLevel) EnumDescriptor() ([]byte, []int) {
 	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{2}
 }
 
+// RunEventKind is what a RunEvent records.
+type RunEventKind int32
+
+const (
+	// RUN_EVENT_KIND_UNSPECIFIED is an event recorded before kinds existed.
+	RunEventKind_RUN_EVENT_KIND_UNSPECIFIED RunEventKind = 0
+	// RUN_EVENT_KIND_RUN_QUEUED: the run was accepted and waits for a slot.
+	RunEventKind_RUN_EVENT_KIND_RUN_QUEUED RunEventKind = 1
+	// RUN_EVENT_KIND_RUN_STARTED: the run got a slot and began its steps.
+	RunEventKind_RUN_EVENT_KIND_RUN_STARTED RunEventKind = 2
+	// RUN_EVENT_KIND_RUN_RESUMED: the orchestrator restarted and resumes the
+	// unfinished run from its last finished step.
+	RunEventKind_RUN_EVENT_KIND_RUN_RESUMED RunEventKind = 3
+	// RUN_EVENT_KIND_STEP_STARTED: a step began its work.
+	RunEventKind_RUN_EVENT_KIND_STEP_STARTED RunEventKind = 4
+	// RUN_EVENT_KIND_STEP_PROGRESS: a step reported progress (training).
+	RunEventKind_RUN_EVENT_KIND_STEP_PROGRESS RunEventKind = 5
+	// RUN_EVENT_KIND_STEP_RETRIED: a stage was unavailable; the step will be
+	// tried again after a backoff.
+	RunEventKind_RUN_EVENT_KIND_STEP_RETRIED RunEventKind = 6
+	// RUN_EVENT_KIND_STEP_FINISHED: a step finished its work.
+	RunEventKind_RUN_EVENT_KIND_STEP_FINISHED RunEventKind = 7
+	// RUN_EVENT_KIND_STEP_CACHED: a step finished by reusing the cached
+	// outputs of an earlier run with the same inputs.
+	RunEventKind_RUN_EVENT_KIND_STEP_CACHED RunEventKind = 8
+	// RUN_EVENT_KIND_STEP_FAILED: a step failed; see the message.
+	RunEventKind_RUN_EVENT_KIND_STEP_FAILED RunEventKind = 9
+	// RUN_EVENT_KIND_TRIAL_FINISHED: a trial was scored; trial is set.
+	RunEventKind_RUN_EVENT_KIND_TRIAL_FINISHED RunEventKind = 10
+	// RUN_EVENT_KIND_TRIAL_FAILED: a trial failed; trial is set, with its error.
+	RunEventKind_RUN_EVENT_KIND_TRIAL_FAILED RunEventKind = 11
+	// RUN_EVENT_KIND_OBJECTIVE_MET: the best trial reached the target.
+	RunEventKind_RUN_EVENT_KIND_OBJECTIVE_MET RunEventKind = 12
+	// RUN_EVENT_KIND_REPORT_STORED: the run's HTML report was stored.
+	RunEventKind_RUN_EVENT_KIND_REPORT_STORED RunEventKind = 13
+	// RUN_EVENT_KIND_RUN_SUCCEEDED: the run ended with a scored model.
+	RunEventKind_RUN_EVENT_KIND_RUN_SUCCEEDED RunEventKind = 14
+	// RUN_EVENT_KIND_RUN_FAILED: the run ended on an error.
+	RunEventKind_RUN_EVENT_KIND_RUN_FAILED RunEventKind = 15
+	// RUN_EVENT_KIND_RUN_CANCELLED: a client cancelled the run.
+	RunEventKind_RUN_EVENT_KIND_RUN_CANCELLED RunEventKind = 16
+)
+
+// Enum value maps for RunEventKind.
+var (
+	RunEventKind_name = map[int32]string{
+		0:  "RUN_EVENT_KIND_UNSPECIFIED",
+		1:  "RUN_EVENT_KIND_RUN_QUEUED",
+		2:  "RUN_EVENT_KIND_RUN_STARTED",
+		3:  "RUN_EVENT_KIND_RUN_RESUMED",
+		4:  "RUN_EVENT_KIND_STEP_STARTED",
+		5:  "RUN_EVENT_KIND_STEP_PROGRESS",
+		6:  "RUN_EVENT_KIND_STEP_RETRIED",
+		7:  "RUN_EVENT_KIND_STEP_FINISHED",
+		8:  "RUN_EVENT_KIND_STEP_CACHED",
+		9:  "RUN_EVENT_KIND_STEP_FAILED",
+		10: "RUN_EVENT_KIND_TRIAL_FINISHED",
+		11: "RUN_EVENT_KIND_TRIAL_FAILED",
+		12: "RUN_EVENT_KIND_OBJECTIVE_MET",
+		13: "RUN_EVENT_KIND_REPORT_STORED",
+		14: "RUN_EVENT_KIND_RUN_SUCCEEDED",
+		15: "RUN_EVENT_KIND_RUN_FAILED",
+		16: "RUN_EVENT_KIND_RUN_CANCELLED",
+	}
+	RunEventKind_value = map[string]int32{
+		"RUN_EVENT_KIND_UNSPECIFIED":    0,
+		"RUN_EVENT_KIND_RUN_QUEUED":     1,
+		"RUN_EVENT_KIND_RUN_STARTED":    2,
+		"RUN_EVENT_KIND_RUN_RESUMED":    3,
+		"RUN_EVENT_KIND_STEP_STARTED":   4,
+		"RUN_EVENT_KIND_STEP_PROGRESS":  5,
+		"RUN_EVENT_KIND_STEP_RETRIED":   6,
+		"RUN_EVENT_KIND_STEP_FINISHED":  7,
+		"RUN_EVENT_KIND_STEP_CACHED":    8,
+		"RUN_EVENT_KIND_STEP_FAILED":    9,
+		"RUN_EVENT_KIND_TRIAL_FINISHED": 10,
+		"RUN_EVENT_KIND_TRIAL_FAILED":   11,
+		"RUN_EVENT_KIND_OBJECTIVE_MET":  12,
+		"RUN_EVENT_KIND_REPORT_STORED":  13,
+		"RUN_EVENT_KIND_RUN_SUCCEEDED":  14,
+		"RUN_EVENT_KIND_RUN_FAILED":     15,
+		"RUN_EVENT_KIND_RUN_CANCELLED":  16,
+	}
+)
+
+func (x RunEventKind) Enum() *RunEventKind {
+	p := new(RunEventKind)
+	*p = x
+	return p
+}
+
+func (x RunEventKind) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (RunEventKind) Descriptor() protoreflect.EnumDescriptor {
+	return file_alur_orchestrator_v1_orchestrator_proto_enumTypes[3].Descriptor()
+}
+
+func (RunEventKind) Type() protoreflect.EnumType {
+	return &file_alur_orchestrator_v1_orchestrator_proto_enumTypes[3]
+}
+
+func (x RunEventKind) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use RunEventKind.Descriptor instead.
+func (RunEventKind) EnumDescriptor() ([]byte, []int) {
+	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{3}
+}
+
 // PipelineSpec describes one workflow. Users write it as YAML or JSON
 // (protojson field names).
 type PipelineSpec struct {
@@ -3263,7 +3375,10 @@ type RunEvent struct {
 	// message says what happened, for people.
 	Message string `protobuf:"bytes,5,opt,name=message,proto3" json:"message,omitempty"`
 	// trial is set when a trial finished.
-	Trial         *Trial `protobuf:"bytes,6,opt,name=trial,proto3" json:"trial,omitempty"`
+	Trial *Trial `protobuf:"bytes,6,opt,name=trial,proto3" json:"trial,omitempty"`
+	// kind says what happened, for programs: tests, tools and dashboards
+	// read it instead of the message, whose words may change.
+	Kind          RunEventKind `protobuf:"varint,7,opt,name=kind,proto3,enum=alur.orchestrator.v1.RunEventKind" json:"kind,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -3338,6 +3453,13 @@ func (x *RunEvent) GetTrial() *Trial {
 		return x.Trial
 	}
 	return nil
+}
+
+func (x *RunEvent) GetKind() RunEventKind {
+	if x != nil {
+		return x.Kind
+	}
+	return RunEventKind_RUN_EVENT_KIND_UNSPECIFIED
 }
 
 // WatchRunResponse carries one event.
@@ -4064,14 +4186,15 @@ const file_alur_orchestrator_v1_orchestrator_proto_rawDesc = "" +
 	"\x04runs\x18\x01 \x03(\v2\x19.alur.orchestrator.v1.RunR\x04runs\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"(\n" +
 	"\x0fWatchRunRequest\x12\x15\n" +
-	"\x06run_id\x18\x01 \x01(\tR\x05runId\"\xf4\x01\n" +
+	"\x06run_id\x18\x01 \x01(\tR\x05runId\"\xac\x02\n" +
 	"\bRunEvent\x12\x1a\n" +
 	"\bsequence\x18\x01 \x01(\x03R\bsequence\x12.\n" +
 	"\x04time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12;\n" +
 	"\trun_state\x18\x03 \x01(\x0e2\x1e.alur.orchestrator.v1.RunStateR\brunState\x12\x12\n" +
 	"\x04step\x18\x04 \x01(\tR\x04step\x12\x18\n" +
 	"\amessage\x18\x05 \x01(\tR\amessage\x121\n" +
-	"\x05trial\x18\x06 \x01(\v2\x1b.alur.orchestrator.v1.TrialR\x05trial\"H\n" +
+	"\x05trial\x18\x06 \x01(\v2\x1b.alur.orchestrator.v1.TrialR\x05trial\x126\n" +
+	"\x04kind\x18\a \x01(\x0e2\".alur.orchestrator.v1.RunEventKindR\x04kind\"H\n" +
 	"\x10WatchRunResponse\x124\n" +
 	"\x05event\x18\x01 \x01(\v2\x1e.alur.orchestrator.v1.RunEventR\x05event\")\n" +
 	"\x10CancelRunRequest\x12\x15\n" +
@@ -4112,7 +4235,26 @@ const file_alur_orchestrator_v1_orchestrator_proto_rawDesc = "" +
 	"\x17DRIFT_LEVEL_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12DRIFT_LEVEL_STABLE\x10\x01\x12\x18\n" +
 	"\x14DRIFT_LEVEL_MODERATE\x10\x02\x12\x15\n" +
-	"\x11DRIFT_LEVEL_MAJOR\x10\x032\xef\n" +
+	"\x11DRIFT_LEVEL_MAJOR\x10\x03*\xbe\x04\n" +
+	"\fRunEventKind\x12\x1e\n" +
+	"\x1aRUN_EVENT_KIND_UNSPECIFIED\x10\x00\x12\x1d\n" +
+	"\x19RUN_EVENT_KIND_RUN_QUEUED\x10\x01\x12\x1e\n" +
+	"\x1aRUN_EVENT_KIND_RUN_STARTED\x10\x02\x12\x1e\n" +
+	"\x1aRUN_EVENT_KIND_RUN_RESUMED\x10\x03\x12\x1f\n" +
+	"\x1bRUN_EVENT_KIND_STEP_STARTED\x10\x04\x12 \n" +
+	"\x1cRUN_EVENT_KIND_STEP_PROGRESS\x10\x05\x12\x1f\n" +
+	"\x1bRUN_EVENT_KIND_STEP_RETRIED\x10\x06\x12 \n" +
+	"\x1cRUN_EVENT_KIND_STEP_FINISHED\x10\a\x12\x1e\n" +
+	"\x1aRUN_EVENT_KIND_STEP_CACHED\x10\b\x12\x1e\n" +
+	"\x1aRUN_EVENT_KIND_STEP_FAILED\x10\t\x12!\n" +
+	"\x1dRUN_EVENT_KIND_TRIAL_FINISHED\x10\n" +
+	"\x12\x1f\n" +
+	"\x1bRUN_EVENT_KIND_TRIAL_FAILED\x10\v\x12 \n" +
+	"\x1cRUN_EVENT_KIND_OBJECTIVE_MET\x10\f\x12 \n" +
+	"\x1cRUN_EVENT_KIND_REPORT_STORED\x10\r\x12 \n" +
+	"\x1cRUN_EVENT_KIND_RUN_SUCCEEDED\x10\x0e\x12\x1d\n" +
+	"\x19RUN_EVENT_KIND_RUN_FAILED\x10\x0f\x12 \n" +
+	"\x1cRUN_EVENT_KIND_RUN_CANCELLED\x10\x102\xef\n" +
 	"\n" +
 	"\x13OrchestratorService\x12g\n" +
 	"\fUploadSource\x12).alur.orchestrator.v1.UploadSourceRequest\x1a*.alur.orchestrator.v1.UploadSourceResponse(\x01\x12Y\n" +
@@ -4144,172 +4286,174 @@ func file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP() []byte {
 	return file_alur_orchestrator_v1_orchestrator_proto_rawDescData
 }
 
-var file_alur_orchestrator_v1_orchestrator_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
+var file_alur_orchestrator_v1_orchestrator_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
 var file_alur_orchestrator_v1_orchestrator_proto_msgTypes = make([]protoimpl.MessageInfo, 52)
 var file_alur_orchestrator_v1_orchestrator_proto_goTypes = []any{
 	(RunState)(0),                   // 0: alur.orchestrator.v1.RunState
 	(StepState)(0),                  // 1: alur.orchestrator.v1.StepState
 	(DriftLevel)(0),                 // 2: alur.orchestrator.v1.DriftLevel
-	(*PipelineSpec)(nil),            // 3: alur.orchestrator.v1.PipelineSpec
-	(*Source)(nil),                  // 4: alur.orchestrator.v1.Source
-	(*Candidate)(nil),               // 5: alur.orchestrator.v1.Candidate
-	(*ParamRange)(nil),              // 6: alur.orchestrator.v1.ParamRange
-	(*ParamValues)(nil),             // 7: alur.orchestrator.v1.ParamValues
-	(*Objective)(nil),               // 8: alur.orchestrator.v1.Objective
-	(*Step)(nil),                    // 9: alur.orchestrator.v1.Step
-	(*Trial)(nil),                   // 10: alur.orchestrator.v1.Trial
-	(*Run)(nil),                     // 11: alur.orchestrator.v1.Run
-	(*Retrain)(nil),                 // 12: alur.orchestrator.v1.Retrain
-	(*DatasetRef)(nil),              // 13: alur.orchestrator.v1.DatasetRef
-	(*Dataset)(nil),                 // 14: alur.orchestrator.v1.Dataset
-	(*DatasetVersion)(nil),          // 15: alur.orchestrator.v1.DatasetVersion
-	(*DriftReport)(nil),             // 16: alur.orchestrator.v1.DriftReport
-	(*RetypedColumn)(nil),           // 17: alur.orchestrator.v1.RetypedColumn
-	(*ColumnDrift)(nil),             // 18: alur.orchestrator.v1.ColumnDrift
-	(*AppendDatasetRequest)(nil),    // 19: alur.orchestrator.v1.AppendDatasetRequest
-	(*AppendDatasetResponse)(nil),   // 20: alur.orchestrator.v1.AppendDatasetResponse
-	(*ListDatasetsRequest)(nil),     // 21: alur.orchestrator.v1.ListDatasetsRequest
-	(*ListDatasetsResponse)(nil),    // 22: alur.orchestrator.v1.ListDatasetsResponse
-	(*GetDatasetRequest)(nil),       // 23: alur.orchestrator.v1.GetDatasetRequest
-	(*GetDatasetResponse)(nil),      // 24: alur.orchestrator.v1.GetDatasetResponse
-	(*CompareVersionsRequest)(nil),  // 25: alur.orchestrator.v1.CompareVersionsRequest
-	(*CompareVersionsResponse)(nil), // 26: alur.orchestrator.v1.CompareVersionsResponse
-	(*RetrainRunRequest)(nil),       // 27: alur.orchestrator.v1.RetrainRunRequest
-	(*RetrainRunResponse)(nil),      // 28: alur.orchestrator.v1.RetrainRunResponse
-	(*LearningCurve)(nil),           // 29: alur.orchestrator.v1.LearningCurve
-	(*LearningCurvePoint)(nil),      // 30: alur.orchestrator.v1.LearningCurvePoint
-	(*Artifact)(nil),                // 31: alur.orchestrator.v1.Artifact
-	(*UploadSourceRequest)(nil),     // 32: alur.orchestrator.v1.UploadSourceRequest
-	(*UploadSourceResponse)(nil),    // 33: alur.orchestrator.v1.UploadSourceResponse
-	(*StartRunRequest)(nil),         // 34: alur.orchestrator.v1.StartRunRequest
-	(*StartRunResponse)(nil),        // 35: alur.orchestrator.v1.StartRunResponse
-	(*GetRunRequest)(nil),           // 36: alur.orchestrator.v1.GetRunRequest
-	(*GetRunResponse)(nil),          // 37: alur.orchestrator.v1.GetRunResponse
-	(*ListRunsRequest)(nil),         // 38: alur.orchestrator.v1.ListRunsRequest
-	(*ListRunsResponse)(nil),        // 39: alur.orchestrator.v1.ListRunsResponse
-	(*WatchRunRequest)(nil),         // 40: alur.orchestrator.v1.WatchRunRequest
-	(*RunEvent)(nil),                // 41: alur.orchestrator.v1.RunEvent
-	(*WatchRunResponse)(nil),        // 42: alur.orchestrator.v1.WatchRunResponse
-	(*CancelRunRequest)(nil),        // 43: alur.orchestrator.v1.CancelRunRequest
-	(*CancelRunResponse)(nil),       // 44: alur.orchestrator.v1.CancelRunResponse
-	(*ListArtifactsRequest)(nil),    // 45: alur.orchestrator.v1.ListArtifactsRequest
-	(*ListArtifactsResponse)(nil),   // 46: alur.orchestrator.v1.ListArtifactsResponse
-	(*GetArtifactRequest)(nil),      // 47: alur.orchestrator.v1.GetArtifactRequest
-	(*GetArtifactResponse)(nil),     // 48: alur.orchestrator.v1.GetArtifactResponse
-	(*PredictRequest)(nil),          // 49: alur.orchestrator.v1.PredictRequest
-	(*PredictResponse)(nil),         // 50: alur.orchestrator.v1.PredictResponse
-	nil,                             // 51: alur.orchestrator.v1.Candidate.ParamsEntry
-	nil,                             // 52: alur.orchestrator.v1.Candidate.GridEntry
-	nil,                             // 53: alur.orchestrator.v1.Candidate.RangesEntry
-	nil,                             // 54: alur.orchestrator.v1.Trial.ParamsEntry
-	(v1.Task)(0),                    // 55: alur.data.v1.Task
-	(*v11.PrepareOptions)(nil),      // 56: alur.prep.v1.PrepareOptions
-	(*v12.CsvOptions)(nil),          // 57: alur.ingest.v1.CsvOptions
-	(*timestamppb.Timestamp)(nil),   // 58: google.protobuf.Timestamp
-	(*v1.Metrics)(nil),              // 59: alur.data.v1.Metrics
-	(*v12.IngestReport)(nil),        // 60: alur.ingest.v1.IngestReport
-	(*v1.Schema)(nil),               // 61: alur.data.v1.Schema
-	(v1.ColumnType)(0),              // 62: alur.data.v1.ColumnType
-	(*v1.RawRows)(nil),              // 63: alur.data.v1.RawRows
-	(*v13.Prediction)(nil),          // 64: alur.eval.v1.Prediction
+	(RunEventKind)(0),               // 3: alur.orchestrator.v1.RunEventKind
+	(*PipelineSpec)(nil),            // 4: alur.orchestrator.v1.PipelineSpec
+	(*Source)(nil),                  // 5: alur.orchestrator.v1.Source
+	(*Candidate)(nil),               // 6: alur.orchestrator.v1.Candidate
+	(*ParamRange)(nil),              // 7: alur.orchestrator.v1.ParamRange
+	(*ParamValues)(nil),             // 8: alur.orchestrator.v1.ParamValues
+	(*Objective)(nil),               // 9: alur.orchestrator.v1.Objective
+	(*Step)(nil),                    // 10: alur.orchestrator.v1.Step
+	(*Trial)(nil),                   // 11: alur.orchestrator.v1.Trial
+	(*Run)(nil),                     // 12: alur.orchestrator.v1.Run
+	(*Retrain)(nil),                 // 13: alur.orchestrator.v1.Retrain
+	(*DatasetRef)(nil),              // 14: alur.orchestrator.v1.DatasetRef
+	(*Dataset)(nil),                 // 15: alur.orchestrator.v1.Dataset
+	(*DatasetVersion)(nil),          // 16: alur.orchestrator.v1.DatasetVersion
+	(*DriftReport)(nil),             // 17: alur.orchestrator.v1.DriftReport
+	(*RetypedColumn)(nil),           // 18: alur.orchestrator.v1.RetypedColumn
+	(*ColumnDrift)(nil),             // 19: alur.orchestrator.v1.ColumnDrift
+	(*AppendDatasetRequest)(nil),    // 20: alur.orchestrator.v1.AppendDatasetRequest
+	(*AppendDatasetResponse)(nil),   // 21: alur.orchestrator.v1.AppendDatasetResponse
+	(*ListDatasetsRequest)(nil),     // 22: alur.orchestrator.v1.ListDatasetsRequest
+	(*ListDatasetsResponse)(nil),    // 23: alur.orchestrator.v1.ListDatasetsResponse
+	(*GetDatasetRequest)(nil),       // 24: alur.orchestrator.v1.GetDatasetRequest
+	(*GetDatasetResponse)(nil),      // 25: alur.orchestrator.v1.GetDatasetResponse
+	(*CompareVersionsRequest)(nil),  // 26: alur.orchestrator.v1.CompareVersionsRequest
+	(*CompareVersionsResponse)(nil), // 27: alur.orchestrator.v1.CompareVersionsResponse
+	(*RetrainRunRequest)(nil),       // 28: alur.orchestrator.v1.RetrainRunRequest
+	(*RetrainRunResponse)(nil),      // 29: alur.orchestrator.v1.RetrainRunResponse
+	(*LearningCurve)(nil),           // 30: alur.orchestrator.v1.LearningCurve
+	(*LearningCurvePoint)(nil),      // 31: alur.orchestrator.v1.LearningCurvePoint
+	(*Artifact)(nil),                // 32: alur.orchestrator.v1.Artifact
+	(*UploadSourceRequest)(nil),     // 33: alur.orchestrator.v1.UploadSourceRequest
+	(*UploadSourceResponse)(nil),    // 34: alur.orchestrator.v1.UploadSourceResponse
+	(*StartRunRequest)(nil),         // 35: alur.orchestrator.v1.StartRunRequest
+	(*StartRunResponse)(nil),        // 36: alur.orchestrator.v1.StartRunResponse
+	(*GetRunRequest)(nil),           // 37: alur.orchestrator.v1.GetRunRequest
+	(*GetRunResponse)(nil),          // 38: alur.orchestrator.v1.GetRunResponse
+	(*ListRunsRequest)(nil),         // 39: alur.orchestrator.v1.ListRunsRequest
+	(*ListRunsResponse)(nil),        // 40: alur.orchestrator.v1.ListRunsResponse
+	(*WatchRunRequest)(nil),         // 41: alur.orchestrator.v1.WatchRunRequest
+	(*RunEvent)(nil),                // 42: alur.orchestrator.v1.RunEvent
+	(*WatchRunResponse)(nil),        // 43: alur.orchestrator.v1.WatchRunResponse
+	(*CancelRunRequest)(nil),        // 44: alur.orchestrator.v1.CancelRunRequest
+	(*CancelRunResponse)(nil),       // 45: alur.orchestrator.v1.CancelRunResponse
+	(*ListArtifactsRequest)(nil),    // 46: alur.orchestrator.v1.ListArtifactsRequest
+	(*ListArtifactsResponse)(nil),   // 47: alur.orchestrator.v1.ListArtifactsResponse
+	(*GetArtifactRequest)(nil),      // 48: alur.orchestrator.v1.GetArtifactRequest
+	(*GetArtifactResponse)(nil),     // 49: alur.orchestrator.v1.GetArtifactResponse
+	(*PredictRequest)(nil),          // 50: alur.orchestrator.v1.PredictRequest
+	(*PredictResponse)(nil),         // 51: alur.orchestrator.v1.PredictResponse
+	nil,                             // 52: alur.orchestrator.v1.Candidate.ParamsEntry
+	nil,                             // 53: alur.orchestrator.v1.Candidate.GridEntry
+	nil,                             // 54: alur.orchestrator.v1.Candidate.RangesEntry
+	nil,                             // 55: alur.orchestrator.v1.Trial.ParamsEntry
+	(v1.Task)(0),                    // 56: alur.data.v1.Task
+	(*v11.PrepareOptions)(nil),      // 57: alur.prep.v1.PrepareOptions
+	(*v12.CsvOptions)(nil),          // 58: alur.ingest.v1.CsvOptions
+	(*timestamppb.Timestamp)(nil),   // 59: google.protobuf.Timestamp
+	(*v1.Metrics)(nil),              // 60: alur.data.v1.Metrics
+	(*v12.IngestReport)(nil),        // 61: alur.ingest.v1.IngestReport
+	(*v1.Schema)(nil),               // 62: alur.data.v1.Schema
+	(v1.ColumnType)(0),              // 63: alur.data.v1.ColumnType
+	(*v1.RawRows)(nil),              // 64: alur.data.v1.RawRows
+	(*v13.Prediction)(nil),          // 65: alur.eval.v1.Prediction
 }
 var file_alur_orchestrator_v1_orchestrator_proto_depIdxs = []int32{
-	4,  // 0: alur.orchestrator.v1.PipelineSpec.source:type_name -> alur.orchestrator.v1.Source
-	55, // 1: alur.orchestrator.v1.PipelineSpec.task:type_name -> alur.data.v1.Task
-	56, // 2: alur.orchestrator.v1.PipelineSpec.prepare:type_name -> alur.prep.v1.PrepareOptions
-	5,  // 3: alur.orchestrator.v1.PipelineSpec.candidates:type_name -> alur.orchestrator.v1.Candidate
-	8,  // 4: alur.orchestrator.v1.PipelineSpec.objective:type_name -> alur.orchestrator.v1.Objective
-	13, // 5: alur.orchestrator.v1.Source.dataset:type_name -> alur.orchestrator.v1.DatasetRef
-	57, // 6: alur.orchestrator.v1.Source.csv:type_name -> alur.ingest.v1.CsvOptions
-	51, // 7: alur.orchestrator.v1.Candidate.params:type_name -> alur.orchestrator.v1.Candidate.ParamsEntry
-	52, // 8: alur.orchestrator.v1.Candidate.grid:type_name -> alur.orchestrator.v1.Candidate.GridEntry
-	53, // 9: alur.orchestrator.v1.Candidate.ranges:type_name -> alur.orchestrator.v1.Candidate.RangesEntry
+	5,  // 0: alur.orchestrator.v1.PipelineSpec.source:type_name -> alur.orchestrator.v1.Source
+	56, // 1: alur.orchestrator.v1.PipelineSpec.task:type_name -> alur.data.v1.Task
+	57, // 2: alur.orchestrator.v1.PipelineSpec.prepare:type_name -> alur.prep.v1.PrepareOptions
+	6,  // 3: alur.orchestrator.v1.PipelineSpec.candidates:type_name -> alur.orchestrator.v1.Candidate
+	9,  // 4: alur.orchestrator.v1.PipelineSpec.objective:type_name -> alur.orchestrator.v1.Objective
+	14, // 5: alur.orchestrator.v1.Source.dataset:type_name -> alur.orchestrator.v1.DatasetRef
+	58, // 6: alur.orchestrator.v1.Source.csv:type_name -> alur.ingest.v1.CsvOptions
+	52, // 7: alur.orchestrator.v1.Candidate.params:type_name -> alur.orchestrator.v1.Candidate.ParamsEntry
+	53, // 8: alur.orchestrator.v1.Candidate.grid:type_name -> alur.orchestrator.v1.Candidate.GridEntry
+	54, // 9: alur.orchestrator.v1.Candidate.ranges:type_name -> alur.orchestrator.v1.Candidate.RangesEntry
 	1,  // 10: alur.orchestrator.v1.Step.state:type_name -> alur.orchestrator.v1.StepState
-	58, // 11: alur.orchestrator.v1.Step.start_time:type_name -> google.protobuf.Timestamp
-	58, // 12: alur.orchestrator.v1.Step.end_time:type_name -> google.protobuf.Timestamp
-	54, // 13: alur.orchestrator.v1.Trial.params:type_name -> alur.orchestrator.v1.Trial.ParamsEntry
-	59, // 14: alur.orchestrator.v1.Trial.validation_metrics:type_name -> alur.data.v1.Metrics
-	3,  // 15: alur.orchestrator.v1.Run.spec:type_name -> alur.orchestrator.v1.PipelineSpec
+	59, // 11: alur.orchestrator.v1.Step.start_time:type_name -> google.protobuf.Timestamp
+	59, // 12: alur.orchestrator.v1.Step.end_time:type_name -> google.protobuf.Timestamp
+	55, // 13: alur.orchestrator.v1.Trial.params:type_name -> alur.orchestrator.v1.Trial.ParamsEntry
+	60, // 14: alur.orchestrator.v1.Trial.validation_metrics:type_name -> alur.data.v1.Metrics
+	4,  // 15: alur.orchestrator.v1.Run.spec:type_name -> alur.orchestrator.v1.PipelineSpec
 	0,  // 16: alur.orchestrator.v1.Run.state:type_name -> alur.orchestrator.v1.RunState
-	58, // 17: alur.orchestrator.v1.Run.create_time:type_name -> google.protobuf.Timestamp
-	58, // 18: alur.orchestrator.v1.Run.end_time:type_name -> google.protobuf.Timestamp
-	9,  // 19: alur.orchestrator.v1.Run.steps:type_name -> alur.orchestrator.v1.Step
-	10, // 20: alur.orchestrator.v1.Run.trials:type_name -> alur.orchestrator.v1.Trial
-	59, // 21: alur.orchestrator.v1.Run.test_metrics:type_name -> alur.data.v1.Metrics
-	55, // 22: alur.orchestrator.v1.Run.task:type_name -> alur.data.v1.Task
-	30, // 23: alur.orchestrator.v1.Run.learning_curve:type_name -> alur.orchestrator.v1.LearningCurvePoint
-	12, // 24: alur.orchestrator.v1.Run.retrain:type_name -> alur.orchestrator.v1.Retrain
-	60, // 25: alur.orchestrator.v1.Run.ingest_report:type_name -> alur.ingest.v1.IngestReport
-	58, // 26: alur.orchestrator.v1.Dataset.create_time:type_name -> google.protobuf.Timestamp
-	15, // 27: alur.orchestrator.v1.Dataset.versions:type_name -> alur.orchestrator.v1.DatasetVersion
-	58, // 28: alur.orchestrator.v1.DatasetVersion.create_time:type_name -> google.protobuf.Timestamp
-	61, // 29: alur.orchestrator.v1.DatasetVersion.schema:type_name -> alur.data.v1.Schema
-	16, // 30: alur.orchestrator.v1.DatasetVersion.drift:type_name -> alur.orchestrator.v1.DriftReport
-	60, // 31: alur.orchestrator.v1.DatasetVersion.ingest_report:type_name -> alur.ingest.v1.IngestReport
-	17, // 32: alur.orchestrator.v1.DriftReport.retyped_columns:type_name -> alur.orchestrator.v1.RetypedColumn
-	18, // 33: alur.orchestrator.v1.DriftReport.columns:type_name -> alur.orchestrator.v1.ColumnDrift
+	59, // 17: alur.orchestrator.v1.Run.create_time:type_name -> google.protobuf.Timestamp
+	59, // 18: alur.orchestrator.v1.Run.end_time:type_name -> google.protobuf.Timestamp
+	10, // 19: alur.orchestrator.v1.Run.steps:type_name -> alur.orchestrator.v1.Step
+	11, // 20: alur.orchestrator.v1.Run.trials:type_name -> alur.orchestrator.v1.Trial
+	60, // 21: alur.orchestrator.v1.Run.test_metrics:type_name -> alur.data.v1.Metrics
+	56, // 22: alur.orchestrator.v1.Run.task:type_name -> alur.data.v1.Task
+	31, // 23: alur.orchestrator.v1.Run.learning_curve:type_name -> alur.orchestrator.v1.LearningCurvePoint
+	13, // 24: alur.orchestrator.v1.Run.retrain:type_name -> alur.orchestrator.v1.Retrain
+	61, // 25: alur.orchestrator.v1.Run.ingest_report:type_name -> alur.ingest.v1.IngestReport
+	59, // 26: alur.orchestrator.v1.Dataset.create_time:type_name -> google.protobuf.Timestamp
+	16, // 27: alur.orchestrator.v1.Dataset.versions:type_name -> alur.orchestrator.v1.DatasetVersion
+	59, // 28: alur.orchestrator.v1.DatasetVersion.create_time:type_name -> google.protobuf.Timestamp
+	62, // 29: alur.orchestrator.v1.DatasetVersion.schema:type_name -> alur.data.v1.Schema
+	17, // 30: alur.orchestrator.v1.DatasetVersion.drift:type_name -> alur.orchestrator.v1.DriftReport
+	61, // 31: alur.orchestrator.v1.DatasetVersion.ingest_report:type_name -> alur.ingest.v1.IngestReport
+	18, // 32: alur.orchestrator.v1.DriftReport.retyped_columns:type_name -> alur.orchestrator.v1.RetypedColumn
+	19, // 33: alur.orchestrator.v1.DriftReport.columns:type_name -> alur.orchestrator.v1.ColumnDrift
 	2,  // 34: alur.orchestrator.v1.DriftReport.level:type_name -> alur.orchestrator.v1.DriftLevel
-	62, // 35: alur.orchestrator.v1.RetypedColumn.from_type:type_name -> alur.data.v1.ColumnType
-	62, // 36: alur.orchestrator.v1.RetypedColumn.to_type:type_name -> alur.data.v1.ColumnType
-	62, // 37: alur.orchestrator.v1.ColumnDrift.type:type_name -> alur.data.v1.ColumnType
+	63, // 35: alur.orchestrator.v1.RetypedColumn.from_type:type_name -> alur.data.v1.ColumnType
+	63, // 36: alur.orchestrator.v1.RetypedColumn.to_type:type_name -> alur.data.v1.ColumnType
+	63, // 37: alur.orchestrator.v1.ColumnDrift.type:type_name -> alur.data.v1.ColumnType
 	2,  // 38: alur.orchestrator.v1.ColumnDrift.level:type_name -> alur.orchestrator.v1.DriftLevel
-	4,  // 39: alur.orchestrator.v1.AppendDatasetRequest.source:type_name -> alur.orchestrator.v1.Source
-	15, // 40: alur.orchestrator.v1.AppendDatasetResponse.version:type_name -> alur.orchestrator.v1.DatasetVersion
-	14, // 41: alur.orchestrator.v1.ListDatasetsResponse.datasets:type_name -> alur.orchestrator.v1.Dataset
-	14, // 42: alur.orchestrator.v1.GetDatasetResponse.dataset:type_name -> alur.orchestrator.v1.Dataset
-	16, // 43: alur.orchestrator.v1.CompareVersionsResponse.report:type_name -> alur.orchestrator.v1.DriftReport
-	11, // 44: alur.orchestrator.v1.RetrainRunResponse.run:type_name -> alur.orchestrator.v1.Run
-	30, // 45: alur.orchestrator.v1.LearningCurve.points:type_name -> alur.orchestrator.v1.LearningCurvePoint
-	58, // 46: alur.orchestrator.v1.Artifact.create_time:type_name -> google.protobuf.Timestamp
-	31, // 47: alur.orchestrator.v1.UploadSourceResponse.artifact:type_name -> alur.orchestrator.v1.Artifact
-	3,  // 48: alur.orchestrator.v1.StartRunRequest.spec:type_name -> alur.orchestrator.v1.PipelineSpec
-	11, // 49: alur.orchestrator.v1.StartRunResponse.run:type_name -> alur.orchestrator.v1.Run
-	11, // 50: alur.orchestrator.v1.GetRunResponse.run:type_name -> alur.orchestrator.v1.Run
-	11, // 51: alur.orchestrator.v1.ListRunsResponse.runs:type_name -> alur.orchestrator.v1.Run
-	58, // 52: alur.orchestrator.v1.RunEvent.time:type_name -> google.protobuf.Timestamp
+	5,  // 39: alur.orchestrator.v1.AppendDatasetRequest.source:type_name -> alur.orchestrator.v1.Source
+	16, // 40: alur.orchestrator.v1.AppendDatasetResponse.version:type_name -> alur.orchestrator.v1.DatasetVersion
+	15, // 41: alur.orchestrator.v1.ListDatasetsResponse.datasets:type_name -> alur.orchestrator.v1.Dataset
+	15, // 42: alur.orchestrator.v1.GetDatasetResponse.dataset:type_name -> alur.orchestrator.v1.Dataset
+	17, // 43: alur.orchestrator.v1.CompareVersionsResponse.report:type_name -> alur.orchestrator.v1.DriftReport
+	12, // 44: alur.orchestrator.v1.RetrainRunResponse.run:type_name -> alur.orchestrator.v1.Run
+	31, // 45: alur.orchestrator.v1.LearningCurve.points:type_name -> alur.orchestrator.v1.LearningCurvePoint
+	59, // 46: alur.orchestrator.v1.Artifact.create_time:type_name -> google.protobuf.Timestamp
+	32, // 47: alur.orchestrator.v1.UploadSourceResponse.artifact:type_name -> alur.orchestrator.v1.Artifact
+	4,  // 48: alur.orchestrator.v1.StartRunRequest.spec:type_name -> alur.orchestrator.v1.PipelineSpec
+	12, // 49: alur.orchestrator.v1.StartRunResponse.run:type_name -> alur.orchestrator.v1.Run
+	12, // 50: alur.orchestrator.v1.GetRunResponse.run:type_name -> alur.orchestrator.v1.Run
+	12, // 51: alur.orchestrator.v1.ListRunsResponse.runs:type_name -> alur.orchestrator.v1.Run
+	59, // 52: alur.orchestrator.v1.RunEvent.time:type_name -> google.protobuf.Timestamp
 	0,  // 53: alur.orchestrator.v1.RunEvent.run_state:type_name -> alur.orchestrator.v1.RunState
-	10, // 54: alur.orchestrator.v1.RunEvent.trial:type_name -> alur.orchestrator.v1.Trial
-	41, // 55: alur.orchestrator.v1.WatchRunResponse.event:type_name -> alur.orchestrator.v1.RunEvent
-	11, // 56: alur.orchestrator.v1.CancelRunResponse.run:type_name -> alur.orchestrator.v1.Run
-	31, // 57: alur.orchestrator.v1.ListArtifactsResponse.artifacts:type_name -> alur.orchestrator.v1.Artifact
-	31, // 58: alur.orchestrator.v1.GetArtifactResponse.artifact:type_name -> alur.orchestrator.v1.Artifact
-	63, // 59: alur.orchestrator.v1.PredictRequest.rows:type_name -> alur.data.v1.RawRows
-	64, // 60: alur.orchestrator.v1.PredictResponse.predictions:type_name -> alur.eval.v1.Prediction
-	7,  // 61: alur.orchestrator.v1.Candidate.GridEntry.value:type_name -> alur.orchestrator.v1.ParamValues
-	6,  // 62: alur.orchestrator.v1.Candidate.RangesEntry.value:type_name -> alur.orchestrator.v1.ParamRange
-	32, // 63: alur.orchestrator.v1.OrchestratorService.UploadSource:input_type -> alur.orchestrator.v1.UploadSourceRequest
-	34, // 64: alur.orchestrator.v1.OrchestratorService.StartRun:input_type -> alur.orchestrator.v1.StartRunRequest
-	36, // 65: alur.orchestrator.v1.OrchestratorService.GetRun:input_type -> alur.orchestrator.v1.GetRunRequest
-	38, // 66: alur.orchestrator.v1.OrchestratorService.ListRuns:input_type -> alur.orchestrator.v1.ListRunsRequest
-	40, // 67: alur.orchestrator.v1.OrchestratorService.WatchRun:input_type -> alur.orchestrator.v1.WatchRunRequest
-	43, // 68: alur.orchestrator.v1.OrchestratorService.CancelRun:input_type -> alur.orchestrator.v1.CancelRunRequest
-	45, // 69: alur.orchestrator.v1.OrchestratorService.ListArtifacts:input_type -> alur.orchestrator.v1.ListArtifactsRequest
-	47, // 70: alur.orchestrator.v1.OrchestratorService.GetArtifact:input_type -> alur.orchestrator.v1.GetArtifactRequest
-	49, // 71: alur.orchestrator.v1.OrchestratorService.Predict:input_type -> alur.orchestrator.v1.PredictRequest
-	19, // 72: alur.orchestrator.v1.OrchestratorService.AppendDataset:input_type -> alur.orchestrator.v1.AppendDatasetRequest
-	21, // 73: alur.orchestrator.v1.OrchestratorService.ListDatasets:input_type -> alur.orchestrator.v1.ListDatasetsRequest
-	23, // 74: alur.orchestrator.v1.OrchestratorService.GetDataset:input_type -> alur.orchestrator.v1.GetDatasetRequest
-	25, // 75: alur.orchestrator.v1.OrchestratorService.CompareVersions:input_type -> alur.orchestrator.v1.CompareVersionsRequest
-	27, // 76: alur.orchestrator.v1.OrchestratorService.RetrainRun:input_type -> alur.orchestrator.v1.RetrainRunRequest
-	33, // 77: alur.orchestrator.v1.OrchestratorService.UploadSource:output_type -> alur.orchestrator.v1.UploadSourceResponse
-	35, // 78: alur.orchestrator.v1.OrchestratorService.StartRun:output_type -> alur.orchestrator.v1.StartRunResponse
-	37, // 79: alur.orchestrator.v1.OrchestratorService.GetRun:output_type -> alur.orchestrator.v1.GetRunResponse
-	39, // 80: alur.orchestrator.v1.OrchestratorService.ListRuns:output_type -> alur.orchestrator.v1.ListRunsResponse
-	42, // 81: alur.orchestrator.v1.OrchestratorService.WatchRun:output_type -> alur.orchestrator.v1.WatchRunResponse
-	44, // 82: alur.orchestrator.v1.OrchestratorService.CancelRun:output_type -> alur.orchestrator.v1.CancelRunResponse
-	46, // 83: alur.orchestrator.v1.OrchestratorService.ListArtifacts:output_type -> alur.orchestrator.v1.ListArtifactsResponse
-	48, // 84: alur.orchestrator.v1.OrchestratorService.GetArtifact:output_type -> alur.orchestrator.v1.GetArtifactResponse
-	50, // 85: alur.orchestrator.v1.OrchestratorService.Predict:output_type -> alur.orchestrator.v1.PredictResponse
-	20, // 86: alur.orchestrator.v1.OrchestratorService.AppendDataset:output_type -> alur.orchestrator.v1.AppendDatasetResponse
-	22, // 87: alur.orchestrator.v1.OrchestratorService.ListDatasets:output_type -> alur.orchestrator.v1.ListDatasetsResponse
-	24, // 88: alur.orchestrator.v1.OrchestratorService.GetDataset:output_type -> alur.orchestrator.v1.GetDatasetResponse
-	26, // 89: alur.orchestrator.v1.OrchestratorService.CompareVersions:output_type -> alur.orchestrator.v1.CompareVersionsResponse
-	28, // 90: alur.orchestrator.v1.OrchestratorService.RetrainRun:output_type -> alur.orchestrator.v1.RetrainRunResponse
-	77, // [77:91] is the sub-list for method output_type
-	63, // [63:77] is the sub-list for method input_type
-	63, // [63:63] is the sub-list for extension type_name
-	63, // [63:63] is the sub-list for extension extendee
-	0,  // [0:63] is the sub-list for field type_name
+	11, // 54: alur.orchestrator.v1.RunEvent.trial:type_name -> alur.orchestrator.v1.Trial
+	3,  // 55: alur.orchestrator.v1.RunEvent.kind:type_name -> alur.orchestrator.v1.RunEventKind
+	42, // 56: alur.orchestrator.v1.WatchRunResponse.event:type_name -> alur.orchestrator.v1.RunEvent
+	12, // 57: alur.orchestrator.v1.CancelRunResponse.run:type_name -> alur.orchestrator.v1.Run
+	32, // 58: alur.orchestrator.v1.ListArtifactsResponse.artifacts:type_name -> alur.orchestrator.v1.Artifact
+	32, // 59: alur.orchestrator.v1.GetArtifactResponse.artifact:type_name -> alur.orchestrator.v1.Artifact
+	64, // 60: alur.orchestrator.v1.PredictRequest.rows:type_name -> alur.data.v1.RawRows
+	65, // 61: alur.orchestrator.v1.PredictResponse.predictions:type_name -> alur.eval.v1.Prediction
+	8,  // 62: alur.orchestrator.v1.Candidate.GridEntry.value:type_name -> alur.orchestrator.v1.ParamValues
+	7,  // 63: alur.orchestrator.v1.Candidate.RangesEntry.value:type_name -> alur.orchestrator.v1.ParamRange
+	33, // 64: alur.orchestrator.v1.OrchestratorService.UploadSource:input_type -> alur.orchestrator.v1.UploadSourceRequest
+	35, // 65: alur.orchestrator.v1.OrchestratorService.StartRun:input_type -> alur.orchestrator.v1.StartRunRequest
+	37, // 66: alur.orchestrator.v1.OrchestratorService.GetRun:input_type -> alur.orchestrator.v1.GetRunRequest
+	39, // 67: alur.orchestrator.v1.OrchestratorService.ListRuns:input_type -> alur.orchestrator.v1.ListRunsRequest
+	41, // 68: alur.orchestrator.v1.OrchestratorService.WatchRun:input_type -> alur.orchestrator.v1.WatchRunRequest
+	44, // 69: alur.orchestrator.v1.OrchestratorService.CancelRun:input_type -> alur.orchestrator.v1.CancelRunRequest
+	46, // 70: alur.orchestrator.v1.OrchestratorService.ListArtifacts:input_type -> alur.orchestrator.v1.ListArtifactsRequest
+	48, // 71: alur.orchestrator.v1.OrchestratorService.GetArtifact:input_type -> alur.orchestrator.v1.GetArtifactRequest
+	50, // 72: alur.orchestrator.v1.OrchestratorService.Predict:input_type -> alur.orchestrator.v1.PredictRequest
+	20, // 73: alur.orchestrator.v1.OrchestratorService.AppendDataset:input_type -> alur.orchestrator.v1.AppendDatasetRequest
+	22, // 74: alur.orchestrator.v1.OrchestratorService.ListDatasets:input_type -> alur.orchestrator.v1.ListDatasetsRequest
+	24, // 75: alur.orchestrator.v1.OrchestratorService.GetDataset:input_type -> alur.orchestrator.v1.GetDatasetRequest
+	26, // 76: alur.orchestrator.v1.OrchestratorService.CompareVersions:input_type -> alur.orchestrator.v1.CompareVersionsRequest
+	28, // 77: alur.orchestrator.v1.OrchestratorService.RetrainRun:input_type -> alur.orchestrator.v1.RetrainRunRequest
+	34, // 78: alur.orchestrator.v1.OrchestratorService.UploadSource:output_type -> alur.orchestrator.v1.UploadSourceResponse
+	36, // 79: alur.orchestrator.v1.OrchestratorService.StartRun:output_type -> alur.orchestrator.v1.StartRunResponse
+	38, // 80: alur.orchestrator.v1.OrchestratorService.GetRun:output_type -> alur.orchestrator.v1.GetRunResponse
+	40, // 81: alur.orchestrator.v1.OrchestratorService.ListRuns:output_type -> alur.orchestrator.v1.ListRunsResponse
+	43, // 82: alur.orchestrator.v1.OrchestratorService.WatchRun:output_type -> alur.orchestrator.v1.WatchRunResponse
+	45, // 83: alur.orchestrator.v1.OrchestratorService.CancelRun:output_type -> alur.orchestrator.v1.CancelRunResponse
+	47, // 84: alur.orchestrator.v1.OrchestratorService.ListArtifacts:output_type -> alur.orchestrator.v1.ListArtifactsResponse
+	49, // 85: alur.orchestrator.v1.OrchestratorService.GetArtifact:output_type -> alur.orchestrator.v1.GetArtifactResponse
+	51, // 86: alur.orchestrator.v1.OrchestratorService.Predict:output_type -> alur.orchestrator.v1.PredictResponse
+	21, // 87: alur.orchestrator.v1.OrchestratorService.AppendDataset:output_type -> alur.orchestrator.v1.AppendDatasetResponse
+	23, // 88: alur.orchestrator.v1.OrchestratorService.ListDatasets:output_type -> alur.orchestrator.v1.ListDatasetsResponse
+	25, // 89: alur.orchestrator.v1.OrchestratorService.GetDataset:output_type -> alur.orchestrator.v1.GetDatasetResponse
+	27, // 90: alur.orchestrator.v1.OrchestratorService.CompareVersions:output_type -> alur.orchestrator.v1.CompareVersionsResponse
+	29, // 91: alur.orchestrator.v1.OrchestratorService.RetrainRun:output_type -> alur.orchestrator.v1.RetrainRunResponse
+	78, // [78:92] is the sub-list for method output_type
+	64, // [64:78] is the sub-list for method input_type
+	64, // [64:64] is the sub-list for extension type_name
+	64, // [64:64] is the sub-list for extension extendee
+	0,  // [0:64] is the sub-list for field type_name
 }
 
 func init() { file_alur_orchestrator_v1_orchestrator_proto_init() }
@@ -4339,7 +4483,7 @@ func file_alur_orchestrator_v1_orchestrator_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_alur_orchestrator_v1_orchestrator_proto_rawDesc), len(file_alur_orchestrator_v1_orchestrator_proto_rawDesc)),
-			NumEnums:      3,
+			NumEnums:      4,
 			NumMessages:   52,
 			NumExtensions: 0,
 			NumServices:   1,

@@ -1,4 +1,4 @@
-package orchestrator
+package engine
 
 import (
 	"context"
@@ -7,17 +7,13 @@ import (
 
 	"github.com/alur-ml/alur/ml/metrics"
 	"github.com/alur-ml/alur/ml/table"
-	datav1 "github.com/alur-ml/alur/proto/alur/data/v1"
 	orchestratorv1 "github.com/alur-ml/alur/proto/alur/orchestrator/v1"
 	trainv1 "github.com/alur-ml/alur/proto/alur/train/v1"
+	"github.com/alur-ml/alur/services/orchestrator/search"
 )
 
-const (
-	learningCurveVersion = "learning_curve/v1"
-	kindLearningCurve    = "learning_curve"
-	// minCurveRows is the fewest rows a learning-curve point trains on.
-	minCurveRows = 10
-)
+// minCurveRows is the fewest rows a learning-curve point trains on.
+const minCurveRows = 10
 
 // curveFractions are the shares of the training rows the learning curve
 // trains the winner on.
@@ -44,15 +40,15 @@ func (r *runner) learningCurve(ctx context.Context, cfg *trainv1.TrainConfig, me
 			idx[i] = i
 		}
 		sub := trainTable.Take(idx)
-		model, _, err := r.srv.stages.trainModel(ctx, cfg, sub, nil)
+		model, _, err := r.eng.stages.Train(ctx, cfg, sub, nil)
 		if err != nil {
 			return nil, fmt.Errorf("learning curve at %d rows: %w", rows, err)
 		}
-		trainMetrics, err := r.srv.stages.evaluate(ctx, model, sub, cfg.GetLabel())
+		trainMetrics, err := r.eng.stages.Evaluate(ctx, model, sub, cfg.GetLabel())
 		if err != nil {
 			return nil, fmt.Errorf("learning curve at %d rows: %w", rows, err)
 		}
-		validMetrics, err := r.srv.stages.evaluate(ctx, model, validTable, cfg.GetLabel())
+		validMetrics, err := r.eng.stages.Evaluate(ctx, model, validTable, cfg.GetLabel())
 		if err != nil {
 			return nil, fmt.Errorf("learning curve at %d rows: %w", rows, err)
 		}
@@ -76,7 +72,7 @@ func curveVerdict(c *orchestratorv1.LearningCurve) string {
 		return "Too few training rows to draw a learning curve; collect more data before judging."
 	}
 	sign := 1.0
-	if lowerIsBetter(c.GetMetric()) {
+	if search.LowerIsBetter(c.GetMetric()) {
 		sign = -1
 	}
 	last := pts[len(pts)-1]
@@ -111,13 +107,3 @@ func curveVerdict(c *orchestratorv1.LearningCurve) string {
 func relativeMetric(m string) bool { return m == "rmse" || m == "mae" || m == "log_loss" }
 
 func fmtScore(v float64) string { return fmt.Sprintf("%.4g", v) }
-
-// tieBreak is the secondary validation metric that orders trials whose
-// objective scores are equal: with small validation sets ties are common,
-// and the better-calibrated model is the safer choice.
-func tieBreak(m *datav1.Metrics) float64 {
-	if c := m.GetClassification(); c != nil {
-		return c.GetLogLoss()
-	}
-	return m.GetRegression().GetRmse()
-}

@@ -1,32 +1,28 @@
-package orchestrator
+package search
 
 import (
-	"context"
 	"fmt"
-	"math"
 	"math/rand/v2"
 
-	"gonum.org/v1/gonum/stat"
-
-	"github.com/alur-ml/alur/ml/metrics"
 	"github.com/alur-ml/alur/ml/table"
 	"github.com/alur-ml/alur/ml/tablepb"
 	datav1 "github.com/alur-ml/alur/proto/alur/data/v1"
-	orchestratorv1 "github.com/alur-ml/alur/proto/alur/orchestrator/v1"
-	trainv1 "github.com/alur-ml/alur/proto/alur/train/v1"
 )
 
-// fold is one cross-validation split of the train and validation rows.
-type fold struct {
-	train, held             *table.Table
-	trainDigest, heldDigest string
+// tableData names rows that are not stored as an artifact by their table
+// digest.
+func tableData(t *table.Table) Data { return Data{Table: t, Digest: tablepb.Digest(t)} }
+
+// Fold is one cross-validation split of the train and validation rows.
+type Fold struct {
+	Train, Held Data
 }
 
-// makeFolds splits t into k stratified folds (by class for a categorical
+// MakeFolds splits t into k stratified folds (by class for a categorical
 // label, at random otherwise), seeded, and returns for each fold the rows
 // to train on and the rows held out. It is scikit-learn's StratifiedKFold
 // idea: every fold keeps the class proportions of the whole.
-func makeFolds(t *table.Table, label string, k int, seed int64) ([]fold, error) {
+func MakeFolds(t *table.Table, label string, k int, seed int64) ([]Fold, error) {
 	col, _ := t.Column(label)
 	if col == nil {
 		return nil, fmt.Errorf("cross-validation: no label column %q in the prepared rows", label)
@@ -58,7 +54,7 @@ func makeFolds(t *table.Table, label string, k int, seed int64) ([]fold, error) 
 			next++
 		}
 	}
-	folds := make([]fold, k)
+	folds := make([]Fold, k)
 	for f := range k {
 		var tr, held []int
 		for i, a := range assign {
@@ -68,79 +64,9 @@ func makeFolds(t *table.Table, label string, k int, seed int64) ([]fold, error) 
 				tr = append(tr, i)
 			}
 		}
-		folds[f] = fold{train: t.Take(tr), held: t.Take(held)}
-		folds[f].trainDigest = tablepb.Digest(folds[f].train)
-		folds[f].heldDigest = tablepb.Digest(folds[f].held)
+		folds[f] = Fold{Train: tableData(t.Take(tr)), Held: tableData(t.Take(held))}
 	}
 	return folds, nil
-}
-
-// crossValidate trains and scores one configuration on every fold and
-// fills the trial's fold scores, mean score and averaged metrics.
-func (r *runner) crossValidate(trial *orchestratorv1.Trial, tc *trainv1.TrainConfig, metric string, folds []fold) error {
-	var all []*datav1.Metrics
-	for f, fd := range folds {
-		trainStep := fmt.Sprintf("train/%d/fold%d", trial.GetNumber(), f+1)
-		outs, err := r.step(trainStep, cacheKey(trainVersion, tc, fd.trainDigest), func(ctx context.Context) ([]string, string, error) {
-			model, res, err := r.srv.stages.trainModel(ctx, tc, fd.train, r.progressFunc(trainStep))
-			if err != nil {
-				return nil, "", err
-			}
-			md, err := r.put(kindModel, trainStep, mediaProto(&datav1.Model{}), tc.GetAlgorithm(), model)
-			if err != nil {
-				return nil, "", err
-			}
-			rd, err := r.putProto(kindTrainResult, trainStep, tc.GetAlgorithm(), res, md)
-			if err != nil {
-				return nil, "", err
-			}
-			return []string{md, rd}, fmt.Sprintf("%s in %.3fs", tc.GetAlgorithm(), res.GetFitSeconds()), nil
-		})
-		if err != nil {
-			return err
-		}
-		res := &trainv1.TrainResult{}
-		if err := r.readProto(outs[1], res); err == nil {
-			trial.FitSeconds += res.GetFitSeconds()
-			trial.Params = res.GetParams()
-			trial.TrainServer = res.GetServer()
-		}
-		model, err := r.srv.store.ReadArtifact(outs[0])
-		if err != nil {
-			return err
-		}
-		evalStep := fmt.Sprintf("evaluate/%d/fold%d", trial.GetNumber(), f+1)
-		outs, err = r.step(evalStep, cacheKey(evaluateVersion, nil, outs[0], fd.heldDigest), func(ctx context.Context) ([]string, string, error) {
-			m, err := r.srv.stages.evaluate(ctx, model, fd.held, tc.GetLabel())
-			if err != nil {
-				return nil, "", err
-			}
-			d, err := r.putProto(kindMetrics, evalStep, fmt.Sprintf("fold %d", f+1), m)
-			if err != nil {
-				return nil, "", err
-			}
-			return []string{d}, metricsSummary(m), nil
-		})
-		if err != nil {
-			return err
-		}
-		m := &datav1.Metrics{}
-		if err := r.readProto(outs[0], m); err != nil {
-			return err
-		}
-		score, _, err := metrics.Score(m, metric)
-		if err != nil {
-			return err
-		}
-		trial.FoldScores = append(trial.FoldScores, score)
-		all = append(all, m)
-	}
-	trial.Score, trial.ScoreStd = stat.MeanStdDev(trial.GetFoldScores(), nil)
-	if math.IsNaN(trial.ScoreStd) {
-		trial.ScoreStd = 0
-	}
-	trial.ValidationMetrics = averageMetrics(all)
-	return nil
 }
 
 // averageMetrics averages scalar metrics over folds and sums confusion

@@ -1,64 +1,55 @@
-package orchestrator
+package datasets
 
 import (
-	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math"
-	"regexp"
 	"strings"
 	"sync"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
-	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/alur-ml/alur/ml/drift"
-	"github.com/alur-ml/alur/ml/metrics"
 	"github.com/alur-ml/alur/ml/table"
 	"github.com/alur-ml/alur/ml/tablepb"
 	datav1 "github.com/alur-ml/alur/proto/alur/data/v1"
+	ingestv1 "github.com/alur-ml/alur/proto/alur/ingest/v1"
 	orchestratorv1 "github.com/alur-ml/alur/proto/alur/orchestrator/v1"
 	"github.com/alur-ml/alur/serverkit"
+	"github.com/alur-ml/alur/services/orchestrator/artifacts"
+	"github.com/alur-ml/alur/services/orchestrator/fault"
 	"github.com/alur-ml/alur/services/orchestrator/store"
 )
-
-// datasetNamePattern is what a dataset name looks like: short, lowercase,
-// safe in a URL, a file name and a CLI argument ("sales", "iris-2025.q1").
-var datasetNamePattern = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,63}$`)
 
 // maxCategoriesListed caps the new and vanished categories a drift report
 // lists per column, so a high-cardinality column cannot bloat the
 // version record.
 const maxCategoriesListed = 50
 
-// kindDatasetBatch is the artifact kind of one appended batch; the whole
-// version's table is a kindDataset artifact.
-const kindDatasetBatch = "dataset_batch"
-
-// collectDatasetVersion keys the collect step of a run on a dataset.
-const collectDatasetVersion = "collect-dataset/v1"
-
-func validateDatasetName(field, name string) error {
-	if name == "" {
-		return serverkit.InvalidArgument(field, "is required")
-	}
-	if !datasetNamePattern.MatchString(name) {
-		return serverkit.InvalidArgument(field, fmt.Sprintf("%q is not a dataset name: use a lowercase letter or digit, then up to 63 lowercase letters, digits, '.', '_' or '-'", name))
-	}
-	return nil
+// Versions records and reads dataset versions in the store.
+type Versions struct {
+	store  *store.Store
+	logger *slog.Logger
+	locks  locks // serialises appends per dataset
 }
 
-// datasetLocks serialises appends per dataset, so each append merges onto
+// New returns the dataset versions kept in st.
+func New(st *store.Store, logger *slog.Logger) *Versions {
+	return &Versions{store: st, logger: logger}
+}
+
+// locks serialises appends per dataset, so each append merges onto
 // the version the previous one made. The store's version check backs it.
-type datasetLocks struct {
+type locks struct {
 	mu    sync.Mutex
 	locks map[string]*sync.Mutex
 }
 
-func (d *datasetLocks) lock(name string) func() {
+func (d *locks) lock(name string) func() {
 	d.mu.Lock()
 	if d.locks == nil {
 		d.locks = map[string]*sync.Mutex{}
@@ -73,8 +64,8 @@ func (d *datasetLocks) lock(name string) func() {
 	return m.Unlock
 }
 
-// describeSource says where a batch came from, for people.
-func describeSource(src *orchestratorv1.Source) string {
+// DescribeSource says where a batch came from, for people.
+func DescribeSource(src *orchestratorv1.Source) string {
 	switch {
 	case src.GetBundled() != "":
 		return "bundled " + src.GetBundled()
@@ -95,48 +86,22 @@ func describeSource(src *orchestratorv1.Source) string {
 	return ""
 }
 
-// AppendDataset collects a batch through the ingest stage and records the
-// dataset's next version: the previous rows followed by the batch.
-func (s *Server) AppendDataset(ctx context.Context, req *orchestratorv1.AppendDatasetRequest) (*orchestratorv1.AppendDatasetResponse, error) {
-	name := req.GetName()
-	if err := validateDatasetName("name", name); err != nil {
-		return nil, err
-	}
-	src := req.GetSource()
-	if err := validateSource("source", src); err != nil {
-		return nil, toStatus(err)
-	}
-	if src.GetDataset() != nil {
-		return nil, serverkit.InvalidArgument("source.dataset", "a batch is read from bundled, path, upload or url, not from another dataset")
-	}
-	if u := src.GetUpload(); u != "" {
-		if _, err := s.store.StatArtifact(u); err != nil {
-			return nil, status.Errorf(codes.NotFound, "source.upload: no uploaded file with digest %s: upload it with UploadSource first", u)
-		}
-	}
-	ref, _, err := s.resolveSource(src)
-	if err != nil {
-		return nil, err
-	}
-	batch, _, report, err := s.stages.collect(ctx, ref)
-	if err != nil {
-		return nil, serverkit.Wrap(err, "source: ingest")
-	}
-	if batch.NumRows() == 0 {
-		return nil, status.Error(codes.FailedPrecondition, "source: the batch has no rows")
-	}
-
-	unlock := s.datasets.lock(name)
+// Append records the dataset's next version: the previous version's rows
+// followed by batch, which was collected from src with report. A batch that
+// changes a column's type is refused (see appendRows); a concurrent append
+// that made the version first is Aborted.
+func (s *Versions) Append(name string, src *orchestratorv1.Source, batch *table.Table, report *ingestv1.IngestReport) (*orchestratorv1.DatasetVersion, error) {
+	unlock := s.locks.lock(name)
 	defer unlock()
 	prev, err := s.store.DatasetVersion(name, 0)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
-		return nil, toStatus(err)
+		return nil, err
 	}
 	merged := batch
 	var prevTable *table.Table
 	var batches []string
 	if prev != nil {
-		if prevTable, err = s.readStoredTable(prev.GetArtifactDigest()); err != nil {
+		if prevTable, err = s.readTable(prev.GetArtifactDigest()); err != nil {
 			return nil, err
 		}
 		if merged, err = appendRows(prevTable, batch); err != nil {
@@ -149,7 +114,7 @@ func (s *Server) AppendDataset(ctx context.Context, req *orchestratorv1.AppendDa
 	if u := src.GetUpload(); u != "" {
 		inputs = append(inputs, u)
 	}
-	batchArt, err := s.putTableArtifact(kindDatasetBatch, fmt.Sprintf("%s@%d batch", name, number), batch, inputs...)
+	batchArt, err := s.putTable(artifacts.KindDatasetBatch, fmt.Sprintf("%s@%d batch", name, number), batch, inputs...)
 	if err != nil {
 		return nil, err
 	}
@@ -157,7 +122,7 @@ func (s *Server) AppendDataset(ctx context.Context, req *orchestratorv1.AppendDa
 	if prev != nil {
 		inputs = append([]string{prev.GetArtifactDigest()}, inputs...)
 	}
-	tableArt, err := s.putTableArtifact(kindDataset, fmt.Sprintf("%s@%d", name, number), merged, inputs...)
+	tableArt, err := s.putTable(artifacts.KindDataset, fmt.Sprintf("%s@%d", name, number), merged, inputs...)
 	if err != nil {
 		return nil, err
 	}
@@ -165,156 +130,91 @@ func (s *Server) AppendDataset(ctx context.Context, req *orchestratorv1.AppendDa
 		Version: number, CreateTime: timestamppb.Now(), Rows: int64(merged.NumRows()),
 		TableDigest: tablepb.Digest(merged), ArtifactDigest: tableArt, Schema: merged.Schema(),
 		BatchDigests: append(append([]string(nil), batches...), batchArt), BatchRows: int64(batch.NumRows()),
-		Source: describeSource(src), IngestReport: report,
+		Source: DescribeSource(src), IngestReport: report,
 	}
 	if prev != nil {
 		v.Drift = driftReport(name, prev.GetVersion(), number, int64(merged.NumRows()), prevTable, appendedRows(merged, prevTable.NumRows()), true)
 	}
 	if err := s.store.PutDatasetVersion(name, v); err != nil {
 		if errors.Is(err, store.ErrVersionConflict) {
-			return nil, status.Errorf(codes.Aborted, "name: another append to %q made version %d first; try again", name, number)
+			return nil, fault.New(codes.Aborted, "name: another append to %q made version %d first; try again", name, number)
 		}
-		return nil, toStatus(err)
+		return nil, err
 	}
 	s.logger.Info("dataset appended", "dataset", name, "version", number, "rows", v.GetRows(), "batch_rows", v.GetBatchRows())
-	return &orchestratorv1.AppendDatasetResponse{Dataset: name, Version: v}, nil
+	return v, nil
 }
 
-// ListDatasets lists every dataset with its latest version.
-func (s *Server) ListDatasets(ctx context.Context, req *orchestratorv1.ListDatasetsRequest) (*orchestratorv1.ListDatasetsResponse, error) {
-	ds, err := s.store.ListDatasets()
-	if err != nil {
-		return nil, toStatus(err)
-	}
-	return &orchestratorv1.ListDatasetsResponse{Datasets: ds}, nil
-}
-
-// GetDataset returns a dataset with every version, newest first.
-func (s *Server) GetDataset(ctx context.Context, req *orchestratorv1.GetDatasetRequest) (*orchestratorv1.GetDatasetResponse, error) {
-	if err := validateDatasetName("name", req.GetName()); err != nil {
-		return nil, err
-	}
-	d, err := s.store.GetDataset(req.GetName())
+// Version reads one version (0 = latest), answering NotFound naming
+// field when the dataset or the version does not exist.
+func (s *Versions) Version(name string, version int64, field string) (*orchestratorv1.DatasetVersion, error) {
+	v, err := s.store.DatasetVersion(name, version)
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, status.Errorf(codes.NotFound, "name: dataset %q not found", req.GetName())
+		if _, derr := s.store.DatasetVersion(name, 0); derr != nil {
+			return nil, fault.New(codes.NotFound, "name: dataset %q not found", name)
+		}
+		return nil, fault.New(codes.NotFound, "%s: dataset %q has no version %d", field, name, version)
 	}
-	if err != nil {
-		return nil, toStatus(err)
-	}
-	return &orchestratorv1.GetDatasetResponse{Dataset: d}, nil
+	return v, err
 }
 
-// CompareVersions reports the drift between two versions of a dataset.
-func (s *Server) CompareVersions(ctx context.Context, req *orchestratorv1.CompareVersionsRequest) (*orchestratorv1.CompareVersionsResponse, error) {
-	name := req.GetName()
-	if err := validateDatasetName("name", name); err != nil {
-		return nil, err
-	}
-	if req.GetFromVersion() < 0 {
-		return nil, serverkit.InvalidArgument("from_version", fmt.Sprintf("%d is negative: versions count from 1, 0 means the one before to_version", req.GetFromVersion()))
-	}
-	if req.GetToVersion() < 0 {
-		return nil, serverkit.InvalidArgument("to_version", fmt.Sprintf("%d is negative: versions count from 1, 0 means the latest", req.GetToVersion()))
-	}
-	to, err := s.datasetVersion(name, req.GetToVersion(), "to_version")
+// Compare reports the drift from version fromN (0: the one before toN)
+// to version toN (0: the latest), over toN's whole table or, with
+// appendedOnly, only the rows appended since fromN.
+func (s *Versions) Compare(name string, fromN, toN int64, appendedOnly bool) (*orchestratorv1.DriftReport, error) {
+	to, err := s.Version(name, toN, "to_version")
 	if err != nil {
 		return nil, err
 	}
-	fromN := req.GetFromVersion()
 	if fromN == 0 {
 		if fromN = to.GetVersion() - 1; fromN == 0 {
-			return nil, status.Errorf(codes.FailedPrecondition, "from_version: dataset %q has no version before %d to compare with", name, to.GetVersion())
+			return nil, fault.FailedPrecondition("from_version: dataset %q has no version before %d to compare with", name, to.GetVersion())
 		}
 	}
 	if fromN >= to.GetVersion() {
-		return nil, serverkit.InvalidArgument("from_version", fmt.Sprintf("%d is not older than to_version %d", fromN, to.GetVersion()))
+		return nil, fault.Field("from_version", "%d is not older than to_version %d", fromN, to.GetVersion())
 	}
-	from, err := s.datasetVersion(name, fromN, "from_version")
+	from, err := s.Version(name, fromN, "from_version")
 	if err != nil {
 		return nil, err
 	}
-	ft, err := s.readStoredTable(from.GetArtifactDigest())
+	ft, err := s.readTable(from.GetArtifactDigest())
 	if err != nil {
 		return nil, err
 	}
-	tt, err := s.readStoredTable(to.GetArtifactDigest())
+	tt, err := s.readTable(to.GetArtifactDigest())
 	if err != nil {
 		return nil, err
 	}
 	toRows := int64(tt.NumRows())
-	if req.GetAppendedOnly() {
+	if appendedOnly {
 		tt = appendedRows(tt, ft.NumRows())
 	}
-	return &orchestratorv1.CompareVersionsResponse{Report: driftReport(name, from.GetVersion(), to.GetVersion(), toRows, ft, tt, req.GetAppendedOnly())}, nil
+	return driftReport(name, from.GetVersion(), to.GetVersion(), toRows, ft, tt, appendedOnly), nil
 }
 
-// datasetVersion reads one version (0 = latest), answering NotFound naming
-// field when the dataset or the version does not exist.
-func (s *Server) datasetVersion(name string, version int64, field string) (*orchestratorv1.DatasetVersion, error) {
-	v, err := s.store.DatasetVersion(name, version)
-	if errors.Is(err, store.ErrNotFound) {
-		if _, derr := s.store.DatasetVersion(name, 0); derr != nil {
-			return nil, status.Errorf(codes.NotFound, "name: dataset %q not found", name)
-		}
-		return nil, status.Errorf(codes.NotFound, "%s: dataset %q has no version %d", field, name, version)
-	}
-	return v, toStatus(err)
-}
-
-// RetrainRun starts the run's spec again on the latest version of its
-// dataset.
-func (s *Server) RetrainRun(ctx context.Context, req *orchestratorv1.RetrainRunRequest) (*orchestratorv1.RetrainRunResponse, error) {
-	old, err := s.getRun(req.GetRunId())
-	if err != nil {
-		return nil, err
-	}
-	ds := old.GetSpec().GetSource().GetDataset()
-	if ds == nil {
-		return nil, status.Errorf(codes.FailedPrecondition, "run_id: run %s reads %s, not a dataset: only a run on a dataset can be retrained on its latest version", old.GetId(), describeSource(old.GetSpec().GetSource()))
-	}
-	latest, err := s.datasetVersion(ds.GetName(), 0, "run_id")
-	if err != nil {
-		return nil, err
-	}
-	spec := proto.Clone(old.GetSpec()).(*orchestratorv1.PipelineSpec)
-	spec.GetSource().GetDataset().Version = latest.GetVersion()
-	rt := &orchestratorv1.Retrain{
-		RunId: old.GetId(), Dataset: ds.GetName(), FromVersion: ds.GetVersion(), ToVersion: latest.GetVersion(), PreviousMetric: old.GetMetric(),
-	}
-	if old.GetState() == orchestratorv1.RunState_RUN_STATE_SUCCEEDED {
-		if score, _, err := metrics.Score(old.GetTestMetrics(), old.GetMetric()); err == nil && !math.IsNaN(score) {
-			rt.PreviousTestScore = proto.Float64(score)
-		}
-	}
-	run, err := s.startRun(spec, rt)
-	if err != nil {
-		return nil, err
-	}
-	return &orchestratorv1.RetrainRunResponse{Run: run}, nil
-}
-
-// readStoredTable reads a table artifact the orchestrator stored itself.
-func (s *Server) readStoredTable(digest string) (*table.Table, error) {
+// readTable reads a table artifact the orchestrator stored itself.
+func (s *Versions) readTable(digest string) (*table.Table, error) {
 	b, err := s.store.ReadArtifact(digest)
 	if err != nil {
-		return nil, status.Errorf(codes.DataLoss, "read table artifact %s: %v", digest, err)
+		return nil, fault.DataLoss("read table artifact %s: %v", digest, err)
 	}
-	t, err := decodeTable(b)
+	t, err := artifacts.DecodeTable(b)
 	if err != nil {
-		return nil, status.Errorf(codes.DataLoss, "decode table artifact %s: %v", digest, err)
+		return nil, fault.DataLoss("decode table artifact %s: %v", digest, err)
 	}
 	return t, nil
 }
 
-// putTableArtifact stores a dataset table outside any run.
-func (s *Server) putTableArtifact(kind, name string, t *table.Table, inputs ...string) (string, error) {
-	b, err := encodeTable(t)
+// putTable stores a dataset table outside any run.
+func (s *Versions) putTable(kind, name string, t *table.Table, inputs ...string) (string, error) {
+	b, err := artifacts.EncodeTable(t)
 	if err != nil {
-		return "", status.Errorf(codes.Internal, "encode %s: %v", kind, err)
+		return "", fault.Internal("encode %s: %v", kind, err)
 	}
-	a, err := s.store.PutArtifact(&orchestratorv1.Artifact{Kind: kind, MediaType: mediaTable, Name: name, Step: "append", InputDigests: inputs}, b)
+	a, err := s.store.PutArtifact(&orchestratorv1.Artifact{Kind: kind, MediaType: artifacts.MediaTable, Name: name, Step: "append", InputDigests: inputs}, b)
 	if err != nil {
-		return "", status.Errorf(codes.Internal, "store %s artifact: %v", kind, err)
+		return "", fault.Internal("store %s artifact: %v", kind, err)
 	}
 	serverkit.ArtifactBytes.Add(float64(len(b)))
 	return a.GetDigest(), nil
@@ -379,7 +279,7 @@ func appendRows(old, batch *table.Table) (*table.Table, error) {
 		if d, err := st.WithDetails(&errdetails.PreconditionFailure{Violations: conflicts}); err == nil {
 			st = d
 		}
-		return nil, st.Err()
+		return nil, fault.FromStatus(st)
 	}
 	return out, nil
 }
@@ -426,7 +326,7 @@ func concatColumn(a, b *table.Column) (*table.Column, bool) {
 	default:
 		return nil, false
 	}
-	t, err := concatTables(&table.Table{Columns: []*table.Column{a}}, &table.Table{Columns: []*table.Column{b}})
+	t, err := artifacts.ConcatTables(&table.Table{Columns: []*table.Column{a}}, &table.Table{Columns: []*table.Column{b}})
 	if err != nil {
 		return nil, false
 	}

@@ -1,10 +1,11 @@
-package orchestrator
+package search
 
 import (
 	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"regexp"
 	"sort"
 	"strings"
 
@@ -16,6 +17,7 @@ import (
 	datav1 "github.com/alur-ml/alur/proto/alur/data/v1"
 	orchestratorv1 "github.com/alur-ml/alur/proto/alur/orchestrator/v1"
 	prepv1 "github.com/alur-ml/alur/proto/alur/prep/v1"
+	"github.com/alur-ml/alur/services/orchestrator/fault"
 )
 
 // Spec limits and defaults. They are documented on PipelineSpec.
@@ -29,28 +31,24 @@ const (
 	maxCVFolds       = 20
 )
 
-// specError names the spec field that is wrong; handlers turn it into
+// DatasetNamePattern is what a dataset name looks like: short, lowercase,
+// safe in a URL, a file name and a CLI argument ("sales", "iris-2025.q1").
+var DatasetNamePattern = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,63}$`)
+
+// fieldErr names the spec field that is wrong; handlers answer it as
 // InvalidArgument with a BadRequest detail.
-type specError struct {
-	field, reason string
-}
+func fieldErr(field, format string, args ...any) error { return fault.Field(field, format, args...) }
 
-func (e *specError) Error() string { return e.field + ": " + e.reason }
-
-func fieldErr(field, format string, args ...any) error {
-	return &specError{field: field, reason: fmt.Sprintf(format, args...)}
-}
-
-// validateSpec checks everything about a spec that can be checked without
+// ValidateSpec checks everything about a spec that can be checked without
 // the data: the source, the label, the task, the candidates' algorithms and
 // hyperparameters, the objective and the budget. What depends on the data
 // (does the label exist, is it constant) is checked by the stages and fails
 // the run with their precise status.
-func validateSpec(s *orchestratorv1.PipelineSpec) error {
+func ValidateSpec(s *orchestratorv1.PipelineSpec) error {
 	if s == nil {
 		return fieldErr("spec", "is required")
 	}
-	if err := validateSource("spec.source", s.GetSource()); err != nil {
+	if err := ValidateSource("spec.source", s.GetSource()); err != nil {
 		return err
 	}
 	if strings.TrimSpace(s.GetLabel()) == "" {
@@ -74,7 +72,7 @@ func validateSpec(s *orchestratorv1.PipelineSpec) error {
 		task := s.GetTask()
 		if !metrics.KnownMetric(m, task) && !(task == datav1.Task_TASK_UNSPECIFIED &&
 			(metrics.KnownMetric(m, datav1.Task_TASK_CLASSIFICATION) || metrics.KnownMetric(m, datav1.Task_TASK_REGRESSION))) {
-			return fieldErr("spec.objective.metric", "unknown metric %q for %s: use accuracy, f1_macro, f1_weighted, roc_auc, log_loss (classification) or r2, rmse, mae (regression)", m, taskWord(task))
+			return fieldErr("spec.objective.metric", "unknown metric %q for %s: use accuracy, f1_macro, f1_weighted, roc_auc, log_loss (classification) or r2, rmse, mae (regression)", m, TaskWord(task))
 		}
 	}
 	if s.GetObjective() != nil && s.GetObjective().Target != nil {
@@ -91,15 +89,15 @@ func validateSpec(s *orchestratorv1.PipelineSpec) error {
 	return nil
 }
 
-// validateSource checks a source's kind and shape; field is its path in
+// ValidateSource checks a source's kind and shape; field is its path in
 // the request, such as "spec.source".
-func validateSource(field string, src *orchestratorv1.Source) error {
+func ValidateSource(field string, src *orchestratorv1.Source) error {
 	switch {
 	case src == nil || src.GetKind() == nil:
 		return fieldErr(field, "is required: set bundled, path, upload, url or dataset")
 	case src.GetDataset() != nil:
 		ds := src.GetDataset()
-		if !datasetNamePattern.MatchString(ds.GetName()) {
+		if !DatasetNamePattern.MatchString(ds.GetName()) {
 			return fieldErr(field+".dataset.name", "%q is not a dataset name: use a lowercase letter or digit, then up to 63 lowercase letters, digits, '.', '_' or '-'", ds.GetName())
 		}
 		if ds.GetVersion() < 0 {
@@ -109,7 +107,7 @@ func validateSource(field string, src *orchestratorv1.Source) error {
 	case src.GetBundled() == "" && src.GetPath() == "" && src.GetUpload() == "" && src.GetUrl() == "":
 		return fieldErr(field, "the chosen source kind is empty")
 	}
-	if u := src.GetUpload(); u != "" && !isDigest(u) {
+	if u := src.GetUpload(); u != "" && !IsDigest(u) {
 		return fieldErr(field+".upload", "%q is not a sha256 digest (64 lowercase hex characters) from UploadSource", u)
 	}
 	if u := src.GetUrl(); u != "" && !strings.HasPrefix(u, "http://") && !strings.HasPrefix(u, "https://") {
@@ -159,7 +157,7 @@ func validateCandidate(field string, c *orchestratorv1.Candidate, task datav1.Ta
 		return fieldErr(field+".algorithm", "unknown algorithm %q (known: %s)", c.GetAlgorithm(), strings.Join(algorithmNames(), ", "))
 	}
 	if task != datav1.Task_TASK_UNSPECIFIED && !spec.Supports(task) {
-		return fieldErr(field+".algorithm", "%s does not support %s", c.GetAlgorithm(), taskWord(task))
+		return fieldErr(field+".algorithm", "%s does not support %s", c.GetAlgorithm(), TaskWord(task))
 	}
 	if _, err := spec.ResolveParams(c.GetParams()); err != nil {
 		return paramFieldErr(field+".params", err)
@@ -213,10 +211,10 @@ func paramFieldErr(prefix string, err error) error {
 	return fieldErr(prefix, "%v", err)
 }
 
-// trialConfig is one candidate configuration to train.
-type trialConfig struct {
-	algorithm string
-	params    map[string]float64
+// Config is one candidate configuration to train.
+type Config struct {
+	Algorithm string
+	Params    map[string]float64
 }
 
 // defaultAlgorithms is the order in which a spec without candidates tries
@@ -226,16 +224,16 @@ var defaultAlgorithms = []string{
 	"random_forest", "knn", "naive_bayes", "decision_tree",
 }
 
-// expandCandidates turns the spec's candidates into trial configurations:
+// ExpandCandidates turns the spec's candidates into trial configurations:
 // each grid is expanded to every combination (the last parameter varies
 // fastest), and the list is cut at the budget. Without candidates every
 // algorithm that supports the task is tried with its defaults.
-func expandCandidates(s *orchestratorv1.PipelineSpec, task datav1.Task) []trialConfig {
+func ExpandCandidates(s *orchestratorv1.PipelineSpec, task datav1.Task) []Config {
 	budget := int(s.GetMaxTrials())
 	if budget == 0 {
 		budget = defaultMaxTrials
 	}
-	var out []trialConfig
+	var out []Config
 	cands := s.GetCandidates()
 	if len(cands) == 0 {
 		seen := map[string]bool{}
@@ -262,7 +260,7 @@ func expandCandidates(s *orchestratorv1.PipelineSpec, task datav1.Task) []trialC
 			if len(out) == budget {
 				return out
 			}
-			out = append(out, trialConfig{algorithm: c.GetAlgorithm(), params: p})
+			out = append(out, Config{Algorithm: c.GetAlgorithm(), Params: p})
 		}
 	}
 	return out
@@ -365,7 +363,8 @@ func algorithmNames() []string {
 	return names
 }
 
-func taskWord(t datav1.Task) string {
+// TaskWord names a task in messages.
+func TaskWord(t datav1.Task) string {
 	switch t {
 	case datav1.Task_TASK_CLASSIFICATION:
 		return "classification"
@@ -375,7 +374,8 @@ func taskWord(t datav1.Task) string {
 	return "any task"
 }
 
-func isDigest(s string) bool {
+// IsDigest reports whether s is a sha256 digest in lowercase hex.
+func IsDigest(s string) bool {
 	if len(s) != 64 {
 		return false
 	}
@@ -387,9 +387,9 @@ func isDigest(s string) bool {
 	return true
 }
 
-// prepareOptions is the PrepareOptions the prepare step sends: the spec's,
+// PrepareOptions is the PrepareOptions the prepare step sends: the spec's,
 // with its label, task and seed.
-func prepareOptions(s *orchestratorv1.PipelineSpec) *prepv1.PrepareOptions {
+func PrepareOptions(s *orchestratorv1.PipelineSpec) *prepv1.PrepareOptions {
 	o := &prepv1.PrepareOptions{}
 	if s.GetPrepare() != nil {
 		o = proto.Clone(s.GetPrepare()).(*prepv1.PrepareOptions)

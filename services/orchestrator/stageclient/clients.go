@@ -1,4 +1,4 @@
-package orchestrator
+package stageclient
 
 import (
 	"context"
@@ -19,12 +19,35 @@ import (
 	prepv1 "github.com/alur-ml/alur/proto/alur/prep/v1"
 	trainv1 "github.com/alur-ml/alur/proto/alur/train/v1"
 	"github.com/alur-ml/alur/serverkit"
-	"github.com/alur-ml/alur/services/orchestrator/stageclient"
+	"github.com/alur-ml/alur/services/orchestrator/fault"
 )
 
-// stages holds a client per stage service. The stages are stateless, so
+// Source is a resolved run source: a bundled name, a server-side path or
+// URL, or a stored upload to stream.
+type Source struct {
+	Bundled, Path, URL string
+	CSV                *ingestv1.CsvOptions
+	// Upload, when not nil, streams a stored file's bytes to send.
+	Upload func(send func([]byte) error) error
+}
+
+// Config says where the stages are and how long their calls may take.
+type Config struct {
+	// IngestAddr, PrepAddr, TrainAddr and EvalAddr are the stage services:
+	// each a host:port, a gRPC target or a comma-separated list of replicas.
+	IngestAddr, PrepAddr, TrainAddr, EvalAddr string
+	// StepTimeout bounds one data stage call (collect, profile, prepare,
+	// evaluate, predict); TrainTimeout bounds one training call.
+	StepTimeout, TrainTimeout time.Duration
+	// DialOptions apply to every stage connection.
+	DialOptions []grpc.DialOption
+}
+
+// Clients holds a client per stage service. The stages are stateless, so
 // every call carries its inputs by value and any replica can answer it.
-type stages struct {
+// Every method returns typed errors (package fault): a stage's status keeps
+// its code and details and gains a kind the engine can test with errors.Is.
+type Clients struct {
 	ingest ingestv1.IngestServiceClient
 	prep   prepv1.PrepServiceClient
 	train  trainv1.TrainServiceClient
@@ -36,8 +59,10 @@ type stages struct {
 	stepTimeout, trainTimeout time.Duration
 }
 
-func dialStages(cfg Config) (*stages, error) {
-	s := &stages{stepTimeout: cfg.StepTimeout, trainTimeout: cfg.TrainTimeout}
+// Dial connects to the four stages. Connections are lazy: a stage that is
+// down fails its calls with fault.ErrStageUnavailable, not Dial.
+func Dial(cfg Config) (*Clients, error) {
+	s := &Clients{stepTimeout: cfg.StepTimeout, trainTimeout: cfg.TrainTimeout}
 	dial := func(name, addr string) (*grpc.ClientConn, error) {
 		if addr == "" {
 			return nil, fmt.Errorf("no address for the %s service", name)
@@ -70,22 +95,23 @@ func dialStages(cfg Config) (*stages, error) {
 	return s, nil
 }
 
-func (s *stages) closeWith(err error) error {
-	s.close()
+func (s *Clients) closeWith(err error) error {
+	s.Close()
 	return err
 }
 
-// resetBackoff makes every stage connection that is waiting out a
+// ResetBackoff makes every stage connection that is waiting out a
 // reconnect backoff try again now: after a stage comes back, the next
 // retry reaches it at once instead of after gRPC's backoff, which grows to
 // minutes.
-func (s *stages) resetBackoff() {
+func (s *Clients) ResetBackoff() {
 	for _, c := range s.conns {
 		c.ResetConnectBackoff()
 	}
 }
 
-func (s *stages) close() {
+// Close closes every stage connection.
+func (s *Clients) Close() {
 	for _, c := range s.conns {
 		_ = c.Close()
 	}
@@ -98,13 +124,18 @@ type tableParts interface {
 	GetSummary() *datav1.TableSummary
 }
 
-// collect reads the run's source through the ingest service. upload, when
-// not nil, streams a stored source file to the ingest service's Upload.
-func (s *stages) collect(ctx context.Context, src sourceRef) (*table.Table, *datav1.TableSummary, *ingestv1.IngestReport, error) {
+// Collect reads a source through the ingest service: a stored upload is
+// streamed to ingest's Upload, any other source is read by ingest itself.
+func (s *Clients) Collect(ctx context.Context, src Source) (*table.Table, *datav1.TableSummary, *ingestv1.IngestReport, error) {
+	t, sum, rep, err := s.collect(ctx, src)
+	return t, sum, rep, fault.FromStage(err)
+}
+
+func (s *Clients) collect(ctx context.Context, src Source) (*table.Table, *datav1.TableSummary, *ingestv1.IngestReport, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.stepTimeout)
 	defer cancel()
 	var recv func() (tableParts, error)
-	if src.upload != nil {
+	if src.Upload != nil {
 		stream, err := s.ingest.Upload(ctx)
 		if err != nil {
 			return nil, nil, nil, err
@@ -112,10 +143,10 @@ func (s *stages) collect(ctx context.Context, src sourceRef) (*table.Table, *dat
 		errc := make(chan error, 1)
 		go func() {
 			errc <- func() error {
-				if err := stream.Send(&ingestv1.UploadRequest{Part: &ingestv1.UploadRequest_Options{Options: src.csv}}); err != nil {
+				if err := stream.Send(&ingestv1.UploadRequest{Part: &ingestv1.UploadRequest_Options{Options: src.CSV}}); err != nil {
 					return err
 				}
-				if err := src.upload(func(chunk []byte) error {
+				if err := src.Upload(func(chunk []byte) error {
 					return stream.Send(&ingestv1.UploadRequest{Part: &ingestv1.UploadRequest_Chunk{Chunk: chunk}})
 				}); err != nil {
 					return err
@@ -130,14 +161,14 @@ func (s *stages) collect(ctx context.Context, src sourceRef) (*table.Table, *dat
 		}
 		return t, sum, rep, err
 	}
-	req := &ingestv1.ReadRequest{Options: src.csv}
+	req := &ingestv1.ReadRequest{Options: src.CSV}
 	switch {
-	case src.bundled != "":
-		req.Source = &ingestv1.ReadRequest_Bundled{Bundled: src.bundled}
-	case src.url != "":
-		req.Source = &ingestv1.ReadRequest_Url{Url: src.url}
+	case src.Bundled != "":
+		req.Source = &ingestv1.ReadRequest_Bundled{Bundled: src.Bundled}
+	case src.URL != "":
+		req.Source = &ingestv1.ReadRequest_Url{Url: src.URL}
 	default:
-		req.Source = &ingestv1.ReadRequest_Path{Path: src.path}
+		req.Source = &ingestv1.ReadRequest_Path{Path: src.Path}
 	}
 	stream, err := s.ingest.Read(ctx, req)
 	if err != nil {
@@ -188,8 +219,13 @@ func receiveTable(recv func() (tableParts, error)) (*table.Table, *datav1.TableS
 	return t, sum, rep, nil
 }
 
-// profile asks prep for the table's profile.
-func (s *stages) profile(ctx context.Context, t *table.Table, label string) (*datav1.DataProfile, error) {
+// Profile asks prep for the table's profile.
+func (s *Clients) Profile(ctx context.Context, t *table.Table, label string) (*datav1.DataProfile, error) {
+	p, err := s.profile(ctx, t, label)
+	return p, fault.FromStage(err)
+}
+
+func (s *Clients) profile(ctx context.Context, t *table.Table, label string) (*datav1.DataProfile, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.stepTimeout)
 	defer cancel()
 	stream, err := s.prep.Profile(ctx)
@@ -197,7 +233,7 @@ func (s *stages) profile(ctx context.Context, t *table.Table, label string) (*da
 		return nil, err
 	}
 	if err := stream.Send(&prepv1.ProfileRequest{Part: &prepv1.ProfileRequest_Options{Options: &prepv1.ProfileOptions{Label: label}}}); err != nil {
-		return nil, stageclient.RecvErr(stream, err)
+		return nil, RecvErr(stream, err)
 	}
 	err = tablepb.Send(t, 0,
 		func(sc *datav1.Schema) error {
@@ -207,7 +243,7 @@ func (s *stages) profile(ctx context.Context, t *table.Table, label string) (*da
 			return stream.Send(&prepv1.ProfileRequest{Part: &prepv1.ProfileRequest_Batch{Batch: b}})
 		})
 	if err != nil {
-		return nil, stageclient.RecvErr(stream, err)
+		return nil, RecvErr(stream, err)
 	}
 	resp, err := stream.CloseAndRecv()
 	if err != nil {
@@ -216,17 +252,26 @@ func (s *stages) profile(ctx context.Context, t *table.Table, label string) (*da
 	return resp.GetProfile(), nil
 }
 
-// prepared is the answer of the prepare stage.
-type prepared struct {
-	transform *datav1.FittedTransform
-	splits    map[prepv1.Split]*table.Table
+// Prepared is the answer of the prepare stage: the fitted transform and the
+// train, validation and test rows it produced.
+type Prepared struct {
+	Transform *datav1.FittedTransform
+	Splits    map[prepv1.Split]*table.Table
 }
 
-// prepare asks prep to split, fit and apply.
-func (s *stages) prepare(ctx context.Context, t *table.Table, opts *prepv1.PrepareOptions) (*prepared, error) {
+// Prepare asks prep to split, fit and apply.
+func (s *Clients) Prepare(ctx context.Context, t *table.Table, opts *prepv1.PrepareOptions) (*Prepared, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.stepTimeout)
 	defer cancel()
-	stream, err := s.prep.Prepare(ctx)
+	p, err := Prepare(ctx, s.prep, t, opts)
+	return p, fault.FromStage(err)
+}
+
+// Prepare streams opts and the raw table t to PrepService.Prepare and
+// collects the transform and the three splits. A split prep sent no rows
+// for is FailedPrecondition: the dataset is too small for the split asked.
+func Prepare(ctx context.Context, c prepv1.PrepServiceClient, t *table.Table, opts *prepv1.PrepareOptions) (*Prepared, error) {
+	stream, err := c.Prepare(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -249,7 +294,7 @@ func (s *stages) prepare(ctx context.Context, t *table.Table, opts *prepv1.Prepa
 			return stream.CloseSend()
 		}()
 	}()
-	out := &prepared{splits: map[prepv1.Split]*table.Table{}}
+	out := &Prepared{Splits: map[prepv1.Split]*table.Table{}}
 	collectors := map[prepv1.Split]*tablepb.Collector{}
 	for {
 		m, err := stream.Recv()
@@ -261,7 +306,7 @@ func (s *stages) prepare(ctx context.Context, t *table.Table, opts *prepv1.Prepa
 		}
 		switch {
 		case m.GetTransform() != nil:
-			out.transform = m.GetTransform()
+			out.Transform = m.GetTransform()
 		case m.GetBatch() != nil:
 			sb := m.GetBatch()
 			c := collectors[sb.GetSplit()]
@@ -284,24 +329,25 @@ func (s *stages) prepare(ctx context.Context, t *table.Table, opts *prepv1.Prepa
 	if err := <-errc; err != nil && !errors.Is(err, io.EOF) {
 		return nil, err
 	}
-	if out.transform == nil {
+	if out.Transform == nil {
 		return nil, status.Error(codes.Internal, "prep sent no transform")
 	}
 	for _, sp := range []prepv1.Split{prepv1.Split_SPLIT_TRAIN, prepv1.Split_SPLIT_VALIDATION, prepv1.Split_SPLIT_TEST} {
 		c := collectors[sp]
 		if c == nil {
-			return nil, status.Errorf(codes.FailedPrecondition, "prepare produced no %s rows: the dataset is too small for the requested split", splitWord(sp))
+			return nil, status.Errorf(codes.FailedPrecondition, "prepare produced no %s rows: the dataset is too small for the requested split", SplitWord(sp))
 		}
 		t, err := c.Table()
 		if err != nil {
 			return nil, status.Errorf(codes.Internal, "prep sent a bad %v table: %v", sp, err)
 		}
-		out.splits[sp] = t
+		out.Splits[sp] = t
 	}
 	return out, nil
 }
 
-func splitWord(sp prepv1.Split) string {
+// SplitWord names a split in messages and artifact names.
+func SplitWord(sp prepv1.Split) string {
 	switch sp {
 	case prepv1.Split_SPLIT_TRAIN:
 		return "train"
@@ -313,40 +359,46 @@ func splitWord(sp prepv1.Split) string {
 	return sp.String()
 }
 
-// trainModel fits one model and returns the serialized model and the
-// result.
-func (s *stages) trainModel(ctx context.Context, cfg *trainv1.TrainConfig, t *table.Table, progress func(*trainv1.TrainProgress)) ([]byte, *trainv1.TrainResult, error) {
+// Train fits one model and returns the serialized model and the result.
+func (s *Clients) Train(ctx context.Context, cfg *trainv1.TrainConfig, t *table.Table, progress func(*trainv1.TrainProgress)) ([]byte, *trainv1.TrainResult, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.trainTimeout)
 	defer cancel()
-	return stageclient.Train(ctx, s.train, cfg, t, progress)
+	model, res, err := Train(ctx, s.train, cfg, t, progress)
+	return model, res, fault.FromStage(err)
 }
 
-// evaluate scores a model on a prepared table.
-func (s *stages) evaluate(ctx context.Context, model []byte, t *table.Table, label string) (*datav1.Metrics, error) {
+// Evaluate scores a model on a prepared table.
+func (s *Clients) Evaluate(ctx context.Context, model []byte, t *table.Table, label string) (*datav1.Metrics, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.stepTimeout)
 	defer cancel()
-	return stageclient.Evaluate(ctx, s.eval, model, t, label)
+	m, err := Evaluate(ctx, s.eval, model, t, label)
+	return m, fault.FromStage(err)
 }
 
-// predict asks eval to predict raw rows.
-func (s *stages) predict(ctx context.Context, model []byte, tr *datav1.FittedTransform, rows *datav1.RawRows) (*evalv1.PredictResponse, error) {
+// Predict asks eval to predict raw rows with a model and its transform.
+func (s *Clients) Predict(ctx context.Context, model []byte, tr *datav1.FittedTransform, rows *datav1.RawRows) (*evalv1.PredictResponse, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.stepTimeout)
 	defer cancel()
+	resp, err := s.predict(ctx, model, tr, rows)
+	return resp, fault.FromStage(err)
+}
+
+func (s *Clients) predict(ctx context.Context, model []byte, tr *datav1.FittedTransform, rows *datav1.RawRows) (*evalv1.PredictResponse, error) {
 	stream, err := s.eval.Predict(ctx)
 	if err != nil {
 		return nil, err
 	}
-	for off := 0; off < len(model); off += stageclient.ModelPartBytes {
-		end := min(off+stageclient.ModelPartBytes, len(model))
+	for off := 0; off < len(model); off += ModelPartBytes {
+		end := min(off+ModelPartBytes, len(model))
 		if err := stream.Send(&evalv1.PredictRequest{Part: &evalv1.PredictRequest_ModelPart{ModelPart: model[off:end]}}); err != nil {
-			return nil, stageclient.RecvErr(stream, err)
+			return nil, RecvErr(stream, err)
 		}
 	}
 	if err := stream.Send(&evalv1.PredictRequest{Part: &evalv1.PredictRequest_Transform{Transform: tr}}); err != nil {
-		return nil, stageclient.RecvErr(stream, err)
+		return nil, RecvErr(stream, err)
 	}
 	if err := stream.Send(&evalv1.PredictRequest{Part: &evalv1.PredictRequest_Rows{Rows: rows}}); err != nil {
-		return nil, stageclient.RecvErr(stream, err)
+		return nil, RecvErr(stream, err)
 	}
 	return stream.CloseAndRecv()
 }

@@ -1,4 +1,4 @@
-package orchestrator
+package artifacts
 
 import (
 	"fmt"
@@ -13,38 +13,46 @@ import (
 // varint-length-delimited messages: one alur.data.v1.Schema, then
 // alur.data.v1.TableBatch messages, so any protobuf library can read them.
 const (
-	kindSource      = "source"
-	kindDataset     = "dataset"
-	kindProfile     = "profile"
-	kindTransform   = "transform"
-	kindPrepared    = "prepared"
-	kindModel       = "model"
-	kindTrainResult = "train_result"
-	kindMetrics     = "metrics"
-	kindReport      = "report"
+	KindSource      = "source"
+	KindDataset     = "dataset"
+	KindProfile     = "profile"
+	KindTransform   = "transform"
+	KindPrepared    = "prepared"
+	KindModel       = "model"
+	KindTrainResult = "train_result"
+	KindMetrics     = "metrics"
+	KindReport      = "report"
+	// KindLearningCurve is a run's learning curve.
+	KindLearningCurve = "learning_curve"
+	// KindDatasetBatch is one batch appended to a dataset; the whole
+	// version's table is a KindDataset artifact.
+	KindDatasetBatch = "dataset_batch"
 
-	mediaTable = tablepb.DelimitedMediaType
-	mediaCSV   = "text/csv"
+	MediaTable = tablepb.DelimitedMediaType
+	MediaCSV   = "text/csv"
 )
 
-func mediaProto(m proto.Message) string {
+// MediaProto is the media type of a stored protobuf message, naming its type.
+func MediaProto(m proto.Message) string {
 	return "application/x-protobuf; messageType=" + string(m.ProtoReflect().Descriptor().FullName())
 }
 
 var deterministic = proto.MarshalOptions{Deterministic: true}
 
-func marshal(m proto.Message) ([]byte, error) { return deterministic.Marshal(m) }
+// Marshal serializes m deterministically, so equal messages have equal
+// digests and cache keys.
+func Marshal(m proto.Message) ([]byte, error) { return deterministic.Marshal(m) }
 
-// encodeTable serializes a table deterministically, so equal tables have
+// EncodeTable serializes a table deterministically, so equal tables have
 // equal digests and cache keys.
-func encodeTable(t *table.Table) ([]byte, error) { return tablepb.MarshalDelimited(t) }
+func EncodeTable(t *table.Table) ([]byte, error) { return tablepb.MarshalDelimited(t) }
 
-// decodeTable reads a table written by encodeTable.
-func decodeTable(b []byte) (*table.Table, error) { return tablepb.UnmarshalDelimited(b) }
+// DecodeTable reads a table written by EncodeTable.
+func DecodeTable(b []byte) (*table.Table, error) { return tablepb.UnmarshalDelimited(b) }
 
-// concatTables appends the rows of b to those of a. Both have the same
+// ConcatTables appends the rows of b to those of a. Both have the same
 // schema; categorical codes of b are remapped onto a's dictionary.
-func concatTables(a, b *table.Table) (*table.Table, error) {
+func ConcatTables(a, b *table.Table) (*table.Table, error) {
 	if len(a.Columns) != len(b.Columns) {
 		return nil, fmt.Errorf("concat: %d columns vs %d", len(a.Columns), len(b.Columns))
 	}
