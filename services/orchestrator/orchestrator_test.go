@@ -2,6 +2,7 @@ package orchestrator
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -212,6 +213,46 @@ func TestResumeAfterRestart(t *testing.T) {
 	problems, err := srv2.store.Check()
 	if err != nil || len(problems) != 0 {
 		t.Errorf("store check: %v %v", problems, err)
+	}
+	// The event log says so by kind: one resume, and no step started
+	// again after it had finished.
+	resumes, finished := 0, map[string]bool{}
+	for _, ev := range runEvents(t, client2, id) {
+		switch ev.GetKind() {
+		case orchestratorv1.RunEventKind_RUN_EVENT_KIND_RUN_RESUMED:
+			resumes++
+		case orchestratorv1.RunEventKind_RUN_EVENT_KIND_STEP_STARTED:
+			if finished[ev.GetStep()] {
+				t.Errorf("step %s started again after it finished", ev.GetStep())
+			}
+		case orchestratorv1.RunEventKind_RUN_EVENT_KIND_STEP_FINISHED, orchestratorv1.RunEventKind_RUN_EVENT_KIND_STEP_CACHED:
+			finished[ev.GetStep()] = true
+		case orchestratorv1.RunEventKind_RUN_EVENT_KIND_UNSPECIFIED:
+			t.Errorf("event without a kind: %q", ev.GetMessage())
+		}
+	}
+	if resumes != 1 {
+		t.Errorf("%d resume events, want 1", resumes)
+	}
+}
+
+// runEvents returns a finished run's whole event log.
+func runEvents(t *testing.T, client orchestratorv1.OrchestratorServiceClient, id string) []*orchestratorv1.RunEvent {
+	t.Helper()
+	stream, err := client.WatchRun(context.Background(), &orchestratorv1.WatchRunRequest{RunId: id})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []*orchestratorv1.RunEvent
+	for {
+		m, err := stream.Recv()
+		if errors.Is(err, io.EOF) {
+			return out
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, m.GetEvent())
 	}
 }
 
