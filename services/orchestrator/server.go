@@ -366,38 +366,7 @@ func (s *Server) UploadSource(stream orchestratorv1.OrchestratorService_UploadSo
 		return serverkit.InvalidArgument("name", "the first message must carry the file name")
 	}
 	pr, pw := io.Pipe()
-	var received int64
-	go func() {
-		for {
-			m, err := stream.Recv()
-			if errors.Is(err, io.EOF) && received == 0 {
-				// Fail the read, so the store commits no empty artifact.
-				_ = pw.CloseWithError(serverkit.InvalidArgument("chunk", "the uploaded file is empty"))
-				return
-			}
-			if errors.Is(err, io.EOF) {
-				_ = pw.Close()
-				return
-			}
-			if err != nil {
-				_ = pw.CloseWithError(err)
-				return
-			}
-			chunk, ok := m.GetPart().(*orchestratorv1.UploadSourceRequest_Chunk)
-			if !ok {
-				_ = pw.CloseWithError(serverkit.InvalidArgument("name", "sent twice: only the first message carries the name"))
-				return
-			}
-			received += int64(len(chunk.Chunk))
-			if received > s.cfg.MaxUploadBytes {
-				_ = pw.CloseWithError(serverkit.ResourceExhausted("max_upload_bytes", fmt.Sprintf("the upload exceeds %d bytes", s.cfg.MaxUploadBytes)))
-				return
-			}
-			if _, err := pw.Write(chunk.Chunk); err != nil {
-				return
-			}
-		}
-	}()
+	go s.receiveUpload(stream, pw)
 	a, err := s.store.PutArtifactStream(&orchestratorv1.Artifact{Kind: artifacts.KindSource, MediaType: artifacts.MediaCSV, Name: filepath.Base(name)}, pr)
 	_ = pr.Close()
 	if err != nil {
@@ -413,6 +382,42 @@ func (s *Server) UploadSource(stream orchestratorv1.OrchestratorService_UploadSo
 		return serverkit.InvalidArgument("chunk", "the uploaded file is empty")
 	}
 	return stream.SendAndClose(&orchestratorv1.UploadSourceResponse{Artifact: a})
+}
+
+// receiveUpload writes the uploaded chunks to pw and closes it: with nil
+// at the end of a non-empty file, or with the status that ends the upload
+// (an empty file, a second name, the size limit, the client's error).
+func (s *Server) receiveUpload(stream orchestratorv1.OrchestratorService_UploadSourceServer, pw *io.PipeWriter) {
+	var received int64
+	for {
+		m, err := stream.Recv()
+		if errors.Is(err, io.EOF) && received == 0 {
+			// Fail the read, so the store commits no empty artifact.
+			_ = pw.CloseWithError(serverkit.InvalidArgument("chunk", "the uploaded file is empty"))
+			return
+		}
+		if errors.Is(err, io.EOF) {
+			_ = pw.Close()
+			return
+		}
+		if err != nil {
+			_ = pw.CloseWithError(err)
+			return
+		}
+		chunk, ok := m.GetPart().(*orchestratorv1.UploadSourceRequest_Chunk)
+		if !ok {
+			_ = pw.CloseWithError(serverkit.InvalidArgument("name", "sent twice: only the first message carries the name"))
+			return
+		}
+		received += int64(len(chunk.Chunk))
+		if received > s.cfg.MaxUploadBytes {
+			_ = pw.CloseWithError(serverkit.ResourceExhausted("max_upload_bytes", fmt.Sprintf("the upload exceeds %d bytes", s.cfg.MaxUploadBytes)))
+			return
+		}
+		if _, err := pw.Write(chunk.Chunk); err != nil {
+			return
+		}
+	}
 }
 
 // Predict predicts raw rows with a succeeded run's final model.

@@ -306,11 +306,14 @@ func (e *Engine) Cancel(ctx context.Context, runID string) (run *orchestratorv1.
 	r.cancel()
 	deadline := time.After(5 * time.Second)
 	for {
+		// Ask to be woken before looking, so the end cannot slip between
+		// the look and the wait.
+		wake := e.WaitFor(runID)
 		if _, live := e.Live(runID); !live {
 			return r.snapshot(), true, nil
 		}
 		select {
-		case <-e.WaitFor(runID):
+		case <-wake:
 		case <-deadline:
 			return r.snapshot(), true, nil
 		case <-ctx.Done():

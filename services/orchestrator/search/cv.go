@@ -76,50 +76,16 @@ func averageMetrics(ms []*datav1.Metrics) *datav1.Metrics {
 		return nil
 	}
 	out := &datav1.Metrics{}
-	n := float64(len(ms))
+	for _, m := range ms {
+		out.NumSamples += m.GetNumSamples()
+	}
 	if ms[0].GetClassification() != nil {
-		c := &datav1.ClassificationMetrics{}
-		first := ms[0].GetClassification()
-		for _, pc := range first.GetPerClass() {
-			c.PerClass = append(c.PerClass, &datav1.ClassScore{Label: pc.GetLabel()})
-		}
-		if cm := first.GetConfusionMatrix(); cm != nil {
-			c.ConfusionMatrix = &datav1.ConfusionMatrix{Labels: cm.GetLabels(), Counts: make([]int64, len(cm.GetCounts()))}
-		}
-		for _, m := range ms {
-			out.NumSamples += m.GetNumSamples()
-			x := m.GetClassification()
-			c.Accuracy += x.GetAccuracy() / n
-			c.PrecisionMacro += x.GetPrecisionMacro() / n
-			c.RecallMacro += x.GetRecallMacro() / n
-			c.F1Macro += x.GetF1Macro() / n
-			c.PrecisionWeighted += x.GetPrecisionWeighted() / n
-			c.RecallWeighted += x.GetRecallWeighted() / n
-			c.F1Weighted += x.GetF1Weighted() / n
-			c.LogLoss += x.GetLogLoss() / n
-			c.RocAuc += x.GetRocAuc() / n
-			for i, pc := range x.GetPerClass() {
-				if i < len(c.PerClass) {
-					c.PerClass[i].Precision += pc.GetPrecision() / n
-					c.PerClass[i].Recall += pc.GetRecall() / n
-					c.PerClass[i].F1 += pc.GetF1() / n
-					c.PerClass[i].Support += pc.GetSupport()
-				}
-			}
-			if c.ConfusionMatrix != nil {
-				for i, v := range x.GetConfusionMatrix().GetCounts() {
-					if i < len(c.ConfusionMatrix.Counts) {
-						c.ConfusionMatrix.Counts[i] += v
-					}
-				}
-			}
-		}
-		out.Kind = &datav1.Metrics_Classification{Classification: c}
+		out.Kind = &datav1.Metrics_Classification{Classification: averageClassification(ms)}
 		return out
 	}
 	g := &datav1.RegressionMetrics{}
+	n := float64(len(ms))
 	for _, m := range ms {
-		out.NumSamples += m.GetNumSamples()
 		x := m.GetRegression()
 		g.Rmse += x.GetRmse() / n
 		g.Mae += x.GetMae() / n
@@ -127,4 +93,46 @@ func averageMetrics(ms []*datav1.Metrics) *datav1.Metrics {
 	}
 	out.Kind = &datav1.Metrics_Regression{Regression: g}
 	return out
+}
+
+// averageClassification averages the scalar classification metrics and
+// the per-class scores, and sums the supports and confusion counts.
+func averageClassification(ms []*datav1.Metrics) *datav1.ClassificationMetrics {
+	n := float64(len(ms))
+	c := &datav1.ClassificationMetrics{}
+	first := ms[0].GetClassification()
+	for _, pc := range first.GetPerClass() {
+		c.PerClass = append(c.PerClass, &datav1.ClassScore{Label: pc.GetLabel()})
+	}
+	if cm := first.GetConfusionMatrix(); cm != nil {
+		c.ConfusionMatrix = &datav1.ConfusionMatrix{Labels: cm.GetLabels(), Counts: make([]int64, len(cm.GetCounts()))}
+	}
+	for _, m := range ms {
+		x := m.GetClassification()
+		c.Accuracy += x.GetAccuracy() / n
+		c.PrecisionMacro += x.GetPrecisionMacro() / n
+		c.RecallMacro += x.GetRecallMacro() / n
+		c.F1Macro += x.GetF1Macro() / n
+		c.PrecisionWeighted += x.GetPrecisionWeighted() / n
+		c.RecallWeighted += x.GetRecallWeighted() / n
+		c.F1Weighted += x.GetF1Weighted() / n
+		c.LogLoss += x.GetLogLoss() / n
+		c.RocAuc += x.GetRocAuc() / n
+		for i, pc := range x.GetPerClass() {
+			if i < len(c.PerClass) {
+				c.PerClass[i].Precision += pc.GetPrecision() / n
+				c.PerClass[i].Recall += pc.GetRecall() / n
+				c.PerClass[i].F1 += pc.GetF1() / n
+				c.PerClass[i].Support += pc.GetSupport()
+			}
+		}
+		if c.ConfusionMatrix != nil {
+			for i, v := range x.GetConfusionMatrix().GetCounts() {
+				if i < len(c.ConfusionMatrix.Counts) {
+					c.ConfusionMatrix.Counts[i] += v
+				}
+			}
+		}
+	}
+	return c
 }

@@ -275,27 +275,11 @@ func Prepare(ctx context.Context, c prepv1.PrepServiceClient, t *table.Table, op
 	if err != nil {
 		return nil, err
 	}
+	// Send in the background: prep streams splits while it receives.
 	errc := make(chan error, 1)
-	go func() {
-		errc <- func() error {
-			if err := stream.Send(&prepv1.PrepareRequest{Part: &prepv1.PrepareRequest_Options{Options: opts}}); err != nil {
-				return err
-			}
-			err := tablepb.Send(t, 0,
-				func(sc *datav1.Schema) error {
-					return stream.Send(&prepv1.PrepareRequest{Part: &prepv1.PrepareRequest_Schema{Schema: sc}})
-				},
-				func(b *datav1.TableBatch) error {
-					return stream.Send(&prepv1.PrepareRequest{Part: &prepv1.PrepareRequest_Batch{Batch: b}})
-				})
-			if err != nil {
-				return err
-			}
-			return stream.CloseSend()
-		}()
-	}()
-	out := &Prepared{Splits: map[prepv1.Split]*table.Table{}}
-	collectors := map[prepv1.Split]*tablepb.Collector{}
+	go func() { errc <- sendPrepare(stream, t, opts) }()
+	var transform *datav1.FittedTransform
+	var splits splitCollectors
 	for {
 		m, err := stream.Recv()
 		if errors.Is(err, io.EOF) {
@@ -304,36 +288,81 @@ func Prepare(ctx context.Context, c prepv1.PrepServiceClient, t *table.Table, op
 		if err != nil {
 			return nil, err
 		}
-		switch {
-		case m.GetTransform() != nil:
-			out.Transform = m.GetTransform()
-		case m.GetBatch() != nil:
-			sb := m.GetBatch()
-			c := collectors[sb.GetSplit()]
-			if c == nil {
-				c = &tablepb.Collector{}
-				collectors[sb.GetSplit()] = c
-			}
-			if sb.GetSchema() != nil {
-				if err := c.Schema(sb.GetSchema()); err != nil {
-					return nil, status.Errorf(codes.Internal, "prep sent a bad %v table: %v", sb.GetSplit(), err)
-				}
-			}
-			if sb.GetBatch() != nil {
-				if err := c.Batch(sb.GetBatch()); err != nil {
-					return nil, status.Errorf(codes.Internal, "prep sent a bad %v table: %v", sb.GetSplit(), err)
-				}
-			}
+		if m.GetTransform() != nil {
+			transform = m.GetTransform()
+		}
+		if err := splits.add(m.GetBatch()); err != nil {
+			return nil, err
 		}
 	}
 	if err := <-errc; err != nil && !errors.Is(err, io.EOF) {
 		return nil, err
 	}
-	if out.Transform == nil {
+	if transform == nil {
 		return nil, status.Error(codes.Internal, "prep sent no transform")
 	}
+	tables, err := splits.tables()
+	if err != nil {
+		return nil, err
+	}
+	return &Prepared{Transform: transform, Splits: tables}, nil
+}
+
+// sendPrepare sends the options, then the table, then closes the send
+// side.
+func sendPrepare(stream prepv1.PrepService_PrepareClient, t *table.Table, opts *prepv1.PrepareOptions) error {
+	if err := stream.Send(&prepv1.PrepareRequest{Part: &prepv1.PrepareRequest_Options{Options: opts}}); err != nil {
+		return err
+	}
+	err := tablepb.Send(t, 0,
+		func(sc *datav1.Schema) error {
+			return stream.Send(&prepv1.PrepareRequest{Part: &prepv1.PrepareRequest_Schema{Schema: sc}})
+		},
+		func(b *datav1.TableBatch) error {
+			return stream.Send(&prepv1.PrepareRequest{Part: &prepv1.PrepareRequest_Batch{Batch: b}})
+		})
+	if err != nil {
+		return err
+	}
+	return stream.CloseSend()
+}
+
+// splitCollectors assembles the tables of the splits prep streams,
+// interleaved.
+type splitCollectors map[prepv1.Split]*tablepb.Collector
+
+// add takes one split batch (nil is ignored).
+func (s *splitCollectors) add(sb *prepv1.SplitBatch) error {
+	if sb == nil {
+		return nil
+	}
+	if *s == nil {
+		*s = splitCollectors{}
+	}
+	c := (*s)[sb.GetSplit()]
+	if c == nil {
+		c = &tablepb.Collector{}
+		(*s)[sb.GetSplit()] = c
+	}
+	var err error
+	if sb.GetSchema() != nil {
+		err = c.Schema(sb.GetSchema())
+	}
+	if err == nil && sb.GetBatch() != nil {
+		err = c.Batch(sb.GetBatch())
+	}
+	if err != nil {
+		return status.Errorf(codes.Internal, "prep sent a bad %v table: %v", sb.GetSplit(), err)
+	}
+	return nil
+}
+
+// tables returns the train, validation and test tables. A split with no
+// rows means the dataset is too small for the split asked.
+func (s splitCollectors) tables() (map[prepv1.Split]*table.Table, error) {
+	out := map[prepv1.Split]*table.Table{}
 	for _, sp := range []prepv1.Split{prepv1.Split_SPLIT_TRAIN, prepv1.Split_SPLIT_VALIDATION, prepv1.Split_SPLIT_TEST} {
-		c := collectors[sp]
+		c := s[sp]
 		if c == nil {
 			return nil, status.Errorf(codes.FailedPrecondition, "prepare produced no %s rows: the dataset is too small for the requested split", SplitWord(sp))
 		}
@@ -341,7 +370,7 @@ func Prepare(ctx context.Context, c prepv1.PrepServiceClient, t *table.Table, op
 		if err != nil {
 			return nil, status.Errorf(codes.Internal, "prep sent a bad %v table: %v", sp, err)
 		}
-		out.Splits[sp] = t
+		out[sp] = t
 	}
 	return out, nil
 }
