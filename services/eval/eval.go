@@ -21,6 +21,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/alur-ml/alur/ml/algo"
+	_ "github.com/alur-ml/alur/ml/algo/builtin" // registers the algorithms
 	"github.com/alur-ml/alur/ml/metrics"
 	"github.com/alur-ml/alur/ml/prep"
 	"github.com/alur-ml/alur/ml/table"

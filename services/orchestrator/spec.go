@@ -11,6 +11,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/alur-ml/alur/ml/algo"
+	_ "github.com/alur-ml/alur/ml/algo/builtin" // registers the algorithms
 	"github.com/alur-ml/alur/ml/metrics"
 	mlprep "github.com/alur-ml/alur/ml/prep"
 	datav1 "github.com/alur-ml/alur/proto/alur/data/v1"

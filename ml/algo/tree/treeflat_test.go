@@ -1,99 +1,19 @@
-package algo
+package tree
 
 import (
 	"bytes"
 	"encoding/binary"
 	"math"
-	"math/rand/v2"
 	"strings"
 	"testing"
 
 	"gonum.org/v1/gonum/mat"
-	"google.golang.org/protobuf/proto"
 
+	"github.com/alur-ml/alur/ml/algo"
+	"github.com/alur-ml/alur/ml/algo/internal/algotest"
+	"github.com/alur-ml/alur/ml/algo/internal/numeric"
 	datav1 "github.com/alur-ml/alur/proto/alur/data/v1"
 )
-
-// treeWideForest returns m with every forest tree in the wide form.
-func treeWideForest(t *testing.T, m *datav1.Model) *datav1.Model {
-	t.Helper()
-	wide := proto.Clone(m).(*datav1.Model)
-	wide.GetForest().Trees = forestTrees(t, m)
-	return wide
-}
-
-func TestTreeCompactMatchesWide(t *testing.T) {
-	// The compact form must predict exactly what the wide form predicts,
-	// and re-encoding an expanded tree must give back the same bytes.
-	cls := treeDataset(600, 5, datav1.Task_TASK_CLASSIFICATION, 3, 11, treeNoisyClass)
-	reg := treeDataset(600, 5, datav1.Task_TASK_REGRESSION, 0, 12, func(rng *rand.Rand, x []float64) float64 {
-		for f := range x {
-			x[f] = rng.NormFloat64()
-		}
-		return 3*x[0] - x[1]*x[2] + 0.1*rng.NormFloat64()
-	})
-	reg.ClassNames, reg.NumClasses = nil, 0
-	for _, tc := range []struct {
-		name       string
-		ds         *Dataset
-		params     map[string]float64
-		leafCounts bool
-	}{
-		{"classification", cls, map[string]float64{"n_estimators": 8}, true},
-		// Pure leaves are exact counts even with class weights.
-		{"balanced", cls, map[string]float64{"n_estimators": 8, "balanced": 1}, true},
-		{"balanced shallow", cls, map[string]float64{"n_estimators": 8, "balanced": 1, "max_depth": 3}, false},
-		{"regression", reg, map[string]float64{"n_estimators": 8}, false},
-		{"shallow", cls, map[string]float64{"n_estimators": 4, "max_depth": 3, "min_samples_leaf": 9}, true},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			m := treeFit(t, "random_forest", tc.ds, tc.params, 3)
-			for i, tr := range m.GetForest().GetTrees() {
-				if len(tr.Nodes) == 0 || len(tr.Feature) != 0 {
-					t.Fatalf("tree %d is not compact", i)
-				}
-				if tr.LeafCounts != tc.leafCounts {
-					t.Errorf("tree %d: leaf_counts %v, want %v", i, tr.LeafCounts, tc.leafCounts)
-				}
-			}
-			wide := treeWideForest(t, m)
-			got := treePredict(t, m, tc.ds.X)
-			want := treePredict(t, wide, tc.ds.X)
-			if !mat.Equal(got, want) {
-				t.Error("compact and wide trees predict differently")
-			}
-			for i, w := range wide.GetForest().GetTrees() {
-				again, _ := treeCompact(w, nil)
-				orig := m.GetForest().GetTrees()[i]
-				if !bytes.Equal(again.Nodes, orig.Nodes) || again.LeafCounts != orig.LeafCounts {
-					t.Errorf("tree %d: re-encoding the expanded tree changed its bytes", i)
-				}
-				if err := ValidateTree(w, 5); err != nil {
-					t.Errorf("tree %d expanded: %v", i, err)
-				}
-			}
-		})
-	}
-}
-
-func TestTreeCompactIsSmall(t *testing.T) {
-	// A fully grown forest's trees must take far less than the wide
-	// arrays: the point of the compact form.
-	ds := treeDataset(3000, 8, datav1.Task_TASK_CLASSIFICATION, 3, 5, treeNoisyClass)
-	m := treeFit(t, "random_forest", ds, map[string]float64{"n_estimators": 5}, 1)
-	compact := proto.Size(m.GetForest())
-	wide := proto.Size(treeWideForest(t, m).GetForest())
-	nodes := 0
-	for _, tr := range treeWideForest(t, m).GetForest().GetTrees() {
-		nodes += len(tr.Feature)
-	}
-	if perNode := float64(compact) / float64(nodes); perNode > 6 {
-		t.Errorf("%.1f bytes a node compact (%d bytes wide for %d nodes), want at most 6", perNode, wide, nodes)
-	}
-	if compact*4 > wide {
-		t.Errorf("compact forest %d bytes, wide %d: want at least 4 times smaller", compact, wide)
-	}
-}
 
 func TestTreeShortThreshold(t *testing.T) {
 	tests := []struct {
@@ -109,7 +29,7 @@ func TestTreeShortThreshold(t *testing.T) {
 		{"beyond binary32 range", 1e300, 2e300, false},
 	}
 	for _, tc := range tests {
-		mid := treeMidpoint(tc.lo, tc.hi)
+		mid := numeric.Midpoint(tc.lo, tc.hi)
 		got := treeShortThreshold(tc.lo, tc.hi, mid)
 		if !(got >= tc.lo && got < tc.hi) {
 			t.Errorf("%s: threshold %v outside [%v, %v)", tc.name, got, tc.lo, tc.hi)
@@ -123,59 +43,6 @@ func TestTreeShortThreshold(t *testing.T) {
 		if !tc.wantBinary && got != mid {
 			t.Errorf("%s: threshold %v, want the midpoint %v", tc.name, got, mid)
 		}
-	}
-}
-
-func TestForestTreeWorkers(t *testing.T) {
-	tests := []struct {
-		procs, trees, n, p int
-		want               int
-	}{
-		{2, 100, 1000, 20, 2},   // small data: one tree per core
-		{8, 3, 1000, 20, 3},     // never more than the trees
-		{2, 100, 160000, 20, 1}, // large data: one tree at a time
-		{16, 100, 100000, 4, 4}, // the budget, not the cores, decides
-		{1, 100, 10_000_000, 5, 1},
-	}
-	for _, tc := range tests {
-		if got := forestTreeWorkers(tc.procs, tc.trees, tc.n, tc.p); got != tc.want {
-			t.Errorf("forestTreeWorkers(%d, %d, %d, %d) = %d, want %d", tc.procs, tc.trees, tc.n, tc.p, got, tc.want)
-		}
-	}
-}
-
-func TestForestColumnsMatchRows(t *testing.T) {
-	// Column-major input (the train service's) must give the same forest
-	// as row-major input; -0 and NaN columns are cleaned on a copy and the
-	// caller's columns are left alone.
-	ds := treeDataset(400, 4, datav1.Task_TASK_CLASSIFICATION, 3, 8, treeNoisyClass)
-	ds.X.Set(3, 1, math.NaN())
-	ds.X.Set(4, 2, math.Copysign(0, -1))
-	n, p := ds.X.Dims()
-	cols := make([][]float64, p)
-	for f := range cols {
-		cols[f] = mat.Col(nil, f, ds.X)
-	}
-	byCols := *ds
-	byCols.X, byCols.Cols = nil, cols
-	params := map[string]float64{"n_estimators": 6}
-	a := treeFit(t, "random_forest", ds, params, 4)
-	b := treeFit(t, "random_forest", &byCols, params, 4)
-	if !proto.Equal(a, b) {
-		t.Error("columns and rows gave different forests")
-	}
-	if !math.IsNaN(cols[1][3]) || !math.Signbit(cols[2][4]) {
-		t.Error("fitting changed the caller's columns")
-	}
-	// Algorithms that read rows get X built from the columns.
-	clean := treeDataset(n, p, datav1.Task_TASK_CLASSIFICATION, 3, 9, treeNoisyClass)
-	cleanCols := *clean
-	cleanCols.X, cleanCols.Cols = nil, make([][]float64, p)
-	for f := range p {
-		cleanCols.Cols[f] = mat.Col(nil, f, clean.X)
-	}
-	if nb, nbCols := treeFit(t, "naive_bayes", clean, nil, 1), treeFit(t, "naive_bayes", &cleanCols, nil, 1); !proto.Equal(nb, nbCols) {
-		t.Error("naive Bayes on columns differs from naive Bayes on rows")
 	}
 }
 
@@ -197,19 +64,22 @@ func TestTreeCompactDecode(t *testing.T) {
 	m := &datav1.Model{Algorithm: "random_forest", Task: datav1.Task_TASK_CLASSIFICATION,
 		Parameters: &datav1.Model_Forest{Forest: &datav1.ForestModel{Trees: []*datav1.TreeModel{tree}}}}
 	X := mat.NewDense(3, 2, []float64{0, 0.5, 0, 0.75, 0, math.NaN()})
-	got := treePredict(t, m, X)
+	got, err := predictForest(m, X)
+	if err != nil {
+		t.Fatal(err)
+	}
 	want := mat.NewDense(3, 2, []float64{1, 0, 0.25, 0.75, 1, 0})
 	if !mat.Equal(got, want) {
 		t.Errorf("predictions %v, want %v", got.RawMatrix().Data, want.RawMatrix().Data)
 	}
-	w, err := ExpandTree(tree, 2)
+	w, err := Expand(tree, 2)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if w.Samples[0] != 6 || w.Samples[1] != 2 || w.Samples[2] != 4 || w.Left[0] != 1 || w.Right[0] != 2 {
 		t.Errorf("expanded samples %v, children %d %d", w.Samples, w.Left[0], w.Right[0])
 	}
-	if !linClose(w.Value[0], 2.0/6+4.0/6*0.25, 1e-15) {
+	if !algotest.Close(w.Value[0], 2.0/6+4.0/6*0.25, 1e-15) {
 		t.Errorf("root value %v, want the samples-weighted mean of the leaves", w.Value[:2])
 	}
 }
@@ -245,7 +115,7 @@ func TestTreeCompactRejectsMalformed(t *testing.T) {
 		if tc.tree.NumOutputs == 1 {
 			m.Task = datav1.Task_TASK_REGRESSION
 		}
-		_, err := Predict(m, X)
+		_, err := predictForest(m, X)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: error %v, want one containing %q", tc.name, err, tc.want)
 		}
@@ -275,7 +145,7 @@ func FuzzTreeCompact(f *testing.F) {
 				t.Fatalf("leaf offset %d past %d values", leaf, len(fl.values))
 			}
 		}
-		if _, err := ExpandTree(tree, 3); err != nil {
+		if _, err := Expand(tree, 3); err != nil {
 			t.Fatalf("decoded but does not expand: %v", err)
 		}
 	})
@@ -285,14 +155,11 @@ func FuzzTreeCompact(f *testing.F) {
 // nodes (treeFlat) with the earlier layout: each wide tree packed into
 // 24-byte nodes with explicit children (treePack), walked per tree.
 func BenchmarkForestPredictLayouts(b *testing.B) {
-	ds := treeBenchData(50000)
-	m, err := Fit(b.Context(), "random_forest", ds, map[string]float64{"n_estimators": 30}, 1, nil)
-	if err != nil {
-		b.Fatal(err)
-	}
+	ds := algotest.BenchData(50000)
+	m := benchForest(b, ds, 30)
 	wide := make([]*datav1.TreeModel, 0, 30)
 	for _, tr := range m.GetForest().GetTrees() {
-		w, err := ExpandTree(tr, 20)
+		w, err := Expand(tr, 20)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -304,16 +171,16 @@ func BenchmarkForestPredictLayouts(b *testing.B) {
 			rows, cols := X.Dims()
 			raw := X.RawMatrix()
 			out := make([]float64, rows*2)
-			packed := make([][]treeNode, len(wide))
+			packed := make([][]Node, len(wide))
 			for i, t := range wide {
-				packed[i] = treePack(t)
+				packed[i] = Pack(t)
 			}
 			blockRows := treeBlockRows(rows, 2)
-			treeParallel((rows+blockRows-1)/blockRows, 2, func(_, blk int) {
+			numeric.Parallel((rows+blockRows-1)/blockRows, 2, func(_, blk int) {
 				lo, hi := blk*blockRows, min(rows, (blk+1)*blockRows)
 				for ti, t := range wide {
 					for r := lo; r < hi; r++ {
-						leaf := treeLeafPacked(packed[ti], raw.Data[r*raw.Stride:r*raw.Stride+cols])
+						leaf := LeafPacked(packed[ti], raw.Data[r*raw.Stride:r*raw.Stride+cols])
 						out[r*2] += t.Value[leaf*2]
 						out[r*2+1] += t.Value[leaf*2+1]
 					}
@@ -323,7 +190,7 @@ func BenchmarkForestPredictLayouts(b *testing.B) {
 	})
 	b.Run("flat", func(b *testing.B) {
 		for b.Loop() {
-			if _, err := Predict(m, X); err != nil {
+			if _, err := predictForest(m, X); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -338,4 +205,59 @@ func BenchmarkForestPredictLayouts(b *testing.B) {
 			}
 		}
 	})
+}
+
+// leaf returns the values offset of the leaf that a row, given as the
+// treeOrderKey of each of its values (treeRowKeys), reaches from root.
+func (fl *treeFlat) leaf(root int32, x []uint64) int32 {
+	nodes := fl.nodes
+	i := root
+	for nodes[i].next != i {
+		i = treeStep(&nodes[i], i, x)
+	}
+	return fl.leafOff[i]
+}
+
+// treeStep moves a row (its order keys x) one level down from node i, or
+// keeps it at a leaf. It does not branch: which way a row goes is a coin
+// toss the branch predictor cannot learn, and each miss would cost more
+// than the node. The borrow of key − x is 1 exactly when x > key; its
+// negation masks in the right child.
+func treeStep(nd *treeFlatNode, i int32, x []uint64) int32 {
+	return treeStepKey(nd, i, x[nd.feature])
+}
+
+// predictForest predicts with a random_forest model as the forest package
+// does, without importing it (it imports this package).
+func predictForest(m *datav1.Model, X *mat.Dense) (*mat.Dense, error) {
+	return PredictEnsemble(m, m.GetForest().GetTrees(), X)
+}
+
+// benchForest grows n trees on bootstrap samples of ds with the forest's
+// defaults (√features per split, short thresholds), kept compact, and
+// returns them as a random_forest model.
+func benchForest(b *testing.B, ds *algo.Dataset, n int) *datav1.Model {
+	spec, _ := algo.Lookup("decision_tree")
+	params, err := spec.ResolveParams(nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	_, p := ds.Dims()
+	cfg, err := ConfigFromParams(params, p, int(math.Sqrt(float64(p))))
+	if err != nil {
+		b.Fatal(err)
+	}
+	cfg.ShortThresholds = true
+	bld := NewBuilder(NewData(ds, nil), cfg, 1)
+	trees := make([]*datav1.TreeModel, n)
+	for i := range trees {
+		bld.Reset(1, i, true)
+		wide, _, err := bld.GrowInto(b.Context(), &datav1.TreeModel{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		trees[i], _ = Compact(wide, nil)
+	}
+	return &datav1.Model{Algorithm: "random_forest", Task: ds.Task, FeatureNames: ds.FeatureNames, ClassNames: ds.ClassNames,
+		Parameters: &datav1.Model_Forest{Forest: &datav1.ForestModel{Trees: trees}}}
 }

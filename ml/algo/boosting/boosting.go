@@ -1,4 +1,4 @@
-package algo
+package boosting
 
 // Histogram-based gradient boosting of regression trees.
 //
@@ -57,6 +57,9 @@ import (
 
 	"gonum.org/v1/gonum/mat"
 
+	"github.com/alur-ml/alur/ml/algo"
+	"github.com/alur-ml/alur/ml/algo/internal/numeric"
+	"github.com/alur-ml/alur/ml/algo/tree"
 	datav1 "github.com/alur-ml/alur/proto/alur/data/v1"
 )
 
@@ -111,20 +114,20 @@ const (
 )
 
 func init() {
-	Register(&Spec{
+	algo.Register(&algo.Spec{
 		Name: "gradient_boosting",
 		Description: "histogram-based gradient boosting of regression trees (Friedman, 2001; LightGBM, Ke et al., 2017; " +
 			"as scikit-learn's HistGradientBoosting): quantile-binned features, best-first trees with Newton leaf values, " +
 			"squared-error, logistic or softmax loss, optional early stopping on a held-out validation set",
 		Tasks: []datav1.Task{datav1.Task_TASK_CLASSIFICATION, datav1.Task_TASK_REGRESSION},
-		Params: []Param{
+		Params: []algo.Param{
 			{Name: gbParamLearningRate, Default: 0.1, Min: 0, Max: 10,
 				Description: "shrinkage multiplying every leaf value; must be above 0"},
 			{Name: gbParamMaxIter, Default: 100, Min: 1, Max: 100000, Integer: true,
 				Description: "maximum number of boosting rounds (one tree per class and round for more than two classes)"},
 			{Name: gbParamMaxLeafNodes, Default: 31, Min: 2, Max: 1 << 16, Integer: true,
 				Description: "maximum number of leaves of a tree, grown best-first"},
-			{Name: gbParamMaxDepth, Default: 0, Min: 0, Max: treeMaxDepthLimit, Integer: true,
+			{Name: gbParamMaxDepth, Default: 0, Min: 0, Max: tree.MaxDepthLimit, Integer: true,
 				Description: "maximum depth of a tree, the root being depth 0; 0 means unlimited"},
 			{Name: gbParamMinSamplesLeaf, Default: 20, Min: 1, Max: 1e9, Integer: true,
 				Description: "minimum number of training rows in a leaf"},
@@ -168,7 +171,7 @@ func gbConfigFromParams(params map[string]float64) (*gbConfig, error) {
 	whole := func(name string, lo, hi float64) (int, error) {
 		v := params[name]
 		if v != math.Trunc(v) || v < lo || v > hi {
-			return 0, &ParamError{name, fmt.Sprintf("%g must be a whole number in [%g, %g]", v, lo, hi)}
+			return 0, &algo.ParamError{Param: name, Reason: fmt.Sprintf("%g must be a whole number in [%g, %g]", v, lo, hi)}
 		}
 		return int(v), nil
 	}
@@ -186,7 +189,7 @@ func gbConfigFromParams(params map[string]float64) (*gbConfig, error) {
 	}{
 		{&cfg.maxIter, gbParamMaxIter, 1, 100000},
 		{&cfg.maxLeaves, gbParamMaxLeafNodes, 2, 1 << 16},
-		{&cfg.maxDepth, gbParamMaxDepth, 0, treeMaxDepthLimit},
+		{&cfg.maxDepth, gbParamMaxDepth, 0, tree.MaxDepthLimit},
 		{&cfg.minSamplesLeaf, gbParamMinSamplesLeaf, 1, 1e9},
 		{&cfg.maxBins, gbParamMaxBins, 2, binMaxBins},
 		{&cfg.earlyStopping, gbParamEarlyStopping, 0, 2},
@@ -198,11 +201,11 @@ func gbConfigFromParams(params map[string]float64) (*gbConfig, error) {
 	}
 	switch {
 	case !(cfg.learningRate > 0) || math.IsInf(cfg.learningRate, 0):
-		return nil, &ParamError{gbParamLearningRate, fmt.Sprintf("%g must be a finite number above 0", cfg.learningRate)}
+		return nil, &algo.ParamError{Param: gbParamLearningRate, Reason: fmt.Sprintf("%g must be a finite number above 0", cfg.learningRate)}
 	case !(cfg.l2 >= 0) || math.IsInf(cfg.l2, 0):
-		return nil, &ParamError{gbParamL2, fmt.Sprintf("%g must be a finite number >= 0", cfg.l2)}
+		return nil, &algo.ParamError{Param: gbParamL2, Reason: fmt.Sprintf("%g must be a finite number >= 0", cfg.l2)}
 	case !(cfg.tol >= 0) || math.IsInf(cfg.tol, 0):
-		return nil, &ParamError{gbParamTol, fmt.Sprintf("%g must be a finite number >= 0", cfg.tol)}
+		return nil, &algo.ParamError{Param: gbParamTol, Reason: fmt.Sprintf("%g must be a finite number >= 0", cfg.tol)}
 	}
 	return cfg, nil
 }
@@ -234,7 +237,7 @@ type gbObjective struct {
 }
 
 // newGbObjective picks the loss for the task.
-func newGbObjective(ds *Dataset) *gbObjective {
+func newGbObjective(ds *algo.Dataset) *gbObjective {
 	o := &gbObjective{kind: gbSquaredError, k: 1, scale: 1, invScale: 1}
 	if ds.Task == datav1.Task_TASK_CLASSIFICATION {
 		if ds.NumClasses == 2 {
@@ -458,7 +461,7 @@ func (o *gbObjective) gradientPass(raw, y []float64, gh [][]gbGH, withLoss bool,
 	chunks := (n + gbChunk - 1) / gbChunk
 	width := 1 + 2*o.k
 	parts := make([]float64, chunks*width)
-	treeParallel(chunks, workers, func(_, c int) {
+	numeric.Parallel(chunks, workers, func(_, c int) {
 		lo := c * gbChunk
 		hi := min(n, lo+gbChunk)
 		part := parts[c*width : (c+1)*width]
@@ -488,7 +491,7 @@ func (o *gbObjective) gradientPass(raw, y []float64, gh [][]gbGH, withLoss bool,
 func gbChunked(n, workers int, fn func(lo, hi int) float64) float64 {
 	chunks := (n + gbChunk - 1) / gbChunk
 	parts := make([]float64, chunks)
-	treeParallel(chunks, workers, func(_, c int) {
+	numeric.Parallel(chunks, workers, func(_, c int) {
 		lo := c * gbChunk
 		parts[c] = fn(lo, min(n, lo+gbChunk))
 	})
@@ -501,7 +504,7 @@ func gbChunked(n, workers int, fn func(lo, hi int) float64) float64 {
 
 // fitGradientBoosting trains the ensemble. The seed drives the validation
 // split and the binning subsample; tree growth itself is deterministic.
-func fitGradientBoosting(ctx context.Context, ds *Dataset, params map[string]float64, seed int64, progress Progress) (*datav1.Model, error) {
+func fitGradientBoosting(ctx context.Context, ds *algo.Dataset, params map[string]float64, seed int64, progress algo.Progress) (*datav1.Model, error) {
 	if err := ds.Validate(); err != nil {
 		return nil, err
 	}
@@ -532,7 +535,7 @@ type gbResult struct {
 // features, and runs the boosting rounds, checking ctx before each round
 // (and each tree of a multiclass round) and reporting progress once per
 // round.
-func gbTrain(ctx context.Context, ds *Dataset, cfg *gbConfig, seed int64, progress Progress) (*gbResult, error) {
+func gbTrain(ctx context.Context, ds *algo.Dataset, cfg *gbConfig, seed int64, progress algo.Progress) (*gbResult, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -548,7 +551,7 @@ func gbTrain(ctx context.Context, ds *Dataset, cfg *gbConfig, seed int64, progre
 	var trainRows, valRows []int32
 	if early {
 		if f := cfg.validationFraction; !(f > 0 && f < 1) {
-			return nil, &ParamError{gbParamValidationFraction, fmt.Sprintf("%g must be in (0, 1) when early stopping", f)}
+			return nil, &algo.ParamError{Param: gbParamValidationFraction, Reason: fmt.Sprintf("%g must be in (0, 1) when early stopping", f)}
 		}
 		var err error
 		trainRows, valRows, err = gbHoldOut(ds, cfg.validationFraction, seed)
@@ -617,7 +620,7 @@ func gbTrain(ctx context.Context, ds *Dataset, cfg *gbConfig, seed int64, progre
 			progress.Report(int64(r), int64(cfg.maxIter), trainLoss,
 				fmt.Sprintf("round %d/%d: training loss %.6g", r, cfg.maxIter, trainLoss))
 		}
-		treeParallel(k, len(growers), func(w, j int) {
+		numeric.Parallel(k, len(growers), func(w, j int) {
 			if ctx.Err() != nil {
 				return // many classes make a round long; stop between its trees
 			}
@@ -681,7 +684,7 @@ func gbTrain(ctx context.Context, ds *Dataset, cfg *gbConfig, seed int64, progre
 		}
 	}
 	for i, t := range trees {
-		if err := ValidateTree(t, p); err != nil {
+		if err := tree.Validate(t, p); err != nil {
 			return nil, fmt.Errorf("gradient boosting produced an invalid tree %d (targets too large?): %w", i, err)
 		}
 	}
@@ -693,7 +696,7 @@ func gbTrain(ctx context.Context, ds *Dataset, cfg *gbConfig, seed int64, progre
 				Trees:        trees,
 				LearningRate: cfg.learningRate,
 			}},
-			FeatureImportances: treeNormalise(importance),
+			FeatureImportances: numeric.Normalise(importance),
 		},
 		raw:       raw,
 		trainRows: trainRows,
@@ -731,7 +734,7 @@ func gbGather(v []float64, rows []int32) []float64 {
 // least one for training), drawn at random with seed. For classification
 // the draw is stratified: each class contributes in proportion to its size,
 // by the largest-remainder method. Both lists are ascending.
-func gbHoldOut(ds *Dataset, fraction float64, seed int64) (train, val []int32, err error) {
+func gbHoldOut(ds *algo.Dataset, fraction float64, seed int64) (train, val []int32, err error) {
 	n := len(ds.Y)
 	if n < 2 {
 		return nil, nil, fmt.Errorf("early stopping needs at least 2 rows to hold some out, got %d", n)
@@ -1030,7 +1033,7 @@ func (gr *gbGrower) forFeatures(rows int, fn func(worker, f int)) {
 	if rows*gr.d.p < gbParallelMinWork {
 		workers = 1
 	}
-	treeParallel(gr.d.p, workers, fn)
+	numeric.Parallel(gr.d.p, workers, fn)
 }
 
 // split applies a leaf's best split: partitions its rows, appends the two
@@ -1129,7 +1132,7 @@ func (gr *gbGrower) buildChildren(gh []gbGH, small, large *gbLeaf, parent []gbBi
 // when there are several.
 func gbParallelRange(n, workers int, fn func(lo, hi int)) {
 	chunks := (n + gbChunk - 1) / gbChunk
-	treeParallel(chunks, workers, func(_, c int) {
+	numeric.Parallel(chunks, workers, func(_, c int) {
 		lo := c * gbChunk
 		fn(lo, min(n, lo+gbChunk))
 	})
@@ -1258,7 +1261,7 @@ func (gr *gbGrower) partition(start, end, f int, bin uint8) int {
 		gr.lefts = make([]int, chunks)
 	}
 	lefts := gr.lefts[:chunks]
-	treeParallel(chunks, gr.workers, func(_, c int) {
+	numeric.Parallel(chunks, gr.workers, func(_, c int) {
 		lo := c * gbChunk
 		hi := min(len(rows), lo+gbChunk)
 		lefts[c] = gbPartitionStable(rows[lo:hi], tmp[lo:hi], col, bin)
@@ -1269,7 +1272,7 @@ func (gr *gbGrower) partition(start, end, f int, bin uint8) int {
 	}
 	// Chunk c's left rows go after the left rows of chunks before it,
 	// its right rows after nLeft and the right rows before it.
-	treeParallel(chunks, gr.workers, func(_, c int) {
+	numeric.Parallel(chunks, gr.workers, func(_, c int) {
 		lo := c * gbChunk
 		hi := min(len(rows), lo+gbChunk)
 		dl, dr := 0, nLeft
@@ -1378,7 +1381,7 @@ func gbCheckModel(m *datav1.Model, numFeatures int) (*datav1.BoostingModel, erro
 		return nil, fmt.Errorf("boosting model has unsupported task %v", m.GetTask())
 	}
 	for i, t := range bm.Trees {
-		if err := ValidateTree(t, numFeatures); err != nil {
+		if err := tree.Validate(t, numFeatures); err != nil {
 			return nil, fmt.Errorf("boosting tree %d: %w", i, err)
 		}
 		if t.NumOutputs != 1 {
@@ -1404,15 +1407,15 @@ func predictGradientBoosting(m *datav1.Model, X *mat.Dense) (*mat.Dense, error) 
 	}
 	k := int(bm.NumOutputs)
 	trees := bm.Trees
-	packed := make([][]treeNode, len(trees))
+	packed := make([][]tree.Node, len(trees))
 	procs := runtime.GOMAXPROCS(0)
-	treeParallel(len(trees), procs, func(_, i int) { packed[i] = treePack(trees[i]) })
+	numeric.Parallel(len(trees), procs, func(_, i int) { packed[i] = tree.Pack(trees[i]) })
 	raw := X.RawMatrix()
 	scores := make([]float64, rows*k)
-	blocks := (rows + treePredictBlock - 1) / treePredictBlock
-	treeParallel(blocks, procs, func(_, blk int) {
-		lo := blk * treePredictBlock
-		hi := min(rows, lo+treePredictBlock)
+	blocks := (rows + tree.PredictBlock - 1) / tree.PredictBlock
+	numeric.Parallel(blocks, procs, func(_, blk int) {
+		lo := blk * tree.PredictBlock
+		hi := min(rows, lo+tree.PredictBlock)
 		for r := lo; r < hi; r++ {
 			copy(scores[r*k:], bm.BaseScore)
 		}
@@ -1421,7 +1424,7 @@ func predictGradientBoosting(m *datav1.Model, X *mat.Dense) (*mat.Dense, error) 
 			j := ti % k
 			for r := lo; r < hi; r++ {
 				x := raw.Data[r*raw.Stride : r*raw.Stride+cols]
-				scores[r*k+j] += vals[treeLeafPacked(nodes, x)]
+				scores[r*k+j] += vals[tree.LeafPacked(nodes, x)]
 			}
 		}
 	})

@@ -1,4 +1,4 @@
-package algo
+package bayes
 
 import (
 	"context"
@@ -8,6 +8,8 @@ import (
 
 	"gonum.org/v1/gonum/mat"
 
+	"github.com/alur-ml/alur/ml/algo"
+	"github.com/alur-ml/alur/ml/algo/internal/numeric"
 	datav1 "github.com/alur-ml/alur/proto/alur/data/v1"
 )
 
@@ -16,14 +18,14 @@ import (
 // scikit-learn's GaussianNB.
 
 func init() {
-	Register(&Spec{
+	algo.Register(&algo.Spec{
 		Name: "naive_bayes",
 		Description: "Gaussian naive Bayes like scikit-learn's GaussianNB: each feature is " +
 			"normal within each class (maximum-likelihood mean and variance), priors are the " +
 			"class frequencies, and var_smoothing times the largest feature variance is added " +
 			"to every variance for stability.",
 		Tasks: []datav1.Task{datav1.Task_TASK_CLASSIFICATION},
-		Params: []Param{
+		Params: []algo.Param{
 			{Name: "var_smoothing", Default: 1e-9, Min: 0, Max: 1,
 				Description: "Share of the largest feature variance added to every per-class variance. Default 1e-9."},
 		},
@@ -38,8 +40,8 @@ func init() {
 // zero; the floor keeps every density finite instead.
 const nbVarianceFloor = 1e-12
 
-func fitNaiveBayes(ctx context.Context, ds *Dataset, params map[string]float64, _ int64, progress Progress) (*datav1.Model, error) {
-	if err := checkFinite(ds); err != nil {
+func fitNaiveBayes(ctx context.Context, ds *algo.Dataset, params map[string]float64, _ int64, progress algo.Progress) (*datav1.Model, error) {
+	if err := algo.CheckFinite(ds); err != nil {
 		return nil, err
 	}
 	if err := ctx.Err(); err != nil {
@@ -143,7 +145,7 @@ func nbCheckModel(m *datav1.Model) (*datav1.GaussianNbModel, int, int, error) {
 	if len(nb.GetVariances()) != k*d {
 		return nil, 0, 0, fmt.Errorf("naive Bayes model: %d variances for %d classes × %d features", len(nb.GetVariances()), k, d)
 	}
-	if !linAllFinite(nb.GetMeans()) {
+	if !algo.AllFinite(nb.GetMeans()) {
 		return nil, 0, 0, errors.New("naive Bayes model: means must be finite")
 	}
 	for _, v := range nb.GetVariances() {
@@ -172,7 +174,7 @@ func predictNaiveBayes(m *datav1.Model, X *mat.Dense) (*mat.Dense, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := linCheckInput(m, X, d); err != nil {
+	if err := algo.CheckInput(m, X, d); err != nil {
 		return nil, err
 	}
 	means, vars, logPrior := nb.GetMeans(), nb.GetVariances(), nb.GetClassLogPrior()
@@ -214,7 +216,7 @@ func predictNaiveBayes(m *datav1.Model, X *mat.Dense) (*mat.Dense, error) {
 			}
 			continue
 		}
-		linSoftmaxInPlace(row)
+		numeric.SoftmaxInPlace(row)
 	}
 	return out, nil
 }

@@ -1,4 +1,4 @@
-package algo
+package knn
 
 import (
 	"context"
@@ -8,6 +8,7 @@ import (
 
 	"gonum.org/v1/gonum/mat"
 
+	"github.com/alur-ml/alur/ml/algo"
 	datav1 "github.com/alur-ml/alur/proto/alur/data/v1"
 )
 
@@ -15,7 +16,7 @@ import (
 // pattern classification", 1967) with brute-force Euclidean search.
 
 func init() {
-	Register(&Spec{
+	algo.Register(&algo.Spec{
 		Name: "knn",
 		Description: "k-nearest neighbours by Euclidean distance, brute force like " +
 			"scikit-learn's KNeighborsClassifier/Regressor(algorithm=\"brute\"): classification " +
@@ -23,7 +24,7 @@ func init() {
 			"training rows, regression their (weighted) mean. Ties in distance go to the " +
 			"earlier training row.",
 		Tasks: []datav1.Task{datav1.Task_TASK_CLASSIFICATION, datav1.Task_TASK_REGRESSION},
-		Params: []Param{
+		Params: []algo.Param{
 			{Name: "k", Default: 5, Min: 1, Max: 10000, Integer: true,
 				Description: "Number of neighbours; clamped to the number of training rows. Default 5."},
 			{Name: "distance_weighted", Default: 0, Min: 0, Max: 1, Integer: true,
@@ -41,7 +42,7 @@ func init() {
 // (Fit never modifies a dataset, and neither may its caller afterwards),
 // and copies the rows otherwise; either way one pass checks they are
 // finite, so fitting costs about one read of the data.
-func fitKNN(ctx context.Context, ds *Dataset, params map[string]float64, _ int64, progress Progress) (*datav1.Model, error) {
+func fitKNN(ctx context.Context, ds *algo.Dataset, params map[string]float64, _ int64, progress algo.Progress) (*datav1.Model, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -60,7 +61,7 @@ func fitKNN(ctx context.Context, ds *Dataset, params map[string]float64, _ int64
 		}
 	}
 	if !knnFinite(points) {
-		return nil, checkFinite(ds) // names the offending row and feature
+		return nil, algo.CheckFinite(ds) // names the offending row and feature
 	}
 	progress.Report(1, 1, math.NaN(), "stored training rows")
 	return &datav1.Model{
@@ -106,7 +107,7 @@ func knnCheckModel(m *datav1.Model) (*datav1.KnnModel, int, error) {
 		return nil, 0, errors.New("knn model: no training rows")
 	case int64(len(km.GetPoints())) != n*d:
 		return nil, 0, fmt.Errorf("knn model: %d point values for %d rows × %d features", len(km.GetPoints()), n, d)
-	case !linAllFinite(km.GetPoints()) || !linAllFinite(km.GetTargets()):
+	case !algo.AllFinite(km.GetPoints()) || !algo.AllFinite(km.GetTargets()):
 		return nil, 0, errors.New("knn model: points and targets must be finite")
 	}
 	switch m.GetTask() {
@@ -126,7 +127,7 @@ func knnCheckModel(m *datav1.Model) (*datav1.KnnModel, int, error) {
 			// prediction allocate an absurdly wide output.
 			return nil, 0, fmt.Errorf("knn model: class index %g with only %d training rows and no class names", maxT, n)
 		}
-		classes := linNumClasses(m, max(int(maxT)+1, 2))
+		classes := algo.NumClasses(m, max(int(maxT)+1, 2))
 		if int(maxT) >= classes {
 			return nil, 0, fmt.Errorf("knn model: class index %g outside [0, %d)", maxT, classes)
 		}
@@ -210,7 +211,7 @@ func predictKNN(m *datav1.Model, X *mat.Dense) (*mat.Dense, error) {
 		return nil, err
 	}
 	d := int(km.GetNumFeatures())
-	if err := linCheckInput(m, X, d); err != nil {
+	if err := algo.CheckInput(m, X, d); err != nil {
 		return nil, err
 	}
 	return knnPredictWith(knnKernels[0], km, classes, X), nil

@@ -1,6 +1,6 @@
 //go:build amd64 && !purego
 
-package algo
+package knn
 
 import "golang.org/x/sys/cpu"
 

@@ -1,4 +1,4 @@
-package algo
+package boosting
 
 import (
 	"context"
@@ -15,6 +15,8 @@ import (
 	"gonum.org/v1/gonum/mat"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/alur-ml/alur/ml/algo"
+	"github.com/alur-ml/alur/ml/algo/tree"
 	datav1 "github.com/alur-ml/alur/proto/alur/data/v1"
 )
 
@@ -26,7 +28,7 @@ import (
 // a random linear covariance; redundant features are random linear
 // combinations of the informative ones, the rest are noise; a share flip of
 // the labels is redrawn at random. Rows come in random order.
-func gbMakeClassification(seed uint64, n, informative, redundant, noise, classes, clustersPerClass int, classSep, flip float64) *Dataset {
+func gbMakeClassification(seed uint64, n, informative, redundant, noise, classes, clustersPerClass int, classSep, flip float64) *algo.Dataset {
 	rng := rand.New(rand.NewPCG(seed, 0x6d616b65))
 	p := informative + redundant + noise
 	clusters := classes * clustersPerClass
@@ -94,7 +96,7 @@ func gbMakeClassification(seed uint64, n, informative, redundant, noise, classes
 		}
 		y[order[r]] = float64(label)
 	}
-	ds := &Dataset{X: X, Y: y, Task: datav1.Task_TASK_CLASSIFICATION, NumClasses: classes}
+	ds := &algo.Dataset{X: X, Y: y, Task: datav1.Task_TASK_CLASSIFICATION, NumClasses: classes}
 	for j := range p {
 		ds.FeatureNames = append(ds.FeatureNames, "x"+strconv.Itoa(j))
 	}
@@ -124,7 +126,7 @@ func gbAccuracy(proba *mat.Dense, y []float64) float64 {
 }
 
 // gbSplitRows returns the first n rows of ds and the rest.
-func gbSplitRows(ds *Dataset, n int) (head, tail *Dataset) {
+func gbSplitRows(ds *algo.Dataset, n int) (head, tail *algo.Dataset) {
 	r, c := ds.X.Dims()
 	h, t := *ds, *ds
 	h.X = mat.DenseCopyOf(ds.X.Slice(0, n, 0, c))
@@ -136,12 +138,12 @@ func gbSplitRows(ds *Dataset, n int) (head, tail *Dataset) {
 
 var (
 	gbBenchOnce               sync.Once
-	gbBenchTrain, gbBenchTest *Dataset
+	gbBenchTrain, gbBenchTest *algo.Dataset
 )
 
 // gbBenchData is 200,000 training and 50,000 test rows of a 3-class
 // problem with 20 features (10 informative, 5 redundant, 5 noise).
-func gbBenchData() (train, test *Dataset) {
+func gbBenchData() (train, test *algo.Dataset) {
 	gbBenchOnce.Do(func() {
 		ds := gbMakeClassification(42, 250000, 10, 5, 5, 3, 2, 1, 0.01)
 		gbBenchTrain, gbBenchTest = gbSplitRows(ds, 200000)
@@ -158,13 +160,13 @@ func BenchmarkGradientBoostingFit(b *testing.B) {
 	b.ResetTimer()
 	for range b.N {
 		var err error
-		m, err = Fit(context.Background(), "gradient_boosting", train, nil, 0, nil)
+		m, err = algo.Fit(context.Background(), "gradient_boosting", train, nil, 0, nil)
 		if err != nil {
 			b.Fatal(err)
 		}
 	}
 	b.StopTimer()
-	p, err := Predict(m, test.X)
+	p, err := algo.Predict(m, test.X)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -176,13 +178,13 @@ func BenchmarkGradientBoostingFit(b *testing.B) {
 // BenchmarkGradientBoostingFit.
 func BenchmarkGradientBoostingPredict(b *testing.B) {
 	train, test := gbBenchData()
-	m, err := Fit(context.Background(), "gradient_boosting", train, map[string]float64{"early_stopping": 0}, 0, nil)
+	m, err := algo.Fit(context.Background(), "gradient_boosting", train, map[string]float64{"early_stopping": 0}, 0, nil)
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.ResetTimer()
 	for range b.N {
-		if _, err := Predict(m, test.X); err != nil {
+		if _, err := algo.Predict(m, test.X); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -190,14 +192,14 @@ func BenchmarkGradientBoostingPredict(b *testing.B) {
 
 // gbDataset builds n rows of p features with gen filling a row and
 // returning its target.
-func gbDataset(n, p int, task datav1.Task, classes int, seed uint64, gen func(rng *rand.Rand, x []float64) float64) *Dataset {
+func gbDataset(n, p int, task datav1.Task, classes int, seed uint64, gen func(rng *rand.Rand, x []float64) float64) *algo.Dataset {
 	rng := rand.New(rand.NewPCG(seed, 11))
 	X := mat.NewDense(n, p, nil)
 	y := make([]float64, n)
 	for i := range n {
 		y[i] = gen(rng, X.RawRowView(i))
 	}
-	ds := &Dataset{X: X, Y: y, Task: task, NumClasses: classes}
+	ds := &algo.Dataset{X: X, Y: y, Task: task, NumClasses: classes}
 	for j := range p {
 		ds.FeatureNames = append(ds.FeatureNames, "f"+strconv.Itoa(j))
 	}
@@ -229,9 +231,9 @@ func gbBlobs(k int, sep float64) func(rng *rand.Rand, x []float64) float64 {
 }
 
 // gbFit fits gradient boosting, failing the test on error.
-func gbFit(t testing.TB, ds *Dataset, params map[string]float64, seed int64) *datav1.Model {
+func gbFit(t testing.TB, ds *algo.Dataset, params map[string]float64, seed int64) *datav1.Model {
 	t.Helper()
-	m, err := Fit(context.Background(), "gradient_boosting", ds, params, seed, nil)
+	m, err := algo.Fit(context.Background(), "gradient_boosting", ds, params, seed, nil)
 	if err != nil {
 		t.Fatalf("Fit: %v", err)
 	}
@@ -241,7 +243,7 @@ func gbFit(t testing.TB, ds *Dataset, params map[string]float64, seed int64) *da
 // gbPredict predicts, failing the test on error.
 func gbPredict(t testing.TB, m *datav1.Model, X *mat.Dense) *mat.Dense {
 	t.Helper()
-	p, err := Predict(m, X)
+	p, err := algo.Predict(m, X)
 	if err != nil {
 		t.Fatalf("Predict: %v", err)
 	}
@@ -285,7 +287,7 @@ func gbTreeDepth(t *datav1.TreeModel, node int32) int {
 func TestGradientBoostingAccuracy(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
-		ds      *Dataset
+		ds      *algo.Dataset
 		params  map[string]float64
 		metric  string
 		atLeast float64
@@ -366,7 +368,7 @@ func TestGradientBoostingBaseScores(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			X := mat.NewDense(len(tc.y), 1, nil)
-			ds := &Dataset{X: X, Y: tc.y, Task: tc.task, NumClasses: tc.k}
+			ds := &algo.Dataset{X: X, Y: tc.y, Task: tc.task, NumClasses: tc.k}
 			// One round of a zero learning rate is not allowed, so check
 			// the base score directly and through a model whose only tree
 			// cannot split.
@@ -438,7 +440,7 @@ func TestGradientBoostingLeafValues(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			params := map[string]float64{}
-			for _, p := range gbMust(Lookup("gradient_boosting")).Params {
+			for _, p := range gbMust(algo.Lookup("gradient_boosting")).Params {
 				params[p.Name] = p.Default
 			}
 			for k, v := range tc.params {
@@ -455,21 +457,21 @@ func TestGradientBoostingLeafValues(t *testing.T) {
 			gh := [][]gbGH{make([]gbGH, d.n)}
 			_, sums := obj.gradientPass(raw, ds.Y, gh, false, tc.procs)
 			gr := newGbGrower(cfg, d, mapper, obj, tc.procs)
-			tree := gr.grow(gh[0], sums[0], sums[1])
-			if err := ValidateTree(tree, d.p); err != nil {
+			tm := gr.grow(gh[0], sums[0], sums[1])
+			if err := tree.Validate(tm, d.p); err != nil {
 				t.Fatal(err)
 			}
 			leaves := 0
-			for i := range tree.Feature {
-				if tree.Feature[i] < 0 {
+			for i := range tm.Feature {
+				if tm.Feature[i] < 0 {
 					leaves++
 				}
 			}
 			if leaves != len(gr.final) || leaves > cfg.maxLeaves || leaves < 2 {
 				t.Fatalf("%d leaves, %d final, max %d", leaves, len(gr.final), cfg.maxLeaves)
 			}
-			if cfg.maxDepth > 0 && gbTreeDepth(tree, 0) > cfg.maxDepth {
-				t.Errorf("depth %d > max_depth %d", gbTreeDepth(tree, 0), cfg.maxDepth)
+			if cfg.maxDepth > 0 && gbTreeDepth(tm, 0) > cfg.maxDepth {
+				t.Errorf("depth %d > max_depth %d", gbTreeDepth(tm, 0), cfg.maxDepth)
 			}
 			covered := 0
 			for _, l := range gr.final {
@@ -480,23 +482,23 @@ func TestGradientBoostingLeafValues(t *testing.T) {
 					g += float64(gh[0][i].g)
 					h += float64(gh[0][i].h)
 					node := int32(0)
-					for tree.Feature[node] >= 0 {
-						if d.codes[int(tree.Feature[node])*d.n+int(i)] <= gr.binThr[node] {
-							node = tree.Left[node]
+					for tm.Feature[node] >= 0 {
+						if d.codes[int(tm.Feature[node])*d.n+int(i)] <= gr.binThr[node] {
+							node = tm.Left[node]
 						} else {
-							node = tree.Right[node]
+							node = tm.Right[node]
 						}
 					}
 					if node != l.id {
 						t.Fatalf("row %d is in leaf %d but routes to %d", i, l.id, node)
 					}
 				}
-				if got := tree.Samples[l.id]; got != int64(len(rows)) || len(rows) < cfg.minSamplesLeaf {
+				if got := tm.Samples[l.id]; got != int64(len(rows)) || len(rows) < cfg.minSamplesLeaf {
 					t.Errorf("leaf %d: %d samples recorded, %d rows, min %d", l.id, got, len(rows), cfg.minSamplesLeaf)
 				}
 				want := -g / (h + cfg.l2) * cfg.learningRate
-				if math.Abs(tree.Value[l.id]-want) > 1e-9*max(1, math.Abs(want)) {
-					t.Errorf("leaf %d: value %.15g, direct sums give %.15g", l.id, tree.Value[l.id], want)
+				if math.Abs(tm.Value[l.id]-want) > 1e-9*max(1, math.Abs(want)) {
+					t.Errorf("leaf %d: value %.15g, direct sums give %.15g", l.id, tm.Value[l.id], want)
 				}
 			}
 			if covered != d.n {
@@ -556,7 +558,7 @@ func TestGradientBoostingTrainingScoresMatchPredict(t *testing.T) {
 				return s
 			})
 			params := map[string]float64{"max_iter": 15, "min_samples_leaf": 3, "max_bins": tc.bins}
-			resolved, err := gbMust(Lookup("gradient_boosting")).ResolveParams(params)
+			resolved, err := gbMust(algo.Lookup("gradient_boosting")).ResolveParams(params)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -632,7 +634,7 @@ func TestGradientBoostingEarlyStopping(t *testing.T) {
 				t.Errorf("report %d/%d loss %g", done, total, loss)
 			}
 		}
-		m, err := Fit(context.Background(), "gradient_boosting", ds,
+		m, err := algo.Fit(context.Background(), "gradient_boosting", ds,
 			map[string]float64{"early_stopping": 1, "max_iter": 300, "n_iter_no_change": 5}, 0, progress)
 		if err != nil {
 			t.Fatal(err)
@@ -670,9 +672,9 @@ func TestGradientBoostingEarlyStopping(t *testing.T) {
 }
 
 // gbTrainForTest runs gbTrain with resolved params.
-func gbTrainForTest(t *testing.T, ds *Dataset, params map[string]float64) *gbResult {
+func gbTrainForTest(t *testing.T, ds *algo.Dataset, params map[string]float64) *gbResult {
 	t.Helper()
-	resolved, err := gbMust(Lookup("gradient_boosting")).ResolveParams(params)
+	resolved, err := gbMust(algo.Lookup("gradient_boosting")).ResolveParams(params)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -731,7 +733,7 @@ func TestGradientBoostingHoldOut(t *testing.T) {
 			t.Errorf("frac %g: split is not a function of the seed", frac)
 		}
 	}
-	if _, _, err := gbHoldOut(&Dataset{Y: []float64{1}}, 0.5, 0); err == nil {
+	if _, _, err := gbHoldOut(&algo.Dataset{Y: []float64{1}}, 0.5, 0); err == nil {
 		t.Error("held out from a single row")
 	}
 }
@@ -827,7 +829,7 @@ func TestGradientBoostingProgressAndCancel(t *testing.T) {
 	t.Run("progress", func(t *testing.T) {
 		var done []int64
 		var losses []float64
-		_, err := Fit(context.Background(), "gradient_boosting", ds, map[string]float64{"max_iter": 25}, 0,
+		_, err := algo.Fit(context.Background(), "gradient_boosting", ds, map[string]float64{"max_iter": 25}, 0,
 			func(d, total int64, loss float64, msg string) {
 				if total != 25 || !strings.Contains(msg, "training loss") {
 					t.Errorf("report %d/%d %q", d, total, msg)
@@ -852,7 +854,7 @@ func TestGradientBoostingProgressAndCancel(t *testing.T) {
 	t.Run("before", func(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		cancel()
-		if _, err := Fit(ctx, "gradient_boosting", ds, nil, 0, nil); !errors.Is(err, context.Canceled) {
+		if _, err := algo.Fit(ctx, "gradient_boosting", ds, nil, 0, nil); !errors.Is(err, context.Canceled) {
 			t.Errorf("error %v, want context.Canceled", err)
 		}
 	})
@@ -860,7 +862,7 @@ func TestGradientBoostingProgressAndCancel(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
 		var last int64
-		_, err := Fit(ctx, "gradient_boosting", ds, map[string]float64{"max_iter": 100000}, 0,
+		_, err := algo.Fit(ctx, "gradient_boosting", ds, map[string]float64{"max_iter": 100000}, 0,
 			func(d, _ int64, _ float64, _ string) {
 				last = d
 				if d == 3 {
@@ -890,8 +892,8 @@ func TestGradientBoostingParams(t *testing.T) {
 		{map[string]float64{"max_iter": 2.5}, "max_iter"},
 		{map[string]float64{"subsample": 0.5}, "subsample"},
 	} {
-		_, err := Fit(context.Background(), "gradient_boosting", ds, tc.params, 0, nil)
-		var pe *ParamError
+		_, err := algo.Fit(context.Background(), "gradient_boosting", ds, tc.params, 0, nil)
+		var pe *algo.ParamError
 		if !errors.As(err, &pe) || pe.Param != tc.param {
 			t.Errorf("%v: error %v, want a ParamError for %s", tc.params, err, tc.param)
 		}
@@ -905,7 +907,7 @@ func TestGradientBoostingParams(t *testing.T) {
 func TestGradientBoostingEdgeData(t *testing.T) {
 	for _, tc := range []struct {
 		name string
-		ds   *Dataset
+		ds   *algo.Dataset
 	}{
 		{"single row", gbDataset(1, 2, datav1.Task_TASK_REGRESSION, 0, 1, gbQuadratic)},
 		{"constant features", gbDataset(200, 3, datav1.Task_TASK_CLASSIFICATION, 2, 1, func(rng *rand.Rand, x []float64) float64 {
@@ -946,7 +948,7 @@ func TestGradientBoostingEdgeData(t *testing.T) {
 // two rounds, on 2 features.
 func gbSmallModel(t testing.TB) (*datav1.Model, *mat.Dense) {
 	ds := gbDataset(300, 2, datav1.Task_TASK_CLASSIFICATION, 3, 14, gbBlobs(3, 3))
-	m, err := Fit(context.Background(), "gradient_boosting", ds, map[string]float64{"max_iter": 2, "max_leaf_nodes": 4}, 0, nil)
+	m, err := algo.Fit(context.Background(), "gradient_boosting", ds, map[string]float64{"max_iter": 2, "max_leaf_nodes": 4}, 0, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -989,19 +991,19 @@ func TestGradientBoostingPredictRejectsCorruptModels(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			m, X := gbSmallModel(t)
 			tc.corrupt(m)
-			_, err := Predict(m, X)
+			_, err := algo.Predict(m, X)
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("error %v, want one mentioning %q", err, tc.want)
 			}
 		})
 	}
 	m, _ := gbSmallModel(t)
-	if _, err := Predict(m, mat.NewDense(1, 1, nil)); err == nil {
+	if _, err := algo.Predict(m, mat.NewDense(1, 1, nil)); err == nil {
 		t.Error("predicted 1 feature with a 2-feature model")
 	}
 	// A model of base scores alone (early stopping kept no round) is valid.
 	m.GetBoosting().Trees = nil
-	p, err := Predict(m, mat.NewDense(1, 2, nil))
+	p, err := algo.Predict(m, mat.NewDense(1, 2, nil))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -1033,7 +1035,7 @@ func FuzzBoostingPredict(f *testing.F) {
 			return
 		}
 		m.Algorithm = "gradient_boosting"
-		p, err := Predict(&m, X)
+		p, err := algo.Predict(&m, X)
 		if err != nil {
 			return
 		}
@@ -1089,7 +1091,7 @@ func TestGradientBoostingOwnedDataset(t *testing.T) {
 		owned := *ds
 		owned.X = mat.DenseCopyOf(ds.X)
 		owned.Owned = true
-		got, err := Fit(context.Background(), "gradient_boosting", &owned, params, 2, nil)
+		got, err := algo.Fit(context.Background(), "gradient_boosting", &owned, params, 2, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

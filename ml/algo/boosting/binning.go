@@ -1,4 +1,4 @@
-package algo
+package boosting
 
 // Feature binning for histogram-based tree learners (Ke et al., "LightGBM:
 // A Highly Efficient Gradient Boosting Decision Tree", NeurIPS 2017; the
@@ -23,6 +23,7 @@ import (
 	"math/rand/v2"
 	"slices"
 
+	"github.com/alur-ml/alur/ml/algo/internal/numeric"
 	"gonum.org/v1/gonum/mat"
 )
 
@@ -49,7 +50,7 @@ func newBinMapper(edges [][]float64) *binMapper {
 	for f, e := range edges {
 		m.keys[f] = make([]uint64, len(e))
 		for i, v := range e {
-			m.keys[f][i] = treeSortKey(v + 0) // v + 0 turns −0 into +0
+			m.keys[f][i] = numeric.SortKey(v + 0) // v + 0 turns −0 into +0
 		}
 	}
 	return m
@@ -72,7 +73,7 @@ func (m *binMapper) bin(f int, x float64) uint8 {
 	if len(e) == 0 {
 		return 1
 	}
-	xk := treeSortKey(x + 0)
+	xk := numeric.SortKey(x + 0)
 	// Invariant: the number of edges below x is in [base, base+n].
 	base := 0
 	for n := len(e); n > 1; {
@@ -127,7 +128,7 @@ func fitBinMapper(X *mat.Dense, rows []int32, maxBins, subsample int, seed uint6
 		keys []uint64
 	}
 	scr := make([]scratch, max(1, min(workers, p)))
-	treeParallel(p, len(scr), func(w, f int) {
+	numeric.Parallel(p, len(scr), func(w, f int) {
 		sc := &scr[w]
 		vals := sc.vals[:0]
 		for _, i := range rows {
@@ -160,16 +161,16 @@ func binSortFloats(vals []float64, buf []uint64) []uint64 {
 	}
 	keys, tmp := buf[:n], buf[n:2*n]
 	for i, v := range vals {
-		keys[i] = treeSortKey(v)
+		keys[i] = numeric.SortKey(v)
 	}
-	var count [1 << treeRadixBits]int
-	for pass := range treeRadixPasses {
-		shift := uint(pass * treeRadixBits)
+	var count [1 << numeric.RadixBits]int
+	for pass := range numeric.RadixPasses {
+		shift := uint(pass * numeric.RadixBits)
 		clear(count[:])
 		for _, k := range keys {
-			count[k>>shift&treeRadixMask]++
+			count[k>>shift&numeric.RadixMask]++
 		}
-		if count[keys[0]>>shift&treeRadixMask] == n {
+		if count[keys[0]>>shift&numeric.RadixMask] == n {
 			continue
 		}
 		sum := 0
@@ -178,7 +179,7 @@ func binSortFloats(vals []float64, buf []uint64) []uint64 {
 			sum += c
 		}
 		for _, k := range keys {
-			d := k >> shift & treeRadixMask
+			d := k >> shift & numeric.RadixMask
 			tmp[count[d]] = k
 			count[d]++
 		}
@@ -216,7 +217,7 @@ func binEdges(vals []float64, maxBins int) []float64 {
 		edges := make([]float64, 0, distinct-1)
 		for i := 1; i < n; i++ {
 			if vals[i] != vals[i-1] {
-				edges = append(edges, treeMidpoint(vals[i-1], vals[i]))
+				edges = append(edges, numeric.Midpoint(vals[i-1], vals[i]))
 			}
 		}
 		return edges
@@ -232,7 +233,7 @@ func binEdges(vals []float64, maxBins int) []float64 {
 		}
 		e := vals[lo]
 		if vals[hi] != e {
-			e = treeMidpoint(e, vals[hi])
+			e = numeric.Midpoint(e, vals[hi])
 		}
 		if e >= top {
 			break
@@ -271,7 +272,7 @@ func (m *binMapper) transform(X *mat.Dense, rows []int32, workers int) *binData 
 	}
 	raw := X.RawMatrix()
 	blocks := (n + binRowBlock - 1) / binRowBlock
-	treeParallel(blocks, workers, func(_, blk int) {
+	numeric.Parallel(blocks, workers, func(_, blk int) {
 		lo := blk * binRowBlock
 		hi := min(n, lo+binRowBlock)
 		for r := lo; r < hi; r++ {

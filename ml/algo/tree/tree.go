@@ -1,4 +1,4 @@
-package algo
+package tree
 
 // CART decision trees (Breiman, Friedman, Olshen and Stone, "Classification
 // and Regression Trees", 1984): binary axis-aligned splits chosen greedily to
@@ -29,11 +29,11 @@ import (
 	"math/rand/v2"
 	"runtime"
 	"slices"
-	"sync"
-	"sync/atomic"
 
 	"gonum.org/v1/gonum/mat"
 
+	"github.com/alur-ml/alur/ml/algo"
+	"github.com/alur-ml/alur/ml/algo/internal/numeric"
 	datav1 "github.com/alur-ml/alur/proto/alur/data/v1"
 )
 
@@ -42,12 +42,12 @@ const (
 	treeParamMaxDepth            = "max_depth"
 	treeParamMinSamplesSplit     = "min_samples_split"
 	treeParamMinSamplesLeaf      = "min_samples_leaf"
-	treeParamMaxFeatures         = "max_features"
+	ParamMaxFeatures             = "max_features"
 	treeParamMinImpurityDecrease = "min_impurity_decrease"
 
 	// treeMaxDepthLimit bounds max_depth; deeper trees would not fit a
 	// model message anyway.
-	treeMaxDepthLimit = 1000
+	MaxDepthLimit = 1000
 	// treeCtxCheckEvery is how many nodes are grown between checks of the
 	// context, so that cancelling a long fit takes effect quickly without
 	// paying for ctx.Err on every node.
@@ -60,8 +60,8 @@ const (
 // treeGrowthParams are the hyperparameters common to decision trees and
 // random forests; max_features is added by each algorithm because its
 // default differs.
-var treeGrowthParams = []Param{
-	{Name: treeParamMaxDepth, Default: 0, Min: 0, Max: treeMaxDepthLimit, Integer: true,
+var GrowthParams = []algo.Param{
+	{Name: treeParamMaxDepth, Default: 0, Min: 0, Max: MaxDepthLimit, Integer: true,
 		Description: "maximum depth of a tree, the root being depth 0; 0 grows until the leaves are pure or too small"},
 	{Name: treeParamMinSamplesSplit, Default: 2, Min: 2, Max: 1e9, Integer: true,
 		Description: "a node with fewer distinct training rows is not split"},
@@ -70,14 +70,14 @@ var treeGrowthParams = []Param{
 }
 
 func init() {
-	params := append(slices.Clone(treeGrowthParams),
-		Param{Name: treeParamMaxFeatures, Default: 0, Min: 0, Max: 1e9,
+	params := append(slices.Clone(GrowthParams),
+		algo.Param{Name: ParamMaxFeatures, Default: 0, Min: 0, Max: 1e9,
 			Description: "features considered per split: 0 means all; a value in (0, 1] is a fraction of the features (at least one); a whole number above 1 is a count (capped at the number of features)"},
-		Param{Name: treeParamMinImpurityDecrease, Default: 0, Min: 0, Max: math.MaxFloat64,
+		algo.Param{Name: treeParamMinImpurityDecrease, Default: 0, Min: 0, Max: math.MaxFloat64,
 			Description: "a node is split only if N_t/N × (impurity − N_left/N_t × left impurity − N_right/N_t × right impurity) reaches this value (N counting class weights when balanced)"},
-		classWeightParam,
+		algo.BalancedParam,
 	)
-	Register(&Spec{
+	algo.Register(&algo.Spec{
 		Name: "decision_tree",
 		Description: "CART decision tree (Breiman et al., 1984): greedy binary splits minimising Gini impurity " +
 			"(classification) or squared error (regression), thresholds at midpoints between consecutive distinct values",
@@ -93,26 +93,26 @@ func init() {
 // feature order at every node: as in scikit-learn the features are permuted
 // even when all of them are considered, so which of several equally good
 // splits wins depends on the seed.
-func fitDecisionTree(ctx context.Context, ds *Dataset, params map[string]float64, seed int64, progress Progress) (*datav1.Model, error) {
+func fitDecisionTree(ctx context.Context, ds *algo.Dataset, params map[string]float64, seed int64, progress algo.Progress) (*datav1.Model, error) {
 	if err := ds.Validate(); err != nil {
 		return nil, err
 	}
 	_, p := ds.Dims()
-	cfg, err := treeConfigFromParams(params, p, p)
+	cfg, err := ConfigFromParams(params, p, p)
 	if err != nil {
 		return nil, err
 	}
 	cfg.minImpurityDecrease = params[treeParamMinImpurityDecrease]
 	if v := cfg.minImpurityDecrease; !(v >= 0) || math.IsInf(v, 0) {
-		return nil, &ParamError{treeParamMinImpurityDecrease, "must be a finite number >= 0"}
+		return nil, &algo.ParamError{Param: treeParamMinImpurityDecrease, Reason: "must be a finite number >= 0"}
 	}
-	classW, err := classWeightsFromParams(ds, params)
+	classW, err := algo.ClassWeights(ds, params)
 	if err != nil {
 		return nil, err
 	}
-	d := newTreeData(ds, classW)
-	b := newTreeBuilder(d, cfg, runtime.GOMAXPROCS(0))
-	b.reset(seed, 0, false)
+	d := NewData(ds, classW)
+	b := NewBuilder(d, cfg, runtime.GOMAXPROCS(0))
+	b.Reset(seed, 0, false)
 	t, imp, err := b.grow(ctx)
 	if err != nil {
 		return nil, err
@@ -130,11 +130,11 @@ func predictDecisionTree(m *datav1.Model, X *mat.Dense) (*mat.Dense, error) {
 	if t == nil {
 		return nil, errors.New("decision_tree model has no tree parameters")
 	}
-	return predictTreeEnsemble(m, []*datav1.TreeModel{t}, X)
+	return PredictEnsemble(m, []*datav1.TreeModel{t}, X)
 }
 
 // treeConfig holds the resolved growth limits of one tree.
-type treeConfig struct {
+type Config struct {
 	// maxDepth is the deepest level that may hold a split's children; 0
 	// means unlimited.
 	maxDepth int
@@ -147,26 +147,26 @@ type treeConfig struct {
 	maxFeatures int
 	// minImpurityDecrease is the weighted impurity decrease a split needs.
 	minImpurityDecrease float64
-	// shortThresholds makes each split's threshold a binary32 number
+	// ShortThresholds makes each split's threshold a binary32 number
 	// inside the same gap between training values when one exists (see
 	// treeShortThreshold), so that a compact tree stores it in 4 bytes.
-	shortThresholds bool
+	ShortThresholds bool
 }
 
 // treeConfigFromParams reads the growth parameters. allFeatures is what
 // max_features = 0 means for the algorithm at hand.
-func treeConfigFromParams(params map[string]float64, numFeatures, allFeatures int) (treeConfig, error) {
-	var cfg treeConfig
+func ConfigFromParams(params map[string]float64, numFeatures, allFeatures int) (Config, error) {
+	var cfg Config
 	for _, name := range []string{treeParamMaxDepth, treeParamMinSamplesSplit, treeParamMinSamplesLeaf} {
 		v := params[name]
 		if v != math.Trunc(v) || v < 0 || v > 1e9 {
-			return cfg, &ParamError{name, fmt.Sprintf("%g must be a whole number in [0, 1e9]", v)}
+			return cfg, &algo.ParamError{Param: name, Reason: fmt.Sprintf("%g must be a whole number in [0, 1e9]", v)}
 		}
 	}
 	cfg.maxDepth = int(params[treeParamMaxDepth])
 	cfg.minSamplesSplit = max(2, int(params[treeParamMinSamplesSplit]))
 	cfg.minSamplesLeaf = max(1, int(params[treeParamMinSamplesLeaf]))
-	mf, err := resolveMaxFeatures(params[treeParamMaxFeatures], numFeatures, allFeatures)
+	mf, err := resolveMaxFeatures(params[ParamMaxFeatures], numFeatures, allFeatures)
 	if err != nil {
 		return cfg, err
 	}
@@ -182,13 +182,13 @@ func treeConfigFromParams(params map[string]float64, numFeatures, allFeatures in
 func resolveMaxFeatures(v float64, numFeatures, allFeatures int) (int, error) {
 	switch {
 	case math.IsNaN(v) || v < 0 || math.IsInf(v, 0):
-		return 0, &ParamError{treeParamMaxFeatures, fmt.Sprintf("%g must be 0, a fraction in (0, 1] or a whole count", v)}
+		return 0, &algo.ParamError{Param: ParamMaxFeatures, Reason: fmt.Sprintf("%g must be 0, a fraction in (0, 1] or a whole count", v)}
 	case v == 0:
 		return min(max(1, allFeatures), numFeatures), nil
 	case v <= 1:
 		return max(1, int(v*float64(numFeatures))), nil
 	case v != math.Trunc(v):
-		return 0, &ParamError{treeParamMaxFeatures, fmt.Sprintf("%g above 1 must be a whole number of features", v)}
+		return 0, &algo.ParamError{Param: ParamMaxFeatures, Reason: fmt.Sprintf("%g above 1 must be a whole number of features", v)}
 	default:
 		return int(min(v, float64(numFeatures))), nil
 	}
@@ -196,7 +196,7 @@ func resolveMaxFeatures(v float64, numFeatures, allFeatures int) (int, error) {
 
 // treeData is a training set laid out for growing trees, shared read-only
 // by every tree of a forest.
-type treeData struct {
+type Data struct {
 	n, p int
 	// cols[f][i] is feature f of row i. A NaN is stored as -Inf: it then
 	// sorts first and falls left of every threshold, which is where
@@ -222,11 +222,11 @@ type treeData struct {
 // classification (nil for none; ignored for regression). ds must be valid.
 // Rows are sorted per tree (treeBuilder.reset), not here: a presorted copy
 // of every feature would cost half the data's size again for the whole fit.
-func newTreeData(ds *Dataset, classW []float64) *treeData {
+func NewData(ds *algo.Dataset, classW []float64) *Data {
 	n, p := ds.Dims()
-	d := &treeData{n: n, p: p, cols: make([][]float64, p)}
+	d := &Data{n: n, p: p, cols: make([][]float64, p)}
 	if ds.Cols != nil {
-		treeParallel(p, runtime.GOMAXPROCS(0), func(_, f int) {
+		numeric.Parallel(p, runtime.GOMAXPROCS(0), func(_, f int) {
 			d.cols[f] = treeCleanColumn(ds.Cols[f])
 		})
 	} else {
@@ -288,43 +288,11 @@ func treeCleanColumn(col []float64) []float64 {
 	return col
 }
 
-// Radix sort digits: 11 bits in each of 6 passes cover 64-bit keys.
-const (
-	treeRadixBits   = 11
-	treeRadixPasses = (64 + treeRadixBits - 1) / treeRadixBits
-	treeRadixMask   = 1<<treeRadixBits - 1
-)
-
-// treeSortKey maps a float64 other than NaN to a uint64 with the same
-// order: flip every bit of a negative number, only the sign bit of a
-// positive one. -0 must be canonicalised to +0 beforehand for the two to
-// tie.
-func treeSortKey(v float64) uint64 {
-	b := math.Float64bits(v)
-	if b>>63 != 0 {
-		return ^b
-	}
-	return b | 1<<63
-}
-
-// treeArgsort returns the indexes of col in ascending order of value, ties
-// in index order. col must not contain NaN.
-func treeArgsort(col []float64) []int32 {
-	rows := make([]int32, len(col))
-	for i := range rows {
-		rows[i] = int32(i)
-	}
-	out := make([]int32, len(col))
-	var s treeSorter
-	s.argsort(col, rows, out)
-	return out
-}
-
 // treeSorter holds the scratch of argsort, reused across calls.
 type treeSorter struct {
 	keys, keys2 []uint64
 	idx2        []int32
-	hist        [treeRadixPasses][1 << treeRadixBits]int32
+	hist        [numeric.RadixPasses][1 << numeric.RadixBits]int32
 }
 
 // argsort writes rows to out in ascending order of col[row], ties in the
@@ -344,19 +312,19 @@ func (s *treeSorter) argsort(col []float64, rows, out []int32) {
 	keys, keys2 := s.keys[:n], s.keys2[:n]
 	idx, idx2 := out[:n], s.idx2[:n]
 	hist := &s.hist
-	*hist = [treeRadixPasses][1 << treeRadixBits]int32{}
+	*hist = [numeric.RadixPasses][1 << numeric.RadixBits]int32{}
 	for j, i := range rows {
-		k := treeSortKey(col[i])
+		k := numeric.SortKey(col[i])
 		keys[j] = k
 		idx[j] = i
-		for pass := range treeRadixPasses {
-			hist[pass][(k>>(pass*treeRadixBits))&treeRadixMask]++
+		for pass := range numeric.RadixPasses {
+			hist[pass][(k>>(pass*numeric.RadixBits))&numeric.RadixMask]++
 		}
 	}
-	for pass := range treeRadixPasses {
-		shift := pass * treeRadixBits
+	for pass := range numeric.RadixPasses {
+		shift := pass * numeric.RadixBits
 		h := &hist[pass]
-		if n == 0 || int(h[(keys[0]>>shift)&treeRadixMask]) == n {
+		if n == 0 || int(h[(keys[0]>>shift)&numeric.RadixMask]) == n {
 			continue
 		}
 		var sum int32
@@ -365,7 +333,7 @@ func (s *treeSorter) argsort(col []float64, rows, out []int32) {
 			sum += c
 		}
 		for j, k := range keys {
-			d := (k >> shift) & treeRadixMask
+			d := (k >> shift) & numeric.RadixMask
 			pos := h[d]
 			h[d]++
 			keys2[pos] = k
@@ -380,35 +348,10 @@ func (s *treeSorter) argsort(col []float64, rows, out []int32) {
 }
 
 // col returns feature f's values, indexed by row.
-func (d *treeData) col(f int) []float64 { return d.cols[f] }
+func (d *Data) col(f int) []float64 { return d.cols[f] }
 
-// treeParallel runs fn(worker, i) for i in [0, n) on up to workers
-// goroutines, numbered from 0 so that fn can use per-worker scratch. Items
-// are handed out dynamically; callers keep results independent of which
-// worker ran an item.
-func treeParallel(n, workers int, fn func(worker, i int)) {
-	workers = min(workers, n)
-	if workers <= 1 {
-		for i := range n {
-			fn(0, i)
-		}
-		return
-	}
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for w := range workers {
-		wg.Go(func() {
-			for {
-				i := int(next.Add(1) - 1)
-				if i >= n {
-					return
-				}
-				fn(w, i)
-			}
-		})
-	}
-	wg.Wait()
-}
+// Dims returns the number of rows and features of the data.
+func (d *Data) Dims() (rows, features int) { return d.n, d.p }
 
 // treeParallelMinRows is the node size from which a builder with several
 // workers scans candidate features and partitions in parallel; below it the
@@ -464,9 +407,9 @@ type treeSplit struct {
 // treeBuilder grows trees on one treeData. It owns scratch buffers sized
 // once and reused across the trees one forest worker builds, so growing a
 // node allocates nothing beyond the output arrays.
-type treeBuilder struct {
-	d   *treeData
-	cfg treeConfig
+type Builder struct {
+	d   *Data
+	cfg Config
 	rng *rand.Rand
 
 	// order[f] holds this tree's rows (multiplicity > 0) sorted by
@@ -511,10 +454,10 @@ type treeScratch struct {
 
 // newTreeBuilder allocates the scratch for trees on d, for up to workers
 // goroutines within one node.
-func newTreeBuilder(d *treeData, cfg treeConfig, workers int) *treeBuilder {
+func NewBuilder(d *Data, cfg Config, workers int) *Builder {
 	// The order arrays are sized by reset to the rows a tree draws, about
 	// 63% of them for a bootstrap sample.
-	b := &treeBuilder{
+	b := &Builder{
 		d:          d,
 		cfg:        cfg,
 		order:      make([][]int32, d.p),
@@ -544,15 +487,15 @@ func newTreeBuilder(d *treeData, cfg treeConfig, workers int) *treeBuilder {
 
 // parallel reports whether a node of n rows is worth splitting with
 // several goroutines.
-func (b *treeBuilder) parallel(n int) bool {
+func (b *Builder) parallel(n int) bool {
 	return len(b.scratch) > 1 && n >= treeParallelMinRows
 }
 
-// treeRNG returns the random stream of tree index in a model trained with
+// RNG returns the random stream of tree index in a model trained with
 // seed. Each tree has its own stream so a forest's result does not depend
 // on which goroutine grows which tree; the index is mixed with SplitMix64
 // (Steele, Lea and Flood, 2014) so neighbouring trees get unrelated states.
-func treeRNG(seed int64, index int) *rand.Rand {
+func RNG(seed int64, index int) *rand.Rand {
 	z := uint64(index)*0x9e3779b97f4a7c15 + 0x632be59bd9b4e019
 	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9
 	z = (z ^ (z >> 27)) * 0x94d049bb133111eb
@@ -560,12 +503,12 @@ func treeRNG(seed int64, index int) *rand.Rand {
 	return rand.New(rand.NewPCG(uint64(seed), z))
 }
 
-// reset prepares the builder for tree index of a model trained with seed,
+// Reset prepares the builder for tree index of a model trained with seed,
 // drawing a bootstrap sample (n rows with replacement, kept as
 // multiplicities) when bootstrap is true.
-func (b *treeBuilder) reset(seed int64, index int, bootstrap bool) {
+func (b *Builder) Reset(seed int64, index int, bootstrap bool) {
 	d := b.d
-	b.rng = treeRNG(seed, index)
+	b.rng = RNG(seed, index)
 	if bootstrap {
 		clear(b.counts)
 		for range d.n {
@@ -617,12 +560,12 @@ func (b *treeBuilder) reset(seed int64, index int, bootstrap bool) {
 // subtree is numbered first and every child index exceeds its parent's). It
 // returns the tree and its impurity-decrease feature importances,
 // normalised to sum to 1, or all zero when the tree never split.
-func (b *treeBuilder) grow(ctx context.Context) (*datav1.TreeModel, []float64, error) {
-	return b.growInto(ctx, &datav1.TreeModel{})
+func (b *Builder) grow(ctx context.Context) (*datav1.TreeModel, []float64, error) {
+	return b.GrowInto(ctx, &datav1.TreeModel{})
 }
 
-// growInto is grow writing into t, whose arrays are emptied and reused.
-func (b *treeBuilder) growInto(ctx context.Context, t *datav1.TreeModel) (*datav1.TreeModel, []float64, error) {
+// GrowInto is grow writing into t, whose arrays are emptied and reused.
+func (b *Builder) GrowInto(ctx context.Context, t *datav1.TreeModel) (*datav1.TreeModel, []float64, error) {
 	d := b.d
 	rows := len(b.order[0])
 	t.NumOutputs = int32(d.numOutputs)
@@ -672,7 +615,7 @@ func (b *treeBuilder) growInto(ctx context.Context, t *datav1.TreeModel) (*datav
 		}
 		t.Feature[id] = int32(f)
 		t.Threshold[id] = sp.threshold
-		if b.cfg.shortThresholds {
+		if b.cfg.ShortThresholds {
 			col := d.cols[f]
 			t.Threshold[id] = treeShortThreshold(col[b.order[f][sp.pos-1]], col[b.order[f][sp.pos]], sp.threshold)
 		}
@@ -688,26 +631,12 @@ func (b *treeBuilder) growInto(ctx context.Context, t *datav1.TreeModel) (*datav
 		)
 	}
 	b.out = nil
-	return t, treeNormalise(slices.Clone(b.importance)), nil
-}
-
-// treeNormalise scales v to sum to 1, leaving an all-zero v as is.
-func treeNormalise(v []float64) []float64 {
-	var s float64
-	for _, x := range v {
-		s += x
-	}
-	if s > 0 {
-		for i := range v {
-			v[i] /= s
-		}
-	}
-	return v
+	return t, numeric.Normalise(slices.Clone(b.importance)), nil
 }
 
 // isLeaf reports whether a node of n distinct rows at depth must stay a
 // leaf whatever its rows look like.
-func (b *treeBuilder) isLeaf(n, depth int, pure bool) bool {
+func (b *Builder) isLeaf(n, depth int, pure bool) bool {
 	return pure ||
 		(b.cfg.maxDepth > 0 && depth >= b.cfg.maxDepth) ||
 		n < b.cfg.minSamplesSplit ||
@@ -718,7 +647,7 @@ func (b *treeBuilder) isLeaf(n, depth int, pure bool) bool {
 // weighted class distribution); a split fills in the feature, threshold and
 // children later. Samples counts the node's rows with their bootstrap
 // multiplicity, the number of draws that reached it, without class weights.
-func (b *treeBuilder) appendNode(st treeNodeStats) {
+func (b *Builder) appendNode(st treeNodeStats) {
 	t := b.out
 	t.Feature = append(t.Feature, -1)
 	t.Threshold = append(t.Threshold, 0)
@@ -740,7 +669,7 @@ func (b *treeBuilder) appendNode(st treeNodeStats) {
 // weights are 1). The regression
 // variance uses two passes (mean first) to avoid the cancellation of the
 // textbook E[y²]−E[y]² formula.
-func (b *treeBuilder) stats(rows []int32) treeNodeStats {
+func (b *Builder) stats(rows []int32) treeNodeStats {
 	var st treeNodeStats
 	if b.d.classification {
 		clear(b.cnt)
@@ -795,7 +724,7 @@ func (b *treeBuilder) stats(rows []int32) treeNodeStats {
 // without counting, so they never use up the budget. Large nodes
 // scan their candidates in parallel; each candidate's best is kept apart
 // and reduced in candidate order, so the result is the same serially.
-func (b *treeBuilder) findSplit(fr treeFrame, st treeNodeStats) (treeSplit, bool) {
+func (b *Builder) findSplit(fr treeFrame, st treeNodeStats) (treeSplit, bool) {
 	p := b.d.p
 	cands := b.cands[:0]
 	for j := 0; j < p && len(cands) < b.cfg.maxFeatures; j++ {
@@ -811,7 +740,7 @@ func (b *treeBuilder) findSplit(fr treeFrame, st treeNodeStats) (treeSplit, bool
 	b.cands = cands
 	bests := b.bests[:len(cands)]
 	if b.parallel(fr.end-fr.start) && len(cands) > 1 {
-		treeParallel(len(cands), len(b.scratch), func(w, c int) {
+		numeric.Parallel(len(cands), len(b.scratch), func(w, c int) {
 			bests[c] = b.scan(&b.scratch[w], cands[c], fr, st)
 		})
 	} else {
@@ -830,7 +759,7 @@ func (b *treeBuilder) findSplit(fr treeFrame, st treeNodeStats) (treeSplit, bool
 
 // scan returns the best split of the node on feature f, or one with
 // feature −1 when min_samples_leaf rules out every threshold.
-func (b *treeBuilder) scan(sc *treeScratch, f int, fr treeFrame, st treeNodeStats) treeSplit {
+func (b *Builder) scan(sc *treeScratch, f int, fr treeFrame, st treeNodeStats) treeSplit {
 	best := treeSplit{feature: -1, proxy: math.Inf(-1)}
 	rows := b.order[f][fr.start:fr.end]
 	if b.d.classification {
@@ -847,7 +776,7 @@ func (b *treeBuilder) scan(sc *treeScratch, f int, fr treeFrame, st treeNodeStat
 // row of class c and weight w (multiplicity times class weight) to the left
 // changes Σ L_k² by w(2L_c + w) and Σ R_k² by w(w − 2R_c). |L| and |R| are
 // weights here, but min_samples_leaf counts rows.
-func (b *treeBuilder) scanClass(sc *treeScratch, f, start int, rows []int32, best *treeSplit) {
+func (b *Builder) scanClass(sc *treeScratch, f, start int, rows []int32, best *treeSplit) {
 	col := b.d.col(f)
 	classW := b.d.classWeight
 	cntL, cntR := sc.cntL, sc.cntR
@@ -876,7 +805,7 @@ func (b *treeBuilder) scanClass(sc *treeScratch, f, start int, rows []int32, bes
 		vn := col[rows[p+1]]
 		if vn != v && p+1 >= minLeaf {
 			if proxy := sqL/wL + sqR/wR; proxy > best.proxy {
-				*best = treeSplit{feature: f, pos: start + p + 1, proxy: proxy, threshold: treeMidpoint(v, vn)}
+				*best = treeSplit{feature: f, pos: start + p + 1, proxy: proxy, threshold: numeric.Midpoint(v, vn)}
 			}
 		}
 		v = vn
@@ -888,7 +817,7 @@ func (b *treeBuilder) scanClass(sc *treeScratch, f, start int, rows []int32, bes
 // S the weighted sums of the targets centred on the node mean, which
 // differs from −(|L|·Var(L) + |R|·Var(R)) by a constant; centring keeps it
 // accurate when the targets have a large common offset.
-func (b *treeBuilder) scanRegression(f, start int, rows []int32, st treeNodeStats, best *treeSplit) {
+func (b *Builder) scanRegression(f, start int, rows []int32, st treeNodeStats, best *treeSplit) {
 	col := b.d.col(f)
 	wT, sT, mean := st.weight, st.centred, st.mean
 	var wL, sL float64
@@ -903,7 +832,7 @@ func (b *treeBuilder) scanRegression(f, start int, rows []int32, st treeNodeStat
 		if vn != v && p+1 >= minLeaf {
 			sR := sT - sL
 			if proxy := sL*sL/wL + sR*sR/(wT-wL); proxy > best.proxy {
-				*best = treeSplit{feature: f, pos: start + p + 1, proxy: proxy, threshold: treeMidpoint(v, vn)}
+				*best = treeSplit{feature: f, pos: start + p + 1, proxy: proxy, threshold: numeric.Midpoint(v, vn)}
 			}
 		}
 		v = vn
@@ -927,23 +856,11 @@ func treeShortThreshold(lo, hi, mid float64) float64 {
 	return mid
 }
 
-// treeMidpoint returns the threshold between consecutive distinct values
-// lo < hi: their midpoint, computed as lo/2 + hi/2 so it cannot overflow,
-// or lo itself when rounding or infinities would put the midpoint outside
-// [lo, hi) (as scikit-learn does).
-func treeMidpoint(lo, hi float64) float64 {
-	t := lo/2 + hi/2
-	if !(t >= lo && t < hi) || math.IsInf(t, 0) {
-		return lo
-	}
-	return t
-}
-
 // partition splits the node range [start, end) of every feature except f
 // (already ordered: its left rows are the prefix [start, pos)) into left
 // and right rows, stably, so each child's range stays sorted. Features are
 // partitioned in parallel for large nodes.
-func (b *treeBuilder) partition(f, start, pos, end int) {
+func (b *Builder) partition(f, start, pos, end int) {
 	for _, i := range b.order[f][start:pos] {
 		b.mark[i] = 1
 	}
@@ -951,7 +868,7 @@ func (b *treeBuilder) partition(f, start, pos, end int) {
 		b.mark[i] = 0
 	}
 	if b.parallel(end - start) {
-		treeParallel(b.d.p, len(b.scratch), func(w, g int) {
+		numeric.Parallel(b.d.p, len(b.scratch), func(w, g int) {
 			if g != f {
 				b.partitionFeature(b.scratch[w].tmp, b.order[g][start:end])
 			}
@@ -967,7 +884,7 @@ func (b *treeBuilder) partition(f, start, pos, end int) {
 
 // partitionFeature moves the marked rows to the front of rows and the
 // others behind them, both in their original order, using tmp.
-func (b *treeBuilder) partitionFeature(tmp, rows []int32) {
+func (b *Builder) partitionFeature(tmp, rows []int32) {
 	// Branch-free: each row is written to both destinations and only the
 	// matching cursor advances. Writing rows[l] is safe because l never
 	// passes the read position.
@@ -988,7 +905,7 @@ func (b *treeBuilder) partitionFeature(tmp, rows []int32) {
 // node, leaves marked by feature −1 with both children −1, split features
 // in range, finite thresholds and values, and every child index greater
 // than its parent's (which rules out cycles) and inside the tree.
-func ValidateTree(t *datav1.TreeModel, numFeatures int) error {
+func Validate(t *datav1.TreeModel, numFeatures int) error {
 	if t == nil {
 		return errors.New("tree is missing")
 	}
@@ -1037,7 +954,7 @@ func ValidateTree(t *datav1.TreeModel, numFeatures int) error {
 
 // treePredictBlock is the fewest rows one prediction task handles: big
 // enough to amortise scheduling, small enough to spread work over cores.
-const treePredictBlock = 256
+const PredictBlock = 256
 
 // treeBlockRows is the number of rows one ensemble prediction task handles.
 // Each task walks every tree over its rows, so the larger the block the
@@ -1046,7 +963,7 @@ const treePredictBlock = 256
 // blocks of thousands of rows rather than 256); a few blocks per core keep
 // the cores evenly busy.
 func treeBlockRows(rows, procs int) int {
-	return min(max((rows+4*procs-1)/(4*procs), treePredictBlock), 16384)
+	return min(max((rows+4*procs-1)/(4*procs), PredictBlock), 16384)
 }
 
 // predictTreeEnsemble validates the trees against the model and X and
@@ -1057,7 +974,7 @@ func treeBlockRows(rows, procs int) int {
 // treeFlat. Row blocks are predicted in parallel on every core; each row
 // sums its trees in index order, so the result does not depend on
 // scheduling, and no row allocates.
-func predictTreeEnsemble(m *datav1.Model, trees []*datav1.TreeModel, X *mat.Dense) (*mat.Dense, error) {
+func PredictEnsemble(m *datav1.Model, trees []*datav1.TreeModel, X *mat.Dense) (*mat.Dense, error) {
 	if X == nil || X.IsEmpty() {
 		return nil, errors.New("no rows to predict")
 	}
@@ -1077,7 +994,7 @@ func predictTreeEnsemble(m *datav1.Model, trees []*datav1.TreeModel, X *mat.Dens
 	// forest of millions of nodes is otherwise a serial tenth of the time.
 	flats := make([]*treeFlat, len(trees))
 	errs := make([]error, len(trees))
-	treeParallel(len(trees), procs, func(_, i int) {
+	numeric.Parallel(len(trees), procs, func(_, i int) {
 		flats[i] = &treeFlat{k: k}
 		errs[i] = flats[i].addTree(trees[i], cols)
 	})
@@ -1104,7 +1021,7 @@ func predictTreeEnsemble(m *datav1.Model, trees []*datav1.TreeModel, X *mat.Dens
 	blockRows := treeBlockRows(rows, procs)
 	blocks := (rows + blockRows - 1) / blockRows
 	scale := 1 / float64(len(trees))
-	treeParallel(blocks, procs, func(_, blk int) {
+	numeric.Parallel(blocks, procs, func(_, blk int) {
 		lo := blk * blockRows
 		hi := min(rows, lo+blockRows)
 		// The block's rows as order keys, computed once for all trees.
@@ -1144,24 +1061,24 @@ func predictTreeEnsemble(m *datav1.Model, trees []*datav1.TreeModel, X *mat.Dens
 // treeNode is one node of a wide tree packed for gradient boosting's
 // prediction, so that passing a node touches one cache line instead of
 // four parallel arrays.
-type treeNode struct {
+type Node struct {
 	threshold   float64
 	feature     int32 // -1 for a leaf
 	left, right int32
 }
 
 // treePack packs a validated tree.
-func treePack(t *datav1.TreeModel) []treeNode {
-	nodes := make([]treeNode, len(t.Feature))
+func Pack(t *datav1.TreeModel) []Node {
+	nodes := make([]Node, len(t.Feature))
 	for i := range nodes {
-		nodes[i] = treeNode{threshold: t.Threshold[i], feature: t.Feature[i], left: t.Left[i], right: t.Right[i]}
+		nodes[i] = Node{threshold: t.Threshold[i], feature: t.Feature[i], left: t.Left[i], right: t.Right[i]}
 	}
 	return nodes
 }
 
 // treeLeafPacked returns the leaf a row reaches. A NaN fails every
 // comparison; it goes left.
-func treeLeafPacked(nodes []treeNode, x []float64) int {
+func LeafPacked(nodes []Node, x []float64) int {
 	i := int32(0)
 	for {
 		nd := &nodes[i]
@@ -1174,18 +1091,4 @@ func treeLeafPacked(nodes []treeNode, x []float64) int {
 			i = nd.right
 		}
 	}
-}
-
-// treeLeaf is treeLeafPacked on a wide tree's own arrays.
-func treeLeaf(t *datav1.TreeModel, x []float64) int {
-	feat, thr, left, right := t.Feature, t.Threshold, t.Left, t.Right
-	i := int32(0)
-	for feat[i] >= 0 {
-		if v := x[feat[i]]; v <= thr[i] || v != v {
-			i = left[i]
-		} else {
-			i = right[i]
-		}
-	}
-	return int(i)
 }

@@ -1,4 +1,4 @@
-package algo
+package forest
 
 // Random forests (Breiman, "Random Forests", Machine Learning 45, 2001):
 // CART trees grown on bootstrap samples, each split choosing among a random
@@ -16,6 +16,9 @@ import (
 
 	"gonum.org/v1/gonum/mat"
 
+	"github.com/alur-ml/alur/ml/algo"
+	"github.com/alur-ml/alur/ml/algo/internal/numeric"
+	"github.com/alur-ml/alur/ml/algo/tree"
 	datav1 "github.com/alur-ml/alur/proto/alur/data/v1"
 )
 
@@ -26,19 +29,19 @@ const (
 )
 
 func init() {
-	params := append([]Param{
+	params := append([]algo.Param{
 		{Name: forestParamNEstimators, Default: 100, Min: 1, Max: 10000, Integer: true,
 			Description: "number of trees"},
-	}, treeGrowthParams...)
+	}, tree.GrowthParams...)
 	params = append(params,
-		Param{Name: treeParamMaxFeatures, Default: 0, Min: 0, Max: 1e9,
+		algo.Param{Name: tree.ParamMaxFeatures, Default: 0, Min: 0, Max: 1e9,
 			Description: "features considered per split: 0 means √(features) for classification and all features for regression (as scikit-learn); " +
 				"a value in (0, 1] is a fraction of the features (at least one); a whole number above 1 is a count (capped at the number of features)"},
-		Param{Name: forestParamBootstrap, Default: 1, Min: 0, Max: 1, Integer: true,
+		algo.Param{Name: forestParamBootstrap, Default: 1, Min: 0, Max: 1, Integer: true,
 			Description: "1 grows each tree on a bootstrap sample of the rows (drawn with replacement), 0 on all rows"},
-		classWeightParam,
+		algo.BalancedParam,
 	)
-	Register(&Spec{
+	algo.Register(&algo.Spec{
 		Name: "random_forest",
 		Description: "random forest (Breiman, 2001): CART trees on bootstrap samples with a random feature subset " +
 			"per split; averages the trees' class probabilities (classification) or values (regression); each split's threshold is the " +
@@ -59,7 +62,7 @@ func init() {
 // kept in the compact form as soon as it is grown. Cancelling ctx stops the
 // fit (checked before each tree and periodically while growing one) and
 // returns ctx.Err().
-func fitRandomForest(ctx context.Context, ds *Dataset, params map[string]float64, seed int64, progress Progress) (*datav1.Model, error) {
+func fitRandomForest(ctx context.Context, ds *algo.Dataset, params map[string]float64, seed int64, progress algo.Progress) (*datav1.Model, error) {
 	if err := ds.Validate(); err != nil {
 		return nil, err
 	}
@@ -68,31 +71,31 @@ func fitRandomForest(ctx context.Context, ds *Dataset, params map[string]float64
 	if ds.Task == datav1.Task_TASK_CLASSIFICATION {
 		all = int(math.Sqrt(float64(p)))
 	}
-	cfg, err := treeConfigFromParams(params, p, all)
+	cfg, err := tree.ConfigFromParams(params, p, all)
 	if err != nil {
 		return nil, err
 	}
-	cfg.shortThresholds = true
+	cfg.ShortThresholds = true
 	nTrees := params[forestParamNEstimators]
 	if nTrees != math.Trunc(nTrees) || nTrees < 1 || nTrees > 10000 {
-		return nil, &ParamError{forestParamNEstimators, fmt.Sprintf("%g must be a whole number in [1, 10000]", nTrees)}
+		return nil, &algo.ParamError{Param: forestParamNEstimators, Reason: fmt.Sprintf("%g must be a whole number in [1, 10000]", nTrees)}
 	}
 	bs := params[forestParamBootstrap]
 	if bs != 0 && bs != 1 {
-		return nil, &ParamError{forestParamBootstrap, fmt.Sprintf("%g must be 0 or 1", bs)}
+		return nil, &algo.ParamError{Param: forestParamBootstrap, Reason: fmt.Sprintf("%g must be 0 or 1", bs)}
 	}
 	// Class weights come from the whole training set, not each bootstrap
 	// sample, as scikit-learn's class_weight='balanced' (its
 	// 'balanced_subsample' is the per-sample variant); a row drawn twice
 	// then weighs twice its class weight.
-	classW, err := classWeightsFromParams(ds, params)
+	classW, err := algo.ClassWeights(ds, params)
 	if err != nil {
 		return nil, err
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	forest, imps, err := growForest(ctx, newTreeData(ds, classW), cfg, int(nTrees), bs == 1, seed, progress)
+	forest, imps, err := growForest(ctx, tree.NewData(ds, classW), cfg, int(nTrees), bs == 1, seed, progress)
 	if err != nil {
 		return nil, err
 	}
@@ -130,7 +133,7 @@ func forestTreeWorkers(procs, trees, n, p int) int {
 
 // growForest grows n trees on d and returns them, in the compact form,
 // with their normalised importances, both in tree order.
-func growForest(ctx context.Context, d *treeData, cfg treeConfig, n int, bootstrap bool, seed int64, progress Progress) ([]*datav1.TreeModel, [][]float64, error) {
+func growForest(ctx context.Context, d *tree.Data, cfg tree.Config, n int, bootstrap bool, seed int64, progress algo.Progress) ([]*datav1.TreeModel, [][]float64, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	trees := make([]*datav1.TreeModel, n)
@@ -145,11 +148,12 @@ func growForest(ctx context.Context, d *treeData, cfg treeConfig, n int, bootstr
 	// Trees are the unit of parallelism; cores left over when there are
 	// fewer trees than cores go to splitting nodes within a tree.
 	procs := runtime.GOMAXPROCS(0)
-	workers := forestTreeWorkers(procs, n, d.n, d.p)
+	rows, features := d.Dims()
+	workers := forestTreeWorkers(procs, n, rows, features)
 	inner := max(1, procs/workers)
 	for range workers {
 		wg.Go(func() {
-			b := newTreeBuilder(d, cfg, inner)
+			b := tree.NewBuilder(d, cfg, inner)
 			// The wide arrays of the tree being grown are reused from tree to
 			// tree; only the compact copy is kept.
 			wide := &datav1.TreeModel{}
@@ -159,11 +163,11 @@ func growForest(ctx context.Context, d *treeData, cfg treeConfig, n int, bootstr
 				if i >= n || ctx.Err() != nil {
 					return
 				}
-				b.reset(seed, i, bootstrap)
-				wt, imp, err := b.growInto(ctx, wide)
+				b.Reset(seed, i, bootstrap)
+				wt, imp, err := b.GrowInto(ctx, wide)
 				var t *datav1.TreeModel
 				if err == nil {
-					t, stack = treeCompact(wt, stack)
+					t, stack = tree.Compact(wt, stack)
 				}
 				mu.Lock()
 				if err != nil {
@@ -218,7 +222,7 @@ func forestImportances(imps [][]float64, p int) []float64 {
 	if used == 0 {
 		return out
 	}
-	return treeNormalise(out)
+	return numeric.Normalise(out)
 }
 
 // predictRandomForest averages the trees' outputs.
@@ -227,5 +231,5 @@ func predictRandomForest(m *datav1.Model, X *mat.Dense) (*mat.Dense, error) {
 	if f == nil {
 		return nil, errors.New("random_forest model has no forest parameters")
 	}
-	return predictTreeEnsemble(m, f.GetTrees(), X)
+	return tree.PredictEnsemble(m, f.GetTrees(), X)
 }

@@ -1,15 +1,16 @@
-package algo
+package linear
 
 import (
 	"context"
 	"errors"
 	"fmt"
 	"math"
-	"strconv"
 
 	"gonum.org/v1/gonum/mat"
 	"gonum.org/v1/gonum/optimize"
 
+	"github.com/alur-ml/alur/ml/algo"
+	"github.com/alur-ml/alur/ml/algo/internal/numeric"
 	datav1 "github.com/alur-ml/alur/proto/alur/data/v1"
 )
 
@@ -19,62 +20,8 @@ import (
 // knn.go, naive_bayes.go and tree.go share with it (finite checks, softmax,
 // balanced class weights).
 
-// classWeightParamName names the hyperparameter that weights classes
-// inversely to their frequency. The orchestrator sets it to 1 on every
-// algorithm declaring it when a pipeline asks for balanced classes, so only
-// algorithms that honour it declare it.
-const classWeightParamName = "balanced"
-
-// classWeightParam declares the balanced hyperparameter. Algorithms that
-// also fit regressions ignore it there: a continuous target has no classes
-// to weigh.
-var classWeightParam = Param{
-	Name: classWeightParamName, Default: 0, Min: 0, Max: 1, Integer: true,
-	Description: "1 weights each class inversely to its frequency, n_samples / (n_classes * n_c), " +
-		"like scikit-learn's class_weight='balanced'; classification only (ignored for regression). Default 0.",
-}
-
-// classWeightsFromParams returns the per-class weights the balanced
-// hyperparameter asks for on ds: nil when it is 0 or the task is
-// regression, balancedClassWeights otherwise.
-func classWeightsFromParams(ds *Dataset, params map[string]float64) ([]float64, error) {
-	switch v := params[classWeightParamName]; {
-	case v == 0 || ds.Task != datav1.Task_TASK_CLASSIFICATION:
-		return nil, nil
-	case v == 1:
-		return balancedClassWeights(ds.Y, ds.NumClasses), nil
-	default:
-		return nil, &ParamError{classWeightParamName, fmt.Sprintf("%g must be 0 or 1", v)}
-	}
-}
-
-// balancedClassWeights returns scikit-learn's "balanced" class weights
-// (compute_class_weight): n / (k · n_c) for a class with n_c of the n rows,
-// k counting only the classes that occur in y, as scikit-learn's
-// np.unique(y) does. The weights of the rows then sum to n, so losses keep
-// their scale. A class without rows gets weight 0; it has nothing to weigh.
-func balancedClassWeights(y []float64, numClasses int) []float64 {
-	counts := make([]float64, numClasses)
-	for _, v := range y {
-		counts[int(v)]++
-	}
-	present := 0
-	for _, c := range counts {
-		if c > 0 {
-			present++
-		}
-	}
-	w := make([]float64, numClasses)
-	for k, c := range counts {
-		if c > 0 {
-			w[k] = float64(len(y)) / (float64(present) * c)
-		}
-	}
-	return w
-}
-
 func init() {
-	Register(&Spec{
+	algo.Register(&algo.Spec{
 		Name: "logistic_regression",
 		Description: "Multinomial logistic regression with an L2 penalty, minimising " +
 			"C·Σ s_i·log-loss_i + ½‖W‖² (intercepts unpenalised, s_i the row's class weight, 1 " +
@@ -82,7 +29,7 @@ func init() {
 			"single logit row (the binomial loss). Solved with L-BFGS (Nocedal & Wright, " +
 			"Numerical Optimization, §7.2) on the analytic gradient.",
 		Tasks: []datav1.Task{datav1.Task_TASK_CLASSIFICATION},
-		Params: []Param{
+		Params: []algo.Param{
 			{Name: "C", Default: 1, Min: 1e-12, Max: 1e6,
 				Description: "Inverse regularisation strength: larger C means a weaker L2 penalty. Default 1."},
 			{Name: "max_iter", Default: 1000, Min: 1, Max: 100000, Integer: true,
@@ -91,125 +38,36 @@ func init() {
 				Description: "Stop when the largest absolute gradient component of the objective, " +
 					"divided by C·rows (scikit-learn's scaling), falls below tol. Default 1e-6; 0 runs " +
 					"until max_iter or until the objective stops improving."},
-			classWeightParam,
+			algo.BalancedParam,
 		},
 		Fit:     fitLogisticRegression,
 		Predict: predictLinearClassifier,
 	})
-	Register(&Spec{
+	algo.Register(&algo.Spec{
 		Name: "linear_regression",
 		Description: "Ordinary least squares with an intercept, solved by Householder QR on " +
 			"centred data; rank-deficient or ill-conditioned problems (and more features than " +
 			"rows) fall back to the SVD minimum-norm solution, as LAPACK's gelsd does for " +
 			"scikit-learn's LinearRegression.",
 		Tasks:   []datav1.Task{datav1.Task_TASK_REGRESSION},
-		Params:  []Param{},
+		Params:  []algo.Param{},
 		Fit:     fitLinearRegression,
 		Predict: predictLinearRegressor,
 	})
-	Register(&Spec{
+	algo.Register(&algo.Spec{
 		Name: "ridge",
 		Description: "Ridge regression: minimises ‖y − Xw − b‖² + alpha‖w‖² with an unpenalised " +
 			"intercept (data centred), solved by Cholesky factorisation of XᵀX + alpha·I; a " +
 			"singular system (alpha 0 with collinear features) falls back to the SVD " +
 			"minimum-norm solution.",
 		Tasks: []datav1.Task{datav1.Task_TASK_REGRESSION},
-		Params: []Param{
+		Params: []algo.Param{
 			{Name: "alpha", Default: 1, Min: 0, Max: 1e9,
 				Description: "L2 penalty strength on the coefficients (not the intercept). Default 1; 0 is ordinary least squares."},
 		},
 		Fit:     fitRidge,
 		Predict: predictLinearRegressor,
 	})
-}
-
-// checkFinite returns an error naming the first entry of ds.X that is NaN or
-// infinite. The prepared data must be complete: the linear, distance and
-// Gaussian models have no notion of a missing value, and a single NaN would
-// silently poison every coefficient.
-func checkFinite(ds *Dataset) error {
-	r, c := ds.X.Dims()
-	for i := 0; i < r; i++ {
-		row := ds.X.RawRowView(i)
-		for j := 0; j < c; j++ {
-			if v := row[j]; math.IsNaN(v) || math.IsInf(v, 0) {
-				return fmt.Errorf("row %d, %s: not a finite number", i, linFeatureLabel(ds.FeatureNames, j))
-			}
-		}
-	}
-	return nil
-}
-
-// linFeatureLabel names feature j for an error message: by name when the
-// dataset has names, by index otherwise.
-func linFeatureLabel(names []string, j int) string {
-	if j < len(names) {
-		return "feature " + strconv.Quote(names[j])
-	}
-	return "feature " + strconv.Itoa(j)
-}
-
-// linAllFinite reports whether every value of v is finite; predictors use it
-// to reject corrupt model messages.
-func linAllFinite(v []float64) bool {
-	for _, x := range v {
-		if math.IsNaN(x) || math.IsInf(x, 0) {
-			return false
-		}
-	}
-	return true
-}
-
-// linCheckInput checks the prediction matrix against a model: it must have
-// rows, the model's width and only finite values (none of the models in this
-// file has a notion of a missing value; a NaN would come out as a NaN
-// prediction that fails far from its cause).
-func linCheckInput(m *datav1.Model, X *mat.Dense, numFeatures int) error {
-	if X == nil || X.IsEmpty() {
-		return errors.New("no rows to predict")
-	}
-	r, c := X.Dims()
-	if c != numFeatures {
-		return fmt.Errorf("model expects %d features, got %d", numFeatures, c)
-	}
-	for i := 0; i < r; i++ {
-		for j, v := range X.RawRowView(i) {
-			if math.IsNaN(v) || math.IsInf(v, 0) {
-				return fmt.Errorf("row %d, %s: not a finite number", i, linFeatureLabel(m.GetFeatureNames(), j))
-			}
-		}
-	}
-	return nil
-}
-
-// linNumClasses is the number of classes a classification model predicts:
-// the length of its class names when it has them, otherwise fallback.
-func linNumClasses(m *datav1.Model, fallback int) int {
-	if n := len(m.GetClassNames()); n > 0 {
-		return n
-	}
-	return fallback
-}
-
-// linSoftmaxInPlace replaces z with softmax(z), computed stably by
-// subtracting the maximum (log-sum-exp trick), and returns log Σ exp(z).
-func linSoftmaxInPlace(z []float64) float64 {
-	m := math.Inf(-1)
-	for _, v := range z {
-		if v > m {
-			m = v
-		}
-	}
-	var s float64
-	for i, v := range z {
-		e := math.Exp(v - m)
-		z[i] = e
-		s += e
-	}
-	for i := range z {
-		z[i] /= s
-	}
-	return m + math.Log(s)
 }
 
 // linImportances turns per-feature magnitudes into importances summing to 1;
@@ -276,7 +134,7 @@ type logisticObjective struct {
 
 // newLogisticObjective prepares the objective on ds with inverse penalty c
 // and per-class weights classW (nil for none).
-func newLogisticObjective(ds *Dataset, c float64, classW []float64) *logisticObjective {
+func newLogisticObjective(ds *algo.Dataset, c float64, classW []float64) *logisticObjective {
 	n, d := ds.X.Dims()
 	k := ds.NumClasses
 	outputs := k
@@ -322,7 +180,7 @@ func (o *logisticObjective) eval(theta, grad []float64) float64 {
 			}
 		}
 		yi := o.y[i]
-		lse := linSoftmaxInPlace(o.row)
+		lse := numeric.SoftmaxInPlace(o.row)
 		// o.row now holds probabilities; the loss term is lse − z_y, and
 		// lse − z_y = −log p_y computed without underflow. The residual
 		// P − Y left in z is scaled by the row's class weight, which
@@ -401,7 +259,7 @@ func (o *logisticObjective) cached(theta []float64) {
 // linProgressRecorder forwards L-BFGS major iterations to a Progress, at
 // most about a hundred times per fit so a streaming caller is not flooded.
 type linProgressRecorder struct {
-	progress Progress
+	progress algo.Progress
 	maxIter  int
 	every    int
 }
@@ -418,8 +276,8 @@ func (r *linProgressRecorder) Record(loc *optimize.Location, op optimize.Operati
 	return nil
 }
 
-func fitLogisticRegression(ctx context.Context, ds *Dataset, params map[string]float64, _ int64, progress Progress) (*datav1.Model, error) {
-	if err := checkFinite(ds); err != nil {
+func fitLogisticRegression(ctx context.Context, ds *algo.Dataset, params map[string]float64, _ int64, progress algo.Progress) (*datav1.Model, error) {
+	if err := algo.CheckFinite(ds); err != nil {
 		return nil, err
 	}
 	if err := ctx.Err(); err != nil {
@@ -432,7 +290,7 @@ func fitLogisticRegression(ctx context.Context, ds *Dataset, params map[string]f
 	if maxIter < 1 {
 		return nil, fmt.Errorf("max_iter must be at least 1, got %d", maxIter)
 	}
-	classW, err := classWeightsFromParams(ds, params)
+	classW, err := algo.ClassWeights(ds, params)
 	if err != nil {
 		return nil, err
 	}
@@ -472,7 +330,7 @@ func fitLogisticRegression(ctx context.Context, ds *Dataset, params map[string]f
 	// A line-search failure near the optimum (the objective no longer
 	// decreases in floating point) still leaves the best point found; keep
 	// it and report it as not converged. Anything else is a real failure.
-	if res == nil || !linAllFinite(res.Location.X) || math.IsNaN(res.Location.F) {
+	if res == nil || !algo.AllFinite(res.Location.X) || math.IsNaN(res.Location.F) {
 		if err == nil {
 			err = errors.New("optimiser diverged")
 		}
@@ -597,8 +455,8 @@ func linIntercept(w, xMean []float64, yMean float64) float64 {
 	return b
 }
 
-func fitLinearRegression(ctx context.Context, ds *Dataset, _ map[string]float64, _ int64, progress Progress) (*datav1.Model, error) {
-	if err := checkFinite(ds); err != nil {
+func fitLinearRegression(ctx context.Context, ds *algo.Dataset, _ map[string]float64, _ int64, progress algo.Progress) (*datav1.Model, error) {
+	if err := algo.CheckFinite(ds); err != nil {
 		return nil, err
 	}
 	if err := ctx.Err(); err != nil {
@@ -617,7 +475,7 @@ func fitLinearRegression(ctx context.Context, ds *Dataset, _ map[string]float64,
 			}
 		}
 	}
-	if w == nil || !linAllFinite(w) {
+	if w == nil || !algo.AllFinite(w) {
 		var err error
 		if w, err = linSVDSolve(xc, yc, 0); err != nil {
 			return nil, fmt.Errorf("linear regression: %w", err)
@@ -627,8 +485,8 @@ func fitLinearRegression(ctx context.Context, ds *Dataset, _ map[string]float64,
 	return linRegressionModel(w, linIntercept(w, xMean, yMean)), nil
 }
 
-func fitRidge(ctx context.Context, ds *Dataset, params map[string]float64, _ int64, progress Progress) (*datav1.Model, error) {
-	if err := checkFinite(ds); err != nil {
+func fitRidge(ctx context.Context, ds *algo.Dataset, params map[string]float64, _ int64, progress algo.Progress) (*datav1.Model, error) {
+	if err := algo.CheckFinite(ds); err != nil {
 		return nil, err
 	}
 	if err := ctx.Err(); err != nil {
@@ -656,7 +514,7 @@ func fitRidge(ctx context.Context, ds *Dataset, params map[string]float64, _ int
 			w = sol.RawVector().Data
 		}
 	}
-	if w == nil || !linAllFinite(w) {
+	if w == nil || !algo.AllFinite(w) {
 		var err error
 		if w, err = linSVDSolve(xc, yc, alpha); err != nil {
 			return nil, fmt.Errorf("ridge: %w", err)
@@ -682,7 +540,7 @@ func linModelOf(m *datav1.Model) (*datav1.LinearModel, error) {
 		return nil, fmt.Errorf("linear model: %d weights for %d outputs × %d features", len(lm.GetWeights()), k, d)
 	case int64(len(lm.GetIntercepts())) != k:
 		return nil, fmt.Errorf("linear model: %d intercepts for %d outputs", len(lm.GetIntercepts()), k)
-	case !linAllFinite(lm.GetWeights()) || !linAllFinite(lm.GetIntercepts()):
+	case !algo.AllFinite(lm.GetWeights()) || !algo.AllFinite(lm.GetIntercepts()):
 		return nil, errors.New("linear model: weights and intercepts must be finite")
 	}
 	return lm, nil
@@ -713,7 +571,7 @@ func predictLinearRegressor(m *datav1.Model, X *mat.Dense) (*mat.Dense, error) {
 	if lm.GetNumOutputs() != 1 {
 		return nil, fmt.Errorf("linear regression model has %d outputs, want 1", lm.GetNumOutputs())
 	}
-	if err := linCheckInput(m, X, int(lm.GetNumFeatures())); err != nil {
+	if err := algo.CheckInput(m, X, int(lm.GetNumFeatures())); err != nil {
 		return nil, err
 	}
 	return linScores(lm, X), nil
@@ -726,11 +584,11 @@ func predictLinearClassifier(m *datav1.Model, X *mat.Dense) (*mat.Dense, error) 
 	if err != nil {
 		return nil, err
 	}
-	if err := linCheckInput(m, X, int(lm.GetNumFeatures())); err != nil {
+	if err := algo.CheckInput(m, X, int(lm.GetNumFeatures())); err != nil {
 		return nil, err
 	}
 	k := int(lm.GetNumOutputs())
-	classes := linNumClasses(m, max(k, 2))
+	classes := algo.NumClasses(m, max(k, 2))
 	switch {
 	case k == 1 && classes != 2:
 		return nil, fmt.Errorf("linear classifier with a single output needs 2 classes, model names %d", classes)
@@ -748,7 +606,7 @@ func predictLinearClassifier(m *datav1.Model, X *mat.Dense) (*mat.Dense, error) 
 		} else {
 			copy(row, s)
 		}
-		linSoftmaxInPlace(row)
+		numeric.SoftmaxInPlace(row)
 		copy(out.RawRowView(i), row)
 	}
 	return out, nil

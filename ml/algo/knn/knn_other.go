@@ -1,6 +1,6 @@
 //go:build !amd64 || purego
 
-package algo
+package knn
 
 // knnArchKernels returns no assembly kernels off amd64 or with the purego
 // build tag: the portable Go kernel screens alone.

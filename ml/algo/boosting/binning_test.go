@@ -1,4 +1,4 @@
-package algo
+package boosting
 
 import (
 	"encoding/binary"

@@ -1,4 +1,4 @@
-package algo
+package knn
 
 import (
 	"math"
@@ -8,12 +8,14 @@ import (
 
 	"gonum.org/v1/gonum/mat"
 
+	"github.com/alur-ml/alur/ml/algo"
+	"github.com/alur-ml/alur/ml/algo/internal/algotest"
 	datav1 "github.com/alur-ml/alur/proto/alur/data/v1"
 )
 
 // linTiny is a one-feature dataset for hand-checked neighbour votes.
-func linTiny(task datav1.Task, xs, ys []float64) *Dataset {
-	ds := &Dataset{X: mat.NewDense(len(xs), 1, append([]float64(nil), xs...)), Y: ys, Task: task}
+func linTiny(task datav1.Task, xs, ys []float64) *algo.Dataset {
+	ds := &algo.Dataset{X: mat.NewDense(len(xs), 1, append([]float64(nil), xs...)), Y: ys, Task: task}
 	if task == datav1.Task_TASK_CLASSIFICATION {
 		ds.NumClasses = 2
 		ds.ClassNames = []string{"a", "b"}
@@ -48,10 +50,10 @@ func TestKNNHandChecked(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			m := linFit(t, "knn", linTiny(tc.task, xs, tc.ys), tc.params)
-			p := linPredict(t, m, mat.NewDense(1, 1, []float64{tc.query}))
+			m := algotest.Fit(t, "knn", linTiny(tc.task, xs, tc.ys), tc.params)
+			p := algotest.Predict(t, m, mat.NewDense(1, 1, []float64{tc.query}))
 			for c, want := range tc.want {
-				if !linClose(p.At(0, c), want, 1e-12) {
+				if !algotest.Close(p.At(0, c), want, 1e-12) {
 					t.Errorf("output %d = %g, want %g", c, p.At(0, c), want)
 				}
 			}
@@ -70,8 +72,8 @@ func TestKNNTiesGoToEarlierRow(t *testing.T) {
 		{[]float64{3, 1}, []float64{0, 1}, 0},
 		{[]float64{1, 3}, []float64{1, 0}, 1},
 	} {
-		m := linFit(t, "knn", linTiny(datav1.Task_TASK_CLASSIFICATION, tc.xs, tc.ys), map[string]float64{"k": 1})
-		p := linPredict(t, m, mat.NewDense(1, 1, []float64{2}))
+		m := algotest.Fit(t, "knn", linTiny(datav1.Task_TASK_CLASSIFICATION, tc.xs, tc.ys), map[string]float64{"k": 1})
+		p := algotest.Predict(t, m, mat.NewDense(1, 1, []float64{2}))
 		if p.At(0, tc.want) != 1 {
 			t.Errorf("xs %v ys %v: proba %v, want class %d", tc.xs, tc.ys, p.RawRowView(0), tc.want)
 		}
@@ -125,13 +127,13 @@ func knnNaiveNeighbours(points *mat.Dense, q []float64, k int) ([]int, []float64
 
 func TestKNNMatchesNaiveSearch(t *testing.T) {
 	// Sizes cross the query and training block boundaries.
-	cls := linBlobs(8, 1300, 4, 3, 1)
-	train, test := linSplit(cls, 1150)
-	reg := linLinearData(8, 1300, []float64{1, 2, -1, 0.5}, 0, 1)
-	rtrain, rtest := linSplit(reg, 1150)
+	cls := algotest.Blobs(8, 1300, 4, 3, 1)
+	train, test := algotest.Split(cls, 1150)
+	reg := algotest.LinearData(8, 1300, []float64{1, 2, -1, 0.5}, 0, 1)
+	rtrain, rtest := algotest.Split(reg, 1150)
 	for _, tc := range []struct {
 		name        string
-		train, test *Dataset
+		train, test *algo.Dataset
 		k           float64
 		weighted    float64
 	}{
@@ -141,13 +143,13 @@ func TestKNNMatchesNaiveSearch(t *testing.T) {
 		{"regression weighted k=9", rtrain, rtest, 9, 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			m := linFit(t, "knn", tc.train, map[string]float64{"k": tc.k, "distance_weighted": tc.weighted})
-			got := linPredict(t, m, tc.test.X)
+			m := algotest.Fit(t, "knn", tc.train, map[string]float64{"k": tc.k, "distance_weighted": tc.weighted})
+			got := algotest.Predict(t, m, tc.test.X)
 			r, _ := tc.test.X.Dims()
 			for i := 0; i < r; i++ {
 				want := linNaiveKNN(tc.train.X, tc.train.Y, tc.test.X.RawRowView(i), int(tc.k), tc.train.NumClasses, tc.weighted == 1)
 				for c, w := range want {
-					if !linClose(got.At(i, c), w, 1e-9) {
+					if !algotest.Close(got.At(i, c), w, 1e-9) {
 						t.Fatalf("row %d output %d: got %g, want %g", i, c, got.At(i, c), w)
 					}
 				}
@@ -157,10 +159,10 @@ func TestKNNMatchesNaiveSearch(t *testing.T) {
 }
 
 func TestKNNBlobsAccuracy(t *testing.T) {
-	ds := linBlobs(21, 1000, 3, 3, 4)
-	train, test := linSplit(ds, 800)
-	m := linFit(t, "knn", train, nil)
-	if acc := linAccuracy(linPredict(t, m, test.X), test.Y); acc < 0.9 {
+	ds := algotest.Blobs(21, 1000, 3, 3, 4)
+	train, test := algotest.Split(ds, 800)
+	m := algotest.Fit(t, "knn", train, nil)
+	if acc := algotest.Accuracy(algotest.Predict(t, m, test.X), test.Y); acc < 0.9 {
 		t.Errorf("accuracy %g < 0.9", acc)
 	}
 }
@@ -194,11 +196,11 @@ func TestKNNPredictRejectsCorruptModels(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			m := good()
-			if _, err := Predict(m, mat.NewDense(1, 2, nil)); err != nil {
+			if _, err := algo.Predict(m, mat.NewDense(1, 2, nil)); err != nil {
 				t.Fatalf("good model: %v", err)
 			}
 			tc.mutate(m)
-			if _, err := Predict(m, mat.NewDense(1, 2, nil)); err == nil {
+			if _, err := algo.Predict(m, mat.NewDense(1, 2, nil)); err == nil {
 				t.Error("no error")
 			}
 		})
@@ -384,9 +386,9 @@ func TestKNNKernelsAgree(t *testing.T) {
 
 func TestKNNFitRejectsNonFinite(t *testing.T) {
 	for _, v := range []float64{math.NaN(), math.Inf(1), math.Inf(-1)} {
-		ds := linBlobs(5, 50, 3, 2, 2)
+		ds := algotest.Blobs(5, 50, 3, 2, 2)
 		ds.X.Set(17, 2, v)
-		if _, err := Fit(t.Context(), "knn", ds, nil, 1, nil); err == nil {
+		if _, err := algo.Fit(t.Context(), "knn", ds, nil, 1, nil); err == nil {
 			t.Errorf("%g: no error", v)
 		}
 	}
@@ -395,27 +397,27 @@ func TestKNNFitRejectsNonFinite(t *testing.T) {
 func TestKNNFitStridedRows(t *testing.T) {
 	// A column slice of a wider matrix has a stride larger than its width:
 	// fit must copy its rows and predict like a fit on the compact copy.
-	ds := linBlobs(9, 300, 5, 3, 2)
+	ds := algotest.Blobs(9, 300, 5, 3, 2)
 	view := *ds
 	view.X = ds.X.Slice(0, 300, 1, 4).(*mat.Dense)
 	view.FeatureNames = ds.FeatureNames[1:4]
 	compact := view
 	compact.X = mat.DenseCopyOf(view.X)
-	queries := mat.DenseCopyOf(linBlobs(10, 40, 5, 3, 2).X.Slice(0, 40, 1, 4))
-	a := linPredict(t, linFit(t, "knn", &view, map[string]float64{"k": 3}), queries)
-	b := linPredict(t, linFit(t, "knn", &compact, map[string]float64{"k": 3}), queries)
+	queries := mat.DenseCopyOf(algotest.Blobs(10, 40, 5, 3, 2).X.Slice(0, 40, 1, 4))
+	a := algotest.Predict(t, algotest.Fit(t, "knn", &view, map[string]float64{"k": 3}), queries)
+	b := algotest.Predict(t, algotest.Fit(t, "knn", &compact, map[string]float64{"k": 3}), queries)
 	if !mat.Equal(a, b) {
 		t.Error("predictions differ between a strided and a compact training matrix")
 	}
-	if pts := linFit(t, "knn", &view, nil).GetKnn().GetPoints(); pts[3] != ds.X.At(1, 1) {
+	if pts := algotest.Fit(t, "knn", &view, nil).GetKnn().GetPoints(); pts[3] != ds.X.At(1, 1) {
 		t.Errorf("points[3] = %g, want row 1 feature 1 = %g", pts[3], ds.X.At(1, 1))
 	}
 }
 
 func BenchmarkKNNPredict(b *testing.B) {
-	ds := linBlobs(1, 22000, 20, 3, 2)
-	train, test := linSplit(ds, 20000)
-	m, err := Fit(b.Context(), "knn", train, map[string]float64{"k": 5}, 1, nil)
+	ds := algotest.Blobs(1, 22000, 20, 3, 2)
+	train, test := algotest.Split(ds, 20000)
+	m, err := algo.Fit(b.Context(), "knn", train, map[string]float64{"k": 5}, 1, nil)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -433,9 +435,9 @@ func BenchmarkKNNPredict(b *testing.B) {
 }
 
 func BenchmarkKNNFit(b *testing.B) {
-	train := linBlobs(1, 160000, 20, 3, 2)
+	train := algotest.Blobs(1, 160000, 20, 3, 2)
 	for b.Loop() {
-		if _, err := Fit(b.Context(), "knn", train, map[string]float64{"k": 5}, 1, nil); err != nil {
+		if _, err := algo.Fit(b.Context(), "knn", train, map[string]float64{"k": 5}, 1, nil); err != nil {
 			b.Fatal(err)
 		}
 	}

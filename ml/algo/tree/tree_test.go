@@ -1,4 +1,4 @@
-package algo
+package tree
 
 import (
 	"context"
@@ -13,127 +13,11 @@ import (
 	"gonum.org/v1/gonum/mat"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/alur-ml/alur/ml/algo"
+	"github.com/alur-ml/alur/ml/algo/internal/algotest"
+	"github.com/alur-ml/alur/ml/algo/internal/numeric"
 	datav1 "github.com/alur-ml/alur/proto/alur/data/v1"
 )
-
-// treeDataset builds a data set of n rows and p features from gen, which
-// fills one row's features and returns its target.
-func treeDataset(n, p int, task datav1.Task, classes int, seed uint64, gen func(rng *rand.Rand, x []float64) float64) *Dataset {
-	rng := rand.New(rand.NewPCG(seed, 7))
-	X := mat.NewDense(n, p, nil)
-	y := make([]float64, n)
-	row := make([]float64, p)
-	for i := range n {
-		y[i] = gen(rng, row)
-		X.SetRow(i, row)
-	}
-	ds := &Dataset{X: X, Y: y, Task: task, NumClasses: classes}
-	for f := range p {
-		ds.FeatureNames = append(ds.FeatureNames, "f"+string(rune('a'+f%26))+strings.Repeat("x", f/26))
-	}
-	for c := range classes {
-		ds.ClassNames = append(ds.ClassNames, "c"+string(rune('0'+c)))
-	}
-	return ds
-}
-
-// treeNoisyClass is a two-class problem where the label depends on the
-// first three features through a non-linear boundary, with 15% of the
-// labels flipped; the remaining features are noise.
-func treeNoisyClass(rng *rand.Rand, x []float64) float64 {
-	for f := range x {
-		x[f] = rng.NormFloat64()
-	}
-	s := x[0] + 0.8*x[1] - 0.6*x[2]*x[0]
-	y := 0.0
-	if s > 0.2 {
-		y = 1
-	}
-	if rng.Float64() < 0.15 {
-		y = 1 - y
-	}
-	return y
-}
-
-// treeFit trains through the registry, failing the test on error.
-func treeFit(t testing.TB, name string, ds *Dataset, params map[string]float64, seed int64) *datav1.Model {
-	t.Helper()
-	m, err := Fit(context.Background(), name, ds, params, seed, nil)
-	if err != nil {
-		t.Fatalf("Fit(%s, %v): %v", name, params, err)
-	}
-	return m
-}
-
-// treePredict predicts through the registry, failing the test on error.
-func treePredict(t testing.TB, m *datav1.Model, X *mat.Dense) *mat.Dense {
-	t.Helper()
-	out, err := Predict(m, X)
-	if err != nil {
-		t.Fatalf("Predict(%s): %v", m.Algorithm, err)
-	}
-	return out
-}
-
-// treeAccuracy is the share of rows whose most probable class is y.
-func treeAccuracy(probs *mat.Dense, y []float64) float64 {
-	r, c := probs.Dims()
-	hit := 0
-	for i := range r {
-		best := 0
-		for j := 1; j < c; j++ {
-			if probs.At(i, j) > probs.At(i, best) {
-				best = j
-			}
-		}
-		if float64(best) == y[i] {
-			hit++
-		}
-	}
-	return float64(hit) / float64(r)
-}
-
-// treeR2 is the coefficient of determination of a rows × 1 prediction.
-func treeR2(pred *mat.Dense, y []float64) float64 {
-	var mean float64
-	for _, v := range y {
-		mean += v
-	}
-	mean /= float64(len(y))
-	var ssRes, ssTot float64
-	for i, v := range y {
-		d := v - pred.At(i, 0)
-		ssRes += d * d
-		ssTot += (v - mean) * (v - mean)
-	}
-	return 1 - ssRes/ssTot
-}
-
-// treeSplitRows splits a data set into the first n rows and the rest.
-func treeSplitRows(ds *Dataset, n int) (train, test *Dataset) {
-	r, c := ds.X.Dims()
-	cp := func(lo, hi int) *Dataset {
-		out := *ds
-		out.X = mat.DenseCopyOf(ds.X.Slice(lo, hi, 0, c))
-		out.Y = ds.Y[lo:hi]
-		return &out
-	}
-	return cp(0, n), cp(n, r)
-}
-
-// treeDepth is the depth of the deepest leaf, the root being depth 0.
-func treeDepth(t *datav1.TreeModel) int {
-	depth := make([]int, len(t.Feature))
-	deepest := 0
-	for i, f := range t.Feature {
-		deepest = max(deepest, depth[i])
-		if f >= 0 {
-			depth[t.Left[i]] = depth[i] + 1
-			depth[t.Right[i]] = depth[i] + 1
-		}
-	}
-	return deepest
-}
 
 func TestDecisionTreeXOR(t *testing.T) {
 	// Two binary features with the label their XOR; each quadrant repeats
@@ -160,14 +44,14 @@ func TestDecisionTreeXOR(t *testing.T) {
 				}
 			}
 			X := mat.NewDense(len(y), 2, rows)
-			ds := &Dataset{X: X, Y: y, Task: datav1.Task_TASK_CLASSIFICATION, NumClasses: 2}
+			ds := &algo.Dataset{X: X, Y: y, Task: datav1.Task_TASK_CLASSIFICATION, NumClasses: 2}
 			for _, seed := range []int64{0, 1, 2, 3} {
-				m := treeFit(t, "decision_tree", ds, map[string]float64{"max_depth": 2}, seed)
+				m := algotest.FitSeed(t, "decision_tree", ds, map[string]float64{"max_depth": 2}, seed)
 				tr := m.GetTree()
-				if got := treeDepth(tr); got != 2 {
+				if got := algotest.Depth(tr); got != 2 {
 					t.Errorf("seed %d: depth %d, want 2", seed, got)
 				}
-				if acc := treeAccuracy(treePredict(t, m, X), y); acc != 1 {
+				if acc := algotest.Accuracy(algotest.Predict(t, m, X), y); acc != 1 {
 					t.Errorf("seed %d: training accuracy %g, want 1", seed, acc)
 				}
 				for i, f := range tr.Feature {
@@ -196,8 +80,8 @@ func TestDecisionTreeRegressionStep(t *testing.T) {
 			y[i] = 7
 		}
 	}
-	ds := &Dataset{X: X, Y: y, Task: datav1.Task_TASK_REGRESSION}
-	m := treeFit(t, "decision_tree", ds, map[string]float64{"max_depth": 1}, 0)
+	ds := &algo.Dataset{X: X, Y: y, Task: datav1.Task_TASK_REGRESSION}
+	m := algotest.FitSeed(t, "decision_tree", ds, map[string]float64{"max_depth": 1}, 0)
 	tr := m.GetTree()
 	if len(tr.Feature) != 3 || tr.Feature[0] != 0 {
 		t.Fatalf("want a stump on feature 0, got %v", tr.Feature)
@@ -205,17 +89,17 @@ func TestDecisionTreeRegressionStep(t *testing.T) {
 	if want := (0.30 + 0.31) / 2; math.Abs(tr.Threshold[0]-want) > 1e-12 {
 		t.Errorf("threshold %g, want %g", tr.Threshold[0], want)
 	}
-	pred := treePredict(t, m, X)
+	pred := algotest.Predict(t, m, X)
 	tests := []struct {
 		x, want float64
 	}{{-1, 2}, {0, 2}, {0.30, 2}, {0.305, 2}, {0.3051, 7}, {0.31, 7}, {5, 7}, {math.NaN(), 2}, {math.Inf(1), 7}}
 	for _, tc := range tests {
-		got := treePredict(t, m, mat.NewDense(1, 1, []float64{tc.x})).At(0, 0)
+		got := algotest.Predict(t, m, mat.NewDense(1, 1, []float64{tc.x})).At(0, 0)
 		if math.Abs(got-tc.want) > 1e-12 {
 			t.Errorf("predict(%g) = %g, want %g", tc.x, got, tc.want)
 		}
 	}
-	if r2 := treeR2(pred, y); math.Abs(r2-1) > 1e-12 {
+	if r2 := algotest.R2(pred, y); math.Abs(r2-1) > 1e-12 {
 		t.Errorf("training R² %g, want 1", r2)
 	}
 	if imp := m.FeatureImportances; len(imp) != 1 || math.Abs(imp[0]-1) > 1e-12 {
@@ -224,8 +108,8 @@ func TestDecisionTreeRegressionStep(t *testing.T) {
 }
 
 func TestDecisionTreeMinSamplesLeaf(t *testing.T) {
-	ds := treeDataset(600, 5, datav1.Task_TASK_CLASSIFICATION, 2, 3, treeNoisyClass)
-	reg := treeDataset(600, 5, datav1.Task_TASK_REGRESSION, 0, 4, func(rng *rand.Rand, x []float64) float64 {
+	ds := algotest.Generate(600, 5, datav1.Task_TASK_CLASSIFICATION, 2, 3, algotest.NoisyClass)
+	reg := algotest.Generate(600, 5, datav1.Task_TASK_REGRESSION, 0, 4, func(rng *rand.Rand, x []float64) float64 {
 		for f := range x {
 			x[f] = rng.Float64()
 		}
@@ -233,14 +117,14 @@ func TestDecisionTreeMinSamplesLeaf(t *testing.T) {
 	})
 	for _, tc := range []struct {
 		name string
-		ds   *Dataset
+		ds   *algo.Dataset
 		leaf float64
 	}{
 		{"class/1", ds, 1}, {"class/7", ds, 7}, {"class/40", ds, 40},
 		{"reg/1", reg, 1}, {"reg/13", reg, 13}, {"reg/100", reg, 100},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			m := treeFit(t, "decision_tree", tc.ds, map[string]float64{"min_samples_leaf": tc.leaf}, 5)
+			m := algotest.FitSeed(t, "decision_tree", tc.ds, map[string]float64{"min_samples_leaf": tc.leaf}, 5)
 			tr := m.GetTree()
 			smallest := int64(math.MaxInt64)
 			for i, f := range tr.Feature {
@@ -265,66 +149,20 @@ func TestDecisionTreeMinSamplesLeaf(t *testing.T) {
 }
 
 func TestDecisionTreeMaxDepth(t *testing.T) {
-	ds := treeDataset(800, 6, datav1.Task_TASK_CLASSIFICATION, 2, 8, treeNoisyClass)
+	ds := algotest.Generate(800, 6, datav1.Task_TASK_CLASSIFICATION, 2, 8, algotest.NoisyClass)
 	for _, depth := range []float64{1, 2, 3, 6, 10} {
-		m := treeFit(t, "decision_tree", ds, map[string]float64{"max_depth": depth}, 1)
+		m := algotest.FitSeed(t, "decision_tree", ds, map[string]float64{"max_depth": depth}, 1)
 		// Noisy labels keep the tree growing until the limit.
-		if got := treeDepth(m.GetTree()); got != int(depth) {
+		if got := algotest.Depth(m.GetTree()); got != int(depth) {
 			t.Errorf("max_depth %g: depth %d", depth, got)
 		}
 	}
-	m := treeFit(t, "decision_tree", ds, nil, 1)
-	if got := treeDepth(m.GetTree()); got <= 10 {
+	m := algotest.FitSeed(t, "decision_tree", ds, nil, 1)
+	if got := algotest.Depth(m.GetTree()); got <= 10 {
 		t.Errorf("unlimited depth on noisy data: depth %d, want > 10", got)
 	}
-	if acc := treeAccuracy(treePredict(t, m, ds.X), ds.Y); acc != 1 {
+	if acc := algotest.Accuracy(algotest.Predict(t, m, ds.X), ds.Y); acc != 1 {
 		t.Errorf("fully grown tree: training accuracy %g, want 1 (distinct rows)", acc)
-	}
-}
-
-func TestTreeImportances(t *testing.T) {
-	// Only feature 2 carries signal.
-	cls := treeDataset(1000, 5, datav1.Task_TASK_CLASSIFICATION, 3, 11, func(rng *rand.Rand, x []float64) float64 {
-		for f := range x {
-			x[f] = rng.Float64()
-		}
-		return math.Min(2, math.Floor(x[2]*3))
-	})
-	reg := treeDataset(1000, 5, datav1.Task_TASK_REGRESSION, 0, 12, func(rng *rand.Rand, x []float64) float64 {
-		for f := range x {
-			x[f] = rng.Float64()
-		}
-		return 10*x[2]*x[2] + 0.1*rng.NormFloat64()
-	})
-	forest := map[string]float64{"n_estimators": 20}
-	for _, tc := range []struct {
-		algo   string
-		ds     *Dataset
-		params map[string]float64
-	}{
-		{"decision_tree", cls, nil}, {"decision_tree", reg, nil},
-		{"random_forest", cls, forest}, {"random_forest", reg, forest},
-	} {
-		t.Run(tc.algo+"/"+tc.ds.Task.String(), func(t *testing.T) {
-			m := treeFit(t, tc.algo, tc.ds, tc.params, 3)
-			imp := m.FeatureImportances
-			if len(imp) != 5 {
-				t.Fatalf("%d importances, want 5", len(imp))
-			}
-			var sum float64
-			for _, v := range imp {
-				if v < 0 {
-					t.Errorf("negative importance %g", v)
-				}
-				sum += v
-			}
-			if math.Abs(sum-1) > 1e-12 {
-				t.Errorf("importances sum to %g, want 1", sum)
-			}
-			if imp[2] < 0.6 {
-				t.Errorf("informative feature importance %g, want >= 0.6 (all: %v)", imp[2], imp)
-			}
-		})
 	}
 }
 
@@ -341,7 +179,7 @@ func TestTreeBestSplitMatchesBruteForce(t *testing.T) {
 			task = datav1.Task_TASK_REGRESSION
 		}
 		classes := 2 + rng.IntN(3)
-		ds := treeDataset(n, p, task, classes, uint64(trial), func(rng *rand.Rand, x []float64) float64 {
+		ds := algotest.Generate(n, p, task, classes, uint64(trial), func(rng *rand.Rand, x []float64) float64 {
 			for f := range x {
 				x[f] = math.Round(rng.Float64()*8) / 2 // many ties
 			}
@@ -359,9 +197,9 @@ func TestTreeBestSplitMatchesBruteForce(t *testing.T) {
 		params := map[string]float64{"max_depth": 1, "min_samples_leaf": float64(leaf)}
 		if balanced {
 			params["balanced"] = 1
-			classW = balancedClassWeights(ds.Y, ds.NumClasses)
+			classW = algo.BalancedClassWeights(ds.Y, ds.NumClasses)
 		}
-		m := treeFit(t, "decision_tree", ds, params, int64(trial))
+		m := algotest.FitSeed(t, "decision_tree", ds, params, int64(trial))
 		want := treeBruteForceDecrease(ds, leaf, classW)
 		tr := m.GetTree()
 		var got float64
@@ -395,7 +233,7 @@ func TestTreeBestSplitMatchesBruteForce(t *testing.T) {
 
 // treeImpurity is the Gini impurity (on class counts weighted by classW,
 // when not nil) or the variance of the rows in, and their total weight.
-func treeImpurity(ds *Dataset, in func(i int) bool, classW []float64) (impurity, weight float64) {
+func treeImpurity(ds *algo.Dataset, in func(i int) bool, classW []float64) (impurity, weight float64) {
 	var ys []float64
 	for i, y := range ds.Y {
 		if in(i) {
@@ -436,7 +274,7 @@ func treeImpurity(ds *Dataset, in func(i int) bool, classW []float64) (impurity,
 // treeBruteForceDecrease tries every feature and every threshold between
 // distinct values, with at least leaf rows on each side, and returns the
 // largest weight-weighted impurity decrease.
-func treeBruteForceDecrease(ds *Dataset, leaf int, classW []float64) float64 {
+func treeBruteForceDecrease(ds *algo.Dataset, leaf int, classW []float64) float64 {
 	n, p := ds.X.Dims()
 	rootImp, rootW := treeImpurity(ds, func(int) bool { return true }, classW)
 	root := rootImp * rootW
@@ -466,73 +304,38 @@ func TestTreeMissingAndInfiniteValues(t *testing.T) {
 	// infinities are ordinary extreme values.
 	xs := []float64{math.NaN(), math.Inf(-1), 1, 2, 3, 10, 11, math.Inf(1)}
 	ys := []float64{0, 0, 0, 0, 0, 1, 1, 1}
-	ds := &Dataset{X: mat.NewDense(len(xs), 1, xs), Y: ys, Task: datav1.Task_TASK_CLASSIFICATION, NumClasses: 2}
-	m := treeFit(t, "decision_tree", ds, nil, 0)
+	ds := &algo.Dataset{X: mat.NewDense(len(xs), 1, xs), Y: ys, Task: datav1.Task_TASK_CLASSIFICATION, NumClasses: 2}
+	m := algotest.FitSeed(t, "decision_tree", ds, nil, 0)
 	tr := m.GetTree()
 	if tr.Threshold[0] != 6.5 {
 		t.Errorf("threshold %g, want 6.5", tr.Threshold[0])
 	}
-	if acc := treeAccuracy(treePredict(t, m, ds.X), ys); acc != 1 {
+	if acc := algotest.Accuracy(algotest.Predict(t, m, ds.X), ys); acc != 1 {
 		t.Errorf("training accuracy %g, want 1", acc)
 	}
 	// A threshold next to +Inf falls back to the finite value.
-	if got := treeMidpoint(3, math.Inf(1)); got != 3 {
+	if got := numeric.Midpoint(3, math.Inf(1)); got != 3 {
 		t.Errorf("treeMidpoint(3, +Inf) = %g, want 3", got)
 	}
-	if got := treeMidpoint(math.Inf(-1), math.Inf(1)); !math.IsInf(got, -1) {
+	if got := numeric.Midpoint(math.Inf(-1), math.Inf(1)); !math.IsInf(got, -1) {
 		t.Errorf("treeMidpoint(-Inf, +Inf) = %g, want -Inf", got)
 	}
-	if got := treeMidpoint(math.MaxFloat64, math.Inf(1)); got != math.MaxFloat64 {
+	if got := numeric.Midpoint(math.MaxFloat64, math.Inf(1)); got != math.MaxFloat64 {
 		t.Errorf("treeMidpoint(max, +Inf) = %g", got)
 	}
-	if lo, hi := 1.0, math.Nextafter(1, 2); treeMidpoint(lo, hi) != lo {
+	if lo, hi := 1.0, math.Nextafter(1, 2); numeric.Midpoint(lo, hi) != lo {
 		t.Errorf("treeMidpoint of adjacent floats must be the lower one")
 	}
-	if got := treeMidpoint(-math.MaxFloat64, math.MaxFloat64); got != 0 {
+	if got := numeric.Midpoint(-math.MaxFloat64, math.MaxFloat64); got != 0 {
 		t.Errorf("treeMidpoint(-max, max) = %g, want 0", got)
 	}
 }
 
-func TestTreeConstantData(t *testing.T) {
-	// Constant features or targets give a single leaf and zero
-	// importances rather than an error.
-	X := mat.NewDense(4, 2, []float64{1, 5, 1, 5, 1, 5, 1, 5})
-	for _, tc := range []struct {
-		name string
-		ds   *Dataset
-		want []float64
-	}{
-		{"constant features", &Dataset{X: X, Y: []float64{0, 1, 1, 1}, Task: datav1.Task_TASK_CLASSIFICATION, NumClasses: 2}, []float64{0.25, 0.75}},
-		{"constant target", &Dataset{X: mat.NewDense(4, 2, []float64{1, 2, 3, 4, 5, 6, 7, 8}), Y: []float64{3, 3, 3, 3}, Task: datav1.Task_TASK_REGRESSION}, []float64{3}},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			for _, algo := range []string{"decision_tree", "random_forest"} {
-				var params map[string]float64
-				if algo == "random_forest" {
-					params = map[string]float64{"bootstrap": 0} // keep the class proportions exact
-				}
-				m := treeFit(t, algo, tc.ds, params, 0)
-				pred := treePredict(t, m, tc.ds.X)
-				for j, want := range tc.want {
-					if got := pred.At(0, j); math.Abs(got-want) > 1e-12 {
-						t.Errorf("%s: output %d = %g, want %g", algo, j, got, want)
-					}
-				}
-				for _, v := range m.FeatureImportances {
-					if v != 0 {
-						t.Errorf("%s: importances %v, want zeros", algo, m.FeatureImportances)
-					}
-				}
-			}
-		})
-	}
-}
-
 func TestTreeMinImpurityDecrease(t *testing.T) {
-	ds := treeDataset(500, 4, datav1.Task_TASK_CLASSIFICATION, 2, 21, treeNoisyClass)
+	ds := algotest.Generate(500, 4, datav1.Task_TASK_CLASSIFICATION, 2, 21, algotest.NoisyClass)
 	prev := math.MaxInt
 	for _, v := range []float64{0, 0.001, 0.01, 0.05, 1} {
-		m := treeFit(t, "decision_tree", ds, map[string]float64{"min_impurity_decrease": v}, 2)
+		m := algotest.FitSeed(t, "decision_tree", ds, map[string]float64{"min_impurity_decrease": v}, 2)
 		nodes := len(m.GetTree().Feature)
 		if nodes > prev {
 			t.Errorf("min_impurity_decrease %g: %d nodes, more than %d with a smaller value", v, nodes, prev)
@@ -570,28 +373,28 @@ func TestTreeMaxFeaturesResolution(t *testing.T) {
 			t.Errorf("resolveMaxFeatures(%g, %d, %d) = %d, %v; want %d, error %v", tc.v, tc.p, tc.all, got, err, tc.want, tc.wantErr)
 		}
 	}
-	ds := treeDataset(50, 3, datav1.Task_TASK_CLASSIFICATION, 2, 1, treeNoisyClass)
-	_, err := Fit(context.Background(), "decision_tree", ds, map[string]float64{"max_features": 1.5}, 0, nil)
-	var pe *ParamError
+	ds := algotest.Generate(50, 3, datav1.Task_TASK_CLASSIFICATION, 2, 1, algotest.NoisyClass)
+	_, err := algo.Fit(context.Background(), "decision_tree", ds, map[string]float64{"max_features": 1.5}, 0, nil)
+	var pe *algo.ParamError
 	if !errors.As(err, &pe) || pe.Param != "max_features" {
 		t.Errorf("max_features 1.5: error %v, want a ParamError naming max_features", err)
 	}
 }
 
 func TestTreeDeterminismAndRoundTrip(t *testing.T) {
-	ds := treeDataset(400, 6, datav1.Task_TASK_CLASSIFICATION, 3, 5, func(rng *rand.Rand, x []float64) float64 {
+	ds := algotest.Generate(400, 6, datav1.Task_TASK_CLASSIFICATION, 3, 5, func(rng *rand.Rand, x []float64) float64 {
 		for f := range x {
 			x[f] = math.Round(rng.NormFloat64() * 4) // ties make the seed matter
 		}
 		return float64(rng.IntN(3))
 	})
 	params := map[string]float64{"max_features": 2}
-	a := treeFit(t, "decision_tree", ds, params, 7)
-	b := treeFit(t, "decision_tree", ds, params, 7)
+	a := algotest.FitSeed(t, "decision_tree", ds, params, 7)
+	b := algotest.FitSeed(t, "decision_tree", ds, params, 7)
 	if !proto.Equal(a, b) {
 		t.Error("same seed gave different trees")
 	}
-	c := treeFit(t, "decision_tree", ds, params, 8)
+	c := algotest.FitSeed(t, "decision_tree", ds, params, 8)
 	if proto.Equal(a.GetTree(), c.GetTree()) {
 		t.Error("different seeds gave identical trees with max_features 2 of 6")
 	}
@@ -603,7 +406,7 @@ func TestTreeDeterminismAndRoundTrip(t *testing.T) {
 	if err := proto.Unmarshal(buf, &back); err != nil {
 		t.Fatal(err)
 	}
-	if !mat.Equal(treePredict(t, a, ds.X), treePredict(t, &back, ds.X)) {
+	if !mat.Equal(algotest.Predict(t, a, ds.X), algotest.Predict(t, &back, ds.X)) {
 		t.Error("predictions differ after a Marshal/Unmarshal round trip")
 	}
 }
@@ -612,7 +415,7 @@ func TestDecisionTreeParallelMatchesSerial(t *testing.T) {
 	// Nodes above treeParallelMinRows rows are scanned and partitioned in
 	// parallel; the tree must not depend on it.
 	for _, task := range []datav1.Task{datav1.Task_TASK_CLASSIFICATION, datav1.Task_TASK_REGRESSION} {
-		ds := treeDataset(3*treeParallelMinRows, 6, task, 3, 31, func(rng *rand.Rand, x []float64) float64 {
+		ds := algotest.Generate(3*treeParallelMinRows, 6, task, 3, 31, func(rng *rand.Rand, x []float64) float64 {
 			for f := range x {
 				x[f] = math.Round(rng.NormFloat64() * 8)
 			}
@@ -627,7 +430,7 @@ func TestDecisionTreeParallelMatchesSerial(t *testing.T) {
 		fitWith := func(procs int) *datav1.Model {
 			prev := runtime.GOMAXPROCS(procs)
 			defer runtime.GOMAXPROCS(prev)
-			return treeFit(t, "decision_tree", ds, map[string]float64{"max_depth": 12}, 4)
+			return algotest.FitSeed(t, "decision_tree", ds, map[string]float64{"max_depth": 12}, 4)
 		}
 		if serial, parallel := fitWith(1), fitWith(2); !proto.Equal(serial, parallel) {
 			t.Errorf("%v: tree differs between GOMAXPROCS 1 and 2", task)
@@ -636,10 +439,10 @@ func TestDecisionTreeParallelMatchesSerial(t *testing.T) {
 }
 
 func TestTreeFitCancelled(t *testing.T) {
-	ds := treeDataset(100, 3, datav1.Task_TASK_CLASSIFICATION, 2, 1, treeNoisyClass)
+	ds := algotest.Generate(100, 3, datav1.Task_TASK_CLASSIFICATION, 2, 1, algotest.NoisyClass)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if _, err := Fit(ctx, "decision_tree", ds, nil, 0, nil); !errors.Is(err, context.Canceled) {
+	if _, err := algo.Fit(ctx, "decision_tree", ds, nil, 0, nil); !errors.Is(err, context.Canceled) {
 		t.Errorf("cancelled fit: error %v, want context.Canceled", err)
 	}
 }
@@ -680,7 +483,7 @@ func TestTreePredictRejectsMalformedModels(t *testing.T) {
 			m := &datav1.Model{Algorithm: "decision_tree", Task: datav1.Task_TASK_CLASSIFICATION, ClassNames: []string{"a", "b"}}
 			tc.mutate(tr, m)
 			m.Parameters = &datav1.Model_Tree{Tree: tr}
-			out, err := Predict(m, X)
+			out, err := algo.Predict(m, X)
 			if tc.want == "" {
 				if err != nil {
 					t.Fatalf("good model: %v", err)
@@ -696,7 +499,7 @@ func TestTreePredictRejectsMalformedModels(t *testing.T) {
 			}
 		})
 	}
-	if _, err := Predict(&datav1.Model{Algorithm: "decision_tree"}, X); err == nil {
+	if _, err := algo.Predict(&datav1.Model{Algorithm: "decision_tree"}, X); err == nil {
 		t.Error("model without tree parameters: want an error")
 	}
 }
@@ -729,7 +532,11 @@ func FuzzTreePredict(f *testing.F) {
 				forest := &datav1.Model{Algorithm: "random_forest", Task: task, Parameters: &datav1.Model_Forest{Forest: &datav1.ForestModel{Trees: []*datav1.TreeModel{tr, tr}}}}
 				for _, m := range []*datav1.Model{single, forest} {
 					for _, x := range []*mat.Dense{X, big} {
-						out, err := Predict(m, x)
+						predict := algo.Predict
+						if m.GetForest() != nil {
+							predict = predictForest
+						}
+						out, err := predict(m, x)
 						if err != nil {
 							continue
 						}
@@ -822,106 +629,15 @@ func TestTreeArgsort(t *testing.T) {
 	}
 }
 
-func TestTreeBalancedNodeValues(t *testing.T) {
-	// With balanced weights every present class carries the same total
-	// weight, n/k, so the root's value is uniform, while Samples still
-	// counts rows. A leaf's value is its weighted class distribution. The
-	// forest's compact trees store no interior values, so only the
-	// decision tree's root value is checked.
-	ds := treeDataset(400, 3, datav1.Task_TASK_CLASSIFICATION, 3, 4, func(rng *rand.Rand, x []float64) float64 {
-		for f := range x {
-			x[f] = rng.NormFloat64()
-		}
-		switch u := rng.Float64(); {
-		case u < 0.7:
-			return 0
-		case u < 0.95:
-			return 1
-		default:
-			return 2
-		}
-	})
-	classW := balancedClassWeights(ds.Y, 3)
-	for _, tc := range []struct {
-		algorithm string
-		params    map[string]float64
-	}{
-		{"decision_tree", map[string]float64{"max_depth": 3, "balanced": 1}},
-		{"random_forest", map[string]float64{"n_estimators": 3, "bootstrap": 0, "max_depth": 3, "balanced": 1}},
-	} {
-		m := treeFit(t, tc.algorithm, ds, tc.params, 2)
-		trees := []*datav1.TreeModel{m.GetTree()}
-		if f := m.GetForest(); f != nil {
-			trees = forestTrees(t, m)
-		}
-		for ti, tr := range trees {
-			if tr.Samples[0] != 400 {
-				t.Errorf("%s tree %d: root samples %d, want 400 rows", tc.algorithm, ti, tr.Samples[0])
-			}
-			for k := range 3 {
-				if m.GetForest() != nil {
-					break
-				}
-				if !linClose(tr.Value[k], 1.0/3, 1e-12) {
-					t.Errorf("%s tree %d: root value %v, want uniform", tc.algorithm, ti, tr.Value[:3])
-					break
-				}
-			}
-			// Route every row to its leaf and check the leaf values.
-			leafCnt := map[int][]float64{}
-			leafRows := map[int]int64{}
-			for i := range 400 {
-				leaf := treeLeaf(tr, ds.X.RawRowView(i))
-				if leafCnt[leaf] == nil {
-					leafCnt[leaf] = make([]float64, 3)
-				}
-				leafCnt[leaf][int(ds.Y[i])] += classW[int(ds.Y[i])]
-				leafRows[leaf]++
-			}
-			for leaf, cnt := range leafCnt {
-				total := cnt[0] + cnt[1] + cnt[2]
-				for k := range 3 {
-					if !linClose(tr.Value[leaf*3+k], cnt[k]/total, 1e-12) {
-						t.Errorf("%s tree %d leaf %d: value %v, want weighted distribution of %v",
-							tc.algorithm, ti, leaf, tr.Value[leaf*3:leaf*3+3], cnt)
-						break
-					}
-				}
-				if tr.Samples[leaf] != leafRows[leaf] {
-					t.Errorf("%s tree %d leaf %d: samples %d, want %d rows", tc.algorithm, ti, leaf, tr.Samples[leaf], leafRows[leaf])
-				}
-			}
-		}
+// treeArgsort returns the indexes of col in ascending order of value, ties
+// in index order. col must not contain NaN.
+func treeArgsort(col []float64) []int32 {
+	rows := make([]int32, len(col))
+	for i := range rows {
+		rows[i] = int32(i)
 	}
-}
-
-func TestTreeBalancedIgnoredForRegression(t *testing.T) {
-	// balanced is documented as classification only; a regression fit
-	// with it set must be the unweighted fit.
-	ds := treeDataset(300, 4, datav1.Task_TASK_REGRESSION, 0, 8, func(rng *rand.Rand, x []float64) float64 {
-		for f := range x {
-			x[f] = rng.NormFloat64()
-		}
-		return x[0] - 2*x[1]*x[2] + 0.1*rng.NormFloat64()
-	})
-	ds.ClassNames = nil
-	for _, tc := range []struct {
-		algorithm string
-		params    map[string]float64
-	}{
-		{"decision_tree", map[string]float64{"max_depth": 6}},
-		{"random_forest", map[string]float64{"n_estimators": 5}},
-	} {
-		fit := func(b float64) *datav1.Model {
-			p := map[string]float64{"balanced": b}
-			for k, v := range tc.params {
-				p[k] = v
-			}
-			m := treeFit(t, tc.algorithm, ds, p, 3)
-			return &datav1.Model{Parameters: m.Parameters, FeatureImportances: m.FeatureImportances}
-		}
-		if !proto.Equal(fit(0), fit(1)) {
-			t.Errorf("%s: balanced changed a regression model", tc.algorithm)
-		}
-	}
+	out := make([]int32, len(col))
+	var s treeSorter
+	s.argsort(col, rows, out)
+	return out
 }

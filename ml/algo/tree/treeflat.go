@@ -1,4 +1,4 @@
-package algo
+package tree
 
 // Compact trees and flat prediction arrays.
 //
@@ -27,6 +27,7 @@ import (
 	"math/bits"
 	"slices"
 
+	"github.com/alur-ml/alur/ml/algo/internal/numeric"
 	datav1 "github.com/alur-ml/alur/proto/alur/data/v1"
 )
 
@@ -66,7 +67,7 @@ func treeLeafCountsExact(t *datav1.TreeModel) bool {
 // treeCompact returns the compact form of the wide tree t (which must be
 // valid): a TreeModel with only num_outputs, nodes and leaf_counts set.
 // stack is scratch, returned for reuse.
-func treeCompact(t *datav1.TreeModel, stack []int32) (*datav1.TreeModel, []int32) {
+func Compact(t *datav1.TreeModel, stack []int32) (*datav1.TreeModel, []int32) {
 	k := int(t.NumOutputs)
 	counts := treeLeafCountsExact(t)
 	// Size first, so the bytes take exactly their length: a forest keeps
@@ -247,7 +248,7 @@ func (fl *treeFlat) addTree(t *datav1.TreeModel, numFeatures int) error {
 		if t.LeafCounts {
 			return errors.New("tree sets leaf_counts but has no compact nodes")
 		}
-		if err := ValidateTree(t, numFeatures); err != nil {
+		if err := Validate(t, numFeatures); err != nil {
 			return err
 		}
 		fl.addWide(t)
@@ -457,7 +458,7 @@ func treeOrderKey(v float64) uint64 {
 	case v == 0:
 		v = 0
 	}
-	return treeSortKey(v)
+	return numeric.SortKey(v)
 }
 
 // treeKeyValue inverts treeOrderKey (giving +0 for zero).
@@ -473,17 +474,6 @@ func treeRowKeys(dst []uint64, x []float64) {
 	for j, v := range x {
 		dst[j] = treeOrderKey(v)
 	}
-}
-
-// leaf returns the values offset of the leaf that a row, given as the
-// treeOrderKey of each of its values (treeRowKeys), reaches from root.
-func (fl *treeFlat) leaf(root int32, x []uint64) int32 {
-	nodes := fl.nodes
-	i := root
-	for nodes[i].next != i {
-		i = treeStep(&nodes[i], i, x)
-	}
-	return fl.leafOff[i]
 }
 
 // treeWalkRows is how many rows leaves walks down a tree together; leaves
@@ -532,27 +522,18 @@ func treeStepKey(nd *treeFlatNode, i int32, key uint64) int32 {
 	return (i+1)&^right | nd.next&right
 }
 
-// treeStep moves a row (its order keys x) one level down from node i, or
-// keeps it at a leaf. It does not branch: which way a row goes is a coin
-// toss the branch predictor cannot learn, and each miss would cost more
-// than the node. The borrow of key − x is 1 exactly when x > key; its
-// negation masks in the right child.
-func treeStep(nd *treeFlatNode, i int32, x []uint64) int32 {
-	return treeStepKey(nd, i, x[nd.feature])
-}
-
 // ExpandTree returns t in the wide form (feature, threshold, left, right,
 // value and samples arrays) for code that walks a tree node by node. A
 // wide tree is checked and returned as is. For a compact tree, the nodes
 // keep their preorder numbering; an interior node's samples are the sum of
 // its children's and its value their samples-weighted mean (the mean of
 // the two when both have no samples).
-func ExpandTree(t *datav1.TreeModel, numFeatures int) (*datav1.TreeModel, error) {
+func Expand(t *datav1.TreeModel, numFeatures int) (*datav1.TreeModel, error) {
 	if t == nil {
 		return nil, errors.New("tree is missing")
 	}
 	if len(t.Nodes) == 0 {
-		if err := ValidateTree(t, numFeatures); err != nil {
+		if err := Validate(t, numFeatures); err != nil {
 			return nil, err
 		}
 		return t, nil
