@@ -11,7 +11,7 @@ import (
 	datav1 "github.com/alur-ml/alur/proto/alur/data/v1"
 )
 
-// checkFinite returns an error naming the first entry of ds.X that is NaN or
+// CheckFinite returns an error naming the first entry of ds.X that is NaN or
 // infinite. The prepared data must be complete: the linear, distance and
 // Gaussian models have no notion of a missing value, and a single NaN would
 // silently poison every coefficient.
@@ -28,7 +28,7 @@ func CheckFinite(ds *Dataset) error {
 	return nil
 }
 
-// linFeatureLabel names feature j for an error message: by name when the
+// featureLabel names feature j for an error message: by name when the
 // dataset has names, by index otherwise.
 func featureLabel(names []string, j int) string {
 	if j < len(names) {
@@ -37,7 +37,7 @@ func featureLabel(names []string, j int) string {
 	return "feature " + strconv.Itoa(j)
 }
 
-// linAllFinite reports whether every value of v is finite; predictors use it
+// AllFinite reports whether every value of v is finite; predictors use it
 // to reject corrupt model messages.
 func AllFinite(v []float64) bool {
 	for _, x := range v {
@@ -48,7 +48,7 @@ func AllFinite(v []float64) bool {
 	return true
 }
 
-// linCheckInput checks the prediction matrix against a model: it must have
+// CheckInput checks the prediction matrix against a model: it must have
 // rows, the model's width and only finite values (none of the models in this
 // file has a notion of a missing value; a NaN would come out as a NaN
 // prediction that fails far from its cause).
@@ -70,7 +70,7 @@ func CheckInput(m *datav1.Model, X *mat.Dense, numFeatures int) error {
 	return nil
 }
 
-// linNumClasses is the number of classes a classification model predicts:
+// NumClasses is the number of classes a classification model predicts:
 // the length of its class names when it has them, otherwise fallback.
 func NumClasses(m *datav1.Model, fallback int) int {
 	if n := len(m.GetClassNames()); n > 0 {

@@ -6,13 +6,13 @@ import (
 	datav1 "github.com/alur-ml/alur/proto/alur/data/v1"
 )
 
-// classWeightParamName names the hyperparameter that weights classes
+// BalancedParamName names the hyperparameter that weights classes
 // inversely to their frequency. The orchestrator sets it to 1 on every
 // algorithm declaring it when a pipeline asks for balanced classes, so only
 // algorithms that honour it declare it.
 const BalancedParamName = "balanced"
 
-// classWeightParam declares the balanced hyperparameter. Algorithms that
+// BalancedParam declares the balanced hyperparameter. Algorithms that
 // also fit regressions ignore it there: a continuous target has no classes
 // to weigh.
 var BalancedParam = Param{
@@ -21,9 +21,9 @@ var BalancedParam = Param{
 		"like scikit-learn's class_weight='balanced'; classification only (ignored for regression). Default 0.",
 }
 
-// classWeightsFromParams returns the per-class weights the balanced
+// ClassWeights returns the per-class weights the balanced
 // hyperparameter asks for on ds: nil when it is 0 or the task is
-// regression, balancedClassWeights otherwise.
+// regression, algo.BalancedClassWeights otherwise.
 func ClassWeights(ds *Dataset, params map[string]float64) ([]float64, error) {
 	switch v := params[BalancedParamName]; {
 	case v == 0 || ds.Task != datav1.Task_TASK_CLASSIFICATION:
@@ -35,7 +35,7 @@ func ClassWeights(ds *Dataset, params map[string]float64) ([]float64, error) {
 	}
 }
 
-// balancedClassWeights returns scikit-learn's "balanced" class weights
+// BalancedClassWeights returns scikit-learn's "balanced" class weights
 // (compute_class_weight): n / (k · n_c) for a class with n_c of the n rows,
 // k counting only the classes that occur in y, as scikit-learn's
 // np.unique(y) does. The weights of the rows then sum to n, so losses keep

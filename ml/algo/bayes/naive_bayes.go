@@ -13,10 +13,6 @@ import (
 	datav1 "github.com/alur-ml/alur/proto/alur/data/v1"
 )
 
-// This file holds Gaussian naive Bayes (see e.g. Hastie, Tibshirani &
-// Friedman, The Elements of Statistical Learning, §6.6.3), following
-// scikit-learn's GaussianNB.
-
 func init() {
 	algo.Register(&algo.Spec{
 		Name: "naive_bayes",

@@ -1,22 +1,5 @@
 package boosting
 
-// Feature binning for histogram-based tree learners (Ke et al., "LightGBM:
-// A Highly Efficient Gradient Boosting Decision Tree", NeurIPS 2017; the
-// same scheme as scikit-learn's HistGradientBoosting). Each feature's
-// values are cut into at most max_bins ranges at quantiles of the training
-// data, and every value is replaced by the one-byte index of its range, so
-// that a tree grower sums gradients into a few hundred histogram bins
-// instead of sorting rows.
-//
-// Bin 0 of every feature holds the missing values (NaN) together with -Inf:
-// a tree splits "bins <= b go left", so bin 0 always goes left, which is
-// where prediction sends a NaN, and -Inf goes left of every threshold too.
-// Bins 1..len(edges)+1 hold the other values: a value x goes to bin
-// 1 + #{e in edges : e < x}. Split "bins <= b" therefore reads, on raw
-// values, "x <= edges[b-1]" (or "x <= -Inf" for b = 0), which is exactly the
-// TreeModel rule: a model predicts raw floats without the bin edges and
-// routes every training row the way the binned grower did.
-
 import (
 	"math"
 	"math/bits"
@@ -39,7 +22,7 @@ type binMapper struct {
 	// edges[f] are the strictly ascending upper edges of feature f's value
 	// bins; the last value bin has no upper edge.
 	edges [][]float64
-	// keys[f] are edges[f] as order-preserving integers (treeSortKey of
+	// keys[f] are edges[f] as order-preserving integers (numeric.SortKey of
 	// the edge, −0 read as +0), which bin compares without branches.
 	keys [][]uint64
 }
@@ -147,7 +130,7 @@ func fitBinMapper(X *mat.Dense, rows []int32, maxBins, subsample int, seed uint6
 // binSortFloats sorts vals (no NaN) ascending, using buf as scratch and
 // returning it, possibly grown. Large inputs use a least-significant-digit
 // radix sort (Knuth, The Art of Computer Programming vol. 3, §5.2.5) on the
-// order-preserving integer images of the values (treeSortKey), skipping
+// order-preserving integer images of the values (numeric.SortKey), skipping
 // passes whose digit is the same for every key; −0 and +0 may come out in
 // either order, which is harmless as they compare equal.
 func binSortFloats(vals []float64, buf []uint64) []uint64 {

@@ -1,51 +1,5 @@
 package boosting
 
-// Histogram-based gradient boosting of regression trees.
-//
-// Gradient boosting (Friedman, "Greedy Function Approximation: A Gradient
-// Boosting Machine", Annals of Statistics 29(5), 2001) adds, round after
-// round, a regression tree fitted to the loss's gradients at the current
-// raw scores. As in XGBoost (Chen and Guestrin, KDD 2016) and LightGBM (Ke
-// et al., "LightGBM: A Highly Efficient Gradient Boosting Decision Tree",
-// NeurIPS 2017) each tree is a Newton step: with G and H the sums of the
-// gradients and hessians of a node's rows, a leaf outputs −G/(H+λ) and a
-// split gains G_L²/(H_L+λ) + G_R²/(H_R+λ) − G²/(H+λ). The shrinkage
-// (learning rate) is folded into the leaf values.
-//
-// The grower follows LightGBM and scikit-learn's HistGradientBoosting:
-// features are binned once (binning.go) so that finding a node's best split
-// costs one pass over its rows per feature to fill a histogram of at most
-// 256 bins, then one pass over the bins. Trees grow best-first (the leaf
-// with the largest gain is split next) up to max_leaf_nodes leaves. A split
-// builds the histogram of its smaller child only and derives the larger
-// child's as parent − smaller (the subtraction trick), in the parent's
-// buffer. Every node owns a contiguous range of one row-index array that is
-// partitioned stably in place, so child rows stay in ascending order and
-// read the bin codes nearly sequentially.
-//
-// Missing values (NaN) share bin 0 with −Inf and always go left, during
-// training and in prediction, as TreeModel documents. The grower does not
-// learn a direction for them (LightGBM and scikit-learn do), so that the
-// model needs no field beyond TreeModel's; a split may still isolate them:
-// "bin 0 goes left" is stored as threshold −Inf.
-//
-// Losses: squared error for regression (base score the mean); the logistic
-// loss with one output for two classes (base score the log-odds of class
-// 1); the softmax (multinomial) loss with one tree per class and round for
-// more classes (base scores the log class priors).
-//
-// Early stopping, as in scikit-learn, holds out a (stratified) share of the
-// rows, tracks the loss on them after every round, stops once it has not
-// improved by tol for n_iter_no_change rounds, and keeps the rounds up to
-// the lowest validation loss.
-//
-// Work is spread over GOMAXPROCS goroutines at two levels: the trees of a
-// multiclass round grow concurrently (each on its own grower), and large
-// nodes build their histograms across features, one goroutine owning a
-// feature's whole histogram. Per-row passes are split into fixed chunks
-// whose sums are merged in chunk order. A model therefore does not depend
-// on GOMAXPROCS.
-
 import (
 	"context"
 	"errors"
@@ -1342,7 +1296,7 @@ func (gr *gbGrower) predictBinned(d *binData, raw []float64) {
 
 // gbCheckModel validates a boosting model against X's width so that
 // prediction cannot fail on bounds: outputs, base scores, the tree count
-// (a whole number of rounds), every tree (ValidateTree, one output each),
+// (a whole number of rounds), every tree (tree.Validate, one output each),
 // and the outputs against the task and class names.
 func gbCheckModel(m *datav1.Model, numFeatures int) (*datav1.BoostingModel, error) {
 	bm := m.GetBoosting()

@@ -1,9 +1,5 @@
 package forest
 
-// Random forests (Breiman, "Random Forests", Machine Learning 45, 2001):
-// CART trees grown on bootstrap samples, each split choosing among a random
-// subset of the features, with predictions averaged over the trees.
-
 import (
 	"context"
 	"errors"

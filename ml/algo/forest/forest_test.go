@@ -726,7 +726,7 @@ func TestForestColumnsMatchRows(t *testing.T) {
 	}
 }
 
-// leafOf is treeLeafPacked on a wide tree's own arrays.
+// leafOf is tree.LeafPacked on a wide tree's own arrays.
 func leafOf(t *datav1.TreeModel, x []float64) int {
 	feat, thr, left, right := t.Feature, t.Threshold, t.Left, t.Right
 	i := int32(0)

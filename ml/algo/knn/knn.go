@@ -12,9 +12,6 @@ import (
 	datav1 "github.com/alur-ml/alur/proto/alur/data/v1"
 )
 
-// This file holds k-nearest neighbours (Cover & Hart, "Nearest neighbor
-// pattern classification", 1967) with brute-force Euclidean search.
-
 func init() {
 	algo.Register(&algo.Spec{
 		Name: "knn",

@@ -14,12 +14,6 @@ import (
 	datav1 "github.com/alur-ml/alur/proto/alur/data/v1"
 )
 
-// This file holds the linear family: multinomial logistic regression
-// (L-BFGS), ordinary least squares (QR, SVD fallback) and ridge regression
-// (Cholesky), all stored as an alur.data.v1.LinearModel, plus helpers that
-// knn.go, naive_bayes.go and tree.go share with it (finite checks, softmax,
-// balanced class weights).
-
 func init() {
 	algo.Register(&algo.Spec{
 		Name: "logistic_regression",

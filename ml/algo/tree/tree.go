@@ -1,26 +1,5 @@
 package tree
 
-// CART decision trees (Breiman, Friedman, Olshen and Stone, "Classification
-// and Regression Trees", 1984): binary axis-aligned splits chosen greedily to
-// minimise the weighted Gini impurity (classification) or the squared error
-// (regression) of the two children, grown depth first.
-//
-// The grower follows the presorting idea of SLIQ (Mehta, Agrawal and
-// Rissanen, 1996): a tree sorts its rows by every feature once, when it
-// starts (a radix sort of the rows it drew), and keeps, for each feature,
-// its rows in that order with each node owning one contiguous range. Splitting a node partitions every feature's range
-// stably in place, so children stay sorted and no node ever sorts again. A
-// candidate feature is then evaluated with a single linear scan that moves
-// rows from the right child to the left one, keeping running class counts
-// (or target sums) and the sum of squared counts, so each row costs O(1)
-// whatever the number of classes.
-//
-// With the balanced hyperparameter every row also carries its class's
-// weight (scikit-learn's class_weight='balanced'): the Gini impurity is
-// computed on weighted class counts, leaves store weighted class
-// distributions, and min_impurity_decrease compares weighted decreases,
-// while min_samples_split and min_samples_leaf still count rows.
-
 import (
 	"context"
 	"errors"
@@ -45,7 +24,7 @@ const (
 	ParamMaxFeatures             = "max_features"
 	treeParamMinImpurityDecrease = "min_impurity_decrease"
 
-	// treeMaxDepthLimit bounds max_depth; deeper trees would not fit a
+	// MaxDepthLimit bounds max_depth; deeper trees would not fit a
 	// model message anyway.
 	MaxDepthLimit = 1000
 	// treeCtxCheckEvery is how many nodes are grown between checks of the
@@ -57,7 +36,7 @@ const (
 	treeEpsilon = 0x1p-52
 )
 
-// treeGrowthParams are the hyperparameters common to decision trees and
+// GrowthParams are the hyperparameters common to decision trees and
 // random forests; max_features is added by each algorithm because its
 // default differs.
 var GrowthParams = []algo.Param{
@@ -133,7 +112,7 @@ func predictDecisionTree(m *datav1.Model, X *mat.Dense) (*mat.Dense, error) {
 	return PredictEnsemble(m, []*datav1.TreeModel{t}, X)
 }
 
-// treeConfig holds the resolved growth limits of one tree.
+// Config holds the resolved growth limits of one tree.
 type Config struct {
 	// maxDepth is the deepest level that may hold a split's children; 0
 	// means unlimited.
@@ -153,7 +132,7 @@ type Config struct {
 	ShortThresholds bool
 }
 
-// treeConfigFromParams reads the growth parameters. allFeatures is what
+// ConfigFromParams reads the growth parameters. allFeatures is what
 // max_features = 0 means for the algorithm at hand.
 func ConfigFromParams(params map[string]float64, numFeatures, allFeatures int) (Config, error) {
 	var cfg Config
@@ -194,7 +173,7 @@ func resolveMaxFeatures(v float64, numFeatures, allFeatures int) (int, error) {
 	}
 }
 
-// treeData is a training set laid out for growing trees, shared read-only
+// Data is a training set laid out for growing trees, shared read-only
 // by every tree of a forest.
 type Data struct {
 	n, p int
@@ -216,11 +195,11 @@ type Data struct {
 	y []float64
 }
 
-// newTreeData lays ds out column by column: it shares the columns of
+// NewData lays ds out column by column: it shares the columns of
 // ds.Cols that need no cleaning and copies the rest, or copies ds.X into
 // one feature-major block. classW holds per-class weights for
 // classification (nil for none; ignored for regression). ds must be valid.
-// Rows are sorted per tree (treeBuilder.reset), not here: a presorted copy
+// Rows are sorted per tree (Builder.reset), not here: a presorted copy
 // of every feature would cost half the data's size again for the whole fit.
 func NewData(ds *algo.Dataset, classW []float64) *Data {
 	n, p := ds.Dims()
@@ -261,7 +240,7 @@ func NewData(ds *algo.Dataset, classW []float64) *Data {
 	return d
 }
 
-// treeCleanValue maps NaN to -Inf and -0 to +0, the forms treeData stores.
+// treeCleanValue maps NaN to -Inf and -0 to +0, the forms Data stores.
 func treeCleanValue(v float64) float64 {
 	switch {
 	case math.IsNaN(v):
@@ -297,7 +276,7 @@ type treeSorter struct {
 
 // argsort writes rows to out in ascending order of col[row], ties in the
 // order of rows. It is a least-significant-digit radix sort (Knuth, The
-// Art of Computer Programming vol. 3, §5.2.5) on treeSortKey images: every
+// Art of Computer Programming vol. 3, §5.2.5) on numeric.SortKey images: every
 // pass is stable, so equal keys keep their initial order, and a pass is
 // skipped when all keys share its digit (as the exponent bits of similar
 // values often do). col must not contain NaN; out must have len(rows).
@@ -404,7 +383,7 @@ type treeSplit struct {
 	threshold float64
 }
 
-// treeBuilder grows trees on one treeData. It owns scratch buffers sized
+// Builder grows trees on one Data. It owns scratch buffers sized
 // once and reused across the trees one forest worker builds, so growing a
 // node allocates nothing beyond the output arrays.
 type Builder struct {
@@ -452,7 +431,7 @@ type treeScratch struct {
 	tmp []int32
 }
 
-// newTreeBuilder allocates the scratch for trees on d, for up to workers
+// NewBuilder allocates the scratch for trees on d, for up to workers
 // goroutines within one node.
 func NewBuilder(d *Data, cfg Config, workers int) *Builder {
 	// The order arrays are sized by reset to the rows a tree draws, about
@@ -899,7 +878,7 @@ func (b *Builder) partitionFeature(tmp, rows []int32) {
 	copy(rows[l:], tmp[:r])
 }
 
-// ValidateTree checks that t is a well-formed tree over numFeatures
+// Validate checks that t is a well-formed tree over numFeatures
 // features, so that prediction can walk it without bounds failures or
 // endless loops: parallel arrays of equal length, num_outputs values per
 // node, leaves marked by feature −1 with both children −1, split features
@@ -952,7 +931,7 @@ func Validate(t *datav1.TreeModel, numFeatures int) error {
 	return nil
 }
 
-// treePredictBlock is the fewest rows one prediction task handles: big
+// PredictBlock is the fewest rows one prediction task handles: big
 // enough to amortise scheduling, small enough to spread work over cores.
 const PredictBlock = 256
 
@@ -966,7 +945,7 @@ func treeBlockRows(rows, procs int) int {
 	return min(max((rows+4*procs-1)/(4*procs), PredictBlock), 16384)
 }
 
-// predictTreeEnsemble validates the trees against the model and X and
+// PredictEnsemble validates the trees against the model and X and
 // returns the average of their outputs: rows × classes probabilities for
 // classification (each tree contributing its leaf's class distribution,
 // as scikit-learn averages probabilities) or rows × 1 values for
@@ -1058,7 +1037,7 @@ func PredictEnsemble(m *datav1.Model, trees []*datav1.TreeModel, X *mat.Dense) (
 	return mat.NewDense(rows, k, out), nil
 }
 
-// treeNode is one node of a wide tree packed for gradient boosting's
+// Node is one node of a wide tree packed for gradient boosting's
 // prediction, so that passing a node touches one cache line instead of
 // four parallel arrays.
 type Node struct {
@@ -1067,7 +1046,7 @@ type Node struct {
 	left, right int32
 }
 
-// treePack packs a validated tree.
+// Pack packs a validated tree.
 func Pack(t *datav1.TreeModel) []Node {
 	nodes := make([]Node, len(t.Feature))
 	for i := range nodes {
@@ -1076,7 +1055,7 @@ func Pack(t *datav1.TreeModel) []Node {
 	return nodes
 }
 
-// treeLeafPacked returns the leaf a row reaches. A NaN fails every
+// LeafPacked returns the leaf a row reaches. A NaN fails every
 // comparison; it goes left.
 func LeafPacked(nodes []Node, x []float64) int {
 	i := int32(0)

@@ -315,19 +315,19 @@ func TestTreeMissingAndInfiniteValues(t *testing.T) {
 	}
 	// A threshold next to +Inf falls back to the finite value.
 	if got := numeric.Midpoint(3, math.Inf(1)); got != 3 {
-		t.Errorf("treeMidpoint(3, +Inf) = %g, want 3", got)
+		t.Errorf("numeric.Midpoint(3, +Inf) = %g, want 3", got)
 	}
 	if got := numeric.Midpoint(math.Inf(-1), math.Inf(1)); !math.IsInf(got, -1) {
-		t.Errorf("treeMidpoint(-Inf, +Inf) = %g, want -Inf", got)
+		t.Errorf("numeric.Midpoint(-Inf, +Inf) = %g, want -Inf", got)
 	}
 	if got := numeric.Midpoint(math.MaxFloat64, math.Inf(1)); got != math.MaxFloat64 {
-		t.Errorf("treeMidpoint(max, +Inf) = %g", got)
+		t.Errorf("numeric.Midpoint(max, +Inf) = %g", got)
 	}
 	if lo, hi := 1.0, math.Nextafter(1, 2); numeric.Midpoint(lo, hi) != lo {
-		t.Errorf("treeMidpoint of adjacent floats must be the lower one")
+		t.Errorf("numeric.Midpoint of adjacent floats must be the lower one")
 	}
 	if got := numeric.Midpoint(-math.MaxFloat64, math.MaxFloat64); got != 0 {
-		t.Errorf("treeMidpoint(-max, max) = %g, want 0", got)
+		t.Errorf("numeric.Midpoint(-max, max) = %g, want 0", got)
 	}
 }
 

@@ -1,24 +1,5 @@
 package tree
 
-// Compact trees and flat prediction arrays.
-//
-// A random forest of fully grown trees holds millions of nodes. In the
-// parallel arrays of TreeModel (feature, threshold, left, right, value,
-// samples) every node costs about 50 bytes in memory and 40 on the wire,
-// which made a 100-tree forest on 160000 rows weigh more than three times
-// its training table. The forest therefore writes each tree into
-// TreeModel.nodes, a preorder byte string documented in model.proto: the
-// left child is the next node, so no child index is stored; interior nodes
-// keep only their feature and threshold (in 4 bytes when it is a binary32
-// number, which the forest arranges: see treeShortThreshold), and a leaf
-// of an unweighted classification tree keeps its class counts as varints,
-// from which its value is recomputed exactly. About 4.5 bytes a node
-// remain.
-//
-// Prediction reads either form into one treeFlat: every node of every tree
-// in one preorder array of 16-byte nodes, four to a cache line, with the
-// left child next to its parent and the leaf values in one shared slice.
-
 import (
 	"encoding/binary"
 	"errors"
@@ -64,7 +45,7 @@ func treeLeafCountsExact(t *datav1.TreeModel) bool {
 	return true
 }
 
-// treeCompact returns the compact form of the wide tree t (which must be
+// Compact returns the compact form of the wide tree t (which must be
 // valid): a TreeModel with only num_outputs, nodes and leaf_counts set.
 // stack is scratch, returned for reuse.
 func Compact(t *datav1.TreeModel, stack []int32) (*datav1.TreeModel, []int32) {
@@ -447,7 +428,7 @@ func (fl *treeFlat) countLeaf(data []byte, pos, id int) (int, uint64, error) {
 }
 
 // treeOrderKey maps a value to a uint64 whose unsigned order is the
-// values' order (treeSortKey), with -0 and +0 equal and NaN mapped as -Inf,
+// values' order (numeric.SortKey), with -0 and +0 equal and NaN mapped as -Inf,
 // below or equal to every threshold: a row goes right exactly when
 // key(x) > key(threshold), that is when x > threshold, and a missing
 // value goes left.
@@ -522,7 +503,7 @@ func treeStepKey(nd *treeFlatNode, i int32, key uint64) int32 {
 	return (i+1)&^right | nd.next&right
 }
 
-// ExpandTree returns t in the wide form (feature, threshold, left, right,
+// Expand returns t in the wide form (feature, threshold, left, right,
 // value and samples arrays) for code that walks a tree node by node. A
 // wide tree is checked and returned as is. For a compact tree, the nodes
 // keep their preorder numbering; an interior node's samples are the sum of

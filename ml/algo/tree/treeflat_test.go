@@ -153,7 +153,7 @@ func FuzzTreeCompact(f *testing.F) {
 
 // BenchmarkForestPredictLayouts compares prediction on the flat preorder
 // nodes (treeFlat) with the earlier layout: each wide tree packed into
-// 24-byte nodes with explicit children (treePack), walked per tree.
+// 24-byte nodes with explicit children (Pack), walked per tree.
 func BenchmarkForestPredictLayouts(b *testing.B) {
 	ds := algotest.BenchData(50000)
 	m := benchForest(b, ds, 30)
