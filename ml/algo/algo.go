@@ -10,6 +10,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"sync"
 
@@ -61,13 +62,56 @@ func (p Progress) Report(done, total int64, loss float64, msg string) {
 	}
 }
 
-// Param describes one hyperparameter.
+// ParamType says which values a hyperparameter takes within [Min, Max].
+type ParamType int
+
+const (
+	// Real takes any finite number.
+	Real ParamType = iota
+	// Integer takes whole numbers.
+	Integer
+	// Flag takes 0 (off) or 1 (on).
+	Flag
+)
+
+// String names the type as the documentation does.
+func (t ParamType) String() string {
+	switch t {
+	case Real:
+		return "real"
+	case Integer:
+		return "integer"
+	case Flag:
+		return "flag"
+	}
+	return fmt.Sprintf("ParamType(%d)", int(t))
+}
+
+// Param describes one hyperparameter: the schema that train serves from
+// ListAlgorithms and that clients validate a configuration against.
 type Param struct {
-	Name        string
-	Default     float64
-	Min, Max    float64
-	Integer     bool
+	// Name is the key in a configuration's params.
+	Name string
+	// Type says whether the value is any number, a whole number or a flag.
+	Type ParamType
+	// Default is used when the key is left out.
+	Default float64
+	// Min and Max bound the value, both included.
+	Min, Max float64
+	// Description says what the parameter does.
 	Description string
+	// Tasks lists the tasks on which the parameter has an effect; empty
+	// means every task the algorithm supports. On other tasks it is
+	// accepted and ignored (balanced on a regression, for example).
+	Tasks []datav1.Task
+}
+
+// Whole reports whether the value must be a whole number.
+func (p Param) Whole() bool { return p.Type != Real }
+
+// AppliesTo reports whether the parameter has an effect on task.
+func (p Param) AppliesTo(task datav1.Task) bool {
+	return len(p.Tasks) == 0 || slices.Contains(p.Tasks, task)
 }
 
 // Spec describes one algorithm.
@@ -174,7 +218,7 @@ func (s *Spec) ResolveParams(given map[string]float64) (map[string]float64, erro
 			return nil, &ParamError{k, "must be a finite number"}
 		case v < p.Min || v > p.Max:
 			return nil, &ParamError{k, fmt.Sprintf("%g is outside [%g, %g]", v, p.Min, p.Max)}
-		case p.Integer && v != math.Trunc(v):
+		case p.Whole() && v != math.Trunc(v):
 			return nil, &ParamError{k, fmt.Sprintf("%g must be a whole number", v)}
 		}
 		out[k] = v

@@ -16,7 +16,8 @@ const BalancedParamName = "balanced"
 // also fit regressions ignore it there: a continuous target has no classes
 // to weigh.
 var BalancedParam = Param{
-	Name: BalancedParamName, Default: 0, Min: 0, Max: 1, Integer: true,
+	Name: BalancedParamName, Default: 0, Min: 0, Max: 1, Type: Flag,
+	Tasks: []datav1.Task{datav1.Task_TASK_CLASSIFICATION},
 	Description: "1 weights each class inversely to its frequency, n_samples / (n_classes * n_c), " +
 		"like scikit-learn's class_weight='balanced'; classification only (ignored for regression). Default 0.",
 }

@@ -199,7 +199,7 @@ func TestBalancedParamValidation(t *testing.T) {
 		var found bool
 		for _, p := range s.Params {
 			if p.Name == "balanced" {
-				found = p.Default == 0 && p.Min == 0 && p.Max == 1 && p.Integer
+				found = p.Default == 0 && p.Min == 0 && p.Max == 1 && p.Type == algo.Flag
 			}
 		}
 		if !found {

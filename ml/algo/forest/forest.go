@@ -26,14 +26,14 @@ const (
 
 func init() {
 	params := append([]algo.Param{
-		{Name: forestParamNEstimators, Default: 100, Min: 1, Max: 10000, Integer: true,
+		{Name: forestParamNEstimators, Default: 100, Min: 1, Max: 10000, Type: algo.Integer,
 			Description: "number of trees"},
 	}, tree.GrowthParams...)
 	params = append(params,
 		algo.Param{Name: tree.ParamMaxFeatures, Default: 0, Min: 0, Max: 1e9,
 			Description: "features considered per split: 0 means √(features) for classification and all features for regression (as scikit-learn); " +
 				"a value in (0, 1] is a fraction of the features (at least one); a whole number above 1 is a count (capped at the number of features)"},
-		algo.Param{Name: forestParamBootstrap, Default: 1, Min: 0, Max: 1, Integer: true,
+		algo.Param{Name: forestParamBootstrap, Default: 1, Min: 0, Max: 1, Type: algo.Flag,
 			Description: "1 grows each tree on a bootstrap sample of the rows (drawn with replacement), 0 on all rows"},
 		algo.BalancedParam,
 	)

@@ -22,9 +22,9 @@ func init() {
 			"earlier training row.",
 		Tasks: []datav1.Task{datav1.Task_TASK_CLASSIFICATION, datav1.Task_TASK_REGRESSION},
 		Params: []algo.Param{
-			{Name: "k", Default: 5, Min: 1, Max: 10000, Integer: true,
+			{Name: "k", Default: 5, Min: 1, Max: 10000, Type: algo.Integer,
 				Description: "Number of neighbours; clamped to the number of training rows. Default 5."},
-			{Name: "distance_weighted", Default: 0, Min: 0, Max: 1, Integer: true,
+			{Name: "distance_weighted", Default: 0, Min: 0, Max: 1, Type: algo.Flag,
 				Description: "1 weights each neighbour by 1/distance (neighbours at distance 0 " +
 					"take all the weight), 0 weights them equally. Default 0."},
 		},

@@ -26,7 +26,7 @@ func init() {
 		Params: []algo.Param{
 			{Name: "C", Default: 1, Min: 1e-12, Max: 1e6,
 				Description: "Inverse regularisation strength: larger C means a weaker L2 penalty. Default 1."},
-			{Name: "max_iter", Default: 1000, Min: 1, Max: 100000, Integer: true,
+			{Name: "max_iter", Default: 1000, Min: 1, Max: 100000, Type: algo.Integer,
 				Description: "Maximum number of L-BFGS iterations. Default 1000."},
 			{Name: "tol", Default: 1e-6, Min: 0, Max: 1,
 				Description: "Stop when the largest absolute gradient component of the objective, " +

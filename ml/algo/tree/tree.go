@@ -40,11 +40,11 @@ const (
 // random forests; max_features is added by each algorithm because its
 // default differs.
 var GrowthParams = []algo.Param{
-	{Name: treeParamMaxDepth, Default: 0, Min: 0, Max: MaxDepthLimit, Integer: true,
+	{Name: treeParamMaxDepth, Default: 0, Min: 0, Max: MaxDepthLimit, Type: algo.Integer,
 		Description: "maximum depth of a tree, the root being depth 0; 0 grows until the leaves are pure or too small"},
-	{Name: treeParamMinSamplesSplit, Default: 2, Min: 2, Max: 1e9, Integer: true,
+	{Name: treeParamMinSamplesSplit, Default: 2, Min: 2, Max: 1e9, Type: algo.Integer,
 		Description: "a node with fewer distinct training rows is not split"},
-	{Name: treeParamMinSamplesLeaf, Default: 1, Min: 1, Max: 1e9, Integer: true,
+	{Name: treeParamMinSamplesLeaf, Default: 1, Min: 1, Max: 1e9, Type: algo.Integer,
 		Description: "a split must leave at least this many distinct training rows in each child"},
 }
 
