@@ -1,9 +1,20 @@
-// Package algo holds alur's learning algorithms. Each algorithm registers a
-// Spec: its name, the tasks it supports, its hyperparameters with defaults,
-// a Fit that turns a Dataset into an alur.data.v1.Model message, and a
-// Predict that reads that message back. The model message is the only
-// representation of a trained model, so train, eval and any other language
-// agree on it.
+// Package algo is the core of alur's learning algorithms: the registry, the
+// Dataset layout, the hyperparameter schema, class weights and the input
+// checks the algorithms share. Each algorithm registers a Spec: its name,
+// the tasks it supports, its hyperparameters (type, default, bounds, the
+// tasks they apply to), a Fit that turns a Dataset into an
+// alur.data.v1.Model message, and a Predict that reads that message back.
+// The model message is the only representation of a trained model, so
+// train, eval and any other language agree on it.
+//
+// The algorithms live in one package per family, each registering itself
+// from init: linear (logistic_regression, linear_regression, ridge), tree
+// (decision_tree), forest (random_forest), boosting (gradient_boosting), knn
+// and bayes (naive_bayes). Package builtin imports them all; a binary that
+// fits or predicts imports builtin. This package imports none of them.
+//
+// A Catalog is the registry's description without the code: what train
+// serves from ListAlgorithms and what a client validates against.
 package algo
 
 import (
