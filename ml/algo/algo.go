@@ -157,6 +157,17 @@ func (s *Spec) Supports(task datav1.Task) bool {
 	return false
 }
 
+// FindParam returns the named hyperparameter, so that a caller can ask
+// whether an algorithm declares one (balanced, say) and what it applies to.
+func (s *Spec) FindParam(name string) (Param, bool) {
+	for _, p := range s.Params {
+		if p.Name == name {
+			return p, true
+		}
+	}
+	return Param{}, false
+}
+
 var (
 	registryMu sync.RWMutex
 	registry   = map[string]*Spec{}

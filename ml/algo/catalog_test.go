@@ -49,11 +49,20 @@ func TestCatalogRoundTrip(t *testing.T) {
 			}
 		}
 	}
-	if bal, _ := reg.Lookup("random_forest"); bal != nil {
-		for _, p := range bal.Params {
-			if p.Name == algo.BalancedParamName && (p.Type != algo.Flag || !p.AppliesTo(datav1.Task_TASK_CLASSIFICATION) || p.AppliesTo(datav1.Task_TASK_REGRESSION)) {
-				t.Errorf("balanced: type %v, tasks %v; want a classification-only flag", p.Type, p.Tasks)
-			}
+	for _, tc := range []struct {
+		algorithm string
+		balanced  bool
+	}{{"random_forest", true}, {"logistic_regression", true}, {"decision_tree", true}, {"knn", false}, {"ridge", false}} {
+		s, ok := back.Lookup(tc.algorithm)
+		if !ok {
+			t.Fatalf("%s missing", tc.algorithm)
+		}
+		p, ok := s.FindParam(algo.BalancedParamName)
+		if ok != tc.balanced {
+			t.Errorf("%s declares balanced: %v, want %v", tc.algorithm, ok, tc.balanced)
+		}
+		if ok && (p.Type != algo.Flag || !p.AppliesTo(datav1.Task_TASK_CLASSIFICATION) || p.AppliesTo(datav1.Task_TASK_REGRESSION)) {
+			t.Errorf("%s balanced: type %v, tasks %v; want a classification-only flag", tc.algorithm, p.Type, p.Tasks)
 		}
 	}
 }
