@@ -1,12 +1,4 @@
-// Package prep is alur's data preparation: it splits a table into train,
-// validation and test rows, fits a transform (imputation, one-hot encoding,
-// standard scaling) on the train rows only, and applies that same fitted
-// transform wherever rows are turned into features, so training, evaluation
-// and prediction never disagree about how a raw value becomes a number.
-//
-// The fitted transform is the alur.data.v1.FittedTransform message; this
-// package is the only code that interprets it.
-package prep
+package dataprep
 
 import (
 	"fmt"
