@@ -8,7 +8,7 @@ import (
 	"strconv"
 	"strings"
 
-	mlprep "github.com/alur-ml/alur/ml/prep"
+	"github.com/alur-ml/alur/ml/dataprep"
 	"github.com/alur-ml/alur/ml/table"
 	datav1 "github.com/alur-ml/alur/proto/alur/data/v1"
 )
@@ -85,7 +85,7 @@ func mixedTypes(c *table.Column, counts []*datav1.CategoryCount) *datav1.Finding
 	var others []*datav1.CategoryCount
 	for _, cc := range counts {
 		total += cc.Count
-		if _, ok := mlprep.ParseNumber(cc.Value); ok {
+		if _, ok := dataprep.ParseNumber(cc.Value); ok {
 			numeric += cc.Count
 			numDistinct++
 		} else {

@@ -8,6 +8,7 @@ import (
 	"io"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -598,7 +599,8 @@ func TestListAlgorithms(t *testing.T) {
 		for j, p := range info.GetParams() {
 			sp := s.Params[j]
 			if p.GetName() != sp.Name || p.GetDefaultValue() != sp.Default || p.GetMin() != sp.Min ||
-				p.GetMax() != sp.Max || p.GetInteger() != sp.Integer || p.GetDescription() != sp.Description {
+				p.GetMax() != sp.Max || p.GetInteger() != sp.Whole() || p.GetDescription() != sp.Description ||
+				p.GetType().String() != "PARAM_TYPE_"+strings.ToUpper(sp.Type.String()) || !slices.Equal(p.GetTasks(), sp.Tasks) {
 				t.Fatalf("%s param %d: %v, want %+v", s.Name, j, p, sp)
 			}
 		}

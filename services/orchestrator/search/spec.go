@@ -12,8 +12,9 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/alur-ml/alur/ml/algo"
+	_ "github.com/alur-ml/alur/ml/algo/builtin" // registers the algorithms
+	"github.com/alur-ml/alur/ml/dataprep"
 	"github.com/alur-ml/alur/ml/metrics"
-	mlprep "github.com/alur-ml/alur/ml/prep"
 	datav1 "github.com/alur-ml/alur/proto/alur/data/v1"
 	orchestratorv1 "github.com/alur-ml/alur/proto/alur/orchestrator/v1"
 	prepv1 "github.com/alur-ml/alur/proto/alur/prep/v1"
@@ -124,8 +125,8 @@ func validatePrepare(p *prepv1.PrepareOptions, label string) error {
 	// options against it now, with the spec's field names.
 	withLabel := proto.CloneOf(p)
 	withLabel.Label = label
-	if err := mlprep.ValidateCleaning(withLabel); err != nil {
-		var oe *mlprep.OptionError
+	if err := dataprep.ValidateCleaning(withLabel); err != nil {
+		var oe *dataprep.OptionError
 		if errors.As(err, &oe) {
 			return fieldErr("spec.prepare."+strings.TrimPrefix(oe.Field, "options."), "%s", oe.Reason)
 		}
