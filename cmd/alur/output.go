@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"sort"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -16,6 +15,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/alur-ml/alur/ml/display"
 	datav1 "github.com/alur-ml/alur/proto/alur/data/v1"
 	orchestratorv1 "github.com/alur-ml/alur/proto/alur/orchestrator/v1"
 )
@@ -195,16 +195,6 @@ func runEnded(s orchestratorv1.RunState) bool {
 	return false
 }
 
-// lowerIsBetter reports whether smaller values of metric are better (the
-// error metrics), as the orchestrator's objective treats them.
-func lowerIsBetter(metric string) bool {
-	switch metric {
-	case "log_loss", "rmse", "mae":
-		return true
-	}
-	return false
-}
-
 // metricValue reads the named metric out of m. The names are those of
 // Objective.metric plus the other fields of the metric messages.
 func metricValue(m *datav1.Metrics, name string) (float64, bool) {
@@ -282,27 +272,6 @@ func bestTrial(run *orchestratorv1.Run) *orchestratorv1.Trial {
 	return nil
 }
 
-// fmtParams formats hyperparameters as "k=v k=v" in key order; keys nil
-// means all of them.
-func fmtParams(params map[string]float64, keys []string) string {
-	if keys == nil {
-		keys = make([]string, 0, len(params))
-		for k := range params {
-			keys = append(keys, k)
-		}
-	}
-	sort.Strings(keys)
-	parts := make([]string, 0, len(keys))
-	for _, k := range keys {
-		v, ok := params[k]
-		if !ok {
-			continue
-		}
-		parts = append(parts, k+"="+strconv.FormatFloat(v, 'g', 6, 64))
-	}
-	return strings.Join(parts, " ")
-}
-
 // maxParamsWidth bounds the params column of the leaderboard.
 const maxParamsWidth = 60
 
@@ -357,48 +326,43 @@ func keyParams(run *orchestratorv1.Run) map[string][]string {
 	return out
 }
 
-// writeLeaderboard renders the run's trials ranked by validation score
-// (best first; failed trials last), marking the winner with "*".
+// writeLeaderboard renders the run's trials in the order the run chose
+// among them (display.Ranked: validation score, equal scores by the lower
+// tie-break metric, then the earlier trial; failed trials last), marking
+// the winner with "*" and showing the tie-break value beside the score.
 func writeLeaderboard(w io.Writer, run *orchestratorv1.Run) {
-	trials := append([]*orchestratorv1.Trial(nil), run.GetTrials()...)
+	trials := display.Ranked(run)
 	if len(trials) == 0 {
 		fmt.Fprintln(w, "No trials.")
 		return
 	}
 	metric := runMetric(run)
-	lower := lowerIsBetter(metric)
-	sort.SliceStable(trials, func(i, j int) bool {
-		a, b := trials[i], trials[j]
-		af, bf := a.GetError() != "" || math.IsNaN(a.GetScore()), b.GetError() != "" || math.IsNaN(b.GetScore())
-		if af != bf {
-			return !af
-		}
-		if !af && a.GetScore() != b.GetScore() {
-			if lower {
-				return a.GetScore() < b.GetScore()
-			}
-			return a.GetScore() > b.GetScore()
-		}
-		return a.GetNumber() < b.GetNumber()
-	})
+	tieName := tieBreakName(trials)
 	keys := keyParams(run)
 	tw := newTable(w)
-	fmt.Fprintf(tw, "\tTRIAL\tALGORITHM\tPARAMS\tVALIDATION %s\tFIT\n", strings.ToUpper(metric))
+	fmt.Fprintf(tw, "\tRANK\tTRIAL\tALGORITHM\tPARAMS\tVALIDATION %s\t%s (TIE-BREAK)\tFIT\n", strings.ToUpper(metric), strings.ToUpper(tieName))
+	rank := 0
 	for _, t := range trials {
 		mark := ""
 		if t.GetNumber() == run.GetBestTrial() {
 			mark = "*"
 		}
-		params := fmtParams(t.GetParams(), keys[t.GetAlgorithm()])
+		params := display.Params(display.TrialParams(t), keys[t.GetAlgorithm()])
 		if params == "" {
 			params = "-"
 		}
-		score := fmtScore(t.GetScore())
+		rankWord, score, tie := "-", fmtScore(t.GetScore()), "-"
+		if display.Scored(t) {
+			rank++
+			rankWord = strconv.Itoa(rank)
+			_, v := display.TieBreak(t.GetValidationMetrics())
+			tie = fmtScore(v)
+		}
 		if t.GetError() != "" {
 			score = "failed: " + truncate(t.GetError(), maxParamsWidth)
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\n", mark, t.GetNumber(), t.GetAlgorithm(),
-			truncate(params, maxParamsWidth), score, fmtSeconds(t.GetFitSeconds()))
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\n", mark, rankWord, t.GetNumber(), t.GetAlgorithm(),
+			truncate(params, maxParamsWidth), score, tie, fmtSeconds(t.GetFitSeconds()))
 	}
 	tw.Flush()
 	if run.GetBestTrial() != 0 {
@@ -410,8 +374,20 @@ func writeLeaderboard(w io.Writer, run *orchestratorv1.Run) {
 				note = fmt.Sprintf(" (target %s not met)", fmtScore(target))
 			}
 		}
-		fmt.Fprintf(w, "* best: trial %d%s\n", run.GetBestTrial(), note)
+		fmt.Fprintf(w, "* best: trial %d%s; equal %s scores are ranked by the lower validation %s, as the run chose.\n",
+			run.GetBestTrial(), note, metric, tieName)
 	}
+}
+
+// tieBreakName names the tie-break metric of the trials (log_loss or
+// rmse), from the first trial with validation metrics.
+func tieBreakName(trials []*orchestratorv1.Trial) string {
+	for _, t := range trials {
+		if name, _ := display.TieBreak(t.GetValidationMetrics()); name != "" {
+			return name
+		}
+	}
+	return "log_loss"
 }
 
 // writeTestMetrics renders the winner's scores on the test rows: the main
