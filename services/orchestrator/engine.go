@@ -17,6 +17,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/alur-ml/alur/ml/algo"
+	"github.com/alur-ml/alur/ml/display"
 	"github.com/alur-ml/alur/ml/metrics"
 	"github.com/alur-ml/alur/ml/table"
 	datav1 "github.com/alur-ml/alur/proto/alur/data/v1"
@@ -822,16 +823,7 @@ func (r *runner) targetMet(obj *orchestratorv1.Objective, metric string) bool {
 	return best.GetScore() >= obj.GetTarget()
 }
 
-func formatParams(p map[string]float64) string {
-	if len(p) == 0 {
-		return "{}"
-	}
-	parts := make([]string, 0, len(p))
-	for _, k := range sortedKeys(p) {
-		parts = append(parts, fmt.Sprintf("%s=%g", k, p[k]))
-	}
-	return "{" + strings.Join(parts, ", ") + "}"
-}
+func formatParams(p map[string]float64) string { return "{" + display.Params(p, nil) + "}" }
 
 func profileSummary(p *datav1.DataProfile) string {
 	warn := 0
@@ -840,8 +832,9 @@ func profileSummary(p *datav1.DataProfile) string {
 			warn++
 		}
 	}
-	return fmt.Sprintf("%d columns, %d duplicate rows, %d findings (%d warnings or errors)",
-		len(p.GetColumns()), p.GetDuplicateRows(), len(p.GetFindings()), warn)
+	return fmt.Sprintf("%s, %s, %s (%s)", display.Plural(int64(len(p.GetColumns())), "column"),
+		display.Plural(p.GetDuplicateRows(), "duplicate row"), display.Plural(int64(len(p.GetFindings())), "finding"),
+		display.Plural(int64(warn), "warning or error|warnings or errors"))
 }
 
 func metricsSummary(m *datav1.Metrics) string {
