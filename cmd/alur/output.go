@@ -403,7 +403,7 @@ func writeTestMetrics(w io.Writer, run *orchestratorv1.Run) {
 	if t := bestTrial(run); t != nil {
 		what = fmt.Sprintf("trial %d, %s, refitted on train+validation", t.GetNumber(), t.GetAlgorithm())
 	}
-	fmt.Fprintf(w, "Test metrics (%s; %d rows):\n", what, m.GetNumSamples())
+	fmt.Fprintf(w, "Test metrics (%s; %s):\n", what, display.Plural(m.GetNumSamples(), "row"))
 	tw := newTable(w)
 	if c := m.GetClassification(); c != nil {
 		for _, name := range []string{"accuracy", "f1_macro", "log_loss", "roc_auc"} {
@@ -475,7 +475,7 @@ func writeLearningCurve(w io.Writer, run *orchestratorv1.Run) {
 	tw := newTable(w)
 	fmt.Fprintf(tw, "ROWS\tSHARE\tTRAIN %s\tVALIDATION %s\n", strings.ToUpper(metric), strings.ToUpper(metric))
 	for _, p := range pts {
-		fmt.Fprintf(tw, "%d\t%.0f%%\t%s\t%s\n", p.GetTrainRows(), 100*p.GetTrainFraction(), fmtScore(p.GetTrainScore()), fmtScore(p.GetValidationScore()))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", display.Count(p.GetTrainRows()), display.Percent(p.GetTrainFraction()), fmtScore(p.GetTrainScore()), fmtScore(p.GetValidationScore()))
 	}
 	tw.Flush()
 	if v := run.GetLearningCurveVerdict(); v != "" {
@@ -551,7 +551,7 @@ func writeRunDetails(w io.Writer, run *orchestratorv1.Run, artifacts []*orchestr
 	fmt.Fprintf(tw, "Candidates\t%s\n", candidatesSummary(spec.GetCandidates()))
 	fmt.Fprintf(tw, "Seed\t%d\n", spec.GetSeed())
 	if run.GetDatasetRows() > 0 {
-		fmt.Fprintf(tw, "Rows\t%d\n", run.GetDatasetRows())
+		fmt.Fprintf(tw, "Rows\t%s\n", display.Count(run.GetDatasetRows()))
 	}
 	fmt.Fprintf(tw, "Created\t%s\n", fmtTime(run.GetCreateTime()))
 	fmt.Fprintf(tw, "Duration\t%s\n", fmtDuration(between(run.GetCreateTime(), run.GetEndTime(), now)))
