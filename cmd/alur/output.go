@@ -377,6 +377,9 @@ func writeLeaderboard(w io.Writer, run *orchestratorv1.Run) {
 		fmt.Fprintf(w, "* best: trial %d%s; equal %s scores are ranked by the lower validation %s, as the run chose.\n",
 			run.GetBestTrial(), note, metric, tieName)
 	}
+	if why := display.StopReason(run); why != "" {
+		fmt.Fprintln(w, why)
+	}
 }
 
 // tieBreakName names the tie-break metric of the trials (log_loss or

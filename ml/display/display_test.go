@@ -36,7 +36,8 @@ func TestNumbers(t *testing.T) {
 		{Number(math.NaN()), "—"},
 		{Number(0.1), "0.1"},
 		{Number(12345.6), "12,346"},
-		{Number(1e-6), "1.00e-06"},
+		{Number(1e-6), "1e-06"},
+		{Number(1.2345e-5), "1.23e-05"},
 		{Score(0.96666), "0.9667"},
 		{Score(2.5), "2.5"},
 		{Percent(0.1), "10%"},
@@ -118,6 +119,36 @@ func TestSource(t *testing.T) {
 	} {
 		if got := Source(tc.src); got != tc.want {
 			t.Errorf("Source(%v) = %q, want %q", tc.src, got, tc.want)
+		}
+	}
+}
+
+func TestStopReason(t *testing.T) {
+	target := 0.99
+	obj := &orchestratorv1.Objective{Metric: "accuracy", Target: &target}
+	trials := func(n int) []*orchestratorv1.Trial {
+		out := make([]*orchestratorv1.Trial, n)
+		for i := range out {
+			out[i] = classTrial(int32(i+1), 0.9, 0.1)
+		}
+		return out
+	}
+	done := orchestratorv1.RunState_RUN_STATE_SUCCEEDED
+	for _, tc := range []struct {
+		name string
+		run  *orchestratorv1.Run
+		want string
+	}{
+		{"target met", &orchestratorv1.Run{State: done, Metric: "accuracy", ObjectiveMet: true, Trials: trials(3), Spec: &orchestratorv1.PipelineSpec{Objective: obj}},
+			"The search stopped after 3 trials: the validation accuracy reached the target 0.9900."},
+		{"budget", &orchestratorv1.Run{State: done, Metric: "accuracy", Trials: trials(4), Spec: &orchestratorv1.PipelineSpec{Objective: obj, MaxTrials: 4}},
+			"The search stopped after 4 trials: the trial budget (maxTrials 4) was spent without reaching the target 0.9900."},
+		{"all tried", &orchestratorv1.Run{State: done, Metric: "accuracy", Trials: trials(1), Spec: &orchestratorv1.PipelineSpec{}},
+			"The search stopped after 1 trial: every candidate configuration was tried."},
+		{"running", &orchestratorv1.Run{State: orchestratorv1.RunState_RUN_STATE_RUNNING, Trials: trials(1)}, ""},
+	} {
+		if got := StopReason(tc.run); got != tc.want {
+			t.Errorf("%s: %q, want %q", tc.name, got, tc.want)
 		}
 	}
 }

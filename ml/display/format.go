@@ -52,7 +52,7 @@ func Number(v float64) string {
 	a := math.Abs(v)
 	switch {
 	case a >= 1e15 || a < 1e-4:
-		return strconv.FormatFloat(v, 'e', 2, 64)
+		return strconv.FormatFloat(v, 'g', 3, 64)
 	case a >= 1e4:
 		return Count(int64(math.Round(v)))
 	}

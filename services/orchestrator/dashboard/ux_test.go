@@ -45,6 +45,9 @@ func TestReportOrderForAManager(t *testing.T) {
 		if !strings.Contains(body, "logistic_regression (trial 1: a=1), ranked first of 2 scored candidates on validation Accuracy") {
 			t.Errorf("%s: the chosen model is not said", path)
 		}
+		if !strings.Contains(body, "The search stopped after 3 trials: every candidate configuration was tried.") {
+			t.Errorf("%s: the report does not say why the search stopped", path)
+		}
 	}
 }
 

@@ -263,6 +263,8 @@ type runView struct {
 	CurveShares string
 	// Chosen says which model the run chose and why, in a sentence.
 	Chosen string
+	// StopReason says why the search stopped (display.StopReason).
+	StopReason string
 
 	Artifacts    []artifactRow
 	ArtifactsErr string
@@ -365,6 +367,7 @@ func buildRunView(d *runData, now time.Time) *runView {
 	v.Verdict = run.GetLearningCurveVerdict()
 	v.CurveShares = curveShares(run.GetLearningCurve())
 	v.Chosen = chosenText(run)
+	v.StopReason = display.StopReason(run)
 
 	// Artifacts.
 	if d.ArtErr != nil {
