@@ -627,28 +627,11 @@ func taskOf(m *datav1.Metrics) datav1.Task {
 	return datav1.Task_TASK_UNSPECIFIED
 }
 
-// metricHelp explains each metric in a sentence.
-var metricHelp = map[string]string{
-	"accuracy":    "share of test rows classified correctly",
-	"f1_macro":    "balance of precision and recall, averaged over classes equally",
-	"f1_weighted": "balance of precision and recall, averaged over classes by size",
-	"roc_auc":     "chance that a random row of a class scores above a random other row",
-	"log_loss":    "penalty for confident wrong probabilities; lower is better",
-	"r2":          "share of the label's variance explained; 1 is perfect, 0 is guessing the mean",
-	"rmse":        "typical error, in label units, penalising large misses; lower is better",
-	"mae":         "average absolute error, in label units; lower is better",
-
-	"precision_macro":    "share of rows flagged as a class that are right, averaged over classes equally",
-	"precision_weighted": "share of rows flagged as a class that are right, averaged over classes by size",
-	"recall_macro":       "share of each class that is found, averaged over classes equally",
-	"recall_weighted":    "share of each class that is found, averaged over classes by size (equals accuracy)",
-}
-
 func testRows(m *datav1.Metrics) ([]metricRow, []classRow) {
 	var rows []metricRow
 	for _, name := range metrics.Names(taskOf(m)) {
 		if v, _, err := metrics.Score(m, name); err == nil {
-			rows = append(rows, metricRow{Name: metricTitle(name), Value: fmtScore(v), Help: metricHelp[name]})
+			rows = append(rows, metricRow{Name: metricTitle(name), Value: fmtScore(v), Help: display.MetricHelp(name)})
 		}
 	}
 	if m.GetNumSamples() > 0 {

@@ -3814,6 +3814,173 @@ func (x *PredictResponse) GetClassNames() []string {
 	return nil
 }
 
+// ListMetricsRequest asks for the objective metrics. It has no fields.
+type ListMetricsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListMetricsRequest) Reset() {
+	*x = ListMetricsRequest{}
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[48]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListMetricsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListMetricsRequest) ProtoMessage() {}
+
+func (x *ListMetricsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[48]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListMetricsRequest.ProtoReflect.Descriptor instead.
+func (*ListMetricsRequest) Descriptor() ([]byte, []int) {
+	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{48}
+}
+
+// ListMetricsResponse lists the objective metrics.
+type ListMetricsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// metrics are every metric Objective.metric accepts, classification
+	// first, by name within a task.
+	Metrics       []*MetricInfo `protobuf:"bytes,1,rep,name=metrics,proto3" json:"metrics,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListMetricsResponse) Reset() {
+	*x = ListMetricsResponse{}
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[49]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListMetricsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListMetricsResponse) ProtoMessage() {}
+
+func (x *ListMetricsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[49]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListMetricsResponse.ProtoReflect.Descriptor instead.
+func (*ListMetricsResponse) Descriptor() ([]byte, []int) {
+	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{49}
+}
+
+func (x *ListMetricsResponse) GetMetrics() []*MetricInfo {
+	if x != nil {
+		return x.Metrics
+	}
+	return nil
+}
+
+// MetricInfo describes one objective metric.
+type MetricInfo struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// name is the value for Objective.metric, such as "f1_macro".
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// task is the task whose models the metric scores.
+	Task v1.Task `protobuf:"varint,2,opt,name=task,proto3,enum=alur.data.v1.Task" json:"task,omitempty"`
+	// higher_is_better says which way the metric improves: false for the
+	// error metrics (log_loss, rmse, mae).
+	HigherIsBetter bool `protobuf:"varint,3,opt,name=higher_is_better,json=higherIsBetter,proto3" json:"higher_is_better,omitempty"`
+	// is_default says the metric is the task's default objective.
+	IsDefault bool `protobuf:"varint,4,opt,name=is_default,json=isDefault,proto3" json:"is_default,omitempty"`
+	// description says in a sentence what the metric measures.
+	Description   string `protobuf:"bytes,5,opt,name=description,proto3" json:"description,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MetricInfo) Reset() {
+	*x = MetricInfo{}
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[50]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MetricInfo) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MetricInfo) ProtoMessage() {}
+
+func (x *MetricInfo) ProtoReflect() protoreflect.Message {
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[50]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MetricInfo.ProtoReflect.Descriptor instead.
+func (*MetricInfo) Descriptor() ([]byte, []int) {
+	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{50}
+}
+
+func (x *MetricInfo) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *MetricInfo) GetTask() v1.Task {
+	if x != nil {
+		return x.Task
+	}
+	return v1.Task(0)
+}
+
+func (x *MetricInfo) GetHigherIsBetter() bool {
+	if x != nil {
+		return x.HigherIsBetter
+	}
+	return false
+}
+
+func (x *MetricInfo) GetIsDefault() bool {
+	if x != nil {
+		return x.IsDefault
+	}
+	return false
+}
+
+func (x *MetricInfo) GetDescription() string {
+	if x != nil {
+		return x.Description
+	}
+	return ""
+}
+
 var File_alur_orchestrator_v1_orchestrator_proto protoreflect.FileDescriptor
 
 const file_alur_orchestrator_v1_orchestrator_proto_rawDesc = "" +
@@ -4094,7 +4261,18 @@ const file_alur_orchestrator_v1_orchestrator_proto_rawDesc = "" +
 	"\x0fPredictResponse\x12:\n" +
 	"\vpredictions\x18\x01 \x03(\v2\x18.alur.eval.v1.PredictionR\vpredictions\x12\x1f\n" +
 	"\vclass_names\x18\x02 \x03(\tR\n" +
-	"classNames*\x9b\x01\n" +
+	"classNames\"\x14\n" +
+	"\x12ListMetricsRequest\"Q\n" +
+	"\x13ListMetricsResponse\x12:\n" +
+	"\ametrics\x18\x01 \x03(\v2 .alur.orchestrator.v1.MetricInfoR\ametrics\"\xb3\x01\n" +
+	"\n" +
+	"MetricInfo\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12&\n" +
+	"\x04task\x18\x02 \x01(\x0e2\x12.alur.data.v1.TaskR\x04task\x12(\n" +
+	"\x10higher_is_better\x18\x03 \x01(\bR\x0ehigherIsBetter\x12\x1d\n" +
+	"\n" +
+	"is_default\x18\x04 \x01(\bR\tisDefault\x12 \n" +
+	"\vdescription\x18\x05 \x01(\tR\vdescription*\x9b\x01\n" +
 	"\bRunState\x12\x19\n" +
 	"\x15RUN_STATE_UNSPECIFIED\x10\x00\x12\x15\n" +
 	"\x11RUN_STATE_PENDING\x10\x01\x12\x15\n" +
@@ -4112,8 +4290,7 @@ const file_alur_orchestrator_v1_orchestrator_proto_rawDesc = "" +
 	"\x17DRIFT_LEVEL_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12DRIFT_LEVEL_STABLE\x10\x01\x12\x18\n" +
 	"\x14DRIFT_LEVEL_MODERATE\x10\x02\x12\x15\n" +
-	"\x11DRIFT_LEVEL_MAJOR\x10\x032\xef\n" +
-	"\n" +
+	"\x11DRIFT_LEVEL_MAJOR\x10\x032\xd3\v\n" +
 	"\x13OrchestratorService\x12g\n" +
 	"\fUploadSource\x12).alur.orchestrator.v1.UploadSourceRequest\x1a*.alur.orchestrator.v1.UploadSourceResponse(\x01\x12Y\n" +
 	"\bStartRun\x12%.alur.orchestrator.v1.StartRunRequest\x1a&.alur.orchestrator.v1.StartRunResponse\x12S\n" +
@@ -4130,7 +4307,8 @@ const file_alur_orchestrator_v1_orchestrator_proto_rawDesc = "" +
 	"GetDataset\x12'.alur.orchestrator.v1.GetDatasetRequest\x1a(.alur.orchestrator.v1.GetDatasetResponse\x12n\n" +
 	"\x0fCompareVersions\x12,.alur.orchestrator.v1.CompareVersionsRequest\x1a-.alur.orchestrator.v1.CompareVersionsResponse\x12_\n" +
 	"\n" +
-	"RetrainRun\x12'.alur.orchestrator.v1.RetrainRunRequest\x1a(.alur.orchestrator.v1.RetrainRunResponseBCZAgithub.com/alur-ml/alur/proto/alur/orchestrator/v1;orchestratorv1b\x06proto3"
+	"RetrainRun\x12'.alur.orchestrator.v1.RetrainRunRequest\x1a(.alur.orchestrator.v1.RetrainRunResponse\x12b\n" +
+	"\vListMetrics\x12(.alur.orchestrator.v1.ListMetricsRequest\x1a).alur.orchestrator.v1.ListMetricsResponseBCZAgithub.com/alur-ml/alur/proto/alur/orchestrator/v1;orchestratorv1b\x06proto3"
 
 var (
 	file_alur_orchestrator_v1_orchestrator_proto_rawDescOnce sync.Once
@@ -4145,7 +4323,7 @@ func file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP() []byte {
 }
 
 var file_alur_orchestrator_v1_orchestrator_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_alur_orchestrator_v1_orchestrator_proto_msgTypes = make([]protoimpl.MessageInfo, 52)
+var file_alur_orchestrator_v1_orchestrator_proto_msgTypes = make([]protoimpl.MessageInfo, 55)
 var file_alur_orchestrator_v1_orchestrator_proto_goTypes = []any{
 	(RunState)(0),                   // 0: alur.orchestrator.v1.RunState
 	(StepState)(0),                  // 1: alur.orchestrator.v1.StepState
@@ -4198,60 +4376,63 @@ var file_alur_orchestrator_v1_orchestrator_proto_goTypes = []any{
 	(*GetArtifactResponse)(nil),     // 48: alur.orchestrator.v1.GetArtifactResponse
 	(*PredictRequest)(nil),          // 49: alur.orchestrator.v1.PredictRequest
 	(*PredictResponse)(nil),         // 50: alur.orchestrator.v1.PredictResponse
-	nil,                             // 51: alur.orchestrator.v1.Candidate.ParamsEntry
-	nil,                             // 52: alur.orchestrator.v1.Candidate.GridEntry
-	nil,                             // 53: alur.orchestrator.v1.Candidate.RangesEntry
-	nil,                             // 54: alur.orchestrator.v1.Trial.ParamsEntry
-	(v1.Task)(0),                    // 55: alur.data.v1.Task
-	(*v11.PrepareOptions)(nil),      // 56: alur.prep.v1.PrepareOptions
-	(*v12.CsvOptions)(nil),          // 57: alur.ingest.v1.CsvOptions
-	(*timestamppb.Timestamp)(nil),   // 58: google.protobuf.Timestamp
-	(*v1.Metrics)(nil),              // 59: alur.data.v1.Metrics
-	(*v12.IngestReport)(nil),        // 60: alur.ingest.v1.IngestReport
-	(*v1.Schema)(nil),               // 61: alur.data.v1.Schema
-	(v1.ColumnType)(0),              // 62: alur.data.v1.ColumnType
-	(*v1.RawRows)(nil),              // 63: alur.data.v1.RawRows
-	(*v13.Prediction)(nil),          // 64: alur.eval.v1.Prediction
+	(*ListMetricsRequest)(nil),      // 51: alur.orchestrator.v1.ListMetricsRequest
+	(*ListMetricsResponse)(nil),     // 52: alur.orchestrator.v1.ListMetricsResponse
+	(*MetricInfo)(nil),              // 53: alur.orchestrator.v1.MetricInfo
+	nil,                             // 54: alur.orchestrator.v1.Candidate.ParamsEntry
+	nil,                             // 55: alur.orchestrator.v1.Candidate.GridEntry
+	nil,                             // 56: alur.orchestrator.v1.Candidate.RangesEntry
+	nil,                             // 57: alur.orchestrator.v1.Trial.ParamsEntry
+	(v1.Task)(0),                    // 58: alur.data.v1.Task
+	(*v11.PrepareOptions)(nil),      // 59: alur.prep.v1.PrepareOptions
+	(*v12.CsvOptions)(nil),          // 60: alur.ingest.v1.CsvOptions
+	(*timestamppb.Timestamp)(nil),   // 61: google.protobuf.Timestamp
+	(*v1.Metrics)(nil),              // 62: alur.data.v1.Metrics
+	(*v12.IngestReport)(nil),        // 63: alur.ingest.v1.IngestReport
+	(*v1.Schema)(nil),               // 64: alur.data.v1.Schema
+	(v1.ColumnType)(0),              // 65: alur.data.v1.ColumnType
+	(*v1.RawRows)(nil),              // 66: alur.data.v1.RawRows
+	(*v13.Prediction)(nil),          // 67: alur.eval.v1.Prediction
 }
 var file_alur_orchestrator_v1_orchestrator_proto_depIdxs = []int32{
 	4,  // 0: alur.orchestrator.v1.PipelineSpec.source:type_name -> alur.orchestrator.v1.Source
-	55, // 1: alur.orchestrator.v1.PipelineSpec.task:type_name -> alur.data.v1.Task
-	56, // 2: alur.orchestrator.v1.PipelineSpec.prepare:type_name -> alur.prep.v1.PrepareOptions
+	58, // 1: alur.orchestrator.v1.PipelineSpec.task:type_name -> alur.data.v1.Task
+	59, // 2: alur.orchestrator.v1.PipelineSpec.prepare:type_name -> alur.prep.v1.PrepareOptions
 	5,  // 3: alur.orchestrator.v1.PipelineSpec.candidates:type_name -> alur.orchestrator.v1.Candidate
 	8,  // 4: alur.orchestrator.v1.PipelineSpec.objective:type_name -> alur.orchestrator.v1.Objective
 	13, // 5: alur.orchestrator.v1.Source.dataset:type_name -> alur.orchestrator.v1.DatasetRef
-	57, // 6: alur.orchestrator.v1.Source.csv:type_name -> alur.ingest.v1.CsvOptions
-	51, // 7: alur.orchestrator.v1.Candidate.params:type_name -> alur.orchestrator.v1.Candidate.ParamsEntry
-	52, // 8: alur.orchestrator.v1.Candidate.grid:type_name -> alur.orchestrator.v1.Candidate.GridEntry
-	53, // 9: alur.orchestrator.v1.Candidate.ranges:type_name -> alur.orchestrator.v1.Candidate.RangesEntry
+	60, // 6: alur.orchestrator.v1.Source.csv:type_name -> alur.ingest.v1.CsvOptions
+	54, // 7: alur.orchestrator.v1.Candidate.params:type_name -> alur.orchestrator.v1.Candidate.ParamsEntry
+	55, // 8: alur.orchestrator.v1.Candidate.grid:type_name -> alur.orchestrator.v1.Candidate.GridEntry
+	56, // 9: alur.orchestrator.v1.Candidate.ranges:type_name -> alur.orchestrator.v1.Candidate.RangesEntry
 	1,  // 10: alur.orchestrator.v1.Step.state:type_name -> alur.orchestrator.v1.StepState
-	58, // 11: alur.orchestrator.v1.Step.start_time:type_name -> google.protobuf.Timestamp
-	58, // 12: alur.orchestrator.v1.Step.end_time:type_name -> google.protobuf.Timestamp
-	54, // 13: alur.orchestrator.v1.Trial.params:type_name -> alur.orchestrator.v1.Trial.ParamsEntry
-	59, // 14: alur.orchestrator.v1.Trial.validation_metrics:type_name -> alur.data.v1.Metrics
+	61, // 11: alur.orchestrator.v1.Step.start_time:type_name -> google.protobuf.Timestamp
+	61, // 12: alur.orchestrator.v1.Step.end_time:type_name -> google.protobuf.Timestamp
+	57, // 13: alur.orchestrator.v1.Trial.params:type_name -> alur.orchestrator.v1.Trial.ParamsEntry
+	62, // 14: alur.orchestrator.v1.Trial.validation_metrics:type_name -> alur.data.v1.Metrics
 	3,  // 15: alur.orchestrator.v1.Run.spec:type_name -> alur.orchestrator.v1.PipelineSpec
 	0,  // 16: alur.orchestrator.v1.Run.state:type_name -> alur.orchestrator.v1.RunState
-	58, // 17: alur.orchestrator.v1.Run.create_time:type_name -> google.protobuf.Timestamp
-	58, // 18: alur.orchestrator.v1.Run.end_time:type_name -> google.protobuf.Timestamp
+	61, // 17: alur.orchestrator.v1.Run.create_time:type_name -> google.protobuf.Timestamp
+	61, // 18: alur.orchestrator.v1.Run.end_time:type_name -> google.protobuf.Timestamp
 	9,  // 19: alur.orchestrator.v1.Run.steps:type_name -> alur.orchestrator.v1.Step
 	10, // 20: alur.orchestrator.v1.Run.trials:type_name -> alur.orchestrator.v1.Trial
-	59, // 21: alur.orchestrator.v1.Run.test_metrics:type_name -> alur.data.v1.Metrics
-	55, // 22: alur.orchestrator.v1.Run.task:type_name -> alur.data.v1.Task
+	62, // 21: alur.orchestrator.v1.Run.test_metrics:type_name -> alur.data.v1.Metrics
+	58, // 22: alur.orchestrator.v1.Run.task:type_name -> alur.data.v1.Task
 	30, // 23: alur.orchestrator.v1.Run.learning_curve:type_name -> alur.orchestrator.v1.LearningCurvePoint
 	12, // 24: alur.orchestrator.v1.Run.retrain:type_name -> alur.orchestrator.v1.Retrain
-	60, // 25: alur.orchestrator.v1.Run.ingest_report:type_name -> alur.ingest.v1.IngestReport
-	58, // 26: alur.orchestrator.v1.Dataset.create_time:type_name -> google.protobuf.Timestamp
+	63, // 25: alur.orchestrator.v1.Run.ingest_report:type_name -> alur.ingest.v1.IngestReport
+	61, // 26: alur.orchestrator.v1.Dataset.create_time:type_name -> google.protobuf.Timestamp
 	15, // 27: alur.orchestrator.v1.Dataset.versions:type_name -> alur.orchestrator.v1.DatasetVersion
-	58, // 28: alur.orchestrator.v1.DatasetVersion.create_time:type_name -> google.protobuf.Timestamp
-	61, // 29: alur.orchestrator.v1.DatasetVersion.schema:type_name -> alur.data.v1.Schema
+	61, // 28: alur.orchestrator.v1.DatasetVersion.create_time:type_name -> google.protobuf.Timestamp
+	64, // 29: alur.orchestrator.v1.DatasetVersion.schema:type_name -> alur.data.v1.Schema
 	16, // 30: alur.orchestrator.v1.DatasetVersion.drift:type_name -> alur.orchestrator.v1.DriftReport
-	60, // 31: alur.orchestrator.v1.DatasetVersion.ingest_report:type_name -> alur.ingest.v1.IngestReport
+	63, // 31: alur.orchestrator.v1.DatasetVersion.ingest_report:type_name -> alur.ingest.v1.IngestReport
 	17, // 32: alur.orchestrator.v1.DriftReport.retyped_columns:type_name -> alur.orchestrator.v1.RetypedColumn
 	18, // 33: alur.orchestrator.v1.DriftReport.columns:type_name -> alur.orchestrator.v1.ColumnDrift
 	2,  // 34: alur.orchestrator.v1.DriftReport.level:type_name -> alur.orchestrator.v1.DriftLevel
-	62, // 35: alur.orchestrator.v1.RetypedColumn.from_type:type_name -> alur.data.v1.ColumnType
-	62, // 36: alur.orchestrator.v1.RetypedColumn.to_type:type_name -> alur.data.v1.ColumnType
-	62, // 37: alur.orchestrator.v1.ColumnDrift.type:type_name -> alur.data.v1.ColumnType
+	65, // 35: alur.orchestrator.v1.RetypedColumn.from_type:type_name -> alur.data.v1.ColumnType
+	65, // 36: alur.orchestrator.v1.RetypedColumn.to_type:type_name -> alur.data.v1.ColumnType
+	65, // 37: alur.orchestrator.v1.ColumnDrift.type:type_name -> alur.data.v1.ColumnType
 	2,  // 38: alur.orchestrator.v1.ColumnDrift.level:type_name -> alur.orchestrator.v1.DriftLevel
 	4,  // 39: alur.orchestrator.v1.AppendDatasetRequest.source:type_name -> alur.orchestrator.v1.Source
 	15, // 40: alur.orchestrator.v1.AppendDatasetResponse.version:type_name -> alur.orchestrator.v1.DatasetVersion
@@ -4260,56 +4441,60 @@ var file_alur_orchestrator_v1_orchestrator_proto_depIdxs = []int32{
 	16, // 43: alur.orchestrator.v1.CompareVersionsResponse.report:type_name -> alur.orchestrator.v1.DriftReport
 	11, // 44: alur.orchestrator.v1.RetrainRunResponse.run:type_name -> alur.orchestrator.v1.Run
 	30, // 45: alur.orchestrator.v1.LearningCurve.points:type_name -> alur.orchestrator.v1.LearningCurvePoint
-	58, // 46: alur.orchestrator.v1.Artifact.create_time:type_name -> google.protobuf.Timestamp
+	61, // 46: alur.orchestrator.v1.Artifact.create_time:type_name -> google.protobuf.Timestamp
 	31, // 47: alur.orchestrator.v1.UploadSourceResponse.artifact:type_name -> alur.orchestrator.v1.Artifact
 	3,  // 48: alur.orchestrator.v1.StartRunRequest.spec:type_name -> alur.orchestrator.v1.PipelineSpec
 	11, // 49: alur.orchestrator.v1.StartRunResponse.run:type_name -> alur.orchestrator.v1.Run
 	11, // 50: alur.orchestrator.v1.GetRunResponse.run:type_name -> alur.orchestrator.v1.Run
 	11, // 51: alur.orchestrator.v1.ListRunsResponse.runs:type_name -> alur.orchestrator.v1.Run
-	58, // 52: alur.orchestrator.v1.RunEvent.time:type_name -> google.protobuf.Timestamp
+	61, // 52: alur.orchestrator.v1.RunEvent.time:type_name -> google.protobuf.Timestamp
 	0,  // 53: alur.orchestrator.v1.RunEvent.run_state:type_name -> alur.orchestrator.v1.RunState
 	10, // 54: alur.orchestrator.v1.RunEvent.trial:type_name -> alur.orchestrator.v1.Trial
 	41, // 55: alur.orchestrator.v1.WatchRunResponse.event:type_name -> alur.orchestrator.v1.RunEvent
 	11, // 56: alur.orchestrator.v1.CancelRunResponse.run:type_name -> alur.orchestrator.v1.Run
 	31, // 57: alur.orchestrator.v1.ListArtifactsResponse.artifacts:type_name -> alur.orchestrator.v1.Artifact
 	31, // 58: alur.orchestrator.v1.GetArtifactResponse.artifact:type_name -> alur.orchestrator.v1.Artifact
-	63, // 59: alur.orchestrator.v1.PredictRequest.rows:type_name -> alur.data.v1.RawRows
-	64, // 60: alur.orchestrator.v1.PredictResponse.predictions:type_name -> alur.eval.v1.Prediction
-	7,  // 61: alur.orchestrator.v1.Candidate.GridEntry.value:type_name -> alur.orchestrator.v1.ParamValues
-	6,  // 62: alur.orchestrator.v1.Candidate.RangesEntry.value:type_name -> alur.orchestrator.v1.ParamRange
-	32, // 63: alur.orchestrator.v1.OrchestratorService.UploadSource:input_type -> alur.orchestrator.v1.UploadSourceRequest
-	34, // 64: alur.orchestrator.v1.OrchestratorService.StartRun:input_type -> alur.orchestrator.v1.StartRunRequest
-	36, // 65: alur.orchestrator.v1.OrchestratorService.GetRun:input_type -> alur.orchestrator.v1.GetRunRequest
-	38, // 66: alur.orchestrator.v1.OrchestratorService.ListRuns:input_type -> alur.orchestrator.v1.ListRunsRequest
-	40, // 67: alur.orchestrator.v1.OrchestratorService.WatchRun:input_type -> alur.orchestrator.v1.WatchRunRequest
-	43, // 68: alur.orchestrator.v1.OrchestratorService.CancelRun:input_type -> alur.orchestrator.v1.CancelRunRequest
-	45, // 69: alur.orchestrator.v1.OrchestratorService.ListArtifacts:input_type -> alur.orchestrator.v1.ListArtifactsRequest
-	47, // 70: alur.orchestrator.v1.OrchestratorService.GetArtifact:input_type -> alur.orchestrator.v1.GetArtifactRequest
-	49, // 71: alur.orchestrator.v1.OrchestratorService.Predict:input_type -> alur.orchestrator.v1.PredictRequest
-	19, // 72: alur.orchestrator.v1.OrchestratorService.AppendDataset:input_type -> alur.orchestrator.v1.AppendDatasetRequest
-	21, // 73: alur.orchestrator.v1.OrchestratorService.ListDatasets:input_type -> alur.orchestrator.v1.ListDatasetsRequest
-	23, // 74: alur.orchestrator.v1.OrchestratorService.GetDataset:input_type -> alur.orchestrator.v1.GetDatasetRequest
-	25, // 75: alur.orchestrator.v1.OrchestratorService.CompareVersions:input_type -> alur.orchestrator.v1.CompareVersionsRequest
-	27, // 76: alur.orchestrator.v1.OrchestratorService.RetrainRun:input_type -> alur.orchestrator.v1.RetrainRunRequest
-	33, // 77: alur.orchestrator.v1.OrchestratorService.UploadSource:output_type -> alur.orchestrator.v1.UploadSourceResponse
-	35, // 78: alur.orchestrator.v1.OrchestratorService.StartRun:output_type -> alur.orchestrator.v1.StartRunResponse
-	37, // 79: alur.orchestrator.v1.OrchestratorService.GetRun:output_type -> alur.orchestrator.v1.GetRunResponse
-	39, // 80: alur.orchestrator.v1.OrchestratorService.ListRuns:output_type -> alur.orchestrator.v1.ListRunsResponse
-	42, // 81: alur.orchestrator.v1.OrchestratorService.WatchRun:output_type -> alur.orchestrator.v1.WatchRunResponse
-	44, // 82: alur.orchestrator.v1.OrchestratorService.CancelRun:output_type -> alur.orchestrator.v1.CancelRunResponse
-	46, // 83: alur.orchestrator.v1.OrchestratorService.ListArtifacts:output_type -> alur.orchestrator.v1.ListArtifactsResponse
-	48, // 84: alur.orchestrator.v1.OrchestratorService.GetArtifact:output_type -> alur.orchestrator.v1.GetArtifactResponse
-	50, // 85: alur.orchestrator.v1.OrchestratorService.Predict:output_type -> alur.orchestrator.v1.PredictResponse
-	20, // 86: alur.orchestrator.v1.OrchestratorService.AppendDataset:output_type -> alur.orchestrator.v1.AppendDatasetResponse
-	22, // 87: alur.orchestrator.v1.OrchestratorService.ListDatasets:output_type -> alur.orchestrator.v1.ListDatasetsResponse
-	24, // 88: alur.orchestrator.v1.OrchestratorService.GetDataset:output_type -> alur.orchestrator.v1.GetDatasetResponse
-	26, // 89: alur.orchestrator.v1.OrchestratorService.CompareVersions:output_type -> alur.orchestrator.v1.CompareVersionsResponse
-	28, // 90: alur.orchestrator.v1.OrchestratorService.RetrainRun:output_type -> alur.orchestrator.v1.RetrainRunResponse
-	77, // [77:91] is the sub-list for method output_type
-	63, // [63:77] is the sub-list for method input_type
-	63, // [63:63] is the sub-list for extension type_name
-	63, // [63:63] is the sub-list for extension extendee
-	0,  // [0:63] is the sub-list for field type_name
+	66, // 59: alur.orchestrator.v1.PredictRequest.rows:type_name -> alur.data.v1.RawRows
+	67, // 60: alur.orchestrator.v1.PredictResponse.predictions:type_name -> alur.eval.v1.Prediction
+	53, // 61: alur.orchestrator.v1.ListMetricsResponse.metrics:type_name -> alur.orchestrator.v1.MetricInfo
+	58, // 62: alur.orchestrator.v1.MetricInfo.task:type_name -> alur.data.v1.Task
+	7,  // 63: alur.orchestrator.v1.Candidate.GridEntry.value:type_name -> alur.orchestrator.v1.ParamValues
+	6,  // 64: alur.orchestrator.v1.Candidate.RangesEntry.value:type_name -> alur.orchestrator.v1.ParamRange
+	32, // 65: alur.orchestrator.v1.OrchestratorService.UploadSource:input_type -> alur.orchestrator.v1.UploadSourceRequest
+	34, // 66: alur.orchestrator.v1.OrchestratorService.StartRun:input_type -> alur.orchestrator.v1.StartRunRequest
+	36, // 67: alur.orchestrator.v1.OrchestratorService.GetRun:input_type -> alur.orchestrator.v1.GetRunRequest
+	38, // 68: alur.orchestrator.v1.OrchestratorService.ListRuns:input_type -> alur.orchestrator.v1.ListRunsRequest
+	40, // 69: alur.orchestrator.v1.OrchestratorService.WatchRun:input_type -> alur.orchestrator.v1.WatchRunRequest
+	43, // 70: alur.orchestrator.v1.OrchestratorService.CancelRun:input_type -> alur.orchestrator.v1.CancelRunRequest
+	45, // 71: alur.orchestrator.v1.OrchestratorService.ListArtifacts:input_type -> alur.orchestrator.v1.ListArtifactsRequest
+	47, // 72: alur.orchestrator.v1.OrchestratorService.GetArtifact:input_type -> alur.orchestrator.v1.GetArtifactRequest
+	49, // 73: alur.orchestrator.v1.OrchestratorService.Predict:input_type -> alur.orchestrator.v1.PredictRequest
+	19, // 74: alur.orchestrator.v1.OrchestratorService.AppendDataset:input_type -> alur.orchestrator.v1.AppendDatasetRequest
+	21, // 75: alur.orchestrator.v1.OrchestratorService.ListDatasets:input_type -> alur.orchestrator.v1.ListDatasetsRequest
+	23, // 76: alur.orchestrator.v1.OrchestratorService.GetDataset:input_type -> alur.orchestrator.v1.GetDatasetRequest
+	25, // 77: alur.orchestrator.v1.OrchestratorService.CompareVersions:input_type -> alur.orchestrator.v1.CompareVersionsRequest
+	27, // 78: alur.orchestrator.v1.OrchestratorService.RetrainRun:input_type -> alur.orchestrator.v1.RetrainRunRequest
+	51, // 79: alur.orchestrator.v1.OrchestratorService.ListMetrics:input_type -> alur.orchestrator.v1.ListMetricsRequest
+	33, // 80: alur.orchestrator.v1.OrchestratorService.UploadSource:output_type -> alur.orchestrator.v1.UploadSourceResponse
+	35, // 81: alur.orchestrator.v1.OrchestratorService.StartRun:output_type -> alur.orchestrator.v1.StartRunResponse
+	37, // 82: alur.orchestrator.v1.OrchestratorService.GetRun:output_type -> alur.orchestrator.v1.GetRunResponse
+	39, // 83: alur.orchestrator.v1.OrchestratorService.ListRuns:output_type -> alur.orchestrator.v1.ListRunsResponse
+	42, // 84: alur.orchestrator.v1.OrchestratorService.WatchRun:output_type -> alur.orchestrator.v1.WatchRunResponse
+	44, // 85: alur.orchestrator.v1.OrchestratorService.CancelRun:output_type -> alur.orchestrator.v1.CancelRunResponse
+	46, // 86: alur.orchestrator.v1.OrchestratorService.ListArtifacts:output_type -> alur.orchestrator.v1.ListArtifactsResponse
+	48, // 87: alur.orchestrator.v1.OrchestratorService.GetArtifact:output_type -> alur.orchestrator.v1.GetArtifactResponse
+	50, // 88: alur.orchestrator.v1.OrchestratorService.Predict:output_type -> alur.orchestrator.v1.PredictResponse
+	20, // 89: alur.orchestrator.v1.OrchestratorService.AppendDataset:output_type -> alur.orchestrator.v1.AppendDatasetResponse
+	22, // 90: alur.orchestrator.v1.OrchestratorService.ListDatasets:output_type -> alur.orchestrator.v1.ListDatasetsResponse
+	24, // 91: alur.orchestrator.v1.OrchestratorService.GetDataset:output_type -> alur.orchestrator.v1.GetDatasetResponse
+	26, // 92: alur.orchestrator.v1.OrchestratorService.CompareVersions:output_type -> alur.orchestrator.v1.CompareVersionsResponse
+	28, // 93: alur.orchestrator.v1.OrchestratorService.RetrainRun:output_type -> alur.orchestrator.v1.RetrainRunResponse
+	52, // 94: alur.orchestrator.v1.OrchestratorService.ListMetrics:output_type -> alur.orchestrator.v1.ListMetricsResponse
+	80, // [80:95] is the sub-list for method output_type
+	65, // [65:80] is the sub-list for method input_type
+	65, // [65:65] is the sub-list for extension type_name
+	65, // [65:65] is the sub-list for extension extendee
+	0,  // [0:65] is the sub-list for field type_name
 }
 
 func init() { file_alur_orchestrator_v1_orchestrator_proto_init() }
@@ -4340,7 +4525,7 @@ func file_alur_orchestrator_v1_orchestrator_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_alur_orchestrator_v1_orchestrator_proto_rawDesc), len(file_alur_orchestrator_v1_orchestrator_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   52,
+			NumMessages:   55,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
