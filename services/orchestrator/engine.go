@@ -367,9 +367,9 @@ func (r *runner) execute() error {
 			}
 			digests = append(digests, d)
 		}
-		return digests, fmt.Sprintf("train %d / validation %d / test %d rows, %d features",
-			p.splits[prepv1.Split_SPLIT_TRAIN].NumRows(), p.splits[prepv1.Split_SPLIT_VALIDATION].NumRows(),
-			p.splits[prepv1.Split_SPLIT_TEST].NumRows(), len(p.transform.GetFeatureNames())), nil
+		return digests, fmt.Sprintf("train %s / validation %s / test %s rows, %d features",
+			display.Count(int64(p.splits[prepv1.Split_SPLIT_TRAIN].NumRows())), display.Count(int64(p.splits[prepv1.Split_SPLIT_VALIDATION].NumRows())),
+			display.Count(int64(p.splits[prepv1.Split_SPLIT_TEST].NumRows())), len(p.transform.GetFeatureNames())), nil
 	})
 	if err != nil {
 		return err
@@ -440,7 +440,7 @@ func (r *runner) execute() error {
 		if err != nil {
 			return nil, "", err
 		}
-		return []string{d}, fmt.Sprintf("%s on %d rows in %.2fs", best.GetAlgorithm(), res.GetTrainRows(), res.GetFitSeconds()), nil
+		return []string{d}, fmt.Sprintf("%s on %s rows in %.2fs", best.GetAlgorithm(), display.Count(res.GetTrainRows()), res.GetFitSeconds()), nil
 	})
 	if err != nil {
 		return err
@@ -511,8 +511,8 @@ func (r *runner) collect(source *orchestratorv1.Source) ([]string, error) {
 			if err := r.srv.store.LinkArtifact(r.run.GetId(), v.GetArtifactDigest()); err != nil {
 				return nil, "", status.Errorf(codes.Internal, "link dataset artifact: %v", err)
 			}
-			return []string{v.GetArtifactDigest()}, fmt.Sprintf("dataset %s version %d: %d rows × %d columns",
-				ds.GetName(), v.GetVersion(), v.GetRows(), len(v.GetSchema().GetFields())), nil
+			return []string{v.GetArtifactDigest()}, fmt.Sprintf("dataset %s version %d: %s rows × %d columns",
+				ds.GetName(), v.GetVersion(), display.Count(v.GetRows()), len(v.GetSchema().GetFields())), nil
 		})
 	}
 	src, cacheable, err := r.srv.resolveSource(source)
@@ -539,7 +539,7 @@ func (r *runner) collect(source *orchestratorv1.Source) ([]string, error) {
 		if err != nil {
 			return nil, "", err
 		}
-		return []string{d}, fmt.Sprintf("%d rows × %d columns", t.NumRows(), len(t.Columns)) + reportSummary(rep), nil
+		return []string{d}, fmt.Sprintf("%s rows × %d columns", display.Count(int64(t.NumRows())), len(t.Columns)) + reportSummary(rep), nil
 	})
 }
 
@@ -839,10 +839,10 @@ func profileSummary(p *datav1.DataProfile) string {
 
 func metricsSummary(m *datav1.Metrics) string {
 	if c := m.GetClassification(); c != nil {
-		return fmt.Sprintf("accuracy %.4f, f1_macro %.4f on %d rows", c.GetAccuracy(), c.GetF1Macro(), m.GetNumSamples())
+		return fmt.Sprintf("accuracy %.4f, f1_macro %.4f on %s rows", c.GetAccuracy(), c.GetF1Macro(), display.Count(m.GetNumSamples()))
 	}
 	if g := m.GetRegression(); g != nil {
-		return fmt.Sprintf("r2 %.4f, rmse %.4g on %d rows", g.GetR2(), g.GetRmse(), m.GetNumSamples())
+		return fmt.Sprintf("r2 %.4f, rmse %.4g on %s rows", g.GetR2(), g.GetRmse(), display.Count(m.GetNumSamples()))
 	}
 	return ""
 }
