@@ -103,6 +103,7 @@ Start here:
   alur dev &                     the services on localhost:7000-7004, then:
   alur run --csv data.csv --label target
   alur runs list
+  alur report RUN_ID             the run's report as one HTML file
 `)
 }
 
