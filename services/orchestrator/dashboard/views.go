@@ -587,9 +587,9 @@ func trialRows(run *orchestratorv1.Run) []trialRow {
 			rank++
 			r.Rank = fmt.Sprint(rank)
 			r.Score = fmtScore(t.GetScore())
-			_, tie := display.TieBreak(t.GetValidationMetrics())
+			tieName, tie := display.TieBreak(t.GetValidationMetrics())
 			r.TieBreak = fmtScore(tie)
-			r.Others = otherMetrics(t.GetValidationMetrics(), run.GetMetric())
+			r.Others = otherMetrics(t.GetValidationMetrics(), run.GetMetric(), tieName)
 		}
 		out = append(out, r)
 	}
@@ -603,11 +603,12 @@ var keyMetrics = map[datav1.Task][]string{
 	datav1.Task_TASK_REGRESSION:     {"r2", "rmse", "mae"},
 }
 
-// otherMetrics lists the key validation metrics other than the objective.
-func otherMetrics(m *datav1.Metrics, objective string) string {
+// otherMetrics lists the key validation metrics other than the objective
+// and the tie-break, which have columns of their own.
+func otherMetrics(m *datav1.Metrics, objective, tieBreak string) string {
 	var parts []string
 	for _, name := range keyMetrics[taskOf(m)] {
-		if name == objective {
+		if name == objective || name == tieBreak {
 			continue
 		}
 		if v, _, err := metrics.Score(m, name); err == nil {
