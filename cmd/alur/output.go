@@ -128,20 +128,7 @@ func fmtSeconds(s float64) string {
 
 // fmtSize formats a byte count with binary units: "512 B", "3.4 KiB",
 // "3.4 MiB".
-func fmtSize(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	v := float64(n) / unit
-	units := []string{"KiB", "MiB", "GiB", "TiB"}
-	i := 0
-	for v >= unit && i < len(units)-1 {
-		v /= unit
-		i++
-	}
-	return strconv.FormatFloat(v, 'f', 1, 64) + " " + units[i]
-}
+func fmtSize(n int64) string { return display.Bytes(n) }
 
 // fmtTime formats a timestamp in local time; unset is "-".
 func fmtTime(ts *timestamppb.Timestamp) string {

@@ -240,7 +240,7 @@ func TestFormatters(t *testing.T) {
 		{fmtSize(1536), "1.5 KiB"},
 		{fmtSize(3565158), "3.4 MiB"},
 		{fmtSize(5 << 30), "5.0 GiB"},
-		{fmtSize(3 << 50), "3072.0 TiB"},
+		{fmtSize(3 << 50), "3.0 PiB"},
 		{truncate("abcdef", 4), "abc…"},
 		{truncate("abc", 4), "abc"},
 		{runStateWord(orchestratorv1.RunState_RUN_STATE_CANCELLED), "cancelled"},

@@ -12,6 +12,7 @@ import (
 
 	"google.golang.org/grpc/status"
 
+	"github.com/alur-ml/alur/ml/display"
 	orchestratorv1 "github.com/alur-ml/alur/proto/alur/orchestrator/v1"
 	"github.com/alur-ml/alur/serverkit"
 	"github.com/alur-ml/alur/services/orchestrator/dashboard"
@@ -82,7 +83,7 @@ func runReport(ctx context.Context, a *app, args []string) error {
 	if err := writeFileAtomic(path, page); err != nil {
 		return err
 	}
-	fmt.Fprintf(a.stdout, "Wrote %s (%s); open it in a browser.\n", path, humanBytes(len(page)))
+	fmt.Fprintf(a.stdout, "Wrote %s (%s); open it in a browser.\n", path, display.Bytes(int64(len(page))))
 	return nil
 }
 
@@ -120,16 +121,6 @@ func writeFileAtomic(path string, b []byte) error {
 		return err
 	}
 	return nil
-}
-
-func humanBytes(n int) string {
-	switch {
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
-	case n >= 1<<10:
-		return fmt.Sprintf("%.0f KiB", float64(n)/(1<<10))
-	}
-	return fmt.Sprintf("%d bytes", n)
 }
 
 // serveDashboard serves the web dashboard on addr ("127.0.0.1:0" picks a

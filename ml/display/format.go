@@ -114,3 +114,20 @@ func Params(params map[string]float64, keys []string) string {
 	}
 	return strings.Join(parts, ", ")
 }
+
+// Bytes writes a byte count with binary units, as the limits are set:
+// "512 B", "1.5 KiB", "3.4 MiB".
+func Bytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return strconv.FormatInt(n, 10) + " B"
+	}
+	v := float64(n) / unit
+	units := []string{"KiB", "MiB", "GiB", "TiB", "PiB"}
+	i := 0
+	for v >= unit && i < len(units)-1 {
+		v /= unit
+		i++
+	}
+	return strconv.FormatFloat(v, 'f', 1, 64) + " " + units[i]
+}

@@ -58,19 +58,9 @@ func fmtDuration(d time.Duration) string {
 	return fmt.Sprintf("%d h %d min", int(d.Hours()), int(d.Minutes())%60)
 }
 
-// fmtBytes writes a size in bytes with a decimal SI unit ("1.2 MB").
-func fmtBytes(n int64) string {
-	const unit = 1000
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit && exp < 4; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %cB", float64(n)/float64(div), "kMGTP"[exp])
-}
+// fmtBytes writes a size in bytes with binary units ("1.2 MiB"), as the
+// CLI does (display.Bytes).
+func fmtBytes(n int64) string { return display.Bytes(n) }
 
 // fmtTime writes a timestamp in UTC to the second, or "—" when unset.
 func fmtTime(ts *timestamppb.Timestamp) string {
