@@ -29,10 +29,10 @@ probability (classification) or the value (regression).
 row as col=val pairs separated by commas; quote a pair that holds a comma
 ('sepal_length=5.1,"note=a,b"'). Every column the model reads must be
 given: a column left out is refused, naming it, unless --allow-missing,
-which fills it in as in training (the median or most frequent value) and
-says so. A column the run's data does not have is refused, listing the
-valid ones. The label column may be left out. --json prints the
-PredictResponse.
+which fills it in as the run's preparation does (by default the training
+median or most frequent value) and says so. A column the run's data does
+not have is refused, listing the valid ones. The label column may be left
+out. --json prints the PredictResponse.
 `
 
 // maxPredictBatch bounds the encoded rows of one Predict call, so that

@@ -101,8 +101,8 @@ func checkRows(in modelInputs, raw *datav1.RawRows, flag string, allowMissing bo
 	}
 	list := strings.Join(missing, ", ")
 	if !allowMissing {
-		return "", fmt.Errorf("%s leaves out %s, which the model needs; give every column (%s), or pass --allow-missing to fill the gaps as in training (median or most frequent value)",
+		return "", fmt.Errorf("%s leaves out %s, which the model needs; give every column (%s), or pass --allow-missing to fill the gaps as the run's preparation does",
 			flag, list, strings.Join(in.needed, ", "))
 	}
-	return fmt.Sprintf("note: imputed %s as in training (median or most frequent value), as --allow-missing asks; the predictions are less certain than they look", list), nil
+	return fmt.Sprintf("note: imputed %s as the run's preparation does (by default the training median or most frequent value), as --allow-missing asks; the predictions are less certain than they look", list), nil
 }

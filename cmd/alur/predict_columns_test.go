@@ -83,7 +83,7 @@ func TestPredictChecksColumns(t *testing.T) {
 		{name: "left out of one row of two", args: []string{"--row", "x1=1,x2=2", "--row", "x2=3"}, code: exitUsage,
 			wantErr: "--row leaves out x1,", wantNoCall: true},
 		{name: "allow missing imputes and says so", args: []string{"--row", "x1=1", "--allow-missing"}, code: exitOK,
-			wantErr: "note: imputed x2 as in training", wantOut: "no p=1.0000"},
+			wantErr: "note: imputed x2 as the run's preparation does", wantOut: "no p=1.0000"},
 		{name: "unknown column lists the valid ones", args: []string{"--row", "x1=1,x2=2,petal=3"}, code: exitUsage,
 			wantErr: `--row: "petal" is not a column of the run's data; the columns are: x1, x2, id, species`, wantNoCall: true},
 		{name: "csv header lacks a column", args: []string{"--csv", csvPath}, code: exitUsage,
