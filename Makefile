@@ -60,6 +60,10 @@ test: lint check-generated contracts unit fuzz grpcurl-test python-example brows
 build: ## Build the six binaries into ./bin.
 	go build -o bin/ ./cmd/alur ./services/ingest/cmd/ingest ./services/prep/cmd/prep ./services/train/cmd/train ./services/eval/cmd/eval ./services/orchestrator/cmd/orchestrator
 
+.PHONY: install
+install: ## Install the alur CLI as `alur` into $GOBIN (default: $(go env GOPATH)/bin).
+	go install ./cmd/alur
+
 .PHONY: demo
 demo: ## Run the whole workflow on the bundled iris data.
 	go run ./cmd/alur demo

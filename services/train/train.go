@@ -268,7 +268,7 @@ func (s *Server) Train(stream grpc.BidiStreamingServer[trainv1.TrainRequest, tra
 	if err != nil {
 		return err
 	}
-	if err := stream.Send(progressMsg("loading", 0, 0, math.NaN(), "receiving the table")); err != nil {
+	if err := stream.Send(progressMsg("loading", 0, 0, math.NaN(), "the training table")); err != nil {
 		return err
 	}
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/alur-ml/alur/ml/display"
 	"github.com/alur-ml/alur/ml/metrics"
 	"github.com/alur-ml/alur/ml/table"
 	orchestratorv1 "github.com/alur-ml/alur/proto/alur/orchestrator/v1"
@@ -106,4 +107,4 @@ func curveVerdict(c *orchestratorv1.LearningCurve) string {
 // are judged relative to its value.
 func relativeMetric(m string) bool { return m == "rmse" || m == "mae" || m == "log_loss" }
 
-func fmtScore(v float64) string { return fmt.Sprintf("%.4g", v) }
+func fmtScore(v float64) string { return display.Score(v) }

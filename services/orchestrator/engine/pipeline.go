@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/alur-ml/alur/ml/display"
 	"github.com/alur-ml/alur/ml/metrics"
 	"github.com/alur-ml/alur/ml/table"
 	datav1 "github.com/alur-ml/alur/proto/alur/data/v1"
@@ -101,7 +102,7 @@ func (r *runner) collect(source *orchestratorv1.Source) (single, error) {
 		if err != nil {
 			return single{}, "", err
 		}
-		return single{d}, fmt.Sprintf("%d rows × %d columns", t.NumRows(), len(t.Columns)) + reportSummary(rep), nil
+		return single{d}, fmt.Sprintf("%s rows × %d columns", display.Count(int64(t.NumRows())), len(t.Columns)) + reportSummary(rep), nil
 	})
 }
 
@@ -119,8 +120,8 @@ func (r *runner) collectDataset(ds *orchestratorv1.DatasetRef) (single, error) {
 		if err := r.eng.store.LinkArtifact(r.run.GetId(), v.GetArtifactDigest()); err != nil {
 			return single{}, "", fault.Internal("link dataset artifact: %v", err)
 		}
-		return single{v.GetArtifactDigest()}, fmt.Sprintf("dataset %s version %d: %d rows × %d columns",
-			ds.GetName(), v.GetVersion(), v.GetRows(), len(v.GetSchema().GetFields())), nil
+		return single{v.GetArtifactDigest()}, fmt.Sprintf("dataset %s version %d: %s rows × %d columns",
+			ds.GetName(), v.GetVersion(), display.Count(v.GetRows()), len(v.GetSchema().GetFields())), nil
 	})
 }
 
@@ -194,9 +195,9 @@ func (r *runner) storePrepared(prep *stageclient.Prepared, datasetDigest string)
 			return preparedOutput{}, "", err
 		}
 	}
-	return out, fmt.Sprintf("train %d / validation %d / test %d rows, %d features",
-		prep.Splits[prepv1.Split_SPLIT_TRAIN].NumRows(), prep.Splits[prepv1.Split_SPLIT_VALIDATION].NumRows(),
-		prep.Splits[prepv1.Split_SPLIT_TEST].NumRows(), len(prep.Transform.GetFeatureNames())), nil
+	return out, fmt.Sprintf("train %s / validation %s / test %s rows, %d features",
+		display.Count(int64(prep.Splits[prepv1.Split_SPLIT_TRAIN].NumRows())), display.Count(int64(prep.Splits[prepv1.Split_SPLIT_VALIDATION].NumRows())),
+		display.Count(int64(prep.Splits[prepv1.Split_SPLIT_TEST].NumRows())), len(prep.Transform.GetFeatureNames())), nil
 }
 
 // search is the optimisation loop: train and score candidates on the
@@ -265,7 +266,7 @@ func (p *pipeline) refit() error {
 		if err != nil {
 			return single{}, "", err
 		}
-		return single{d}, fmt.Sprintf("%s on %d rows in %.2fs", cfg.GetAlgorithm(), res.GetTrainRows(), res.GetFitSeconds()), nil
+		return single{d}, fmt.Sprintf("%s on %s rows in %.2fs", cfg.GetAlgorithm(), display.Count(res.GetTrainRows()), res.GetFitSeconds()), nil
 	})
 	if err != nil {
 		return err

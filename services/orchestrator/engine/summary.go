@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/alur-ml/alur/ml/display"
 	datav1 "github.com/alur-ml/alur/proto/alur/data/v1"
 	ingestv1 "github.com/alur-ml/alur/proto/alur/ingest/v1"
 )
@@ -17,16 +18,17 @@ func profileSummary(p *datav1.DataProfile) string {
 			warn++
 		}
 	}
-	return fmt.Sprintf("%d columns, %d duplicate rows, %d findings (%d warnings or errors)",
-		len(p.GetColumns()), p.GetDuplicateRows(), len(p.GetFindings()), warn)
+	return fmt.Sprintf("%s, %s, %s (%s)", display.Plural(int64(len(p.GetColumns())), "column"),
+		display.Plural(p.GetDuplicateRows(), "duplicate row"), display.Plural(int64(len(p.GetFindings())), "finding"),
+		display.Plural(int64(warn), "warning or error|warnings or errors"))
 }
 
 func metricsSummary(m *datav1.Metrics) string {
 	if c := m.GetClassification(); c != nil {
-		return fmt.Sprintf("accuracy %.4f, f1_macro %.4f on %d rows", c.GetAccuracy(), c.GetF1Macro(), m.GetNumSamples())
+		return fmt.Sprintf("accuracy %.4f, f1_macro %.4f on %s rows", c.GetAccuracy(), c.GetF1Macro(), display.Count(m.GetNumSamples()))
 	}
 	if g := m.GetRegression(); g != nil {
-		return fmt.Sprintf("r2 %.4f, rmse %.4g on %d rows", g.GetR2(), g.GetRmse(), m.GetNumSamples())
+		return fmt.Sprintf("r2 %.4f, rmse %.4g on %s rows", g.GetR2(), g.GetRmse(), display.Count(m.GetNumSamples()))
 	}
 	return ""
 }

@@ -1,10 +1,9 @@
 package search
 
 import (
-	"fmt"
 	"math"
-	"strings"
 
+	"github.com/alur-ml/alur/ml/display"
 	datav1 "github.com/alur-ml/alur/proto/alur/data/v1"
 	orchestratorv1 "github.com/alur-ml/alur/proto/alur/orchestrator/v1"
 )
@@ -60,14 +59,6 @@ func tieBreak(m *datav1.Metrics) float64 {
 	return m.GetRegression().GetRmse()
 }
 
-// FormatParams renders hyperparameters in name order, "{k=3, p=2}".
-func FormatParams(p map[string]float64) string {
-	if len(p) == 0 {
-		return "{}"
-	}
-	parts := make([]string, 0, len(p))
-	for _, k := range sortedKeys(p) {
-		parts = append(parts, fmt.Sprintf("%s=%g", k, p[k]))
-	}
-	return "{" + strings.Join(parts, ", ") + "}"
-}
+// FormatParams renders hyperparameters in name order, "{k=3, p=2}", the
+// way the CLI, dashboard and report print them (display.Params).
+func FormatParams(p map[string]float64) string { return "{" + display.Params(p, nil) + "}" }

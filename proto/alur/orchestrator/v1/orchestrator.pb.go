@@ -3936,6 +3936,173 @@ func (x *PredictResponse) GetClassNames() []string {
 	return nil
 }
 
+// ListMetricsRequest asks for the objective metrics. It has no fields.
+type ListMetricsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListMetricsRequest) Reset() {
+	*x = ListMetricsRequest{}
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[48]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListMetricsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListMetricsRequest) ProtoMessage() {}
+
+func (x *ListMetricsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[48]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListMetricsRequest.ProtoReflect.Descriptor instead.
+func (*ListMetricsRequest) Descriptor() ([]byte, []int) {
+	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{48}
+}
+
+// ListMetricsResponse lists the objective metrics.
+type ListMetricsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// metrics are every metric Objective.metric accepts, classification
+	// first, by name within a task.
+	Metrics       []*MetricInfo `protobuf:"bytes,1,rep,name=metrics,proto3" json:"metrics,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListMetricsResponse) Reset() {
+	*x = ListMetricsResponse{}
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[49]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListMetricsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListMetricsResponse) ProtoMessage() {}
+
+func (x *ListMetricsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[49]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListMetricsResponse.ProtoReflect.Descriptor instead.
+func (*ListMetricsResponse) Descriptor() ([]byte, []int) {
+	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{49}
+}
+
+func (x *ListMetricsResponse) GetMetrics() []*MetricInfo {
+	if x != nil {
+		return x.Metrics
+	}
+	return nil
+}
+
+// MetricInfo describes one objective metric.
+type MetricInfo struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// name is the value for Objective.metric, such as "f1_macro".
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// task is the task whose models the metric scores.
+	Task v1.Task `protobuf:"varint,2,opt,name=task,proto3,enum=alur.data.v1.Task" json:"task,omitempty"`
+	// higher_is_better says which way the metric improves: false for the
+	// error metrics (log_loss, rmse, mae).
+	HigherIsBetter bool `protobuf:"varint,3,opt,name=higher_is_better,json=higherIsBetter,proto3" json:"higher_is_better,omitempty"`
+	// is_default says the metric is the task's default objective.
+	IsDefault bool `protobuf:"varint,4,opt,name=is_default,json=isDefault,proto3" json:"is_default,omitempty"`
+	// description says in a sentence what the metric measures.
+	Description   string `protobuf:"bytes,5,opt,name=description,proto3" json:"description,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MetricInfo) Reset() {
+	*x = MetricInfo{}
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[50]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MetricInfo) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MetricInfo) ProtoMessage() {}
+
+func (x *MetricInfo) ProtoReflect() protoreflect.Message {
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[50]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MetricInfo.ProtoReflect.Descriptor instead.
+func (*MetricInfo) Descriptor() ([]byte, []int) {
+	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{50}
+}
+
+func (x *MetricInfo) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *MetricInfo) GetTask() v1.Task {
+	if x != nil {
+		return x.Task
+	}
+	return v1.Task(0)
+}
+
+func (x *MetricInfo) GetHigherIsBetter() bool {
+	if x != nil {
+		return x.HigherIsBetter
+	}
+	return false
+}
+
+func (x *MetricInfo) GetIsDefault() bool {
+	if x != nil {
+		return x.IsDefault
+	}
+	return false
+}
+
+func (x *MetricInfo) GetDescription() string {
+	if x != nil {
+		return x.Description
+	}
+	return ""
+}
+
 var File_alur_orchestrator_v1_orchestrator_proto protoreflect.FileDescriptor
 
 const file_alur_orchestrator_v1_orchestrator_proto_rawDesc = "" +
@@ -4217,7 +4384,18 @@ const file_alur_orchestrator_v1_orchestrator_proto_rawDesc = "" +
 	"\x0fPredictResponse\x12:\n" +
 	"\vpredictions\x18\x01 \x03(\v2\x18.alur.eval.v1.PredictionR\vpredictions\x12\x1f\n" +
 	"\vclass_names\x18\x02 \x03(\tR\n" +
-	"classNames*\x9b\x01\n" +
+	"classNames\"\x14\n" +
+	"\x12ListMetricsRequest\"Q\n" +
+	"\x13ListMetricsResponse\x12:\n" +
+	"\ametrics\x18\x01 \x03(\v2 .alur.orchestrator.v1.MetricInfoR\ametrics\"\xb3\x01\n" +
+	"\n" +
+	"MetricInfo\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12&\n" +
+	"\x04task\x18\x02 \x01(\x0e2\x12.alur.data.v1.TaskR\x04task\x12(\n" +
+	"\x10higher_is_better\x18\x03 \x01(\bR\x0ehigherIsBetter\x12\x1d\n" +
+	"\n" +
+	"is_default\x18\x04 \x01(\bR\tisDefault\x12 \n" +
+	"\vdescription\x18\x05 \x01(\tR\vdescription*\x9b\x01\n" +
 	"\bRunState\x12\x19\n" +
 	"\x15RUN_STATE_UNSPECIFIED\x10\x00\x12\x15\n" +
 	"\x11RUN_STATE_PENDING\x10\x01\x12\x15\n" +
@@ -4254,8 +4432,7 @@ const file_alur_orchestrator_v1_orchestrator_proto_rawDesc = "" +
 	"\x1cRUN_EVENT_KIND_REPORT_STORED\x10\r\x12 \n" +
 	"\x1cRUN_EVENT_KIND_RUN_SUCCEEDED\x10\x0e\x12\x1d\n" +
 	"\x19RUN_EVENT_KIND_RUN_FAILED\x10\x0f\x12 \n" +
-	"\x1cRUN_EVENT_KIND_RUN_CANCELLED\x10\x102\xef\n" +
-	"\n" +
+	"\x1cRUN_EVENT_KIND_RUN_CANCELLED\x10\x102\xd3\v\n" +
 	"\x13OrchestratorService\x12g\n" +
 	"\fUploadSource\x12).alur.orchestrator.v1.UploadSourceRequest\x1a*.alur.orchestrator.v1.UploadSourceResponse(\x01\x12Y\n" +
 	"\bStartRun\x12%.alur.orchestrator.v1.StartRunRequest\x1a&.alur.orchestrator.v1.StartRunResponse\x12S\n" +
@@ -4272,7 +4449,8 @@ const file_alur_orchestrator_v1_orchestrator_proto_rawDesc = "" +
 	"GetDataset\x12'.alur.orchestrator.v1.GetDatasetRequest\x1a(.alur.orchestrator.v1.GetDatasetResponse\x12n\n" +
 	"\x0fCompareVersions\x12,.alur.orchestrator.v1.CompareVersionsRequest\x1a-.alur.orchestrator.v1.CompareVersionsResponse\x12_\n" +
 	"\n" +
-	"RetrainRun\x12'.alur.orchestrator.v1.RetrainRunRequest\x1a(.alur.orchestrator.v1.RetrainRunResponseBCZAgithub.com/alur-ml/alur/proto/alur/orchestrator/v1;orchestratorv1b\x06proto3"
+	"RetrainRun\x12'.alur.orchestrator.v1.RetrainRunRequest\x1a(.alur.orchestrator.v1.RetrainRunResponse\x12b\n" +
+	"\vListMetrics\x12(.alur.orchestrator.v1.ListMetricsRequest\x1a).alur.orchestrator.v1.ListMetricsResponseBCZAgithub.com/alur-ml/alur/proto/alur/orchestrator/v1;orchestratorv1b\x06proto3"
 
 var (
 	file_alur_orchestrator_v1_orchestrator_proto_rawDescOnce sync.Once
@@ -4287,7 +4465,7 @@ func file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP() []byte {
 }
 
 var file_alur_orchestrator_v1_orchestrator_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
-var file_alur_orchestrator_v1_orchestrator_proto_msgTypes = make([]protoimpl.MessageInfo, 52)
+var file_alur_orchestrator_v1_orchestrator_proto_msgTypes = make([]protoimpl.MessageInfo, 55)
 var file_alur_orchestrator_v1_orchestrator_proto_goTypes = []any{
 	(RunState)(0),                   // 0: alur.orchestrator.v1.RunState
 	(StepState)(0),                  // 1: alur.orchestrator.v1.StepState
@@ -4341,60 +4519,63 @@ var file_alur_orchestrator_v1_orchestrator_proto_goTypes = []any{
 	(*GetArtifactResponse)(nil),     // 49: alur.orchestrator.v1.GetArtifactResponse
 	(*PredictRequest)(nil),          // 50: alur.orchestrator.v1.PredictRequest
 	(*PredictResponse)(nil),         // 51: alur.orchestrator.v1.PredictResponse
-	nil,                             // 52: alur.orchestrator.v1.Candidate.ParamsEntry
-	nil,                             // 53: alur.orchestrator.v1.Candidate.GridEntry
-	nil,                             // 54: alur.orchestrator.v1.Candidate.RangesEntry
-	nil,                             // 55: alur.orchestrator.v1.Trial.ParamsEntry
-	(v1.Task)(0),                    // 56: alur.data.v1.Task
-	(*v11.PrepareOptions)(nil),      // 57: alur.prep.v1.PrepareOptions
-	(*v12.CsvOptions)(nil),          // 58: alur.ingest.v1.CsvOptions
-	(*timestamppb.Timestamp)(nil),   // 59: google.protobuf.Timestamp
-	(*v1.Metrics)(nil),              // 60: alur.data.v1.Metrics
-	(*v12.IngestReport)(nil),        // 61: alur.ingest.v1.IngestReport
-	(*v1.Schema)(nil),               // 62: alur.data.v1.Schema
-	(v1.ColumnType)(0),              // 63: alur.data.v1.ColumnType
-	(*v1.RawRows)(nil),              // 64: alur.data.v1.RawRows
-	(*v13.Prediction)(nil),          // 65: alur.eval.v1.Prediction
+	(*ListMetricsRequest)(nil),      // 52: alur.orchestrator.v1.ListMetricsRequest
+	(*ListMetricsResponse)(nil),     // 53: alur.orchestrator.v1.ListMetricsResponse
+	(*MetricInfo)(nil),              // 54: alur.orchestrator.v1.MetricInfo
+	nil,                             // 55: alur.orchestrator.v1.Candidate.ParamsEntry
+	nil,                             // 56: alur.orchestrator.v1.Candidate.GridEntry
+	nil,                             // 57: alur.orchestrator.v1.Candidate.RangesEntry
+	nil,                             // 58: alur.orchestrator.v1.Trial.ParamsEntry
+	(v1.Task)(0),                    // 59: alur.data.v1.Task
+	(*v11.PrepareOptions)(nil),      // 60: alur.prep.v1.PrepareOptions
+	(*v12.CsvOptions)(nil),          // 61: alur.ingest.v1.CsvOptions
+	(*timestamppb.Timestamp)(nil),   // 62: google.protobuf.Timestamp
+	(*v1.Metrics)(nil),              // 63: alur.data.v1.Metrics
+	(*v12.IngestReport)(nil),        // 64: alur.ingest.v1.IngestReport
+	(*v1.Schema)(nil),               // 65: alur.data.v1.Schema
+	(v1.ColumnType)(0),              // 66: alur.data.v1.ColumnType
+	(*v1.RawRows)(nil),              // 67: alur.data.v1.RawRows
+	(*v13.Prediction)(nil),          // 68: alur.eval.v1.Prediction
 }
 var file_alur_orchestrator_v1_orchestrator_proto_depIdxs = []int32{
 	5,  // 0: alur.orchestrator.v1.PipelineSpec.source:type_name -> alur.orchestrator.v1.Source
-	56, // 1: alur.orchestrator.v1.PipelineSpec.task:type_name -> alur.data.v1.Task
-	57, // 2: alur.orchestrator.v1.PipelineSpec.prepare:type_name -> alur.prep.v1.PrepareOptions
+	59, // 1: alur.orchestrator.v1.PipelineSpec.task:type_name -> alur.data.v1.Task
+	60, // 2: alur.orchestrator.v1.PipelineSpec.prepare:type_name -> alur.prep.v1.PrepareOptions
 	6,  // 3: alur.orchestrator.v1.PipelineSpec.candidates:type_name -> alur.orchestrator.v1.Candidate
 	9,  // 4: alur.orchestrator.v1.PipelineSpec.objective:type_name -> alur.orchestrator.v1.Objective
 	14, // 5: alur.orchestrator.v1.Source.dataset:type_name -> alur.orchestrator.v1.DatasetRef
-	58, // 6: alur.orchestrator.v1.Source.csv:type_name -> alur.ingest.v1.CsvOptions
-	52, // 7: alur.orchestrator.v1.Candidate.params:type_name -> alur.orchestrator.v1.Candidate.ParamsEntry
-	53, // 8: alur.orchestrator.v1.Candidate.grid:type_name -> alur.orchestrator.v1.Candidate.GridEntry
-	54, // 9: alur.orchestrator.v1.Candidate.ranges:type_name -> alur.orchestrator.v1.Candidate.RangesEntry
+	61, // 6: alur.orchestrator.v1.Source.csv:type_name -> alur.ingest.v1.CsvOptions
+	55, // 7: alur.orchestrator.v1.Candidate.params:type_name -> alur.orchestrator.v1.Candidate.ParamsEntry
+	56, // 8: alur.orchestrator.v1.Candidate.grid:type_name -> alur.orchestrator.v1.Candidate.GridEntry
+	57, // 9: alur.orchestrator.v1.Candidate.ranges:type_name -> alur.orchestrator.v1.Candidate.RangesEntry
 	1,  // 10: alur.orchestrator.v1.Step.state:type_name -> alur.orchestrator.v1.StepState
-	59, // 11: alur.orchestrator.v1.Step.start_time:type_name -> google.protobuf.Timestamp
-	59, // 12: alur.orchestrator.v1.Step.end_time:type_name -> google.protobuf.Timestamp
-	55, // 13: alur.orchestrator.v1.Trial.params:type_name -> alur.orchestrator.v1.Trial.ParamsEntry
-	60, // 14: alur.orchestrator.v1.Trial.validation_metrics:type_name -> alur.data.v1.Metrics
+	62, // 11: alur.orchestrator.v1.Step.start_time:type_name -> google.protobuf.Timestamp
+	62, // 12: alur.orchestrator.v1.Step.end_time:type_name -> google.protobuf.Timestamp
+	58, // 13: alur.orchestrator.v1.Trial.params:type_name -> alur.orchestrator.v1.Trial.ParamsEntry
+	63, // 14: alur.orchestrator.v1.Trial.validation_metrics:type_name -> alur.data.v1.Metrics
 	4,  // 15: alur.orchestrator.v1.Run.spec:type_name -> alur.orchestrator.v1.PipelineSpec
 	0,  // 16: alur.orchestrator.v1.Run.state:type_name -> alur.orchestrator.v1.RunState
-	59, // 17: alur.orchestrator.v1.Run.create_time:type_name -> google.protobuf.Timestamp
-	59, // 18: alur.orchestrator.v1.Run.end_time:type_name -> google.protobuf.Timestamp
+	62, // 17: alur.orchestrator.v1.Run.create_time:type_name -> google.protobuf.Timestamp
+	62, // 18: alur.orchestrator.v1.Run.end_time:type_name -> google.protobuf.Timestamp
 	10, // 19: alur.orchestrator.v1.Run.steps:type_name -> alur.orchestrator.v1.Step
 	11, // 20: alur.orchestrator.v1.Run.trials:type_name -> alur.orchestrator.v1.Trial
-	60, // 21: alur.orchestrator.v1.Run.test_metrics:type_name -> alur.data.v1.Metrics
-	56, // 22: alur.orchestrator.v1.Run.task:type_name -> alur.data.v1.Task
+	63, // 21: alur.orchestrator.v1.Run.test_metrics:type_name -> alur.data.v1.Metrics
+	59, // 22: alur.orchestrator.v1.Run.task:type_name -> alur.data.v1.Task
 	31, // 23: alur.orchestrator.v1.Run.learning_curve:type_name -> alur.orchestrator.v1.LearningCurvePoint
 	13, // 24: alur.orchestrator.v1.Run.retrain:type_name -> alur.orchestrator.v1.Retrain
-	61, // 25: alur.orchestrator.v1.Run.ingest_report:type_name -> alur.ingest.v1.IngestReport
-	59, // 26: alur.orchestrator.v1.Dataset.create_time:type_name -> google.protobuf.Timestamp
+	64, // 25: alur.orchestrator.v1.Run.ingest_report:type_name -> alur.ingest.v1.IngestReport
+	62, // 26: alur.orchestrator.v1.Dataset.create_time:type_name -> google.protobuf.Timestamp
 	16, // 27: alur.orchestrator.v1.Dataset.versions:type_name -> alur.orchestrator.v1.DatasetVersion
-	59, // 28: alur.orchestrator.v1.DatasetVersion.create_time:type_name -> google.protobuf.Timestamp
-	62, // 29: alur.orchestrator.v1.DatasetVersion.schema:type_name -> alur.data.v1.Schema
+	62, // 28: alur.orchestrator.v1.DatasetVersion.create_time:type_name -> google.protobuf.Timestamp
+	65, // 29: alur.orchestrator.v1.DatasetVersion.schema:type_name -> alur.data.v1.Schema
 	17, // 30: alur.orchestrator.v1.DatasetVersion.drift:type_name -> alur.orchestrator.v1.DriftReport
-	61, // 31: alur.orchestrator.v1.DatasetVersion.ingest_report:type_name -> alur.ingest.v1.IngestReport
+	64, // 31: alur.orchestrator.v1.DatasetVersion.ingest_report:type_name -> alur.ingest.v1.IngestReport
 	18, // 32: alur.orchestrator.v1.DriftReport.retyped_columns:type_name -> alur.orchestrator.v1.RetypedColumn
 	19, // 33: alur.orchestrator.v1.DriftReport.columns:type_name -> alur.orchestrator.v1.ColumnDrift
 	2,  // 34: alur.orchestrator.v1.DriftReport.level:type_name -> alur.orchestrator.v1.DriftLevel
-	63, // 35: alur.orchestrator.v1.RetypedColumn.from_type:type_name -> alur.data.v1.ColumnType
-	63, // 36: alur.orchestrator.v1.RetypedColumn.to_type:type_name -> alur.data.v1.ColumnType
-	63, // 37: alur.orchestrator.v1.ColumnDrift.type:type_name -> alur.data.v1.ColumnType
+	66, // 35: alur.orchestrator.v1.RetypedColumn.from_type:type_name -> alur.data.v1.ColumnType
+	66, // 36: alur.orchestrator.v1.RetypedColumn.to_type:type_name -> alur.data.v1.ColumnType
+	66, // 37: alur.orchestrator.v1.ColumnDrift.type:type_name -> alur.data.v1.ColumnType
 	2,  // 38: alur.orchestrator.v1.ColumnDrift.level:type_name -> alur.orchestrator.v1.DriftLevel
 	5,  // 39: alur.orchestrator.v1.AppendDatasetRequest.source:type_name -> alur.orchestrator.v1.Source
 	16, // 40: alur.orchestrator.v1.AppendDatasetResponse.version:type_name -> alur.orchestrator.v1.DatasetVersion
@@ -4403,13 +4584,13 @@ var file_alur_orchestrator_v1_orchestrator_proto_depIdxs = []int32{
 	17, // 43: alur.orchestrator.v1.CompareVersionsResponse.report:type_name -> alur.orchestrator.v1.DriftReport
 	12, // 44: alur.orchestrator.v1.RetrainRunResponse.run:type_name -> alur.orchestrator.v1.Run
 	31, // 45: alur.orchestrator.v1.LearningCurve.points:type_name -> alur.orchestrator.v1.LearningCurvePoint
-	59, // 46: alur.orchestrator.v1.Artifact.create_time:type_name -> google.protobuf.Timestamp
+	62, // 46: alur.orchestrator.v1.Artifact.create_time:type_name -> google.protobuf.Timestamp
 	32, // 47: alur.orchestrator.v1.UploadSourceResponse.artifact:type_name -> alur.orchestrator.v1.Artifact
 	4,  // 48: alur.orchestrator.v1.StartRunRequest.spec:type_name -> alur.orchestrator.v1.PipelineSpec
 	12, // 49: alur.orchestrator.v1.StartRunResponse.run:type_name -> alur.orchestrator.v1.Run
 	12, // 50: alur.orchestrator.v1.GetRunResponse.run:type_name -> alur.orchestrator.v1.Run
 	12, // 51: alur.orchestrator.v1.ListRunsResponse.runs:type_name -> alur.orchestrator.v1.Run
-	59, // 52: alur.orchestrator.v1.RunEvent.time:type_name -> google.protobuf.Timestamp
+	62, // 52: alur.orchestrator.v1.RunEvent.time:type_name -> google.protobuf.Timestamp
 	0,  // 53: alur.orchestrator.v1.RunEvent.run_state:type_name -> alur.orchestrator.v1.RunState
 	11, // 54: alur.orchestrator.v1.RunEvent.trial:type_name -> alur.orchestrator.v1.Trial
 	3,  // 55: alur.orchestrator.v1.RunEvent.kind:type_name -> alur.orchestrator.v1.RunEventKind
@@ -4417,43 +4598,47 @@ var file_alur_orchestrator_v1_orchestrator_proto_depIdxs = []int32{
 	12, // 57: alur.orchestrator.v1.CancelRunResponse.run:type_name -> alur.orchestrator.v1.Run
 	32, // 58: alur.orchestrator.v1.ListArtifactsResponse.artifacts:type_name -> alur.orchestrator.v1.Artifact
 	32, // 59: alur.orchestrator.v1.GetArtifactResponse.artifact:type_name -> alur.orchestrator.v1.Artifact
-	64, // 60: alur.orchestrator.v1.PredictRequest.rows:type_name -> alur.data.v1.RawRows
-	65, // 61: alur.orchestrator.v1.PredictResponse.predictions:type_name -> alur.eval.v1.Prediction
-	8,  // 62: alur.orchestrator.v1.Candidate.GridEntry.value:type_name -> alur.orchestrator.v1.ParamValues
-	7,  // 63: alur.orchestrator.v1.Candidate.RangesEntry.value:type_name -> alur.orchestrator.v1.ParamRange
-	33, // 64: alur.orchestrator.v1.OrchestratorService.UploadSource:input_type -> alur.orchestrator.v1.UploadSourceRequest
-	35, // 65: alur.orchestrator.v1.OrchestratorService.StartRun:input_type -> alur.orchestrator.v1.StartRunRequest
-	37, // 66: alur.orchestrator.v1.OrchestratorService.GetRun:input_type -> alur.orchestrator.v1.GetRunRequest
-	39, // 67: alur.orchestrator.v1.OrchestratorService.ListRuns:input_type -> alur.orchestrator.v1.ListRunsRequest
-	41, // 68: alur.orchestrator.v1.OrchestratorService.WatchRun:input_type -> alur.orchestrator.v1.WatchRunRequest
-	44, // 69: alur.orchestrator.v1.OrchestratorService.CancelRun:input_type -> alur.orchestrator.v1.CancelRunRequest
-	46, // 70: alur.orchestrator.v1.OrchestratorService.ListArtifacts:input_type -> alur.orchestrator.v1.ListArtifactsRequest
-	48, // 71: alur.orchestrator.v1.OrchestratorService.GetArtifact:input_type -> alur.orchestrator.v1.GetArtifactRequest
-	50, // 72: alur.orchestrator.v1.OrchestratorService.Predict:input_type -> alur.orchestrator.v1.PredictRequest
-	20, // 73: alur.orchestrator.v1.OrchestratorService.AppendDataset:input_type -> alur.orchestrator.v1.AppendDatasetRequest
-	22, // 74: alur.orchestrator.v1.OrchestratorService.ListDatasets:input_type -> alur.orchestrator.v1.ListDatasetsRequest
-	24, // 75: alur.orchestrator.v1.OrchestratorService.GetDataset:input_type -> alur.orchestrator.v1.GetDatasetRequest
-	26, // 76: alur.orchestrator.v1.OrchestratorService.CompareVersions:input_type -> alur.orchestrator.v1.CompareVersionsRequest
-	28, // 77: alur.orchestrator.v1.OrchestratorService.RetrainRun:input_type -> alur.orchestrator.v1.RetrainRunRequest
-	34, // 78: alur.orchestrator.v1.OrchestratorService.UploadSource:output_type -> alur.orchestrator.v1.UploadSourceResponse
-	36, // 79: alur.orchestrator.v1.OrchestratorService.StartRun:output_type -> alur.orchestrator.v1.StartRunResponse
-	38, // 80: alur.orchestrator.v1.OrchestratorService.GetRun:output_type -> alur.orchestrator.v1.GetRunResponse
-	40, // 81: alur.orchestrator.v1.OrchestratorService.ListRuns:output_type -> alur.orchestrator.v1.ListRunsResponse
-	43, // 82: alur.orchestrator.v1.OrchestratorService.WatchRun:output_type -> alur.orchestrator.v1.WatchRunResponse
-	45, // 83: alur.orchestrator.v1.OrchestratorService.CancelRun:output_type -> alur.orchestrator.v1.CancelRunResponse
-	47, // 84: alur.orchestrator.v1.OrchestratorService.ListArtifacts:output_type -> alur.orchestrator.v1.ListArtifactsResponse
-	49, // 85: alur.orchestrator.v1.OrchestratorService.GetArtifact:output_type -> alur.orchestrator.v1.GetArtifactResponse
-	51, // 86: alur.orchestrator.v1.OrchestratorService.Predict:output_type -> alur.orchestrator.v1.PredictResponse
-	21, // 87: alur.orchestrator.v1.OrchestratorService.AppendDataset:output_type -> alur.orchestrator.v1.AppendDatasetResponse
-	23, // 88: alur.orchestrator.v1.OrchestratorService.ListDatasets:output_type -> alur.orchestrator.v1.ListDatasetsResponse
-	25, // 89: alur.orchestrator.v1.OrchestratorService.GetDataset:output_type -> alur.orchestrator.v1.GetDatasetResponse
-	27, // 90: alur.orchestrator.v1.OrchestratorService.CompareVersions:output_type -> alur.orchestrator.v1.CompareVersionsResponse
-	29, // 91: alur.orchestrator.v1.OrchestratorService.RetrainRun:output_type -> alur.orchestrator.v1.RetrainRunResponse
-	78, // [78:92] is the sub-list for method output_type
-	64, // [64:78] is the sub-list for method input_type
-	64, // [64:64] is the sub-list for extension type_name
-	64, // [64:64] is the sub-list for extension extendee
-	0,  // [0:64] is the sub-list for field type_name
+	67, // 60: alur.orchestrator.v1.PredictRequest.rows:type_name -> alur.data.v1.RawRows
+	68, // 61: alur.orchestrator.v1.PredictResponse.predictions:type_name -> alur.eval.v1.Prediction
+	54, // 62: alur.orchestrator.v1.ListMetricsResponse.metrics:type_name -> alur.orchestrator.v1.MetricInfo
+	59, // 63: alur.orchestrator.v1.MetricInfo.task:type_name -> alur.data.v1.Task
+	8,  // 64: alur.orchestrator.v1.Candidate.GridEntry.value:type_name -> alur.orchestrator.v1.ParamValues
+	7,  // 65: alur.orchestrator.v1.Candidate.RangesEntry.value:type_name -> alur.orchestrator.v1.ParamRange
+	33, // 66: alur.orchestrator.v1.OrchestratorService.UploadSource:input_type -> alur.orchestrator.v1.UploadSourceRequest
+	35, // 67: alur.orchestrator.v1.OrchestratorService.StartRun:input_type -> alur.orchestrator.v1.StartRunRequest
+	37, // 68: alur.orchestrator.v1.OrchestratorService.GetRun:input_type -> alur.orchestrator.v1.GetRunRequest
+	39, // 69: alur.orchestrator.v1.OrchestratorService.ListRuns:input_type -> alur.orchestrator.v1.ListRunsRequest
+	41, // 70: alur.orchestrator.v1.OrchestratorService.WatchRun:input_type -> alur.orchestrator.v1.WatchRunRequest
+	44, // 71: alur.orchestrator.v1.OrchestratorService.CancelRun:input_type -> alur.orchestrator.v1.CancelRunRequest
+	46, // 72: alur.orchestrator.v1.OrchestratorService.ListArtifacts:input_type -> alur.orchestrator.v1.ListArtifactsRequest
+	48, // 73: alur.orchestrator.v1.OrchestratorService.GetArtifact:input_type -> alur.orchestrator.v1.GetArtifactRequest
+	50, // 74: alur.orchestrator.v1.OrchestratorService.Predict:input_type -> alur.orchestrator.v1.PredictRequest
+	20, // 75: alur.orchestrator.v1.OrchestratorService.AppendDataset:input_type -> alur.orchestrator.v1.AppendDatasetRequest
+	22, // 76: alur.orchestrator.v1.OrchestratorService.ListDatasets:input_type -> alur.orchestrator.v1.ListDatasetsRequest
+	24, // 77: alur.orchestrator.v1.OrchestratorService.GetDataset:input_type -> alur.orchestrator.v1.GetDatasetRequest
+	26, // 78: alur.orchestrator.v1.OrchestratorService.CompareVersions:input_type -> alur.orchestrator.v1.CompareVersionsRequest
+	28, // 79: alur.orchestrator.v1.OrchestratorService.RetrainRun:input_type -> alur.orchestrator.v1.RetrainRunRequest
+	52, // 80: alur.orchestrator.v1.OrchestratorService.ListMetrics:input_type -> alur.orchestrator.v1.ListMetricsRequest
+	34, // 81: alur.orchestrator.v1.OrchestratorService.UploadSource:output_type -> alur.orchestrator.v1.UploadSourceResponse
+	36, // 82: alur.orchestrator.v1.OrchestratorService.StartRun:output_type -> alur.orchestrator.v1.StartRunResponse
+	38, // 83: alur.orchestrator.v1.OrchestratorService.GetRun:output_type -> alur.orchestrator.v1.GetRunResponse
+	40, // 84: alur.orchestrator.v1.OrchestratorService.ListRuns:output_type -> alur.orchestrator.v1.ListRunsResponse
+	43, // 85: alur.orchestrator.v1.OrchestratorService.WatchRun:output_type -> alur.orchestrator.v1.WatchRunResponse
+	45, // 86: alur.orchestrator.v1.OrchestratorService.CancelRun:output_type -> alur.orchestrator.v1.CancelRunResponse
+	47, // 87: alur.orchestrator.v1.OrchestratorService.ListArtifacts:output_type -> alur.orchestrator.v1.ListArtifactsResponse
+	49, // 88: alur.orchestrator.v1.OrchestratorService.GetArtifact:output_type -> alur.orchestrator.v1.GetArtifactResponse
+	51, // 89: alur.orchestrator.v1.OrchestratorService.Predict:output_type -> alur.orchestrator.v1.PredictResponse
+	21, // 90: alur.orchestrator.v1.OrchestratorService.AppendDataset:output_type -> alur.orchestrator.v1.AppendDatasetResponse
+	23, // 91: alur.orchestrator.v1.OrchestratorService.ListDatasets:output_type -> alur.orchestrator.v1.ListDatasetsResponse
+	25, // 92: alur.orchestrator.v1.OrchestratorService.GetDataset:output_type -> alur.orchestrator.v1.GetDatasetResponse
+	27, // 93: alur.orchestrator.v1.OrchestratorService.CompareVersions:output_type -> alur.orchestrator.v1.CompareVersionsResponse
+	29, // 94: alur.orchestrator.v1.OrchestratorService.RetrainRun:output_type -> alur.orchestrator.v1.RetrainRunResponse
+	53, // 95: alur.orchestrator.v1.OrchestratorService.ListMetrics:output_type -> alur.orchestrator.v1.ListMetricsResponse
+	81, // [81:96] is the sub-list for method output_type
+	66, // [66:81] is the sub-list for method input_type
+	66, // [66:66] is the sub-list for extension type_name
+	66, // [66:66] is the sub-list for extension extendee
+	0,  // [0:66] is the sub-list for field type_name
 }
 
 func init() { file_alur_orchestrator_v1_orchestrator_proto_init() }
@@ -4484,7 +4669,7 @@ func file_alur_orchestrator_v1_orchestrator_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_alur_orchestrator_v1_orchestrator_proto_rawDesc), len(file_alur_orchestrator_v1_orchestrator_proto_rawDesc)),
 			NumEnums:      4,
-			NumMessages:   52,
+			NumMessages:   55,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

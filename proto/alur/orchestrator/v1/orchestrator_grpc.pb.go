@@ -36,6 +36,7 @@ const (
 	OrchestratorService_GetDataset_FullMethodName      = "/alur.orchestrator.v1.OrchestratorService/GetDataset"
 	OrchestratorService_CompareVersions_FullMethodName = "/alur.orchestrator.v1.OrchestratorService/CompareVersions"
 	OrchestratorService_RetrainRun_FullMethodName      = "/alur.orchestrator.v1.OrchestratorService/RetrainRun"
+	OrchestratorService_ListMetrics_FullMethodName     = "/alur.orchestrator.v1.OrchestratorService/ListMetrics"
 )
 
 // OrchestratorServiceClient is the client API for OrchestratorService service.
@@ -91,6 +92,12 @@ type OrchestratorServiceClient interface {
 	// its dataset pinned to the dataset's latest version. The run's source
 	// must be a dataset (FAILED_PRECONDITION otherwise).
 	RetrainRun(ctx context.Context, in *RetrainRunRequest, opts ...grpc.CallOption) (*RetrainRunResponse, error)
+	// ListMetrics lists the metric names Objective.metric accepts, per task,
+	// with their direction and which one is the task's default: server
+	// reflection carries no comments, so this is how a client discovers them.
+	// (The algorithms and their hyperparameters come from the train
+	// service's ListAlgorithms.)
+	ListMetrics(ctx context.Context, in *ListMetricsRequest, opts ...grpc.CallOption) (*ListMetricsResponse, error)
 }
 
 type orchestratorServiceClient struct {
@@ -262,6 +269,16 @@ func (c *orchestratorServiceClient) RetrainRun(ctx context.Context, in *RetrainR
 	return out, nil
 }
 
+func (c *orchestratorServiceClient) ListMetrics(ctx context.Context, in *ListMetricsRequest, opts ...grpc.CallOption) (*ListMetricsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListMetricsResponse)
+	err := c.cc.Invoke(ctx, OrchestratorService_ListMetrics_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // OrchestratorServiceServer is the server API for OrchestratorService service.
 // All implementations must embed UnimplementedOrchestratorServiceServer
 // for forward compatibility.
@@ -315,6 +332,12 @@ type OrchestratorServiceServer interface {
 	// its dataset pinned to the dataset's latest version. The run's source
 	// must be a dataset (FAILED_PRECONDITION otherwise).
 	RetrainRun(context.Context, *RetrainRunRequest) (*RetrainRunResponse, error)
+	// ListMetrics lists the metric names Objective.metric accepts, per task,
+	// with their direction and which one is the task's default: server
+	// reflection carries no comments, so this is how a client discovers them.
+	// (The algorithms and their hyperparameters come from the train
+	// service's ListAlgorithms.)
+	ListMetrics(context.Context, *ListMetricsRequest) (*ListMetricsResponse, error)
 	mustEmbedUnimplementedOrchestratorServiceServer()
 }
 
@@ -366,6 +389,9 @@ func (UnimplementedOrchestratorServiceServer) CompareVersions(context.Context, *
 }
 func (UnimplementedOrchestratorServiceServer) RetrainRun(context.Context, *RetrainRunRequest) (*RetrainRunResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method RetrainRun not implemented")
+}
+func (UnimplementedOrchestratorServiceServer) ListMetrics(context.Context, *ListMetricsRequest) (*ListMetricsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListMetrics not implemented")
 }
 func (UnimplementedOrchestratorServiceServer) mustEmbedUnimplementedOrchestratorServiceServer() {}
 func (UnimplementedOrchestratorServiceServer) testEmbeddedByValue()                             {}
@@ -615,6 +641,24 @@ func _OrchestratorService_RetrainRun_Handler(srv interface{}, ctx context.Contex
 	return interceptor(ctx, in, info, handler)
 }
 
+func _OrchestratorService_ListMetrics_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListMetricsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(OrchestratorServiceServer).ListMetrics(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: OrchestratorService_ListMetrics_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(OrchestratorServiceServer).ListMetrics(ctx, req.(*ListMetricsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // OrchestratorService_ServiceDesc is the grpc.ServiceDesc for OrchestratorService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -665,6 +709,10 @@ var OrchestratorService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "RetrainRun",
 			Handler:    _OrchestratorService_RetrainRun_Handler,
+		},
+		{
+			MethodName: "ListMetrics",
+			Handler:    _OrchestratorService_ListMetrics_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{
