@@ -155,7 +155,11 @@ func (s *Server) Close() error {
 
 // StartRun validates the spec and queues the run.
 func (s *Server) StartRun(ctx context.Context, req *orchestratorv1.StartRunRequest) (*orchestratorv1.StartRunResponse, error) {
-	if err := search.ValidateSpec(req.GetSpec()); err != nil {
+	cat, err := s.stages.Algorithms(ctx)
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	if err := search.ValidateSpec(req.GetSpec(), cat); err != nil {
 		return nil, toStatus(err)
 	}
 	if u := req.GetSpec().GetSource().GetUpload(); u != "" {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/alur-ml/alur/ml/algo"
 	"github.com/alur-ml/alur/ml/display"
 	"github.com/alur-ml/alur/ml/metrics"
 	"github.com/alur-ml/alur/ml/table"
@@ -200,13 +201,29 @@ func (r *runner) storePrepared(prep *stageclient.Prepared, datasetDigest string)
 		display.Count(int64(prep.Splits[prepv1.Split_SPLIT_TEST].NumRows())), len(prep.Transform.GetFeatureNames())), nil
 }
 
+// algorithms asks train for its algorithms, retrying while train is
+// unavailable like any step.
+func (r *runner) algorithms() (*algo.Catalog, error) {
+	var cat *algo.Catalog
+	_, _, err := r.retryUnavailable("search", func(ctx context.Context) ([]string, string, error) {
+		var err error
+		cat, err = r.eng.stages.Algorithms(ctx)
+		return nil, "", err
+	})
+	return cat, err
+}
+
 // search is the optimisation loop: train and score candidates on the
 // validation rows (or cross-validation folds) until the target is met or
 // the budget is spent, then pick the best trial.
 func (p *pipeline) search() error {
 	r := p.r
 	task := p.transform.GetTask()
-	configs := search.ExpandCandidates(p.spec, task)
+	cat, err := r.algorithms()
+	if err != nil {
+		return err
+	}
+	configs := search.ExpandCandidates(p.spec, task, cat)
 	if len(configs) == 0 {
 		return fault.Field("spec.candidates", "no algorithm supports %s", search.TaskWord(task))
 	}
@@ -223,7 +240,7 @@ func (p *pipeline) search() error {
 	loop := &search.Loop{
 		Configs: configs, Objective: p.spec.GetObjective(), Task: task, Metric: p.metric,
 		Label: p.transform.GetLabel(), Seed: p.spec.GetSeed(), Train: p.train, Valid: p.valid,
-		Parallel: r.eng.cfg.MaxParallelTrials,
+		Parallel: r.eng.cfg.MaxParallelTrials, Catalog: cat,
 	}
 	if k := int(p.spec.GetCvFolds()); k >= 2 {
 		both, err := artifacts.ConcatTables(trainTable, validTable)

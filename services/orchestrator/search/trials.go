@@ -68,6 +68,9 @@ type Loop struct {
 	Folds        []Fold
 	// Parallel caps the trials trained at once; 0 means 1.
 	Parallel int
+	// Catalog is the algorithms train serves; a trial records its
+	// parameters resolved against the algorithm's spec in it.
+	Catalog *algo.Catalog
 }
 
 // Run trains and scores the configurations in order, up to Parallel at a
@@ -140,9 +143,11 @@ func Fatal(err error) bool {
 // whether it is fatal.
 func (l *Loop) runTrial(s Steps, n int32, cfg Config) error {
 	trial := &orchestratorv1.Trial{Number: n, Algorithm: cfg.Algorithm, Params: cfg.Params}
-	if a, ok := algo.Lookup(cfg.Algorithm); ok {
-		if full, err := a.ResolveParams(cfg.Params); err == nil {
-			trial.Params = full
+	if l.Catalog != nil {
+		if a, ok := l.Catalog.Lookup(cfg.Algorithm); ok {
+			if full, err := a.ResolveParams(cfg.Params); err == nil {
+				trial.Params = full
+			}
 		}
 	}
 	tc := &trainv1.TrainConfig{Algorithm: cfg.Algorithm, Params: cfg.Params, Label: l.Label, Task: l.Task, Seed: l.Seed}

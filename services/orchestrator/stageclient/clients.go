@@ -7,10 +7,12 @@ import (
 	"io"
 	"time"
 
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/alur-ml/alur/ml/algo"
 	"github.com/alur-ml/alur/ml/table"
 	"github.com/alur-ml/alur/ml/tablepb"
 	datav1 "github.com/alur-ml/alur/proto/alur/data/v1"
@@ -53,6 +55,9 @@ type Clients struct {
 	train  trainv1.TrainServiceClient
 	eval   evalv1.EvalServiceClient
 	conns  []*grpc.ClientConn
+	// catalog keeps the algorithms train serves, refreshed when the train
+	// connection is re-established.
+	catalog *Catalog
 
 	// stepTimeout bounds one data stage call (collect, profile, prepare,
 	// evaluate); trainTimeout bounds one training call.
@@ -88,6 +93,7 @@ func Dial(cfg Config) (*Clients, error) {
 		return nil, s.closeWith(err)
 	}
 	s.train = trainv1.NewTrainServiceClient(c)
+	s.catalog = NewCatalog(c, 0)
 	if c, err = dial("eval", cfg.EvalAddr); err != nil {
 		return nil, s.closeWith(err)
 	}
@@ -110,8 +116,11 @@ func (s *Clients) ResetBackoff() {
 	}
 }
 
-// Close closes every stage connection.
+// Close stops the catalog's watch and closes every stage connection.
 func (s *Clients) Close() {
+	if s.catalog != nil {
+		s.catalog.Close()
+	}
 	for _, c := range s.conns {
 		_ = c.Close()
 	}
@@ -393,7 +402,42 @@ func (s *Clients) Train(ctx context.Context, cfg *trainv1.TrainConfig, t *table.
 	ctx, cancel := context.WithTimeout(ctx, s.trainTimeout)
 	defer cancel()
 	model, res, err := Train(ctx, s.train, cfg, t, progress)
+	if refusesAlgorithm(err) {
+		// Train no longer knows an algorithm the catalog listed: the
+		// service changed behind a connection that stayed up.
+		s.catalog.Invalidate()
+	}
 	return model, res, fault.FromStage(err)
+}
+
+// Algorithms returns the algorithms train serves (cached; see Catalog).
+// When train cannot be asked, the error is fault.ErrStageUnavailable
+// naming train, whatever the transport said.
+func (s *Clients) Algorithms(ctx context.Context) (*algo.Catalog, error) {
+	cat, err := s.catalog.Get(ctx)
+	if err != nil {
+		return nil, fault.New(codes.Unavailable, "train service: cannot list its algorithms: %v", status.Convert(err).Message())
+	}
+	return cat, nil
+}
+
+// refusesAlgorithm reports whether err is train refusing the config's
+// algorithm (an InvalidArgument naming config.algorithm).
+func refusesAlgorithm(err error) bool {
+	st, ok := status.FromError(err)
+	if !ok || st.Code() != codes.InvalidArgument {
+		return false
+	}
+	for _, d := range st.Details() {
+		if br, ok := d.(*errdetails.BadRequest); ok {
+			for _, v := range br.GetFieldViolations() {
+				if v.GetField() == "config.algorithm" {
+					return true
+				}
+			}
+		}
+	}
+	return false
 }
 
 // Evaluate scores a model on a prepared table.
