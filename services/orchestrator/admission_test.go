@@ -33,7 +33,7 @@ func silentStages(t *testing.T) Config {
 	return Config{
 		DataDir: t.TempDir(), IngestAddr: addr, PrepAddr: addr, EvalAddr: addr,
 		TrainAddr: serveTrain(t, train.NewServer(train.Config{})),
-		Logger: slog.New(slog.DiscardHandler), StageRetryWindow: time.Hour,
+		Logger:    slog.New(slog.DiscardHandler), StageRetryWindow: time.Hour,
 	}
 }
 

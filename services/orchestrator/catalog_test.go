@@ -31,8 +31,8 @@ func (w wideTrain) ListAlgorithms(ctx context.Context, req *trainv1.ListAlgorith
 		return nil, err
 	}
 	resp.Algorithms = append(resp.Algorithms, &trainv1.AlgorithmInfo{
-		Name: "my_boosting",
-		Tasks: []datav1.Task{datav1.Task_TASK_CLASSIFICATION},
+		Name:   "my_boosting",
+		Tasks:  []datav1.Task{datav1.Task_TASK_CLASSIFICATION},
 		Params: []*trainv1.ParamInfo{{Name: "rounds", DefaultValue: 10, Min: 1, Max: 1000, Type: trainv1.ParamType_PARAM_TYPE_INTEGER}},
 	})
 	return resp, nil
