@@ -71,8 +71,8 @@ func NewGRPCServer(logger *slog.Logger, opts ...grpc.ServerOption) *Server {
 		// call is counted and logged as the Internal it answers.
 		// Interceptors from opts (the token check of ServerOptions) run
 		// after these: rejected calls are counted and logged too.
-		grpc.ChainUnaryInterceptor(unaryMetrics, unaryLog(logger), unaryRecover(logger)),
-		grpc.ChainStreamInterceptor(streamMetrics, streamLog(logger), streamRecover(logger)),
+		grpc.ChainUnaryInterceptor(serverMetrics.UnaryServerInterceptor(), unaryLog(logger), unaryRecover(logger)),
+		grpc.ChainStreamInterceptor(serverMetrics.StreamServerInterceptor(), streamLog(logger), streamRecover(logger)),
 		// Ask clients to reconnect every few minutes so that round-robin
 		// clients re-resolve DNS and find replicas added since; calls in
 		// flight finish on the old connection (the grace is unbounded).

@@ -35,6 +35,8 @@ var Rules = func() []Rule {
 			Why: "only mains import the orchestrator's gRPC layer; its subpackages never import it back"},
 		{From: "services/orchestrator/fault", Deny: []string{"*"},
 			Why: "the typed errors are a leaf every layer can use"},
+		{From: "services/orchestrator/obs", Deny: []string{"*"},
+			Why: "the orchestrator's metrics are a leaf the engine and datasets record into"},
 		{From: "services/orchestrator/artifacts", Deny: []string{"services/...", "serverkit", "google.golang.org/grpc/..."},
 			Why: "encodings know no store, client or server"},
 		{From: "services/orchestrator/store", Deny: []string{"services/...", "ml/...", "serverkit", "google.golang.org/grpc/..."},
