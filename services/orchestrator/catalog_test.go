@@ -1,7 +1,8 @@
-package orchestrator
+package orchestrator_test
 
 import (
 	"context"
+	"github.com/alur-ml/alur/services/orchestrator"
 	"log/slog"
 	"net"
 	"strings"
@@ -100,7 +101,7 @@ func TestStartRunWithoutTrain(t *testing.T) {
 	}
 	addr := lis.Addr().String()
 	_ = lis.Close() // nothing listens there now
-	cfg := Config{DataDir: t.TempDir(), IngestAddr: addr, PrepAddr: addr, TrainAddr: addr, EvalAddr: addr, Logger: slog.New(slog.DiscardHandler)}
+	cfg := orchestrator.Config{DataDir: t.TempDir(), IngestAddr: addr, PrepAddr: addr, TrainAddr: addr, EvalAddr: addr, Logger: slog.New(slog.DiscardHandler)}
 	_, client, stop := newTestOrchestrator(t, cfg)
 	defer stop()
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)

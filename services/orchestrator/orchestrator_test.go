@@ -1,9 +1,10 @@
-package orchestrator
+package orchestrator_test
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/alur-ml/alur/services/orchestrator"
 	"io"
 	"log/slog"
 	"strings"
@@ -29,7 +30,7 @@ import (
 )
 
 // startStages serves the four stages on loopback ports in this process.
-func startStages(t *testing.T) Config {
+func startStages(t *testing.T) orchestrator.Config {
 	t.Helper()
 	serve := func(register func(*grpc.Server)) string {
 		srv := serverkit.NewGRPCServer(slog.New(slog.DiscardHandler))
@@ -44,7 +45,7 @@ func startStages(t *testing.T) Config {
 		t.Cleanup(func() { cancel(); <-done })
 		return lis.Addr().String()
 	}
-	return Config{
+	return orchestrator.Config{
 		IngestAddr: serve(func(g *grpc.Server) { ingestv1.RegisterIngestServiceServer(g, ingest.NewServer(ingest.Config{})) }),
 		PrepAddr:   serve(func(g *grpc.Server) { prepv1.RegisterPrepServiceServer(g, prep.NewServer(prep.Config{})) }),
 		TrainAddr:  serve(func(g *grpc.Server) { trainv1.RegisterTrainServiceServer(g, train.NewServer(train.Config{})) }),
@@ -54,9 +55,9 @@ func startStages(t *testing.T) Config {
 }
 
 // newTestOrchestrator serves an orchestrator over bufconn.
-func newTestOrchestrator(t *testing.T, cfg Config) (*Server, orchestratorv1.OrchestratorServiceClient, func()) {
+func newTestOrchestrator(t *testing.T, cfg orchestrator.Config) (*orchestrator.Server, orchestratorv1.OrchestratorServiceClient, func()) {
 	t.Helper()
-	srv, err := New(cfg)
+	srv, err := orchestrator.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -180,11 +181,11 @@ func TestResumeAfterRestart(t *testing.T) {
 	// Stop the orchestrator once the first trial has finished.
 	deadline := time.Now().Add(time.Minute)
 	for time.Now().Before(deadline) {
-		r, err := srv.getRun(id)
+		r, err := srv.GetRun(context.Background(), &orchestratorv1.GetRunRequest{RunId: id})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(r.GetTrials()) >= 1 {
+		if len(r.GetRun().GetTrials()) >= 1 {
 			break
 		}
 		time.Sleep(5 * time.Millisecond)
@@ -210,7 +211,7 @@ func TestResumeAfterRestart(t *testing.T) {
 			t.Errorf("step %s recorded %d times", name, n)
 		}
 	}
-	problems, err := srv2.store.Check()
+	problems, err := srv2.Store().Check()
 	if err != nil || len(problems) != 0 {
 		t.Errorf("store check: %v %v", problems, err)
 	}
@@ -362,7 +363,7 @@ func TestUploadAndFailedRun(t *testing.T) {
 	if run.GetState() != orchestratorv1.RunState_RUN_STATE_FAILED || !strings.Contains(run.GetError(), "constant") {
 		t.Fatalf("run %v with error %q, want failed: constant label", run.GetState(), run.GetError())
 	}
-	arts, err := srv.store.ListArtifacts(run.GetId())
+	arts, err := srv.Store().ListArtifacts(run.GetId())
 	if err != nil {
 		t.Fatal(err)
 	}
