@@ -73,6 +73,13 @@ func RegisterMetrics(cs ...prometheus.Collector) error {
 // scrape in flight when the process stops.
 const metricsShutdownGrace = 5 * time.Second
 
+// ServeMetrics serves Registry as /metrics on lis until ctx is done, for
+// a process that runs several services (alur dev) and exports them all
+// from one endpoint.
+func ServeMetrics(ctx context.Context, lis net.Listener, logger *slog.Logger) error {
+	return serveMetrics(ctx, lis, logger)
+}
+
 // serveMetrics serves /metrics on lis until ctx is done, then shuts the
 // HTTP server down gracefully.
 func serveMetrics(ctx context.Context, lis net.Listener, logger *slog.Logger) error {

@@ -69,16 +69,11 @@ func runDemo(ctx context.Context, a *app, args []string) error {
 	if *verbose {
 		level = slog.LevelInfo
 	}
-	st, err := startStack(ctx, stackConfig{
-		DataDir:          dir,
-		OrchestratorAddr: "127.0.0.1:0",
-		IngestAddr:       "127.0.0.1:0",
-		PrepAddr:         "127.0.0.1:0",
-		TrainAddr:        "127.0.0.1:0",
-		EvalAddr:         "127.0.0.1:0",
-		HTTPAddr:         *httpAddr,
-		Logger:           slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: level})),
-	})
+	// Every service on a loopback port the system picks (stack.Loopback).
+	cfg := stackConfig{HTTPAddr: *httpAddr}
+	cfg.DataDir = dir
+	cfg.Logger = slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: level}))
+	st, err := startStack(ctx, cfg)
 	if err != nil {
 		return err
 	}

@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"github.com/alur-ml/alur/services/orchestrator/alurtest"
+	"github.com/alur-ml/alur/services/orchestrator/stack"
 	"regexp"
 	"strconv"
 	"strings"
@@ -54,15 +56,7 @@ func TestDemoIris(t *testing.T) {
 
 	// The artifacts outlive the demo: serve the same data directory again
 	// and query the run, as the demo's hint says.
-	st, err := startStack(context.Background(), loopbackStack(dir))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		if err := st.Stop(); err != nil {
-			t.Errorf("stop: %v", err)
-		}
-	}()
+	st := alurtest.Start(t, stack.Config{DataDir: dir})
 	env := map[string]string{serverEnv: st.OrchestratorAddr}
 	a, out, errb = newTestApp(env)
 	if code := runMain(context.Background(), []string{"runs", "show", id[1]}, a); code != exitOK {
@@ -83,17 +77,6 @@ func TestDemoIris(t *testing.T) {
 	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
 	if len(lines) != 2 || !strings.HasPrefix(lines[0], "setosa") || !strings.HasPrefix(lines[1], "virginica") {
 		t.Errorf("predictions:\n%s", out)
-	}
-}
-
-func loopbackStack(dir string) stackConfig {
-	return stackConfig{
-		DataDir:          dir,
-		OrchestratorAddr: "127.0.0.1:0",
-		IngestAddr:       "127.0.0.1:0",
-		PrepAddr:         "127.0.0.1:0",
-		TrainAddr:        "127.0.0.1:0",
-		EvalAddr:         "127.0.0.1:0",
 	}
 }
 

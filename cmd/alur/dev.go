@@ -5,7 +5,10 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"net"
 	"strings"
+
+	"github.com/alur-ml/alur/serverkit"
 )
 
 const devUsage = `
@@ -13,13 +16,15 @@ Usage:
   alur dev [--data-dir DIR] [--data-root DIR] [--allow-url-host HOST]
            [--addr ADDR] [--ingest-addr ADDR] [--prep-addr ADDR]
            [--train-addr ADDR] [--eval-addr ADDR] [--http ADDR]
+           [--metrics-addr ADDR]
 
 Serves the five alur services from this one process, on their default ports
 unless told otherwise, until SIGINT or SIGTERM; then they shut down
 gracefully and unfinished runs resume on the next start. The other commands
 (run, runs, predict, report) talk to the orchestrator at localhost:7000 by
 default. The web dashboard is served on --http (localhost:8080; empty
-disables it).
+disables it). --metrics-addr serves Prometheus metrics of all five
+services, from one registry, at http://ADDR/metrics (default: none).
 
 Every service answers grpc.health.v1 and server reflection, so
 "grpcurl -plaintext localhost:7000 list" works. Logs go to stderr; set
@@ -45,6 +50,7 @@ func runDev(ctx context.Context, a *app, args []string) error {
 	fs.StringVar(&cfg.TrainAddr, "train-addr", "localhost:7003", "train listen `address`")
 	fs.StringVar(&cfg.EvalAddr, "eval-addr", "localhost:7004", "eval listen `address`")
 	fs.StringVar(&cfg.HTTPAddr, "http", "localhost:8080", "web dashboard listen `address` (empty disables it)")
+	metricsAddr := fs.String("metrics-addr", "", "Prometheus /metrics listen `address` (empty disables it)")
 	rest, err := parseFlags(a, fs, devUsage, args)
 	if err != nil {
 		return err
@@ -61,9 +67,23 @@ func runDev(ctx context.Context, a *app, args []string) error {
 	}
 	cfg.Logger = slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: level}))
 
+	var metricsLis net.Listener
+	if *metricsAddr != "" {
+		// Listen before anything starts, so a taken port fails at once.
+		if metricsLis, err = serverkit.Listen(*metricsAddr); err != nil {
+			return fmt.Errorf("metrics: %w", err)
+		}
+	}
 	st, err := startStack(ctx, cfg)
 	if err != nil {
+		if metricsLis != nil {
+			metricsLis.Close()
+		}
 		return err
+	}
+	if metricsLis != nil {
+		stopMetrics := serveMetrics(metricsLis, cfg.Logger)
+		defer stopMetrics()
 	}
 	tw := newTable(a.stdout)
 	fmt.Fprintf(tw, "orchestrator\t%s\n", st.OrchestratorAddr)
@@ -74,6 +94,9 @@ func runDev(ctx context.Context, a *app, args []string) error {
 	fmt.Fprintf(tw, "data\t%s\n", st.StorePath)
 	if st.DashboardURL != "" {
 		fmt.Fprintf(tw, "dashboard\t%s\n", st.DashboardURL)
+	}
+	if metricsLis != nil {
+		fmt.Fprintf(tw, "metrics\thttp://%s/metrics\n", metricsLis.Addr())
 	}
 	tw.Flush()
 	fmt.Fprintln(a.stdout, "Serving; press Ctrl-C to stop. From another terminal: alur run --csv FILE --label COLUMN")
@@ -94,4 +117,21 @@ func runDev(ctx context.Context, a *app, args []string) error {
 	}
 	fmt.Fprintln(a.stdout, "Stopped.")
 	return nil
+}
+
+// serveMetrics serves the process's one registry (every service of the
+// stack records into it) on lis until the returned stop is called.
+func serveMetrics(lis net.Listener, logger *slog.Logger) (stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := serverkit.ServeMetrics(ctx, lis, logger); err != nil {
+			logger.Error("metrics", "err", err)
+		}
+	}()
+	return func() {
+		cancel()
+		<-done
+	}
 }

@@ -77,6 +77,10 @@ func TestCheckCatches(t *testing.T) {
 		{"engine builds statuses", map[string][]string{m("services/orchestrator/engine"): {"google.golang.org/grpc/status"}}, "google.golang.org/grpc/status"},
 		{"subpackage imports the gRPC layer", map[string][]string{m("services/orchestrator/engine"): {m("services/orchestrator")}}, m("services/orchestrator")},
 		{"fault imports anything of ours", map[string][]string{m("services/orchestrator/fault"): {m("ml/table")}}, m("ml/table")},
+		{"obs imports anything of ours", map[string][]string{m("services/orchestrator/obs"): {m("serverkit")}}, m("serverkit")},
+		{"the engine calls a stage in process", map[string][]string{m("services/orchestrator/engine"): {m("services/train")}}, m("services/train")},
+		{"production code starts a test stack", map[string][]string{m("cmd/alur"): {m("services/orchestrator/alurtest")}}, m("services/orchestrator/alurtest")},
+		{"a service runs the stack", map[string][]string{m("services/orchestrator/dashboard"): {m("services/orchestrator/stack")}}, m("services/orchestrator/stack")},
 	} {
 		violations, _ := Check(Rules, tc.graph)
 		found := false
@@ -86,6 +90,15 @@ func TestCheckCatches(t *testing.T) {
 		if !found {
 			t.Errorf("%s: no violation reported for %s (got %v)", tc.name, tc.want, violations)
 		}
+	}
+	// A main may import the gRPC layer and the stack; the stack may run
+	// the stages and the orchestrator.
+	if v, _ := Check(Rules, map[string][]string{
+		m("cmd/alur"):                       {m("services/orchestrator/stack")},
+		m("services/orchestrator/stack"):    {m("services/orchestrator"), m("services/train")},
+		m("services/orchestrator/alurtest"): {m("services/orchestrator/stack")},
+	}); len(v) != 0 {
+		t.Errorf("the stack's users flagged: %v", v)
 	}
 	// A main may import the gRPC layer.
 	if v, _ := Check(Rules, map[string][]string{m("services/orchestrator/cmd/orchestrator"): {m("services/orchestrator")}}); len(v) != 0 {
