@@ -4,6 +4,8 @@ import (
 	"context"
 	"github.com/alur-ml/alur/services/orchestrator"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"net"
 	"strings"
 	"testing"
@@ -109,5 +111,33 @@ func TestStartRunWithoutTrain(t *testing.T) {
 	_, err = client.StartRun(ctx, &orchestratorv1.StartRunRequest{Spec: irisSpec()})
 	if status.Code(err) != codes.Unavailable || !strings.Contains(status.Convert(err).Message(), "train") {
 		t.Fatalf("got %v, want Unavailable naming train", err)
+	}
+}
+
+// TestOrchestratorMetrics checks that the orchestrator registers its own
+// metrics on the process registry and that its calls count in the
+// standard gRPC server metrics.
+func TestOrchestratorMetrics(t *testing.T) {
+	_, client, stop := newTestOrchestrator(t, silentStages(t))
+	defer stop()
+	if _, err := client.GetRun(t.Context(), &orchestratorv1.GetRunRequest{RunId: "missing"}); status.Code(err) != codes.NotFound {
+		t.Fatalf("GetRun: %v", err)
+	}
+	// StartRun asks train for its algorithms: a client call.
+	if _, err := client.StartRun(t.Context(), &orchestratorv1.StartRunRequest{Spec: irisSpec()}); err != nil {
+		t.Fatalf("StartRun: %v", err)
+	}
+	rec := httptest.NewRecorder()
+	serverkit.MetricsHandler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	body := rec.Body.String()
+	for _, want := range []string{
+		`grpc_server_handled_total{grpc_code="NotFound",grpc_method="GetRun",grpc_service="alur.orchestrator.v1.OrchestratorService",grpc_type="unary"}`,
+		`grpc_client_handled_total{grpc_code="OK",grpc_method="ListAlgorithms",grpc_service="alur.train.v1.TrainService",grpc_type="unary"}`,
+		"# TYPE alur_cache_hits_total counter",
+		"# TYPE alur_artifact_bytes_total counter",
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
 	}
 }
