@@ -4,11 +4,9 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
-	"net"
 	"strings"
-
-	"github.com/alur-ml/alur/serverkit"
 )
 
 const devUsage = `
@@ -32,73 +30,15 @@ ALUR_LOG_LEVEL=debug|info|warn|error to change how much.
 `
 
 func runDev(ctx context.Context, a *app, args []string) error {
-	fs := flag.NewFlagSet("dev", flag.ContinueOnError)
-	cfg := stackConfig{}
-	fs.StringVar(&cfg.DataDir, "data-dir", ".alur", "`directory` for the orchestrator's bbolt file")
-	fs.StringVar(&cfg.DataRoot, "data-root", "", "`directory` that a spec's source.path is relative to (ingest's data root)")
-	fs.Func("allow-url-host", "`host` (or host:port) the ingest service may download source URLs from; repeatable or comma-separated (default: none, URLs off)", func(v string) error {
-		for _, h := range strings.Split(v, ",") {
-			if h = strings.TrimSpace(h); h != "" {
-				cfg.AllowURLHosts = append(cfg.AllowURLHosts, h)
-			}
-		}
-		return nil
-	})
-	fs.StringVar(&cfg.OrchestratorAddr, "addr", "localhost:7000", "orchestrator listen `address`")
-	fs.StringVar(&cfg.IngestAddr, "ingest-addr", "localhost:7001", "ingest listen `address`")
-	fs.StringVar(&cfg.PrepAddr, "prep-addr", "localhost:7002", "prep listen `address`")
-	fs.StringVar(&cfg.TrainAddr, "train-addr", "localhost:7003", "train listen `address`")
-	fs.StringVar(&cfg.EvalAddr, "eval-addr", "localhost:7004", "eval listen `address`")
-	fs.StringVar(&cfg.HTTPAddr, "http", "localhost:8080", "web dashboard listen `address` (empty disables it)")
-	metricsAddr := fs.String("metrics-addr", "", "Prometheus /metrics listen `address` (empty disables it)")
-	rest, err := parseFlags(a, fs, devUsage, args)
+	cfg, err := parseDevFlags(a, args)
 	if err != nil {
 		return err
-	}
-	if len(rest) > 0 {
-		return usageErrorf("dev", "unexpected argument %q", rest[0])
-	}
-	if cfg.DataDir == "" {
-		return usageErrorf("dev", "--data-dir must not be empty")
-	}
-	level := slog.LevelInfo
-	if err := level.UnmarshalText([]byte(a.getenv("ALUR_LOG_LEVEL"))); err != nil {
-		level = slog.LevelInfo
-	}
-	cfg.Logger = slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: level}))
-
-	var metricsLis net.Listener
-	if *metricsAddr != "" {
-		// Listen before anything starts, so a taken port fails at once.
-		if metricsLis, err = serverkit.Listen(*metricsAddr); err != nil {
-			return fmt.Errorf("metrics: %w", err)
-		}
 	}
 	st, err := startStack(ctx, cfg)
 	if err != nil {
-		if metricsLis != nil {
-			metricsLis.Close()
-		}
 		return err
 	}
-	if metricsLis != nil {
-		stopMetrics := serveMetrics(metricsLis, cfg.Logger)
-		defer stopMetrics()
-	}
-	tw := newTable(a.stdout)
-	fmt.Fprintf(tw, "orchestrator\t%s\n", st.OrchestratorAddr)
-	fmt.Fprintf(tw, "ingest\t%s\n", st.IngestAddr)
-	fmt.Fprintf(tw, "prep\t%s\n", st.PrepAddr)
-	fmt.Fprintf(tw, "train\t%s\n", st.TrainAddr)
-	fmt.Fprintf(tw, "eval\t%s\n", st.EvalAddr)
-	fmt.Fprintf(tw, "data\t%s\n", st.StorePath)
-	if st.DashboardURL != "" {
-		fmt.Fprintf(tw, "dashboard\t%s\n", st.DashboardURL)
-	}
-	if metricsLis != nil {
-		fmt.Fprintf(tw, "metrics\thttp://%s/metrics\n", metricsLis.Addr())
-	}
-	tw.Flush()
+	printDevStack(a.stdout, st)
 	fmt.Fprintln(a.stdout, "Serving; press Ctrl-C to stop. From another terminal: alur run --csv FILE --label COLUMN")
 
 	var failure error
@@ -119,19 +59,60 @@ func runDev(ctx context.Context, a *app, args []string) error {
 	return nil
 }
 
-// serveMetrics serves the process's one registry (every service of the
-// stack records into it) on lis until the returned stop is called.
-func serveMetrics(lis net.Listener, logger *slog.Logger) (stop func()) {
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		if err := serverkit.ServeMetrics(ctx, lis, logger); err != nil {
-			logger.Error("metrics", "err", err)
+// parseDevFlags reads alur dev's flags into the stack's configuration,
+// with a logger on stderr at ALUR_LOG_LEVEL.
+func parseDevFlags(a *app, args []string) (stackConfig, error) {
+	fs := flag.NewFlagSet("dev", flag.ContinueOnError)
+	cfg := stackConfig{}
+	fs.StringVar(&cfg.DataDir, "data-dir", ".alur", "`directory` for the orchestrator's bbolt file")
+	fs.StringVar(&cfg.DataRoot, "data-root", "", "`directory` that a spec's source.path is relative to (ingest's data root)")
+	fs.Func("allow-url-host", "`host` (or host:port) the ingest service may download source URLs from; repeatable or comma-separated (default: none, URLs off)", func(v string) error {
+		for _, h := range strings.Split(v, ",") {
+			if h = strings.TrimSpace(h); h != "" {
+				cfg.AllowURLHosts = append(cfg.AllowURLHosts, h)
+			}
 		}
-	}()
-	return func() {
-		cancel()
-		<-done
+		return nil
+	})
+	fs.StringVar(&cfg.OrchestratorAddr, "addr", "localhost:7000", "orchestrator listen `address`")
+	fs.StringVar(&cfg.IngestAddr, "ingest-addr", "localhost:7001", "ingest listen `address`")
+	fs.StringVar(&cfg.PrepAddr, "prep-addr", "localhost:7002", "prep listen `address`")
+	fs.StringVar(&cfg.TrainAddr, "train-addr", "localhost:7003", "train listen `address`")
+	fs.StringVar(&cfg.EvalAddr, "eval-addr", "localhost:7004", "eval listen `address`")
+	fs.StringVar(&cfg.HTTPAddr, "http", "localhost:8080", "web dashboard listen `address` (empty disables it)")
+	fs.StringVar(&cfg.MetricsAddr, "metrics-addr", "", "Prometheus /metrics listen `address` (empty disables it)")
+	rest, err := parseFlags(a, fs, devUsage, args)
+	if err != nil {
+		return cfg, err
 	}
+	if len(rest) > 0 {
+		return cfg, usageErrorf("dev", "unexpected argument %q", rest[0])
+	}
+	if cfg.DataDir == "" {
+		return cfg, usageErrorf("dev", "--data-dir must not be empty")
+	}
+	level := slog.LevelInfo
+	if err := level.UnmarshalText([]byte(a.getenv("ALUR_LOG_LEVEL"))); err != nil {
+		level = slog.LevelInfo
+	}
+	cfg.Logger = slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: level}))
+	return cfg, nil
+}
+
+// printDevStack lists where each service listens.
+func printDevStack(w io.Writer, st *devStack) {
+	tw := newTable(w)
+	fmt.Fprintf(tw, "orchestrator\t%s\n", st.OrchestratorAddr)
+	fmt.Fprintf(tw, "ingest\t%s\n", st.IngestAddr)
+	fmt.Fprintf(tw, "prep\t%s\n", st.PrepAddr)
+	fmt.Fprintf(tw, "train\t%s\n", st.TrainAddr)
+	fmt.Fprintf(tw, "eval\t%s\n", st.EvalAddr)
+	fmt.Fprintf(tw, "data\t%s\n", st.StorePath)
+	if st.DashboardURL != "" {
+		fmt.Fprintf(tw, "dashboard\t%s\n", st.DashboardURL)
+	}
+	if st.MetricsURL != "" {
+		fmt.Fprintf(tw, "metrics\t%s\n", st.MetricsURL)
+	}
+	tw.Flush()
 }
