@@ -384,22 +384,47 @@ func evaluateTable(model *datav1.Model, t *table.Table, label string) (*evalResu
 	if cols != len(classes) {
 		return nil, fmt.Errorf("the model gives %d probabilities per row for %d classes", cols, len(classes))
 	}
-	// The test table's dictionary and the model's classes may order the
-	// classes differently; match them by name.
+	y, support, err := modelClasses(classes, pd.ClassNames, pd.Y)
+	if err != nil {
+		return nil, err
+	}
+	res.classCurves(out, y, support, classes)
+	if len(res.Curves) == 0 {
+		return nil, notAvailable("the test rows hold a single class, so no ROC or precision–recall curve is defined")
+	}
+	yModel := make([]float64, rows)
+	for i, k := range y {
+		yModel[i] = float64(k)
+	}
+	res.permutation(model, pd.X, yModel, "accuracy", accuracyScore)
+	return res, nil
+}
+
+// modelClasses maps the test rows' targets (indexes into the test table's
+// dictionary, names) to the model's class positions, and counts each
+// class's rows. The test table's dictionary and the model's classes may
+// order the classes differently; they are matched by name.
+func modelClasses(classes, names []string, targets []float64) (y, support []int, err error) {
 	pos := make(map[string]int, len(classes))
 	for k, c := range classes {
 		pos[c] = k
 	}
-	y := make([]int, rows)
-	support := make([]int, len(classes))
-	for i, v := range pd.Y {
-		k, ok := pos[pd.ClassNames[int(v)]]
+	y = make([]int, len(targets))
+	support = make([]int, len(classes))
+	for i, v := range targets {
+		k, ok := pos[names[int(v)]]
 		if !ok {
-			return nil, fmt.Errorf("test row %d has class %q, which the model does not know", i, pd.ClassNames[int(v)])
+			return nil, nil, fmt.Errorf("test row %d has class %q, which the model does not know", i, names[int(v)])
 		}
 		y[i] = k
 		support[k]++
 	}
+	return y, support, nil
+}
+
+// classCurves adds the one-vs-rest ROC and PR curves of the classes worth
+// drawing: the positive class of two, else the largest maxCurveClasses.
+func (res *evalResult) classCurves(out *mat.Dense, y, support []int, classes []string) {
 	want := make([]int, 0, len(classes))
 	if len(classes) == 2 {
 		want = append(want, 1) // the positive class tells the whole story
@@ -413,6 +438,7 @@ func evaluateTable(model *datav1.Model, t *table.Table, label string) (*evalResu
 			want = want[:maxCurveClasses]
 		}
 	}
+	rows := len(y)
 	scores := make([]float64, rows)
 	positive := make([]bool, rows)
 	for _, k := range want {
@@ -428,15 +454,6 @@ func evaluateTable(model *datav1.Model, t *table.Table, label string) (*evalResu
 		c.PR = thinCurve(c.PR, maxCurvePoints)
 		res.Curves = append(res.Curves, &classCurve{Class: classes[k], Support: support[k], binaryCurves: c})
 	}
-	if len(res.Curves) == 0 {
-		return nil, notAvailable("the test rows hold a single class, so no ROC or precision–recall curve is defined")
-	}
-	yModel := make([]float64, rows)
-	for i, k := range y {
-		yModel[i] = float64(k)
-	}
-	res.permutation(model, pd.X, yModel, "accuracy", accuracyScore)
-	return res, nil
 }
 
 // permutation measures the permutation importance of a model that did

@@ -12,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-
 	orchestratorv1 "github.com/alur-ml/alur/proto/alur/orchestrator/v1"
 	"github.com/alur-ml/alur/services/orchestrator/alurtest"
 	"github.com/alur-ml/alur/services/orchestrator/stack"
