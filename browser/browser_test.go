@@ -58,7 +58,8 @@ func TestDashboardInBrowser(t *testing.T) {
 	}
 	exe := chromiumPath(t)
 
-	client := startStack(t)
+	st := alurtest.Start(t, stack.Config{})
+	client := st.Orchestrator
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	iris := runToEnd(ctx, t, client, &orchestratorv1.PipelineSpec{
@@ -86,7 +87,9 @@ func TestDashboardInBrowser(t *testing.T) {
 		Seed: 42,
 	})
 
-	src := dashboard.ClientSource(client)
+	// The orchestrator's own source: its charts of the models'
+	// predictions ask eval.
+	src := st.Stack.Orchestrator.DashboardSource()
 	base := serveDashboard(t, src)
 	shots := screenshotDir(t)
 	irisReport := filepath.Join(shots, "report-iris.html")
@@ -162,14 +165,6 @@ func screenshotDir(t *testing.T) string {
 		t.Fatal(err)
 	}
 	return dir
-}
-
-// startStack serves the four stages and the orchestrator on loopback
-// ports in this process, as the separate binaries would, and returns a
-// client of the orchestrator.
-func startStack(t *testing.T) orchestratorv1.OrchestratorServiceClient {
-	t.Helper()
-	return alurtest.Start(t, stack.Config{}).Orchestrator
 }
 
 // serveDashboard serves the dashboard on a loopback port until the test

@@ -101,7 +101,7 @@ func runDemo(ctx context.Context, a *app, args []string) error {
 	}
 	writeRunReport(a.stdout, run)
 	reportPath := filepath.Join(dir, "report-"+run.GetId()+".html")
-	if page, err := dashboard.RenderReport(ctx, dashboard.ClientSource(c.orch), run.GetId()); err != nil {
+	if page, err := dashboard.RenderReport(ctx, st.Orchestrator.DashboardSource(), run.GetId()); err != nil {
 		fmt.Fprintf(a.stderr, "alur: the HTML report: %v\n", err)
 		reportPath = ""
 	} else if err := writeFileAtomic(reportPath, page); err != nil {

@@ -61,7 +61,7 @@ func startStack(ctx context.Context, cfg stackConfig) (*devStack, error) {
 		d.stopMetrics = serveMetrics(metricsLis, logger)
 	}
 	if cfg.HTTPAddr != "" {
-		if d.DashboardURL, d.stopDash, err = serveDashboard(cfg.HTTPAddr, st.OrchestratorAddr, logger); err != nil {
+		if d.DashboardURL, d.stopDash, err = serveDashboard(cfg.HTTPAddr, st.Orchestrator.DashboardSource(), logger); err != nil {
 			logger.Warn("no web dashboard", "err", err)
 		}
 	}

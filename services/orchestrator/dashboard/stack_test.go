@@ -14,6 +14,7 @@ import (
 
 	orchestratorv1 "github.com/alur-ml/alur/proto/alur/orchestrator/v1"
 	"github.com/alur-ml/alur/services/orchestrator/alurtest"
+	"github.com/alur-ml/alur/services/orchestrator/dashboard"
 	"github.com/alur-ml/alur/services/orchestrator/stack"
 )
 
@@ -22,6 +23,7 @@ import (
 // on an uploaded CSV.
 type fixture struct {
 	client        orchestratorv1.OrchestratorServiceClient
+	src           dashboard.Source // the orchestrator's own, which asks eval for predictions
 	iris, regress *orchestratorv1.Run
 	err           error
 	stop          func()
@@ -68,6 +70,7 @@ func (f *fixture) start() error {
 	}
 	stops = append(stops, func() { _ = st.Close() })
 	f.client = st.Orchestrator
+	f.src = st.Stack.Orchestrator.DashboardSource()
 
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()

@@ -7,6 +7,7 @@ import (
 	"io"
 	"time"
 
+	"gonum.org/v1/gonum/mat"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -446,6 +447,52 @@ func (s *Clients) Evaluate(ctx context.Context, model []byte, t *table.Table, la
 	defer cancel()
 	m, err := Evaluate(ctx, s.eval, model, t, label)
 	return m, fault.FromStage(err)
+}
+
+// MaxOutputValues is the most raw outputs (rows × outputs per row) one
+// Evaluate answer holds; Outputs splits the rows to stay within it.
+const MaxOutputValues = 90_000
+
+// Outputs asks eval for the model's raw outputs on the prepared table t:
+// rows × width (the class probabilities in the model's class order, or
+// the predicted value). width is the model's outputs per row; the rows
+// go in as many Evaluate calls as the answers' size limit needs.
+func (s *Clients) Outputs(ctx context.Context, model []byte, t *table.Table, label string, width int) (*mat.Dense, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.stepTimeout)
+	defer cancel()
+	out, err := s.outputs(ctx, model, t, label, width)
+	return out, fault.FromStage(err)
+}
+
+func (s *Clients) outputs(ctx context.Context, model []byte, t *table.Table, label string, width int) (*mat.Dense, error) {
+	n := t.NumRows()
+	if n == 0 || width < 1 {
+		return nil, fmt.Errorf("outputs of %d rows × %d: nothing to ask", n, width)
+	}
+	out := mat.NewDense(n, width, nil)
+	per := max(1, MaxOutputValues/width)
+	for lo := 0; lo < n; lo += per {
+		hi := min(lo+per, n)
+		part := t
+		if lo > 0 || hi < n {
+			rows := make([]int, hi-lo)
+			for i := range rows {
+				rows[i] = lo + i
+			}
+			part = t.Take(rows)
+		}
+		resp, err := evaluate(ctx, s.eval, model, part, label, true)
+		if err != nil {
+			return nil, err
+		}
+		if int(resp.GetOutputWidth()) != width || len(resp.GetOutputs()) != (hi-lo)*width {
+			return nil, fmt.Errorf("eval answered %d outputs of width %d for %d rows of width %d", len(resp.GetOutputs()), resp.GetOutputWidth(), hi-lo, width)
+		}
+		for i := lo; i < hi; i++ {
+			out.SetRow(i, resp.GetOutputs()[(i-lo)*width:(i-lo+1)*width])
+		}
+	}
+	return out, nil
 }
 
 // Predict asks eval to predict raw rows with a model and its transform.
