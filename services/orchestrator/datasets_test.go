@@ -480,7 +480,6 @@ func TestDatasetRPCValidation(t *testing.T) {
 	await(t, client, bundledRun.GetRun().GetId())
 }
 
-
 func findStep(steps []*orchestratorv1.Step, name string) *orchestratorv1.Step {
 	for _, s := range steps {
 		if s.GetName() == name {
