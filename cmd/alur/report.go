@@ -92,11 +92,9 @@ func runReport(ctx context.Context, a *app, args []string) error {
 // say they are drawn where the orchestrator runs.
 func reportPage(ctx context.Context, orch orchestratorv1.OrchestratorServiceClient, id string) ([]byte, error) {
 	src := dashboard.ClientSource(orch)
-	run, err := src.GetRun(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	if d := run.GetReportDigest(); d != "" {
+	// A run that cannot be read is RenderReport's to explain.
+	if run, err := src.GetRun(ctx, id); err == nil && run.GetReportDigest() != "" {
+		d := run.GetReportDigest()
 		if page, err := src.ReadArtifact(ctx, d); err == nil {
 			return page, nil
 		}
