@@ -19,6 +19,7 @@ import (
 
 	datav1 "github.com/alur-ml/alur/proto/alur/data/v1"
 	trainv1 "github.com/alur-ml/alur/proto/alur/train/v1"
+	"github.com/alur-ml/alur/serverkit"
 )
 
 // fakeTrain answers ListAlgorithms with whatever answer holds.
@@ -262,5 +263,25 @@ func TestCatalogConcurrentGet(t *testing.T) {
 	}
 	if n := f.count(); n != 1 {
 		t.Errorf("%d ListAlgorithms calls for 8 concurrent Gets, want 1", n)
+	}
+}
+
+// TestRefusesAlgorithm checks which of train's answers drop the catalog:
+// only an InvalidArgument naming config.algorithm.
+func TestRefusesAlgorithm(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		err  error
+		want bool
+	}{
+		{"unknown algorithm", serverkit.InvalidArgument("config.algorithm", `unknown algorithm "x"`), true},
+		{"bad parameter", serverkit.InvalidArgument(`config.params["k"]`, "below min"), false},
+		{"unavailable", status.Error(codes.Unavailable, "down"), false},
+		{"not a status", errors.New("boom"), false},
+		{"none", nil, false},
+	} {
+		if got := refusesAlgorithm(tc.err); got != tc.want {
+			t.Errorf("%s: refusesAlgorithm = %t, want %t", tc.name, got, tc.want)
+		}
 	}
 }
