@@ -57,6 +57,8 @@ var Rules = func() []Rule {
 			Why: "the engine returns typed errors and renders nothing; the gRPC layer maps and presents"},
 		{From: "services/orchestrator/dashboard", Deny: []string{"services/orchestrator/engine", "services/orchestrator/search", "services/orchestrator/datasets", "services/orchestrator/stageclient", "services/orchestrator/store"},
 			Why: "the dashboard reads runs through its Source, not the engine's internals"},
+		{From: "services/orchestrator/...", Deny: []string{"ml/algo/builtin", "ml/algo/linear", "ml/algo/tree", "ml/algo/forest", "ml/algo/boosting", "ml/algo/knn", "ml/algo/bayes"},
+			Why: "the orchestrator learns the algorithms from train's ListAlgorithms, not from a list compiled into it"},
 		{From: "services/orchestrator/dashboard", Deny: []string{"ml/algo/..."},
 			Why: "the dashboard runs no model: its Source's Predictor asks eval"},
 	}
