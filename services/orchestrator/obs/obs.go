@@ -49,10 +49,22 @@ var (
 		Name: "alur_artifact_bytes_total",
 		Help: "Bytes of new artifact content written to the artifact store.",
 	})
+
+	// StoreGCChunks and StoreGCBytes count the orphan chunks (and their
+	// bytes) the store's garbage collector removed: chunks no artifact
+	// references, left by a write a crash cut short.
+	StoreGCChunks = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "alur_store_gc_removed_chunks_total",
+		Help: "Orphan chunks removed by the artifact store's garbage collector.",
+	})
+	StoreGCBytes = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "alur_store_gc_removed_bytes_total",
+		Help: "Bytes of orphan chunks removed by the artifact store's garbage collector.",
+	})
 )
 
 // Collectors returns every orchestrator metric, for the orchestrator to
 // register on its process's registry.
 func Collectors() []prometheus.Collector {
-	return []prometheus.Collector{RunDuration, StepDuration, CacheHits, CacheMisses, ArtifactBytes}
+	return []prometheus.Collector{RunDuration, StepDuration, CacheHits, CacheMisses, ArtifactBytes, StoreGCChunks, StoreGCBytes}
 }
