@@ -66,13 +66,17 @@ func NewGRPCServer(logger *slog.Logger, opts ...grpc.ServerOption) *Server {
 	if logger == nil {
 		logger = slog.Default()
 	}
+	codec := newMalformedCodec()
 	opts = append([]grpc.ServerOption{
+		// A malformed message answers InvalidArgument, not grpc-go's
+		// Internal (see malformedCodec).
+		grpc.ForceServerCodecV2(codec),
 		// Metrics outermost and recovery innermost, so that a panicking
 		// call is counted and logged as the Internal it answers.
 		// Interceptors from opts (the token check of ServerOptions) run
 		// after these: rejected calls are counted and logged too.
-		grpc.ChainUnaryInterceptor(unaryMetrics, unaryLog(logger), unaryRecover(logger)),
-		grpc.ChainStreamInterceptor(streamMetrics, streamLog(logger), streamRecover(logger)),
+		grpc.ChainUnaryInterceptor(unaryMetrics, unaryLog(logger), unaryRecover(logger), codec.unary),
+		grpc.ChainStreamInterceptor(streamMetrics, streamLog(logger), streamRecover(logger), codec.stream),
 		// Ask clients to reconnect every few minutes so that round-robin
 		// clients re-resolve DNS and find replicas added since; calls in
 		// flight finish on the old connection (the grace is unbounded).
