@@ -38,6 +38,11 @@ import (
 // not say.
 const DefaultMaxUploadBytes = 1 << 30
 
+// DefaultMaxGzipRatio is the expansion ratio past which gzip input is
+// refused as a bomb: CSV and JSON Lines of real data compress 3 to 20
+// times, deflate's ceiling is about 1032.
+const DefaultMaxGzipRatio = 100
+
 // Config configures a Server.
 type Config struct {
 	// DataRoot is the directory Read may serve files from. Empty disables
@@ -47,6 +52,11 @@ type Config struct {
 	// downloaded, and its size after gzip decompression; 0 or less means
 	// DefaultMaxUploadBytes.
 	MaxUploadBytes int64
+	// MaxGzipRatio bounds how many times a gzip file may expand (the
+	// decompressed bytes over the compressed bytes read so far), checked
+	// once the output passes GzipRatioGraceBytes; 0 means
+	// DefaultMaxGzipRatio, negative turns the check off.
+	MaxGzipRatio int64
 	// AllowURLHosts lists the hosts (or host:port) Read may download
 	// from; empty turns URL sources off (PermissionDenied).
 	AllowURLHosts []string
@@ -102,6 +112,9 @@ type Server struct {
 func NewServer(cfg Config) *Server {
 	if cfg.MaxUploadBytes <= 0 {
 		cfg.MaxUploadBytes = DefaultMaxUploadBytes
+	}
+	if cfg.MaxGzipRatio == 0 {
+		cfg.MaxGzipRatio = DefaultMaxGzipRatio
 	}
 	if cfg.URLTimeout <= 0 {
 		cfg.URLTimeout = DefaultURLTimeout
@@ -359,6 +372,9 @@ func toStatus(err error, field string) error {
 	case errors.As(err, &le):
 		if le.Limit == "max_bytes" {
 			return serverkit.ResourceExhausted("max_upload_bytes", fmt.Sprintf("the file is larger than the server's limit of %d bytes%s", le.Max, detail(le.Detail)))
+		}
+		if le.Limit == "max_gzip_ratio" {
+			return serverkit.ResourceExhausted("max_gzip_ratio", fmt.Sprintf("the file expands more than %d times after gzip decompression, the server's limit%s", le.Max, detail(le.Detail)))
 		}
 		return serverkit.ResourceExhausted(le.Limit, le.Error())
 	case errors.As(err, &pe):

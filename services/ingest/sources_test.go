@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -236,6 +237,56 @@ func TestGzipBombBounded(t *testing.T) {
 	}
 	_, err := upload(t, client, chunks(data, 1<<10)...)
 	wantStatus(t, err, codes.ResourceExhausted, "", "decompression")
+}
+
+// bomb returns a gzip file that expands to n bytes of "1\n" rows under a
+// header, as a gzip bomb does (about 1000 times).
+func bomb(t *testing.T, n int) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	zw, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression)
+	zw.Write([]byte("a\n"))
+	line := bytes.Repeat([]byte("1\n"), 32<<10)
+	for w := 2; w < n; w += len(line) {
+		zw.Write(line)
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// TestGzipBombStopsAtRatio: with the default 1 GiB size limit, a bomb is
+// refused by its expansion ratio after at most GzipRatioGraceBytes (plus
+// one read) of output, not after the size limit's worth.
+func TestGzipBombStopsAtRatio(t *testing.T) {
+	data := bomb(t, 128<<20)
+	t.Logf("bomb: %d bytes expanding to 128 MiB", len(data))
+	cr := &countingReader{r: bytes.NewReader(data)}
+	zr, err := gzip.NewReader(cr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := &gzipReadCloser{zr: zr, in: cr, limit: DefaultMaxUploadBytes, ratio: DefaultMaxGzipRatio}
+	n, err := io.Copy(io.Discard, g)
+	var le *tablepb.LimitError
+	if !errors.As(err, &le) || le.Limit != "max_gzip_ratio" {
+		t.Fatalf("after %d bytes: got %v, want the max_gzip_ratio limit", n, err)
+	}
+	if g.n > GzipRatioGraceBytes+64<<10 {
+		t.Fatalf("decompressed %d bytes before refusing; want at most %d", g.n, GzipRatioGraceBytes+64<<10)
+	}
+	t.Logf("refused after %d decompressed bytes (%d compressed)", g.n, cr.n)
+
+	// Through the RPC: ResourceExhausted naming the limit; a file of
+	// ordinary ratio and a bomb with the check turned off still pass.
+	client := newClient(t, Config{})
+	_, err = upload(t, client, chunks(data, 64<<10)...)
+	wantStatus(t, err, codes.ResourceExhausted, "", "max_gzip_ratio: the file expands")
+	small := bomb(t, 1<<20)
+	if _, err := upload(t, client, chunks(small, 64<<10)...); err != nil {
+		t.Fatalf("a 1 MiB repetitive file within the grace: %v", err)
+	}
 }
 
 func TestBadRowPolicyThroughRPC(t *testing.T) {
