@@ -152,7 +152,9 @@ func (s *Server) readInput(ctx context.Context, in input, ro readOptions, sink s
 	var rep *source.Report
 	switch format {
 	case formatCSV, formatTSV:
-		rep, err = csvio.Stream(open, ro.csv, sink)
+		copts := ro.csv
+		copts.MaxColumns = s.cfg.MaxColumns
+		rep, err = csvio.Stream(open, copts, sink)
 	case formatJSONL:
 		rep, err = jsonl.Stream(open, ro.jsonl, sink)
 	case formatParquet:
