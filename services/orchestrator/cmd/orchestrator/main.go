@@ -36,6 +36,7 @@ func main() {
 	flag.Int64Var(&cfg.MaxUploadBytes, "max-upload-bytes", 1<<30, "largest accepted upload")
 	flag.DurationVar(&cfg.StepTimeout, "step-timeout", 10*time.Minute, "deadline of one data stage call")
 	flag.DurationVar(&cfg.TrainTimeout, "train-timeout", 2*time.Hour, "deadline of one training call")
+	gcInterval := flag.Duration("gc-interval", time.Hour, "how often the store's garbage collector removes orphan chunks (it also runs at start); 0 runs it at start only")
 	flag.DurationVar(&cfg.StageRetryWindow, "stage-retry-window", 2*time.Minute, "how long a step retries a stage that answers Unavailable before the run fails")
 	opts := serverkit.BindFlags(flag.CommandLine)
 	flag.Parse()
@@ -54,6 +55,19 @@ func main() {
 		os.Exit(1)
 	}
 	logger.Info("store", "path", srv.StorePath())
+	gcCtx, stopGC := context.WithCancel(context.Background())
+	defer stopGC()
+	srv.Store().StartGC(gcCtx, *gcInterval, func(n int, b int64, err error) {
+		if err != nil {
+			logger.Error("store gc", "err", err)
+			return
+		}
+		serverkit.StoreGCChunks.Add(float64(n))
+		serverkit.StoreGCBytes.Add(float64(b))
+		if n > 0 {
+			logger.Info("store gc removed orphan chunks", "chunks", n, "bytes", b)
+		}
+	})
 	stopDashboard := func() {}
 	if *httpAddr != "" {
 		// The dashboard is a view: when it cannot start (its port is
@@ -68,6 +82,7 @@ func main() {
 		return nil
 	})
 	stopDashboard()
+	stopGC()
 	if err := srv.Close(); err != nil {
 		logger.Error("close", "err", err)
 		os.Exit(1)
