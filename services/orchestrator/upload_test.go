@@ -90,7 +90,9 @@ func TestRefusedAndAbortedUploadsLeaveNoChunks(t *testing.T) {
 		}
 	}
 	cancel()
-	if _, err := up.CloseAndRecv(); status.Code(err) != codes.Canceled {
+	// Receive without closing the send side: the server must see the
+	// stream reset, not a finished upload.
+	if err := up.RecvMsg(new(orchestratorv1.UploadSourceResponse)); status.Code(err) != codes.Canceled {
 		t.Fatalf("aborted upload: %v, want Canceled", err)
 	}
 	noOrphans("aborted upload")
