@@ -369,11 +369,35 @@ func appendedRows(t *table.Table, n int) *table.Table {
 //     the other is refused: coercing numbers to categories would silently
 //     change what every model learns from the column. The error is
 //     FailedPrecondition naming every such column; the fix is
-//     csv.categorical_columns on the batch, or a new dataset.
+//     csv.categorical_columns on the batch, or a new dataset;
+//   - a column renamed (the batch has, at an old column's position and
+//     with its type, a column of a new name, and lacks the old name) is
+//     refused too: taken as a dropped and an added column it would split
+//     one feature into two, each missing in half the rows.
 func appendRows(old, batch *table.Table) (*table.Table, error) {
 	oldRows, batchRows := old.NumRows(), batch.NumRows()
 	out := &table.Table{}
 	var conflicts []*errdetails.PreconditionFailure_Violation
+	for i := range min(len(old.Columns), len(batch.Columns)) {
+		oc, bc := old.Columns[i], batch.Columns[i]
+		if oc.Name == bc.Name || oc.Type != bc.Type {
+			continue
+		}
+		if c, _ := batch.Column(oc.Name); c != nil {
+			continue
+		}
+		if c, _ := old.Column(bc.Name); c != nil {
+			continue
+		}
+		conflicts = append(conflicts, &errdetails.PreconditionFailure_Violation{
+			Type: "SCHEMA", Subject: oc.Name,
+			Description: fmt.Sprintf("column %q (column %d) is called %q in the batch", oc.Name, i+1, bc.Name),
+		})
+	}
+	if len(conflicts) > 0 {
+		return nil, schemaConflict("the batch renames columns", conflicts,
+			"rename them back in the batch, or start a new dataset")
+	}
 	for _, oc := range old.Columns {
 		bc, _ := batch.Column(oc.Name)
 		if bc == nil {
@@ -397,18 +421,24 @@ func appendRows(old, batch *table.Table) (*table.Table, error) {
 		out.Columns = append(out.Columns, c)
 	}
 	if len(conflicts) > 0 {
-		names := make([]string, len(conflicts))
-		for i, v := range conflicts {
-			names[i] = v.GetDescription()
-		}
-		st := status.New(codes.FailedPrecondition, "source: the batch changes column types: "+strings.Join(names, "; ")+
-			" (numbers and categories do not mix; list the column in csv.categorical_columns, or start a new dataset)")
-		if d, err := st.WithDetails(&errdetails.PreconditionFailure{Violations: conflicts}); err == nil {
-			st = d
-		}
-		return nil, st.Err()
+		return nil, schemaConflict("the batch changes column types", conflicts,
+			"numbers and categories do not mix; list the column in csv.categorical_columns, or start a new dataset")
 	}
 	return out, nil
+}
+
+// schemaConflict is the FailedPrecondition status of a batch whose schema
+// cannot join the dataset's, naming every column at fault.
+func schemaConflict(what string, conflicts []*errdetails.PreconditionFailure_Violation, fix string) error {
+	names := make([]string, len(conflicts))
+	for i, v := range conflicts {
+		names[i] = v.GetDescription()
+	}
+	st := status.New(codes.FailedPrecondition, "source: "+what+": "+strings.Join(names, "; ")+" ("+fix+")")
+	if d, err := st.WithDetails(&errdetails.PreconditionFailure{Violations: conflicts}); err == nil {
+		st = d
+	}
+	return st.Err()
 }
 
 // missingColumn is a column of n missing values.
