@@ -23,7 +23,8 @@ import (
 
 func main() {
 	addr := flag.String("addr", "localhost:7000", "address to serve on")
-	httpAddr := flag.String("http", "localhost:8080", "address of the web dashboard (empty disables it)")
+	httpAddr := flag.String("http", "localhost:8080", "address of the web dashboard (empty disables it); it serves with the gRPC TLS settings and token")
+	dashInsecure := flag.Bool("dashboard-insecure", false, "allow the dashboard on a non-loopback address without TLS (plain HTTP shows every run and data value to the network)")
 	cfg := orchestrator.Config{}
 	flag.StringVar(&cfg.DataDir, "data-dir", ".alur", "directory of the bbolt file "+orchestrator.DBFile)
 	flag.StringVar(&cfg.IngestAddr, "ingest", "localhost:7001", "address of the ingest service")
@@ -43,6 +44,12 @@ func main() {
 
 	logger := serverkit.NewLogger("orchestrator")
 	cfg.Logger = logger
+	if *httpAddr != "" {
+		if err := opts.CheckHTTPExposure(*httpAddr, *dashInsecure); err != nil {
+			logger.Error("dashboard", "err", err)
+			os.Exit(1)
+		}
+	}
 	dopts, err := opts.DialOptions()
 	if err != nil {
 		logger.Error("stage connections", "err", err)
@@ -72,7 +79,7 @@ func main() {
 	if *httpAddr != "" {
 		// The dashboard is a view: when it cannot start (its port is
 		// taken), the orchestrator still serves and says so.
-		if stopDashboard, err = serveDashboard(*httpAddr, srv.DashboardSource(), logger); err != nil {
+		if stopDashboard, err = serveDashboard(*httpAddr, opts, srv.DashboardSource(), logger); err != nil {
 			logger.Error("dashboard disabled", "err", err)
 			stopDashboard = func() {}
 		}
@@ -91,21 +98,29 @@ func main() {
 
 // serveDashboard serves the dashboard on httpAddr, reading this
 // orchestrator in process, until SIGINT or SIGTERM; the returned func waits
-// for its graceful shutdown.
-func serveDashboard(httpAddr string, src dashboard.Source, logger *slog.Logger) (func(), error) {
-	lis, err := net.Listen("tcp", httpAddr)
+// for its graceful shutdown. It serves with the gRPC server's TLS (and
+// mTLS) settings and behind its bearer token (a login form sets a session
+// cookie for browsers); /healthz stays open for probes.
+func serveDashboard(httpAddr string, opts *serverkit.Options, src dashboard.Source, logger *slog.Logger) (func(), error) {
+	plain, err := net.Listen("tcp", httpAddr)
 	if err != nil {
+		return nil, err
+	}
+	lis, err := opts.HTTPListener(plain)
+	if err != nil {
+		plain.Close()
 		return nil, err
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		if err := dashboard.Serve(ctx, lis, dashboard.NewHandler(src, serverkit.NewLogger("dashboard"))); err != nil {
+		h := opts.HTTPAuth(dashboard.NewHandler(src, serverkit.NewLogger("dashboard")), "/healthz", "/favicon.ico")
+		if err := dashboard.Serve(ctx, lis, h); err != nil {
 			logger.Error("dashboard", "err", err)
 		}
 	}()
-	logger.Info("dashboard", "url", "http://"+lis.Addr().String())
+	logger.Info("dashboard", "url", opts.HTTPScheme()+"://"+lis.Addr().String(), "auth", opts.AuthToken != "")
 	return func() {
 		stop()
 		<-done
