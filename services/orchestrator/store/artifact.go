@@ -122,11 +122,14 @@ func (s *Store) PutArtifactStream(meta *orchestratorv1.Artifact, r io.Reader) (*
 // arrives) and io.EOF at the end; a chunk must stay valid until
 // groupChunks more have been requested. A failed write deletes the chunks
 // it added that no manifest references (see removeUnreferenced), so a
-// refused or aborted upload strands nothing.
+// refused or aborted upload strands nothing; so does a write whose
+// content was already stored under other chunks (the same bytes cut into
+// parts differently), whose new chunks nothing needs.
 func (s *Store) put(meta *orchestratorv1.Artifact, next func() ([]byte, error)) (*orchestratorv1.Artifact, error) {
 	var added [][digestSize]byte
-	a, err := s.putChunked(meta, next, &added)
-	if err != nil && len(added) > 0 {
+	var existed bool
+	a, err := s.putChunked(meta, next, &added, &existed)
+	if (err != nil || existed) && len(added) > 0 {
 		if _, _, cerr := s.removeUnreferenced(added); cerr != nil {
 			err = fmt.Errorf("%w (and removing its chunks: %v)", err, cerr)
 		}
@@ -136,7 +139,7 @@ func (s *Store) put(meta *orchestratorv1.Artifact, next func() ([]byte, error)) 
 
 // putChunked is put without the clean-up; it appends the digests of the
 // chunks it wrote that were not stored before to added.
-func (s *Store) putChunked(meta *orchestratorv1.Artifact, next func() ([]byte, error), added *[][digestSize]byte) (*orchestratorv1.Artifact, error) {
+func (s *Store) putChunked(meta *orchestratorv1.Artifact, next func() ([]byte, error), added *[][digestSize]byte, existed *bool) (*orchestratorv1.Artifact, error) {
 	m, err := prepareArtifactMeta(meta)
 	if err != nil {
 		return nil, err
@@ -199,6 +202,7 @@ func (s *Store) putChunked(meta *orchestratorv1.Artifact, next func() ([]byte, e
 			prev, err := getArtifactMeta(tx, digest[:])
 			if err == nil {
 				out = prev
+				*existed = true
 				if m.GetRunId() != "" {
 					return s.linkRun(tx, m.GetRunId(), digest[:])
 				}

@@ -649,3 +649,26 @@ func TestStartGCRunsAtOnce(t *testing.T) {
 		t.Fatalf("after StartGC: %+v, %v", u, err)
 	}
 }
+
+// TestSameContentOtherPartsLeavesNoOrphans: content stored once whole and
+// again in parts (other chunks, same digest) keeps the first manifest and
+// drops the second write's chunks.
+func TestSameContentOtherPartsLeavesNoOrphans(t *testing.T) {
+	s := openTestStore(t)
+	content := randomBytes(6, 3000)
+	a, err := s.PutArtifact(nil, content)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := s.PutArtifactParts(nil, [][]byte{content[:1000], content[1000:]})
+	if err != nil || b.GetDigest() != a.GetDigest() {
+		t.Fatalf("PutArtifactParts = %v, %v; want the same artifact", b, err)
+	}
+	if u, err := s.Usage(); err != nil || u.Chunks != 1 || u.OrphanChunks != 0 {
+		t.Fatalf("Usage = %+v, %v; want the one chunk of the first write", u, err)
+	}
+	got, err := s.ReadArtifact(a.GetDigest())
+	if err != nil || !bytes.Equal(got, content) {
+		t.Fatalf("ReadArtifact: %v", err)
+	}
+}
