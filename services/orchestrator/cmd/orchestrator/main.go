@@ -79,7 +79,7 @@ func main() {
 	if *httpAddr != "" {
 		// The dashboard is a view: when it cannot start (its port is
 		// taken), the orchestrator still serves and says so.
-		if stopDashboard, err = serveDashboard(*httpAddr, opts, srv.DashboardSource(), logger); err != nil {
+		if _, stopDashboard, err = serveDashboard(*httpAddr, opts, srv.DashboardSource(), logger); err != nil {
 			logger.Error("dashboard disabled", "err", err)
 			stopDashboard = func() {}
 		}
@@ -100,16 +100,17 @@ func main() {
 // orchestrator in process, until SIGINT or SIGTERM; the returned func waits
 // for its graceful shutdown. It serves with the gRPC server's TLS (and
 // mTLS) settings and behind its bearer token (a login form sets a session
-// cookie for browsers); /healthz stays open for probes.
-func serveDashboard(httpAddr string, opts *serverkit.Options, src dashboard.Source, logger *slog.Logger) (func(), error) {
+// cookie for browsers); /healthz stays open for probes. It returns the
+// address it listens on.
+func serveDashboard(httpAddr string, opts *serverkit.Options, src dashboard.Source, logger *slog.Logger) (string, func(), error) {
 	plain, err := net.Listen("tcp", httpAddr)
 	if err != nil {
-		return nil, err
+		return "", nil, err
 	}
 	lis, err := opts.HTTPListener(plain)
 	if err != nil {
 		plain.Close()
-		return nil, err
+		return "", nil, err
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	done := make(chan struct{})
@@ -121,7 +122,7 @@ func serveDashboard(httpAddr string, opts *serverkit.Options, src dashboard.Sour
 		}
 	}()
 	logger.Info("dashboard", "url", opts.HTTPScheme()+"://"+lis.Addr().String(), "auth", opts.AuthToken != "")
-	return func() {
+	return lis.Addr().String(), func() {
 		stop()
 		<-done
 	}, nil
