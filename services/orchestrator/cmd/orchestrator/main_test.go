@@ -35,7 +35,9 @@ func (noRuns) GetRun(context.Context, string) (*orchestratorv1.Run, error) {
 func (noRuns) ListArtifacts(context.Context, string) ([]*orchestratorv1.Artifact, error) {
 	return nil, nil
 }
-func (noRuns) ReadArtifact(context.Context, string) ([]byte, error) { return nil, dashboard.ErrNotFound }
+func (noRuns) ReadArtifact(context.Context, string) ([]byte, error) {
+	return nil, dashboard.ErrNotFound
+}
 
 // selfSigned writes a self-signed certificate for 127.0.0.1 and its key,
 // and returns their files and a pool trusting it.
