@@ -127,7 +127,14 @@ func writeFileAtomic(path string, b []byte) error {
 // port), reading the orchestrator at orchAddr over gRPC, as the
 // orchestrator binary's --http does. It returns the dashboard's URL and a
 // func that shuts it down gracefully.
+//
+// It serves plain HTTP without a token, so it refuses a non-loopback
+// address (serverkit's CheckHTTPExposure): the orchestrator binary serves
+// the dashboard with TLS and a token.
 func serveDashboard(addr, orchAddr string, logger *slog.Logger) (url string, stop func(), err error) {
+	if err := (&serverkit.Options{}).CheckHTTPExposure(addr, false); err != nil {
+		return "", nil, err
+	}
 	lis, err := net.Listen("tcp", addr)
 	if err != nil {
 		return "", nil, fmt.Errorf("dashboard: listen on %s: %w", addr, err)

@@ -145,6 +145,10 @@ func (s *Server) Register(g *grpc.Server) { orchestratorv1.RegisterOrchestratorS
 // StorePath is the bbolt file's path.
 func (s *Server) StorePath() string { return s.store.Path() }
 
+// Store is the server's artifact store, for maintenance the binary runs
+// beside the service (the chunk garbage collector).
+func (s *Server) Store() *store.Store { return s.store }
+
 // Close stops every run (they stay resumable), waits for them, and closes
 // the store and the stage connections.
 func (s *Server) Close() error {
