@@ -256,9 +256,11 @@ def score_row(name, task, note, rows, al, pe):
         # in test rows: accuracy times the number of test rows is a count
         r["gap"] = round(diff * pe["test_rows"])
         r["ok"] = r["gap"] <= 0
+        r["close"] = diff <= 0.01 + 1e-9  # within 1 point of accuracy
     else:
         r["gap"] = round(diff, 4)
-        r["ok"] = diff <= 1e-9
+        r["ok"] = r["gap"] <= 0
+        r["close"] = diff <= 0.01 + 1e-9  # within 0.01 R2
     return r
 
 
@@ -268,7 +270,10 @@ def print_table(results):
     for r in results:
         al, pe = r["alur"], r["sklearn"]
         key = "accuracy" if r["task"] == "classification" else "r2"
-        alscore = f"{al[key]:.4f}" if key in al else f"({r.get('why', '')})"
+        alscore = f"{al[key]:.4f}" if key in al else ""
+        if r["gap"] is None:
+            other = "".join(f" {k} {al[k]:.4f}" for k in ("accuracy", "r2") if k in al)
+            alscore = f"({r.get('why', '')}{other})"
         pescore = f"{pe['score']:.4f} {pe['best']}" if "score" in pe else pe.get("error", "")
         gap = "n/a" if r["gap"] is None else (f"{r['gap']:+d} rows" if r["task"] == "classification" else f"{r['gap']:+.4f} R2")
         print(f"| {r['set']} | {r['task']} | {r['rows']} | {al.get('model', '-')} | {alscore} | {pescore} | {gap} | "
@@ -279,9 +284,11 @@ def print_table(results):
         if not rs:
             continue
         ok = sum(1 for r in rs if r["ok"])
+        close = sum(1 for r in rs if r.get("close"))
         gaps = [r["gap"] for r in rs if r["gap"] is not None]
         mean = sum(gaps) / len(gaps) if gaps else float("nan")
-        print(f"{task}: {ok}/{len(rs)} sets at or above the hindsight best; "
+        print(f"{task}: {ok}/{len(rs)} sets at or above the hindsight best, "
+              f"{close}/{len(rs)} within {'1 point' if task == 'classification' else '0.01 R2'}; "
               f"mean gap {mean:+.2f} {unit} over {len(gaps)} comparable sets "
               f"({len(rs) - len(gaps)} not comparable); "
               f"alur {sum(r['alur']['wall'] for r in rs):.0f} s, scikit-learn {sum(r['sklearn']['wall'] for r in rs):.0f} s")
