@@ -3,9 +3,12 @@
 # the default `alur run --csv F --label L` hands over against the best of
 # scikit-learn's single models picked with hindsight on the same test rows,
 # over a suite of small public and generated data sets (see
-# bench/selection/selection.py). It builds the CLI once, installs Debian's
-# scikit-learn and pandas when they are missing, and prints a Markdown table
-# and a summary.
+# bench/selection/selection.py). Next to it, bench/cmd/selectsim measures in
+# process what the rules of ml/selection would choose (task inference, 5-fold
+# CV ranking, ensemble selection, a successive-halving search), so their
+# effect shows before they are wired into the orchestrator. It builds the
+# CLI once, installs Debian's scikit-learn and pandas when they are missing,
+# and prints Markdown tables and summaries.
 #
 #   scripts/bench-selection.sh [--peer PATH] [--sets iris,wine] [--out DIR] [--json]
 #
@@ -45,6 +48,7 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/alur-selection-bin.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 echo "bench-selection: building the alur CLI" >&2
 go build -o "$work/alur" ./cmd/alur
+go build -o "$work/selectsim" ./bench/cmd/selectsim
 
 /usr/bin/python3 bench/selection/selection.py --alur "$work/alur" --peer "$peer" \
-	--bundled services/ingest/datasets ${args[@]+"${args[@]}"}
+	--sim "$work/selectsim" --bundled services/ingest/datasets ${args[@]+"${args[@]}"}

@@ -205,6 +205,8 @@ def main():
     ap.add_argument("--out", help="directory for the CSV files (default: a temporary one)")
     ap.add_argument("--sets", help="comma-separated subset of the suite")
     ap.add_argument("--json", action="store_true", help="also print one JSON object per set")
+    ap.add_argument("--sim", help="the selectsim binary: also measure, in process, the selection rules "
+                                  "of ml/selection (task inference, CV ranking, ensemble, search)")
     a = ap.parse_args()
 
     out = a.out or tempfile.mkdtemp(prefix="alur-selection-")
@@ -231,6 +233,9 @@ def main():
             print(f"  {name}: scikit-learn ...", file=sys.stderr, flush=True)
             pe = run_peer(a.peer, path, label, task)
             results.append(score_row(name, task, note, rows, al, pe))
+            if a.sim:
+                print(f"  {name}: selectsim ...", file=sys.stderr, flush=True)
+                results[-1]["sim"] = run_sim(a.sim, path, label)
             if a.json:
                 print(json.dumps(results[-1]), flush=True)
     finally:
@@ -241,6 +246,59 @@ def main():
             proc.kill()
         shutil.rmtree(data_dir, ignore_errors=True)
     print_table(results)
+    if a.sim:
+        print_sim(results)
+
+
+def run_sim(sim, path, label):
+    t0 = time.perf_counter()
+    p = subprocess.run([sim, "--csv", path, "--label", label], capture_output=True, text=True)
+    wall = time.perf_counter() - t0
+    if p.returncode != 0:
+        return {"error": (p.stderr.strip().splitlines() or ["exit %d" % p.returncode])[-1], "wall": wall}
+    out = json.loads(p.stdout)
+    out["wall"] = wall
+    return out
+
+
+def print_sim(results):
+    print()
+    print("In process, the rules of ml/selection (selectsim): the task inferred, 5-fold CV ranking of the "
+          "defaults, ensemble selection, successive-halving search + ensemble; gap to scikit-learn's hindsight best.")
+    print()
+    print("| set | task inferred | defaults hindsight | cv choice | cv test | +ensemble test | +search test (choice) | gap | s |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    summary = {}
+    for r in results:
+        sm, pe = r.get("sim", {}), r["sklearn"]
+        if "error" in sm or "score" not in pe:
+            print(f"| {r['set']} | {sm.get('error', pe.get('error'))} | | | | | | | |")
+            continue
+        hind = max(sm["defaults"].values())
+        diff = pe["score"] - sm["search"]["test"]
+        wrong = sm["task"] != r["task"]
+        if r["task"] == "classification":
+            gap = round(diff * sm["test_rows"])
+            gtxt, ok = f"{gap:+d} rows", gap <= 0
+        else:
+            gap = round(diff, 4)
+            gtxt, ok = f"{gap:+.4f} R2", gap <= 0
+        if wrong:
+            gtxt, ok, gap = "n/a (task)", False, None
+        s = summary.setdefault(r["task"], {"n": 0, "ok": 0, "close": 0, "gaps": []})
+        s["n"] += 1
+        s["ok"] += ok
+        s["close"] += (not wrong) and diff <= 0.01 + 1e-9
+        if gap is not None:
+            s["gaps"].append(gap)
+        print(f"| {r['set']} | {sm['task']}{' (wrong)' if wrong else ''} | {hind:.4f} | {sm['cv']['model']} | "
+              f"{sm['cv']['test']:.4f} | {sm['ensemble']['test']:.4f} | {sm['search']['test']:.4f} ({sm['search']['model']}) | "
+              f"{gtxt} | {sm['wall']:.1f} |")
+    print()
+    for task, s in summary.items():
+        mean = sum(s["gaps"]) / len(s["gaps"]) if s["gaps"] else float("nan")
+        print(f"selectsim {task}: {s['ok']}/{s['n']} at or above the hindsight best, "
+              f"{s['close']}/{s['n']} within {'1 point' if task == 'classification' else '0.01 R2'}, mean gap {mean:+.2f}")
 
 
 def score_row(name, task, note, rows, al, pe):

@@ -61,6 +61,7 @@ var DefaultSpaces = []Space{
 	{Algorithm: "logistic_regression", Tasks: cls, Dims: []Dim{
 		{Name: "C", Min: 1e-3, Max: 1e3, Log: true},
 	}},
+	{Algorithm: "linear_regression", Tasks: reg},
 	{Algorithm: "ridge", Tasks: reg, Dims: []Dim{
 		{Name: "alpha", Min: 1e-3, Max: 1e3, Log: true},
 	}},
@@ -139,8 +140,8 @@ type Config struct {
 
 // SampleConfigs lists n configurations for task from spaces: first every
 // supporting algorithm at its defaults (in the spaces' order), then random
-// draws, the algorithms taken in turn. The list is the same for the same
-// seed.
+// draws, the algorithms with dimensions taken in turn. The list is the
+// same for the same seed.
 func SampleConfigs(spaces []Space, task datav1.Task, n int, seed int64) []Config {
 	var use []*Space
 	for i := range spaces {
@@ -153,14 +154,18 @@ func SampleConfigs(spaces []Space, task datav1.Task, n int, seed int64) []Config
 	}
 	r := NewRand(seed)
 	out := make([]Config, 0, n)
+	var searched []*Space
 	for _, s := range use {
 		if len(out) == n {
 			return out
 		}
 		out = append(out, Config{ID: len(out), Algorithm: s.Algorithm, Params: copyParams(s.Fixed)})
+		if len(s.Dims) > 0 {
+			searched = append(searched, s)
+		}
 	}
-	for i := 0; len(out) < n; i++ {
-		s := use[i%len(use)]
+	for i := 0; len(out) < n && len(searched) > 0; i++ {
+		s := searched[i%len(searched)]
 		out = append(out, Config{ID: len(out), Algorithm: s.Algorithm, Params: s.Sample(r)})
 	}
 	return out
