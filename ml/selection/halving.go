@@ -1,11 +1,13 @@
 package selection
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"math"
 	"sort"
+	"sync"
 	"time"
 )
 
@@ -77,9 +79,14 @@ type HalvingOptions struct {
 	// are replayed, not trained again, so a resumed search finishes as the
 	// uninterrupted one would have.
 	Done map[TrialKey]float64
-	// OnOutcome is called after every trial, replayed or new, in order:
-	// the place to journal it and to show progress.
+	// OnOutcome is called after every trial, replayed or new, as it
+	// finishes (one call at a time; in configuration order when Parallel
+	// is 1): the place to journal it and to show progress.
 	OnOutcome func(Outcome)
+	// Parallel is how many trials of a rung train at once; 0 means 1. The
+	// outcomes and the promotions do not depend on it, as long as the
+	// trial cap and the deadline do not cut a rung short.
+	Parallel int
 }
 
 // HalvingResult is what a search found.
@@ -87,7 +94,8 @@ type HalvingResult struct {
 	// Best is the best configuration of the highest rung reached that has
 	// a successful trial.
 	Best Outcome
-	// Outcomes are every trial, in the order run.
+	// Outcomes are every trial, rung by rung, in configuration order
+	// within a rung.
 	Outcomes []Outcome
 	// Stopped says why the search ended: "finished", "max trials" or
 	// "time budget".
@@ -141,35 +149,9 @@ func Halving(ctx context.Context, configs []Config, tr Trainer, opts HalvingOpti
 	var ran [][]Outcome // each rung's outcomes, rungs that ran a trial
 	for rung := 0; rung < rungs && len(alive) > 0; rung++ {
 		budget := min(minB*math.Pow(float64(eta), float64(rung)), 1)
-		var done []Outcome
-		for _, c := range alive {
-			if opts.MaxTrials > 0 && len(res.Outcomes) >= opts.MaxTrials {
-				res.Stopped = "max trials"
-				break
-			}
-			t := Trial{Config: c, Rung: rung, Budget: budget}
-			o := Outcome{Trial: t}
-			if s, ok := opts.Done[t.Key()]; ok {
-				o.Score, o.Replayed = s, true
-			} else {
-				if !opts.Deadline.IsZero() && !now().Before(opts.Deadline) {
-					res.Stopped = "time budget"
-					break
-				}
-				s, err := tr.Train(ctx, t)
-				if err != nil {
-					if ctx.Err() != nil {
-						return res, ctx.Err()
-					}
-					s, o.Err = math.NaN(), err
-				}
-				o.Score = s
-			}
-			done = append(done, o)
-			res.Outcomes = append(res.Outcomes, o)
-			if opts.OnOutcome != nil {
-				opts.OnOutcome(o)
-			}
+		done, err := runRung(ctx, alive, rung, budget, tr, &opts, now, res)
+		if err != nil {
+			return res, err
 		}
 		if len(done) > 0 {
 			ran = append(ran, done)
@@ -189,6 +171,82 @@ func Halving(ctx context.Context, configs []Config, tr Trainer, opts HalvingOpti
 		}
 	}
 	return res, errors.New("every trial failed")
+}
+
+// runRung trains a rung's configurations, up to opts.Parallel at a time,
+// launching them in configuration order and checking the trial cap and the
+// deadline before each launch; it returns the rung's outcomes in
+// configuration order and appends them to res.Outcomes.
+func runRung(ctx context.Context, alive []Config, rung int, budget float64, tr Trainer,
+	opts *HalvingOptions, now func() time.Time, res *HalvingResult) ([]Outcome, error) {
+	var (
+		mu       sync.Mutex
+		wg       sync.WaitGroup
+		firstErr error
+	)
+	slots := make(chan struct{}, max(opts.Parallel, 1))
+	results := make([]*Outcome, len(alive))
+	report := func(i int, o Outcome) {
+		mu.Lock()
+		defer mu.Unlock()
+		results[i] = &o
+		if opts.OnOutcome != nil {
+			opts.OnOutcome(o)
+		}
+	}
+	started := len(res.Outcomes)
+	for i, c := range alive {
+		if opts.MaxTrials > 0 && started >= opts.MaxTrials {
+			res.Stopped = "max trials"
+			break
+		}
+		t := Trial{Config: c, Rung: rung, Budget: budget}
+		if s, ok := opts.Done[t.Key()]; ok {
+			started++
+			report(i, Outcome{Trial: t, Score: s, Replayed: true})
+			continue
+		}
+		slots <- struct{}{} // a free slot: with one slot, the previous trial has finished
+		if ctx.Err() != nil {
+			<-slots
+			break
+		}
+		if !opts.Deadline.IsZero() && !now().Before(opts.Deadline) {
+			<-slots
+			res.Stopped = "time budget"
+			break
+		}
+		started++
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-slots }()
+			s, err := tr.Train(ctx, t)
+			o := Outcome{Trial: t, Score: s}
+			if err != nil {
+				if ctx.Err() != nil {
+					mu.Lock()
+					firstErr = cmp.Or(firstErr, ctx.Err())
+					mu.Unlock()
+					return
+				}
+				o.Score, o.Err = math.NaN(), err
+			}
+			report(i, o)
+		}()
+	}
+	wg.Wait()
+	var done []Outcome
+	for _, o := range results {
+		if o != nil {
+			done = append(done, *o)
+		}
+	}
+	res.Outcomes = append(res.Outcomes, done...)
+	if firstErr == nil {
+		firstErr = ctx.Err()
+	}
+	return done, firstErr
 }
 
 // maxStart is the most configurations that can start when at most

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math"
 	"reflect"
+	"sync"
 	"testing"
 	"time"
 
@@ -191,5 +192,45 @@ func TestHalvingErrors(t *testing.T) {
 				t.Fatal("no error")
 			}
 		})
+	}
+}
+
+// TestHalvingParallel checks that training a rung's trials four at a time
+// runs the same trials, in the same order in the result, and finds the
+// same best as one at a time.
+func TestHalvingParallel(t *testing.T) {
+	var mu sync.Mutex
+	calls := 0
+	train := TrainerFunc(func(_ context.Context, tr Trial) (float64, error) {
+		mu.Lock()
+		calls++
+		mu.Unlock()
+		if tr.ID == 5 {
+			return 0, errors.New("diverged")
+		}
+		return quality(tr.ID) * (0.5 + tr.Budget/2), nil
+	})
+	seq, err := Halving(context.Background(), configs(27), train, HalvingOptions{HigherIsBetter: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reported := 0
+	par, err := Halving(context.Background(), configs(27), train, HalvingOptions{HigherIsBetter: true, Parallel: 4,
+		OnOutcome: func(Outcome) { reported++ }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := func(os []Outcome) []TrialKey {
+		var k []TrialKey
+		for _, o := range os {
+			k = append(k, o.Key())
+		}
+		return k
+	}
+	if !reflect.DeepEqual(key(seq.Outcomes), key(par.Outcomes)) || seq.Best.Key() != par.Best.Key() || reported != len(par.Outcomes) {
+		t.Fatalf("parallel ran %v, best %+v; sequential %v, best %+v", key(par.Outcomes), par.Best.Key(), key(seq.Outcomes), seq.Best.Key())
+	}
+	if calls != 2*len(seq.Outcomes) {
+		t.Errorf("%d trainings for two searches of %d trials", calls, len(seq.Outcomes))
 	}
 }
