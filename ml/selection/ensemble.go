@@ -257,37 +257,64 @@ func Blend(members [][]float64, weights []float64) []float64 {
 	return out
 }
 
-// CrossFitScore is an honest estimate of an ensemble's score: for each
-// fold, the weights are selected on the other folds' rows and the blend is
-// scored on the fold's rows, and the fold scores are averaged. The score
-// that SelectEnsemble reports was measured on the rows its weights were
-// chosen on and flatters the ensemble; compare this one with the single
-// trials' cross-validated scores. fold[i] is row i's fold, 0..k-1.
-func CrossFitScore(members [][]float64, width int, score Scorer, fold []int, opts EnsembleOptions) (float64, error) {
+// CrossFit blends the members out of fold: for each fold, the weights are
+// selected on the other folds' rows and the blend of the fold's rows is
+// kept. The result reads like one more trial's out-of-fold predictions, so
+// the ensemble can be scored and ranked (Rank) with the same folds as the
+// single trials, log loss included. The score SelectEnsemble reports was
+// measured on the rows its weights were chosen on and flatters the
+// ensemble. fold[i] is row i's fold, 0..k-1.
+func CrossFit(members [][]float64, width int, score Scorer, fold []int, opts EnsembleOptions) ([]float64, error) {
 	k := 0
 	for _, f := range fold {
 		k = max(k, f+1)
 	}
 	if k < 2 {
-		return math.NaN(), errors.New("cross-fitting needs at least two folds")
+		return nil, errors.New("cross-fitting needs at least two folds")
 	}
-	in, out := make([][]int, k), make([][]int, k)
-	for i, f := range fold {
-		for g := 0; g < k; g++ {
-			if g == f {
-				out[g] = append(out[g], i)
-			} else {
-				in[g] = append(in[g], i)
+	if len(members) == 0 || len(fold)*width != len(members[0]) {
+		return nil, fmt.Errorf("%d fold assignments for predictions of width %d", len(fold), width)
+	}
+	out := make([]float64, len(members[0]))
+	for g := 0; g < k; g++ {
+		var in []int
+		for i, f := range fold {
+			if f != g {
+				in = append(in, i)
+			}
+		}
+		e, err := SelectEnsemble(members, width, score, in, opts)
+		if err != nil {
+			return nil, err
+		}
+		blend := Blend(members, e.Weights)
+		for i, f := range fold {
+			if f == g {
+				copy(out[i*width:(i+1)*width], blend[i*width:(i+1)*width])
 			}
 		}
 	}
+	return out, nil
+}
+
+// CrossFitScore is the mean over the folds of score on CrossFit's blend:
+// the ensemble's cross-validated score, to compare with the single trials'.
+func CrossFitScore(members [][]float64, width int, score Scorer, fold []int, opts EnsembleOptions) (float64, error) {
+	oof, err := CrossFit(members, width, score, fold, opts)
+	if err != nil {
+		return math.NaN(), err
+	}
+	k := 0
+	for _, f := range fold {
+		k = max(k, f+1)
+	}
+	rows := make([][]int, k)
+	for i, f := range fold {
+		rows[f] = append(rows[f], i)
+	}
 	total := 0.0
-	for g := 0; g < k; g++ {
-		e, err := SelectEnsemble(members, width, score, in[g], opts)
-		if err != nil {
-			return math.NaN(), err
-		}
-		total += score(Blend(members, e.Weights), out[g])
+	for _, r := range rows {
+		total += score(oof, r)
 	}
 	return total / float64(k), nil
 }

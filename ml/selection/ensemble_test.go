@@ -113,6 +113,13 @@ func TestCrossFitScore(t *testing.T) {
 	if s != 1 {
 		t.Fatalf("cross-fitted accuracy %v, want 1", s)
 	}
+	oof, err := CrossFit(members, 2, Accuracy(y, 2), fold, EnsembleOptions{Rounds: 6, TieBreak: NegLogLoss(y, 2)})
+	if err != nil || len(oof) != 2*len(y) || Accuracy(y, 2)(oof, nil) != 1 {
+		t.Fatalf("CrossFit: %d predictions, %v", len(oof), err)
+	}
+	if ll := NegLogLoss(y, 2)(oof, nil); !(ll > NegLogLoss(y, 2)(members[0], nil)) {
+		t.Errorf("cross-fitted log loss %v not below a member's", -ll)
+	}
 	if _, err := CrossFitScore(members, 2, Accuracy(y, 2), make([]int, len(y)), EnsembleOptions{}); err == nil {
 		t.Error("one fold: no error")
 	}

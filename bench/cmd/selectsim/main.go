@@ -7,7 +7,9 @@
 //   - "cv": the best default configuration by 5-fold cross-validation on
 //     the train rows, ranked by selection.Rank;
 //   - "ensemble": ensemble selection over the defaults' out-of-fold
-//     predictions, kept only when its cross-fitted score beats "cv";
+//     predictions, kept only when its cross-fitted score beats "cv"
+//     ("ensemble_ranked": when selection.Rank puts it first, so that an
+//     equal score with a lower log loss wins too);
 //   - "search": successive halving over the defaults and configurations
 //     drawn from selection.DefaultSpaces (budget: a share of each fold's
 //     train rows), then ensemble selection over the defaults and the
@@ -76,18 +78,23 @@ type Choice struct {
 
 // Output is what selectsim prints.
 type Output struct {
-	Task        string             `json:"task"`
-	Inferred    string             `json:"inferred"`
-	TrainRows   int                `json:"train_rows"`
-	TestRows    int                `json:"test_rows"`
-	Defaults    map[string]float64 `json:"defaults"`
-	CV          Choice             `json:"cv"`
-	Ensemble    Choice             `json:"ensemble"`
-	Search      Choice             `json:"search"`
-	SearchRuns  int                `json:"search_trainings"`
-	Seconds     float64            `json:"seconds"`
-	CVSeconds   float64            `json:"cv_seconds"`
-	SearchNotes string             `json:"search_stopped"`
+	Task      string             `json:"task"`
+	Inferred  string             `json:"inferred"`
+	TrainRows int                `json:"train_rows"`
+	TestRows  int                `json:"test_rows"`
+	Defaults  map[string]float64 `json:"defaults"`
+	CV        Choice             `json:"cv"`
+	Ensemble  Choice             `json:"ensemble"`
+	Search    Choice             `json:"search"`
+	// EnsembleRanked and SearchRanked rank the ensemble with the single
+	// trials by selection.Rank (ties in score go to the lower log loss)
+	// instead of requiring a strictly higher score.
+	EnsembleRanked Choice  `json:"ensemble_ranked"`
+	SearchRanked   Choice  `json:"search_ranked"`
+	SearchRuns     int     `json:"search_trainings"`
+	Seconds        float64 `json:"seconds"`
+	CVSeconds      float64 `json:"cv_seconds"`
+	SearchNotes    string  `json:"search_stopped"`
 }
 
 // data is the prepared train and test rows.
@@ -169,12 +176,12 @@ func simulate(path, label, split, taskName string, nFolds, searchN int, seed int
 	best := d.rank(lib)
 	out.CV = Choice{Model: lib[best].cfg.Algorithm, CV: lib[best].cand.Score, Test: out.Defaults[lib[best].cfg.Algorithm]}
 	out.CVSeconds = time.Since(start).Seconds()
-	out.Ensemble, err = d.ensemble(ctx, lib, best)
+	out.Ensemble, out.EnsembleRanked, err = d.ensemble(ctx, lib, best)
 	if err != nil {
 		return nil, err
 	}
 
-	out.Search = out.Ensemble
+	out.Search, out.SearchRanked = out.Ensemble, out.EnsembleRanked
 	if searchN > 0 {
 		res, err := selection.Halving(ctx, configs, selection.TrainerFunc(func(ctx context.Context, tl selection.Trial) (float64, error) {
 			tc, err := d.crossValidate(ctx, tl.Config, tl.Budget)
@@ -198,7 +205,7 @@ func simulate(path, label, split, taskName string, nFolds, searchN int, seed int
 			}
 		}
 		b2 := d.rank(lib2)
-		if out.Search, err = d.ensemble(ctx, lib2, b2); err != nil {
+		if out.Search, out.SearchRanked, err = d.ensemble(ctx, lib2, b2); err != nil {
 			return nil, err
 		}
 	}
@@ -385,14 +392,14 @@ func (d *data) scorers(y []float64) (selection.Scorer, selection.Scorer) {
 	return selection.R2(y), nil
 }
 
-// ensemble selects weights over the library's out-of-fold predictions and
-// returns the ensemble when its cross-fitted score beats the best single
-// configuration's, otherwise that configuration.
-func (d *data) ensemble(ctx context.Context, lib []*trained, best int) (Choice, error) {
+// ensemble selects weights over the library's out-of-fold predictions.
+// strict is the ensemble when its cross-fitted score beats the best single
+// configuration's, otherwise that configuration; ranked puts the
+// cross-fitted ensemble through selection.Rank with the best single one.
+func (d *data) ensemble(ctx context.Context, lib []*trained, best int) (strict, ranked Choice, err error) {
 	single := Choice{Model: describe(lib[best].cfg), CV: lib[best].cand.Score}
-	var err error
 	if single.Test, err = d.fitTest(ctx, lib[best].cfg); err != nil {
-		return Choice{}, err
+		return
 	}
 	var members [][]float64
 	var cfgs []selection.Config
@@ -404,16 +411,22 @@ func (d *data) ensemble(ctx context.Context, lib []*trained, best int) (Choice, 
 	}
 	score, tie := d.scorers(d.yTrain)
 	opts := selection.EnsembleOptions{Rounds: 25, TieBreak: tie}
-	cross, err := selection.CrossFitScore(members, d.width(), score, d.fold, opts)
+	oof, err := selection.CrossFit(members, d.width(), score, d.fold, opts)
 	if err != nil {
-		return Choice{}, err
+		return
 	}
-	if !(cross > single.CV+selection.ScoreTolerance) {
-		return single, nil
+	cand := d.foldCandidate(oof)
+	cand.Algorithm, cand.Number = "ensemble", len(lib)
+	single.CV = lib[best].cand.Score
+	useStrict := cand.Score > single.CV+selection.ScoreTolerance
+	useRanked := selection.Better(&cand, &lib[best].cand, true)
+	strict, ranked = single, single
+	if !useStrict && !useRanked {
+		return
 	}
 	e, err := selection.SelectEnsemble(members, d.width(), score, nil, opts)
 	if err != nil {
-		return Choice{}, err
+		return
 	}
 	// Refit the members with a weight on all train rows, blend on test.
 	all := make([]int, len(d.yTrain))
@@ -428,19 +441,55 @@ func (d *data) ensemble(ctx context.Context, lib []*trained, best int) (Choice, 
 		if w == 0 {
 			continue
 		}
-		model, err := algo.Fit(ctx, cfgs[m].Algorithm, ds, cfgs[m].Params, d.seed, nil)
-		if err != nil {
-			return Choice{}, err
+		model, ferr := algo.Fit(ctx, cfgs[m].Algorithm, ds, cfgs[m].Params, d.seed, nil)
+		if ferr != nil {
+			return strict, ranked, ferr
 		}
-		p, err := algo.Predict(model, d.xTest)
-		if err != nil {
-			return Choice{}, err
+		p, perr := algo.Predict(model, d.xTest)
+		if perr != nil {
+			return strict, ranked, perr
 		}
 		preds = append(preds, dense(p))
 		weights = append(weights, w)
 		name += fmt.Sprintf("%s %.2f ", describe(cfgs[m]), w)
 	}
-	return Choice{Model: name[:len(name)-1] + ")", CV: cross, Test: d.testScore(selection.Blend(preds, weights))}, nil
+	ens := Choice{Model: name[:len(name)-1] + ")", CV: cand.Score, Test: d.testScore(selection.Blend(preds, weights))}
+	if useStrict {
+		strict = ens
+	}
+	if useRanked {
+		ranked = ens
+	}
+	return
+}
+
+// foldCandidate scores out-of-fold predictions fold by fold, as
+// crossValidate does for one configuration.
+func (d *data) foldCandidate(oof []float64) selection.Candidate {
+	w := d.width()
+	c := selection.Candidate{}
+	total := 0.0
+	for f := 0; f < d.nFolds; f++ {
+		var fp, yv []float64
+		var yi []int
+		for i, g := range d.fold {
+			if g == f {
+				fp = append(fp, oof[i*w:(i+1)*w]...)
+				yv = append(yv, d.yTrain[i])
+				yi = append(yi, int(d.yTrain[i]))
+			}
+		}
+		if d.task == datav1.Task_TASK_CLASSIFICATION {
+			loss, _ := selection.ClippedLogLoss(fp, w, yi)
+			c.FoldLoss = append(c.FoldLoss, loss)
+			total += selection.Accuracy(yi, w)(fp, nil)
+		} else {
+			c.FoldLoss = append(c.FoldLoss, -selection.NegRMSE(yv)(fp, nil))
+			total += selection.R2(yv)(fp, nil)
+		}
+	}
+	c.Score = total / float64(d.nFolds)
+	return c
 }
 
 func describe(c selection.Config) string {
