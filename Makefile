@@ -99,6 +99,10 @@ bench-ingest: ## Ingest benchmarks: CSV parse vs pandas, gRPC table transfer, a 
 bench-small: ## Quick benchmark run on 20000 rows.
 	@bash scripts/bench.sh --rows 20000
 
+.PHONY: bench-selection
+bench-selection: ## Model selection benchmark: the default `alur run` against scikit-learn's hindsight best on 13 small data sets (SKLEARN_PEER=path to sklearn_peer.py).
+	@bash scripts/bench-selection.sh
+
 .PHONY: python-example
 python-example: ## Python client examples against `alur dev` (installs python3-grpcio/grpc-tools if missing).
 	@bash scripts/python-example.sh
