@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/alur-ml/alur/ml/algo"
+	_ "github.com/alur-ml/alur/ml/algo/builtin"
 	datav1 "github.com/alur-ml/alur/proto/alur/data/v1"
 )
 

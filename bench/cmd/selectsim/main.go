@@ -32,8 +32,9 @@ import (
 	"gonum.org/v1/gonum/mat"
 
 	"github.com/alur-ml/alur/ml/algo"
+	_ "github.com/alur-ml/alur/ml/algo/builtin"
 	"github.com/alur-ml/alur/ml/csvio"
-	"github.com/alur-ml/alur/ml/prep"
+	"github.com/alur-ml/alur/ml/dataprep"
 	"github.com/alur-ml/alur/ml/selection"
 	"github.com/alur-ml/alur/ml/table"
 	datav1 "github.com/alur-ml/alur/proto/alur/data/v1"
@@ -131,21 +132,21 @@ func simulate(path, label, split, taskName string, nFolds, searchN int, seed int
 	}
 	opts := &prepv1.PrepareOptions{Label: label, Task: task, SplitColumn: split, Seed: seed,
 		NumericImpute: prepv1.NumericImpute_NUMERIC_IMPUTE_MEDIAN}
-	sp, err := prep.Split(t, opts)
+	sp, err := dataprep.Split(t, opts)
 	if err != nil {
 		return nil, err
 	}
 	trainRows := append(append([]int(nil), sp.Train...), sp.Validation...)
 	sort.Ints(trainRows)
-	tr, err := prep.Fit(t, trainRows, opts)
+	tr, err := dataprep.Fit(t, trainRows, opts)
 	if err != nil {
 		return nil, err
 	}
 	d := &data{task: task, names: tr.GetFeatureNames(), classNames: tr.GetClassNames(), k: len(tr.GetClassNames()), nFolds: nFolds, seed: seed}
-	if d.xTrain, d.yTrain, err = prep.ApplyWithLabel(tr, t.Take(trainRows)); err != nil {
+	if d.xTrain, d.yTrain, err = dataprep.ApplyWithLabel(tr, t.Take(trainRows)); err != nil {
 		return nil, err
 	}
-	if d.xTest, d.yTest, err = prep.ApplyWithLabel(tr, t.Take(sp.Test)); err != nil {
+	if d.xTest, d.yTest, err = dataprep.ApplyWithLabel(tr, t.Take(sp.Test)); err != nil {
 		return nil, err
 	}
 	d.fold = assignFolds(d.yTrain, task, nFolds, seed)

@@ -10,6 +10,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/alur-ml/alur/ml/algo"
+	_ "github.com/alur-ml/alur/ml/algo/builtin"
 	datav1 "github.com/alur-ml/alur/proto/alur/data/v1"
 )
 
