@@ -38,6 +38,7 @@ func commands() []*command {
 		{name: "predict", summary: "predict rows with the best model of a finished run", run: runPredict},
 		{name: "report", summary: "write a run's self-contained HTML report (charts inline, opens offline)", run: runReport},
 		{name: "datasets", summary: "list, show, append to and compare versioned datasets", run: runDatasets},
+		{name: "models", summary: "register run models, list and show them, move aliases such as production", run: runModels},
 		{name: "retrain", summary: "run a dataset run's spec again on the dataset's latest version", run: runRetrain},
 	}
 }
