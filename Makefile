@@ -4,7 +4,7 @@ SHELL := bash
 export PATH := $(CURDIR)/bin:$(PATH)
 
 # MODULES are the workspace's modules, as go.work lists them.
-MODULES := . ./ml ./proto ./serverkit ./services/ingest ./services/prep ./services/train ./services/eval ./services/orchestrator ./deploy
+MODULES := . ./ml ./proto ./serverkit ./services/ingest ./services/prep ./services/train ./services/eval ./services/orchestrator ./services/serve ./deploy
 PKGS := $(foreach m,$(MODULES),$(m)/...)
 FUZZTIME ?= 5s
 
@@ -57,8 +57,8 @@ fuzz: ## Run every fuzz test briefly (FUZZTIME each, default 5s).
 test: lint check-generated contracts unit fuzz grpcurl-test python-example browser ## Everything CI runs: lint, contracts, generated code, all tests (e2e, reliability and manifests included), fuzzing, grpcurl, Python, browser.
 
 .PHONY: build
-build: ## Build the six binaries into ./bin.
-	go build -o bin/ ./cmd/alur ./services/ingest/cmd/ingest ./services/prep/cmd/prep ./services/train/cmd/train ./services/eval/cmd/eval ./services/orchestrator/cmd/orchestrator
+build: ## Build the seven binaries into ./bin.
+	go build -o bin/ ./cmd/alur ./services/ingest/cmd/ingest ./services/prep/cmd/prep ./services/train/cmd/train ./services/eval/cmd/eval ./services/orchestrator/cmd/orchestrator ./services/serve/cmd/serve
 
 .PHONY: demo
 demo: ## Run the whole workflow on the bundled iris data.
