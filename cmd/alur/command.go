@@ -32,7 +32,7 @@ type command struct {
 func commands() []*command {
 	return []*command{
 		{name: "demo", summary: "start everything in one process and run the default pipeline on a bundled dataset", run: runDemo},
-		{name: "dev", summary: "serve the five services on their default ports until interrupted", run: runDev},
+		{name: "dev", summary: "serve the six services on their default ports until interrupted", run: runDev},
 		{name: "run", summary: "run a pipeline (a spec file, or a local CSV and a label) and follow it", run: runRun},
 		{name: "runs", summary: "list runs, or show one run in detail", run: runRuns},
 		{name: "predict", summary: "predict rows with the best model of a finished run", run: runPredict},

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	orchestratorv1 "github.com/alur-ml/alur/proto/alur/orchestrator/v1"
+	"github.com/alur-ml/alur/proto/inference"
+	"github.com/alur-ml/alur/serverkit"
 )
 
 // succeededIrisRun runs logistic regression on iris through the stack's
@@ -48,7 +50,9 @@ func succeededIrisRun(t *testing.T, addr string) string {
 }
 
 func TestModelsCommands(t *testing.T) {
-	st, err := startStack(context.Background(), loopbackStack(t.TempDir()))
+	cfg := loopbackStack(t.TempDir())
+	cfg.ServeAddr = "127.0.0.1:0"
+	st, err := startStack(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,6 +78,7 @@ func TestModelsCommands(t *testing.T) {
 		{[]string{"models", "list"}, exitOK, []string{"iris", "production→2", "accuracy"}},
 		{[]string{"models", "show", "iris@production"}, exitOK, []string{"Version 2:", "petal_length_cm (numeric)", "ada", "baseline", "classes: setosa"}},
 		{[]string{"models", "delete", "iris@2"}, exitFailure, nil},
+		{[]string{"infer"}, exitOK, nil},
 		{[]string{"models", "delete", "iris@1"}, exitOK, []string{"Deleted iris version 1"}},
 		{[]string{"models", "show", "iris@1"}, exitFailure, nil},
 		{[]string{"models", "unalias", "iris", "production"}, exitOK, []string{"Removed alias production"}},
@@ -81,6 +86,10 @@ func TestModelsCommands(t *testing.T) {
 		{[]string{"models", "frobnicate"}, exitUsage, nil},
 	}
 	for _, s := range steps {
+		if s.args[0] == "infer" {
+			inferIris(t, st.ServeAddr, "iris@production", "2")
+			continue
+		}
 		a, out, errb := newTestApp(env)
 		code := runMain(context.Background(), s.args, a)
 		if code != s.wantCode {
@@ -91,5 +100,29 @@ func TestModelsCommands(t *testing.T) {
 				t.Errorf("%v: output lacks %q:\n%s", s.args, w, out)
 			}
 		}
+	}
+}
+
+// inferIris asks the serving stage at addr for one iris row and checks
+// the version that answers.
+func inferIris(t *testing.T, addr, model, wantVersion string) {
+	t.Helper()
+	conn, err := serverkit.Dial(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	num := func(name string, v float64) *inference.ModelInferRequest_InferInputTensor {
+		return &inference.ModelInferRequest_InferInputTensor{Name: name, Datatype: "FP64", Shape: []int64{1}, Contents: &inference.InferTensorContents{Fp64Contents: []float64{v}}}
+	}
+	resp, err := inference.NewGRPCInferenceServiceClient(conn).ModelInfer(context.Background(), &inference.ModelInferRequest{
+		ModelName: model,
+		Inputs:    []*inference.ModelInferRequest_InferInputTensor{num("sepal_length_cm", 5.1), num("sepal_width_cm", 3.5), num("petal_length_cm", 1.4), num("petal_width_cm", 0.2)},
+	})
+	if err != nil {
+		t.Fatalf("ModelInfer %s: %v", model, err)
+	}
+	if resp.GetModelVersion() != wantVersion || string(resp.GetOutputs()[0].GetContents().GetBytesContents()[0]) != "setosa" {
+		t.Fatalf("ModelInfer %s: version %s, outputs %v; want version %s, setosa", model, resp.GetModelVersion(), resp.GetOutputs(), wantVersion)
 	}
 }
