@@ -33,6 +33,7 @@ var binaries = map[string]string{
 	"train":        "./services/train/cmd/train",
 	"eval":         "./services/eval/cmd/eval",
 	"orchestrator": "./services/orchestrator/cmd/orchestrator",
+	"serve":        "./services/serve/cmd/serve",
 }
 
 // services are the five servers of a cluster, in start order: the stages
