@@ -54,7 +54,7 @@ fuzz: ## Run every fuzz test briefly (FUZZTIME each, default 5s).
 	@bash scripts/fuzz.sh $(FUZZTIME)
 
 .PHONY: test
-test: lint check-generated contracts unit fuzz grpcurl-test python-example browser ## Everything CI runs: lint, contracts, generated code, all tests (e2e, reliability and manifests included), fuzzing, grpcurl, Python, browser.
+test: lint check-generated contracts unit fuzz grpcurl-test python-example browser onnx-check ## Everything CI runs: lint, contracts, generated code, all tests (e2e, reliability and manifests included), fuzzing, grpcurl, Python, browser, ONNX round trip.
 
 .PHONY: build
 build: ## Build the seven binaries into ./bin.
@@ -87,6 +87,10 @@ python-example: ## Python client examples against `alur dev` (installs python3-g
 .PHONY: grpcurl-test
 grpcurl-test: ## Every service through pinned grpcurl and reflection alone: list, describe, health, real calls.
 	@bash scripts/grpcurl-test.sh
+
+.PHONY: onnx-check
+onnx-check: ## Export pipelines to ONNX and compare onnxruntime's answers with alur's (installs onnxruntime-node into bin/).
+	@bash scripts/onnx-check.sh
 
 .PHONY: contracts
 contracts: ## buf lint, format check, and buf breaking against contracts/alur-v1.binpb (with a self-check).
