@@ -5,10 +5,16 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"strconv"
 	"strings"
 
+	"google.golang.org/protobuf/proto"
+
+	"github.com/alur-ml/alur/ml/onnx"
+	datav1 "github.com/alur-ml/alur/proto/alur/data/v1"
 	orchestratorv1 "github.com/alur-ml/alur/proto/alur/orchestrator/v1"
+	"github.com/alur-ml/alur/services/orchestrator/dashboard"
 )
 
 const modelsUsage = `
@@ -19,6 +25,7 @@ Usage:
   alur models alias NAME@VERSION ALIAS [--reason WHY] [--json]
   alur models unalias NAME ALIAS
   alur models delete NAME@VERSION
+  alur models export NAME[@VERSION|@ALIAS] -o FILE.onnx
 
 The model registry keeps named models with immutable, numbered versions.
 Registering a succeeded run records its final model and fitted transform as
@@ -26,7 +33,8 @@ the next version, with the run, the test score and who registered it. An
 alias ("production", "staging", any lowercase name) points at one version
 and moves atomically: the serve stage answers "NAME@ALIAS" with whatever
 version the alias points at. A version cannot be deleted while an alias
-points at it.
+points at it. "export" writes a version's fitted transform and model as one
+ONNX file, to run in any ONNX runtime.
 
 Promote and serve:
   alur models register RUN_ID --name churn
@@ -36,7 +44,7 @@ Promote and serve:
 
 func runModels(ctx context.Context, a *app, args []string) error {
 	if len(args) == 0 {
-		return usageErrorf("models", "missing subcommand: register, list, show, alias, unalias or delete")
+		return usageErrorf("models", "missing subcommand: register, list, show, alias, unalias, delete or export")
 	}
 	switch args[0] {
 	case "register":
@@ -51,11 +59,13 @@ func runModels(ctx context.Context, a *app, args []string) error {
 		return runModelsUnalias(ctx, a, args[1:])
 	case "delete", "rm":
 		return runModelsDelete(ctx, a, args[1:])
+	case "export":
+		return runModelsExport(ctx, a, args[1:])
 	case "-h", "-help", "--help", "help":
 		printCommandHelp(a.stdout, flag.NewFlagSet("models", flag.ContinueOnError), modelsUsage)
 		return flag.ErrHelp
 	}
-	return usageErrorf("models", "unknown subcommand %q (want register, list, show, alias, unalias or delete)", args[0])
+	return usageErrorf("models", "unknown subcommand %q (want register, list, show, alias, unalias, delete or export)", args[0])
 }
 
 // modelsCommand parses a models subcommand's client flags and --json,
@@ -311,5 +321,71 @@ func runModelsDelete(ctx context.Context, a *app, args []string) error {
 		return printJSON(a.stdout, resp)
 	}
 	fmt.Fprintf(a.stdout, "Deleted %s version %d.\n", name, version)
+	return nil
+}
+
+const modelsExportUsage = `
+Usage:
+  alur models export NAME[@VERSION|@ALIAS] -o FILE.onnx
+
+Writes the version's fitted transform and model as one ONNX model. Its
+inputs are the raw columns, each of shape [N, 1]: DOUBLE for numbers and
+booleans (NaN for missing), STRING for categories. A classifier answers
+"label" (STRING [N]) and "probabilities" (DOUBLE [N, classes]); a
+regressor "prediction" (DOUBLE [N, 1]). Linear models, naive Bayes, trees,
+random forests and gradient boosting export; k-nearest neighbours does not.
+`
+
+func runModelsExport(ctx context.Context, a *app, args []string) error {
+	var out string
+	c, rest, _, err := modelsCommand(a, "models export", modelsExportUsage, "NAME[@VERSION|@ALIAS]", args, 1, func(fs *flag.FlagSet) {
+		fs.StringVar(&out, "o", "", "output `file` (required; - for stdout)")
+	})
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if out == "" {
+		return usageErrorf("models export", "-o FILE is required")
+	}
+	cctx, cancel := c.callCtx(ctx)
+	defer cancel()
+	resp, err := c.orch.GetModel(cctx, &orchestratorv1.GetModelRequest{Ref: rest[0]})
+	if err != nil {
+		return c.wrap("GetModel", err)
+	}
+	v := resp.GetVersion()
+	src := dashboard.ClientSource(c.orch)
+	mb, err := src.ReadArtifact(cctx, v.GetModelDigest())
+	if err != nil {
+		return c.wrap("GetArtifact", err)
+	}
+	tb, err := src.ReadArtifact(cctx, v.GetTransformDigest())
+	if err != nil {
+		return c.wrap("GetArtifact", err)
+	}
+	m, tr := &datav1.Model{}, &datav1.FittedTransform{}
+	if err := proto.Unmarshal(mb, m); err != nil {
+		return fmt.Errorf("decode the model %s: %w", shortDigest(v.GetModelDigest()), err)
+	}
+	if err := proto.Unmarshal(tb, tr); err != nil {
+		return fmt.Errorf("decode the transform %s: %w", shortDigest(v.GetTransformDigest()), err)
+	}
+	b, inputs, err := onnx.Export(tr, m, fmt.Sprintf("%s_v%d", v.GetName(), v.GetVersion()))
+	if err != nil {
+		return fmt.Errorf("export %s version %d: %w", v.GetName(), v.GetVersion(), err)
+	}
+	if out == "-" {
+		_, err := a.stdout.Write(b)
+		return err
+	}
+	if err := os.WriteFile(out, b, 0o644); err != nil {
+		return err
+	}
+	names := make([]string, len(inputs))
+	for i, in := range inputs {
+		names[i] = in.Name
+	}
+	fmt.Fprintf(a.stdout, "Wrote %s: %s version %d (%s), %s, inputs %s.\n", out, v.GetName(), v.GetVersion(), v.GetAlgorithm(), fmtSize(int64(len(b))), strings.Join(names, ", "))
 	return nil
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"io"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -63,6 +64,7 @@ func TestModelsCommands(t *testing.T) {
 	}()
 	id := succeededIrisRun(t, st.OrchestratorAddr)
 	env := map[string]string{serverEnv: st.OrchestratorAddr, "USER": "ada"}
+	onnxPath := filepath.Join(t.TempDir(), "iris.onnx")
 	steps := []struct {
 		args     []string
 		wantCode int
@@ -79,6 +81,8 @@ func TestModelsCommands(t *testing.T) {
 		{[]string{"models", "show", "iris@production"}, exitOK, []string{"Version 2:", "petal_length_cm (numeric)", "ada", "baseline", "classes: setosa"}},
 		{[]string{"models", "delete", "iris@2"}, exitFailure, nil},
 		{[]string{"infer"}, exitOK, nil},
+		{[]string{"models", "export", "iris@production", "-o", onnxPath}, exitOK, []string{"Wrote", "version 2", "petal_width_cm"}},
+		{[]string{"models", "export", "iris@production"}, exitUsage, nil},
 		{[]string{"models", "delete", "iris@1"}, exitOK, []string{"Deleted iris version 1"}},
 		{[]string{"models", "show", "iris@1"}, exitFailure, nil},
 		{[]string{"models", "unalias", "iris", "production"}, exitOK, []string{"Removed alias production"}},

@@ -46,13 +46,13 @@ var algorithms = []struct {
 
 // fixture is what the runtime check reads.
 type fixture struct {
-	Model         string               `json:"model"`
-	Inputs        map[string][]any     `json:"inputs"` // numbers, null for NaN
-	Strings       map[string][]string  `json:"strings"`
-	Rows          int                  `json:"rows"`
-	Labels        []string             `json:"labels"`
-	Probabilities []float64            `json:"probabilities"`
-	Classes       int                  `json:"classes"`
+	Model         string              `json:"model"`
+	Inputs        map[string][]any    `json:"inputs"` // numbers, null for NaN
+	Strings       map[string][]string `json:"strings"`
+	Rows          int                 `json:"rows"`
+	Labels        []string            `json:"labels"`
+	Probabilities []float64           `json:"probabilities"`
+	Classes       int                 `json:"classes"`
 }
 
 func main() {
