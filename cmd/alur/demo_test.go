@@ -152,7 +152,7 @@ func TestDevServesUntilCancelled(t *testing.T) {
 	if !strings.Contains(out.String(), "Stopped.") {
 		t.Errorf("dev output lacks Stopped.:\n%s", out.String())
 	}
-	for _, name := range []string{"ingest", "prep", "train", "eval", "serve", "serve http", "data"} {
+	for _, name := range []string{"ingest", "prep", "train", "eval", "serve", "serve-http", "data"} {
 		if !regexp.MustCompile(`(?m)^` + name + `\s+\S+`).MatchString(out.String()) {
 			t.Errorf("dev does not print the %s address", name)
 		}

@@ -80,7 +80,7 @@ func runDev(ctx context.Context, a *app, args []string) error {
 		fmt.Fprintf(tw, "serve\t%s\n", st.ServeAddr)
 	}
 	if st.ServeURL != "" {
-		fmt.Fprintf(tw, "serve http\t%s\n", st.ServeURL)
+		fmt.Fprintf(tw, "serve-http\t%s\n", st.ServeURL)
 	}
 	fmt.Fprintf(tw, "data\t%s\n", st.StorePath)
 	if st.DashboardURL != "" {
