@@ -76,6 +76,10 @@ bench: ## Benchmark alur against scikit-learn side by side (200000 rows; see ben
 bench-ingest: ## Ingest benchmarks: CSV parse vs pandas, gRPC table transfer, a 1 GB CSV through the ingest binary (peak RSS).
 	@go run ./bench/cmd/ingestbench
 
+.PHONY: bench-serve
+bench-serve: ## Serve benchmark: one-row and 1,000-row ModelInfer over gRPC (logistic, 100-tree forest, 100-round boosting) beside scikit-learn in process.
+	@go run ./bench/cmd/servebench
+
 .PHONY: bench-small
 bench-small: ## Quick benchmark run on 20000 rows.
 	@bash scripts/bench.sh --rows 20000

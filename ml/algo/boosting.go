@@ -1397,16 +1397,39 @@ func predictGradientBoosting(m *datav1.Model, X *mat.Dense) (*mat.Dense, error) 
 	if X == nil || X.IsEmpty() {
 		return nil, errors.New("no rows to predict")
 	}
-	rows, cols := X.Dims()
+	_, cols := X.Dims()
+	p, err := gbPrepare(m, cols)
+	if err != nil {
+		return nil, err
+	}
+	return p.predict(m, X)
+}
+
+// gbPredictor is a boosting model checked and packed for prediction once:
+// Prepare keeps it.
+type gbPredictor struct {
+	bm     *datav1.BoostingModel
+	packed [][]treeNode
+}
+
+// gbPrepare checks a boosting model for rows of cols features and packs
+// its trees.
+func gbPrepare(m *datav1.Model, cols int) (*gbPredictor, error) {
 	bm, err := gbCheckModel(m, cols)
 	if err != nil {
 		return nil, err
 	}
+	packed := make([][]treeNode, len(bm.Trees))
+	treeParallel(len(bm.Trees), runtime.GOMAXPROCS(0), func(_, i int) { packed[i] = treePack(bm.Trees[i]) })
+	return &gbPredictor{bm: bm, packed: packed}, nil
+}
+
+// predict returns the probabilities (or values) of the rows of X.
+func (p *gbPredictor) predict(m *datav1.Model, X *mat.Dense) (*mat.Dense, error) {
+	rows, cols := X.Dims()
+	bm, packed, procs := p.bm, p.packed, runtime.GOMAXPROCS(0)
 	k := int(bm.NumOutputs)
 	trees := bm.Trees
-	packed := make([][]treeNode, len(trees))
-	procs := runtime.GOMAXPROCS(0)
-	treeParallel(len(trees), procs, func(_, i int) { packed[i] = treePack(trees[i]) })
 	raw := X.RawMatrix()
 	scores := make([]float64, rows*k)
 	blocks := (rows + treePredictBlock - 1) / treePredictBlock

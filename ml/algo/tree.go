@@ -1061,7 +1061,27 @@ func predictTreeEnsemble(m *datav1.Model, trees []*datav1.TreeModel, X *mat.Dens
 	if X == nil || X.IsEmpty() {
 		return nil, errors.New("no rows to predict")
 	}
-	rows, cols := X.Dims()
+	_, cols := X.Dims()
+	e, err := layoutTreeEnsemble(m, trees, cols)
+	if err != nil {
+		return nil, err
+	}
+	return e.predict(X), nil
+}
+
+// treeEnsemble is a tree ensemble laid out for prediction once: Prepare
+// keeps it, so a server predicting a row at a time does not decode the
+// trees on every call.
+type treeEnsemble struct {
+	flats  []*treeFlat
+	k      int
+	cols   int
+	ntrees int
+}
+
+// layoutTreeEnsemble checks trees against the model and lays them out for
+// rows of cols features.
+func layoutTreeEnsemble(m *datav1.Model, trees []*datav1.TreeModel, cols int) (*treeEnsemble, error) {
 	if len(trees) == 0 {
 		return nil, errors.New("model has no trees")
 	}
@@ -1099,11 +1119,19 @@ func predictTreeEnsemble(m *datav1.Model, trees []*datav1.TreeModel, X *mat.Dens
 			return nil, fmt.Errorf("trees have %d outputs for %d classes", k, nc)
 		}
 	}
+	return &treeEnsemble{flats: flats, k: k, cols: cols, ntrees: len(trees)}, nil
+}
+
+// predict walks every row of X (which has e.cols columns) through the
+// trees and averages their values.
+func (e *treeEnsemble) predict(X *mat.Dense) *mat.Dense {
+	rows, cols := X.Dims()
+	k, flats, procs := e.k, e.flats, runtime.GOMAXPROCS(0)
 	raw := X.RawMatrix()
 	out := make([]float64, rows*k)
 	blockRows := treeBlockRows(rows, procs)
 	blocks := (rows + blockRows - 1) / blockRows
-	scale := 1 / float64(len(trees))
+	scale := 1 / float64(e.ntrees)
 	treeParallel(blocks, procs, func(_, blk int) {
 		lo := blk * blockRows
 		hi := min(rows, lo+blockRows)
@@ -1132,13 +1160,13 @@ func predictTreeEnsemble(m *datav1.Model, trees []*datav1.TreeModel, X *mat.Dens
 				}
 			}
 		}
-		if len(trees) > 1 {
+		if e.ntrees > 1 {
 			for j := lo * k; j < hi*k; j++ {
 				out[j] *= scale
 			}
 		}
 	})
-	return mat.NewDense(rows, k, out), nil
+	return mat.NewDense(rows, k, out)
 }
 
 // treeNode is one node of a wide tree packed for gradient boosting's

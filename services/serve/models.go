@@ -30,6 +30,8 @@ type model struct {
 	meta    *orchestratorv1.ModelVersion
 	tr      *datav1.FittedTransform
 	m       *datav1.Model
+	// predict is m prepared for prediction once (trees decoded).
+	predict algo.Predictor
 	// inputs are the raw columns a request sends, in transform order.
 	inputs []*datav1.Field
 	// bytes is the size of the serialized model and transform.
@@ -242,9 +244,6 @@ func check(m *model) error {
 	if err := prep.ValidateTransform(m.tr); err != nil {
 		return err
 	}
-	if _, ok := algo.Lookup(m.m.GetAlgorithm()); !ok {
-		return fmt.Errorf("unknown algorithm %q", m.m.GetAlgorithm())
-	}
 	got, want := m.tr.GetFeatureNames(), m.m.GetFeatureNames()
 	if len(got) != len(want) {
 		return fmt.Errorf("the transform makes %d features, the model expects %d", len(got), len(want))
@@ -256,6 +255,10 @@ func check(m *model) error {
 	}
 	if m.m.GetTask() == datav1.Task_TASK_CLASSIFICATION && len(m.m.GetClassNames()) < 2 {
 		return errors.New("a classifier without classes")
+	}
+	var err error
+	if m.predict, err = algo.Prepare(m.m, len(want)); err != nil {
+		return err
 	}
 	for _, ct := range m.tr.GetColumns() {
 		if ct.GetAction() == datav1.ColumnAction_COLUMN_ACTION_DROP || ct.GetName() == m.tr.GetLabel() {

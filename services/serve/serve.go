@@ -25,7 +25,6 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/status"
 
-	"github.com/alur-ml/alur/ml/algo"
 	"github.com/alur-ml/alur/ml/prep"
 	orchestratorv1 "github.com/alur-ml/alur/proto/alur/orchestrator/v1"
 	"github.com/alur-ml/alur/proto/inference"
@@ -234,7 +233,7 @@ func infer(m *model, req *inference.ModelInferRequest, maxRows int) (*inference.
 		}
 		return nil, serverkit.InvalidArgument("inputs", err.Error())
 	}
-	out, err := algo.Predict(m.m, X)
+	out, err := m.predict(X)
 	if err != nil {
 		return nil, status.Errorf(codes.Internal, "model %s@%d cannot predict: %v", m.name, m.version, err)
 	}
