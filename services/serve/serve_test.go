@@ -57,7 +57,7 @@ func trainingTable() *table.Table {
 }
 
 // fitVersion fits the transform and the named algorithm on trainingTable.
-func fitVersion(t *testing.T, algorithm string) (*datav1.FittedTransform, *datav1.Model) {
+func fitVersion(t testing.TB, algorithm string) (*datav1.FittedTransform, *datav1.Model) {
 	t.Helper()
 	tab := trainingTable()
 	tr, err := prep.Fit(tab, nil, &prepv1.PrepareOptions{Label: "y"})
