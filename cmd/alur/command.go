@@ -100,7 +100,7 @@ Run "alur help <command>" or "alur <command> -h" for a command's flags.
 
 Start here:
   alur demo                      everything in one process, on the iris data
-  alur dev &                     the services on localhost:7000-7004, then:
+  alur dev &                     the services on localhost:7000-7005, then:
   alur run --csv data.csv --label target
   alur runs list
 `)

@@ -42,9 +42,10 @@ type stackConfig struct {
 	Logger *slog.Logger
 }
 
-// stack is the five alur services running in this process, each on its
-// own loopback listener, exactly as separate binaries would run them: the
-// orchestrator reaches the stages over gRPC, not by function calls.
+// stack is the five alur services (and the serving stage, when asked)
+// running in this process, each on its own loopback listener, exactly as
+// separate binaries would run them: the orchestrator reaches the stages
+// over gRPC, not by function calls.
 type stack struct {
 	// Addresses the services listen on (with the ports chosen).
 	OrchestratorAddr, IngestAddr, PrepAddr, TrainAddr, EvalAddr string
