@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"google.golang.org/grpc/codes"
@@ -49,6 +50,9 @@ type loadCall struct {
 	done chan struct{}
 	m    *model
 	err  error
+	// used is when a request last asked for the version (UnixNano), for
+	// evicting the least recently used beyond MaxModels.
+	used atomic.Int64
 }
 
 // resolved is where a movable reference (a bare name or an alias) pointed
@@ -162,7 +166,9 @@ func (ms *models) load(ctx context.Context, key string) (*model, error) {
 	c, ok := ms.versions[key]
 	if !ok {
 		c = &loadCall{done: make(chan struct{})}
+		c.used.Store(time.Now().UnixNano())
 		ms.versions[key] = c
+		ms.evict()
 		ms.mu.Unlock()
 		// The load outlives a cancelled caller: others may be waiting.
 		lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), ms.cfg.RegistryTimeout)
@@ -178,12 +184,38 @@ func (ms *models) load(ctx context.Context, key string) (*model, error) {
 		close(c.done)
 	} else {
 		ms.mu.Unlock()
+		c.used.Store(time.Now().UnixNano())
 	}
 	select {
 	case <-c.done:
 		return c.m, c.err
 	case <-ctx.Done():
 		return nil, status.FromContextError(ctx.Err()).Err()
+	}
+}
+
+// evict drops the least recently used loaded versions while more than
+// MaxModels are held. A request already holding a dropped version finishes
+// with it; the next one loads it again. ms.mu is held.
+func (ms *models) evict() {
+	for len(ms.versions) > ms.cfg.MaxModels {
+		var oldest string
+		var at int64
+		for k, c := range ms.versions {
+			select {
+			case <-c.done:
+			default:
+				continue // loading: not evictable
+			}
+			if u := c.used.Load(); oldest == "" || u < at {
+				oldest, at = k, u
+			}
+		}
+		if oldest == "" {
+			return
+		}
+		ms.cfg.Logger.Info("model evicted", "model", oldest, "max_models", ms.cfg.MaxModels)
+		delete(ms.versions, oldest)
 	}
 }
 

@@ -37,6 +37,7 @@ const (
 	DefaultAliasTTL        = 5 * time.Second
 	DefaultMaxRows         = 100_000
 	DefaultRegistryTimeout = 30 * time.Second
+	DefaultMaxModels       = 32
 )
 
 // ServerName and ServerVersion are what ServerMetadata answers.
@@ -67,6 +68,10 @@ type Config struct {
 	// RegistryTimeout bounds one registry call; 0 means
 	// DefaultRegistryTimeout.
 	RegistryTimeout time.Duration
+	// MaxModels caps the versions kept in memory; beyond it the least
+	// recently used is dropped (and loaded again if asked for). 0 means
+	// DefaultMaxModels.
+	MaxModels int
 }
 
 func (c *Config) defaults() {
@@ -84,6 +89,9 @@ func (c *Config) defaults() {
 	}
 	if c.RegistryTimeout <= 0 {
 		c.RegistryTimeout = DefaultRegistryTimeout
+	}
+	if c.MaxModels <= 0 {
+		c.MaxModels = DefaultMaxModels
 	}
 }
 

@@ -644,3 +644,24 @@ func TestSplitRawBytes(t *testing.T) {
 		}
 	}
 }
+
+// TestLeastRecentlyUsedEvicted keeps one version in memory: asking for the
+// other drops the first, and asking for the first again loads it again.
+func TestLeastRecentlyUsedEvicted(t *testing.T) {
+	reg, srv, client := setup(t, Config{MaxModels: 1})
+	ctx := context.Background()
+	for i, v := range []string{"1", "2", "1"} {
+		resp, err := client.ModelInfer(ctx, rows("churn", v))
+		if err != nil || resp.GetModelVersion() != v {
+			t.Fatalf("call %d: %v %v", i, resp.GetModelVersion(), err)
+		}
+		if got := srv.Loaded(); len(got) != 1 || !strings.HasPrefix(got[0], "churn@"+v+" ") {
+			t.Fatalf("call %d: loaded %v, want only churn@%s", i, got, v)
+		}
+	}
+	reg.mu.Lock()
+	defer reg.mu.Unlock()
+	if reg.getModels != 3 {
+		t.Fatalf("%d version loads, want 3 (version 1 twice)", reg.getModels)
+	}
+}

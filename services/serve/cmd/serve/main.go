@@ -28,6 +28,7 @@ func main() {
 	cfg := serve.Config{}
 	flag.Int64Var(&cfg.MaxModelBytes, "max-model-bytes", serve.DefaultMaxModelBytes, "largest model or transform loaded, in bytes; a larger one is refused at load")
 	flag.DurationVar(&cfg.AliasTTL, "alias-ttl", serve.DefaultAliasTTL, "how long an alias's resolution is trusted before the registry is asked again")
+	flag.IntVar(&cfg.MaxModels, "max-models", serve.DefaultMaxModels, "model versions kept in memory; beyond it the least recently used is dropped")
 	flag.IntVar(&cfg.MaxRows, "max-rows", serve.DefaultMaxRows, "largest number of rows in one request")
 	opts := serverkit.BindFlags(flag.CommandLine)
 	flag.Parse()
