@@ -15,10 +15,11 @@
 // and Concat joins the features. Linear models and Gaussian naive Bayes
 // run in double with standard operators (MatMul, Add, Softmax, Sigmoid);
 // trees, forests and gradient boosting run in the ai.onnx.ml
-// TreeEnsembleRegressor (single precision, as the operator defines), one
-// target per class. k-nearest neighbours, and categorical columns read as
-// numbers, are refused: ONNX has no operator that does them faithfully
-// enough here.
+// TreeEnsembleRegressor, one target per class, with double thresholds (its
+// output is single precision, as the operator defines); k-nearest
+// neighbours is an exact search with standard operators (Sub, Mul, Add,
+// TopK, Gather). Distance-weighted k-NN and categorical columns read as
+// numbers are refused.
 package onnx
 
 import (
@@ -222,7 +223,7 @@ func predictor(g *graph, m *datav1.Model, x string) (string, error) {
 		}
 		return probabilities(g, s, int64(bm.GetNumOutputs())), nil
 	case *datav1.Model_Knn:
-		return "", fmt.Errorf("k-nearest neighbours: %w", ErrUnsupported)
+		return knn(g, m, p.Knn, x, f)
 	}
 	return "", fmt.Errorf("algorithm %q: %w", m.GetAlgorithm(), ErrUnsupported)
 }
@@ -307,4 +308,51 @@ func trees(g *graph, m *datav1.Model, x string, ts []*datav1.TreeModel, div floa
 	}
 	out := g.mlop("TreeEnsembleRegressor", []string{x}, as...)
 	return g.op("Cast", []string{out}, iattr("to", typeDouble)), nil
+}
+
+// knn adds an exact k-nearest-neighbours search with standard operators:
+// the squared distance to every training row summed feature by feature in
+// feature order (as alur sums it, so equal distances stay equal), TopK of
+// the smallest (ties to the lower training index, as alur breaks them),
+// then the neighbours' class shares or mean target. Distance weighting is
+// refused.
+func knn(g *graph, m *datav1.Model, km *datav1.KnnModel, x string, f int64) (string, error) {
+	if km.GetDistanceWeighted() {
+		return "", fmt.Errorf("distance-weighted k-nearest neighbours: %w", ErrUnsupported)
+	}
+	n := int64(len(km.GetTargets()))
+	if int64(km.GetNumFeatures()) != f || int64(len(km.GetPoints())) != n*f || n == 0 {
+		return "", errors.New("export: the k-NN model's shapes do not agree")
+	}
+	k := min(int64(km.GetK()), n)
+	var d string
+	for j := range f {
+		col := make([]float64, n)
+		for i := range n {
+			col[i] = km.GetPoints()[i*f+j]
+		}
+		xj := g.op("Gather", []string{x, g.constInt64("feature", []int64{1}, []int64{j})}, iattr("axis", 1))
+		diff := g.op("Sub", []string{xj, g.constDouble("points", []int64{1, n}, col)})
+		sq := g.op("Mul", []string{diff, diff})
+		if d == "" {
+			d = sq
+		} else {
+			d = g.op("Add", []string{d, sq})
+		}
+	}
+	dist, idx := g.tmp("knn_dist"), g.tmp("knn_idx")
+	g.add(withAttrs(newNode("TopK", []string{d, g.constInt64("k", []int64{1}, []int64{k})}, []string{dist, idx}),
+		iattr("axis", 1), iattr("largest", 0), iattr("sorted", 1)))
+	if m.GetTask() != datav1.Task_TASK_CLASSIFICATION {
+		near := g.op("Gather", []string{g.constDouble("targets", []int64{n}, km.GetTargets()), idx}, iattr("axis", 0))
+		return g.op("ReduceMean", []string{near}, isattr("axes", []int64{1}), iattr("keepdims", 1)), nil
+	}
+	c := int64(len(m.GetClassNames()))
+	onehot := make([]float64, n*c)
+	for i, t := range km.GetTargets() {
+		onehot[int64(i)*c+int64(t)] = 1
+	}
+	near := g.op("Gather", []string{g.constDouble("classes", []int64{n, c}, onehot), idx}, iattr("axis", 0))
+	votes := g.op("ReduceSum", []string{near, g.constInt64("axes", []int64{1}, []int64{1})}, iattr("keepdims", 0))
+	return g.op("Div", []string{votes, g.constDouble("k", nil, []float64{float64(k)})}), nil
 }

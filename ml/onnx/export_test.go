@@ -91,10 +91,11 @@ func TestExport(t *testing.T) {
 		{"random_forest", datav1.Task_TASK_REGRESSION, []string{OutputPrediction}, nil},
 		{"gradient_boosting", datav1.Task_TASK_REGRESSION, []string{OutputPrediction}, nil},
 		{"ridge", datav1.Task_TASK_REGRESSION, []string{OutputPrediction}, nil},
-		{"knn", datav1.Task_TASK_CLASSIFICATION, nil, ErrUnsupported},
+		{"knn", datav1.Task_TASK_CLASSIFICATION, []string{OutputLabel, OutputProbabilities}, nil},
+		{"knn", datav1.Task_TASK_REGRESSION, []string{OutputPrediction}, nil},
 	}
 	for _, tc := range tests {
-		t.Run(tc.algorithm, func(t *testing.T) {
+		t.Run(tc.algorithm+"/"+tc.task.String(), func(t *testing.T) {
 			tr, m := fitted(t, tc.algorithm, tc.task)
 			b, inputs, err := Export(tr, m, "test")
 			if !errors.Is(err, tc.wantErr) {
@@ -120,6 +121,14 @@ func TestExportRefusesParsedNumbers(t *testing.T) {
 			ct.Type, ct.ParseNumeric = datav1.ColumnType_COLUMN_TYPE_CATEGORICAL, true
 		}
 	}
+	if _, _, err := Export(tr, m, "test"); !errors.Is(err, ErrUnsupported) {
+		t.Fatalf("err %v, want ErrUnsupported", err)
+	}
+}
+
+func TestExportRefusesWeightedKNN(t *testing.T) {
+	tr, m := fitted(t, "knn", datav1.Task_TASK_CLASSIFICATION)
+	m.GetKnn().DistanceWeighted = true
 	if _, _, err := Export(tr, m, "test"); !errors.Is(err, ErrUnsupported) {
 		t.Fatalf("err %v, want ErrUnsupported", err)
 	}

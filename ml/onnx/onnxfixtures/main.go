@@ -42,6 +42,7 @@ var algorithms = []struct {
 	{"decision_tree", nil},
 	{"random_forest", map[string]float64{"n_estimators": 20}},
 	{"gradient_boosting", map[string]float64{"max_iter": 20}},
+	{"knn", nil},
 }
 
 // fixture is what the runtime check reads.
