@@ -359,3 +359,50 @@ func (s *Store) DeleteModelVersion(name string, version int64) (*orchestratorv1.
 	}
 	return out, nil
 }
+
+// checkRegistry reports registry entries that do not decode, versions that
+// name artifacts the store no longer has or whose model has no head, and
+// aliases that point at a missing version.
+func checkRegistry(tx *bolt.Tx) []string {
+	var problems []string
+	man := tx.Bucket(bucketManifests)
+	heads := tx.Bucket(bucketModelHeads)
+	versions := tx.Bucket(bucketModelVersions)
+	_ = versions.ForEach(func(k, raw []byte) error {
+		v := &orchestratorv1.ModelVersion{}
+		if err := proto.Unmarshal(raw, v); err != nil {
+			problems = append(problems, fmt.Sprintf("model version %x: decode: %v", k, err))
+			return nil
+		}
+		if heads.Get(lp(v.GetName())) == nil {
+			problems = append(problems, fmt.Sprintf("model %q version %d has no model record", v.GetName(), v.GetVersion()))
+		}
+		for _, d := range []string{v.GetModelDigest(), v.GetTransformDigest()} {
+			if raw, err := parseDigest(d); err != nil || man.Get(raw[:]) == nil {
+				problems = append(problems, fmt.Sprintf("model %q version %d names missing artifact %s", v.GetName(), v.GetVersion(), d))
+			}
+		}
+		return nil
+	})
+	_ = tx.Bucket(bucketModelAliases).ForEach(func(k, raw []byte) error {
+		a := &orchestratorv1.ModelAlias{}
+		if err := proto.Unmarshal(raw, a); err != nil {
+			problems = append(problems, fmt.Sprintf("model alias %x: decode: %v", k, err))
+			return nil
+		}
+		if len(k) < 2 {
+			problems = append(problems, fmt.Sprintf("model alias key %x is malformed", k))
+			return nil
+		}
+		n := int(binary.BigEndian.Uint16(k))
+		if len(k) < 2+n {
+			problems = append(problems, fmt.Sprintf("model alias key %x is malformed", k))
+			return nil
+		}
+		if versions.Get(modelVersionKey(string(k[2:2+n]), a.GetVersion())) == nil {
+			problems = append(problems, fmt.Sprintf("model %q alias %q points at missing version %d", k[2:2+n], a.GetAlias(), a.GetVersion()))
+		}
+		return nil
+	})
+	return problems
+}

@@ -4,10 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	bolt "go.etcd.io/bbolt"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -218,5 +220,33 @@ func TestRegistrySurvivesReopen(t *testing.T) {
 	got.Aliases = nil
 	if !proto.Equal(got, want) || m.GetAliases()[0].GetAlias() != "staging" {
 		t.Fatalf("after reopen: %v, want %v with alias staging", m, want)
+	}
+}
+
+// TestCheckRegistry finds nothing wrong with a sound registry.
+func TestCheckRegistry(t *testing.T) {
+	s := openTestStore(t)
+	putTestModel(t, s, "churn", 1)
+	putTestModel(t, s, "churn", 2)
+	if _, err := setAlias(s, "churn", "production", 2); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.DeleteModelVersion("churn", 1); err != nil {
+		t.Fatal(err)
+	}
+	problems, err := s.Check()
+	if err != nil || len(problems) != 0 {
+		t.Fatalf("Check: %v %v", problems, err)
+	}
+	// An alias written past the store's guard, onto the deleted version.
+	raw, _ := proto.Marshal(&orchestratorv1.ModelAlias{Alias: "staging", Version: 1})
+	if err := s.db.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketModelAliases).Put(modelAliasKey("churn", "staging"), raw)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	problems, err = s.Check()
+	if err != nil || len(problems) != 1 || !strings.Contains(problems[0], `alias "staging" points at missing version 1`) {
+		t.Fatalf("Check after a dangling alias: %v %v", problems, err)
 	}
 }
