@@ -66,7 +66,7 @@ func startServe(addr, httpAddr, orchAddr string, logger *slog.Logger, failed cha
 	if hlis != nil {
 		ss.httpURL = "http://" + hlis.Addr().String() + "/v2"
 		ss.done.Go(func() {
-			if err := serve.ServeHTTP(ctx, hlis, srv.Handler(), logger); err != nil {
+			if err := serve.ServeHTTP(ctx, hlis, srv.Handler(), logger, "", ""); err != nil {
 				failed <- fmt.Errorf("serve http: %w", err)
 			}
 		})

@@ -270,10 +270,18 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 }
 
 // ServeHTTP serves h on lis until ctx ends, then shuts down gracefully.
-func ServeHTTP(ctx context.Context, lis net.Listener, h http.Handler, logger *slog.Logger) error {
+// With certFile and keyFile (the gRPC server's --tls-cert and --tls-key)
+// it serves HTTPS.
+func ServeHTTP(ctx context.Context, lis net.Listener, h http.Handler, logger *slog.Logger, certFile, keyFile string) error {
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(lis) }()
+	go func() {
+		if certFile != "" || keyFile != "" {
+			errc <- srv.ServeTLS(lis, certFile, keyFile)
+			return
+		}
+		errc <- srv.Serve(lis)
+	}()
 	select {
 	case err := <-errc:
 		return err

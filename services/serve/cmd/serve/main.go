@@ -62,10 +62,14 @@ func main() {
 			logger.Error("http", "err", err)
 			os.Exit(1)
 		}
-		logger.Info("http", "url", "http://"+lis.Addr().String()+"/v2")
+		scheme := "http"
+		if opts.TLSCert != "" {
+			scheme = "https"
+		}
+		logger.Info("http", "url", scheme+"://"+lis.Addr().String()+"/v2")
 		go func() {
 			defer close(httpDone)
-			if err := serve.ServeHTTP(ctx, lis, serve.RequireToken(srv.Handler(), opts.AuthToken), logger); err != nil {
+			if err := serve.ServeHTTP(ctx, lis, serve.RequireToken(srv.Handler(), opts.AuthToken), logger, opts.TLSCert, opts.TLSKey); err != nil {
 				logger.Error("http", "err", err)
 			}
 		}()
