@@ -25,6 +25,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strings"
 	"sync"
@@ -147,6 +148,7 @@ func main() {
 	batch := flag.Int("batch", 100, "1,000-row calls per model")
 	python := flag.String("python", "/usr/bin/python3", "Python with scikit-learn, for the in-process comparison")
 	script := flag.String("sklearn-script", "bench/serve_sklearn.py", "the scikit-learn side")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the timed calls to `file`")
 	flag.Parse()
 
 	dir, err := os.MkdirTemp("", "servebench-")
@@ -230,6 +232,19 @@ func main() {
 	fmt.Printf("%-12s %12s %12s %14s   %14s %14s %16s\n", "model", "1-row p50", "1-row p99", "1000-row rows/s", "sklearn 1-row", "sklearn p99", "sklearn rows/s")
 	rng := rand.New(rand.NewPCG(1, 2))
 	n := t.NumRows()
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			log.Fatal(err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			log.Fatal(err)
+		}
+		defer func() {
+			pprof.StopCPUProfile()
+			f.Close()
+		}()
+	}
 	for _, m := range models {
 		lat := make([]time.Duration, 0, *single)
 		for range *single {
