@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"testing"
@@ -112,6 +113,15 @@ func TestServeRegistryModels(t *testing.T) {
 	resp.Body.Close()
 	if err != nil || resp.StatusCode != http.StatusOK || got.ModelVersion != "2" || got.Outputs[0].Data[0] != "virginica" {
 		t.Fatalf("HTTP infer: %d %+v %v", resp.StatusCode, got, err)
+	}
+
+	// The production version as one ONNX file, through the CLI.
+	onnxPath := filepath.Join(t.TempDir(), "iris.onnx")
+	if out, err := exec.Command(filepath.Join(c.bin, "alur"), "models", "export", "iris@production", "-o", onnxPath, "--server", c.addrs["orchestrator"]).CombinedOutput(); err != nil {
+		t.Fatalf("alur models export: %v\n%s", err, out)
+	}
+	if fi, err := os.Stat(onnxPath); err != nil || fi.Size() == 0 {
+		t.Fatalf("exported file: %v %v", fi, err)
 	}
 
 	// A serve started while the orchestrator is down waits, NOT_SERVING.
