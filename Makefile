@@ -6,13 +6,23 @@ export PATH := $(CURDIR)/bin:$(PATH)
 # MODULES are the workspace's modules, as go.work lists them.
 MODULES := . ./ml ./proto ./serverkit ./services/ingest ./services/prep ./services/train ./services/eval ./services/orchestrator ./services/serve ./deploy
 PKGS := $(foreach m,$(MODULES),$(m)/...)
-FUZZTIME ?= 5s
+# FUZZTIME is each fuzz target's time; FUZZ_TOTAL bounds the sum (each
+# target gets less when there are many): fuzzing stays a few minutes.
+FUZZTIME ?= 3s
+FUZZ_TOTAL ?= 120
+# RELIABILITY_TESTS are the long end-to-end cases (kill -9 cycles, stage
+# outage, cancel, 50-run load, limits, hostile inputs): make reliability runs
+# them, make unit and make e2e skip them.
+RELIABILITY_TESTS := ^(TestCrashResume|TestStageOutage|TestCancel|TestLoad|TestLimits|TestHostile)$$
+# CHECK_SKIP are the packages make check leaves out: processes, benchmarks,
+# container and manifest checks.
+CHECK_SKIP := /e2e$$|/bench/|/deploy
 
 .DEFAULT_GOAL := help
 
 .PHONY: help
 help: ## Show this help.
-	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-16s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  %-16s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 .PHONY: tools
 tools: ## Install the pinned tools (buf, protoc plugins) into ./bin.
@@ -34,31 +44,40 @@ check-generated: tools ## Fail if regenerating the protos changes the committed 
 	@bash scripts/check-generated.sh
 
 .PHONY: unit
-unit: ## Unit and in-memory gRPC tests of every module.
-	go test -count=1 -timeout 20m $(PKGS)
+unit: ## Unit and in-memory gRPC tests of every module, and the end-to-end tests but the reliability suite.
+	go test -count=1 -timeout 20m $$(go list $(PKGS) | grep -v '/e2e$$')
+	go test -count=1 -timeout 10m -skip '$(RELIABILITY_TESTS)' ./e2e/...
+
+.PHONY: check
+check: lint ## Everyday check (a few minutes): lint, then the unit tests of every module in -short mode, without processes, benchmarks or manifests.
+	go test -count=1 -short -timeout 5m $$(go list $(PKGS) | grep -Ev '$(CHECK_SKIP)')
 
 .PHONY: e2e
-e2e: ## End-to-end test: the five real binaries as processes on loopback.
-	go test -count=1 -run . ./e2e/...
+e2e: ## End-to-end test: the five real binaries as processes on loopback (without the reliability suite).
+	go test -count=1 -skip '$(RELIABILITY_TESTS)' ./e2e/...
 
 .PHONY: reliability
 reliability: ## Reliability tests on the real binaries: 20 kill -9 cycles, stage outage, cancel, 50-run load, limits, 100+ hostile requests.
-	go test -count=1 -timeout 15m -v -run 'Reliab|Crash|Outage|Cancel|Load|Limit|Hostile' ./e2e/...
+	go test -count=1 -timeout 15m -v -run '$(RELIABILITY_TESTS)' ./e2e/...
 
 .PHONY: manifests
 manifests: ## Check the Dockerfiles (rules, static go build) and the Kubernetes manifests (kustomize, API schemas, policy).
 	cd deploy && go test -count=1 ./...
 
 .PHONY: fuzz
-fuzz: ## Run every fuzz test briefly (FUZZTIME each, default 5s).
-	@bash scripts/fuzz.sh $(FUZZTIME)
+fuzz: ## Run every fuzz test briefly (FUZZTIME each, default 3s; FUZZ_TOTAL seconds in all, default 120).
+	@bash scripts/fuzz.sh $(FUZZTIME) $(FUZZ_TOTAL)
 
 .PHONY: test
-test: lint check-generated contracts unit fuzz grpcurl-test python-example browser onnx-check ## Everything CI runs: lint, contracts, generated code, all tests (e2e, reliability and manifests included), fuzzing, grpcurl, Python, browser, ONNX round trip.
+test: lint check-generated contracts unit reliability fuzz grpcurl-test python-example browser onnx-check ## Everything CI runs: lint, contracts, generated code, all tests (e2e, reliability and manifests included), fuzzing, grpcurl, Python, browser, ONNX round trip.
 
 .PHONY: build
 build: ## Build the seven binaries into ./bin.
 	go build -o bin/ ./cmd/alur ./services/ingest/cmd/ingest ./services/prep/cmd/prep ./services/train/cmd/train ./services/eval/cmd/eval ./services/orchestrator/cmd/orchestrator ./services/serve/cmd/serve
+
+.PHONY: install
+install: ## Install the alur CLI as `alur` into $GOBIN (default: $(go env GOPATH)/bin).
+	go install ./cmd/alur
 
 .PHONY: demo
 demo: ## Run the whole workflow on the bundled iris data.

@@ -22,6 +22,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -115,19 +116,20 @@ func TestDashboardInBrowser(t *testing.T) {
 		name, url string
 		charts    []string
 		offline   bool
+		sections  []string
 	}{
 		{name: "runs", url: base + "/"},
-		{name: "run-iris", url: base + "/runs/" + iris.GetId(), charts: classificationCharts},
-		{name: "run-houses", url: base + "/runs/" + houses.GetId(), charts: regressionCharts},
-		{name: "run-cancer", url: base + "/runs/" + cancer.GetId(), charts: classificationCharts},
+		{name: "run-iris", url: base + "/runs/" + iris.GetId(), charts: classificationCharts, sections: runSections},
+		{name: "run-houses", url: base + "/runs/" + houses.GetId(), charts: regressionCharts, sections: runSections},
+		{name: "run-cancer", url: base + "/runs/" + cancer.GetId(), charts: classificationCharts, sections: runSections},
 		{name: "compare", url: base + "/compare?a=" + iris.GetId() + "&b=" + houses.GetId(), charts: compareCharts},
-		{name: "served-report-iris", url: base + "/runs/" + iris.GetId() + "/report.html", charts: classificationCharts},
-		{name: "report-iris", url: "file://" + irisReport, charts: classificationCharts, offline: true},
-		{name: "report-houses", url: "file://" + housesReport, charts: regressionCharts, offline: true},
+		{name: "served-report-iris", url: base + "/runs/" + iris.GetId() + "/report.html", charts: classificationCharts, sections: runSections},
+		{name: "report-iris", url: "file://" + irisReport, charts: classificationCharts, offline: true, sections: runSections},
+		{name: "report-houses", url: "file://" + housesReport, charts: regressionCharts, offline: true, sections: runSections},
 	}
 	for _, pg := range pages {
 		t.Run(pg.name, func(t *testing.T) {
-			b.visit(t, pg.url, pg.charts, pg.offline, filepath.Join(shots, pg.name+".png"))
+			b.visit(t, pg.url, pg.charts, pg.offline, pg.sections, filepath.Join(shots, pg.name+".png"))
 		})
 	}
 	t.Run("report-print", func(t *testing.T) {
@@ -425,7 +427,15 @@ type pageFacts struct {
 	Escaped     bool        `json:"escaped"`
 	// Scrolling counts tables too wide for their box.
 	Scrolling int `json:"scrolling"`
+	// Sections are the ids of the page's section cards, top to bottom as
+	// the browser lays them out.
+	Sections []string `json:"sections"`
 }
+
+// runSections is the order of a run page and its report: what a manager
+// asks first (how good, which model, will more data help), the plumbing
+// (steps, artifacts) last.
+var runSections = []string{"summary", "test", "model", "learning-curve", "candidates", "errors", "metrics-explained", "data", "preparation", "steps", "artifacts"}
 
 const factsJS = `(() => ({
   charts: Array.from(document.querySelectorAll('svg[data-chart]')).map(s => {
@@ -439,10 +449,13 @@ const factsJS = `(() => ({
   title: document.title,
   escaped: document.body.innerHTML.includes('ZgotmplZ'),
   scrolling: Array.from(document.querySelectorAll('.table-wrap')).filter(e => e.scrollWidth > e.clientWidth + 1).length,
+  sections: Array.from(document.querySelectorAll('section.card[id]'))
+    .map(e => ({id: e.id, top: e.getBoundingClientRect().top + window.scrollY}))
+    .sort((a, b) => a.top - b.top).map(e => e.id),
 }))()`
 
 // visit loads url and checks it; it saves a full-page screenshot to shot.
-func (b *browser) visit(t *testing.T, url string, want []string, offline bool, shot string) {
+func (b *browser) visit(t *testing.T, url string, want []string, offline bool, sections []string, shot string) {
 	t.Helper()
 	b.drain()
 	resp, err := chromedp.Run(b.ctx, chromedp.NavigateResponse(url))
@@ -488,6 +501,9 @@ func (b *browser) visit(t *testing.T, url string, want []string, offline bool, s
 	}
 	if facts.Escaped {
 		t.Error("the page holds ZgotmplZ: html/template rejected a value")
+	}
+	if sections != nil && !slices.Equal(facts.Sections, sections) {
+		t.Errorf("sections laid out as %v, want %v", facts.Sections, sections)
 	}
 	problems, requests := b.drain()
 	for _, p := range problems {

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -91,16 +90,19 @@ func build(t *testing.T) string {
 	return binDir
 }
 
-// freeAddr returns a loopback address with a port that was free a moment
-// ago.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer lis.Close()
-	return lis.Addr().String()
+// anyPort asks for a loopback port the kernel picks: a process started on
+// it reports the port it got through its --ready-file.
+const anyPort = "127.0.0.1:0"
+
+// serviceNames maps each server to the gRPC service it registers, so a
+// health check proves the process at an address is the one started there,
+// not any gRPC server that happens to hold the port.
+var serviceNames = map[string]string{
+	"ingest":       "alur.ingest.v1.IngestService",
+	"prep":         "alur.prep.v1.PrepService",
+	"train":        "alur.train.v1.TrainService",
+	"eval":         "alur.eval.v1.EvalService",
+	"orchestrator": "alur.orchestrator.v1.OrchestratorService",
 }
 
 // logBuffer collects a process's output; it is safe to read while the
@@ -150,7 +152,9 @@ type proc struct {
 }
 
 // startProc starts a service on addr with args and waits until it answers
-// health checks. The test's cleanup stops it if it is still running.
+// health checks for its own service. With addr anyPort the kernel picks
+// the port and p.addr is the address the process reported; a restart
+// reuses it. The test's cleanup stops it if it is still running.
 func startProc(t *testing.T, name, addr string, args ...string) *proc {
 	t.Helper()
 	p := &proc{name: name, bin: filepath.Join(build(t), name), addr: addr, args: args, log: &logBuffer{}}
@@ -165,7 +169,8 @@ func startProc(t *testing.T, name, addr string, args ...string) *proc {
 
 func (p *proc) start(t *testing.T) {
 	t.Helper()
-	cmd := exec.Command(p.bin, append([]string{"--addr", p.addr}, p.args...)...)
+	ready := filepath.Join(t.TempDir(), p.name+".addr")
+	cmd := exec.Command(p.bin, append([]string{"--addr", p.addr, "--ready-file", ready}, p.args...)...)
 	cmd.Stdout, cmd.Stderr = p.log, p.log
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start %s: %v", p.name, err)
@@ -175,7 +180,33 @@ func (p *proc) start(t *testing.T) {
 		p.err = cmd.Wait()
 		close(p.done)
 	}()
+	p.addr = p.waitReady(t, ready)
 	waitServing(t, p.addr, p.name, p.log)
+}
+
+// waitReady waits for the process to write the address it listens on to
+// its ready file, and returns it; it fails the test if the process exits
+// first.
+func (p *proc) waitReady(t *testing.T, path string) string {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		addr, err := serverkit.ReadReadyFile(path)
+		if err == nil {
+			return addr
+		}
+		if !errors.Is(err, os.ErrNotExist) {
+			t.Fatalf("%s: %v", p.name, err)
+		}
+		select {
+		case <-p.done:
+			t.Fatalf("%s exited before listening: %v\n%s", p.name, p.err, p.log)
+		case <-time.After(10 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s wrote no ready file within 30s\n%s", p.name, p.log)
+		}
+	}
 }
 
 func (p *proc) running() bool {
@@ -286,11 +317,11 @@ func startCluster(t *testing.T, extra map[string][]string) *cluster {
 	if err := os.WriteFile(filepath.Join(c.dataRoot, "tiny.csv"), []byte(tinyCSV), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	// The stages start first, so the orchestrator is given the addresses
+	// they reported.
 	for _, name := range services {
-		c.addrs[name] = freeAddr(t)
-	}
-	for _, name := range services {
-		c.procs[name] = startProc(t, name, c.addrs[name], c.args(name, extra[name])...)
+		c.procs[name] = startProc(t, name, anyPort, c.args(name, extra[name])...)
+		c.addrs[name] = c.procs[name].addr
 	}
 	c.dial(t)
 	t.Cleanup(func() {
@@ -359,6 +390,9 @@ func (c *cluster) stageConn(t *testing.T, name string) *grpc.ClientConn {
 	return conn
 }
 
+// waitServing waits until the server at addr answers health checks for
+// name's own service (serviceNames): any other gRPC server there answers
+// NOT_FOUND for it and fails the test after 30 s.
 func waitServing(t *testing.T, addr, name string, logs fmt.Stringer) {
 	t.Helper()
 	// A short reconnect backoff: the default waits a second after the
@@ -371,21 +405,29 @@ func waitServing(t *testing.T, addr, name string, logs fmt.Stringer) {
 		t.Fatal(err)
 	}
 	defer conn.Close()
+	service, ok := serviceNames[name]
+	if !ok {
+		t.Fatalf("no gRPC service name known for %s", name)
+	}
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
-		if healthy(conn) {
+		if healthyService(conn, service) {
 			return
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	t.Fatalf("%s at %s never became healthy\n%s", name, addr, logs)
+	t.Fatalf("%s at %s never answered SERVING for %s\n%s", name, addr, service, logs)
 }
 
 // healthy reports whether the server behind conn answers SERVING.
-func healthy(conn *grpc.ClientConn) bool {
+func healthy(conn *grpc.ClientConn) bool { return healthyService(conn, "") }
+
+// healthyService reports whether the server behind conn answers SERVING
+// for service ("" is the server as a whole).
+func healthyService(conn *grpc.ClientConn, service string) bool {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
-	resp, err := healthpb.NewHealthClient(conn).Check(ctx, &healthpb.HealthCheckRequest{})
+	resp, err := healthpb.NewHealthClient(conn).Check(ctx, &healthpb.HealthCheckRequest{Service: service})
 	return err == nil && resp.GetStatus() == healthpb.HealthCheckResponse_SERVING
 }
 

@@ -204,24 +204,28 @@ type resumeAudit struct {
 	reexecute []string // finished steps that were started again: bugs
 }
 
+// stepStarted reports whether ev is the start of the named step.
+func stepStarted(ev *orchestratorv1.RunEvent, step string) bool {
+	return ev.GetKind() == orchestratorv1.RunEventKind_RUN_EVENT_KIND_STEP_STARTED && ev.GetStep() == step
+}
+
 func auditResumes(events []*orchestratorv1.RunEvent) resumeAudit {
 	var a resumeAudit
 	finished := map[string]bool{}
 	carried := map[string]bool{}
 	for _, ev := range events {
-		msg, step := ev.GetMessage(), ev.GetStep()
-		switch {
-		case strings.HasPrefix(msg, "orchestrator restarted"):
+		step := ev.GetStep()
+		switch ev.GetKind() {
+		case orchestratorv1.RunEventKind_RUN_EVENT_KIND_RUN_RESUMED:
 			a.resumes++
 			for s := range finished {
 				carried[s] = true
 			}
-		case step == "":
-		case msg == step+": started":
+		case orchestratorv1.RunEventKind_RUN_EVENT_KIND_STEP_STARTED:
 			if finished[step] {
 				a.reexecute = append(a.reexecute, step)
 			}
-		case strings.HasPrefix(msg, step+": done in"), strings.HasPrefix(msg, step+": reused cached result"):
+		case orchestratorv1.RunEventKind_RUN_EVENT_KIND_STEP_FINISHED, orchestratorv1.RunEventKind_RUN_EVENT_KIND_STEP_CACHED:
 			finished[step] = true
 		}
 	}
@@ -300,7 +304,7 @@ func TestCrashResume(t *testing.T) {
 	// A resumed run scores like one never interrupted: the first run's
 	// spec on a fresh orchestrator (nothing cached) gives equal metrics.
 	first := getRun(t, c.client, ids[0])
-	fresh := startProc(t, "orchestrator", freeAddr(t), orchestratorArgs(t.TempDir(), c.addrs)...)
+	fresh := startProc(t, "orchestrator", anyPort, orchestratorArgs(t.TempDir(), c.addrs)...)
 	fconn := dialT(t, fresh.addr)
 	fclient := orchestratorv1.NewOrchestratorServiceClient(fconn)
 	again := waitRun(t, fclient, startRun(t, fclient, severalTrials(upload(t, fclient, "synth.csv", synthCSV(1500, 1)), 1)))
@@ -341,11 +345,11 @@ func TestStageOutage(t *testing.T) {
 
 	t.Run("train comes back", func(t *testing.T) {
 		id := startRun(t, c.client, severalTrials(digest, 101))
-		waitEvent(t, c.client, id, func(ev *orchestratorv1.RunEvent) bool { return ev.GetMessage() == "train/1: started" })
+		waitEvent(t, c.client, id, func(ev *orchestratorv1.RunEvent) bool { return stepStarted(ev, "train/1") })
 		train.kill(t)
 		down := time.Now()
 		retry := waitEvent(t, c.client, id, func(ev *orchestratorv1.RunEvent) bool {
-			return strings.Contains(ev.GetMessage(), "stage unavailable")
+			return ev.GetKind() == orchestratorv1.RunEventKind_RUN_EVENT_KIND_STEP_RETRIED
 		})
 		time.Sleep(300 * time.Millisecond)
 		train.restart(t, nil)
@@ -410,10 +414,10 @@ func TestCancel(t *testing.T) {
 		Label:      "label",
 		Candidates: []*orchestratorv1.Candidate{{Algorithm: "random_forest", Params: map[string]float64{"n_estimators": 5000}}},
 	})
-	waitEvent(t, c.client, id, func(ev *orchestratorv1.RunEvent) bool { return ev.GetMessage() == "train/1: started" })
+	waitEvent(t, c.client, id, func(ev *orchestratorv1.RunEvent) bool { return stepStarted(ev, "train/1") })
 	// Let the forest get going: a progress event comes after a second.
 	waitEvent(t, c.client, id, func(ev *orchestratorv1.RunEvent) bool {
-		return ev.GetStep() == "train/1" && ev.GetMessage() != "train/1: started"
+		return ev.GetStep() == "train/1" && ev.GetKind() == orchestratorv1.RunEventKind_RUN_EVENT_KIND_STEP_PROGRESS
 	})
 	busy0 := train.cpuTime(t)
 	time.Sleep(500 * time.Millisecond)

@@ -169,7 +169,7 @@ explore train "$TRAIN" alur.train.v1.TrainService Train ListAlgorithms
 explore eval "$EVAL" alur.eval.v1.EvalService Evaluate Predict
 explore orchestrator "$ORCH" alur.orchestrator.v1.OrchestratorService \
   UploadSource StartRun GetRun ListRuns WatchRun CancelRun ListArtifacts GetArtifact Predict \
-  AppendDataset ListDatasets GetDataset CompareVersions RetrainRun \
+  AppendDataset ListDatasets GetDataset CompareVersions RetrainRun ListMetrics \
   RegisterModel ListModels GetModel SetModelAlias DeleteModelVersion
 explore serve "$SERVE" inference.GRPCInferenceService \
   ServerLive ServerReady ModelReady ServerMetadata ModelMetadata ModelInfer
@@ -186,6 +186,11 @@ expect "ingest: Read iris" \
 expect "train: ListAlgorithms" \
   "{'logistic_regression', 'linear_regression', 'random_forest', 'knn'} <= {a['name'] for a in msg['algorithms']} and all(a.get('tasks') for a in msg['algorithms'])" \
   "$TRAIN" alur.train.v1.TrainService/ListAlgorithms
+
+# orchestrator: the metric names Objective.metric accepts.
+expect "orchestrator: ListMetrics" \
+  "{('accuracy', 'TASK_CLASSIFICATION'), ('r2', 'TASK_REGRESSION')} == {(m['name'], m['task']) for m in msg['metrics'] if m.get('isDefault')} and 'rmse' in {m['name'] for m in msg['metrics'] if not m.get('higherIsBetter')}" \
+  "$ORCH" alur.orchestrator.v1.OrchestratorService/ListMetrics
 
 # prep: a client stream of three JSON messages (options, schema, one batch)
 # describing x = 1, 2, 3, 4 and a label with classes a, b.

@@ -5,8 +5,9 @@
 # code from the protos into a scratch directory (examples/python/generate.py;
 # nothing generated is committed), runs the examples' unit tests, starts
 # `alur dev` on free loopback ports, and checks that:
-#   - run_pipeline.py uploads iris.csv, follows a run and prints the
-#     leaderboard and test metrics, exiting 0;
+#   - run_pipeline.py uploads iris.csv, follows a run, prints the
+#     leaderboard and test metrics and predicts the file's first rows,
+#     exiting 0;
 #   - stages_alone.py calls train, ingest and prep directly;
 #   - serve_infer.py gets predictions from the serve stage over the Open
 #     Inference Protocol for a run registered and aliased with the CLI;
@@ -111,8 +112,9 @@ if "$PYTHON" examples/python/run_pipeline.py --server "$ORCH" \
   --csv services/ingest/datasets/iris.csv --label species --max-trials 4 --seed 7 >"$tmp/out" 2>"$tmp/err"; then
   if grep -q 'RUN_STATE_SUCCEEDED' "$tmp/out" && grep -q '^Leaderboard (validation accuracy)' "$tmp/out" &&
     grep -Eq '^\* +1 ' "$tmp/out" && grep -Eq '^  accuracy +0\.[89][0-9]*|^  accuracy +1\.0+' "$tmp/out" &&
-    grep -q 'run succeeded' "$tmp/out"; then
-    pass "run_pipeline.py: iris.csv uploaded, run followed, leaderboard and test metrics printed"
+    grep -q 'run succeeded' "$tmp/out" && grep -q '^Predictions for the first 3 rows of iris.csv:' "$tmp/out" &&
+    grep -Eq '^  (setosa|versicolor|virginica) +p=[01]\.[0-9]{4}  \(actual setosa\)' "$tmp/out"; then
+    pass "run_pipeline.py: iris.csv uploaded, run followed, leaderboard, test metrics and predictions printed"
   else
     fail "run_pipeline.py: output lacks the run's events, leaderboard or test metrics"
   fi

@@ -33,10 +33,13 @@ if ! have protoc-gen-go-grpc "$PROTOC_GEN_GO_GRPC_VERSION"; then
   GOBIN="$BIN" GOFLAGS=-mod=mod go install "google.golang.org/grpc/cmd/protoc-gen-go-grpc@$PROTOC_GEN_GO_GRPC_VERSION"
   echo "$PROTOC_GEN_GO_GRPC_VERSION" > "$BIN/.protoc-gen-go-grpc.version"
 fi
-if ! have grpcurl "$GRPCURL_VERSION"; then
+# grpcurl's release builds stamp main.version; go install does not, and
+# `grpcurl -version` would say "dev build". The ".stamped" suffix makes an
+# earlier unstamped install be replaced.
+if ! have grpcurl "$GRPCURL_VERSION.stamped"; then
   echo "tools: grpcurl $GRPCURL_VERSION"
-  GOBIN="$BIN" GOFLAGS=-mod=mod go install "github.com/fullstorydev/grpcurl/cmd/grpcurl@$GRPCURL_VERSION"
-  echo "$GRPCURL_VERSION" > "$BIN/.grpcurl.version"
+  GOBIN="$BIN" GOFLAGS=-mod=mod go install -ldflags "-X main.version=$GRPCURL_VERSION" "github.com/fullstorydev/grpcurl/cmd/grpcurl@$GRPCURL_VERSION"
+  echo "$GRPCURL_VERSION.stamped" > "$BIN/.grpcurl.version"
 fi
 if ! have bbolt "$BBOLT_VERSION"; then
   echo "tools: bbolt $BBOLT_VERSION"

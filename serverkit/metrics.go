@@ -86,6 +86,18 @@ var (
 		Name: "alur_artifact_bytes_total",
 		Help: "Bytes of new artifact content written to the artifact store.",
 	})
+
+	// StoreGCChunks and StoreGCBytes count the orphan chunks (and their
+	// bytes) the store's garbage collector removed: chunks no artifact
+	// references, left by a write a crash cut short.
+	StoreGCChunks = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "alur_store_gc_removed_chunks_total",
+		Help: "Orphan chunks removed by the artifact store's garbage collector.",
+	})
+	StoreGCBytes = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "alur_store_gc_removed_bytes_total",
+		Help: "Bytes of orphan chunks removed by the artifact store's garbage collector.",
+	})
 )
 
 func init() {
@@ -94,6 +106,7 @@ func init() {
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		rpcRequests, rpcDuration,
 		RunDuration, StepDuration, CacheHits, CacheMisses, ArtifactBytes,
+		StoreGCChunks, StoreGCBytes,
 	)
 }
 

@@ -13,7 +13,9 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"slices"
+	"strings"
 	"syscall"
 	"time"
 
@@ -81,13 +83,17 @@ func NewGRPCServer(logger *slog.Logger, opts ...grpc.ServerOption) *Server {
 	if logger == nil {
 		logger = slog.Default()
 	}
+	codec := newMalformedCodec()
 	opts = append([]grpc.ServerOption{
+		// A malformed message answers InvalidArgument, not grpc-go's
+		// Internal (see malformedCodec).
+		grpc.ForceServerCodecV2(codec),
 		// Metrics outermost and recovery innermost, so that a panicking
 		// call is counted and logged as the Internal it answers.
 		// Interceptors from opts (the token check of ServerOptions) run
 		// after these: rejected calls are counted and logged too.
-		grpc.ChainUnaryInterceptor(unaryMetrics, unaryLog(logger), unaryRecover(logger)),
-		grpc.ChainStreamInterceptor(streamMetrics, streamLog(logger), streamRecover(logger)),
+		grpc.ChainUnaryInterceptor(unaryMetrics, unaryLog(logger), unaryRecover(logger), codec.unary),
+		grpc.ChainStreamInterceptor(streamMetrics, streamLog(logger), streamRecover(logger), codec.stream),
 		// Ask clients to reconnect every few minutes so that round-robin
 		// clients re-resolve DNS and find replicas added since; calls in
 		// flight finish on the old connection (the grace is unbounded).
@@ -144,6 +150,41 @@ func Listen(addr string) (net.Listener, error) {
 		return nil, fmt.Errorf("listen on %s: %w", addr, err)
 	}
 	return lis, nil
+}
+
+// WriteReadyFile writes addr and a newline to path atomically (a temporary
+// file in the same directory, then a rename), so a reader never sees a
+// partial address.
+func WriteReadyFile(path, addr string) error {
+	f, err := os.CreateTemp(filepath.Dir(path), ".ready-*")
+	if err != nil {
+		return fmt.Errorf("ready file: %w", err)
+	}
+	_, werr := f.WriteString(addr + "\n")
+	cerr := f.Close()
+	if err := errors.Join(werr, cerr); err != nil {
+		os.Remove(f.Name())
+		return fmt.Errorf("ready file: %w", err)
+	}
+	if err := os.Rename(f.Name(), path); err != nil {
+		os.Remove(f.Name())
+		return fmt.Errorf("ready file: %w", err)
+	}
+	return nil
+}
+
+// ReadReadyFile returns the address a server wrote with WriteReadyFile, or
+// an error matching fs.ErrNotExist while it has not written it yet.
+func ReadReadyFile(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", err
+	}
+	addr := strings.TrimSpace(string(b))
+	if _, _, err := net.SplitHostPort(addr); err != nil {
+		return "", fmt.Errorf("ready file %s: %q is not host:port", path, addr)
+	}
+	return addr, nil
 }
 
 // NewLogger returns the text logger the alur binaries write to stderr; the
@@ -227,6 +268,16 @@ func runServer(ctx context.Context, logger *slog.Logger, name, addr string, o *O
 			lis.Close()
 			return fmt.Errorf("metrics endpoint: %w", err)
 		}
+	}
+	if o.ReadyFile != "" {
+		if err := WriteReadyFile(o.ReadyFile, lis.Addr().String()); err != nil {
+			lis.Close()
+			if mlis != nil {
+				mlis.Close()
+			}
+			return err
+		}
+		defer os.Remove(o.ReadyFile)
 	}
 	return serve(ctx, logger, o, srv, lis, mlis)
 }

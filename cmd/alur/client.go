@@ -38,7 +38,14 @@ func (c *clientFlags) register(fs *flag.FlagSet, getenv func(string) string) {
 	if v := getenv(serverEnv); v != "" {
 		def = v
 	}
-	fs.StringVar(&c.server, "server", def, "orchestrator `address` (default from $"+serverEnv+" when set)")
+	// The flag package prints the default itself; say where it came from.
+	usage := "orchestrator `address`"
+	if def != defaultServer {
+		usage += " (this default is $" + serverEnv + ")"
+	} else {
+		usage += " ($" + serverEnv + " overrides the default)"
+	}
+	fs.StringVar(&c.server, "server", def, usage)
 	fs.DurationVar(&c.timeout, "timeout", defaultTimeout, "deadline of each call to the orchestrator (uploads included; not the run itself)")
 	c.sec = serverkit.BindClientFlags(fs)
 }

@@ -80,6 +80,7 @@ func runMain(ctx context.Context, args []string, a *app) int {
 		printMainUsage(a.stderr)
 		return exitUsage
 	}
+	a.keepFieldNames = specFileGiven(args[1:])
 	return a.exitStatus(ctx, c.run(ctx, a, args[1:]))
 }
 
@@ -103,6 +104,7 @@ Start here:
   alur dev &                     the services on localhost:7000-7005, then:
   alur run --csv data.csv --label target
   alur runs list
+  alur report RUN_ID             the run's report as one HTML file
 `)
 }
 
@@ -152,7 +154,11 @@ func (a *app) exitStatus(ctx context.Context, err error) int {
 		fmt.Fprintln(a.stderr, "alur: interrupted")
 		return exitInterrupted
 	default:
-		fmt.Fprintln(a.stderr, formatError(err))
+		msg := formatError(err)
+		if !a.keepFieldNames {
+			msg = flagNames(msg)
+		}
+		fmt.Fprintln(a.stderr, msg)
 		return exitFailure
 	}
 }

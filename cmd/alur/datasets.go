@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/alur-ml/alur/ml/display"
 	ingestv1 "github.com/alur-ml/alur/proto/alur/ingest/v1"
 	orchestratorv1 "github.com/alur-ml/alur/proto/alur/orchestrator/v1"
 )
@@ -215,8 +216,9 @@ func runDatasetsAppend(ctx context.Context, a *app, args []string) error {
 		return printJSON(a.stdout, resp)
 	}
 	v := resp.GetVersion()
-	fmt.Fprintf(a.stdout, "Dataset %s version %d: %d rows (+%d), %d columns, digest %s\n",
-		resp.GetDataset(), v.GetVersion(), v.GetRows(), v.GetBatchRows(), len(v.GetSchema().GetFields()), shortDigest(v.GetTableDigest()))
+	fmt.Fprintf(a.stdout, "Dataset %s version %d: %s (+%s), %s, digest %s\n",
+		resp.GetDataset(), v.GetVersion(), display.Plural(v.GetRows(), "row"), display.Count(v.GetBatchRows()),
+		display.Plural(int64(len(v.GetSchema().GetFields())), "column"), shortDigest(v.GetTableDigest()))
 	if d := v.GetDrift(); d != nil {
 		fmt.Fprintln(a.stdout)
 		writeDriftReport(a.stdout, d)
@@ -405,35 +407,44 @@ func writeDatasetList(w io.Writer, ds []*orchestratorv1.Dataset) {
 		if vs := d.GetVersions(); len(vs) > 0 {
 			v = vs[0]
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%s\t%s\n", d.GetName(), d.GetLatestVersion(), v.GetRows(),
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%d\t%s\t%s\n", d.GetName(), d.GetLatestVersion(), display.Count(v.GetRows()),
 			len(v.GetSchema().GetFields()), fmtTime(v.GetCreateTime()), driftWord(v.GetDrift().GetLevel()))
 	}
 	tw.Flush()
 }
 
 func writeDatasetDetails(w io.Writer, d *orchestratorv1.Dataset) {
-	fmt.Fprintf(w, "Dataset %s: %d version(s), created %s\n\n", d.GetName(), d.GetLatestVersion(), fmtTime(d.GetCreateTime()))
+	fmt.Fprintf(w, "Dataset %s: %s, created %s\n\n", d.GetName(), display.Plural(d.GetLatestVersion(), "version"), fmtTime(d.GetCreateTime()))
 	tw := newTable(w)
 	fmt.Fprintln(tw, "VERSION\tCREATED\tROWS\tADDED\tCOLUMNS\tDRIFT\tDIGEST\tSOURCE")
 	for _, v := range d.GetVersions() {
-		fmt.Fprintf(tw, "%d\t%s\t%d\t+%d\t%d\t%s\t%s\t%s\n", v.GetVersion(), fmtTime(v.GetCreateTime()), v.GetRows(), v.GetBatchRows(),
+		fmt.Fprintf(tw, "%d\t%s\t%s\t+%s\t%d\t%s\t%s\t%s\n", v.GetVersion(), fmtTime(v.GetCreateTime()), display.Count(v.GetRows()), display.Count(v.GetBatchRows()),
 			len(v.GetSchema().GetFields()), driftWord(v.GetDrift().GetLevel()), shortDigest(v.GetTableDigest()), truncate(v.GetSource(), 40))
 	}
 	tw.Flush()
 	if vs := d.GetVersions(); len(vs) > 0 && vs[0].GetDrift() != nil {
-		fmt.Fprintln(w)
+		fmt.Fprintf(w, "\nDrift stored with version %d, measured when its batch was appended:\n", vs[0].GetVersion())
 		writeDriftReport(w, vs[0].GetDrift())
 	}
 }
 
 // writeDriftReport renders a drift report: the summary, the schema
-// changes, then one line per column.
+// changes, then one line per column. The heading and the PSI column say
+// which comparison the numbers are of: the rows appended in the version
+// (what append and datasets show report) or the whole version (what
+// datasets diff reports by default), since the two give different PSIs.
 func writeDriftReport(w io.Writer, r *orchestratorv1.DriftReport) {
-	what := fmt.Sprintf("version %d (%d rows)", r.GetToVersion(), r.GetComparedRows())
+	from := fmt.Sprintf("v%d", r.GetFromVersion())
+	side, what, other := fmt.Sprintf("V%d", r.GetToVersion()),
+		fmt.Sprintf("whole version %d (%s)", r.GetToVersion(), display.Plural(r.GetComparedRows(), "row")),
+		"--appended compares only the rows added after version "+strconv.FormatInt(r.GetFromVersion(), 10)
 	if r.GetAppendedOnly() {
-		what = fmt.Sprintf("the %d rows appended up to version %d", r.GetComparedRows(), r.GetToVersion())
+		side = "NEW ROWS"
+		what = fmt.Sprintf("the %s appended up to version %d", display.Plural(r.GetComparedRows(), "row"), r.GetToVersion())
+		other = fmt.Sprintf("alur datasets diff NAME %d %d compares the whole of version %d", r.GetFromVersion(), r.GetToVersion(), r.GetToVersion())
 	}
-	fmt.Fprintf(w, "Drift of %s against version %d (%d rows): %s\n", what, r.GetFromVersion(), r.GetFromRows(), driftWord(r.GetLevel()))
+	fmt.Fprintf(w, "Drift of %s against version %d (%s): %s\n", what, r.GetFromVersion(), display.Plural(r.GetFromRows(), "row"), driftWord(r.GetLevel()))
+	fmt.Fprintf(w, "(%s.)\n", other)
 	fmt.Fprintln(w, r.GetSummary())
 	fmt.Fprintln(w, "PSI: below 0.1 stable, 0.1 to 0.25 moderate, above 0.25 major; a PSI within NOISE (what chance gives 5% of the time on these row counts) is stable.")
 	if len(r.GetAddedColumns()) > 0 {
@@ -450,7 +461,8 @@ func writeDriftReport(w io.Writer, r *orchestratorv1.DriftReport) {
 	}
 	fmt.Fprintln(w)
 	tw := newTable(w)
-	fmt.Fprintln(tw, "COLUMN\tTYPE\tPSI\tNOISE\tLEVEL\tKS\tP-VALUE\tMEAN\tMISSING\tCATEGORIES")
+	cmp := side + " VS " + strings.ToUpper(from)
+	fmt.Fprintf(tw, "COLUMN\tTYPE\tPSI (%s)\tNOISE\tLEVEL\tKS\tP-VALUE\tMEAN (%s → %s)\tMISSING\tCATEGORIES\n", cmp, strings.ToUpper(from), side)
 	for _, c := range r.GetColumns() {
 		ks, p, mean := "-", "-", "-"
 		if c.GetType().String() == "COLUMN_TYPE_NUMERIC" {

@@ -132,7 +132,8 @@ func TestDatasetsWorkflow(t *testing.T) {
 
 	out = cli("datasets", "append", "flowers", "--csv", b)
 	for _, want := range []string{"version 2: 150 rows (+75)", "Drift of the 75 rows appended up to version 2 against version 1 (75 rows): major",
-		"major shift in petal_length_cm", "COLUMN", "petal_length_cm  numeric"} {
+		"major shift in petal_length_cm", "COLUMN", "petal_length_cm  numeric", "PSI (NEW ROWS VS V1)", "MEAN (V1 → NEW ROWS)",
+		"alur datasets diff NAME 1 2 compares the whole of version 2"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("append 2 lacks %q:\n%s", want, out)
 		}
@@ -144,6 +145,16 @@ func TestDatasetsWorkflow(t *testing.T) {
 	out = cli("datasets", "show", "flowers")
 	if !regexp.MustCompile(`(?m)^2\s+.*150\s+\+75\s+5\s+major`).MatchString(out) || !regexp.MustCompile(`(?m)^1\s+.*75\s+\+75\s+5\s+-`).MatchString(out) {
 		t.Errorf("datasets show:\n%s", out)
+	}
+	if !strings.Contains(out, "Drift stored with version 2, measured when its batch was appended:") || !strings.Contains(out, "PSI (NEW ROWS VS V1)") {
+		t.Errorf("datasets show does not say which comparison its drift is:\n%s", out)
+	}
+	// diff compares whole versions by default, and says so.
+	out = cli("datasets", "diff", "flowers", "1", "2")
+	for _, want := range []string{"Drift of whole version 2 (150 rows) against version 1 (75 rows)", "PSI (V2 VS V1)", "--appended compares only the rows added after version 1"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("diff lacks %q:\n%s", want, out)
+		}
 	}
 	out = cli("datasets", "diff", "flowers", "1", "2", "--json")
 	diff := &orchestratorv1.CompareVersionsResponse{}

@@ -152,6 +152,9 @@ func TestDevServesUntilCancelled(t *testing.T) {
 	if !strings.Contains(out.String(), "Stopped.") {
 		t.Errorf("dev output lacks Stopped.:\n%s", out.String())
 	}
+	if n := strings.Count(out.String(), "http://"); n > 1 {
+		t.Errorf("dev prints the dashboard URL %d times:\n%s", n, out.String())
+	}
 	for _, name := range []string{"ingest", "prep", "train", "eval", "serve", "serve-http", "data"} {
 		if !regexp.MustCompile(`(?m)^` + name + `\s+\S+`).MatchString(out.String()) {
 			t.Errorf("dev does not print the %s address", name)

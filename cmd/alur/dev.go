@@ -87,10 +87,7 @@ func runDev(ctx context.Context, a *app, args []string) error {
 		fmt.Fprintf(tw, "dashboard\t%s\n", st.DashboardURL)
 	}
 	tw.Flush()
-	if st.DashboardURL != "" {
-		fmt.Fprintf(a.stdout, "Dashboard: %s\n", st.DashboardURL)
-	}
-	fmt.Fprintln(a.stdout, "Serving; press Ctrl-C to stop.")
+	fmt.Fprintln(a.stdout, "Serving; press Ctrl-C to stop. From another terminal: alur run --csv FILE --label COLUMN")
 
 	var failure error
 	select {

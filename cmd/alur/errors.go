@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"regexp"
 	"strings"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
@@ -134,4 +135,62 @@ func joinNonEmpty(subject, description string) string {
 		return subject
 	}
 	return subject + ": " + description
+}
+
+// fieldFlags maps the last part of an API field path, as servers name it
+// in errors (spec.source.csv.categorical_columns[0], max_bad_rows), to the
+// CLI flag that sets it, so that an error names what the user typed. It is
+// the one table of that mapping; a flag that sets a field belongs here.
+var fieldFlags = map[string]string{
+	"categorical_columns": "--categorical",
+	"max_bad_rows":        "--max-bad-rows",
+	"delimiter":           "--delimiter",
+	"split_column":        "--split-column",
+	"max_trials":          "--max-trials",
+	"label":               "--label",
+	"metric":              "--metric",
+	"target":              "--target",
+	"seed":                "--seed",
+	"task":                "--task",
+	"candidates":          "--algorithms",
+	"algorithm":           "--algorithms",
+	"upload":              "--csv",
+	"dataset":             "--dataset",
+}
+
+// fieldPath matches a field path: snake_case names joined by dots, each
+// with optional [index] or ["key"] subscripts.
+var fieldPath = regexp.MustCompile(`\b[a-z][a-z0-9_]*(?:\[[^\]\s]*\])*(?:\.[a-z][a-z0-9_]*(?:\[[^\]\s]*\])*)*`)
+
+// flagNames rewrites the API field paths in an error message into the
+// flags that set them ("list the column in csv.categorical_columns" →
+// "list the column in --categorical"). A bare word without a dot or an
+// underscore ("label", "metric") is prose, not a path, and stays.
+func flagNames(msg string) string {
+	return fieldPath.ReplaceAllStringFunc(msg, func(path string) string {
+		if !strings.ContainsAny(path, "._") {
+			return path
+		}
+		parts := strings.Split(path, ".")
+		last := parts[len(parts)-1]
+		if i := strings.IndexByte(last, '['); i >= 0 {
+			last = last[:i]
+		}
+		if f, ok := fieldFlags[last]; ok {
+			return f
+		}
+		return path
+	})
+}
+
+// specFileGiven reports whether the command line gives a spec file (-f):
+// then the user wrote the API's field names, and errors keep them.
+func specFileGiven(args []string) bool {
+	for _, a := range args {
+		name, _, _ := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		if strings.HasPrefix(a, "-") && name == "f" {
+			return true
+		}
+	}
+	return false
 }

@@ -1,13 +1,18 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+
+	"github.com/alur-ml/alur/serverkit"
 )
 
 func withDetails(t *testing.T, st *status.Status, details ...*errdetails.BadRequest) error {
@@ -99,5 +104,52 @@ func TestFormatError(t *testing.T) {
 				t.Errorf("formatError =\n%s\nwant\n%s", got, tc.want)
 			}
 		})
+	}
+}
+
+func TestFlagNames(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"failed precondition: column \"age\" was numeric; list the column in csv.categorical_columns, or start a new dataset",
+			"failed precondition: column \"age\" was numeric; list the column in --categorical, or start a new dataset"},
+		{`invalid argument: spec.label: column "foo" not found`, `invalid argument: --label: column "foo" not found`},
+		{"spec.source.csv.categorical_columns[2]: the file has no column \"x\"", "--categorical: the file has no column \"x\""},
+		{"row 7: bad quote (more than max_bad_rows = 0 bad rows)", "row 7: bad quote (more than --max-bad-rows = 0 bad rows)"},
+		{"spec.objective.metric: unknown metric", "--metric: unknown metric"},
+		// Prose stays prose; unmapped paths stay as they are.
+		{"the label column is empty", "the label column is empty"},
+		{"spec.prepare.test_fraction: must be below 1", "spec.prepare.test_fraction: must be below 1"},
+	} {
+		if got := flagNames(tc.in); got != tc.want {
+			t.Errorf("flagNames(%q)\n = %q\nwant %q", tc.in, got, tc.want)
+		}
+	}
+}
+
+// TestErrorsNameFlags: the short form's errors name the flags the user
+// typed; a spec file's keep the field names the user wrote.
+func TestErrorsNameFlags(t *testing.T) {
+	f := newFake()
+	f.startErr = serverkit.InvalidArgument("spec.label", `column "foo" not found (available: a, b, c)`)
+	addr := startFake(t, f)
+	csvPath := filepath.Join(t.TempDir(), "d.csv")
+	if err := os.WriteFile(csvPath, []byte("a,b\n1,2\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	a, _, errb := newTestApp(map[string]string{serverEnv: addr})
+	if code := runMain(context.Background(), []string{"run", "--csv", csvPath, "--label", "foo"}, a); code != exitFailure {
+		t.Fatalf("exit %d: %s", code, errb)
+	}
+	if want := "alur: invalid argument: --label: column \"foo\" not found (available: a, b, c)\n"; errb.String() != want {
+		t.Errorf("stderr = %q, want %q", errb, want)
+	}
+	for _, tc := range []struct {
+		args []string
+		want bool
+	}{
+		{[]string{"-f", "x.yaml"}, true}, {[]string{"--f=x.yaml"}, true}, {[]string{"--csv", "f"}, false}, {[]string{"--csv", "-f"}, true},
+	} {
+		if got := specFileGiven(tc.args); got != tc.want {
+			t.Errorf("specFileGiven(%v) = %v", tc.args, got)
+		}
 	}
 }

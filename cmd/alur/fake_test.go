@@ -183,6 +183,13 @@ func (f *fakeOrchestrator) Predict(_ context.Context, req *orchestratorv1.Predic
 // returns its address.
 func startFake(t *testing.T, f *fakeOrchestrator) string {
 	t.Helper()
+	return startFakeServer(t, f)
+}
+
+// startFakeServer serves any OrchestratorService implementation, such as
+// a fakeOrchestrator extended with more RPCs, like startFake.
+func startFakeServer(t *testing.T, f orchestratorv1.OrchestratorServiceServer) string {
+	t.Helper()
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

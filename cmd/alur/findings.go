@@ -10,6 +10,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/alur-ml/alur/ml/display"
 	datav1 "github.com/alur-ml/alur/proto/alur/data/v1"
 	orchestratorv1 "github.com/alur-ml/alur/proto/alur/orchestrator/v1"
 	"github.com/alur-ml/alur/services/orchestrator/dashboard"
@@ -57,9 +58,9 @@ func writeDataSection(w io.Writer, run *orchestratorv1.Run, prof *datav1.DataPro
 		if d := rep.GetDialect(); d != "" {
 			read += ", " + d
 		}
-		fmt.Fprintf(w, "  read %s: %d rows\n", read, rep.GetRows())
+		fmt.Fprintf(w, "  read %s: %s\n", read, display.Plural(rep.GetRows(), "row"))
 		if n := rep.GetSkippedRows(); n > 0 {
-			fmt.Fprintf(w, "  %d malformed rows skipped (csv.max_bad_rows):\n", n)
+			fmt.Fprintf(w, "  %s skipped (--max-bad-rows):\n", display.Plural(n, "malformed row"))
 			for i, b := range rep.GetBadRows() {
 				if i == maxListedBadRows {
 					fmt.Fprintf(w, "    … %d more (the first %d are in --json)\n", n-maxListedBadRows, len(rep.GetBadRows()))
@@ -77,7 +78,7 @@ func writeDataSection(w io.Writer, run *orchestratorv1.Run, prof *datav1.DataPro
 	slices.SortStableFunc(ordered, func(a, b *datav1.Finding) int {
 		return cmp.Compare(b.GetSeverity(), a.GetSeverity())
 	})
-	fmt.Fprintf(w, "  %d findings:\n", len(ordered))
+	fmt.Fprintf(w, "  %s:\n", display.Plural(int64(len(ordered)), "finding"))
 	for i, f := range ordered {
 		if i == maxListedFindings {
 			fmt.Fprintf(w, "    … %d more (on the dashboard)\n", len(ordered)-maxListedFindings)

@@ -30,4 +30,7 @@ type app struct {
 	stdout io.Writer
 	stderr io.Writer
 	getenv func(string) string
+	// keepFieldNames keeps the API's field names in errors: the user gave
+	// a spec file (-f) and wrote them. Otherwise errors name the flags.
+	keepFieldNames bool
 }

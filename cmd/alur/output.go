@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"sort"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -16,6 +15,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/alur-ml/alur/ml/display"
 	datav1 "github.com/alur-ml/alur/proto/alur/data/v1"
 	orchestratorv1 "github.com/alur-ml/alur/proto/alur/orchestrator/v1"
 )
@@ -128,20 +128,7 @@ func fmtSeconds(s float64) string {
 
 // fmtSize formats a byte count with binary units: "512 B", "3.4 KiB",
 // "3.4 MiB".
-func fmtSize(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	v := float64(n) / unit
-	units := []string{"KiB", "MiB", "GiB", "TiB"}
-	i := 0
-	for v >= unit && i < len(units)-1 {
-		v /= unit
-		i++
-	}
-	return strconv.FormatFloat(v, 'f', 1, 64) + " " + units[i]
-}
+func fmtSize(n int64) string { return display.Bytes(n) }
 
 // fmtTime formats a timestamp in local time; unset is "-".
 func fmtTime(ts *timestamppb.Timestamp) string {
@@ -190,16 +177,6 @@ func enumWord(name, prefix string) string {
 func runEnded(s orchestratorv1.RunState) bool {
 	switch s {
 	case orchestratorv1.RunState_RUN_STATE_SUCCEEDED, orchestratorv1.RunState_RUN_STATE_FAILED, orchestratorv1.RunState_RUN_STATE_CANCELLED:
-		return true
-	}
-	return false
-}
-
-// lowerIsBetter reports whether smaller values of metric are better (the
-// error metrics), as the orchestrator's objective treats them.
-func lowerIsBetter(metric string) bool {
-	switch metric {
-	case "log_loss", "rmse", "mae":
 		return true
 	}
 	return false
@@ -282,27 +259,6 @@ func bestTrial(run *orchestratorv1.Run) *orchestratorv1.Trial {
 	return nil
 }
 
-// fmtParams formats hyperparameters as "k=v k=v" in key order; keys nil
-// means all of them.
-func fmtParams(params map[string]float64, keys []string) string {
-	if keys == nil {
-		keys = make([]string, 0, len(params))
-		for k := range params {
-			keys = append(keys, k)
-		}
-	}
-	sort.Strings(keys)
-	parts := make([]string, 0, len(keys))
-	for _, k := range keys {
-		v, ok := params[k]
-		if !ok {
-			continue
-		}
-		parts = append(parts, k+"="+strconv.FormatFloat(v, 'g', 6, 64))
-	}
-	return strings.Join(parts, " ")
-}
-
 // maxParamsWidth bounds the params column of the leaderboard.
 const maxParamsWidth = 60
 
@@ -357,48 +313,43 @@ func keyParams(run *orchestratorv1.Run) map[string][]string {
 	return out
 }
 
-// writeLeaderboard renders the run's trials ranked by validation score
-// (best first; failed trials last), marking the winner with "*".
+// writeLeaderboard renders the run's trials in the order the run chose
+// among them (display.Ranked: validation score, equal scores by the lower
+// tie-break metric, then the earlier trial; failed trials last), marking
+// the winner with "*" and showing the tie-break value beside the score.
 func writeLeaderboard(w io.Writer, run *orchestratorv1.Run) {
-	trials := append([]*orchestratorv1.Trial(nil), run.GetTrials()...)
+	trials := display.Ranked(run)
 	if len(trials) == 0 {
 		fmt.Fprintln(w, "No trials.")
 		return
 	}
 	metric := runMetric(run)
-	lower := lowerIsBetter(metric)
-	sort.SliceStable(trials, func(i, j int) bool {
-		a, b := trials[i], trials[j]
-		af, bf := a.GetError() != "" || math.IsNaN(a.GetScore()), b.GetError() != "" || math.IsNaN(b.GetScore())
-		if af != bf {
-			return !af
-		}
-		if !af && a.GetScore() != b.GetScore() {
-			if lower {
-				return a.GetScore() < b.GetScore()
-			}
-			return a.GetScore() > b.GetScore()
-		}
-		return a.GetNumber() < b.GetNumber()
-	})
+	tieName := tieBreakName(trials)
 	keys := keyParams(run)
 	tw := newTable(w)
-	fmt.Fprintf(tw, "\tTRIAL\tALGORITHM\tPARAMS\tVALIDATION %s\tFIT\n", strings.ToUpper(metric))
+	fmt.Fprintf(tw, "\tRANK\tTRIAL\tALGORITHM\tPARAMS\tVALIDATION %s\t%s (TIE-BREAK)\tFIT\n", strings.ToUpper(metric), strings.ToUpper(tieName))
+	rank := 0
 	for _, t := range trials {
 		mark := ""
 		if t.GetNumber() == run.GetBestTrial() {
 			mark = "*"
 		}
-		params := fmtParams(t.GetParams(), keys[t.GetAlgorithm()])
+		params := display.Params(display.TrialParams(t), keys[t.GetAlgorithm()])
 		if params == "" {
 			params = "-"
 		}
-		score := fmtScore(t.GetScore())
+		rankWord, score, tie := "-", fmtScore(t.GetScore()), "-"
+		if display.Scored(t) {
+			rank++
+			rankWord = strconv.Itoa(rank)
+			_, v := display.TieBreak(t.GetValidationMetrics())
+			tie = fmtScore(v)
+		}
 		if t.GetError() != "" {
 			score = "failed: " + truncate(t.GetError(), maxParamsWidth)
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\n", mark, t.GetNumber(), t.GetAlgorithm(),
-			truncate(params, maxParamsWidth), score, fmtSeconds(t.GetFitSeconds()))
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\n", mark, rankWord, t.GetNumber(), t.GetAlgorithm(),
+			truncate(params, maxParamsWidth), score, tie, fmtSeconds(t.GetFitSeconds()))
 	}
 	tw.Flush()
 	if run.GetBestTrial() != 0 {
@@ -410,8 +361,23 @@ func writeLeaderboard(w io.Writer, run *orchestratorv1.Run) {
 				note = fmt.Sprintf(" (target %s not met)", fmtScore(target))
 			}
 		}
-		fmt.Fprintf(w, "* best: trial %d%s\n", run.GetBestTrial(), note)
+		fmt.Fprintf(w, "* best: trial %d%s; equal %s scores are ranked by the lower validation %s, as the run chose.\n",
+			run.GetBestTrial(), note, metric, tieName)
 	}
+	if why := display.StopReason(run); why != "" {
+		fmt.Fprintln(w, why)
+	}
+}
+
+// tieBreakName names the tie-break metric of the trials (log_loss or
+// rmse), from the first trial with validation metrics.
+func tieBreakName(trials []*orchestratorv1.Trial) string {
+	for _, t := range trials {
+		if name, _ := display.TieBreak(t.GetValidationMetrics()); name != "" {
+			return name
+		}
+	}
+	return "log_loss"
 }
 
 // writeTestMetrics renders the winner's scores on the test rows: the main
@@ -427,7 +393,7 @@ func writeTestMetrics(w io.Writer, run *orchestratorv1.Run) {
 	if t := bestTrial(run); t != nil {
 		what = fmt.Sprintf("trial %d, %s, refitted on train+validation", t.GetNumber(), t.GetAlgorithm())
 	}
-	fmt.Fprintf(w, "Test metrics (%s; %d rows):\n", what, m.GetNumSamples())
+	fmt.Fprintf(w, "Test metrics (%s; %s):\n", what, display.Plural(m.GetNumSamples(), "row"))
 	tw := newTable(w)
 	if c := m.GetClassification(); c != nil {
 		for _, name := range []string{"accuracy", "f1_macro", "log_loss", "roc_auc"} {
@@ -499,7 +465,7 @@ func writeLearningCurve(w io.Writer, run *orchestratorv1.Run) {
 	tw := newTable(w)
 	fmt.Fprintf(tw, "ROWS\tSHARE\tTRAIN %s\tVALIDATION %s\n", strings.ToUpper(metric), strings.ToUpper(metric))
 	for _, p := range pts {
-		fmt.Fprintf(tw, "%d\t%.0f%%\t%s\t%s\n", p.GetTrainRows(), 100*p.GetTrainFraction(), fmtScore(p.GetTrainScore()), fmtScore(p.GetValidationScore()))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", display.Count(p.GetTrainRows()), display.Percent(p.GetTrainFraction()), fmtScore(p.GetTrainScore()), fmtScore(p.GetValidationScore()))
 	}
 	tw.Flush()
 	if v := run.GetLearningCurveVerdict(); v != "" {
@@ -575,7 +541,7 @@ func writeRunDetails(w io.Writer, run *orchestratorv1.Run, artifacts []*orchestr
 	fmt.Fprintf(tw, "Candidates\t%s\n", candidatesSummary(spec.GetCandidates()))
 	fmt.Fprintf(tw, "Seed\t%d\n", spec.GetSeed())
 	if run.GetDatasetRows() > 0 {
-		fmt.Fprintf(tw, "Rows\t%d\n", run.GetDatasetRows())
+		fmt.Fprintf(tw, "Rows\t%s\n", display.Count(run.GetDatasetRows()))
 	}
 	fmt.Fprintf(tw, "Created\t%s\n", fmtTime(run.GetCreateTime()))
 	fmt.Fprintf(tw, "Duration\t%s\n", fmtDuration(between(run.GetCreateTime(), run.GetEndTime(), now)))

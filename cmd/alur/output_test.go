@@ -53,8 +53,8 @@ func handRun() *orchestratorv1.Run {
 			{Name: "train/3", State: orchestratorv1.StepState_STEP_STATE_FAILED, StartTime: ts(time.Second), EndTime: ts(1500 * time.Millisecond), Error: "k larger than the training rows"},
 		},
 		Trials: []*orchestratorv1.Trial{
-			{Number: 1, Algorithm: "random_forest", Params: map[string]float64{"max_depth": 2, "n_trees": 100}, Score: 0.9, FitSeconds: 0.25},
-			{Number: 2, Algorithm: "random_forest", Params: map[string]float64{"max_depth": 8, "n_trees": 100}, Score: 0.96667, FitSeconds: 1.2},
+			{Number: 1, Algorithm: "random_forest", Params: map[string]float64{"max_depth": 2, "n_trees": 100}, Score: 0.9, FitSeconds: 0.25, ValidationMetrics: classMetrics(0.9)},
+			{Number: 2, Algorithm: "random_forest", Params: map[string]float64{"max_depth": 8, "n_trees": 100}, Score: 0.96667, FitSeconds: 1.2, ValidationMetrics: classMetrics(0.96667)},
 			{Number: 3, Algorithm: "knn", Params: map[string]float64{"k": 5}, Error: "k larger than the training rows"},
 		},
 		BestTrial:       2,
@@ -78,11 +78,12 @@ func TestWriteLeaderboard(t *testing.T) {
 	got := b.String()
 	lines := strings.Split(strings.TrimRight(got, "\n"), "\n")
 	want := []string{
-		" TRIAL ALGORITHM PARAMS VALIDATION ACCURACY FIT",
-		"* 2 random_forest max_depth=8 0.9667 1.2s",
-		" 1 random_forest max_depth=2 0.9000 250ms",
-		" 3 knn k=5 failed: k larger than the training rows 0s",
-		"* best: trial 2 (target 0.9500 met)",
+		" RANK TRIAL ALGORITHM PARAMS VALIDATION ACCURACY LOG_LOSS (TIE-BREAK) FIT",
+		"* 1 2 random_forest max_depth=8 0.9667 0.1234 1.2s",
+		" 2 1 random_forest max_depth=2 0.9000 0.1234 250ms",
+		" - 3 knn k=5 failed: k larger than the training rows - 0s",
+		"* best: trial 2 (target 0.9500 met); equal accuracy scores are ranked by the lower validation log_loss, as the run chose.",
+		"The search stopped after 3 trials: the validation accuracy reached the target 0.9500.",
 	}
 	if len(lines) != len(want) {
 		t.Fatalf("got %d lines, want %d:\n%s", len(lines), len(want), got)
@@ -103,11 +104,14 @@ func TestWriteLeaderboard(t *testing.T) {
 }
 
 func TestWriteLeaderboardLowerIsBetter(t *testing.T) {
+	reg := func(rmse float64) *datav1.Metrics {
+		return &datav1.Metrics{Kind: &datav1.Metrics_Regression{Regression: &datav1.RegressionMetrics{Rmse: rmse}}}
+	}
 	run := &orchestratorv1.Run{
 		Metric: "rmse",
 		Trials: []*orchestratorv1.Trial{
-			{Number: 1, Algorithm: "linear_regression", Score: 3.5},
-			{Number: 2, Algorithm: "gradient_boosting", Score: 1.25, Params: map[string]float64{"learning_rate": 0.1}},
+			{Number: 1, Algorithm: "linear_regression", Score: 3.5, ValidationMetrics: reg(3.5)},
+			{Number: 2, Algorithm: "gradient_boosting", Score: 1.25, Params: map[string]float64{"learning_rate": 0.1, "balanced": 0}, ValidationMetrics: reg(1.25)},
 			{Number: 3, Algorithm: "ridge", Score: math.NaN()},
 		},
 		BestTrial: 2,
@@ -115,13 +119,13 @@ func TestWriteLeaderboardLowerIsBetter(t *testing.T) {
 	var b bytes.Buffer
 	writeLeaderboard(&b, run)
 	lines := strings.Split(squeeze(b.String()), "\n")
-	if !strings.HasPrefix(lines[1], "* 2 gradient_boosting learning_rate=0.1 1.2500") {
-		t.Errorf("best row = %q", lines[1])
+	if !strings.HasPrefix(lines[1], "* 1 2 gradient_boosting learning_rate=0.1 1.2500") {
+		t.Errorf("best row = %q (balanced is no parameter of a regression trial)", lines[1])
 	}
-	if !strings.HasPrefix(lines[2], " 1 linear_regression") || !strings.HasPrefix(lines[3], " 3 ridge") {
+	if !strings.HasPrefix(lines[2], " 2 1 linear_regression") || !strings.HasPrefix(lines[3], " - 3 ridge") {
 		t.Errorf("order wrong:\n%s", b.String())
 	}
-	if !strings.Contains(lines[0], "VALIDATION RMSE") {
+	if !strings.Contains(lines[0], "VALIDATION RMSE RMSE (TIE-BREAK)") {
 		t.Errorf("header = %q", lines[0])
 	}
 }
@@ -236,9 +240,7 @@ func TestFormatters(t *testing.T) {
 		{fmtSize(1536), "1.5 KiB"},
 		{fmtSize(3565158), "3.4 MiB"},
 		{fmtSize(5 << 30), "5.0 GiB"},
-		{fmtSize(3 << 50), "3072.0 TiB"},
-		{fmtParams(map[string]float64{"b": 0.001, "a": 100}, nil), "a=100 b=0.001"},
-		{fmtParams(map[string]float64{"b": 1, "a": 2}, []string{"b", "zz"}), "b=1"},
+		{fmtSize(3 << 50), "3.0 PiB"},
 		{truncate("abcdef", 4), "abc…"},
 		{truncate("abc", 4), "abc"},
 		{runStateWord(orchestratorv1.RunState_RUN_STATE_CANCELLED), "cancelled"},
@@ -306,4 +308,36 @@ func TestProgressPrinter(t *testing.T) {
 	}
 	// A nil printer (quiet mode) ignores events.
 	newProgressPrinter(nil, run).event(&orchestratorv1.RunEvent{Message: "x"})
+}
+
+// TestWriteLeaderboardRanksAsChosen is the tie the issue met: two trials
+// with the same validation accuracy; the run chose the one with the lower
+// log loss, and the leaderboard must list it first, with the log loss.
+func TestWriteLeaderboardRanksAsChosen(t *testing.T) {
+	withLoss := func(acc, loss float64) *datav1.Metrics {
+		return &datav1.Metrics{Kind: &datav1.Metrics_Classification{Classification: &datav1.ClassificationMetrics{Accuracy: acc, LogLoss: loss}}}
+	}
+	run := &orchestratorv1.Run{
+		Metric: "accuracy",
+		Trials: []*orchestratorv1.Trial{
+			{Number: 1, Algorithm: "logistic_regression", Score: 1, ValidationMetrics: withLoss(1, 0.20)},
+			{Number: 2, Algorithm: "knn", Score: 1, ValidationMetrics: withLoss(1, 0.05)},
+			{Number: 3, Algorithm: "naive_bayes", Score: 0.9, ValidationMetrics: withLoss(0.9, 0.01)},
+		},
+		BestTrial: 2,
+	}
+	var b bytes.Buffer
+	writeLeaderboard(&b, run)
+	lines := strings.Split(squeeze(b.String()), "\n")
+	want := []string{
+		" RANK TRIAL ALGORITHM PARAMS VALIDATION ACCURACY LOG_LOSS (TIE-BREAK) FIT",
+		"* 1 2 knn - 1.0000 0.0500 0s",
+		" 2 1 logistic_regression - 1.0000 0.2000 0s",
+		" 3 3 naive_bayes - 0.9000 0.0100 0s",
+	}
+	for i, w := range want {
+		if g := strings.TrimRight(lines[i], " "); g != w {
+			t.Errorf("line %d = %q, want %q", i, g, w)
+		}
+	}
 }

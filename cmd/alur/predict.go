@@ -27,8 +27,12 @@ probability (classification) or the value (regression).
 
 --csv reads a CSV file whose first row names the columns. --row gives one
 row as col=val pairs separated by commas; quote a pair that holds a comma
-('sepal_length=5.1,"note=a,b"'); columns left out of a row are missing.
-The label column may be left out. --json prints the PredictResponse.
+('sepal_length=5.1,"note=a,b"'). Every column the model reads must be
+given: a column left out is refused, naming it, unless --allow-missing,
+which fills it in as the run's preparation does (by default the training
+median or most frequent value) and says so. A column the run's data does
+not have is refused, listing the valid ones. The label column may be left
+out. --json prints the PredictResponse.
 `
 
 // maxPredictBatch bounds the encoded rows of one Predict call, so that
@@ -47,15 +51,17 @@ func runPredict(ctx context.Context, a *app, args []string) error {
 	var cf clientFlags
 	cf.register(fs, a.getenv)
 	var (
-		runID   string
-		csvPath string
-		rows    rowFlags
-		asJSON  bool
+		runID        string
+		csvPath      string
+		rows         rowFlags
+		asJSON       bool
+		allowMissing bool
 	)
 	fs.StringVar(&runID, "run", "", "`ID` of a succeeded run")
 	fs.StringVar(&csvPath, "csv", "", "CSV `file` of rows to predict (header row first)")
 	fs.Var(&rows, "row", "one row as `col=val,col=val` (repeatable)")
 	fs.BoolVar(&asJSON, "json", false, "print the PredictResponse as JSON")
+	fs.BoolVar(&allowMissing, "allow-missing", false, "impute columns the rows leave out, as in training, instead of refusing them")
 	rest, err := parseFlags(a, fs, predictUsage, args)
 	if err != nil {
 		return err
@@ -96,6 +102,23 @@ func runPredict(ctx context.Context, a *app, args []string) error {
 		return err
 	}
 	defer c.Close()
+	in, known, err := c.readModelInputs(ctx, runID)
+	if err != nil {
+		return err
+	}
+	if known {
+		flagName := "--row"
+		if csvPath != "" {
+			flagName = "--csv " + csvPath
+		}
+		note, err := checkRows(in, raw, flagName, allowMissing)
+		if err != nil {
+			return usageErrorf("predict", "%v", err)
+		}
+		if note != "" {
+			fmt.Fprintln(a.stderr, note)
+		}
+	}
 	resp, err := c.predict(ctx, runID, raw)
 	if err != nil {
 		return err

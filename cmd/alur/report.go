@@ -12,6 +12,7 @@ import (
 
 	"google.golang.org/grpc/status"
 
+	"github.com/alur-ml/alur/ml/display"
 	orchestratorv1 "github.com/alur-ml/alur/proto/alur/orchestrator/v1"
 	"github.com/alur-ml/alur/serverkit"
 	"github.com/alur-ml/alur/services/orchestrator/dashboard"
@@ -21,20 +22,24 @@ const reportUsage = `
 Usage:
   alur report RUN_ID [-o FILE]
 
-Writes a run's report: one self-contained HTML file with the run's steps,
-data profile, candidate models, test results, feature importance and
-learning curve, every chart inline. It loads nothing from the network, so
+Writes a run's report: one self-contained HTML file that leads with what
+a reader asks first (how good the model is, which model, whether more data
+would help), then the candidate models, where the model goes wrong, the
+metrics explained and the data, with the run's steps and artifacts at the
+end; every chart inline. It loads nothing from the network, so
 it opens offline, can be mailed or archived, and prints on A4.
 
--o names the file (default alur-report-RUN_ID.html); "-o -" writes to
-stdout. --timeout bounds the whole report.
+-o names the file; "-o -" writes to stdout. Without -o the report goes to
+alur-reports/alur-report-RUN_ID.html under the temporary directory ($TMPDIR,
+else the system's), not the current directory, and the command says where.
+--timeout bounds the whole report.
 `
 
 func runReport(ctx context.Context, a *app, args []string) error {
 	fs := flag.NewFlagSet("report", flag.ContinueOnError)
 	var cf clientFlags
 	cf.register(fs, a.getenv)
-	out := fs.String("o", "", "output `file` (default alur-report-RUN_ID.html; - for stdout)")
+	out := fs.String("o", "", "output `file` (- for stdout; default: alur-reports/alur-report-RUN_ID.html in the temporary directory)")
 	rest, err := parseFlags(a, fs, reportUsage, args)
 	if err != nil {
 		return err
@@ -51,7 +56,11 @@ func runReport(ctx context.Context, a *app, args []string) error {
 	}
 	path := *out
 	if path == "" {
-		path = "alur-report-" + id + ".html"
+		dir := defaultReportDir(a.getenv)
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return err
+		}
+		path = filepath.Join(dir, "alur-report-"+id+".html")
 	}
 	c, err := cf.dial()
 	if err != nil {
@@ -74,8 +83,19 @@ func runReport(ctx context.Context, a *app, args []string) error {
 	if err := writeFileAtomic(path, page); err != nil {
 		return err
 	}
-	fmt.Fprintf(a.stdout, "Wrote %s (%s)\n", path, humanBytes(len(page)))
+	fmt.Fprintf(a.stdout, "Wrote %s (%s); open it in a browser.\n", path, display.Bytes(int64(len(page))))
 	return nil
+}
+
+// defaultReportDir is where reports go without -o: alur-reports under the
+// temporary directory ($TMPDIR, else the system's), so that a report never
+// litters the current directory (a repository's work tree, say).
+func defaultReportDir(getenv func(string) string) string {
+	base := getenv("TMPDIR")
+	if base == "" {
+		base = os.TempDir()
+	}
+	return filepath.Join(base, "alur-reports")
 }
 
 // writeFileAtomic writes b to path through a temporary file in the same
@@ -103,21 +123,18 @@ func writeFileAtomic(path string, b []byte) error {
 	return nil
 }
 
-func humanBytes(n int) string {
-	switch {
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
-	case n >= 1<<10:
-		return fmt.Sprintf("%.0f KiB", float64(n)/(1<<10))
-	}
-	return fmt.Sprintf("%d bytes", n)
-}
-
 // serveDashboard serves the web dashboard on addr ("127.0.0.1:0" picks a
 // port), reading the orchestrator at orchAddr over gRPC, as the
 // orchestrator binary's --http does. It returns the dashboard's URL and a
 // func that shuts it down gracefully.
+//
+// It serves plain HTTP without a token, so it refuses a non-loopback
+// address (serverkit's CheckHTTPExposure): the orchestrator binary serves
+// the dashboard with TLS and a token.
 func serveDashboard(addr, orchAddr string, logger *slog.Logger) (url string, stop func(), err error) {
+	if err := (&serverkit.Options{}).CheckHTTPExposure(addr, false); err != nil {
+		return "", nil, err
+	}
 	lis, err := net.Listen("tcp", addr)
 	if err != nil {
 		return "", nil, fmt.Errorf("dashboard: listen on %s: %w", addr, err)

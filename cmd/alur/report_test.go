@@ -65,8 +65,23 @@ func TestReportCommand(t *testing.T) {
 		t.Errorf("temporary files left behind: %v", matches)
 	}
 
+	// Without -o the report goes under the temporary directory, not the
+	// current one, and the command says where.
+	tmp := t.TempDir()
+	a, out, errb := newTestApp(map[string]string{serverEnv: addr, "TMPDIR": tmp})
+	if code := runMain(context.Background(), []string{"report", id}, a); code != exitOK {
+		t.Fatalf("default path: exit %d: %s", code, errb)
+	}
+	want := filepath.Join(tmp, "alur-reports", "alur-report-"+id+".html")
+	if _, err := os.Stat(want); err != nil {
+		t.Errorf("default report not written to %s: %v", want, err)
+	}
+	if !strings.Contains(out.String(), "Wrote "+want) {
+		t.Errorf("stdout does not say where: %s", out)
+	}
+
 	// "-o -" writes the page to stdout.
-	a, out, errb := newTestApp(env)
+	a, out, errb = newTestApp(env)
 	if code := runMain(context.Background(), []string{"report", id, "-o", "-"}, a); code != exitOK {
 		t.Fatalf("exit %d: %s", code, errb)
 	}

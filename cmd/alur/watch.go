@@ -11,6 +11,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/alur-ml/alur/ml/display"
 	orchestratorv1 "github.com/alur-ml/alur/proto/alur/orchestrator/v1"
 )
 
@@ -149,7 +150,7 @@ func (p *progressPrinter) describe(ev *orchestratorv1.RunEvent) string {
 		return runStateWord(ev.GetRunState())
 	}
 	head := fmt.Sprintf("trial %d  %s", t.GetNumber(), t.GetAlgorithm())
-	if ps := fmtParams(t.GetParams(), nil); ps != "" {
+	if ps := display.Params(display.TrialParams(t), nil); ps != "" {
 		head += "  " + ps
 	}
 	if t.GetError() != "" {

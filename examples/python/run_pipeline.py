@@ -9,6 +9,8 @@ Python client and nothing else:
 2. StartRun with a PipelineSpec whose source is the upload's digest.
 3. WatchRun: prints every event as it happens, until the run ends.
 4. GetRun: prints the leaderboard of trials and the winner's test metrics.
+5. Predict: sends the first rows of the file (without the label) to the
+   run's model and prints each prediction beside the row's actual label.
 
     python3 examples/python/run_pipeline.py --server localhost:7000 \\
         --csv services/ingest/datasets/iris.csv --label species
@@ -19,6 +21,7 @@ call fails, 2 for bad arguments. Generate the Python code first
 """
 
 import argparse
+import csv
 import os
 import pathlib
 import sys
@@ -190,6 +193,42 @@ def report(run, out):
         print(f"\nLearning curve: {run.learning_curve_verdict}", file=out)
 
 
+def predict_request(run_id, path, label, n):
+    """predict_request builds a PredictRequest for the first n rows of the
+    CSV file at path, every column but the label, as raw text (the server
+    parses it with the run's schema and applies its fitted preparation).
+    It returns the request and the rows' actual labels ("" when the file
+    has no label column)."""
+    with open(path, newline="", encoding="utf-8-sig") as f:
+        reader = csv.reader(f)
+        header = next(reader)
+        keep = [i for i, name in enumerate(header) if name != label]
+        at = header.index(label) if label in header else -1
+        req = orch_pb2.PredictRequest(run_id=run_id)
+        req.rows.columns.extend(header[i] for i in keep)
+        actual = []
+        for row in reader:
+            if len(actual) == n:
+                break
+            if not row:
+                continue
+            req.rows.rows.add(values=[row[i] if i < len(row) else "" for i in keep])
+            actual.append(row[at] if 0 <= at < len(row) else "")
+    return req, actual
+
+
+def prediction_line(pred, class_names, actual):
+    """prediction_line is one printed line for a Prediction: the class and
+    its probability (classification) or the value (regression), then the
+    row's actual label."""
+    if class_names:
+        p = max(pred.probabilities) if pred.probabilities else float("nan")
+        answer = f"{pred.label:<16} p={p:.4f}"
+    else:
+        answer = f"{pred.value:<16.6g}"
+    return f"  {answer}  (actual {actual or '?'})"
+
+
 def describe_error(rpc, err):
     """describe_error is a one-line account of a failed call: the RPC, the
     status code and the server's message (which names the bad field for
@@ -236,6 +275,17 @@ def run(args, out=sys.stdout):
         print(f"run_pipeline.py: run {final.id} {orch_pb2.RunState.Name(final.state)}: {reason}",
               file=sys.stderr)
         return 1
+    if args.predict_rows > 0:
+        req, actual = predict_request(final.id, args.csv, args.label, args.predict_rows)
+        with grpc.insecure_channel(args.server) as channel:
+            try:
+                resp = orch_grpc.OrchestratorServiceStub(channel).Predict(req, timeout=args.timeout)
+            except grpc.RpcError as err:
+                print(f"run_pipeline.py: {describe_error('Predict', err)}", file=sys.stderr)
+                return 1
+        print(f"\nPredictions for the first {len(actual)} rows of {os.path.basename(args.csv)}:", file=out)
+        for pred, want in zip(resp.predictions, actual):
+            print(prediction_line(pred, resp.class_names, want), file=out)
     return 0
 
 
@@ -255,6 +305,8 @@ def parse_args(argv):
     parser.add_argument("--target", type=float, help="stop once the validation score reaches this value")
     parser.add_argument("--max-trials", type=int, default=0, help="cap on trained models (0 means 20)")
     parser.add_argument("--seed", type=int, default=42, help="seed of the split and the algorithms")
+    parser.add_argument("--predict-rows", type=int, default=3,
+                        help="predict this many of the file's first rows with the run's model (0: none)")
     parser.add_argument("--timeout", type=float, default=60,
                         help="deadline of each call but WatchRun, in seconds (default: %(default)s)")
     parser.add_argument("--watch-timeout", type=float, default=3600,

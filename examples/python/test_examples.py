@@ -179,6 +179,27 @@ class ProfileRequestsTest(unittest.TestCase):
                          "c categorical missing 1 2 values: a (3)".split())
 
 
+class PredictTest(unittest.TestCase):
+    def test_predict_request_drops_the_label(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "d.csv")
+            with open(path, "w", encoding="utf-8") as f:
+                f.write("\ufeffa,species,b\n1,x,2\n3,y,4\n\n5,z,6\n")
+            req, actual = run_pipeline.predict_request("r1", path, "species", 2)
+        self.assertEqual(req.run_id, "r1")
+        self.assertEqual(list(req.rows.columns), ["a", "b"])
+        self.assertEqual([list(r.values) for r in req.rows.rows], [["1", "2"], ["3", "4"]])
+        self.assertEqual(actual, ["x", "y"])
+
+    def test_prediction_line(self):
+        from alur.eval.v1 import eval_pb2
+        cls = eval_pb2.Prediction(label="setosa", probabilities=[0.9, 0.1])
+        self.assertEqual(run_pipeline.prediction_line(cls, ["setosa", "other"], "setosa"),
+                         "  setosa           p=0.9000  (actual setosa)")
+        reg = eval_pb2.Prediction(value=12.5)
+        self.assertEqual(run_pipeline.prediction_line(reg, [], ""), "  12.5              (actual ?)")
+
+
 if __name__ == "__main__":
     unittest.main()
 

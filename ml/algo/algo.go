@@ -1,15 +1,27 @@
-// Package algo holds alur's learning algorithms. Each algorithm registers a
-// Spec: its name, the tasks it supports, its hyperparameters with defaults,
-// a Fit that turns a Dataset into an alur.data.v1.Model message, and a
-// Predict that reads that message back. The model message is the only
-// representation of a trained model, so train, eval and any other language
-// agree on it.
+// Package algo is the core of alur's learning algorithms: the registry, the
+// Dataset layout, the hyperparameter schema, class weights and the input
+// checks the algorithms share. Each algorithm registers a Spec: its name,
+// the tasks it supports, its hyperparameters (type, default, bounds, the
+// tasks they apply to), a Fit that turns a Dataset into an
+// alur.data.v1.Model message, and a Predict that reads that message back.
+// The model message is the only representation of a trained model, so
+// train, eval and any other language agree on it.
+//
+// The algorithms live in one package per family, each registering itself
+// from init: linear (logistic_regression, linear_regression, ridge), tree
+// (decision_tree), forest (random_forest), boosting (gradient_boosting), knn
+// and bayes (naive_bayes). Package builtin imports them all; a binary that
+// fits or predicts imports builtin. This package imports none of them.
+//
+// A Catalog is the registry's description without the code: what train
+// serves from ListAlgorithms and what a client validates against.
 package algo
 
 import (
 	"context"
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"sync"
 
@@ -61,13 +73,56 @@ func (p Progress) Report(done, total int64, loss float64, msg string) {
 	}
 }
 
-// Param describes one hyperparameter.
+// ParamType says which values a hyperparameter takes within [Min, Max].
+type ParamType int
+
+const (
+	// Real takes any finite number.
+	Real ParamType = iota
+	// Integer takes whole numbers.
+	Integer
+	// Flag takes 0 (off) or 1 (on).
+	Flag
+)
+
+// String names the type as the documentation does.
+func (t ParamType) String() string {
+	switch t {
+	case Real:
+		return "real"
+	case Integer:
+		return "integer"
+	case Flag:
+		return "flag"
+	}
+	return fmt.Sprintf("ParamType(%d)", int(t))
+}
+
+// Param describes one hyperparameter: the schema that train serves from
+// ListAlgorithms and that clients validate a configuration against.
 type Param struct {
-	Name        string
-	Default     float64
-	Min, Max    float64
-	Integer     bool
+	// Name is the key in a configuration's params.
+	Name string
+	// Type says whether the value is any number, a whole number or a flag.
+	Type ParamType
+	// Default is used when the key is left out.
+	Default float64
+	// Min and Max bound the value, both included.
+	Min, Max float64
+	// Description says what the parameter does.
 	Description string
+	// Tasks lists the tasks on which the parameter has an effect; empty
+	// means every task the algorithm supports. On other tasks it is
+	// accepted and ignored (balanced on a regression, for example).
+	Tasks []datav1.Task
+}
+
+// Whole reports whether the value must be a whole number.
+func (p Param) Whole() bool { return p.Type != Real }
+
+// AppliesTo reports whether the parameter has an effect on task.
+func (p Param) AppliesTo(task datav1.Task) bool {
+	return len(p.Tasks) == 0 || slices.Contains(p.Tasks, task)
 }
 
 // Spec describes one algorithm.
@@ -87,6 +142,13 @@ type Spec struct {
 	// Predict returns rows × classes probabilities for classification or
 	// rows × 1 values for regression.
 	Predict func(m *datav1.Model, X *mat.Dense) (*mat.Dense, error)
+	// Prepare, when set, does once for a model the work Predict repeats
+	// on every call (decoding trees and laying them out for the walk) and
+	// returns a Predictor for rows of numFeatures features, which must
+	// answer exactly what Predict answers. It may be nil: Prepare (the
+	// function) then predicts through Predict. A server answering a row at
+	// a time is the caller that needs it.
+	Prepare func(m *datav1.Model, numFeatures int) (Predictor, error)
 	// Columns says that Fit reads the features column-major (Dataset.Cols)
 	// when they come that way; Fit builds X from Cols for the others.
 	Columns bool
@@ -100,6 +162,17 @@ func (s *Spec) Supports(task datav1.Task) bool {
 		}
 	}
 	return false
+}
+
+// FindParam returns the named hyperparameter, so that a caller can ask
+// whether an algorithm declares one (balanced, say) and what it applies to.
+func (s *Spec) FindParam(name string) (Param, bool) {
+	for _, p := range s.Params {
+		if p.Name == name {
+			return p, true
+		}
+	}
+	return Param{}, false
 }
 
 var (
@@ -174,7 +247,7 @@ func (s *Spec) ResolveParams(given map[string]float64) (map[string]float64, erro
 			return nil, &ParamError{k, "must be a finite number"}
 		case v < p.Min || v > p.Max:
 			return nil, &ParamError{k, fmt.Sprintf("%g is outside [%g, %g]", v, p.Min, p.Max)}
-		case p.Integer && v != math.Trunc(v):
+		case p.Whole() && v != math.Trunc(v):
 			return nil, &ParamError{k, fmt.Sprintf("%g must be a whole number", v)}
 		}
 		out[k] = v

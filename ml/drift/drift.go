@@ -42,6 +42,7 @@ import (
 	"gonum.org/v1/gonum/stat"
 	"gonum.org/v1/gonum/stat/distuv"
 
+	"github.com/alur-ml/alur/ml/display"
 	"github.com/alur-ml/alur/ml/table"
 	datav1 "github.com/alur-ml/alur/proto/alur/data/v1"
 )
@@ -447,17 +448,17 @@ func CompareColumns(ref, cur *table.Column) Column {
 func (r Report) Summary() string {
 	var parts []string
 	if n := len(r.Schema.Added); n > 0 {
-		parts = append(parts, fmt.Sprintf("%d new column(s): %s", n, strings.Join(r.Schema.Added, ", ")))
+		parts = append(parts, fmt.Sprintf("%s: %s", display.Plural(int64(n), "new column"), strings.Join(r.Schema.Added, ", ")))
 	}
 	if n := len(r.Schema.Removed); n > 0 {
-		parts = append(parts, fmt.Sprintf("%d missing column(s): %s", n, strings.Join(r.Schema.Removed, ", ")))
+		parts = append(parts, fmt.Sprintf("%s: %s", display.Plural(int64(n), "missing column"), strings.Join(r.Schema.Removed, ", ")))
 	}
 	if n := len(r.Schema.Retyped); n > 0 {
 		names := make([]string, n)
 		for i, c := range r.Schema.Retyped {
 			names[i] = c.Name
 		}
-		parts = append(parts, fmt.Sprintf("%d retyped column(s): %s", n, strings.Join(names, ", ")))
+		parts = append(parts, fmt.Sprintf("%s: %s", display.Plural(int64(n), "retyped column"), strings.Join(names, ", ")))
 	}
 	var major, moderate []string
 	for _, c := range r.Columns {

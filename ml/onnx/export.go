@@ -27,8 +27,8 @@ import (
 	"fmt"
 	"math"
 
-	"github.com/alur-ml/alur/ml/algo"
-	"github.com/alur-ml/alur/ml/prep"
+	"github.com/alur-ml/alur/ml/algo/tree"
+	"github.com/alur-ml/alur/ml/dataprep"
 	datav1 "github.com/alur-ml/alur/proto/alur/data/v1"
 )
 
@@ -65,7 +65,7 @@ type Input struct {
 // Export builds the ONNX model of tr followed by m. name becomes the
 // graph's name. It returns the serialized ModelProto and its inputs.
 func Export(tr *datav1.FittedTransform, m *datav1.Model, name string) ([]byte, []Input, error) {
-	if err := prep.ValidateTransform(tr); err != nil {
+	if err := dataprep.ValidateTransform(tr); err != nil {
 		return nil, nil, fmt.Errorf("export: transform: %w", err)
 	}
 	if got, want := len(tr.GetFeatureNames()), len(m.GetFeatureNames()); got != want {
@@ -261,7 +261,7 @@ func trees(g *graph, m *datav1.Model, x string, ts []*datav1.TreeModel, div floa
 		tWeight                                                []float64
 	)
 	for ti, t := range ts {
-		et, err := algo.ExpandTree(t, nf)
+		et, err := tree.Expand(t, nf)
 		if err != nil {
 			return "", fmt.Errorf("export: tree %d: %w", ti, err)
 		}

@@ -8,7 +8,8 @@ import (
 	"google.golang.org/protobuf/encoding/protowire"
 
 	"github.com/alur-ml/alur/ml/algo"
-	"github.com/alur-ml/alur/ml/prep"
+	_ "github.com/alur-ml/alur/ml/algo/builtin" // registers the algorithms
+	"github.com/alur-ml/alur/ml/dataprep"
 	"github.com/alur-ml/alur/ml/table"
 	datav1 "github.com/alur-ml/alur/proto/alur/data/v1"
 	prepv1 "github.com/alur-ml/alur/proto/alur/prep/v1"
@@ -32,11 +33,11 @@ func fitted(t *testing.T, algorithm string, task datav1.Task) (*datav1.FittedTra
 		cols = append(cols, table.NewNumeric("label", y))
 	}
 	tab := &table.Table{Columns: cols}
-	tr, err := prep.Fit(tab, nil, &prepv1.PrepareOptions{Label: "label", Task: task})
+	tr, err := dataprep.Fit(tab, nil, &prepv1.PrepareOptions{Label: "label", Task: task})
 	if err != nil {
 		t.Fatal(err)
 	}
-	X, ys, err := prep.ApplyWithLabel(tr, tab)
+	X, ys, err := dataprep.ApplyWithLabel(tr, tab)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,7 +2,7 @@
 // alur.data.v1.Model on prepared rows (Evaluate) and predicts on raw rows
 // through the fitted transform (Predict). Both take the model as parts of
 // its serialized bytes, so the service holds no state; the arithmetic lives
-// in ml/algo, ml/prep and ml/metrics, the same code training used.
+// in ml/algo, ml/dataprep and ml/metrics, the same code training used.
 package eval
 
 import (
@@ -21,8 +21,9 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/alur-ml/alur/ml/algo"
+	_ "github.com/alur-ml/alur/ml/algo/builtin" // registers the algorithms
+	"github.com/alur-ml/alur/ml/dataprep"
 	"github.com/alur-ml/alur/ml/metrics"
-	"github.com/alur-ml/alur/ml/prep"
 	"github.com/alur-ml/alur/ml/table"
 	"github.com/alur-ml/alur/ml/tablepb"
 	datav1 "github.com/alur-ml/alur/proto/alur/data/v1"
@@ -148,11 +149,11 @@ func tableError(err error, prefix, field string) error {
 	return serverkit.InvalidArgument(field, err.Error())
 }
 
-// prepError maps an ml/prep error to InvalidArgument. An *OptionError
+// prepError maps an ml/dataprep error to InvalidArgument. An *OptionError
 // naming a transform field keeps it; any other field ("schema", "batch")
 // refers to the table prep saw, which in this request is field.
 func prepError(err error, field string) error {
-	var oe *prep.OptionError
+	var oe *dataprep.OptionError
 	if errors.As(err, &oe) {
 		if strings.HasPrefix(oe.Field, "transform") {
 			return serverkit.InvalidArgument(oe.Field, oe.Reason)
@@ -339,7 +340,7 @@ func evaluate(m *datav1.Model, t *table.Table, label string) (*evalv1.EvaluateRe
 	if n == 0 {
 		return nil, serverkit.InvalidArgument("batch", "no rows to evaluate")
 	}
-	pd, err := prep.FromPrepared(t, label)
+	pd, err := dataprep.FromPrepared(t, label)
 	if err != nil {
 		return nil, serverkit.Errorf(codes.FailedPrecondition, "the rows are not a prepared table: %v", err)
 	}
@@ -389,7 +390,7 @@ func evaluate(m *datav1.Model, t *table.Table, label string) (*evalv1.EvaluateRe
 // classIndexes maps the rows' labels (indexes into the table's class
 // names) to indexes into the model's class names, which may differ in
 // order or count when the rows were prepared separately.
-func classIndexes(pd *prep.PreparedData, modelClasses []string) ([]int, error) {
+func classIndexes(pd *dataprep.PreparedData, modelClasses []string) ([]int, error) {
 	idx := make(map[string]int, len(modelClasses))
 	for i, c := range modelClasses {
 		idx[c] = i
@@ -481,7 +482,7 @@ func (s *Server) Predict(stream grpc.ClientStreamingServer[evalv1.PredictRequest
 	if err != nil {
 		return tableError(err, "rows", "rows")
 	}
-	X, err := prep.ApplyFeatures(tr, t)
+	X, err := dataprep.ApplyFeatures(tr, t)
 	if err != nil {
 		return prepError(err, "rows")
 	}
@@ -509,7 +510,7 @@ func (s *Server) maxPredictRows() int64 {
 // checkTransform validates a transform received over the wire and checks it
 // produces the features the model was trained on.
 func checkTransform(tr *datav1.FittedTransform, m *datav1.Model) error {
-	if err := prep.ValidateTransform(tr); err != nil {
+	if err := dataprep.ValidateTransform(tr); err != nil {
 		return prepError(err, "transform")
 	}
 	if err := tablepb.ValidateSchema(tr.GetInputSchema()); err != nil {

@@ -16,7 +16,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/alur-ml/alur/ml/algo"
-	"github.com/alur-ml/alur/ml/prep"
+	"github.com/alur-ml/alur/ml/dataprep"
 	"github.com/alur-ml/alur/ml/table"
 	"github.com/alur-ml/alur/ml/tablepb"
 	datav1 "github.com/alur-ml/alur/proto/alur/data/v1"
@@ -84,7 +84,7 @@ func linear(n int, seed uint64) *table.Table {
 // the train service would, and returns the model and its bytes.
 func fitModel(t testing.TB, algorithm string, tab *table.Table, label string, params map[string]float64) (*datav1.Model, []byte) {
 	t.Helper()
-	pd, err := prep.FromPrepared(tab, label)
+	pd, err := dataprep.FromPrepared(tab, label)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -239,7 +239,7 @@ func TestEvaluateClassification(t *testing.T) {
 			}
 			// The predictions are the argmax classes of the library's own
 			// prediction, and the accuracy agrees with them.
-			pd, err := prep.FromPrepared(test, "species")
+			pd, err := dataprep.FromPrepared(test, "species")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -279,7 +279,7 @@ func TestEvaluateRegression(t *testing.T) {
 	if rm == nil || rm.GetR2() < 0.99 || rm.GetRmse() > 0.1 {
 		t.Fatalf("regression metrics %v: want R² >= 0.99 and RMSE <= 0.1", rm)
 	}
-	pd, err := prep.FromPrepared(test, "y")
+	pd, err := dataprep.FromPrepared(test, "y")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -39,31 +39,3 @@ func (d dashSource) ReadArtifact(_ context.Context, digest string) ([]byte, erro
 	}
 	return b, err
 }
-
-// storeReport renders the finished run's self-contained HTML report and
-// keeps it as an artifact, so the report a manager reads is part of the
-// run's record.
-func (s *Server) storeReport(r *runner) {
-	ctx, cancel := context.WithTimeout(s.ctx, s.cfg.StepTimeout)
-	defer cancel()
-	id := r.run.GetId()
-	html, err := dashboard.RenderReport(ctx, s.DashboardSource(), id)
-	if err != nil {
-		s.logger.Warn("render report", "run", id, "err", err)
-		return
-	}
-	r.mu.Lock()
-	inputs := []string{}
-	for _, d := range []string{r.run.GetDatasetDigest(), r.run.GetModelDigest()} {
-		if d != "" {
-			inputs = append(inputs, d)
-		}
-	}
-	r.mu.Unlock()
-	d, err := r.put(kindReport, "report", "text/html; charset=utf-8", "report-"+id+".html", html, inputs...)
-	if err != nil {
-		s.logger.Warn("store report", "run", id, "err", err)
-		return
-	}
-	r.update("", "report stored: "+d, nil, func(run *orchestratorv1.Run) { run.ReportDigest = d })
-}

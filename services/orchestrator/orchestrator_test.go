@@ -2,6 +2,7 @@ package orchestrator
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -13,7 +14,6 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
-	"github.com/alur-ml/alur/ml/algo"
 	datav1 "github.com/alur-ml/alur/proto/alur/data/v1"
 	evalv1 "github.com/alur-ml/alur/proto/alur/eval/v1"
 	ingestv1 "github.com/alur-ml/alur/proto/alur/ingest/v1"
@@ -23,6 +23,7 @@ import (
 	"github.com/alur-ml/alur/serverkit"
 	"github.com/alur-ml/alur/services/eval"
 	"github.com/alur-ml/alur/services/ingest"
+	"github.com/alur-ml/alur/services/orchestrator/artifacts"
 	"github.com/alur-ml/alur/services/prep"
 	"github.com/alur-ml/alur/services/train"
 )
@@ -213,6 +214,46 @@ func TestResumeAfterRestart(t *testing.T) {
 	if err != nil || len(problems) != 0 {
 		t.Errorf("store check: %v %v", problems, err)
 	}
+	// The event log says so by kind: one resume, and no step started
+	// again after it had finished.
+	resumes, finished := 0, map[string]bool{}
+	for _, ev := range runEvents(t, client2, id) {
+		switch ev.GetKind() {
+		case orchestratorv1.RunEventKind_RUN_EVENT_KIND_RUN_RESUMED:
+			resumes++
+		case orchestratorv1.RunEventKind_RUN_EVENT_KIND_STEP_STARTED:
+			if finished[ev.GetStep()] {
+				t.Errorf("step %s started again after it finished", ev.GetStep())
+			}
+		case orchestratorv1.RunEventKind_RUN_EVENT_KIND_STEP_FINISHED, orchestratorv1.RunEventKind_RUN_EVENT_KIND_STEP_CACHED:
+			finished[ev.GetStep()] = true
+		case orchestratorv1.RunEventKind_RUN_EVENT_KIND_UNSPECIFIED:
+			t.Errorf("event without a kind: %q", ev.GetMessage())
+		}
+	}
+	if resumes != 1 {
+		t.Errorf("%d resume events, want 1", resumes)
+	}
+}
+
+// runEvents returns a finished run's whole event log.
+func runEvents(t *testing.T, client orchestratorv1.OrchestratorServiceClient, id string) []*orchestratorv1.RunEvent {
+	t.Helper()
+	stream, err := client.WatchRun(context.Background(), &orchestratorv1.WatchRunRequest{RunId: id})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []*orchestratorv1.RunEvent
+	for {
+		m, err := stream.Recv()
+		if errors.Is(err, io.EOF) {
+			return out
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, m.GetEvent())
+	}
 }
 
 func TestCancelRun(t *testing.T) {
@@ -326,7 +367,7 @@ func TestUploadAndFailedRun(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, a := range arts {
-		if a.GetKind() == kindPrepared || a.GetKind() == kindTransform || a.GetKind() == kindModel {
+		if a.GetKind() == artifacts.KindPrepared || a.GetKind() == artifacts.KindTransform || a.GetKind() == artifacts.KindModel {
 			t.Errorf("failed run left a %s artifact", a.GetKind())
 		}
 	}
@@ -335,92 +376,6 @@ func TestUploadAndFailedRun(t *testing.T) {
 	_ = up.Send(&orchestratorv1.UploadSourceRequest{Part: &orchestratorv1.UploadSourceRequest_Name{Name: "empty.csv"}})
 	if _, err := up.CloseAndRecv(); status.Code(err) != codes.InvalidArgument {
 		t.Errorf("empty upload: %v", err)
-	}
-}
-
-func TestExpandCandidates(t *testing.T) {
-	spec := &orchestratorv1.PipelineSpec{MaxTrials: 5, Candidates: []*orchestratorv1.Candidate{
-		{Algorithm: "knn", Params: map[string]float64{"distance_weighted": 1}, Grid: map[string]*orchestratorv1.ParamValues{"k": {Values: []float64{1, 3}}}},
-		{Algorithm: "ridge", Grid: map[string]*orchestratorv1.ParamValues{"alpha": {Values: []float64{0.1, 1, 10, 100}}}},
-	}}
-	got := expandCandidates(spec, datav1.Task_TASK_REGRESSION)
-	if len(got) != 5 {
-		t.Fatalf("%d configs, want the budget of 5", len(got))
-	}
-	if got[0].algorithm != "knn" || got[0].params["k"] != 1 || got[0].params["distance_weighted"] != 1 || got[1].params["k"] != 3 {
-		t.Errorf("knn grid: %+v %+v", got[0], got[1])
-	}
-	if got[4].algorithm != "ridge" || got[4].params["alpha"] != 10 {
-		t.Errorf("last config %+v, want ridge alpha=10", got[4])
-	}
-	all := expandCandidates(&orchestratorv1.PipelineSpec{}, datav1.Task_TASK_CLASSIFICATION)
-	for _, c := range all {
-		if c.algorithm == "linear_regression" || c.algorithm == "ridge" {
-			t.Errorf("default classification candidates include %s", c.algorithm)
-		}
-	}
-}
-
-func FuzzValidateSpec(f *testing.F) {
-	f.Add("iris", "species", "knn", "k", 5.0, int32(3), "accuracy")
-	f.Add("", "", "", "", -1.0, int32(-1), "")
-	f.Fuzz(func(t *testing.T, src, label, alg, param string, v float64, trials int32, metric string) {
-		spec := &orchestratorv1.PipelineSpec{
-			Source:     &orchestratorv1.Source{Kind: &orchestratorv1.Source_Bundled{Bundled: src}},
-			Label:      label,
-			Candidates: []*orchestratorv1.Candidate{{Algorithm: alg, Params: map[string]float64{param: v}}},
-			Objective:  &orchestratorv1.Objective{Metric: metric},
-			MaxTrials:  trials,
-		}
-		err := validateSpec(spec)
-		if err != nil {
-			if _, ok := err.(*specError); !ok {
-				t.Fatalf("validateSpec returned %T, want *specError", err)
-			}
-			return
-		}
-		_ = expandCandidates(spec, datav1.Task_TASK_CLASSIFICATION)
-	})
-}
-
-func TestCurveVerdict(t *testing.T) {
-	pt := func(rows int64, train, valid float64) *orchestratorv1.LearningCurvePoint {
-		return &orchestratorv1.LearningCurvePoint{TrainFraction: float64(rows) / 100, TrainRows: rows, TrainScore: train, ValidationScore: valid}
-	}
-	cases := []struct {
-		name, metric string
-		points       []*orchestratorv1.LearningCurvePoint
-		want         string
-	}{
-		{"rising", "accuracy", []*orchestratorv1.LearningCurvePoint{pt(10, 1, 0.6), pt(40, 1, 0.7), pt(60, 0.95, 0.8), pt(100, 0.95, 0.9)}, "likely to help"},
-		{"flat", "accuracy", []*orchestratorv1.LearningCurvePoint{pt(10, 0.9, 0.8), pt(40, 0.9, 0.9), pt(60, 0.9, 0.9), pt(100, 0.91, 0.9)}, "unlikely to help"},
-		{"overfit", "accuracy", []*orchestratorv1.LearningCurvePoint{pt(10, 1, 0.7), pt(40, 1, 0.8), pt(60, 1, 0.8), pt(100, 1, 0.8)}, "overfits"},
-		{"rmse falling", "rmse", []*orchestratorv1.LearningCurvePoint{pt(10, 1, 9), pt(40, 1, 8), pt(60, 1, 6), pt(100, 1, 4)}, "likely to help"},
-		{"too few", "accuracy", []*orchestratorv1.LearningCurvePoint{pt(10, 1, 0.5)}, "Too few"},
-	}
-	for _, tc := range cases {
-		got := curveVerdict(&orchestratorv1.LearningCurve{Metric: tc.metric, Points: tc.points})
-		if !strings.Contains(got, tc.want) {
-			t.Errorf("%s: verdict %q, want it to say %q", tc.name, got, tc.want)
-		}
-	}
-}
-
-func TestBestOfTieBreak(t *testing.T) {
-	m := func(logLoss float64) *datav1.Metrics {
-		return &datav1.Metrics{Kind: &datav1.Metrics_Classification{Classification: &datav1.ClassificationMetrics{LogLoss: logLoss}}}
-	}
-	trials := []*orchestratorv1.Trial{
-		{Number: 1, Score: 0.9, ValidationMetrics: m(0.5)},
-		{Number: 2, Score: 0.95, ValidationMetrics: m(0.4)},
-		{Number: 3, Score: 0.95, ValidationMetrics: m(0.2)},
-		{Number: 4, Score: 0.99, Error: "failed"},
-	}
-	if b := bestOf(trials, "accuracy"); b.GetNumber() != 3 {
-		t.Errorf("best = %d, want 3 (tie on accuracy, lower log loss)", b.GetNumber())
-	}
-	if b := bestOf(trials, "log_loss"); b.GetNumber() != 1 {
-		t.Errorf("lower-is-better: best = %d, want 1", b.GetNumber())
 	}
 }
 
@@ -457,72 +412,6 @@ func TestCrossValidation(t *testing.T) {
 		}
 		if total != 120 {
 			t.Errorf("trial %d: summed confusion counts %d, want the 120 train+validation rows", tr.GetNumber(), total)
-		}
-	}
-}
-
-func TestExpandRanges(t *testing.T) {
-	c := &orchestratorv1.Candidate{Algorithm: "logistic_regression", Samples: 50,
-		Ranges: map[string]*orchestratorv1.ParamRange{"C": {Min: 0.001, Max: 1000, Log: true}, "max_iter": {Min: 10, Max: 500, Integer: true}}}
-	a := expandRanges(c, 7, 0)
-	b := expandRanges(c, 7, 0)
-	if len(a) != 50 {
-		t.Fatalf("%d draws, want 50", len(a))
-	}
-	small := 0
-	for i := range a {
-		if a[i]["C"] != b[i]["C"] || a[i]["max_iter"] != b[i]["max_iter"] {
-			t.Fatal("draws are not reproducible for a seed")
-		}
-		if c := a[i]["C"]; c < 0.001 || c > 1000 {
-			t.Fatalf("C=%g outside the range", c)
-		}
-		if c := a[i]["C"]; c < 1 {
-			small++
-		}
-		if m := a[i]["max_iter"]; m != float64(int(m)) || m < 10 || m > 500 {
-			t.Fatalf("max_iter=%g not a whole number in range", m)
-		}
-	}
-	// Log-uniform: about half the draws fall below the geometric middle.
-	if small < 15 || small > 35 {
-		t.Errorf("%d of 50 log-uniform draws below 1, want about 25", small)
-	}
-	if d := expandRanges(c, 8, 0); d[0]["C"] == a[0]["C"] {
-		t.Error("another seed drew the same value")
-	}
-	spec := &orchestratorv1.PipelineSpec{BalanceClasses: true, Candidates: []*orchestratorv1.Candidate{{Algorithm: "naive_bayes"}, {Algorithm: "logistic_regression"}}}
-	for _, tc := range expandCandidates(spec, datav1.Task_TASK_CLASSIFICATION) {
-		a, _ := algo.Lookup(tc.algorithm)
-		if hasParam(a, balancedParam) && tc.params[balancedParam] != 1 {
-			t.Errorf("%s: balance_classes did not set %s", tc.algorithm, balancedParam)
-		}
-		if !hasParam(a, balancedParam) {
-			if _, ok := tc.params[balancedParam]; ok {
-				t.Errorf("%s: balanced set on an algorithm without it", tc.algorithm)
-			}
-		}
-	}
-}
-
-func TestSearchSpecValidation(t *testing.T) {
-	base := func(c *orchestratorv1.Candidate) *orchestratorv1.PipelineSpec { return irisSpec(c) }
-	cases := []struct {
-		name  string
-		spec  *orchestratorv1.PipelineSpec
-		field string
-	}{
-		{"min above max", base(&orchestratorv1.Candidate{Algorithm: "ridge", Ranges: map[string]*orchestratorv1.ParamRange{"alpha": {Min: 2, Max: 1}}}), `spec.candidates[0].ranges["alpha"]`},
-		{"log from zero", base(&orchestratorv1.Candidate{Algorithm: "ridge", Ranges: map[string]*orchestratorv1.ParamRange{"alpha": {Min: 0, Max: 1, Log: true}}}), `spec.candidates[0].ranges["alpha"]`},
-		{"out of bounds", base(&orchestratorv1.Candidate{Algorithm: "knn", Ranges: map[string]*orchestratorv1.ParamRange{"k": {Min: -5, Max: 3}}}), `spec.candidates[0].ranges["k"]`},
-		{"samples", base(&orchestratorv1.Candidate{Algorithm: "knn", Samples: -1}), "spec.candidates[0].samples"},
-		{"folds", &orchestratorv1.PipelineSpec{Source: &orchestratorv1.Source{Kind: &orchestratorv1.Source_Bundled{Bundled: "iris"}}, Label: "species", CvFolds: 50}, "spec.cv_folds"},
-	}
-	for _, tc := range cases {
-		err := validateSpec(tc.spec)
-		se, ok := err.(*specError)
-		if !ok || se.field != tc.field {
-			t.Errorf("%s: got %v, want an error on %s", tc.name, err, tc.field)
 		}
 	}
 }

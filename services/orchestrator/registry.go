@@ -2,7 +2,6 @@ package orchestrator
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"regexp"
 	"strconv"
@@ -17,7 +16,7 @@ import (
 	datav1 "github.com/alur-ml/alur/proto/alur/data/v1"
 	orchestratorv1 "github.com/alur-ml/alur/proto/alur/orchestrator/v1"
 	"github.com/alur-ml/alur/serverkit"
-	"github.com/alur-ml/alur/services/orchestrator/store"
+	"github.com/alur-ml/alur/services/orchestrator/engine"
 )
 
 // modelNamePattern is the shape of a registered model's name, the same as
@@ -51,14 +50,6 @@ func checkRecordText(field, s string) error {
 	return nil
 }
 
-// registryStatus maps the registry's store errors to gRPC statuses.
-func registryStatus(err error) error {
-	if errors.Is(err, store.ErrAliasInUse) {
-		return status.Error(codes.FailedPrecondition, err.Error()+": move or remove the alias first")
-	}
-	return toStatus(err)
-}
-
 // RegisterModel records a succeeded run's final model and transform as the
 // next version of a named model.
 func (s *Server) RegisterModel(ctx context.Context, req *orchestratorv1.RegisterModelRequest) (*orchestratorv1.RegisterModelResponse, error) {
@@ -76,7 +67,7 @@ func (s *Server) RegisterModel(ctx context.Context, req *orchestratorv1.Register
 		return nil, err
 	}
 	if run.GetState() != orchestratorv1.RunState_RUN_STATE_SUCCEEDED {
-		return nil, status.Errorf(codes.FailedPrecondition, "run %s is %s: only a succeeded run has a model to register", run.GetId(), stateWord(run.GetState()))
+		return nil, status.Errorf(codes.FailedPrecondition, "run %s is %s: only a succeeded run has a model to register", run.GetId(), engine.StateWord(run.GetState()))
 	}
 	tb, err := s.store.ReadArtifact(run.GetTransformDigest())
 	if err != nil {
@@ -119,7 +110,7 @@ func (s *Server) RegisterModel(ctx context.Context, req *orchestratorv1.Register
 	}
 	out, err := s.store.PutModelVersion(v)
 	if err != nil {
-		return nil, registryStatus(err)
+		return nil, toStatus(err)
 	}
 	s.logger.Info("model registered", "model", out.GetName(), "version", out.GetVersion(), "run", run.GetId())
 	return &orchestratorv1.RegisterModelResponse{Version: out}, nil
@@ -143,7 +134,7 @@ func InputSchema(tr *datav1.FittedTransform) *datav1.Schema {
 func (s *Server) ListModels(ctx context.Context, req *orchestratorv1.ListModelsRequest) (*orchestratorv1.ListModelsResponse, error) {
 	models, err := s.store.ListModels()
 	if err != nil {
-		return nil, registryStatus(err)
+		return nil, toStatus(err)
 	}
 	return &orchestratorv1.ListModelsResponse{Models: models}, nil
 }
@@ -185,7 +176,7 @@ func (s *Server) GetModel(ctx context.Context, req *orchestratorv1.GetModelReque
 	}
 	m, err := s.store.GetModel(name)
 	if err != nil {
-		return nil, registryStatus(err)
+		return nil, toStatus(err)
 	}
 	if alias != "" {
 		for _, a := range m.GetAliases() {
@@ -239,7 +230,7 @@ func (s *Server) SetModelAlias(ctx context.Context, req *orchestratorv1.SetModel
 		Alias: req.GetAlias(), Version: req.GetVersion(), UpdatedBy: req.GetUpdatedBy(), Reason: req.GetReason(),
 	})
 	if err != nil {
-		return nil, registryStatus(err)
+		return nil, toStatus(err)
 	}
 	s.logger.Info("model alias set", "model", req.GetName(), "alias", req.GetAlias(), "version", req.GetVersion())
 	return &orchestratorv1.SetModelAliasResponse{Alias: a}, nil
@@ -255,7 +246,7 @@ func (s *Server) DeleteModelVersion(ctx context.Context, req *orchestratorv1.Del
 	}
 	v, err := s.store.DeleteModelVersion(req.GetName(), req.GetVersion())
 	if err != nil {
-		return nil, registryStatus(err)
+		return nil, toStatus(err)
 	}
 	s.logger.Info("model version deleted", "model", req.GetName(), "version", req.GetVersion())
 	return &orchestratorv1.DeleteModelVersionResponse{Version: v}, nil

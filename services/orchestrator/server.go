@@ -1,32 +1,29 @@
-// Package orchestrator runs alur pipelines. It calls the stage services in
-// order (ingest, prep, train, eval), keeps every artifact and run in one
-// bbolt file (package store), runs the optimisation loop, and resumes
-// unfinished runs after a restart.
 package orchestrator
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
-	"sync"
 	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/types/known/timestamppb"
 
 	datav1 "github.com/alur-ml/alur/proto/alur/data/v1"
-	ingestv1 "github.com/alur-ml/alur/proto/alur/ingest/v1"
 	orchestratorv1 "github.com/alur-ml/alur/proto/alur/orchestrator/v1"
 	"github.com/alur-ml/alur/serverkit"
+	"github.com/alur-ml/alur/services/orchestrator/artifacts"
+	"github.com/alur-ml/alur/services/orchestrator/dashboard"
+	"github.com/alur-ml/alur/services/orchestrator/datasets"
+	"github.com/alur-ml/alur/services/orchestrator/engine"
+	"github.com/alur-ml/alur/services/orchestrator/search"
+	"github.com/alur-ml/alur/services/orchestrator/stageclient"
 	"github.com/alur-ml/alur/services/orchestrator/store"
 )
 
@@ -97,22 +94,12 @@ const DBFile = "alur.db"
 type Server struct {
 	orchestratorv1.UnimplementedOrchestratorServiceServer
 
-	cfg    Config
-	logger *slog.Logger
-	store  *store.Store
-	stages *stages
-
-	ctx    context.Context // ends when the server closes
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
-	slots  chan struct{} // admission: one token per executing run
-
-	mu      sync.Mutex
-	runners map[string]*runner       // live runs
-	waiters map[string]chan struct{} // closed on each new event of a run
-	queued  int
-
-	datasets datasetLocks // serialises appends per dataset
+	cfg      Config
+	logger   *slog.Logger
+	store    *store.Store
+	stages   *stageclient.Clients
+	engine   *engine.Engine
+	datasets *datasets.Versions
 }
 
 // New opens the store, connects to the stages and resumes every run that
@@ -129,25 +116,25 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("orchestrator: %w", err)
 	}
-	sg, err := dialStages(cfg)
+	sg, err := stageclient.Dial(stageclient.Config{
+		IngestAddr: cfg.IngestAddr, PrepAddr: cfg.PrepAddr, TrainAddr: cfg.TrainAddr, EvalAddr: cfg.EvalAddr,
+		StepTimeout: cfg.StepTimeout, TrainTimeout: cfg.TrainTimeout, DialOptions: cfg.DialOptions,
+	})
 	if err != nil {
 		_ = st.Close()
 		return nil, fmt.Errorf("orchestrator: %w", err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	s := &Server{
-		cfg: cfg, logger: cfg.Logger, store: st, stages: sg, ctx: ctx, cancel: cancel,
-		slots: make(chan struct{}, cfg.MaxConcurrentRuns), runners: map[string]*runner{}, waiters: map[string]chan struct{}{},
-	}
-	unfinished, err := st.UnfinishedRuns()
-	if err != nil {
+	s := &Server{cfg: cfg, logger: cfg.Logger, store: st, stages: sg, datasets: datasets.New(st, cfg.Logger)}
+	s.engine = engine.New(engine.Config{
+		MaxConcurrentRuns: cfg.MaxConcurrentRuns, MaxQueuedRuns: cfg.MaxQueuedRuns, MaxParallelTrials: cfg.MaxParallelTrials,
+		StepTimeout: cfg.StepTimeout, StageRetryWindow: cfg.StageRetryWindow, Logger: cfg.Logger,
+		Report: func(ctx context.Context, runID string) ([]byte, error) {
+			return dashboard.RenderReport(ctx, s.DashboardSource(), runID)
+		},
+	}, st, sg)
+	if err := s.engine.Resume(); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("orchestrator: %w", err)
-	}
-	for _, run := range unfinished {
-		s.logger.Info("resuming run", "run", run.GetId())
-		s.event(run.GetId(), &orchestratorv1.RunEvent{Time: timestamppb.Now(), RunState: run.GetState(), Message: "orchestrator restarted: resuming from the last finished step"})
-		s.launch(run)
 	}
 	return s, nil
 }
@@ -158,158 +145,21 @@ func (s *Server) Register(g *grpc.Server) { orchestratorv1.RegisterOrchestratorS
 // StorePath is the bbolt file's path.
 func (s *Server) StorePath() string { return s.store.Path() }
 
+// Store is the server's artifact store, for maintenance the binary runs
+// beside the service (the chunk garbage collector).
+func (s *Server) Store() *store.Store { return s.store }
+
 // Close stops every run (they stay resumable), waits for them, and closes
 // the store and the stage connections.
 func (s *Server) Close() error {
-	s.cancel()
-	s.wg.Wait()
-	s.stages.close()
+	s.engine.Close()
+	s.stages.Close()
 	return s.store.Close()
-}
-
-// launch schedules a run: it waits for an admission slot, then executes.
-func (s *Server) launch(run *orchestratorv1.Run) {
-	ctx, cancel := context.WithCancel(s.ctx)
-	r := &runner{srv: s, ctx: ctx, cancel: cancel, run: run}
-	s.mu.Lock()
-	s.runners[run.GetId()] = r
-	s.queued++
-	s.mu.Unlock()
-	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
-		defer cancel()
-		select {
-		case s.slots <- struct{}{}:
-		case <-ctx.Done():
-		}
-		s.mu.Lock()
-		s.queued--
-		s.mu.Unlock()
-		if ctx.Err() == nil {
-			defer func() { <-s.slots }()
-			r.update("", "run started", nil, func(run *orchestratorv1.Run) { run.State = orchestratorv1.RunState_RUN_STATE_RUNNING })
-			err := r.executeSafely()
-			s.finish(r, err)
-		} else {
-			s.finish(r, ctx.Err())
-		}
-		s.mu.Lock()
-		delete(s.runners, run.GetId())
-		s.mu.Unlock()
-		s.notify(run.GetId())
-	}()
-}
-
-// executeSafely turns a panic in the engine into a failed run rather than
-// a dead orchestrator.
-func (r *runner) executeSafely() (err error) {
-	defer func() {
-		if p := recover(); p != nil {
-			r.srv.logger.Error("panic in run", "run", r.run.GetId(), "panic", p)
-			err = status.Errorf(codes.Internal, "internal error: %v", p)
-		}
-	}()
-	return r.execute()
-}
-
-// finish records how a run ended. A run stopped because the orchestrator
-// is shutting down stays RUNNING, so the next start resumes it.
-func (s *Server) finish(r *runner, err error) {
-	if err != nil && s.ctx.Err() != nil && !r.cancelled() {
-		s.logger.Info("run interrupted by shutdown; it will resume", "run", r.run.GetId())
-		return
-	}
-	now := timestamppb.Now()
-	defer func() {
-		snap := r.snapshot()
-		serverkit.RunDuration.WithLabelValues(stateWord(snap.GetState())).Observe(now.AsTime().Sub(snap.GetCreateTime().AsTime()).Seconds())
-	}()
-	switch {
-	case err == nil:
-		r.update("", "run succeeded", nil, func(run *orchestratorv1.Run) {
-			run.State, run.EndTime = orchestratorv1.RunState_RUN_STATE_SUCCEEDED, now
-		})
-		s.storeReport(r)
-	case r.cancelled():
-		r.update("", "run cancelled", nil, func(run *orchestratorv1.Run) {
-			run.State, run.EndTime, run.Error = orchestratorv1.RunState_RUN_STATE_CANCELLED, now, "cancelled by a client"
-		})
-	default:
-		reason := describeErr(err)
-		r.update("", "run failed: "+reason, nil, func(run *orchestratorv1.Run) {
-			run.State, run.EndTime, run.Error = orchestratorv1.RunState_RUN_STATE_FAILED, now, reason
-		})
-		s.storeReport(r)
-	}
-}
-
-func (r *runner) cancelled() bool { return r.userCancelled.Load() }
-
-// event appends an event to the run's log and wakes its watchers.
-func (s *Server) event(runID string, ev *orchestratorv1.RunEvent) {
-	if _, err := s.store.AppendEvent(runID, ev); err != nil {
-		s.logger.Error("append event", "run", runID, "err", err)
-	}
-	s.notify(runID)
-}
-
-func (s *Server) notify(runID string) {
-	s.mu.Lock()
-	if ch, ok := s.waiters[runID]; ok {
-		close(ch)
-		delete(s.waiters, runID)
-	}
-	s.mu.Unlock()
-}
-
-// waitFor returns a channel closed at the run's next event.
-func (s *Server) waitFor(runID string) <-chan struct{} {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	ch, ok := s.waiters[runID]
-	if !ok {
-		ch = make(chan struct{})
-		s.waiters[runID] = ch
-	}
-	return ch
-}
-
-// resolveSource turns a spec source into what the collect step streams. It
-// reports whether the result may be cached: bundled data and uploads are
-// immutable, a server-side file may change between runs.
-func (s *Server) resolveSource(src *orchestratorv1.Source) (sourceRef, bool, error) {
-	ref := sourceRef{csv: src.GetCsv(), bundled: src.GetBundled(), path: src.GetPath(), url: src.GetUrl()}
-	if d := src.GetUpload(); d != "" {
-		a, err := s.store.StatArtifact(d)
-		if err != nil {
-			return ref, false, status.Errorf(codes.NotFound, "spec.source.upload: no uploaded file with digest %s", d)
-		}
-		if ref.csv == nil {
-			ref.csv = &ingestv1.CsvOptions{}
-		} else {
-			ref.csv = proto.Clone(ref.csv).(*ingestv1.CsvOptions)
-		}
-		if ref.csv.GetName() == "" {
-			ref.csv.Name = a.GetName()
-		}
-		ref.upload = func(send func([]byte) error) error {
-			return s.store.StreamArtifact(d, send)
-		}
-		return ref, true, nil
-	}
-	return ref, ref.bundled != "", nil
-}
-
-func newRunID() string {
-	var b [8]byte
-	_, _ = rand.Read(b[:])
-	return time.Now().UTC().Format("20060102-150405") + "-" + hex.EncodeToString(b[:3])
 }
 
 // StartRun validates the spec and queues the run.
 func (s *Server) StartRun(ctx context.Context, req *orchestratorv1.StartRunRequest) (*orchestratorv1.StartRunResponse, error) {
-	if err := validateSpec(req.GetSpec()); err != nil {
+	if err := search.ValidateSpec(req.GetSpec()); err != nil {
 		return nil, toStatus(err)
 	}
 	if u := req.GetSpec().GetSource().GetUpload(); u != "" {
@@ -321,74 +171,28 @@ func (s *Server) StartRun(ctx context.Context, req *orchestratorv1.StartRunReque
 	if ds := spec.GetSource().GetDataset(); ds != nil {
 		// Pin the version now, so a resumed run reads the same rows even
 		// after more batches are appended.
-		v, err := s.datasetVersion(ds.GetName(), ds.GetVersion(), "spec.source.dataset.version")
+		v, err := s.datasets.Version(ds.GetName(), ds.GetVersion(), "spec.source.dataset.version")
 		if err != nil {
-			return nil, serverkit.Wrap(err, "spec.source.dataset")
+			return nil, serverkit.Wrap(toStatus(err), "spec.source.dataset")
 		}
 		spec = proto.Clone(spec).(*orchestratorv1.PipelineSpec)
 		spec.GetSource().GetDataset().Version = v.GetVersion()
 	}
-	run, err := s.startRun(spec, nil)
+	run, err := s.engine.Start(spec, nil)
 	if err != nil {
-		return nil, err
+		return nil, toStatus(err)
 	}
 	return &orchestratorv1.StartRunResponse{Run: run}, nil
 }
 
-// startRun persists a validated spec as a pending run and queues it.
-func (s *Server) startRun(spec *orchestratorv1.PipelineSpec, retrain *orchestratorv1.Retrain) (*orchestratorv1.Run, error) {
-	s.mu.Lock()
-	full := s.queued >= s.cfg.MaxQueuedRuns
-	s.mu.Unlock()
-	if full {
-		return nil, serverkit.ResourceExhausted("max_queued_runs", fmt.Sprintf("%d runs are already waiting; try again later", s.cfg.MaxQueuedRuns))
-	}
-	run := &orchestratorv1.Run{
-		Id: newRunID(), Spec: spec, State: orchestratorv1.RunState_RUN_STATE_PENDING, CreateTime: timestamppb.Now(), Retrain: retrain,
-	}
-	if err := s.store.PutRun(run); err != nil {
-		return nil, status.Errorf(codes.Internal, "persist run: %v", err)
-	}
-	msg := "run queued"
-	if ds := spec.GetSource().GetDataset(); ds != nil {
-		msg += fmt.Sprintf(" on dataset %s version %d", ds.GetName(), ds.GetVersion())
-	}
-	if retrain != nil {
-		msg += fmt.Sprintf(", retraining run %s (version %d → %d)", retrain.GetRunId(), retrain.GetFromVersion(), retrain.GetToVersion())
-	}
-	s.event(run.GetId(), &orchestratorv1.RunEvent{Time: timestamppb.Now(), RunState: run.GetState(), Message: msg})
-	s.launch(proto.Clone(run).(*orchestratorv1.Run))
-	return run, nil
-}
-
-// toStatus maps engine and store errors to gRPC statuses in one place.
-func toStatus(err error) error {
-	var se *specError
-	switch {
-	case err == nil:
-		return nil
-	case errors.As(err, &se):
-		return serverkit.InvalidArgument(se.field, se.reason)
-	case errors.Is(err, store.ErrNotFound):
-		return status.Error(codes.NotFound, err.Error())
-	case errors.Is(err, store.ErrCorrupt):
-		return status.Error(codes.DataLoss, err.Error())
-	}
-	if _, ok := status.FromError(err); ok {
-		return err
-	}
-	return status.Error(codes.Internal, err.Error())
-}
-
+// getRun returns the run id names (the field run_id of the request), live
+// or stored.
 func (s *Server) getRun(id string) (*orchestratorv1.Run, error) {
-	if id == "" {
-		return nil, serverkit.InvalidArgument("run_id", "is required")
+	if err := validateRunID("run_id", id); err != nil {
+		return nil, err
 	}
-	s.mu.Lock()
-	r := s.runners[id]
-	s.mu.Unlock()
-	if r != nil {
-		return r.snapshot(), nil
+	if run, ok := s.engine.Live(id); ok {
+		return run, nil
 	}
 	run, err := s.store.GetRun(id)
 	if errors.Is(err, store.ErrNotFound) {
@@ -423,11 +227,8 @@ func (s *Server) ListRuns(ctx context.Context, req *orchestratorv1.ListRunsReque
 		return nil, toStatus(err)
 	}
 	for i, run := range runs {
-		s.mu.Lock()
-		r := s.runners[run.GetId()]
-		s.mu.Unlock()
-		if r != nil {
-			runs[i] = r.snapshot()
+		if live, ok := s.engine.Live(run.GetId()); ok {
+			runs[i] = live
 		}
 	}
 	return &orchestratorv1.ListRunsResponse{Runs: runs, NextPageToken: next}, nil
@@ -441,7 +242,7 @@ func (s *Server) WatchRun(req *orchestratorv1.WatchRunRequest, stream orchestrat
 	}
 	var seq int64
 	for {
-		wake := s.waitFor(req.GetRunId())
+		wake := s.engine.WaitFor(req.GetRunId())
 		evs, err := s.store.Events(req.GetRunId(), seq)
 		if err != nil {
 			return toStatus(err)
@@ -457,10 +258,7 @@ func (s *Server) WatchRun(req *orchestratorv1.WatchRunRequest, stream orchestrat
 			return err
 		}
 		if terminal(run.GetState()) {
-			s.mu.Lock()
-			live := s.runners[req.GetRunId()] != nil
-			s.mu.Unlock()
-			if !live {
+			if _, live := s.engine.Live(req.GetRunId()); !live {
 				// Flush events recorded between the read and the state check.
 				evs, err := s.store.Events(req.GetRunId(), seq)
 				if err != nil {
@@ -478,7 +276,7 @@ func (s *Server) WatchRun(req *orchestratorv1.WatchRunRequest, stream orchestrat
 		case <-wake:
 		case <-stream.Context().Done():
 			return serverkit.FromContext(stream.Context().Err())
-		case <-s.ctx.Done():
+		case <-s.engine.Done():
 			return status.Error(codes.Unavailable, "orchestrator is shutting down; watch again after it restarts")
 		}
 	}
@@ -499,29 +297,22 @@ func (s *Server) CancelRun(ctx context.Context, req *orchestratorv1.CancelRunReq
 	if err != nil {
 		return nil, err
 	}
-	s.mu.Lock()
-	r := s.runners[run.GetId()]
-	s.mu.Unlock()
-	if r == nil || terminal(run.GetState()) {
+	if terminal(run.GetState()) {
 		return &orchestratorv1.CancelRunResponse{Run: run}, nil
 	}
-	r.userCancelled.Store(true)
-	r.cancel()
-	deadline := time.After(5 * time.Second)
-	for {
-		s.mu.Lock()
-		live := s.runners[run.GetId()] != nil
-		s.mu.Unlock()
-		if !live {
-			break
+	live, ok, err := s.engine.Cancel(ctx, run.GetId())
+	switch {
+	case err != nil:
+		return nil, serverkit.FromContext(err)
+	case !ok:
+		// The run ended between the read and the cancel.
+		if run, err = s.getRun(run.GetId()); err != nil {
+			return nil, err
 		}
-		select {
-		case <-s.waitFor(run.GetId()):
-		case <-deadline:
-			return &orchestratorv1.CancelRunResponse{Run: r.snapshot()}, nil
-		case <-ctx.Done():
-			return nil, serverkit.FromContext(ctx.Err())
-		}
+		return &orchestratorv1.CancelRunResponse{Run: run}, nil
+	}
+	if _, still := s.engine.Live(run.GetId()); still {
+		return &orchestratorv1.CancelRunResponse{Run: live}, nil
 	}
 	run, err = s.getRun(run.GetId())
 	if err != nil {
@@ -546,7 +337,7 @@ func (s *Server) ListArtifacts(ctx context.Context, req *orchestratorv1.ListArti
 
 // GetArtifact streams an artifact's metadata, then its verified content.
 func (s *Server) GetArtifact(req *orchestratorv1.GetArtifactRequest, stream orchestratorv1.OrchestratorService_GetArtifactServer) error {
-	if !isDigest(req.GetDigest()) {
+	if !search.IsDigest(req.GetDigest()) {
 		return serverkit.InvalidArgument("digest", fmt.Sprintf("%q is not a sha256 digest (64 lowercase hex characters)", req.GetDigest()))
 	}
 	a, err := s.store.StatArtifact(req.GetDigest())
@@ -579,39 +370,8 @@ func (s *Server) UploadSource(stream orchestratorv1.OrchestratorService_UploadSo
 		return serverkit.InvalidArgument("name", "the first message must carry the file name")
 	}
 	pr, pw := io.Pipe()
-	var received int64
-	go func() {
-		for {
-			m, err := stream.Recv()
-			if errors.Is(err, io.EOF) && received == 0 {
-				// Fail the read, so the store commits no empty artifact.
-				_ = pw.CloseWithError(serverkit.InvalidArgument("chunk", "the uploaded file is empty"))
-				return
-			}
-			if errors.Is(err, io.EOF) {
-				_ = pw.Close()
-				return
-			}
-			if err != nil {
-				_ = pw.CloseWithError(err)
-				return
-			}
-			chunk, ok := m.GetPart().(*orchestratorv1.UploadSourceRequest_Chunk)
-			if !ok {
-				_ = pw.CloseWithError(serverkit.InvalidArgument("name", "sent twice: only the first message carries the name"))
-				return
-			}
-			received += int64(len(chunk.Chunk))
-			if received > s.cfg.MaxUploadBytes {
-				_ = pw.CloseWithError(serverkit.ResourceExhausted("max_upload_bytes", fmt.Sprintf("the upload exceeds %d bytes", s.cfg.MaxUploadBytes)))
-				return
-			}
-			if _, err := pw.Write(chunk.Chunk); err != nil {
-				return
-			}
-		}
-	}()
-	a, err := s.store.PutArtifactStream(&orchestratorv1.Artifact{Kind: kindSource, MediaType: mediaCSV, Name: filepath.Base(name)}, pr)
+	go s.receiveUpload(stream, pw)
+	a, err := s.store.PutArtifactStream(&orchestratorv1.Artifact{Kind: artifacts.KindSource, MediaType: artifacts.MediaCSV, Name: filepath.Base(name)}, pr)
 	_ = pr.Close()
 	if err != nil {
 		// A status the receiving side failed the read with (a limit, an
@@ -628,6 +388,42 @@ func (s *Server) UploadSource(stream orchestratorv1.OrchestratorService_UploadSo
 	return stream.SendAndClose(&orchestratorv1.UploadSourceResponse{Artifact: a})
 }
 
+// receiveUpload writes the uploaded chunks to pw and closes it: with nil
+// at the end of a non-empty file, or with the status that ends the upload
+// (an empty file, a second name, the size limit, the client's error).
+func (s *Server) receiveUpload(stream orchestratorv1.OrchestratorService_UploadSourceServer, pw *io.PipeWriter) {
+	var received int64
+	for {
+		m, err := stream.Recv()
+		if errors.Is(err, io.EOF) && received == 0 {
+			// Fail the read, so the store commits no empty artifact.
+			_ = pw.CloseWithError(serverkit.InvalidArgument("chunk", "the uploaded file is empty"))
+			return
+		}
+		if errors.Is(err, io.EOF) {
+			_ = pw.Close()
+			return
+		}
+		if err != nil {
+			_ = pw.CloseWithError(err)
+			return
+		}
+		chunk, ok := m.GetPart().(*orchestratorv1.UploadSourceRequest_Chunk)
+		if !ok {
+			_ = pw.CloseWithError(serverkit.InvalidArgument("name", "sent twice: only the first message carries the name"))
+			return
+		}
+		received += int64(len(chunk.Chunk))
+		if received > s.cfg.MaxUploadBytes {
+			_ = pw.CloseWithError(serverkit.ResourceExhausted("max_upload_bytes", fmt.Sprintf("the upload exceeds %d bytes", s.cfg.MaxUploadBytes)))
+			return
+		}
+		if _, err := pw.Write(chunk.Chunk); err != nil {
+			return
+		}
+	}
+}
+
 // Predict predicts raw rows with a succeeded run's final model.
 func (s *Server) Predict(ctx context.Context, req *orchestratorv1.PredictRequest) (*orchestratorv1.PredictResponse, error) {
 	run, err := s.getRun(req.GetRunId())
@@ -635,7 +431,7 @@ func (s *Server) Predict(ctx context.Context, req *orchestratorv1.PredictRequest
 		return nil, err
 	}
 	if run.GetState() != orchestratorv1.RunState_RUN_STATE_SUCCEEDED {
-		return nil, status.Errorf(codes.FailedPrecondition, "run %s is %s: only a succeeded run has a model to predict with", run.GetId(), stateWord(run.GetState()))
+		return nil, status.Errorf(codes.FailedPrecondition, "run %s is %s: only a succeeded run has a model to predict with", run.GetId(), engine.StateWord(run.GetState()))
 	}
 	if len(req.GetRows().GetRows()) == 0 {
 		return nil, serverkit.InvalidArgument("rows.rows", "no rows to predict")
@@ -652,25 +448,9 @@ func (s *Server) Predict(ctx context.Context, req *orchestratorv1.PredictRequest
 	if err := proto.Unmarshal(tb, tr); err != nil {
 		return nil, status.Errorf(codes.DataLoss, "transform artifact: %v", err)
 	}
-	resp, err := s.stages.predict(ctx, model, tr, req.GetRows())
+	resp, err := s.stages.Predict(ctx, model, tr, req.GetRows())
 	if err != nil {
-		return nil, err
+		return nil, toStatus(err)
 	}
 	return &orchestratorv1.PredictResponse{Predictions: resp.GetPredictions(), ClassNames: resp.GetClassNames()}, nil
-}
-
-func stateWord(st orchestratorv1.RunState) string {
-	switch st {
-	case orchestratorv1.RunState_RUN_STATE_PENDING:
-		return "pending"
-	case orchestratorv1.RunState_RUN_STATE_RUNNING:
-		return "running"
-	case orchestratorv1.RunState_RUN_STATE_SUCCEEDED:
-		return "succeeded"
-	case orchestratorv1.RunState_RUN_STATE_FAILED:
-		return "failed"
-	case orchestratorv1.RunState_RUN_STATE_CANCELLED:
-		return "cancelled"
-	}
-	return "unknown"
 }

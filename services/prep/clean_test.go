@@ -16,7 +16,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/alur-ml/alur/ml/csvio"
-	mlprep "github.com/alur-ml/alur/ml/prep"
+	"github.com/alur-ml/alur/ml/dataprep"
 	"github.com/alur-ml/alur/ml/table"
 	datav1 "github.com/alur-ml/alur/proto/alur/data/v1"
 	prepv1 "github.com/alur-ml/alur/proto/alur/prep/v1"
@@ -147,7 +147,7 @@ func TestPrepareWithCleaning(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want, err := mlprep.ApplyFeatures(tr, fresh)
+	want, err := dataprep.ApplyFeatures(tr, fresh)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -236,10 +236,10 @@ func TestCleaningOptionsFromJSON(t *testing.T) {
 		c.GetImpute()[0].GetStrategy() != datav1.ImputeStrategy_IMPUTE_STRATEGY_CONSTANT {
 		t.Fatalf("decoded %v", o)
 	}
-	if err := mlprep.ValidateOptions(o); err != nil {
+	if err := dataprep.ValidateOptions(o); err != nil {
 		t.Fatal(err)
 	}
-	if err := mlprep.CheckSchema(messyTable(t).Schema(), o); err != nil {
+	if err := dataprep.CheckSchema(messyTable(t).Schema(), o); err != nil {
 		t.Fatal(err)
 	}
 }

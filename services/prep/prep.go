@@ -1,5 +1,5 @@
 // Package prep is the PrepService: a thin gRPC shell over the ml/profile
-// and ml/prep libraries. It receives a table as a stream of batches,
+// and ml/dataprep libraries. It receives a table as a stream of batches,
 // profiles it, or splits it, fits the transform on the train rows and
 // streams the fitted transform and the three prepared splits back, or
 // applies a fitted transform to new rows. It validates every request part,
@@ -18,7 +18,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
-	mlprep "github.com/alur-ml/alur/ml/prep"
+	"github.com/alur-ml/alur/ml/dataprep"
 	"github.com/alur-ml/alur/ml/profile"
 	"github.com/alur-ml/alur/ml/table"
 	"github.com/alur-ml/alur/ml/tablepb"
@@ -112,7 +112,7 @@ func (s *Server) Profile(stream prepv1.PrepService_ProfileServer) error {
 	if err != nil {
 		return err
 	}
-	p, err := profile.Profile(t, opts)
+	p, err := profile.ProfileContext(ctx, t, opts)
 	if err != nil {
 		return toStatus(err)
 	}
@@ -142,7 +142,7 @@ func (s *Server) Prepare(stream prepv1.PrepService_PrepareServer) error {
 	if opts == nil {
 		return serverkit.InvalidArgument("options", "required as the first message of the stream, before the schema")
 	}
-	if err := mlprep.ValidateOptions(opts); err != nil {
+	if err := dataprep.ValidateOptions(opts); err != nil {
 		return toStatus(err)
 	}
 	if m := opts.GetMaxCategories(); int64(m) > int64(s.cfg.MaxCategories) {
@@ -155,11 +155,11 @@ func (s *Server) Prepare(stream prepv1.PrepService_PrepareServer) error {
 	if err != nil {
 		return err
 	}
-	splits, err := mlprep.Split(t, opts)
+	splits, err := dataprep.Split(t, opts)
 	if err != nil {
 		return toStatus(err)
 	}
-	tr, err := mlprep.Fit(t, splits.Train, opts)
+	tr, err := dataprep.Fit(t, splits.Train, opts)
 	if err != nil {
 		return toStatus(err)
 	}
@@ -189,11 +189,11 @@ func (s *Server) Prepare(stream prepv1.PrepService_PrepareServer) error {
 		if err := ctx.Err(); err != nil {
 			return status.FromContextError(err).Err()
 		}
-		X, y, err := mlprep.ApplyWithLabel(tr, t.Take(part.rows))
+		X, y, err := dataprep.ApplyWithLabel(tr, t.Take(part.rows))
 		if err != nil {
 			return toStatus(err)
 		}
-		pt := mlprep.PreparedTable(tr, X, y)
+		pt := dataprep.PreparedTable(tr, X, y)
 		*part.count = int64(pt.NumRows())
 		*part.digest = tablepb.Digest(pt)
 		if err := sendSplit(stream, part.split, pt); err != nil {
@@ -250,7 +250,7 @@ func (s *Server) Apply(stream prepv1.PrepService_ApplyServer) error {
 	if tr == nil {
 		return serverkit.InvalidArgument("transform", "required as the first message of the stream, before the schema")
 	}
-	if err := mlprep.ValidateTransform(tr); err != nil {
+	if err := dataprep.ValidateTransform(tr); err != nil {
 		return toStatus(err)
 	}
 	t, err := collect(ctx, s.collector(), nil, stream.Recv, "transform",
@@ -262,17 +262,17 @@ func (s *Server) Apply(stream prepv1.PrepService_ApplyServer) error {
 	if err := s.checkCells(int64(t.NumRows()), len(tr.GetFeatureNames())); err != nil {
 		return err
 	}
-	X, err := mlprep.ApplyFeatures(tr, t)
+	X, err := dataprep.ApplyFeatures(tr, t)
 	if err != nil {
 		return toStatus(err)
 	}
 	var y []float64
 	if c, _ := t.Column(tr.GetLabel()); c != nil {
-		if y, err = mlprep.Targets(tr, t, true); err != nil {
+		if y, err = dataprep.Targets(tr, t, true); err != nil {
 			return toStatus(err)
 		}
 	}
-	pt := mlprep.PreparedTable(tr, X, y)
+	pt := dataprep.PreparedTable(tr, X, y)
 	err = tablepb.Send(pt, tablepb.DefaultBatchBytes,
 		func(sc *datav1.Schema) error {
 			return stream.Send(&prepv1.ApplyResponse{Part: &prepv1.ApplyResponse_Schema{Schema: sc}})
@@ -365,7 +365,7 @@ func collect[T interface {
 // columns the options name (label, split column, drop_columns and every
 // cleaning option) exist with a type the option can work on.
 func checkPrepareSchema(sc *datav1.Schema, o *prepv1.PrepareOptions) error {
-	return toStatus(mlprep.CheckSchema(sc, o))
+	return toStatus(dataprep.CheckSchema(sc, o))
 }
 
 // checkApplySchema checks, as soon as the schema arrives, that every column
@@ -425,12 +425,14 @@ func toStatus(err error) error {
 		return err
 	}
 	var (
-		oe  *mlprep.OptionError
+		oe  *dataprep.OptionError
 		poe *profile.OptionError
 		fe  *tablepb.FieldError
 		le  *tablepb.LimitError
 	)
 	switch {
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return serverkit.FromContext(err)
 	case errors.As(err, &oe):
 		return serverkit.InvalidArgument(oe.Field, oe.Reason)
 	case errors.As(err, &poe):

@@ -16,7 +16,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
-	mlprep "github.com/alur-ml/alur/ml/prep"
+	"github.com/alur-ml/alur/ml/dataprep"
 	"github.com/alur-ml/alur/ml/table"
 	"github.com/alur-ml/alur/ml/tablepb"
 	datav1 "github.com/alur-ml/alur/proto/alur/data/v1"
@@ -193,11 +193,11 @@ func TestPrepare(t *testing.T) {
 
 	// The service must agree with the library run in process.
 	raw := rawTable()
-	splits, err := mlprep.Split(raw, opts)
+	splits, err := dataprep.Split(raw, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want, err := mlprep.Fit(raw, splits.Train, opts)
+	want, err := dataprep.Fit(raw, splits.Train, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -226,14 +226,14 @@ func TestPrepare(t *testing.T) {
 		if d := tablepb.Digest(got); d != tc.digest {
 			t.Errorf("%v: digest %s, summary %s", tc.split, d, tc.digest)
 		}
-		X, y, err := mlprep.ApplyWithLabel(want, raw.Take(tc.rows))
+		X, y, err := dataprep.ApplyWithLabel(want, raw.Take(tc.rows))
 		if err != nil {
 			t.Fatal(err)
 		}
-		if d := tablepb.Digest(mlprep.PreparedTable(want, X, y)); d != tc.digest {
+		if d := tablepb.Digest(dataprep.PreparedTable(want, X, y)); d != tc.digest {
 			t.Errorf("%v: digest %s, library %s", tc.split, tc.digest, d)
 		}
-		pd, err := mlprep.FromPrepared(got, "species")
+		pd, err := dataprep.FromPrepared(got, "species")
 		if err != nil {
 			t.Fatalf("%v: %v", tc.split, err)
 		}
@@ -292,7 +292,7 @@ func apply(t *testing.T, c prepv1.PrepServiceClient, tr *datav1.FittedTransform,
 
 func fittedTransform(t *testing.T) *datav1.FittedTransform {
 	t.Helper()
-	tr, err := mlprep.Fit(rawTable(), nil, &prepv1.PrepareOptions{Label: "species"})
+	tr, err := dataprep.Fit(rawTable(), nil, &prepv1.PrepareOptions{Label: "species"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -313,9 +313,9 @@ func TestApply(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		X, _ := mlprep.ApplyFeatures(tr, rows)
-		y, _ := mlprep.Targets(tr, rows, true)
-		if want := mlprep.PreparedTable(tr, X, y); tablepb.Digest(got) != tablepb.Digest(want) {
+		X, _ := dataprep.ApplyFeatures(tr, rows)
+		y, _ := dataprep.Targets(tr, rows, true)
+		if want := dataprep.PreparedTable(tr, X, y); tablepb.Digest(got) != tablepb.Digest(want) {
 			t.Errorf("prepared rows differ from the library's")
 		}
 		lc, _ := got.Column("species")

@@ -16,7 +16,8 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/alur-ml/alur/ml/algo"
-	"github.com/alur-ml/alur/ml/prep"
+	_ "github.com/alur-ml/alur/ml/algo/builtin" // registers the algorithms
+	"github.com/alur-ml/alur/ml/dataprep"
 	datav1 "github.com/alur-ml/alur/proto/alur/data/v1"
 	orchestratorv1 "github.com/alur-ml/alur/proto/alur/orchestrator/v1"
 	"github.com/alur-ml/alur/serverkit"
@@ -273,7 +274,7 @@ func (ms *models) fetch(ctx context.Context, key string) (*model, error) {
 // must be sound, make the model's features, and the model's algorithm be
 // known.
 func check(m *model) error {
-	if err := prep.ValidateTransform(m.tr); err != nil {
+	if err := dataprep.ValidateTransform(m.tr); err != nil {
 		return err
 	}
 	got, want := m.tr.GetFeatureNames(), m.m.GetFeatureNames()

@@ -25,7 +25,7 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/status"
 
-	"github.com/alur-ml/alur/ml/prep"
+	"github.com/alur-ml/alur/ml/dataprep"
 	orchestratorv1 "github.com/alur-ml/alur/proto/alur/orchestrator/v1"
 	"github.com/alur-ml/alur/proto/inference"
 	"github.com/alur-ml/alur/serverkit"
@@ -233,9 +233,9 @@ func infer(m *model, req *inference.ModelInferRequest, maxRows int) (*inference.
 	if err != nil {
 		return nil, err
 	}
-	X, err := prep.ApplyFeatures(m.tr, t)
+	X, err := dataprep.ApplyFeatures(m.tr, t)
 	if err != nil {
-		var oe *prep.OptionError
+		var oe *dataprep.OptionError
 		if errors.As(err, &oe) {
 			return nil, serverkit.InvalidArgument("inputs", oe.Reason)
 		}

@@ -23,7 +23,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/alur-ml/alur/ml/algo"
-	"github.com/alur-ml/alur/ml/prep"
+	"github.com/alur-ml/alur/ml/dataprep"
 	"github.com/alur-ml/alur/ml/table"
 	datav1 "github.com/alur-ml/alur/proto/alur/data/v1"
 	orchestratorv1 "github.com/alur-ml/alur/proto/alur/orchestrator/v1"
@@ -60,11 +60,11 @@ func trainingTable() *table.Table {
 func fitVersion(t testing.TB, algorithm string) (*datav1.FittedTransform, *datav1.Model) {
 	t.Helper()
 	tab := trainingTable()
-	tr, err := prep.Fit(tab, nil, &prepv1.PrepareOptions{Label: "y"})
+	tr, err := dataprep.Fit(tab, nil, &prepv1.PrepareOptions{Label: "y"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	X, y, err := prep.ApplyWithLabel(tr, tab)
+	X, y, err := dataprep.ApplyWithLabel(tr, tab)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -220,7 +220,7 @@ func expected(t *testing.T, algorithm string) ([]string, []float64) {
 		table.NewCategorical("color", []int32{0, 1, 2}, []string{"blue", "red", "purple"}),
 		{Name: "flag", Type: datav1.ColumnType_COLUMN_TYPE_BOOLEAN, Nums: []float64{0, 1, 1}},
 	}}
-	X, err := prep.ApplyFeatures(tr, tab)
+	X, err := dataprep.ApplyFeatures(tr, tab)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -27,6 +27,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/alur-ml/alur/ml/algo"
+	_ "github.com/alur-ml/alur/ml/algo/builtin" // registers the algorithms
 	"github.com/alur-ml/alur/ml/tablepb"
 	datav1 "github.com/alur-ml/alur/proto/alur/data/v1"
 	trainv1 "github.com/alur-ml/alur/proto/alur/train/v1"
@@ -83,31 +84,11 @@ func NewServer(cfg Config) *Server {
 }
 
 // ListAlgorithms describes every registered algorithm with its
-// hyperparameters, so clients can build forms and validate before calling
-// Train.
+// hyperparameter schema (type, default, bounds, the tasks it applies to),
+// so clients can build forms and validate before calling Train; the
+// orchestrator learns the algorithms from it.
 func (s *Server) ListAlgorithms(context.Context, *trainv1.ListAlgorithmsRequest) (*trainv1.ListAlgorithmsResponse, error) {
-	specs := algo.All()
-	resp := &trainv1.ListAlgorithmsResponse{Algorithms: make([]*trainv1.AlgorithmInfo, 0, len(specs))}
-	for _, sp := range specs {
-		info := &trainv1.AlgorithmInfo{
-			Name:        sp.Name,
-			Tasks:       append([]datav1.Task(nil), sp.Tasks...),
-			Description: sp.Description,
-			Params:      make([]*trainv1.ParamInfo, 0, len(sp.Params)),
-		}
-		for _, p := range sp.Params {
-			info.Params = append(info.Params, &trainv1.ParamInfo{
-				Name:         p.Name,
-				DefaultValue: p.Default,
-				Min:          p.Min,
-				Max:          p.Max,
-				Integer:      p.Integer,
-				Description:  p.Description,
-			})
-		}
-		resp.Algorithms = append(resp.Algorithms, info)
-	}
-	return resp, nil
+	return algo.Registered().Proto(), nil
 }
 
 // validConfig is a TrainConfig that passed the early checks.
@@ -172,7 +153,11 @@ func validateConfig(c *trainv1.TrainConfig) (*validConfig, error) {
 	if c.GetLabel() == "" {
 		return nil, serverkit.InvalidArgument("config.label", "required: the name of the label column")
 	}
-	return &validConfig{spec: spec, params: params, label: c.GetLabel(), task: c.GetTask(), seed: c.GetSeed()}, nil
+	vc := &validConfig{spec: spec, params: params, label: c.GetLabel(), task: c.GetTask(), seed: c.GetSeed()}
+	if err := checkBudget(vc); err != nil {
+		return nil, err
+	}
+	return vc, nil
 }
 
 // checkSchema checks the prepared schema against the config as soon as it
@@ -287,7 +272,7 @@ func (s *Server) Train(stream grpc.BidiStreamingServer[trainv1.TrainRequest, tra
 	if err != nil {
 		return err
 	}
-	if err := stream.Send(progressMsg("loading", 0, 0, math.NaN(), "receiving the table")); err != nil {
+	if err := stream.Send(progressMsg("loading", 0, 0, math.NaN(), "the training table")); err != nil {
 		return err
 	}
 
@@ -301,6 +286,9 @@ func (s *Server) Train(stream grpc.BidiStreamingServer[trainv1.TrainRequest, tra
 		return err
 	}
 	rows := len(ds.Y)
+	if err := checkRows(vc, rows); err != nil {
+		return err
+	}
 
 	model, fitSeconds, err := fit(ctx, stream, vc, ds)
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"io"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -407,6 +408,16 @@ func TestTrainBadRequests(t *testing.T) {
 				return withConfig(&trainv1.TrainConfig{Algorithm: "knn", Label: "species",
 					Params: map[string]float64{"k": 2.5}}, clsReqs(t))
 			}, codes.InvalidArgument, []string{`config.params["k"]`}},
+		{"boosting beyond the leaf budget", train.Config{},
+			func(t *testing.T) []*trainv1.TrainRequest {
+				return withConfig(&trainv1.TrainConfig{Algorithm: "gradient_boosting", Label: "species",
+					Params: map[string]float64{"max_iter": 100000, "max_leaf_nodes": 65536}}, clsReqs(t))
+			}, codes.InvalidArgument, []string{`config.params["max_iter"]`}},
+		{"k-NN with k above the rows", train.Config{},
+			func(t *testing.T) []*trainv1.TrainRequest {
+				return withConfig(&trainv1.TrainConfig{Algorithm: "knn", Label: "species",
+					Params: map[string]float64{"k": 10000}}, clsReqs(t))
+			}, codes.InvalidArgument, []string{`config.params["k"]`}},
 		{"unknown param", train.Config{},
 			func(t *testing.T) []*trainv1.TrainRequest {
 				return withConfig(&trainv1.TrainConfig{Algorithm: "logistic_regression", Label: "species",
@@ -598,7 +609,8 @@ func TestListAlgorithms(t *testing.T) {
 		for j, p := range info.GetParams() {
 			sp := s.Params[j]
 			if p.GetName() != sp.Name || p.GetDefaultValue() != sp.Default || p.GetMin() != sp.Min ||
-				p.GetMax() != sp.Max || p.GetInteger() != sp.Integer || p.GetDescription() != sp.Description {
+				p.GetMax() != sp.Max || p.GetInteger() != sp.Whole() || p.GetDescription() != sp.Description ||
+				p.GetType().String() != "PARAM_TYPE_"+strings.ToUpper(sp.Type.String()) || !slices.Equal(p.GetTasks(), sp.Tasks) {
 				t.Fatalf("%s param %d: %v, want %+v", s.Name, j, p, sp)
 			}
 		}

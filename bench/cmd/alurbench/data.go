@@ -17,7 +17,7 @@ import (
 
 	"github.com/alur-ml/alur/bench/synth"
 	"github.com/alur-ml/alur/ml/csvio"
-	"github.com/alur-ml/alur/ml/prep"
+	"github.com/alur-ml/alur/ml/dataprep"
 	"github.com/alur-ml/alur/ml/table"
 	datav1 "github.com/alur-ml/alur/proto/alur/data/v1"
 	prepv1 "github.com/alur-ml/alur/proto/alur/prep/v1"
@@ -35,7 +35,7 @@ type benchData struct {
 	// yTestClass is yTest as class indexes, for metrics.
 	yTestClass []int
 
-	// Prepared tables (prep.PreparedTable) for the services, made on
+	// Prepared tables (dataprep.PreparedTable) for the services, made on
 	// first use.
 	trainTable, testTable *table.Table
 }
@@ -44,8 +44,8 @@ type benchData struct {
 // PrepService would send them.
 func (d *benchData) preparedTables() (train, test *table.Table) {
 	if d.trainTable == nil {
-		d.trainTable = prep.PreparedTable(d.transform, d.xTrain, d.yTrain)
-		d.testTable = prep.PreparedTable(d.transform, d.xTest, d.yTest)
+		d.trainTable = dataprep.PreparedTable(d.transform, d.xTrain, d.yTrain)
+		d.testTable = dataprep.PreparedTable(d.transform, d.xTest, d.yTest)
 	}
 	return d.trainTable, d.testTable
 }
@@ -290,15 +290,15 @@ func splitRows(t *table.Table, label, split string) (train, test []int, other in
 // prepare fits the transform on the train rows and applies it to both
 // sets, exactly as PrepService does.
 func prepare(t *table.Table, trainRows, testRows []int, opts *prepv1.PrepareOptions) (*benchData, error) {
-	tr, err := prep.Fit(t, trainRows, opts)
+	tr, err := dataprep.Fit(t, trainRows, opts)
 	if err != nil {
 		return nil, fmt.Errorf("preparing: %w", err)
 	}
 	d := &benchData{transform: tr}
-	if d.xTrain, d.yTrain, err = prep.ApplyWithLabel(tr, t.Take(trainRows)); err != nil {
+	if d.xTrain, d.yTrain, err = dataprep.ApplyWithLabel(tr, t.Take(trainRows)); err != nil {
 		return nil, fmt.Errorf("preparing the train rows: %w", err)
 	}
-	if d.xTest, d.yTest, err = prep.ApplyWithLabel(tr, t.Take(testRows)); err != nil {
+	if d.xTest, d.yTest, err = dataprep.ApplyWithLabel(tr, t.Take(testRows)); err != nil {
 		return nil, fmt.Errorf("preparing the test rows: %w", err)
 	}
 	d.yTestClass = make([]int, len(d.yTest))

@@ -196,75 +196,12 @@ func ingestRead(ctx context.Context, c ingestv1.IngestServiceClient, path string
 }
 
 // prepareRPC streams a raw table to PrepService.Prepare and receives the
-// transform and the prepared splits, decoding them as a client would.
+// transform and the prepared splits, with the orchestrator's client.
 func prepareRPC(ctx context.Context, c prepv1.PrepServiceClient, t *table.Table, opts *prepv1.PrepareOptions) error {
 	ctx, cancel := context.WithTimeout(ctx, rpcTimeout)
 	defer cancel()
-	stream, err := c.Prepare(ctx)
-	if err != nil {
-		return err
-	}
-	sendErr := make(chan error, 1)
-	go func() {
-		sendErr <- func() error {
-			if err := stream.Send(&prepv1.PrepareRequest{Part: &prepv1.PrepareRequest_Options{Options: opts}}); err != nil {
-				return err
-			}
-			err := tablepb.Send(t, 0,
-				func(s *datav1.Schema) error {
-					return stream.Send(&prepv1.PrepareRequest{Part: &prepv1.PrepareRequest_Schema{Schema: s}})
-				},
-				func(b *datav1.TableBatch) error {
-					return stream.Send(&prepv1.PrepareRequest{Part: &prepv1.PrepareRequest_Batch{Batch: b}})
-				})
-			if err != nil {
-				return err
-			}
-			return stream.CloseSend()
-		}()
-	}()
-	cols := map[prepv1.Split]*tablepb.Collector{}
-	gotTransform := false
-	for {
-		m, err := stream.Recv()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return err
-		}
-		if m.GetTransform() != nil {
-			gotTransform = true
-		}
-		if sb := m.GetBatch(); sb != nil {
-			col := cols[sb.GetSplit()]
-			if col == nil {
-				col = &tablepb.Collector{}
-				cols[sb.GetSplit()] = col
-			}
-			if sb.GetSchema() != nil {
-				err = col.Schema(sb.GetSchema())
-			}
-			if err == nil && sb.GetBatch() != nil {
-				err = col.Batch(sb.GetBatch())
-			}
-			if err != nil {
-				return fmt.Errorf("bad %v stream: %w", sb.GetSplit(), err)
-			}
-		}
-	}
-	if err := <-sendErr; err != nil && !errors.Is(err, io.EOF) {
-		return err
-	}
-	if !gotTransform || len(cols) != 3 {
-		return fmt.Errorf("incomplete answer: transform %v, %d of 3 splits", gotTransform, len(cols))
-	}
-	for sp, col := range cols {
-		if _, err := col.Table(); err != nil {
-			return fmt.Errorf("%v: %w", sp, err)
-		}
-	}
-	return nil
+	_, err := stageclient.Prepare(ctx, c, t, opts)
+	return err
 }
 
 // trainRPC streams the config and a prepared table to TrainService.Train,

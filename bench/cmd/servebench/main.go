@@ -38,8 +38,9 @@ import (
 
 	"github.com/alur-ml/alur/bench/synth"
 	"github.com/alur-ml/alur/ml/algo"
+	_ "github.com/alur-ml/alur/ml/algo/builtin" // registers the algorithms
 	"github.com/alur-ml/alur/ml/csvio"
-	"github.com/alur-ml/alur/ml/prep"
+	"github.com/alur-ml/alur/ml/dataprep"
 	"github.com/alur-ml/alur/ml/table"
 	datav1 "github.com/alur-ml/alur/proto/alur/data/v1"
 	orchestratorv1 "github.com/alur-ml/alur/proto/alur/orchestrator/v1"
@@ -168,11 +169,11 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	tr, err := prep.Fit(t, nil, &prepv1.PrepareOptions{Label: synth.LabelColumn, DropColumns: []string{synth.SplitColumn}})
+	tr, err := dataprep.Fit(t, nil, &prepv1.PrepareOptions{Label: synth.LabelColumn, DropColumns: []string{synth.SplitColumn}})
 	if err != nil {
 		log.Fatal(err)
 	}
-	X, y, err := prep.ApplyWithLabel(tr, t)
+	X, y, err := dataprep.ApplyWithLabel(tr, t)
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -18,9 +18,10 @@ import (
 	"path/filepath"
 
 	"github.com/alur-ml/alur/ml/algo"
+	_ "github.com/alur-ml/alur/ml/algo/builtin" // registers the algorithms
 	"github.com/alur-ml/alur/ml/csvio"
+	"github.com/alur-ml/alur/ml/dataprep"
 	"github.com/alur-ml/alur/ml/onnx"
-	"github.com/alur-ml/alur/ml/prep"
 	"github.com/alur-ml/alur/ml/table"
 	datav1 "github.com/alur-ml/alur/proto/alur/data/v1"
 	prepv1 "github.com/alur-ml/alur/proto/alur/prep/v1"
@@ -79,11 +80,11 @@ func main() {
 		if err != nil {
 			log.Fatalf("%s: %v", ds.name, err)
 		}
-		tr, err := prep.Fit(t, nil, &prepv1.PrepareOptions{Label: ds.label})
+		tr, err := dataprep.Fit(t, nil, &prepv1.PrepareOptions{Label: ds.label})
 		if err != nil {
 			log.Fatalf("%s: %v", ds.name, err)
 		}
-		X, y, err := prep.ApplyWithLabel(tr, t)
+		X, y, err := dataprep.ApplyWithLabel(tr, t)
 		if err != nil {
 			log.Fatalf("%s: %v", ds.name, err)
 		}
@@ -146,13 +147,13 @@ func synthetic(dir string) error {
 		table.NewCategorical("color", color, colors),
 		table.NewCategorical("y", label, []string{"no", "yes"}),
 	}}
-	tr, err := prep.Fit(t, fitRows, &prepv1.PrepareOptions{Label: "y", Cleaning: &datav1.CleaningOptions{
+	tr, err := dataprep.Fit(t, fitRows, &prepv1.PrepareOptions{Label: "y", Cleaning: &datav1.CleaningOptions{
 		LogTransform: []string{"z"}, ClipOutliers: []string{"x"}, GroupRare: []string{"color"}, RareMinFrequency: 0.05,
 	}})
 	if err != nil {
 		return err
 	}
-	X, y, err := prep.ApplyWithLabel(tr, t.Take(fitRows))
+	X, y, err := dataprep.ApplyWithLabel(tr, t.Take(fitRows))
 	if err != nil {
 		return err
 	}
@@ -191,7 +192,7 @@ func write(dir, name string, tr *datav1.FittedTransform, m *datav1.Model, t *tab
 			}
 		}
 	}
-	Xd, err := prep.ApplyFeatures(tr, t)
+	Xd, err := dataprep.ApplyFeatures(tr, t)
 	if err != nil {
 		return err
 	}

@@ -11,7 +11,8 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/alur-ml/alur/ml/algo"
-	"github.com/alur-ml/alur/ml/prep"
+	_ "github.com/alur-ml/alur/ml/algo/builtin" // registers the algorithms
+	"github.com/alur-ml/alur/ml/dataprep"
 	"github.com/alur-ml/alur/ml/table"
 	"github.com/alur-ml/alur/ml/tablepb"
 	datav1 "github.com/alur-ml/alur/proto/alur/data/v1"
@@ -324,7 +325,7 @@ func (e *evalResult) size() int64 {
 
 // evaluate predicts the test rows with the final model, the way the test
 // step scored them: the prepared test table is read back into features
-// and targets (prep.FromPrepared) and the model's own Predict runs on
+// and targets (dataprep.FromPrepared) and the model's own Predict runs on
 // them (algo.Predict), so the curves agree with the reported metrics.
 func (a *analyzer) evaluate(ctx context.Context, d *runData, modelDigest, testDigest string) (*evalResult, error) {
 	key := "eval:" + modelDigest + ":" + testDigest + ":" + d.Run.GetTransformDigest()
@@ -356,7 +357,7 @@ func evaluateTable(model *datav1.Model, t *table.Table, label string) (*evalResu
 		t = takeRows(t, sampleRows(n, maxEvalRows))
 		res.Sampled = true
 	}
-	pd, err := prep.FromPrepared(t, label)
+	pd, err := dataprep.FromPrepared(t, label)
 	if err != nil {
 		return nil, fmt.Errorf("read the test rows: %w", err)
 	}

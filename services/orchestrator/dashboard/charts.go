@@ -15,6 +15,7 @@ import (
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
 
+	"github.com/alur-ml/alur/ml/display"
 	datav1 "github.com/alur-ml/alur/proto/alur/data/v1"
 	orchestratorv1 "github.com/alur-ml/alur/proto/alur/orchestrator/v1"
 )
@@ -415,34 +416,13 @@ func bestTrial(run *orchestratorv1.Run) *orchestratorv1.Trial {
 	return nil
 }
 
-// rankedTrials returns the successful trials best first, then the failed
-// ones in order.
-func rankedTrials(run *orchestratorv1.Run) []*orchestratorv1.Trial {
-	var ok, failed []*orchestratorv1.Trial
-	for _, t := range run.GetTrials() {
-		if t.GetError() != "" {
-			failed = append(failed, t)
-		} else {
-			ok = append(ok, t)
-		}
-	}
-	low := lowerIsBetter(run.GetMetric())
-	slices.SortStableFunc(ok, func(a, b *orchestratorv1.Trial) int {
-		if low {
-			return cmp.Compare(a.GetScore(), b.GetScore())
-		}
-		return cmp.Compare(b.GetScore(), a.GetScore())
-	})
-	return append(ok, failed...)
-}
-
 // leaderboardChart draws the validation score of each successful trial,
 // best first, the winner highlighted.
 func leaderboardChart(run *orchestratorv1.Run) chart {
 	c := chart{Name: "leaderboard", Title: "Candidate models on the validation rows"}
 	var trials []*orchestratorv1.Trial
-	for _, t := range rankedTrials(run) {
-		if t.GetError() == "" {
+	for _, t := range display.Ranked(run) {
+		if display.Scored(t) {
 			trials = append(trials, t)
 		}
 	}

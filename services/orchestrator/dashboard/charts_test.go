@@ -41,6 +41,10 @@ func checkChart(t *testing.T, c chart, drawn bool) {
 	}
 }
 
+// regMetrics are validation metrics for trials that only need to count as
+// scored.
+var regMetrics = &datav1.Metrics{Kind: &datav1.Metrics_Regression{Regression: &datav1.RegressionMetrics{}}}
+
 func TestChartsDegenerate(t *testing.T) {
 	nan := math.NaN()
 	now := time.Date(2026, 1, 1, 0, 1, 0, 0, time.UTC)
@@ -64,8 +68,8 @@ func TestChartsDegenerate(t *testing.T) {
 		{"correlation wide", correlationChart(wideCorr(30), nil), true},
 		{"leaderboard empty", leaderboardChart(&orchestratorv1.Run{}), false},
 		{"leaderboard negative scores", leaderboardChart(&orchestratorv1.Run{Metric: "r2", BestTrial: 1, Trials: []*orchestratorv1.Trial{
-			{Number: 1, Algorithm: "a", Score: 0.1}, {Number: 2, Algorithm: "b", Score: -3}}}), true},
-		{"leaderboard all zero", leaderboardChart(&orchestratorv1.Run{Trials: []*orchestratorv1.Trial{{Number: 1, Algorithm: "a"}}}), true},
+			{Number: 1, Algorithm: "a", Score: 0.1, ValidationMetrics: regMetrics}, {Number: 2, Algorithm: "b", Score: -3, ValidationMetrics: regMetrics}}}), true},
+		{"leaderboard all zero", leaderboardChart(&orchestratorv1.Run{Trials: []*orchestratorv1.Trial{{Number: 1, Algorithm: "a", ValidationMetrics: regMetrics}}}), true},
 		{"confusion missing", confusionChart(&orchestratorv1.Run{}), false},
 		{"confusion malformed", confusionChart(&orchestratorv1.Run{TestMetrics: &datav1.Metrics{Kind: &datav1.Metrics_Classification{
 			Classification: &datav1.ClassificationMetrics{ConfusionMatrix: &datav1.ConfusionMatrix{Labels: []string{"a", "b"}, Counts: []int64{1}}}}}}), false},

@@ -17,7 +17,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/alur-ml/alur/ml/algo"
-	"github.com/alur-ml/alur/ml/prep"
+	"github.com/alur-ml/alur/ml/dataprep"
 	"github.com/alur-ml/alur/ml/profile"
 	"github.com/alur-ml/alur/ml/table"
 	"github.com/alur-ml/alur/ml/tablepb"
@@ -175,22 +175,22 @@ func (f *fakeSource) addRun(t *testing.T, id, algorithm string, regression bool)
 	for i := range rows {
 		rows[i] = i
 	}
-	tr, err := prep.Fit(tb, rows, &prepv1.PrepareOptions{Label: "y", Task: task})
+	tr, err := dataprep.Fit(tb, rows, &prepv1.PrepareOptions{Label: "y", Task: task})
 	if err != nil {
 		t.Fatal(err)
 	}
-	X, y, err := prep.ApplyWithLabel(tr, tb)
+	X, y, err := dataprep.ApplyWithLabel(tr, tb)
 	if err != nil {
 		t.Fatal(err)
 	}
-	full := prep.PreparedTable(tr, X, y)
+	full := dataprep.PreparedTable(tr, X, y)
 	train := takeRows(full, rows)
 	testRows := make([]int, 50)
 	for i := range testRows {
 		testRows[i] = 100 + i
 	}
 	test := takeRows(full, testRows)
-	pd, err := prep.FromPrepared(train, "y")
+	pd, err := dataprep.FromPrepared(train, "y")
 	if err != nil {
 		t.Fatal(err)
 	}

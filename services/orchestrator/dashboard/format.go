@@ -2,13 +2,13 @@ package dashboard
 
 import (
 	"fmt"
-	"math"
 	"strconv"
 	"time"
 	"unicode/utf8"
 
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/alur-ml/alur/ml/display"
 	datav1 "github.com/alur-ml/alur/proto/alur/data/v1"
 	orchestratorv1 "github.com/alur-ml/alur/proto/alur/orchestrator/v1"
 )
@@ -18,73 +18,22 @@ import (
 
 // fmtCount writes an integer with thousands separators ("12,345"), so
 // row counts read at a glance.
-func fmtCount(n int64) string {
-	s := strconv.FormatInt(n, 10)
-	sign := ""
-	if n < 0 {
-		sign, s = "-", s[1:]
-	}
-	for i := len(s) - 3; i > 0; i -= 3 {
-		s = s[:i] + "," + s[i:]
-	}
-	return sign + s
-}
+func fmtCount(n int64) string { return display.Count(n) }
 
 // fmtNumber writes a measurement with about four significant digits,
 // switching to thousands separators for large whole numbers and to
 // scientific notation only for very large or very small magnitudes.
-func fmtNumber(v float64) string {
-	switch {
-	case math.IsNaN(v):
-		return "—"
-	case math.IsInf(v, 1):
-		return "∞"
-	case math.IsInf(v, -1):
-		return "−∞"
-	case v == 0:
-		return "0"
-	}
-	a := math.Abs(v)
-	switch {
-	case a >= 1e15 || a < 1e-4:
-		return strconv.FormatFloat(v, 'e', 2, 64)
-	case a >= 1e4 && a == math.Trunc(a):
-		return fmtCount(int64(v))
-	case a >= 1e4:
-		return fmtCount(int64(math.Round(v)))
-	}
-	return strconv.FormatFloat(v, 'g', 4, 64)
-}
+func fmtNumber(v float64) string { return display.Number(v) }
 
 // fmtScore writes a metric value with four decimals when it lies in
 // [-1, 1] (accuracy, F1, AUC, R² are compared in the third decimal) and
 // with fmtNumber otherwise (RMSE, MAE, log loss in label units).
-func fmtScore(v float64) string {
-	if math.IsNaN(v) || math.IsInf(v, 0) {
-		return fmtNumber(v)
-	}
-	if math.Abs(v) <= 1 {
-		return strconv.FormatFloat(v, 'f', 4, 64)
-	}
-	return fmtNumber(v)
-}
+func fmtScore(v float64) string { return display.Score(v) }
 
-// fmtPercent writes a share in [0, 1] as a percentage with one decimal
+// fmtPercent writes a share in [0, 1] as a percentage (display.Percent)
 // ("96.7%"), or with more decimals for small non-zero shares so that they
 // do not read as zero.
-func fmtPercent(share float64) string {
-	if math.IsNaN(share) || math.IsInf(share, 0) {
-		return fmtNumber(share)
-	}
-	p := share * 100
-	switch {
-	case p == 0:
-		return "0%"
-	case math.Abs(p) < 0.1:
-		return strconv.FormatFloat(p, 'g', 2, 64) + "%"
-	}
-	return strconv.FormatFloat(p, 'f', 1, 64) + "%"
-}
+func fmtPercent(share float64) string { return display.Percent(share) }
 
 // fmtDuration writes a duration at a precision that suits its size:
 // "850 ms", "4.2 s", "3 min 12 s", "2 h 5 min".
@@ -109,19 +58,9 @@ func fmtDuration(d time.Duration) string {
 	return fmt.Sprintf("%d h %d min", int(d.Hours()), int(d.Minutes())%60)
 }
 
-// fmtBytes writes a size in bytes with a decimal SI unit ("1.2 MB").
-func fmtBytes(n int64) string {
-	const unit = 1000
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit && exp < 4; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %cB", float64(n)/float64(div), "kMGTP"[exp])
-}
+// fmtBytes writes a size in bytes with binary units ("1.2 MiB"), as the
+// CLI does (display.Bytes).
+func fmtBytes(n int64) string { return display.Bytes(n) }
 
 // fmtTime writes a timestamp in UTC to the second, or "—" when unset.
 func fmtTime(ts *timestamppb.Timestamp) string {
@@ -133,12 +72,7 @@ func fmtTime(ts *timestamppb.Timestamp) string {
 
 // shortDigest abbreviates a sha256 digest to its first twelve hex digits,
 // enough to tell versions apart on screen.
-func shortDigest(d string) string {
-	if len(d) > 12 {
-		return d[:12]
-	}
-	return d
-}
+func shortDigest(d string) string { return display.ShortDigest(d) }
 
 // truncate shortens s to at most n runes, marking the cut with "…", so
 // that long column and feature names do not push charts off the page.
@@ -273,16 +207,12 @@ func terminal(s orchestratorv1.RunState) bool {
 	return false
 }
 
-// sourceWord describes where a run's data came from: the bundled dataset
-// name, the server-side path, or the uploaded file.
+// sourceWord describes where a run's data came from (display.Source):
+// the bundled dataset's name, the server-side path, the URL, the dataset
+// and its version, or the uploaded file; "—" when unknown.
 func sourceWord(s *orchestratorv1.Source) string {
-	switch k := s.GetKind().(type) {
-	case *orchestratorv1.Source_Bundled:
-		return k.Bundled + " (bundled)"
-	case *orchestratorv1.Source_Path:
-		return k.Path
-	case *orchestratorv1.Source_Upload:
-		return "upload " + shortDigest(k.Upload)
+	if w := display.Source(s); w != "" {
+		return w
 	}
 	return "—"
 }

@@ -8,8 +8,10 @@ import (
 )
 
 // RenderReport renders a run's report: one self-contained HTML file with
-// the run page's content (summary, steps, data profile, candidates, test
-// results, feature importance, learning curve, artifacts), every chart as
+// the run page's content in the order a reader asks (summary, test
+// results, the chosen model, learning curve, candidates, errors and
+// feature importance, metrics explained, data profile, preparation; the
+// steps and artifacts last), every chart as
 // inline SVG and the style sheet inline. It loads nothing from anywhere,
 // so it opens offline and can be mailed or archived, and it has print
 // styles for A4. A failed or unfinished run renders too, showing what

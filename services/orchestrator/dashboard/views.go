@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/alur-ml/alur/ml/display"
 	"github.com/alur-ml/alur/ml/metrics"
 	datav1 "github.com/alur-ml/alur/proto/alur/data/v1"
 	orchestratorv1 "github.com/alur-ml/alur/proto/alur/orchestrator/v1"
@@ -17,11 +18,17 @@ import (
 // runSummary is the one-line description of a run shown in lists and
 // headers, every value formatted for people.
 type runSummary struct {
-	ID, Name       string
-	State          string // word, also the CSS class of its badge
-	Error          string
-	Dataset        string
-	Version        string // the dataset's content digest, abbreviated
+	ID, Name string
+	State    string // word, also the CSS class of its badge
+	Error    string
+	// ErrorHead is the first line of Error, cut short, for the runs list;
+	// ErrorMore says the rest is folded under it.
+	ErrorHead string
+	ErrorMore bool
+	Dataset   string
+	// Version is the dataset version ("v2") for a dataset source, else
+	// the content digest, abbreviated.
+	Version        string
 	Rows           string
 	Task           string
 	Label          string
@@ -48,7 +55,7 @@ func summarize(run *orchestratorv1.Run, now time.Time, dataset string) runSummar
 		State:   stateWord(run.GetState()),
 		Error:   run.GetError(),
 		Dataset: sourceWord(run.GetSpec().GetSource()),
-		Version: shortDigest(run.GetDatasetDigest()),
+		Version: datasetVersion(run),
 		Task:    taskWord(run.GetTask()),
 		Label:   run.GetSpec().GetLabel(),
 		Started: fmtTime(run.GetCreateTime()),
@@ -65,6 +72,7 @@ func summarize(run *orchestratorv1.Run, now time.Time, dataset string) runSummar
 	if dataset != "" {
 		s.Dataset = dataset
 	}
+	s.ErrorHead, s.ErrorMore = errorHead(s.Error)
 	if s.Version == "" {
 		s.Version = "—"
 	}
@@ -111,6 +119,68 @@ func summarize(run *orchestratorv1.Run, now time.Time, dataset string) runSummar
 	return s
 }
 
+// datasetVersion names the version of the data a run read: "v2" for a
+// dataset source, else the content digest, abbreviated.
+func datasetVersion(run *orchestratorv1.Run) string {
+	if ref := run.GetSpec().GetSource().GetDataset(); ref != nil && ref.GetVersion() > 0 {
+		return fmt.Sprintf("v%d", ref.GetVersion())
+	}
+	return shortDigest(run.GetDatasetDigest())
+}
+
+// maxErrorHead bounds the one-line reason a failed run shows in the runs
+// list; the whole error folds away under it.
+const maxErrorHead = 100
+
+// errorHead is the one-line reason of an error for the runs list: its
+// first line, cut at maxErrorHead runes; more reports whether anything was
+// left out.
+func errorHead(msg string) (head string, more bool) {
+	head, _, more = strings.Cut(strings.TrimSpace(msg), "\n")
+	if cut := truncate(head, maxErrorHead); cut != head {
+		head, more = cut, true
+	}
+	return head, more
+}
+
+// curveShares names the smallest and largest shares of the training rows
+// the learning curve trained on, "" without points.
+func curveShares(pts []*orchestratorv1.LearningCurvePoint) string {
+	if len(pts) == 0 {
+		return ""
+	}
+	lo, hi := pts[0].GetTrainFraction(), pts[0].GetTrainFraction()
+	for _, p := range pts {
+		lo, hi = min(lo, p.GetTrainFraction()), max(hi, p.GetTrainFraction())
+	}
+	return display.Percent(lo) + " to " + display.Percent(hi)
+}
+
+// chosenText says which model the run chose, with its hyperparameters,
+// and why: the best validation score of the scored candidates.
+func chosenText(run *orchestratorv1.Run) string {
+	b := bestTrial(run)
+	if b == nil {
+		return ""
+	}
+	scored := 0
+	for _, t := range run.GetTrials() {
+		if display.Scored(t) {
+			scored++
+		}
+	}
+	text := fmt.Sprintf("%s (trial %d", b.GetAlgorithm(), b.GetNumber())
+	if p := display.Params(display.TrialParams(b), nil); p != "" {
+		text += ": " + p
+	}
+	text += fmt.Sprintf("), ranked first of %s on validation %s (%s)",
+		display.Plural(int64(scored), "scored candidate"), metricTitle(run.GetMetric()), fmtScore(b.GetScore()))
+	if run.GetTestMetrics() != nil {
+		text += ", then refitted on the train and validation rows and scored once on the test rows"
+	}
+	return text + "."
+}
+
 // stepRow is one step in the step table.
 type stepRow struct {
 	Name, State, Start, Duration, Error string
@@ -124,6 +194,7 @@ type trialRow struct {
 	Algorithm string
 	Params    string
 	Score     string
+	TieBreak  string
 	Others    string
 	FitTime   string
 	Error     string
@@ -173,6 +244,9 @@ type runView struct {
 	Leaderboard chart
 	TrialRows   []trialRow
 	MetricName  string
+	// TieBreakName names the metric that orders equal scores, as the run
+	// chose: "Log loss" or "RMSE".
+	TieBreakName string
 
 	IsClassification, IsRegression bool
 	TestMissing                    string
@@ -184,6 +258,13 @@ type runView struct {
 	Importance    chart
 	LearningCurve chart
 	Verdict       string
+	// CurveShares says which shares of the training rows the learning
+	// curve trained on, as the points show them: "11.1% to 100%".
+	CurveShares string
+	// Chosen says which model the run chose and why, in a sentence.
+	Chosen string
+	// StopReason says why the search stopped (display.StopReason).
+	StopReason string
 
 	Artifacts    []artifactRow
 	ArtifactsErr string
@@ -254,6 +335,10 @@ func buildRunView(d *runData, now time.Time) *runView {
 
 	// Candidates.
 	v.MetricName = metricTitle(run.GetMetric())
+	v.TieBreakName = metricTitle("log_loss")
+	if run.GetTask() == datav1.Task_TASK_REGRESSION {
+		v.TieBreakName = metricTitle("rmse")
+	}
 	v.Leaderboard = leaderboardChart(run)
 	v.TrialRows = trialRows(run)
 
@@ -280,6 +365,9 @@ func buildRunView(d *runData, now time.Time) *runView {
 	v.Importance = importanceChart(d.Model, d.ModelErr, d.Eval, d.EvalErr)
 	v.LearningCurve = learningCurveChart(run)
 	v.Verdict = run.GetLearningCurveVerdict()
+	v.CurveShares = curveShares(run.GetLearningCurve())
+	v.Chosen = chosenText(run)
+	v.StopReason = display.StopReason(run)
 
 	// Artifacts.
 	if d.ArtErr != nil {
@@ -355,7 +443,7 @@ func findingCounts(fs []*datav1.Finding) string {
 	var parts []string
 	for i, word := range []string{"error", "warning", "note"} {
 		if n[i] > 0 {
-			parts = append(parts, fmt.Sprintf("%d %s", n[i], plural(n[i], word)))
+			parts = append(parts, display.Plural(int64(n[i]), word))
 		}
 	}
 	switch len(parts) {
@@ -365,13 +453,6 @@ func findingCounts(fs []*datav1.Finding) string {
 		return parts[0]
 	}
 	return strings.Join(parts[:len(parts)-1], ", ") + " and " + parts[len(parts)-1]
-}
-
-func plural(n int, word string) string {
-	if n == 1 {
-		return word
-	}
-	return word + "s"
 }
 
 // findingColumns names the columns of a finding: "a & b" for a pair.
@@ -490,40 +571,29 @@ func imputeWord(s datav1.ImputeStrategy) string {
 func trialRows(run *orchestratorv1.Run) []trialRow {
 	var out []trialRow
 	rank := 0
-	for _, t := range rankedTrials(run) {
+	for _, t := range display.Ranked(run) {
 		r := trialRow{
 			Number:    t.GetNumber(),
 			Algorithm: t.GetAlgorithm(),
-			Params:    formatParams(t.GetParams()),
+			Params:    display.Params(display.TrialParams(t), nil),
 			FitTime:   fmtDuration(time.Duration(t.GetFitSeconds() * float64(time.Second))),
 			Error:     t.GetError(),
 			Best:      t.GetNumber() == run.GetBestTrial() && run.GetBestTrial() != 0,
 			Rank:      "—",
 			Score:     "—",
+			TieBreak:  "—",
 		}
-		if t.GetError() == "" {
+		if display.Scored(t) {
 			rank++
 			r.Rank = fmt.Sprint(rank)
 			r.Score = fmtScore(t.GetScore())
-			r.Others = otherMetrics(t.GetValidationMetrics(), run.GetMetric())
+			tieName, tie := display.TieBreak(t.GetValidationMetrics())
+			r.TieBreak = fmtScore(tie)
+			r.Others = otherMetrics(t.GetValidationMetrics(), run.GetMetric(), tieName)
 		}
 		out = append(out, r)
 	}
 	return out
-}
-
-// formatParams writes hyperparameters as "k=v, k=v", sorted by name.
-func formatParams(p map[string]float64) string {
-	keys := make([]string, 0, len(p))
-	for k := range p {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	parts := make([]string, len(keys))
-	for i, k := range keys {
-		parts[i] = k + "=" + fmtNumber(p[k])
-	}
-	return strings.Join(parts, ", ")
 }
 
 // keyMetrics are the metrics shown beside the objective in the
@@ -533,11 +603,12 @@ var keyMetrics = map[datav1.Task][]string{
 	datav1.Task_TASK_REGRESSION:     {"r2", "rmse", "mae"},
 }
 
-// otherMetrics lists the key validation metrics other than the objective.
-func otherMetrics(m *datav1.Metrics, objective string) string {
+// otherMetrics lists the key validation metrics other than the objective
+// and the tie-break, which have columns of their own.
+func otherMetrics(m *datav1.Metrics, objective, tieBreak string) string {
 	var parts []string
 	for _, name := range keyMetrics[taskOf(m)] {
-		if name == objective {
+		if name == objective || name == tieBreak {
 			continue
 		}
 		if v, _, err := metrics.Score(m, name); err == nil {
@@ -557,28 +628,11 @@ func taskOf(m *datav1.Metrics) datav1.Task {
 	return datav1.Task_TASK_UNSPECIFIED
 }
 
-// metricHelp explains each metric in a sentence.
-var metricHelp = map[string]string{
-	"accuracy":    "share of test rows classified correctly",
-	"f1_macro":    "balance of precision and recall, averaged over classes equally",
-	"f1_weighted": "balance of precision and recall, averaged over classes by size",
-	"roc_auc":     "chance that a random row of a class scores above a random other row",
-	"log_loss":    "penalty for confident wrong probabilities; lower is better",
-	"r2":          "share of the label's variance explained; 1 is perfect, 0 is guessing the mean",
-	"rmse":        "typical error, in label units, penalising large misses; lower is better",
-	"mae":         "average absolute error, in label units; lower is better",
-
-	"precision_macro":    "share of rows flagged as a class that are right, averaged over classes equally",
-	"precision_weighted": "share of rows flagged as a class that are right, averaged over classes by size",
-	"recall_macro":       "share of each class that is found, averaged over classes equally",
-	"recall_weighted":    "share of each class that is found, averaged over classes by size (equals accuracy)",
-}
-
 func testRows(m *datav1.Metrics) ([]metricRow, []classRow) {
 	var rows []metricRow
 	for _, name := range metrics.Names(taskOf(m)) {
 		if v, _, err := metrics.Score(m, name); err == nil {
-			rows = append(rows, metricRow{Name: metricTitle(name), Value: fmtScore(v), Help: metricHelp[name]})
+			rows = append(rows, metricRow{Name: metricTitle(name), Value: fmtScore(v), Help: display.MetricHelp(name)})
 		}
 	}
 	if m.GetNumSamples() > 0 {

@@ -1,7 +1,3 @@
-// Package stageclient holds the client side of the stage streams that more
-// than one caller drives: training a model and scoring it. The
-// orchestrator runs its pipelines with it and the benchmark harness times
-// the services with it, so both measure and use the same protocol code.
 package stageclient
 
 import (

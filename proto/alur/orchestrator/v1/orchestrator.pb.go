@@ -209,6 +209,118 @@ func (DriftLevel) EnumDescriptor() ([]byte, []int) {
 	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{2}
 }
 
+// RunEventKind is what a RunEvent records.
+type RunEventKind int32
+
+const (
+	// RUN_EVENT_KIND_UNSPECIFIED is an event recorded before kinds existed.
+	RunEventKind_RUN_EVENT_KIND_UNSPECIFIED RunEventKind = 0
+	// RUN_EVENT_KIND_RUN_QUEUED: the run was accepted and waits for a slot.
+	RunEventKind_RUN_EVENT_KIND_RUN_QUEUED RunEventKind = 1
+	// RUN_EVENT_KIND_RUN_STARTED: the run got a slot and began its steps.
+	RunEventKind_RUN_EVENT_KIND_RUN_STARTED RunEventKind = 2
+	// RUN_EVENT_KIND_RUN_RESUMED: the orchestrator restarted and resumes the
+	// unfinished run from its last finished step.
+	RunEventKind_RUN_EVENT_KIND_RUN_RESUMED RunEventKind = 3
+	// RUN_EVENT_KIND_STEP_STARTED: a step began its work.
+	RunEventKind_RUN_EVENT_KIND_STEP_STARTED RunEventKind = 4
+	// RUN_EVENT_KIND_STEP_PROGRESS: a step reported progress (training).
+	RunEventKind_RUN_EVENT_KIND_STEP_PROGRESS RunEventKind = 5
+	// RUN_EVENT_KIND_STEP_RETRIED: a stage was unavailable; the step will be
+	// tried again after a backoff.
+	RunEventKind_RUN_EVENT_KIND_STEP_RETRIED RunEventKind = 6
+	// RUN_EVENT_KIND_STEP_FINISHED: a step finished its work.
+	RunEventKind_RUN_EVENT_KIND_STEP_FINISHED RunEventKind = 7
+	// RUN_EVENT_KIND_STEP_CACHED: a step finished by reusing the cached
+	// outputs of an earlier run with the same inputs.
+	RunEventKind_RUN_EVENT_KIND_STEP_CACHED RunEventKind = 8
+	// RUN_EVENT_KIND_STEP_FAILED: a step failed; see the message.
+	RunEventKind_RUN_EVENT_KIND_STEP_FAILED RunEventKind = 9
+	// RUN_EVENT_KIND_TRIAL_FINISHED: a trial was scored; trial is set.
+	RunEventKind_RUN_EVENT_KIND_TRIAL_FINISHED RunEventKind = 10
+	// RUN_EVENT_KIND_TRIAL_FAILED: a trial failed; trial is set, with its error.
+	RunEventKind_RUN_EVENT_KIND_TRIAL_FAILED RunEventKind = 11
+	// RUN_EVENT_KIND_OBJECTIVE_MET: the best trial reached the target.
+	RunEventKind_RUN_EVENT_KIND_OBJECTIVE_MET RunEventKind = 12
+	// RUN_EVENT_KIND_REPORT_STORED: the run's HTML report was stored.
+	RunEventKind_RUN_EVENT_KIND_REPORT_STORED RunEventKind = 13
+	// RUN_EVENT_KIND_RUN_SUCCEEDED: the run ended with a scored model.
+	RunEventKind_RUN_EVENT_KIND_RUN_SUCCEEDED RunEventKind = 14
+	// RUN_EVENT_KIND_RUN_FAILED: the run ended on an error.
+	RunEventKind_RUN_EVENT_KIND_RUN_FAILED RunEventKind = 15
+	// RUN_EVENT_KIND_RUN_CANCELLED: a client cancelled the run.
+	RunEventKind_RUN_EVENT_KIND_RUN_CANCELLED RunEventKind = 16
+)
+
+// Enum value maps for RunEventKind.
+var (
+	RunEventKind_name = map[int32]string{
+		0:  "RUN_EVENT_KIND_UNSPECIFIED",
+		1:  "RUN_EVENT_KIND_RUN_QUEUED",
+		2:  "RUN_EVENT_KIND_RUN_STARTED",
+		3:  "RUN_EVENT_KIND_RUN_RESUMED",
+		4:  "RUN_EVENT_KIND_STEP_STARTED",
+		5:  "RUN_EVENT_KIND_STEP_PROGRESS",
+		6:  "RUN_EVENT_KIND_STEP_RETRIED",
+		7:  "RUN_EVENT_KIND_STEP_FINISHED",
+		8:  "RUN_EVENT_KIND_STEP_CACHED",
+		9:  "RUN_EVENT_KIND_STEP_FAILED",
+		10: "RUN_EVENT_KIND_TRIAL_FINISHED",
+		11: "RUN_EVENT_KIND_TRIAL_FAILED",
+		12: "RUN_EVENT_KIND_OBJECTIVE_MET",
+		13: "RUN_EVENT_KIND_REPORT_STORED",
+		14: "RUN_EVENT_KIND_RUN_SUCCEEDED",
+		15: "RUN_EVENT_KIND_RUN_FAILED",
+		16: "RUN_EVENT_KIND_RUN_CANCELLED",
+	}
+	RunEventKind_value = map[string]int32{
+		"RUN_EVENT_KIND_UNSPECIFIED":    0,
+		"RUN_EVENT_KIND_RUN_QUEUED":     1,
+		"RUN_EVENT_KIND_RUN_STARTED":    2,
+		"RUN_EVENT_KIND_RUN_RESUMED":    3,
+		"RUN_EVENT_KIND_STEP_STARTED":   4,
+		"RUN_EVENT_KIND_STEP_PROGRESS":  5,
+		"RUN_EVENT_KIND_STEP_RETRIED":   6,
+		"RUN_EVENT_KIND_STEP_FINISHED":  7,
+		"RUN_EVENT_KIND_STEP_CACHED":    8,
+		"RUN_EVENT_KIND_STEP_FAILED":    9,
+		"RUN_EVENT_KIND_TRIAL_FINISHED": 10,
+		"RUN_EVENT_KIND_TRIAL_FAILED":   11,
+		"RUN_EVENT_KIND_OBJECTIVE_MET":  12,
+		"RUN_EVENT_KIND_REPORT_STORED":  13,
+		"RUN_EVENT_KIND_RUN_SUCCEEDED":  14,
+		"RUN_EVENT_KIND_RUN_FAILED":     15,
+		"RUN_EVENT_KIND_RUN_CANCELLED":  16,
+	}
+)
+
+func (x RunEventKind) Enum() *RunEventKind {
+	p := new(RunEventKind)
+	*p = x
+	return p
+}
+
+func (x RunEventKind) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (RunEventKind) Descriptor() protoreflect.EnumDescriptor {
+	return file_alur_orchestrator_v1_orchestrator_proto_enumTypes[3].Descriptor()
+}
+
+func (RunEventKind) Type() protoreflect.EnumType {
+	return &file_alur_orchestrator_v1_orchestrator_proto_enumTypes[3]
+}
+
+func (x RunEventKind) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use RunEventKind.Descriptor instead.
+func (RunEventKind) EnumDescriptor() ([]byte, []int) {
+	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{3}
+}
+
 // PipelineSpec describes one workflow. Users write it as YAML or JSON
 // (protojson field names).
 type PipelineSpec struct {
@@ -3263,7 +3375,10 @@ type RunEvent struct {
 	// message says what happened, for people.
 	Message string `protobuf:"bytes,5,opt,name=message,proto3" json:"message,omitempty"`
 	// trial is set when a trial finished.
-	Trial         *Trial `protobuf:"bytes,6,opt,name=trial,proto3" json:"trial,omitempty"`
+	Trial *Trial `protobuf:"bytes,6,opt,name=trial,proto3" json:"trial,omitempty"`
+	// kind says what happened, for programs: tests, tools and dashboards
+	// read it instead of the message, whose words may change.
+	Kind          RunEventKind `protobuf:"varint,7,opt,name=kind,proto3,enum=alur.orchestrator.v1.RunEventKind" json:"kind,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -3338,6 +3453,13 @@ func (x *RunEvent) GetTrial() *Trial {
 		return x.Trial
 	}
 	return nil
+}
+
+func (x *RunEvent) GetKind() RunEventKind {
+	if x != nil {
+		return x.Kind
+	}
+	return RunEventKind_RUN_EVENT_KIND_UNSPECIFIED
 }
 
 // WatchRunResponse carries one event.
@@ -3814,6 +3936,173 @@ func (x *PredictResponse) GetClassNames() []string {
 	return nil
 }
 
+// ListMetricsRequest asks for the objective metrics. It has no fields.
+type ListMetricsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListMetricsRequest) Reset() {
+	*x = ListMetricsRequest{}
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[48]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListMetricsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListMetricsRequest) ProtoMessage() {}
+
+func (x *ListMetricsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[48]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListMetricsRequest.ProtoReflect.Descriptor instead.
+func (*ListMetricsRequest) Descriptor() ([]byte, []int) {
+	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{48}
+}
+
+// ListMetricsResponse lists the objective metrics.
+type ListMetricsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// metrics are every metric Objective.metric accepts, classification
+	// first, by name within a task.
+	Metrics       []*MetricInfo `protobuf:"bytes,1,rep,name=metrics,proto3" json:"metrics,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListMetricsResponse) Reset() {
+	*x = ListMetricsResponse{}
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[49]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListMetricsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListMetricsResponse) ProtoMessage() {}
+
+func (x *ListMetricsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[49]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListMetricsResponse.ProtoReflect.Descriptor instead.
+func (*ListMetricsResponse) Descriptor() ([]byte, []int) {
+	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{49}
+}
+
+func (x *ListMetricsResponse) GetMetrics() []*MetricInfo {
+	if x != nil {
+		return x.Metrics
+	}
+	return nil
+}
+
+// MetricInfo describes one objective metric.
+type MetricInfo struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// name is the value for Objective.metric, such as "f1_macro".
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// task is the task whose models the metric scores.
+	Task v1.Task `protobuf:"varint,2,opt,name=task,proto3,enum=alur.data.v1.Task" json:"task,omitempty"`
+	// higher_is_better says which way the metric improves: false for the
+	// error metrics (log_loss, rmse, mae).
+	HigherIsBetter bool `protobuf:"varint,3,opt,name=higher_is_better,json=higherIsBetter,proto3" json:"higher_is_better,omitempty"`
+	// is_default says the metric is the task's default objective.
+	IsDefault bool `protobuf:"varint,4,opt,name=is_default,json=isDefault,proto3" json:"is_default,omitempty"`
+	// description says in a sentence what the metric measures.
+	Description   string `protobuf:"bytes,5,opt,name=description,proto3" json:"description,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MetricInfo) Reset() {
+	*x = MetricInfo{}
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[50]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MetricInfo) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MetricInfo) ProtoMessage() {}
+
+func (x *MetricInfo) ProtoReflect() protoreflect.Message {
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[50]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MetricInfo.ProtoReflect.Descriptor instead.
+func (*MetricInfo) Descriptor() ([]byte, []int) {
+	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{50}
+}
+
+func (x *MetricInfo) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *MetricInfo) GetTask() v1.Task {
+	if x != nil {
+		return x.Task
+	}
+	return v1.Task(0)
+}
+
+func (x *MetricInfo) GetHigherIsBetter() bool {
+	if x != nil {
+		return x.HigherIsBetter
+	}
+	return false
+}
+
+func (x *MetricInfo) GetIsDefault() bool {
+	if x != nil {
+		return x.IsDefault
+	}
+	return false
+}
+
+func (x *MetricInfo) GetDescription() string {
+	if x != nil {
+		return x.Description
+	}
+	return ""
+}
+
 // ModelVersion is one immutable version of a registered model: a run's
 // final model and the fitted transform it needs, with their lineage.
 type ModelVersion struct {
@@ -3868,7 +4157,7 @@ type ModelVersion struct {
 
 func (x *ModelVersion) Reset() {
 	*x = ModelVersion{}
-	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[48]
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3880,7 +4169,7 @@ func (x *ModelVersion) String() string {
 func (*ModelVersion) ProtoMessage() {}
 
 func (x *ModelVersion) ProtoReflect() protoreflect.Message {
-	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[48]
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3893,7 +4182,7 @@ func (x *ModelVersion) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ModelVersion.ProtoReflect.Descriptor instead.
 func (*ModelVersion) Descriptor() ([]byte, []int) {
-	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{48}
+	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *ModelVersion) GetName() string {
@@ -4052,7 +4341,7 @@ type ModelAlias struct {
 
 func (x *ModelAlias) Reset() {
 	*x = ModelAlias{}
-	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[49]
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4064,7 +4353,7 @@ func (x *ModelAlias) String() string {
 func (*ModelAlias) ProtoMessage() {}
 
 func (x *ModelAlias) ProtoReflect() protoreflect.Message {
-	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[49]
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4077,7 +4366,7 @@ func (x *ModelAlias) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ModelAlias.ProtoReflect.Descriptor instead.
 func (*ModelAlias) Descriptor() ([]byte, []int) {
-	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{49}
+	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *ModelAlias) GetAlias() string {
@@ -4142,7 +4431,7 @@ type RegisteredModel struct {
 
 func (x *RegisteredModel) Reset() {
 	*x = RegisteredModel{}
-	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[50]
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4154,7 +4443,7 @@ func (x *RegisteredModel) String() string {
 func (*RegisteredModel) ProtoMessage() {}
 
 func (x *RegisteredModel) ProtoReflect() protoreflect.Message {
-	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[50]
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4167,7 +4456,7 @@ func (x *RegisteredModel) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisteredModel.ProtoReflect.Descriptor instead.
 func (*RegisteredModel) Descriptor() ([]byte, []int) {
-	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{50}
+	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *RegisteredModel) GetName() string {
@@ -4223,7 +4512,7 @@ type RegisterModelRequest struct {
 
 func (x *RegisterModelRequest) Reset() {
 	*x = RegisterModelRequest{}
-	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[51]
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4235,7 +4524,7 @@ func (x *RegisterModelRequest) String() string {
 func (*RegisterModelRequest) ProtoMessage() {}
 
 func (x *RegisterModelRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[51]
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4248,7 +4537,7 @@ func (x *RegisterModelRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterModelRequest.ProtoReflect.Descriptor instead.
 func (*RegisterModelRequest) Descriptor() ([]byte, []int) {
-	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{51}
+	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *RegisterModelRequest) GetRunId() string {
@@ -4290,7 +4579,7 @@ type RegisterModelResponse struct {
 
 func (x *RegisterModelResponse) Reset() {
 	*x = RegisterModelResponse{}
-	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[52]
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4302,7 +4591,7 @@ func (x *RegisterModelResponse) String() string {
 func (*RegisterModelResponse) ProtoMessage() {}
 
 func (x *RegisterModelResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[52]
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4315,7 +4604,7 @@ func (x *RegisterModelResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterModelResponse.ProtoReflect.Descriptor instead.
 func (*RegisterModelResponse) Descriptor() ([]byte, []int) {
-	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{52}
+	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *RegisterModelResponse) GetVersion() *ModelVersion {
@@ -4334,7 +4623,7 @@ type ListModelsRequest struct {
 
 func (x *ListModelsRequest) Reset() {
 	*x = ListModelsRequest{}
-	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[53]
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4346,7 +4635,7 @@ func (x *ListModelsRequest) String() string {
 func (*ListModelsRequest) ProtoMessage() {}
 
 func (x *ListModelsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[53]
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4359,7 +4648,7 @@ func (x *ListModelsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListModelsRequest.ProtoReflect.Descriptor instead.
 func (*ListModelsRequest) Descriptor() ([]byte, []int) {
-	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{53}
+	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{56}
 }
 
 // ListModelsResponse lists the registered models.
@@ -4373,7 +4662,7 @@ type ListModelsResponse struct {
 
 func (x *ListModelsResponse) Reset() {
 	*x = ListModelsResponse{}
-	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[54]
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4385,7 +4674,7 @@ func (x *ListModelsResponse) String() string {
 func (*ListModelsResponse) ProtoMessage() {}
 
 func (x *ListModelsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[54]
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4398,7 +4687,7 @@ func (x *ListModelsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListModelsResponse.ProtoReflect.Descriptor instead.
 func (*ListModelsResponse) Descriptor() ([]byte, []int) {
-	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{54}
+	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{57}
 }
 
 func (x *ListModelsResponse) GetModels() []*RegisteredModel {
@@ -4419,7 +4708,7 @@ type GetModelRequest struct {
 
 func (x *GetModelRequest) Reset() {
 	*x = GetModelRequest{}
-	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[55]
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4431,7 +4720,7 @@ func (x *GetModelRequest) String() string {
 func (*GetModelRequest) ProtoMessage() {}
 
 func (x *GetModelRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[55]
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4444,7 +4733,7 @@ func (x *GetModelRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetModelRequest.ProtoReflect.Descriptor instead.
 func (*GetModelRequest) Descriptor() ([]byte, []int) {
-	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{55}
+	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{58}
 }
 
 func (x *GetModelRequest) GetRef() string {
@@ -4468,7 +4757,7 @@ type GetModelResponse struct {
 
 func (x *GetModelResponse) Reset() {
 	*x = GetModelResponse{}
-	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[56]
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[59]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4480,7 +4769,7 @@ func (x *GetModelResponse) String() string {
 func (*GetModelResponse) ProtoMessage() {}
 
 func (x *GetModelResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[56]
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[59]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4493,7 +4782,7 @@ func (x *GetModelResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetModelResponse.ProtoReflect.Descriptor instead.
 func (*GetModelResponse) Descriptor() ([]byte, []int) {
-	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{56}
+	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{59}
 }
 
 func (x *GetModelResponse) GetModel() *RegisteredModel {
@@ -4529,7 +4818,7 @@ type SetModelAliasRequest struct {
 
 func (x *SetModelAliasRequest) Reset() {
 	*x = SetModelAliasRequest{}
-	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[57]
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[60]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4541,7 +4830,7 @@ func (x *SetModelAliasRequest) String() string {
 func (*SetModelAliasRequest) ProtoMessage() {}
 
 func (x *SetModelAliasRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[57]
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[60]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4554,7 +4843,7 @@ func (x *SetModelAliasRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetModelAliasRequest.ProtoReflect.Descriptor instead.
 func (*SetModelAliasRequest) Descriptor() ([]byte, []int) {
-	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{57}
+	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{60}
 }
 
 func (x *SetModelAliasRequest) GetName() string {
@@ -4603,7 +4892,7 @@ type SetModelAliasResponse struct {
 
 func (x *SetModelAliasResponse) Reset() {
 	*x = SetModelAliasResponse{}
-	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[58]
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[61]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4615,7 +4904,7 @@ func (x *SetModelAliasResponse) String() string {
 func (*SetModelAliasResponse) ProtoMessage() {}
 
 func (x *SetModelAliasResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[58]
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[61]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4628,7 +4917,7 @@ func (x *SetModelAliasResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetModelAliasResponse.ProtoReflect.Descriptor instead.
 func (*SetModelAliasResponse) Descriptor() ([]byte, []int) {
-	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{58}
+	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{61}
 }
 
 func (x *SetModelAliasResponse) GetAlias() *ModelAlias {
@@ -4651,7 +4940,7 @@ type DeleteModelVersionRequest struct {
 
 func (x *DeleteModelVersionRequest) Reset() {
 	*x = DeleteModelVersionRequest{}
-	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[59]
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[62]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4663,7 +4952,7 @@ func (x *DeleteModelVersionRequest) String() string {
 func (*DeleteModelVersionRequest) ProtoMessage() {}
 
 func (x *DeleteModelVersionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[59]
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[62]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4676,7 +4965,7 @@ func (x *DeleteModelVersionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteModelVersionRequest.ProtoReflect.Descriptor instead.
 func (*DeleteModelVersionRequest) Descriptor() ([]byte, []int) {
-	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{59}
+	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{62}
 }
 
 func (x *DeleteModelVersionRequest) GetName() string {
@@ -4704,7 +4993,7 @@ type DeleteModelVersionResponse struct {
 
 func (x *DeleteModelVersionResponse) Reset() {
 	*x = DeleteModelVersionResponse{}
-	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[60]
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[63]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4716,7 +5005,7 @@ func (x *DeleteModelVersionResponse) String() string {
 func (*DeleteModelVersionResponse) ProtoMessage() {}
 
 func (x *DeleteModelVersionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[60]
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[63]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4729,7 +5018,7 @@ func (x *DeleteModelVersionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteModelVersionResponse.ProtoReflect.Descriptor instead.
 func (*DeleteModelVersionResponse) Descriptor() ([]byte, []int) {
-	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{60}
+	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{63}
 }
 
 func (x *DeleteModelVersionResponse) GetVersion() *ModelVersion {
@@ -4989,14 +5278,15 @@ const file_alur_orchestrator_v1_orchestrator_proto_rawDesc = "" +
 	"\x04runs\x18\x01 \x03(\v2\x19.alur.orchestrator.v1.RunR\x04runs\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"(\n" +
 	"\x0fWatchRunRequest\x12\x15\n" +
-	"\x06run_id\x18\x01 \x01(\tR\x05runId\"\xf4\x01\n" +
+	"\x06run_id\x18\x01 \x01(\tR\x05runId\"\xac\x02\n" +
 	"\bRunEvent\x12\x1a\n" +
 	"\bsequence\x18\x01 \x01(\x03R\bsequence\x12.\n" +
 	"\x04time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12;\n" +
 	"\trun_state\x18\x03 \x01(\x0e2\x1e.alur.orchestrator.v1.RunStateR\brunState\x12\x12\n" +
 	"\x04step\x18\x04 \x01(\tR\x04step\x12\x18\n" +
 	"\amessage\x18\x05 \x01(\tR\amessage\x121\n" +
-	"\x05trial\x18\x06 \x01(\v2\x1b.alur.orchestrator.v1.TrialR\x05trial\"H\n" +
+	"\x05trial\x18\x06 \x01(\v2\x1b.alur.orchestrator.v1.TrialR\x05trial\x126\n" +
+	"\x04kind\x18\a \x01(\x0e2\".alur.orchestrator.v1.RunEventKindR\x04kind\"H\n" +
 	"\x10WatchRunResponse\x124\n" +
 	"\x05event\x18\x01 \x01(\v2\x1e.alur.orchestrator.v1.RunEventR\x05event\")\n" +
 	"\x10CancelRunRequest\x12\x15\n" +
@@ -5019,7 +5309,18 @@ const file_alur_orchestrator_v1_orchestrator_proto_rawDesc = "" +
 	"\x0fPredictResponse\x12:\n" +
 	"\vpredictions\x18\x01 \x03(\v2\x18.alur.eval.v1.PredictionR\vpredictions\x12\x1f\n" +
 	"\vclass_names\x18\x02 \x03(\tR\n" +
-	"classNames\"\xbc\x05\n" +
+	"classNames\"\x14\n" +
+	"\x12ListMetricsRequest\"Q\n" +
+	"\x13ListMetricsResponse\x12:\n" +
+	"\ametrics\x18\x01 \x03(\v2 .alur.orchestrator.v1.MetricInfoR\ametrics\"\xb3\x01\n" +
+	"\n" +
+	"MetricInfo\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12&\n" +
+	"\x04task\x18\x02 \x01(\x0e2\x12.alur.data.v1.TaskR\x04task\x12(\n" +
+	"\x10higher_is_better\x18\x03 \x01(\bR\x0ehigherIsBetter\x12\x1d\n" +
+	"\n" +
+	"is_default\x18\x04 \x01(\bR\tisDefault\x12 \n" +
+	"\vdescription\x18\x05 \x01(\tR\vdescription\"\xbc\x05\n" +
 	"\fModelVersion\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\x03R\aversion\x12;\n" +
@@ -5111,7 +5412,26 @@ const file_alur_orchestrator_v1_orchestrator_proto_rawDesc = "" +
 	"\x17DRIFT_LEVEL_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12DRIFT_LEVEL_STABLE\x10\x01\x12\x18\n" +
 	"\x14DRIFT_LEVEL_MODERATE\x10\x02\x12\x15\n" +
-	"\x11DRIFT_LEVEL_MAJOR\x10\x032\xf8\x0e\n" +
+	"\x11DRIFT_LEVEL_MAJOR\x10\x03*\xbe\x04\n" +
+	"\fRunEventKind\x12\x1e\n" +
+	"\x1aRUN_EVENT_KIND_UNSPECIFIED\x10\x00\x12\x1d\n" +
+	"\x19RUN_EVENT_KIND_RUN_QUEUED\x10\x01\x12\x1e\n" +
+	"\x1aRUN_EVENT_KIND_RUN_STARTED\x10\x02\x12\x1e\n" +
+	"\x1aRUN_EVENT_KIND_RUN_RESUMED\x10\x03\x12\x1f\n" +
+	"\x1bRUN_EVENT_KIND_STEP_STARTED\x10\x04\x12 \n" +
+	"\x1cRUN_EVENT_KIND_STEP_PROGRESS\x10\x05\x12\x1f\n" +
+	"\x1bRUN_EVENT_KIND_STEP_RETRIED\x10\x06\x12 \n" +
+	"\x1cRUN_EVENT_KIND_STEP_FINISHED\x10\a\x12\x1e\n" +
+	"\x1aRUN_EVENT_KIND_STEP_CACHED\x10\b\x12\x1e\n" +
+	"\x1aRUN_EVENT_KIND_STEP_FAILED\x10\t\x12!\n" +
+	"\x1dRUN_EVENT_KIND_TRIAL_FINISHED\x10\n" +
+	"\x12\x1f\n" +
+	"\x1bRUN_EVENT_KIND_TRIAL_FAILED\x10\v\x12 \n" +
+	"\x1cRUN_EVENT_KIND_OBJECTIVE_MET\x10\f\x12 \n" +
+	"\x1cRUN_EVENT_KIND_REPORT_STORED\x10\r\x12 \n" +
+	"\x1cRUN_EVENT_KIND_RUN_SUCCEEDED\x10\x0e\x12\x1d\n" +
+	"\x19RUN_EVENT_KIND_RUN_FAILED\x10\x0f\x12 \n" +
+	"\x1cRUN_EVENT_KIND_RUN_CANCELLED\x10\x102\xdc\x0f\n" +
 	"\x13OrchestratorService\x12g\n" +
 	"\fUploadSource\x12).alur.orchestrator.v1.UploadSourceRequest\x1a*.alur.orchestrator.v1.UploadSourceResponse(\x01\x12Y\n" +
 	"\bStartRun\x12%.alur.orchestrator.v1.StartRunRequest\x1a&.alur.orchestrator.v1.StartRunResponse\x12S\n" +
@@ -5128,7 +5448,8 @@ const file_alur_orchestrator_v1_orchestrator_proto_rawDesc = "" +
 	"GetDataset\x12'.alur.orchestrator.v1.GetDatasetRequest\x1a(.alur.orchestrator.v1.GetDatasetResponse\x12n\n" +
 	"\x0fCompareVersions\x12,.alur.orchestrator.v1.CompareVersionsRequest\x1a-.alur.orchestrator.v1.CompareVersionsResponse\x12_\n" +
 	"\n" +
-	"RetrainRun\x12'.alur.orchestrator.v1.RetrainRunRequest\x1a(.alur.orchestrator.v1.RetrainRunResponse\x12h\n" +
+	"RetrainRun\x12'.alur.orchestrator.v1.RetrainRunRequest\x1a(.alur.orchestrator.v1.RetrainRunResponse\x12b\n" +
+	"\vListMetrics\x12(.alur.orchestrator.v1.ListMetricsRequest\x1a).alur.orchestrator.v1.ListMetricsResponse\x12h\n" +
 	"\rRegisterModel\x12*.alur.orchestrator.v1.RegisterModelRequest\x1a+.alur.orchestrator.v1.RegisterModelResponse\x12_\n" +
 	"\n" +
 	"ListModels\x12'.alur.orchestrator.v1.ListModelsRequest\x1a(.alur.orchestrator.v1.ListModelsResponse\x12Y\n" +
@@ -5148,209 +5469,218 @@ func file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP() []byte {
 	return file_alur_orchestrator_v1_orchestrator_proto_rawDescData
 }
 
-var file_alur_orchestrator_v1_orchestrator_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_alur_orchestrator_v1_orchestrator_proto_msgTypes = make([]protoimpl.MessageInfo, 65)
+var file_alur_orchestrator_v1_orchestrator_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
+var file_alur_orchestrator_v1_orchestrator_proto_msgTypes = make([]protoimpl.MessageInfo, 68)
 var file_alur_orchestrator_v1_orchestrator_proto_goTypes = []any{
 	(RunState)(0),                      // 0: alur.orchestrator.v1.RunState
 	(StepState)(0),                     // 1: alur.orchestrator.v1.StepState
 	(DriftLevel)(0),                    // 2: alur.orchestrator.v1.DriftLevel
-	(*PipelineSpec)(nil),               // 3: alur.orchestrator.v1.PipelineSpec
-	(*Source)(nil),                     // 4: alur.orchestrator.v1.Source
-	(*Candidate)(nil),                  // 5: alur.orchestrator.v1.Candidate
-	(*ParamRange)(nil),                 // 6: alur.orchestrator.v1.ParamRange
-	(*ParamValues)(nil),                // 7: alur.orchestrator.v1.ParamValues
-	(*Objective)(nil),                  // 8: alur.orchestrator.v1.Objective
-	(*Step)(nil),                       // 9: alur.orchestrator.v1.Step
-	(*Trial)(nil),                      // 10: alur.orchestrator.v1.Trial
-	(*Run)(nil),                        // 11: alur.orchestrator.v1.Run
-	(*Retrain)(nil),                    // 12: alur.orchestrator.v1.Retrain
-	(*DatasetRef)(nil),                 // 13: alur.orchestrator.v1.DatasetRef
-	(*Dataset)(nil),                    // 14: alur.orchestrator.v1.Dataset
-	(*DatasetVersion)(nil),             // 15: alur.orchestrator.v1.DatasetVersion
-	(*DriftReport)(nil),                // 16: alur.orchestrator.v1.DriftReport
-	(*RetypedColumn)(nil),              // 17: alur.orchestrator.v1.RetypedColumn
-	(*ColumnDrift)(nil),                // 18: alur.orchestrator.v1.ColumnDrift
-	(*AppendDatasetRequest)(nil),       // 19: alur.orchestrator.v1.AppendDatasetRequest
-	(*AppendDatasetResponse)(nil),      // 20: alur.orchestrator.v1.AppendDatasetResponse
-	(*ListDatasetsRequest)(nil),        // 21: alur.orchestrator.v1.ListDatasetsRequest
-	(*ListDatasetsResponse)(nil),       // 22: alur.orchestrator.v1.ListDatasetsResponse
-	(*GetDatasetRequest)(nil),          // 23: alur.orchestrator.v1.GetDatasetRequest
-	(*GetDatasetResponse)(nil),         // 24: alur.orchestrator.v1.GetDatasetResponse
-	(*CompareVersionsRequest)(nil),     // 25: alur.orchestrator.v1.CompareVersionsRequest
-	(*CompareVersionsResponse)(nil),    // 26: alur.orchestrator.v1.CompareVersionsResponse
-	(*RetrainRunRequest)(nil),          // 27: alur.orchestrator.v1.RetrainRunRequest
-	(*RetrainRunResponse)(nil),         // 28: alur.orchestrator.v1.RetrainRunResponse
-	(*LearningCurve)(nil),              // 29: alur.orchestrator.v1.LearningCurve
-	(*LearningCurvePoint)(nil),         // 30: alur.orchestrator.v1.LearningCurvePoint
-	(*Artifact)(nil),                   // 31: alur.orchestrator.v1.Artifact
-	(*UploadSourceRequest)(nil),        // 32: alur.orchestrator.v1.UploadSourceRequest
-	(*UploadSourceResponse)(nil),       // 33: alur.orchestrator.v1.UploadSourceResponse
-	(*StartRunRequest)(nil),            // 34: alur.orchestrator.v1.StartRunRequest
-	(*StartRunResponse)(nil),           // 35: alur.orchestrator.v1.StartRunResponse
-	(*GetRunRequest)(nil),              // 36: alur.orchestrator.v1.GetRunRequest
-	(*GetRunResponse)(nil),             // 37: alur.orchestrator.v1.GetRunResponse
-	(*ListRunsRequest)(nil),            // 38: alur.orchestrator.v1.ListRunsRequest
-	(*ListRunsResponse)(nil),           // 39: alur.orchestrator.v1.ListRunsResponse
-	(*WatchRunRequest)(nil),            // 40: alur.orchestrator.v1.WatchRunRequest
-	(*RunEvent)(nil),                   // 41: alur.orchestrator.v1.RunEvent
-	(*WatchRunResponse)(nil),           // 42: alur.orchestrator.v1.WatchRunResponse
-	(*CancelRunRequest)(nil),           // 43: alur.orchestrator.v1.CancelRunRequest
-	(*CancelRunResponse)(nil),          // 44: alur.orchestrator.v1.CancelRunResponse
-	(*ListArtifactsRequest)(nil),       // 45: alur.orchestrator.v1.ListArtifactsRequest
-	(*ListArtifactsResponse)(nil),      // 46: alur.orchestrator.v1.ListArtifactsResponse
-	(*GetArtifactRequest)(nil),         // 47: alur.orchestrator.v1.GetArtifactRequest
-	(*GetArtifactResponse)(nil),        // 48: alur.orchestrator.v1.GetArtifactResponse
-	(*PredictRequest)(nil),             // 49: alur.orchestrator.v1.PredictRequest
-	(*PredictResponse)(nil),            // 50: alur.orchestrator.v1.PredictResponse
-	(*ModelVersion)(nil),               // 51: alur.orchestrator.v1.ModelVersion
-	(*ModelAlias)(nil),                 // 52: alur.orchestrator.v1.ModelAlias
-	(*RegisteredModel)(nil),            // 53: alur.orchestrator.v1.RegisteredModel
-	(*RegisterModelRequest)(nil),       // 54: alur.orchestrator.v1.RegisterModelRequest
-	(*RegisterModelResponse)(nil),      // 55: alur.orchestrator.v1.RegisterModelResponse
-	(*ListModelsRequest)(nil),          // 56: alur.orchestrator.v1.ListModelsRequest
-	(*ListModelsResponse)(nil),         // 57: alur.orchestrator.v1.ListModelsResponse
-	(*GetModelRequest)(nil),            // 58: alur.orchestrator.v1.GetModelRequest
-	(*GetModelResponse)(nil),           // 59: alur.orchestrator.v1.GetModelResponse
-	(*SetModelAliasRequest)(nil),       // 60: alur.orchestrator.v1.SetModelAliasRequest
-	(*SetModelAliasResponse)(nil),      // 61: alur.orchestrator.v1.SetModelAliasResponse
-	(*DeleteModelVersionRequest)(nil),  // 62: alur.orchestrator.v1.DeleteModelVersionRequest
-	(*DeleteModelVersionResponse)(nil), // 63: alur.orchestrator.v1.DeleteModelVersionResponse
-	nil,                                // 64: alur.orchestrator.v1.Candidate.ParamsEntry
-	nil,                                // 65: alur.orchestrator.v1.Candidate.GridEntry
-	nil,                                // 66: alur.orchestrator.v1.Candidate.RangesEntry
-	nil,                                // 67: alur.orchestrator.v1.Trial.ParamsEntry
-	(v1.Task)(0),                       // 68: alur.data.v1.Task
-	(*v11.PrepareOptions)(nil),         // 69: alur.prep.v1.PrepareOptions
-	(*v12.CsvOptions)(nil),             // 70: alur.ingest.v1.CsvOptions
-	(*timestamppb.Timestamp)(nil),      // 71: google.protobuf.Timestamp
-	(*v1.Metrics)(nil),                 // 72: alur.data.v1.Metrics
-	(*v12.IngestReport)(nil),           // 73: alur.ingest.v1.IngestReport
-	(*v1.Schema)(nil),                  // 74: alur.data.v1.Schema
-	(v1.ColumnType)(0),                 // 75: alur.data.v1.ColumnType
-	(*v1.RawRows)(nil),                 // 76: alur.data.v1.RawRows
-	(*v13.Prediction)(nil),             // 77: alur.eval.v1.Prediction
+	(RunEventKind)(0),                  // 3: alur.orchestrator.v1.RunEventKind
+	(*PipelineSpec)(nil),               // 4: alur.orchestrator.v1.PipelineSpec
+	(*Source)(nil),                     // 5: alur.orchestrator.v1.Source
+	(*Candidate)(nil),                  // 6: alur.orchestrator.v1.Candidate
+	(*ParamRange)(nil),                 // 7: alur.orchestrator.v1.ParamRange
+	(*ParamValues)(nil),                // 8: alur.orchestrator.v1.ParamValues
+	(*Objective)(nil),                  // 9: alur.orchestrator.v1.Objective
+	(*Step)(nil),                       // 10: alur.orchestrator.v1.Step
+	(*Trial)(nil),                      // 11: alur.orchestrator.v1.Trial
+	(*Run)(nil),                        // 12: alur.orchestrator.v1.Run
+	(*Retrain)(nil),                    // 13: alur.orchestrator.v1.Retrain
+	(*DatasetRef)(nil),                 // 14: alur.orchestrator.v1.DatasetRef
+	(*Dataset)(nil),                    // 15: alur.orchestrator.v1.Dataset
+	(*DatasetVersion)(nil),             // 16: alur.orchestrator.v1.DatasetVersion
+	(*DriftReport)(nil),                // 17: alur.orchestrator.v1.DriftReport
+	(*RetypedColumn)(nil),              // 18: alur.orchestrator.v1.RetypedColumn
+	(*ColumnDrift)(nil),                // 19: alur.orchestrator.v1.ColumnDrift
+	(*AppendDatasetRequest)(nil),       // 20: alur.orchestrator.v1.AppendDatasetRequest
+	(*AppendDatasetResponse)(nil),      // 21: alur.orchestrator.v1.AppendDatasetResponse
+	(*ListDatasetsRequest)(nil),        // 22: alur.orchestrator.v1.ListDatasetsRequest
+	(*ListDatasetsResponse)(nil),       // 23: alur.orchestrator.v1.ListDatasetsResponse
+	(*GetDatasetRequest)(nil),          // 24: alur.orchestrator.v1.GetDatasetRequest
+	(*GetDatasetResponse)(nil),         // 25: alur.orchestrator.v1.GetDatasetResponse
+	(*CompareVersionsRequest)(nil),     // 26: alur.orchestrator.v1.CompareVersionsRequest
+	(*CompareVersionsResponse)(nil),    // 27: alur.orchestrator.v1.CompareVersionsResponse
+	(*RetrainRunRequest)(nil),          // 28: alur.orchestrator.v1.RetrainRunRequest
+	(*RetrainRunResponse)(nil),         // 29: alur.orchestrator.v1.RetrainRunResponse
+	(*LearningCurve)(nil),              // 30: alur.orchestrator.v1.LearningCurve
+	(*LearningCurvePoint)(nil),         // 31: alur.orchestrator.v1.LearningCurvePoint
+	(*Artifact)(nil),                   // 32: alur.orchestrator.v1.Artifact
+	(*UploadSourceRequest)(nil),        // 33: alur.orchestrator.v1.UploadSourceRequest
+	(*UploadSourceResponse)(nil),       // 34: alur.orchestrator.v1.UploadSourceResponse
+	(*StartRunRequest)(nil),            // 35: alur.orchestrator.v1.StartRunRequest
+	(*StartRunResponse)(nil),           // 36: alur.orchestrator.v1.StartRunResponse
+	(*GetRunRequest)(nil),              // 37: alur.orchestrator.v1.GetRunRequest
+	(*GetRunResponse)(nil),             // 38: alur.orchestrator.v1.GetRunResponse
+	(*ListRunsRequest)(nil),            // 39: alur.orchestrator.v1.ListRunsRequest
+	(*ListRunsResponse)(nil),           // 40: alur.orchestrator.v1.ListRunsResponse
+	(*WatchRunRequest)(nil),            // 41: alur.orchestrator.v1.WatchRunRequest
+	(*RunEvent)(nil),                   // 42: alur.orchestrator.v1.RunEvent
+	(*WatchRunResponse)(nil),           // 43: alur.orchestrator.v1.WatchRunResponse
+	(*CancelRunRequest)(nil),           // 44: alur.orchestrator.v1.CancelRunRequest
+	(*CancelRunResponse)(nil),          // 45: alur.orchestrator.v1.CancelRunResponse
+	(*ListArtifactsRequest)(nil),       // 46: alur.orchestrator.v1.ListArtifactsRequest
+	(*ListArtifactsResponse)(nil),      // 47: alur.orchestrator.v1.ListArtifactsResponse
+	(*GetArtifactRequest)(nil),         // 48: alur.orchestrator.v1.GetArtifactRequest
+	(*GetArtifactResponse)(nil),        // 49: alur.orchestrator.v1.GetArtifactResponse
+	(*PredictRequest)(nil),             // 50: alur.orchestrator.v1.PredictRequest
+	(*PredictResponse)(nil),            // 51: alur.orchestrator.v1.PredictResponse
+	(*ListMetricsRequest)(nil),         // 52: alur.orchestrator.v1.ListMetricsRequest
+	(*ListMetricsResponse)(nil),        // 53: alur.orchestrator.v1.ListMetricsResponse
+	(*MetricInfo)(nil),                 // 54: alur.orchestrator.v1.MetricInfo
+	(*ModelVersion)(nil),               // 55: alur.orchestrator.v1.ModelVersion
+	(*ModelAlias)(nil),                 // 56: alur.orchestrator.v1.ModelAlias
+	(*RegisteredModel)(nil),            // 57: alur.orchestrator.v1.RegisteredModel
+	(*RegisterModelRequest)(nil),       // 58: alur.orchestrator.v1.RegisterModelRequest
+	(*RegisterModelResponse)(nil),      // 59: alur.orchestrator.v1.RegisterModelResponse
+	(*ListModelsRequest)(nil),          // 60: alur.orchestrator.v1.ListModelsRequest
+	(*ListModelsResponse)(nil),         // 61: alur.orchestrator.v1.ListModelsResponse
+	(*GetModelRequest)(nil),            // 62: alur.orchestrator.v1.GetModelRequest
+	(*GetModelResponse)(nil),           // 63: alur.orchestrator.v1.GetModelResponse
+	(*SetModelAliasRequest)(nil),       // 64: alur.orchestrator.v1.SetModelAliasRequest
+	(*SetModelAliasResponse)(nil),      // 65: alur.orchestrator.v1.SetModelAliasResponse
+	(*DeleteModelVersionRequest)(nil),  // 66: alur.orchestrator.v1.DeleteModelVersionRequest
+	(*DeleteModelVersionResponse)(nil), // 67: alur.orchestrator.v1.DeleteModelVersionResponse
+	nil,                                // 68: alur.orchestrator.v1.Candidate.ParamsEntry
+	nil,                                // 69: alur.orchestrator.v1.Candidate.GridEntry
+	nil,                                // 70: alur.orchestrator.v1.Candidate.RangesEntry
+	nil,                                // 71: alur.orchestrator.v1.Trial.ParamsEntry
+	(v1.Task)(0),                       // 72: alur.data.v1.Task
+	(*v11.PrepareOptions)(nil),         // 73: alur.prep.v1.PrepareOptions
+	(*v12.CsvOptions)(nil),             // 74: alur.ingest.v1.CsvOptions
+	(*timestamppb.Timestamp)(nil),      // 75: google.protobuf.Timestamp
+	(*v1.Metrics)(nil),                 // 76: alur.data.v1.Metrics
+	(*v12.IngestReport)(nil),           // 77: alur.ingest.v1.IngestReport
+	(*v1.Schema)(nil),                  // 78: alur.data.v1.Schema
+	(v1.ColumnType)(0),                 // 79: alur.data.v1.ColumnType
+	(*v1.RawRows)(nil),                 // 80: alur.data.v1.RawRows
+	(*v13.Prediction)(nil),             // 81: alur.eval.v1.Prediction
 }
 var file_alur_orchestrator_v1_orchestrator_proto_depIdxs = []int32{
-	4,  // 0: alur.orchestrator.v1.PipelineSpec.source:type_name -> alur.orchestrator.v1.Source
-	68, // 1: alur.orchestrator.v1.PipelineSpec.task:type_name -> alur.data.v1.Task
-	69, // 2: alur.orchestrator.v1.PipelineSpec.prepare:type_name -> alur.prep.v1.PrepareOptions
-	5,  // 3: alur.orchestrator.v1.PipelineSpec.candidates:type_name -> alur.orchestrator.v1.Candidate
-	8,  // 4: alur.orchestrator.v1.PipelineSpec.objective:type_name -> alur.orchestrator.v1.Objective
-	13, // 5: alur.orchestrator.v1.Source.dataset:type_name -> alur.orchestrator.v1.DatasetRef
-	70, // 6: alur.orchestrator.v1.Source.csv:type_name -> alur.ingest.v1.CsvOptions
-	64, // 7: alur.orchestrator.v1.Candidate.params:type_name -> alur.orchestrator.v1.Candidate.ParamsEntry
-	65, // 8: alur.orchestrator.v1.Candidate.grid:type_name -> alur.orchestrator.v1.Candidate.GridEntry
-	66, // 9: alur.orchestrator.v1.Candidate.ranges:type_name -> alur.orchestrator.v1.Candidate.RangesEntry
-	1,  // 10: alur.orchestrator.v1.Step.state:type_name -> alur.orchestrator.v1.StepState
-	71, // 11: alur.orchestrator.v1.Step.start_time:type_name -> google.protobuf.Timestamp
-	71, // 12: alur.orchestrator.v1.Step.end_time:type_name -> google.protobuf.Timestamp
-	67, // 13: alur.orchestrator.v1.Trial.params:type_name -> alur.orchestrator.v1.Trial.ParamsEntry
-	72, // 14: alur.orchestrator.v1.Trial.validation_metrics:type_name -> alur.data.v1.Metrics
-	3,  // 15: alur.orchestrator.v1.Run.spec:type_name -> alur.orchestrator.v1.PipelineSpec
-	0,  // 16: alur.orchestrator.v1.Run.state:type_name -> alur.orchestrator.v1.RunState
-	71, // 17: alur.orchestrator.v1.Run.create_time:type_name -> google.protobuf.Timestamp
-	71, // 18: alur.orchestrator.v1.Run.end_time:type_name -> google.protobuf.Timestamp
-	9,  // 19: alur.orchestrator.v1.Run.steps:type_name -> alur.orchestrator.v1.Step
-	10, // 20: alur.orchestrator.v1.Run.trials:type_name -> alur.orchestrator.v1.Trial
-	72, // 21: alur.orchestrator.v1.Run.test_metrics:type_name -> alur.data.v1.Metrics
-	68, // 22: alur.orchestrator.v1.Run.task:type_name -> alur.data.v1.Task
-	30, // 23: alur.orchestrator.v1.Run.learning_curve:type_name -> alur.orchestrator.v1.LearningCurvePoint
-	12, // 24: alur.orchestrator.v1.Run.retrain:type_name -> alur.orchestrator.v1.Retrain
-	73, // 25: alur.orchestrator.v1.Run.ingest_report:type_name -> alur.ingest.v1.IngestReport
-	71, // 26: alur.orchestrator.v1.Dataset.create_time:type_name -> google.protobuf.Timestamp
-	15, // 27: alur.orchestrator.v1.Dataset.versions:type_name -> alur.orchestrator.v1.DatasetVersion
-	71, // 28: alur.orchestrator.v1.DatasetVersion.create_time:type_name -> google.protobuf.Timestamp
-	74, // 29: alur.orchestrator.v1.DatasetVersion.schema:type_name -> alur.data.v1.Schema
-	16, // 30: alur.orchestrator.v1.DatasetVersion.drift:type_name -> alur.orchestrator.v1.DriftReport
-	73, // 31: alur.orchestrator.v1.DatasetVersion.ingest_report:type_name -> alur.ingest.v1.IngestReport
-	17, // 32: alur.orchestrator.v1.DriftReport.retyped_columns:type_name -> alur.orchestrator.v1.RetypedColumn
-	18, // 33: alur.orchestrator.v1.DriftReport.columns:type_name -> alur.orchestrator.v1.ColumnDrift
-	2,  // 34: alur.orchestrator.v1.DriftReport.level:type_name -> alur.orchestrator.v1.DriftLevel
-	75, // 35: alur.orchestrator.v1.RetypedColumn.from_type:type_name -> alur.data.v1.ColumnType
-	75, // 36: alur.orchestrator.v1.RetypedColumn.to_type:type_name -> alur.data.v1.ColumnType
-	75, // 37: alur.orchestrator.v1.ColumnDrift.type:type_name -> alur.data.v1.ColumnType
-	2,  // 38: alur.orchestrator.v1.ColumnDrift.level:type_name -> alur.orchestrator.v1.DriftLevel
-	4,  // 39: alur.orchestrator.v1.AppendDatasetRequest.source:type_name -> alur.orchestrator.v1.Source
-	15, // 40: alur.orchestrator.v1.AppendDatasetResponse.version:type_name -> alur.orchestrator.v1.DatasetVersion
-	14, // 41: alur.orchestrator.v1.ListDatasetsResponse.datasets:type_name -> alur.orchestrator.v1.Dataset
-	14, // 42: alur.orchestrator.v1.GetDatasetResponse.dataset:type_name -> alur.orchestrator.v1.Dataset
-	16, // 43: alur.orchestrator.v1.CompareVersionsResponse.report:type_name -> alur.orchestrator.v1.DriftReport
-	11, // 44: alur.orchestrator.v1.RetrainRunResponse.run:type_name -> alur.orchestrator.v1.Run
-	30, // 45: alur.orchestrator.v1.LearningCurve.points:type_name -> alur.orchestrator.v1.LearningCurvePoint
-	71, // 46: alur.orchestrator.v1.Artifact.create_time:type_name -> google.protobuf.Timestamp
-	31, // 47: alur.orchestrator.v1.UploadSourceResponse.artifact:type_name -> alur.orchestrator.v1.Artifact
-	3,  // 48: alur.orchestrator.v1.StartRunRequest.spec:type_name -> alur.orchestrator.v1.PipelineSpec
-	11, // 49: alur.orchestrator.v1.StartRunResponse.run:type_name -> alur.orchestrator.v1.Run
-	11, // 50: alur.orchestrator.v1.GetRunResponse.run:type_name -> alur.orchestrator.v1.Run
-	11, // 51: alur.orchestrator.v1.ListRunsResponse.runs:type_name -> alur.orchestrator.v1.Run
-	71, // 52: alur.orchestrator.v1.RunEvent.time:type_name -> google.protobuf.Timestamp
-	0,  // 53: alur.orchestrator.v1.RunEvent.run_state:type_name -> alur.orchestrator.v1.RunState
-	10, // 54: alur.orchestrator.v1.RunEvent.trial:type_name -> alur.orchestrator.v1.Trial
-	41, // 55: alur.orchestrator.v1.WatchRunResponse.event:type_name -> alur.orchestrator.v1.RunEvent
-	11, // 56: alur.orchestrator.v1.CancelRunResponse.run:type_name -> alur.orchestrator.v1.Run
-	31, // 57: alur.orchestrator.v1.ListArtifactsResponse.artifacts:type_name -> alur.orchestrator.v1.Artifact
-	31, // 58: alur.orchestrator.v1.GetArtifactResponse.artifact:type_name -> alur.orchestrator.v1.Artifact
-	76, // 59: alur.orchestrator.v1.PredictRequest.rows:type_name -> alur.data.v1.RawRows
-	77, // 60: alur.orchestrator.v1.PredictResponse.predictions:type_name -> alur.eval.v1.Prediction
-	71, // 61: alur.orchestrator.v1.ModelVersion.create_time:type_name -> google.protobuf.Timestamp
-	74, // 62: alur.orchestrator.v1.ModelVersion.input_schema:type_name -> alur.data.v1.Schema
-	68, // 63: alur.orchestrator.v1.ModelVersion.task:type_name -> alur.data.v1.Task
-	13, // 64: alur.orchestrator.v1.ModelVersion.dataset:type_name -> alur.orchestrator.v1.DatasetRef
-	71, // 65: alur.orchestrator.v1.ModelAlias.update_time:type_name -> google.protobuf.Timestamp
-	71, // 66: alur.orchestrator.v1.RegisteredModel.create_time:type_name -> google.protobuf.Timestamp
-	51, // 67: alur.orchestrator.v1.RegisteredModel.versions:type_name -> alur.orchestrator.v1.ModelVersion
-	52, // 68: alur.orchestrator.v1.RegisteredModel.aliases:type_name -> alur.orchestrator.v1.ModelAlias
-	51, // 69: alur.orchestrator.v1.RegisterModelResponse.version:type_name -> alur.orchestrator.v1.ModelVersion
-	53, // 70: alur.orchestrator.v1.ListModelsResponse.models:type_name -> alur.orchestrator.v1.RegisteredModel
-	53, // 71: alur.orchestrator.v1.GetModelResponse.model:type_name -> alur.orchestrator.v1.RegisteredModel
-	51, // 72: alur.orchestrator.v1.GetModelResponse.version:type_name -> alur.orchestrator.v1.ModelVersion
-	52, // 73: alur.orchestrator.v1.SetModelAliasResponse.alias:type_name -> alur.orchestrator.v1.ModelAlias
-	51, // 74: alur.orchestrator.v1.DeleteModelVersionResponse.version:type_name -> alur.orchestrator.v1.ModelVersion
-	7,  // 75: alur.orchestrator.v1.Candidate.GridEntry.value:type_name -> alur.orchestrator.v1.ParamValues
-	6,  // 76: alur.orchestrator.v1.Candidate.RangesEntry.value:type_name -> alur.orchestrator.v1.ParamRange
-	32, // 77: alur.orchestrator.v1.OrchestratorService.UploadSource:input_type -> alur.orchestrator.v1.UploadSourceRequest
-	34, // 78: alur.orchestrator.v1.OrchestratorService.StartRun:input_type -> alur.orchestrator.v1.StartRunRequest
-	36, // 79: alur.orchestrator.v1.OrchestratorService.GetRun:input_type -> alur.orchestrator.v1.GetRunRequest
-	38, // 80: alur.orchestrator.v1.OrchestratorService.ListRuns:input_type -> alur.orchestrator.v1.ListRunsRequest
-	40, // 81: alur.orchestrator.v1.OrchestratorService.WatchRun:input_type -> alur.orchestrator.v1.WatchRunRequest
-	43, // 82: alur.orchestrator.v1.OrchestratorService.CancelRun:input_type -> alur.orchestrator.v1.CancelRunRequest
-	45, // 83: alur.orchestrator.v1.OrchestratorService.ListArtifacts:input_type -> alur.orchestrator.v1.ListArtifactsRequest
-	47, // 84: alur.orchestrator.v1.OrchestratorService.GetArtifact:input_type -> alur.orchestrator.v1.GetArtifactRequest
-	49, // 85: alur.orchestrator.v1.OrchestratorService.Predict:input_type -> alur.orchestrator.v1.PredictRequest
-	19, // 86: alur.orchestrator.v1.OrchestratorService.AppendDataset:input_type -> alur.orchestrator.v1.AppendDatasetRequest
-	21, // 87: alur.orchestrator.v1.OrchestratorService.ListDatasets:input_type -> alur.orchestrator.v1.ListDatasetsRequest
-	23, // 88: alur.orchestrator.v1.OrchestratorService.GetDataset:input_type -> alur.orchestrator.v1.GetDatasetRequest
-	25, // 89: alur.orchestrator.v1.OrchestratorService.CompareVersions:input_type -> alur.orchestrator.v1.CompareVersionsRequest
-	27, // 90: alur.orchestrator.v1.OrchestratorService.RetrainRun:input_type -> alur.orchestrator.v1.RetrainRunRequest
-	54, // 91: alur.orchestrator.v1.OrchestratorService.RegisterModel:input_type -> alur.orchestrator.v1.RegisterModelRequest
-	56, // 92: alur.orchestrator.v1.OrchestratorService.ListModels:input_type -> alur.orchestrator.v1.ListModelsRequest
-	58, // 93: alur.orchestrator.v1.OrchestratorService.GetModel:input_type -> alur.orchestrator.v1.GetModelRequest
-	60, // 94: alur.orchestrator.v1.OrchestratorService.SetModelAlias:input_type -> alur.orchestrator.v1.SetModelAliasRequest
-	62, // 95: alur.orchestrator.v1.OrchestratorService.DeleteModelVersion:input_type -> alur.orchestrator.v1.DeleteModelVersionRequest
-	33, // 96: alur.orchestrator.v1.OrchestratorService.UploadSource:output_type -> alur.orchestrator.v1.UploadSourceResponse
-	35, // 97: alur.orchestrator.v1.OrchestratorService.StartRun:output_type -> alur.orchestrator.v1.StartRunResponse
-	37, // 98: alur.orchestrator.v1.OrchestratorService.GetRun:output_type -> alur.orchestrator.v1.GetRunResponse
-	39, // 99: alur.orchestrator.v1.OrchestratorService.ListRuns:output_type -> alur.orchestrator.v1.ListRunsResponse
-	42, // 100: alur.orchestrator.v1.OrchestratorService.WatchRun:output_type -> alur.orchestrator.v1.WatchRunResponse
-	44, // 101: alur.orchestrator.v1.OrchestratorService.CancelRun:output_type -> alur.orchestrator.v1.CancelRunResponse
-	46, // 102: alur.orchestrator.v1.OrchestratorService.ListArtifacts:output_type -> alur.orchestrator.v1.ListArtifactsResponse
-	48, // 103: alur.orchestrator.v1.OrchestratorService.GetArtifact:output_type -> alur.orchestrator.v1.GetArtifactResponse
-	50, // 104: alur.orchestrator.v1.OrchestratorService.Predict:output_type -> alur.orchestrator.v1.PredictResponse
-	20, // 105: alur.orchestrator.v1.OrchestratorService.AppendDataset:output_type -> alur.orchestrator.v1.AppendDatasetResponse
-	22, // 106: alur.orchestrator.v1.OrchestratorService.ListDatasets:output_type -> alur.orchestrator.v1.ListDatasetsResponse
-	24, // 107: alur.orchestrator.v1.OrchestratorService.GetDataset:output_type -> alur.orchestrator.v1.GetDatasetResponse
-	26, // 108: alur.orchestrator.v1.OrchestratorService.CompareVersions:output_type -> alur.orchestrator.v1.CompareVersionsResponse
-	28, // 109: alur.orchestrator.v1.OrchestratorService.RetrainRun:output_type -> alur.orchestrator.v1.RetrainRunResponse
-	55, // 110: alur.orchestrator.v1.OrchestratorService.RegisterModel:output_type -> alur.orchestrator.v1.RegisterModelResponse
-	57, // 111: alur.orchestrator.v1.OrchestratorService.ListModels:output_type -> alur.orchestrator.v1.ListModelsResponse
-	59, // 112: alur.orchestrator.v1.OrchestratorService.GetModel:output_type -> alur.orchestrator.v1.GetModelResponse
-	61, // 113: alur.orchestrator.v1.OrchestratorService.SetModelAlias:output_type -> alur.orchestrator.v1.SetModelAliasResponse
-	63, // 114: alur.orchestrator.v1.OrchestratorService.DeleteModelVersion:output_type -> alur.orchestrator.v1.DeleteModelVersionResponse
-	96, // [96:115] is the sub-list for method output_type
-	77, // [77:96] is the sub-list for method input_type
-	77, // [77:77] is the sub-list for extension type_name
-	77, // [77:77] is the sub-list for extension extendee
-	0,  // [0:77] is the sub-list for field type_name
+	5,   // 0: alur.orchestrator.v1.PipelineSpec.source:type_name -> alur.orchestrator.v1.Source
+	72,  // 1: alur.orchestrator.v1.PipelineSpec.task:type_name -> alur.data.v1.Task
+	73,  // 2: alur.orchestrator.v1.PipelineSpec.prepare:type_name -> alur.prep.v1.PrepareOptions
+	6,   // 3: alur.orchestrator.v1.PipelineSpec.candidates:type_name -> alur.orchestrator.v1.Candidate
+	9,   // 4: alur.orchestrator.v1.PipelineSpec.objective:type_name -> alur.orchestrator.v1.Objective
+	14,  // 5: alur.orchestrator.v1.Source.dataset:type_name -> alur.orchestrator.v1.DatasetRef
+	74,  // 6: alur.orchestrator.v1.Source.csv:type_name -> alur.ingest.v1.CsvOptions
+	68,  // 7: alur.orchestrator.v1.Candidate.params:type_name -> alur.orchestrator.v1.Candidate.ParamsEntry
+	69,  // 8: alur.orchestrator.v1.Candidate.grid:type_name -> alur.orchestrator.v1.Candidate.GridEntry
+	70,  // 9: alur.orchestrator.v1.Candidate.ranges:type_name -> alur.orchestrator.v1.Candidate.RangesEntry
+	1,   // 10: alur.orchestrator.v1.Step.state:type_name -> alur.orchestrator.v1.StepState
+	75,  // 11: alur.orchestrator.v1.Step.start_time:type_name -> google.protobuf.Timestamp
+	75,  // 12: alur.orchestrator.v1.Step.end_time:type_name -> google.protobuf.Timestamp
+	71,  // 13: alur.orchestrator.v1.Trial.params:type_name -> alur.orchestrator.v1.Trial.ParamsEntry
+	76,  // 14: alur.orchestrator.v1.Trial.validation_metrics:type_name -> alur.data.v1.Metrics
+	4,   // 15: alur.orchestrator.v1.Run.spec:type_name -> alur.orchestrator.v1.PipelineSpec
+	0,   // 16: alur.orchestrator.v1.Run.state:type_name -> alur.orchestrator.v1.RunState
+	75,  // 17: alur.orchestrator.v1.Run.create_time:type_name -> google.protobuf.Timestamp
+	75,  // 18: alur.orchestrator.v1.Run.end_time:type_name -> google.protobuf.Timestamp
+	10,  // 19: alur.orchestrator.v1.Run.steps:type_name -> alur.orchestrator.v1.Step
+	11,  // 20: alur.orchestrator.v1.Run.trials:type_name -> alur.orchestrator.v1.Trial
+	76,  // 21: alur.orchestrator.v1.Run.test_metrics:type_name -> alur.data.v1.Metrics
+	72,  // 22: alur.orchestrator.v1.Run.task:type_name -> alur.data.v1.Task
+	31,  // 23: alur.orchestrator.v1.Run.learning_curve:type_name -> alur.orchestrator.v1.LearningCurvePoint
+	13,  // 24: alur.orchestrator.v1.Run.retrain:type_name -> alur.orchestrator.v1.Retrain
+	77,  // 25: alur.orchestrator.v1.Run.ingest_report:type_name -> alur.ingest.v1.IngestReport
+	75,  // 26: alur.orchestrator.v1.Dataset.create_time:type_name -> google.protobuf.Timestamp
+	16,  // 27: alur.orchestrator.v1.Dataset.versions:type_name -> alur.orchestrator.v1.DatasetVersion
+	75,  // 28: alur.orchestrator.v1.DatasetVersion.create_time:type_name -> google.protobuf.Timestamp
+	78,  // 29: alur.orchestrator.v1.DatasetVersion.schema:type_name -> alur.data.v1.Schema
+	17,  // 30: alur.orchestrator.v1.DatasetVersion.drift:type_name -> alur.orchestrator.v1.DriftReport
+	77,  // 31: alur.orchestrator.v1.DatasetVersion.ingest_report:type_name -> alur.ingest.v1.IngestReport
+	18,  // 32: alur.orchestrator.v1.DriftReport.retyped_columns:type_name -> alur.orchestrator.v1.RetypedColumn
+	19,  // 33: alur.orchestrator.v1.DriftReport.columns:type_name -> alur.orchestrator.v1.ColumnDrift
+	2,   // 34: alur.orchestrator.v1.DriftReport.level:type_name -> alur.orchestrator.v1.DriftLevel
+	79,  // 35: alur.orchestrator.v1.RetypedColumn.from_type:type_name -> alur.data.v1.ColumnType
+	79,  // 36: alur.orchestrator.v1.RetypedColumn.to_type:type_name -> alur.data.v1.ColumnType
+	79,  // 37: alur.orchestrator.v1.ColumnDrift.type:type_name -> alur.data.v1.ColumnType
+	2,   // 38: alur.orchestrator.v1.ColumnDrift.level:type_name -> alur.orchestrator.v1.DriftLevel
+	5,   // 39: alur.orchestrator.v1.AppendDatasetRequest.source:type_name -> alur.orchestrator.v1.Source
+	16,  // 40: alur.orchestrator.v1.AppendDatasetResponse.version:type_name -> alur.orchestrator.v1.DatasetVersion
+	15,  // 41: alur.orchestrator.v1.ListDatasetsResponse.datasets:type_name -> alur.orchestrator.v1.Dataset
+	15,  // 42: alur.orchestrator.v1.GetDatasetResponse.dataset:type_name -> alur.orchestrator.v1.Dataset
+	17,  // 43: alur.orchestrator.v1.CompareVersionsResponse.report:type_name -> alur.orchestrator.v1.DriftReport
+	12,  // 44: alur.orchestrator.v1.RetrainRunResponse.run:type_name -> alur.orchestrator.v1.Run
+	31,  // 45: alur.orchestrator.v1.LearningCurve.points:type_name -> alur.orchestrator.v1.LearningCurvePoint
+	75,  // 46: alur.orchestrator.v1.Artifact.create_time:type_name -> google.protobuf.Timestamp
+	32,  // 47: alur.orchestrator.v1.UploadSourceResponse.artifact:type_name -> alur.orchestrator.v1.Artifact
+	4,   // 48: alur.orchestrator.v1.StartRunRequest.spec:type_name -> alur.orchestrator.v1.PipelineSpec
+	12,  // 49: alur.orchestrator.v1.StartRunResponse.run:type_name -> alur.orchestrator.v1.Run
+	12,  // 50: alur.orchestrator.v1.GetRunResponse.run:type_name -> alur.orchestrator.v1.Run
+	12,  // 51: alur.orchestrator.v1.ListRunsResponse.runs:type_name -> alur.orchestrator.v1.Run
+	75,  // 52: alur.orchestrator.v1.RunEvent.time:type_name -> google.protobuf.Timestamp
+	0,   // 53: alur.orchestrator.v1.RunEvent.run_state:type_name -> alur.orchestrator.v1.RunState
+	11,  // 54: alur.orchestrator.v1.RunEvent.trial:type_name -> alur.orchestrator.v1.Trial
+	3,   // 55: alur.orchestrator.v1.RunEvent.kind:type_name -> alur.orchestrator.v1.RunEventKind
+	42,  // 56: alur.orchestrator.v1.WatchRunResponse.event:type_name -> alur.orchestrator.v1.RunEvent
+	12,  // 57: alur.orchestrator.v1.CancelRunResponse.run:type_name -> alur.orchestrator.v1.Run
+	32,  // 58: alur.orchestrator.v1.ListArtifactsResponse.artifacts:type_name -> alur.orchestrator.v1.Artifact
+	32,  // 59: alur.orchestrator.v1.GetArtifactResponse.artifact:type_name -> alur.orchestrator.v1.Artifact
+	80,  // 60: alur.orchestrator.v1.PredictRequest.rows:type_name -> alur.data.v1.RawRows
+	81,  // 61: alur.orchestrator.v1.PredictResponse.predictions:type_name -> alur.eval.v1.Prediction
+	54,  // 62: alur.orchestrator.v1.ListMetricsResponse.metrics:type_name -> alur.orchestrator.v1.MetricInfo
+	72,  // 63: alur.orchestrator.v1.MetricInfo.task:type_name -> alur.data.v1.Task
+	75,  // 64: alur.orchestrator.v1.ModelVersion.create_time:type_name -> google.protobuf.Timestamp
+	78,  // 65: alur.orchestrator.v1.ModelVersion.input_schema:type_name -> alur.data.v1.Schema
+	72,  // 66: alur.orchestrator.v1.ModelVersion.task:type_name -> alur.data.v1.Task
+	14,  // 67: alur.orchestrator.v1.ModelVersion.dataset:type_name -> alur.orchestrator.v1.DatasetRef
+	75,  // 68: alur.orchestrator.v1.ModelAlias.update_time:type_name -> google.protobuf.Timestamp
+	75,  // 69: alur.orchestrator.v1.RegisteredModel.create_time:type_name -> google.protobuf.Timestamp
+	55,  // 70: alur.orchestrator.v1.RegisteredModel.versions:type_name -> alur.orchestrator.v1.ModelVersion
+	56,  // 71: alur.orchestrator.v1.RegisteredModel.aliases:type_name -> alur.orchestrator.v1.ModelAlias
+	55,  // 72: alur.orchestrator.v1.RegisterModelResponse.version:type_name -> alur.orchestrator.v1.ModelVersion
+	57,  // 73: alur.orchestrator.v1.ListModelsResponse.models:type_name -> alur.orchestrator.v1.RegisteredModel
+	57,  // 74: alur.orchestrator.v1.GetModelResponse.model:type_name -> alur.orchestrator.v1.RegisteredModel
+	55,  // 75: alur.orchestrator.v1.GetModelResponse.version:type_name -> alur.orchestrator.v1.ModelVersion
+	56,  // 76: alur.orchestrator.v1.SetModelAliasResponse.alias:type_name -> alur.orchestrator.v1.ModelAlias
+	55,  // 77: alur.orchestrator.v1.DeleteModelVersionResponse.version:type_name -> alur.orchestrator.v1.ModelVersion
+	8,   // 78: alur.orchestrator.v1.Candidate.GridEntry.value:type_name -> alur.orchestrator.v1.ParamValues
+	7,   // 79: alur.orchestrator.v1.Candidate.RangesEntry.value:type_name -> alur.orchestrator.v1.ParamRange
+	33,  // 80: alur.orchestrator.v1.OrchestratorService.UploadSource:input_type -> alur.orchestrator.v1.UploadSourceRequest
+	35,  // 81: alur.orchestrator.v1.OrchestratorService.StartRun:input_type -> alur.orchestrator.v1.StartRunRequest
+	37,  // 82: alur.orchestrator.v1.OrchestratorService.GetRun:input_type -> alur.orchestrator.v1.GetRunRequest
+	39,  // 83: alur.orchestrator.v1.OrchestratorService.ListRuns:input_type -> alur.orchestrator.v1.ListRunsRequest
+	41,  // 84: alur.orchestrator.v1.OrchestratorService.WatchRun:input_type -> alur.orchestrator.v1.WatchRunRequest
+	44,  // 85: alur.orchestrator.v1.OrchestratorService.CancelRun:input_type -> alur.orchestrator.v1.CancelRunRequest
+	46,  // 86: alur.orchestrator.v1.OrchestratorService.ListArtifacts:input_type -> alur.orchestrator.v1.ListArtifactsRequest
+	48,  // 87: alur.orchestrator.v1.OrchestratorService.GetArtifact:input_type -> alur.orchestrator.v1.GetArtifactRequest
+	50,  // 88: alur.orchestrator.v1.OrchestratorService.Predict:input_type -> alur.orchestrator.v1.PredictRequest
+	20,  // 89: alur.orchestrator.v1.OrchestratorService.AppendDataset:input_type -> alur.orchestrator.v1.AppendDatasetRequest
+	22,  // 90: alur.orchestrator.v1.OrchestratorService.ListDatasets:input_type -> alur.orchestrator.v1.ListDatasetsRequest
+	24,  // 91: alur.orchestrator.v1.OrchestratorService.GetDataset:input_type -> alur.orchestrator.v1.GetDatasetRequest
+	26,  // 92: alur.orchestrator.v1.OrchestratorService.CompareVersions:input_type -> alur.orchestrator.v1.CompareVersionsRequest
+	28,  // 93: alur.orchestrator.v1.OrchestratorService.RetrainRun:input_type -> alur.orchestrator.v1.RetrainRunRequest
+	52,  // 94: alur.orchestrator.v1.OrchestratorService.ListMetrics:input_type -> alur.orchestrator.v1.ListMetricsRequest
+	58,  // 95: alur.orchestrator.v1.OrchestratorService.RegisterModel:input_type -> alur.orchestrator.v1.RegisterModelRequest
+	60,  // 96: alur.orchestrator.v1.OrchestratorService.ListModels:input_type -> alur.orchestrator.v1.ListModelsRequest
+	62,  // 97: alur.orchestrator.v1.OrchestratorService.GetModel:input_type -> alur.orchestrator.v1.GetModelRequest
+	64,  // 98: alur.orchestrator.v1.OrchestratorService.SetModelAlias:input_type -> alur.orchestrator.v1.SetModelAliasRequest
+	66,  // 99: alur.orchestrator.v1.OrchestratorService.DeleteModelVersion:input_type -> alur.orchestrator.v1.DeleteModelVersionRequest
+	34,  // 100: alur.orchestrator.v1.OrchestratorService.UploadSource:output_type -> alur.orchestrator.v1.UploadSourceResponse
+	36,  // 101: alur.orchestrator.v1.OrchestratorService.StartRun:output_type -> alur.orchestrator.v1.StartRunResponse
+	38,  // 102: alur.orchestrator.v1.OrchestratorService.GetRun:output_type -> alur.orchestrator.v1.GetRunResponse
+	40,  // 103: alur.orchestrator.v1.OrchestratorService.ListRuns:output_type -> alur.orchestrator.v1.ListRunsResponse
+	43,  // 104: alur.orchestrator.v1.OrchestratorService.WatchRun:output_type -> alur.orchestrator.v1.WatchRunResponse
+	45,  // 105: alur.orchestrator.v1.OrchestratorService.CancelRun:output_type -> alur.orchestrator.v1.CancelRunResponse
+	47,  // 106: alur.orchestrator.v1.OrchestratorService.ListArtifacts:output_type -> alur.orchestrator.v1.ListArtifactsResponse
+	49,  // 107: alur.orchestrator.v1.OrchestratorService.GetArtifact:output_type -> alur.orchestrator.v1.GetArtifactResponse
+	51,  // 108: alur.orchestrator.v1.OrchestratorService.Predict:output_type -> alur.orchestrator.v1.PredictResponse
+	21,  // 109: alur.orchestrator.v1.OrchestratorService.AppendDataset:output_type -> alur.orchestrator.v1.AppendDatasetResponse
+	23,  // 110: alur.orchestrator.v1.OrchestratorService.ListDatasets:output_type -> alur.orchestrator.v1.ListDatasetsResponse
+	25,  // 111: alur.orchestrator.v1.OrchestratorService.GetDataset:output_type -> alur.orchestrator.v1.GetDatasetResponse
+	27,  // 112: alur.orchestrator.v1.OrchestratorService.CompareVersions:output_type -> alur.orchestrator.v1.CompareVersionsResponse
+	29,  // 113: alur.orchestrator.v1.OrchestratorService.RetrainRun:output_type -> alur.orchestrator.v1.RetrainRunResponse
+	53,  // 114: alur.orchestrator.v1.OrchestratorService.ListMetrics:output_type -> alur.orchestrator.v1.ListMetricsResponse
+	59,  // 115: alur.orchestrator.v1.OrchestratorService.RegisterModel:output_type -> alur.orchestrator.v1.RegisterModelResponse
+	61,  // 116: alur.orchestrator.v1.OrchestratorService.ListModels:output_type -> alur.orchestrator.v1.ListModelsResponse
+	63,  // 117: alur.orchestrator.v1.OrchestratorService.GetModel:output_type -> alur.orchestrator.v1.GetModelResponse
+	65,  // 118: alur.orchestrator.v1.OrchestratorService.SetModelAlias:output_type -> alur.orchestrator.v1.SetModelAliasResponse
+	67,  // 119: alur.orchestrator.v1.OrchestratorService.DeleteModelVersion:output_type -> alur.orchestrator.v1.DeleteModelVersionResponse
+	100, // [100:120] is the sub-list for method output_type
+	80,  // [80:100] is the sub-list for method input_type
+	80,  // [80:80] is the sub-list for extension type_name
+	80,  // [80:80] is the sub-list for extension extendee
+	0,   // [0:80] is the sub-list for field type_name
 }
 
 func init() { file_alur_orchestrator_v1_orchestrator_proto_init() }
@@ -5375,14 +5705,14 @@ func file_alur_orchestrator_v1_orchestrator_proto_init() {
 		(*GetArtifactResponse_Artifact)(nil),
 		(*GetArtifactResponse_Chunk)(nil),
 	}
-	file_alur_orchestrator_v1_orchestrator_proto_msgTypes[48].OneofWrappers = []any{}
+	file_alur_orchestrator_v1_orchestrator_proto_msgTypes[51].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_alur_orchestrator_v1_orchestrator_proto_rawDesc), len(file_alur_orchestrator_v1_orchestrator_proto_rawDesc)),
-			NumEnums:      3,
-			NumMessages:   65,
+			NumEnums:      4,
+			NumMessages:   68,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

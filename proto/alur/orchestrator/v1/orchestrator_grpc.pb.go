@@ -36,6 +36,7 @@ const (
 	OrchestratorService_GetDataset_FullMethodName         = "/alur.orchestrator.v1.OrchestratorService/GetDataset"
 	OrchestratorService_CompareVersions_FullMethodName    = "/alur.orchestrator.v1.OrchestratorService/CompareVersions"
 	OrchestratorService_RetrainRun_FullMethodName         = "/alur.orchestrator.v1.OrchestratorService/RetrainRun"
+	OrchestratorService_ListMetrics_FullMethodName        = "/alur.orchestrator.v1.OrchestratorService/ListMetrics"
 	OrchestratorService_RegisterModel_FullMethodName      = "/alur.orchestrator.v1.OrchestratorService/RegisterModel"
 	OrchestratorService_ListModels_FullMethodName         = "/alur.orchestrator.v1.OrchestratorService/ListModels"
 	OrchestratorService_GetModel_FullMethodName           = "/alur.orchestrator.v1.OrchestratorService/GetModel"
@@ -96,6 +97,12 @@ type OrchestratorServiceClient interface {
 	// its dataset pinned to the dataset's latest version. The run's source
 	// must be a dataset (FAILED_PRECONDITION otherwise).
 	RetrainRun(ctx context.Context, in *RetrainRunRequest, opts ...grpc.CallOption) (*RetrainRunResponse, error)
+	// ListMetrics lists the metric names Objective.metric accepts, per task,
+	// with their direction and which one is the task's default: server
+	// reflection carries no comments, so this is how a client discovers them.
+	// (The algorithms and their hyperparameters come from the train
+	// service's ListAlgorithms.)
+	ListMetrics(ctx context.Context, in *ListMetricsRequest, opts ...grpc.CallOption) (*ListMetricsResponse, error)
 	// RegisterModel records a succeeded run's final model and fitted
 	// transform as a new immutable version of a named model: version 1 for a
 	// new name, else one more than any version the name ever had (a deleted
@@ -291,6 +298,16 @@ func (c *orchestratorServiceClient) RetrainRun(ctx context.Context, in *RetrainR
 	return out, nil
 }
 
+func (c *orchestratorServiceClient) ListMetrics(ctx context.Context, in *ListMetricsRequest, opts ...grpc.CallOption) (*ListMetricsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListMetricsResponse)
+	err := c.cc.Invoke(ctx, OrchestratorService_ListMetrics_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *orchestratorServiceClient) RegisterModel(ctx context.Context, in *RegisterModelRequest, opts ...grpc.CallOption) (*RegisterModelResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(RegisterModelResponse)
@@ -394,6 +411,12 @@ type OrchestratorServiceServer interface {
 	// its dataset pinned to the dataset's latest version. The run's source
 	// must be a dataset (FAILED_PRECONDITION otherwise).
 	RetrainRun(context.Context, *RetrainRunRequest) (*RetrainRunResponse, error)
+	// ListMetrics lists the metric names Objective.metric accepts, per task,
+	// with their direction and which one is the task's default: server
+	// reflection carries no comments, so this is how a client discovers them.
+	// (The algorithms and their hyperparameters come from the train
+	// service's ListAlgorithms.)
+	ListMetrics(context.Context, *ListMetricsRequest) (*ListMetricsResponse, error)
 	// RegisterModel records a succeeded run's final model and fitted
 	// transform as a new immutable version of a named model: version 1 for a
 	// new name, else one more than any version the name ever had (a deleted
@@ -469,6 +492,9 @@ func (UnimplementedOrchestratorServiceServer) CompareVersions(context.Context, *
 }
 func (UnimplementedOrchestratorServiceServer) RetrainRun(context.Context, *RetrainRunRequest) (*RetrainRunResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method RetrainRun not implemented")
+}
+func (UnimplementedOrchestratorServiceServer) ListMetrics(context.Context, *ListMetricsRequest) (*ListMetricsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListMetrics not implemented")
 }
 func (UnimplementedOrchestratorServiceServer) RegisterModel(context.Context, *RegisterModelRequest) (*RegisterModelResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method RegisterModel not implemented")
@@ -733,6 +759,24 @@ func _OrchestratorService_RetrainRun_Handler(srv interface{}, ctx context.Contex
 	return interceptor(ctx, in, info, handler)
 }
 
+func _OrchestratorService_ListMetrics_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListMetricsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(OrchestratorServiceServer).ListMetrics(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: OrchestratorService_ListMetrics_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(OrchestratorServiceServer).ListMetrics(ctx, req.(*ListMetricsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _OrchestratorService_RegisterModel_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(RegisterModelRequest)
 	if err := dec(in); err != nil {
@@ -873,6 +917,10 @@ var OrchestratorService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "RetrainRun",
 			Handler:    _OrchestratorService_RetrainRun_Handler,
+		},
+		{
+			MethodName: "ListMetrics",
+			Handler:    _OrchestratorService_ListMetrics_Handler,
 		},
 		{
 			MethodName: "RegisterModel",

@@ -24,6 +24,63 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// ParamType says which values a hyperparameter takes.
+type ParamType int32
+
+const (
+	// PARAM_TYPE_UNSPECIFIED comes from servers that predate the field.
+	ParamType_PARAM_TYPE_UNSPECIFIED ParamType = 0
+	// PARAM_TYPE_REAL takes any finite number.
+	ParamType_PARAM_TYPE_REAL ParamType = 1
+	// PARAM_TYPE_INTEGER takes whole numbers.
+	ParamType_PARAM_TYPE_INTEGER ParamType = 2
+	// PARAM_TYPE_FLAG takes 0 (off) or 1 (on).
+	ParamType_PARAM_TYPE_FLAG ParamType = 3
+)
+
+// Enum value maps for ParamType.
+var (
+	ParamType_name = map[int32]string{
+		0: "PARAM_TYPE_UNSPECIFIED",
+		1: "PARAM_TYPE_REAL",
+		2: "PARAM_TYPE_INTEGER",
+		3: "PARAM_TYPE_FLAG",
+	}
+	ParamType_value = map[string]int32{
+		"PARAM_TYPE_UNSPECIFIED": 0,
+		"PARAM_TYPE_REAL":        1,
+		"PARAM_TYPE_INTEGER":     2,
+		"PARAM_TYPE_FLAG":        3,
+	}
+)
+
+func (x ParamType) Enum() *ParamType {
+	p := new(ParamType)
+	*p = x
+	return p
+}
+
+func (x ParamType) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (ParamType) Descriptor() protoreflect.EnumDescriptor {
+	return file_alur_train_v1_train_proto_enumTypes[0].Descriptor()
+}
+
+func (ParamType) Type() protoreflect.EnumType {
+	return &file_alur_train_v1_train_proto_enumTypes[0]
+}
+
+func (x ParamType) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use ParamType.Descriptor instead.
+func (ParamType) EnumDescriptor() ([]byte, []int) {
+	return file_alur_train_v1_train_proto_rawDescGZIP(), []int{0}
+}
+
 // TrainConfig says what to train.
 type TrainConfig struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -667,10 +724,18 @@ type ParamInfo struct {
 	Min float64 `protobuf:"fixed64,3,opt,name=min,proto3" json:"min,omitempty"`
 	// max is the largest allowed value.
 	Max float64 `protobuf:"fixed64,4,opt,name=max,proto3" json:"max,omitempty"`
-	// integer is true when the value must be a whole number.
+	// integer is true when the value must be a whole number (type INTEGER
+	// or FLAG); kept for clients that read no type.
 	Integer bool `protobuf:"varint,5,opt,name=integer,proto3" json:"integer,omitempty"`
 	// description says what the parameter does.
-	Description   string `protobuf:"bytes,6,opt,name=description,proto3" json:"description,omitempty"`
+	Description string `protobuf:"bytes,6,opt,name=description,proto3" json:"description,omitempty"`
+	// type says which values the parameter takes within [min, max]. A server
+	// that predates it leaves it unspecified; integer tells then.
+	Type ParamType `protobuf:"varint,7,opt,name=type,proto3,enum=alur.train.v1.ParamType" json:"type,omitempty"`
+	// tasks are the tasks on which the parameter has an effect; empty means
+	// every task of the algorithm. On the other tasks it is accepted and
+	// ignored, as balanced is on a regression.
+	Tasks         []v1.Task `protobuf:"varint,8,rep,packed,name=tasks,proto3,enum=alur.data.v1.Task" json:"tasks,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -747,6 +812,20 @@ func (x *ParamInfo) GetDescription() string {
 	return ""
 }
 
+func (x *ParamInfo) GetType() ParamType {
+	if x != nil {
+		return x.Type
+	}
+	return ParamType_PARAM_TYPE_UNSPECIFIED
+}
+
+func (x *ParamInfo) GetTasks() []v1.Task {
+	if x != nil {
+		return x.Tasks
+	}
+	return nil
+}
+
 var File_alur_train_v1_train_proto protoreflect.FileDescriptor
 
 const file_alur_train_v1_train_proto_rawDesc = "" +
@@ -801,14 +880,21 @@ const file_alur_train_v1_train_proto_rawDesc = "" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12(\n" +
 	"\x05tasks\x18\x02 \x03(\x0e2\x12.alur.data.v1.TaskR\x05tasks\x12 \n" +
 	"\vdescription\x18\x03 \x01(\tR\vdescription\x120\n" +
-	"\x06params\x18\x04 \x03(\v2\x18.alur.train.v1.ParamInfoR\x06params\"\xa4\x01\n" +
+	"\x06params\x18\x04 \x03(\v2\x18.alur.train.v1.ParamInfoR\x06params\"\xfc\x01\n" +
 	"\tParamInfo\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12#\n" +
 	"\rdefault_value\x18\x02 \x01(\x01R\fdefaultValue\x12\x10\n" +
 	"\x03min\x18\x03 \x01(\x01R\x03min\x12\x10\n" +
 	"\x03max\x18\x04 \x01(\x01R\x03max\x12\x18\n" +
 	"\ainteger\x18\x05 \x01(\bR\ainteger\x12 \n" +
-	"\vdescription\x18\x06 \x01(\tR\vdescription2\xb5\x01\n" +
+	"\vdescription\x18\x06 \x01(\tR\vdescription\x12,\n" +
+	"\x04type\x18\a \x01(\x0e2\x18.alur.train.v1.ParamTypeR\x04type\x12(\n" +
+	"\x05tasks\x18\b \x03(\x0e2\x12.alur.data.v1.TaskR\x05tasks*i\n" +
+	"\tParamType\x12\x1a\n" +
+	"\x16PARAM_TYPE_UNSPECIFIED\x10\x00\x12\x13\n" +
+	"\x0fPARAM_TYPE_REAL\x10\x01\x12\x16\n" +
+	"\x12PARAM_TYPE_INTEGER\x10\x02\x12\x13\n" +
+	"\x0fPARAM_TYPE_FLAG\x10\x032\xb5\x01\n" +
 	"\fTrainService\x12F\n" +
 	"\x05Train\x12\x1b.alur.train.v1.TrainRequest\x1a\x1c.alur.train.v1.TrainResponse(\x010\x01\x12]\n" +
 	"\x0eListAlgorithms\x12$.alur.train.v1.ListAlgorithmsRequest\x1a%.alur.train.v1.ListAlgorithmsResponseB5Z3github.com/alur-ml/alur/proto/alur/train/v1;trainv1b\x06proto3"
@@ -825,44 +911,48 @@ func file_alur_train_v1_train_proto_rawDescGZIP() []byte {
 	return file_alur_train_v1_train_proto_rawDescData
 }
 
+var file_alur_train_v1_train_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
 var file_alur_train_v1_train_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
 var file_alur_train_v1_train_proto_goTypes = []any{
-	(*TrainConfig)(nil),            // 0: alur.train.v1.TrainConfig
-	(*TrainRequest)(nil),           // 1: alur.train.v1.TrainRequest
-	(*TrainProgress)(nil),          // 2: alur.train.v1.TrainProgress
-	(*TrainResult)(nil),            // 3: alur.train.v1.TrainResult
-	(*TrainResponse)(nil),          // 4: alur.train.v1.TrainResponse
-	(*ListAlgorithmsRequest)(nil),  // 5: alur.train.v1.ListAlgorithmsRequest
-	(*ListAlgorithmsResponse)(nil), // 6: alur.train.v1.ListAlgorithmsResponse
-	(*AlgorithmInfo)(nil),          // 7: alur.train.v1.AlgorithmInfo
-	(*ParamInfo)(nil),              // 8: alur.train.v1.ParamInfo
-	nil,                            // 9: alur.train.v1.TrainConfig.ParamsEntry
-	nil,                            // 10: alur.train.v1.TrainResult.ParamsEntry
-	(v1.Task)(0),                   // 11: alur.data.v1.Task
-	(*v1.Schema)(nil),              // 12: alur.data.v1.Schema
-	(*v1.TableBatch)(nil),          // 13: alur.data.v1.TableBatch
+	(ParamType)(0),                 // 0: alur.train.v1.ParamType
+	(*TrainConfig)(nil),            // 1: alur.train.v1.TrainConfig
+	(*TrainRequest)(nil),           // 2: alur.train.v1.TrainRequest
+	(*TrainProgress)(nil),          // 3: alur.train.v1.TrainProgress
+	(*TrainResult)(nil),            // 4: alur.train.v1.TrainResult
+	(*TrainResponse)(nil),          // 5: alur.train.v1.TrainResponse
+	(*ListAlgorithmsRequest)(nil),  // 6: alur.train.v1.ListAlgorithmsRequest
+	(*ListAlgorithmsResponse)(nil), // 7: alur.train.v1.ListAlgorithmsResponse
+	(*AlgorithmInfo)(nil),          // 8: alur.train.v1.AlgorithmInfo
+	(*ParamInfo)(nil),              // 9: alur.train.v1.ParamInfo
+	nil,                            // 10: alur.train.v1.TrainConfig.ParamsEntry
+	nil,                            // 11: alur.train.v1.TrainResult.ParamsEntry
+	(v1.Task)(0),                   // 12: alur.data.v1.Task
+	(*v1.Schema)(nil),              // 13: alur.data.v1.Schema
+	(*v1.TableBatch)(nil),          // 14: alur.data.v1.TableBatch
 }
 var file_alur_train_v1_train_proto_depIdxs = []int32{
-	9,  // 0: alur.train.v1.TrainConfig.params:type_name -> alur.train.v1.TrainConfig.ParamsEntry
-	11, // 1: alur.train.v1.TrainConfig.task:type_name -> alur.data.v1.Task
-	0,  // 2: alur.train.v1.TrainRequest.config:type_name -> alur.train.v1.TrainConfig
-	12, // 3: alur.train.v1.TrainRequest.schema:type_name -> alur.data.v1.Schema
-	13, // 4: alur.train.v1.TrainRequest.batch:type_name -> alur.data.v1.TableBatch
-	10, // 5: alur.train.v1.TrainResult.params:type_name -> alur.train.v1.TrainResult.ParamsEntry
-	2,  // 6: alur.train.v1.TrainResponse.progress:type_name -> alur.train.v1.TrainProgress
-	3,  // 7: alur.train.v1.TrainResponse.result:type_name -> alur.train.v1.TrainResult
-	7,  // 8: alur.train.v1.ListAlgorithmsResponse.algorithms:type_name -> alur.train.v1.AlgorithmInfo
-	11, // 9: alur.train.v1.AlgorithmInfo.tasks:type_name -> alur.data.v1.Task
-	8,  // 10: alur.train.v1.AlgorithmInfo.params:type_name -> alur.train.v1.ParamInfo
-	1,  // 11: alur.train.v1.TrainService.Train:input_type -> alur.train.v1.TrainRequest
-	5,  // 12: alur.train.v1.TrainService.ListAlgorithms:input_type -> alur.train.v1.ListAlgorithmsRequest
-	4,  // 13: alur.train.v1.TrainService.Train:output_type -> alur.train.v1.TrainResponse
-	6,  // 14: alur.train.v1.TrainService.ListAlgorithms:output_type -> alur.train.v1.ListAlgorithmsResponse
-	13, // [13:15] is the sub-list for method output_type
-	11, // [11:13] is the sub-list for method input_type
-	11, // [11:11] is the sub-list for extension type_name
-	11, // [11:11] is the sub-list for extension extendee
-	0,  // [0:11] is the sub-list for field type_name
+	10, // 0: alur.train.v1.TrainConfig.params:type_name -> alur.train.v1.TrainConfig.ParamsEntry
+	12, // 1: alur.train.v1.TrainConfig.task:type_name -> alur.data.v1.Task
+	1,  // 2: alur.train.v1.TrainRequest.config:type_name -> alur.train.v1.TrainConfig
+	13, // 3: alur.train.v1.TrainRequest.schema:type_name -> alur.data.v1.Schema
+	14, // 4: alur.train.v1.TrainRequest.batch:type_name -> alur.data.v1.TableBatch
+	11, // 5: alur.train.v1.TrainResult.params:type_name -> alur.train.v1.TrainResult.ParamsEntry
+	3,  // 6: alur.train.v1.TrainResponse.progress:type_name -> alur.train.v1.TrainProgress
+	4,  // 7: alur.train.v1.TrainResponse.result:type_name -> alur.train.v1.TrainResult
+	8,  // 8: alur.train.v1.ListAlgorithmsResponse.algorithms:type_name -> alur.train.v1.AlgorithmInfo
+	12, // 9: alur.train.v1.AlgorithmInfo.tasks:type_name -> alur.data.v1.Task
+	9,  // 10: alur.train.v1.AlgorithmInfo.params:type_name -> alur.train.v1.ParamInfo
+	0,  // 11: alur.train.v1.ParamInfo.type:type_name -> alur.train.v1.ParamType
+	12, // 12: alur.train.v1.ParamInfo.tasks:type_name -> alur.data.v1.Task
+	2,  // 13: alur.train.v1.TrainService.Train:input_type -> alur.train.v1.TrainRequest
+	6,  // 14: alur.train.v1.TrainService.ListAlgorithms:input_type -> alur.train.v1.ListAlgorithmsRequest
+	5,  // 15: alur.train.v1.TrainService.Train:output_type -> alur.train.v1.TrainResponse
+	7,  // 16: alur.train.v1.TrainService.ListAlgorithms:output_type -> alur.train.v1.ListAlgorithmsResponse
+	15, // [15:17] is the sub-list for method output_type
+	13, // [13:15] is the sub-list for method input_type
+	13, // [13:13] is the sub-list for extension type_name
+	13, // [13:13] is the sub-list for extension extendee
+	0,  // [0:13] is the sub-list for field type_name
 }
 
 func init() { file_alur_train_v1_train_proto_init() }
@@ -885,13 +975,14 @@ func file_alur_train_v1_train_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_alur_train_v1_train_proto_rawDesc), len(file_alur_train_v1_train_proto_rawDesc)),
-			NumEnums:      0,
+			NumEnums:      1,
 			NumMessages:   11,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
 		GoTypes:           file_alur_train_v1_train_proto_goTypes,
 		DependencyIndexes: file_alur_train_v1_train_proto_depIdxs,
+		EnumInfos:         file_alur_train_v1_train_proto_enumTypes,
 		MessageInfos:      file_alur_train_v1_train_proto_msgTypes,
 	}.Build()
 	File_alur_train_v1_train_proto = out.File

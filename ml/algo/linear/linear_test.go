@@ -1,0 +1,473 @@
+package linear
+
+import (
+	"context"
+	"errors"
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"gonum.org/v1/gonum/mat"
+
+	"github.com/alur-ml/alur/ml/algo"
+	"github.com/alur-ml/alur/ml/algo/internal/algotest"
+	datav1 "github.com/alur-ml/alur/proto/alur/data/v1"
+)
+
+func TestLinearRegressionRecoversCoefficients(t *testing.T) {
+	tests := []struct {
+		name  string
+		n     int
+		w     []float64
+		b     float64
+		tweak func(X *mat.Dense) // makes the design rank deficient
+		wantW []float64
+	}{
+		{name: "full rank", n: 40, w: []float64{2, -1, 0.5}, b: 3, wantW: []float64{2, -1, 0.5}},
+		{name: "one feature", n: 5, w: []float64{-4}, b: 0.25, wantW: []float64{-4}},
+		{
+			// x1 := x0, so y = 2 x0 + 0 x1 is also 1 x0 + 1 x1: the
+			// minimum-norm solution splits the weight equally.
+			name: "duplicated column", n: 30, w: []float64{2, 0, 1}, b: -1,
+			tweak: func(X *mat.Dense) {
+				r, _ := X.Dims()
+				for i := 0; i < r; i++ {
+					X.Set(i, 1, X.At(i, 0))
+				}
+			},
+			wantW: []float64{1, 1, 1},
+		},
+		{
+			// A constant column is zero once centred; minimum norm gives it
+			// no weight.
+			name: "constant column", n: 30, w: []float64{1.5, 0, -2}, b: 7,
+			tweak: func(X *mat.Dense) {
+				r, _ := X.Dims()
+				for i := 0; i < r; i++ {
+					X.Set(i, 1, 3)
+				}
+			},
+			wantW: []float64{1.5, 0, -2},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ds := algotest.LinearData(7, tc.n, tc.w, tc.b, 0)
+			if tc.tweak != nil {
+				tc.tweak(ds.X)
+				for i := range ds.Y {
+					ds.Y[i] = tc.b + mat.Dot(ds.X.RowView(i), mat.NewVecDense(len(tc.w), tc.w))
+				}
+			}
+			m := algotest.Fit(t, "linear_regression", ds, nil)
+			lm := m.GetLinear()
+			for j, want := range tc.wantW {
+				if !algotest.Close(lm.Weights[j], want, 1e-9) {
+					t.Errorf("w[%d] = %.12g, want %g", j, lm.Weights[j], want)
+				}
+			}
+			if !algotest.Close(lm.Intercepts[0], tc.b, 1e-9) {
+				t.Errorf("b = %.12g, want %g", lm.Intercepts[0], tc.b)
+			}
+			pred := algotest.Predict(t, m, ds.X)
+			for i, y := range ds.Y {
+				if !algotest.Close(pred.At(i, 0), y, 1e-9) {
+					t.Fatalf("row %d: predicted %g, want %g", i, pred.At(i, 0), y)
+				}
+			}
+			var sum float64
+			for _, v := range m.FeatureImportances {
+				sum += v
+			}
+			if !algotest.Close(sum, 1, 1e-12) {
+				t.Errorf("importances sum to %g", sum)
+			}
+		})
+	}
+}
+
+func TestLinearRegressionMoreFeaturesThanRows(t *testing.T) {
+	// Three rows, five features: infinitely many exact fits; the SVD path
+	// must return one that interpolates the data with finite coefficients.
+	ds := algotest.LinearData(3, 3, []float64{1, 2, 3, 4, 5}, 1, 0)
+	m := algotest.Fit(t, "linear_regression", ds, nil)
+	pred := algotest.Predict(t, m, ds.X)
+	for i, y := range ds.Y {
+		if !algotest.Close(pred.At(i, 0), y, 1e-9) {
+			t.Errorf("row %d: predicted %g, want %g", i, pred.At(i, 0), y)
+		}
+	}
+}
+
+func TestRidgeMatchesClosedForm(t *testing.T) {
+	// One feature: w = Sxy / (Sxx + alpha), b = ȳ − w x̄ with centred sums.
+	ds := algotest.LinearData(11, 25, []float64{3}, -2, 0.5)
+	var xm, ym float64
+	for i, y := range ds.Y {
+		xm += ds.X.At(i, 0)
+		ym += y
+	}
+	xm /= 25
+	ym /= 25
+	var sxx, sxy float64
+	for i, y := range ds.Y {
+		dx := ds.X.At(i, 0) - xm
+		sxx += dx * dx
+		sxy += dx * (y - ym)
+	}
+	for _, alpha := range []float64{0, 0.5, 10, 1e6, 1e9} {
+		m := algotest.Fit(t, "ridge", ds, map[string]float64{"alpha": alpha})
+		wantW := sxy / (sxx + alpha)
+		wantB := ym - wantW*xm
+		lm := m.GetLinear()
+		if !algotest.Close(lm.Weights[0], wantW, 1e-10) || !algotest.Close(lm.Intercepts[0], wantB, 1e-10) {
+			t.Errorf("alpha %g: w, b = %g, %g; want %g, %g", alpha, lm.Weights[0], lm.Intercepts[0], wantW, wantB)
+		}
+	}
+}
+
+func TestRidgeNormalEquations(t *testing.T) {
+	// At the ridge optimum Xcᵀ(Xc w − yc) + alpha w = 0.
+	ds := algotest.LinearData(5, 60, []float64{1, -2, 0.3, 4}, 0.7, 1)
+	for _, alpha := range []float64{0, 0.1, 3, 100} {
+		m := algotest.Fit(t, "ridge", ds, map[string]float64{"alpha": alpha})
+		w := m.GetLinear().Weights
+		xc, yc, _, _ := linCentre(ds.X, ds.Y)
+		r := mat.NewVecDense(len(yc), nil)
+		r.MulVec(xc, mat.NewVecDense(len(w), w))
+		r.SubVec(r, mat.NewVecDense(len(yc), yc))
+		g := mat.NewVecDense(len(w), nil)
+		g.MulVec(xc.T(), r)
+		for j := range w {
+			if v := g.AtVec(j) + alpha*w[j]; math.Abs(v) > 1e-9 {
+				t.Errorf("alpha %g: gradient[%d] = %g", alpha, j, v)
+			}
+		}
+		if alpha == 0 {
+			ols := algotest.Fit(t, "linear_regression", ds, nil).GetLinear()
+			for j := range w {
+				if !algotest.Close(w[j], ols.Weights[j], 1e-10) {
+					t.Errorf("alpha 0: w[%d] = %g, OLS %g", j, w[j], ols.Weights[j])
+				}
+			}
+		}
+	}
+}
+
+func TestRidgeSingularFallsBackToMinimumNorm(t *testing.T) {
+	ds := algotest.LinearData(2, 20, []float64{2, 0}, 1, 0)
+	for i := range ds.Y {
+		ds.X.Set(i, 1, ds.X.At(i, 0))
+	}
+	m := algotest.Fit(t, "ridge", ds, map[string]float64{"alpha": 0})
+	w := m.GetLinear().Weights
+	if !algotest.Close(w[0], 1, 1e-9) || !algotest.Close(w[1], 1, 1e-9) {
+		t.Errorf("w = %v, want [1 1]", w)
+	}
+}
+
+func TestLogisticGradientMatchesFiniteDifferences(t *testing.T) {
+	for _, tc := range []struct {
+		k        int
+		weighted bool
+	}{{2, false}, {3, false}, {5, false}, {2, true}, {3, true}, {5, true}} {
+		k := tc.k
+		ds := algotest.Blobs(uint64(k), 40, 3, k, 1)
+		var classW []float64
+		if tc.weighted {
+			// Arbitrary positive weights exercise the weighted loss
+			// beyond the balanced ones.
+			classW = make([]float64, k)
+			for c := range classW {
+				classW[c] = 0.3 + 0.7*float64(c)
+			}
+		}
+		obj := newLogisticObjective(ds, 0.7, classW)
+		rng := rand.New(rand.NewPCG(1, 2))
+		theta := make([]float64, obj.dim())
+		for i := range theta {
+			theta[i] = rng.NormFloat64()
+		}
+		grad := make([]float64, len(theta))
+		obj.eval(theta, grad)
+		const h = 1e-6
+		for i := range theta {
+			orig := theta[i]
+			theta[i] = orig + h
+			fp := obj.eval(theta, nil)
+			theta[i] = orig - h
+			fm := obj.eval(theta, nil)
+			theta[i] = orig
+			fd := (fp - fm) / (2 * h)
+			if math.Abs(fd-grad[i]) > 1e-7*math.Max(1, math.Abs(fd)) {
+				t.Errorf("k=%d weighted=%v: d/dθ[%d]: analytic %g, finite difference %g", k, tc.weighted, i, grad[i], fd)
+			}
+		}
+	}
+}
+
+// linSolveSymmetric finds the root of w − 2C/(1+e^w), the optimum of the
+// symmetric two-point problem below, by bisection.
+func linSolveSymmetric(c float64) float64 {
+	lo, hi := 0.0, 2*c
+	for i := 0; i < 200; i++ {
+		mid := (lo + hi) / 2
+		if mid-2*c/(1+math.Exp(mid)) > 0 {
+			hi = mid
+		} else {
+			lo = mid
+		}
+	}
+	return (lo + hi) / 2
+}
+
+func TestLogisticRegressionKnownOptimum(t *testing.T) {
+	// Points x = +1 (class 1) and x = −1 (class 0). By symmetry b = 0 and
+	// the objective is 2C·log(1+e^{−w}) + w²/2, minimised where
+	// w = 2C / (1 + e^w).
+	for _, c := range []float64{0.1, 1, 10} {
+		ds := &algo.Dataset{
+			X: mat.NewDense(2, 1, []float64{1, -1}), Y: []float64{1, 0},
+			Task: datav1.Task_TASK_CLASSIFICATION, NumClasses: 2,
+		}
+		m := algotest.Fit(t, "logistic_regression", ds, map[string]float64{"C": c, "tol": 1e-10})
+		lm := m.GetLinear()
+		if lm.NumOutputs != 1 {
+			t.Fatalf("binary model has %d outputs, want 1", lm.NumOutputs)
+		}
+		want := linSolveSymmetric(c)
+		if !algotest.Close(lm.Weights[0], want, 1e-7) || math.Abs(lm.Intercepts[0]) > 1e-7 {
+			t.Errorf("C=%g: w, b = %.10g, %.3g; want %.10g, 0", c, lm.Weights[0], lm.Intercepts[0], want)
+		}
+		if !lm.Converged || lm.Iterations < 1 {
+			t.Errorf("C=%g: converged %v after %d iterations", c, lm.Converged, lm.Iterations)
+		}
+	}
+}
+
+func TestLogisticRegressionInterceptOnly(t *testing.T) {
+	// A feature that is always 0 carries no information: the unpenalised
+	// intercepts alone fit the class frequencies.
+	tests := []struct {
+		name   string
+		labels []float64
+		k      int
+		want   []float64
+	}{
+		{"binary", []float64{0, 1, 1, 1}, 2, []float64{0.25, 0.75}},
+		{"three classes", []float64{0, 0, 1, 1, 1, 2, 2, 2, 2, 2}, 3, []float64{0.2, 0.3, 0.5}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			n := len(tc.labels)
+			ds := &algo.Dataset{
+				X: mat.NewDense(n, 1, nil), Y: tc.labels,
+				Task: datav1.Task_TASK_CLASSIFICATION, NumClasses: tc.k,
+			}
+			m := algotest.Fit(t, "logistic_regression", ds, map[string]float64{"tol": 1e-10})
+			p := algotest.Predict(t, m, mat.NewDense(1, 1, []float64{0}))
+			for c, want := range tc.want {
+				if !algotest.Close(p.At(0, c), want, 1e-7) {
+					t.Errorf("P(class %d) = %g, want %g", c, p.At(0, c), want)
+				}
+			}
+		})
+	}
+}
+
+func TestLogisticRegressionOptimality(t *testing.T) {
+	// Overlapping blobs: the optimum is interior and the gradient of the
+	// objective must vanish there (to the requested tolerance).
+	for _, k := range []int{2, 4} {
+		ds := algotest.Blobs(9, 300, 4, k, 1)
+		const tol = 1e-8
+		m := algotest.Fit(t, "logistic_regression", ds, map[string]float64{"C": 2, "tol": tol})
+		lm := m.GetLinear()
+		if !lm.Converged {
+			t.Errorf("k=%d: not converged after %d iterations", k, lm.Iterations)
+		}
+		obj := newLogisticObjective(ds, 2, nil)
+		theta := append(append([]float64(nil), lm.Weights...), lm.Intercepts...)
+		grad := make([]float64, len(theta))
+		obj.eval(theta, grad)
+		for i, g := range grad {
+			if math.Abs(g) > tol {
+				t.Errorf("k=%d: gradient[%d] = %g at the solution", k, i, g)
+			}
+		}
+	}
+}
+
+func TestLogisticRegressionBlobsAccuracy(t *testing.T) {
+	ds := algotest.Blobs(42, 1200, 5, 4, 3)
+	train, test := algotest.Split(ds, 900)
+	m := algotest.Fit(t, "logistic_regression", train, nil)
+	p := algotest.Predict(t, m, test.X)
+	if acc := algotest.Accuracy(p, test.Y); acc < 0.9 {
+		t.Errorf("accuracy %g < 0.9", acc)
+	}
+	n, k := p.Dims()
+	for i := 0; i < n; i++ {
+		var s float64
+		for c := 0; c < k; c++ {
+			s += p.At(i, c)
+		}
+		if !algotest.Close(s, 1, 1e-12) {
+			t.Fatalf("row %d: probabilities sum to %g", i, s)
+		}
+	}
+	if len(m.FeatureImportances) != 5 {
+		t.Errorf("%d importances for 5 features", len(m.FeatureImportances))
+	}
+}
+
+func TestLogisticRegressionProgressAndCancel(t *testing.T) {
+	ds := algotest.Blobs(1, 200, 3, 3, 1)
+	var calls int
+	var last string
+	var lastDone int64 = -1
+	progress := func(done, total int64, loss float64, msg string) {
+		calls++
+		if done < lastDone {
+			t.Errorf("progress went back from %d to %d", lastDone, done)
+		}
+		lastDone, last = done, msg
+		if total != 1000 {
+			t.Errorf("total = %d, want max_iter 1000", total)
+		}
+	}
+	if _, err := algo.Fit(context.Background(), "logistic_regression", ds, nil, 0, progress); err != nil {
+		t.Fatal(err)
+	}
+	if calls < 2 || last != "done" {
+		t.Errorf("%d progress calls, last %q", calls, last)
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := algo.Fit(ctx, "logistic_regression", ds, nil, 0, nil); !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled fit: err = %v, want context.Canceled", err)
+	}
+}
+
+func TestLogisticRegressionIterationLimit(t *testing.T) {
+	ds := algotest.Blobs(4, 300, 4, 3, 1)
+	m := algotest.Fit(t, "logistic_regression", ds, map[string]float64{"max_iter": 2, "tol": 1e-12})
+	lm := m.GetLinear()
+	if lm.Iterations > 2 || lm.Converged {
+		t.Errorf("max_iter 2: %d iterations, converged %v", lm.Iterations, lm.Converged)
+	}
+}
+
+func TestLinearPredictRejectsCorruptModels(t *testing.T) {
+	good := func() *datav1.Model {
+		return &datav1.Model{
+			Algorithm: "logistic_regression", Task: datav1.Task_TASK_CLASSIFICATION,
+			ClassNames: []string{"a", "b", "c"},
+			Parameters: &datav1.Model_Linear{Linear: &datav1.LinearModel{
+				NumOutputs: 3, NumFeatures: 2, Weights: []float64{1, 2, 3, 4, 5, 6}, Intercepts: []float64{0, 0, 0},
+			}},
+		}
+	}
+	tests := []struct {
+		name   string
+		mutate func(m *datav1.Model)
+		x      *mat.Dense
+	}{
+		{"no parameters", func(m *datav1.Model) { m.Parameters = nil }, nil},
+		{"knn parameters", func(m *datav1.Model) { m.Parameters = &datav1.Model_Knn{Knn: &datav1.KnnModel{}} }, nil},
+		{"zero outputs", func(m *datav1.Model) { m.GetLinear().NumOutputs = 0 }, nil},
+		{"negative features", func(m *datav1.Model) { m.GetLinear().NumFeatures = -2 }, nil},
+		{"short weights", func(m *datav1.Model) { m.GetLinear().Weights = m.GetLinear().Weights[:5] }, nil},
+		{"short intercepts", func(m *datav1.Model) { m.GetLinear().Intercepts = nil }, nil},
+		{"NaN weight", func(m *datav1.Model) { m.GetLinear().Weights[3] = math.NaN() }, nil},
+		{"Inf intercept", func(m *datav1.Model) { m.GetLinear().Intercepts[1] = math.Inf(-1) }, nil},
+		{"outputs vs classes", func(m *datav1.Model) { m.ClassNames = []string{"a", "b"} }, nil},
+		{"huge dims", func(m *datav1.Model) {
+			m.GetLinear().NumOutputs, m.GetLinear().NumFeatures = math.MaxInt32, math.MaxInt32
+		}, nil},
+		{"wrong width", func(*datav1.Model) {}, mat.NewDense(2, 3, nil)},
+		{"NaN input", func(*datav1.Model) {}, mat.NewDense(1, 2, []float64{0, math.NaN()})},
+		{"empty input", func(*datav1.Model) {}, &mat.Dense{}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			m := good()
+			if _, err := algo.Predict(m, mat.NewDense(2, 2, nil)); err != nil {
+				t.Fatalf("good model: %v", err)
+			}
+			tc.mutate(m)
+			x := tc.x
+			if x == nil {
+				x = mat.NewDense(2, 2, nil)
+			}
+			if _, err := algo.Predict(m, x); err == nil {
+				t.Error("no error")
+			}
+		})
+	}
+	reg := &datav1.Model{Algorithm: "ridge", Parameters: &datav1.Model_Linear{Linear: &datav1.LinearModel{
+		NumOutputs: 2, NumFeatures: 1, Weights: []float64{1, 2}, Intercepts: []float64{0, 0},
+	}}}
+	if _, err := algo.Predict(reg, mat.NewDense(1, 1, nil)); err == nil {
+		t.Error("regression model with 2 outputs: no error")
+	}
+}
+
+func BenchmarkLogisticRegressionFit(b *testing.B) {
+	ds := algotest.Blobs(1, 2000, 10, 3, 1.5)
+	s, _ := algo.Lookup("logistic_regression")
+	params, err := s.ResolveParams(nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for b.Loop() {
+		if _, err := s.Fit(context.Background(), ds, params, 1, nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func TestLogisticRegressionBalancedMatchesReplicatedRows(t *testing.T) {
+	// Class weights scale each row's loss, so balanced weights w_k on a
+	// data set are the same objective as unweighted rows repeated
+	// w_k / w_0 times with C scaled by w_0 (when the ratios are whole).
+	// Counts 4:2:1 give weights 7/12, 7/6, 7/3: ratios 1, 2, 4.
+	base := algotest.Blobs(21, 7, 2, 3, 1)
+	counts := []int{4, 2, 1}
+	var xs []float64
+	var ys []float64
+	for c, n := range counts {
+		for range n {
+			i := len(ys)
+			xs = append(xs, base.X.RawRowView(i)...)
+			ys = append(ys, float64(c))
+		}
+	}
+	ds := &algo.Dataset{X: mat.NewDense(len(ys), 2, xs), Y: ys, Task: datav1.Task_TASK_CLASSIFICATION, NumClasses: 3}
+	var rx, ry []float64
+	for i, y := range ys {
+		for range 1 << int(y) {
+			rx = append(rx, ds.X.RawRowView(i)...)
+			ry = append(ry, y)
+		}
+	}
+	rep := &algo.Dataset{X: mat.NewDense(len(ry), 2, rx), Y: ry, Task: datav1.Task_TASK_CLASSIFICATION, NumClasses: 3}
+	const c = 1.5
+	w0 := 7.0 / 12
+	got := algotest.Fit(t, "logistic_regression", ds, map[string]float64{"C": c, "tol": 1e-10, "balanced": 1}).GetLinear()
+	want := algotest.Fit(t, "logistic_regression", rep, map[string]float64{"C": c * w0, "tol": 1e-10}).GetLinear()
+	for i := range want.Weights {
+		if !algotest.Close(got.Weights[i], want.Weights[i], 1e-6) {
+			t.Errorf("weights %v, want %v", got.Weights, want.Weights)
+			break
+		}
+	}
+	for i := range want.Intercepts {
+		if !algotest.Close(got.Intercepts[i], want.Intercepts[i], 1e-6) {
+			t.Errorf("intercepts %v, want %v", got.Intercepts, want.Intercepts)
+			break
+		}
+	}
+}

@@ -1,0 +1,50 @@
+// Package tree holds the CART decision tree ("decision_tree") and the tree
+// machinery the ensembles build on: the presorted grower (Builder), the
+// compact and flat forms a tree is stored and walked in, and Validate for a
+// TreeModel read from the wire. The forest package grows its trees with
+// Builder; the boosting package stores its trees as TreeModels and checks
+// them with Validate. This package must not import either of them.
+//
+// # Growing
+//
+// CART decision trees (Breiman, Friedman, Olshen and Stone, "Classification
+// and Regression Trees", 1984): binary axis-aligned splits chosen greedily to
+// minimise the weighted Gini impurity (classification) or the squared error
+// (regression) of the two children, grown depth first.
+//
+// The grower follows the presorting idea of SLIQ (Mehta, Agrawal and
+// Rissanen, 1996): a tree sorts its rows by every feature once, when it
+// starts (a radix sort of the rows it drew), and keeps, for each feature,
+// its rows in that order with each node owning one contiguous range.
+// Splitting a node partitions every feature's range
+// stably in place, so children stay sorted and no node ever sorts again. A
+// candidate feature is then evaluated with a single linear scan that moves
+// rows from the right child to the left one, keeping running class counts
+// (or target sums) and the sum of squared counts, so each row costs O(1)
+// whatever the number of classes.
+//
+// With the balanced hyperparameter every row also carries its class's
+// weight (scikit-learn's class_weight='balanced'): the Gini impurity is
+// computed on weighted class counts, leaves store weighted class
+// distributions, and min_impurity_decrease compares weighted decreases,
+// while min_samples_split and min_samples_leaf still count rows.
+//
+// # Compact trees and flat prediction arrays
+//
+// A random forest of fully grown trees holds millions of nodes. In the
+// parallel arrays of TreeModel (feature, threshold, left, right, value,
+// samples) every node costs about 50 bytes in memory and 40 on the wire,
+// which made a 100-tree forest on 160000 rows weigh more than three times
+// its training table. The forest therefore writes each tree into
+// TreeModel.nodes, a preorder byte string documented in model.proto: the
+// left child is the next node, so no child index is stored; interior nodes
+// keep only their feature and threshold (in 4 bytes when it is a binary32
+// number, which the forest arranges: see treeShortThreshold), and a leaf
+// of an unweighted classification tree keeps its class counts as varints,
+// from which its value is recomputed exactly. About 4.5 bytes a node
+// remain.
+//
+// Prediction reads either form into one treeFlat: every node of every tree
+// in one preorder array of 16-byte nodes, four to a cache line, with the
+// left child next to its parent and the leaf values in one shared slice.
+package tree

@@ -1,0 +1,560 @@
+package tree
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+	"math/bits"
+	"slices"
+
+	"github.com/alur-ml/alur/ml/algo/internal/numeric"
+	datav1 "github.com/alur-ml/alur/proto/alur/data/v1"
+)
+
+// treeLeafCountsExact reports whether every leaf value of the wide tree t
+// is a count divided by the leaf's samples, so that TreeModel.leaf_counts
+// can store the counts and give back bit-identical values: true for an
+// unweighted classification tree, where a leaf's value is its class counts
+// over their sum.
+func treeLeafCountsExact(t *datav1.TreeModel) bool {
+	k := int(t.NumOutputs)
+	if k < 2 || len(t.Samples) != len(t.Feature) {
+		return false
+	}
+	for i, f := range t.Feature {
+		if f >= 0 {
+			continue
+		}
+		s := t.Samples[i]
+		if s <= 0 || s > 1<<52 {
+			return false
+		}
+		var sum int64
+		for _, v := range t.Value[i*k : (i+1)*k] {
+			c := math.Round(v * float64(s))
+			if !(c >= 0) || c/float64(s) != v {
+				return false
+			}
+			sum += int64(c)
+		}
+		if sum != s {
+			return false
+		}
+	}
+	return true
+}
+
+// Compact returns the compact form of the wide tree t (which must be
+// valid): a TreeModel with only num_outputs, nodes and leaf_counts set.
+// stack is scratch, returned for reuse.
+func Compact(t *datav1.TreeModel, stack []int32) (*datav1.TreeModel, []int32) {
+	k := int(t.NumOutputs)
+	counts := treeLeafCountsExact(t)
+	// Size first, so the bytes take exactly their length: a forest keeps
+	// every tree in memory until the model is sent.
+	size := 0
+	for i, f := range t.Feature {
+		switch {
+		case f >= 0:
+			size += uvarintLen(treeSplitTag(f, t.Threshold[i])) + treeThresholdBytes(t.Threshold[i])
+		case counts:
+			size++
+			if c, ok := treePureLeaf(t, i); ok {
+				size += uvarintLen(c)
+				break
+			}
+			size++
+			s := float64(t.Samples[i])
+			for _, v := range t.Value[i*k : (i+1)*k] {
+				size += uvarintLen(uint64(math.Round(v * s)))
+			}
+		default:
+			size += 1 + uvarintLen(uint64(treeSamples(t, i))) + 8*k
+		}
+	}
+	dst := make([]byte, 0, size)
+	stack = append(stack[:0], 0)
+	for len(stack) > 0 {
+		i := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		f := t.Feature[i]
+		if f >= 0 {
+			thr := t.Threshold[i]
+			dst = binary.AppendUvarint(dst, treeSplitTag(f, thr))
+			if treeThresholdBytes(thr) == 4 {
+				dst = binary.LittleEndian.AppendUint32(dst, math.Float32bits(float32(thr)))
+			} else {
+				dst = binary.LittleEndian.AppendUint64(dst, math.Float64bits(thr))
+			}
+			stack = append(stack, t.Right[i], t.Left[i])
+			continue
+		}
+		dst = append(dst, 0)
+		vals := t.Value[int(i)*k : (int(i)+1)*k]
+		if counts {
+			if c, ok := treePureLeaf(t, int(i)); ok {
+				dst = binary.AppendUvarint(dst, c)
+				continue
+			}
+			dst = append(dst, 0)
+			s := float64(t.Samples[i])
+			for _, v := range vals {
+				dst = binary.AppendUvarint(dst, uint64(math.Round(v*s)))
+			}
+			continue
+		}
+		dst = binary.AppendUvarint(dst, uint64(treeSamples(t, int(i))))
+		for _, v := range vals {
+			dst = binary.LittleEndian.AppendUint64(dst, math.Float64bits(v))
+		}
+	}
+	return &datav1.TreeModel{NumOutputs: t.NumOutputs, Nodes: dst, LeafCounts: counts}, stack
+}
+
+// treePureLeaf returns the code of leaf i when every one of its rows is of
+// one class c: 1 + c + k·(rows − 1), one byte for small pure leaves, the
+// common leaf of a fully grown tree. It is only called when leaf counts
+// are exact (treeLeafCountsExact).
+func treePureLeaf(t *datav1.TreeModel, i int) (uint64, bool) {
+	k := int(t.NumOutputs)
+	for c, v := range t.Value[i*k : (i+1)*k] {
+		if v == 1 {
+			return 1 + uint64(c) + uint64(k)*uint64(t.Samples[i]-1), true
+		}
+	}
+	return 0, false
+}
+
+// treeThresholdBytes is 4 when thr is exactly a binary32 number, else 8.
+func treeThresholdBytes(thr float64) int {
+	if float64(float32(thr)) == thr {
+		return 4
+	}
+	return 8
+}
+
+// treeSplitTag is the tag of a split on feature f at thr in the compact
+// form: 2f+1 before a binary64 threshold, 2f+2 before a binary32 one.
+func treeSplitTag(f int32, thr float64) uint64 {
+	if treeThresholdBytes(thr) == 4 {
+		return 2*uint64(f) + 2
+	}
+	return 2*uint64(f) + 1
+}
+
+// treeSamples returns node i's sample count, 0 when t has none.
+func treeSamples(t *datav1.TreeModel, i int) int64 {
+	if len(t.Samples) == 0 {
+		return 0
+	}
+	return max(t.Samples[i], 0)
+}
+
+// uvarintLen is the length of v as an unsigned varint.
+func uvarintLen(v uint64) int {
+	n := 1
+	for v >= 0x80 {
+		v >>= 7
+		n++
+	}
+	return n
+}
+
+// treeFlatNode is one node laid out for prediction. A split's left child
+// is the node after it. A leaf has key 0, feature 0 and next pointing to
+// itself: every row goes "right" from it (no order key is 0), so a step
+// from a leaf keeps a row in place.
+type treeFlatNode struct {
+	// key is the split threshold as treeOrderKey: the walk compares
+	// integers, without branching.
+	key uint64
+	// feature is the split feature.
+	feature int32
+	// next is a split's right child, or the leaf itself.
+	next int32
+}
+
+// treeFlat is a tree ensemble laid out for prediction.
+type treeFlat struct {
+	// nodes holds every tree in preorder, one after the other.
+	nodes []treeFlatNode
+	// roots are the trees' first nodes.
+	roots []int32
+	// values holds k values per leaf.
+	values []float64
+	// leafOff is each node's offset in values, -1 for a split.
+	leafOff []int32
+	// depth is the length of the longest path from a root to a leaf.
+	depth int
+	// samples holds each leaf's sample count, parallel to values / k; it
+	// is filled only when keepSamples is set (to expand a tree).
+	samples     []int64
+	keepSamples bool
+	k           int
+	pending     []treePending
+}
+
+// treePending is a split whose right subtree has not been decoded yet.
+type treePending struct{ id, depth int32 }
+
+// addLeaf appends a leaf whose values start at off, at depth.
+func (fl *treeFlat) addLeaf(off, depth int) {
+	ni := int32(len(fl.nodes))
+	fl.nodes = append(fl.nodes, treeFlatNode{next: ni})
+	fl.leafOff = append(fl.leafOff, int32(off))
+	fl.depth = max(fl.depth, depth)
+}
+
+// addSplit appends a split on feature f at thr; its right child is set
+// later.
+func (fl *treeFlat) addSplit(f int32, thr float64) {
+	fl.nodes = append(fl.nodes, treeFlatNode{key: treeOrderKey(thr), feature: f})
+	fl.leafOff = append(fl.leafOff, -1)
+}
+
+// addTree appends t, which may be wide or compact, checking it against
+// numFeatures features and the ensemble's k outputs.
+func (fl *treeFlat) addTree(t *datav1.TreeModel, numFeatures int) error {
+	if t == nil {
+		return errors.New("tree is missing")
+	}
+	if t.NumOutputs < 1 {
+		return fmt.Errorf("tree num_outputs %d must be at least 1", t.NumOutputs)
+	}
+	if int(t.NumOutputs) != fl.k {
+		return fmt.Errorf("tree has %d outputs, tree 0 has %d", t.NumOutputs, fl.k)
+	}
+	if len(t.Nodes) == 0 {
+		if t.LeafCounts {
+			return errors.New("tree sets leaf_counts but has no compact nodes")
+		}
+		if err := Validate(t, numFeatures); err != nil {
+			return err
+		}
+		fl.addWide(t)
+		return nil
+	}
+	if len(t.Feature) != 0 || len(t.Threshold) != 0 || len(t.Left) != 0 || len(t.Right) != 0 || len(t.Value) != 0 || len(t.Samples) != 0 {
+		return errors.New("tree has both compact nodes and node arrays; it must have one form")
+	}
+	return fl.addCompact(t, numFeatures)
+}
+
+// addWide appends a validated wide tree, renumbering its nodes in preorder.
+func (fl *treeFlat) addWide(t *datav1.TreeModel) {
+	k := fl.k
+	fl.roots = append(fl.roots, int32(len(fl.nodes)))
+	// Each stack entry is an old node index, the new node whose right
+	// child it is (-1 for a left child or the root) and its depth.
+	type entry struct{ old, patch, depth int32 }
+	stack := []entry{{0, -1, 0}}
+	for len(stack) > 0 {
+		e := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		ni := int32(len(fl.nodes))
+		if e.patch >= 0 {
+			fl.nodes[e.patch].next = ni
+		}
+		f := t.Feature[e.old]
+		if f < 0 {
+			off := len(fl.values)
+			fl.values = append(fl.values, t.Value[int(e.old)*k:(int(e.old)+1)*k]...)
+			if fl.keepSamples {
+				fl.samples = append(fl.samples, treeSamples(t, int(e.old)))
+			}
+			fl.addLeaf(off, int(e.depth))
+			continue
+		}
+		fl.addSplit(f, t.Threshold[e.old])
+		stack = append(stack, entry{t.Right[e.old], ni, e.depth + 1}, entry{t.Left[e.old], -1, e.depth + 1})
+	}
+}
+
+// addCompact decodes and checks a compact tree: varints that end, features
+// in range, thresholds that are not NaN, finite values, leaves whose
+// counts are not all zero, and no bytes after the last subtree.
+func (fl *treeFlat) addCompact(t *datav1.TreeModel, numFeatures int) error {
+	data := t.Nodes
+	k := fl.k
+	// Every node takes at least 2 bytes but leaves of one byte code; about
+	// 4.5 on average in a fully grown forest. Sizing for that saves the
+	// copies of growing the arrays node by node.
+	if guess := len(data) / 4; cap(fl.nodes)-len(fl.nodes) < guess {
+		fl.nodes = slices.Grow(fl.nodes, guess)
+		fl.leafOff = slices.Grow(fl.leafOff, guess)
+		fl.values = slices.Grow(fl.values, guess/2*k)
+	}
+	fl.roots = append(fl.roots, int32(len(fl.nodes)))
+	pending := fl.pending[:0]
+	defer func() { fl.pending = pending[:0] }()
+	pos := 0
+	depth := int32(0)
+	for {
+		id := len(fl.nodes)
+		if id >= math.MaxInt32 || len(fl.values)+k >= math.MaxInt32 {
+			return errors.New("trees too large")
+		}
+		tag, w := binary.Uvarint(data[pos:])
+		if w <= 0 {
+			return fmt.Errorf("compact node %d: truncated or overlong varint at byte %d", id, pos)
+		}
+		pos += w
+		if tag != 0 {
+			f := (tag - 1) / 2
+			if f >= uint64(numFeatures) {
+				return fmt.Errorf("compact node %d splits on feature %d, but there are %d features", id, f, numFeatures)
+			}
+			size := 8
+			if tag%2 == 0 {
+				size = 4
+			}
+			if len(data)-pos < size {
+				return fmt.Errorf("compact node %d: threshold truncated at byte %d", id, pos)
+			}
+			var thr float64
+			if size == 4 {
+				thr = float64(math.Float32frombits(binary.LittleEndian.Uint32(data[pos:])))
+			} else {
+				thr = math.Float64frombits(binary.LittleEndian.Uint64(data[pos:]))
+			}
+			pos += size
+			if math.IsNaN(thr) {
+				return fmt.Errorf("compact node %d has a NaN threshold", id)
+			}
+			fl.addSplit(int32(f), thr)
+			pending = append(pending, treePending{int32(id), depth})
+			depth++
+			continue
+		}
+		off := len(fl.values)
+		var samples uint64
+		if t.LeafCounts {
+			var err error
+			if pos, samples, err = fl.countLeaf(data, pos, id); err != nil {
+				return err
+			}
+		} else {
+			s, w := binary.Uvarint(data[pos:])
+			if w <= 0 {
+				return fmt.Errorf("compact leaf %d: truncated or overlong samples at byte %d", id, pos)
+			}
+			pos += w
+			samples = min(s, math.MaxInt64)
+			if len(data)-pos < 8*k {
+				return fmt.Errorf("compact leaf %d: values truncated at byte %d", id, pos)
+			}
+			for range k {
+				v := math.Float64frombits(binary.LittleEndian.Uint64(data[pos:]))
+				pos += 8
+				if math.IsNaN(v) || math.IsInf(v, 0) {
+					return fmt.Errorf("compact leaf %d has a non-finite value", id)
+				}
+				fl.values = append(fl.values, v)
+			}
+		}
+		if fl.keepSamples {
+			fl.samples = append(fl.samples, int64(samples))
+		}
+		fl.addLeaf(off, int(depth))
+		if len(pending) == 0 {
+			break
+		}
+		// The next node is the right child of the deepest split whose right
+		// subtree has not started.
+		p := pending[len(pending)-1]
+		pending = pending[:len(pending)-1]
+		fl.nodes[p.id].next = int32(len(fl.nodes))
+		depth = p.depth + 1
+		if pos >= len(data) {
+			return fmt.Errorf("compact tree truncated: node %d has no right subtree", p.id)
+		}
+	}
+	if pos != len(data) {
+		return fmt.Errorf("compact tree has %d bytes after its last node", len(data)-pos)
+	}
+	return nil
+}
+
+// countLeaf decodes the value of leaf id, stored as class counts (see
+// TreeModel.leaf_counts), from data[pos:], appends it to fl.values and
+// returns the position after it and the leaf's samples.
+func (fl *treeFlat) countLeaf(data []byte, pos, id int) (int, uint64, error) {
+	k := uint64(fl.k)
+	h, w := binary.Uvarint(data[pos:])
+	if w <= 0 {
+		return 0, 0, fmt.Errorf("compact leaf %d: truncated or overlong varint at byte %d", id, pos)
+	}
+	pos += w
+	if h > 0 {
+		// A pure leaf: one class and its rows in the code.
+		c, rows := (h-1)%k, (h-1)/k+1
+		if rows > 1<<52 {
+			return 0, 0, fmt.Errorf("compact leaf %d: counts too large", id)
+		}
+		for j := range k {
+			v := 0.0
+			if j == c {
+				v = 1
+			}
+			fl.values = append(fl.values, v)
+		}
+		return pos, rows, nil
+	}
+	off := len(fl.values)
+	var samples uint64
+	for range k {
+		c, w := binary.Uvarint(data[pos:])
+		if w <= 0 {
+			return 0, 0, fmt.Errorf("compact leaf %d: truncated or overlong count at byte %d", id, pos)
+		}
+		pos += w
+		if c > 1<<52 || samples+c > 1<<52 {
+			return 0, 0, fmt.Errorf("compact leaf %d: counts too large", id)
+		}
+		samples += c
+		fl.values = append(fl.values, float64(c))
+	}
+	if samples == 0 {
+		return 0, 0, fmt.Errorf("compact leaf %d has no rows", id)
+	}
+	// The sum of whole numbers below 2^53 is exact, so each value is the
+	// count over the total exactly as the tree was grown.
+	total := float64(samples)
+	for j := range fl.values[off:] {
+		fl.values[off+j] /= total
+	}
+	return pos, samples, nil
+}
+
+// treeOrderKey maps a value to a uint64 whose unsigned order is the
+// values' order (numeric.SortKey), with -0 and +0 equal and NaN mapped as -Inf,
+// below or equal to every threshold: a row goes right exactly when
+// key(x) > key(threshold), that is when x > threshold, and a missing
+// value goes left.
+func treeOrderKey(v float64) uint64 {
+	switch {
+	case v != v:
+		v = math.Inf(-1)
+	case v == 0:
+		v = 0
+	}
+	return numeric.SortKey(v)
+}
+
+// treeKeyValue inverts treeOrderKey (giving +0 for zero).
+func treeKeyValue(k uint64) float64 {
+	if k>>63 != 0 {
+		return math.Float64frombits(k &^ (1 << 63))
+	}
+	return math.Float64frombits(^k)
+}
+
+// treeRowKeys writes the treeOrderKey of each value of x to dst.
+func treeRowKeys(dst []uint64, x []float64) {
+	for j, v := range x {
+		dst[j] = treeOrderKey(v)
+	}
+}
+
+// treeWalkRows is how many rows leaves walks down a tree together; leaves
+// is unrolled for exactly this many.
+const treeWalkRows = 8
+
+// leaves returns in out the values offsets of the leaves that treeWalkRows
+// rows reach from the root of a one-tree treeFlat; row g's order keys
+// (treeRowKeys) start at keys[base[g]]. The rows step down in lockstep:
+// each row's walk is a chain of dependent loads, so one row at a time
+// leaves the core waiting on the cache at every level, while eight
+// independent chains overlap those waits (about 2.3 times as fast on a
+// forest of fully grown trees; the unrolled form keeps the eight node
+// indexes in registers). A row that reached its leaf stays there, since a
+// leaf's step keeps it in place (treeStep), and the group stops when no
+// row moved.
+func (fl *treeFlat) leaves(keys []uint64, base *[treeWalkRows]int, out *[treeWalkRows]int32) {
+	nodes := fl.nodes
+	var i0, i1, i2, i3, i4, i5, i6, i7 int32
+	b0, b1, b2, b3, b4, b5, b6, b7 := base[0], base[1], base[2], base[3], base[4], base[5], base[6], base[7]
+	for {
+		n0, n1, n2, n3 := &nodes[i0], &nodes[i1], &nodes[i2], &nodes[i3]
+		n4, n5, n6, n7 := &nodes[i4], &nodes[i5], &nodes[i6], &nodes[i7]
+		j0 := treeStepKey(n0, i0, keys[b0+int(n0.feature)])
+		j1 := treeStepKey(n1, i1, keys[b1+int(n1.feature)])
+		j2 := treeStepKey(n2, i2, keys[b2+int(n2.feature)])
+		j3 := treeStepKey(n3, i3, keys[b3+int(n3.feature)])
+		j4 := treeStepKey(n4, i4, keys[b4+int(n4.feature)])
+		j5 := treeStepKey(n5, i5, keys[b5+int(n5.feature)])
+		j6 := treeStepKey(n6, i6, keys[b6+int(n6.feature)])
+		j7 := treeStepKey(n7, i7, keys[b7+int(n7.feature)])
+		if (j0^i0)|(j1^i1)|(j2^i2)|(j3^i3)|(j4^i4)|(j5^i5)|(j6^i6)|(j7^i7) == 0 {
+			break
+		}
+		i0, i1, i2, i3, i4, i5, i6, i7 = j0, j1, j2, j3, j4, j5, j6, j7
+	}
+	off := fl.leafOff
+	out[0], out[1], out[2], out[3] = off[i0], off[i1], off[i2], off[i3]
+	out[4], out[5], out[6], out[7] = off[i4], off[i5], off[i6], off[i7]
+}
+
+// treeStepKey is treeStep given the row's key for the node's feature.
+func treeStepKey(nd *treeFlatNode, i int32, key uint64) int32 {
+	_, borrow := bits.Sub64(nd.key, key, 0)
+	right := -int32(borrow)
+	return (i+1)&^right | nd.next&right
+}
+
+// Expand returns t in the wide form (feature, threshold, left, right,
+// value and samples arrays) for code that walks a tree node by node. A
+// wide tree is checked and returned as is. For a compact tree, the nodes
+// keep their preorder numbering; an interior node's samples are the sum of
+// its children's and its value their samples-weighted mean (the mean of
+// the two when both have no samples).
+func Expand(t *datav1.TreeModel, numFeatures int) (*datav1.TreeModel, error) {
+	if t == nil {
+		return nil, errors.New("tree is missing")
+	}
+	if len(t.Nodes) == 0 {
+		if err := Validate(t, numFeatures); err != nil {
+			return nil, err
+		}
+		return t, nil
+	}
+	fl := &treeFlat{k: int(t.NumOutputs), keepSamples: true}
+	if err := fl.addTree(t, numFeatures); err != nil {
+		return nil, err
+	}
+	n, k := len(fl.nodes), fl.k
+	out := &datav1.TreeModel{
+		NumOutputs: t.NumOutputs,
+		Feature:    make([]int32, n),
+		Threshold:  make([]float64, n),
+		Left:       make([]int32, n),
+		Right:      make([]int32, n),
+		Value:      make([]float64, n*k),
+		Samples:    make([]int64, n),
+	}
+	for i := n - 1; i >= 0; i-- {
+		nd := fl.nodes[i]
+		if off := int(fl.leafOff[i]); off >= 0 {
+			out.Feature[i] = -1
+			out.Left[i], out.Right[i] = -1, -1
+			copy(out.Value[i*k:(i+1)*k], fl.values[off:off+k])
+			out.Samples[i] = fl.samples[off/k]
+			continue
+		}
+		out.Feature[i] = nd.feature
+		out.Threshold[i] = treeKeyValue(nd.key)
+		l, r := i+1, int(nd.next)
+		out.Left[i], out.Right[i] = int32(l), int32(r)
+		sl, sr := out.Samples[l], out.Samples[r]
+		out.Samples[i] = sl + sr
+		wl, wr := 0.5, 0.5
+		if sl+sr > 0 {
+			wl, wr = float64(sl)/float64(sl+sr), float64(sr)/float64(sl+sr)
+		}
+		for j := range k {
+			out.Value[i*k+j] = wl*out.Value[l*k+j] + wr*out.Value[r*k+j]
+		}
+	}
+	return out, nil
+}

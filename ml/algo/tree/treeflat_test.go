@@ -1,0 +1,263 @@
+package tree
+
+import (
+	"bytes"
+	"encoding/binary"
+	"math"
+	"strings"
+	"testing"
+
+	"gonum.org/v1/gonum/mat"
+
+	"github.com/alur-ml/alur/ml/algo"
+	"github.com/alur-ml/alur/ml/algo/internal/algotest"
+	"github.com/alur-ml/alur/ml/algo/internal/numeric"
+	datav1 "github.com/alur-ml/alur/proto/alur/data/v1"
+)
+
+func TestTreeShortThreshold(t *testing.T) {
+	tests := []struct {
+		name       string
+		lo, hi     float64
+		wantBinary bool // the result is a binary32 number
+	}{
+		{"wide gap", 1, 2, true},
+		{"binary32 midpoint nearby", 0.1, 0.2, true},
+		{"gap below binary32 resolution", 1, math.Nextafter(1, 2), true},
+		{"tiny gap between non-binary32 values", 1 + 1e-12, 1 + 2e-12, false},
+		{"from minus infinity", math.Inf(-1), 0, true},
+		{"beyond binary32 range", 1e300, 2e300, false},
+	}
+	for _, tc := range tests {
+		mid := numeric.Midpoint(tc.lo, tc.hi)
+		got := treeShortThreshold(tc.lo, tc.hi, mid)
+		if !(got >= tc.lo && got < tc.hi) {
+			t.Errorf("%s: threshold %v outside [%v, %v)", tc.name, got, tc.lo, tc.hi)
+		}
+		if isBinary32 := float64(float32(got)) == got; isBinary32 != tc.wantBinary {
+			t.Errorf("%s: threshold %v binary32 = %v, want %v", tc.name, got, isBinary32, tc.wantBinary)
+		}
+		if tc.wantBinary && math.Abs(got-mid) > math.Abs(mid)*1e-7+1e-300 && !math.IsInf(mid, 0) && tc.hi-tc.lo > 1e-6 {
+			t.Errorf("%s: threshold %v far from the midpoint %v", tc.name, got, mid)
+		}
+		if !tc.wantBinary && got != mid {
+			t.Errorf("%s: threshold %v, want the midpoint %v", tc.name, got, mid)
+		}
+	}
+}
+
+// treeCompactBytes is a hand-built compact tree on 2 features with 2
+// outputs: a split on feature 1 at 0.5 (binary32), a pure leaf of class 0
+// with 2 rows, then a leaf with counts 1 and 3.
+func treeCompactBytes() []byte {
+	var b []byte
+	b = binary.AppendUvarint(b, 2*1+2)
+	b = binary.LittleEndian.AppendUint32(b, math.Float32bits(0.5))
+	b = append(b, 0)
+	b = binary.AppendUvarint(b, 1+0+2*(2-1))
+	b = append(b, 0, 0, 1, 3)
+	return b
+}
+
+func TestTreeCompactDecode(t *testing.T) {
+	tree := &datav1.TreeModel{NumOutputs: 2, Nodes: treeCompactBytes(), LeafCounts: true}
+	m := &datav1.Model{Algorithm: "random_forest", Task: datav1.Task_TASK_CLASSIFICATION,
+		Parameters: &datav1.Model_Forest{Forest: &datav1.ForestModel{Trees: []*datav1.TreeModel{tree}}}}
+	X := mat.NewDense(3, 2, []float64{0, 0.5, 0, 0.75, 0, math.NaN()})
+	got, err := predictForest(m, X)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := mat.NewDense(3, 2, []float64{1, 0, 0.25, 0.75, 1, 0})
+	if !mat.Equal(got, want) {
+		t.Errorf("predictions %v, want %v", got.RawMatrix().Data, want.RawMatrix().Data)
+	}
+	w, err := Expand(tree, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w.Samples[0] != 6 || w.Samples[1] != 2 || w.Samples[2] != 4 || w.Left[0] != 1 || w.Right[0] != 2 {
+		t.Errorf("expanded samples %v, children %d %d", w.Samples, w.Left[0], w.Right[0])
+	}
+	if !algotest.Close(w.Value[0], 2.0/6+4.0/6*0.25, 1e-15) {
+		t.Errorf("root value %v, want the samples-weighted mean of the leaves", w.Value[:2])
+	}
+}
+
+func TestTreeCompactRejectsMalformed(t *testing.T) {
+	good := treeCompactBytes()
+	cut := func(n int) []byte { return good[:len(good)-n] }
+	withTag := func(tag uint64) []byte {
+		return append(binary.AppendUvarint(nil, tag), good[1:]...)
+	}
+	nanThr := slices32(good)
+	binary.LittleEndian.PutUint32(nanThr[1:], math.Float32bits(float32(math.NaN())))
+	tests := []struct {
+		name string
+		tree *datav1.TreeModel
+		want string
+	}{
+		{"truncated leaf", &datav1.TreeModel{NumOutputs: 2, Nodes: cut(1), LeafCounts: true}, "truncated"},
+		{"missing right subtree", &datav1.TreeModel{NumOutputs: 2, Nodes: good[:7], LeafCounts: true}, "right subtree"},
+		{"trailing bytes", &datav1.TreeModel{NumOutputs: 2, Nodes: append(slices32(good), 0), LeafCounts: true}, "after its last node"},
+		{"feature out of range", &datav1.TreeModel{NumOutputs: 2, Nodes: withTag(2*5 + 2), LeafCounts: true}, "feature 5"},
+		{"NaN threshold", &datav1.TreeModel{NumOutputs: 2, Nodes: nanThr, LeafCounts: true}, "NaN"},
+		{"empty leaf", &datav1.TreeModel{NumOutputs: 2, Nodes: []byte{0, 0, 0, 0}, LeafCounts: true}, "no rows"},
+		{"overlong varint", &datav1.TreeModel{NumOutputs: 2, Nodes: bytes.Repeat([]byte{0xff}, 11), LeafCounts: true}, "varint"},
+		{"non-finite value", &datav1.TreeModel{NumOutputs: 1, Nodes: binary.LittleEndian.AppendUint64([]byte{0, 1}, math.Float64bits(math.Inf(1)))}, "non-finite"},
+		{"both forms", &datav1.TreeModel{NumOutputs: 2, Nodes: good, LeafCounts: true, Feature: []int32{-1}}, "both"},
+		{"leaf_counts without nodes", &datav1.TreeModel{NumOutputs: 2, LeafCounts: true}, "leaf_counts"},
+	}
+	X := mat.NewDense(1, 2, []float64{0, 1})
+	for _, tc := range tests {
+		m := &datav1.Model{Algorithm: "random_forest", Task: datav1.Task_TASK_CLASSIFICATION,
+			Parameters: &datav1.Model_Forest{Forest: &datav1.ForestModel{Trees: []*datav1.TreeModel{tc.tree}}}}
+		if tc.tree.NumOutputs == 1 {
+			m.Task = datav1.Task_TASK_REGRESSION
+		}
+		_, err := predictForest(m, X)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: error %v, want one containing %q", tc.name, err, tc.want)
+		}
+	}
+}
+
+func slices32(b []byte) []byte { return append([]byte(nil), b...) }
+
+func FuzzTreeCompact(f *testing.F) {
+	f.Add(treeCompactBytes(), true, uint8(2))
+	f.Add(binary.LittleEndian.AppendUint64([]byte{0, 1}, math.Float64bits(2)), false, uint8(1))
+	f.Fuzz(func(t *testing.T, data []byte, counts bool, k uint8) {
+		if k == 0 || k > 8 {
+			return
+		}
+		tree := &datav1.TreeModel{NumOutputs: int32(k), Nodes: data, LeafCounts: counts}
+		fl := &treeFlat{k: int(k)}
+		if err := fl.addTree(tree, 3); err != nil {
+			return
+		}
+		// A decoded tree must be walkable from every root for any row.
+		for _, x := range [][]float64{{0, 0, 0}, {math.NaN(), 1e300, -1e300}, {math.Inf(1), math.Inf(-1), 0.5}} {
+			keys := make([]uint64, len(x))
+			treeRowKeys(keys, x)
+			leaf := fl.leaf(fl.roots[0], keys)
+			if int(leaf)+int(k) > len(fl.values) {
+				t.Fatalf("leaf offset %d past %d values", leaf, len(fl.values))
+			}
+		}
+		if _, err := Expand(tree, 3); err != nil {
+			t.Fatalf("decoded but does not expand: %v", err)
+		}
+	})
+}
+
+// BenchmarkForestPredictLayouts compares prediction on the flat preorder
+// nodes (treeFlat) with the earlier layout: each wide tree packed into
+// 24-byte nodes with explicit children (Pack), walked per tree.
+func BenchmarkForestPredictLayouts(b *testing.B) {
+	ds := algotest.BenchData(50000)
+	m := benchForest(b, ds, 30)
+	wide := make([]*datav1.TreeModel, 0, 30)
+	for _, tr := range m.GetForest().GetTrees() {
+		w, err := Expand(tr, 20)
+		if err != nil {
+			b.Fatal(err)
+		}
+		wide = append(wide, w)
+	}
+	X := ds.X
+	b.Run("packed", func(b *testing.B) {
+		for b.Loop() {
+			rows, cols := X.Dims()
+			raw := X.RawMatrix()
+			out := make([]float64, rows*2)
+			packed := make([][]Node, len(wide))
+			for i, t := range wide {
+				packed[i] = Pack(t)
+			}
+			blockRows := treeBlockRows(rows, 2)
+			numeric.Parallel((rows+blockRows-1)/blockRows, 2, func(_, blk int) {
+				lo, hi := blk*blockRows, min(rows, (blk+1)*blockRows)
+				for ti, t := range wide {
+					for r := lo; r < hi; r++ {
+						leaf := LeafPacked(packed[ti], raw.Data[r*raw.Stride:r*raw.Stride+cols])
+						out[r*2] += t.Value[leaf*2]
+						out[r*2+1] += t.Value[leaf*2+1]
+					}
+				}
+			})
+		}
+	})
+	b.Run("flat", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := predictForest(m, X); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("decode", func(b *testing.B) {
+		for b.Loop() {
+			fl := &treeFlat{k: 2}
+			for _, tr := range m.GetForest().GetTrees() {
+				if err := fl.addTree(tr, 20); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+	})
+}
+
+// leaf returns the values offset of the leaf that a row, given as the
+// treeOrderKey of each of its values (treeRowKeys), reaches from root.
+func (fl *treeFlat) leaf(root int32, x []uint64) int32 {
+	nodes := fl.nodes
+	i := root
+	for nodes[i].next != i {
+		i = treeStep(&nodes[i], i, x)
+	}
+	return fl.leafOff[i]
+}
+
+// treeStep moves a row (its order keys x) one level down from node i, or
+// keeps it at a leaf. It does not branch: which way a row goes is a coin
+// toss the branch predictor cannot learn, and each miss would cost more
+// than the node. The borrow of key − x is 1 exactly when x > key; its
+// negation masks in the right child.
+func treeStep(nd *treeFlatNode, i int32, x []uint64) int32 {
+	return treeStepKey(nd, i, x[nd.feature])
+}
+
+// predictForest predicts with a random_forest model as the forest package
+// does, without importing it (it imports this package).
+func predictForest(m *datav1.Model, X *mat.Dense) (*mat.Dense, error) {
+	return PredictEnsemble(m, m.GetForest().GetTrees(), X)
+}
+
+// benchForest grows n trees on bootstrap samples of ds with the forest's
+// defaults (√features per split, short thresholds), kept compact, and
+// returns them as a random_forest model.
+func benchForest(b *testing.B, ds *algo.Dataset, n int) *datav1.Model {
+	spec, _ := algo.Lookup("decision_tree")
+	params, err := spec.ResolveParams(nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	_, p := ds.Dims()
+	cfg, err := ConfigFromParams(params, p, int(math.Sqrt(float64(p))))
+	if err != nil {
+		b.Fatal(err)
+	}
+	cfg.ShortThresholds = true
+	bld := NewBuilder(NewData(ds, nil), cfg, 1)
+	trees := make([]*datav1.TreeModel, n)
+	for i := range trees {
+		bld.Reset(1, i, true)
+		wide, _, err := bld.GrowInto(b.Context(), &datav1.TreeModel{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		trees[i], _ = Compact(wide, nil)
+	}
+	return &datav1.Model{Algorithm: "random_forest", Task: ds.Task, FeatureNames: ds.FeatureNames, ClassNames: ds.ClassNames,
+		Parameters: &datav1.Model_Forest{Forest: &datav1.ForestModel{Trees: trees}}}
+}

@@ -1,0 +1,327 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/alur-ml/alur/ml/display"
+	"github.com/alur-ml/alur/ml/metrics"
+	"github.com/alur-ml/alur/ml/table"
+	datav1 "github.com/alur-ml/alur/proto/alur/data/v1"
+	orchestratorv1 "github.com/alur-ml/alur/proto/alur/orchestrator/v1"
+	prepv1 "github.com/alur-ml/alur/proto/alur/prep/v1"
+	trainv1 "github.com/alur-ml/alur/proto/alur/train/v1"
+	"github.com/alur-ml/alur/services/orchestrator/artifacts"
+	"github.com/alur-ml/alur/services/orchestrator/fault"
+	"github.com/alur-ml/alur/services/orchestrator/search"
+	"github.com/alur-ml/alur/services/orchestrator/stageclient"
+)
+
+// pipeline is one execution of a run's steps and what each step hands to
+// the next. A resumed run builds it again from the steps' recorded outputs.
+type pipeline struct {
+	r    *runner
+	spec *orchestratorv1.PipelineSpec
+
+	dataset       *table.Table
+	datasetDigest string
+	prepared      preparedOutput
+	transform     *datav1.FittedTransform
+	metric        string
+	train, valid  search.Data
+	objectiveMet  bool
+	best          *orchestratorv1.Trial
+	winner        *trainv1.TrainConfig // the best trial's configuration
+	modelDigest   string
+	testMetrics   *datav1.Metrics
+	curve         *orchestratorv1.LearningCurve
+}
+
+// execute runs the pipeline: collect, profile, prepare, the trial loop,
+// refit, test and the learning curve. It returns the error that ended the
+// run, if any.
+func (r *runner) execute() error {
+	p := &pipeline{r: r, spec: r.run.GetSpec()}
+	for _, step := range []func() error{
+		p.collect, p.profile, p.prepare, p.search, p.refit, p.test, p.learningCurve,
+	} {
+		if err := step(); err != nil {
+			return err
+		}
+	}
+	r.update(func(run *orchestratorv1.Run) {
+		run.ModelDigest, run.TestMetrics, run.BestTrial, run.ObjectiveMet = p.modelDigest, p.testMetrics, p.best.GetNumber(), p.objectiveMet
+		run.LearningCurve, run.LearningCurveVerdict = p.curve.GetPoints(), p.curve.GetVerdict()
+	})
+	return nil
+}
+
+// collect runs the collect step: a dataset source materialises its pinned
+// version from the store, any other source is read through ingest.
+func (p *pipeline) collect() error {
+	r := p.r
+	out, err := r.collect(p.spec.GetSource())
+	if err != nil {
+		return err
+	}
+	if p.dataset, err = r.readTable(out.Digest); err != nil {
+		return err
+	}
+	p.datasetDigest = out.Digest
+	r.update(func(run *orchestratorv1.Run) {
+		run.DatasetDigest, run.DatasetRows = out.Digest, int64(p.dataset.NumRows())
+	})
+	return nil
+}
+
+func (r *runner) collect(source *orchestratorv1.Source) (single, error) {
+	if ds := source.GetDataset(); ds != nil {
+		return r.collectDataset(ds)
+	}
+	src, cacheable, err := r.eng.ResolveSource(source)
+	if err != nil {
+		return single{}, err
+	}
+	var key string
+	if cacheable {
+		key = cacheKey(collectVersion, source)
+	}
+	return runStep(r, "collect", key, decodeSingle, func(ctx context.Context) (single, string, error) {
+		t, sum, rep, err := r.eng.stages.Collect(ctx, src)
+		if err != nil {
+			return single{}, "", err
+		}
+		if rep != nil {
+			r.update(func(run *orchestratorv1.Run) { run.IngestReport = rep })
+		}
+		var inputs []string
+		if u := source.GetUpload(); u != "" {
+			inputs = append(inputs, u)
+		}
+		d, err := r.putTable(artifacts.KindDataset, "collect", sum.GetName(), t, inputs...)
+		if err != nil {
+			return single{}, "", err
+		}
+		return single{d}, fmt.Sprintf("%s rows × %d columns", display.Count(int64(t.NumRows())), len(t.Columns)) + reportSummary(rep), nil
+	})
+}
+
+// collectDataset materialises a dataset version pinned when the run
+// started.
+func (r *runner) collectDataset(ds *orchestratorv1.DatasetRef) (single, error) {
+	v, err := r.eng.store.DatasetVersion(ds.GetName(), ds.GetVersion())
+	if err != nil {
+		return single{}, fault.FailedPrecondition("spec.source.dataset: %s version %d: %v", ds.GetName(), ds.GetVersion(), err)
+	}
+	return runStep(r, "collect", cacheKey(collectDatasetVersion, nil, v.GetArtifactDigest()), decodeSingle, func(ctx context.Context) (single, string, error) {
+		if _, err := r.eng.store.StatArtifact(v.GetArtifactDigest()); err != nil {
+			return single{}, "", fault.DataLoss("dataset %s version %d: %v", ds.GetName(), v.GetVersion(), err)
+		}
+		if err := r.eng.store.LinkArtifact(r.run.GetId(), v.GetArtifactDigest()); err != nil {
+			return single{}, "", fault.Internal("link dataset artifact: %v", err)
+		}
+		return single{v.GetArtifactDigest()}, fmt.Sprintf("dataset %s version %d: %s rows × %d columns",
+			ds.GetName(), v.GetVersion(), display.Count(v.GetRows()), len(v.GetSchema().GetFields())), nil
+	})
+}
+
+// profile runs the profile step.
+func (p *pipeline) profile() error {
+	r := p.r
+	out, err := runStep(r, "profile", cacheKey(profileVersion, nil, p.spec.GetLabel(), p.datasetDigest), decodeSingle, func(ctx context.Context) (single, string, error) {
+		prof, err := r.eng.stages.Profile(ctx, p.dataset, p.spec.GetLabel())
+		if err != nil {
+			return single{}, "", err
+		}
+		d, err := r.putProto(artifacts.KindProfile, "profile", "", prof, p.datasetDigest)
+		if err != nil {
+			return single{}, "", err
+		}
+		return single{d}, profileSummary(prof), nil
+	})
+	if err != nil {
+		return err
+	}
+	r.update(func(run *orchestratorv1.Run) { run.ProfileDigest = out.Digest })
+	return nil
+}
+
+// prepare runs the prepare step, then settles the task and the metric the
+// trials are judged by.
+func (p *pipeline) prepare() error {
+	r := p.r
+	opts := search.PrepareOptions(p.spec)
+	out, err := runStep(r, "prepare", cacheKey(prepareVersion, opts, p.datasetDigest), decodePrepared, func(ctx context.Context) (preparedOutput, string, error) {
+		prep, err := r.eng.stages.Prepare(ctx, p.dataset, opts)
+		if err != nil {
+			return preparedOutput{}, "", err
+		}
+		return r.storePrepared(prep, p.datasetDigest)
+	})
+	if err != nil {
+		return err
+	}
+	p.prepared = out
+	p.transform = &datav1.FittedTransform{}
+	if err := r.readProto(out.Transform, p.transform); err != nil {
+		return err
+	}
+	task := p.transform.GetTask()
+	p.metric = p.spec.GetObjective().GetMetric()
+	if p.metric == "" {
+		p.metric = metrics.DefaultMetric(task)
+	}
+	if !metrics.KnownMetric(p.metric, task) {
+		return fault.Field("spec.objective.metric", "%q does not apply to %s", p.metric, search.TaskWord(task))
+	}
+	r.update(func(run *orchestratorv1.Run) {
+		run.TransformDigest, run.Task, run.Metric = out.Transform, task, p.metric
+	})
+	return nil
+}
+
+// storePrepared stores the transform and the three splits.
+func (r *runner) storePrepared(prep *stageclient.Prepared, datasetDigest string) (preparedOutput, string, error) {
+	td, err := r.putProto(artifacts.KindTransform, "prepare", "", prep.Transform, datasetDigest)
+	if err != nil {
+		return preparedOutput{}, "", err
+	}
+	out := preparedOutput{Transform: td}
+	for _, s := range []struct {
+		split prepv1.Split
+		dst   *string
+	}{{prepv1.Split_SPLIT_TRAIN, &out.Train}, {prepv1.Split_SPLIT_VALIDATION, &out.Valid}, {prepv1.Split_SPLIT_TEST, &out.Test}} {
+		if *s.dst, err = r.putTable(artifacts.KindPrepared, "prepare", stageclient.SplitWord(s.split), prep.Splits[s.split], datasetDigest, td); err != nil {
+			return preparedOutput{}, "", err
+		}
+	}
+	return out, fmt.Sprintf("train %s / validation %s / test %s rows, %d features",
+		display.Count(int64(prep.Splits[prepv1.Split_SPLIT_TRAIN].NumRows())), display.Count(int64(prep.Splits[prepv1.Split_SPLIT_VALIDATION].NumRows())),
+		display.Count(int64(prep.Splits[prepv1.Split_SPLIT_TEST].NumRows())), len(prep.Transform.GetFeatureNames())), nil
+}
+
+// search is the optimisation loop: train and score candidates on the
+// validation rows (or cross-validation folds) until the target is met or
+// the budget is spent, then pick the best trial.
+func (p *pipeline) search() error {
+	r := p.r
+	task := p.transform.GetTask()
+	configs := search.ExpandCandidates(p.spec, task)
+	if len(configs) == 0 {
+		return fault.Field("spec.candidates", "no algorithm supports %s", search.TaskWord(task))
+	}
+	trainTable, err := r.readTable(p.prepared.Train)
+	if err != nil {
+		return err
+	}
+	validTable, err := r.readTable(p.prepared.Valid)
+	if err != nil {
+		return err
+	}
+	p.train = search.Data{Table: trainTable, Digest: p.prepared.Train, Stored: true}
+	p.valid = search.Data{Table: validTable, Digest: p.prepared.Valid, Stored: true}
+	loop := &search.Loop{
+		Configs: configs, Objective: p.spec.GetObjective(), Task: task, Metric: p.metric,
+		Label: p.transform.GetLabel(), Seed: p.spec.GetSeed(), Train: p.train, Valid: p.valid,
+		Parallel: r.eng.cfg.MaxParallelTrials,
+	}
+	if k := int(p.spec.GetCvFolds()); k >= 2 {
+		both, err := artifacts.ConcatTables(trainTable, validTable)
+		if err != nil {
+			return fault.Internal("join train and validation rows: %v", err)
+		}
+		if loop.Folds, err = search.MakeFolds(both, p.transform.GetLabel(), k, p.spec.GetSeed()); err != nil {
+			return fault.FailedPrecondition("spec.cv_folds: %v", err)
+		}
+	}
+	met, err := loop.Run(trialSteps{r})
+	if err != nil {
+		return err
+	}
+	if met {
+		r.record(kindObjectiveMet, "", fmt.Sprintf("objective met: %s reached the target", p.metric), nil, nil)
+	}
+	p.objectiveMet = met
+	if p.best = search.Best(r.trials(), p.metric); p.best == nil {
+		return fault.FailedPrecondition("every trial failed; the first error: %s", r.firstTrialError())
+	}
+	p.winner = &trainv1.TrainConfig{Algorithm: p.best.GetAlgorithm(), Params: p.best.GetParams(), Label: p.transform.GetLabel(), Task: task, Seed: p.spec.GetSeed()}
+	return nil
+}
+
+// refit trains the winner on the train and validation rows together.
+func (p *pipeline) refit() error {
+	r := p.r
+	cfg := p.winner
+	out, err := runStep(r, "refit", cacheKey(refitVersion, cfg, p.train.Digest, p.valid.Digest), decodeSingle, func(ctx context.Context) (single, string, error) {
+		both, err := artifacts.ConcatTables(p.train.Table, p.valid.Table)
+		if err != nil {
+			return single{}, "", fault.Internal("join train and validation rows: %v", err)
+		}
+		model, res, err := r.eng.stages.Train(ctx, cfg, both, r.progressFunc("refit"))
+		if err != nil {
+			return single{}, "", err
+		}
+		d, err := r.put(artifacts.KindModel, "refit", artifacts.MediaProto(&datav1.Model{}), cfg.GetAlgorithm(), model, p.train.Digest, p.valid.Digest)
+		if err != nil {
+			return single{}, "", err
+		}
+		return single{d}, fmt.Sprintf("%s on %s rows in %.2fs", cfg.GetAlgorithm(), display.Count(res.GetTrainRows()), res.GetFitSeconds()), nil
+	})
+	if err != nil {
+		return err
+	}
+	p.modelDigest = out.Digest
+	return nil
+}
+
+// test scores the refitted model once on the test rows.
+func (p *pipeline) test() error {
+	r := p.r
+	model, err := r.read(p.modelDigest)
+	if err != nil {
+		return err
+	}
+	out, err := runStep(r, "test", cacheKey(evaluateVersion, nil, p.modelDigest, p.prepared.Test), decodeSingle, func(ctx context.Context) (single, string, error) {
+		testTable, err := r.readTable(p.prepared.Test)
+		if err != nil {
+			return single{}, "", err
+		}
+		m, err := r.eng.stages.Evaluate(ctx, model, testTable, p.transform.GetLabel())
+		if err != nil {
+			return single{}, "", err
+		}
+		d, err := r.putProto(artifacts.KindMetrics, "test", "test", m, p.modelDigest, p.prepared.Test)
+		if err != nil {
+			return single{}, "", err
+		}
+		return single{d}, metricsSummary(m), nil
+	})
+	if err != nil {
+		return err
+	}
+	p.testMetrics = &datav1.Metrics{}
+	return r.readProto(out.Digest, p.testMetrics)
+}
+
+// learningCurve asks whether more data would help: the winner trained on
+// growing shares of the training rows.
+func (p *pipeline) learningCurve() error {
+	r := p.r
+	out, err := runStep(r, "learning_curve", cacheKey(learningCurveVersion, p.winner, p.train.Digest, p.valid.Digest), decodeSingle, func(ctx context.Context) (single, string, error) {
+		c, err := r.learningCurve(ctx, p.winner, p.metric, p.train.Table, p.valid.Table)
+		if err != nil {
+			return single{}, "", err
+		}
+		d, err := r.putProto(artifacts.KindLearningCurve, "learning_curve", "", c, p.train.Digest, p.valid.Digest)
+		if err != nil {
+			return single{}, "", err
+		}
+		return single{d}, c.GetVerdict(), nil
+	})
+	if err != nil {
+		return err
+	}
+	p.curve = &orchestratorv1.LearningCurve{}
+	return r.readProto(out.Digest, p.curve)
+}

@@ -1,0 +1,97 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+
+	datav1 "github.com/alur-ml/alur/proto/alur/data/v1"
+	orchestratorv1 "github.com/alur-ml/alur/proto/alur/orchestrator/v1"
+	trainv1 "github.com/alur-ml/alur/proto/alur/train/v1"
+	"github.com/alur-ml/alur/services/orchestrator/artifacts"
+	"github.com/alur-ml/alur/services/orchestrator/search"
+)
+
+// trialSteps runs the search's train and evaluate requests as recorded,
+// cached steps of the run: it is the engine side of search.Steps.
+type trialSteps struct{ r *runner }
+
+var _ search.Steps = trialSteps{}
+
+func inputs(d search.Data) []string {
+	if d.Stored {
+		return []string{d.Digest}
+	}
+	return nil
+}
+
+// Train fits cfg on d as the step named step and stores the model and
+// train's result.
+func (s trialSteps) Train(step string, cfg *trainv1.TrainConfig, d search.Data) (search.Trained, error) {
+	r := s.r
+	out, err := runStep(r, step, cacheKey(trainVersion, cfg, d.Digest), decodeTrained, func(ctx context.Context) (trainedOutput, string, error) {
+		model, res, err := r.eng.stages.Train(ctx, cfg, d.Table, r.progressFunc(step))
+		if err != nil {
+			return trainedOutput{}, "", err
+		}
+		md, err := r.put(artifacts.KindModel, step, artifacts.MediaProto(&datav1.Model{}), cfg.GetAlgorithm(), model, inputs(d)...)
+		if err != nil {
+			return trainedOutput{}, "", err
+		}
+		rd, err := r.putProto(artifacts.KindTrainResult, step, cfg.GetAlgorithm(), res, md)
+		if err != nil {
+			return trainedOutput{}, "", err
+		}
+		return trainedOutput{Model: md, Result: rd}, fmt.Sprintf("%s %s in %.3fs", cfg.GetAlgorithm(), search.FormatParams(res.GetParams()), res.GetFitSeconds()), nil
+	})
+	if err != nil {
+		return search.Trained{}, err
+	}
+	res := &trainv1.TrainResult{}
+	if err := r.readProto(out.Result, res); err != nil {
+		// The result only adds the fit time and the resolved parameters;
+		// the model is what the trial needs.
+		res = nil
+	}
+	return search.Trained{ModelDigest: out.Model, Result: res}, nil
+}
+
+// Evaluate scores the stored model on d as the step named step.
+func (s trialSteps) Evaluate(step, name, modelDigest string, d search.Data, label string) (*datav1.Metrics, error) {
+	r := s.r
+	model, err := r.read(modelDigest)
+	if err != nil {
+		return nil, err
+	}
+	var in []string
+	if d.Stored {
+		in = []string{modelDigest, d.Digest}
+	}
+	out, err := runStep(r, step, cacheKey(evaluateVersion, nil, modelDigest, d.Digest), decodeSingle, func(ctx context.Context) (single, string, error) {
+		m, err := r.eng.stages.Evaluate(ctx, model, d.Table, label)
+		if err != nil {
+			return single{}, "", err
+		}
+		md, err := r.putProto(artifacts.KindMetrics, step, name, m, in...)
+		if err != nil {
+			return single{}, "", err
+		}
+		return single{md}, metricsSummary(m), nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	m := &datav1.Metrics{}
+	if err := r.readProto(out.Digest, m); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// Record stores the trial on the run and announces it.
+func (s trialSteps) Record(t *orchestratorv1.Trial, msg string) { s.r.recordTrial(t, msg) }
+
+// Trials returns the trials recorded so far.
+func (s trialSteps) Trials() []*orchestratorv1.Trial { return s.r.trials() }
+
+// Err is the run's context error.
+func (s trialSteps) Err() error { return s.r.ctx.Err() }

@@ -1,0 +1,232 @@
+package search
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"sync"
+
+	"gonum.org/v1/gonum/stat"
+
+	"github.com/alur-ml/alur/ml/algo"
+	"github.com/alur-ml/alur/ml/metrics"
+	"github.com/alur-ml/alur/ml/table"
+	datav1 "github.com/alur-ml/alur/proto/alur/data/v1"
+	orchestratorv1 "github.com/alur-ml/alur/proto/alur/orchestrator/v1"
+	trainv1 "github.com/alur-ml/alur/proto/alur/train/v1"
+	"github.com/alur-ml/alur/services/orchestrator/fault"
+)
+
+// Data is a table a trial trains or scores on, with the digest that keys
+// the steps' caches. Stored says the digest names a stored artifact, which
+// the step's outputs then list as their input.
+type Data struct {
+	Table  *table.Table
+	Digest string
+	Stored bool
+}
+
+// Trained is what a train step leaves: the model artifact and the result
+// train reported.
+type Trained struct {
+	ModelDigest string
+	Result      *trainv1.TrainResult
+}
+
+// Steps is what the search needs from the engine. Train and Evaluate are
+// each one recorded step of the run: done at most once, cached by their
+// inputs, retried while a stage is unavailable, and skipped when the run
+// already finished them before a restart.
+type Steps interface {
+	// Train fits cfg on d as the step named step.
+	Train(step string, cfg *trainv1.TrainConfig, d Data) (Trained, error)
+	// Evaluate scores the stored model on d as the step named step; name
+	// labels the metrics artifact ("validation", "fold 2").
+	Evaluate(step, name, modelDigest string, d Data, label string) (*datav1.Metrics, error)
+	// Record stores the trial on the run and announces it with msg.
+	Record(trial *orchestratorv1.Trial, msg string)
+	// Trials returns the trials recorded so far.
+	Trials() []*orchestratorv1.Trial
+	// Err is the run's context error: non-nil once it is cancelled or the
+	// orchestrator shuts down.
+	Err() error
+}
+
+// Loop is one run's search: the configurations to try in order, what they
+// are scored on, and how many train at once.
+type Loop struct {
+	Configs   []Config
+	Objective *orchestratorv1.Objective
+	Task      datav1.Task
+	Metric    string
+	Label     string
+	Seed      int64
+	// Train and Valid are the holdout rows; with Folds set, the trials
+	// are cross-validated on the folds instead.
+	Train, Valid Data
+	Folds        []Fold
+	// Parallel caps the trials trained at once; 0 means 1.
+	Parallel int
+}
+
+// Run trains and scores the configurations in order, up to Parallel at a
+// time, skipping trials a resumed run already recorded, and stops
+// launching new ones once the objective is met, the run is cancelled, or a
+// trial fails in a way that dooms the run (Fatal). It reports whether the
+// objective was met.
+func (l *Loop) Run(s Steps) (met bool, err error) {
+	var (
+		mu    sync.Mutex
+		fatal error
+		wg    sync.WaitGroup
+	)
+	slots := make(chan struct{}, max(l.Parallel, 1))
+	stop := func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return fatal != nil || s.Err() != nil || l.targetMet(s)
+	}
+	done := map[int32]bool{}
+	for _, t := range s.Trials() {
+		done[t.GetNumber()] = true
+	}
+	for i, cfg := range l.Configs {
+		n := int32(i + 1)
+		if done[n] {
+			continue
+		}
+		if stop() {
+			break
+		}
+		slots <- struct{}{}
+		if stop() {
+			<-slots
+			break
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-slots }()
+			if err := l.runTrial(s, n, cfg); Fatal(err) {
+				mu.Lock()
+				if fatal == nil {
+					fatal = err
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if err := s.Err(); err != nil {
+		return false, err
+	}
+	if fatal != nil {
+		return false, fatal
+	}
+	return l.targetMet(s), nil
+}
+
+// Fatal reports whether a trial's error means the run cannot go on (a
+// stage stayed unreachable, stored data is lost, the work was cancelled),
+// rather than that this one candidate failed.
+func Fatal(err error) bool {
+	return errors.Is(err, fault.ErrStageUnavailable) || errors.Is(err, fault.ErrDataLoss) ||
+		errors.Is(err, fault.ErrCancelled) || errors.Is(err, context.Canceled)
+}
+
+// runTrial trains and scores one configuration and records the trial. The
+// error it returns is already recorded on the trial; the loop only asks
+// whether it is fatal.
+func (l *Loop) runTrial(s Steps, n int32, cfg Config) error {
+	trial := &orchestratorv1.Trial{Number: n, Algorithm: cfg.Algorithm, Params: cfg.Params}
+	if a, ok := algo.Lookup(cfg.Algorithm); ok {
+		if full, err := a.ResolveParams(cfg.Params); err == nil {
+			trial.Params = full
+		}
+	}
+	tc := &trainv1.TrainConfig{Algorithm: cfg.Algorithm, Params: cfg.Params, Label: l.Label, Task: l.Task, Seed: l.Seed}
+	var err error
+	if len(l.Folds) > 0 {
+		err = l.crossValidate(s, trial, tc)
+	} else {
+		err = l.holdout(s, trial, tc)
+	}
+	if err != nil {
+		trial.Error = fault.Describe(err)
+		s.Record(trial, fmt.Sprintf("trial %d (%s) failed: %s", n, cfg.Algorithm, trial.Error))
+		return err
+	}
+	if len(l.Folds) > 0 {
+		s.Record(trial, fmt.Sprintf("trial %d: %s %s: %d-fold %s %.4f ± %.4f", n, cfg.Algorithm, FormatParams(trial.GetParams()), len(l.Folds), l.Metric, trial.GetScore(), trial.GetScoreStd()))
+	} else {
+		s.Record(trial, fmt.Sprintf("trial %d: %s %s: validation %s %.4f", n, cfg.Algorithm, FormatParams(trial.GetParams()), l.Metric, trial.GetScore()))
+	}
+	return nil
+}
+
+// holdout trains on the train rows and scores on the validation rows.
+func (l *Loop) holdout(s Steps, trial *orchestratorv1.Trial, tc *trainv1.TrainConfig) error {
+	n := trial.GetNumber()
+	tr, err := s.Train(fmt.Sprintf("train/%d", n), tc, l.Train)
+	if err != nil {
+		return err
+	}
+	trial.ModelDigest = tr.ModelDigest
+	if tr.Result != nil {
+		trial.FitSeconds = tr.Result.GetFitSeconds()
+		trial.Params = tr.Result.GetParams()
+		trial.TrainServer = tr.Result.GetServer()
+	}
+	m, err := s.Evaluate(fmt.Sprintf("evaluate/%d", n), "validation", tr.ModelDigest, l.Valid, l.Label)
+	if err != nil {
+		return err
+	}
+	trial.ValidationMetrics = m
+	score, _, err := metrics.Score(m, l.Metric)
+	if err != nil {
+		// The candidate is recorded with the error and its metrics; the
+		// failure is not the run's.
+		trial.Error = err.Error()
+	}
+	trial.Score = score
+	return nil
+}
+
+// crossValidate trains and scores one configuration on every fold and
+// fills the trial's fold scores, mean score and averaged metrics.
+func (l *Loop) crossValidate(s Steps, trial *orchestratorv1.Trial, tc *trainv1.TrainConfig) error {
+	var all []*datav1.Metrics
+	for f, fd := range l.Folds {
+		tr, err := s.Train(fmt.Sprintf("train/%d/fold%d", trial.GetNumber(), f+1), tc, fd.Train)
+		if err != nil {
+			return err
+		}
+		if tr.Result != nil {
+			trial.FitSeconds += tr.Result.GetFitSeconds()
+			trial.Params = tr.Result.GetParams()
+			trial.TrainServer = tr.Result.GetServer()
+		}
+		m, err := s.Evaluate(fmt.Sprintf("evaluate/%d/fold%d", trial.GetNumber(), f+1), fmt.Sprintf("fold %d", f+1), tr.ModelDigest, fd.Held, tc.GetLabel())
+		if err != nil {
+			return err
+		}
+		score, _, err := metrics.Score(m, l.Metric)
+		if err != nil {
+			return err
+		}
+		trial.FoldScores = append(trial.FoldScores, score)
+		all = append(all, m)
+	}
+	trial.Score, trial.ScoreStd = stat.MeanStdDev(trial.GetFoldScores(), nil)
+	if math.IsNaN(trial.ScoreStd) {
+		trial.ScoreStd = 0
+	}
+	trial.ValidationMetrics = averageMetrics(all)
+	return nil
+}
+
+// targetMet reports whether the best trial so far reaches the objective.
+func (l *Loop) targetMet(s Steps) bool {
+	return TargetMet(l.Objective, l.Metric, Best(s.Trials(), l.Metric))
+}
