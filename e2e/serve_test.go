@@ -71,9 +71,16 @@ func TestServeRegistryModels(t *testing.T) {
 	}
 	alias("1")
 
-	serveAddr, httpAddr := freeAddr(t), freeAddr(t)
-	startProc(t, "serve", serveAddr, "--orchestrator", c.addrs["orchestrator"], "--http", httpAddr, "--alias-ttl", "1ns")
-	conn, err := serverkit.Dial(serveAddr, clusterDialOpts()...)
+	// Both of serve's listeners take a port the kernel picks and report it
+	// in a ready file.
+	httpReady := filepath.Join(t.TempDir(), "serve-http.addr")
+	srv := startProc(t, "serve", anyPort, "--orchestrator", c.addrs["orchestrator"], "--http", anyPort,
+		"--http-ready-file", httpReady, "--alias-ttl", "1ns")
+	httpAddr, err := serverkit.ReadReadyFile(httpReady)
+	if err != nil {
+		t.Fatalf("serve's HTTP ready file: %v\n%s", err, srv.log)
+	}
+	conn, err := serverkit.Dial(srv.addr, clusterDialOpts()...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -126,22 +133,15 @@ func TestServeRegistryModels(t *testing.T) {
 
 	// A serve started while the orchestrator is down waits, NOT_SERVING.
 	c.procs["orchestrator"].stop(t)
-	lateAddr := freeAddr(t)
-	late := &proc{name: "serve", bin: filepath.Join(c.bin, "serve"), addr: lateAddr, log: &logBuffer{},
+	late := &proc{name: "serve", bin: filepath.Join(c.bin, "serve"), addr: anyPort, log: &logBuffer{},
 		args: []string{"--orchestrator", c.addrs["orchestrator"], "--http="}}
-	cmd := exec.Command(late.bin, append([]string{"--addr", lateAddr}, late.args...)...)
-	cmd.Stdout, cmd.Stderr = late.log, late.log
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	late.cmd, late.done = cmd, make(chan struct{})
-	go func() { late.err = cmd.Wait(); close(late.done) }()
+	late.launch(t)
 	t.Cleanup(func() {
 		if late.running() {
 			late.stop(t)
 		}
 	})
-	lconn, err := serverkit.Dial(lateAddr, clusterDialOpts()...)
+	lconn, err := serverkit.Dial(late.addr, clusterDialOpts()...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -160,7 +160,7 @@ func TestServeRegistryModels(t *testing.T) {
 		t.Fatalf("serve without an orchestrator: health %v, want NOT_SERVING\n%s", st, late.log)
 	}
 	c.restartOrchestrator(t, nil)
-	waitServing(t, lateAddr, "serve", late.log)
+	waitServing(t, late.addr, "serve", late.log)
 	if _, err := inference.NewGRPCInferenceServiceClient(lconn).ModelInfer(ctx, irisRow("iris@production")); err != nil {
 		t.Fatalf("ModelInfer once the orchestrator is back: %v", err)
 	}

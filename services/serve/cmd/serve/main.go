@@ -2,7 +2,9 @@
 // (inference.GRPCInferenceService, as KServe, Triton and MLServer speak it)
 // over gRPC on --addr and its HTTP/JSON form on --http, for the models in
 // the orchestrator's registry. It reports NOT_SERVING until the
-// orchestrator answers.
+// orchestrator answers. Like the other binaries it takes --ready-file (the
+// gRPC address it listens on, for --addr host:0); --http-ready-file does
+// the same for the HTTP/JSON address.
 package main
 
 import (
@@ -24,6 +26,7 @@ import (
 func main() {
 	addr := flag.String("addr", "localhost:7005", "address to listen on (host:port)")
 	httpAddr := flag.String("http", "localhost:8005", "address of the protocol's HTTP/JSON form (empty disables it)")
+	httpReady := flag.String("http-ready-file", "", "`file` to write the HTTP/JSON address to, once it listens (with --http host:0, the port the kernel picked); removed at exit")
 	orch := flag.String("orchestrator", "localhost:7000", "address of the orchestrator, whose registry holds the models")
 	cfg := serve.Config{}
 	flag.Int64Var(&cfg.MaxModelBytes, "max-model-bytes", serve.DefaultMaxModelBytes, "largest model or transform loaded, in bytes; a larger one is refused at load")
@@ -67,6 +70,13 @@ func main() {
 			scheme = "https"
 		}
 		logger.Info("http", "url", scheme+"://"+lis.Addr().String()+"/v2")
+		if *httpReady != "" {
+			if err := serverkit.WriteReadyFile(*httpReady, lis.Addr().String()); err != nil {
+				logger.Error("http", "err", err)
+				os.Exit(1)
+			}
+			defer os.Remove(*httpReady)
+		}
 		go func() {
 			defer close(httpDone)
 			if err := serve.ServeHTTP(ctx, lis, serve.RequireToken(srv.Handler(), opts.AuthToken), logger, opts.TLSCert, opts.TLSKey); err != nil {
