@@ -119,3 +119,45 @@ func TestPrepareRefusesBrokenModels(t *testing.T) {
 		})
 	}
 }
+
+// BenchmarkForestRow predicts one row with a 100-tree forest, through
+// Predict (which lays the trees out on every call) and through a Predictor
+// prepared once, as the serve stage does.
+func BenchmarkForestRow(b *testing.B) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	const n, f = 2000, 8
+	X := mat.NewDense(n, f, nil)
+	y := make([]float64, n)
+	for i := range n {
+		for j := range f {
+			X.Set(i, j, rng.NormFloat64())
+		}
+		if X.At(i, 0)*X.At(i, 1)+X.At(i, 2) > 0 {
+			y[i] = 1
+		}
+	}
+	m, err := algo.Fit(context.Background(), "random_forest", &algo.Dataset{X: X, Y: y, Task: datav1.Task_TASK_CLASSIFICATION,
+		NumClasses: 2, ClassNames: []string{"a", "b"}}, map[string]float64{"n_estimators": 100}, 1, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	row := mat.NewDense(1, f, X.RawRowView(0))
+	b.Run("Predict", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := algo.Predict(m, row); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("Prepared", func(b *testing.B) {
+		p, err := algo.Prepare(m, f)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for b.Loop() {
+			if _, err := p(row); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
