@@ -85,17 +85,46 @@ func TestPrepareMatchesPredict(t *testing.T) {
 }
 
 // TestTreeFamiliesPrepare checks that the algorithms whose prediction
-// decodes trees lay them out once through Spec.Prepare: without it a
-// server would decode a 100-tree forest on every row.
+// decodes trees lay them out once through Spec.Prepare (without it a
+// server would decode a 100-tree forest on every row), and that the hook
+// on its own refuses rows of another width.
 func TestTreeFamiliesPrepare(t *testing.T) {
+	const n, f = 60, 3
+	X := mat.NewDense(n, f, nil)
+	y := make([]float64, n)
+	for i := range n {
+		for j := range f {
+			X.Set(i, j, float64((i*(j+3))%17))
+		}
+		y[i] = float64(i % 2)
+	}
+	ds := &algo.Dataset{X: X, Y: y, Task: datav1.Task_TASK_CLASSIFICATION, NumClasses: 2, ClassNames: []string{"a", "b"}}
 	for _, name := range []string{"decision_tree", "random_forest", "gradient_boosting"} {
-		s, ok := algo.Lookup(name)
-		if !ok {
-			t.Fatalf("%s is not registered", name)
-		}
-		if s.Prepare == nil {
-			t.Errorf("%s has no Spec.Prepare", name)
-		}
+		t.Run(name, func(t *testing.T) {
+			s, ok := algo.Lookup(name)
+			if !ok {
+				t.Fatalf("%s is not registered", name)
+			}
+			if s.Prepare == nil {
+				t.Fatalf("%s has no Spec.Prepare", name)
+			}
+			m, err := algo.Fit(context.Background(), name, ds, nil, 1, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			p, err := s.Prepare(m, f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := p(X); err != nil {
+				t.Fatal(err)
+			}
+			for _, bad := range []*mat.Dense{mat.NewDense(2, f-1, nil), mat.NewDense(2, f+1, nil), nil} {
+				if _, err := p(bad); err == nil {
+					t.Errorf("the hook's predictor accepted %v", bad)
+				}
+			}
+		})
 	}
 }
 

@@ -1384,13 +1384,22 @@ func gbPrepare(m *datav1.Model, cols int) (*gbPredictor, error) {
 }
 
 // prepareGradientBoosting checks and packs the trees once for rows of
-// numFeatures features (algo.Spec.Prepare).
+// numFeatures features (algo.Spec.Prepare); the predictor refuses rows of
+// another width, as tree.Ensemble does.
 func prepareGradientBoosting(m *datav1.Model, numFeatures int) (algo.Predictor, error) {
 	p, err := gbPrepare(m, numFeatures)
 	if err != nil {
 		return nil, err
 	}
-	return func(X *mat.Dense) (*mat.Dense, error) { return p.predict(m, X) }, nil
+	return func(X *mat.Dense) (*mat.Dense, error) {
+		if X == nil || X.IsEmpty() {
+			return nil, errors.New("no rows to predict")
+		}
+		if _, c := X.Dims(); c != numFeatures {
+			return nil, fmt.Errorf("prepared for %d features, got %d", numFeatures, c)
+		}
+		return p.predict(m, X)
+	}, nil
 }
 
 // predict returns the probabilities (or values) of the rows of X.

@@ -123,16 +123,15 @@ func prepareDecisionTree(m *datav1.Model, numFeatures int) (algo.Predictor, erro
 	return PreparedPredictor(m, []*datav1.TreeModel{t}, numFeatures)
 }
 
-// PreparedPredictor lays trees out once as an Ensemble and returns it as
-// an algo.Predictor: the Spec.Prepare of the decision tree and the forest.
-// algo.Prepare, its caller, refuses empty input and rows of another width
-// before they reach it.
+// PreparedPredictor lays trees out once as an Ensemble and returns its
+// Predict as an algo.Predictor: the Spec.Prepare of the decision tree and
+// the forest.
 func PreparedPredictor(m *datav1.Model, trees []*datav1.TreeModel, numFeatures int) (algo.Predictor, error) {
 	e, err := PrepareEnsemble(m, trees, numFeatures)
 	if err != nil {
 		return nil, err
 	}
-	return func(X *mat.Dense) (*mat.Dense, error) { return e.Predict(X), nil }, nil
+	return e.Predict, nil
 }
 
 // Config holds the resolved growth limits of one tree.
@@ -985,7 +984,7 @@ func PredictEnsemble(m *datav1.Model, trees []*datav1.TreeModel, X *mat.Dense) (
 	if err != nil {
 		return nil, err
 	}
-	return e.Predict(X), nil
+	return e.Predict(X)
 }
 
 // Ensemble is a tree ensemble checked and laid out for prediction once, so
@@ -1042,11 +1041,17 @@ func PrepareEnsemble(m *datav1.Model, trees []*datav1.TreeModel, cols int) (*Ens
 	return &Ensemble{flats: flats, k: k, cols: cols, ntrees: len(trees)}, nil
 }
 
-// Predict walks every row of X, which must have the columns the ensemble
-// was prepared for, through the trees and averages their values, as
-// PredictEnsemble does.
-func (e *Ensemble) Predict(X *mat.Dense) *mat.Dense {
+// Predict walks every row of X through the trees and averages their
+// values, as PredictEnsemble does. X must have the columns the ensemble
+// was prepared for.
+func (e *Ensemble) Predict(X *mat.Dense) (*mat.Dense, error) {
+	if X == nil || X.IsEmpty() {
+		return nil, errors.New("no rows to predict")
+	}
 	rows, cols := X.Dims()
+	if cols != e.cols {
+		return nil, fmt.Errorf("prepared for %d features, got %d", e.cols, cols)
+	}
 	k, flats, procs := e.k, e.flats, runtime.GOMAXPROCS(0)
 	raw := X.RawMatrix()
 	out := make([]float64, rows*k)
@@ -1087,7 +1092,7 @@ func (e *Ensemble) Predict(X *mat.Dense) *mat.Dense {
 			}
 		}
 	})
-	return mat.NewDense(rows, k, out)
+	return mat.NewDense(rows, k, out), nil
 }
 
 // Node is one node of a wide tree packed for gradient boosting's
