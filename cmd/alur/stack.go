@@ -35,13 +35,17 @@ type stackConfig struct {
 	OrchestratorAddr, IngestAddr, PrepAddr, TrainAddr, EvalAddr string
 	// HTTPAddr is where the web dashboard listens; empty serves none.
 	HTTPAddr string
+	// ServeAddr is where the serving stage (Open Inference Protocol)
+	// listens, and ServeHTTPAddr its HTTP/JSON form; empty serves none.
+	ServeAddr, ServeHTTPAddr string
 	// Logger receives the services' logs; nil discards them.
 	Logger *slog.Logger
 }
 
-// stack is the five alur services running in this process, each on its
-// own loopback listener, exactly as separate binaries would run them: the
-// orchestrator reaches the stages over gRPC, not by function calls.
+// stack is the five alur services (and the serving stage, when asked)
+// running in this process, each on its own loopback listener, exactly as
+// separate binaries would run them: the orchestrator reaches the stages
+// over gRPC, not by function calls.
 type stack struct {
 	// Addresses the services listen on (with the ports chosen).
 	OrchestratorAddr, IngestAddr, PrepAddr, TrainAddr, EvalAddr string
@@ -51,6 +55,9 @@ type stack struct {
 	StorePath string
 	// DashboardURL is the web dashboard's address, if one is served.
 	DashboardURL string
+	// ServeAddr and ServeURL are the serving stage's gRPC address and
+	// HTTP/JSON base URL, if served.
+	ServeAddr, ServeURL string
 
 	orch        *orchestrator.Server
 	stopOrch    context.CancelFunc
@@ -59,6 +66,7 @@ type stack struct {
 	stagesDone  sync.WaitGroup
 	failed      chan error
 	stopDash    func()
+	serving     *serveStage
 	stopOnce    sync.Once
 	stopErr     error
 	serveErrsMu sync.Mutex
@@ -116,7 +124,7 @@ func startStack(ctx context.Context, cfg stackConfig) (_ *stack, err error) {
 		TrainAddr:        stages[2].lis.Addr().String(),
 		EvalAddr:         stages[3].lis.Addr().String(),
 		DataDir:          cfg.DataDir,
-		failed:           make(chan error, len(all)),
+		failed:           make(chan error, len(all)+2),
 	}
 	// The stages and the orchestrator stop separately: the orchestrator
 	// first (it may be calling the stages), the stages after.
@@ -150,6 +158,13 @@ func startStack(ctx context.Context, cfg stackConfig) (_ *stack, err error) {
 	srv := serverkit.NewGRPCServer(logger.With("service", "orchestrator"))
 	orch.Register(srv.GRPC)
 	st.serve(orchCtx, &st.orchDone, "orchestrator", srv, orchSvc.lis)
+	if cfg.ServeAddr != "" {
+		if st.serving, err = startServe(cfg.ServeAddr, cfg.ServeHTTPAddr, st.OrchestratorAddr, logger.With("service", "serve"), st.failed); err != nil {
+			_ = st.Stop()
+			return nil, err
+		}
+		st.ServeAddr, st.ServeURL = st.serving.addr, st.serving.httpURL
+	}
 	if cfg.HTTPAddr != "" {
 		// The dashboard is a view: when its port is taken the services
 		// still run, and the log says why there is no dashboard.
@@ -188,6 +203,9 @@ func (st *stack) Stop() error {
 	st.stopOnce.Do(func() {
 		if st.stopDash != nil {
 			st.stopDash()
+		}
+		if st.serving != nil {
+			st.serving.Stop()
 		}
 		// Stop taking calls, and close the orchestrator at once rather than
 		// after the graceful stop: closing ends the WatchRun streams
