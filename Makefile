@@ -4,15 +4,25 @@ SHELL := bash
 export PATH := $(CURDIR)/bin:$(PATH)
 
 # MODULES are the workspace's modules, as go.work lists them.
-MODULES := . ./ml ./proto ./serverkit ./services/ingest ./services/prep ./services/train ./services/eval ./services/orchestrator ./deploy
+MODULES := . ./ml ./proto ./serverkit ./services/ingest ./services/prep ./services/train ./services/eval ./services/orchestrator ./services/serve ./deploy
 PKGS := $(foreach m,$(MODULES),$(m)/...)
-FUZZTIME ?= 5s
+# FUZZTIME is each fuzz target's time; FUZZ_TOTAL bounds the sum (each
+# target gets less when there are many): fuzzing stays a few minutes.
+FUZZTIME ?= 3s
+FUZZ_TOTAL ?= 120
+# RELIABILITY_TESTS are the long end-to-end cases (kill -9 cycles, stage
+# outage, cancel, 50-run load, limits, hostile inputs): make reliability runs
+# them, make unit and make e2e skip them.
+RELIABILITY_TESTS := ^(TestCrashResume|TestStageOutage|TestCancel|TestLoad|TestLimits|TestHostile)$$
+# CHECK_SKIP are the packages make check leaves out: processes, benchmarks,
+# container and manifest checks.
+CHECK_SKIP := /e2e$$|/bench/|/deploy
 
 .DEFAULT_GOAL := help
 
 .PHONY: help
 help: ## Show this help.
-	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-16s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  %-16s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 .PHONY: tools
 tools: ## Install the pinned tools (buf, protoc plugins) into ./bin.
@@ -34,31 +44,36 @@ check-generated: tools ## Fail if regenerating the protos changes the committed 
 	@bash scripts/check-generated.sh
 
 .PHONY: unit
-unit: ## Unit and in-memory gRPC tests of every module.
-	go test -count=1 -timeout 20m $(PKGS)
+unit: ## Unit and in-memory gRPC tests of every module, and the end-to-end tests but the reliability suite.
+	go test -count=1 -timeout 20m $$(go list $(PKGS) | grep -v '/e2e$$')
+	go test -count=1 -timeout 10m -skip '$(RELIABILITY_TESTS)' ./e2e/...
+
+.PHONY: check
+check: lint ## Everyday check (a few minutes): lint, then the unit tests of every module in -short mode, without processes, benchmarks or manifests.
+	go test -count=1 -short -timeout 5m $$(go list $(PKGS) | grep -Ev '$(CHECK_SKIP)')
 
 .PHONY: e2e
-e2e: ## End-to-end test: the five real binaries as processes on loopback.
-	go test -count=1 -run . ./e2e/...
+e2e: ## End-to-end test: the five real binaries as processes on loopback (without the reliability suite).
+	go test -count=1 -skip '$(RELIABILITY_TESTS)' ./e2e/...
 
 .PHONY: reliability
 reliability: ## Reliability tests on the real binaries: 20 kill -9 cycles, stage outage, cancel, 50-run load, limits, 100+ hostile requests.
-	go test -count=1 -timeout 15m -v -run 'Reliab|Crash|Outage|Cancel|Load|Limit|Hostile' ./e2e/...
+	go test -count=1 -timeout 15m -v -run '$(RELIABILITY_TESTS)' ./e2e/...
 
 .PHONY: manifests
 manifests: ## Check the Dockerfiles (rules, static go build) and the Kubernetes manifests (kustomize, API schemas, policy).
 	cd deploy && go test -count=1 ./...
 
 .PHONY: fuzz
-fuzz: ## Run every fuzz test briefly (FUZZTIME each, default 5s).
-	@bash scripts/fuzz.sh $(FUZZTIME)
+fuzz: ## Run every fuzz test briefly (FUZZTIME each, default 3s; FUZZ_TOTAL seconds in all, default 120).
+	@bash scripts/fuzz.sh $(FUZZTIME) $(FUZZ_TOTAL)
 
 .PHONY: test
-test: lint check-generated contracts unit fuzz grpcurl-test python-example browser ## Everything CI runs: lint, contracts, generated code, all tests (e2e, reliability and manifests included), fuzzing, grpcurl, Python, browser.
+test: lint check-generated contracts unit reliability fuzz grpcurl-test python-example browser onnx-check ## Everything CI runs: lint, contracts, generated code, all tests (e2e, reliability and manifests included), fuzzing, grpcurl, Python, browser, ONNX round trip.
 
 .PHONY: build
-build: ## Build the six binaries into ./bin.
-	go build -o bin/ ./cmd/alur ./services/ingest/cmd/ingest ./services/prep/cmd/prep ./services/train/cmd/train ./services/eval/cmd/eval ./services/orchestrator/cmd/orchestrator
+build: ## Build the seven binaries into ./bin.
+	go build -o bin/ ./cmd/alur ./services/ingest/cmd/ingest ./services/prep/cmd/prep ./services/train/cmd/train ./services/eval/cmd/eval ./services/orchestrator/cmd/orchestrator ./services/serve/cmd/serve
 
 .PHONY: install
 install: ## Install the alur CLI as `alur` into $GOBIN (default: $(go env GOPATH)/bin).
@@ -80,9 +95,17 @@ bench: ## Benchmark alur against scikit-learn side by side (200000 rows; see ben
 bench-ingest: ## Ingest benchmarks: CSV parse vs pandas, gRPC table transfer, a 1 GB CSV through the ingest binary (peak RSS).
 	@go run ./bench/cmd/ingestbench
 
+.PHONY: bench-serve
+bench-serve: ## Serve benchmark: one-row and 1,000-row ModelInfer over gRPC (logistic, 100-tree forest, 100-round boosting) beside scikit-learn in process.
+	@go run ./bench/cmd/servebench
+
 .PHONY: bench-small
 bench-small: ## Quick benchmark run on 20000 rows.
 	@bash scripts/bench.sh --rows 20000
+
+.PHONY: bench-selection
+bench-selection: ## Model selection benchmark: the default `alur run` against scikit-learn's hindsight best on 13 small data sets (SKLEARN_PEER=path to sklearn_peer.py).
+	@bash scripts/bench-selection.sh
 
 .PHONY: python-example
 python-example: ## Python client examples against `alur dev` (installs python3-grpcio/grpc-tools if missing).
@@ -91,6 +114,10 @@ python-example: ## Python client examples against `alur dev` (installs python3-g
 .PHONY: grpcurl-test
 grpcurl-test: ## Every service through pinned grpcurl and reflection alone: list, describe, health, real calls.
 	@bash scripts/grpcurl-test.sh
+
+.PHONY: onnx-check
+onnx-check: ## Export pipelines to ONNX and compare onnxruntime's answers with alur's (installs onnxruntime-node into bin/).
+	@bash scripts/onnx-check.sh
 
 .PHONY: contracts
 contracts: ## buf lint, format check, and buf breaking against contracts/alur-v1.binpb (with a self-check).

@@ -10,6 +10,7 @@ require (
 	github.com/alur-ml/alur/services/ingest v0.0.0
 	github.com/alur-ml/alur/services/orchestrator v0.0.0
 	github.com/alur-ml/alur/services/prep v0.0.0
+	github.com/alur-ml/alur/services/serve v0.0.0
 	github.com/alur-ml/alur/services/train v0.0.0
 	github.com/chromedp/cdproto v0.159.0
 	github.com/chromedp/chromedp v0.23.0
@@ -85,3 +86,5 @@ replace github.com/alur-ml/alur/services/train => ./services/train
 replace github.com/alur-ml/alur/services/eval => ./services/eval
 
 replace github.com/alur-ml/alur/services/orchestrator => ./services/orchestrator
+
+replace github.com/alur-ml/alur/services/serve => ./services/serve

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -33,6 +32,7 @@ var binaries = map[string]string{
 	"train":        "./services/train/cmd/train",
 	"eval":         "./services/eval/cmd/eval",
 	"orchestrator": "./services/orchestrator/cmd/orchestrator",
+	"serve":        "./services/serve/cmd/serve",
 }
 
 // services are the five servers of a cluster, in start order: the stages
@@ -90,16 +90,20 @@ func build(t *testing.T) string {
 	return binDir
 }
 
-// freeAddr returns a loopback address with a port that was free a moment
-// ago.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer lis.Close()
-	return lis.Addr().String()
+// anyPort asks for a loopback port the kernel picks: a process started on
+// it reports the port it got through its --ready-file.
+const anyPort = "127.0.0.1:0"
+
+// serviceNames maps each server to the gRPC service it registers, so a
+// health check proves the process at an address is the one started there,
+// not any gRPC server that happens to hold the port.
+var serviceNames = map[string]string{
+	"ingest":       "alur.ingest.v1.IngestService",
+	"prep":         "alur.prep.v1.PrepService",
+	"train":        "alur.train.v1.TrainService",
+	"eval":         "alur.eval.v1.EvalService",
+	"orchestrator": "alur.orchestrator.v1.OrchestratorService",
+	"serve":        "inference.GRPCInferenceService",
 }
 
 // logBuffer collects a process's output; it is safe to read while the
@@ -149,7 +153,9 @@ type proc struct {
 }
 
 // startProc starts a service on addr with args and waits until it answers
-// health checks. The test's cleanup stops it if it is still running.
+// health checks for its own service. With addr anyPort the kernel picks
+// the port and p.addr is the address the process reported; a restart
+// reuses it. The test's cleanup stops it if it is still running.
 func startProc(t *testing.T, name, addr string, args ...string) *proc {
 	t.Helper()
 	p := &proc{name: name, bin: filepath.Join(build(t), name), addr: addr, args: args, log: &logBuffer{}}
@@ -162,9 +168,21 @@ func startProc(t *testing.T, name, addr string, args ...string) *proc {
 	return p
 }
 
+// start launches the process and waits until it answers SERVING for its
+// own service.
 func (p *proc) start(t *testing.T) {
 	t.Helper()
-	cmd := exec.Command(p.bin, append([]string{"--addr", p.addr}, p.args...)...)
+	p.launch(t)
+	waitServing(t, p.addr, p.name, p.log)
+}
+
+// launch starts the process and waits until it listens, setting p.addr to
+// the address it reported, but not until it answers SERVING: a service
+// that waits for a dependency (serve for the orchestrator) listens first.
+func (p *proc) launch(t *testing.T) {
+	t.Helper()
+	ready := filepath.Join(t.TempDir(), p.name+".addr")
+	cmd := exec.Command(p.bin, append([]string{"--addr", p.addr, "--ready-file", ready}, p.args...)...)
 	cmd.Stdout, cmd.Stderr = p.log, p.log
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start %s: %v", p.name, err)
@@ -174,7 +192,32 @@ func (p *proc) start(t *testing.T) {
 		p.err = cmd.Wait()
 		close(p.done)
 	}()
-	waitServing(t, p.addr, p.name, p.log)
+	p.addr = p.waitReady(t, ready)
+}
+
+// waitReady waits for the process to write the address it listens on to
+// its ready file, and returns it; it fails the test if the process exits
+// first.
+func (p *proc) waitReady(t *testing.T, path string) string {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		addr, err := serverkit.ReadReadyFile(path)
+		if err == nil {
+			return addr
+		}
+		if !errors.Is(err, os.ErrNotExist) {
+			t.Fatalf("%s: %v", p.name, err)
+		}
+		select {
+		case <-p.done:
+			t.Fatalf("%s exited before listening: %v\n%s", p.name, p.err, p.log)
+		case <-time.After(10 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s wrote no ready file within 30s\n%s", p.name, p.log)
+		}
+	}
 }
 
 func (p *proc) running() bool {
@@ -285,11 +328,11 @@ func startCluster(t *testing.T, extra map[string][]string) *cluster {
 	if err := os.WriteFile(filepath.Join(c.dataRoot, "tiny.csv"), []byte(tinyCSV), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	// The stages start first, so the orchestrator is given the addresses
+	// they reported.
 	for _, name := range services {
-		c.addrs[name] = freeAddr(t)
-	}
-	for _, name := range services {
-		c.procs[name] = startProc(t, name, c.addrs[name], c.args(name, extra[name])...)
+		c.procs[name] = startProc(t, name, anyPort, c.args(name, extra[name])...)
+		c.addrs[name] = c.procs[name].addr
 	}
 	c.dial(t)
 	t.Cleanup(func() {
@@ -358,6 +401,9 @@ func (c *cluster) stageConn(t *testing.T, name string) *grpc.ClientConn {
 	return conn
 }
 
+// waitServing waits until the server at addr answers health checks for
+// name's own service (serviceNames): any other gRPC server there answers
+// NOT_FOUND for it and fails the test after 30 s.
 func waitServing(t *testing.T, addr, name string, logs fmt.Stringer) {
 	t.Helper()
 	// A short reconnect backoff: the default waits a second after the
@@ -370,21 +416,29 @@ func waitServing(t *testing.T, addr, name string, logs fmt.Stringer) {
 		t.Fatal(err)
 	}
 	defer conn.Close()
+	service, ok := serviceNames[name]
+	if !ok {
+		t.Fatalf("no gRPC service name known for %s", name)
+	}
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
-		if healthy(conn) {
+		if healthyService(conn, service) {
 			return
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	t.Fatalf("%s at %s never became healthy\n%s", name, addr, logs)
+	t.Fatalf("%s at %s never answered SERVING for %s\n%s", name, addr, service, logs)
 }
 
 // healthy reports whether the server behind conn answers SERVING.
-func healthy(conn *grpc.ClientConn) bool {
+func healthy(conn *grpc.ClientConn) bool { return healthyService(conn, "") }
+
+// healthyService reports whether the server behind conn answers SERVING
+// for service ("" is the server as a whole).
+func healthyService(conn *grpc.ClientConn, service string) bool {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
-	resp, err := healthpb.NewHealthClient(conn).Check(ctx, &healthpb.HealthCheckRequest{})
+	resp, err := healthpb.NewHealthClient(conn).Check(ctx, &healthpb.HealthCheckRequest{Service: service})
 	return err == nil && resp.GetStatus() == healthpb.HealthCheckResponse_SERVING
 }
 

@@ -321,7 +321,7 @@ func TestCrashResume(t *testing.T) {
 	// A resumed run scores like one never interrupted: the first run's
 	// spec on a fresh orchestrator (nothing cached) gives equal metrics.
 	first := getRun(t, c.client, ids[0])
-	fresh := startProc(t, "orchestrator", freeAddr(t), orchestratorArgs(t.TempDir(), c.addrs)...)
+	fresh := startProc(t, "orchestrator", anyPort, orchestratorArgs(t.TempDir(), c.addrs)...)
 	fconn := dialT(t, fresh.addr)
 	fclient := orchestratorv1.NewOrchestratorServiceClient(fconn)
 	again := waitRun(t, fclient, startRun(t, fclient, severalTrials(upload(t, fclient, "synth.csv", synthCSV(1500, 1)), 1)))

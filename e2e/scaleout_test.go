@@ -16,7 +16,7 @@ func TestScaleOutOverTrainProcesses(t *testing.T) {
 		t.Skip("starts six processes")
 	}
 	c := startCluster(t, nil)
-	second := startProc(t, "train", freeAddr(t), "--server-id", "train-b")
+	second := startProc(t, "train", anyPort, "--server-id", "train-b")
 	c.procs["orchestrator"].stop(t)
 	c.restartOrchestrator(t, []string{"--train", c.addrs["train"] + "," + second.addr, "--max-parallel-trials", "2"})
 

@@ -260,7 +260,7 @@ func TestBindFlags(t *testing.T) {
 
 	fs := flag.NewFlagSet("t", flag.ContinueOnError)
 	o := BindFlags(fs)
-	for _, name := range []string{"tls", "tls-cert", "tls-key", "tls-client-ca", "tls-ca", "tls-client-cert", "tls-client-key", "tls-server-name", "auth-token-file", "metrics-addr", "otlp-endpoint"} {
+	for _, name := range []string{"tls", "tls-cert", "tls-key", "tls-client-ca", "tls-ca", "tls-client-cert", "tls-client-key", "tls-server-name", "auth-token-file", "metrics-addr", "otlp-endpoint", "ready-file"} {
 		if fs.Lookup(name) == nil {
 			t.Errorf("flag --%s not registered", name)
 		}

@@ -64,6 +64,13 @@ type Options struct {
 	// tracing off: no tracing code is installed at all.
 	OTLPEndpoint string
 
+	// ReadyFile, when set, is a file MainWith writes the address it listens
+	// on to (one line, such as "127.0.0.1:40123") once it listens, and
+	// removes at exit. With --addr host:0 the kernel picks a free port and
+	// a supervisor (a test) learns it there, instead of picking a port
+	// that was free a moment ago.
+	ReadyFile string
+
 	// tracing is the tracer provider shared by the servers and clients
 	// built from these Options (and from copies made after it started).
 	tracing *tracingState
@@ -81,6 +88,7 @@ func BindFlags(fs *flag.FlagSet) *Options {
 	fs.StringVar(&o.TLSClientCA, "tls-client-ca", "", "CA bundle `file` (PEM) of client certificates; when set, clients must present a certificate it signed (mTLS)")
 	fs.StringVar(&o.MetricsAddr, "metrics-addr", "", "`address` serving Prometheus metrics at /metrics, such as localhost:9090 (empty: off)")
 	fs.StringVar(&o.OTLPEndpoint, "otlp-endpoint", "", "`host:port` of an OTLP/gRPC trace collector, plaintext (empty: tracing off)")
+	fs.StringVar(&o.ReadyFile, "ready-file", "", "`file` to write the address the server listens on to, once it listens (with --addr host:0, the port the kernel picked); removed at exit")
 	return o
 }
 

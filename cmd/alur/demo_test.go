@@ -107,7 +107,7 @@ func TestDevServesUntilCancelled(t *testing.T) {
 	go func() {
 		done <- runMain(ctx, []string{"dev", "--data-dir", t.TempDir(), "--addr", "127.0.0.1:0",
 			"--ingest-addr", "127.0.0.1:0", "--prep-addr", "127.0.0.1:0", "--train-addr", "127.0.0.1:0",
-			"--eval-addr", "127.0.0.1:0"}, a)
+			"--eval-addr", "127.0.0.1:0", "--serve-addr", "127.0.0.1:0", "--serve-http", "127.0.0.1:0"}, a)
 	}()
 	addrRE := regexp.MustCompile(`(?m)^orchestrator\s+(\S+)$`)
 	var addr string
@@ -135,10 +135,13 @@ func TestDevServesUntilCancelled(t *testing.T) {
 	if !strings.Contains(out.String(), "Stopped.") {
 		t.Errorf("dev output lacks Stopped.:\n%s", out.String())
 	}
-	if n := strings.Count(out.String(), "http://"); n > 1 {
-		t.Errorf("dev prints the dashboard URL %d times:\n%s", n, out.String())
+	// serve-http prints the serving stage's URL; the dashboard's comes once.
+	if m := regexp.MustCompile(`(?m)^dashboard\s+(\S+)$`).FindStringSubmatch(out.String()); m != nil {
+		if n := strings.Count(out.String(), m[1]); n > 1 {
+			t.Errorf("dev prints the dashboard URL %d times:\n%s", n, out.String())
+		}
 	}
-	for _, name := range []string{"ingest", "prep", "train", "eval", "data"} {
+	for _, name := range []string{"ingest", "prep", "train", "eval", "serve", "serve-http", "data", "dashboard"} {
 		if !regexp.MustCompile(`(?m)^` + name + `\s+\S+`).MatchString(out.String()) {
 			t.Errorf("dev does not print the %s address", name)
 		}

@@ -13,16 +13,19 @@ const devUsage = `
 Usage:
   alur dev [--data-dir DIR] [--data-root DIR] [--allow-url-host HOST]
            [--addr ADDR] [--ingest-addr ADDR] [--prep-addr ADDR]
-           [--train-addr ADDR] [--eval-addr ADDR] [--http ADDR]
-           [--metrics-addr ADDR]
+           [--train-addr ADDR] [--eval-addr ADDR] [--serve-addr ADDR]
+           [--serve-http ADDR] [--http ADDR] [--metrics-addr ADDR]
 
-Serves the five alur services from this one process, on their default ports
+Serves the six alur services from this one process, on their default ports
 unless told otherwise, until SIGINT or SIGTERM; then they shut down
 gracefully and unfinished runs resume on the next start. The other commands
 (run, runs, predict, report) talk to the orchestrator at localhost:7000 by
-default. The web dashboard is served on --http (localhost:8080; empty
-disables it). --metrics-addr serves Prometheus metrics of all five
-services, from one registry, at http://ADDR/metrics (default: none).
+default. The serving stage answers the Open Inference Protocol for
+registered models on --serve-addr (gRPC, localhost:7005) and --serve-http
+(HTTP/JSON, localhost:8005). The web dashboard is served on --http
+(localhost:8080; empty disables it). --metrics-addr serves Prometheus
+metrics of all six services, from one registry, at http://ADDR/metrics
+(default: none).
 
 Every service answers grpc.health.v1 and server reflection, so
 "grpcurl -plaintext localhost:7000 list" works. Logs go to stderr; set
@@ -79,6 +82,8 @@ func parseDevFlags(a *app, args []string) (stackConfig, error) {
 	fs.StringVar(&cfg.PrepAddr, "prep-addr", "localhost:7002", "prep listen `address`")
 	fs.StringVar(&cfg.TrainAddr, "train-addr", "localhost:7003", "train listen `address`")
 	fs.StringVar(&cfg.EvalAddr, "eval-addr", "localhost:7004", "eval listen `address`")
+	fs.StringVar(&cfg.ServeAddr, "serve-addr", "localhost:7005", "serving stage (Open Inference Protocol) listen `address` (empty disables it)")
+	fs.StringVar(&cfg.ServeHTTPAddr, "serve-http", "localhost:8005", "serving stage HTTP/JSON listen `address` (empty disables it)")
 	fs.StringVar(&cfg.HTTPAddr, "http", "localhost:8080", "web dashboard listen `address` (empty disables it)")
 	fs.StringVar(&cfg.MetricsAddr, "metrics-addr", "", "Prometheus /metrics listen `address` (empty disables it)")
 	rest, err := parseFlags(a, fs, devUsage, args)
@@ -107,6 +112,12 @@ func printDevStack(w io.Writer, st *devStack) {
 	fmt.Fprintf(tw, "prep\t%s\n", st.PrepAddr)
 	fmt.Fprintf(tw, "train\t%s\n", st.TrainAddr)
 	fmt.Fprintf(tw, "eval\t%s\n", st.EvalAddr)
+	if st.ServeAddr != "" {
+		fmt.Fprintf(tw, "serve\t%s\n", st.ServeAddr)
+	}
+	if st.ServeURL != "" {
+		fmt.Fprintf(tw, "serve-http\t%s\n", st.ServeURL)
+	}
 	fmt.Fprintf(tw, "data\t%s\n", st.StorePath)
 	if st.DashboardURL != "" {
 		fmt.Fprintf(tw, "dashboard\t%s\n", st.DashboardURL)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/alur-ml/alur/ml/display"
 	orchestratorv1 "github.com/alur-ml/alur/proto/alur/orchestrator/v1"
+	"github.com/alur-ml/alur/serverkit"
 	"github.com/alur-ml/alur/services/orchestrator/dashboard"
 )
 
@@ -143,7 +144,14 @@ func writeFileAtomic(path string, b []byte) error {
 // eval for the charts of the models' predictions), as the orchestrator
 // binary's --http does. It returns the dashboard's URL and a func that
 // shuts it down gracefully.
+//
+// It serves plain HTTP without a token, so it refuses a non-loopback
+// address (serverkit's CheckHTTPExposure): the orchestrator binary serves
+// the dashboard with TLS and a token.
 func serveDashboard(addr string, src dashboard.Source, logger *slog.Logger) (url string, stop func(), err error) {
+	if err := (&serverkit.Options{}).CheckHTTPExposure(addr, false); err != nil {
+		return "", nil, err
+	}
 	lis, err := net.Listen("tcp", addr)
 	if err != nil {
 		return "", nil, fmt.Errorf("dashboard: listen on %s: %w", addr, err)

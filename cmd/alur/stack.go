@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -19,22 +20,39 @@ type stackConfig struct {
 	// MetricsAddr is where the process's metrics registry, which every
 	// service records into, is served as /metrics; empty serves none.
 	MetricsAddr string
+	// ServeAddr is where the serving stage (Open Inference Protocol)
+	// listens, and ServeHTTPAddr its HTTP/JSON form; empty serves none.
+	ServeAddr, ServeHTTPAddr string
 }
 
-// devStack is the five services of package stack plus the web dashboard.
+// devStack is the five services of package stack plus, when asked, the
+// serving stage, the web dashboard and the metrics endpoint.
 type devStack struct {
 	*stack.Stack
 	// DashboardURL is the web dashboard's address, if one is served.
 	DashboardURL string
 	// MetricsURL is the /metrics address, if metrics are served.
-	MetricsURL  string
+	MetricsURL string
+	// ServeAddr and ServeURL are the serving stage's gRPC address and
+	// HTTP/JSON base URL, if served.
+	ServeAddr, ServeURL string
+
+	serving     *serveStage
+	failed      chan error
+	stopForward chan struct{}
 	stopDash    func()
 	stopMetrics func()
 }
 
-// startStack starts the services (package stack) and, when cfg.HTTPAddr
-// is set, the dashboard. The dashboard is a view: when its port is taken
-// the services still run, and the log says why there is no dashboard.
+// failedRoom is room for every failure a devStack reports: each of the
+// five services at most once, and the serving stage's gRPC and HTTP
+// servers at most once each, so no server ever blocks reporting.
+const failedRoom = 5 + 2
+
+// startStack starts the services (package stack), then the serving stage
+// when cfg.ServeAddr is set and the dashboard when cfg.HTTPAddr is set.
+// The dashboard is a view: when its port is taken the services still run,
+// and the log says why there is no dashboard.
 func startStack(ctx context.Context, cfg stackConfig) (*devStack, error) {
 	logger := cfg.Logger
 	if logger == nil {
@@ -55,7 +73,17 @@ func startStack(ctx context.Context, cfg stackConfig) (*devStack, error) {
 		}
 		return nil, err
 	}
-	d := &devStack{Stack: st}
+	d := &devStack{Stack: st, failed: make(chan error, failedRoom), stopForward: make(chan struct{})}
+	go d.forward(st.Failed())
+	if cfg.ServeAddr != "" {
+		if d.serving, err = startServe(cfg.ServeAddr, cfg.ServeHTTPAddr, st.OrchestratorAddr, logger.With("service", "serve"), d.failed); err != nil {
+			if metricsLis != nil {
+				metricsLis.Close()
+			}
+			return nil, errors.Join(err, d.Stop())
+		}
+		d.ServeAddr, d.ServeURL = d.serving.addr, d.serving.httpURL
+	}
 	if metricsLis != nil {
 		d.MetricsURL = "http://" + metricsLis.Addr().String() + "/metrics"
 		d.stopMetrics = serveMetrics(metricsLis, logger)
@@ -68,7 +96,29 @@ func startStack(ctx context.Context, cfg stackConfig) (*devStack, error) {
 	return d, nil
 }
 
-// Stop stops the dashboard, then the services (see stack.Stack.Stop).
+// forward passes the failures of the stack's services on to d.failed
+// until Stop.
+func (d *devStack) forward(src <-chan error) {
+	for {
+		select {
+		case err := <-src:
+			select {
+			case d.failed <- err:
+			default:
+			}
+		case <-d.stopForward:
+			return
+		}
+	}
+}
+
+// Failed delivers the error of a service (the serving stage included)
+// that stopped serving before Stop.
+func (d *devStack) Failed() <-chan error { return d.failed }
+
+// Stop stops the dashboard, the metrics endpoint and the serving stage
+// (it reads the orchestrator), then the services (see stack.Stack.Stop).
+// It is safe to call more than once.
 func (d *devStack) Stop() error {
 	if d.stopDash != nil {
 		d.stopDash()
@@ -78,7 +128,16 @@ func (d *devStack) Stop() error {
 		d.stopMetrics()
 		d.stopMetrics = nil
 	}
-	return d.Stack.Stop()
+	if d.serving != nil {
+		d.serving.Stop()
+		d.serving = nil
+	}
+	err := d.Stack.Stop()
+	if d.stopForward != nil {
+		close(d.stopForward)
+		d.stopForward = nil
+	}
+	return err
 }
 
 // serveMetrics serves the process's one registry (every service of the

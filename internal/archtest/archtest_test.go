@@ -76,6 +76,11 @@ func TestCheckCatches(t *testing.T) {
 		{"search imports the store", map[string][]string{m("services/orchestrator/search"): {m("services/orchestrator/store")}}, m("services/orchestrator/store")},
 		{"engine builds statuses", map[string][]string{m("services/orchestrator/engine"): {"google.golang.org/grpc/status"}}, "google.golang.org/grpc/status"},
 		{"subpackage imports the gRPC layer", map[string][]string{m("services/orchestrator/engine"): {m("services/orchestrator")}}, m("services/orchestrator")},
+		{"serve imports the orchestrator's store", map[string][]string{m("services/serve"): {m("services/orchestrator/store")}}, m("services/orchestrator/store")},
+		{"serve imports the gRPC layer", map[string][]string{m("services/serve/cmd/serve"): {m("services/orchestrator")}}, m("services/orchestrator")},
+		{"a stage imports serve", map[string][]string{m("services/eval"): {m("services/serve")}}, m("services/serve")},
+		{"onnx dials", map[string][]string{m("ml/onnx"): {"google.golang.org/grpc/credentials/insecure"}}, "google.golang.org/grpc/credentials/insecure"},
+		{"onnx registers algorithms", map[string][]string{m("ml/onnx"): {m("ml/algo/builtin")}}, m("ml/algo/builtin")},
 		{"fault imports anything of ours", map[string][]string{m("services/orchestrator/fault"): {m("ml/table")}}, m("ml/table")},
 		{"obs imports anything of ours", map[string][]string{m("services/orchestrator/obs"): {m("serverkit")}}, m("serverkit")},
 		{"the engine calls a stage in process", map[string][]string{m("services/orchestrator/engine"): {m("services/train")}}, m("services/train")},
@@ -99,6 +104,10 @@ func TestCheckCatches(t *testing.T) {
 		m("services/orchestrator/alurtest"): {m("services/orchestrator/stack")},
 	}); len(v) != 0 {
 		t.Errorf("the stack's users flagged: %v", v)
+	}
+	// serve may use the orchestrator's proto client and serverkit.
+	if v, _ := Check(Rules, map[string][]string{m("services/serve"): {m("proto/alur/orchestrator/v1"), m("serverkit"), m("ml/algo/builtin")}}); len(v) != 0 {
+		t.Errorf("serve's contract client flagged: %v", v)
 	}
 	// A main may import the gRPC layer.
 	if v, _ := Check(Rules, map[string][]string{m("services/orchestrator/cmd/orchestrator"): {m("services/orchestrator")}}); len(v) != 0 {

@@ -65,6 +65,10 @@ type Options struct {
 	// record is a bad row. 0 means DefaultMaxLineBytes. It bounds the
 	// memory Stream needs whatever the input.
 	MaxLineBytes int
+	// MaxColumns bounds the header's fields; 0 means unlimited. A wider
+	// file fails right after its header with a *tablepb.LimitError on
+	// "max_columns", before any per-column memory is taken.
+	MaxColumns int
 }
 
 // DefaultMaxLineBytes is the record length limit when Options.MaxLineBytes

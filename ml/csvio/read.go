@@ -224,6 +224,9 @@ func (p *plan) header(rr *recordReader) (record, error) {
 		return rec, &ParseError{Line: rec.line, Reason: what + ": " + rec.bad}
 	}
 	fields := rr.scan.fields
+	if m := p.opts.MaxColumns; m > 0 && len(fields) > m {
+		return rec, &tablepb.LimitError{Limit: "max_columns", Max: int64(m), Detail: fmt.Sprintf("the first record has %d fields", len(fields))}
+	}
 	p.names = make([]string, len(fields))
 	p.forced = make([]bool, len(fields))
 	index := make(map[string]int, len(fields))

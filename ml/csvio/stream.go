@@ -206,15 +206,19 @@ func streamPass2(open source.Opener, p *plan, kinds []kind, report *source.Repor
 	schema := &datav1.Schema{Fields: make([]*datav1.Field, width)}
 	cols := make([]*table.Column, width)
 	index := make([]map[string]int32, width)
+	// Reserve about a million values across the columns, not a fixed
+	// number per column: 1024 values per column took 2 GB for a file of
+	// 250 000 columns and two rows.
+	room := min(1024, max(1, (1<<20)/width))
 	for j, name := range p.names {
 		switch kinds[j] {
 		case categorical:
-			cols[j] = table.NewCategorical(name, make([]int32, 0, 1024), []string{})
+			cols[j] = table.NewCategorical(name, make([]int32, 0, room), []string{})
 			index[j] = make(map[string]int32)
 		case boolean:
-			cols[j] = &table.Column{Name: name, Type: datav1.ColumnType_COLUMN_TYPE_BOOLEAN, Nums: make([]float64, 0, 1024)}
+			cols[j] = &table.Column{Name: name, Type: datav1.ColumnType_COLUMN_TYPE_BOOLEAN, Nums: make([]float64, 0, room)}
 		default:
-			cols[j] = table.NewNumeric(name, make([]float64, 0, 1024))
+			cols[j] = table.NewNumeric(name, make([]float64, 0, room))
 		}
 		schema.Fields[j] = &datav1.Field{Name: name, Type: cols[j].Type}
 	}

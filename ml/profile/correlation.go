@@ -48,10 +48,10 @@ func numericColumns(t *table.Table) []*table.Column {
 // pairwise-complete: each pair over the rows where both values are present
 // and finite, as pandas.DataFrame.corr does. It returns nil when the table
 // has fewer than two such columns.
-func correlationMatrix(t *table.Table) *datav1.CorrelationMatrix {
+func correlationMatrix(w *work, t *table.Table) (*datav1.CorrelationMatrix, error) {
 	cols := numericColumns(t)
 	if len(cols) < 2 {
-		return nil
+		return nil, nil
 	}
 	m := &datav1.CorrelationMatrix{}
 	if len(cols) > MaxCorrelationColumns {
@@ -85,6 +85,9 @@ func correlationMatrix(t *table.Table) *datav1.CorrelationMatrix {
 	xs := make([]float64, 0, len(rows))
 	ys := make([]float64, 0, len(rows))
 	for i := 0; i < n; i++ {
+		if err := w.step((n - i) * len(rows)); err != nil {
+			return nil, err
+		}
 		m.Columns = append(m.Columns, cols[i].Name)
 		for j := i; j < n; j++ {
 			var r float64
@@ -102,7 +105,7 @@ func correlationMatrix(t *table.Table) *datav1.CorrelationMatrix {
 			m.Values[i*n+j], m.Values[j*n+i] = r, r
 		}
 	}
-	return m
+	return m, nil
 }
 
 // pearson is stat.Correlation with the undefined cases made NaN: fewer

@@ -1,6 +1,7 @@
 package profile
 
 import (
+	"context"
 	"math"
 	"os"
 	"path/filepath"
@@ -146,7 +147,7 @@ func TestLeakageMethods(t *testing.T) {
 		return ox, oy
 	}
 	xr, yr := rep(x, y, 4)
-	if acc, ok := intervalAccuracy(xr, yr, 3); !ok || acc != 1 {
+	if acc, ok, _ := intervalAccuracy(&work{ctx: context.Background()}, xr, yr, 3); !ok || acc != 1 {
 		t.Errorf("clean intervals: %v %v", acc, ok)
 	}
 	// Classes 0, 1, 0 over three intervals and only k = 2 intervals to
@@ -154,11 +155,11 @@ func TestLeakageMethods(t *testing.T) {
 	// the best is 12 + 12 of 36 rows.
 	y2 := []int{0, 0, 0, 1, 1, 1, 0, 0, 0}
 	xr, yr = rep(x, y2, 4)
-	if acc, ok := intervalAccuracy(xr, yr, 2); !ok || math.Abs(acc-24.0/36) > 1e-12 {
+	if acc, ok, _ := intervalAccuracy(&work{ctx: context.Background()}, xr, yr, 2); !ok || math.Abs(acc-24.0/36) > 1e-12 {
 		t.Errorf("alternating: %v %v, want %v", acc, ok, 24.0/36)
 	}
 	// Fewer than leakMinRows rows are not judged.
-	if _, ok := intervalAccuracy(x, y, 3); ok {
+	if _, ok, _ := intervalAccuracy(&work{ctx: context.Background()}, x, y, 3); ok {
 		t.Error("9 rows judged")
 	}
 	// Category purity: a→0 ×20, b→1 ×19 and b→0 ×1: 39 of 40 rows.

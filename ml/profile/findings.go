@@ -46,6 +46,17 @@ const (
 	// leakMaxGroups coarsens a numeric feature to at most this many
 	// equal-frequency groups of values for the interval classifier.
 	leakMaxGroups = 256
+	// MaxLeakClasses caps the classes of a label the leakage check judges
+	// features against. A label with more distinct values (a free-text
+	// label, unique per row) is an identifier rather than classes: a
+	// feature cannot be judged on fewer than leakMinGroupRows rows per
+	// class, and the interval classifier's work grows with the class count
+	// (it once ran for ten minutes on a label unique in 20 000 rows).
+	MaxLeakClasses = 256
+	// maxMissingColumns caps the columns with missing values compared
+	// pairwise for missing_together; the rest are still checked against
+	// the label.
+	maxMissingColumns = 256
 	// coMissingRate is the share of rows missing in either column that
 	// must be missing in both for two columns to be missing together
 	// (the Jaccard index of their missing rows).
@@ -281,9 +292,14 @@ func labelClasses(lc *table.Column) (classes []int, k int, ok bool) {
 // categorical one when Fisher's correlation ratio η ≥ 0.95 (η² is the
 // share of the label's variance explained by the category means).
 // Tables over 50 000 rows are judged on a seeded sample of 50 000 rows.
-func leakage(t *table.Table, label string) []*datav1.Finding {
+//
+// A class label with more than MaxLeakClasses classes, or fewer than
+// leakMinGroupRows rows per class, is not judged. The work is
+// O(rows·log rows) per feature plus, for the interval classifier,
+// O(G²·k) with G ≤ 257 groups and k ≤ MaxLeakClasses classes.
+func leakage(w *work, t *table.Table, label string) ([]*datav1.Finding, error) {
 	if lc, _ := t.Column(label); lc == nil {
-		return nil
+		return nil, nil
 	}
 	if t.NumRows() > maxLeakRows {
 		t = t.Take(sampleRows(t.NumRows(), maxLeakRows))
@@ -294,9 +310,15 @@ func leakage(t *table.Table, label string) []*datav1.Finding {
 	if lc.Type == datav1.ColumnType_COLUMN_TYPE_NUMERIC && k > maxLabelClasses {
 		isClass = false
 	}
+	if isClass && (k > MaxLeakClasses || k*leakMinGroupRows > t.NumRows()) {
+		return nil, w.step(t.NumRows())
+	}
 	for _, c := range t.Columns {
 		if c.Name == label {
 			continue
+		}
+		if err := w.step(t.NumRows()); err != nil {
+			return nil, err
 		}
 		var score float64
 		var method string
@@ -306,7 +328,10 @@ func leakage(t *table.Table, label string) []*datav1.Finding {
 			score, judged = categoryPurity(c, classes, k)
 			method = "the majority class of each of its categories"
 		case isClass && k >= 2:
-			score, judged = intervalAccuracy(c.Nums, classes, k)
+			var err error
+			if score, judged, err = intervalAccuracy(w, c.Nums, classes, k); err != nil {
+				return nil, err
+			}
 			method = "a single threshold on it"
 			if k > 2 {
 				method = fmt.Sprintf("%d thresholds on it (one interval per class)", k-1)
@@ -338,33 +363,35 @@ func leakage(t *table.Table, label string) []*datav1.Finding {
 			"A feature this good is usually recorded after the outcome (or derived from it) and will not be known when predicting. Drop it unless you are sure it is available in advance.",
 			&datav1.CleaningOptions{DropColumns: []string{c.Name}}))
 	}
-	return fs
+	return fs, nil
 }
 
 // categoryPurity is the share of rows (both present) whose class is the
 // majority class of their category.
 func categoryPurity(c *table.Column, classes []int, k int) (float64, bool) {
-	counts := make(map[string][]int)
+	// Count (category, class) pairs sparsely: memory follows the rows, not
+	// categories × classes.
+	counts := make(map[[2]int]int)
+	cats := make(map[int]bool)
 	n := 0
 	for r, code := range c.Codes {
 		if code < 0 || classes[r] < 0 {
 			continue
 		}
-		v := c.Dict[code]
-		cc := counts[v]
-		if cc == nil {
-			cc = make([]int, k)
-			counts[v] = cc
-		}
-		cc[classes[r]]++
+		counts[[2]int{int(code), classes[r]}]++
+		cats[int(code)] = true
 		n++
 	}
-	if n < leakMinRows || len(counts) < 2 || len(counts)*leakMinGroupRows > n {
+	if n < leakMinRows || len(cats) < 2 || len(cats)*leakMinGroupRows > n {
 		return 0, false
 	}
+	best := make(map[int]int, len(cats))
+	for key, v := range counts {
+		best[key[0]] = max(best[key[0]], v)
+	}
 	right := 0
-	for _, cc := range counts {
-		right += maxInt(cc)
+	for _, v := range best {
+		right += v
 	}
 	return float64(right) / float64(n), true
 }
@@ -374,8 +401,10 @@ func categoryPurity(c *table.Column, classes []int, k int) (float64, bool) {
 // Rows are sorted by value and grouped so that equal values stay together,
 // and coarsened to at most leakMaxGroups groups of about equal size; the
 // optimum over group boundaries is found by dynamic programming:
-// best[s][g] = max over g' < g of best[s-1][g'] + majority(g'+1 … g).
-func intervalAccuracy(x []float64, classes []int, k int) (float64, bool) {
+// best[s][g] = max over g' < g of best[s-1][g'] + majority(g'+1 … g),
+// with the majority count of every run of groups computed once (O(G²·k))
+// so that the recursion itself is O(k·G²) additions.
+func intervalAccuracy(w *work, x []float64, classes []int, k int) (float64, bool, error) {
 	type pair struct {
 		v float64
 		c int
@@ -388,7 +417,7 @@ func intervalAccuracy(x []float64, classes []int, k int) (float64, bool) {
 	}
 	n := len(ps)
 	if n < leakMinRows {
-		return 0, false
+		return 0, false, nil
 	}
 	slices.SortFunc(ps, func(a, b pair) int { return cmp.Compare(a.v, b.v) })
 	// Group equal values, then merge neighbours up to about n/leakMaxGroups
@@ -408,35 +437,48 @@ func intervalAccuracy(x []float64, classes []int, k int) (float64, bool) {
 		}
 	}
 	if len(groups) < 2 {
-		return 0, false
+		return 0, false, nil
 	}
 	G := len(groups)
+	// maj[h*(G+1)+g] is the majority class count of groups [h, g).
+	maj := make([]int, (G+1)*(G+1))
+	acc := make([]int, k)
+	for g := 1; g <= G; g++ {
+		if err := w.step(g * k); err != nil {
+			return 0, false, err
+		}
+		clear(acc)
+		best := 0
+		for h := g - 1; h >= 0; h-- {
+			for c, v := range groups[h] {
+				acc[c] += v
+				best = max(best, acc[c])
+			}
+			maj[h*(G+1)+g] = best
+		}
+	}
 	segs := min(k, G)
 	prev := make([]int, G+1) // best with s segments covering groups [0, g)
 	next := make([]int, G+1)
 	for g := 1; g <= G; g++ {
 		prev[g] = -1
 	}
-	acc := make([]int, k)
 	for s := 1; s <= segs; s++ {
+		if err := w.step(G * G); err != nil {
+			return 0, false, err
+		}
 		next[0] = 0
 		for g := 1; g <= G; g++ {
-			next[g] = prev[g] // fewer segments are allowed
-			clear(acc)
-			best := 0
+			next[g] = prev[g]         // fewer segments are allowed
 			for h := g; h >= 1; h-- { // last segment is groups [h-1, g)
-				for c, v := range groups[h-1] {
-					acc[c] += v
-					best = max(best, acc[c])
-				}
 				if prev[h-1] >= 0 {
-					next[g] = max(next[g], prev[h-1]+best)
+					next[g] = max(next[g], prev[h-1]+maj[(h-1)*(G+1)+g])
 				}
 			}
 		}
 		prev, next = next, prev
 	}
-	return float64(prev[G]) / float64(n), true
+	return float64(prev[G]) / float64(n), true, nil
 }
 
 // correlationRatio is Fisher's correlation ratio η of a numeric label y on
@@ -511,7 +553,7 @@ func pairedPearson(x, y []float64) (float64, bool) {
 // Jaccard index of their missing rows is at least 0.9), and columns whose
 // missingness depends on the label — then imputation erases a signal and
 // the model learns from a gap that may close in production.
-func missingPatterns(t *table.Table, label string) []*datav1.Finding {
+func missingPatterns(w *work, t *table.Table, label string) ([]*datav1.Finding, error) {
 	var fs []*datav1.Finding
 	type miss struct {
 		c    *table.Column
@@ -521,6 +563,9 @@ func missingPatterns(t *table.Table, label string) []*datav1.Finding {
 	for _, c := range t.Columns {
 		if c.Name == label {
 			continue
+		}
+		if err := w.step(c.Len()); err != nil {
+			return nil, err
 		}
 		var rows []int
 		for r := 0; r < c.Len(); r++ {
@@ -535,15 +580,19 @@ func missingPatterns(t *table.Table, label string) []*datav1.Finding {
 	// Group columns missing together, greedily around the first column of
 	// each group.
 	used := make([]bool, len(ms))
-	for i := range ms {
+	paired := min(len(ms), maxMissingColumns)
+	for i := range paired {
 		if used[i] {
 			continue
 		}
 		group := []string{ms[i].c.Name}
 		worst := 1.0
-		for j := i + 1; j < len(ms); j++ {
+		for j := i + 1; j < paired; j++ {
 			if used[j] {
 				continue
+			}
+			if err := w.step(len(ms[i].rows) + len(ms[j].rows)); err != nil {
+				return nil, err
 			}
 			if jac := jaccard(ms[i].rows, ms[j].rows); jac >= coMissingRate {
 				group = append(group, ms[j].c.Name)
@@ -564,10 +613,13 @@ func missingPatterns(t *table.Table, label string) []*datav1.Finding {
 	}
 	lc, _ := t.Column(label)
 	if lc == nil {
-		return fs
+		return fs, nil
 	}
 	classes, k, isClass := labelClasses(lc)
 	for _, m := range ms {
+		if err := w.step(lc.Len() + k); err != nil {
+			return nil, err
+		}
 		if isClass && k >= 2 {
 			missing := make([]int, k)
 			total := make([]int, k)
@@ -640,7 +692,7 @@ func missingPatterns(t *table.Table, label string) []*datav1.Finding {
 				nil))
 		}
 	}
-	return fs
+	return fs, nil
 }
 
 // className is the text of class index k of a label column.

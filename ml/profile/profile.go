@@ -7,6 +7,7 @@
 package profile
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"sort"
@@ -99,6 +100,41 @@ func ValidateOptions(o *prepv1.ProfileOptions) error {
 // values, near-duplicate columns, features that leak the label, class
 // imbalance and duplicate rows.
 func Profile(t *table.Table, opts *prepv1.ProfileOptions) (*datav1.DataProfile, error) {
+	return ProfileContext(context.Background(), t, opts)
+}
+
+// ProfileContext is Profile that stops soon after ctx is done, returning
+// ctx's error: every loop whose work grows with the rows, the columns or
+// the classes checks it. Its work is bounded by the caps documented on
+// MaxCorrelationColumns, MaxCorrelationRows, MaxLeakClasses and the
+// leakage sample, so it is O(rows·log rows) per column plus bounded
+// pairwise terms.
+func ProfileContext(ctx context.Context, t *table.Table, opts *prepv1.ProfileOptions) (*datav1.DataProfile, error) {
+	p, _, err := profile(&work{ctx: ctx}, t, opts)
+	return p, err
+}
+
+// work carries a profile's context and counts its steps (about one per
+// value touched), so that every long loop stops soon after the context is
+// done, and tests can bound the work without timing it.
+type work struct {
+	ctx   context.Context
+	steps int64
+}
+
+// step counts n steps and returns the context's error, if any.
+func (w *work) step(n int) error {
+	w.steps += int64(n)
+	return w.ctx.Err()
+}
+
+// profile is ProfileContext counting its work in w; it returns w's count.
+func profile(w *work, t *table.Table, opts *prepv1.ProfileOptions) (*datav1.DataProfile, int64, error) {
+	p, err := profileWork(w, t, opts)
+	return p, w.steps, err
+}
+
+func profileWork(w *work, t *table.Table, opts *prepv1.ProfileOptions) (*datav1.DataProfile, error) {
 	if err := ValidateOptions(opts); err != nil {
 		return nil, err
 	}
@@ -119,15 +155,32 @@ func Profile(t *table.Table, opts *prepv1.ProfileOptions) (*datav1.DataProfile, 
 	p := &datav1.DataProfile{RowCount: int64(t.NumRows()), Label: opts.GetLabel()}
 	var findings []*datav1.Finding
 	for _, c := range t.Columns {
+		if err := w.step(t.NumRows()); err != nil {
+			return nil, err
+		}
 		cp, fs := profileColumn(c, t.NumRows(), bins, top, c.Name == opts.GetLabel())
 		p.Columns = append(p.Columns, cp)
 		findings = append(findings, fs...)
 	}
-	p.Correlation = correlationMatrix(t)
+	var err error
+	if p.Correlation, err = correlationMatrix(w, t); err != nil {
+		return nil, err
+	}
+	if err := w.step(MaxCorrelationColumns * MaxCorrelationColumns); err != nil {
+		return nil, err
+	}
 	findings = append(findings, nearDuplicates(t, p.Correlation, opts.GetLabel())...)
-	findings = append(findings, missingPatterns(t, opts.GetLabel())...)
+	missing, err := missingPatterns(w, t, opts.GetLabel())
+	if err != nil {
+		return nil, err
+	}
+	findings = append(findings, missing...)
 	if label := opts.GetLabel(); label != "" {
-		findings = append(findings, leakage(t, label)...)
+		leaks, err := leakage(w, t, label)
+		if err != nil {
+			return nil, err
+		}
+		findings = append(findings, leaks...)
 		if c, _ := t.Column(label); c == nil {
 			findings = append(findings, &datav1.Finding{
 				Severity: datav1.Severity_SEVERITY_ERROR, Code: "label_missing", Column: label,
@@ -135,6 +188,9 @@ func Profile(t *table.Table, opts *prepv1.ProfileOptions) (*datav1.DataProfile, 
 				Suggestion: "Pick one of the table's columns as the label, or check the spelling.",
 			})
 		}
+	}
+	if err := w.step(t.NumRows() * len(t.Columns)); err != nil {
+		return nil, err
 	}
 	p.DuplicateRows = int64(duplicateRows(t))
 	if p.DuplicateRows > 0 {

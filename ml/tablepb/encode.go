@@ -37,6 +37,20 @@ const (
 	chunkOverhead = 3 * (1 + 5)
 )
 
+// MaxStreamColumns is the widest table that batches of batchBytes (0
+// means DefaultBatchBytes; clamped to MaxBatchBytes) carry with room for
+// rows: every batch spends chunkOverhead bytes per column before any
+// value, so a much wider table would travel one dictionary entry per
+// batch, each batch as wide as the table: quadratic work. Servers refuse
+// wider tables up front (ingest's --max-columns may not exceed it).
+func MaxStreamColumns(batchBytes int) int {
+	if batchBytes <= 0 {
+		batchBytes = DefaultBatchBytes
+	}
+	batchBytes = min(batchBytes, MaxBatchBytes)
+	return batchBytes / (2 * (chunkOverhead + 8))
+}
+
 // varintLen is the number of bytes of x as a protobuf varint.
 func varintLen(x uint64) int {
 	n := 1

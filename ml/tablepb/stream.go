@@ -156,7 +156,10 @@ func NewStreamDigest(schema *datav1.Schema, dir string) (*StreamDigest, error) {
 		return nil, err
 	}
 	n := len(schema.Fields)
-	bufCap := min(max(streamDigestBudget/n, 4<<10), 1<<20)
+	// The budget is shared, with a small floor per column, so that a wide
+	// schema does not reserve memory per column (a 4 KiB floor was 1 GB
+	// for 250 000 columns).
+	bufCap := min(max(streamDigestBudget/n, 64), 1<<20)
 	d := &StreamDigest{schema: schema, dir: dir, cols: make([]digestColumn, n), bufCap: bufCap}
 	for i, f := range schema.Fields {
 		d.cols[i].categorical = f.Type == datav1.ColumnType_COLUMN_TYPE_CATEGORICAL

@@ -38,6 +38,17 @@ import (
 // not say.
 const DefaultMaxUploadBytes = 1 << 30
 
+// DefaultMaxGzipRatio is the expansion ratio past which gzip input is
+// refused as a bomb: CSV and JSON Lines of real data compress 3 to 20
+// times, deflate's ceiling is about 1032.
+const DefaultMaxGzipRatio = 100
+
+// DefaultMaxColumns is the widest table accepted when Config does not
+// say: far above real tables, low enough that per-column bookkeeping
+// stays small and that a default batch (tablepb.MaxStreamColumns) has
+// room for rows.
+const DefaultMaxColumns = 10_000
+
 // Config configures a Server.
 type Config struct {
 	// DataRoot is the directory Read may serve files from. Empty disables
@@ -47,6 +58,15 @@ type Config struct {
 	// downloaded, and its size after gzip decompression; 0 or less means
 	// DefaultMaxUploadBytes.
 	MaxUploadBytes int64
+	// MaxGzipRatio bounds how many times a gzip file may expand (the
+	// decompressed bytes over the compressed bytes read so far), checked
+	// once the output passes GzipRatioGraceBytes; 0 means
+	// DefaultMaxGzipRatio, negative turns the check off.
+	MaxGzipRatio int64
+	// MaxColumns bounds a table's columns; a wider file is refused with
+	// RESOURCE_EXHAUSTED on max_columns (a CSV right after its header). 0
+	// or less means DefaultMaxColumns.
+	MaxColumns int
 	// AllowURLHosts lists the hosts (or host:port) Read may download
 	// from; empty turns URL sources off (PermissionDenied).
 	AllowURLHosts []string
@@ -66,6 +86,9 @@ type Config struct {
 // Check reports a configuration the server cannot work with, such as a
 // data root that is not a directory; binaries call it at startup.
 func (c Config) Check() error {
+	if m := tablepb.MaxStreamColumns(c.BatchBytes); c.MaxColumns > m {
+		return fmt.Errorf("max columns %d: batches of this size carry at most %d columns", c.MaxColumns, m)
+	}
 	if c.SpoolDir != "" {
 		fi, err := os.Stat(c.SpoolDir)
 		if err != nil {
@@ -102,6 +125,12 @@ type Server struct {
 func NewServer(cfg Config) *Server {
 	if cfg.MaxUploadBytes <= 0 {
 		cfg.MaxUploadBytes = DefaultMaxUploadBytes
+	}
+	if cfg.MaxColumns <= 0 {
+		cfg.MaxColumns = DefaultMaxColumns
+	}
+	if cfg.MaxGzipRatio == 0 {
+		cfg.MaxGzipRatio = DefaultMaxGzipRatio
 	}
 	if cfg.URLTimeout <= 0 {
 		cfg.URLTimeout = DefaultURLTimeout
@@ -360,6 +389,12 @@ func toStatus(err error, field string) error {
 		if le.Limit == "max_bytes" {
 			return serverkit.ResourceExhausted("max_upload_bytes", fmt.Sprintf("the file is larger than the server's limit of %d bytes%s", le.Max, detail(le.Detail)))
 		}
+		if le.Limit == "max_columns" {
+			return serverkit.ResourceExhausted("max_columns", fmt.Sprintf("the table is wider than the server's limit of %d columns%s", le.Max, detail(le.Detail)))
+		}
+		if le.Limit == "max_gzip_ratio" {
+			return serverkit.ResourceExhausted("max_gzip_ratio", fmt.Sprintf("the file expands more than %d times after gzip decompression, the server's limit%s", le.Max, detail(le.Detail)))
+		}
 		return serverkit.ResourceExhausted(le.Limit, le.Error())
 	case errors.As(err, &pe):
 		return serverkit.InvalidArgument(field, pe.Error())
@@ -445,6 +480,9 @@ func serveTable[R any](ctx context.Context, s *Server, in input, ro readOptions,
 		Schema: func(sc *datav1.Schema) error {
 			if enc != nil {
 				return errors.New("the reader sent two schemas")
+			}
+			if n := len(sc.GetFields()); n > s.cfg.MaxColumns {
+				return &tablepb.LimitError{Limit: "max_columns", Max: int64(s.cfg.MaxColumns), Detail: fmt.Sprintf("the file has %d columns", n)}
 			}
 			var err error
 			if enc, err = tablepb.NewStreamEncoder(sc, s.cfg.BatchBytes); err != nil {

@@ -112,7 +112,7 @@ func (s *Server) Profile(stream prepv1.PrepService_ProfileServer) error {
 	if err != nil {
 		return err
 	}
-	p, err := profile.Profile(t, opts)
+	p, err := profile.ProfileContext(ctx, t, opts)
 	if err != nil {
 		return toStatus(err)
 	}
@@ -431,6 +431,8 @@ func toStatus(err error) error {
 		le  *tablepb.LimitError
 	)
 	switch {
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return serverkit.FromContext(err)
 	case errors.As(err, &oe):
 		return serverkit.InvalidArgument(oe.Field, oe.Reason)
 	case errors.As(err, &poe):

@@ -153,7 +153,11 @@ func validateConfig(c *trainv1.TrainConfig) (*validConfig, error) {
 	if c.GetLabel() == "" {
 		return nil, serverkit.InvalidArgument("config.label", "required: the name of the label column")
 	}
-	return &validConfig{spec: spec, params: params, label: c.GetLabel(), task: c.GetTask(), seed: c.GetSeed()}, nil
+	vc := &validConfig{spec: spec, params: params, label: c.GetLabel(), task: c.GetTask(), seed: c.GetSeed()}
+	if err := checkBudget(vc); err != nil {
+		return nil, err
+	}
+	return vc, nil
 }
 
 // checkSchema checks the prepared schema against the config as soon as it
@@ -282,6 +286,9 @@ func (s *Server) Train(stream grpc.BidiStreamingServer[trainv1.TrainRequest, tra
 		return err
 	}
 	rows := len(ds.Y)
+	if err := checkRows(vc, rows); err != nil {
+		return err
+	}
 
 	model, fitSeconds, err := fit(ctx, stream, vc, ds)
 	if err != nil {

@@ -408,6 +408,16 @@ func TestTrainBadRequests(t *testing.T) {
 				return withConfig(&trainv1.TrainConfig{Algorithm: "knn", Label: "species",
 					Params: map[string]float64{"k": 2.5}}, clsReqs(t))
 			}, codes.InvalidArgument, []string{`config.params["k"]`}},
+		{"boosting beyond the leaf budget", train.Config{},
+			func(t *testing.T) []*trainv1.TrainRequest {
+				return withConfig(&trainv1.TrainConfig{Algorithm: "gradient_boosting", Label: "species",
+					Params: map[string]float64{"max_iter": 100000, "max_leaf_nodes": 65536}}, clsReqs(t))
+			}, codes.InvalidArgument, []string{`config.params["max_iter"]`}},
+		{"k-NN with k above the rows", train.Config{},
+			func(t *testing.T) []*trainv1.TrainRequest {
+				return withConfig(&trainv1.TrainConfig{Algorithm: "knn", Label: "species",
+					Params: map[string]float64{"k": 10000}}, clsReqs(t))
+			}, codes.InvalidArgument, []string{`config.params["k"]`}},
 		{"unknown param", train.Config{},
 			func(t *testing.T) []*trainv1.TrainRequest {
 				return withConfig(&trainv1.TrainConfig{Algorithm: "logistic_regression", Label: "species",

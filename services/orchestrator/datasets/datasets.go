@@ -122,7 +122,7 @@ func (s *Versions) Append(name string, src *orchestratorv1.Source, batch *table.
 	if prev != nil {
 		inputs = append([]string{prev.GetArtifactDigest()}, inputs...)
 	}
-	tableArt, err := s.putTable(artifacts.KindDataset, fmt.Sprintf("%s@%d", name, number), merged, inputs...)
+	tableArt, err := s.putVersionArtifact(name, number, merged, inputs...)
 	if err != nil {
 		return nil, err
 	}
@@ -220,6 +220,33 @@ func (s *Versions) putTable(kind, name string, t *table.Table, inputs ...string)
 	return a.GetDigest(), nil
 }
 
+// putVersionArtifact stores a dataset version's table in parts, one per
+// appended batch (tablepb.MarshalDelimitedParts), each cut into chunks on
+// its own: the blocks of the batches a version shares with the one before
+// serialize to the same chunks, which the store keeps once, so k appends
+// take about k batches of space rather than k²/2. A version whose schema
+// changed (a column added or widened) is stored whole.
+func (s *Versions) putVersionArtifact(name string, number int64, merged *table.Table, inputs ...string) (string, error) {
+	var bounds []int
+	for v := int64(1); v < number; v++ {
+		dv, err := s.store.DatasetVersion(name, v)
+		if err != nil {
+			return "", fault.Internal("read %s@%d: %v", name, v, err)
+		}
+		bounds = append(bounds, int(dv.GetRows()))
+	}
+	bounds = append(bounds, merged.NumRows())
+	parts, err := tablepb.MarshalDelimitedParts(merged, bounds)
+	if err != nil {
+		return "", fault.Internal("encode %s: %v", artifacts.KindDataset, err)
+	}
+	a, err := s.store.PutArtifactParts(&orchestratorv1.Artifact{Kind: artifacts.KindDataset, MediaType: artifacts.MediaTable, Name: fmt.Sprintf("%s@%d", name, number), Step: "append", InputDigests: inputs}, parts)
+	if err != nil {
+		return "", fault.Internal("store %s artifact: %v", artifacts.KindDataset, err)
+	}
+	return a.GetDigest(), nil
+}
+
 // appendedRows returns the rows of a version after the first n, which are
 // those appended since the version that had n rows.
 func appendedRows(t *table.Table, n int) *table.Table {
@@ -242,11 +269,35 @@ func appendedRows(t *table.Table, n int) *table.Table {
 //     the other is refused: coercing numbers to categories would silently
 //     change what every model learns from the column. The error is
 //     FailedPrecondition naming every such column; the fix is
-//     csv.categorical_columns on the batch, or a new dataset.
+//     csv.categorical_columns on the batch, or a new dataset;
+//   - a column renamed (the batch has, at an old column's position and
+//     with its type, a column of a new name, and lacks the old name) is
+//     refused too: taken as a dropped and an added column it would split
+//     one feature into two, each missing in half the rows.
 func appendRows(old, batch *table.Table) (*table.Table, error) {
 	oldRows, batchRows := old.NumRows(), batch.NumRows()
 	out := &table.Table{}
 	var conflicts []*errdetails.PreconditionFailure_Violation
+	for i := range min(len(old.Columns), len(batch.Columns)) {
+		oc, bc := old.Columns[i], batch.Columns[i]
+		if oc.Name == bc.Name || oc.Type != bc.Type {
+			continue
+		}
+		if c, _ := batch.Column(oc.Name); c != nil {
+			continue
+		}
+		if c, _ := old.Column(bc.Name); c != nil {
+			continue
+		}
+		conflicts = append(conflicts, &errdetails.PreconditionFailure_Violation{
+			Type: "SCHEMA", Subject: oc.Name,
+			Description: fmt.Sprintf("column %q (column %d) is called %q in the batch", oc.Name, i+1, bc.Name),
+		})
+	}
+	if len(conflicts) > 0 {
+		return nil, schemaConflict("the batch renames columns", conflicts,
+			"rename them back in the batch, or start a new dataset")
+	}
 	for _, oc := range old.Columns {
 		bc, _ := batch.Column(oc.Name)
 		if bc == nil {
@@ -270,18 +321,24 @@ func appendRows(old, batch *table.Table) (*table.Table, error) {
 		out.Columns = append(out.Columns, c)
 	}
 	if len(conflicts) > 0 {
-		names := make([]string, len(conflicts))
-		for i, v := range conflicts {
-			names[i] = v.GetDescription()
-		}
-		st := status.New(codes.FailedPrecondition, "source: the batch changes column types: "+strings.Join(names, "; ")+
-			" (numbers and categories do not mix; list the column in csv.categorical_columns, or start a new dataset)")
-		if d, err := st.WithDetails(&errdetails.PreconditionFailure{Violations: conflicts}); err == nil {
-			st = d
-		}
-		return nil, fault.FromStatus(st)
+		return nil, schemaConflict("the batch changes column types", conflicts,
+			"numbers and categories do not mix; list the column in csv.categorical_columns, or start a new dataset")
 	}
 	return out, nil
+}
+
+// schemaConflict is the FailedPrecondition status of a batch whose schema
+// cannot join the dataset's, naming every column at fault.
+func schemaConflict(what string, conflicts []*errdetails.PreconditionFailure_Violation, fix string) error {
+	names := make([]string, len(conflicts))
+	for i, v := range conflicts {
+		names[i] = v.GetDescription()
+	}
+	st := status.New(codes.FailedPrecondition, "source: "+what+": "+strings.Join(names, "; ")+" ("+fix+")")
+	if d, err := st.WithDetails(&errdetails.PreconditionFailure{Violations: conflicts}); err == nil {
+		st = d
+	}
+	return fault.FromStatus(st)
 }
 
 // missingColumn is a column of n missing values.

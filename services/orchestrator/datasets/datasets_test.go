@@ -40,6 +40,8 @@ func TestAppendRowsPolicy(t *testing.T) {
 			tbl(cat("k", []string{"a"}, 0, -1, -1)), nil},
 		{"all-missing old column takes the batch type", tbl(num("k", nan)), tbl(cat("k", []string{"z"}, 0)),
 			tbl(cat("k", []string{"z"}, -1, 0)), nil},
+		{"renamed column refused", tbl(num("x", 1), num("petal", 2), cat("k", []string{"a"}, 0)), tbl(num("x", 3), num("petal_len", 4), cat("k", []string{"a"}, 0)),
+			nil, []string{"petal", "petal_len"}},
 		{"numbers to categories refused", tbl(num("x", 1), boolean("f", 1), num("ok", 1)), tbl(cat("x", []string{"a"}, 0), cat("f", []string{"b"}, 0), num("ok", 2)),
 			nil, []string{"x", "f"}},
 	} {

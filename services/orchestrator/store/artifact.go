@@ -2,6 +2,7 @@ package store
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/binary"
 	"errors"
@@ -50,11 +51,40 @@ func (s *Store) PutArtifact(meta *orchestratorv1.Artifact, content []byte) (*orc
 	})
 }
 
+// PutArtifactParts is PutArtifact for content given as consecutive parts,
+// each cut into chunks on its own: a part that recurs in another artifact
+// (the blocks of unchanged batches in successive dataset versions) is
+// stored once, its chunks shared. Chunks are therefore not all ChunkSize
+// long; the digest is that of the concatenated parts.
+func (s *Store) PutArtifactParts(meta *orchestratorv1.Artifact, parts [][]byte) (*orchestratorv1.Artifact, error) {
+	var total int64
+	for _, p := range parts {
+		total += int64(len(p))
+	}
+	if total > MaxArtifactSize {
+		return nil, fmt.Errorf("artifact of %d bytes exceeds %d bytes: %w", total, MaxArtifactSize, ErrTooLarge)
+	}
+	i, off := 0, 0
+	return s.put(meta, func() ([]byte, error) {
+		for i < len(parts) && off >= len(parts[i]) {
+			i, off = i+1, 0
+		}
+		if i == len(parts) {
+			return nil, io.EOF
+		}
+		end := min(off+ChunkSize, len(parts[i]))
+		c := parts[i][off:end]
+		off = end
+		return c, nil
+	})
+}
+
 // PutArtifactStream is PutArtifact for content read from r until io.EOF,
 // which may be larger than memory. Chunks are committed as they come, a few
 // per transaction; the manifest and metadata are committed last, in one
-// transaction, so a failed read or write leaves no artifact visible. Chunks
-// written by a failed call are removed by the next GC.
+// transaction, so a failed read or write (a refused or aborted upload)
+// leaves no artifact visible, and the chunks it wrote that nothing else
+// references are deleted before it returns.
 func (s *Store) PutArtifactStream(meta *orchestratorv1.Artifact, r io.Reader) (*orchestratorv1.Artifact, error) {
 	if r == nil {
 		return nil, errors.New("put artifact: nil reader")
@@ -87,10 +117,29 @@ func (s *Store) PutArtifactStream(meta *orchestratorv1.Artifact, r io.Reader) (*
 }
 
 // put runs an artifact write. next returns successive chunks (each at most
-// ChunkSize bytes, all but the last exactly ChunkSize, so chunking does not
-// depend on how content arrives) and io.EOF at the end; a chunk must stay
-// valid until groupChunks more have been requested.
+// ChunkSize bytes; all but the last exactly ChunkSize unless the caller
+// aligns chunks to parts, so chunking does not depend on how content
+// arrives) and io.EOF at the end; a chunk must stay valid until
+// groupChunks more have been requested. A failed write deletes the chunks
+// it added that no manifest references (see removeUnreferenced), so a
+// refused or aborted upload strands nothing; so does a write whose
+// content was already stored under other chunks (the same bytes cut into
+// parts differently), whose new chunks nothing needs.
 func (s *Store) put(meta *orchestratorv1.Artifact, next func() ([]byte, error)) (*orchestratorv1.Artifact, error) {
+	var added [][digestSize]byte
+	var existed bool
+	a, err := s.putChunked(meta, next, &added, &existed)
+	if (err != nil || existed) && len(added) > 0 {
+		if _, _, cerr := s.removeUnreferenced(added); cerr != nil {
+			err = fmt.Errorf("%w (and removing its chunks: %v)", err, cerr)
+		}
+	}
+	return a, err
+}
+
+// putChunked is put without the clean-up; it appends the digests of the
+// chunks it wrote that were not stored before to added.
+func (s *Store) putChunked(meta *orchestratorv1.Artifact, next func() ([]byte, error), added *[][digestSize]byte, existed *bool) (*orchestratorv1.Artifact, error) {
 	m, err := prepareArtifactMeta(meta)
 	if err != nil {
 		return nil, err
@@ -121,7 +170,7 @@ func (s *Store) put(meta *orchestratorv1.Artifact, next func() ([]byte, error)) 
 		digests = append(digests, d)
 		pending = append(pending, pendingChunk{digest: d, data: c})
 		if len(pending) == groupChunks {
-			if err := s.db.Update(func(tx *bolt.Tx) error { return putChunks(tx, pending) }); err != nil {
+			if err := s.db.Update(func(tx *bolt.Tx) error { return putChunks(tx, pending, added) }); err != nil {
 				return nil, fmt.Errorf("put artifact: write chunks: %w", err)
 			}
 			pending = pending[:0]
@@ -140,7 +189,7 @@ func (s *Store) put(meta *orchestratorv1.Artifact, next func() ([]byte, error)) 
 
 	var out *orchestratorv1.Artifact
 	err = s.db.Update(func(tx *bolt.Tx) error {
-		if err := putChunks(tx, pending); err != nil {
+		if err := putChunks(tx, pending, added); err != nil {
 			return err
 		}
 		chunks := tx.Bucket(bucketChunks)
@@ -153,6 +202,7 @@ func (s *Store) put(meta *orchestratorv1.Artifact, next func() ([]byte, error)) 
 			prev, err := getArtifactMeta(tx, digest[:])
 			if err == nil {
 				out = prev
+				*existed = true
 				if m.GetRunId() != "" {
 					return s.linkRun(tx, m.GetRunId(), digest[:])
 				}
@@ -227,18 +277,87 @@ func prepareArtifactMeta(meta *orchestratorv1.Artifact) (*orchestratorv1.Artifac
 }
 
 // putChunks writes chunks that are missing or whose stored bytes differ
-// (a damaged copy is healed by a good one).
-func putChunks(tx *bolt.Tx, pending []pendingChunk) error {
+// (a damaged copy is healed by a good one), and appends the digests of
+// those that were missing to added. A transaction that fails commits
+// nothing, but its chunks are listed anyway: removing them again is
+// harmless.
+func putChunks(tx *bolt.Tx, pending []pendingChunk, added *[][digestSize]byte) error {
 	b := tx.Bucket(bucketChunks)
 	for _, c := range pending {
-		if old := b.Get(c.digest[:]); old != nil && bytes.Equal(old, c.data) {
+		old := b.Get(c.digest[:])
+		if old != nil && bytes.Equal(old, c.data) {
 			continue
+		}
+		if old == nil {
+			*added = append(*added, c.digest)
 		}
 		if err := b.Put(c.digest[:], c.data); err != nil {
 			return fmt.Errorf("write chunk %x: %w", c.digest, err)
 		}
 	}
 	return nil
+}
+
+// liveChunks returns the chunks that some manifest references or a write
+// in progress has pinned. It must be called inside a writable
+// transaction: a put that pins a chunk after this point commits its chunk
+// writes after that transaction, so it never loses a chunk to a sweep.
+func (s *Store) liveChunks(tx *bolt.Tx) (map[[digestSize]byte]struct{}, error) {
+	live := make(map[[digestSize]byte]struct{})
+	err := tx.Bucket(bucketManifests).ForEach(func(k, v []byte) error {
+		_, ds, err := decodeManifest(v)
+		if err != nil {
+			return fmt.Errorf("artifact %x: %w", k, err)
+		}
+		for _, d := range ds {
+			live[d] = struct{}{}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	for d := range s.pinned {
+		live[d] = struct{}{}
+	}
+	s.mu.Unlock()
+	return live, nil
+}
+
+// removeUnreferenced deletes those of the given chunks that no manifest
+// references and no write in progress has pinned, returning how many and
+// their bytes. A failed put calls it for the chunks it added; another put
+// sharing such a chunk either pinned it (and keeps it) or already
+// committed a manifest naming it.
+func (s *Store) removeUnreferenced(candidates [][digestSize]byte) (removed int, bytes int64, err error) {
+	err = s.db.Update(func(tx *bolt.Tx) error {
+		removed, bytes = 0, 0
+		live, err := s.liveChunks(tx)
+		if err != nil {
+			return err
+		}
+		b := tx.Bucket(bucketChunks)
+		for _, d := range candidates {
+			if _, ok := live[d]; ok {
+				continue
+			}
+			v := b.Get(d[:])
+			if v == nil {
+				continue
+			}
+			bytes += int64(len(v))
+			removed++
+			if err := b.Delete(d[:]); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, 0, fmt.Errorf("remove chunks: %w", err)
+	}
+	return removed, bytes, nil
 }
 
 // pin protects a chunk from GC while its artifact is being written.
@@ -321,14 +440,16 @@ func encodeManifest(size int64, digests [][digestSize]byte) []byte {
 }
 
 // decodeManifest parses a manifest value and checks that its size agrees
-// with its chunk count (all chunks full but the last, which is non-empty).
+// with its chunk count: every chunk holds 1 to ChunkSize bytes (all but
+// the last are full unless the artifact was written in parts, see
+// PutArtifactParts).
 func decodeManifest(v []byte) (size int64, digests [][digestSize]byte, err error) {
 	if len(v) < manifestHeader || (len(v)-manifestHeader)%digestSize != 0 {
 		return 0, nil, fmt.Errorf("manifest of %d bytes is malformed: %w", len(v), ErrCorrupt)
 	}
 	u := binary.BigEndian.Uint64(v)
 	n := (len(v) - manifestHeader) / digestSize
-	if u > uint64(n)*ChunkSize || (n > 0 && u <= uint64(n-1)*ChunkSize) {
+	if u > uint64(n)*ChunkSize || u < uint64(n) {
 		return 0, nil, fmt.Errorf("manifest size %d does not fit %d chunks: %w", u, n, ErrCorrupt)
 	}
 	digests = make([][digestSize]byte, n)
@@ -495,37 +616,25 @@ func (s *Store) ListArtifacts(runID string) ([]*orchestratorv1.Artifact, error) 
 }
 
 // GC deletes chunks that no manifest references and no write in progress
-// is about to reference (such as those left by a failed
-// PutArtifactStream), and returns how many it removed. It refuses to run
-// if a manifest is unreadable, since it could not tell which chunks that
-// manifest needs.
+// is about to reference (left by a write that failed without cleaning up,
+// such as one cut short by a crash), and returns how many it removed. It
+// refuses to run if a manifest is unreadable, since it could not tell
+// which chunks that manifest needs. GCBytes also returns the bytes freed.
 func (s *Store) GC() (removedChunks int, err error) {
+	removedChunks, _, err = s.GCBytes()
+	return removedChunks, err
+}
+
+// GCBytes is GC returning the bytes of the chunks removed too.
+func (s *Store) GCBytes() (removedChunks int, removedBytes int64, err error) {
 	err = s.db.Update(func(tx *bolt.Tx) error {
-		removedChunks = 0
-		live := make(map[[digestSize]byte]struct{})
-		err := tx.Bucket(bucketManifests).ForEach(func(k, v []byte) error {
-			_, ds, err := decodeManifest(v)
-			if err != nil {
-				return fmt.Errorf("artifact %x: %w", k, err)
-			}
-			for _, d := range ds {
-				live[d] = struct{}{}
-			}
-			return nil
-		})
+		removedChunks, removedBytes = 0, 0
+		live, err := s.liveChunks(tx)
 		if err != nil {
 			return err
 		}
-		// Pins are read inside the write transaction: a put that pins a
-		// chunk after this point commits its chunk writes after this
-		// transaction, so it never loses a chunk to this sweep.
-		s.mu.Lock()
-		for d := range s.pinned {
-			live[d] = struct{}{}
-		}
-		s.mu.Unlock()
 		var doomed [][]byte
-		err = tx.Bucket(bucketChunks).ForEach(func(k, _ []byte) error {
+		err = tx.Bucket(bucketChunks).ForEach(func(k, v []byte) error {
 			var d [digestSize]byte
 			if len(k) == digestSize {
 				copy(d[:], k)
@@ -534,6 +643,7 @@ func (s *Store) GC() (removedChunks int, err error) {
 				}
 			}
 			doomed = append(doomed, bytes.Clone(k))
+			removedBytes += int64(len(v))
 			return nil
 		})
 		if err != nil {
@@ -549,7 +659,75 @@ func (s *Store) GC() (removedChunks int, err error) {
 		return nil
 	})
 	if err != nil {
-		return 0, fmt.Errorf("gc: %w", err)
+		return 0, 0, fmt.Errorf("gc: %w", err)
 	}
-	return removedChunks, nil
+	return removedChunks, removedBytes, nil
+}
+
+// Usage is what the chunk bucket holds.
+type Usage struct {
+	// Chunks and Bytes count every stored chunk.
+	Chunks int
+	Bytes  int64
+	// OrphanChunks and OrphanBytes count the chunks no manifest references
+	// and no write in progress has pinned: what GC would remove.
+	OrphanChunks int
+	OrphanBytes  int64
+}
+
+// Usage counts the stored chunks and the orphans among them.
+func (s *Store) Usage() (Usage, error) {
+	var u Usage
+	// A writable transaction, like GC's, so pins are read consistently.
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		u = Usage{}
+		live, err := s.liveChunks(tx)
+		if err != nil {
+			return err
+		}
+		return tx.Bucket(bucketChunks).ForEach(func(k, v []byte) error {
+			u.Chunks++
+			u.Bytes += int64(len(v))
+			var d [digestSize]byte
+			copy(d[:], k)
+			if _, ok := live[d]; !ok || len(k) != digestSize {
+				u.OrphanChunks++
+				u.OrphanBytes += int64(len(v))
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return Usage{}, fmt.Errorf("usage: %w", err)
+	}
+	return u, nil
+}
+
+// StartGC runs GC once now, then every interval (0 or less: never again)
+// until ctx is done, calling report (when not nil) after each run with
+// what it removed. Writes that fail clean up their own chunks; GC catches
+// what a crash mid-write left.
+func (s *Store) StartGC(ctx context.Context, interval time.Duration, report func(removedChunks int, removedBytes int64, err error)) {
+	run := func() {
+		n, b, err := s.GCBytes()
+		if report != nil {
+			report(n, b, err)
+		}
+	}
+	run()
+	if interval <= 0 {
+		return
+	}
+	go func() {
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				run()
+			}
+		}
+	}()
 }

@@ -8,8 +8,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 	"google.golang.org/protobuf/proto"
@@ -342,15 +344,19 @@ func TestStreamArtifactStopsOnCallbackError(t *testing.T) {
 	}
 }
 
-func TestFailedStreamLeavesNoArtifactAndGCSweeps(t *testing.T) {
+// TestFailedStreamLeavesNoChunks: a write that fails part-way (a refused
+// or aborted upload) leaves neither an artifact nor chunks, and chunks it
+// shares with a stored artifact stay.
+func TestFailedStreamLeavesNoChunks(t *testing.T) {
 	s := openTestStore(t)
-	kept, err := s.PutArtifact(&orchestratorv1.Artifact{RunId: "r"}, randomBytes(1, ChunkSize+9))
+	keptContent := randomBytes(1, ChunkSize+9)
+	kept, err := s.PutArtifact(&orchestratorv1.Artifact{RunId: "r"}, keptContent)
 	if err != nil {
 		t.Fatal(err)
 	}
 	// More than one transaction's worth of chunks is committed before the
-	// reader fails.
-	partial := randomBytes(2, (groupChunks+2)*ChunkSize)
+	// reader fails; the first chunk is one the kept artifact has.
+	partial := append(bytes.Clone(keptContent[:ChunkSize]), randomBytes(2, (groupChunks+2)*ChunkSize)...)
 	boom := errors.New("connection reset")
 	_, err = s.PutArtifactStream(&orchestratorv1.Artifact{RunId: "r"}, io.MultiReader(bytes.NewReader(partial), failingReader{boom}))
 	if !errors.Is(err, boom) {
@@ -360,21 +366,56 @@ func TestFailedStreamLeavesNoArtifactAndGCSweeps(t *testing.T) {
 	if err != nil || len(list) != 1 || list[0].GetDigest() != kept.GetDigest() {
 		t.Fatalf("after a failed stream ListArtifacts = %v, %v; want only the kept artifact", list, err)
 	}
-	if n := countChunks(t, s); n != 2+groupChunks {
-		t.Fatalf("%d chunks before GC, want %d", n, 2+groupChunks)
+	u, err := s.Usage()
+	if err != nil || u.Chunks != 2 || u.OrphanChunks != 0 {
+		t.Fatalf("after a failed stream: %+v, %v; want the kept artifact's 2 chunks and no orphan", u, err)
 	}
-	removed, err := s.GC()
-	if err != nil || removed != groupChunks {
-		t.Fatalf("GC = %d, %v; want %d", removed, err, groupChunks)
+	if _, err := s.ReadArtifact(kept.GetDigest()); err != nil {
+		t.Fatalf("kept artifact: %v", err)
 	}
-	if n := countChunks(t, s); n != 2 {
-		t.Fatalf("%d chunks after GC, want 2", n)
+	if removed, err := s.GC(); err != nil || removed != 0 {
+		t.Fatalf("GC = %d, %v; want 0", removed, err)
+	}
+}
+
+// TestGCSweepsOrphansAndCheckCountsThem: chunks nothing references (as a
+// crash mid-write leaves) are counted by Usage and reported by Check
+// until GC removes them.
+func TestGCSweepsOrphansAndCheckCountsThem(t *testing.T) {
+	s := openTestStore(t)
+	kept, err := s.PutArtifact(nil, randomBytes(1, ChunkSize+9))
+	if err != nil {
+		t.Fatal(err)
+	}
+	orphans := [][]byte{randomBytes(3, 100), randomBytes(4, ChunkSize)}
+	err = s.db.Update(func(tx *bolt.Tx) error {
+		var added [][digestSize]byte
+		var pending []pendingChunk
+		for _, o := range orphans {
+			pending = append(pending, pendingChunk{digest: sha256.Sum256(o), data: o})
+		}
+		return putChunks(tx, pending, &added)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := s.Usage()
+	if err != nil || u.OrphanChunks != 2 || u.OrphanBytes != 100+ChunkSize || u.Chunks != 4 {
+		t.Fatalf("Usage = %+v, %v; want 2 orphans of %d bytes among 4 chunks", u, err, 100+ChunkSize)
+	}
+	problems, err := s.Check()
+	if err != nil || len(problems) != 1 || !strings.Contains(problems[0], "2 orphan chunks") {
+		t.Fatalf("Check = %q, %v; want one problem counting 2 orphan chunks", problems, err)
+	}
+	removed, freed, err := s.GCBytes()
+	if err != nil || removed != 2 || freed != 100+ChunkSize {
+		t.Fatalf("GCBytes = %d, %d, %v", removed, freed, err)
+	}
+	if problems, err := s.Check(); err != nil || len(problems) != 0 {
+		t.Fatalf("Check after GC = %q, %v", problems, err)
 	}
 	if _, err := s.ReadArtifact(kept.GetDigest()); err != nil {
 		t.Fatalf("kept artifact after GC: %v", err)
-	}
-	if removed, err := s.GC(); err != nil || removed != 0 {
-		t.Fatalf("second GC = %d, %v; want 0", removed, err)
 	}
 }
 
@@ -430,7 +471,8 @@ func TestManifestCodec(t *testing.T) {
 		{"two chunks", ChunkSize + 1, 2, true},
 		{"empty with a chunk", 0, 1, false},
 		{"too big for chunks", ChunkSize + 1, 1, false},
-		{"last chunk empty", ChunkSize, 2, false},
+		{"short chunks (parts)", ChunkSize, 2, true},
+		{"fewer bytes than chunks", 1, 2, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -577,5 +619,56 @@ func TestConcurrentPutsAndGC(t *testing.T) {
 	}
 	if problems, err := s.Check(); err != nil || len(problems) != 0 {
 		t.Fatalf("Check = %q, %v", problems, err)
+	}
+}
+
+// TestStartGCRunsAtOnce: StartGC sweeps orphans before it returns and
+// reports what it removed.
+func TestStartGCRunsAtOnce(t *testing.T) {
+	s := openTestStore(t)
+	orphan := randomBytes(5, 300)
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		var added [][digestSize]byte
+		return putChunks(tx, []pendingChunk{{digest: sha256.Sum256(orphan), data: orphan}}, &added)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var gotN int
+	var gotB int64
+	s.StartGC(t.Context(), time.Hour, func(n int, b int64, err error) {
+		if err != nil {
+			t.Error(err)
+		}
+		gotN, gotB = n, b
+	})
+	if gotN != 1 || gotB != 300 {
+		t.Fatalf("first GC removed %d chunks of %d bytes, want 1 of 300", gotN, gotB)
+	}
+	if u, err := s.Usage(); err != nil || u.Chunks != 0 {
+		t.Fatalf("after StartGC: %+v, %v", u, err)
+	}
+}
+
+// TestSameContentOtherPartsLeavesNoOrphans: content stored once whole and
+// again in parts (other chunks, same digest) keeps the first manifest and
+// drops the second write's chunks.
+func TestSameContentOtherPartsLeavesNoOrphans(t *testing.T) {
+	s := openTestStore(t)
+	content := randomBytes(6, 3000)
+	a, err := s.PutArtifact(nil, content)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := s.PutArtifactParts(nil, [][]byte{content[:1000], content[1000:]})
+	if err != nil || b.GetDigest() != a.GetDigest() {
+		t.Fatalf("PutArtifactParts = %v, %v; want the same artifact", b, err)
+	}
+	if u, err := s.Usage(); err != nil || u.Chunks != 1 || u.OrphanChunks != 0 {
+		t.Fatalf("Usage = %+v, %v; want the one chunk of the first write", u, err)
+	}
+	got, err := s.ReadArtifact(a.GetDigest())
+	if err != nil || !bytes.Equal(got, content) {
+		t.Fatalf("ReadArtifact: %v", err)
 	}
 }

@@ -76,6 +76,7 @@ func (s *Store) Check() ([]string, error) {
 		problems = append(problems, checkArtifactIndexes(tx)...)
 		problems = append(problems, checkRunIndexes(tx)...)
 		problems = append(problems, checkDatasets(tx)...)
+		problems = append(problems, checkRegistry(tx)...)
 		return nil
 	})
 	if err != nil {
@@ -88,6 +89,11 @@ func (s *Store) Check() ([]string, error) {
 		if err := s.streamChunks(m.digest, m.size, m.chunks, func([]byte) error { return nil }); err != nil {
 			problems = append(problems, err.Error())
 		}
+	}
+	// Orphan chunks are not damage, but space nothing can read: a write
+	// that failed without cleaning up (a crash) left them. GC removes them.
+	if u, err := s.Usage(); err == nil && u.OrphanChunks > 0 {
+		problems = append(problems, fmt.Sprintf("%d orphan chunks (%d bytes) belong to no artifact; GC removes them", u.OrphanChunks, u.OrphanBytes))
 	}
 	return problems, nil
 }

@@ -50,6 +50,7 @@ type Model struct {
 	//	*Model_Tree
 	//	*Model_Forest
 	//	*Model_Boosting
+	//	*Model_Ensemble
 	Parameters    isModel_Parameters `protobuf_oneof:"parameters"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -195,6 +196,15 @@ func (x *Model) GetBoosting() *BoostingModel {
 	return nil
 }
 
+func (x *Model) GetEnsemble() *EnsembleModel {
+	if x != nil {
+		if x, ok := x.Parameters.(*Model_Ensemble); ok {
+			return x.Ensemble
+		}
+	}
+	return nil
+}
+
 type isModel_Parameters interface {
 	isModel_Parameters()
 }
@@ -229,6 +239,12 @@ type Model_Boosting struct {
 	Boosting *BoostingModel `protobuf:"bytes,15,opt,name=boosting,proto3,oneof"`
 }
 
+type Model_Ensemble struct {
+	// ensemble is a weighted average of other models (algorithm
+	// "ensemble").
+	Ensemble *EnsembleModel `protobuf:"bytes,16,opt,name=ensemble,proto3,oneof"`
+}
+
 func (*Model_Linear) isModel_Parameters() {}
 
 func (*Model_Knn) isModel_Parameters() {}
@@ -240,6 +256,91 @@ func (*Model_Tree) isModel_Parameters() {}
 func (*Model_Forest) isModel_Parameters() {}
 
 func (*Model_Boosting) isModel_Parameters() {}
+
+func (*Model_Ensemble) isModel_Parameters() {}
+
+// EnsembleModel averages the predictions of its members with fixed
+// weights: the probabilities of each class for classification, the values
+// for regression. The weights come from ensemble selection (Caruana et al.,
+// "Ensemble selection from libraries of models", ICML 2004) over the
+// members' out-of-fold predictions. Every member reads the same prepared
+// features as the ensemble (its feature_names) and, for classification,
+// has the ensemble's class_names in the same order, so the average is taken
+// column by column. A member is never itself an ensemble.
+type EnsembleModel struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// members are the models averaged, each complete (its own algorithm,
+	// params and fitted parameters).
+	Members []*Model `protobuf:"bytes,1,rep,name=members,proto3" json:"members,omitempty"`
+	// weights has one non-negative weight per member, summing to 1.
+	Weights []float64 `protobuf:"fixed64,2,rep,packed,name=weights,proto3" json:"weights,omitempty"`
+	// method names how the weights were chosen, such as
+	// "greedy_forward_selection".
+	Method string `protobuf:"bytes,3,opt,name=method,proto3" json:"method,omitempty"`
+	// selection_score is the ensemble's objective score on the out-of-fold
+	// predictions its weights were chosen on.
+	SelectionScore float64 `protobuf:"fixed64,4,opt,name=selection_score,json=selectionScore,proto3" json:"selection_score,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *EnsembleModel) Reset() {
+	*x = EnsembleModel{}
+	mi := &file_alur_data_v1_model_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EnsembleModel) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EnsembleModel) ProtoMessage() {}
+
+func (x *EnsembleModel) ProtoReflect() protoreflect.Message {
+	mi := &file_alur_data_v1_model_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EnsembleModel.ProtoReflect.Descriptor instead.
+func (*EnsembleModel) Descriptor() ([]byte, []int) {
+	return file_alur_data_v1_model_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *EnsembleModel) GetMembers() []*Model {
+	if x != nil {
+		return x.Members
+	}
+	return nil
+}
+
+func (x *EnsembleModel) GetWeights() []float64 {
+	if x != nil {
+		return x.Weights
+	}
+	return nil
+}
+
+func (x *EnsembleModel) GetMethod() string {
+	if x != nil {
+		return x.Method
+	}
+	return ""
+}
+
+func (x *EnsembleModel) GetSelectionScore() float64 {
+	if x != nil {
+		return x.SelectionScore
+	}
+	return 0
+}
 
 // LinearModel is y = W x + b. For classification there is one row of W per
 // class and probabilities are softmax(W x + b) (multinomial logistic
@@ -265,7 +366,7 @@ type LinearModel struct {
 
 func (x *LinearModel) Reset() {
 	*x = LinearModel{}
-	mi := &file_alur_data_v1_model_proto_msgTypes[1]
+	mi := &file_alur_data_v1_model_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -277,7 +378,7 @@ func (x *LinearModel) String() string {
 func (*LinearModel) ProtoMessage() {}
 
 func (x *LinearModel) ProtoReflect() protoreflect.Message {
-	mi := &file_alur_data_v1_model_proto_msgTypes[1]
+	mi := &file_alur_data_v1_model_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -290,7 +391,7 @@ func (x *LinearModel) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LinearModel.ProtoReflect.Descriptor instead.
 func (*LinearModel) Descriptor() ([]byte, []int) {
-	return file_alur_data_v1_model_proto_rawDescGZIP(), []int{1}
+	return file_alur_data_v1_model_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *LinearModel) GetNumOutputs() int32 {
@@ -355,7 +456,7 @@ type KnnModel struct {
 
 func (x *KnnModel) Reset() {
 	*x = KnnModel{}
-	mi := &file_alur_data_v1_model_proto_msgTypes[2]
+	mi := &file_alur_data_v1_model_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -367,7 +468,7 @@ func (x *KnnModel) String() string {
 func (*KnnModel) ProtoMessage() {}
 
 func (x *KnnModel) ProtoReflect() protoreflect.Message {
-	mi := &file_alur_data_v1_model_proto_msgTypes[2]
+	mi := &file_alur_data_v1_model_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -380,7 +481,7 @@ func (x *KnnModel) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KnnModel.ProtoReflect.Descriptor instead.
 func (*KnnModel) Descriptor() ([]byte, []int) {
-	return file_alur_data_v1_model_proto_rawDescGZIP(), []int{2}
+	return file_alur_data_v1_model_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *KnnModel) GetK() int32 {
@@ -433,7 +534,7 @@ type GaussianNbModel struct {
 
 func (x *GaussianNbModel) Reset() {
 	*x = GaussianNbModel{}
-	mi := &file_alur_data_v1_model_proto_msgTypes[3]
+	mi := &file_alur_data_v1_model_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -445,7 +546,7 @@ func (x *GaussianNbModel) String() string {
 func (*GaussianNbModel) ProtoMessage() {}
 
 func (x *GaussianNbModel) ProtoReflect() protoreflect.Message {
-	mi := &file_alur_data_v1_model_proto_msgTypes[3]
+	mi := &file_alur_data_v1_model_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -458,7 +559,7 @@ func (x *GaussianNbModel) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GaussianNbModel.ProtoReflect.Descriptor instead.
 func (*GaussianNbModel) Descriptor() ([]byte, []int) {
-	return file_alur_data_v1_model_proto_rawDescGZIP(), []int{3}
+	return file_alur_data_v1_model_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *GaussianNbModel) GetClassLogPrior() []float64 {
@@ -541,7 +642,7 @@ type TreeModel struct {
 
 func (x *TreeModel) Reset() {
 	*x = TreeModel{}
-	mi := &file_alur_data_v1_model_proto_msgTypes[4]
+	mi := &file_alur_data_v1_model_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -553,7 +654,7 @@ func (x *TreeModel) String() string {
 func (*TreeModel) ProtoMessage() {}
 
 func (x *TreeModel) ProtoReflect() protoreflect.Message {
-	mi := &file_alur_data_v1_model_proto_msgTypes[4]
+	mi := &file_alur_data_v1_model_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -566,7 +667,7 @@ func (x *TreeModel) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TreeModel.ProtoReflect.Descriptor instead.
 func (*TreeModel) Descriptor() ([]byte, []int) {
-	return file_alur_data_v1_model_proto_rawDescGZIP(), []int{4}
+	return file_alur_data_v1_model_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *TreeModel) GetFeature() []int32 {
@@ -643,7 +744,7 @@ type ForestModel struct {
 
 func (x *ForestModel) Reset() {
 	*x = ForestModel{}
-	mi := &file_alur_data_v1_model_proto_msgTypes[5]
+	mi := &file_alur_data_v1_model_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -655,7 +756,7 @@ func (x *ForestModel) String() string {
 func (*ForestModel) ProtoMessage() {}
 
 func (x *ForestModel) ProtoReflect() protoreflect.Message {
-	mi := &file_alur_data_v1_model_proto_msgTypes[5]
+	mi := &file_alur_data_v1_model_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -668,7 +769,7 @@ func (x *ForestModel) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ForestModel.ProtoReflect.Descriptor instead.
 func (*ForestModel) Descriptor() ([]byte, []int) {
-	return file_alur_data_v1_model_proto_rawDescGZIP(), []int{5}
+	return file_alur_data_v1_model_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *ForestModel) GetTrees() []*TreeModel {
@@ -698,7 +799,7 @@ type BoostingModel struct {
 
 func (x *BoostingModel) Reset() {
 	*x = BoostingModel{}
-	mi := &file_alur_data_v1_model_proto_msgTypes[6]
+	mi := &file_alur_data_v1_model_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -710,7 +811,7 @@ func (x *BoostingModel) String() string {
 func (*BoostingModel) ProtoMessage() {}
 
 func (x *BoostingModel) ProtoReflect() protoreflect.Message {
-	mi := &file_alur_data_v1_model_proto_msgTypes[6]
+	mi := &file_alur_data_v1_model_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -723,7 +824,7 @@ func (x *BoostingModel) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BoostingModel.ProtoReflect.Descriptor instead.
 func (*BoostingModel) Descriptor() ([]byte, []int) {
-	return file_alur_data_v1_model_proto_rawDescGZIP(), []int{6}
+	return file_alur_data_v1_model_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *BoostingModel) GetNumOutputs() int32 {
@@ -758,7 +859,7 @@ var File_alur_data_v1_model_proto protoreflect.FileDescriptor
 
 const file_alur_data_v1_model_proto_rawDesc = "" +
 	"\n" +
-	"\x18alur/data/v1/model.proto\x12\falur.data.v1\x1a\x18alur/data/v1/table.proto\"\x9c\x05\n" +
+	"\x18alur/data/v1/model.proto\x12\falur.data.v1\x1a\x18alur/data/v1/table.proto\"\xd7\x05\n" +
 	"\x05Model\x12\x1c\n" +
 	"\talgorithm\x18\x01 \x01(\tR\talgorithm\x12&\n" +
 	"\x04task\x18\x02 \x01(\x0e2\x12.alur.data.v1.TaskR\x04task\x12#\n" +
@@ -775,12 +876,18 @@ const file_alur_data_v1_model_proto_rawDesc = "" +
 	"gaussianNb\x12-\n" +
 	"\x04tree\x18\r \x01(\v2\x17.alur.data.v1.TreeModelH\x00R\x04tree\x123\n" +
 	"\x06forest\x18\x0e \x01(\v2\x19.alur.data.v1.ForestModelH\x00R\x06forest\x129\n" +
-	"\bboosting\x18\x0f \x01(\v2\x1b.alur.data.v1.BoostingModelH\x00R\bboosting\x1a9\n" +
+	"\bboosting\x18\x0f \x01(\v2\x1b.alur.data.v1.BoostingModelH\x00R\bboosting\x129\n" +
+	"\bensemble\x18\x10 \x01(\v2\x1b.alur.data.v1.EnsembleModelH\x00R\bensemble\x1a9\n" +
 	"\vParamsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\x01R\x05value:\x028\x01B\f\n" +
 	"\n" +
-	"parameters\"\xc9\x01\n" +
+	"parameters\"\x99\x01\n" +
+	"\rEnsembleModel\x12-\n" +
+	"\amembers\x18\x01 \x03(\v2\x13.alur.data.v1.ModelR\amembers\x12\x18\n" +
+	"\aweights\x18\x02 \x03(\x01R\aweights\x12\x16\n" +
+	"\x06method\x18\x03 \x01(\tR\x06method\x12'\n" +
+	"\x0fselection_score\x18\x04 \x01(\x01R\x0eselectionScore\"\xc9\x01\n" +
 	"\vLinearModel\x12\x1f\n" +
 	"\vnum_outputs\x18\x01 \x01(\x05R\n" +
 	"numOutputs\x12!\n" +
@@ -837,34 +944,37 @@ func file_alur_data_v1_model_proto_rawDescGZIP() []byte {
 	return file_alur_data_v1_model_proto_rawDescData
 }
 
-var file_alur_data_v1_model_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
+var file_alur_data_v1_model_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
 var file_alur_data_v1_model_proto_goTypes = []any{
 	(*Model)(nil),           // 0: alur.data.v1.Model
-	(*LinearModel)(nil),     // 1: alur.data.v1.LinearModel
-	(*KnnModel)(nil),        // 2: alur.data.v1.KnnModel
-	(*GaussianNbModel)(nil), // 3: alur.data.v1.GaussianNbModel
-	(*TreeModel)(nil),       // 4: alur.data.v1.TreeModel
-	(*ForestModel)(nil),     // 5: alur.data.v1.ForestModel
-	(*BoostingModel)(nil),   // 6: alur.data.v1.BoostingModel
-	nil,                     // 7: alur.data.v1.Model.ParamsEntry
-	(Task)(0),               // 8: alur.data.v1.Task
+	(*EnsembleModel)(nil),   // 1: alur.data.v1.EnsembleModel
+	(*LinearModel)(nil),     // 2: alur.data.v1.LinearModel
+	(*KnnModel)(nil),        // 3: alur.data.v1.KnnModel
+	(*GaussianNbModel)(nil), // 4: alur.data.v1.GaussianNbModel
+	(*TreeModel)(nil),       // 5: alur.data.v1.TreeModel
+	(*ForestModel)(nil),     // 6: alur.data.v1.ForestModel
+	(*BoostingModel)(nil),   // 7: alur.data.v1.BoostingModel
+	nil,                     // 8: alur.data.v1.Model.ParamsEntry
+	(Task)(0),               // 9: alur.data.v1.Task
 }
 var file_alur_data_v1_model_proto_depIdxs = []int32{
-	8,  // 0: alur.data.v1.Model.task:type_name -> alur.data.v1.Task
-	7,  // 1: alur.data.v1.Model.params:type_name -> alur.data.v1.Model.ParamsEntry
-	1,  // 2: alur.data.v1.Model.linear:type_name -> alur.data.v1.LinearModel
-	2,  // 3: alur.data.v1.Model.knn:type_name -> alur.data.v1.KnnModel
-	3,  // 4: alur.data.v1.Model.gaussian_nb:type_name -> alur.data.v1.GaussianNbModel
-	4,  // 5: alur.data.v1.Model.tree:type_name -> alur.data.v1.TreeModel
-	5,  // 6: alur.data.v1.Model.forest:type_name -> alur.data.v1.ForestModel
-	6,  // 7: alur.data.v1.Model.boosting:type_name -> alur.data.v1.BoostingModel
-	4,  // 8: alur.data.v1.ForestModel.trees:type_name -> alur.data.v1.TreeModel
-	4,  // 9: alur.data.v1.BoostingModel.trees:type_name -> alur.data.v1.TreeModel
-	10, // [10:10] is the sub-list for method output_type
-	10, // [10:10] is the sub-list for method input_type
-	10, // [10:10] is the sub-list for extension type_name
-	10, // [10:10] is the sub-list for extension extendee
-	0,  // [0:10] is the sub-list for field type_name
+	9,  // 0: alur.data.v1.Model.task:type_name -> alur.data.v1.Task
+	8,  // 1: alur.data.v1.Model.params:type_name -> alur.data.v1.Model.ParamsEntry
+	2,  // 2: alur.data.v1.Model.linear:type_name -> alur.data.v1.LinearModel
+	3,  // 3: alur.data.v1.Model.knn:type_name -> alur.data.v1.KnnModel
+	4,  // 4: alur.data.v1.Model.gaussian_nb:type_name -> alur.data.v1.GaussianNbModel
+	5,  // 5: alur.data.v1.Model.tree:type_name -> alur.data.v1.TreeModel
+	6,  // 6: alur.data.v1.Model.forest:type_name -> alur.data.v1.ForestModel
+	7,  // 7: alur.data.v1.Model.boosting:type_name -> alur.data.v1.BoostingModel
+	1,  // 8: alur.data.v1.Model.ensemble:type_name -> alur.data.v1.EnsembleModel
+	0,  // 9: alur.data.v1.EnsembleModel.members:type_name -> alur.data.v1.Model
+	5,  // 10: alur.data.v1.ForestModel.trees:type_name -> alur.data.v1.TreeModel
+	5,  // 11: alur.data.v1.BoostingModel.trees:type_name -> alur.data.v1.TreeModel
+	12, // [12:12] is the sub-list for method output_type
+	12, // [12:12] is the sub-list for method input_type
+	12, // [12:12] is the sub-list for extension type_name
+	12, // [12:12] is the sub-list for extension extendee
+	0,  // [0:12] is the sub-list for field type_name
 }
 
 func init() { file_alur_data_v1_model_proto_init() }
@@ -880,6 +990,7 @@ func file_alur_data_v1_model_proto_init() {
 		(*Model_Tree)(nil),
 		(*Model_Forest)(nil),
 		(*Model_Boosting)(nil),
+		(*Model_Ensemble)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -887,7 +998,7 @@ func file_alur_data_v1_model_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_alur_data_v1_model_proto_rawDesc), len(file_alur_data_v1_model_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   8,
+			NumMessages:   9,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -25,6 +25,8 @@ func main() {
 	addr := flag.String("addr", "localhost:7001", "address to listen on (host:port)")
 	dataRoot := flag.String("data-root", "", "directory whose files Read may serve; empty disables reading by path")
 	maxUpload := flag.Int64("max-upload-bytes", ingest.DefaultMaxUploadBytes, "largest file accepted (uploaded, read, downloaded or decompressed), in bytes")
+	maxRatio := flag.Int64("max-gzip-ratio", ingest.DefaultMaxGzipRatio, "largest expansion of a gzip file (decompressed over compressed bytes), checked past 16 MiB of output; a gzip bomb is refused there; negative turns the check off")
+	maxColumns := flag.Int("max-columns", ingest.DefaultMaxColumns, "widest table accepted, in columns; a wider file is refused (a CSV right after its header)")
 	spoolDir := flag.String("spool-dir", "", "directory for temporary files (uploads, downloads, digest spills); empty means the OS temp directory")
 	urlTimeout := flag.Duration("url-timeout", ingest.DefaultURLTimeout, "time limit of one URL download")
 	var hosts hostList
@@ -34,6 +36,8 @@ func main() {
 	cfg := ingest.Config{
 		DataRoot:       *dataRoot,
 		MaxUploadBytes: *maxUpload,
+		MaxGzipRatio:   *maxRatio,
+		MaxColumns:     *maxColumns,
 		AllowURLHosts:  ingest.ParseHostList(hosts),
 		URLTimeout:     *urlTimeout,
 		SpoolDir:       *spoolDir,

@@ -1,0 +1,538 @@
+// Command selectsim measures, in process, what the selection rules of
+// ml/selection would choose on one CSV file with a train/test split column,
+// before they are wired into the orchestrator: it prepares the data as a
+// run does (ml/prep fitted on the train rows), then scores the test rows of
+//
+//   - each algorithm at its defaults, fitted on all train rows;
+//   - "cv": the best default configuration by 5-fold cross-validation on
+//     the train rows, ranked by selection.Rank;
+//   - "ensemble": ensemble selection over the defaults' out-of-fold
+//     predictions, kept only when its cross-fitted score beats "cv"
+//     ("ensemble_ranked": when selection.Rank puts it first, so that an
+//     equal score with a lower log loss wins too);
+//   - "search": successive halving over the defaults and configurations
+//     drawn from selection.DefaultSpaces (budget: a share of each fold's
+//     train rows), then ensemble selection over the defaults and the
+//     search's finalists, kept only when it beats the best single one.
+//
+// It prints one JSON object. bench/selection/selection.py runs it next to
+// the real `alur run` when given --sim.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"math"
+	"os"
+	"sort"
+	"time"
+
+	"gonum.org/v1/gonum/mat"
+
+	"github.com/alur-ml/alur/ml/algo"
+	_ "github.com/alur-ml/alur/ml/algo/builtin"
+	"github.com/alur-ml/alur/ml/csvio"
+	"github.com/alur-ml/alur/ml/dataprep"
+	"github.com/alur-ml/alur/ml/selection"
+	"github.com/alur-ml/alur/ml/table"
+	datav1 "github.com/alur-ml/alur/proto/alur/data/v1"
+	prepv1 "github.com/alur-ml/alur/proto/alur/prep/v1"
+)
+
+func main() {
+	var (
+		path, label, split, taskName string
+		folds, searchN               int
+		seed                         int64
+	)
+	flag.StringVar(&path, "csv", "", "CSV `file`")
+	flag.StringVar(&label, "label", "", "label `column`")
+	flag.StringVar(&split, "split-column", "split", "`column` marking test rows")
+	flag.StringVar(&taskName, "task", "", "classification or regression (default: selection.InferTask)")
+	flag.IntVar(&folds, "folds", 5, "cross-validation `k`")
+	flag.IntVar(&searchN, "search", 27, "configurations the search starts with (0: no search)")
+	flag.Int64Var(&seed, "seed", 42, "random `seed`")
+	flag.Parse()
+	if path == "" || label == "" {
+		fmt.Fprintln(os.Stderr, "usage: selectsim --csv FILE --label COL [--task t] [--folds k] [--search n]")
+		os.Exit(2)
+	}
+	out, err := simulate(path, label, split, taskName, folds, searchN, seed)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "selectsim:", err)
+		os.Exit(1)
+	}
+	enc := json.NewEncoder(os.Stdout)
+	if err := enc.Encode(out); err != nil {
+		os.Exit(1)
+	}
+}
+
+// Choice is one selection rule's outcome.
+type Choice struct {
+	Model string  `json:"model"`
+	CV    float64 `json:"cv"`
+	Test  float64 `json:"test"`
+}
+
+// Output is what selectsim prints.
+type Output struct {
+	Task      string             `json:"task"`
+	Inferred  string             `json:"inferred"`
+	TrainRows int                `json:"train_rows"`
+	TestRows  int                `json:"test_rows"`
+	Defaults  map[string]float64 `json:"defaults"`
+	CV        Choice             `json:"cv"`
+	Ensemble  Choice             `json:"ensemble"`
+	Search    Choice             `json:"search"`
+	// EnsembleRanked and SearchRanked rank the ensemble with the single
+	// trials by selection.Rank (ties in score go to the lower log loss)
+	// instead of requiring a strictly higher score.
+	EnsembleRanked Choice  `json:"ensemble_ranked"`
+	SearchRanked   Choice  `json:"search_ranked"`
+	SearchRuns     int     `json:"search_trainings"`
+	Seconds        float64 `json:"seconds"`
+	CVSeconds      float64 `json:"cv_seconds"`
+	SearchNotes    string  `json:"search_stopped"`
+}
+
+// data is the prepared train and test rows.
+type data struct {
+	task              datav1.Task
+	k                 int // classes
+	xTrain, xTest     *mat.Dense
+	yTrain, yTest     []float64
+	names, classNames []string
+	fold              []int // fold of each train row
+	nFolds            int
+	seed              int64
+	score             func(pred []float64, y []float64) float64 // test scorer
+}
+
+func simulate(path, label, split, taskName string, nFolds, searchN int, seed int64) (*Output, error) {
+	start := time.Now()
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	t, err := csvio.Read(f, csvio.Options{})
+	f.Close()
+	if err != nil {
+		return nil, err
+	}
+	inf := inferTask(t, label)
+	task := inf.Task
+	switch taskName {
+	case "classification":
+		task = datav1.Task_TASK_CLASSIFICATION
+	case "regression":
+		task = datav1.Task_TASK_REGRESSION
+	}
+	opts := &prepv1.PrepareOptions{Label: label, Task: task, SplitColumn: split, Seed: seed,
+		NumericImpute: prepv1.NumericImpute_NUMERIC_IMPUTE_MEDIAN}
+	sp, err := dataprep.Split(t, opts)
+	if err != nil {
+		return nil, err
+	}
+	trainRows := append(append([]int(nil), sp.Train...), sp.Validation...)
+	sort.Ints(trainRows)
+	tr, err := dataprep.Fit(t, trainRows, opts)
+	if err != nil {
+		return nil, err
+	}
+	d := &data{task: task, names: tr.GetFeatureNames(), classNames: tr.GetClassNames(), k: len(tr.GetClassNames()), nFolds: nFolds, seed: seed}
+	if d.xTrain, d.yTrain, err = dataprep.ApplyWithLabel(tr, t.Take(trainRows)); err != nil {
+		return nil, err
+	}
+	if d.xTest, d.yTest, err = dataprep.ApplyWithLabel(tr, t.Take(sp.Test)); err != nil {
+		return nil, err
+	}
+	d.fold = assignFolds(d.yTrain, task, nFolds, seed)
+	out := &Output{Task: taskWord(task), Inferred: inf.Reason, TrainRows: len(d.yTrain), TestRows: len(d.yTest), Defaults: map[string]float64{}}
+
+	ctx := context.Background()
+	configs := selection.SampleConfigs(selection.DefaultSpaces, task, max(searchN, 1), seed)
+	var defaults []selection.Config
+	for _, c := range configs {
+		if len(c.Params) == 0 {
+			defaults = append(defaults, c)
+		}
+	}
+	// Every default, on all train rows (alur's own hindsight), and by CV.
+	var lib []*trained
+	for _, c := range defaults {
+		test, err := d.fitTest(ctx, c)
+		if err != nil {
+			return nil, err
+		}
+		out.Defaults[c.Algorithm] = test
+		tc, err := d.crossValidate(ctx, c, 1)
+		if err != nil {
+			return nil, err
+		}
+		lib = append(lib, tc)
+	}
+	best := d.rank(lib)
+	out.CV = Choice{Model: lib[best].cfg.Algorithm, CV: lib[best].cand.Score, Test: out.Defaults[lib[best].cfg.Algorithm]}
+	out.CVSeconds = time.Since(start).Seconds()
+	out.Ensemble, out.EnsembleRanked, err = d.ensemble(ctx, lib, best)
+	if err != nil {
+		return nil, err
+	}
+
+	out.Search, out.SearchRanked = out.Ensemble, out.EnsembleRanked
+	if searchN > 0 {
+		res, err := selection.Halving(ctx, configs, selection.TrainerFunc(func(ctx context.Context, tl selection.Trial) (float64, error) {
+			tc, err := d.crossValidate(ctx, tl.Config, tl.Budget)
+			if err != nil {
+				return 0, err
+			}
+			return tc.cand.Score, nil
+		}), selection.HalvingOptions{HigherIsBetter: true})
+		if err != nil {
+			return nil, err
+		}
+		out.SearchRuns, out.SearchNotes = len(res.Outcomes), res.Stopped
+		lib2 := append([]*trained(nil), lib...)
+		for _, o := range res.Outcomes {
+			if o.Budget == 1 && len(o.Params) > 0 {
+				tc, err := d.crossValidate(ctx, o.Config, 1)
+				if err != nil {
+					return nil, err
+				}
+				lib2 = append(lib2, tc)
+			}
+		}
+		b2 := d.rank(lib2)
+		if out.Search, out.SearchRanked, err = d.ensemble(ctx, lib2, b2); err != nil {
+			return nil, err
+		}
+	}
+	out.Seconds = time.Since(start).Seconds()
+	return out, nil
+}
+
+// inferTask applies selection.InferTask to the raw label column.
+func inferTask(t *table.Table, label string) selection.Inference {
+	col, _ := t.Column(label)
+	if col == nil {
+		return selection.Inference{Reason: "no label column"}
+	}
+	if col.Type != datav1.ColumnType_COLUMN_TYPE_NUMERIC {
+		seen := map[string]bool{}
+		for i := 0; i < t.NumRows(); i++ {
+			if !col.IsMissing(i) {
+				seen[col.Text(i)] = true
+			}
+		}
+		return selection.InferTask(selection.Label{Name: label, TextClasses: len(seen)})
+	}
+	v := make([]float64, t.NumRows())
+	for i := range v {
+		if col.IsMissing(i) {
+			v[i] = math.NaN()
+		} else {
+			v[i] = col.Nums[i]
+		}
+	}
+	return selection.InferTask(selection.Label{Name: label, Numeric: true, Values: v})
+}
+
+func taskWord(t datav1.Task) string {
+	if t == datav1.Task_TASK_CLASSIFICATION {
+		return "classification"
+	}
+	return "regression"
+}
+
+// assignFolds deals the rows of each class (of all rows for regression), in
+// a seeded order, to the folds in turn: stratified k-fold.
+func assignFolds(y []float64, task datav1.Task, k int, seed int64) []int {
+	r := selection.NewRand(seed)
+	groups := map[float64][]int{}
+	var keys []float64
+	for i, v := range y {
+		g := 0.0
+		if task == datav1.Task_TASK_CLASSIFICATION {
+			g = v
+		}
+		if _, ok := groups[g]; !ok {
+			keys = append(keys, g)
+		}
+		groups[g] = append(groups[g], i)
+	}
+	sort.Float64s(keys)
+	fold := make([]int, len(y))
+	next := 0
+	for _, g := range keys {
+		rows := groups[g]
+		for i := len(rows) - 1; i > 0; i-- {
+			j := r.IntN(i + 1)
+			rows[i], rows[j] = rows[j], rows[i]
+		}
+		for _, row := range rows {
+			fold[row] = next % k
+			next++
+		}
+	}
+	return fold
+}
+
+// trained is a configuration's cross-validation: its ranking candidate and
+// its out-of-fold predictions.
+type trained struct {
+	cfg  selection.Config
+	cand selection.Candidate
+	oof  []float64
+}
+
+func (d *data) width() int {
+	if d.task == datav1.Task_TASK_CLASSIFICATION {
+		return d.k
+	}
+	return 1
+}
+
+func (d *data) dataset(rows []int) *algo.Dataset {
+	_, c := d.xTrain.Dims()
+	X := mat.NewDense(len(rows), c, nil)
+	y := make([]float64, len(rows))
+	for i, r := range rows {
+		X.SetRow(i, d.xTrain.RawRowView(r))
+		y[i] = d.yTrain[r]
+	}
+	return &algo.Dataset{X: X, Y: y, Task: d.task, NumClasses: d.k, FeatureNames: d.names, ClassNames: d.classNames}
+}
+
+// crossValidate trains cfg on each fold's train rows (the first share of
+// them, in a seeded order, for a budget below 1) and predicts the held-out
+// rows.
+func (d *data) crossValidate(ctx context.Context, cfg selection.Config, budget float64) (*trained, error) {
+	w := d.width()
+	tc := &trained{cfg: cfg, oof: make([]float64, len(d.yTrain)*w)}
+	tc.cand = selection.Candidate{Number: cfg.ID, Algorithm: cfg.Algorithm, Params: cfg.Params, Hard: true}
+	scores := 0.0
+	for f := 0; f < d.nFolds; f++ {
+		var in, held []int
+		for i, g := range d.fold {
+			if g == f {
+				held = append(held, i)
+			} else {
+				in = append(in, i)
+			}
+		}
+		if budget < 1 {
+			in = append([]int(nil), in...)
+			r := selection.NewRand(d.seed + int64(f))
+			for i := len(in) - 1; i > 0; i-- {
+				j := r.IntN(i + 1)
+				in[i], in[j] = in[j], in[i]
+			}
+			in = in[:max(int(math.Ceil(budget*float64(len(in)))), 2*d.width())]
+			sort.Ints(in)
+		}
+		m, err := algo.Fit(ctx, cfg.Algorithm, d.dataset(in), cfg.Params, d.seed, nil)
+		if err != nil {
+			tc.cand.Failed = true
+			tc.cand.Score = math.NaN()
+			return tc, nil
+		}
+		hd := d.dataset(held)
+		p, err := algo.Predict(m, hd.X)
+		if err != nil {
+			return nil, err
+		}
+		raw := p.RawMatrix()
+		fp := make([]float64, 0, len(held)*w)
+		for i, r := range held {
+			row := raw.Data[i*raw.Stride : i*raw.Stride+w]
+			copy(tc.oof[r*w:], row)
+			fp = append(fp, row...)
+		}
+		if d.task == datav1.Task_TASK_CLASSIFICATION {
+			y := make([]int, len(held))
+			for i, r := range held {
+				y[i] = int(d.yTrain[r])
+			}
+			loss, hard := selection.ClippedLogLoss(fp, w, y)
+			tc.cand.FoldLoss = append(tc.cand.FoldLoss, loss)
+			tc.cand.Hard = tc.cand.Hard && hard
+			scores += selection.Accuracy(y, w)(fp, nil)
+		} else {
+			tc.cand.Hard = false
+			y := hd.Y
+			tc.cand.FoldLoss = append(tc.cand.FoldLoss, -selection.NegRMSE(y)(fp, nil))
+			scores += selection.R2(y)(fp, nil)
+		}
+	}
+	tc.cand.Score = scores / float64(d.nFolds)
+	return tc, nil
+}
+
+// rank returns the index of the best trained configuration.
+func (d *data) rank(lib []*trained) int {
+	cands := make([]selection.Candidate, len(lib))
+	for i, t := range lib {
+		cands[i] = t.cand
+		cands[i].Number = i
+	}
+	return selection.Rank(cands, true)[0]
+}
+
+// scorers returns the ensemble's scorer and tie-break on the train rows.
+func (d *data) scorers(y []float64) (selection.Scorer, selection.Scorer) {
+	if d.task == datav1.Task_TASK_CLASSIFICATION {
+		yi := make([]int, len(y))
+		for i, v := range y {
+			yi[i] = int(v)
+		}
+		return selection.Accuracy(yi, d.k), selection.NegLogLoss(yi, d.k)
+	}
+	return selection.R2(y), nil
+}
+
+// ensemble selects weights over the library's out-of-fold predictions.
+// strict is the ensemble when its cross-fitted score beats the best single
+// configuration's, otherwise that configuration; ranked puts the
+// cross-fitted ensemble through selection.Rank with the best single one.
+func (d *data) ensemble(ctx context.Context, lib []*trained, best int) (strict, ranked Choice, err error) {
+	single := Choice{Model: describe(lib[best].cfg), CV: lib[best].cand.Score}
+	if single.Test, err = d.fitTest(ctx, lib[best].cfg); err != nil {
+		return
+	}
+	var members [][]float64
+	var cfgs []selection.Config
+	for _, t := range lib {
+		if !t.cand.Failed {
+			members = append(members, t.oof)
+			cfgs = append(cfgs, t.cfg)
+		}
+	}
+	score, tie := d.scorers(d.yTrain)
+	opts := selection.EnsembleOptions{Rounds: 25, TieBreak: tie}
+	oof, err := selection.CrossFit(members, d.width(), score, d.fold, opts)
+	if err != nil {
+		return
+	}
+	cand := d.foldCandidate(oof)
+	cand.Algorithm, cand.Number = "ensemble", len(lib)
+	single.CV = lib[best].cand.Score
+	useStrict := cand.Score > single.CV+selection.ScoreTolerance
+	useRanked := selection.Better(&cand, &lib[best].cand, true)
+	strict, ranked = single, single
+	if !useStrict && !useRanked {
+		return
+	}
+	e, err := selection.SelectEnsemble(members, d.width(), score, nil, opts)
+	if err != nil {
+		return
+	}
+	// Refit the members with a weight on all train rows, blend on test.
+	all := make([]int, len(d.yTrain))
+	for i := range all {
+		all[i] = i
+	}
+	ds := d.dataset(all)
+	var preds [][]float64
+	var weights []float64
+	name := "ensemble("
+	for m, w := range e.Weights {
+		if w == 0 {
+			continue
+		}
+		model, ferr := algo.Fit(ctx, cfgs[m].Algorithm, ds, cfgs[m].Params, d.seed, nil)
+		if ferr != nil {
+			return strict, ranked, ferr
+		}
+		p, perr := algo.Predict(model, d.xTest)
+		if perr != nil {
+			return strict, ranked, perr
+		}
+		preds = append(preds, dense(p))
+		weights = append(weights, w)
+		name += fmt.Sprintf("%s %.2f ", describe(cfgs[m]), w)
+	}
+	ens := Choice{Model: name[:len(name)-1] + ")", CV: cand.Score, Test: d.testScore(selection.Blend(preds, weights))}
+	if useStrict {
+		strict = ens
+	}
+	if useRanked {
+		ranked = ens
+	}
+	return
+}
+
+// foldCandidate scores out-of-fold predictions fold by fold, as
+// crossValidate does for one configuration.
+func (d *data) foldCandidate(oof []float64) selection.Candidate {
+	w := d.width()
+	c := selection.Candidate{}
+	total := 0.0
+	for f := 0; f < d.nFolds; f++ {
+		var fp, yv []float64
+		var yi []int
+		for i, g := range d.fold {
+			if g == f {
+				fp = append(fp, oof[i*w:(i+1)*w]...)
+				yv = append(yv, d.yTrain[i])
+				yi = append(yi, int(d.yTrain[i]))
+			}
+		}
+		if d.task == datav1.Task_TASK_CLASSIFICATION {
+			loss, _ := selection.ClippedLogLoss(fp, w, yi)
+			c.FoldLoss = append(c.FoldLoss, loss)
+			total += selection.Accuracy(yi, w)(fp, nil)
+		} else {
+			c.FoldLoss = append(c.FoldLoss, -selection.NegRMSE(yv)(fp, nil))
+			total += selection.R2(yv)(fp, nil)
+		}
+	}
+	c.Score = total / float64(d.nFolds)
+	return c
+}
+
+func describe(c selection.Config) string {
+	if len(c.Params) == 0 {
+		return c.Algorithm
+	}
+	return c.Algorithm + "*"
+}
+
+func dense(p *mat.Dense) []float64 {
+	r, c := p.Dims()
+	out := make([]float64, 0, r*c)
+	for i := 0; i < r; i++ {
+		out = append(out, p.RawRowView(i)...)
+	}
+	return out
+}
+
+// fitTest fits cfg on all train rows and scores the test rows.
+func (d *data) fitTest(ctx context.Context, cfg selection.Config) (float64, error) {
+	all := make([]int, len(d.yTrain))
+	for i := range all {
+		all[i] = i
+	}
+	m, err := algo.Fit(ctx, cfg.Algorithm, d.dataset(all), cfg.Params, d.seed, nil)
+	if err != nil {
+		return math.NaN(), nil
+	}
+	p, err := algo.Predict(m, d.xTest)
+	if err != nil {
+		return 0, err
+	}
+	return d.testScore(dense(p)), nil
+}
+
+func (d *data) testScore(pred []float64) float64 {
+	if d.task == datav1.Task_TASK_CLASSIFICATION {
+		y := make([]int, len(d.yTest))
+		for i, v := range d.yTest {
+			y[i] = int(v)
+		}
+		return selection.Accuracy(y, d.k)(pred, nil)
+	}
+	return selection.R2(d.yTest)(pred, nil)
+}

@@ -1,0 +1,65 @@
+package serverkit
+
+import (
+	"context"
+	"errors"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+
+	trainv1 "github.com/alur-ml/alur/proto/alur/train/v1"
+)
+
+// TestReadyFile: a server on port 0 writes the address it got to the
+// ready file; a client reaches that very service there (its health names
+// the service), and the file is removed at exit.
+func TestReadyFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "addr")
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, slog.New(slog.DiscardHandler), "train", "127.0.0.1:0", &Options{ReadyFile: path},
+			func(s *grpc.Server) error { trainv1.RegisterTrainServiceServer(s, echoTrain{}); return nil })
+	}()
+	var addr string
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		a, err := ReadReadyFile(path)
+		if err == nil {
+			addr = a
+			break
+		}
+		if !errors.Is(err, fs.ErrNotExist) || time.Now().After(deadline) {
+			t.Fatalf("ready file: %v", err)
+		}
+	}
+	conn, err := Dial(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	hctx, hcancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer hcancel()
+	resp, err := healthpb.NewHealthClient(conn).Check(hctx, &healthpb.HealthCheckRequest{Service: "alur.train.v1.TrainService"}, grpc.WaitForReady(true))
+	if err != nil || resp.GetStatus() != healthpb.HealthCheckResponse_SERVING {
+		t.Fatalf("health of the train service at %s: %v %v", addr, resp, err)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(path); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("ready file after exit: %v", err)
+	}
+	if err := WriteReadyFile(path, "not an address"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ReadReadyFile(path); err == nil {
+		t.Fatal("a malformed ready file was accepted")
+	}
+}
