@@ -82,8 +82,14 @@ func newTrainStack(t *testing.T, f *fakeTrain) *trainStack {
 			return s.lis.Load().DialContext(ctx)
 		}),
 		// Reconnect at once after a restart rather than after grpc's
-		// default one-second backoff.
-		grpc.WithConnectParams(grpc.ConnectParams{Backoff: backoff.Config{BaseDelay: time.Millisecond, Multiplier: 1, MaxDelay: time.Millisecond}}),
+		// default one-second backoff. MinConnectTimeout keeps grpc's
+		// default: left zero, a connection has only the backoff (1 ms) to
+		// finish its handshake, and a slow one is closed just after it
+		// turned READY, dropping the catalog.
+		grpc.WithConnectParams(grpc.ConnectParams{
+			Backoff:           backoff.Config{BaseDelay: time.Millisecond, Multiplier: 1, MaxDelay: time.Millisecond},
+			MinConnectTimeout: 20 * time.Second,
+		}),
 	)
 	if err != nil {
 		t.Fatal(err)
