@@ -79,14 +79,19 @@ func (c *Catalog) Close() {
 	<-c.done
 }
 
-// watch drops the list whenever the connection leaves READY, so that the
+// watch drops the list whenever the connection is seen anywhere but READY
+// (or was READY and changed), so that the
 // next Get asks the (possibly different) server behind the new connection.
 func (c *Catalog) watch(ctx context.Context) {
 	defer close(c.done)
 	state := c.conn.GetState()
 	for c.conn.WaitForStateChange(ctx, state) {
 		next := c.conn.GetState()
-		if state == connectivity.Ready && next != connectivity.Ready {
+		// Any change away from Ready, or any state but Ready, may hide a
+		// reconnect to another train: the connection can go down and up
+		// again between two looks, so "was Ready, is not" alone misses
+		// some. A needless drop costs one ListAlgorithms call.
+		if state == connectivity.Ready || next != connectivity.Ready {
 			c.Invalidate()
 			if c.onStale != nil {
 				c.onStale()

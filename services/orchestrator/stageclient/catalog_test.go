@@ -13,6 +13,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/backoff"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/connectivity"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 	"google.golang.org/grpc/test/bufconn"
@@ -99,6 +100,18 @@ func newTrainStack(t *testing.T, f *fakeTrain) *trainStack {
 		conn.Close()
 		s.srv.Stop()
 	})
+	// Start from a connected client, as the orchestrator's is once it
+	// has dialled train: the catalog drops its list on every state it
+	// sees but READY, so one that watched the first connect could drop a
+	// list it had just fetched and make the call counts below vary.
+	conn.Connect()
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	for st := conn.GetState(); st != connectivity.Ready; st = conn.GetState() {
+		if !conn.WaitForStateChange(ctx, st) {
+			t.Fatalf("the test connection never became ready (last state %v)", st)
+		}
+	}
 	return s
 }
 
