@@ -80,8 +80,8 @@ func (c *Catalog) Close() {
 }
 
 // watch drops the list whenever the connection is seen anywhere but READY
-// (or was READY and changed), so that the
-// next Get asks the (possibly different) server behind the new connection.
+// (or was READY and changed), so that the next Get asks the (possibly
+// different) server behind the new connection.
 func (c *Catalog) watch(ctx context.Context) {
 	defer close(c.done)
 	state := c.conn.GetState()
