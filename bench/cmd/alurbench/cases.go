@@ -64,6 +64,20 @@ var xgbSettings = []paramChoice{
 	{[]string{"early_stopping"}, 0},
 }
 
+// sklearnHGBDefaults are scikit-learn's HistGradientBoosting defaults
+// (1.2) in alur's terms, with 100 rounds; alur's own defaults follow
+// XGBoost's capacity instead.
+var sklearnHGBDefaults = []paramChoice{
+	{[]string{"learning_rate"}, 0.1},
+	{[]string{"max_iter", "n_estimators"}, 100},
+	{[]string{"max_leaf_nodes"}, 31},
+	{[]string{"max_depth"}, 0},
+	{[]string{"min_samples_leaf"}, 20},
+	{[]string{"l2_regularization"}, 0},
+	{[]string{"max_bins"}, 255},
+	{[]string{"early_stopping"}, 2},
+}
+
 // benchCases are the comparisons, in report order. Everything alur is
 // not given takes its defaults (which follow scikit-learn's); the peer
 // side is in sklearn_side.py.
@@ -77,7 +91,7 @@ var benchCases = []benchCase{
 		Peer:   peerSklearn, PeerModel: "random_forest", FitMax: 0.7, PredictMax: 1, AccMin: -0.3,
 		ScalePeers: []string{"random_forest"}},
 	{Key: "gradient_boosting", Algorithm: "gradient_boosting",
-		Params: []paramChoice{{[]string{"max_iter"}, 100}},
+		Params: sklearnHGBDefaults,
 		Peer:   peerSklearn, PeerModel: "gradient_boosting", FitMax: 1, AccMin: -0.5,
 		ScalePeers: []string{"gradient_boosting"}},
 	{Key: "gradient_boosting_xgb", Label: "gradient_boosting, XGBoost's settings", Algorithm: "gradient_boosting",
