@@ -335,7 +335,7 @@ func (d *Data) Dims() (rows, features int) { return d.n, d.p }
 // treeParallelMinRows is the node size from which a builder with several
 // workers scans candidate features and partitions in parallel; below it the
 // goroutine hand-off costs more than it saves.
-const treeParallelMinRows = 4096
+const treeParallelMinRows = 512
 
 // treeClassWeight packs a row's class and multiplicity so one memory access
 // fetches both during a scan.
