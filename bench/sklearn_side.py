@@ -25,7 +25,8 @@ Output: one JSON object per line on stdout, with a "kind" of
                 the fit when --peak-memory is given,
   "skipped"     a model with no counterpart here, whose library is
                 missing, or that failed (the others still run).
-Timings are wall-clock seconds, the best of --repeat runs. Progress goes
+Timings are wall-clock seconds, the best of --repeat runs (--repeat-small
+for a timing whose first run took under 2 s). Progress goes
 to stderr.
 
 Only Debian's packages are used (python3-sklearn, python3-pandas,
@@ -76,13 +77,29 @@ def vm_hwm():
     return 0
 
 
-def best_of(repeat, fn):
-    """Run fn() repeat times; return (best seconds, last result)."""
-    best, result = float("inf"), None
-    for _ in range(repeat):
+# A timing under SMALL_SECONDS counts as small: it gets --repeat-small runs.
+SMALL_SECONDS = 2.0
+
+
+def runs_for(args, first):
+    """How many runs a timing gets in all, given its first took first s."""
+    if first < SMALL_SECONDS:
+        return max(args.repeat, args.repeat_small)
+    return args.repeat
+
+
+def best_of(args, fn):
+    """Run fn() --repeat times (--repeat-small when the first run was
+    short); return (best seconds, last result)."""
+    best, result, runs, i = float("inf"), None, args.repeat, 0
+    while i < runs:
         start = time.perf_counter()
         result = fn()
-        best = min(best, time.perf_counter() - start)
+        took = time.perf_counter() - start
+        best = min(best, took)
+        if i == 0:
+            runs = runs_for(args, took)
+        i += 1
     return best, result
 
 
@@ -96,6 +113,8 @@ def main():
                     help="comma-separated model keys")
     ap.add_argument("--repeat", type=int, default=1,
                     help="take the best of this many runs of every timing")
+    ap.add_argument("--repeat-small", type=int, default=1,
+                    help="runs of a timing whose first run took under 2 s")
     ap.add_argument("--seed", type=int, default=0,
                     help="random_state of the randomised models")
     ap.add_argument("--threads", type=int, default=0,
@@ -142,8 +161,12 @@ def main():
          xgboost=xgb_version, cpus=os.cpu_count(), threads=threads)
 
     size = os.path.getsize(args.csv)
-    load_s, df = best_of(1 if args.skip_load else args.repeat,
-                         lambda: pd.read_csv(args.csv))
+    if args.skip_load:
+        start = time.perf_counter()
+        df = pd.read_csv(args.csv)
+        load_s = time.perf_counter() - start
+    else:
+        load_s, df = best_of(args, lambda: pd.read_csv(args.csv))
     if not args.skip_load:
         emit(kind="load", seconds=load_s, bytes=size, threads=1)
 
@@ -201,7 +224,7 @@ def main():
         ct = ColumnTransformer(transformers)
         return ct.fit_transform(X_train_raw), ct.transform(X_test_raw)
 
-    prep_s, (X_train, X_test) = best_of(args.repeat, prepare)
+    prep_s, (X_train, X_test) = best_of(args, prepare)
     X_train = np.ascontiguousarray(X_train, dtype=np.float64)
     X_test = np.ascontiguousarray(X_test, dtype=np.float64)
     del X_train_raw, X_test_raw
@@ -250,7 +273,8 @@ def main():
         fit_s, predict_s, acc = float("inf"), float("inf"), None
         before = after = 0
         try:
-            for _ in range(args.repeat):
+            runs, i = args.repeat, 0
+            while i < runs:
                 model = make()
                 before = vm_hwm()
                 start = time.perf_counter()
@@ -264,6 +288,9 @@ def main():
                     pred = enc.inverse_transform(np.asarray(pred, dtype=int))
                 acc = accuracy_score(y_test, pred)
                 del model
+                if i == 0 and not args.peak_memory:
+                    runs = runs_for(args, fit_s + predict_s)
+                i += 1
         except Exception as exc:  # report it, go on with the others
             emit(kind="skipped", name=name, peer=peer,
                  reason="failed: %s" % exc)

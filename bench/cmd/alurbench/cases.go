@@ -204,6 +204,20 @@ func threadsLabel(n, cpus int) string {
 	return s
 }
 
+// smallSeconds is the time under which a figure counts as small: its
+// runs are repeated up to --repeat-small times, the best kept, since a
+// noisy machine distorts short timings most.
+const smallSeconds = 2.0
+
+// runsFor returns how many runs a timing gets in all, given its first
+// run took first seconds.
+func (o *options) runsFor(first float64) int {
+	if first < smallSeconds {
+		return max(o.repeat, o.repeatSmall)
+	}
+	return o.repeat
+}
+
 // withThreads runs f with GOMAXPROCS set to n, restoring it afterwards:
 // alur's algorithms, and csvio, use up to GOMAXPROCS goroutines.
 func withThreads(n int, f func()) {

@@ -180,7 +180,8 @@ func cellText(c *table.Column, r int) string {
 }
 
 // loadAndPrepare times csvio.Read of the file and the preparation (fit on
-// the train rows, apply to train and test), each the best of o.repeat.
+// the train rows, apply to train and test), each the best of o.repeat
+// runs (o.repeatSmall for small figures).
 func loadAndPrepare(ctx context.Context, path string, o options, res *Results, lg *logger) (*benchData, error) {
 	st, err := os.Stat(path)
 	if err != nil {
@@ -193,11 +194,11 @@ func loadAndPrepare(ctx context.Context, path string, o options, res *Results, l
 	var t *table.Table
 	for _, threads := range o.threads {
 		best := math.Inf(1)
-		for i := range o.repeat {
+		for i, runs := 0, o.repeat; i < runs; i++ {
 			if err := ctx.Err(); err != nil {
 				return nil, err
 			}
-			lg.logf("alur: reading the CSV (%.1f MB) with csvio.Read on %d threads, run %d/%d", float64(st.Size())/1e6, threads, i+1, o.repeat)
+			lg.logf("alur: reading the CSV (%.1f MB) with csvio.Read on %d threads, run %d", float64(st.Size())/1e6, threads, i+1)
 			t = nil
 			freeMemory()
 			var secs float64
@@ -206,6 +207,9 @@ func loadAndPrepare(ctx context.Context, path string, o options, res *Results, l
 				return nil, err
 			}
 			best = min(best, secs)
+			if i == 0 {
+				runs = o.runsFor(secs)
+			}
 		}
 		res.Load.Alur = append(res.Load.Alur, LoadRun{Threads: threads, Seconds: best, MBps: float64(st.Size()) / 1e6 / best})
 	}
@@ -227,8 +231,8 @@ func loadAndPrepare(ctx context.Context, path string, o options, res *Results, l
 	}
 	var d *benchData
 	best := math.Inf(1)
-	for i := range o.repeat {
-		lg.logf("alur: preparing (impute + scale, fitted on %d train rows), run %d/%d", len(trainRows), i+1, o.repeat)
+	for i, runs := 0, o.repeat; i < runs; i++ {
+		lg.logf("alur: preparing (impute + scale, fitted on %d train rows), run %d", len(trainRows), i+1)
 		d = nil
 		freeMemory()
 		start := time.Now()
@@ -236,7 +240,11 @@ func loadAndPrepare(ctx context.Context, path string, o options, res *Results, l
 		if err != nil {
 			return nil, err
 		}
-		best = min(best, time.Since(start).Seconds())
+		secs := time.Since(start).Seconds()
+		best = min(best, secs)
+		if i == 0 {
+			runs = o.runsFor(secs)
+		}
 	}
 	res.Prepare.AlurSeconds = best
 	res.Data.TrainRows, res.Data.TestRows = len(trainRows), len(testRows)

@@ -29,7 +29,8 @@ func lookupClassifier(name string) (*algo.Spec, string) {
 func freeMemory() { debug.FreeOSMemory() }
 
 // runInProcess times algo.Fit and algo.Predict of every case at every
-// thread count (GOMAXPROCS set to it), the best of o.repeat runs each, and
+// thread count (GOMAXPROCS set to it), the best of o.repeat runs each
+// (o.repeatSmall when the first took under smallSeconds), and
 // scores the test rows.
 func runInProcess(ctx context.Context, d *benchData, o options, res *Results, lg *logger) error {
 	ds := &algo.Dataset{
@@ -54,11 +55,11 @@ func runInProcess(ctx context.Context, d *benchData, o options, res *Results, lg
 		for _, threads := range o.threads {
 			run := AlurRun{Case: bc.Key, Name: bc.Algorithm, Threads: threads, Params: params}
 			run.FitSeconds, run.PredictSeconds = math.Inf(1), math.Inf(1)
-			for i := range o.repeat {
+			for i, runs := 0, o.repeat; i < runs; i++ {
 				if err := ctx.Err(); err != nil {
 					return err
 				}
-				lg.logf("alur: %s fit + predict on %d threads, run %d/%d", bc.Key, threads, i+1, o.repeat)
+				lg.logf("alur: %s fit + predict on %d threads, run %d", bc.Key, threads, i+1)
 				var fit, predict, acc float64
 				var err error
 				withThreads(threads, func() {
@@ -72,6 +73,9 @@ func runInProcess(ctx context.Context, d *benchData, o options, res *Results, lg
 				run.FitSeconds = min(run.FitSeconds, fit)
 				run.PredictSeconds = min(run.PredictSeconds, predict)
 				run.Accuracy = acc
+				if i == 0 {
+					runs = o.runsFor(fit + predict)
+				}
 			}
 			if run.Skipped != "" {
 				run.FitSeconds, run.PredictSeconds = 0, 0

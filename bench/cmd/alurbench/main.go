@@ -48,6 +48,7 @@ type options struct {
 	skipSklearn        bool
 	skipServices       bool
 	repeat             int
+	repeatSmall        int
 	jsonOut            bool
 	seed               uint64
 	python             string
@@ -72,7 +73,8 @@ func main() {
 	flag.StringVar(&o.scalePNG, "scale-png", "bench-scale.png", "where the scale curve's plot (PNG) is written")
 	flag.BoolVar(&o.skipSklearn, "skip-sklearn", false, "do not run the scikit-learn side")
 	flag.BoolVar(&o.skipServices, "skip-services", false, "do not time the gRPC services nor measure the train service's memory")
-	flag.IntVar(&o.repeat, "repeat", 1, "take the best of N runs of every in-process and scikit-learn timing")
+	flag.IntVar(&o.repeat, "repeat", 1, "take the best of N runs of every in-process and peer timing")
+	flag.IntVar(&o.repeatSmall, "repeat-small", 3, "take the best of N runs of every timing whose first run took under 2 s")
 	flag.BoolVar(&o.jsonOut, "json", false, "print the results as JSON instead of tables")
 	flag.Uint64Var(&o.seed, "seed", 0, "seed of the generator, the split and the randomised models")
 	flag.StringVar(&o.python, "python", "/usr/bin/python3", "Python interpreter for the scikit-learn side")
@@ -152,6 +154,8 @@ func (o *options) validate() error {
 		return fmt.Errorf("--features: %d is outside [2, %d]", o.features, synth.MaxFeatures)
 	case o.repeat < 1 || o.repeat > 100:
 		return fmt.Errorf("--repeat: %d is outside [1, 100]", o.repeat)
+	case o.repeatSmall < 1 || o.repeatSmall > 100:
+		return fmt.Errorf("--repeat-small: %d is outside [1, 100]", o.repeatSmall)
 	case len(o.algorithms) == 0:
 		return errors.New("--algorithms: name at least one algorithm")
 	case o.label == "" || o.splitColumn == "" || o.label == o.splitColumn:
@@ -182,7 +186,7 @@ func (l *logger) logf(format string, args ...any) {
 // run does the whole benchmark and writes the report to out.
 func run(ctx context.Context, o options, out, progress io.Writer) error {
 	lg := &logger{w: progress, start: time.Now()}
-	res := &Results{Machine: machineInfo(), Seed: o.seed, Repeat: o.repeat, Threads: o.threads}
+	res := &Results{Machine: machineInfo(), Seed: o.seed, Repeat: o.repeat, RepeatSmall: o.repeatSmall, Threads: o.threads}
 
 	dir, err := os.MkdirTemp("", "alurbench-")
 	if err != nil {

@@ -15,6 +15,9 @@ type Results struct {
 	Machine Machine `json:"machine"`
 	Seed    uint64  `json:"seed"`
 	Repeat  int     `json:"repeat"`
+	// RepeatSmall is the number of runs of a figure whose first run took
+	// under 2 s.
+	RepeatSmall int `json:"repeat_small"`
 	// Threads are the thread counts every comparison ran at, both sides
 	// alike.
 	Threads []int `json:"threads"`

@@ -130,6 +130,7 @@ type sklearnArgs struct {
 	models     []string
 	threads    int
 	repeat     int
+	small      int
 	peakMemory bool
 	skipLoad   bool
 }
@@ -150,7 +151,7 @@ func runScript(ctx context.Context, csvPath string, o options, a sklearnArgs, lg
 	args := []string{o.sklearnScript,
 		"--csv", csvPath, "--label", o.label, "--split-column", o.splitColumn,
 		"--models", strings.Join(a.models, ","),
-		"--repeat", strconv.Itoa(a.repeat), "--seed", seed, "--threads", strconv.Itoa(a.threads)}
+		"--repeat", strconv.Itoa(a.repeat), "--repeat-small", strconv.Itoa(max(1, a.small)), "--seed", seed, "--threads", strconv.Itoa(a.threads)}
 	if a.peakMemory {
 		args = append(args, "--peak-memory")
 	}
@@ -193,7 +194,7 @@ func runSklearn(ctx context.Context, csvPath string, o options, res *Results, lg
 			return
 		}
 		lg.logf("peers: running %s on the same file with %d threads", o.sklearnScript, threads)
-		out, reason := runScript(ctx, csvPath, o, sklearnArgs{models: models, threads: threads, repeat: o.repeat}, lg)
+		out, reason := runScript(ctx, csvPath, o, sklearnArgs{models: models, threads: threads, repeat: o.repeat, small: o.repeatSmall}, lg)
 		if reason != "" {
 			if res.Sklearn.Reason != "" {
 				res.Sklearn.Reason += "; "
