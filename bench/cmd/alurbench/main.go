@@ -49,6 +49,8 @@ type options struct {
 	skipServices       bool
 	repeat             int
 	repeatSmall        int
+	ompWait            string
+	ompPassive         bool
 	jsonOut            bool
 	seed               uint64
 	python             string
@@ -74,6 +76,7 @@ func main() {
 	flag.BoolVar(&o.skipSklearn, "skip-sklearn", false, "do not run the scikit-learn side")
 	flag.BoolVar(&o.skipServices, "skip-services", false, "do not time the gRPC services nor measure the train service's memory")
 	flag.IntVar(&o.repeat, "repeat", 1, "take the best of N runs of every in-process and peer timing")
+	flag.StringVar(&o.ompWait, "omp-passive", "auto", `OMP_WAIT_POLICY=PASSIVE for the peers' OpenMP threads: "on", "off", or "auto" (on when the load average exceeds the CPUs, where spinning OpenMP threads fight the other work for the cores)`)
 	flag.IntVar(&o.repeatSmall, "repeat-small", 3, "take the best of N runs of every timing whose first run took under 2 s")
 	flag.BoolVar(&o.jsonOut, "json", false, "print the results as JSON instead of tables")
 	flag.Uint64Var(&o.seed, "seed", 0, "seed of the generator, the split and the randomised models")
@@ -154,6 +157,8 @@ func (o *options) validate() error {
 		return fmt.Errorf("--features: %d is outside [2, %d]", o.features, synth.MaxFeatures)
 	case o.repeat < 1 || o.repeat > 100:
 		return fmt.Errorf("--repeat: %d is outside [1, 100]", o.repeat)
+	case o.ompWait != "auto" && o.ompWait != "on" && o.ompWait != "off":
+		return fmt.Errorf("--omp-passive: %q is none of auto, on, off", o.ompWait)
 	case o.repeatSmall < 1 || o.repeatSmall > 100:
 		return fmt.Errorf("--repeat-small: %d is outside [1, 100]", o.repeatSmall)
 	case len(o.algorithms) == 0:
@@ -186,7 +191,13 @@ func (l *logger) logf(format string, args ...any) {
 // run does the whole benchmark and writes the report to out.
 func run(ctx context.Context, o options, out, progress io.Writer) error {
 	lg := &logger{w: progress, start: time.Now()}
-	res := &Results{Machine: machineInfo(), Seed: o.seed, Repeat: o.repeat, RepeatSmall: o.repeatSmall, Threads: o.threads}
+	m := machineInfo()
+	load, _ := strconv.ParseFloat(m.LoadStart, 64)
+	o.ompPassive = o.ompWait == "on" || (o.ompWait == "auto" && load > float64(m.CPUs))
+	if o.ompPassive {
+		lg.logf("peers: OMP_WAIT_POLICY=PASSIVE (--omp-passive %s, load average %s on %d CPUs)", o.ompWait, m.LoadStart, m.CPUs)
+	}
+	res := &Results{Machine: m, OMPPassive: o.ompPassive, Seed: o.seed, Repeat: o.repeat, RepeatSmall: o.repeatSmall, Threads: o.threads}
 
 	dir, err := os.MkdirTemp("", "alurbench-")
 	if err != nil {

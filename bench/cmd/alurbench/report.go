@@ -21,6 +21,9 @@ func writeText(w io.Writer, r *Results) error {
 		float64(d.Bytes)/1e6, d.TrainRows, d.TestRows, d.Features, len(d.Classes))
 	p.f("- timings: wall clock, best of %d run(s), of %d for a figure whose first run took under 2 s; ratios are alur ÷ peer (below 1: alur is faster)\n", r.Repeat, max(r.Repeat, r.RepeatSmall))
 	p.f("- threads: every row runs both sides with the same number of threads (alur: GOMAXPROCS; scikit-learn: n_jobs and OMP/BLAS threads; XGBoost: nthread); the verdict counts these equal-thread rows only\n")
+	if r.OMPPassive {
+		p.f("- the peers' OpenMP threads waited passively (OMP_WAIT_POLICY=PASSIVE): on a loaded machine spinning threads fight the other work for the cores\n")
+	}
 	if !r.Sklearn.Available {
 		p.f("- peers: not run: %s\n", r.Sklearn.Reason)
 	} else if r.Sklearn.Reason != "" {

@@ -15,6 +15,8 @@ type Results struct {
 	Machine Machine `json:"machine"`
 	Seed    uint64  `json:"seed"`
 	Repeat  int     `json:"repeat"`
+	// OMPPassive says the peers ran with OMP_WAIT_POLICY=PASSIVE.
+	OMPPassive bool `json:"omp_passive,omitempty"`
 	// RepeatSmall is the number of runs of a figure whose first run took
 	// under 2 s.
 	RepeatSmall int `json:"repeat_small"`

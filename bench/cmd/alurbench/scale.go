@@ -166,8 +166,8 @@ func growth(points []ScalePoint) []Growth {
 func writeScale(p *printer, r *Results) {
 	sc := r.Scale
 	p.f("\n## Scale curve (every core on both sides; alur through a fresh train service process, each peer model in a fresh Python process)\n\n")
-	p.f("Peak RSS before the fit: for alur the idle train service (the table not yet sent); for the peers the Python process with the data loaded and prepared, so (peak − before) is what the fit itself added.\n\n")
-	p.f("| rows (train) | case | tool | fit s | peak RSS | peak RSS before the fit | peak ÷ float64 table | (peak − before) ÷ table |\n")
+	p.f("Before the fit: for alur the idle train service's peak RSS (the table not yet sent), so its peak includes receiving the table; for the peers the Python process's RSS with the data loaded and prepared, where its peak is reset (clear_refs), so the peak is the fit's and excludes reading the CSV.\n\n")
+	p.f("| rows (train) | case | tool | fit s | peak RSS | RSS before the fit | peak ÷ float64 table | (peak − before) ÷ table |\n")
 	p.f("|--:|---|---|--:|--:|--:|--:|--:|\n")
 	for _, pt := range sc.Points {
 		tool := pt.Tool

@@ -161,6 +161,9 @@ func runScript(ctx context.Context, csvPath string, o options, a sklearnArgs, lg
 	cmd := exec.CommandContext(ctx, o.python, args...)
 	t := strconv.Itoa(a.threads)
 	cmd.Env = append(os.Environ(), "OMP_NUM_THREADS="+t, "OPENBLAS_NUM_THREADS="+t, "MKL_NUM_THREADS="+t)
+	if o.ompPassive {
+		cmd.Env = append(cmd.Env, "OMP_WAIT_POLICY=PASSIVE")
+	}
 	cmd.Stderr = lg.w
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
