@@ -88,8 +88,8 @@ dev: ## All five services in one process on the default ports.
 	go run ./cmd/alur dev
 
 .PHONY: bench
-bench: ## Benchmark alur against scikit-learn side by side (200000 rows; see bench/README.md).
-	@bash scripts/bench.sh
+bench: ## Benchmark alur against scikit-learn and XGBoost at equal threads (200000 rows), with the scale curve at 20k and 200k rows (see bench/README.md).
+	@bash scripts/bench.sh --scale 20000,200000
 
 .PHONY: bench-ingest
 bench-ingest: ## Ingest benchmarks: CSV parse vs pandas, gRPC table transfer, a 1 GB CSV through the ingest binary (peak RSS).
@@ -100,12 +100,16 @@ bench-serve: ## Serve benchmark: one-row and 1,000-row ModelInfer over gRPC (log
 	@go run ./bench/cmd/servebench
 
 .PHONY: bench-small
-bench-small: ## Quick benchmark run on 20000 rows.
+bench-small: ## Quick benchmark run on 20000 rows, without the scale curve.
 	@bash scripts/bench.sh --rows 20000
 
 .PHONY: bench-selection
 bench-selection: ## Model selection benchmark: the default `alur run` against scikit-learn's hindsight best on 13 small data sets (SKLEARN_PEER=path to sklearn_peer.py).
 	@bash scripts/bench-selection.sh
+
+.PHONY: bench-scale
+bench-scale: ## The scale curve alone, up to 2000000 rows (about 360 MB of CSV): fit time and train-service peak memory of alur, scikit-learn and XGBoost.
+	@bash scripts/bench.sh --rows 20000 --algorithms gradient_boosting_xgb --skip-services --scale 20000,200000,2000000
 
 .PHONY: python-example
 python-example: ## Python client examples against `alur dev` (installs python3-grpcio/grpc-tools if missing).

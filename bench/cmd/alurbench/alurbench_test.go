@@ -5,6 +5,8 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"runtime"
+	"slices"
 	"strings"
 	"testing"
 
@@ -19,8 +21,8 @@ func TestParseSklearnOutput(t *testing.T) {
 {"kind": "load", "seconds": 0.5, "bytes": 1000000}
 
 {"kind": "prepare", "seconds": 0.25, "train_rows": 80, "test_rows": 20, "features": 3}
-{"kind": "algorithm", "name": "random_forest", "variant": "n_jobs=1", "fit_seconds": 2.0, "predict_seconds": 0.1, "accuracy": 0.9}
-{"kind": "algorithm", "name": "random_forest", "variant": "n_jobs=-1", "fit_seconds": 1.0, "predict_seconds": 0.05, "accuracy": 0.9}
+{"kind": "algorithm", "name": "random_forest", "peer": "sklearn", "threads": 1, "fit_seconds": 2.0, "predict_seconds": 0.1, "accuracy": 0.9}
+{"kind": "algorithm", "name": "xgboost", "peer": "xgboost", "threads": 2, "fit_seconds": 1.0, "predict_seconds": 0.05, "accuracy": 0.9, "peak_rss_before": 100, "peak_rss_after": 200}
 {"kind": "skipped", "name": "ridge", "reason": "no counterpart"}
 {"kind": "from-the-future", "x": 1}
 `
@@ -34,7 +36,8 @@ func TestParseSklearnOutput(t *testing.T) {
 	if out.loadSeconds != 0.5 || out.loadBytes != 1000000 || out.prepSeconds != 0.25 {
 		t.Errorf("load %g s %d B, prepare %g s", out.loadSeconds, out.loadBytes, out.prepSeconds)
 	}
-	if len(out.runs) != 2 || out.runs[1].Variant != "n_jobs=-1" || out.runs[1].FitSeconds != 1 {
+	if len(out.runs) != 2 || out.runs[1].Peer != "xgboost" || out.runs[1].Threads != 2 || out.runs[1].FitSeconds != 1 ||
+		out.runs[1].PeakAfter != 200 || out.runs[0].Peer != "sklearn" {
 		t.Errorf("runs = %+v", out.runs)
 	}
 	if len(out.skipped) != 1 || !out.sawAnyResults || out.unavailable != "" {
@@ -81,34 +84,41 @@ func FuzzParseSklearnOutput(f *testing.F) {
 
 func TestCompare(t *testing.T) {
 	r := &Results{
+		Machine: Machine{CPUs: 2},
 		Alur: []AlurRun{
-			{Name: "random_forest", FitSeconds: 2, PredictSeconds: 0.3, Accuracy: 0.900},
-			{Name: "logistic_regression", FitSeconds: 3, PredictSeconds: 0.2, Accuracy: 0.700},
-			{Name: "gradient_boosting", Skipped: "not registered"},
+			{Case: "random_forest", Name: "random_forest", Threads: 1, FitSeconds: 2, PredictSeconds: 0.3, Accuracy: 0.900},
+			{Case: "random_forest", Name: "random_forest", Threads: 2, FitSeconds: 1, PredictSeconds: 0.1, Accuracy: 0.900},
+			{Case: "logistic_regression", Name: "logistic_regression", Threads: 1, FitSeconds: 3, PredictSeconds: 0.2, Accuracy: 0.700},
+			{Case: "gradient_boosting_xgb", Name: "gradient_boosting", Threads: 2, FitSeconds: 4, PredictSeconds: 0.2, Accuracy: 0.9599},
+			{Case: "gradient_boosting", Name: "gradient_boosting", Skipped: "not registered"},
 		},
 		Sklearn: Sklearn{Available: true, Runs: []SklearnRun{
-			{Name: "random_forest", Variant: "n_jobs=1", FitSeconds: 4, PredictSeconds: 0.2, Accuracy: 0.905},
-			{Name: "random_forest", Variant: "n_jobs=-1", FitSeconds: 1, PredictSeconds: 0.6, Accuracy: 0.905},
-			{Name: "logistic_regression", FitSeconds: 3, PredictSeconds: 0.1, Accuracy: 0.706},
-			{Name: "gradient_boosting", FitSeconds: 1, PredictSeconds: 0.1, Accuracy: 0.9},
+			{Name: "random_forest", Peer: "sklearn", Threads: 1, FitSeconds: 4, PredictSeconds: 0.2, Accuracy: 0.903},
+			{Name: "random_forest", Peer: "sklearn", Threads: 2, FitSeconds: 1, PredictSeconds: 0.6, Accuracy: 0.905},
+			{Name: "logistic_regression", Peer: "sklearn", Threads: 2, FitSeconds: 3, PredictSeconds: 0.1, Accuracy: 0.706},
+			{Name: "logistic_regression", Peer: "sklearn", Threads: 1, FitSeconds: 3, PredictSeconds: 0.1, Accuracy: 0.706},
+			{Name: "xgboost", Peer: "xgboost", Threads: 2, FitSeconds: 5, PredictSeconds: 0.1, Accuracy: 0.9605},
+			{Name: "xgboost", Peer: "xgboost", Threads: 1, FitSeconds: 1, PredictSeconds: 0.1, Accuracy: 0.9},
 		}},
-		Load: Load{AlurSeconds: 1, AlurMBps: 30, PandasSeconds: 1.5, PandasMBps: 20},
+		Load: Load{Alur: []LoadRun{{Threads: 1, Seconds: 1, MBps: 30}, {Threads: 2, Seconds: 0.5, MBps: 60}}, PandasSeconds: 1.5, PandasMBps: 20},
 	}
 	r.compare()
 	if math.Abs(r.Load.Ratio-1.5) > 1e-12 {
-		t.Errorf("load ratio %g, want 1.5", r.Load.Ratio)
+		t.Errorf("load ratio %g, want 1.5 (one core against pandas)", r.Load.Ratio)
 	}
 	type want struct {
+		threads                      int
 		fitRatio, predictRatio, diff float64
 		fit, predict, acc            string
 	}
 	wants := []want{
-		{0.5, 1.5, -0.5, "PASS", "MISS", "PASS"}, // -0.5 points is on the target
-		{2, 0.5, -0.5, "MISS", "PASS", "PASS"},
-		{1, 2, -0.6, "PASS", "-", "MISS"}, // no predict target for logistic_regression
+		{1, 0.5, 1.5, -0.3, "PASS", "MISS", "PASS"}, // -0.3 points is on the target
+		{2, 1, 1.0 / 6, -0.5, "MISS", "PASS", "MISS"},
+		{1, 1, 2, -0.6, "MISS", "-", "MISS"}, // no predict target for logistic_regression
+		{2, 0.8, 2, -0.06, "PASS", "-", "PASS"},
 	}
 	if len(r.Comparison) != len(wants) {
-		t.Fatalf("%d comparison rows, want %d (the skipped algorithm has none)", len(r.Comparison), len(wants))
+		t.Fatalf("%d comparison rows, want %d (equal threads only; the skipped case has none)", len(r.Comparison), len(wants))
 	}
 	word := func(b *bool) string {
 		if b == nil {
@@ -118,22 +128,78 @@ func TestCompare(t *testing.T) {
 	}
 	for i, w := range wants {
 		c := r.Comparison[i]
-		if math.Abs(c.FitRatio-w.fitRatio) > 1e-9 || math.Abs(c.PredictRatio-w.predictRatio) > 1e-9 || math.Abs(c.AccDiffPoints-w.diff) > 1e-9 {
-			t.Errorf("row %d (%s %s): ratios %g, %g, diff %g; want %g, %g, %g", i, c.Name, c.Variant,
-				c.FitRatio, c.PredictRatio, c.AccDiffPoints, w.fitRatio, w.predictRatio, w.diff)
+		if c.Threads != w.threads || math.Abs(c.FitRatio-w.fitRatio) > 1e-9 || math.Abs(c.PredictRatio-w.predictRatio) > 1e-9 || math.Abs(c.AccDiffPoints-w.diff) > 1e-9 {
+			t.Errorf("row %d (%s, %d threads): ratios %g, %g, diff %g; want %d threads, %g, %g, %g", i, c.Case, c.Threads,
+				c.FitRatio, c.PredictRatio, c.AccDiffPoints, w.threads, w.fitRatio, w.predictRatio, w.diff)
 		}
 		if got := [3]string{word(c.FitPass), word(c.PredictPass), word(c.AccPass)}; got != [3]string{w.fit, w.predict, w.acc} {
-			t.Errorf("row %d (%s %s): marks %v, want %v", i, c.Name, c.Variant, got, [3]string{w.fit, w.predict, w.acc})
+			t.Errorf("row %d (%s, %d threads): marks %v, want %v", i, c.Case, c.Threads, got, [3]string{w.fit, w.predict, w.acc})
 		}
 	}
 	var buf bytes.Buffer
 	if err := writeText(&buf, r); err != nil {
 		t.Fatal(err)
 	}
-	for _, s := range []string{"| random_forest (sklearn n_jobs=-1) |", "| gradient_boosting | skipped: not registered |", "5 of 8 PASS", "1.50× pandas' MB/s"} {
+	for _, s := range []string{"| random_forest | 1 vs 1 | sklearn |", "| random_forest | 2 vs 2 (all) | sklearn |",
+		"| gradient_boosting, XGBoost's settings | 2 vs 2 (all) | xgboost |", "| gradient_boosting | | | skipped: not registered |",
+		"5 of 10 PASS", "1.50× pandas' MB/s, 1 vs 1"} {
 		if !strings.Contains(buf.String(), s) {
 			t.Errorf("report lacks %q:\n%s", s, buf.String())
 		}
+	}
+}
+
+func TestParseThreads(t *testing.T) {
+	all := runtime.NumCPU()
+	tests := []struct {
+		in   string
+		want []int
+		ok   bool
+	}{
+		{"1,all", []int{1, all}, true},
+		{"2, 1, 2", []int{2, 1}, true},
+		{"all", []int{all}, true},
+		{"", nil, false},
+		{"0", nil, false},
+		{"many", nil, false},
+	}
+	for _, tc := range tests {
+		got, err := parseThreads(tc.in)
+		if (err == nil) != tc.ok || !slices.Equal(got, tc.want) {
+			t.Errorf("parseThreads(%q) = %v, %v; want %v, ok %v", tc.in, got, err, tc.want, tc.ok)
+		}
+	}
+}
+
+func TestSelectCases(t *testing.T) {
+	tests := []struct {
+		in   []string
+		want string
+		ok   bool
+	}{
+		{[]string{"gradient_boosting"}, "gradient_boosting,gradient_boosting_xgb,gradient_boosting_defaults", true},
+		{[]string{"knn", "gradient_boosting_xgb", "logistic_regression"}, "logistic_regression,gradient_boosting_xgb,knn", true},
+		{[]string{"ridge"}, "", false},
+	}
+	for _, tc := range tests {
+		got, err := selectCases(tc.in)
+		if (err == nil) != tc.ok || joinKeys(got) != tc.want {
+			t.Errorf("selectCases(%v) = %q, %v; want %q, ok %v", tc.in, joinKeys(got), err, tc.want, tc.ok)
+		}
+	}
+}
+
+func TestGrowth(t *testing.T) {
+	pts := []ScalePoint{
+		{Rows: 1000, TrainRows: 800, Case: "c", Tool: "alur", FitSeconds: 1},
+		{Rows: 1000, TrainRows: 800, Case: "c", Tool: "xgboost", Model: "xgboost", FitSeconds: 2},
+		{Rows: 10000, TrainRows: 8000, Case: "c", Tool: "alur", FitSeconds: 10},
+		{Rows: 10000, TrainRows: 8000, Case: "c", Tool: "xgboost", Model: "xgboost", FitSeconds: 200},
+		{Rows: 100000, TrainRows: 80000, Case: "c", Tool: "alur", Error: "failed"},
+	}
+	g := growth(pts)
+	if len(g) != 2 || math.Abs(g[0].Exponent-1) > 1e-9 || math.Abs(g[1].Exponent-2) > 1e-9 || g[1].Tool != "xgboost" {
+		t.Errorf("growth = %+v, want alur 1 and xgboost 2", g)
 	}
 }
 
@@ -224,5 +290,25 @@ func TestPrepareMatchesSplit(t *testing.T) {
 	tr, te := d.preparedTables()
 	if tr.NumRows() != len(train) || te.NumRows() != len(test) || len(tr.Columns) != 7 {
 		t.Errorf("prepared tables %d and %d rows, %d columns", tr.NumRows(), te.NumRows(), len(tr.Columns))
+	}
+}
+
+func TestPlotScale(t *testing.T) {
+	sc := &Scale{Points: []ScalePoint{
+		{Rows: 1000, TrainRows: 800, Case: "c", Tool: "alur", FitSeconds: 1, PeakBytes: 20 << 20},
+		{Rows: 1000, TrainRows: 800, Case: "c", Tool: "xgboost", Model: "xgboost", FitSeconds: 2, PeakBytes: 200 << 20},
+		{Rows: 10000, TrainRows: 8000, Case: "c", Tool: "alur", FitSeconds: 10, PeakBytes: 30 << 20},
+		{Rows: 10000, TrainRows: 8000, Case: "c", Tool: "xgboost", Model: "xgboost", FitSeconds: 20, PeakBytes: 300 << 20},
+	}}
+	path := filepath.Join(t.TempDir(), "out", "scale.png")
+	if err := plotScale(sc, path); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil || !bytes.HasPrefix(b, []byte("\x89PNG")) {
+		t.Errorf("%s is not a PNG file (%v)", path, err)
+	}
+	if err := plotScale(&Scale{}, path); err == nil {
+		t.Error("an empty curve: want an error")
 	}
 }

@@ -2,10 +2,8 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"math"
 	"runtime/debug"
-	"slices"
 	"time"
 
 	"github.com/alur-ml/alur/ml/algo"
@@ -13,45 +11,6 @@ import (
 	"github.com/alur-ml/alur/ml/metrics"
 	datav1 "github.com/alur-ml/alur/proto/alur/data/v1"
 )
-
-// paramChoice sets one hyperparameter to match the scikit-learn
-// counterpart: the first of names that the algorithm declares gets value.
-type paramChoice struct {
-	names []string
-	value float64
-}
-
-// benchParams are the hyperparameters set for each algorithm so that both
-// sides fit comparable models; everything else takes alur's defaults
-// (which follow scikit-learn's). gradient_boosting lists two spellings of
-// its iteration count, since it is being written while this harness is.
-var benchParams = map[string][]paramChoice{
-	"logistic_regression": {{[]string{"max_iter"}, 1000}},
-	"random_forest":       {{[]string{"n_estimators"}, 100}},
-	"gradient_boosting":   {{[]string{"max_iter", "n_estimators"}, 100}},
-	"knn":                 {{[]string{"k", "n_neighbors"}, 5}},
-}
-
-// paramsFor returns the benchmark's hyperparameters that spec declares,
-// and notes for those it does not.
-func paramsFor(spec *algo.Spec) (map[string]float64, []string) {
-	params := map[string]float64{}
-	var notes []string
-	for _, pc := range benchParams[spec.Name] {
-		found := false
-		for _, name := range pc.names {
-			if slices.ContainsFunc(spec.Params, func(p algo.Param) bool { return p.Name == name }) {
-				params[name] = pc.value
-				found = true
-				break
-			}
-		}
-		if !found {
-			notes = append(notes, fmt.Sprintf("%s declares none of %v; it ran with its defaults instead of %g", spec.Name, pc.names, pc.value))
-		}
-	}
-	return params, notes
-}
 
 // lookupClassifier returns the algorithm's spec, or why it cannot run.
 func lookupClassifier(name string) (*algo.Spec, string) {
@@ -69,8 +28,10 @@ func lookupClassifier(name string) (*algo.Spec, string) {
 // measurement does not pay for the previous one's garbage.
 func freeMemory() { debug.FreeOSMemory() }
 
-// runInProcess times algo.Fit and algo.Predict of every algorithm on the
-// prepared data, the best of o.repeat runs each, and scores the test rows.
+// runInProcess times algo.Fit and algo.Predict of every case at every
+// thread count (GOMAXPROCS set to it), the best of o.repeat runs each
+// (o.repeatSmall when the first took under smallSeconds), and
+// scores the test rows.
 func runInProcess(ctx context.Context, d *benchData, o options, res *Results, lg *logger) error {
 	ds := &algo.Dataset{
 		X: d.xTrain, Y: d.yTrain,
@@ -79,43 +40,50 @@ func runInProcess(ctx context.Context, d *benchData, o options, res *Results, lg
 		FeatureNames: d.transform.GetFeatureNames(),
 		ClassNames:   d.transform.GetClassNames(),
 	}
-	for _, name := range o.algorithms {
-		run := AlurRun{Name: name}
-		spec, why := lookupClassifier(name)
+	for _, bc := range o.cases {
+		spec, why := lookupClassifier(bc.Algorithm)
 		if spec == nil {
-			run.Skipped = why
-			res.note("alur %s skipped: %s", name, why)
-			lg.logf("alur: %s skipped: %s", name, why)
-			res.Alur = append(res.Alur, run)
+			res.note("alur %s skipped: %s", bc.Key, why)
+			lg.logf("alur: %s skipped: %s", bc.Key, why)
+			res.Alur = append(res.Alur, AlurRun{Case: bc.Key, Name: bc.Algorithm, Skipped: why})
 			continue
 		}
-		params, notes := paramsFor(spec)
+		params, notes := paramsFor(bc, spec)
 		for _, n := range notes {
 			res.note("%s", n)
 		}
-		run.Params = params
-		run.FitSeconds, run.PredictSeconds = math.Inf(1), math.Inf(1)
-		for i := range o.repeat {
-			if err := ctx.Err(); err != nil {
-				return err
+		for _, threads := range o.threads {
+			run := AlurRun{Case: bc.Key, Name: bc.Algorithm, Threads: threads, Params: params}
+			run.FitSeconds, run.PredictSeconds = math.Inf(1), math.Inf(1)
+			for i, runs := 0, o.repeat; i < runs; i++ {
+				if err := ctx.Err(); err != nil {
+					return err
+				}
+				lg.logf("alur: %s fit + predict on %d threads, run %d", bc.Key, threads, i+1)
+				var fit, predict, acc float64
+				var err error
+				withThreads(threads, func() {
+					fit, predict, acc, err = timeAlgorithm(ctx, bc.Algorithm, ds, params, int64(o.seed), d)
+				})
+				if err != nil {
+					run.Skipped = "failed: " + err.Error()
+					res.note("alur %s failed: %v", bc.Key, err)
+					break
+				}
+				run.FitSeconds = min(run.FitSeconds, fit)
+				run.PredictSeconds = min(run.PredictSeconds, predict)
+				run.Accuracy = acc
+				if i == 0 {
+					runs = o.runsFor(fit + predict)
+				}
 			}
-			lg.logf("alur: %s fit + predict, run %d/%d", name, i+1, o.repeat)
-			fit, predict, acc, err := timeAlgorithm(ctx, name, ds, params, int64(o.seed), d)
-			if err != nil {
-				run.Skipped = "failed: " + err.Error()
-				res.note("alur %s failed: %v", name, err)
-				break
+			if run.Skipped != "" {
+				run.FitSeconds, run.PredictSeconds = 0, 0
+			} else {
+				lg.logf("alur: %s on %d threads: fit %.3fs, predict %.3fs, accuracy %.4f", bc.Key, threads, run.FitSeconds, run.PredictSeconds, run.Accuracy)
 			}
-			run.FitSeconds = min(run.FitSeconds, fit)
-			run.PredictSeconds = min(run.PredictSeconds, predict)
-			run.Accuracy = acc
+			res.Alur = append(res.Alur, run)
 		}
-		if run.Skipped != "" {
-			run.FitSeconds, run.PredictSeconds = 0, 0
-		} else {
-			lg.logf("alur: %s fit %.3fs, predict %.3fs, accuracy %.4f", name, run.FitSeconds, run.PredictSeconds, run.Accuracy)
-		}
-		res.Alur = append(res.Alur, run)
 	}
 	return nil
 }

@@ -109,15 +109,18 @@ func runServices(ctx context.Context, csvPath string, d *benchData, o options, r
 
 	trainT, testT := d.preparedTables()
 	label := d.transform.GetLabel()
+	// One Train and Evaluate per case, with the service's own threads.
+	seen := map[string]bool{}
 	for _, a := range res.Alur {
-		if a.Skipped != "" {
+		if a.Skipped != "" || seen[a.Case] {
 			continue
 		}
+		seen[a.Case] = true
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		run := ServiceRun{Name: a.Name}
-		lg.logf("services: %s Train RPC (%d rows) and Evaluate RPC (%d rows)", a.Name, trainT.NumRows(), testT.NumRows())
+		run := ServiceRun{Case: a.Case, Name: a.Name}
+		lg.logf("services: %s Train RPC (%d rows) and Evaluate RPC (%d rows)", a.Case, trainT.NumRows(), testT.NumRows())
 		freeMemory()
 		start := time.Now()
 		model, result, err := trainRPC(ctx, st.train, &trainv1.TrainConfig{

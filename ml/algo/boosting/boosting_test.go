@@ -337,8 +337,8 @@ func TestGradientBoostingAccuracy(t *testing.T) {
 			if int(bm.NumOutputs) != wantOut || len(bm.BaseScore) != wantOut || len(bm.Trees)%wantOut != 0 {
 				t.Errorf("num_outputs %d, %d base scores, %d trees; want %d outputs", bm.NumOutputs, len(bm.BaseScore), len(bm.Trees), wantOut)
 			}
-			if bm.LearningRate != 0.1 {
-				t.Errorf("learning_rate %g, want 0.1", bm.LearningRate)
+			if want := tc.params["learning_rate"]; want == 0 && bm.LearningRate != 0.3 || want != 0 && bm.LearningRate != want {
+				t.Errorf("learning_rate %g, want the default 0.3 or the one given", bm.LearningRate)
 			}
 			var s float64
 			for _, v := range m.FeatureImportances {

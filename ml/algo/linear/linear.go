@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"runtime"
 
+	"gonum.org/v1/gonum/blas/blas64"
 	"gonum.org/v1/gonum/mat"
 	"gonum.org/v1/gonum/optimize"
 
@@ -114,9 +116,10 @@ type logisticObjective struct {
 	features int        // d
 	invCN    float64    // 1 / (C·n)
 
-	z    *mat.Dense // n × outputs logits, reused as the residual P − Y
-	grad *mat.Dense // outputs × d gradient of the data term
-	row  []float64  // K logits of one row
+	z    []float64 // n × outputs logits, reused as the residual P − Y
+	loss []float64 // per-row loss terms, summed in row order
+	grad []float64 // outputs × d gradient of the data term
+	rows [][]float64
 
 	// cache of the last evaluation, since optimize asks for the value and
 	// the gradient at the same point in two calls.
@@ -125,6 +128,15 @@ type logisticObjective struct {
 	lastGrad []float64
 	valid    bool
 }
+
+// linChunkRows is the number of rows a worker takes at a time in the
+// objective's row pass.
+const linChunkRows = 4096
+
+// linBlock is gonum's matrix-multiply block size (blas/gonum blockSize):
+// the row pass splits every dot product where gonum's Dgemm does, so that
+// the sums are bit for bit those of mat.Dense.Mul.
+const linBlock = 64
 
 // newLogisticObjective prepares the objective on ds with inverse penalty c
 // and per-class weights classW (nil for none).
@@ -143,9 +155,9 @@ func newLogisticObjective(ds *algo.Dataset, c float64, classW []float64) *logist
 	return &logisticObjective{
 		x: ds.X, y: y, classW: classW, classes: k, outputs: outputs, features: d,
 		invCN:    1 / (c * float64(n)),
-		z:        mat.NewDense(n, outputs, nil),
-		grad:     mat.NewDense(outputs, d, nil),
-		row:      make([]float64, k),
+		z:        make([]float64, n*outputs),
+		loss:     make([]float64, n),
+		grad:     make([]float64, outputs*d),
 		lastX:    make([]float64, dim),
 		lastGrad: make([]float64, dim),
 	}
@@ -154,53 +166,64 @@ func newLogisticObjective(ds *algo.Dataset, c float64, classW []float64) *logist
 // dim is the length of the parameter vector.
 func (o *logisticObjective) dim() int { return o.outputs*o.features + o.outputs }
 
-// eval returns f(theta) and, when grad is not nil, stores ∇f(theta) in it.
-func (o *logisticObjective) eval(theta, grad []float64) float64 {
-	n, _ := o.x.Dims()
-	nw := o.outputs * o.features
-	W := mat.NewDense(o.outputs, o.features, theta[:nw])
-	b := theta[nw:]
+// linDot is Σ x_j·w_j as gonum's Dgemm computes one element of X·Wᵀ: one
+// dot product, or, when blocked, the sum in order of the dot products of
+// linBlock-long pieces.
+func linDot(x, w []float64, blocked bool) float64 {
+	if !blocked {
+		return 0 + blas64.Dot(blas64.Vector{N: len(x), Inc: 1, Data: x}, blas64.Vector{N: len(w), Inc: 1, Data: w})
+	}
+	var s float64
+	for l := 0; l < len(x); l += linBlock {
+		e := min(l+linBlock, len(x))
+		s += blas64.Dot(blas64.Vector{N: e - l, Inc: 1, Data: x[l:e]}, blas64.Vector{N: e - l, Inc: 1, Data: w[l:e]})
+	}
+	return s
+}
 
-	o.z.Mul(o.x, W.T())
+// eval returns f(theta) and, when grad is not nil, stores ∇f(theta) in it.
+//
+// It makes two passes over X, both spread over GOMAXPROCS goroutines and
+// allocating no buffer: the rows, in chunks, for the logits (X·Wᵀ), the
+// softmax, each row's loss and the residual P − Y; then the gradient
+// Rᵀ·X, its columns split between the workers, each summing its columns
+// over the rows in order. Every sum is formed in the order gonum's
+// mat.Dense.Mul forms it (the same dot and axpy kernels, the same
+// blocking), and the row losses are added in row order, so the objective
+// and hence the model are the same bit for bit whatever the number of
+// cores.
+func (o *logisticObjective) eval(theta, grad []float64) float64 {
+	n, d := o.x.Dims()
+	K := o.outputs
+	nw := K * d
+	W := theta[:nw]
+	b := theta[nw:]
+	raw := o.x.RawMatrix()
+	procs := runtime.GOMAXPROCS(0)
+	if len(o.rows) < procs {
+		o.rows = make([][]float64, procs)
+		for w := range o.rows {
+			o.rows[w] = make([]float64, o.classes)
+		}
+	}
+	// gonum's Dgemm splits the products in blocks (and so the dot
+	// products) once there are at least four blocks of output.
+	blocked := ((n+linBlock-1)/linBlock)*((K+linBlock-1)/linBlock) >= 4
+	chunks := (n + linChunkRows - 1) / linChunkRows
+	numeric.Parallel(chunks, procs, func(w, c int) {
+		row := o.rows[w]
+		for i := c * linChunkRows; i < min(n, (c+1)*linChunkRows); i++ {
+			xi := raw.Data[i*raw.Stride : i*raw.Stride+d]
+			zi := o.z[i*K : (i+1)*K]
+			for k := range zi {
+				zi[k] = linDot(xi, W[k*d:(k+1)*d], blocked)
+			}
+			o.loss[i] = o.rowLoss(zi, b, o.y[i], row)
+		}
+	})
 	var loss float64
-	for i := 0; i < n; i++ {
-		zi := o.z.RawRowView(i)
-		if o.outputs == 1 {
-			o.row[0] = 0
-			o.row[1] = zi[0] + b[0]
-		} else {
-			for k := range zi {
-				o.row[k] = zi[k] + b[k]
-			}
-		}
-		yi := o.y[i]
-		lse := numeric.SoftmaxInPlace(o.row)
-		// o.row now holds probabilities; the loss term is lse − z_y, and
-		// lse − z_y = −log p_y computed without underflow. The residual
-		// P − Y left in z is scaled by the row's class weight, which
-		// weights both gradients.
-		switch {
-		case o.classW != nil && o.outputs == 1:
-			s := o.classW[yi]
-			loss += s * (lse - (zi[0]+b[0])*float64(yi))
-			zi[0] = s * (o.row[1] - float64(yi))
-		case o.classW != nil:
-			s := o.classW[yi]
-			loss += s * (lse - (zi[yi] + b[yi]))
-			for k := range zi {
-				zi[k] = s * o.row[k]
-			}
-			zi[yi] -= s
-		case o.outputs == 1:
-			loss += lse - (zi[0]+b[0])*float64(yi)
-			zi[0] = o.row[1] - float64(yi)
-		default:
-			loss += lse - (zi[yi] + b[yi])
-			for k := range zi {
-				zi[k] = o.row[k]
-			}
-			zi[yi]--
-		}
+	for _, l := range o.loss {
+		loss += l
 	}
 	invN := 1 / float64(n)
 	var sq float64
@@ -212,22 +235,75 @@ func (o *logisticObjective) eval(theta, grad []float64) float64 {
 		return f
 	}
 	// ∇_W = S(P − Y)ᵀ X / n + W / (C n); ∇_b = Σ_i s_i (P − Y)_i / n.
-	o.grad.Mul(o.z.T(), o.x)
-	g := o.grad.RawMatrix()
-	for k := 0; k < o.outputs; k++ {
-		gr := g.Data[k*g.Stride : k*g.Stride+o.features]
-		for j, v := range gr {
-			grad[k*o.features+j] = v*invN + o.invCN*theta[k*o.features+j]
+	clear(o.grad)
+	parts := min(procs, max(1, d/8))
+	numeric.Parallel(parts, parts, func(_, part int) {
+		j0, j1 := part*d/parts, (part+1)*d/parts
+		for i := range n {
+			xi := blas64.Vector{N: j1 - j0, Inc: 1, Data: raw.Data[i*raw.Stride+j0 : i*raw.Stride+j1]}
+			for k, r := range o.z[i*K : (i+1)*K] {
+				if r != 0 {
+					blas64.Axpy(r, xi, blas64.Vector{N: j1 - j0, Inc: 1, Data: o.grad[k*d+j0 : k*d+j1]})
+				}
+			}
+		}
+	})
+	for k := range K {
+		for j, v := range o.grad[k*d : (k+1)*d] {
+			grad[k*d+j] = v*invN + o.invCN*theta[k*d+j]
 		}
 	}
-	for k := 0; k < o.outputs; k++ {
+	for k := range K {
 		var s float64
-		for i := 0; i < n; i++ {
-			s += o.z.At(i, k)
+		for i := range n {
+			s += o.z[i*K+k]
 		}
 		grad[nw+k] = s * invN
 	}
 	return f
+}
+
+// rowLoss turns one row's logits zi (without intercepts b) into its loss
+// term, and leaves the row's residual P − Y, times its class weight, in
+// zi. row is scratch of K entries.
+func (o *logisticObjective) rowLoss(zi, b []float64, yi int, row []float64) float64 {
+	if o.outputs == 1 {
+		row[0] = 0
+		row[1] = zi[0] + b[0]
+	} else {
+		for k := range zi {
+			row[k] = zi[k] + b[k]
+		}
+	}
+	lse := numeric.SoftmaxInPlace(row)
+	// row now holds probabilities; the loss term is lse − z_y, and
+	// lse − z_y = −log p_y computed without underflow. The residual
+	// P − Y left in zi is scaled by the row's class weight, which
+	// weights both gradients.
+	var loss float64
+	switch {
+	case o.classW != nil && o.outputs == 1:
+		s := o.classW[yi]
+		loss = s * (lse - (zi[0]+b[0])*float64(yi))
+		zi[0] = s * (row[1] - float64(yi))
+	case o.classW != nil:
+		s := o.classW[yi]
+		loss = s * (lse - (zi[yi] + b[yi]))
+		for k := range zi {
+			zi[k] = s * row[k]
+		}
+		zi[yi] -= s
+	case o.outputs == 1:
+		loss = lse - (zi[0]+b[0])*float64(yi)
+		zi[0] = row[1] - float64(yi)
+	default:
+		loss = lse - (zi[yi] + b[yi])
+		for k := range zi {
+			zi[k] = row[k]
+		}
+		zi[yi]--
+	}
+	return loss
 }
 
 // cached evaluates at theta, reusing the previous evaluation when theta is

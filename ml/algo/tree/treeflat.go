@@ -244,6 +244,11 @@ func (fl *treeFlat) addTree(t *datav1.TreeModel, numFeatures int) error {
 // addWide appends a validated wide tree, renumbering its nodes in preorder.
 func (fl *treeFlat) addWide(t *datav1.TreeModel) {
 	k := fl.k
+	// The arrays grow once: a binary tree of n nodes has (n+1)/2 leaves.
+	n := len(t.Feature)
+	fl.nodes = slices.Grow(fl.nodes, n)
+	fl.leafOff = slices.Grow(fl.leafOff, n)
+	fl.values = slices.Grow(fl.values, (n+1)/2*k)
 	fl.roots = append(fl.roots, int32(len(fl.nodes)))
 	// Each stack entry is an old node index, the new node whose right
 	// child it is (-1 for a left child or the root) and its depth.

@@ -19,9 +19,17 @@ func SoftmaxInPlace(z []float64) float64 {
 			m = v
 		}
 	}
+	// exp(m − m) is exactly 1 (math.Exp(0) == 1, checked by a test):
+	// skipping it saves one exponential per row, a third of a three-class
+	// logistic regression's, with bit-identical results. It is skipped only
+	// for a finite maximum, where v − m is +0.
+	finite := !math.IsInf(m, 0)
 	var s float64
 	for i, v := range z {
-		e := math.Exp(v - m)
+		e := 1.0
+		if v != m || !finite {
+			e = math.Exp(v - m)
+		}
 		z[i] = e
 		s += e
 	}
