@@ -210,7 +210,7 @@ func TestResumeAfterRestart(t *testing.T) {
 			t.Errorf("step %s recorded %d times", name, n)
 		}
 	}
-	problems, err := srv2.store.Check()
+	problems, err := boltOf(t, srv2).Check()
 	if err != nil || len(problems) != 0 {
 		t.Errorf("store check: %v %v", problems, err)
 	}

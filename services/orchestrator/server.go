@@ -96,7 +96,7 @@ type Server struct {
 
 	cfg      Config
 	logger   *slog.Logger
-	store    *store.Store
+	store    store.Backend
 	stages   *stageclient.Clients
 	engine   *engine.Engine
 	datasets *datasets.Versions
@@ -142,12 +142,13 @@ func New(cfg Config) (*Server, error) {
 // Register adds the service to a gRPC server.
 func (s *Server) Register(g *grpc.Server) { orchestratorv1.RegisterOrchestratorServiceServer(g, s) }
 
-// StorePath is the bbolt file's path.
+// StorePath names where the state lives: the bbolt file's path, or the
+// etcd URL.
 func (s *Server) StorePath() string { return s.store.Path() }
 
-// Store is the server's artifact store, for maintenance the binary runs
-// beside the service (the chunk garbage collector).
-func (s *Server) Store() *store.Store { return s.store }
+// Store is the server's state, for maintenance the binary runs beside
+// the service (the chunk garbage collector, when the backend has one).
+func (s *Server) Store() store.Backend { return s.store }
 
 // Close stops every run (they stay resumable), waits for them, and closes
 // the store and the stage connections.

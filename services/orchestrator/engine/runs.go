@@ -50,7 +50,7 @@ type Config struct {
 type Engine struct {
 	cfg    Config
 	logger *slog.Logger
-	store  *store.Store
+	store  store.Backend
 	stages *stageclient.Clients
 
 	ctx    context.Context // ends when the engine closes
@@ -66,7 +66,7 @@ type Engine struct {
 
 // New returns an engine that keeps runs in st and calls the stages
 // through stages. Call Resume to pick up unfinished runs.
-func New(cfg Config, st *store.Store, stages *stageclient.Clients) *Engine {
+func New(cfg Config, st store.Backend, stages *stageclient.Clients) *Engine {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/alur-ml/alur/serverkit"
 	"github.com/alur-ml/alur/services/orchestrator"
 	"github.com/alur-ml/alur/services/orchestrator/dashboard"
+	"github.com/alur-ml/alur/services/orchestrator/store"
 )
 
 func main() {
@@ -64,17 +65,19 @@ func main() {
 	logger.Info("store", "path", srv.StorePath())
 	gcCtx, stopGC := context.WithCancel(context.Background())
 	defer stopGC()
-	srv.Store().StartGC(gcCtx, *gcInterval, func(n int, b int64, err error) {
-		if err != nil {
-			logger.Error("store gc", "err", err)
-			return
-		}
-		serverkit.StoreGCChunks.Add(float64(n))
-		serverkit.StoreGCBytes.Add(float64(b))
-		if n > 0 {
-			logger.Info("store gc removed orphan chunks", "chunks", n, "bytes", b)
-		}
-	})
+	if gc, ok := srv.Store().(store.Collector); ok {
+		gc.StartGC(gcCtx, *gcInterval, func(n int, b int64, err error) {
+			if err != nil {
+				logger.Error("store gc", "err", err)
+				return
+			}
+			serverkit.StoreGCChunks.Add(float64(n))
+			serverkit.StoreGCBytes.Add(float64(b))
+			if n > 0 {
+				logger.Info("store gc removed orphan chunks", "chunks", n, "bytes", b)
+			}
+		})
+	}
 	stopDashboard := func() {}
 	if *httpAddr != "" {
 		// The dashboard is a view: when it cannot start (its port is
