@@ -60,6 +60,11 @@ e2e: ## End-to-end test: the five real binaries as processes on loopback (withou
 reliability: ## Reliability tests on the real binaries: 20 kill -9 cycles, stage outage, cancel, 50-run load, limits, 100+ hostile requests.
 	go test -count=1 -timeout 15m -v -run '$(RELIABILITY_TESTS)' ./e2e/...
 
+.PHONY: etcd-test
+etcd-test: ## The etcd store against a real etcd server (installs Debian's etcd-server if needed): conformance with bbolt, races between replicas.
+	@bash scripts/install-etcd.sh
+	go test -count=1 -timeout 10m ./services/orchestrator/store/... ./services/orchestrator/blob/...
+
 .PHONY: manifests
 manifests: ## Check the Dockerfiles (rules, static go build) and the Kubernetes manifests (kustomize, API schemas, policy).
 	cd deploy && go test -count=1 ./...
@@ -69,7 +74,7 @@ fuzz: ## Run every fuzz test briefly (FUZZTIME each, default 3s; FUZZ_TOTAL seco
 	@bash scripts/fuzz.sh $(FUZZTIME) $(FUZZ_TOTAL)
 
 .PHONY: test
-test: lint check-generated contracts unit reliability fuzz grpcurl-test python-example browser onnx-check ## Everything CI runs: lint, contracts, generated code, all tests (e2e, reliability and manifests included), fuzzing, grpcurl, Python, browser, ONNX round trip.
+test: lint check-generated contracts etcd-test unit reliability fuzz grpcurl-test python-example browser onnx-check ## Everything CI runs: lint, contracts, generated code, all tests (e2e, reliability and manifests included), fuzzing, grpcurl, Python, browser, ONNX round trip.
 
 .PHONY: build
 build: ## Build the seven binaries into ./bin.

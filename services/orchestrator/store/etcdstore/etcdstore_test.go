@@ -1,0 +1,117 @@
+package etcdstore_test
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	orchestratorv1 "github.com/alur-ml/alur/proto/alur/orchestrator/v1"
+
+	"github.com/alur-ml/alur/services/orchestrator/blob"
+	"github.com/alur-ml/alur/services/orchestrator/store"
+	"github.com/alur-ml/alur/services/orchestrator/store/etcdstore"
+	"github.com/alur-ml/alur/services/orchestrator/store/etcdstore/etcdtest"
+	"github.com/alur-ml/alur/services/orchestrator/store/storetest"
+)
+
+// TestConformance runs the shared backend suite over etcd and a blob
+// directory: one etcd member, a fresh key prefix per case.
+func TestConformance(t *testing.T) {
+	srv := etcdtest.Start(t)
+	cli := srv.Client(t)
+	var n atomic.Int64
+	blobDirs := map[store.Backend]string{}
+	storetest.Run(t, storetest.Harness{
+		Open: func(t *testing.T) store.Backend {
+			dir := t.TempDir()
+			bs, err := blob.NewDir(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			st := etcdstore.New(cli, fmt.Sprintf("/conformance/%d", n.Add(1)), bs)
+			blobDirs[st] = dir
+			return st
+		},
+		Corrupt: func(t *testing.T, b store.Backend, digest string) {
+			p := filepath.Join(blobDirs[b], "sha256", digest[:2], digest)
+			raw, err := os.ReadFile(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			raw[0] ^= 1
+			if err := os.WriteFile(p, raw, 0o600); err != nil {
+				t.Fatal(err)
+			}
+		},
+	})
+}
+
+// TestReplicasRace has two stores on two clients (two orchestrators)
+// race for event numbers and dataset versions: every event gets its own
+// number, and each version number is won exactly once.
+func TestReplicasRace(t *testing.T) {
+	srv := etcdtest.Start(t)
+	bs, err := blob.NewDir(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := etcdstore.New(srv.Client(t), "/race", bs)
+	b := etcdstore.New(srv.Client(t), "/race", bs)
+	if err := a.PutRun(&orchestratorv1.Run{Id: "r", CreateTime: timestamppb.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	art, err := a.PutArtifact(nil, []byte("rows"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const perReplica = 20
+	var wg sync.WaitGroup
+	var wins, conflicts atomic.Int64
+	for i, st := range []*etcdstore.Store{a, b, a, b} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range perReplica {
+				if _, err := st.AppendEvent("r", &orchestratorv1.RunEvent{Message: fmt.Sprint(i, "/", j)}); err != nil {
+					t.Error(err)
+				}
+				v := int64(j/2 + 1)
+				err := st.PutDatasetVersion("d", &orchestratorv1.DatasetVersion{Version: v, ArtifactDigest: art.GetDigest(), CreateTime: timestamppb.Now()})
+				switch {
+				case err == nil:
+					wins.Add(1)
+				case errors.Is(err, store.ErrVersionConflict):
+					conflicts.Add(1)
+				default:
+					t.Error(err)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	evs, err := b.Events("r", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(evs) != 4*perReplica {
+		t.Fatalf("%d events, want %d", len(evs), 4*perReplica)
+	}
+	for i, ev := range evs {
+		if ev.GetSequence() != int64(i+1) {
+			t.Fatalf("event %d has sequence %d", i, ev.GetSequence())
+		}
+	}
+	d, err := a.GetDataset("d")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if wins.Load() != d.GetLatestVersion() || int64(len(d.GetVersions())) != d.GetLatestVersion() {
+		t.Fatalf("%d appends won, dataset has %d versions (latest %d)", wins.Load(), len(d.GetVersions()), d.GetLatestVersion())
+	}
+}
