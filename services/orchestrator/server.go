@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"time"
 
@@ -29,8 +28,17 @@ import (
 
 // Config configures an orchestrator.
 type Config struct {
-	// DataDir holds the bbolt file, alur.db. Created if missing.
+	// DataDir holds the bbolt file, alur.db, when Store is empty. Created
+	// if missing.
 	DataDir string
+	// Store selects where runs, events, the step cache and the registries
+	// live: "" (the bbolt file in DataDir), "bbolt:PATH", or
+	// "etcd://host:port[,host:port]/prefix" (shared by several
+	// orchestrators; Blobs is then required). See OpenStore.
+	Store string
+	// Blobs is where an etcd store keeps artifact content: file:///dir
+	// (a local or shared volume).
+	Blobs string
 	// IngestAddr, PrepAddr, TrainAddr and EvalAddr are the stage services:
 	// each a host:port, a gRPC target such as dns:///train:7003, or a
 	// comma-separated list of replicas.
@@ -106,13 +114,7 @@ type Server struct {
 // was pending or running when the orchestrator last stopped.
 func New(cfg Config) (*Server, error) {
 	cfg.defaults()
-	if cfg.DataDir == "" {
-		return nil, errors.New("orchestrator: DataDir is required")
-	}
-	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
-		return nil, fmt.Errorf("orchestrator: data dir: %w", err)
-	}
-	st, err := store.Open(filepath.Join(cfg.DataDir, DBFile))
+	st, err := OpenStore(cfg.Store, cfg.Blobs, cfg.DataDir)
 	if err != nil {
 		return nil, fmt.Errorf("orchestrator: %w", err)
 	}

@@ -1,6 +1,7 @@
 // Command orchestrator serves alur.orchestrator.v1.OrchestratorService: it
 // runs pipelines against the stage services and keeps runs and artifacts in
-// a bbolt file under --data-dir. It also serves the web dashboard on --http
+// a bbolt file under --data-dir, or in etcd and a blob store (--store,
+// --blobs). It also serves the web dashboard on --http
 // (empty disables it).
 package main
 
@@ -28,6 +29,8 @@ func main() {
 	dashInsecure := flag.Bool("dashboard-insecure", false, "allow the dashboard on a non-loopback address without TLS (plain HTTP shows every run and data value to the network)")
 	cfg := orchestrator.Config{}
 	flag.StringVar(&cfg.DataDir, "data-dir", ".alur", "directory of the bbolt file "+orchestrator.DBFile)
+	flag.StringVar(&cfg.Store, "store", "", "where runs, events, the step cache and the registries live: empty (the bbolt file in --data-dir), bbolt:PATH, or etcd://host:port[,host:port]/prefix, shared by several orchestrators (needs --blobs)")
+	flag.StringVar(&cfg.Blobs, "blobs", "", "where an etcd store keeps artifact content: file:///dir (a local or shared volume)")
 	flag.StringVar(&cfg.IngestAddr, "ingest", "localhost:7001", "address of the ingest service")
 	flag.StringVar(&cfg.PrepAddr, "prep", "localhost:7002", "address of the prep service")
 	flag.StringVar(&cfg.TrainAddr, "train", "localhost:7003", "address of the train service: host:port, dns:///name:port, or a comma-separated list of replicas (round robin)")
