@@ -34,6 +34,8 @@
 //	arttime/hex(tk)digest         "1": every artifact, oldest first
 //	artrun/hex(run)/hex(tk)digest "1": a run's artifacts, oldest first
 //	artlink/hex(run)/digest       hex(tk): dedupes the by-run index
+//	owner/hex(id)                 the orchestrator executing the run, bound
+//	                              to its lease (see Fence)
 package etcdstore
 
 import (
@@ -82,9 +84,91 @@ type Store struct {
 	timeout time.Duration
 	where   string
 
+	// owner and lease fence run writes (see Fence); owner "" writes
+	// unfenced.
+	owner string
+	lease clientv3.LeaseID
+
 	mu               sync.Mutex
 	lastArtifactTime time.Time
 }
+
+// Fence makes this store write runs as owner, holding lease: PutRun of a
+// new run claims it (an owner key bound to the lease, in the same
+// transaction); PutRun and AppendEvent of a run write only while its
+// owner key names owner, compared at commit, else they fail with
+// store.ErrNotOwner. When the lease ends (the orchestrator died or lost
+// etcd for its TTL) the owner keys vanish and Claim lets another take the
+// runs over; the old owner's late writes are refused. Call before use.
+func (s *Store) Fence(owner string, lease clientv3.LeaseID) {
+	s.owner, s.lease = owner, lease
+}
+
+// fenced checks, inside a transaction, that this store owns run id,
+// claiming a run that does not exist yet when creating.
+func (s *Store) fenced(stm concurrency.STM, id string, creating bool) error {
+	if s.owner == "" {
+		return nil
+	}
+	k := s.key("owner", hx(id))
+	switch v := stm.Get(k); {
+	case v == s.owner:
+		return nil
+	case v == "" && creating:
+		stm.Put(k, s.owner, clientv3.WithLease(s.lease))
+		return nil
+	case v == "":
+		return fmt.Errorf("run %q has no owner (this orchestrator's lease ended): %w", id, store.ErrNotOwner)
+	default:
+		return fmt.Errorf("run %q is owned by %s: %w", id, v, store.ErrNotOwner)
+	}
+}
+
+// Claim makes this store the owner of an unfinished run nobody owns (or
+// that it owns already) and returns the run; ok is false when the run is
+// finished, missing, or owned by another orchestrator.
+func (s *Store) Claim(id string) (run *orchestratorv1.Run, ok bool, err error) {
+	if s.owner == "" {
+		return nil, false, errors.New("claim: the store is not fenced")
+	}
+	k := s.key("owner", hx(id))
+	err = s.txn(func(stm concurrency.STM) error {
+		ok = false
+		if stm.Rev(s.key("unfinished", hx(id))) == 0 {
+			return nil
+		}
+		switch v := stm.Get(k); v {
+		case s.owner:
+		case "":
+			stm.Put(k, s.owner, clientv3.WithLease(s.lease))
+		default:
+			return nil
+		}
+		ok = true
+		return nil
+	})
+	if err != nil || !ok {
+		return nil, false, err
+	}
+	run, err = s.GetRun(id)
+	if err != nil {
+		return nil, false, err
+	}
+	return run, true, nil
+}
+
+// Owner returns the orchestrator owning run id, "" when none does.
+func (s *Store) Owner(id string) (string, error) {
+	resp, err := s.get(s.key("owner", hx(id)), 0)
+	if err != nil || len(resp.Kvs) == 0 {
+		return "", err
+	}
+	return string(resp.Kvs[0].Value), nil
+}
+
+// OwnerKeys is the key prefix of the owner keys, to watch for runs whose
+// owner went away.
+func (s *Store) OwnerKeys() string { return s.key("owner") + "/" }
 
 var _ store.Backend = (*Store)(nil)
 
@@ -220,7 +304,11 @@ func (s *Store) PutRun(run *orchestratorv1.Run) error {
 	timeKey := s.key("runtime", hex.EncodeToString(tk[:])+hx(id))
 	head := s.key("runhead", hx(id))
 	err = s.txn(func(stm concurrency.STM) error {
-		if old := stm.Get(head); old != "" {
+		old := stm.Get(head)
+		if err := s.fenced(stm, id, old == ""); err != nil {
+			return err
+		}
+		if old != "" {
 			n, oldTime, err := parseRunHead(old)
 			if err != nil {
 				return err
@@ -389,6 +477,9 @@ func (s *Store) AppendEvent(runID string, ev *orchestratorv1.RunEvent) (*orchest
 	err := s.txn(func(stm concurrency.STM) error {
 		if stm.Rev(s.key("runhead", hx(runID))) == 0 {
 			return store.ErrNotFound
+		}
+		if err := s.fenced(stm, runID, false); err != nil {
+			return err
 		}
 		var seq int64
 		if v := stm.Get(seqKey); v != "" {

@@ -1,6 +1,7 @@
 package etcdstore_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -9,6 +10,8 @@ import (
 	"sync/atomic"
 	"testing"
 
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	orchestratorv1 "github.com/alur-ml/alur/proto/alur/orchestrator/v1"
@@ -114,4 +117,81 @@ func TestReplicasRace(t *testing.T) {
 	if wins.Load() != d.GetLatestVersion() || int64(len(d.GetVersions())) != d.GetLatestVersion() {
 		t.Fatalf("%d appends won, dataset has %d versions (latest %d)", wins.Load(), len(d.GetVersions()), d.GetLatestVersion())
 	}
+}
+
+// TestFencedOwnership follows one run through its owner's lease ending:
+// the owner writes while its lease lives, a rival cannot, and once the
+// lease ends the rival claims the run and the old owner's writes are
+// refused.
+func TestFencedOwnership(t *testing.T) {
+	srv := etcdtest.Start(t)
+	bs, err := blob.NewDir(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	open := func(owner string) (*etcdstore.Store, clientv3.LeaseID) {
+		cli := srv.Client(t)
+		lease, err := cli.Grant(ctx, 60)
+		if err != nil {
+			t.Fatal(err)
+		}
+		st := etcdstore.New(cli, "/fence", bs)
+		st.Fence(owner, lease.ID)
+		return st, lease.ID
+	}
+	a, leaseA := open("a")
+	b, _ := open("b")
+	run := &orchestratorv1.Run{Id: "r", State: orchestratorv1.RunState_RUN_STATE_RUNNING, CreateTime: timestamppb.Now()}
+	ev := &orchestratorv1.RunEvent{Message: "step done"}
+	steps := []struct {
+		name string
+		do   func() error
+		want error
+	}{
+		{"a creates the run and owns it", func() error { return a.PutRun(run) }, nil},
+		{"a appends", func() error { _, err := a.AppendEvent("r", ev); return err }, nil},
+		{"b cannot overwrite", func() error { return b.PutRun(run) }, store.ErrNotOwner},
+		{"b cannot append", func() error { _, err := b.AppendEvent("r", ev); return err }, store.ErrNotOwner},
+		{"b cannot claim", func() error { return claimed(b, "r", false) }, nil},
+		{"a's lease ends", func() error { _, err := a.Client().Revoke(ctx, leaseA); return err }, nil},
+		{"a's late write is refused", func() error { return a.PutRun(run) }, store.ErrNotOwner},
+		{"a's late event is refused", func() error { _, err := a.AppendEvent("r", ev); return err }, store.ErrNotOwner},
+		{"b claims the orphan", func() error { return claimed(b, "r", true) }, nil},
+		{"b writes", func() error { return b.PutRun(run) }, nil},
+		{"a still cannot", func() error { return a.PutRun(run) }, store.ErrNotOwner},
+	}
+	for _, s := range steps {
+		err := s.do()
+		if (s.want == nil && err != nil) || (s.want != nil && !errors.Is(err, s.want)) {
+			t.Fatalf("%s: error %v, want %v", s.name, err, s.want)
+		}
+	}
+	if owner, err := a.Owner("r"); err != nil || owner != "b" {
+		t.Fatalf("owner %q, %v; want b", owner, err)
+	}
+	evs, err := b.Events("r", 0)
+	if err != nil || len(evs) != 1 {
+		t.Fatalf("%d events (%v), want only a's one before its lease ended", len(evs), err)
+	}
+	done := proto.CloneOf(run)
+	done.State = orchestratorv1.RunState_RUN_STATE_SUCCEEDED
+	if err := b.PutRun(done); err != nil {
+		t.Fatal(err)
+	}
+	if err := claimed(a, "r", false); err != nil {
+		t.Fatalf("a finished run: %v", err)
+	}
+}
+
+// claimed checks that Claim answers want.
+func claimed(st *etcdstore.Store, id string, want bool) error {
+	_, ok, err := st.Claim(id)
+	if err != nil {
+		return err
+	}
+	if ok != want {
+		return fmt.Errorf("Claim(%s) = %v, want %v", id, ok, want)
+	}
+	return nil
 }
