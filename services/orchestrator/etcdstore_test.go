@@ -2,10 +2,16 @@ package orchestrator
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
+	"time"
+
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	orchestratorv1 "github.com/alur-ml/alur/proto/alur/orchestrator/v1"
+	"github.com/alur-ml/alur/services/orchestrator/blob"
+	"github.com/alur-ml/alur/services/orchestrator/store/etcdstore"
 	"github.com/alur-ml/alur/services/orchestrator/store/etcdstore/etcdtest"
 )
 
@@ -43,5 +49,66 @@ func TestRunOnEtcdStore(t *testing.T) {
 	}
 	if len(arts.GetArtifacts()) < 4 {
 		t.Fatalf("%d artifacts listed for the run", len(arts.GetArtifacts()))
+	}
+}
+
+// TestTakeoverOfOrphanedRuns leaves three runs unfinished by an
+// orchestrator whose lease ends, then starts two orchestrators on the same
+// store: between them they take every run over, each exactly once, and
+// finish it; either answers a watch of a run the other executes.
+func TestTakeoverOfOrphanedRuns(t *testing.T) {
+	etcd := etcdtest.Start(t)
+	cfg := startStages(t)
+	cfg.Store = "etcd+unix://" + strings.TrimPrefix(etcd.Endpoint, "unix://") + "?prefix=/takeover"
+	cfg.Blobs = "file://" + t.TempDir()
+	cfg.OwnerTTL = 2 * time.Second
+
+	// The departed orchestrator: its runs are written under its lease,
+	// which then ends.
+	cli := etcd.Client(t)
+	ctx := context.Background()
+	lease, err := cli.Grant(ctx, 60)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bs, err := blob.NewDir(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	gone := etcdstore.New(cli, "/takeover", bs)
+	gone.Fence("departed", lease.ID)
+	var ids []string
+	for i := range 3 {
+		id := fmt.Sprintf("orphan-%d", i)
+		ids = append(ids, id)
+		run := &orchestratorv1.Run{Id: id, Spec: irisSpec(&orchestratorv1.Candidate{Algorithm: "logistic_regression"}),
+			State: orchestratorv1.RunState_RUN_STATE_RUNNING, CreateTime: timestamppb.Now()}
+		if err := gone.PutRun(run); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := cli.Revoke(ctx, lease.ID); err != nil {
+		t.Fatal(err)
+	}
+
+	_, b, stopB := newTestOrchestrator(t, cfg)
+	defer stopB()
+	_, c, stopC := newTestOrchestrator(t, cfg)
+	defer stopC()
+	for i, id := range ids {
+		client := []orchestratorv1.OrchestratorServiceClient{b, c}[i%2]
+		run := await(t, client, id)
+		if run.GetState() != orchestratorv1.RunState_RUN_STATE_SUCCEEDED {
+			t.Fatalf("run %s: state %v: %s", id, run.GetState(), run.GetError())
+		}
+		counts := map[orchestratorv1.RunEventKind]int{}
+		for _, ev := range runEvents(t, client, id) {
+			counts[ev.GetKind()]++
+		}
+		if counts[orchestratorv1.RunEventKind_RUN_EVENT_KIND_RUN_RESUMED] != 1 ||
+			counts[orchestratorv1.RunEventKind_RUN_EVENT_KIND_RUN_STARTED] != 1 ||
+			counts[orchestratorv1.RunEventKind_RUN_EVENT_KIND_RUN_SUCCEEDED] != 1 {
+			t.Fatalf("run %s events by kind %v: want one takeover, one start, one success", id, counts)
+		}
 	}
 }

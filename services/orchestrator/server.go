@@ -24,6 +24,7 @@ import (
 	"github.com/alur-ml/alur/services/orchestrator/search"
 	"github.com/alur-ml/alur/services/orchestrator/stageclient"
 	"github.com/alur-ml/alur/services/orchestrator/store"
+	"github.com/alur-ml/alur/services/orchestrator/store/etcdstore"
 )
 
 // Config configures an orchestrator.
@@ -39,6 +40,10 @@ type Config struct {
 	// Blobs is where an etcd store keeps artifact content: file:///dir
 	// (a local or shared volume).
 	Blobs string
+	// OwnerTTL is, on an etcd store, the lease of this orchestrator's
+	// runs: how long after it stops answering another orchestrator takes
+	// them over. 0 means DefaultOwnerTTL.
+	OwnerTTL time.Duration
 	// IngestAddr, PrepAddr, TrainAddr and EvalAddr are the stage services:
 	// each a host:port, a gRPC target such as dns:///train:7003, or a
 	// comma-separated list of replicas.
@@ -108,6 +113,9 @@ type Server struct {
 	stages   *stageclient.Clients
 	engine   *engine.Engine
 	datasets *datasets.Versions
+	// ha shares runs with the other orchestrators on an etcd store; nil
+	// on bbolt.
+	ha *takeover
 }
 
 // New opens the store, connects to the stages and resumes every run that
@@ -134,6 +142,16 @@ func New(cfg Config) (*Server, error) {
 			return dashboard.RenderReport(ctx, s.DashboardSource(), runID)
 		},
 	}, st, sg)
+	if es, ok := st.(*etcdstore.Store); ok {
+		// Several orchestrators share the store: each resumes only the
+		// runs it claims.
+		if s.ha, err = newTakeover(es, cfg.OwnerTTL, cfg.Logger); err != nil {
+			s.Close()
+			return nil, fmt.Errorf("orchestrator: %w", err)
+		}
+		s.ha.start(s.engine)
+		return s, nil
+	}
 	if err := s.engine.Resume(); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("orchestrator: %w", err)
@@ -155,9 +173,28 @@ func (s *Server) Store() store.Backend { return s.store }
 // Close stops every run (they stay resumable), waits for them, and closes
 // the store and the stage connections.
 func (s *Server) Close() error {
+	if s.ha != nil {
+		s.ha.stop()
+	}
 	s.engine.Close()
 	s.stages.Close()
+	if s.ha != nil {
+		if err := s.ha.release(); err != nil {
+			s.logger.Warn("release owner lease", "err", err)
+		}
+	}
 	return s.store.Close()
+}
+
+// Lost is closed when this orchestrator's run ownership lease ended while
+// it ran (etcd unreachable for the lease TTL): the other orchestrators have
+// taken its runs over and its writes are refused, so the process should
+// exit and start afresh. It is nil (never closed) on a bbolt store.
+func (s *Server) Lost() <-chan struct{} {
+	if s.ha == nil {
+		return nil
+	}
+	return s.ha.lost
 }
 
 // StartRun validates the spec and queues the run.
@@ -244,6 +281,12 @@ func (s *Server) WatchRun(req *orchestratorv1.WatchRunRequest, stream orchestrat
 		return err
 	}
 	var seq int64
+	// On a shared store the run may execute on another orchestrator:
+	// its events arrive through an etcd watch rather than the engine.
+	var remote <-chan struct{}
+	if s.ha != nil {
+		remote = s.ha.watchEvents(stream.Context(), req.GetRunId())
+	}
 	for {
 		wake := s.engine.WaitFor(req.GetRunId())
 		evs, err := s.store.Events(req.GetRunId(), seq)
@@ -277,6 +320,7 @@ func (s *Server) WatchRun(req *orchestratorv1.WatchRunRequest, stream orchestrat
 		}
 		select {
 		case <-wake:
+		case <-remote:
 		case <-stream.Context().Done():
 			return serverkit.FromContext(stream.Context().Err())
 		case <-s.engine.Done():

@@ -86,15 +86,25 @@ func (e *Engine) Resume() error {
 		return err
 	}
 	for _, run := range unfinished {
-		e.logger.Info("resuming run", "run", run.GetId())
-		e.event(run.GetId(), &orchestratorv1.RunEvent{Time: timestamppb.Now(), RunState: run.GetState(), Kind: kindRunResumed,
-			Message: "orchestrator restarted: resuming from the last finished step"})
-		e.mu.Lock()
-		e.queued++
-		e.mu.Unlock()
-		e.launch(run)
+		e.ResumeRun(run, "orchestrator restarted: resuming from the last finished step")
 	}
 	return nil
+}
+
+// ResumeRun launches one unfinished run from its last finished step,
+// saying why in its event log: after a restart, or when this orchestrator
+// took the run over from one that stopped. A run already live here is
+// left alone.
+func (e *Engine) ResumeRun(run *orchestratorv1.Run, why string) {
+	if _, live := e.Live(run.GetId()); live {
+		return
+	}
+	e.logger.Info("resuming run", "run", run.GetId(), "why", why)
+	e.event(run.GetId(), &orchestratorv1.RunEvent{Time: timestamppb.Now(), RunState: run.GetState(), Kind: kindRunResumed, Message: why})
+	e.mu.Lock()
+	e.queued++
+	e.mu.Unlock()
+	e.launch(run)
 }
 
 // Close stops every run (they stay resumable) and waits for them.

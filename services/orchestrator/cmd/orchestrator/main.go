@@ -30,6 +30,7 @@ func main() {
 	cfg := orchestrator.Config{}
 	flag.StringVar(&cfg.DataDir, "data-dir", ".alur", "directory of the bbolt file "+orchestrator.DBFile)
 	flag.StringVar(&cfg.Store, "store", "", "where runs, events, the step cache and the registries live: empty (the bbolt file in --data-dir), bbolt:PATH, or etcd://host:port[,host:port]/prefix, shared by several orchestrators (needs --blobs)")
+	flag.DurationVar(&cfg.OwnerTTL, "owner-ttl", orchestrator.DefaultOwnerTTL, "with an etcd store: how long after this orchestrator stops answering another takes its runs over (whole seconds)")
 	flag.StringVar(&cfg.Blobs, "blobs", "", "where an etcd store keeps artifact content: file:///dir (a local or shared volume)")
 	flag.StringVar(&cfg.IngestAddr, "ingest", "localhost:7001", "address of the ingest service")
 	flag.StringVar(&cfg.PrepAddr, "prep", "localhost:7002", "address of the prep service")
@@ -66,6 +67,13 @@ func main() {
 		os.Exit(1)
 	}
 	logger.Info("store", "path", srv.StorePath())
+	go func() {
+		if lost := srv.Lost(); lost != nil {
+			<-lost
+			logger.Error("run ownership lease lost (etcd unreachable for the owner TTL): the other orchestrators have taken the runs over; exiting")
+			os.Exit(1)
+		}
+	}()
 	gcCtx, stopGC := context.WithCancel(context.Background())
 	defer stopGC()
 	if gc, ok := srv.Store().(store.Collector); ok {

@@ -124,9 +124,9 @@ func (s *Store) fenced(stm concurrency.STM, id string, creating bool) error {
 	}
 }
 
-// Claim makes this store the owner of an unfinished run nobody owns (or
-// that it owns already) and returns the run; ok is false when the run is
-// finished, missing, or owned by another orchestrator.
+// Claim makes this store the owner of an unfinished run nobody owns and
+// returns the run; ok is false when the run is finished, missing, or
+// owned already (by another orchestrator, or by this one).
 func (s *Store) Claim(id string) (run *orchestratorv1.Run, ok bool, err error) {
 	if s.owner == "" {
 		return nil, false, errors.New("claim: the store is not fenced")
@@ -137,13 +137,10 @@ func (s *Store) Claim(id string) (run *orchestratorv1.Run, ok bool, err error) {
 		if stm.Rev(s.key("unfinished", hx(id))) == 0 {
 			return nil
 		}
-		switch v := stm.Get(k); v {
-		case s.owner:
-		case "":
-			stm.Put(k, s.owner, clientv3.WithLease(s.lease))
-		default:
+		if stm.Get(k) != "" {
 			return nil
 		}
+		stm.Put(k, s.owner, clientv3.WithLease(s.lease))
 		ok = true
 		return nil
 	})
@@ -165,6 +162,10 @@ func (s *Store) Owner(id string) (string, error) {
 	}
 	return string(resp.Kvs[0].Value), nil
 }
+
+// RunKeys is the key prefix of one run's events, to watch it from any
+// orchestrator: a watch sees each event the owner appends.
+func (s *Store) RunKeys(id string) string { return s.key("event", hx(id)) + "/" }
 
 // OwnerKeys is the key prefix of the owner keys, to watch for runs whose
 // owner went away.
