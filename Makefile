@@ -11,9 +11,10 @@ PKGS := $(foreach m,$(MODULES),$(m)/...)
 FUZZTIME ?= 3s
 FUZZ_TOTAL ?= 120
 # RELIABILITY_TESTS are the long end-to-end cases (kill -9 cycles, stage
-# outage, cancel, 50-run load, limits, hostile inputs): make reliability runs
+# outage, cancel, 50-run load, limits, hostile inputs, three orchestrators
+# on etcd with one killed): make reliability runs
 # them, make unit and make e2e skip them.
-RELIABILITY_TESTS := ^(TestCrashResume|TestStageOutage|TestCancel|TestLoad|TestLimits|TestHostile)$$
+RELIABILITY_TESTS := ^(TestCrashResume|TestStageOutage|TestCancel|TestLoad|TestLimits|TestHostile|TestHATakeover)$$
 # CHECK_SKIP are the packages make check leaves out: processes, benchmarks,
 # container and manifest checks.
 CHECK_SKIP := /e2e$$|/bench/|/deploy
@@ -57,7 +58,8 @@ e2e: ## End-to-end test: the five real binaries as processes on loopback (withou
 	go test -count=1 -skip '$(RELIABILITY_TESTS)' ./e2e/...
 
 .PHONY: reliability
-reliability: ## Reliability tests on the real binaries: 20 kill -9 cycles, stage outage, cancel, 50-run load, limits, 100+ hostile requests.
+reliability: ## Reliability tests on the real binaries: 20 kill -9 cycles, stage outage, cancel, 50-run load, limits, 100+ hostile requests, an orchestrator killed among three on etcd.
+	@bash scripts/install-etcd.sh
 	go test -count=1 -timeout 15m -v -run '$(RELIABILITY_TESTS)' ./e2e/...
 
 .PHONY: etcd-test
