@@ -113,6 +113,13 @@ type Backend interface {
 	Close() error
 }
 
+// CacheLister is a Backend that can enumerate its step cache, so a copy
+// can carry it over.
+type CacheLister interface {
+	// CacheEntries calls fn with every entry, in key order.
+	CacheEntries(fn func(key string, outputs []string) error) error
+}
+
 // Collector is a Backend that sweeps unreferenced content itself.
 type Collector interface {
 	// StartGC collects now, then every interval until ctx is done.
@@ -121,6 +128,7 @@ type Collector interface {
 
 // Compile-time check that the bbolt store is a complete Backend.
 var (
-	_ Backend   = (*Store)(nil)
-	_ Collector = (*Store)(nil)
+	_ Backend     = (*Store)(nil)
+	_ Collector   = (*Store)(nil)
+	_ CacheLister = (*Store)(nil)
 )

@@ -171,7 +171,10 @@ func (s *Store) RunKeys(id string) string { return s.key("event", hx(id)) + "/" 
 // owner went away.
 func (s *Store) OwnerKeys() string { return s.key("owner") + "/" }
 
-var _ store.Backend = (*Store)(nil)
+var (
+	_ store.Backend     = (*Store)(nil)
+	_ store.CacheLister = (*Store)(nil)
+)
 
 // New returns a store on an etcd client, keeping its keys under prefix
 // (a trailing "/" is added when missing) and artifact content in blobs.
@@ -599,6 +602,26 @@ func (s *Store) CacheGet(key string) ([]string, bool, error) {
 		outs = append(outs, d)
 	}
 	return outs, true, nil
+}
+
+// CacheEntries calls fn with every step cache entry, in key order.
+func (s *Store) CacheEntries(fn func(key string, outputs []string) error) error {
+	base := s.key("cache") + "/"
+	resp, err := s.get(base, 0, clientv3.WithPrefix())
+	if err != nil {
+		return fmt.Errorf("cache entries: %w", err)
+	}
+	for _, kv := range resp.Kvs {
+		k, err := hex.DecodeString(strings.TrimPrefix(string(kv.Key), base))
+		fields := strings.Split(string(kv.Value), ",")
+		if err != nil || fields[0] != "1" {
+			return fmt.Errorf("cache entry %q is malformed", kv.Key)
+		}
+		if err := fn(string(k), fields[1:]); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // ---- datasets ----
