@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"testing"
@@ -12,17 +13,22 @@ import (
 )
 
 // TestHATakeover runs three orchestrator binaries on one real etcd (and
-// one blob directory), starts runs through each, kills one with SIGKILL
-// in the middle of its runs, and checks that the two survivors take its
-// runs over: every run SUCCEEDED exactly once, with the same model as the
-// same spec has on the survivors' own runs. It logs the takeover times
-// (from the kill to each orphan's resume event).
+// one blob directory), starts runs through each, then several times kills
+// one with SIGKILL in the middle of the runs and starts a fresh one in its
+// place. The survivors take the dead one's runs over: every run SUCCEEDED
+// exactly once, with the same model as the runs of the same spec. It logs
+// the takeover times, from a kill to each "taken over" resume event.
 func TestHATakeover(t *testing.T) {
 	if testing.Short() {
-		t.Skip("three orchestrators on etcd, one killed")
+		t.Skip("three orchestrators on etcd, killed in turn")
 	}
 	etcd := etcdtest.Start(t)
-	const ttl = 2 * time.Second
+	const (
+		ttl     = 2 * time.Second
+		cycles  = 4
+		perOrch = 4
+		seeds   = 3
+	)
 	shared := []string{
 		"--store", "etcd+unix://" + strings.TrimPrefix(etcd.Endpoint, "unix://") + "?prefix=/ha",
 		"--blobs", "file://" + t.TempDir(), "--owner-ttl", ttl.String(),
@@ -30,65 +36,94 @@ func TestHATakeover(t *testing.T) {
 	c := startCluster(t, map[string][]string{"orchestrator": shared})
 	orchs := []*proc{c.procs["orchestrator"]}
 	clients := []orchestratorv1.OrchestratorServiceClient{c.client}
-	for range 2 {
+	startOrch := func() (*proc, orchestratorv1.OrchestratorServiceClient) {
 		p := startProc(t, "orchestrator", anyPort, c.args("orchestrator", shared)...)
 		conn, err := serverkit.Dial(p.addr, clusterDialOpts()...)
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { _ = conn.Close() })
-		orchs = append(orchs, p)
-		clients = append(clients, orchestratorv1.NewOrchestratorServiceClient(conn))
+		return p, orchestratorv1.NewOrchestratorServiceClient(conn)
+	}
+	for range 2 {
+		p, cl := startOrch()
+		orchs, clients = append(orchs, p), append(clients, cl)
 	}
 	digest := upload(t, c.client, "synth.csv", synthCSV(1500, 1))
 
-	// Three runs through each orchestrator; the same three seeds on each,
-	// so a run taken over can be compared with its twins.
-	const perOrch = 3
-	ids := make([][]string, len(orchs))
+	type started struct {
+		id   string
+		seed int64
+	}
+	var runs []started
 	for i, cl := range clients {
-		for s := range perOrch {
-			ids[i] = append(ids[i], startRun(t, cl, severalTrials(digest, int64(s+1))))
+		for j := range perOrch {
+			seed := int64((i*perOrch+j)%seeds + 1)
+			runs = append(runs, started{startRun(t, cl, severalTrials(digest, seed)), seed})
 		}
 	}
-	// Kill the first orchestrator once its first run has finished a step.
-	waitEvent(t, clients[1], ids[0][0], func(ev *orchestratorv1.RunEvent) bool {
-		return ev.GetKind() == orchestratorv1.RunEventKind_RUN_EVENT_KIND_STEP_FINISHED
-	})
-	orchs[0].kill(t)
-	killed := time.Now()
+
+	seed := uint64(time.Now().UnixNano())
+	rng := rand.New(rand.NewPCG(seed, 2))
+	var kills []time.Time
+	for k := range cycles {
+		if k == 0 {
+			// The first kill waits for real progress on the victim's run.
+			waitEvent(t, clients[1], runs[0].id, func(ev *orchestratorv1.RunEvent) bool {
+				return ev.GetKind() == orchestratorv1.RunEventKind_RUN_EVENT_KIND_STEP_FINISHED
+			})
+		} else {
+			// Kills further apart than the TTL, so each takeover is
+			// timed from the kill it answers.
+			time.Sleep(ttl + time.Duration(500+rng.IntN(1500))*time.Millisecond)
+		}
+		v := k % len(orchs)
+		orchs[v].kill(t)
+		kills = append(kills, time.Now())
+		orchs[v], clients[v] = startOrch()
+	}
+	t.Logf("%d kills, delays from seed %d", cycles, seed)
 
 	var takeovers []time.Duration
 	models := map[int64]string{}
-	for i, list := range ids {
-		for s, id := range list {
-			cl := clients[1+i%2] // a survivor
-			run := waitRun(t, cl, id)
-			if run.GetState() != orchestratorv1.RunState_RUN_STATE_SUCCEEDED {
-				t.Errorf("run %s: %s: %s", id, run.GetState(), run.GetError())
-				continue
-			}
-			counts := map[orchestratorv1.RunEventKind]int{}
-			for _, ev := range runEvents(t, t.Context(), cl, id) {
-				counts[ev.GetKind()]++
-				if i == 0 && ev.GetKind() == orchestratorv1.RunEventKind_RUN_EVENT_KIND_RUN_RESUMED {
-					takeovers = append(takeovers, ev.GetTime().AsTime().Sub(killed))
+	taken := 0
+	for i, r := range runs {
+		cl := clients[i%len(clients)]
+		run := waitRun(t, cl, r.id)
+		if run.GetState() != orchestratorv1.RunState_RUN_STATE_SUCCEEDED {
+			t.Errorf("run %s: %s: %s", r.id, run.GetState(), run.GetError())
+			continue
+		}
+		succeeded := 0
+		for _, ev := range runEvents(t, t.Context(), cl, r.id) {
+			switch {
+			case ev.GetKind() == orchestratorv1.RunEventKind_RUN_EVENT_KIND_RUN_SUCCEEDED:
+				succeeded++
+			case ev.GetKind() == orchestratorv1.RunEventKind_RUN_EVENT_KIND_RUN_RESUMED && strings.HasPrefix(ev.GetMessage(), "taken over"):
+				taken++
+				at := ev.GetTime().AsTime()
+				// The kill this takeover answers is the last one before it.
+				for j := len(kills) - 1; j >= 0; j-- {
+					if kills[j].Before(at) {
+						takeovers = append(takeovers, at.Sub(kills[j]))
+						break
+					}
 				}
 			}
-			if counts[orchestratorv1.RunEventKind_RUN_EVENT_KIND_RUN_SUCCEEDED] != 1 {
-				t.Errorf("run %s succeeded %d times", id, counts[orchestratorv1.RunEventKind_RUN_EVENT_KIND_RUN_SUCCEEDED])
-			}
-			seed := int64(s + 1)
-			if m, ok := models[seed]; ok && m != run.GetModelDigest() {
-				t.Errorf("run %s (seed %d): model %s, its twins have %s", id, seed, run.GetModelDigest(), m)
-			}
-			models[seed] = run.GetModelDigest()
 		}
+		if succeeded != 1 {
+			t.Errorf("run %s succeeded %d times", r.id, succeeded)
+		}
+		if m, ok := models[r.seed]; ok && m != run.GetModelDigest() {
+			t.Errorf("run %s (seed %d): model %s, the other runs of its spec have %s", r.id, r.seed, run.GetModelDigest(), m)
+		}
+		models[r.seed] = run.GetModelDigest()
 	}
-	if len(takeovers) == 0 {
-		t.Fatal("no run of the killed orchestrator was taken over")
+	if taken == 0 {
+		t.Fatal("no run was taken over")
 	}
 	slices.Sort(takeovers)
-	t.Logf("owner TTL %v; %d runs taken over; takeover (kill to resume event) min %v, p50 %v, max %v",
-		ttl, len(takeovers), takeovers[0].Round(time.Millisecond), takeovers[len(takeovers)/2].Round(time.Millisecond), takeovers[len(takeovers)-1].Round(time.Millisecond))
+	p := func(q float64) time.Duration { return takeovers[int(q*float64(len(takeovers)-1))].Round(time.Millisecond) }
+	t.Logf("owner TTL %v; %d runs, %d kills, %d takeovers; kill to resume: min %v, p50 %v, p99 %v, max %v",
+		ttl, len(runs), cycles, taken, p(0), p(0.5), p(0.99), p(1))
 }
