@@ -127,3 +127,61 @@ func TestHATakeover(t *testing.T) {
 	t.Logf("owner TTL %v; %d runs, %d kills, %d takeovers; kill to resume: min %v, p50 %v, p99 %v, max %v",
 		ttl, len(runs), cycles, taken, p(0), p(0.5), p(0.99), p(1))
 }
+
+// TestHAEtcdRestart kills the etcd member under two orchestrators in the
+// middle of their runs and starts it again on its data: the runs pause
+// while etcd is away (store calls wait for it) and then finish, each
+// exactly once, without a takeover, since the outage is shorter than the
+// owner TTL.
+func TestHAEtcdRestart(t *testing.T) {
+	if testing.Short() {
+		t.Skip("kills the etcd under two orchestrators")
+	}
+	etcd := etcdtest.Start(t)
+	shared := []string{
+		"--store", "etcd+unix://" + strings.TrimPrefix(etcd.Endpoint, "unix://") + "?prefix=/outage",
+		"--blobs", "file://" + t.TempDir(), "--owner-ttl", "15s",
+	}
+	c := startCluster(t, map[string][]string{"orchestrator": shared})
+	p := startProc(t, "orchestrator", anyPort, c.args("orchestrator", shared)...)
+	conn, err := serverkit.Dial(p.addr, clusterDialOpts()...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = conn.Close() })
+	clients := []orchestratorv1.OrchestratorServiceClient{c.client, orchestratorv1.NewOrchestratorServiceClient(conn)}
+	digest := upload(t, c.client, "synth.csv", synthCSV(1500, 1))
+	var ids []string
+	for i := range 6 {
+		ids = append(ids, startRun(t, clients[i%2], severalTrials(digest, int64(i%3+1))))
+	}
+	waitEvent(t, clients[0], ids[0], func(ev *orchestratorv1.RunEvent) bool {
+		return ev.GetKind() == orchestratorv1.RunEventKind_RUN_EVENT_KIND_STEP_FINISHED
+	})
+	down := time.Now()
+	etcd.Restart(t)
+	t.Logf("etcd was away for %v", time.Since(down).Round(time.Millisecond))
+	for i, id := range ids {
+		cl := clients[i%2]
+		run := waitRun(t, cl, id)
+		if run.GetState() != orchestratorv1.RunState_RUN_STATE_SUCCEEDED {
+			t.Errorf("run %s: %s: %s", id, run.GetState(), run.GetError())
+			continue
+		}
+		if len(run.GetTrials()) != 6 || run.GetModelDigest() == "" || run.GetTestMetrics() == nil {
+			t.Errorf("run %s: %d trials, model %q; want 6 trials and a scored model", id, len(run.GetTrials()), run.GetModelDigest())
+		}
+		counts := map[orchestratorv1.RunEventKind]int{}
+		for _, ev := range runEvents(t, t.Context(), cl, id) {
+			counts[ev.GetKind()]++
+		}
+		if counts[orchestratorv1.RunEventKind_RUN_EVENT_KIND_RUN_SUCCEEDED] != 1 || counts[orchestratorv1.RunEventKind_RUN_EVENT_KIND_RUN_RESUMED] != 0 {
+			t.Errorf("run %s events by kind %v: want one success and no takeover", id, counts)
+		}
+	}
+	for _, pr := range []*proc{c.procs["orchestrator"], p} {
+		if !pr.running() {
+			t.Errorf("an orchestrator exited during the outage:\n%s", pr.log)
+		}
+	}
+}

@@ -31,6 +31,7 @@ type Server struct {
 	Endpoint string
 	cmd      *exec.Cmd
 	dir      string
+	bin      string
 }
 
 // readyWithin bounds how long Start waits for the member to answer; it
@@ -49,7 +50,7 @@ func Start(t testing.TB) *Server {
 		t.Skip("etcd is not installed: run scripts/install-etcd.sh (Debian's etcd-server) or set ALUR_ETCD")
 	}
 	dir := t.TempDir()
-	s := &Server{dir: dir, Endpoint: "unix://" + filepath.Join(dir, "c:1")}
+	s := &Server{dir: dir, bin: bin, Endpoint: "unix://" + filepath.Join(dir, "c:1")}
 	s.start(t, bin)
 	t.Cleanup(s.Kill)
 	return s
@@ -105,6 +106,17 @@ func (s *Server) Client(t testing.TB) *clientv3.Client {
 	}
 	t.Cleanup(func() { _ = cli.Close() })
 	return cli
+}
+
+// Restart starts a killed member again on its data directory and waits
+// until it answers, as after a crash.
+func (s *Server) Restart(t testing.TB) {
+	t.Helper()
+	s.Kill()
+	for _, sock := range []string{"c:1", "p:1"} {
+		_ = os.Remove(filepath.Join(s.dir, sock))
+	}
+	s.start(t, s.bin)
 }
 
 // Kill stops the member at once (SIGKILL) and waits for it.
