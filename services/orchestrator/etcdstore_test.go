@@ -112,3 +112,51 @@ func TestTakeoverOfOrphanedRuns(t *testing.T) {
 		}
 	}
 }
+
+// TestCancelThroughAnotherOrchestrator cancels a run from an orchestrator
+// that does not execute it: the request reaches the owner through etcd.
+func TestCancelThroughAnotherOrchestrator(t *testing.T) {
+	etcd := etcdtest.Start(t)
+	cfg := startStages(t)
+	cfg.Store = "etcd+unix://" + strings.TrimPrefix(etcd.Endpoint, "unix://") + "?prefix=/cancel"
+	cfg.Blobs = "file://" + t.TempDir()
+	_, owner, stopOwner := newTestOrchestrator(t, cfg)
+	defer stopOwner()
+	_, other, stopOther := newTestOrchestrator(t, cfg)
+	defer stopOther()
+	spec := irisSpec(&orchestratorv1.Candidate{Algorithm: "random_forest", Grid: map[string]*orchestratorv1.ParamValues{"n_estimators": {Values: []float64{2000, 2001, 2002}}}})
+	ctx := context.Background()
+	start, err := owner.StartRun(ctx, &orchestratorv1.StartRunRequest{Spec: spec})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := start.GetRun().GetId()
+	waitForKind(t, other, id, orchestratorv1.RunEventKind_RUN_EVENT_KIND_STEP_FINISHED)
+	resp, err := other.CancelRun(ctx, &orchestratorv1.CancelRunRequest{RunId: id})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.GetRun().GetState() != orchestratorv1.RunState_RUN_STATE_CANCELLED {
+		t.Fatalf("after cancel through the other orchestrator: %v", resp.GetRun().GetState())
+	}
+}
+
+// waitForKind follows a run's events until one of kind arrives.
+func waitForKind(t *testing.T, client orchestratorv1.OrchestratorServiceClient, id string, kind orchestratorv1.RunEventKind) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	stream, err := client.WatchRun(ctx, &orchestratorv1.WatchRunRequest{RunId: id})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		m, err := stream.Recv()
+		if err != nil {
+			t.Fatalf("run %s: no %v event: %v", id, kind, err)
+		}
+		if m.GetEvent().GetKind() == kind {
+			return
+		}
+	}
+}

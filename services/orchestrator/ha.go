@@ -70,6 +70,7 @@ func (t *takeover) start(eng *engine.Engine) {
 	go func() {
 		defer close(t.done)
 		watch := t.st.Client().Watch(ctx, t.st.OwnerKeys(), clientv3.WithPrefix(), clientv3.WithFilterPut())
+		cancels := t.st.Client().Watch(ctx, t.st.CancelKeys(), clientv3.WithPrefix(), clientv3.WithFilterDelete())
 		tick := time.NewTicker(t.ttl / 2)
 		defer tick.Stop()
 		for {
@@ -83,6 +84,16 @@ func (t *takeover) start(eng *engine.Engine) {
 			case _, ok := <-watch:
 				if !ok {
 					watch = t.st.Client().Watch(ctx, t.st.OwnerKeys(), clientv3.WithPrefix(), clientv3.WithFilterPut())
+				}
+			case resp, ok := <-cancels:
+				if !ok {
+					cancels = t.st.Client().Watch(ctx, t.st.CancelKeys(), clientv3.WithPrefix(), clientv3.WithFilterDelete())
+					continue
+				}
+				for _, ev := range resp.Events {
+					if id, ok := t.st.RunOfCancelKey(string(ev.Kv.Key)); ok {
+						t.cancelRun(ctx, eng, id)
+					}
 				}
 			}
 		}
@@ -107,8 +118,24 @@ func (t *takeover) scan(eng *engine.Engine) {
 		}
 		if ok {
 			eng.ResumeRun(run, fmt.Sprintf("taken over by orchestrator %s: resuming from the last finished step", t.id))
+			if asked, err := t.st.CancelRequested(run.GetId()); err == nil && asked {
+				t.cancelRun(context.Background(), eng, run.GetId())
+			}
 		}
 	}
+}
+
+// cancelRun cancels a run live here that a client asked another
+// orchestrator to cancel; without waiting, so the loop goes on.
+func (t *takeover) cancelRun(ctx context.Context, eng *engine.Engine, id string) {
+	if _, live := eng.Live(id); !live {
+		return
+	}
+	go func() {
+		if _, _, err := eng.Cancel(ctx, id); err != nil {
+			t.logger.Warn("cancel run", "run", id, "err", err)
+		}
+	}()
 }
 
 // stop ends the scans; release then ends the lease, so the runs this

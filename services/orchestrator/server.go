@@ -351,6 +351,10 @@ func (s *Server) CancelRun(ctx context.Context, req *orchestratorv1.CancelRunReq
 	switch {
 	case err != nil:
 		return nil, serverkit.FromContext(err)
+	case !ok && s.ha != nil:
+		// Another orchestrator executes the run: ask it through etcd and
+		// wait a little, as a local cancel does, for the run to end.
+		return s.cancelRemote(ctx, run.GetId())
 	case !ok:
 		// The run ended between the read and the cancel.
 		if run, err = s.getRun(run.GetId()); err != nil {
@@ -366,6 +370,35 @@ func (s *Server) CancelRun(ctx context.Context, req *orchestratorv1.CancelRunReq
 		return nil, err
 	}
 	return &orchestratorv1.CancelRunResponse{Run: run}, nil
+}
+
+// cancelRemote asks the owner of a run executing on another orchestrator
+// to cancel it, and returns the run once it ended, or after 5 seconds as
+// it then is.
+func (s *Server) cancelRemote(ctx context.Context, id string) (*orchestratorv1.CancelRunResponse, error) {
+	wctx, stop := context.WithTimeout(ctx, 5*time.Second)
+	defer stop()
+	wake := s.ha.watchEvents(wctx, id)
+	if err := s.ha.st.RequestCancel(id); err != nil {
+		return nil, toStatus(err)
+	}
+	for {
+		run, err := s.getRun(id)
+		if err != nil {
+			return nil, err
+		}
+		if terminal(run.GetState()) {
+			return &orchestratorv1.CancelRunResponse{Run: run}, nil
+		}
+		select {
+		case <-wake:
+		case <-wctx.Done():
+			if ctx.Err() != nil {
+				return nil, serverkit.FromContext(ctx.Err())
+			}
+			return &orchestratorv1.CancelRunResponse{Run: run}, nil
+		}
+	}
 }
 
 // ListArtifacts lists a run's artifacts, or all of them.

@@ -163,6 +163,40 @@ func (s *Store) Owner(id string) (string, error) {
 	return string(resp.Kvs[0].Value), nil
 }
 
+// RequestCancel records that a client asked to cancel run id, for its
+// owner to act on (it watches CancelKeys), now or when it takes the run
+// over.
+func (s *Store) RequestCancel(id string) error {
+	if err := store.CheckID("run id", id); err != nil {
+		return err
+	}
+	ctx, cancel := s.ctx()
+	defer cancel()
+	if _, err := s.cli.Put(ctx, s.key("cancel", hx(id)), "1"); err != nil {
+		return fmt.Errorf("request cancel of run %q: %w", id, err)
+	}
+	return nil
+}
+
+// CancelRequested reports whether RequestCancel was called for run id.
+func (s *Store) CancelRequested(id string) (bool, error) {
+	resp, err := s.get(s.key("cancel", hx(id)), 0, clientv3.WithCountOnly())
+	if err != nil {
+		return false, err
+	}
+	return resp.Count > 0, nil
+}
+
+// CancelKeys is the key prefix of cancel requests; RunOfCancelKey names
+// the run of one.
+func (s *Store) CancelKeys() string { return s.key("cancel") + "/" }
+
+// RunOfCancelKey returns the run id a cancel request key names.
+func (s *Store) RunOfCancelKey(key string) (string, bool) {
+	b, err := hex.DecodeString(strings.TrimPrefix(key, s.CancelKeys()))
+	return string(b), err == nil && strings.HasPrefix(key, s.CancelKeys())
+}
+
 // RunKeys is the key prefix of one run's events, to watch it from any
 // orchestrator: a watch sees each event the owner appends.
 func (s *Store) RunKeys(id string) string { return s.key("event", hx(id)) + "/" }
