@@ -67,6 +67,11 @@ etcd-test: ## The etcd store against a real etcd server (installs Debian's etcd-
 	@bash scripts/install-etcd.sh
 	go test -count=1 -timeout 10m ./services/orchestrator/store/... ./services/orchestrator/blob/...
 
+.PHONY: ha-throughput
+ha-throughput: ## Time 50 small runs on one orchestrator (bbolt, etcd) and on three sharing etcd.
+	@bash scripts/install-etcd.sh
+	ALUR_HA_THROUGHPUT=1 go test -count=1 -v -run TestHAThroughput ./e2e/...
+
 .PHONY: manifests
 manifests: ## Check the Dockerfiles (rules, static go build) and the Kubernetes manifests (kustomize, API schemas, policy).
 	cd deploy && go test -count=1 ./...

@@ -1,7 +1,10 @@
 package e2e
 
 import (
+	"fmt"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -184,4 +187,53 @@ func TestHAEtcdRestart(t *testing.T) {
 			t.Errorf("an orchestrator exited during the outage:\n%s", pr.log)
 		}
 	}
+}
+
+// TestHAThroughput times 50 concurrent small runs (iris, one candidate, a
+// seed each) on one orchestrator on bbolt, one on etcd, and three on etcd
+// sharing the same stages. It only reports; set ALUR_HA_THROUGHPUT=1 to
+// run it (make ha-throughput).
+func TestHAThroughput(t *testing.T) {
+	if os.Getenv("ALUR_HA_THROUGHPUT") == "" {
+		t.Skip("set ALUR_HA_THROUGHPUT=1 to time 50 runs on 1 and 3 orchestrators")
+	}
+	const runs = 50
+	etcd := etcdtest.Start(t)
+	c := startCluster(t, nil)
+	orchestrators := func(n int, prefix string) []orchestratorv1.OrchestratorServiceClient {
+		var out []orchestratorv1.OrchestratorServiceClient
+		for range n {
+			args := c.args("orchestrator", []string{
+				"--store", "etcd+unix://" + strings.TrimPrefix(etcd.Endpoint, "unix://") + "?prefix=" + prefix,
+				"--blobs", "file://" + filepath.Join(c.dataDir, prefix), "--max-queued-runs", "100"})
+			p := startProc(t, "orchestrator", anyPort, args...)
+			conn, err := serverkit.Dial(p.addr, clusterDialOpts()...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = conn.Close() })
+			out = append(out, orchestratorv1.NewOrchestratorServiceClient(conn))
+		}
+		return out
+	}
+	measure := func(name string, clients []orchestratorv1.OrchestratorServiceClient) {
+		begin := time.Now()
+		ids := make([]string, runs)
+		for i := range runs {
+			ids[i] = startRun(t, clients[i%len(clients)], &orchestratorv1.PipelineSpec{
+				Name: fmt.Sprintf("throughput-%d", i), Source: irisSource(), Label: "species", Seed: int64(i + 1),
+				Candidates: []*orchestratorv1.Candidate{{Algorithm: "logistic_regression"}},
+			})
+		}
+		for i, id := range ids {
+			if run := waitRun(t, clients[i%len(clients)], id); run.GetState() != orchestratorv1.RunState_RUN_STATE_SUCCEEDED {
+				t.Fatalf("%s: run %s %s: %s", name, id, run.GetState(), run.GetError())
+			}
+		}
+		d := time.Since(begin)
+		t.Logf("%-26s %d runs in %v: %.1f runs/s", name, runs, d.Round(time.Millisecond), runs/d.Seconds())
+	}
+	measure("1 orchestrator, bbolt", []orchestratorv1.OrchestratorServiceClient{c.client})
+	measure("1 orchestrator, etcd", orchestrators(1, "/tp1"))
+	measure("3 orchestrators, etcd", orchestrators(3, "/tp3"))
 }
