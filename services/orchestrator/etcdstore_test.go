@@ -2,6 +2,7 @@ package orchestrator
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -11,6 +12,7 @@ import (
 
 	orchestratorv1 "github.com/alur-ml/alur/proto/alur/orchestrator/v1"
 	"github.com/alur-ml/alur/services/orchestrator/blob"
+	"github.com/alur-ml/alur/services/orchestrator/store"
 	"github.com/alur-ml/alur/services/orchestrator/store/etcdstore"
 	"github.com/alur-ml/alur/services/orchestrator/store/etcdstore/etcdtest"
 )
@@ -158,5 +160,46 @@ func waitForKind(t *testing.T, client orchestratorv1.OrchestratorServiceClient, 
 		if m.GetEvent().GetKind() == kind {
 			return
 		}
+	}
+}
+
+// TestLostLeaseIsReported ends an orchestrator's lease behind its back (as
+// etcd does when it cannot reach it for the TTL): Lost is closed, and its
+// writes to its runs are refused. A clean Close, by contrast, is not a
+// loss.
+func TestLostLeaseIsReported(t *testing.T) {
+	etcd := etcdtest.Start(t)
+	cfg := startStages(t)
+	cfg.Store = "etcd+unix://" + strings.TrimPrefix(etcd.Endpoint, "unix://") + "?prefix=/lost"
+	cfg.Blobs = "file://" + t.TempDir()
+	srv, _, stop := newTestOrchestrator(t, cfg)
+	defer stop()
+	if srv.Lost() == nil {
+		t.Fatal("Lost is nil on an etcd store")
+	}
+	select {
+	case <-srv.Lost():
+		t.Fatal("Lost closed while the lease lives")
+	default:
+	}
+	run := &orchestratorv1.Run{Id: "mine", State: orchestratorv1.RunState_RUN_STATE_RUNNING, CreateTime: timestamppb.Now()}
+	if err := srv.store.PutRun(run); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := etcd.Client(t).Revoke(context.Background(), srv.ha.sess.Lease()); err != nil {
+		t.Fatal(err)
+	}
+	<-srv.Lost()
+	if err := srv.store.PutRun(run); !errors.Is(err, store.ErrNotOwner) {
+		t.Fatalf("write after the lease ended: %v, want ErrNotOwner", err)
+	}
+
+	other, _, stopOther := newTestOrchestrator(t, cfg)
+	lost := other.Lost()
+	stopOther()
+	select {
+	case <-lost:
+		t.Fatal("a clean Close reported a lost lease")
+	default:
 	}
 }
