@@ -84,6 +84,9 @@ type Store struct {
 	timeout time.Duration
 	where   string
 
+	// blobRetry is the blob retry window (SetBlobRetryWindow).
+	blobRetry time.Duration
+
 	// owner and lease fence run writes (see Fence); owner "" writes
 	// unfenced.
 	owner string
@@ -217,7 +220,7 @@ func New(cli *clientv3.Client, prefix string, blobs blob.Store) *Store {
 	if !strings.HasSuffix(prefix, "/") {
 		prefix += "/"
 	}
-	return &Store{cli: cli, prefix: prefix, blobs: blobs, timeout: DefaultTimeout,
+	return &Store{cli: cli, prefix: prefix, blobs: blobs, timeout: DefaultTimeout, blobRetry: DefaultBlobRetryWindow,
 		where: fmt.Sprintf("etcd%v%s", cli.Endpoints(), prefix)}
 }
 
@@ -1052,6 +1055,38 @@ func (s *Store) DeleteModelVersion(name string, version int64) (*orchestratorv1.
 
 // ---- artifacts ----
 
+// DefaultBlobRetryWindow is how long a failed blob operation is retried:
+// a blob store that is briefly away (a volume remounting, an object store
+// restarting) pauses the runs rather than failing them.
+const DefaultBlobRetryWindow = 2 * time.Minute
+
+// SetBlobRetryWindow changes how long failed blob operations are retried
+// (0: not at all). Call before use.
+func (s *Store) SetBlobRetryWindow(d time.Duration) { s.blobRetry = d }
+
+// permanent marks an error that retrying cannot cure.
+type permanent struct{ err error }
+
+func (p permanent) Error() string { return p.err.Error() }
+
+// retryBlob runs op until it succeeds, fails for good (content missing or
+// too large, damaged, or a permanent error), or the retry window passes,
+// backing off from 50 ms to 2 s. An op that is not replayable runs once.
+func (s *Store) retryBlob(replayable bool, op func() error) error {
+	deadline := time.Now().Add(s.blobRetry)
+	wait := 50 * time.Millisecond
+	for {
+		err := op()
+		var p permanent
+		if err == nil || !replayable || errors.Is(err, blob.ErrNotFound) || errors.Is(err, blob.ErrTooLarge) ||
+			errors.As(err, &p) || !time.Now().Add(wait).Before(deadline) {
+			return err
+		}
+		time.Sleep(wait)
+		wait = min(2*wait, 2*time.Second)
+	}
+}
+
 // nextArtifactTime is strictly increasing within this process.
 func (s *Store) nextArtifactTime() time.Time {
 	s.mu.Lock()
@@ -1081,21 +1116,25 @@ func (s *Store) PutArtifact(meta *orchestratorv1.Artifact, content []byte) (*orc
 	if int64(len(content)) > store.MaxArtifactSize {
 		return nil, fmt.Errorf("artifact of %d bytes exceeds %d bytes: %w", len(content), store.MaxArtifactSize, store.ErrTooLarge)
 	}
-	return s.put(meta, bytes.NewReader(content))
+	return s.put(meta, func() io.Reader { return bytes.NewReader(content) }, true)
 }
 
 // PutArtifactParts stores the concatenated parts as one blob.
 func (s *Store) PutArtifactParts(meta *orchestratorv1.Artifact, parts [][]byte) (*orchestratorv1.Artifact, error) {
 	var total int64
-	rs := make([]io.Reader, len(parts))
-	for i, p := range parts {
+	for _, p := range parts {
 		total += int64(len(p))
-		rs[i] = bytes.NewReader(p)
 	}
 	if total > store.MaxArtifactSize {
 		return nil, fmt.Errorf("artifact of %d bytes exceeds %d bytes: %w", total, store.MaxArtifactSize, store.ErrTooLarge)
 	}
-	return s.put(meta, io.MultiReader(rs...))
+	return s.put(meta, func() io.Reader {
+		rs := make([]io.Reader, len(parts))
+		for i, p := range parts {
+			rs[i] = bytes.NewReader(p)
+		}
+		return io.MultiReader(rs...)
+	}, true)
 }
 
 // PutArtifactStream stores what r yields until EOF.
@@ -1103,20 +1142,27 @@ func (s *Store) PutArtifactStream(meta *orchestratorv1.Artifact, r io.Reader) (*
 	if r == nil {
 		return nil, errors.New("put artifact: nil reader")
 	}
-	return s.put(meta, r)
+	return s.put(meta, func() io.Reader { return r }, false)
 }
 
 // put writes the content to the blob store first, then the metadata and
 // indexes in one transaction: metadata never names missing content.
-// Content whose metadata never commits is an orphan blob for a collector.
-func (s *Store) put(meta *orchestratorv1.Artifact, r io.Reader) (*orchestratorv1.Artifact, error) {
+// Content whose metadata never commits is an orphan blob. content returns
+// the content, afresh for each attempt when replayable (a failed blob
+// write is then retried, see SetBlobRetryWindow).
+func (s *Store) put(meta *orchestratorv1.Artifact, content func() io.Reader, replayable bool) (*orchestratorv1.Artifact, error) {
 	m, err := store.PrepareArtifactMeta(meta)
 	if err != nil {
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	digest, size, err := s.blobs.Write(ctx, r, store.MaxArtifactSize)
+	var digest string
+	var size int64
+	err = s.retryBlob(replayable, func() (err error) {
+		digest, size, err = s.blobs.Write(ctx, content(), store.MaxArtifactSize)
+		return err
+	})
 	if errors.Is(err, blob.ErrTooLarge) {
 		return nil, fmt.Errorf("put artifact: content exceeds %d bytes: %w", store.MaxArtifactSize, store.ErrTooLarge)
 	}
@@ -1202,7 +1248,11 @@ func (s *Store) StreamArtifact(digest string, fn func(chunk []byte) error) error
 	}
 	ctx, cancel := s.ctx()
 	defer cancel()
-	rc, err := s.blobs.Open(ctx, digest)
+	var rc io.ReadCloser
+	err = s.retryBlob(true, func() (err error) {
+		rc, err = s.blobs.Open(ctx, digest)
+		return err
+	})
 	if errors.Is(err, blob.ErrNotFound) {
 		return fmt.Errorf("artifact %s: content is missing: %w", digest, store.ErrCorrupt)
 	}
@@ -1242,12 +1292,24 @@ func (s *Store) StreamArtifact(digest string, fn func(chunk []byte) error) error
 }
 
 // ReadArtifact returns the whole content, verified before it is returned.
+// A read that fails midway is retried whole, like a failed blob open.
 func (s *Store) ReadArtifact(digest string) ([]byte, error) {
 	var out []byte
-	err := s.StreamArtifact(digest, func(c []byte) error {
-		out = append(out, c...)
-		return nil
+	err := s.retryBlob(true, func() error {
+		out = out[:0]
+		err := s.StreamArtifact(digest, func(c []byte) error {
+			out = append(out, c...)
+			return nil
+		})
+		if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrCorrupt) {
+			return permanent{err}
+		}
+		return err
 	})
+	var p permanent
+	if errors.As(err, &p) {
+		err = p.err
+	}
 	if err != nil {
 		return nil, err
 	}

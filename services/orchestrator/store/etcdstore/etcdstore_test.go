@@ -1,14 +1,19 @@
 package etcdstore_test
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"google.golang.org/protobuf/proto"
@@ -194,4 +199,89 @@ func claimed(st *etcdstore.Store, id string, want bool) error {
 		return fmt.Errorf("Claim(%s) = %v, want %v", id, ok, want)
 	}
 	return nil
+}
+
+// flaky is a blob store that fails its next calls, as a blob volume or an
+// object store that is briefly away does.
+type flaky struct {
+	blob.Store
+	failures atomic.Int32
+}
+
+var errAway = errors.New("blob store unreachable")
+
+func (f *flaky) fail() error {
+	if f.failures.Add(-1) >= 0 {
+		return errAway
+	}
+	return nil
+}
+
+func (f *flaky) Write(ctx context.Context, r io.Reader, limit int64) (string, int64, error) {
+	if err := f.fail(); err != nil {
+		return "", 0, err
+	}
+	return f.Store.Write(ctx, r, limit)
+}
+
+func (f *flaky) Open(ctx context.Context, digest string) (io.ReadCloser, error) {
+	if err := f.fail(); err != nil {
+		return nil, err
+	}
+	return f.Store.Open(ctx, digest)
+}
+
+// TestBlobOutageIsRetried has the blob store fail a few calls: replayable
+// writes and reads are retried until it answers; a streamed write, which
+// cannot be replayed, fails; with no retry window, so does everything.
+func TestBlobOutageIsRetried(t *testing.T) {
+	srv := etcdtest.Start(t)
+	dir, err := blob.NewDir(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &flaky{Store: dir}
+	st := etcdstore.New(srv.Client(t), "/flaky", f)
+	content := []byte("precious")
+	steps := []struct {
+		name     string
+		failures int32
+		window   time.Duration
+		do       func() error
+		wantErr  bool
+	}{
+		{"put through 3 failures", 3, time.Minute, func() error { _, err := st.PutArtifact(nil, content); return err }, false},
+		{"parts through 2 failures", 2, time.Minute, func() error {
+			_, err := st.PutArtifactParts(nil, [][]byte{[]byte("pre"), []byte("cious!")})
+			return err
+		}, false},
+		{"read through 3 failures", 3, time.Minute, func() error {
+			got, err := st.ReadArtifact(digestOf(content))
+			if err == nil && !bytes.Equal(got, content) {
+				err = fmt.Errorf("read %q", got)
+			}
+			return err
+		}, false},
+		{"stream read through 2 failures", 2, time.Minute, func() error {
+			return st.StreamArtifact(digestOf(content), func([]byte) error { return nil })
+		}, false},
+		{"a streamed write is not replayed", 1, time.Minute, func() error {
+			_, err := st.PutArtifactStream(nil, bytes.NewReader([]byte("upload")))
+			return err
+		}, true},
+		{"no window, no retry", 1, 0, func() error { _, err := st.PutArtifact(nil, []byte("other")); return err }, true},
+	}
+	for _, s := range steps {
+		f.failures.Store(s.failures)
+		st.SetBlobRetryWindow(s.window)
+		err := s.do()
+		if (err != nil) != s.wantErr || (err != nil && !errors.Is(err, errAway)) {
+			t.Fatalf("%s: error %v, want error %v", s.name, err, s.wantErr)
+		}
+	}
+}
+
+func digestOf(b []byte) string {
+	d := sha256.Sum256(b)
+	return hex.EncodeToString(d[:])
 }
