@@ -285,3 +285,60 @@ func digestOf(b []byte) string {
 	d := sha256.Sum256(b)
 	return hex.EncodeToString(d[:])
 }
+
+// TestClaimRace has four orchestrators race to claim the same orphaned
+// runs: each run is won exactly once.
+func TestClaimRace(t *testing.T) {
+	srv := etcdtest.Start(t)
+	bs, err := blob.NewDir(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	cli := srv.Client(t)
+	gone, err := cli.Grant(ctx, 60)
+	if err != nil {
+		t.Fatal(err)
+	}
+	departed := etcdstore.New(cli, "/claims", bs)
+	departed.Fence("departed", gone.ID)
+	const runs = 10
+	for i := range runs {
+		if err := departed.PutRun(&orchestratorv1.Run{Id: fmt.Sprint("r", i), State: orchestratorv1.RunState_RUN_STATE_RUNNING, CreateTime: timestamppb.Now()}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := cli.Revoke(ctx, gone.ID); err != nil {
+		t.Fatal(err)
+	}
+	var wins [runs]atomic.Int32
+	var wg sync.WaitGroup
+	for o := range 4 {
+		c := srv.Client(t)
+		lease, err := c.Grant(ctx, 60)
+		if err != nil {
+			t.Fatal(err)
+		}
+		st := etcdstore.New(c, "/claims", bs)
+		st.Fence(fmt.Sprint("o", o), lease.ID)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range runs {
+				_, ok, err := st.Claim(fmt.Sprint("r", i))
+				if err != nil {
+					t.Error(err)
+				}
+				if ok {
+					wins[i].Add(1)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	for i := range wins {
+		if n := wins[i].Load(); n != 1 {
+			t.Errorf("run r%d claimed %d times", i, n)
+		}
+	}
+}
