@@ -578,6 +578,30 @@ func (s *Store) Events(runID string, afterSeq int64) ([]*orchestratorv1.RunEvent
 	return out, nil
 }
 
+// artifactsExist checks that every digest names a stored artifact, else
+// the error matches store.ErrNotFound. It reads outside the transaction
+// that follows: artifacts are never removed from an etcd store, so one
+// seen stays, and a transaction holding a compare per digest would pass
+// etcd's limit on operations per transaction (--max-txn-ops, 128) for a
+// dataset of many batches.
+func (s *Store) artifactsExist(digests []string, what string) error {
+	seen := map[string]bool{}
+	for _, d := range digests {
+		if seen[d] {
+			continue
+		}
+		seen[d] = true
+		resp, err := s.get(s.key("art", d), 0, clientv3.WithCountOnly())
+		if err != nil {
+			return err
+		}
+		if resp.Count == 0 {
+			return fmt.Errorf("%s %s: %w", what, d, store.ErrNotFound)
+		}
+	}
+	return nil
+}
+
 // ---- step cache ----
 
 // CachePut records a step's outputs, each of which must be stored.
@@ -595,12 +619,10 @@ func (s *Store) CachePut(key string, outputs []string) error {
 	if err := store.CheckValueSize("cache entry", len(v)); err != nil {
 		return fmt.Errorf("cache put: %w", err)
 	}
+	if err := s.artifactsExist(outputs, "output"); err != nil {
+		return fmt.Errorf("cache put %s: %w", key, err)
+	}
 	err := s.txn(func(stm concurrency.STM) error {
-		for _, o := range outputs {
-			if stm.Rev(s.key("art", o)) == 0 {
-				return fmt.Errorf("output %s: %w", o, store.ErrNotFound)
-			}
-		}
 		stm.Put(s.key("cache", hx(key)), v)
 		return nil
 	})
@@ -687,6 +709,9 @@ func (s *Store) PutDatasetVersion(name string, v *orchestratorv1.DatasetVersion)
 	if err := store.CheckValueSize("dataset version", len(raw)); err != nil {
 		return fmt.Errorf("put dataset %q version %d: %w", name, v.GetVersion(), err)
 	}
+	if err := s.artifactsExist(digests, "artifact"); err != nil {
+		return fmt.Errorf("put dataset %q version %d: %w", name, v.GetVersion(), err)
+	}
 	latestKey := s.key("dslatest", hx(name))
 	err = s.txn(func(stm concurrency.STM) error {
 		latest, err := parseNum(stm.Get(latestKey))
@@ -695,11 +720,6 @@ func (s *Store) PutDatasetVersion(name string, v *orchestratorv1.DatasetVersion)
 		}
 		if v.GetVersion() != latest+1 {
 			return fmt.Errorf("version %d, but the latest is %d: %w", v.GetVersion(), latest, store.ErrVersionConflict)
-		}
-		for _, d := range digests {
-			if stm.Rev(s.key("art", d)) == 0 {
-				return fmt.Errorf("artifact %s: %w", d, store.ErrNotFound)
-			}
 		}
 		stm.Put(s.key("ds", hx(name), num(v.GetVersion())), string(raw))
 		stm.Put(latestKey, strconv.FormatInt(v.GetVersion(), 10))
@@ -863,15 +883,13 @@ func (s *Store) PutModelVersion(v *orchestratorv1.ModelVersion) (*orchestratorv1
 			return nil, fmt.Errorf("put model %q version: %w", name, err)
 		}
 	}
+	if err := s.artifactsExist(digests, "artifact"); err != nil {
+		return nil, fmt.Errorf("put model %q version: %w", name, err)
+	}
 	var out *orchestratorv1.ModelVersion
 	err := s.txn(func(stm concurrency.STM) error {
 		out = proto.CloneOf(v)
 		out.Aliases = nil
-		for _, d := range digests {
-			if stm.Rev(s.key("art", d)) == 0 {
-				return fmt.Errorf("artifact %s: %w", d, store.ErrNotFound)
-			}
-		}
 		head, err := s.headOf(stm, name)
 		if errors.Is(err, store.ErrNotFound) {
 			head, err = &orchestratorv1.RegisteredModel{Name: name, CreateTime: v.GetCreateTime()}, nil

@@ -43,6 +43,15 @@ type testCase struct {
 	run  func(t *testing.T, b store.Backend, h Harness)
 }
 
+// manyBatches gives v 150 batches, each its own stored artifact: more
+// than a store may check in one transaction of etcd's default size.
+func manyBatches(t *testing.T, b store.Backend, v *orchestratorv1.DatasetVersion) *orchestratorv1.DatasetVersion {
+	for i := range 150 {
+		v.BatchDigests = append(v.BatchDigests, put(t, b, "", fmt.Appendf(nil, "batch %d", i)).GetDigest())
+	}
+	return v
+}
+
 var t0 = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 
 func run(id string, at time.Duration, st orchestratorv1.RunState) *orchestratorv1.Run {
@@ -316,6 +325,7 @@ var cases = []testCase{
 			{"iris", dv(1, a2.GetDigest()), store.ErrVersionConflict},
 			{"iris", dv(2, a2.GetDigest()), nil},
 			{"adult", dv(1, a2.GetDigest()), nil},
+			{"many-batches", manyBatches(t, b, dv(1, a1.GetDigest())), nil},
 		} {
 			err := b.PutDatasetVersion(tc.name, tc.v)
 			if (tc.want == nil) != (err == nil) || (tc.want != nil && !errors.Is(err, tc.want)) {
@@ -335,7 +345,7 @@ var cases = []testCase{
 			t.Fatalf("GetDataset = %v", d)
 		}
 		all := must(b.ListDatasets())(t)
-		if len(all) != 2 || all[0].GetName() != "adult" || all[1].GetLatestVersion() != 2 || len(all[1].GetVersions()) != 1 {
+		if len(all) != 3 || all[0].GetName() != "adult" || all[1].GetLatestVersion() != 2 || len(all[1].GetVersions()) != 1 {
 			t.Fatalf("ListDatasets = %v", all)
 		}
 	}},
