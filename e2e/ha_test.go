@@ -126,7 +126,9 @@ func TestHATakeover(t *testing.T) {
 		t.Fatal("no run was taken over")
 	}
 	slices.Sort(takeovers)
-	p := func(q float64) time.Duration { return takeovers[int(q*float64(len(takeovers)-1))].Round(time.Millisecond) }
+	p := func(q float64) time.Duration {
+		return takeovers[int(q*float64(len(takeovers)-1))].Round(time.Millisecond)
+	}
 	t.Logf("owner TTL %v; %d runs, %d kills, %d takeovers; kill to resume: min %v, p50 %v, p99 %v, max %v",
 		ttl, len(runs), cycles, taken, p(0), p(0.5), p(0.99), p(1))
 }
