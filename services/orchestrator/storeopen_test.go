@@ -1,9 +1,11 @@
-package orchestrator
+package orchestrator_test
 
 import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/alur-ml/alur/services/orchestrator"
 )
 
 func TestOpenStoreSpecs(t *testing.T) {
@@ -22,7 +24,7 @@ func TestOpenStoreSpecs(t *testing.T) {
 		{"etcd:///alur", "file://" + dir, "", "want etcd://"},
 		{"postgres://x", "", "", "want bbolt:PATH or etcd://"},
 	} {
-		st, err := OpenStore(tc.spec, tc.blobs, tc.dataDir)
+		st, err := orchestrator.OpenStore(tc.spec, tc.blobs, tc.dataDir)
 		switch {
 		case tc.wantErr == "" && err != nil:
 			t.Errorf("OpenStore(%q, %q): %v", tc.spec, tc.blobs, err)

@@ -1,20 +1,33 @@
-package orchestrator
+package orchestrator_test
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
 
+	"google.golang.org/grpc"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	evalv1 "github.com/alur-ml/alur/proto/alur/eval/v1"
+	ingestv1 "github.com/alur-ml/alur/proto/alur/ingest/v1"
 	orchestratorv1 "github.com/alur-ml/alur/proto/alur/orchestrator/v1"
+	prepv1 "github.com/alur-ml/alur/proto/alur/prep/v1"
+	trainv1 "github.com/alur-ml/alur/proto/alur/train/v1"
+	"github.com/alur-ml/alur/serverkit"
+	"github.com/alur-ml/alur/services/eval"
+	"github.com/alur-ml/alur/services/ingest"
+	"github.com/alur-ml/alur/services/orchestrator"
 	"github.com/alur-ml/alur/services/orchestrator/blob"
 	"github.com/alur-ml/alur/services/orchestrator/store"
 	"github.com/alur-ml/alur/services/orchestrator/store/etcdstore"
 	"github.com/alur-ml/alur/services/orchestrator/store/etcdstore/etcdtest"
+	"github.com/alur-ml/alur/services/prep"
+	"github.com/alur-ml/alur/services/train"
 )
 
 // TestRunOnEtcdStore runs a whole pipeline with the state in a real etcd
@@ -22,21 +35,21 @@ import (
 // and its model from a second orchestrator on the same store.
 func TestRunOnEtcdStore(t *testing.T) {
 	etcd := etcdtest.Start(t)
-	cfg := startStages(t)
+	cfg := haStages(t)
 	cfg.Store = "etcd+unix://" + strings.TrimPrefix(etcd.Endpoint, "unix://") + "?prefix=/pipeline"
 	cfg.Blobs = "file://" + t.TempDir()
-	_, client, stop := newTestOrchestrator(t, cfg)
+	_, client, stop := haServe(t, cfg)
 	defer stop()
 	ctx := context.Background()
-	start, err := client.StartRun(ctx, &orchestratorv1.StartRunRequest{Spec: irisSpec(&orchestratorv1.Candidate{Algorithm: "logistic_regression"})})
+	start, err := client.StartRun(ctx, &orchestratorv1.StartRunRequest{Spec: haIris(&orchestratorv1.Candidate{Algorithm: "logistic_regression"})})
 	if err != nil {
 		t.Fatal(err)
 	}
-	run := await(t, client, start.GetRun().GetId())
+	run := haAwait(t, client, start.GetRun().GetId())
 	if run.GetState() != orchestratorv1.RunState_RUN_STATE_SUCCEEDED {
 		t.Fatalf("state %v: %s", run.GetState(), run.GetError())
 	}
-	_, other, stop2 := newTestOrchestrator(t, cfg)
+	_, other, stop2 := haServe(t, cfg)
 	defer stop2()
 	got, err := other.GetRun(ctx, &orchestratorv1.GetRunRequest{RunId: run.GetId()})
 	if err != nil {
@@ -60,7 +73,7 @@ func TestRunOnEtcdStore(t *testing.T) {
 // finish it; either answers a watch of a run the other executes.
 func TestTakeoverOfOrphanedRuns(t *testing.T) {
 	etcd := etcdtest.Start(t)
-	cfg := startStages(t)
+	cfg := haStages(t)
 	cfg.Store = "etcd+unix://" + strings.TrimPrefix(etcd.Endpoint, "unix://") + "?prefix=/takeover"
 	cfg.Blobs = "file://" + t.TempDir()
 	cfg.OwnerTTL = 2 * time.Second
@@ -83,7 +96,7 @@ func TestTakeoverOfOrphanedRuns(t *testing.T) {
 	for i := range 3 {
 		id := fmt.Sprintf("orphan-%d", i)
 		ids = append(ids, id)
-		run := &orchestratorv1.Run{Id: id, Spec: irisSpec(&orchestratorv1.Candidate{Algorithm: "logistic_regression"}),
+		run := &orchestratorv1.Run{Id: id, Spec: haIris(&orchestratorv1.Candidate{Algorithm: "logistic_regression"}),
 			State: orchestratorv1.RunState_RUN_STATE_RUNNING, CreateTime: timestamppb.Now()}
 		if err := gone.PutRun(run); err != nil {
 			t.Fatal(err)
@@ -93,18 +106,18 @@ func TestTakeoverOfOrphanedRuns(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	_, b, stopB := newTestOrchestrator(t, cfg)
+	_, b, stopB := haServe(t, cfg)
 	defer stopB()
-	_, c, stopC := newTestOrchestrator(t, cfg)
+	_, c, stopC := haServe(t, cfg)
 	defer stopC()
 	for i, id := range ids {
 		client := []orchestratorv1.OrchestratorServiceClient{b, c}[i%2]
-		run := await(t, client, id)
+		run := haAwait(t, client, id)
 		if run.GetState() != orchestratorv1.RunState_RUN_STATE_SUCCEEDED {
 			t.Fatalf("run %s: state %v: %s", id, run.GetState(), run.GetError())
 		}
 		counts := map[orchestratorv1.RunEventKind]int{}
-		for _, ev := range runEvents(t, client, id) {
+		for _, ev := range haEvents(t, client, id) {
 			counts[ev.GetKind()]++
 		}
 		if counts[orchestratorv1.RunEventKind_RUN_EVENT_KIND_RUN_RESUMED] != 1 ||
@@ -119,14 +132,14 @@ func TestTakeoverOfOrphanedRuns(t *testing.T) {
 // that does not execute it: the request reaches the owner through etcd.
 func TestCancelThroughAnotherOrchestrator(t *testing.T) {
 	etcd := etcdtest.Start(t)
-	cfg := startStages(t)
+	cfg := haStages(t)
 	cfg.Store = "etcd+unix://" + strings.TrimPrefix(etcd.Endpoint, "unix://") + "?prefix=/cancel"
 	cfg.Blobs = "file://" + t.TempDir()
-	_, owner, stopOwner := newTestOrchestrator(t, cfg)
+	_, owner, stopOwner := haServe(t, cfg)
 	defer stopOwner()
-	_, other, stopOther := newTestOrchestrator(t, cfg)
+	_, other, stopOther := haServe(t, cfg)
 	defer stopOther()
-	spec := irisSpec(&orchestratorv1.Candidate{Algorithm: "random_forest", Grid: map[string]*orchestratorv1.ParamValues{"n_estimators": {Values: []float64{2000, 2001, 2002}}}})
+	spec := haIris(&orchestratorv1.Candidate{Algorithm: "random_forest", Grid: map[string]*orchestratorv1.ParamValues{"n_estimators": {Values: []float64{2000, 2001, 2002}}}})
 	ctx := context.Background()
 	start, err := owner.StartRun(ctx, &orchestratorv1.StartRunRequest{Spec: spec})
 	if err != nil {
@@ -169,10 +182,10 @@ func waitForKind(t *testing.T, client orchestratorv1.OrchestratorServiceClient, 
 // loss.
 func TestLostLeaseIsReported(t *testing.T) {
 	etcd := etcdtest.Start(t)
-	cfg := startStages(t)
+	cfg := haStages(t)
 	cfg.Store = "etcd+unix://" + strings.TrimPrefix(etcd.Endpoint, "unix://") + "?prefix=/lost"
 	cfg.Blobs = "file://" + t.TempDir()
-	srv, _, stop := newTestOrchestrator(t, cfg)
+	srv, _, stop := haServe(t, cfg)
 	defer stop()
 	if srv.Lost() == nil {
 		t.Fatal("Lost is nil on an etcd store")
@@ -183,23 +196,116 @@ func TestLostLeaseIsReported(t *testing.T) {
 	default:
 	}
 	run := &orchestratorv1.Run{Id: "mine", State: orchestratorv1.RunState_RUN_STATE_RUNNING, CreateTime: timestamppb.Now()}
-	if err := srv.store.PutRun(run); err != nil {
+	if err := srv.Store().PutRun(run); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := etcd.Client(t).Revoke(context.Background(), srv.ha.sess.Lease()); err != nil {
+	// The orchestrator's lease is the only one in this etcd.
+	cli := etcd.Client(t)
+	leases, err := cli.Leases(context.Background())
+	if err != nil || len(leases.Leases) != 1 {
+		t.Fatalf("leases %v, %v; want the orchestrator's one", leases, err)
+	}
+	if _, err := cli.Revoke(context.Background(), leases.Leases[0].ID); err != nil {
 		t.Fatal(err)
 	}
 	<-srv.Lost()
-	if err := srv.store.PutRun(run); !errors.Is(err, store.ErrNotOwner) {
+	if err := srv.Store().PutRun(run); !errors.Is(err, store.ErrNotOwner) {
 		t.Fatalf("write after the lease ended: %v, want ErrNotOwner", err)
 	}
 
-	other, _, stopOther := newTestOrchestrator(t, cfg)
+	other, _, stopOther := haServe(t, cfg)
 	lost := other.Lost()
 	stopOther()
 	select {
 	case <-lost:
 		t.Fatal("a clean Close reported a lost lease")
 	default:
+	}
+}
+
+// The helpers below are this file's own (the package's other tests have
+// theirs): the four stages in process, an orchestrator over an in-process
+// connection, and a run followed to its end.
+
+// haStages serves the four stages on loopback ports in this process.
+func haStages(t *testing.T) orchestrator.Config {
+	t.Helper()
+	serve := func(register func(*grpc.Server)) string {
+		srv := serverkit.NewGRPCServer(slog.New(slog.DiscardHandler))
+		register(srv.GRPC)
+		lis, err := serverkit.Listen("127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { _ = srv.Serve(ctx, lis); close(done) }()
+		t.Cleanup(func() { cancel(); <-done })
+		return lis.Addr().String()
+	}
+	return orchestrator.Config{
+		IngestAddr: serve(func(g *grpc.Server) { ingestv1.RegisterIngestServiceServer(g, ingest.NewServer(ingest.Config{})) }),
+		PrepAddr:   serve(func(g *grpc.Server) { prepv1.RegisterPrepServiceServer(g, prep.NewServer(prep.Config{})) }),
+		TrainAddr:  serve(func(g *grpc.Server) { trainv1.RegisterTrainServiceServer(g, train.NewServer(train.Config{})) }),
+		EvalAddr:   serve(func(g *grpc.Server) { evalv1.RegisterEvalServiceServer(g, eval.NewServer(eval.Config{})) }),
+		Logger:     slog.New(slog.DiscardHandler),
+	}
+}
+
+// haServe serves an orchestrator over an in-process connection.
+func haServe(t *testing.T, cfg orchestrator.Config) (*orchestrator.Server, orchestratorv1.OrchestratorServiceClient, func()) {
+	t.Helper()
+	srv, err := orchestrator.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, stop := serverkit.NewInProcess(srv.Register)
+	return srv, orchestratorv1.NewOrchestratorServiceClient(conn), func() {
+		stop()
+		if err := srv.Close(); err != nil {
+			t.Errorf("close: %v", err)
+		}
+	}
+}
+
+func haIris(cands ...*orchestratorv1.Candidate) *orchestratorv1.PipelineSpec {
+	return &orchestratorv1.PipelineSpec{
+		Source:     &orchestratorv1.Source{Kind: &orchestratorv1.Source_Bundled{Bundled: "iris"}},
+		Label:      "species",
+		Candidates: cands,
+		Seed:       42,
+	}
+}
+
+// haAwait follows a run to its end and returns it.
+func haAwait(t *testing.T, client orchestratorv1.OrchestratorServiceClient, id string) *orchestratorv1.Run {
+	t.Helper()
+	haEvents(t, client, id)
+	resp, err := client.GetRun(context.Background(), &orchestratorv1.GetRunRequest{RunId: id})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.GetRun()
+}
+
+// haEvents watches a run to its end and returns its events.
+func haEvents(t *testing.T, client orchestratorv1.OrchestratorServiceClient, id string) []*orchestratorv1.RunEvent {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	stream, err := client.WatchRun(ctx, &orchestratorv1.WatchRunRequest{RunId: id})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []*orchestratorv1.RunEvent
+	for {
+		m, err := stream.Recv()
+		if errors.Is(err, io.EOF) {
+			return out
+		}
+		if err != nil {
+			t.Fatalf("watch %s: %v", id, err)
+		}
+		out = append(out, m.GetEvent())
 	}
 }
