@@ -100,20 +100,21 @@ func (t *takeover) start(eng *engine.Engine) {
 	}()
 }
 
-// scan claims every unfinished run without owner and resumes it.
+// scan claims every unfinished run without owner and resumes it, oldest
+// first.
 func (t *takeover) scan(eng *engine.Engine) {
-	runs, err := t.st.UnfinishedRuns()
+	ids, err := t.st.Orphans()
 	if err != nil {
 		t.logger.Warn("takeover scan", "err", err)
 		return
 	}
-	for _, r := range runs {
-		if _, live := eng.Live(r.GetId()); live {
+	for _, id := range ids {
+		if _, live := eng.Live(id); live {
 			continue
 		}
-		run, ok, err := t.st.Claim(r.GetId())
+		run, ok, err := t.st.Claim(id)
 		if err != nil {
-			t.logger.Warn("claim run", "run", r.GetId(), "err", err)
+			t.logger.Warn("claim run", "run", id, "err", err)
 			continue
 		}
 		if ok {

@@ -157,6 +157,55 @@ func (s *Store) Claim(id string) (run *orchestratorv1.Run, ok bool, err error) {
 	return run, true, nil
 }
 
+// Orphans returns the ids of the unfinished runs that nobody owns, oldest
+// first, reading keys only (no run records), so every orchestrator can
+// look often.
+func (s *Store) Orphans() ([]string, error) {
+	ubase, obase := s.key("unfinished")+"/", s.OwnerKeys()
+	owned, err := s.get(obase, 0, clientv3.WithPrefix(), clientv3.WithKeysOnly())
+	if err != nil {
+		return nil, fmt.Errorf("orphans: %w", err)
+	}
+	unf, err := s.get(ubase, owned.Header.Revision, clientv3.WithPrefix(), clientv3.WithKeysOnly())
+	if err != nil {
+		return nil, fmt.Errorf("orphans: %w", err)
+	}
+	has := map[string]bool{}
+	for _, kv := range owned.Kvs {
+		has[strings.TrimPrefix(string(kv.Key), obase)] = true
+	}
+	type orphan struct{ id, created string }
+	var out []orphan
+	for _, kv := range unf.Kvs {
+		h := strings.TrimPrefix(string(kv.Key), ubase)
+		if has[h] {
+			continue
+		}
+		id, err := hex.DecodeString(h)
+		if err != nil {
+			return nil, fmt.Errorf("orphans: key %q is malformed", kv.Key)
+		}
+		head, err := s.get(s.key("runhead", h), unf.Header.Revision)
+		if err != nil {
+			return nil, fmt.Errorf("orphans: %w", err)
+		}
+		created := ""
+		if len(head.Kvs) > 0 {
+			if _, tk, err := parseRunHead(string(head.Kvs[0].Value)); err == nil {
+				created = tk
+			}
+		}
+		out = append(out, orphan{string(id), created})
+	}
+	// The head holds the inverted create time: larger is older.
+	sort.SliceStable(out, func(i, j int) bool { return out[i].created > out[j].created })
+	ids := make([]string, len(out))
+	for i, o := range out {
+		ids[i] = o.id
+	}
+	return ids, nil
+}
+
 // Owner returns the orchestrator owning run id, "" when none does.
 func (s *Store) Owner(id string) (string, error) {
 	resp, err := s.get(s.key("owner", hx(id)), 0)

@@ -342,3 +342,52 @@ func TestClaimRace(t *testing.T) {
 		}
 	}
 }
+
+// TestOrphans lists the unfinished runs nobody owns, oldest first.
+func TestOrphans(t *testing.T) {
+	srv := etcdtest.Start(t)
+	bs, err := blob.NewDir(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	cli := srv.Client(t)
+	live, err := cli.Grant(ctx, 60)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gone, err := cli.Grant(ctx, 60)
+	if err != nil {
+		t.Fatal(err)
+	}
+	alive := etcdstore.New(cli, "/orphans", bs)
+	alive.Fence("alive", live.ID)
+	dead := etcdstore.New(cli, "/orphans", bs)
+	dead.Fence("dead", gone.ID)
+	t0 := time.Now()
+	for i, c := range []struct {
+		st    *etcdstore.Store
+		id    string
+		state orchestratorv1.RunState
+	}{
+		{dead, "newest", orchestratorv1.RunState_RUN_STATE_RUNNING},
+		{dead, "finished", orchestratorv1.RunState_RUN_STATE_SUCCEEDED},
+		{alive, "owned", orchestratorv1.RunState_RUN_STATE_RUNNING},
+		{dead, "oldest", orchestratorv1.RunState_RUN_STATE_PENDING},
+	} {
+		run := &orchestratorv1.Run{Id: c.id, State: c.state, CreateTime: timestamppb.New(t0.Add(-time.Duration(i) * time.Minute))}
+		if err := c.st.PutRun(run); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := cli.Revoke(ctx, gone.ID); err != nil {
+		t.Fatal(err)
+	}
+	got, err := alive.Orphans()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(got) != "[oldest newest]" {
+		t.Fatalf("Orphans = %v, want [oldest newest]", got)
+	}
+}
