@@ -63,9 +63,11 @@ reliability: ## Reliability tests on the real binaries: 20 kill -9 cycles, stage
 	go test -count=1 -timeout 15m -v -run '$(RELIABILITY_TESTS)' ./e2e/...
 
 .PHONY: etcd-test
-etcd-test: ## The etcd store against a real etcd server (installs Debian's etcd-server if needed): conformance with bbolt, races between replicas.
+etcd-test: ## The etcd store against a real etcd server (installs Debian's etcd-server if needed): conformance with bbolt, races, fencing, takeover, store copy.
 	@bash scripts/install-etcd.sh
 	go test -count=1 -timeout 10m ./services/orchestrator/store/... ./services/orchestrator/blob/...
+	go test -count=1 -timeout 10m -run 'Etcd|Takeover|CancelThrough|LostLease|OpenStore' ./services/orchestrator/
+	go test -count=1 -timeout 10m -run 'TestStoreCopy' ./cmd/alur/
 
 .PHONY: ha-throughput
 ha-throughput: ## Time 50 small runs on one orchestrator (bbolt, etcd) and on three sharing etcd.
