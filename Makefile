@@ -11,9 +11,10 @@ PKGS := $(foreach m,$(MODULES),$(m)/...)
 FUZZTIME ?= 3s
 FUZZ_TOTAL ?= 120
 # RELIABILITY_TESTS are the long end-to-end cases (kill -9 cycles, stage
-# outage, cancel, 50-run load, limits, hostile inputs): make reliability runs
+# outage, cancel, 50-run load, limits, hostile inputs, three orchestrators
+# on etcd with one killed, etcd restarted under two): make reliability runs
 # them, make unit and make e2e skip them.
-RELIABILITY_TESTS := ^(TestCrashResume|TestStageOutage|TestCancel|TestLoad|TestLimits|TestHostile)$$
+RELIABILITY_TESTS := ^(TestCrashResume|TestStageOutage|TestCancel|TestLoad|TestLimits|TestHostile|TestHATakeover|TestHAEtcdRestart)$$
 # CHECK_SKIP are the packages make check leaves out: processes, benchmarks,
 # container and manifest checks.
 CHECK_SKIP := /e2e$$|/bench/|/deploy
@@ -57,8 +58,21 @@ e2e: ## End-to-end test: the five real binaries as processes on loopback (withou
 	go test -count=1 -skip '$(RELIABILITY_TESTS)' ./e2e/...
 
 .PHONY: reliability
-reliability: ## Reliability tests on the real binaries: 20 kill -9 cycles, stage outage, cancel, 50-run load, limits, 100+ hostile requests.
+reliability: ## Reliability tests on the real binaries: 20 kill -9 cycles, stage outage, cancel, 50-run load, limits, 100+ hostile requests, an orchestrator killed among three on etcd, the etcd member restarted under two.
+	@bash scripts/install-etcd.sh
 	go test -count=1 -timeout 15m -v -run '$(RELIABILITY_TESTS)' ./e2e/...
+
+.PHONY: etcd-test
+etcd-test: ## The etcd store against a real etcd server (installs Debian's etcd-server if needed): conformance with bbolt, races, fencing, takeover, store copy.
+	@bash scripts/install-etcd.sh
+	go test -count=1 -timeout 10m ./services/orchestrator/store/... ./services/orchestrator/blob/...
+	go test -count=1 -timeout 10m -run 'Etcd|Takeover|CancelThrough|LostLease|OpenStore' ./services/orchestrator/
+	go test -count=1 -timeout 10m -run 'TestStoreCopy' ./cmd/alur/
+
+.PHONY: ha-throughput
+ha-throughput: ## Time 50 small runs on one orchestrator (bbolt, etcd) and on three sharing etcd.
+	@bash scripts/install-etcd.sh
+	ALUR_HA_THROUGHPUT=1 go test -count=1 -v -run TestHAThroughput ./e2e/...
 
 .PHONY: manifests
 manifests: ## Check the Dockerfiles (rules, static go build) and the Kubernetes manifests (kustomize, API schemas, policy).
@@ -69,7 +83,7 @@ fuzz: ## Run every fuzz test briefly (FUZZTIME each, default 3s; FUZZ_TOTAL seco
 	@bash scripts/fuzz.sh $(FUZZTIME) $(FUZZ_TOTAL)
 
 .PHONY: test
-test: lint check-generated contracts unit reliability fuzz grpcurl-test python-example browser onnx-check ## Everything CI runs: lint, contracts, generated code, all tests (e2e, reliability and manifests included), fuzzing, grpcurl, Python, browser, ONNX round trip.
+test: lint check-generated contracts etcd-test unit reliability fuzz grpcurl-test python-example browser onnx-check ## Everything CI runs: lint, contracts, generated code, all tests (e2e, reliability and manifests included), fuzzing, grpcurl, Python, browser, ONNX round trip.
 
 .PHONY: build
 build: ## Build the seven binaries into ./bin.

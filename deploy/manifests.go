@@ -35,10 +35,11 @@ func (o Object) ID() string {
 // Go API type. A kind outside this table is an error, so adding one to the
 // manifests means adding its schema here too.
 var newTyped = map[string]func() any{
-	"apps/v1/Deployment":  func() any { return new(appsv1.Deployment) },
-	"apps/v1/StatefulSet": func() any { return new(appsv1.StatefulSet) },
-	"v1/Service":          func() any { return new(corev1.Service) },
-	"v1/Namespace":        func() any { return new(corev1.Namespace) },
+	"apps/v1/Deployment":       func() any { return new(appsv1.Deployment) },
+	"apps/v1/StatefulSet":      func() any { return new(appsv1.StatefulSet) },
+	"v1/Service":               func() any { return new(corev1.Service) },
+	"v1/Namespace":             func() any { return new(corev1.Namespace) },
+	"v1/PersistentVolumeClaim": func() any { return new(corev1.PersistentVolumeClaim) },
 }
 
 // Render builds the kustomization in dir with kustomize's Go API (the

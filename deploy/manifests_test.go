@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io/fs"
 	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -11,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 )
 
@@ -35,7 +37,20 @@ type deployable struct {
 	orchestratorFlags map[string]string
 	// storage is the orchestrator's volume size.
 	storage string
+	// orchestratorReplicas is how many orchestrators run; 0 means 1 (one
+	// bbolt file, one writer).
+	orchestratorReplicas int32
+	// thirdParty are workloads not built from this repository (etcd):
+	// they pass the shared policy (Check), not alur's own expectations.
+	thirdParty []string
+	// ha wants the orchestrators on the render's etcd and a shared blob
+	// volume (checkHA).
+	ha bool
 }
+
+// haSuite is what the highly available overlay renders.
+var haSuite = append(slices.Clone(fullSuite),
+	"StatefulSet/alur/etcd", "Service/alur/etcd-headless", "PersistentVolumeClaim/alur/orchestrator-blobs")
 
 // deployables lists them all; a new overlay must be added here to be
 // accepted.
@@ -44,6 +59,9 @@ var deployables = []deployable{
 	{dir: "k8s/overlays/dev", objects: fullSuite, trainReplicas: 1, storage: "1Gi"},
 	{dir: "k8s/overlays/scale", objects: fullSuite, trainReplicas: 4, storage: "10Gi",
 		orchestratorFlags: map[string]string{"max-parallel-trials": "4"}},
+	{dir: "k8s/overlays/ha", objects: haSuite, trainReplicas: 2, storage: "10Gi",
+		orchestratorReplicas: 3, thirdParty: []string{"etcd"}, ha: true,
+		orchestratorFlags: map[string]string{"blobs": "file:///blobs", "owner-ttl": "10s"}},
 	{dir: "k8s/stage-only/train", objects: []string{"Namespace/alur", "Deployment/alur/train", "Service/alur/train"}, trainReplicas: 1},
 }
 
@@ -118,7 +136,7 @@ func TestManifests(t *testing.T) {
 			for _, e := range Check(objs) {
 				t.Error(e)
 			}
-			checkAlur(t, objs)
+			checkAlur(t, objs, tc.thirdParty)
 			for _, o := range objs {
 				w, ok := AsWorkload(o)
 				if !ok {
@@ -130,10 +148,15 @@ func TestManifests(t *testing.T) {
 						t.Errorf("train replicas = %d; want %d", *w.Replicas, tc.trainReplicas)
 					}
 				case "orchestrator":
-					if *w.Replicas != 1 {
-						t.Errorf("orchestrator replicas = %d; want 1 (one bbolt file, one writer)", *w.Replicas)
+					if want := max(tc.orchestratorReplicas, 1); *w.Replicas != want {
+						t.Errorf("orchestrator replicas = %d; want %d (one bbolt file, one writer; several only on etcd)", *w.Replicas, want)
 					}
 					vals := containerFlags(t, o, w.Template.Spec.Containers[0])
+					if tc.ha {
+						checkHA(t, objs, w, vals)
+					} else if vals["store"] != "" {
+						t.Errorf("orchestrator --store %q; want the bbolt default in --data-dir", vals["store"])
+					}
 					for k, v := range tc.orchestratorFlags {
 						if vals[k] != v {
 							t.Errorf("orchestrator --%s = %q; want %q", k, vals[k], v)
@@ -153,7 +176,7 @@ func TestManifests(t *testing.T) {
 }
 
 // checkAlur applies the alur-specific expectations to one render.
-func checkAlur(t *testing.T, objs []Object) {
+func checkAlur(t *testing.T, objs []Object, thirdParty []string) {
 	t.Helper()
 	services := map[string]*corev1.Service{}
 	for _, o := range objs {
@@ -174,7 +197,7 @@ func checkAlur(t *testing.T, objs []Object) {
 	}
 	for _, o := range objs {
 		w, ok := AsWorkload(o)
-		if !ok {
+		if !ok || slices.Contains(thirdParty, o.Name) {
 			continue
 		}
 		if len(w.Template.Spec.Containers) != 1 {
@@ -270,6 +293,70 @@ func checkOrchestrator(t *testing.T, o Object, w Workload, vals map[string]strin
 	}
 	if !mounted {
 		t.Errorf("orchestrator --data-dir %q is not a writable mount of a volumeClaimTemplate", vals["data-dir"])
+	}
+}
+
+// checkHA wants the orchestrators' --store to list every member of the
+// render's etcd StatefulSet by its stable name under the governing
+// headless Service, on a client port that Service exposes, and --blobs to
+// be a writable mount of a ReadWriteMany claim of the render, so every
+// orchestrator reads what any other wrote.
+func checkHA(t *testing.T, objs []Object, w Workload, vals map[string]string) {
+	t.Helper()
+	var etcd *appsv1.StatefulSet
+	claims := map[string]*corev1.PersistentVolumeClaim{}
+	services := map[string]*corev1.Service{}
+	for _, o := range objs {
+		switch v := o.Value.(type) {
+		case *appsv1.StatefulSet:
+			if o.Name == "etcd" {
+				etcd = v
+			}
+		case *corev1.PersistentVolumeClaim:
+			claims[o.Name] = v
+		case *corev1.Service:
+			services[o.Name] = v
+		}
+	}
+	if etcd == nil {
+		t.Fatal("no StatefulSet etcd in the render")
+	}
+	ns := w.Object.Namespace
+	u, err := url.Parse(vals["store"])
+	if err != nil || u.Scheme != "etcd" || u.Path == "" {
+		t.Fatalf("orchestrator --store %q; want etcd://members/prefix", vals["store"])
+	}
+	hs := services[etcd.Spec.ServiceName]
+	var want []string
+	for i := range *etcd.Spec.Replicas {
+		want = append(want, fmt.Sprintf("etcd-%d.%s.%s.svc.cluster.local:2379", i, etcd.Spec.ServiceName, ns))
+	}
+	if got := strings.Split(u.Host, ","); !slices.Equal(got, want) {
+		t.Errorf("orchestrator --store members %v; want every etcd member %v", got, want)
+	}
+	if hs == nil || !slices.ContainsFunc(hs.Spec.Ports, func(p corev1.ServicePort) bool { return p.Port == 2379 }) {
+		t.Errorf("Service %s must expose the etcd client port 2379", etcd.Spec.ServiceName)
+	}
+	if hs != nil && !hs.Spec.PublishNotReadyAddresses {
+		t.Errorf("Service %s must publish not-ready addresses: etcd members find each other before they are ready", etcd.Spec.ServiceName)
+	}
+	dir := strings.TrimPrefix(vals["blobs"], "file://")
+	mounted := false
+	for _, m := range w.Template.Spec.Containers[0].VolumeMounts {
+		if m.MountPath != dir || m.ReadOnly {
+			continue
+		}
+		for _, v := range w.Template.Spec.Volumes {
+			if v.Name != m.Name || v.PersistentVolumeClaim == nil {
+				continue
+			}
+			if c := claims[v.PersistentVolumeClaim.ClaimName]; c != nil && slices.Contains(c.Spec.AccessModes, corev1.ReadWriteMany) {
+				mounted = true
+			}
+		}
+	}
+	if !mounted {
+		t.Errorf("orchestrator --blobs %q is not a writable mount of a ReadWriteMany claim shared by the replicas", vals["blobs"])
 	}
 }
 

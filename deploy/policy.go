@@ -69,7 +69,28 @@ func Check(objs []Object) []error {
 			checkGoverningService(o, v, objs, add)
 		}
 	}
+	for _, w := range workloads {
+		checkClaimRefs(w, objs, add)
+	}
 	return errs
+}
+
+// checkClaimRefs wants every persistentVolumeClaim volume of a pod to name
+// a claim of the same render and namespace: a missing one leaves the pod
+// Pending.
+func checkClaimRefs(w Workload, objs []Object, add addFunc) {
+	for _, v := range w.Template.Spec.Volumes {
+		if v.PersistentVolumeClaim == nil {
+			continue
+		}
+		found := slices.ContainsFunc(objs, func(o Object) bool {
+			_, ok := o.Value.(*corev1.PersistentVolumeClaim)
+			return ok && o.Name == v.PersistentVolumeClaim.ClaimName && o.Namespace == w.Object.Namespace
+		})
+		if !found {
+			add(w.Object, "spec.template.spec.volumes", "%s: no PersistentVolumeClaim %q in the same namespace", v.Name, v.PersistentVolumeClaim.ClaimName)
+		}
+	}
 }
 
 type addFunc func(o Object, field, format string, args ...any)
@@ -89,6 +110,14 @@ func checkMeta(o Object, add addFunc) {
 		nameErrs = validation.IsDNS1035Label(o.Name)
 	case *appsv1.Deployment:
 		meta = &v.ObjectMeta
+	case *corev1.PersistentVolumeClaim:
+		meta = &v.ObjectMeta
+		if len(v.Spec.AccessModes) == 0 {
+			add(o, "spec.accessModes", "unset")
+		}
+		if q, ok := v.Spec.Resources.Requests[corev1.ResourceStorage]; !ok || q.Sign() <= 0 {
+			add(o, "spec.resources.requests.storage", "unset or not positive")
+		}
 	case *appsv1.StatefulSet:
 		meta = &v.ObjectMeta
 		// Pod names are NAME-ORDINAL and become DNS labels and label values.

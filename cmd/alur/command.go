@@ -40,6 +40,7 @@ func commands() []*command {
 		{name: "datasets", summary: "list, show, append to and compare versioned datasets", run: runDatasets},
 		{name: "models", summary: "register run models, list and show them, move aliases such as production", run: runModels},
 		{name: "retrain", summary: "run a dataset run's spec again on the dataset's latest version", run: runRetrain},
+		{name: "store", summary: "copy an orchestrator store (bbolt file, etcd) into another, checked by digests", run: runStore},
 	}
 }
 

@@ -34,7 +34,7 @@ func TestDatasetStoreGrowsLinearly(t *testing.T) {
 		if v.GetRows() != int64((b+1)*rows) {
 			t.Fatalf("append %d: %d rows", b+1, v.GetRows())
 		}
-		u, err := srv.Store().Usage()
+		u, err := boltOf(t, srv).Usage()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -71,7 +71,7 @@ func TestDatasetStoreGrowsLinearly(t *testing.T) {
 			t.Fatalf("version %d reads %d rows, want %d", v, tb.NumRows(), int(v)*rows)
 		}
 	}
-	if problems, err := srv.Store().Check(); err != nil || len(problems) != 0 {
+	if problems, err := boltOf(t, srv).Check(); err != nil || len(problems) != 0 {
 		t.Fatalf("check: %q, %v", problems, err)
 	}
 }

@@ -192,7 +192,7 @@ func TestResumeAfterRestart(t *testing.T) {
 			t.Errorf("step %s recorded %d times", name, n)
 		}
 	}
-	problems, err := srv2.Store().Check()
+	problems, err := boltOf(t, srv2).Check()
 	if err != nil || len(problems) != 0 {
 		t.Errorf("store check: %v %v", problems, err)
 	}

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"time"
 
@@ -26,12 +25,26 @@ import (
 	"github.com/alur-ml/alur/services/orchestrator/search"
 	"github.com/alur-ml/alur/services/orchestrator/stageclient"
 	"github.com/alur-ml/alur/services/orchestrator/store"
+	"github.com/alur-ml/alur/services/orchestrator/store/etcdstore"
 )
 
 // Config configures an orchestrator.
 type Config struct {
-	// DataDir holds the bbolt file, alur.db. Created if missing.
+	// DataDir holds the bbolt file, alur.db, when Store is empty. Created
+	// if missing.
 	DataDir string
+	// Store selects where runs, events, the step cache and the registries
+	// live: "" (the bbolt file in DataDir), "bbolt:PATH", or
+	// "etcd://host:port[,host:port]/prefix" (shared by several
+	// orchestrators; Blobs is then required). See OpenStore.
+	Store string
+	// Blobs is where an etcd store keeps artifact content: file:///dir
+	// (a local or shared volume).
+	Blobs string
+	// OwnerTTL is, on an etcd store, the lease of this orchestrator's
+	// runs: how long after it stops answering another orchestrator takes
+	// them over. 0 means DefaultOwnerTTL.
+	OwnerTTL time.Duration
 	// IngestAddr, PrepAddr, TrainAddr and EvalAddr are the stage services:
 	// each a host:port, a gRPC target such as dns:///train:7003, or a
 	// comma-separated list of replicas.
@@ -97,10 +110,13 @@ type Server struct {
 
 	cfg      Config
 	logger   *slog.Logger
-	store    *store.Store
+	store    store.Backend
 	stages   *stageclient.Clients
 	engine   *engine.Engine
 	datasets *datasets.Versions
+	// ha shares runs with the other orchestrators on an etcd store; nil
+	// on bbolt.
+	ha *takeover
 }
 
 // New opens the store, connects to the stages and resumes every run that
@@ -110,13 +126,7 @@ func New(cfg Config) (*Server, error) {
 	if err := serverkit.RegisterMetrics(obs.Collectors()...); err != nil {
 		return nil, fmt.Errorf("orchestrator: metrics: %w", err)
 	}
-	if cfg.DataDir == "" {
-		return nil, errors.New("orchestrator: DataDir is required")
-	}
-	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
-		return nil, fmt.Errorf("orchestrator: data dir: %w", err)
-	}
-	st, err := store.Open(filepath.Join(cfg.DataDir, DBFile))
+	st, err := OpenStore(cfg.Store, cfg.Blobs, cfg.DataDir)
 	if err != nil {
 		return nil, fmt.Errorf("orchestrator: %w", err)
 	}
@@ -136,6 +146,16 @@ func New(cfg Config) (*Server, error) {
 			return dashboard.RenderReport(ctx, s.DashboardSource(), runID)
 		},
 	}, st, sg)
+	if es, ok := st.(*etcdstore.Store); ok {
+		// Several orchestrators share the store: each resumes only the
+		// runs it claims.
+		if s.ha, err = newTakeover(es, cfg.OwnerTTL, cfg.Logger); err != nil {
+			s.Close()
+			return nil, fmt.Errorf("orchestrator: %w", err)
+		}
+		s.ha.start(s.engine)
+		return s, nil
+	}
 	if err := s.engine.Resume(); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("orchestrator: %w", err)
@@ -146,19 +166,39 @@ func New(cfg Config) (*Server, error) {
 // Register adds the service to a gRPC server.
 func (s *Server) Register(g *grpc.Server) { orchestratorv1.RegisterOrchestratorServiceServer(g, s) }
 
-// StorePath is the bbolt file's path.
+// StorePath names where the state lives: the bbolt file's path, or the
+// etcd URL.
 func (s *Server) StorePath() string { return s.store.Path() }
 
-// Store is the server's artifact store, for maintenance the binary runs
-// beside the service (the chunk garbage collector).
-func (s *Server) Store() *store.Store { return s.store }
+// Store is the server's state, for maintenance the binary runs beside
+// the service (the chunk garbage collector, when the backend has one).
+func (s *Server) Store() store.Backend { return s.store }
 
 // Close stops every run (they stay resumable), waits for them, and closes
 // the store and the stage connections.
 func (s *Server) Close() error {
+	if s.ha != nil {
+		s.ha.stop()
+	}
 	s.engine.Close()
 	s.stages.Close()
+	if s.ha != nil {
+		if err := s.ha.release(); err != nil {
+			s.logger.Warn("release owner lease", "err", err)
+		}
+	}
 	return s.store.Close()
+}
+
+// Lost is closed when this orchestrator's run ownership lease ended while
+// it ran (etcd unreachable for the lease TTL): the other orchestrators have
+// taken its runs over and its writes are refused, so the process should
+// exit and start afresh. It is nil (never closed) on a bbolt store.
+func (s *Server) Lost() <-chan struct{} {
+	if s.ha == nil {
+		return nil
+	}
+	return s.ha.lost
 }
 
 // StartRun validates the spec and queues the run.
@@ -249,6 +289,12 @@ func (s *Server) WatchRun(req *orchestratorv1.WatchRunRequest, stream orchestrat
 		return err
 	}
 	var seq int64
+	// On a shared store the run may execute on another orchestrator:
+	// its events arrive through an etcd watch rather than the engine.
+	var remote <-chan struct{}
+	if s.ha != nil {
+		remote = s.ha.watchEvents(stream.Context(), req.GetRunId())
+	}
 	for {
 		wake := s.engine.WaitFor(req.GetRunId())
 		evs, err := s.store.Events(req.GetRunId(), seq)
@@ -282,6 +328,7 @@ func (s *Server) WatchRun(req *orchestratorv1.WatchRunRequest, stream orchestrat
 		}
 		select {
 		case <-wake:
+		case <-remote:
 		case <-stream.Context().Done():
 			return serverkit.FromContext(stream.Context().Err())
 		case <-s.engine.Done():
@@ -312,6 +359,10 @@ func (s *Server) CancelRun(ctx context.Context, req *orchestratorv1.CancelRunReq
 	switch {
 	case err != nil:
 		return nil, serverkit.FromContext(err)
+	case !ok && s.ha != nil:
+		// Another orchestrator executes the run: ask it through etcd and
+		// wait a little, as a local cancel does, for the run to end.
+		return s.cancelRemote(ctx, run.GetId())
 	case !ok:
 		// The run ended between the read and the cancel.
 		if run, err = s.getRun(run.GetId()); err != nil {
@@ -327,6 +378,35 @@ func (s *Server) CancelRun(ctx context.Context, req *orchestratorv1.CancelRunReq
 		return nil, err
 	}
 	return &orchestratorv1.CancelRunResponse{Run: run}, nil
+}
+
+// cancelRemote asks the owner of a run executing on another orchestrator
+// to cancel it, and returns the run once it ended, or after 5 seconds as
+// it then is.
+func (s *Server) cancelRemote(ctx context.Context, id string) (*orchestratorv1.CancelRunResponse, error) {
+	wctx, stop := context.WithTimeout(ctx, 5*time.Second)
+	defer stop()
+	wake := s.ha.watchEvents(wctx, id)
+	if err := s.ha.st.RequestCancel(id); err != nil {
+		return nil, toStatus(err)
+	}
+	for {
+		run, err := s.getRun(id)
+		if err != nil {
+			return nil, err
+		}
+		if terminal(run.GetState()) {
+			return &orchestratorv1.CancelRunResponse{Run: run}, nil
+		}
+		select {
+		case <-wake:
+		case <-wctx.Done():
+			if ctx.Err() != nil {
+				return nil, serverkit.FromContext(ctx.Err())
+			}
+			return &orchestratorv1.CancelRunResponse{Run: run}, nil
+		}
+	}
 }
 
 // ListArtifacts lists a run's artifacts, or all of them.

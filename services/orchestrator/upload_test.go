@@ -11,6 +11,7 @@ import (
 
 	orchestratorv1 "github.com/alur-ml/alur/proto/alur/orchestrator/v1"
 	"github.com/alur-ml/alur/services/orchestrator"
+	"github.com/alur-ml/alur/services/orchestrator/store"
 )
 
 // TestRefusedAndAbortedUploadsLeaveNoChunks: an upload over
@@ -46,7 +47,7 @@ func TestRefusedAndAbortedUploadsLeaveNoChunks(t *testing.T) {
 		// wait for its write to end (pins released), bounded.
 		deadline := time.Now().Add(30 * time.Second)
 		for {
-			u, err := srv.Store().Usage()
+			u, err := boltOf(t, srv).Usage()
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -58,7 +59,7 @@ func TestRefusedAndAbortedUploadsLeaveNoChunks(t *testing.T) {
 			}
 			time.Sleep(20 * time.Millisecond)
 		}
-		if problems, err := srv.Store().Check(); err != nil || len(problems) != 0 {
+		if problems, err := boltOf(t, srv).Check(); err != nil || len(problems) != 0 {
 			t.Fatalf("%s: check = %q, %v", what, problems, err)
 		}
 	}
@@ -79,7 +80,7 @@ func TestRefusedAndAbortedUploadsLeaveNoChunks(t *testing.T) {
 	// Wait until the server has committed its first group of chunks, so
 	// the abort has something to clean up.
 	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(10 * time.Millisecond) {
-		u, err := srv.Store().Usage()
+		u, err := boltOf(t, srv).Usage()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -97,4 +98,15 @@ func TestRefusedAndAbortedUploadsLeaveNoChunks(t *testing.T) {
 		t.Fatalf("aborted upload: %v, want Canceled", err)
 	}
 	noOrphans("aborted upload")
+}
+
+// boltOf returns the server's bbolt store, for the checks only it has
+// (chunk usage, index consistency).
+func boltOf(t *testing.T, srv *orchestrator.Server) *store.Store {
+	t.Helper()
+	st, ok := srv.Store().(*store.Store)
+	if !ok {
+		t.Fatalf("store is %T, want the bbolt *store.Store", srv.Store())
+	}
+	return st
 }

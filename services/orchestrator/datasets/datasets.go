@@ -32,13 +32,13 @@ const maxCategoriesListed = 50
 
 // Versions records and reads dataset versions in the store.
 type Versions struct {
-	store  *store.Store
+	store  store.Backend
 	logger *slog.Logger
 	locks  locks // serialises appends per dataset
 }
 
 // New returns the dataset versions kept in st.
-func New(st *store.Store, logger *slog.Logger) *Versions {
+func New(st store.Backend, logger *slog.Logger) *Versions {
 	return &Versions{store: st, logger: logger}
 }
 

@@ -50,7 +50,7 @@ type Config struct {
 type Engine struct {
 	cfg    Config
 	logger *slog.Logger
-	store  *store.Store
+	store  store.Backend
 	stages *stageclient.Clients
 
 	ctx    context.Context // ends when the engine closes
@@ -66,7 +66,7 @@ type Engine struct {
 
 // New returns an engine that keeps runs in st and calls the stages
 // through stages. Call Resume to pick up unfinished runs.
-func New(cfg Config, st *store.Store, stages *stageclient.Clients) *Engine {
+func New(cfg Config, st store.Backend, stages *stageclient.Clients) *Engine {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
@@ -86,15 +86,25 @@ func (e *Engine) Resume() error {
 		return err
 	}
 	for _, run := range unfinished {
-		e.logger.Info("resuming run", "run", run.GetId())
-		e.event(run.GetId(), &orchestratorv1.RunEvent{Time: timestamppb.Now(), RunState: run.GetState(), Kind: kindRunResumed,
-			Message: "orchestrator restarted: resuming from the last finished step"})
-		e.mu.Lock()
-		e.queued++
-		e.mu.Unlock()
-		e.launch(run)
+		e.ResumeRun(run, "orchestrator restarted: resuming from the last finished step")
 	}
 	return nil
+}
+
+// ResumeRun launches one unfinished run from its last finished step,
+// saying why in its event log: after a restart, or when this orchestrator
+// took the run over from one that stopped. A run already live here is
+// left alone.
+func (e *Engine) ResumeRun(run *orchestratorv1.Run, why string) {
+	if _, live := e.Live(run.GetId()); live {
+		return
+	}
+	e.logger.Info("resuming run", "run", run.GetId(), "why", why)
+	e.event(run.GetId(), &orchestratorv1.RunEvent{Time: timestamppb.Now(), RunState: run.GetState(), Kind: kindRunResumed, Message: why})
+	e.mu.Lock()
+	e.queued++
+	e.mu.Unlock()
+	e.launch(run)
 }
 
 // Close stops every run (they stay resumable) and waits for them.

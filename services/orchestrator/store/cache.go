@@ -99,3 +99,21 @@ func (s *Store) CacheGet(key string) (outputs []string, ok bool, err error) {
 	}
 	return outputs, ok, nil
 }
+
+// CacheEntries calls fn with every step cache entry, in key order, as
+// recorded (outputs that no longer exist included). It is for copying a
+// store (package storecopy).
+func (s *Store) CacheEntries(fn func(key string, outputs []string) error) error {
+	return s.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketCache).ForEach(func(k, v []byte) error {
+			if len(v) < 1 || v[0] != cacheValueVersion || (len(v)-1)%digestSize != 0 {
+				return fmt.Errorf("cache entry %s of %d bytes is malformed", k, len(v))
+			}
+			outs := make([]string, 0, (len(v)-1)/digestSize)
+			for i := 1; i < len(v); i += digestSize {
+				outs = append(outs, formatDigest(v[i:i+digestSize]))
+			}
+			return fn(string(k), outs)
+		})
+	})
+}

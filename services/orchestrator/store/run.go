@@ -251,6 +251,12 @@ func (s *Store) UnfinishedRuns() ([]*orchestratorv1.Run, error) {
 	if err != nil {
 		return nil, fmt.Errorf("unfinished runs: %w", err)
 	}
+	sortRunsOldestFirst(out)
+	return out, nil
+}
+
+// sortRunsOldestFirst orders runs by create time, ties by id.
+func sortRunsOldestFirst(out []*orchestratorv1.Run) {
 	sort.SliceStable(out, func(i, j int) bool {
 		ti, tj := out[i].GetCreateTime().AsTime(), out[j].GetCreateTime().AsTime()
 		if !ti.Equal(tj) {
@@ -258,7 +264,6 @@ func (s *Store) UnfinishedRuns() ([]*orchestratorv1.Run, error) {
 		}
 		return out[i].GetId() < out[j].GetId()
 	})
-	return out, nil
 }
 
 // AppendEvent appends an event to a stored run's log and returns it with

@@ -112,6 +112,10 @@ var ErrBadPageToken = errors.New("invalid page token")
 // ErrLocked reports that another process holds the store file open.
 var ErrLocked = errors.New("store file is locked by another process")
 
+// ErrNotOwner reports a write to a run another orchestrator owns (a shared
+// store fences each run to its owner), or whose ownership this one lost.
+var ErrNotOwner = errors.New("run is owned by another orchestrator")
+
 // ErrTooLarge reports a value beyond the store's limits (MaxArtifactSize,
 // or a metadata, event or cache entry over ChunkSize).
 var ErrTooLarge = errors.New("too large")

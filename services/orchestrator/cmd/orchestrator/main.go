@@ -1,6 +1,7 @@
 // Command orchestrator serves alur.orchestrator.v1.OrchestratorService: it
 // runs pipelines against the stage services and keeps runs and artifacts in
-// a bbolt file under --data-dir. It also serves the web dashboard on --http
+// a bbolt file under --data-dir, or in etcd and a blob store (--store,
+// --blobs). It also serves the web dashboard on --http
 // (empty disables it).
 package main
 
@@ -20,6 +21,7 @@ import (
 	"github.com/alur-ml/alur/services/orchestrator"
 	"github.com/alur-ml/alur/services/orchestrator/dashboard"
 	"github.com/alur-ml/alur/services/orchestrator/obs"
+	"github.com/alur-ml/alur/services/orchestrator/store"
 )
 
 func main() {
@@ -28,6 +30,9 @@ func main() {
 	dashInsecure := flag.Bool("dashboard-insecure", false, "allow the dashboard on a non-loopback address without TLS (plain HTTP shows every run and data value to the network)")
 	cfg := orchestrator.Config{}
 	flag.StringVar(&cfg.DataDir, "data-dir", ".alur", "directory of the bbolt file "+orchestrator.DBFile)
+	flag.StringVar(&cfg.Store, "store", "", "where runs, events, the step cache and the registries live: empty (the bbolt file in --data-dir), bbolt:PATH, or etcd://host:port[,host:port]/prefix, shared by several orchestrators (needs --blobs)")
+	flag.DurationVar(&cfg.OwnerTTL, "owner-ttl", orchestrator.DefaultOwnerTTL, "with an etcd store: how long after this orchestrator stops answering another takes its runs over (whole seconds)")
+	flag.StringVar(&cfg.Blobs, "blobs", "", "where an etcd store keeps artifact content: file:///dir (a local or shared volume)")
 	flag.StringVar(&cfg.IngestAddr, "ingest", "localhost:7001", "address of the ingest service")
 	flag.StringVar(&cfg.PrepAddr, "prep", "localhost:7002", "address of the prep service")
 	flag.StringVar(&cfg.TrainAddr, "train", "localhost:7003", "address of the train service: host:port, dns:///name:port, or a comma-separated list of replicas (round robin)")
@@ -63,19 +68,28 @@ func main() {
 		os.Exit(1)
 	}
 	logger.Info("store", "path", srv.StorePath())
+	go func() {
+		if lost := srv.Lost(); lost != nil {
+			<-lost
+			logger.Error("run ownership lease lost (etcd unreachable for the owner TTL): the other orchestrators have taken the runs over; exiting")
+			os.Exit(1)
+		}
+	}()
 	gcCtx, stopGC := context.WithCancel(context.Background())
 	defer stopGC()
-	srv.Store().StartGC(gcCtx, *gcInterval, func(n int, b int64, err error) {
-		if err != nil {
-			logger.Error("store gc", "err", err)
-			return
-		}
-		obs.StoreGCChunks.Add(float64(n))
-		obs.StoreGCBytes.Add(float64(b))
-		if n > 0 {
-			logger.Info("store gc removed orphan chunks", "chunks", n, "bytes", b)
-		}
-	})
+	if gc, ok := srv.Store().(store.Collector); ok {
+		gc.StartGC(gcCtx, *gcInterval, func(n int, b int64, err error) {
+			if err != nil {
+				logger.Error("store gc", "err", err)
+				return
+			}
+			obs.StoreGCChunks.Add(float64(n))
+			obs.StoreGCBytes.Add(float64(b))
+			if n > 0 {
+				logger.Info("store gc removed orphan chunks", "chunks", n, "bytes", b)
+			}
+		})
+	}
 	stopDashboard := func() {}
 	if *httpAddr != "" {
 		// The dashboard is a view: when it cannot start (its port is
