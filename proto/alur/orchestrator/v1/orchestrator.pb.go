@@ -16,6 +16,7 @@ import (
 	v11 "github.com/alur-ml/alur/proto/alur/prep/v1"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	durationpb "google.golang.org/protobuf/types/known/durationpb"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
 	sync "sync"
@@ -354,8 +355,12 @@ type PipelineSpec struct {
 	// algorithm that supports it (the "balanced" hyperparameter), for
 	// imbalanced labels.
 	BalanceClasses bool `protobuf:"varint,11,opt,name=balance_classes,json=balanceClasses,proto3" json:"balance_classes,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// time_budget bounds the search: no new trial starts once it is spent
+	// (trials already running finish). Unset means the default of the
+	// validation plan: 60 s up to 10,000 rows, 300 s above.
+	TimeBudget    *durationpb.Duration `protobuf:"bytes,12,opt,name=time_budget,json=timeBudget,proto3" json:"time_budget,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *PipelineSpec) Reset() {
@@ -463,6 +468,13 @@ func (x *PipelineSpec) GetBalanceClasses() bool {
 		return x.BalanceClasses
 	}
 	return false
+}
+
+func (x *PipelineSpec) GetTimeBudget() *durationpb.Duration {
+	if x != nil {
+		return x.TimeBudget
+	}
+	return nil
 }
 
 // Source says where a run's data comes from.
@@ -1179,9 +1191,16 @@ type Run struct {
 	// CSV dialect and the malformed rows skipped under csv.max_bad_rows.
 	// Unset when the step reused a cached result or read a dataset version
 	// (whose own ingest_report tells).
-	IngestReport  *v12.IngestReport `protobuf:"bytes,23,opt,name=ingest_report,json=ingestReport,proto3" json:"ingest_report,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	IngestReport *v12.IngestReport `protobuf:"bytes,23,opt,name=ingest_report,json=ingestReport,proto3" json:"ingest_report,omitempty"`
+	// task_reason says how the task was settled (the prepared transform's
+	// task_reason): inferred from the label's values, or named by the spec.
+	TaskReason string `protobuf:"bytes,24,opt,name=task_reason,json=taskReason,proto3" json:"task_reason,omitempty"`
+	// validation_plan says how trials are scored and why: k-fold
+	// cross-validation on small data, the validation rows on large data,
+	// and the search's time budget.
+	ValidationPlan string `protobuf:"bytes,25,opt,name=validation_plan,json=validationPlan,proto3" json:"validation_plan,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *Run) Reset() {
@@ -1373,6 +1392,20 @@ func (x *Run) GetIngestReport() *v12.IngestReport {
 		return x.IngestReport
 	}
 	return nil
+}
+
+func (x *Run) GetTaskReason() string {
+	if x != nil {
+		return x.TaskReason
+	}
+	return ""
+}
+
+func (x *Run) GetValidationPlan() string {
+	if x != nil {
+		return x.ValidationPlan
+	}
+	return ""
 }
 
 // Retrain links a retraining run to the run it repeats.
@@ -4107,7 +4140,7 @@ var File_alur_orchestrator_v1_orchestrator_proto protoreflect.FileDescriptor
 
 const file_alur_orchestrator_v1_orchestrator_proto_rawDesc = "" +
 	"\n" +
-	"'alur/orchestrator/v1/orchestrator.proto\x12\x14alur.orchestrator.v1\x1a\x1aalur/data/v1/metrics.proto\x1a\x18alur/data/v1/table.proto\x1a\x17alur/eval/v1/eval.proto\x1a\x1balur/ingest/v1/ingest.proto\x1a\x17alur/prep/v1/prep.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc5\x03\n" +
+	"'alur/orchestrator/v1/orchestrator.proto\x12\x14alur.orchestrator.v1\x1a\x1aalur/data/v1/metrics.proto\x1a\x18alur/data/v1/table.proto\x1a\x17alur/eval/v1/eval.proto\x1a\x1balur/ingest/v1/ingest.proto\x1a\x17alur/prep/v1/prep.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x81\x04\n" +
 	"\fPipelineSpec\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x124\n" +
 	"\x06source\x18\x02 \x01(\v2\x1c.alur.orchestrator.v1.SourceR\x06source\x12\x14\n" +
@@ -4123,7 +4156,9 @@ const file_alur_orchestrator_v1_orchestrator_proto_rawDesc = "" +
 	"\x04seed\x18\t \x01(\x03R\x04seed\x12\x19\n" +
 	"\bcv_folds\x18\n" +
 	" \x01(\x05R\acvFolds\x12'\n" +
-	"\x0fbalance_classes\x18\v \x01(\bR\x0ebalanceClasses\"\xdc\x01\n" +
+	"\x0fbalance_classes\x18\v \x01(\bR\x0ebalanceClasses\x12:\n" +
+	"\vtime_budget\x18\f \x01(\v2\x19.google.protobuf.DurationR\n" +
+	"timeBudget\"\xdc\x01\n" +
 	"\x06Source\x12\x1a\n" +
 	"\abundled\x18\x01 \x01(\tH\x00R\abundled\x12\x14\n" +
 	"\x04path\x18\x02 \x01(\tH\x00R\x04path\x12\x18\n" +
@@ -4185,7 +4220,7 @@ const file_alur_orchestrator_v1_orchestrator_proto_rawDesc = "" +
 	"\ftrain_server\x18\v \x01(\tR\vtrainServer\x1a9\n" +
 	"\vParamsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\x01R\x05value:\x028\x01\"\x99\b\n" +
+	"\x05value\x18\x02 \x01(\x01R\x05value:\x028\x01\"\xe3\b\n" +
 	"\x03Run\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x126\n" +
 	"\x04spec\x18\x02 \x01(\v2\".alur.orchestrator.v1.PipelineSpecR\x04spec\x124\n" +
@@ -4212,7 +4247,10 @@ const file_alur_orchestrator_v1_orchestrator_proto_rawDesc = "" +
 	"\x16learning_curve_verdict\x18\x14 \x01(\tR\x14learningCurveVerdict\x12#\n" +
 	"\rreport_digest\x18\x15 \x01(\tR\freportDigest\x127\n" +
 	"\aretrain\x18\x16 \x01(\v2\x1d.alur.orchestrator.v1.RetrainR\aretrain\x12A\n" +
-	"\ringest_report\x18\x17 \x01(\v2\x1c.alur.ingest.v1.IngestReportR\fingestReport\"\xf2\x01\n" +
+	"\ringest_report\x18\x17 \x01(\v2\x1c.alur.ingest.v1.IngestReportR\fingestReport\x12\x1f\n" +
+	"\vtask_reason\x18\x18 \x01(\tR\n" +
+	"taskReason\x12'\n" +
+	"\x0fvalidation_plan\x18\x19 \x01(\tR\x0evalidationPlan\"\xf2\x01\n" +
 	"\aRetrain\x12\x15\n" +
 	"\x06run_id\x18\x01 \x01(\tR\x05runId\x12\x18\n" +
 	"\adataset\x18\x02 \x01(\tR\adataset\x12!\n" +
@@ -4528,14 +4566,15 @@ var file_alur_orchestrator_v1_orchestrator_proto_goTypes = []any{
 	nil,                             // 58: alur.orchestrator.v1.Trial.ParamsEntry
 	(v1.Task)(0),                    // 59: alur.data.v1.Task
 	(*v11.PrepareOptions)(nil),      // 60: alur.prep.v1.PrepareOptions
-	(*v12.CsvOptions)(nil),          // 61: alur.ingest.v1.CsvOptions
-	(*timestamppb.Timestamp)(nil),   // 62: google.protobuf.Timestamp
-	(*v1.Metrics)(nil),              // 63: alur.data.v1.Metrics
-	(*v12.IngestReport)(nil),        // 64: alur.ingest.v1.IngestReport
-	(*v1.Schema)(nil),               // 65: alur.data.v1.Schema
-	(v1.ColumnType)(0),              // 66: alur.data.v1.ColumnType
-	(*v1.RawRows)(nil),              // 67: alur.data.v1.RawRows
-	(*v13.Prediction)(nil),          // 68: alur.eval.v1.Prediction
+	(*durationpb.Duration)(nil),     // 61: google.protobuf.Duration
+	(*v12.CsvOptions)(nil),          // 62: alur.ingest.v1.CsvOptions
+	(*timestamppb.Timestamp)(nil),   // 63: google.protobuf.Timestamp
+	(*v1.Metrics)(nil),              // 64: alur.data.v1.Metrics
+	(*v12.IngestReport)(nil),        // 65: alur.ingest.v1.IngestReport
+	(*v1.Schema)(nil),               // 66: alur.data.v1.Schema
+	(v1.ColumnType)(0),              // 67: alur.data.v1.ColumnType
+	(*v1.RawRows)(nil),              // 68: alur.data.v1.RawRows
+	(*v13.Prediction)(nil),          // 69: alur.eval.v1.Prediction
 }
 var file_alur_orchestrator_v1_orchestrator_proto_depIdxs = []int32{
 	5,  // 0: alur.orchestrator.v1.PipelineSpec.source:type_name -> alur.orchestrator.v1.Source
@@ -4543,102 +4582,103 @@ var file_alur_orchestrator_v1_orchestrator_proto_depIdxs = []int32{
 	60, // 2: alur.orchestrator.v1.PipelineSpec.prepare:type_name -> alur.prep.v1.PrepareOptions
 	6,  // 3: alur.orchestrator.v1.PipelineSpec.candidates:type_name -> alur.orchestrator.v1.Candidate
 	9,  // 4: alur.orchestrator.v1.PipelineSpec.objective:type_name -> alur.orchestrator.v1.Objective
-	14, // 5: alur.orchestrator.v1.Source.dataset:type_name -> alur.orchestrator.v1.DatasetRef
-	61, // 6: alur.orchestrator.v1.Source.csv:type_name -> alur.ingest.v1.CsvOptions
-	55, // 7: alur.orchestrator.v1.Candidate.params:type_name -> alur.orchestrator.v1.Candidate.ParamsEntry
-	56, // 8: alur.orchestrator.v1.Candidate.grid:type_name -> alur.orchestrator.v1.Candidate.GridEntry
-	57, // 9: alur.orchestrator.v1.Candidate.ranges:type_name -> alur.orchestrator.v1.Candidate.RangesEntry
-	1,  // 10: alur.orchestrator.v1.Step.state:type_name -> alur.orchestrator.v1.StepState
-	62, // 11: alur.orchestrator.v1.Step.start_time:type_name -> google.protobuf.Timestamp
-	62, // 12: alur.orchestrator.v1.Step.end_time:type_name -> google.protobuf.Timestamp
-	58, // 13: alur.orchestrator.v1.Trial.params:type_name -> alur.orchestrator.v1.Trial.ParamsEntry
-	63, // 14: alur.orchestrator.v1.Trial.validation_metrics:type_name -> alur.data.v1.Metrics
-	4,  // 15: alur.orchestrator.v1.Run.spec:type_name -> alur.orchestrator.v1.PipelineSpec
-	0,  // 16: alur.orchestrator.v1.Run.state:type_name -> alur.orchestrator.v1.RunState
-	62, // 17: alur.orchestrator.v1.Run.create_time:type_name -> google.protobuf.Timestamp
-	62, // 18: alur.orchestrator.v1.Run.end_time:type_name -> google.protobuf.Timestamp
-	10, // 19: alur.orchestrator.v1.Run.steps:type_name -> alur.orchestrator.v1.Step
-	11, // 20: alur.orchestrator.v1.Run.trials:type_name -> alur.orchestrator.v1.Trial
-	63, // 21: alur.orchestrator.v1.Run.test_metrics:type_name -> alur.data.v1.Metrics
-	59, // 22: alur.orchestrator.v1.Run.task:type_name -> alur.data.v1.Task
-	31, // 23: alur.orchestrator.v1.Run.learning_curve:type_name -> alur.orchestrator.v1.LearningCurvePoint
-	13, // 24: alur.orchestrator.v1.Run.retrain:type_name -> alur.orchestrator.v1.Retrain
-	64, // 25: alur.orchestrator.v1.Run.ingest_report:type_name -> alur.ingest.v1.IngestReport
-	62, // 26: alur.orchestrator.v1.Dataset.create_time:type_name -> google.protobuf.Timestamp
-	16, // 27: alur.orchestrator.v1.Dataset.versions:type_name -> alur.orchestrator.v1.DatasetVersion
-	62, // 28: alur.orchestrator.v1.DatasetVersion.create_time:type_name -> google.protobuf.Timestamp
-	65, // 29: alur.orchestrator.v1.DatasetVersion.schema:type_name -> alur.data.v1.Schema
-	17, // 30: alur.orchestrator.v1.DatasetVersion.drift:type_name -> alur.orchestrator.v1.DriftReport
-	64, // 31: alur.orchestrator.v1.DatasetVersion.ingest_report:type_name -> alur.ingest.v1.IngestReport
-	18, // 32: alur.orchestrator.v1.DriftReport.retyped_columns:type_name -> alur.orchestrator.v1.RetypedColumn
-	19, // 33: alur.orchestrator.v1.DriftReport.columns:type_name -> alur.orchestrator.v1.ColumnDrift
-	2,  // 34: alur.orchestrator.v1.DriftReport.level:type_name -> alur.orchestrator.v1.DriftLevel
-	66, // 35: alur.orchestrator.v1.RetypedColumn.from_type:type_name -> alur.data.v1.ColumnType
-	66, // 36: alur.orchestrator.v1.RetypedColumn.to_type:type_name -> alur.data.v1.ColumnType
-	66, // 37: alur.orchestrator.v1.ColumnDrift.type:type_name -> alur.data.v1.ColumnType
-	2,  // 38: alur.orchestrator.v1.ColumnDrift.level:type_name -> alur.orchestrator.v1.DriftLevel
-	5,  // 39: alur.orchestrator.v1.AppendDatasetRequest.source:type_name -> alur.orchestrator.v1.Source
-	16, // 40: alur.orchestrator.v1.AppendDatasetResponse.version:type_name -> alur.orchestrator.v1.DatasetVersion
-	15, // 41: alur.orchestrator.v1.ListDatasetsResponse.datasets:type_name -> alur.orchestrator.v1.Dataset
-	15, // 42: alur.orchestrator.v1.GetDatasetResponse.dataset:type_name -> alur.orchestrator.v1.Dataset
-	17, // 43: alur.orchestrator.v1.CompareVersionsResponse.report:type_name -> alur.orchestrator.v1.DriftReport
-	12, // 44: alur.orchestrator.v1.RetrainRunResponse.run:type_name -> alur.orchestrator.v1.Run
-	31, // 45: alur.orchestrator.v1.LearningCurve.points:type_name -> alur.orchestrator.v1.LearningCurvePoint
-	62, // 46: alur.orchestrator.v1.Artifact.create_time:type_name -> google.protobuf.Timestamp
-	32, // 47: alur.orchestrator.v1.UploadSourceResponse.artifact:type_name -> alur.orchestrator.v1.Artifact
-	4,  // 48: alur.orchestrator.v1.StartRunRequest.spec:type_name -> alur.orchestrator.v1.PipelineSpec
-	12, // 49: alur.orchestrator.v1.StartRunResponse.run:type_name -> alur.orchestrator.v1.Run
-	12, // 50: alur.orchestrator.v1.GetRunResponse.run:type_name -> alur.orchestrator.v1.Run
-	12, // 51: alur.orchestrator.v1.ListRunsResponse.runs:type_name -> alur.orchestrator.v1.Run
-	62, // 52: alur.orchestrator.v1.RunEvent.time:type_name -> google.protobuf.Timestamp
-	0,  // 53: alur.orchestrator.v1.RunEvent.run_state:type_name -> alur.orchestrator.v1.RunState
-	11, // 54: alur.orchestrator.v1.RunEvent.trial:type_name -> alur.orchestrator.v1.Trial
-	3,  // 55: alur.orchestrator.v1.RunEvent.kind:type_name -> alur.orchestrator.v1.RunEventKind
-	42, // 56: alur.orchestrator.v1.WatchRunResponse.event:type_name -> alur.orchestrator.v1.RunEvent
-	12, // 57: alur.orchestrator.v1.CancelRunResponse.run:type_name -> alur.orchestrator.v1.Run
-	32, // 58: alur.orchestrator.v1.ListArtifactsResponse.artifacts:type_name -> alur.orchestrator.v1.Artifact
-	32, // 59: alur.orchestrator.v1.GetArtifactResponse.artifact:type_name -> alur.orchestrator.v1.Artifact
-	67, // 60: alur.orchestrator.v1.PredictRequest.rows:type_name -> alur.data.v1.RawRows
-	68, // 61: alur.orchestrator.v1.PredictResponse.predictions:type_name -> alur.eval.v1.Prediction
-	54, // 62: alur.orchestrator.v1.ListMetricsResponse.metrics:type_name -> alur.orchestrator.v1.MetricInfo
-	59, // 63: alur.orchestrator.v1.MetricInfo.task:type_name -> alur.data.v1.Task
-	8,  // 64: alur.orchestrator.v1.Candidate.GridEntry.value:type_name -> alur.orchestrator.v1.ParamValues
-	7,  // 65: alur.orchestrator.v1.Candidate.RangesEntry.value:type_name -> alur.orchestrator.v1.ParamRange
-	33, // 66: alur.orchestrator.v1.OrchestratorService.UploadSource:input_type -> alur.orchestrator.v1.UploadSourceRequest
-	35, // 67: alur.orchestrator.v1.OrchestratorService.StartRun:input_type -> alur.orchestrator.v1.StartRunRequest
-	37, // 68: alur.orchestrator.v1.OrchestratorService.GetRun:input_type -> alur.orchestrator.v1.GetRunRequest
-	39, // 69: alur.orchestrator.v1.OrchestratorService.ListRuns:input_type -> alur.orchestrator.v1.ListRunsRequest
-	41, // 70: alur.orchestrator.v1.OrchestratorService.WatchRun:input_type -> alur.orchestrator.v1.WatchRunRequest
-	44, // 71: alur.orchestrator.v1.OrchestratorService.CancelRun:input_type -> alur.orchestrator.v1.CancelRunRequest
-	46, // 72: alur.orchestrator.v1.OrchestratorService.ListArtifacts:input_type -> alur.orchestrator.v1.ListArtifactsRequest
-	48, // 73: alur.orchestrator.v1.OrchestratorService.GetArtifact:input_type -> alur.orchestrator.v1.GetArtifactRequest
-	50, // 74: alur.orchestrator.v1.OrchestratorService.Predict:input_type -> alur.orchestrator.v1.PredictRequest
-	20, // 75: alur.orchestrator.v1.OrchestratorService.AppendDataset:input_type -> alur.orchestrator.v1.AppendDatasetRequest
-	22, // 76: alur.orchestrator.v1.OrchestratorService.ListDatasets:input_type -> alur.orchestrator.v1.ListDatasetsRequest
-	24, // 77: alur.orchestrator.v1.OrchestratorService.GetDataset:input_type -> alur.orchestrator.v1.GetDatasetRequest
-	26, // 78: alur.orchestrator.v1.OrchestratorService.CompareVersions:input_type -> alur.orchestrator.v1.CompareVersionsRequest
-	28, // 79: alur.orchestrator.v1.OrchestratorService.RetrainRun:input_type -> alur.orchestrator.v1.RetrainRunRequest
-	52, // 80: alur.orchestrator.v1.OrchestratorService.ListMetrics:input_type -> alur.orchestrator.v1.ListMetricsRequest
-	34, // 81: alur.orchestrator.v1.OrchestratorService.UploadSource:output_type -> alur.orchestrator.v1.UploadSourceResponse
-	36, // 82: alur.orchestrator.v1.OrchestratorService.StartRun:output_type -> alur.orchestrator.v1.StartRunResponse
-	38, // 83: alur.orchestrator.v1.OrchestratorService.GetRun:output_type -> alur.orchestrator.v1.GetRunResponse
-	40, // 84: alur.orchestrator.v1.OrchestratorService.ListRuns:output_type -> alur.orchestrator.v1.ListRunsResponse
-	43, // 85: alur.orchestrator.v1.OrchestratorService.WatchRun:output_type -> alur.orchestrator.v1.WatchRunResponse
-	45, // 86: alur.orchestrator.v1.OrchestratorService.CancelRun:output_type -> alur.orchestrator.v1.CancelRunResponse
-	47, // 87: alur.orchestrator.v1.OrchestratorService.ListArtifacts:output_type -> alur.orchestrator.v1.ListArtifactsResponse
-	49, // 88: alur.orchestrator.v1.OrchestratorService.GetArtifact:output_type -> alur.orchestrator.v1.GetArtifactResponse
-	51, // 89: alur.orchestrator.v1.OrchestratorService.Predict:output_type -> alur.orchestrator.v1.PredictResponse
-	21, // 90: alur.orchestrator.v1.OrchestratorService.AppendDataset:output_type -> alur.orchestrator.v1.AppendDatasetResponse
-	23, // 91: alur.orchestrator.v1.OrchestratorService.ListDatasets:output_type -> alur.orchestrator.v1.ListDatasetsResponse
-	25, // 92: alur.orchestrator.v1.OrchestratorService.GetDataset:output_type -> alur.orchestrator.v1.GetDatasetResponse
-	27, // 93: alur.orchestrator.v1.OrchestratorService.CompareVersions:output_type -> alur.orchestrator.v1.CompareVersionsResponse
-	29, // 94: alur.orchestrator.v1.OrchestratorService.RetrainRun:output_type -> alur.orchestrator.v1.RetrainRunResponse
-	53, // 95: alur.orchestrator.v1.OrchestratorService.ListMetrics:output_type -> alur.orchestrator.v1.ListMetricsResponse
-	81, // [81:96] is the sub-list for method output_type
-	66, // [66:81] is the sub-list for method input_type
-	66, // [66:66] is the sub-list for extension type_name
-	66, // [66:66] is the sub-list for extension extendee
-	0,  // [0:66] is the sub-list for field type_name
+	61, // 5: alur.orchestrator.v1.PipelineSpec.time_budget:type_name -> google.protobuf.Duration
+	14, // 6: alur.orchestrator.v1.Source.dataset:type_name -> alur.orchestrator.v1.DatasetRef
+	62, // 7: alur.orchestrator.v1.Source.csv:type_name -> alur.ingest.v1.CsvOptions
+	55, // 8: alur.orchestrator.v1.Candidate.params:type_name -> alur.orchestrator.v1.Candidate.ParamsEntry
+	56, // 9: alur.orchestrator.v1.Candidate.grid:type_name -> alur.orchestrator.v1.Candidate.GridEntry
+	57, // 10: alur.orchestrator.v1.Candidate.ranges:type_name -> alur.orchestrator.v1.Candidate.RangesEntry
+	1,  // 11: alur.orchestrator.v1.Step.state:type_name -> alur.orchestrator.v1.StepState
+	63, // 12: alur.orchestrator.v1.Step.start_time:type_name -> google.protobuf.Timestamp
+	63, // 13: alur.orchestrator.v1.Step.end_time:type_name -> google.protobuf.Timestamp
+	58, // 14: alur.orchestrator.v1.Trial.params:type_name -> alur.orchestrator.v1.Trial.ParamsEntry
+	64, // 15: alur.orchestrator.v1.Trial.validation_metrics:type_name -> alur.data.v1.Metrics
+	4,  // 16: alur.orchestrator.v1.Run.spec:type_name -> alur.orchestrator.v1.PipelineSpec
+	0,  // 17: alur.orchestrator.v1.Run.state:type_name -> alur.orchestrator.v1.RunState
+	63, // 18: alur.orchestrator.v1.Run.create_time:type_name -> google.protobuf.Timestamp
+	63, // 19: alur.orchestrator.v1.Run.end_time:type_name -> google.protobuf.Timestamp
+	10, // 20: alur.orchestrator.v1.Run.steps:type_name -> alur.orchestrator.v1.Step
+	11, // 21: alur.orchestrator.v1.Run.trials:type_name -> alur.orchestrator.v1.Trial
+	64, // 22: alur.orchestrator.v1.Run.test_metrics:type_name -> alur.data.v1.Metrics
+	59, // 23: alur.orchestrator.v1.Run.task:type_name -> alur.data.v1.Task
+	31, // 24: alur.orchestrator.v1.Run.learning_curve:type_name -> alur.orchestrator.v1.LearningCurvePoint
+	13, // 25: alur.orchestrator.v1.Run.retrain:type_name -> alur.orchestrator.v1.Retrain
+	65, // 26: alur.orchestrator.v1.Run.ingest_report:type_name -> alur.ingest.v1.IngestReport
+	63, // 27: alur.orchestrator.v1.Dataset.create_time:type_name -> google.protobuf.Timestamp
+	16, // 28: alur.orchestrator.v1.Dataset.versions:type_name -> alur.orchestrator.v1.DatasetVersion
+	63, // 29: alur.orchestrator.v1.DatasetVersion.create_time:type_name -> google.protobuf.Timestamp
+	66, // 30: alur.orchestrator.v1.DatasetVersion.schema:type_name -> alur.data.v1.Schema
+	17, // 31: alur.orchestrator.v1.DatasetVersion.drift:type_name -> alur.orchestrator.v1.DriftReport
+	65, // 32: alur.orchestrator.v1.DatasetVersion.ingest_report:type_name -> alur.ingest.v1.IngestReport
+	18, // 33: alur.orchestrator.v1.DriftReport.retyped_columns:type_name -> alur.orchestrator.v1.RetypedColumn
+	19, // 34: alur.orchestrator.v1.DriftReport.columns:type_name -> alur.orchestrator.v1.ColumnDrift
+	2,  // 35: alur.orchestrator.v1.DriftReport.level:type_name -> alur.orchestrator.v1.DriftLevel
+	67, // 36: alur.orchestrator.v1.RetypedColumn.from_type:type_name -> alur.data.v1.ColumnType
+	67, // 37: alur.orchestrator.v1.RetypedColumn.to_type:type_name -> alur.data.v1.ColumnType
+	67, // 38: alur.orchestrator.v1.ColumnDrift.type:type_name -> alur.data.v1.ColumnType
+	2,  // 39: alur.orchestrator.v1.ColumnDrift.level:type_name -> alur.orchestrator.v1.DriftLevel
+	5,  // 40: alur.orchestrator.v1.AppendDatasetRequest.source:type_name -> alur.orchestrator.v1.Source
+	16, // 41: alur.orchestrator.v1.AppendDatasetResponse.version:type_name -> alur.orchestrator.v1.DatasetVersion
+	15, // 42: alur.orchestrator.v1.ListDatasetsResponse.datasets:type_name -> alur.orchestrator.v1.Dataset
+	15, // 43: alur.orchestrator.v1.GetDatasetResponse.dataset:type_name -> alur.orchestrator.v1.Dataset
+	17, // 44: alur.orchestrator.v1.CompareVersionsResponse.report:type_name -> alur.orchestrator.v1.DriftReport
+	12, // 45: alur.orchestrator.v1.RetrainRunResponse.run:type_name -> alur.orchestrator.v1.Run
+	31, // 46: alur.orchestrator.v1.LearningCurve.points:type_name -> alur.orchestrator.v1.LearningCurvePoint
+	63, // 47: alur.orchestrator.v1.Artifact.create_time:type_name -> google.protobuf.Timestamp
+	32, // 48: alur.orchestrator.v1.UploadSourceResponse.artifact:type_name -> alur.orchestrator.v1.Artifact
+	4,  // 49: alur.orchestrator.v1.StartRunRequest.spec:type_name -> alur.orchestrator.v1.PipelineSpec
+	12, // 50: alur.orchestrator.v1.StartRunResponse.run:type_name -> alur.orchestrator.v1.Run
+	12, // 51: alur.orchestrator.v1.GetRunResponse.run:type_name -> alur.orchestrator.v1.Run
+	12, // 52: alur.orchestrator.v1.ListRunsResponse.runs:type_name -> alur.orchestrator.v1.Run
+	63, // 53: alur.orchestrator.v1.RunEvent.time:type_name -> google.protobuf.Timestamp
+	0,  // 54: alur.orchestrator.v1.RunEvent.run_state:type_name -> alur.orchestrator.v1.RunState
+	11, // 55: alur.orchestrator.v1.RunEvent.trial:type_name -> alur.orchestrator.v1.Trial
+	3,  // 56: alur.orchestrator.v1.RunEvent.kind:type_name -> alur.orchestrator.v1.RunEventKind
+	42, // 57: alur.orchestrator.v1.WatchRunResponse.event:type_name -> alur.orchestrator.v1.RunEvent
+	12, // 58: alur.orchestrator.v1.CancelRunResponse.run:type_name -> alur.orchestrator.v1.Run
+	32, // 59: alur.orchestrator.v1.ListArtifactsResponse.artifacts:type_name -> alur.orchestrator.v1.Artifact
+	32, // 60: alur.orchestrator.v1.GetArtifactResponse.artifact:type_name -> alur.orchestrator.v1.Artifact
+	68, // 61: alur.orchestrator.v1.PredictRequest.rows:type_name -> alur.data.v1.RawRows
+	69, // 62: alur.orchestrator.v1.PredictResponse.predictions:type_name -> alur.eval.v1.Prediction
+	54, // 63: alur.orchestrator.v1.ListMetricsResponse.metrics:type_name -> alur.orchestrator.v1.MetricInfo
+	59, // 64: alur.orchestrator.v1.MetricInfo.task:type_name -> alur.data.v1.Task
+	8,  // 65: alur.orchestrator.v1.Candidate.GridEntry.value:type_name -> alur.orchestrator.v1.ParamValues
+	7,  // 66: alur.orchestrator.v1.Candidate.RangesEntry.value:type_name -> alur.orchestrator.v1.ParamRange
+	33, // 67: alur.orchestrator.v1.OrchestratorService.UploadSource:input_type -> alur.orchestrator.v1.UploadSourceRequest
+	35, // 68: alur.orchestrator.v1.OrchestratorService.StartRun:input_type -> alur.orchestrator.v1.StartRunRequest
+	37, // 69: alur.orchestrator.v1.OrchestratorService.GetRun:input_type -> alur.orchestrator.v1.GetRunRequest
+	39, // 70: alur.orchestrator.v1.OrchestratorService.ListRuns:input_type -> alur.orchestrator.v1.ListRunsRequest
+	41, // 71: alur.orchestrator.v1.OrchestratorService.WatchRun:input_type -> alur.orchestrator.v1.WatchRunRequest
+	44, // 72: alur.orchestrator.v1.OrchestratorService.CancelRun:input_type -> alur.orchestrator.v1.CancelRunRequest
+	46, // 73: alur.orchestrator.v1.OrchestratorService.ListArtifacts:input_type -> alur.orchestrator.v1.ListArtifactsRequest
+	48, // 74: alur.orchestrator.v1.OrchestratorService.GetArtifact:input_type -> alur.orchestrator.v1.GetArtifactRequest
+	50, // 75: alur.orchestrator.v1.OrchestratorService.Predict:input_type -> alur.orchestrator.v1.PredictRequest
+	20, // 76: alur.orchestrator.v1.OrchestratorService.AppendDataset:input_type -> alur.orchestrator.v1.AppendDatasetRequest
+	22, // 77: alur.orchestrator.v1.OrchestratorService.ListDatasets:input_type -> alur.orchestrator.v1.ListDatasetsRequest
+	24, // 78: alur.orchestrator.v1.OrchestratorService.GetDataset:input_type -> alur.orchestrator.v1.GetDatasetRequest
+	26, // 79: alur.orchestrator.v1.OrchestratorService.CompareVersions:input_type -> alur.orchestrator.v1.CompareVersionsRequest
+	28, // 80: alur.orchestrator.v1.OrchestratorService.RetrainRun:input_type -> alur.orchestrator.v1.RetrainRunRequest
+	52, // 81: alur.orchestrator.v1.OrchestratorService.ListMetrics:input_type -> alur.orchestrator.v1.ListMetricsRequest
+	34, // 82: alur.orchestrator.v1.OrchestratorService.UploadSource:output_type -> alur.orchestrator.v1.UploadSourceResponse
+	36, // 83: alur.orchestrator.v1.OrchestratorService.StartRun:output_type -> alur.orchestrator.v1.StartRunResponse
+	38, // 84: alur.orchestrator.v1.OrchestratorService.GetRun:output_type -> alur.orchestrator.v1.GetRunResponse
+	40, // 85: alur.orchestrator.v1.OrchestratorService.ListRuns:output_type -> alur.orchestrator.v1.ListRunsResponse
+	43, // 86: alur.orchestrator.v1.OrchestratorService.WatchRun:output_type -> alur.orchestrator.v1.WatchRunResponse
+	45, // 87: alur.orchestrator.v1.OrchestratorService.CancelRun:output_type -> alur.orchestrator.v1.CancelRunResponse
+	47, // 88: alur.orchestrator.v1.OrchestratorService.ListArtifacts:output_type -> alur.orchestrator.v1.ListArtifactsResponse
+	49, // 89: alur.orchestrator.v1.OrchestratorService.GetArtifact:output_type -> alur.orchestrator.v1.GetArtifactResponse
+	51, // 90: alur.orchestrator.v1.OrchestratorService.Predict:output_type -> alur.orchestrator.v1.PredictResponse
+	21, // 91: alur.orchestrator.v1.OrchestratorService.AppendDataset:output_type -> alur.orchestrator.v1.AppendDatasetResponse
+	23, // 92: alur.orchestrator.v1.OrchestratorService.ListDatasets:output_type -> alur.orchestrator.v1.ListDatasetsResponse
+	25, // 93: alur.orchestrator.v1.OrchestratorService.GetDataset:output_type -> alur.orchestrator.v1.GetDatasetResponse
+	27, // 94: alur.orchestrator.v1.OrchestratorService.CompareVersions:output_type -> alur.orchestrator.v1.CompareVersionsResponse
+	29, // 95: alur.orchestrator.v1.OrchestratorService.RetrainRun:output_type -> alur.orchestrator.v1.RetrainRunResponse
+	53, // 96: alur.orchestrator.v1.OrchestratorService.ListMetrics:output_type -> alur.orchestrator.v1.ListMetricsResponse
+	82, // [82:97] is the sub-list for method output_type
+	67, // [67:82] is the sub-list for method input_type
+	67, // [67:67] is the sub-list for extension type_name
+	67, // [67:67] is the sub-list for extension extendee
+	0,  // [0:67] is the sub-list for field type_name
 }
 
 func init() { file_alur_orchestrator_v1_orchestrator_proto_init() }
