@@ -3,9 +3,11 @@ package engine
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/alur-ml/alur/ml/display"
 	"github.com/alur-ml/alur/ml/metrics"
+	"github.com/alur-ml/alur/ml/selection"
 	"github.com/alur-ml/alur/ml/table"
 	datav1 "github.com/alur-ml/alur/proto/alur/data/v1"
 	orchestratorv1 "github.com/alur-ml/alur/proto/alur/orchestrator/v1"
@@ -174,9 +176,12 @@ func (p *pipeline) prepare() error {
 	if !metrics.KnownMetric(p.metric, task) {
 		return fault.Field("spec.objective.metric", "%q does not apply to %s", p.metric, search.TaskWord(task))
 	}
-	r.update(func(run *orchestratorv1.Run) {
-		run.TransformDigest, run.Task, run.Metric = out.Transform, task, p.metric
+	r.record(kindStepProgress, "prepare", "task: "+p.transform.GetTaskReason(), nil, func(run *orchestratorv1.Run) {
+		run.TransformDigest, run.Task, run.Metric, run.TaskReason = out.Transform, task, p.metric, p.transform.GetTaskReason()
 	})
+	for _, note := range p.transform.GetNotes() {
+		r.record(kindStepProgress, "prepare", note, nil, nil)
+	}
 	return nil
 }
 
@@ -225,15 +230,22 @@ func (p *pipeline) search() error {
 		Label: p.transform.GetLabel(), Seed: p.spec.GetSeed(), Train: p.train, Valid: p.valid,
 		Parallel: r.eng.cfg.MaxParallelTrials,
 	}
-	if k := int(p.spec.GetCvFolds()); k >= 2 {
+	plan := selection.PlanValidation(trainTable.NumRows()+validTable.NumRows(), int(p.spec.GetCvFolds()), p.spec.GetTimeBudget().AsDuration())
+	r.record(kindStepProgress, "search", "validation: "+plan.Reason, nil, func(run *orchestratorv1.Run) { run.ValidationPlan = plan.Reason })
+	if k := plan.Folds; k >= 2 {
 		both, err := artifacts.ConcatTables(trainTable, validTable)
 		if err != nil {
 			return fault.Internal("join train and validation rows: %v", err)
 		}
 		if loop.Folds, err = search.MakeFolds(both, p.transform.GetLabel(), k, p.spec.GetSeed()); err != nil {
-			return fault.FailedPrecondition("spec.cv_folds: %v", err)
+			if p.spec.GetCvFolds() >= 2 {
+				return fault.FailedPrecondition("spec.cv_folds: %v", err)
+			}
+			// Too few rows for the default folds: the validation rows decide.
+			loop.Folds = nil
 		}
 	}
+	loop.Deadline = time.Now().Add(plan.TimeBudget)
 	met, err := loop.Run(trialSteps{r})
 	if err != nil {
 		return err

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"sync"
+	"time"
 
 	"gonum.org/v1/gonum/stat"
 
@@ -68,6 +70,9 @@ type Loop struct {
 	Folds        []Fold
 	// Parallel caps the trials trained at once; 0 means 1.
 	Parallel int
+	// Deadline, when set, is the end of the time budget: no trial starts
+	// after it (trials already running finish).
+	Deadline time.Time
 }
 
 // Run trains and scores the configurations in order, up to Parallel at a
@@ -85,7 +90,7 @@ func (l *Loop) Run(s Steps) (met bool, err error) {
 	stop := func() bool {
 		mu.Lock()
 		defer mu.Unlock()
-		return fatal != nil || s.Err() != nil || l.targetMet(s)
+		return fatal != nil || s.Err() != nil || l.targetMet(s) || l.overBudget()
 	}
 	done := map[int32]bool{}
 	for _, t := range s.Trials() {
@@ -158,9 +163,9 @@ func (l *Loop) runTrial(s Steps, n int32, cfg Config) error {
 		return err
 	}
 	if len(l.Folds) > 0 {
-		s.Record(trial, fmt.Sprintf("trial %d: %s %s: %d-fold %s %.4f ± %.4f", n, cfg.Algorithm, FormatParams(trial.GetParams()), len(l.Folds), l.Metric, trial.GetScore(), trial.GetScoreStd()))
+		s.Record(trial, fmt.Sprintf("trial %d: %s %s: %d-fold %s %.4f ± %.4f", n, cfg.Algorithm, FormatParams(trial.GetParams()), len(l.Folds), l.Metric, trial.GetScore(), trial.GetScoreStd())+l.progress(s, trial))
 	} else {
-		s.Record(trial, fmt.Sprintf("trial %d: %s %s: validation %s %.4f", n, cfg.Algorithm, FormatParams(trial.GetParams()), l.Metric, trial.GetScore()))
+		s.Record(trial, fmt.Sprintf("trial %d: %s %s: validation %s %.4f", n, cfg.Algorithm, FormatParams(trial.GetParams()), l.Metric, trial.GetScore())+l.progress(s, trial))
 	}
 	return nil
 }
@@ -224,6 +229,25 @@ func (l *Loop) crossValidate(s Steps, trial *orchestratorv1.Trial, tc *trainv1.T
 	}
 	trial.ValidationMetrics = averageMetrics(all)
 	return nil
+}
+
+// overBudget reports whether the time budget is spent.
+func (l *Loop) overBudget() bool {
+	return !l.Deadline.IsZero() && !time.Now().Before(l.Deadline)
+}
+
+// progress is the end of a finished trial's message: the best trial so
+// far (this one included) and the time left of the budget.
+func (l *Loop) progress(s Steps, trial *orchestratorv1.Trial) string {
+	best := Best(append(slices.Clip(s.Trials()), trial), l.Metric)
+	msg := ""
+	if best != nil {
+		msg = fmt.Sprintf("; best so far trial %d (%s %.4f)", best.GetNumber(), best.GetAlgorithm(), best.GetScore())
+	}
+	if !l.Deadline.IsZero() {
+		msg += fmt.Sprintf("; %s of the time budget left", max(time.Until(l.Deadline), 0).Round(time.Second))
+	}
+	return msg
 }
 
 // targetMet reports whether the best trial so far reaches the objective.
