@@ -527,6 +527,12 @@ func writeRunDetails(w io.Writer, run *orchestratorv1.Run, artifacts []*orchestr
 		task = spec.GetTask()
 	}
 	fmt.Fprintf(tw, "Label\t%s (%s)\n", spec.GetLabel(), taskWord(task))
+	if r := run.GetTaskReason(); r != "" {
+		fmt.Fprintf(tw, "Task\t%s\n", r)
+	}
+	if v := run.GetValidationPlan(); v != "" {
+		fmt.Fprintf(tw, "Validation\t%s\n", v)
+	}
 	objective := runMetric(run)
 	if target, ok := objectiveTarget(spec); ok {
 		objective += " reaching " + fmtScore(target)
