@@ -5,6 +5,10 @@ import (
 	"fmt"
 	"time"
 
+	"google.golang.org/protobuf/proto"
+
+	"github.com/alur-ml/alur/ml/algo/ensemble"
+	"github.com/alur-ml/alur/ml/dataprep"
 	"github.com/alur-ml/alur/ml/display"
 	"github.com/alur-ml/alur/ml/metrics"
 	"github.com/alur-ml/alur/ml/selection"
@@ -34,9 +38,13 @@ type pipeline struct {
 	objectiveMet  bool
 	best          *orchestratorv1.Trial
 	winner        *trainv1.TrainConfig // the best trial's configuration
-	modelDigest   string
-	testMetrics   *datav1.Metrics
-	curve         *orchestratorv1.LearningCurve
+	// members are the best trial's members when it is the ensemble: the
+	// refit step refits each and combines them.
+	members     []search.EnsembleMember
+	cvRows      *table.Table // the rows the folds were made from
+	modelDigest string
+	testMetrics *datav1.Metrics
+	curve       *orchestratorv1.LearningCurve
 }
 
 // execute runs the pipeline: collect, profile, prepare, the trial loop,
@@ -237,6 +245,7 @@ func (p *pipeline) search() error {
 		if err != nil {
 			return fault.Internal("join train and validation rows: %v", err)
 		}
+		p.cvRows = both
 		if loop.Folds, err = search.MakeFolds(both, p.transform.GetLabel(), k, p.spec.GetSeed()); err != nil {
 			if p.spec.GetCvFolds() >= 2 {
 				return fault.FailedPrecondition("spec.cv_folds: %v", err)
@@ -254,16 +263,73 @@ func (p *pipeline) search() error {
 		r.record(kindObjectiveMet, "", fmt.Sprintf("objective met: %s reached the target", p.metric), nil, nil)
 	}
 	p.objectiveMet = met
+	members := p.ensemble(loop, int32(len(configs)+1))
 	if p.best = search.Best(r.trials(), p.metric); p.best == nil {
 		return fault.FailedPrecondition("every trial failed; the first error: %s", r.firstTrialError())
 	}
-	p.winner = &trainv1.TrainConfig{Algorithm: p.best.GetAlgorithm(), Params: p.best.GetParams(), Label: p.transform.GetLabel(), Task: task, Seed: p.spec.GetSeed()}
+	best := p.best
+	if best.GetAlgorithm() == ensemble.Name {
+		p.members = members
+		// The learning curve follows the heaviest member.
+		heaviest := members[0]
+		for _, m := range members[1:] {
+			if m.Weight > heaviest.Weight {
+				heaviest = m
+			}
+		}
+		best = heaviest.Trial
+	}
+	p.winner = &trainv1.TrainConfig{Algorithm: best.GetAlgorithm(), Params: best.GetParams(), Label: p.transform.GetLabel(), Task: task, Seed: p.spec.GetSeed()}
 	return nil
 }
 
-// refit trains the winner on the train and validation rows together.
+// ensemble builds the ensemble candidate of a cross-validated search
+// (search.Loop.Ensemble) and records it as trial number when its
+// cross-validated score is strictly higher than the best single trial's:
+// an ensemble is slower to predict and harder to read, so a tie keeps the
+// single model. It returns the members of the recorded ensemble. A failure
+// to build one is announced and leaves the single trials to choose from.
+func (p *pipeline) ensemble(loop *search.Loop, number int32) []search.EnsembleMember {
+	r := p.r
+	if len(loop.Folds) < 2 || p.cvRows == nil || r.ctx.Err() != nil {
+		return nil
+	}
+	pd, err := dataprep.FromPrepared(p.cvRows, p.transform.GetLabel())
+	if err != nil {
+		r.record(kindStepProgress, "search", fmt.Sprintf("ensemble: not built: %v", err), nil, nil)
+		return nil
+	}
+	trial, members, err := loop.Ensemble(trialSteps{r}, number, pd.Y, pd.ClassNames)
+	switch {
+	case err != nil:
+		r.record(kindStepProgress, "search", fmt.Sprintf("ensemble: not built: %v", err), nil, nil)
+		return nil
+	case trial == nil:
+		return nil
+	}
+	var singles []*orchestratorv1.Trial
+	for _, t := range r.trials() {
+		if t.GetAlgorithm() != ensemble.Name {
+			singles = append(singles, t)
+		}
+	}
+	single := search.Best(singles, p.metric)
+	desc := fmt.Sprintf("ensemble of %d trials %s: %d-fold %s %.4f ± %.4f", len(members), search.FormatParams(trial.GetParams()), len(loop.Folds), p.metric, trial.GetScore(), trial.GetScoreStd())
+	if !search.StrictlyBetter(trial, single, p.metric) {
+		r.record(kindStepProgress, "search", fmt.Sprintf("%s, not above the best single trial %d (%.4f): not kept", desc, single.GetNumber(), single.GetScore()), nil, nil)
+		return nil
+	}
+	r.recordTrial(trial, fmt.Sprintf("trial %d: %s, above the best single trial %d (%.4f)", number, desc, single.GetNumber(), single.GetScore()))
+	return members
+}
+
+// refit trains the winner on the train and validation rows together; an
+// ensemble refits each member and combines them with their weights.
 func (p *pipeline) refit() error {
 	r := p.r
+	if p.members != nil {
+		return p.refitEnsemble()
+	}
 	cfg := p.winner
 	out, err := runStep(r, "refit", cacheKey(refitVersion, cfg, p.train.Digest, p.valid.Digest), decodeSingle, func(ctx context.Context) (single, string, error) {
 		both, err := artifacts.ConcatTables(p.train.Table, p.valid.Table)
@@ -336,4 +402,55 @@ func (p *pipeline) learningCurve() error {
 	}
 	p.curve = &orchestratorv1.LearningCurve{}
 	return r.readProto(out.Digest, p.curve)
+}
+
+// refitEnsemble refits each member of the winning ensemble on the train
+// and validation rows and stores the alur.data.v1.EnsembleModel that
+// averages them with the ensemble trial's weights.
+func (p *pipeline) refitEnsemble() error {
+	r := p.r
+	var keys []string
+	for _, m := range p.members {
+		keys = append(keys, fmt.Sprintf("%s %s %g", m.Trial.GetAlgorithm(), search.FormatParams(m.Trial.GetParams()), m.Weight))
+	}
+	key := cacheKey(refitVersion, p.best, append([]string{p.train.Digest, p.valid.Digest, ensemble.Name}, keys...)...)
+	out, err := runStep(r, "refit", key, decodeSingle, func(ctx context.Context) (single, string, error) {
+		both, err := artifacts.ConcatTables(p.train.Table, p.valid.Table)
+		if err != nil {
+			return single{}, "", fault.Internal("join train and validation rows: %v", err)
+		}
+		var models []*datav1.Model
+		var weights []float64
+		for _, m := range p.members {
+			cfg := &trainv1.TrainConfig{Algorithm: m.Trial.GetAlgorithm(), Params: m.Trial.GetParams(), Label: p.transform.GetLabel(), Task: p.transform.GetTask(), Seed: p.spec.GetSeed()}
+			b, _, err := r.eng.stages.Train(ctx, cfg, both, r.progressFunc("refit"))
+			if err != nil {
+				return single{}, "", err
+			}
+			model := &datav1.Model{}
+			if err := proto.Unmarshal(b, model); err != nil {
+				return single{}, "", fault.Internal("decode member model: %v", err)
+			}
+			models = append(models, model)
+			weights = append(weights, m.Weight)
+		}
+		ens, err := ensemble.New(models, weights, ensemble.MethodGreedy, p.best.GetScore())
+		if err != nil {
+			return single{}, "", fault.Internal("build the ensemble: %v", err)
+		}
+		b, err := proto.Marshal(ens)
+		if err != nil {
+			return single{}, "", fault.Internal("encode the ensemble: %v", err)
+		}
+		d, err := r.put(artifacts.KindModel, "refit", artifacts.MediaProto(&datav1.Model{}), ensemble.Name, b, p.train.Digest, p.valid.Digest)
+		if err != nil {
+			return single{}, "", err
+		}
+		return single{d}, fmt.Sprintf("ensemble of %d members on %s rows", len(models), display.Count(int64(both.NumRows()))), nil
+	})
+	if err != nil {
+		return err
+	}
+	p.modelDigest = out.Digest
+	return nil
 }

@@ -4,10 +4,13 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/alur-ml/alur/ml/algo"
+	"github.com/alur-ml/alur/ml/dataprep"
 	datav1 "github.com/alur-ml/alur/proto/alur/data/v1"
 	orchestratorv1 "github.com/alur-ml/alur/proto/alur/orchestrator/v1"
 	trainv1 "github.com/alur-ml/alur/proto/alur/train/v1"
 	"github.com/alur-ml/alur/services/orchestrator/artifacts"
+	"github.com/alur-ml/alur/services/orchestrator/fault"
 	"github.com/alur-ml/alur/services/orchestrator/search"
 )
 
@@ -95,3 +98,31 @@ func (s trialSteps) Trials() []*orchestratorv1.Trial { return s.r.trials() }
 
 // Err is the run's context error.
 func (s trialSteps) Err() error { return s.r.ctx.Err() }
+
+var _ search.Predictor = trialSteps{}
+
+// Predict predicts the stored model on the prepared rows of d, in
+// process (the rows are already transformed and the model is small): the
+// out-of-fold predictions the ensemble is selected on. It is not a step:
+// the model and the rows are artifacts already, and the result is cheap to
+// compute again after a restart.
+func (s trialSteps) Predict(modelDigest string, d search.Data, label string) ([]float64, int, error) {
+	m := &datav1.Model{}
+	if err := s.r.readProto(modelDigest, m); err != nil {
+		return nil, 0, err
+	}
+	pd, err := dataprep.FromPrepared(d.Table, label)
+	if err != nil {
+		return nil, 0, fault.Internal("out-of-fold rows: %v", err)
+	}
+	out, err := algo.Predict(m, pd.X)
+	if err != nil {
+		return nil, 0, fault.Internal("out-of-fold predictions of %s: %v", m.GetAlgorithm(), err)
+	}
+	rows, cols := out.Dims()
+	pred := make([]float64, 0, rows*cols)
+	for i := range rows {
+		pred = append(pred, out.RawRowView(i)...)
+	}
+	return pred, cols, nil
+}

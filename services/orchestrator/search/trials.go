@@ -70,6 +70,9 @@ type Loop struct {
 	Folds        []Fold
 	// Parallel caps the trials trained at once; 0 means 1.
 	Parallel int
+	// oof holds the trials' out-of-fold predictions (cross-validation
+	// with a Predictor only), for Ensemble.
+	oof oofStore
 	// Deadline, when set, is the end of the time budget: no trial starts
 	// after it (trials already running finish).
 	Deadline time.Time
@@ -99,6 +102,7 @@ func (l *Loop) Run(s Steps) (met bool, err error) {
 	for i, cfg := range l.Configs {
 		n := int32(i + 1)
 		if done[n] {
+			l.replayOOF(s, n, cfg)
 			continue
 		}
 		if stop() {
@@ -150,7 +154,7 @@ func (l *Loop) runTrial(s Steps, n int32, cfg Config) error {
 			trial.Params = full
 		}
 	}
-	tc := &trainv1.TrainConfig{Algorithm: cfg.Algorithm, Params: cfg.Params, Label: l.Label, Task: l.Task, Seed: l.Seed}
+	tc := l.trainConfig(cfg)
 	var err error
 	if len(l.Folds) > 0 {
 		err = l.crossValidate(s, trial, tc)
@@ -202,6 +206,8 @@ func (l *Loop) holdout(s Steps, trial *orchestratorv1.Trial, tc *trainv1.TrainCo
 // fills the trial's fold scores, mean score and averaged metrics.
 func (l *Loop) crossValidate(s Steps, trial *orchestratorv1.Trial, tc *trainv1.TrainConfig) error {
 	var all []*datav1.Metrics
+	var oof []float64
+	var width int
 	for f, fd := range l.Folds {
 		tr, err := s.Train(fmt.Sprintf("train/%d/fold%d", trial.GetNumber(), f+1), tc, fd.Train)
 		if err != nil {
@@ -216,6 +222,9 @@ func (l *Loop) crossValidate(s Steps, trial *orchestratorv1.Trial, tc *trainv1.T
 		if err != nil {
 			return err
 		}
+		if err := l.predictFold(s, &oof, &width, fd, tr.ModelDigest); err != nil {
+			return err
+		}
 		score, _, err := metrics.Score(m, l.Metric)
 		if err != nil {
 			return err
@@ -228,6 +237,9 @@ func (l *Loop) crossValidate(s Steps, trial *orchestratorv1.Trial, tc *trainv1.T
 		trial.ScoreStd = 0
 	}
 	trial.ValidationMetrics = averageMetrics(all)
+	if oof != nil {
+		l.oof.put(trial.GetNumber(), width, oof)
+	}
 	return nil
 }
 
