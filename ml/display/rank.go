@@ -35,9 +35,12 @@ func TieBreak(m *datav1.Metrics) (name string, value float64) {
 }
 
 // Scored reports whether a trial took part in the choice of the winner: it
-// succeeded and has validation metrics and a score.
+// succeeded, has validation metrics and a score, and trained on all the
+// rows (a search trial on a share of them, budget < 1, only decided which
+// configurations went on).
 func Scored(t *orchestratorv1.Trial) bool {
-	return t.GetError() == "" && t.GetValidationMetrics() != nil && !math.IsNaN(t.GetScore())
+	return t.GetError() == "" && t.GetValidationMetrics() != nil && !math.IsNaN(t.GetScore()) &&
+		(t.GetBudget() == 0 || t.GetBudget() >= 1)
 }
 
 // Compare orders two trials the way the orchestrator chooses its winner,

@@ -7,6 +7,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/alur-ml/alur/ml/algo"
 	"github.com/alur-ml/alur/ml/algo/ensemble"
 	"github.com/alur-ml/alur/ml/dataprep"
 	"github.com/alur-ml/alur/ml/display"
@@ -263,7 +264,12 @@ func (p *pipeline) search() error {
 		r.record(kindObjectiveMet, "", fmt.Sprintf("objective met: %s reached the target", p.metric), nil, nil)
 	}
 	p.objectiveMet = met
-	members := p.ensemble(loop, int32(len(configs)+1))
+	if !met && len(p.spec.GetCandidates()) == 0 && len(loop.Folds) > 0 {
+		if err := p.runSearch(loop, task); err != nil {
+			return err
+		}
+	}
+	members := p.ensemble(loop, ensembleNumber(r.trials()))
 	if p.best = search.Best(r.trials(), p.metric); p.best == nil {
 		return fault.FailedPrecondition("every trial failed; the first error: %s", r.firstTrialError())
 	}
@@ -281,6 +287,51 @@ func (p *pipeline) search() error {
 	}
 	p.winner = &trainv1.TrainConfig{Algorithm: best.GetAlgorithm(), Params: best.GetParams(), Label: p.transform.GetLabel(), Task: task, Seed: p.spec.GetSeed()}
 	return nil
+}
+
+// runSearch follows the default trials with a successive-halving search
+// (search.Loop.RunSearch) over the configurations selection.SampleConfigs
+// draws from selection.DefaultSpaces, the defaults left out (the loop
+// trained them), within what is left of max_trials and the time budget.
+func (p *pipeline) runSearch(loop *search.Loop, task datav1.Task) error {
+	r := p.r
+	var draws []selection.Config
+	for _, c := range selection.SampleConfigs(selection.DefaultSpaces, task, search.SearchConfigs, p.spec.GetSeed()) {
+		if len(c.Params) > 0 {
+			if a, ok := algo.Lookup(c.Algorithm); ok && a.Supports(task) {
+				draws = append(draws, c)
+			}
+		}
+	}
+	maxTrials := int(p.spec.GetMaxTrials())
+	if maxTrials == 0 {
+		maxTrials = search.DefaultMaxTrials
+	}
+	left := maxTrials - len(loop.Configs)
+	if left <= 0 || len(draws) == 0 || time.Now().After(loop.Deadline) {
+		return nil
+	}
+	stopped, err := loop.RunSearch(trialSteps{r}, search.Search{Configs: draws, MaxTrials: left})
+	if err != nil {
+		return err
+	}
+	if stopped != "" {
+		r.record(kindStepProgress, "search", fmt.Sprintf("successive halving over %d drawn configurations: %s", len(draws), stopped), nil, nil)
+	}
+	return nil
+}
+
+// ensembleNumber is the ensemble trial's number: the one a resumed run
+// recorded already, else the next after every trial.
+func ensembleNumber(trials []*orchestratorv1.Trial) int32 {
+	var n int32
+	for _, t := range trials {
+		if t.GetAlgorithm() == ensemble.Name {
+			return t.GetNumber()
+		}
+		n = max(n, t.GetNumber())
+	}
+	return n + 1
 }
 
 // ensemble builds the ensemble candidate of a cross-validated search

@@ -2,6 +2,7 @@ package search
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"sync"
 	"testing"
@@ -149,7 +150,7 @@ func TestEnsembleBeatsEachMember(t *testing.T) {
 			done[s] = true
 		}
 	}
-	resumed, rf := run(slices.Clone(f.Trials()[:2]), done)
+	resumed, rf := run(slices.Clone(f.Trials()[:2]), maps.Clone(done))
 	if want := []string{"train/3/fold1", "train/3/fold2", "train/3/fold3"}; !slices.Equal(rf.trained, want) {
 		t.Errorf("resumed run trained %v, want only %v", rf.trained, want)
 	}

@@ -73,6 +73,9 @@ type Loop struct {
 	// oof holds the trials' out-of-fold predictions (cross-validation
 	// with a Predictor only), for Ensemble.
 	oof oofStore
+	// noOOF skips the out-of-fold predictions (a search trial on a share
+	// of the rows, which no ensemble uses).
+	noOOF bool
 	// Deadline, when set, is the end of the time budget: no trial starts
 	// after it (trials already running finish).
 	Deadline time.Time
@@ -222,8 +225,10 @@ func (l *Loop) crossValidate(s Steps, trial *orchestratorv1.Trial, tc *trainv1.T
 		if err != nil {
 			return err
 		}
-		if err := l.predictFold(s, &oof, &width, fd, tr.ModelDigest); err != nil {
-			return err
+		if !l.noOOF {
+			if err := l.predictFold(s, &oof, &width, fd, tr.ModelDigest); err != nil {
+				return err
+			}
 		}
 		score, _, err := metrics.Score(m, l.Metric)
 		if err != nil {

@@ -1024,7 +1024,19 @@ type Trial struct {
 	// score_std is the standard deviation of fold_scores.
 	ScoreStd float64 `protobuf:"fixed64,10,opt,name=score_std,json=scoreStd,proto3" json:"score_std,omitempty"`
 	// train_server is the train replica that fitted the trial's model.
-	TrainServer   string `protobuf:"bytes,11,opt,name=train_server,json=trainServer,proto3" json:"train_server,omitempty"`
+	TrainServer string `protobuf:"bytes,11,opt,name=train_server,json=trainServer,proto3" json:"train_server,omitempty"`
+	// budget is the share of each fold's training rows a trial of the
+	// successive-halving search trained on, in (0, 1]; 0 for a trial outside
+	// the search (all rows). Only trials on all rows (0 or 1) compete for
+	// the choice: a score on fewer rows only decides which configurations
+	// go on.
+	Budget float64 `protobuf:"fixed64,12,opt,name=budget,proto3" json:"budget,omitempty"`
+	// config_id numbers the configuration of a search trial in the order
+	// the search drew them; with rung it keys the trial, so a resumed
+	// search replays the trials it recorded instead of training them again.
+	ConfigId int32 `protobuf:"varint,13,opt,name=config_id,json=configId,proto3" json:"config_id,omitempty"`
+	// rung is the search round of the trial (0 for the smallest budget).
+	Rung          int32 `protobuf:"varint,14,opt,name=rung,proto3" json:"rung,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1134,6 +1146,27 @@ func (x *Trial) GetTrainServer() string {
 		return x.TrainServer
 	}
 	return ""
+}
+
+func (x *Trial) GetBudget() float64 {
+	if x != nil {
+		return x.Budget
+	}
+	return 0
+}
+
+func (x *Trial) GetConfigId() int32 {
+	if x != nil {
+		return x.ConfigId
+	}
+	return 0
+}
+
+func (x *Trial) GetRung() int32 {
+	if x != nil {
+		return x.Rung
+	}
+	return 0
 }
 
 // Run is one execution of a pipeline spec.
@@ -4202,7 +4235,7 @@ const file_alur_orchestrator_v1_orchestrator_proto_rawDesc = "" +
 	"\bend_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\aendTime\x12\x1b\n" +
 	"\tcache_hit\x18\x05 \x01(\bR\bcacheHit\x12\x14\n" +
 	"\x05error\x18\x06 \x01(\tR\x05error\x12%\n" +
-	"\x0eoutput_digests\x18\a \x03(\tR\routputDigests\"\xd0\x03\n" +
+	"\x0eoutput_digests\x18\a \x03(\tR\routputDigests\"\x99\x04\n" +
 	"\x05Trial\x12\x16\n" +
 	"\x06number\x18\x01 \x01(\x05R\x06number\x12\x1c\n" +
 	"\talgorithm\x18\x02 \x01(\tR\talgorithm\x12?\n" +
@@ -4217,7 +4250,10 @@ const file_alur_orchestrator_v1_orchestrator_proto_rawDesc = "" +
 	"foldScores\x12\x1b\n" +
 	"\tscore_std\x18\n" +
 	" \x01(\x01R\bscoreStd\x12!\n" +
-	"\ftrain_server\x18\v \x01(\tR\vtrainServer\x1a9\n" +
+	"\ftrain_server\x18\v \x01(\tR\vtrainServer\x12\x16\n" +
+	"\x06budget\x18\f \x01(\x01R\x06budget\x12\x1b\n" +
+	"\tconfig_id\x18\r \x01(\x05R\bconfigId\x12\x12\n" +
+	"\x04rung\x18\x0e \x01(\x05R\x04rung\x1a9\n" +
 	"\vParamsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\x01R\x05value:\x028\x01\"\xe3\b\n" +
