@@ -153,6 +153,9 @@ func (p *progressPrinter) describe(ev *orchestratorv1.RunEvent) string {
 	if ps := display.Params(display.TrialParams(t), nil); ps != "" {
 		head += "  " + ps
 	}
+	if b := t.GetBudget(); b > 0 && b < 1 {
+		head += fmt.Sprintf("  (search, %.0f%% of the rows)", 100*b)
+	}
 	if t.GetError() != "" {
 		return head + "  failed: " + t.GetError()
 	}
