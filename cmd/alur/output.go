@@ -361,8 +361,12 @@ func writeLeaderboard(w io.Writer, run *orchestratorv1.Run) {
 				note = fmt.Sprintf(" (target %s not met)", fmtScore(target))
 			}
 		}
-		fmt.Fprintf(w, "* best: trial %d%s; equal %s scores are ranked by the lower validation %s, as the run chose.\n",
-			run.GetBestTrial(), note, metric, tieName)
+		hard := ""
+		if tieName == "log_loss" {
+			hard = " (a model with only certain predictions last)"
+		}
+		fmt.Fprintf(w, "* best: trial %d%s; equal %s scores are ranked by the lower validation %s%s, then the simpler algorithm, as the run chose.\n",
+			run.GetBestTrial(), note, metric, tieName, hard)
 	}
 	if why := display.StopReason(run); why != "" {
 		fmt.Fprintln(w, why)
