@@ -338,7 +338,10 @@ type PipelineSpec struct {
 	// this spec.
 	Prepare *v11.PrepareOptions `protobuf:"bytes,5,opt,name=prepare,proto3" json:"prepare,omitempty"`
 	// candidates are the algorithms to try, in order. Empty means every
-	// algorithm that supports the task, with default hyperparameters.
+	// algorithm that supports the task, with default hyperparameters, then
+	// (when the trials are cross-validated) a successive-halving search over
+	// configurations drawn from ml/selection's default search spaces, within
+	// max_trials and time_budget.
 	Candidates []*Candidate `protobuf:"bytes,6,rep,name=candidates,proto3" json:"candidates,omitempty"`
 	// objective is what "good enough" means.
 	Objective *Objective `protobuf:"bytes,7,opt,name=objective,proto3" json:"objective,omitempty"`
@@ -348,8 +351,11 @@ type PipelineSpec struct {
 	Seed int64 `protobuf:"varint,9,opt,name=seed,proto3" json:"seed,omitempty"`
 	// cv_folds, from 2 to 20, ranks trials by stratified k-fold
 	// cross-validation over the train and validation rows instead of by the
-	// validation rows alone: slower, but steadier on small data. 0 or 1 uses
-	// the validation rows.
+	// validation rows alone: slower, but steadier on small data. 0 or 1
+	// follows the validation plan (ml/selection.PlanValidation): 5 folds up
+	// to 10,000 rows, the validation rows above. Cross-validated trials keep
+	// their out-of-fold predictions, from which an ensemble candidate is
+	// built.
 	CvFolds int32 `protobuf:"varint,10,opt,name=cv_folds,json=cvFolds,proto3" json:"cv_folds,omitempty"`
 	// balance_classes weights each class inversely to its frequency in every
 	// algorithm that supports it (the "balanced" hyperparameter), for
