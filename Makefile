@@ -4,7 +4,7 @@ SHELL := bash
 export PATH := $(CURDIR)/bin:$(PATH)
 
 # MODULES are the workspace's modules, as go.work lists them.
-MODULES := . ./ml ./proto ./serverkit ./services/ingest ./services/prep ./services/train ./services/eval ./services/orchestrator ./deploy
+MODULES := . ./ml ./proto ./serverkit ./services/ingest ./services/prep ./services/train ./services/eval ./services/orchestrator ./services/serve ./deploy
 PKGS := $(foreach m,$(MODULES),$(m)/...)
 # FUZZTIME is each fuzz target's time; FUZZ_TOTAL bounds the sum (each
 # target gets less when there are many): fuzzing stays a few minutes.
@@ -69,11 +69,11 @@ fuzz: ## Run every fuzz test briefly (FUZZTIME each, default 3s; FUZZ_TOTAL seco
 	@bash scripts/fuzz.sh $(FUZZTIME) $(FUZZ_TOTAL)
 
 .PHONY: test
-test: lint check-generated contracts unit reliability fuzz grpcurl-test python-example browser ## Everything CI runs: lint, contracts, generated code, all tests (e2e, reliability and manifests included), fuzzing, grpcurl, Python, browser.
+test: lint check-generated contracts unit reliability fuzz grpcurl-test python-example browser onnx-check ## Everything CI runs: lint, contracts, generated code, all tests (e2e, reliability and manifests included), fuzzing, grpcurl, Python, browser, ONNX round trip.
 
 .PHONY: build
-build: ## Build the six binaries into ./bin.
-	go build -o bin/ ./cmd/alur ./services/ingest/cmd/ingest ./services/prep/cmd/prep ./services/train/cmd/train ./services/eval/cmd/eval ./services/orchestrator/cmd/orchestrator
+build: ## Build the seven binaries into ./bin.
+	go build -o bin/ ./cmd/alur ./services/ingest/cmd/ingest ./services/prep/cmd/prep ./services/train/cmd/train ./services/eval/cmd/eval ./services/orchestrator/cmd/orchestrator ./services/serve/cmd/serve
 
 .PHONY: install
 install: ## Install the alur CLI as `alur` into $GOBIN (default: $(go env GOPATH)/bin).
@@ -95,6 +95,10 @@ bench: ## Benchmark alur against scikit-learn side by side (200000 rows; see ben
 bench-ingest: ## Ingest benchmarks: CSV parse vs pandas, gRPC table transfer, a 1 GB CSV through the ingest binary (peak RSS).
 	@go run ./bench/cmd/ingestbench
 
+.PHONY: bench-serve
+bench-serve: ## Serve benchmark: one-row and 1,000-row ModelInfer over gRPC (logistic, 100-tree forest, 100-round boosting) beside scikit-learn in process.
+	@go run ./bench/cmd/servebench
+
 .PHONY: bench-small
 bench-small: ## Quick benchmark run on 20000 rows.
 	@bash scripts/bench.sh --rows 20000
@@ -110,6 +114,10 @@ python-example: ## Python client examples against `alur dev` (installs python3-g
 .PHONY: grpcurl-test
 grpcurl-test: ## Every service through pinned grpcurl and reflection alone: list, describe, health, real calls.
 	@bash scripts/grpcurl-test.sh
+
+.PHONY: onnx-check
+onnx-check: ## Export pipelines to ONNX and compare onnxruntime's answers with alur's (installs onnxruntime-node into bin/).
+	@bash scripts/onnx-check.sh
 
 .PHONY: contracts
 contracts: ## buf lint, format check, and buf breaking against contracts/alur-v1.binpb (with a self-check).

@@ -10,6 +10,7 @@ require (
 	github.com/alur-ml/alur/services/ingest v0.0.0
 	github.com/alur-ml/alur/services/orchestrator v0.0.0
 	github.com/alur-ml/alur/services/prep v0.0.0
+	github.com/alur-ml/alur/services/serve v0.0.0
 	github.com/alur-ml/alur/services/train v0.0.0
 	github.com/chromedp/cdproto v0.159.0
 	github.com/chromedp/chromedp v0.23.0
@@ -35,6 +36,8 @@ require (
 	github.com/go-logr/stdr v1.2.2 // indirect
 	github.com/golang/freetype v0.0.0-20170609003504-e2365dfdc4a0 // indirect
 	github.com/google/uuid v1.6.0 // indirect
+	github.com/grpc-ecosystem/go-grpc-middleware/providers/prometheus v1.1.1 // indirect
+	github.com/grpc-ecosystem/go-grpc-middleware/v2 v2.1.0 // indirect
 	github.com/grpc-ecosystem/grpc-gateway/v2 v2.30.0 // indirect
 	github.com/klauspost/compress v1.20.1 // indirect
 	github.com/munnerz/goautoneg v0.0.0-20191010083416-a7dc8b61c822 // indirect
@@ -83,3 +86,5 @@ replace github.com/alur-ml/alur/services/train => ./services/train
 replace github.com/alur-ml/alur/services/eval => ./services/eval
 
 replace github.com/alur-ml/alur/services/orchestrator => ./services/orchestrator
+
+replace github.com/alur-ml/alur/services/serve => ./services/serve

@@ -15,7 +15,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"math"
 	"math/rand/v2"
 	"net"
@@ -33,20 +32,11 @@ import (
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
-	"google.golang.org/grpc"
 
-	evalv1 "github.com/alur-ml/alur/proto/alur/eval/v1"
-	ingestv1 "github.com/alur-ml/alur/proto/alur/ingest/v1"
 	orchestratorv1 "github.com/alur-ml/alur/proto/alur/orchestrator/v1"
-	prepv1 "github.com/alur-ml/alur/proto/alur/prep/v1"
-	trainv1 "github.com/alur-ml/alur/proto/alur/train/v1"
-	"github.com/alur-ml/alur/serverkit"
-	"github.com/alur-ml/alur/services/eval"
-	"github.com/alur-ml/alur/services/ingest"
-	"github.com/alur-ml/alur/services/orchestrator"
+	"github.com/alur-ml/alur/services/orchestrator/alurtest"
 	"github.com/alur-ml/alur/services/orchestrator/dashboard"
-	"github.com/alur-ml/alur/services/prep"
-	"github.com/alur-ml/alur/services/train"
+	"github.com/alur-ml/alur/services/orchestrator/stack"
 )
 
 // Laptop viewport the pages must fit.
@@ -68,7 +58,8 @@ func TestDashboardInBrowser(t *testing.T) {
 	}
 	exe := chromiumPath(t)
 
-	client := startStack(t)
+	st := alurtest.Start(t, stack.Config{})
+	client := st.Orchestrator
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	iris := runToEnd(ctx, t, client, &orchestratorv1.PipelineSpec{
@@ -96,7 +87,9 @@ func TestDashboardInBrowser(t *testing.T) {
 		Seed: 42,
 	})
 
-	src := dashboard.ClientSource(client)
+	// The orchestrator's own source: its charts of the models'
+	// predictions ask eval.
+	src := st.Stack.Orchestrator.DashboardSource()
 	base := serveDashboard(t, src)
 	shots := screenshotDir(t)
 	irisReport := filepath.Join(shots, "report-iris.html")
@@ -172,52 +165,6 @@ func screenshotDir(t *testing.T) string {
 		t.Fatal(err)
 	}
 	return dir
-}
-
-// startStack serves the four stages and the orchestrator on loopback
-// ports in this process, as the separate binaries would, and returns a
-// client of the orchestrator.
-func startStack(t *testing.T) orchestratorv1.OrchestratorServiceClient {
-	t.Helper()
-	logger := slog.New(slog.DiscardHandler)
-	serve := func(register func(*grpc.Server)) string {
-		srv := serverkit.NewGRPCServer(logger)
-		register(srv.GRPC)
-		lis, err := serverkit.Listen("127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan struct{})
-		go func() { _ = srv.Serve(ctx, lis); close(done) }()
-		t.Cleanup(func() { cancel(); <-done })
-		return lis.Addr().String()
-	}
-	cfg := orchestrator.Config{
-		DataDir:    t.TempDir(),
-		Logger:     logger,
-		IngestAddr: serve(func(g *grpc.Server) { ingestv1.RegisterIngestServiceServer(g, ingest.NewServer(ingest.Config{})) }),
-		PrepAddr:   serve(func(g *grpc.Server) { prepv1.RegisterPrepServiceServer(g, prep.NewServer(prep.Config{})) }),
-		TrainAddr:  serve(func(g *grpc.Server) { trainv1.RegisterTrainServiceServer(g, train.NewServer(train.Config{})) }),
-		EvalAddr:   serve(func(g *grpc.Server) { evalv1.RegisterEvalServiceServer(g, eval.NewServer(eval.Config{})) }),
-	}
-	orch, err := orchestrator.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Registered after the stages, so it runs before they stop.
-	t.Cleanup(func() {
-		if err := orch.Close(); err != nil {
-			t.Errorf("close orchestrator: %v", err)
-		}
-	})
-	addr := serve(orch.Register)
-	conn, err := serverkit.Dial(addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	return orchestratorv1.NewOrchestratorServiceClient(conn)
 }
 
 // serveDashboard serves the dashboard on a loopback port until the test

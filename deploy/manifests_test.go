@@ -21,6 +21,7 @@ var fullSuite = []string{
 	"Deployment/alur/prep", "Service/alur/prep",
 	"Deployment/alur/train", "Service/alur/train",
 	"Deployment/alur/eval", "Service/alur/eval",
+	"Deployment/alur/serve", "Service/alur/serve",
 	"StatefulSet/alur/orchestrator", "Service/alur/orchestrator", "Service/alur/orchestrator-headless",
 }
 

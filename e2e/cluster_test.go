@@ -32,6 +32,7 @@ var binaries = map[string]string{
 	"train":        "./services/train/cmd/train",
 	"eval":         "./services/eval/cmd/eval",
 	"orchestrator": "./services/orchestrator/cmd/orchestrator",
+	"serve":        "./services/serve/cmd/serve",
 }
 
 // services are the five servers of a cluster, in start order: the stages
@@ -102,6 +103,7 @@ var serviceNames = map[string]string{
 	"train":        "alur.train.v1.TrainService",
 	"eval":         "alur.eval.v1.EvalService",
 	"orchestrator": "alur.orchestrator.v1.OrchestratorService",
+	"serve":        "inference.GRPCInferenceService",
 }
 
 // logBuffer collects a process's output; it is safe to read while the
@@ -166,7 +168,18 @@ func startProc(t *testing.T, name, addr string, args ...string) *proc {
 	return p
 }
 
+// start launches the process and waits until it answers SERVING for its
+// own service.
 func (p *proc) start(t *testing.T) {
+	t.Helper()
+	p.launch(t)
+	waitServing(t, p.addr, p.name, p.log)
+}
+
+// launch starts the process and waits until it listens, setting p.addr to
+// the address it reported, but not until it answers SERVING: a service
+// that waits for a dependency (serve for the orchestrator) listens first.
+func (p *proc) launch(t *testing.T) {
 	t.Helper()
 	ready := filepath.Join(t.TempDir(), p.name+".addr")
 	cmd := exec.Command(p.bin, append([]string{"--addr", p.addr, "--ready-file", ready}, p.args...)...)
@@ -180,7 +193,6 @@ func (p *proc) start(t *testing.T) {
 		close(p.done)
 	}()
 	p.addr = p.waitReady(t, ready)
-	waitServing(t, p.addr, p.name, p.log)
 }
 
 // waitReady waits for the process to write the address it listens on to

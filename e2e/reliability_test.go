@@ -131,6 +131,23 @@ func startRun(t *testing.T, client orchestratorv1.OrchestratorServiceClient, spe
 	return resp.GetRun().GetId()
 }
 
+// learnAlgorithms has the orchestrator ask train for its algorithms, by
+// starting a spec with an algorithm train does not serve: the refusal
+// lists train's algorithms.
+func learnAlgorithms(t *testing.T, client orchestratorv1.OrchestratorServiceClient) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	spec := &orchestratorv1.PipelineSpec{
+		Source: &orchestratorv1.Source{Kind: &orchestratorv1.Source_Bundled{Bundled: "iris"}}, Label: "species",
+		Candidates: []*orchestratorv1.Candidate{{Algorithm: "no_such_algorithm"}},
+	}
+	_, err := client.StartRun(ctx, &orchestratorv1.StartRunRequest{Spec: spec}, grpc.WaitForReady(true))
+	if status.Code(err) != codes.InvalidArgument || !strings.Contains(status.Convert(err).Message(), "random_forest") {
+		t.Fatalf("StartRun with an unknown algorithm: %v; want InvalidArgument listing train's algorithms", err)
+	}
+}
+
 func getRun(t *testing.T, client orchestratorv1.OrchestratorServiceClient, id string) *orchestratorv1.Run {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -377,6 +394,10 @@ func TestStageOutage(t *testing.T) {
 	t.Run("train stays down", func(t *testing.T) {
 		c.procs["orchestrator"].stop(t)
 		c.restartOrchestrator(t, []string{"--stage-retry-window", "2s"})
+		// StartRun validates the spec against the algorithms train
+		// serves; a spec naming none of them learns them while train is
+		// up, and the orchestrator keeps them through the outage.
+		learnAlgorithms(t, c.client)
 		train.kill(t)
 		start := time.Now()
 		id := startRun(t, c.client, severalTrials(digest, 102))

@@ -2,12 +2,14 @@
 # grpcurl-test.sh proves that every alur service can be explored and called
 # with nothing but grpcurl and server reflection: no .proto files are given
 # to grpcurl. It installs the pinned grpcurl (scripts/tools.sh), starts
-# `alur dev` on free loopback ports, and for each of the five services
+# `alur dev` on free loopback ports, and for each of the six services
 # lists, describes, health-checks and makes real calls whose answers are
 # checked: ingest ListBundled and Read, train ListAlgorithms, prep Profile
 # (a client stream of hand-written JSON messages), eval Predict and Evaluate
 # (with a hand-written linear model), orchestrator StartRun, WatchRun,
-# GetRun and Predict, plus two error answers. It ends with
+# GetRun and Predict, the model registry (RegisterModel, SetModelAlias,
+# GetModel), serve's Open Inference Protocol (ServerReady, ModelMetadata,
+# ModelInfer by alias), plus error answers. It ends with
 # "grpcurl-test: N passed, M failed" and fails when any check fails.
 #
 # The README's grpcurl section shows the same calls; keep them in step.
@@ -41,6 +43,7 @@ go build -o "$tmp/alur" ./cmd/alur
 # Port 0 lets the kernel pick free ports; `alur dev` prints the ones chosen.
 "$tmp/alur" dev --data-dir "$tmp/data" --addr 127.0.0.1:0 --ingest-addr 127.0.0.1:0 \
   --prep-addr 127.0.0.1:0 --train-addr 127.0.0.1:0 --eval-addr 127.0.0.1:0 \
+  --serve-addr 127.0.0.1:0 --serve-http 127.0.0.1:0 \
   >"$tmp/dev.out" 2>"$tmp/dev.log" &
 server_pid=$!
 for _ in $(seq 1 300); do
@@ -64,7 +67,8 @@ INGEST=$(addr ingest)
 PREP=$(addr prep)
 TRAIN=$(addr train)
 EVAL=$(addr eval)
-echo "grpcurl-test: alur dev serving: orchestrator $ORCH, ingest $INGEST, prep $PREP, train $TRAIN, eval $EVAL"
+SERVE=$(addr serve)
+echo "grpcurl-test: alur dev serving: orchestrator $ORCH, ingest $INGEST, prep $PREP, train $TRAIN, eval $EVAL, serve $SERVE"
 
 # jcheck evaluates the Python expression $1 over grpcurl's output on stdin:
 # `text` is the raw output, `msgs` the JSON messages in it (a stream answer
@@ -165,7 +169,10 @@ explore train "$TRAIN" alur.train.v1.TrainService Train ListAlgorithms
 explore eval "$EVAL" alur.eval.v1.EvalService Evaluate Predict
 explore orchestrator "$ORCH" alur.orchestrator.v1.OrchestratorService \
   UploadSource StartRun GetRun ListRuns WatchRun CancelRun ListArtifacts GetArtifact Predict \
-  AppendDataset ListDatasets GetDataset CompareVersions RetrainRun ListMetrics
+  AppendDataset ListDatasets GetDataset CompareVersions RetrainRun ListMetrics \
+  RegisterModel ListModels GetModel SetModelAlias DeleteModelVersion
+explore serve "$SERVE" inference.GRPCInferenceService \
+  ServerLive ServerReady ModelReady ServerMetadata ModelMetadata ModelInfer
 
 # ingest: the bundled datasets, and a server stream (schema, batches, summary).
 expect "ingest: ListBundled" \
@@ -262,6 +269,39 @@ expect "orchestrator: GetDataset" \
   -d '{"name": "flowers"}' "$ORCH" alur.orchestrator.v1.OrchestratorService/GetDataset
 expect_error "orchestrator: AppendDataset with a bad name" InvalidArgument name \
   -d '{"name": "Not A Name", "source": {"bundled": "iris"}}' "$ORCH" alur.orchestrator.v1.OrchestratorService/AppendDataset
+
+# Registry and serving: the iris run becomes version 1 of "iris", aliased
+# production, and serve answers the Open Inference Protocol for it.
+expect "orchestrator: RegisterModel" \
+  "msg['version']['version'] == '1' and msg['version']['runId'] == '$run_id' and [f['name'] for f in msg['version']['inputSchema']['fields']] == ['sepal_length_cm', 'sepal_width_cm', 'petal_length_cm', 'petal_width_cm']" \
+  -d "{\"runId\": \"$run_id\", \"name\": \"iris\", \"createdBy\": \"grpcurl-test\"}" "$ORCH" alur.orchestrator.v1.OrchestratorService/RegisterModel
+expect "orchestrator: SetModelAlias" "msg['alias']['alias'] == 'production' and msg['alias']['version'] == '1'" \
+  -d '{"name": "iris", "alias": "production", "version": 1}' "$ORCH" alur.orchestrator.v1.OrchestratorService/SetModelAlias
+expect "orchestrator: GetModel by alias" "msg['version']['version'] == '1' and msg['model']['aliases'][0]['alias'] == 'production'" \
+  -d '{"ref": "iris@production"}' "$ORCH" alur.orchestrator.v1.OrchestratorService/GetModel
+expect_error "orchestrator: DeleteModelVersion under an alias" FailedPrecondition production \
+  -d '{"name": "iris", "version": 1}' "$ORCH" alur.orchestrator.v1.OrchestratorService/DeleteModelVersion
+expect "serve: ServerReady" "msg.get('ready') is True" "$SERVE" inference.GRPCInferenceService/ServerReady
+expect "serve: ModelMetadata" \
+  "msg['name'] == 'iris' and msg['versions'] == ['1'] and [i['name'] for i in msg['inputs']] == ['sepal_length_cm', 'sepal_width_cm', 'petal_length_cm', 'petal_width_cm'] and [o['name'] for o in msg['outputs']] == ['label', 'probabilities']" \
+  -d '{"name": "iris", "version": "production"}' "$SERVE" inference.GRPCInferenceService/ModelMetadata
+cat >"$tmp/infer.json" <<'EOF'
+{"model_name": "iris", "model_version": "production", "id": "grpcurl",
+ "inputs": [
+  {"name": "sepal_length_cm", "datatype": "FP64", "shape": [2], "contents": {"fp64_contents": [5.1, 7.7]}},
+  {"name": "sepal_width_cm", "datatype": "FP64", "shape": [2], "contents": {"fp64_contents": [3.5, 3.0]}},
+  {"name": "petal_length_cm", "datatype": "FP64", "shape": [2], "contents": {"fp64_contents": [1.4, 6.1]}},
+  {"name": "petal_width_cm", "datatype": "FP64", "shape": [2], "contents": {"fp64_contents": [0.2, 2.3]}}]}
+EOF
+# grpcurl prints BYTES contents base64-encoded ("c2V0b3Nh" is "setosa").
+expect "serve: ModelInfer" \
+  "msg['modelVersion'] == '1' and msg['id'] == 'grpcurl' and msg['outputs'][0]['name'] == 'label' and [__import__('base64').b64decode(b).decode() for b in msg['outputs'][0]['contents']['bytesContents']] == ['setosa', 'virginica'] and msg['outputs'][1]['shape'] == ['2', '3'] and close(sum(msg['outputs'][1]['contents']['fp64Contents'][:3]), 1, 1e-9)" \
+  -d @ "$SERVE" inference.GRPCInferenceService/ModelInfer <"$tmp/infer.json"
+expect_error "serve: ModelInfer without a column" InvalidArgument petal_width_cm \
+  -d '{"model_name": "iris", "inputs": [{"name": "sepal_length_cm", "datatype": "FP64", "shape": [1], "contents": {"fp64_contents": [5.1]}}]}' \
+  "$SERVE" inference.GRPCInferenceService/ModelInfer
+expect_error "serve: ModelInfer of an unknown model" NotFound nope \
+  -d '{"model_name": "nope"}' "$SERVE" inference.GRPCInferenceService/ModelInfer
 
 echo "grpcurl-test: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -9,6 +9,8 @@
 #     leaderboard and test metrics and predicts the file's first rows,
 #     exiting 0;
 #   - stages_alone.py calls train, ingest and prep directly;
+#   - serve_infer.py gets predictions from the serve stage over the Open
+#     Inference Protocol for a run registered and aliased with the CLI;
 #   - run_pipeline.py exits non-zero when the run cannot succeed.
 # It ends with "python-example: N passed, M failed".
 set -euo pipefail
@@ -66,6 +68,7 @@ go build -o "$tmp/alur" ./cmd/alur
 # Port 0 lets the kernel pick free ports; `alur dev` prints the ones chosen.
 "$tmp/alur" dev --data-dir "$tmp/data" --addr 127.0.0.1:0 --ingest-addr 127.0.0.1:0 \
   --prep-addr 127.0.0.1:0 --train-addr 127.0.0.1:0 --eval-addr 127.0.0.1:0 \
+  --serve-addr 127.0.0.1:0 --serve-http 127.0.0.1:0 \
   >"$tmp/dev.out" 2>"$tmp/dev.log" &
 server_pid=$!
 for _ in $(seq 1 300); do
@@ -130,6 +133,26 @@ if "$PYTHON" examples/python/stages_alone.py --ingest "$(addr ingest)" --prep "$
   fi
 else
   fail "stages_alone.py: exited non-zero"
+fi
+
+# serve_infer.py: a run registered as "iris", aliased production, and
+# asked for predictions through the serve stage's Open Inference Protocol.
+run_json=$("$tmp/alur" run --server "$ORCH" --csv services/ingest/datasets/iris.csv --label species \
+  --algorithms logistic_regression --seed 7 --json 2>"$tmp/err" || true)
+run_id=$(printf '%s' "$run_json" | "$PYTHON" -c 'import json, sys; print(json.load(sys.stdin)["id"])' 2>/dev/null || true)
+if [ -n "$run_id" ] &&
+  "$tmp/alur" models register "$run_id" --name iris --server "$ORCH" >/dev/null 2>>"$tmp/err" &&
+  "$tmp/alur" models alias iris@1 production --server "$ORCH" >/dev/null 2>>"$tmp/err" &&
+  "$PYTHON" examples/python/serve_infer.py --server "$(addr serve)" --model iris --version production \
+    --row sepal_length_cm=5.1,sepal_width_cm=3.5,petal_length_cm=1.4,petal_width_cm=0.2 \
+    --row sepal_length_cm=7.7,sepal_width_cm=3.0,petal_length_cm=6.1,petal_width_cm=2.3 >"$tmp/out" 2>>"$tmp/err"; then
+  if grep -q '^Model iris version 1' "$tmp/out" && grep -Eq '^setosa	setosa 0\.9' "$tmp/out" && grep -q '^virginica	' "$tmp/out"; then
+    pass "serve_infer.py: ModelMetadata and ModelInfer of iris@production over the Open Inference Protocol"
+  else
+    fail "serve_infer.py: output lacks the model's metadata or the predictions"
+  fi
+else
+  fail "serve_infer.py: register, alias or infer failed"
 fi
 
 # A run that cannot succeed: the label is not a column.

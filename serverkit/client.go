@@ -62,6 +62,8 @@ func Dial(addr string, opts ...grpc.DialOption) (*grpc.ClientConn, error) {
 		grpc.WithInitialConnWindowSize(ConnWindowBytes),
 		grpc.WithWriteBufferSize(TransportBufferBytes),
 		grpc.WithReadBufferSize(TransportBufferBytes),
+		grpc.WithChainUnaryInterceptor(clientMetrics.UnaryClientInterceptor()),
+		grpc.WithChainStreamInterceptor(clientMetrics.StreamClientInterceptor()),
 	}, opts...)
 	return grpc.NewClient(addr, opts...)
 }

@@ -9,10 +9,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -41,6 +43,19 @@ type Server struct {
 	// registered service SERVING, and NOT_SERVING when shutting down.
 	Health *health.Server
 	logger *slog.Logger
+	// held lists services Serve leaves NOT_SERVING; see HoldServing.
+	held map[string]bool
+}
+
+// HoldServing makes Serve leave service, and the server as a whole (""),
+// NOT_SERVING: the caller marks them SERVING through Health once ready,
+// such as when a dependency first answers. Call it before Serve.
+func (s *Server) HoldServing(service string) {
+	if s.held == nil {
+		s.held = map[string]bool{}
+	}
+	s.held[service] = true
+	s.held[""] = true
 }
 
 // Transport sizes for servers and clients alike. Tables stream as batches
@@ -77,8 +92,8 @@ func NewGRPCServer(logger *slog.Logger, opts ...grpc.ServerOption) *Server {
 		// call is counted and logged as the Internal it answers.
 		// Interceptors from opts (the token check of ServerOptions) run
 		// after these: rejected calls are counted and logged too.
-		grpc.ChainUnaryInterceptor(unaryMetrics, unaryLog(logger), unaryRecover(logger), codec.unary),
-		grpc.ChainStreamInterceptor(streamMetrics, streamLog(logger), streamRecover(logger), codec.stream),
+		grpc.ChainUnaryInterceptor(serverMetrics.UnaryServerInterceptor(), unaryLog(logger), unaryRecover(logger), codec.unary),
+		grpc.ChainStreamInterceptor(serverMetrics.StreamServerInterceptor(), streamLog(logger), streamRecover(logger), codec.stream),
 		// Ask clients to reconnect every few minutes so that round-robin
 		// clients re-resolve DNS and find replicas added since; calls in
 		// flight finish on the old connection (the grace is unbounded).
@@ -99,10 +114,13 @@ func NewGRPCServer(logger *slog.Logger, opts ...grpc.ServerOption) *Server {
 // is done. It then reports NOT_SERVING (so load balancers drain), stops
 // accepting calls and waits up to ShutdownGrace for in-flight calls.
 func (s *Server) Serve(ctx context.Context, lis net.Listener) error {
-	for name := range s.GRPC.GetServiceInfo() {
-		s.Health.SetServingStatus(name, healthpb.HealthCheckResponse_SERVING)
+	for _, name := range append(slices.Collect(maps.Keys(s.GRPC.GetServiceInfo())), "") {
+		st := healthpb.HealthCheckResponse_SERVING
+		if s.held[name] {
+			st = healthpb.HealthCheckResponse_NOT_SERVING
+		}
+		s.Health.SetServingStatus(name, st)
 	}
-	s.Health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
 	errc := make(chan error, 1)
 	go func() { errc <- s.GRPC.Serve(lis) }()
 	select {
@@ -195,9 +213,15 @@ func Main(name, addr string, register func(s *grpc.Server) error) {
 // the metrics endpoint down gracefully and flushes traces before exiting.
 // A nil o means zero Options.
 func MainWith(name, addr string, o *Options, register func(s *grpc.Server) error) {
+	MainWithServer(name, addr, o, func(s *Server) error { return register(s.GRPC) })
+}
+
+// MainWithServer is MainWith for a service that needs the whole Server,
+// such as one that reports its own readiness (HoldServing).
+func MainWithServer(name, addr string, o *Options, register func(s *Server) error) {
 	logger := NewLogger(name)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, logger, name, addr, o, register)
+	err := runServer(ctx, logger, name, addr, o, register)
 	stop()
 	if err != nil {
 		logger.Error("exiting", "err", err)
@@ -207,6 +231,11 @@ func MainWith(name, addr string, o *Options, register func(s *grpc.Server) error
 
 // run builds, starts and serves one service until ctx is done.
 func run(ctx context.Context, logger *slog.Logger, name, addr string, o *Options, register func(s *grpc.Server) error) error {
+	return runServer(ctx, logger, name, addr, o, func(s *Server) error { return register(s.GRPC) })
+}
+
+// runServer is run with a register function that sees the whole Server.
+func runServer(ctx context.Context, logger *slog.Logger, name, addr string, o *Options, register func(s *Server) error) error {
 	if o == nil {
 		o = &Options{}
 	}
@@ -226,7 +255,7 @@ func run(ctx context.Context, logger *slog.Logger, name, addr string, o *Options
 		installGlobalTracing(o, logger)
 	}
 	srv := NewGRPCServer(logger, sopts...)
-	if err := register(srv.GRPC); err != nil {
+	if err := register(srv); err != nil {
 		return err
 	}
 	lis, err := Listen(addr)

@@ -32,12 +32,13 @@ type command struct {
 func commands() []*command {
 	return []*command{
 		{name: "demo", summary: "start everything in one process and run the default pipeline on a bundled dataset", run: runDemo},
-		{name: "dev", summary: "serve the five services on their default ports until interrupted", run: runDev},
+		{name: "dev", summary: "serve the six services on their default ports until interrupted", run: runDev},
 		{name: "run", summary: "run a pipeline (a spec file, or a local CSV and a label) and follow it", run: runRun},
 		{name: "runs", summary: "list runs, or show one run in detail", run: runRuns},
 		{name: "predict", summary: "predict rows with the best model of a finished run", run: runPredict},
 		{name: "report", summary: "write a run's self-contained HTML report (charts inline, opens offline)", run: runReport},
 		{name: "datasets", summary: "list, show, append to and compare versioned datasets", run: runDatasets},
+		{name: "models", summary: "register run models, list and show them, move aliases such as production", run: runModels},
 		{name: "retrain", summary: "run a dataset run's spec again on the dataset's latest version", run: runRetrain},
 	}
 }
@@ -100,7 +101,7 @@ Run "alur help <command>" or "alur <command> -h" for a command's flags.
 
 Start here:
   alur demo                      everything in one process, on the iris data
-  alur dev &                     the services on localhost:7000-7004, then:
+  alur dev &                     the services on localhost:7000-7005, then:
   alur run --csv data.csv --label target
   alur runs list
   alur report RUN_ID             the run's report as one HTML file

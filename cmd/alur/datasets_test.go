@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"github.com/alur-ml/alur/services/orchestrator/alurtest"
+	"github.com/alur-ml/alur/services/orchestrator/stack"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -71,15 +73,7 @@ func TestDatasetsWorkflow(t *testing.T) {
 		t.Skip("trains two runs")
 	}
 	dir := t.TempDir()
-	st, err := startStack(context.Background(), loopbackStack(filepath.Join(dir, "data")))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		if err := st.Stop(); err != nil {
-			t.Errorf("stop: %v", err)
-		}
-	}()
+	st := alurtest.Start(t, stack.Config{DataDir: filepath.Join(dir, "data")})
 	env := map[string]string{serverEnv: st.OrchestratorAddr}
 	cli := func(args ...string) string {
 		t.Helper()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -69,16 +70,11 @@ func runDemo(ctx context.Context, a *app, args []string) error {
 	if *verbose {
 		level = slog.LevelInfo
 	}
-	st, err := startStack(ctx, stackConfig{
-		DataDir:          dir,
-		OrchestratorAddr: "127.0.0.1:0",
-		IngestAddr:       "127.0.0.1:0",
-		PrepAddr:         "127.0.0.1:0",
-		TrainAddr:        "127.0.0.1:0",
-		EvalAddr:         "127.0.0.1:0",
-		HTTPAddr:         *httpAddr,
-		Logger:           slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: level})),
-	})
+	// Every service on a loopback port the system picks (stack.Loopback).
+	cfg := stackConfig{HTTPAddr: *httpAddr}
+	cfg.DataDir = dir
+	cfg.Logger = slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: level}))
+	st, err := startStack(ctx, cfg)
 	if err != nil {
 		return err
 	}
@@ -105,27 +101,42 @@ func runDemo(ctx context.Context, a *app, args []string) error {
 		return err
 	}
 	writeRunReport(a.stdout, run)
-	reportPath := filepath.Join(dir, "report-"+run.GetId()+".html")
-	if page, err := dashboard.RenderReport(ctx, dashboard.ClientSource(c.orch), run.GetId()); err != nil {
-		fmt.Fprintf(a.stderr, "alur: the HTML report: %v\n", err)
-		reportPath = ""
-	} else if err := writeFileAtomic(reportPath, page); err != nil {
-		fmt.Fprintf(a.stderr, "alur: the HTML report: %v\n", err)
-		reportPath = ""
-	}
+	reportPath := writeDemoReport(ctx, a, st, dir, run.GetId())
 
 	stopped = true
 	if err := st.Stop(); err != nil {
 		fmt.Fprintf(a.stderr, "alur: stopping the services: %v\n", err)
 	}
-	fmt.Fprintf(a.stdout, "\nRun ID:    %s\n", run.GetId())
-	fmt.Fprintf(a.stdout, "Artifacts: %s (bbolt)\n", st.StorePath)
-	if reportPath != "" {
-		fmt.Fprintf(a.stdout, "Report:    %s (open it in a browser; the dashboard stopped with the demo)\n", reportPath)
-	}
-	fmt.Fprintf(a.stdout, "Inspect:   alur dev --data-dir %s   (then, in another shell)\n", quoteArg(dir))
-	fmt.Fprintf(a.stdout, "           alur runs show %s\n", run.GetId())
+	printDemoHints(a.stdout, run.GetId(), st.StorePath, reportPath, dir)
 	return runOutcome(run)
+}
+
+// writeDemoReport writes the run's HTML report into dir, drawn from the
+// in-process orchestrator (which asks eval for the prediction charts),
+// and returns its path; "" when it could not be written (stderr says why).
+func writeDemoReport(ctx context.Context, a *app, st *devStack, dir, id string) string {
+	path := filepath.Join(dir, "report-"+id+".html")
+	page, err := dashboard.RenderReport(ctx, st.Orchestrator.DashboardSource(), id)
+	if err == nil {
+		err = writeFileAtomic(path, page)
+	}
+	if err != nil {
+		fmt.Fprintf(a.stderr, "alur: the HTML report: %v\n", err)
+		return ""
+	}
+	return path
+}
+
+// printDemoHints says where the demo's run, artifacts and report are and
+// how to look at them again.
+func printDemoHints(w io.Writer, id, storePath, reportPath, dir string) {
+	fmt.Fprintf(w, "\nRun ID:    %s\n", id)
+	fmt.Fprintf(w, "Artifacts: %s (bbolt)\n", storePath)
+	if reportPath != "" {
+		fmt.Fprintf(w, "Report:    %s (open it in a browser; the dashboard stopped with the demo)\n", reportPath)
+	}
+	fmt.Fprintf(w, "Inspect:   alur dev --data-dir %s   (then, in another shell)\n", quoteArg(dir))
+	fmt.Fprintf(w, "           alur runs show %s\n", id)
 }
 
 // demoSpec is the default pipeline on a bundled dataset: every algorithm

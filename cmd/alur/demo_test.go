@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"github.com/alur-ml/alur/services/orchestrator/alurtest"
+	"github.com/alur-ml/alur/services/orchestrator/stack"
 	"regexp"
 	"strconv"
 	"strings"
@@ -54,15 +56,7 @@ func TestDemoIris(t *testing.T) {
 
 	// The artifacts outlive the demo: serve the same data directory again
 	// and query the run, as the demo's hint says.
-	st, err := startStack(context.Background(), loopbackStack(dir))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		if err := st.Stop(); err != nil {
-			t.Errorf("stop: %v", err)
-		}
-	}()
+	st := alurtest.Start(t, stack.Config{DataDir: dir})
 	env := map[string]string{serverEnv: st.OrchestratorAddr}
 	a, out, errb = newTestApp(env)
 	if code := runMain(context.Background(), []string{"runs", "show", id[1]}, a); code != exitOK {
@@ -83,17 +77,6 @@ func TestDemoIris(t *testing.T) {
 	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
 	if len(lines) != 2 || !strings.HasPrefix(lines[0], "setosa") || !strings.HasPrefix(lines[1], "virginica") {
 		t.Errorf("predictions:\n%s", out)
-	}
-}
-
-func loopbackStack(dir string) stackConfig {
-	return stackConfig{
-		DataDir:          dir,
-		OrchestratorAddr: "127.0.0.1:0",
-		IngestAddr:       "127.0.0.1:0",
-		PrepAddr:         "127.0.0.1:0",
-		TrainAddr:        "127.0.0.1:0",
-		EvalAddr:         "127.0.0.1:0",
 	}
 }
 
@@ -124,7 +107,7 @@ func TestDevServesUntilCancelled(t *testing.T) {
 	go func() {
 		done <- runMain(ctx, []string{"dev", "--data-dir", t.TempDir(), "--addr", "127.0.0.1:0",
 			"--ingest-addr", "127.0.0.1:0", "--prep-addr", "127.0.0.1:0", "--train-addr", "127.0.0.1:0",
-			"--eval-addr", "127.0.0.1:0"}, a)
+			"--eval-addr", "127.0.0.1:0", "--serve-addr", "127.0.0.1:0", "--serve-http", "127.0.0.1:0"}, a)
 	}()
 	addrRE := regexp.MustCompile(`(?m)^orchestrator\s+(\S+)$`)
 	var addr string
@@ -152,10 +135,13 @@ func TestDevServesUntilCancelled(t *testing.T) {
 	if !strings.Contains(out.String(), "Stopped.") {
 		t.Errorf("dev output lacks Stopped.:\n%s", out.String())
 	}
-	if n := strings.Count(out.String(), "http://"); n > 1 {
-		t.Errorf("dev prints the dashboard URL %d times:\n%s", n, out.String())
+	// serve-http prints the serving stage's URL; the dashboard's comes once.
+	if m := regexp.MustCompile(`(?m)^dashboard\s+(\S+)$`).FindStringSubmatch(out.String()); m != nil {
+		if n := strings.Count(out.String(), m[1]); n > 1 {
+			t.Errorf("dev prints the dashboard URL %d times:\n%s", n, out.String())
+		}
 	}
-	for _, name := range []string{"ingest", "prep", "train", "eval", "data"} {
+	for _, name := range []string{"ingest", "prep", "train", "eval", "serve", "serve-http", "data", "dashboard"} {
 		if !regexp.MustCompile(`(?m)^` + name + `\s+\S+`).MatchString(out.String()) {
 			t.Errorf("dev does not print the %s address", name)
 		}

@@ -310,6 +310,38 @@ func TestProgressPrinter(t *testing.T) {
 	newProgressPrinter(nil, run).event(&orchestratorv1.RunEvent{Message: "x"})
 }
 
+// TestProgressPrinterDecidesByKind checks that the event's kind, not the
+// wording of its message, decides what a line shows.
+func TestProgressPrinterDecidesByKind(t *testing.T) {
+	trial := func() *orchestratorv1.Trial {
+		return &orchestratorv1.Trial{Number: 3, Algorithm: "knn", Params: map[string]float64{"k": 5}, Score: 0.9, Error: "diverged"}
+	}
+	for _, tc := range []struct {
+		name string
+		ev   *orchestratorv1.RunEvent
+		want string
+	}{
+		{"trial failed", &orchestratorv1.RunEvent{Kind: orchestratorv1.RunEventKind_RUN_EVENT_KIND_TRIAL_FAILED, Step: "train/3", Message: "whatever it says", Trial: trial()},
+			"trial 3 knn k=5 failed: diverged"},
+		{"trial finished", &orchestratorv1.RunEvent{Kind: orchestratorv1.RunEventKind_RUN_EVENT_KIND_TRIAL_FINISHED, Step: "evaluate/3", Message: "failed", Trial: trial()},
+			"trial 3 knn k=5 validation accuracy 0.9000"},
+		{"a step's event carrying a trial", &orchestratorv1.RunEvent{Kind: orchestratorv1.RunEventKind_RUN_EVENT_KIND_STEP_PROGRESS, Step: "train/3", Message: "train/3: epoch 2 of 10", Trial: trial()},
+			"train/3 epoch 2 of 10"},
+		{"recorded before kinds", &orchestratorv1.RunEvent{Step: "train/3", Trial: trial()},
+			"trial 3 knn k=5 failed: diverged"},
+		{"run ended", &orchestratorv1.RunEvent{Kind: orchestratorv1.RunEventKind_RUN_EVENT_KIND_RUN_SUCCEEDED, RunState: orchestratorv1.RunState_RUN_STATE_SUCCEEDED},
+			"run succeeded"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var b bytes.Buffer
+			newProgressPrinter(&b, &orchestratorv1.Run{Metric: "accuracy"}).event(tc.ev)
+			if got := squeeze(b.String()); !strings.Contains(got, tc.want) {
+				t.Errorf("line %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
 // TestWriteLeaderboardRanksAsChosen is the tie the issue met: two trials
 // with the same validation accuracy; the run chose the one with the lower
 // log loss, and the leaderboard must list it first, with the log loss.

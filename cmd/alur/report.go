@@ -69,7 +69,7 @@ func runReport(ctx context.Context, a *app, args []string) error {
 	defer c.Close()
 	rctx, cancel := context.WithTimeout(ctx, cf.timeout)
 	defer cancel()
-	page, err := dashboard.RenderReport(rctx, dashboard.ClientSource(c.orch), id)
+	page, err := reportPage(rctx, c.orch, id)
 	if err != nil {
 		if _, ok := status.FromError(err); ok {
 			return c.wrap("report", err)
@@ -85,6 +85,22 @@ func runReport(ctx context.Context, a *app, args []string) error {
 	}
 	fmt.Fprintf(a.stdout, "Wrote %s (%s); open it in a browser.\n", path, display.Bytes(int64(len(page))))
 	return nil
+}
+
+// reportPage is the run's HTML report: the one the orchestrator stored
+// when the run ended (drawn with eval's predictions), else one rendered
+// here from the run's artifacts, whose charts of the model's predictions
+// say they are drawn where the orchestrator runs.
+func reportPage(ctx context.Context, orch orchestratorv1.OrchestratorServiceClient, id string) ([]byte, error) {
+	src := dashboard.ClientSource(orch)
+	// A run that cannot be read is RenderReport's to explain.
+	if run, err := src.GetRun(ctx, id); err == nil && run.GetReportDigest() != "" {
+		d := run.GetReportDigest()
+		if page, err := src.ReadArtifact(ctx, d); err == nil {
+			return page, nil
+		}
+	}
+	return dashboard.RenderReport(ctx, src, id)
 }
 
 // defaultReportDir is where reports go without -o: alur-reports under the
@@ -124,14 +140,15 @@ func writeFileAtomic(path string, b []byte) error {
 }
 
 // serveDashboard serves the web dashboard on addr ("127.0.0.1:0" picks a
-// port), reading the orchestrator at orchAddr over gRPC, as the
-// orchestrator binary's --http does. It returns the dashboard's URL and a
-// func that shuts it down gracefully.
+// port), reading src (the in-process orchestrator's source, which asks
+// eval for the charts of the models' predictions), as the orchestrator
+// binary's --http does. It returns the dashboard's URL and a func that
+// shuts it down gracefully.
 //
 // It serves plain HTTP without a token, so it refuses a non-loopback
 // address (serverkit's CheckHTTPExposure): the orchestrator binary serves
 // the dashboard with TLS and a token.
-func serveDashboard(addr, orchAddr string, logger *slog.Logger) (url string, stop func(), err error) {
+func serveDashboard(addr string, src dashboard.Source, logger *slog.Logger) (url string, stop func(), err error) {
 	if err := (&serverkit.Options{}).CheckHTTPExposure(addr, false); err != nil {
 		return "", nil, err
 	}
@@ -139,16 +156,11 @@ func serveDashboard(addr, orchAddr string, logger *slog.Logger) (url string, sto
 	if err != nil {
 		return "", nil, fmt.Errorf("dashboard: listen on %s: %w", addr, err)
 	}
-	conn, err := serverkit.Dial(orchAddr)
-	if err != nil {
-		lis.Close()
-		return "", nil, fmt.Errorf("dashboard: %w", err)
-	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		h := dashboard.NewHandler(dashboard.ClientSource(orchestratorv1.NewOrchestratorServiceClient(conn)), logger.With("service", "dashboard"))
+		h := dashboard.NewHandler(src, logger.With("service", "dashboard"))
 		if err := dashboard.Serve(ctx, lis, h); err != nil {
 			logger.Error("dashboard", "err", err)
 		}
@@ -156,6 +168,5 @@ func serveDashboard(addr, orchAddr string, logger *slog.Logger) (url string, sto
 	return "http://" + lis.Addr().String(), func() {
 		cancel()
 		<-done
-		conn.Close()
 	}, nil
 }

@@ -7,6 +7,12 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
+
+	orchestratorv1 "github.com/alur-ml/alur/proto/alur/orchestrator/v1"
+	"github.com/alur-ml/alur/services/orchestrator/alurtest"
+	"github.com/alur-ml/alur/services/orchestrator/dashboard"
+	"github.com/alur-ml/alur/services/orchestrator/stack"
 )
 
 func TestReportCommand(t *testing.T) {
@@ -116,5 +122,47 @@ func TestDemoWritesReport(t *testing.T) {
 		if !strings.Contains(string(b), `data-chart="`+chart+`"`) {
 			t.Errorf("the demo report has no %s chart", chart)
 		}
+	}
+}
+
+// TestReportIsTheStoredOne reports a finished run of the real stack: the
+// page is the report the orchestrator stored with the run, drawn with
+// eval's predictions (its ROC curve), not one rendered over gRPC.
+func TestReportIsTheStoredOne(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains a run")
+	}
+	st := alurtest.Start(t, stack.Config{})
+	env := map[string]string{serverEnv: st.OrchestratorAddr}
+	start, err := st.Orchestrator.StartRun(t.Context(), &orchestratorv1.StartRunRequest{Spec: &orchestratorv1.PipelineSpec{
+		Source: &orchestratorv1.Source{Kind: &orchestratorv1.Source_Bundled{Bundled: "iris"}}, Label: "species",
+		Candidates: []*orchestratorv1.Candidate{{Algorithm: "knn"}}, Seed: 1,
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &client{orch: st.Orchestrator, timeout: time.Minute}
+	run, err := c.followRun(t.Context(), start.GetRun().GetId(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if run.GetReportDigest() == "" {
+		t.Fatal("the run stored no report")
+	}
+	file := filepath.Join(t.TempDir(), "r.html")
+	a, out, errb := newTestApp(env)
+	if code := runMain(context.Background(), []string{"report", run.GetId(), "-o", file}, a); code != exitOK {
+		t.Fatalf("report: exit %d: %s%s", code, out, errb)
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored, err := dashboard.ClientSource(st.Orchestrator).ReadArtifact(t.Context(), run.GetReportDigest())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(b) != string(stored) || !strings.Contains(string(b), `data-chart="roc"`) {
+		t.Error("the report is not the stored one drawn with eval's predictions")
 	}
 }

@@ -96,34 +96,9 @@ func runRun(ctx context.Context, a *app, args []string) error {
 	set := flagsSet(fs)
 	sf.hasTarget = set["target"]
 
-	var spec *orchestratorv1.PipelineSpec
-	switch {
-	case *dataset != "":
-		if spec, err = datasetRunSpec(specPath, sf, set, *dataset); err != nil {
-			return err
-		}
-	case specPath != "" && sf.csv != "":
-		return usageErrorf("run", "give either -f SPEC or --csv FILE, not both")
-	case specPath != "":
-		for _, name := range []string{"label", "name", "task", "algorithms", "metric", "target", "max-trials", "seed", "split-column", "delimiter", "max-bad-rows", "time-budget", "keep"} {
-			if set[name] {
-				return usageErrorf("run", "--%s belongs to the short form (--csv); with -f, set it in the spec", name)
-			}
-		}
-		if spec, err = loadSpec(specPath); err != nil {
-			return err
-		}
-		if p := spec.GetSource().GetPath(); p != "" {
-			if _, err := os.Stat(p); err == nil {
-				fmt.Fprintf(a.stderr, "note: source.path %q is read by the ingest service under its data root, not uploaded from here (use --csv to upload)\n", p)
-			}
-		}
-	case sf.csv != "":
-		if spec, err = buildShortSpec(sf); err != nil {
-			return usageErrorf("run", "%v", err)
-		}
-	default:
-		return usageErrorf("run", "give -f SPEC, or --csv FILE --label COL")
+	spec, err := runSpec(a, specPath, sf, set, *dataset)
+	if err != nil {
+		return err
 	}
 
 	c, err := cf.dial()
@@ -155,6 +130,42 @@ func runRun(ctx context.Context, a *app, args []string) error {
 		fmt.Fprintf(a.stdout, "\nDetails: alur runs show %s\n", run.GetId())
 	}
 	return runOutcome(run)
+}
+
+// runSpec is the spec alur run starts: a dataset's (--dataset), a spec
+// file's (-f), or the short form's (--csv); the flags set (set) must
+// belong to the form chosen.
+func runSpec(a *app, specPath string, sf shortForm, set map[string]bool, dataset string) (*orchestratorv1.PipelineSpec, error) {
+	switch {
+	case dataset != "":
+		return datasetRunSpec(specPath, sf, set, dataset)
+	case specPath != "" && sf.csv != "":
+		return nil, usageErrorf("run", "give either -f SPEC or --csv FILE, not both")
+	case specPath != "":
+		for _, name := range []string{"label", "name", "task", "algorithms", "metric", "target", "max-trials", "seed", "split-column", "delimiter", "max-bad-rows", "time-budget", "keep"} {
+			if set[name] {
+				return nil, usageErrorf("run", "--%s belongs to the short form (--csv); with -f, set it in the spec", name)
+			}
+		}
+		spec, err := loadSpec(specPath)
+		if err != nil {
+			return nil, err
+		}
+		if p := spec.GetSource().GetPath(); p != "" {
+			if _, err := os.Stat(p); err == nil {
+				fmt.Fprintf(a.stderr, "note: source.path %q is read by the ingest service under its data root, not uploaded from here (use --csv to upload)\n", p)
+			}
+		}
+		return spec, nil
+	case sf.csv != "":
+		spec, err := buildShortSpec(sf)
+		if err != nil {
+			return nil, usageErrorf("run", "%v", err)
+		}
+		return spec, nil
+	default:
+		return nil, usageErrorf("run", "give -f SPEC, or --csv FILE --label COL")
+	}
 }
 
 // runOutcome is nil for a succeeded run and a runEndedError otherwise.

@@ -6,205 +6,153 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"sync"
 
-	evalv1 "github.com/alur-ml/alur/proto/alur/eval/v1"
-	ingestv1 "github.com/alur-ml/alur/proto/alur/ingest/v1"
-	prepv1 "github.com/alur-ml/alur/proto/alur/prep/v1"
-	trainv1 "github.com/alur-ml/alur/proto/alur/train/v1"
 	"github.com/alur-ml/alur/serverkit"
-	"github.com/alur-ml/alur/services/eval"
-	"github.com/alur-ml/alur/services/ingest"
-	"github.com/alur-ml/alur/services/orchestrator"
-	"github.com/alur-ml/alur/services/prep"
-	"github.com/alur-ml/alur/services/train"
+	"github.com/alur-ml/alur/services/orchestrator/stack"
 )
 
-// stackConfig says where the in-process services listen and keep state.
-// An address with port 0 (such as "127.0.0.1:0") picks a free port.
+// stackConfig says where the in-process services listen, keep state and
+// serve the dashboard.
 type stackConfig struct {
-	// DataDir holds the orchestrator's bbolt file. Created if missing.
-	DataDir string
-	// DataRoot is the ingest service's root for source.path; empty
-	// disables path sources.
-	DataRoot string
-	// AllowURLHosts are the hosts the ingest service may download source
-	// URLs from; empty turns URL sources off.
-	AllowURLHosts []string
-	// Addresses to listen on.
-	OrchestratorAddr, IngestAddr, PrepAddr, TrainAddr, EvalAddr string
+	stack.Config
 	// HTTPAddr is where the web dashboard listens; empty serves none.
 	HTTPAddr string
-	// Logger receives the services' logs; nil discards them.
-	Logger *slog.Logger
+	// MetricsAddr is where the process's metrics registry, which every
+	// service records into, is served as /metrics; empty serves none.
+	MetricsAddr string
+	// ServeAddr is where the serving stage (Open Inference Protocol)
+	// listens, and ServeHTTPAddr its HTTP/JSON form; empty serves none.
+	ServeAddr, ServeHTTPAddr string
 }
 
-// stack is the five alur services running in this process, each on its
-// own loopback listener, exactly as separate binaries would run them: the
-// orchestrator reaches the stages over gRPC, not by function calls.
-type stack struct {
-	// Addresses the services listen on (with the ports chosen).
-	OrchestratorAddr, IngestAddr, PrepAddr, TrainAddr, EvalAddr string
-	// DataDir is the orchestrator's data directory.
-	DataDir string
-	// StorePath is the orchestrator's bbolt file, inside DataDir.
-	StorePath string
+// devStack is the five services of package stack plus, when asked, the
+// serving stage, the web dashboard and the metrics endpoint.
+type devStack struct {
+	*stack.Stack
 	// DashboardURL is the web dashboard's address, if one is served.
 	DashboardURL string
+	// MetricsURL is the /metrics address, if metrics are served.
+	MetricsURL string
+	// ServeAddr and ServeURL are the serving stage's gRPC address and
+	// HTTP/JSON base URL, if served.
+	ServeAddr, ServeURL string
 
-	orch        *orchestrator.Server
-	stopOrch    context.CancelFunc
-	stopStages  context.CancelFunc
-	orchDone    sync.WaitGroup
-	stagesDone  sync.WaitGroup
+	serving     *serveStage
 	failed      chan error
+	stopForward chan struct{}
 	stopDash    func()
-	stopOnce    sync.Once
-	stopErr     error
-	serveErrsMu sync.Mutex
-	serveErrs   []error
+	stopMetrics func()
 }
 
-// startStack listens on every address first (so a taken port fails before
-// anything runs), serves the four stages, then builds the orchestrator
-// pointed at the stages' actual addresses (it may resume unfinished runs
-// at once, so the stages are up by then) and serves it. Stop shuts
-// everything down. ctx only carries values: the services run until Stop.
-func startStack(ctx context.Context, cfg stackConfig) (_ *stack, err error) {
+// failedRoom is room for every failure a devStack reports: each of the
+// five services at most once, and the serving stage's gRPC and HTTP
+// servers at most once each, so no server ever blocks reporting.
+const failedRoom = 5 + 2
+
+// startStack starts the services (package stack), then the serving stage
+// when cfg.ServeAddr is set and the dashboard when cfg.HTTPAddr is set.
+// The dashboard is a view: when its port is taken the services still run,
+// and the log says why there is no dashboard.
+func startStack(ctx context.Context, cfg stackConfig) (*devStack, error) {
 	logger := cfg.Logger
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-
-	type service struct {
-		name     string
-		addr     string
-		lis      net.Listener
-		register func(*serverkit.Server)
-	}
-	stages := []*service{
-		{name: "ingest", addr: cfg.IngestAddr, register: func(s *serverkit.Server) {
-			ingestv1.RegisterIngestServiceServer(s.GRPC, ingest.NewServer(ingest.Config{DataRoot: cfg.DataRoot, AllowURLHosts: cfg.AllowURLHosts}))
-		}},
-		{name: "prep", addr: cfg.PrepAddr, register: func(s *serverkit.Server) {
-			prepv1.RegisterPrepServiceServer(s.GRPC, prep.NewServer(prep.Config{}))
-		}},
-		{name: "train", addr: cfg.TrainAddr, register: func(s *serverkit.Server) {
-			trainv1.RegisterTrainServiceServer(s.GRPC, train.NewServer(train.Config{}))
-		}},
-		{name: "eval", addr: cfg.EvalAddr, register: func(s *serverkit.Server) {
-			evalv1.RegisterEvalServiceServer(s.GRPC, eval.NewServer(eval.Config{}))
-		}},
-	}
-	orchSvc := &service{name: "orchestrator", addr: cfg.OrchestratorAddr}
-	all := append([]*service{orchSvc}, stages...)
-	for _, s := range all {
-		if s.lis, err = serverkit.Listen(s.addr); err != nil {
-			for _, o := range all {
-				if o.lis != nil {
-					o.lis.Close()
-				}
-			}
-			return nil, fmt.Errorf("%s: %w", s.name, err)
+	var metricsLis net.Listener
+	if cfg.MetricsAddr != "" {
+		// Listen before anything starts, so a taken port fails at once.
+		var err error
+		if metricsLis, err = serverkit.Listen(cfg.MetricsAddr); err != nil {
+			return nil, fmt.Errorf("metrics: %w", err)
 		}
 	}
-
-	st := &stack{
-		OrchestratorAddr: orchSvc.lis.Addr().String(),
-		IngestAddr:       stages[0].lis.Addr().String(),
-		PrepAddr:         stages[1].lis.Addr().String(),
-		TrainAddr:        stages[2].lis.Addr().String(),
-		EvalAddr:         stages[3].lis.Addr().String(),
-		DataDir:          cfg.DataDir,
-		failed:           make(chan error, len(all)),
-	}
-	// The stages and the orchestrator stop separately: the orchestrator
-	// first (it may be calling the stages), the stages after.
-	base := context.WithoutCancel(ctx)
-	stageCtx, stopStages := context.WithCancel(base)
-	orchCtx, stopOrch := context.WithCancel(base)
-	st.stopStages, st.stopOrch = stopStages, stopOrch
-	for _, s := range stages {
-		srv := serverkit.NewGRPCServer(logger.With("service", s.name))
-		s.register(srv)
-		st.serve(stageCtx, &st.stagesDone, s.name, srv, s.lis)
-	}
-
-	orch, err := orchestrator.New(orchestrator.Config{
-		DataDir:    cfg.DataDir,
-		IngestAddr: st.IngestAddr,
-		PrepAddr:   st.PrepAddr,
-		TrainAddr:  st.TrainAddr,
-		EvalAddr:   st.EvalAddr,
-		Logger:     logger.With("service", "orchestrator"),
-	})
+	st, err := stack.Start(ctx, cfg.Config)
 	if err != nil {
-		orchSvc.lis.Close()
-		stopOrch()
-		stopStages()
-		st.stagesDone.Wait()
+		if metricsLis != nil {
+			metricsLis.Close()
+		}
 		return nil, err
 	}
-	st.orch = orch
-	st.StorePath = orch.StorePath()
-	srv := serverkit.NewGRPCServer(logger.With("service", "orchestrator"))
-	orch.Register(srv.GRPC)
-	st.serve(orchCtx, &st.orchDone, "orchestrator", srv, orchSvc.lis)
+	d := &devStack{Stack: st, failed: make(chan error, failedRoom), stopForward: make(chan struct{})}
+	go d.forward(st.Failed())
+	if cfg.ServeAddr != "" {
+		if d.serving, err = startServe(cfg.ServeAddr, cfg.ServeHTTPAddr, st.OrchestratorAddr, logger.With("service", "serve"), d.failed); err != nil {
+			if metricsLis != nil {
+				metricsLis.Close()
+			}
+			return nil, errors.Join(err, d.Stop())
+		}
+		d.ServeAddr, d.ServeURL = d.serving.addr, d.serving.httpURL
+	}
+	if metricsLis != nil {
+		d.MetricsURL = "http://" + metricsLis.Addr().String() + "/metrics"
+		d.stopMetrics = serveMetrics(metricsLis, logger)
+	}
 	if cfg.HTTPAddr != "" {
-		// The dashboard is a view: when its port is taken the services
-		// still run, and the log says why there is no dashboard.
-		if st.DashboardURL, st.stopDash, err = serveDashboard(cfg.HTTPAddr, st.OrchestratorAddr, logger); err != nil {
+		if d.DashboardURL, d.stopDash, err = serveDashboard(cfg.HTTPAddr, st.Orchestrator.DashboardSource(), logger); err != nil {
 			logger.Warn("no web dashboard", "err", err)
 		}
 	}
-	return st, nil
+	return d, nil
 }
 
-// serve runs srv on lis in a goroutine until ctx is done. A server that
-// stops on its own (an accept error) is reported on Failed.
-func (st *stack) serve(ctx context.Context, wg *sync.WaitGroup, name string, srv *serverkit.Server, lis net.Listener) {
-	wg.Go(func() {
-		err := srv.Serve(ctx, lis)
-		if err == nil && ctx.Err() == nil {
-			err = errors.New("stopped serving")
+// forward passes the failures of the stack's services on to d.failed
+// until Stop.
+func (d *devStack) forward(src <-chan error) {
+	for {
+		select {
+		case err := <-src:
+			select {
+			case d.failed <- err:
+			default:
+			}
+		case <-d.stopForward:
+			return
 		}
-		if err != nil {
-			err = fmt.Errorf("%s: %w", name, err)
-			st.serveErrsMu.Lock()
-			st.serveErrs = append(st.serveErrs, err)
-			st.serveErrsMu.Unlock()
-			st.failed <- err
-		}
-	})
+	}
 }
 
-// Failed delivers the error of a service that stopped serving before Stop.
-func (st *stack) Failed() <-chan error { return st.failed }
+// Failed delivers the error of a service (the serving stage included)
+// that stopped serving before Stop.
+func (d *devStack) Failed() <-chan error { return d.failed }
 
-// Stop shuts the services down gracefully: the orchestrator stops taking
-// calls and closes its store (unfinished runs resume on the next start),
-// then the stages stop. It is safe to call more than once.
-func (st *stack) Stop() error {
-	st.stopOnce.Do(func() {
-		if st.stopDash != nil {
-			st.stopDash()
+// Stop stops the dashboard, the metrics endpoint and the serving stage
+// (it reads the orchestrator), then the services (see stack.Stack.Stop).
+// It is safe to call more than once.
+func (d *devStack) Stop() error {
+	if d.stopDash != nil {
+		d.stopDash()
+		d.stopDash = nil
+	}
+	if d.stopMetrics != nil {
+		d.stopMetrics()
+		d.stopMetrics = nil
+	}
+	if d.serving != nil {
+		d.serving.Stop()
+		d.serving = nil
+	}
+	err := d.Stack.Stop()
+	if d.stopForward != nil {
+		close(d.stopForward)
+		d.stopForward = nil
+	}
+	return err
+}
+
+// serveMetrics serves the process's one registry (every service of the
+// stack records into it) on lis until the returned stop is called.
+func serveMetrics(lis net.Listener, logger *slog.Logger) (stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := serverkit.ServeMetrics(ctx, lis, logger); err != nil {
+			logger.Error("metrics", "err", err)
 		}
-		// Stop taking calls, and close the orchestrator at once rather than
-		// after the graceful stop: closing ends the WatchRun streams
-		// (clients are told to watch again after a restart), which would
-		// otherwise hold the graceful stop for its whole grace period.
-		st.stopOrch()
-		closeErr := st.orch.Close()
-		st.orchDone.Wait()
-		st.stopStages()
-		st.stagesDone.Wait()
-		st.serveErrsMu.Lock()
-		errs := append([]error(nil), st.serveErrs...)
-		st.serveErrsMu.Unlock()
-		if closeErr != nil {
-			errs = append(errs, fmt.Errorf("orchestrator: close: %w", closeErr))
-		}
-		st.stopErr = errors.Join(errs...)
-	})
-	return st.stopErr
+	}()
+	return func() {
+		cancel()
+		<-done
+	}
 }

@@ -135,20 +135,36 @@ func (p *progressPrinter) event(ev *orchestratorv1.RunEvent) {
 	fmt.Fprintf(p.w, "%7s  %-13s %s\n", elapsed, step, p.describe(ev))
 }
 
-// describe is the text of one event line.
+// describe is the text of one event line. What it shows is decided by
+// the event's kind, never by its message's wording: a trial event shows
+// the trial, any other event its message.
 func (p *progressPrinter) describe(ev *orchestratorv1.RunEvent) string {
-	t := ev.GetTrial()
-	if t == nil {
-		// The step is shown in its own column; do not repeat it.
-		msg := ev.GetMessage()
-		if ev.GetStep() != "" {
-			msg = strings.TrimPrefix(msg, ev.GetStep()+": ")
+	switch ev.GetKind() {
+	case orchestratorv1.RunEventKind_RUN_EVENT_KIND_TRIAL_FINISHED, orchestratorv1.RunEventKind_RUN_EVENT_KIND_TRIAL_FAILED:
+		if t := ev.GetTrial(); t != nil {
+			return p.describeTrial(t, ev.GetKind() == orchestratorv1.RunEventKind_RUN_EVENT_KIND_TRIAL_FAILED)
 		}
-		if msg != "" {
-			return msg
+	case orchestratorv1.RunEventKind_RUN_EVENT_KIND_UNSPECIFIED:
+		// Recorded before events carried a kind: a trial event is one
+		// that carries a trial.
+		if t := ev.GetTrial(); t != nil {
+			return p.describeTrial(t, t.GetError() != "")
 		}
-		return runStateWord(ev.GetRunState())
 	}
+	// The step is shown in its own column; do not repeat it.
+	msg := ev.GetMessage()
+	if ev.GetStep() != "" {
+		msg = strings.TrimPrefix(msg, ev.GetStep()+": ")
+	}
+	if msg != "" {
+		return msg
+	}
+	return runStateWord(ev.GetRunState())
+}
+
+// describeTrial shows a trial: algorithm, hyperparameters, then its
+// validation score and fit time, or why it failed.
+func (p *progressPrinter) describeTrial(t *orchestratorv1.Trial, failed bool) string {
 	head := fmt.Sprintf("trial %d  %s", t.GetNumber(), t.GetAlgorithm())
 	if ps := display.Params(display.TrialParams(t), nil); ps != "" {
 		head += "  " + ps
@@ -156,7 +172,7 @@ func (p *progressPrinter) describe(ev *orchestratorv1.RunEvent) string {
 	if b := t.GetBudget(); b > 0 && b < 1 {
 		head += fmt.Sprintf("  (search, %.0f%% of the rows)", 100*b)
 	}
-	if t.GetError() != "" {
+	if failed {
 		return head + "  failed: " + t.GetError()
 	}
 	return fmt.Sprintf("%s  validation %s %s  (fit %s)", head, p.trialMetric(t), fmtScore(t.GetScore()), fmtSeconds(t.GetFitSeconds()))

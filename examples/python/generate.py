@@ -49,15 +49,20 @@ def find_buf(explicit):
     sys.exit("generate.py: buf not found: run `make tools` (installs ./bin/buf) or pass --buf")
 
 
+# OURS are the directories of the project's own .proto files: the alur
+# contracts and the Open Inference Protocol the serve stage speaks.
+OURS = ("alur/", "inference/")
+
+
 def alur_files(descriptor_set):
-    """alur_files returns the alur .proto files in a serialized
+    """alur_files returns the project's .proto files in a serialized
     FileDescriptorSet, and those among them that define services."""
     from google.protobuf import descriptor_pb2
 
     fds = descriptor_pb2.FileDescriptorSet()
     fds.ParseFromString(descriptor_set)
-    files = sorted(f.name for f in fds.file if f.name.startswith("alur/"))
-    services = sorted(f.name for f in fds.file if f.name.startswith("alur/") and f.service)
+    files = sorted(f.name for f in fds.file if f.name.startswith(OURS))
+    services = sorted(f.name for f in fds.file if f.name.startswith(OURS) and f.service)
     return files, services
 
 
@@ -95,6 +100,7 @@ def main(argv=None):
             sys.exit("generate.py: buf build produced no alur/ files")
         # Start from a clean package so that a removed .proto leaves no module.
         shutil.rmtree(out / "alur", ignore_errors=True)
+        shutil.rmtree(out / "inference", ignore_errors=True)
         out.mkdir(parents=True, exist_ok=True)
         base = ["--descriptor_set_in=" + str(descriptors)]
         if protoc(base + ["--python_out=" + str(out)] + files) != 0:

@@ -11,6 +11,7 @@ import tempfile
 import unittest
 
 import run_pipeline
+import serve_infer
 import stages_alone
 from run_pipeline import orch_pb2
 from stages_alone import ingest_pb2, table_pb2
@@ -201,3 +202,26 @@ class PredictTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class ServeInferTest(unittest.TestCase):
+    def test_parse_row(self):
+        self.assertEqual(serve_infer.parse_row("a=1, b = x"), {"a": "1", "b": "x"})
+        with self.assertRaises(ValueError):
+            serve_infer.parse_row("a")
+
+    def test_infer_request(self):
+        meta = serve_infer.pb.ModelMetadataResponse(inputs=[
+            serve_infer.pb.ModelMetadataResponse.TensorMetadata(name="x", datatype="FP64"),
+            serve_infer.pb.ModelMetadataResponse.TensorMetadata(name="color", datatype="BYTES"),
+            serve_infer.pb.ModelMetadataResponse.TensorMetadata(name="flag", datatype="BOOL"),
+        ])
+        rows = [{"x": "1.5", "color": "red", "flag": "yes"}, {"x": "", "color": "", "flag": "0"}]
+        req = serve_infer.infer_request("churn", "production", meta.inputs, rows)
+        self.assertEqual((req.model_name, req.model_version), ("churn", "production"))
+        x, color, flag = req.inputs
+        self.assertEqual(list(x.shape), [2])
+        self.assertEqual(x.contents.fp64_contents[0], 1.5)
+        self.assertNotEqual(x.contents.fp64_contents[1], x.contents.fp64_contents[1])  # NaN: missing
+        self.assertEqual(list(color.contents.bytes_contents), [b"red", b""])
+        self.assertEqual(list(flag.contents.bool_contents), [True, False])

@@ -76,7 +76,16 @@ func TestCheckCatches(t *testing.T) {
 		{"search imports the store", map[string][]string{m("services/orchestrator/search"): {m("services/orchestrator/store")}}, m("services/orchestrator/store")},
 		{"engine builds statuses", map[string][]string{m("services/orchestrator/engine"): {"google.golang.org/grpc/status"}}, "google.golang.org/grpc/status"},
 		{"subpackage imports the gRPC layer", map[string][]string{m("services/orchestrator/engine"): {m("services/orchestrator")}}, m("services/orchestrator")},
+		{"serve imports the orchestrator's store", map[string][]string{m("services/serve"): {m("services/orchestrator/store")}}, m("services/orchestrator/store")},
+		{"serve imports the gRPC layer", map[string][]string{m("services/serve/cmd/serve"): {m("services/orchestrator")}}, m("services/orchestrator")},
+		{"a stage imports serve", map[string][]string{m("services/eval"): {m("services/serve")}}, m("services/serve")},
+		{"onnx dials", map[string][]string{m("ml/onnx"): {"google.golang.org/grpc/credentials/insecure"}}, "google.golang.org/grpc/credentials/insecure"},
+		{"onnx registers algorithms", map[string][]string{m("ml/onnx"): {m("ml/algo/builtin")}}, m("ml/algo/builtin")},
 		{"fault imports anything of ours", map[string][]string{m("services/orchestrator/fault"): {m("ml/table")}}, m("ml/table")},
+		{"obs imports anything of ours", map[string][]string{m("services/orchestrator/obs"): {m("serverkit")}}, m("serverkit")},
+		{"the engine calls a stage in process", map[string][]string{m("services/orchestrator/engine"): {m("services/train")}}, m("services/train")},
+		{"production code starts a test stack", map[string][]string{m("cmd/alur"): {m("services/orchestrator/alurtest")}}, m("services/orchestrator/alurtest")},
+		{"a service runs the stack", map[string][]string{m("services/orchestrator/dashboard"): {m("services/orchestrator/stack")}}, m("services/orchestrator/stack")},
 	} {
 		violations, _ := Check(Rules, tc.graph)
 		found := false
@@ -86,6 +95,19 @@ func TestCheckCatches(t *testing.T) {
 		if !found {
 			t.Errorf("%s: no violation reported for %s (got %v)", tc.name, tc.want, violations)
 		}
+	}
+	// A main may import the gRPC layer and the stack; the stack may run
+	// the stages and the orchestrator.
+	if v, _ := Check(Rules, map[string][]string{
+		m("cmd/alur"):                       {m("services/orchestrator/stack")},
+		m("services/orchestrator/stack"):    {m("services/orchestrator"), m("services/train")},
+		m("services/orchestrator/alurtest"): {m("services/orchestrator/stack")},
+	}); len(v) != 0 {
+		t.Errorf("the stack's users flagged: %v", v)
+	}
+	// serve may use the orchestrator's proto client and serverkit.
+	if v, _ := Check(Rules, map[string][]string{m("services/serve"): {m("proto/alur/orchestrator/v1"), m("serverkit"), m("ml/algo/builtin")}}); len(v) != 0 {
+		t.Errorf("serve's contract client flagged: %v", v)
 	}
 	// A main may import the gRPC layer.
 	if v, _ := Check(Rules, map[string][]string{m("services/orchestrator/cmd/orchestrator"): {m("services/orchestrator")}}); len(v) != 0 {

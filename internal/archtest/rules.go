@@ -17,24 +17,36 @@ type Rule struct {
 	Why    string
 }
 
-// stages are the stage services, which never import each other.
-var stages = []string{"ingest", "prep", "train", "eval"}
+// stages are the stage services, which never import each other: the
+// pipeline's four, and serve, which reads the orchestrator's registry
+// through its gRPC client only.
+var stages = []string{"ingest", "prep", "train", "eval", "serve"}
 
 // Rules are the import rules, in the order docs/DESIGN.md gives them.
 var Rules = func() []Rule {
 	rules := []Rule{
 		{From: "ml/...", Deny: []string{"google.golang.org/grpc", "serverkit", "services/...", "cmd/...", "bench/..."},
 			Why: "the science is plain Go: no gRPC clients or servers, no services (the generated message types are allowed)"},
+		{From: "ml/onnx", Deny: []string{"google.golang.org/grpc/...", "ml/algo/builtin"},
+			Why: "the ONNX exporter translates model messages: no gRPC, and it registers no algorithms (the binary that uses it chooses them)"},
 		{From: "proto/...", Deny: []string{"ml/...", "serverkit", "services/...", "cmd/..."},
 			Why: "the contracts depend on nothing of ours"},
 		{From: "serverkit", Deny: []string{"ml/...", "services/...", "cmd/..."},
 			Why: "server plumbing knows no service and no science"},
 		{From: "services/...", Deny: []string{"cmd/...", "bench/...", "e2e", "browser"},
 			Why: "services do not depend on the CLI, the harnesses or the tests"},
-		{From: "services/...", Deny: []string{"services/orchestrator"}, Except: []string{"services/orchestrator/cmd/..."},
-			Why: "only mains import the orchestrator's gRPC layer; its subpackages never import it back"},
+		{From: "services/...", Deny: []string{"services/orchestrator"}, Except: []string{"services/orchestrator/cmd/...", "services/orchestrator/stack"},
+			Why: "only mains (and stack, which runs it) import the orchestrator's gRPC layer; its subpackages never import it back"},
+		{From: "services/orchestrator/...", Deny: []string{"services/ingest/...", "services/prep/...", "services/train/...", "services/eval/...", "services/serve/..."}, Except: []string{"services/orchestrator/stack"},
+			Why: "the orchestrator reaches the stages over gRPC, never by function calls; only stack serves them beside it"},
+		{From: "*", Deny: []string{"services/orchestrator/stack"}, Except: []string{"cmd/...", "bench/...", "services/orchestrator/alurtest"},
+			Why: "the in-process stack is for mains and harnesses; tests start it through alurtest"},
+		{From: "*", Deny: []string{"services/orchestrator/alurtest"},
+			Why: "alurtest is for tests alone: no production code starts a test stack"},
 		{From: "services/orchestrator/fault", Deny: []string{"*"},
 			Why: "the typed errors are a leaf every layer can use"},
+		{From: "services/orchestrator/obs", Deny: []string{"*"},
+			Why: "the orchestrator's metrics are a leaf the engine and datasets record into"},
 		{From: "services/orchestrator/artifacts", Deny: []string{"services/...", "serverkit", "google.golang.org/grpc/..."},
 			Why: "encodings know no store, client or server"},
 		{From: "services/orchestrator/store", Deny: []string{"services/...", "ml/...", "serverkit", "google.golang.org/grpc/..."},
@@ -49,6 +61,10 @@ var Rules = func() []Rule {
 			Why: "the engine returns typed errors and renders nothing; the gRPC layer maps and presents"},
 		{From: "services/orchestrator/dashboard", Deny: []string{"services/orchestrator/engine", "services/orchestrator/search", "services/orchestrator/datasets", "services/orchestrator/stageclient", "services/orchestrator/store"},
 			Why: "the dashboard reads runs through its Source, not the engine's internals"},
+		{From: "services/orchestrator/...", Deny: []string{"ml/algo/builtin", "ml/algo/linear", "ml/algo/tree", "ml/algo/forest", "ml/algo/boosting", "ml/algo/knn", "ml/algo/bayes", "ml/algo/ensemble"},
+			Why: "the orchestrator learns the algorithms from train's ListAlgorithms, not from a list compiled into it"},
+		{From: "services/orchestrator/dashboard", Deny: []string{"ml/algo/..."},
+			Why: "the dashboard runs no model: its Source's Predictor asks eval"},
 	}
 	for _, s := range stages {
 		var others []string

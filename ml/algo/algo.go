@@ -142,6 +142,13 @@ type Spec struct {
 	// Predict returns rows × classes probabilities for classification or
 	// rows × 1 values for regression.
 	Predict func(m *datav1.Model, X *mat.Dense) (*mat.Dense, error)
+	// Prepare, when set, does once for a model the work Predict repeats
+	// on every call (decoding trees and laying them out for the walk) and
+	// returns a Predictor for rows of numFeatures features, which must
+	// answer exactly what Predict answers. It may be nil: Prepare (the
+	// function) then predicts through Predict. A server answering a row at
+	// a time is the caller that needs it.
+	Prepare func(m *datav1.Model, numFeatures int) (Predictor, error)
 	// Columns says that Fit reads the features column-major (Dataset.Cols)
 	// when they come that way; Fit builds X from Cols for the others.
 	Columns bool

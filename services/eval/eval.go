@@ -255,6 +255,7 @@ func (s *Server) Evaluate(stream grpc.ClientStreamingServer[evalv1.EvaluateReque
 		schema       *datav1.Schema
 		label        string
 		checkedLabel string
+		wantOutputs  bool
 	)
 	// resolve is the label in force: the first one a message set, else the
 	// last column of the schema.
@@ -278,6 +279,7 @@ func (s *Server) Evaluate(stream grpc.ClientStreamingServer[evalv1.EvaluateReque
 		if label == "" {
 			label = req.GetLabel()
 		}
+		wantOutputs = wantOutputs || req.GetReturnOutputs()
 		switch p := req.GetPart().(type) {
 		case *evalv1.EvaluateRequest_ModelPart:
 			if schema != nil {
@@ -328,41 +330,71 @@ func (s *Server) Evaluate(stream grpc.ClientStreamingServer[evalv1.EvaluateReque
 	if err != nil {
 		return tableError(err, "", "schema")
 	}
-	resp, err := evaluate(model, t, lbl)
+	resp, proba, err := evaluate(model, t, lbl)
 	if err != nil {
 		return err
+	}
+	if wantOutputs {
+		if err := addOutputs(resp, proba); err != nil {
+			return err
+		}
 	}
 	return stream.SendAndClose(resp)
 }
 
-// evaluate predicts the table's rows and scores them against the label.
-func evaluate(m *datav1.Model, t *table.Table, label string) (*evalv1.EvaluateResponse, error) {
+// MaxOutputValues caps EvaluateResponse.outputs (rows × outputs per row),
+// so that the response stays within MaxResponseBytes.
+const MaxOutputValues = 90_000
+
+// addOutputs puts the model's raw outputs (rows × width) on resp.
+func addOutputs(resp *evalv1.EvaluateResponse, out *mat.Dense) error {
+	rows, width := out.Dims()
+	if rows*width > MaxOutputValues {
+		return serverkit.ResourceExhausted("return_outputs",
+			fmt.Sprintf("%d rows of %d outputs are %d values, over the %d one answer holds: send fewer rows per call", rows, width, rows*width, MaxOutputValues))
+	}
+	resp.OutputWidth = int32(width)
+	resp.Outputs = make([]float64, 0, rows*width)
+	for i := range rows {
+		resp.Outputs = append(resp.Outputs, out.RawRowView(i)...)
+	}
+	// The labels repeat what the outputs say; drop them if both would
+	// not fit in one answer.
+	if proto.Size(resp) > MaxResponseBytes {
+		resp.Predictions = nil
+	}
+	return nil
+}
+
+// evaluate predicts the table's rows and scores them against the label;
+// it also returns the model's raw outputs.
+func evaluate(m *datav1.Model, t *table.Table, label string) (*evalv1.EvaluateResponse, *mat.Dense, error) {
 	n := t.NumRows()
 	if n == 0 {
-		return nil, serverkit.InvalidArgument("batch", "no rows to evaluate")
+		return nil, nil, serverkit.InvalidArgument("batch", "no rows to evaluate")
 	}
 	pd, err := dataprep.FromPrepared(t, label)
 	if err != nil {
-		return nil, serverkit.Errorf(codes.FailedPrecondition, "the rows are not a prepared table: %v", err)
+		return nil, nil, serverkit.Errorf(codes.FailedPrecondition, "the rows are not a prepared table: %v", err)
 	}
 	if pd.Task != m.GetTask() {
-		return nil, serverkit.InvalidArgument("label",
+		return nil, nil, serverkit.InvalidArgument("label",
 			fmt.Sprintf("the label %q makes the rows %v but the model is %v", label, pd.Task, m.GetTask()))
 	}
 	proba, err := predict(m, pd.X)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	resp := &evalv1.EvaluateResponse{Metrics: &datav1.Metrics{NumSamples: int64(n)}}
 	preds := make([]string, 0, n)
 	if m.GetTask() == datav1.Task_TASK_CLASSIFICATION {
 		yTrue, err := classIndexes(pd, m.GetClassNames())
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		cm, err := metrics.Classification(yTrue, proba, m.GetClassNames())
 		if err != nil {
-			return nil, serverkit.Errorf(codes.FailedPrecondition, "scoring: %v", err)
+			return nil, nil, serverkit.Errorf(codes.FailedPrecondition, "scoring: %v", err)
 		}
 		resp.Metrics.Kind = &datav1.Metrics_Classification{Classification: cm}
 		for i := 0; i < n; i++ {
@@ -372,7 +404,7 @@ func evaluate(m *datav1.Model, t *table.Table, label string) (*evalv1.EvaluateRe
 		yPred := mat.Col(nil, 0, proba)
 		rm, err := metrics.Regression(pd.Y, yPred)
 		if err != nil {
-			return nil, serverkit.Errorf(codes.FailedPrecondition, "scoring: %v", err)
+			return nil, nil, serverkit.Errorf(codes.FailedPrecondition, "scoring: %v", err)
 		}
 		resp.Metrics.Kind = &datav1.Metrics_Regression{Regression: rm}
 		for _, v := range yPred {
@@ -385,7 +417,7 @@ func evaluate(m *datav1.Model, t *table.Table, label string) (*evalv1.EvaluateRe
 			resp.Predictions = nil
 		}
 	}
-	return resp, nil
+	return resp, proba, nil
 }
 
 // classIndexes maps the rows' labels (indexes into the table's class

@@ -3,6 +3,7 @@ package eval_test
 import (
 	"context"
 	"fmt"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"math"
 	"math/rand/v2"
 	"strconv"
@@ -808,4 +809,67 @@ func FuzzPredict(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestEvaluateOutputs asks for the raw outputs: they are the model's own,
+// row by row, and an answer that would hold too many is refused naming
+// return_outputs.
+func TestEvaluateOutputs(t *testing.T) {
+	c := newClient(t, eval.Config{})
+	for _, tc := range []struct {
+		name      string
+		algorithm string
+		train     *table.Table
+		test      *table.Table
+		label     string
+		width     int
+	}{
+		{"classification", "logistic_regression", blobs(300, 3, 3, 1), blobs(150, 3, 3, 2), "species", 3},
+		{"regression", "linear_regression", linear(200, 1), linear(100, 2), "y", 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m, raw := fitModel(t, tc.algorithm, tc.train, tc.label, nil)
+			reqs := evalRequests(t, raw, 1<<20, tc.test, tc.label)
+			reqs[len(reqs)-1].ReturnOutputs = true
+			resp, err := runEvaluate(t, c, reqs)
+			if err != nil {
+				t.Fatal(err)
+			}
+			pd, err := dataprep.FromPrepared(tc.test, tc.label)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, err := algo.Predict(m, pd.X)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rows := tc.test.NumRows()
+			if int(resp.GetOutputWidth()) != tc.width || len(resp.GetOutputs()) != rows*tc.width {
+				t.Fatalf("width %d, %d outputs; want %d and %d", resp.GetOutputWidth(), len(resp.GetOutputs()), tc.width, rows*tc.width)
+			}
+			for i := range rows {
+				for k := range tc.width {
+					if got := resp.GetOutputs()[i*tc.width+k]; got != want.At(i, k) {
+						t.Fatalf("output (%d, %d) = %v, want %v", i, k, got, want.At(i, k))
+					}
+				}
+			}
+		})
+	}
+	// Too many rows for one answer.
+	_, raw := fitModel(t, "linear_regression", linear(200, 1), "y", nil)
+	reqs := evalRequests(t, raw, 1<<20, linear(eval.MaxOutputValues+1, 3), "y")
+	reqs[0].ReturnOutputs = true
+	_, err := runEvaluate(t, c, reqs)
+	wantStatus(t, err, codes.ResourceExhausted, "")
+	st, _ := status.FromError(err)
+	named := false
+	for _, d := range st.Details() {
+		if q, ok := d.(*errdetails.QuotaFailure); ok && len(q.GetViolations()) == 1 {
+			named = q.GetViolations()[0].GetSubject() == "return_outputs"
+		}
+	}
+	if !named {
+		t.Errorf("%v does not name return_outputs", err)
+	}
 }

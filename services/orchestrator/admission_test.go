@@ -1,7 +1,8 @@
-package orchestrator
+package orchestrator_test
 
 import (
 	"context"
+	"github.com/alur-ml/alur/services/orchestrator"
 	"log/slog"
 	"net"
 	"strings"
@@ -15,12 +16,14 @@ import (
 
 	orchestratorv1 "github.com/alur-ml/alur/proto/alur/orchestrator/v1"
 	"github.com/alur-ml/alur/serverkit"
+	"github.com/alur-ml/alur/services/train"
 )
 
-// silentStages returns a Config whose stage addresses are a loopback
+// silentStages returns an orchestrator.Config whose stage addresses are a loopback
 // listener that never answers: every run blocks in its first step, so
 // admitted runs stay pending or running until the orchestrator closes.
-func silentStages(t *testing.T) Config {
+// Only train answers, so that StartRun can learn its algorithms.
+func silentStages(t *testing.T) orchestrator.Config {
 	t.Helper()
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -28,9 +31,10 @@ func silentStages(t *testing.T) Config {
 	}
 	t.Cleanup(func() { _ = lis.Close() })
 	addr := lis.Addr().String()
-	return Config{
-		DataDir: t.TempDir(), IngestAddr: addr, PrepAddr: addr, TrainAddr: addr, EvalAddr: addr,
-		Logger: slog.New(slog.DiscardHandler), StageRetryWindow: time.Hour,
+	return orchestrator.Config{
+		DataDir: t.TempDir(), IngestAddr: addr, PrepAddr: addr, EvalAddr: addr,
+		TrainAddr: serveTrain(t, train.NewServer(train.Config{})),
+		Logger:    slog.New(slog.DiscardHandler), StageRetryWindow: time.Hour,
 	}
 }
 

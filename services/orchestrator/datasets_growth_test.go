@@ -1,4 +1,4 @@
-package orchestrator
+package orchestrator_test
 
 import (
 	"fmt"
@@ -34,7 +34,7 @@ func TestDatasetStoreGrowsLinearly(t *testing.T) {
 		if v.GetRows() != int64((b+1)*rows) {
 			t.Fatalf("append %d: %d rows", b+1, v.GetRows())
 		}
-		u, err := srv.store.Usage()
+		u, err := srv.Store().Usage()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -55,11 +55,11 @@ func TestDatasetStoreGrowsLinearly(t *testing.T) {
 	}
 	// Old versions still read back whole.
 	for _, v := range []int64{1, 7, batches} {
-		dv, err := srv.store.DatasetVersion("growing", v)
+		dv, err := srv.Store().DatasetVersion("growing", v)
 		if err != nil {
 			t.Fatal(err)
 		}
-		b, err := srv.store.ReadArtifact(dv.GetArtifactDigest())
+		b, err := srv.Store().ReadArtifact(dv.GetArtifactDigest())
 		if err != nil {
 			t.Fatalf("version %d: %v", v, err)
 		}
@@ -71,7 +71,7 @@ func TestDatasetStoreGrowsLinearly(t *testing.T) {
 			t.Fatalf("version %d reads %d rows, want %d", v, tb.NumRows(), int(v)*rows)
 		}
 	}
-	if problems, err := srv.store.Check(); err != nil || len(problems) != 0 {
+	if problems, err := srv.Store().Check(); err != nil || len(problems) != 0 {
 		t.Fatalf("check: %q, %v", problems, err)
 	}
 }

@@ -1,4 +1,4 @@
-package orchestrator
+package orchestrator_test
 
 import (
 	"context"
@@ -26,7 +26,6 @@ import (
 	"github.com/alur-ml/alur/serverkit"
 	"github.com/alur-ml/alur/services/ingest"
 	"github.com/alur-ml/alur/services/orchestrator/artifacts"
-	"github.com/alur-ml/alur/services/orchestrator/search"
 )
 
 // irisBatches splits the bundled iris CSV into two batches of alternate
@@ -125,7 +124,7 @@ func TestDatasetPipelineAndRetrain(t *testing.T) {
 		t.Errorf("drift of alternate rows = %v, want stable over 5 columns", d)
 	}
 	// The whole version's table digest is the canonical one.
-	b, err := srv.store.ReadArtifact(v2.GetArtifactDigest())
+	b, err := srv.Store().ReadArtifact(v2.GetArtifactDigest())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -479,29 +478,6 @@ func TestDatasetRPCValidation(t *testing.T) {
 		}
 	}
 	await(t, client, bundledRun.GetRun().GetId())
-}
-
-// FuzzDatasetValidation feeds arbitrary names, versions and URLs to the
-// dataset validators: they never panic, and what they accept is what the
-// name pattern and the store accept.
-func FuzzDatasetValidation(f *testing.F) {
-	for _, s := range []string{"iris", "a.b_c-1", "", "-x", "A", strings.Repeat("a", 65), "ü", "x\x00"} {
-		f.Add(s, int64(0), "http://h/x.csv")
-	}
-	f.Fuzz(func(t *testing.T, name string, version int64, url string) {
-		err := validateDatasetName("name", name)
-		if (err == nil) != search.DatasetNamePattern.MatchString(name) {
-			t.Fatalf("validateDatasetName(%q) = %v", name, err)
-		}
-		if err == nil && (len(name) > 64 || strings.ToLower(name) != name) {
-			t.Fatalf("accepted %q", name)
-		}
-		src := &orchestratorv1.Source{Kind: &orchestratorv1.Source_Dataset{Dataset: &orchestratorv1.DatasetRef{Name: name, Version: version}}}
-		if err := search.ValidateSource("spec.source", src); (err == nil) != (search.DatasetNamePattern.MatchString(name) && version >= 0) {
-			t.Fatalf("search.ValidateSource(dataset %q@%d) = %v", name, version, err)
-		}
-		_ = search.ValidateSource("source", &orchestratorv1.Source{Kind: &orchestratorv1.Source_Url{Url: url}})
-	})
 }
 
 func findStep(steps []*orchestratorv1.Step, name string) *orchestratorv1.Step {

@@ -1,6 +1,7 @@
-package orchestrator
+package orchestrator_test
 
 import (
+	"github.com/alur-ml/alur/services/orchestrator"
 	"testing"
 
 	"github.com/alur-ml/alur/ml/metrics"
@@ -11,7 +12,7 @@ import (
 // TestListMetrics: every metric spec validation accepts is listed, with
 // its task, direction, default and a description; and only those.
 func TestListMetrics(t *testing.T) {
-	resp, err := (&Server{}).ListMetrics(t.Context(), &orchestratorv1.ListMetricsRequest{})
+	resp, err := (&orchestrator.Server{}).ListMetrics(t.Context(), &orchestratorv1.ListMetricsRequest{})
 	if err != nil {
 		t.Fatal(err)
 	}

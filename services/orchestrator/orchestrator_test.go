@@ -1,62 +1,44 @@
-package orchestrator
+package orchestrator_test
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/alur-ml/alur/services/orchestrator"
+	"github.com/alur-ml/alur/services/orchestrator/alurtest"
+	"github.com/alur-ml/alur/services/orchestrator/stack"
 	"io"
 	"log/slog"
 	"strings"
 	"testing"
 	"time"
 
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
 	datav1 "github.com/alur-ml/alur/proto/alur/data/v1"
-	evalv1 "github.com/alur-ml/alur/proto/alur/eval/v1"
 	ingestv1 "github.com/alur-ml/alur/proto/alur/ingest/v1"
 	orchestratorv1 "github.com/alur-ml/alur/proto/alur/orchestrator/v1"
 	prepv1 "github.com/alur-ml/alur/proto/alur/prep/v1"
-	trainv1 "github.com/alur-ml/alur/proto/alur/train/v1"
 	"github.com/alur-ml/alur/serverkit"
-	"github.com/alur-ml/alur/services/eval"
-	"github.com/alur-ml/alur/services/ingest"
 	"github.com/alur-ml/alur/services/orchestrator/artifacts"
-	"github.com/alur-ml/alur/services/prep"
-	"github.com/alur-ml/alur/services/train"
 )
 
-// startStages serves the four stages on loopback ports in this process.
-func startStages(t *testing.T) Config {
+// startStages serves the four stages on loopback ports in this process
+// and returns an orchestrator configuration pointing at them.
+func startStages(t *testing.T) orchestrator.Config {
 	t.Helper()
-	serve := func(register func(*grpc.Server)) string {
-		srv := serverkit.NewGRPCServer(slog.New(slog.DiscardHandler))
-		register(srv.GRPC)
-		lis, err := serverkit.Listen("127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan struct{})
-		go func() { _ = srv.Serve(ctx, lis); close(done) }()
-		t.Cleanup(func() { cancel(); <-done })
-		return lis.Addr().String()
-	}
-	return Config{
-		IngestAddr: serve(func(g *grpc.Server) { ingestv1.RegisterIngestServiceServer(g, ingest.NewServer(ingest.Config{})) }),
-		PrepAddr:   serve(func(g *grpc.Server) { prepv1.RegisterPrepServiceServer(g, prep.NewServer(prep.Config{})) }),
-		TrainAddr:  serve(func(g *grpc.Server) { trainv1.RegisterTrainServiceServer(g, train.NewServer(train.Config{})) }),
-		EvalAddr:   serve(func(g *grpc.Server) { evalv1.RegisterEvalServiceServer(g, eval.NewServer(eval.Config{})) }),
-		Logger:     slog.New(slog.DiscardHandler),
+	st := alurtest.Stages(t, stack.StagesConfig{})
+	return orchestrator.Config{
+		IngestAddr: st.IngestAddr, PrepAddr: st.PrepAddr, TrainAddr: st.TrainAddr, EvalAddr: st.EvalAddr,
+		Logger: slog.New(slog.DiscardHandler),
 	}
 }
 
 // newTestOrchestrator serves an orchestrator over bufconn.
-func newTestOrchestrator(t *testing.T, cfg Config) (*Server, orchestratorv1.OrchestratorServiceClient, func()) {
+func newTestOrchestrator(t *testing.T, cfg orchestrator.Config) (*orchestrator.Server, orchestratorv1.OrchestratorServiceClient, func()) {
 	t.Helper()
-	srv, err := New(cfg)
+	srv, err := orchestrator.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -180,11 +162,11 @@ func TestResumeAfterRestart(t *testing.T) {
 	// Stop the orchestrator once the first trial has finished.
 	deadline := time.Now().Add(time.Minute)
 	for time.Now().Before(deadline) {
-		r, err := srv.getRun(id)
+		r, err := srv.GetRun(context.Background(), &orchestratorv1.GetRunRequest{RunId: id})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(r.GetTrials()) >= 1 {
+		if len(r.GetRun().GetTrials()) >= 1 {
 			break
 		}
 		time.Sleep(5 * time.Millisecond)
@@ -210,7 +192,7 @@ func TestResumeAfterRestart(t *testing.T) {
 			t.Errorf("step %s recorded %d times", name, n)
 		}
 	}
-	problems, err := srv2.store.Check()
+	problems, err := srv2.Store().Check()
 	if err != nil || len(problems) != 0 {
 		t.Errorf("store check: %v %v", problems, err)
 	}
@@ -362,7 +344,7 @@ func TestUploadAndFailedRun(t *testing.T) {
 	if run.GetState() != orchestratorv1.RunState_RUN_STATE_FAILED || !strings.Contains(run.GetError(), "constant") {
 		t.Fatalf("run %v with error %q, want failed: constant label", run.GetState(), run.GetError())
 	}
-	arts, err := srv.store.ListArtifacts(run.GetId())
+	arts, err := srv.Store().ListArtifacts(run.GetId())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -421,17 +403,7 @@ func TestTrialsSpreadOverTrainReplicas(t *testing.T) {
 	cfg.DataDir = t.TempDir()
 	var addrs []string
 	for _, id := range []string{"replica-a", "replica-b"} {
-		srv := serverkit.NewGRPCServer(slog.New(slog.DiscardHandler))
-		trainv1.RegisterTrainServiceServer(srv.GRPC, train.NewServer(train.Config{ServerID: id}))
-		lis, err := serverkit.Listen("127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan struct{})
-		go func() { _ = srv.Serve(ctx, lis); close(done) }()
-		t.Cleanup(func() { cancel(); <-done })
-		addrs = append(addrs, lis.Addr().String())
+		addrs = append(addrs, alurtest.Stages(t, stack.StagesConfig{TrainServerID: id}).TrainAddr)
 	}
 	cfg.TrainAddr = strings.Join(addrs, ",")
 	cfg.MaxParallelTrials = 2

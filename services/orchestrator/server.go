@@ -22,6 +22,7 @@ import (
 	"github.com/alur-ml/alur/services/orchestrator/dashboard"
 	"github.com/alur-ml/alur/services/orchestrator/datasets"
 	"github.com/alur-ml/alur/services/orchestrator/engine"
+	"github.com/alur-ml/alur/services/orchestrator/obs"
 	"github.com/alur-ml/alur/services/orchestrator/search"
 	"github.com/alur-ml/alur/services/orchestrator/stageclient"
 	"github.com/alur-ml/alur/services/orchestrator/store"
@@ -106,6 +107,9 @@ type Server struct {
 // was pending or running when the orchestrator last stopped.
 func New(cfg Config) (*Server, error) {
 	cfg.defaults()
+	if err := serverkit.RegisterMetrics(obs.Collectors()...); err != nil {
+		return nil, fmt.Errorf("orchestrator: metrics: %w", err)
+	}
 	if cfg.DataDir == "" {
 		return nil, errors.New("orchestrator: DataDir is required")
 	}
@@ -159,7 +163,11 @@ func (s *Server) Close() error {
 
 // StartRun validates the spec and queues the run.
 func (s *Server) StartRun(ctx context.Context, req *orchestratorv1.StartRunRequest) (*orchestratorv1.StartRunResponse, error) {
-	if err := search.ValidateSpec(req.GetSpec()); err != nil {
+	cat, err := s.stages.Algorithms(ctx)
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	if err := search.ValidateSpec(req.GetSpec(), cat); err != nil {
 		return nil, toStatus(err)
 	}
 	if u := req.GetSpec().GetSource().GetUpload(); u != "" {

@@ -16,7 +16,8 @@ import (
 // to gRPC statuses, in one place: a *fault.FieldError is InvalidArgument
 // naming the field, a *fault.LimitError ResourceExhausted naming the
 // limit, a typed fault keeps the status it carries (a stage's own, details
-// included), the store's sentinels become NotFound and DataLoss, and
+// included), the store's sentinels become NotFound, DataLoss and (an alias
+// still pointing at a model version to delete) FailedPrecondition, and
 // anything else is Internal.
 func toStatus(err error) error {
 	var fld *fault.FieldError
@@ -39,6 +40,8 @@ func toStatus(err error) error {
 		return status.Error(codes.NotFound, err.Error())
 	case errors.Is(err, store.ErrCorrupt):
 		return status.Error(codes.DataLoss, err.Error())
+	case errors.Is(err, store.ErrAliasInUse):
+		return status.Error(codes.FailedPrecondition, err.Error()+": move or remove the alias first")
 	}
 	if _, ok := status.FromError(err); ok {
 		return err

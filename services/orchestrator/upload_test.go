@@ -1,4 +1,4 @@
-package orchestrator
+package orchestrator_test
 
 import (
 	"bytes"
@@ -10,6 +10,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	orchestratorv1 "github.com/alur-ml/alur/proto/alur/orchestrator/v1"
+	"github.com/alur-ml/alur/services/orchestrator"
 )
 
 // TestRefusedAndAbortedUploadsLeaveNoChunks: an upload over
@@ -17,7 +18,7 @@ import (
 // first committed group of chunks (8 MiB), leave no orphan chunk, and the
 // store's check finds nothing.
 func TestRefusedAndAbortedUploadsLeaveNoChunks(t *testing.T) {
-	cfg := Config{DataDir: t.TempDir(), MaxUploadBytes: 12 << 20, IngestAddr: "127.0.0.1:1", PrepAddr: "127.0.0.1:1", TrainAddr: "127.0.0.1:1", EvalAddr: "127.0.0.1:1"}
+	cfg := orchestrator.Config{DataDir: t.TempDir(), MaxUploadBytes: 12 << 20, IngestAddr: "127.0.0.1:1", PrepAddr: "127.0.0.1:1", TrainAddr: "127.0.0.1:1", EvalAddr: "127.0.0.1:1"}
 	srv, client, stop := newTestOrchestrator(t, cfg)
 	defer stop()
 	piece := bytes.Repeat([]byte("0123456789abcdef"), 4<<10) // 64 KiB
@@ -45,7 +46,7 @@ func TestRefusedAndAbortedUploadsLeaveNoChunks(t *testing.T) {
 		// wait for its write to end (pins released), bounded.
 		deadline := time.Now().Add(30 * time.Second)
 		for {
-			u, err := srv.store.Usage()
+			u, err := srv.Store().Usage()
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -57,7 +58,7 @@ func TestRefusedAndAbortedUploadsLeaveNoChunks(t *testing.T) {
 			}
 			time.Sleep(20 * time.Millisecond)
 		}
-		if problems, err := srv.store.Check(); err != nil || len(problems) != 0 {
+		if problems, err := srv.Store().Check(); err != nil || len(problems) != 0 {
 			t.Fatalf("%s: check = %q, %v", what, problems, err)
 		}
 	}
@@ -78,7 +79,7 @@ func TestRefusedAndAbortedUploadsLeaveNoChunks(t *testing.T) {
 	// Wait until the server has committed its first group of chunks, so
 	// the abort has something to clean up.
 	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(10 * time.Millisecond) {
-		u, err := srv.store.Usage()
+		u, err := srv.Store().Usage()
 		if err != nil {
 			t.Fatal(err)
 		}

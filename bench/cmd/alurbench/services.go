@@ -5,9 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"path/filepath"
-	"sync"
 	"time"
 
 	"google.golang.org/grpc"
@@ -20,11 +18,8 @@ import (
 	prepv1 "github.com/alur-ml/alur/proto/alur/prep/v1"
 	trainv1 "github.com/alur-ml/alur/proto/alur/train/v1"
 	"github.com/alur-ml/alur/serverkit"
-	"github.com/alur-ml/alur/services/eval"
-	"github.com/alur-ml/alur/services/ingest"
+	"github.com/alur-ml/alur/services/orchestrator/stack"
 	"github.com/alur-ml/alur/services/orchestrator/stageclient"
-	"github.com/alur-ml/alur/services/prep"
-	"github.com/alur-ml/alur/services/train"
 )
 
 // rpcTimeout bounds every benchmark RPC; a 200000-row random forest takes
@@ -32,12 +27,11 @@ import (
 const rpcTimeout = 30 * time.Minute
 
 // stages are the four stage services served in this process, each on its
-// own loopback listener, as `alur dev` runs them: the benchmark reaches
-// them over real TCP connections.
+// own loopback listener, as `alur dev` runs them (package stack): the
+// benchmark reaches them over real TCP connections.
 type stages struct {
-	conns  []*grpc.ClientConn
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	*stack.Stages
+	conns []*grpc.ClientConn
 
 	ingest ingestv1.IngestServiceClient
 	prep   prepv1.PrepServiceClient
@@ -48,27 +42,13 @@ type stages struct {
 // startStages serves ingest (with dataRoot as its data root), prep, train
 // and eval on 127.0.0.1 ports chosen by the system and dials each.
 func startStages(dataRoot string) (*stages, error) {
-	registers := []func(*serverkit.Server){
-		func(s *serverkit.Server) {
-			ingestv1.RegisterIngestServiceServer(s.GRPC, ingest.NewServer(ingest.Config{DataRoot: dataRoot}))
-		},
-		func(s *serverkit.Server) { prepv1.RegisterPrepServiceServer(s.GRPC, prep.NewServer(prep.Config{})) },
-		func(s *serverkit.Server) { trainv1.RegisterTrainServiceServer(s.GRPC, train.NewServer(train.Config{})) },
-		func(s *serverkit.Server) { evalv1.RegisterEvalServiceServer(s.GRPC, eval.NewServer(eval.Config{})) },
+	served, err := stack.StartStages(context.Background(), stack.StagesConfig{DataRoot: dataRoot})
+	if err != nil {
+		return nil, err
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	st := &stages{cancel: cancel}
-	logger := slog.New(slog.DiscardHandler)
-	for _, register := range registers {
-		lis, err := serverkit.Listen("127.0.0.1:0")
-		if err != nil {
-			st.stop()
-			return nil, err
-		}
-		srv := serverkit.NewGRPCServer(logger)
-		register(srv)
-		st.wg.Go(func() { _ = srv.Serve(ctx, lis) })
-		conn, err := serverkit.Dial(lis.Addr().String())
+	st := &stages{Stages: served}
+	for _, addr := range []string{served.IngestAddr, served.PrepAddr, served.TrainAddr, served.EvalAddr} {
+		conn, err := serverkit.Dial(addr)
 		if err != nil {
 			st.stop()
 			return nil, err
@@ -87,8 +67,7 @@ func (st *stages) stop() {
 	for _, c := range st.conns {
 		_ = c.Close()
 	}
-	st.cancel()
-	st.wg.Wait()
+	_ = st.Stages.Stop()
 }
 
 // runServices times the workflow's RPCs: IngestService.Read of the CSV,

@@ -101,6 +101,7 @@ func init() {
 		},
 		Fit:     fitGradientBoosting,
 		Predict: predictGradientBoosting,
+		Prepare: prepareGradientBoosting,
 	})
 }
 
@@ -1354,16 +1355,59 @@ func predictGradientBoosting(m *datav1.Model, X *mat.Dense) (*mat.Dense, error) 
 	if X == nil || X.IsEmpty() {
 		return nil, errors.New("no rows to predict")
 	}
-	rows, cols := X.Dims()
+	_, cols := X.Dims()
+	p, err := gbPrepare(m, cols)
+	if err != nil {
+		return nil, err
+	}
+	return p.predict(m, X)
+}
+
+// gbPredictor is a boosting model checked and packed for prediction once:
+// predictGradientBoosting builds one per call, algo.Prepare keeps one per
+// model.
+type gbPredictor struct {
+	bm     *datav1.BoostingModel
+	packed [][]tree.Node
+}
+
+// gbPrepare checks a boosting model for rows of cols features and packs
+// its trees.
+func gbPrepare(m *datav1.Model, cols int) (*gbPredictor, error) {
 	bm, err := gbCheckModel(m, cols)
 	if err != nil {
 		return nil, err
 	}
+	packed := make([][]tree.Node, len(bm.Trees))
+	numeric.Parallel(len(bm.Trees), runtime.GOMAXPROCS(0), func(_, i int) { packed[i] = tree.Pack(bm.Trees[i]) })
+	return &gbPredictor{bm: bm, packed: packed}, nil
+}
+
+// prepareGradientBoosting checks and packs the trees once for rows of
+// numFeatures features (algo.Spec.Prepare); the predictor refuses rows of
+// another width, as tree.Ensemble does.
+func prepareGradientBoosting(m *datav1.Model, numFeatures int) (algo.Predictor, error) {
+	p, err := gbPrepare(m, numFeatures)
+	if err != nil {
+		return nil, err
+	}
+	return func(X *mat.Dense) (*mat.Dense, error) {
+		if X == nil || X.IsEmpty() {
+			return nil, errors.New("no rows to predict")
+		}
+		if _, c := X.Dims(); c != numFeatures {
+			return nil, fmt.Errorf("prepared for %d features, got %d", numFeatures, c)
+		}
+		return p.predict(m, X)
+	}, nil
+}
+
+// predict returns the probabilities (or values) of the rows of X.
+func (p *gbPredictor) predict(m *datav1.Model, X *mat.Dense) (*mat.Dense, error) {
+	rows, cols := X.Dims()
+	bm, packed, procs := p.bm, p.packed, runtime.GOMAXPROCS(0)
 	k := int(bm.NumOutputs)
 	trees := bm.Trees
-	packed := make([][]tree.Node, len(trees))
-	procs := runtime.GOMAXPROCS(0)
-	numeric.Parallel(len(trees), procs, func(_, i int) { packed[i] = tree.Pack(trees[i]) })
 	raw := X.RawMatrix()
 	scores := make([]float64, rows*k)
 	blocks := (rows + tree.PredictBlock - 1) / tree.PredictBlock

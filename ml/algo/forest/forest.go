@@ -46,6 +46,7 @@ func init() {
 		Params:  params,
 		Fit:     fitRandomForest,
 		Predict: predictRandomForest,
+		Prepare: prepareRandomForest,
 		Columns: true,
 	})
 }
@@ -228,4 +229,15 @@ func predictRandomForest(m *datav1.Model, X *mat.Dense) (*mat.Dense, error) {
 		return nil, errors.New("random_forest model has no forest parameters")
 	}
 	return tree.PredictEnsemble(m, f.GetTrees(), X)
+}
+
+// prepareRandomForest lays the trees out once for rows of numFeatures
+// features (algo.Spec.Prepare): a server then pays per row only for the
+// walk, not for decoding the compact trees.
+func prepareRandomForest(m *datav1.Model, numFeatures int) (algo.Predictor, error) {
+	f := m.GetForest()
+	if f == nil {
+		return nil, errors.New("random_forest model has no forest parameters")
+	}
+	return tree.PreparedPredictor(m, f.GetTrees(), numFeatures)
 }

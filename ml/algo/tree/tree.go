@@ -64,6 +64,7 @@ func init() {
 		Params:  params,
 		Fit:     fitDecisionTree,
 		Predict: predictDecisionTree,
+		Prepare: prepareDecisionTree,
 		Columns: true,
 	})
 }
@@ -110,6 +111,27 @@ func predictDecisionTree(m *datav1.Model, X *mat.Dense) (*mat.Dense, error) {
 		return nil, errors.New("decision_tree model has no tree parameters")
 	}
 	return PredictEnsemble(m, []*datav1.TreeModel{t}, X)
+}
+
+// prepareDecisionTree lays the tree out once for rows of numFeatures
+// features (algo.Spec.Prepare).
+func prepareDecisionTree(m *datav1.Model, numFeatures int) (algo.Predictor, error) {
+	t := m.GetTree()
+	if t == nil {
+		return nil, errors.New("decision_tree model has no tree parameters")
+	}
+	return PreparedPredictor(m, []*datav1.TreeModel{t}, numFeatures)
+}
+
+// PreparedPredictor lays trees out once as an Ensemble and returns its
+// Predict as an algo.Predictor: the Spec.Prepare of the decision tree and
+// the forest.
+func PreparedPredictor(m *datav1.Model, trees []*datav1.TreeModel, numFeatures int) (algo.Predictor, error) {
+	e, err := PrepareEnsemble(m, trees, numFeatures)
+	if err != nil {
+		return nil, err
+	}
+	return e.Predict, nil
 }
 
 // Config holds the resolved growth limits of one tree.
@@ -957,7 +979,28 @@ func PredictEnsemble(m *datav1.Model, trees []*datav1.TreeModel, X *mat.Dense) (
 	if X == nil || X.IsEmpty() {
 		return nil, errors.New("no rows to predict")
 	}
-	rows, cols := X.Dims()
+	_, cols := X.Dims()
+	e, err := PrepareEnsemble(m, trees, cols)
+	if err != nil {
+		return nil, err
+	}
+	return e.Predict(X)
+}
+
+// Ensemble is a tree ensemble checked and laid out for prediction once, so
+// that a server predicting a row at a time does not decode the trees on
+// every call: PredictEnsemble lays one out per call, algo.Prepare keeps
+// one per model.
+type Ensemble struct {
+	flats  []*treeFlat
+	k      int
+	cols   int
+	ntrees int
+}
+
+// PrepareEnsemble checks trees against the model and lays them out for
+// rows of cols features.
+func PrepareEnsemble(m *datav1.Model, trees []*datav1.TreeModel, cols int) (*Ensemble, error) {
 	if len(trees) == 0 {
 		return nil, errors.New("model has no trees")
 	}
@@ -995,11 +1038,26 @@ func PredictEnsemble(m *datav1.Model, trees []*datav1.TreeModel, X *mat.Dense) (
 			return nil, fmt.Errorf("trees have %d outputs for %d classes", k, nc)
 		}
 	}
+	return &Ensemble{flats: flats, k: k, cols: cols, ntrees: len(trees)}, nil
+}
+
+// Predict walks every row of X through the trees and averages their
+// values, as PredictEnsemble does. X must have the columns the ensemble
+// was prepared for.
+func (e *Ensemble) Predict(X *mat.Dense) (*mat.Dense, error) {
+	if X == nil || X.IsEmpty() {
+		return nil, errors.New("no rows to predict")
+	}
+	rows, cols := X.Dims()
+	if cols != e.cols {
+		return nil, fmt.Errorf("prepared for %d features, got %d", e.cols, cols)
+	}
+	k, flats, procs := e.k, e.flats, runtime.GOMAXPROCS(0)
 	raw := X.RawMatrix()
 	out := make([]float64, rows*k)
 	blockRows := treeBlockRows(rows, procs)
 	blocks := (rows + blockRows - 1) / blockRows
-	scale := 1 / float64(len(trees))
+	scale := 1 / float64(e.ntrees)
 	numeric.Parallel(blocks, procs, func(_, blk int) {
 		lo := blk * blockRows
 		hi := min(rows, lo+blockRows)
@@ -1028,7 +1086,7 @@ func PredictEnsemble(m *datav1.Model, trees []*datav1.TreeModel, X *mat.Dense) (
 				}
 			}
 		}
-		if len(trees) > 1 {
+		if e.ntrees > 1 {
 			for j := lo * k; j < hi*k; j++ {
 				out[j] *= scale
 			}

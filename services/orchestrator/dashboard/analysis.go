@@ -10,9 +10,6 @@ import (
 	"gonum.org/v1/gonum/mat"
 	"google.golang.org/protobuf/proto"
 
-	"github.com/alur-ml/alur/ml/algo"
-	_ "github.com/alur-ml/alur/ml/algo/builtin"  // registers the algorithms
-	_ "github.com/alur-ml/alur/ml/algo/ensemble" // reads the ensembles a run builds
 	"github.com/alur-ml/alur/ml/dataprep"
 	"github.com/alur-ml/alur/ml/table"
 	"github.com/alur-ml/alur/ml/tablepb"
@@ -325,10 +322,13 @@ func (e *evalResult) size() int64 {
 }
 
 // evaluate predicts the test rows with the final model, the way the test
-// step scored them: the prepared test table is read back into features
-// and targets (dataprep.FromPrepared) and the model's own Predict runs on
-// them (algo.Predict), so the curves agree with the reported metrics.
+// step scored them: the prepared test table goes to eval (the source's
+// Predictor), so the curves agree with the reported metrics.
 func (a *analyzer) evaluate(ctx context.Context, d *runData, modelDigest, testDigest string) (*evalResult, error) {
+	pred, ok := a.src.(Predictor)
+	if !ok {
+		return nil, notAvailable("the charts of the model's predictions are drawn where the orchestrator runs (its dashboard, or the report it stores with the run)")
+	}
 	key := "eval:" + modelDigest + ":" + testDigest + ":" + d.Run.GetTransformDigest()
 	return cached(a, key, func() (*evalResult, int64, error) {
 		if err := a.acquire(ctx); err != nil {
@@ -343,7 +343,10 @@ func (a *analyzer) evaluate(ctx context.Context, d *runData, modelDigest, testDi
 		if err != nil {
 			return nil, 0, fmt.Errorf("decode the test rows: %w", err)
 		}
-		res, err := evaluateTable(d.Model, t, d.Transform.GetLabel())
+		predict := func(t *table.Table) (*mat.Dense, error) {
+			return pred.Outputs(ctx, modelDigest, t, d.Transform.GetLabel(), outputWidth(d.Model))
+		}
+		res, err := evaluateTable(d.Model, t, d.Transform.GetLabel(), predict)
 		if err != nil {
 			return nil, 0, err
 		}
@@ -351,8 +354,19 @@ func (a *analyzer) evaluate(ctx context.Context, d *runData, modelDigest, testDi
 	})
 }
 
+// outputWidth is the outputs per row of the model: its classes, or 1.
+func outputWidth(m *datav1.Model) int {
+	if m.GetTask() == datav1.Task_TASK_CLASSIFICATION {
+		return len(m.GetClassNames())
+	}
+	return 1
+}
+
+// predictFunc runs the model on prepared rows (see Predictor.Outputs).
+type predictFunc func(t *table.Table) (*mat.Dense, error)
+
 // evaluateTable is evaluate after the artifacts are read.
-func evaluateTable(model *datav1.Model, t *table.Table, label string) (*evalResult, error) {
+func evaluateTable(model *datav1.Model, t *table.Table, label string, predict predictFunc) (*evalResult, error) {
 	res := &evalResult{Task: model.GetTask(), Label: label}
 	if n := t.NumRows(); n > maxEvalRows {
 		t = takeRows(t, sampleRows(n, maxEvalRows))
@@ -362,7 +376,7 @@ func evaluateTable(model *datav1.Model, t *table.Table, label string) (*evalResu
 	if err != nil {
 		return nil, fmt.Errorf("read the test rows: %w", err)
 	}
-	out, err := safePredict(model, pd.X)
+	out, err := predict(t)
 	if err != nil {
 		return nil, fmt.Errorf("predict the test rows: %w", err)
 	}
@@ -374,7 +388,7 @@ func evaluateTable(model *datav1.Model, t *table.Table, label string) (*evalResu
 			res.Actual = append(res.Actual, pd.Y[i])
 			res.Predicted = append(res.Predicted, out.At(i, 0))
 		}
-		res.permutation(model, pd.X, pd.Y, "r2", r2Score)
+		res.permutation(model, t, label, pd.Y, "r2", r2Score, predict)
 		return res, nil
 	}
 	res.Task = datav1.Task_TASK_CLASSIFICATION
@@ -385,22 +399,47 @@ func evaluateTable(model *datav1.Model, t *table.Table, label string) (*evalResu
 	if cols != len(classes) {
 		return nil, fmt.Errorf("the model gives %d probabilities per row for %d classes", cols, len(classes))
 	}
-	// The test table's dictionary and the model's classes may order the
-	// classes differently; match them by name.
+	y, support, err := modelClasses(classes, pd.ClassNames, pd.Y)
+	if err != nil {
+		return nil, err
+	}
+	res.classCurves(out, y, support, classes)
+	if len(res.Curves) == 0 {
+		return nil, notAvailable("the test rows hold a single class, so no ROC or precision–recall curve is defined")
+	}
+	yModel := make([]float64, rows)
+	for i, k := range y {
+		yModel[i] = float64(k)
+	}
+	res.permutation(model, t, label, yModel, "accuracy", accuracyScore, predict)
+	return res, nil
+}
+
+// modelClasses maps the test rows' targets (indexes into the test table's
+// dictionary, names) to the model's class positions, and counts each
+// class's rows. The test table's dictionary and the model's classes may
+// order the classes differently; they are matched by name.
+func modelClasses(classes, names []string, targets []float64) (y, support []int, err error) {
 	pos := make(map[string]int, len(classes))
 	for k, c := range classes {
 		pos[c] = k
 	}
-	y := make([]int, rows)
-	support := make([]int, len(classes))
-	for i, v := range pd.Y {
-		k, ok := pos[pd.ClassNames[int(v)]]
+	y = make([]int, len(targets))
+	support = make([]int, len(classes))
+	for i, v := range targets {
+		k, ok := pos[names[int(v)]]
 		if !ok {
-			return nil, fmt.Errorf("test row %d has class %q, which the model does not know", i, pd.ClassNames[int(v)])
+			return nil, nil, fmt.Errorf("test row %d has class %q, which the model does not know", i, names[int(v)])
 		}
 		y[i] = k
 		support[k]++
 	}
+	return y, support, nil
+}
+
+// classCurves adds the one-vs-rest ROC and PR curves of the classes worth
+// drawing: the positive class of two, else the largest maxCurveClasses.
+func (res *evalResult) classCurves(out *mat.Dense, y, support []int, classes []string) {
 	want := make([]int, 0, len(classes))
 	if len(classes) == 2 {
 		want = append(want, 1) // the positive class tells the whole story
@@ -414,6 +453,7 @@ func evaluateTable(model *datav1.Model, t *table.Table, label string) (*evalResu
 			want = want[:maxCurveClasses]
 		}
 	}
+	rows := len(y)
 	scores := make([]float64, rows)
 	positive := make([]bool, rows)
 	for _, k := range want {
@@ -429,36 +469,32 @@ func evaluateTable(model *datav1.Model, t *table.Table, label string) (*evalResu
 		c.PR = thinCurve(c.PR, maxCurvePoints)
 		res.Curves = append(res.Curves, &classCurve{Class: classes[k], Support: support[k], binaryCurves: c})
 	}
-	if len(res.Curves) == 0 {
-		return nil, notAvailable("the test rows hold a single class, so no ROC or precision–recall curve is defined")
-	}
-	yModel := make([]float64, rows)
-	for i, k := range y {
-		yModel[i] = float64(k)
-	}
-	res.permutation(model, pd.X, yModel, "accuracy", accuracyScore)
-	return res, nil
 }
 
 // permutation measures the permutation importance of a model that did
-// not measure feature importance itself, on a sample of the test rows.
-func (res *evalResult) permutation(model *datav1.Model, X *mat.Dense, y []float64, metric string, score scoreFunc) {
+// not measure feature importance itself, on a sample of the test rows t
+// (y their targets as the score functions read them).
+func (res *evalResult) permutation(model *datav1.Model, t *table.Table, label string, y []float64, metric string, score scoreFunc, predict predictFunc) {
 	if hasImportances(model) {
 		return
 	}
-	rows, cols := X.Dims()
+	var features []int
+	for j, c := range t.Columns {
+		if c.Name != label {
+			features = append(features, j)
+		}
+	}
+	cols := len(features)
 	if cols > permMaxFeatures {
 		res.PermErr = fmt.Sprintf("not available: the %s model does not measure feature importance, and its %d features are more than the dashboard shuffles (%d)", model.GetAlgorithm(), cols, permMaxFeatures)
 		return
 	}
-	idx := sampleRows(rows, permRows)
-	Xs := mat.NewDense(len(idx), cols, nil)
+	idx := sampleRows(t.NumRows(), permRows)
 	ys := make([]float64, len(idx))
 	for k, i := range idx {
-		Xs.SetRow(k, X.RawRowView(i))
 		ys[k] = y[i]
 	}
-	imp, err := permutationImportance(Xs, ys, func(X *mat.Dense) (*mat.Dense, error) { return safePredict(model, X) }, score, permRepeats, 1, permBudget)
+	imp, err := permutationImportance(t.Take(idx), features, ys, predict, score, permRepeats, 1, permBudget)
 	switch {
 	case errors.Is(err, errPermBudget):
 		res.PermErr = fmt.Sprintf("not available: the %s model does not measure feature importance, and shuffling its features to measure it would take too long on this data", model.GetAlgorithm())
@@ -472,20 +508,9 @@ func (res *evalResult) permutation(model *datav1.Model, X *mat.Dense, y []float6
 	if len(res.PermFeatures) != cols {
 		res.PermFeatures = make([]string, cols)
 		for j := range cols {
-			res.PermFeatures[j] = fmt.Sprintf("feature %d", j+1)
+			res.PermFeatures[j] = t.Columns[features[j]].Name
 		}
 	}
-}
-
-// safePredict runs the model, turning a panic in an algorithm's Predict
-// into an error: a corrupt model must not take the dashboard down.
-func safePredict(m *datav1.Model, X *mat.Dense) (out *mat.Dense, err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			out, err = nil, fmt.Errorf("the model failed: %v", r)
-		}
-	}()
-	return algo.Predict(m, X)
 }
 
 // sortByDesc orders idx by descending key[idx], ties by index.

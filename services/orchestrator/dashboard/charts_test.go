@@ -3,6 +3,7 @@ package dashboard
 import (
 	"errors"
 	"fmt"
+	"github.com/alur-ml/alur/ml/table"
 	"math"
 	"strings"
 	"testing"
@@ -146,22 +147,22 @@ func TestPermutationImportance(t *testing.T) {
 	// y depends on feature 0 only, and the "model" reads feature 0 only:
 	// shuffling feature 1 cannot change anything.
 	n := 200
-	X := mat.NewDense(n, 2, nil)
-	y := make([]float64, n)
+	x0, x1, y := make([]float64, n), make([]float64, n), make([]float64, n)
 	for i := range n {
-		X.Set(i, 0, float64(i))
-		X.Set(i, 1, float64(i%7))
-		y[i] = 2 * float64(i)
+		x0[i], x1[i], y[i] = float64(i), float64(i%7), 2*float64(i)
 	}
-	predict := func(X *mat.Dense) (*mat.Dense, error) {
-		r, _ := X.Dims()
-		out := mat.NewDense(r, 1, nil)
-		for i := range r {
-			out.Set(i, 0, 2*X.At(i, 0))
+	tab := &table.Table{Columns: []*table.Column{table.NewNumeric("x0", x0), table.NewNumeric("x1", x1), table.NewNumeric("y", y)}}
+	calls := 0
+	predict := func(t *table.Table) (*mat.Dense, error) {
+		calls++
+		x, _ := t.Column("x0")
+		out := mat.NewDense(t.NumRows(), 1, nil)
+		for i := range t.NumRows() {
+			out.Set(i, 0, 2*x.Nums[i])
 		}
 		return out, nil
 	}
-	imp, err := permutationImportance(X, y, predict, r2Score, 3, 1, time.Minute)
+	imp, err := permutationImportance(tab, []int{0, 1}, y, predict, r2Score, 3, 1, time.Minute)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -173,11 +174,15 @@ func TestPermutationImportance(t *testing.T) {
 	if imp[1] != 0 {
 		t.Errorf("importance of the unused feature %v, want 0", imp[1])
 	}
-	again, _ := permutationImportance(X, y, predict, r2Score, 3, 1, time.Minute)
+	// One call for the rows, one per feature with its shuffles stacked.
+	if calls != 3 {
+		t.Errorf("%d predictions, want 3", calls)
+	}
+	again, _ := permutationImportance(tab, []int{0, 1}, y, predict, r2Score, 3, 1, time.Minute)
 	if again[0] != imp[0] {
 		t.Error("not reproducible")
 	}
-	if _, err := permutationImportance(X, y, predict, r2Score, 3, 1, 0); !errors.Is(err, errPermBudget) {
+	if _, err := permutationImportance(tab, []int{0, 1}, y, predict, r2Score, 3, 1, 0); !errors.Is(err, errPermBudget) {
 		t.Errorf("zero budget: %v", err)
 	}
 }

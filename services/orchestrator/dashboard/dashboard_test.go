@@ -48,7 +48,7 @@ func charts(page string) (map[string]int, []string) {
 
 func TestPages(t *testing.T) {
 	f := getFixture(t)
-	srv := httptest.NewServer(dashboard.NewHandler(dashboard.ClientSource(f.client), nil))
+	srv := httptest.NewServer(dashboard.NewHandler(f.src, nil))
 	defer srv.Close()
 
 	classification := []string{"timeline", "class-balance", "correlation", "histogram", "leaderboard", "confusion-matrix", "roc", "pr", "feature-importance", "learning-curve"}
@@ -93,7 +93,7 @@ func TestPages(t *testing.T) {
 
 func TestErrors(t *testing.T) {
 	f := getFixture(t)
-	srv := httptest.NewServer(dashboard.NewHandler(dashboard.ClientSource(f.client), nil))
+	srv := httptest.NewServer(dashboard.NewHandler(f.src, nil))
 	defer srv.Close()
 	tests := []struct {
 		path string
@@ -131,7 +131,7 @@ func TestReportIsSelfContained(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	for _, id := range []string{f.iris.GetId(), f.regress.GetId()} {
-		b, err := dashboard.RenderReport(ctx, dashboard.ClientSource(f.client), id)
+		b, err := dashboard.RenderReport(ctx, f.src, id)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -152,5 +152,19 @@ func TestReportIsSelfContained(t *testing.T) {
 	}
 	if _, err := dashboard.RenderReport(ctx, dashboard.ClientSource(f.client), "20990101-000000-abcdef"); err == nil {
 		t.Error("RenderReport of a missing run: no error")
+	}
+}
+
+// TestClientSourceRunsNoModel renders a report over gRPC, through a
+// Source that cannot ask eval: the page renders, and the charts of the
+// model's predictions say where they are drawn instead.
+func TestClientSourceRunsNoModel(t *testing.T) {
+	f := getFixture(t)
+	b, err := dashboard.RenderReport(t.Context(), dashboard.ClientSource(f.client), f.iris.GetId())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), "drawn where the orchestrator runs") {
+		t.Error("the report does not say where the prediction charts are drawn")
 	}
 }

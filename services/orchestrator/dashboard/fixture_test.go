@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"gonum.org/v1/gonum/mat"
 	"math"
 	"math/rand/v2"
 	"sync"
@@ -37,6 +38,26 @@ type fakeSource struct {
 	// err, when set, is every call's answer.
 	err   error
 	reads int
+}
+
+// Outputs runs the stored model in process, standing for the eval stage
+// the orchestrator asks.
+func (f *fakeSource) Outputs(_ context.Context, modelDigest string, t *table.Table, label string, _ int) (*mat.Dense, error) {
+	f.mu.Lock()
+	b, ok := f.artifacts[modelDigest]
+	f.mu.Unlock()
+	if !ok {
+		return nil, fmt.Errorf("model %s: %w", modelDigest, ErrNotFound)
+	}
+	m := &datav1.Model{}
+	if err := proto.Unmarshal(b, m); err != nil {
+		return nil, err
+	}
+	pd, err := dataprep.FromPrepared(t, label)
+	if err != nil {
+		return nil, err
+	}
+	return algo.Predict(m, pd.X)
 }
 
 func newFakeSource() *fakeSource {

@@ -8,6 +8,7 @@ import (
 
 	"gonum.org/v1/gonum/mat"
 
+	"github.com/alur-ml/alur/ml/table"
 	datav1 "github.com/alur-ml/alur/proto/alur/data/v1"
 )
 
@@ -91,51 +92,68 @@ var errPermBudget = errors.New("measuring it took too long")
 // distribution. This is Breiman's permutation importance ("Random
 // Forests", Machine Learning 45, 2001) in its model-agnostic form (Fisher,
 // Rudin and Dominici, JMLR 20, 2019), measured here on held-out rows.
-// predict runs the model; the shuffles are seeded, so the result is
-// reproducible. It gives up with errPermBudget after budget.
-func permutationImportance(X *mat.Dense, y []float64, predict func(*mat.Dense) (*mat.Dense, error), score scoreFunc, repeats int, seed uint64, budget time.Duration) ([]float64, error) {
-	rows, cols := X.Dims()
-	if rows < 2 || cols == 0 {
+// predict runs the model on a table; it is called once for the rows as
+// they are and once per feature with the feature's shuffled copies
+// stacked (repeats × the rows), so that each call carries enough rows to
+// be worth a round trip to eval. features are the columns of t to
+// shuffle. The shuffles are seeded, so the result is reproducible. It
+// gives up with errPermBudget after budget.
+func permutationImportance(t *table.Table, features []int, y []float64, predict predictFunc, score scoreFunc, repeats int, seed uint64, budget time.Duration) ([]float64, error) {
+	rows := t.NumRows()
+	if rows < 2 || len(features) == 0 {
 		return nil, errors.New("too few rows to shuffle")
 	}
 	began := time.Now()
-	base, err := predict(X)
+	base, err := predict(t)
 	if err != nil {
 		return nil, err
 	}
-	// Each feature costs repeats predictions like this one: give up at
+	// Each feature costs one call of repeats times these rows: give up at
 	// once rather than half way when they cannot fit the budget.
-	if time.Since(began)*time.Duration(cols*repeats) > budget {
+	if time.Since(began)*time.Duration(len(features)*repeats) > budget {
 		return nil, errPermBudget
 	}
 	baseline := score(base, y)
 	if math.IsNaN(baseline) {
 		return nil, errors.New("the score is undefined on these rows")
 	}
-	work := mat.DenseCopyOf(X)
+	// Every column but the shuffled one is the rows repeated.
+	same := make([]int, 0, rows*repeats)
+	for range repeats {
+		for i := range rows {
+			same = append(same, i)
+		}
+	}
 	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
 	deadline := time.Now().Add(budget)
-	col := make([]float64, rows)
-	out := make([]float64, cols)
-	for j := range cols {
-		mat.Col(col, j, X)
-		var drop float64
-		for range repeats {
-			if time.Now().After(deadline) {
-				return nil, errPermBudget
-			}
-			perm := rng.Perm(rows)
-			for i, p := range perm {
-				work.Set(i, j, col[p])
-			}
-			pred, err := predict(work)
-			if err != nil {
-				return nil, err
-			}
-			drop += baseline - score(pred, y)
+	out := make([]float64, len(features))
+	for f, j := range features {
+		if time.Now().After(deadline) {
+			return nil, errPermBudget
 		}
-		work.SetCol(j, col)
-		out[j] = drop / float64(repeats)
+		shuffled := make([]int, 0, rows*repeats)
+		for range repeats {
+			shuffled = append(shuffled, rng.Perm(rows)...)
+		}
+		stacked := &table.Table{Columns: make([]*table.Column, len(t.Columns))}
+		for c, col := range t.Columns {
+			if c == j {
+				stacked.Columns[c] = col.Take(shuffled)
+			} else {
+				stacked.Columns[c] = col.Take(same)
+			}
+		}
+		pred, err := predict(stacked)
+		if err != nil {
+			return nil, err
+		}
+		_, width := pred.Dims()
+		var drop float64
+		for r := range repeats {
+			part := pred.Slice(r*rows, (r+1)*rows, 0, width).(*mat.Dense)
+			drop += baseline - score(part, y)
+		}
+		out[f] = drop / float64(repeats)
 	}
 	return out, nil
 }

@@ -10,9 +10,11 @@ import (
 	"math"
 	"time"
 
+	"gonum.org/v1/gonum/mat"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/alur-ml/alur/ml/table"
 	orchestratorv1 "github.com/alur-ml/alur/proto/alur/orchestrator/v1"
 )
 
@@ -29,6 +31,21 @@ type Source interface {
 	ListArtifacts(ctx context.Context, runID string) ([]*orchestratorv1.Artifact, error)
 	// ReadArtifact returns an artifact's verified content.
 	ReadArtifact(ctx context.Context, digest string) ([]byte, error)
+}
+
+// Predictor runs a run's stored model on prepared rows. The orchestrator's
+// in-process source implements it by asking its eval stage, so that the
+// dashboard never runs a model itself: the ROC and precision–recall
+// curves, the predicted-vs-actual plots and the permutation importance
+// come from the same eval service that scored the test rows. A Source
+// that is not a Predictor (ClientSource) shows those charts as not
+// available.
+type Predictor interface {
+	// Outputs returns the raw outputs of the model stored under
+	// modelDigest on the prepared table t, whose label column is label:
+	// rows × width, the class probabilities in the model's class order
+	// (width classes) or the predicted value (width 1).
+	Outputs(ctx context.Context, modelDigest string, t *table.Table, label string, width int) (*mat.Dense, error)
 }
 
 // ErrNotFound marks a run or artifact that does not exist.

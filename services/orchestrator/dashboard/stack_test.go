@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -13,19 +12,10 @@ import (
 	"testing"
 	"time"
 
-	"google.golang.org/grpc"
-
-	evalv1 "github.com/alur-ml/alur/proto/alur/eval/v1"
-	ingestv1 "github.com/alur-ml/alur/proto/alur/ingest/v1"
 	orchestratorv1 "github.com/alur-ml/alur/proto/alur/orchestrator/v1"
-	prepv1 "github.com/alur-ml/alur/proto/alur/prep/v1"
-	trainv1 "github.com/alur-ml/alur/proto/alur/train/v1"
-	"github.com/alur-ml/alur/serverkit"
-	"github.com/alur-ml/alur/services/eval"
-	"github.com/alur-ml/alur/services/ingest"
-	"github.com/alur-ml/alur/services/orchestrator"
-	"github.com/alur-ml/alur/services/prep"
-	"github.com/alur-ml/alur/services/train"
+	"github.com/alur-ml/alur/services/orchestrator/alurtest"
+	"github.com/alur-ml/alur/services/orchestrator/dashboard"
+	"github.com/alur-ml/alur/services/orchestrator/stack"
 )
 
 // fixture is an orchestrator with its four stages in this process and
@@ -33,6 +23,7 @@ import (
 // on an uploaded CSV.
 type fixture struct {
 	client        orchestratorv1.OrchestratorServiceClient
+	src           dashboard.Source // the orchestrator's own, which asks eval for predictions
 	iris, regress *orchestratorv1.Run
 	err           error
 	stop          func()
@@ -73,40 +64,13 @@ func (f *fixture) start() error {
 		}
 		os.RemoveAll(dir)
 	}
-	serve := func(register func(*grpc.Server)) (string, error) {
-		srv := serverkit.NewGRPCServer(slog.New(slog.DiscardHandler))
-		register(srv.GRPC)
-		lis, err := serverkit.Listen("127.0.0.1:0")
-		if err != nil {
-			return "", err
-		}
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan struct{})
-		go func() { _ = srv.Serve(ctx, lis); close(done) }()
-		stops = append(stops, func() { cancel(); <-done })
-		return lis.Addr().String(), nil
-	}
-	cfg := orchestrator.Config{DataDir: dir, Logger: slog.New(slog.DiscardHandler)}
-	for _, s := range []struct {
-		addr *string
-		reg  func(*grpc.Server)
-	}{
-		{&cfg.IngestAddr, func(g *grpc.Server) { ingestv1.RegisterIngestServiceServer(g, ingest.NewServer(ingest.Config{})) }},
-		{&cfg.PrepAddr, func(g *grpc.Server) { prepv1.RegisterPrepServiceServer(g, prep.NewServer(prep.Config{})) }},
-		{&cfg.TrainAddr, func(g *grpc.Server) { trainv1.RegisterTrainServiceServer(g, train.NewServer(train.Config{})) }},
-		{&cfg.EvalAddr, func(g *grpc.Server) { evalv1.RegisterEvalServiceServer(g, eval.NewServer(eval.Config{})) }},
-	} {
-		if *s.addr, err = serve(s.reg); err != nil {
-			return err
-		}
-	}
-	srv, err := orchestrator.New(cfg)
+	st, err := alurtest.New(stack.Config{DataDir: dir})
 	if err != nil {
 		return err
 	}
-	conn, stopConn := serverkit.NewInProcess(srv.Register)
-	stops = append(stops, func() { stopConn(); _ = srv.Close() })
-	f.client = orchestratorv1.NewOrchestratorServiceClient(conn)
+	stops = append(stops, func() { _ = st.Close() })
+	f.client = st.Orchestrator
+	f.src = st.Stack.Orchestrator.DashboardSource()
 
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()

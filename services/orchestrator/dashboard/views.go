@@ -284,44 +284,7 @@ func buildRunView(d *runData, now time.Time) *runView {
 	if d.ProfileErr != nil {
 		v.ProfileMissing = errText(d.ProfileErr)
 	} else {
-		p := d.Profile
-		v.ProfileStats = []metricRow{
-			{Name: "Rows", Value: fmtCount(p.GetRowCount())},
-			{Name: "Columns", Value: fmtCount(int64(len(p.GetColumns())))},
-			{Name: "Duplicate rows", Value: fmtCount(p.GetDuplicateRows())},
-		}
-		findings := slices.Clone(p.GetFindings())
-		slices.SortStableFunc(findings, func(a, b *datav1.Finding) int { return cmp.Compare(b.GetSeverity(), a.GetSeverity()) })
-		v.FindingCounts = findingCounts(findings) + "."
-		hasFix := false
-		for _, f := range findings {
-			hasFix = hasFix || fixText(f.GetFix()) != ""
-		}
-		if len(findings) > 0 && findings[0].GetSeverity() == datav1.Severity_SEVERITY_ERROR {
-			v.FindingNote = "Errors make the scores untrustworthy until they are fixed."
-		}
-		if hasFix {
-			v.FindingNote = strings.TrimSpace(v.FindingNote + " Where a preparation option fixes a finding, the spec lines that apply it follow.")
-		}
-		for i, f := range findings {
-			row := findingRow{Severity: severityWord(f.GetSeverity()), Column: findingColumns(f), Message: f.GetMessage(), Suggestion: f.GetSuggestion(), Fix: fixText(f.GetFix())}
-			if i < maxFindings {
-				v.Findings = append(v.Findings, row)
-			} else {
-				v.MoreFindings = append(v.MoreFindings, row)
-			}
-		}
-		v.Histograms = histogramCharts(p)
-		v.MoreColumns = max(0, len(p.GetColumns())-len(v.Histograms))
-		if c, ok := missingValuesChart(p); ok {
-			v.MissingValues = &c
-		} else {
-			v.NoMissing = true
-		}
-		if run.GetTask() == datav1.Task_TASK_CLASSIFICATION {
-			c := classBalanceChart(p)
-			v.ClassBalance = &c
-		}
+		v.addProfile(d.Profile, run.GetTask())
 	}
 	v.Correlation = correlationChart(d.Corr, d.CorrErr)
 
@@ -373,24 +336,73 @@ func buildRunView(d *runData, now time.Time) *runView {
 	if d.ArtErr != nil {
 		v.ArtifactsErr = errText(d.ArtErr)
 	}
-	digests := make([]string, 0, len(d.Artifacts))
-	for dg := range d.Artifacts {
+	v.Artifacts = artifactRows(d.Artifacts)
+	return v
+}
+
+// addProfile fills the data section from the dataset's profile: counts,
+// findings, histograms, missing values and the class balance.
+func (v *runView) addProfile(p *datav1.DataProfile, task datav1.Task) {
+	v.ProfileStats = []metricRow{
+		{Name: "Rows", Value: fmtCount(p.GetRowCount())},
+		{Name: "Columns", Value: fmtCount(int64(len(p.GetColumns())))},
+		{Name: "Duplicate rows", Value: fmtCount(p.GetDuplicateRows())},
+	}
+	findings := slices.Clone(p.GetFindings())
+	slices.SortStableFunc(findings, func(a, b *datav1.Finding) int { return cmp.Compare(b.GetSeverity(), a.GetSeverity()) })
+	v.FindingCounts = findingCounts(findings) + "."
+	hasFix := false
+	for _, f := range findings {
+		hasFix = hasFix || fixText(f.GetFix()) != ""
+	}
+	if len(findings) > 0 && findings[0].GetSeverity() == datav1.Severity_SEVERITY_ERROR {
+		v.FindingNote = "Errors make the scores untrustworthy until they are fixed."
+	}
+	if hasFix {
+		v.FindingNote = strings.TrimSpace(v.FindingNote + " Where a preparation option fixes a finding, the spec lines that apply it follow.")
+	}
+	for i, f := range findings {
+		row := findingRow{Severity: severityWord(f.GetSeverity()), Column: findingColumns(f), Message: f.GetMessage(), Suggestion: f.GetSuggestion(), Fix: fixText(f.GetFix())}
+		if i < maxFindings {
+			v.Findings = append(v.Findings, row)
+		} else {
+			v.MoreFindings = append(v.MoreFindings, row)
+		}
+	}
+	v.Histograms = histogramCharts(p)
+	v.MoreColumns = max(0, len(p.GetColumns())-len(v.Histograms))
+	if c, ok := missingValuesChart(p); ok {
+		v.MissingValues = &c
+	} else {
+		v.NoMissing = true
+	}
+	if task == datav1.Task_TASK_CLASSIFICATION {
+		c := classBalanceChart(p)
+		v.ClassBalance = &c
+	}
+}
+
+// artifactRows lists the run's artifacts, oldest first.
+func artifactRows(arts map[string]*orchestratorv1.Artifact) []artifactRow {
+	var rows []artifactRow
+	digests := make([]string, 0, len(arts))
+	for dg := range arts {
 		digests = append(digests, dg)
 	}
 	sort.Slice(digests, func(i, j int) bool {
-		a, b := d.Artifacts[digests[i]], d.Artifacts[digests[j]]
+		a, b := arts[digests[i]], arts[digests[j]]
 		if !a.GetCreateTime().AsTime().Equal(b.GetCreateTime().AsTime()) {
 			return a.GetCreateTime().AsTime().Before(b.GetCreateTime().AsTime())
 		}
 		return digests[i] < digests[j]
 	})
 	for _, dg := range digests {
-		a := d.Artifacts[dg]
-		v.Artifacts = append(v.Artifacts, artifactRow{
+		a := arts[dg]
+		rows = append(rows, artifactRow{
 			Digest: shortDigest(dg), Kind: a.GetKind(), Name: a.GetName(), Size: fmtBytes(a.GetSize()), Step: a.GetStep(),
 		})
 	}
-	return v
+	return rows
 }
 
 // uploadName names an uploaded dataset by its file name, as the collect

@@ -19,9 +19,9 @@ import (
 	datav1 "github.com/alur-ml/alur/proto/alur/data/v1"
 	ingestv1 "github.com/alur-ml/alur/proto/alur/ingest/v1"
 	orchestratorv1 "github.com/alur-ml/alur/proto/alur/orchestrator/v1"
-	"github.com/alur-ml/alur/serverkit"
 	"github.com/alur-ml/alur/services/orchestrator/artifacts"
 	"github.com/alur-ml/alur/services/orchestrator/fault"
+	"github.com/alur-ml/alur/services/orchestrator/obs"
 	"github.com/alur-ml/alur/services/orchestrator/store"
 )
 
@@ -216,7 +216,7 @@ func (s *Versions) putTable(kind, name string, t *table.Table, inputs ...string)
 	if err != nil {
 		return "", fault.Internal("store %s artifact: %v", kind, err)
 	}
-	serverkit.ArtifactBytes.Add(float64(len(b)))
+	obs.ArtifactBytes.Add(float64(len(b)))
 	return a.GetDigest(), nil
 }
 

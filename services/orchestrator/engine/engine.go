@@ -17,9 +17,9 @@ import (
 	"github.com/alur-ml/alur/ml/table"
 	orchestratorv1 "github.com/alur-ml/alur/proto/alur/orchestrator/v1"
 	trainv1 "github.com/alur-ml/alur/proto/alur/train/v1"
-	"github.com/alur-ml/alur/serverkit"
 	"github.com/alur-ml/alur/services/orchestrator/artifacts"
 	"github.com/alur-ml/alur/services/orchestrator/fault"
+	"github.com/alur-ml/alur/services/orchestrator/obs"
 	"github.com/alur-ml/alur/services/orchestrator/search"
 	"github.com/alur-ml/alur/services/orchestrator/store"
 )
@@ -127,7 +127,7 @@ func (r *runner) step(name, key string, fn stepFunc) ([]string, error) {
 	outs, summary, err := r.retryUnavailable(name, fn)
 	end := timestamppb.Now()
 	took := end.AsTime().Sub(start.AsTime())
-	serverkit.StepDuration.WithLabelValues(stepKind(name)).Observe(took.Seconds())
+	obs.StepDuration.WithLabelValues(stepKind(name)).Observe(took.Seconds())
 	if err != nil {
 		reason := fault.Describe(err)
 		r.record(kindStepFailed, name, fmt.Sprintf("%s: failed after %s: %s", name, roundDur(took), reason), nil, func(run *orchestratorv1.Run) {
@@ -173,10 +173,10 @@ func (r *runner) cached(name, key string) ([]string, bool) {
 	}
 	outs, ok, err := r.eng.store.CacheGet(key)
 	if err != nil || !ok {
-		serverkit.CacheMisses.Inc()
+		obs.CacheMisses.Inc()
 		return nil, false
 	}
-	serverkit.CacheHits.Inc()
+	obs.CacheHits.Inc()
 	for _, d := range outs {
 		if err := r.eng.store.LinkArtifact(r.run.GetId(), d); err != nil {
 			r.eng.logger.Warn("link cached artifact", "run", r.run.GetId(), "digest", d, "err", err)
@@ -272,7 +272,7 @@ func (r *runner) put(kind, step, mediaType, name string, content []byte, inputs 
 	if err != nil {
 		return "", fault.Internal("store %s artifact: %v", kind, err)
 	}
-	serverkit.ArtifactBytes.Add(float64(len(content)))
+	obs.ArtifactBytes.Add(float64(len(content)))
 	return a.GetDigest(), nil
 }
 

@@ -3,12 +3,12 @@ package engine
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"google.golang.org/protobuf/proto"
 
 	"github.com/alur-ml/alur/ml/algo"
-	"github.com/alur-ml/alur/ml/algo/ensemble"
 	"github.com/alur-ml/alur/ml/dataprep"
 	"github.com/alur-ml/alur/ml/display"
 	"github.com/alur-ml/alur/ml/metrics"
@@ -214,13 +214,29 @@ func (r *runner) storePrepared(prep *stageclient.Prepared, datasetDigest string)
 		display.Count(int64(prep.Splits[prepv1.Split_SPLIT_TEST].NumRows())), len(prep.Transform.GetFeatureNames())), nil
 }
 
+// algorithms asks train for its algorithms, retrying while train is
+// unavailable like any step.
+func (r *runner) algorithms() (*algo.Catalog, error) {
+	var cat *algo.Catalog
+	_, _, err := r.retryUnavailable("search", func(ctx context.Context) ([]string, string, error) {
+		var err error
+		cat, err = r.eng.stages.Algorithms(ctx)
+		return nil, "", err
+	})
+	return cat, err
+}
+
 // search is the optimisation loop: train and score candidates on the
 // validation rows (or cross-validation folds) until the target is met or
 // the budget is spent, then pick the best trial.
 func (p *pipeline) search() error {
 	r := p.r
 	task := p.transform.GetTask()
-	configs := search.ExpandCandidates(p.spec, task)
+	cat, err := r.algorithms()
+	if err != nil {
+		return err
+	}
+	configs := search.ExpandCandidates(p.spec, task, cat)
 	if len(configs) == 0 {
 		return fault.Field("spec.candidates", "no algorithm supports %s", search.TaskWord(task))
 	}
@@ -237,7 +253,7 @@ func (p *pipeline) search() error {
 	loop := &search.Loop{
 		Configs: configs, Objective: p.spec.GetObjective(), Task: task, Metric: p.metric,
 		Label: p.transform.GetLabel(), Seed: p.spec.GetSeed(), Train: p.train, Valid: p.valid,
-		Parallel: r.eng.cfg.MaxParallelTrials,
+		Parallel: r.eng.cfg.MaxParallelTrials, Catalog: cat,
 	}
 	plan := selection.PlanValidation(trainTable.NumRows()+validTable.NumRows(), int(p.spec.GetCvFolds()), p.spec.GetTimeBudget().AsDuration())
 	r.record(kindStepProgress, "search", "validation: "+plan.Reason, nil, func(run *orchestratorv1.Run) { run.ValidationPlan = plan.Reason })
@@ -274,7 +290,7 @@ func (p *pipeline) search() error {
 		return fault.FailedPrecondition("every trial failed; the first error: %s", r.firstTrialError())
 	}
 	best := p.best
-	if best.GetAlgorithm() == ensemble.Name {
+	if best.GetAlgorithm() == search.EnsembleAlgorithm {
 		p.members = members
 		// The learning curve follows the heaviest member.
 		heaviest := members[0]
@@ -298,7 +314,7 @@ func (p *pipeline) runSearch(loop *search.Loop, task datav1.Task) error {
 	var draws []selection.Config
 	for _, c := range selection.SampleConfigs(selection.DefaultSpaces, task, search.SearchConfigs, p.spec.GetSeed()) {
 		if len(c.Params) > 0 {
-			if a, ok := algo.Lookup(c.Algorithm); ok && a.Supports(task) {
+			if a, ok := loop.Catalog.Lookup(c.Algorithm); ok && a.Supports(task) {
 				draws = append(draws, c)
 			}
 		}
@@ -326,7 +342,7 @@ func (p *pipeline) runSearch(loop *search.Loop, task datav1.Task) error {
 func ensembleNumber(trials []*orchestratorv1.Trial) int32 {
 	var n int32
 	for _, t := range trials {
-		if t.GetAlgorithm() == ensemble.Name {
+		if t.GetAlgorithm() == search.EnsembleAlgorithm {
 			return t.GetNumber()
 		}
 		n = max(n, t.GetNumber())
@@ -360,7 +376,7 @@ func (p *pipeline) ensemble(loop *search.Loop, number int32) []search.EnsembleMe
 	}
 	var singles []*orchestratorv1.Trial
 	for _, t := range r.trials() {
-		if t.GetAlgorithm() != ensemble.Name {
+		if t.GetAlgorithm() != search.EnsembleAlgorithm {
 			singles = append(singles, t)
 		}
 	}
@@ -464,7 +480,7 @@ func (p *pipeline) refitEnsemble() error {
 	for _, m := range p.members {
 		keys = append(keys, fmt.Sprintf("%s %s %g", m.Trial.GetAlgorithm(), search.FormatParams(m.Trial.GetParams()), m.Weight))
 	}
-	key := cacheKey(refitVersion, p.best, append([]string{p.train.Digest, p.valid.Digest, ensemble.Name}, keys...)...)
+	key := cacheKey(refitVersion, p.best, append([]string{p.train.Digest, p.valid.Digest, search.EnsembleAlgorithm}, keys...)...)
 	out, err := runStep(r, "refit", key, decodeSingle, func(ctx context.Context) (single, string, error) {
 		both, err := artifacts.ConcatTables(p.train.Table, p.valid.Table)
 		if err != nil {
@@ -485,7 +501,7 @@ func (p *pipeline) refitEnsemble() error {
 			models = append(models, model)
 			weights = append(weights, m.Weight)
 		}
-		ens, err := ensemble.New(models, weights, ensemble.MethodGreedy, p.best.GetScore())
+		ens, err := ensembleModel(models, weights, p.best.GetScore())
 		if err != nil {
 			return single{}, "", fault.Internal("build the ensemble: %v", err)
 		}
@@ -493,7 +509,7 @@ func (p *pipeline) refitEnsemble() error {
 		if err != nil {
 			return single{}, "", fault.Internal("encode the ensemble: %v", err)
 		}
-		d, err := r.put(artifacts.KindModel, "refit", artifacts.MediaProto(&datav1.Model{}), ensemble.Name, b, p.train.Digest, p.valid.Digest)
+		d, err := r.put(artifacts.KindModel, "refit", artifacts.MediaProto(&datav1.Model{}), search.EnsembleAlgorithm, b, p.train.Digest, p.valid.Digest)
 		if err != nil {
 			return single{}, "", err
 		}
@@ -504,4 +520,47 @@ func (p *pipeline) refitEnsemble() error {
 	}
 	p.modelDigest = out.Digest
 	return nil
+}
+
+// ensembleModel is the alur.data.v1.Model of an EnsembleModel that
+// averages members with weights (those of weight 0 left out). It only
+// assembles the message: eval checks the members agree when it predicts
+// the ensemble, and the orchestrator runs no model. feature_importances
+// are the weighted sum of the members' when every member has them.
+func ensembleModel(members []*datav1.Model, weights []float64, selectionScore float64) (*datav1.Model, error) {
+	if len(members) != len(weights) {
+		return nil, fmt.Errorf("%d members but %d weights", len(members), len(weights))
+	}
+	e := &datav1.EnsembleModel{Method: search.EnsembleMethod, SelectionScore: selectionScore}
+	for i, m := range members {
+		if weights[i] > 0 {
+			e.Members = append(e.Members, m)
+			e.Weights = append(e.Weights, weights[i])
+		}
+	}
+	if len(e.GetMembers()) == 0 {
+		return nil, fmt.Errorf("no member has a weight above 0")
+	}
+	first := e.GetMembers()[0]
+	nf := len(first.GetFeatureNames())
+	imp := make([]float64, nf)
+	for i, m := range e.GetMembers() {
+		fi := m.GetFeatureImportances()
+		if nf == 0 || len(fi) != nf {
+			imp = nil
+			break
+		}
+		for j, v := range fi {
+			imp[j] += e.GetWeights()[i] * v
+		}
+	}
+	return &datav1.Model{
+		Algorithm:          search.EnsembleAlgorithm,
+		Task:               first.GetTask(),
+		FeatureNames:       slices.Clone(first.GetFeatureNames()),
+		ClassNames:         slices.Clone(first.GetClassNames()),
+		Params:             map[string]float64{"members": float64(len(e.GetMembers()))},
+		Parameters:         &datav1.Model_Ensemble{Ensemble: e},
+		FeatureImportances: imp,
+	}, nil
 }

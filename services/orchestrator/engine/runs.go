@@ -16,9 +16,9 @@ import (
 	"github.com/alur-ml/alur/ml/table"
 	ingestv1 "github.com/alur-ml/alur/proto/alur/ingest/v1"
 	orchestratorv1 "github.com/alur-ml/alur/proto/alur/orchestrator/v1"
-	"github.com/alur-ml/alur/serverkit"
 	"github.com/alur-ml/alur/services/orchestrator/artifacts"
 	"github.com/alur-ml/alur/services/orchestrator/fault"
+	"github.com/alur-ml/alur/services/orchestrator/obs"
 	"github.com/alur-ml/alur/services/orchestrator/stageclient"
 	"github.com/alur-ml/alur/services/orchestrator/store"
 )
@@ -200,7 +200,7 @@ func (e *Engine) finish(r *runner, err error) {
 	now := timestamppb.Now()
 	defer func() {
 		snap := r.snapshot()
-		serverkit.RunDuration.WithLabelValues(StateWord(snap.GetState())).Observe(now.AsTime().Sub(snap.GetCreateTime().AsTime()).Seconds())
+		obs.RunDuration.WithLabelValues(StateWord(snap.GetState())).Observe(now.AsTime().Sub(snap.GetCreateTime().AsTime()).Seconds())
 	}()
 	switch {
 	case err == nil:

@@ -4,8 +4,9 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/alur-ml/alur/ml/algo"
-	"github.com/alur-ml/alur/ml/dataprep"
+	"gonum.org/v1/gonum/mat"
+	"google.golang.org/protobuf/proto"
+
 	datav1 "github.com/alur-ml/alur/proto/alur/data/v1"
 	orchestratorv1 "github.com/alur-ml/alur/proto/alur/orchestrator/v1"
 	trainv1 "github.com/alur-ml/alur/proto/alur/train/v1"
@@ -101,23 +102,32 @@ func (s trialSteps) Err() error { return s.r.ctx.Err() }
 
 var _ search.Predictor = trialSteps{}
 
-// Predict predicts the stored model on the prepared rows of d, in
-// process (the rows are already transformed and the model is small): the
-// out-of-fold predictions the ensemble is selected on. It is not a step:
-// the model and the rows are artifacts already, and the result is cheap to
-// compute again after a restart.
+// Predict asks eval for the stored model's outputs on the prepared rows
+// of d: the out-of-fold predictions the ensemble is selected on. It is
+// not a step: the model and the rows are artifacts already, and the
+// answer is cheap to ask again after a restart. An unavailable eval is
+// retried like a step's.
 func (s trialSteps) Predict(modelDigest string, d search.Data, label string) ([]float64, int, error) {
-	m := &datav1.Model{}
-	if err := s.r.readProto(modelDigest, m); err != nil {
+	r := s.r
+	b, err := r.read(modelDigest)
+	if err != nil {
 		return nil, 0, err
 	}
-	pd, err := dataprep.FromPrepared(d.Table, label)
-	if err != nil {
-		return nil, 0, fault.Internal("out-of-fold rows: %v", err)
+	m := &datav1.Model{}
+	if err := proto.Unmarshal(b, m); err != nil {
+		return nil, 0, fault.DataLoss("decode model %s: %v", modelDigest, err)
 	}
-	out, err := algo.Predict(m, pd.X)
-	if err != nil {
-		return nil, 0, fault.Internal("out-of-fold predictions of %s: %v", m.GetAlgorithm(), err)
+	width := 1
+	if m.GetTask() == datav1.Task_TASK_CLASSIFICATION {
+		width = len(m.GetClassNames())
+	}
+	var out *mat.Dense
+	if _, _, err := r.retryUnavailable("out-of-fold predictions", func(ctx context.Context) ([]string, string, error) {
+		var err error
+		out, err = r.eng.stages.Outputs(ctx, b, d.Table, label, width)
+		return nil, "", err
+	}); err != nil {
+		return nil, 0, err
 	}
 	rows, cols := out.Dims()
 	pred := make([]float64, 0, rows*cols)

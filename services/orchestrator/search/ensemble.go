@@ -26,6 +26,14 @@ type Predictor interface {
 	Predict(modelDigest string, d Data, label string) (pred []float64, width int, err error)
 }
 
+// EnsembleAlgorithm is the ensemble trial's algorithm, the name eval
+// predicts an alur.data.v1.EnsembleModel by.
+const EnsembleAlgorithm = "ensemble"
+
+// EnsembleMethod names ensemble selection's weights in
+// alur.data.v1.EnsembleModel.method.
+const EnsembleMethod = "greedy_forward_selection"
+
 // EnsembleRounds is the number of greedy steps of ensemble selection: half
 // of auto-sklearn's 50, which on a few hundred rows overfits less.
 const EnsembleRounds = 25
@@ -133,7 +141,7 @@ func (l *Loop) Ensemble(s Steps, number int32, y []float64, classNames []string)
 	l.oof.mu.Lock()
 	width := l.oof.width
 	for _, t := range s.Trials() {
-		if p := l.oof.pred[t.GetNumber()]; p != nil && display.Scored(t) && t.GetAlgorithm() != "ensemble" {
+		if p := l.oof.pred[t.GetNumber()]; p != nil && display.Scored(t) && t.GetAlgorithm() != EnsembleAlgorithm {
 			trials = append(trials, t)
 		}
 	}
@@ -167,7 +175,7 @@ func (l *Loop) Ensemble(s Steps, number int32, y []float64, classNames []string)
 	if err != nil {
 		return nil, nil, err
 	}
-	trial := &orchestratorv1.Trial{Number: number, Algorithm: "ensemble", Params: map[string]float64{}}
+	trial := &orchestratorv1.Trial{Number: number, Algorithm: EnsembleAlgorithm, Params: map[string]float64{}}
 	var chosen []EnsembleMember
 	for i, w := range e.Weights {
 		if w > 0 {

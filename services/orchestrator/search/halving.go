@@ -43,7 +43,7 @@ func (l *Loop) RunSearch(s Steps, sr Search) (string, error) {
 	done := map[selection.TrialKey]float64{}
 	var next int32
 	for _, t := range s.Trials() {
-		if t.GetAlgorithm() == "ensemble" {
+		if t.GetAlgorithm() == EnsembleAlgorithm {
 			continue // recorded after the search, numbered after it
 		}
 		next = max(next, t.GetNumber())

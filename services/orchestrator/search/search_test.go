@@ -7,10 +7,15 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/alur-ml/alur/ml/algo"
+	_ "github.com/alur-ml/alur/ml/algo/builtin" // registers the algorithms the tests name
 	datav1 "github.com/alur-ml/alur/proto/alur/data/v1"
 	orchestratorv1 "github.com/alur-ml/alur/proto/alur/orchestrator/v1"
 	"github.com/alur-ml/alur/services/orchestrator/fault"
 )
+
+// builtin is the catalog of the algorithms compiled into the test binary,
+// standing for the one train serves.
+var builtin = algo.Registered()
 
 func irisSpec(cands ...*orchestratorv1.Candidate) *orchestratorv1.PipelineSpec {
 	return &orchestratorv1.PipelineSpec{
@@ -26,7 +31,7 @@ func TestExpandCandidates(t *testing.T) {
 		{Algorithm: "knn", Params: map[string]float64{"distance_weighted": 1}, Grid: map[string]*orchestratorv1.ParamValues{"k": {Values: []float64{1, 3}}}},
 		{Algorithm: "ridge", Grid: map[string]*orchestratorv1.ParamValues{"alpha": {Values: []float64{0.1, 1, 10, 100}}}},
 	}}
-	got := ExpandCandidates(spec, datav1.Task_TASK_REGRESSION)
+	got := ExpandCandidates(spec, datav1.Task_TASK_REGRESSION, builtin)
 	if len(got) != 5 {
 		t.Fatalf("%d configs, want the budget of 5", len(got))
 	}
@@ -36,7 +41,7 @@ func TestExpandCandidates(t *testing.T) {
 	if got[4].Algorithm != "ridge" || got[4].Params["alpha"] != 10 {
 		t.Errorf("last config %+v, want ridge alpha=10", got[4])
 	}
-	all := ExpandCandidates(&orchestratorv1.PipelineSpec{}, datav1.Task_TASK_CLASSIFICATION)
+	all := ExpandCandidates(&orchestratorv1.PipelineSpec{}, datav1.Task_TASK_CLASSIFICATION, builtin)
 	for _, c := range all {
 		if c.Algorithm == "linear_regression" || c.Algorithm == "ridge" {
 			t.Errorf("default classification candidates include %s", c.Algorithm)
@@ -55,14 +60,14 @@ func FuzzValidateSpec(f *testing.F) {
 			Objective:  &orchestratorv1.Objective{Metric: metric},
 			MaxTrials:  trials,
 		}
-		err := ValidateSpec(spec)
+		err := ValidateSpec(spec, builtin)
 		if err != nil {
 			if _, ok := err.(*fault.FieldError); !ok {
 				t.Fatalf("ValidateSpec returned %T, want *fault.FieldError", err)
 			}
 			return
 		}
-		_ = ExpandCandidates(spec, datav1.Task_TASK_CLASSIFICATION)
+		_ = ExpandCandidates(spec, datav1.Task_TASK_CLASSIFICATION, builtin)
 	})
 }
 
@@ -115,13 +120,13 @@ func TestExpandRanges(t *testing.T) {
 		t.Error("another seed drew the same value")
 	}
 	spec := &orchestratorv1.PipelineSpec{BalanceClasses: true, Candidates: []*orchestratorv1.Candidate{{Algorithm: "naive_bayes"}, {Algorithm: "logistic_regression"}}}
-	for _, tc := range ExpandCandidates(spec, datav1.Task_TASK_CLASSIFICATION) {
-		a, _ := algo.Lookup(tc.Algorithm)
-		if hasParam(a, balancedParam) && tc.Params[balancedParam] != 1 {
-			t.Errorf("%s: balance_classes did not set %s", tc.Algorithm, balancedParam)
+	for _, tc := range ExpandCandidates(spec, datav1.Task_TASK_CLASSIFICATION, builtin) {
+		weighs := weighsClasses(builtin, tc.Algorithm, datav1.Task_TASK_CLASSIFICATION)
+		if weighs && tc.Params[algo.BalancedParamName] != 1 {
+			t.Errorf("%s: balance_classes did not set %s", tc.Algorithm, algo.BalancedParamName)
 		}
-		if !hasParam(a, balancedParam) {
-			if _, ok := tc.Params[balancedParam]; ok {
+		if !weighs {
+			if _, ok := tc.Params[algo.BalancedParamName]; ok {
 				t.Errorf("%s: balanced set on an algorithm without it", tc.Algorithm)
 			}
 		}
@@ -143,7 +148,7 @@ func TestSearchSpecValidation(t *testing.T) {
 		{"time budget", &orchestratorv1.PipelineSpec{Source: &orchestratorv1.Source{Kind: &orchestratorv1.Source_Bundled{Bundled: "iris"}}, Label: "species", TimeBudget: durationpb.New(-time.Second)}, "spec.time_budget"},
 	}
 	for _, tc := range cases {
-		err := ValidateSpec(tc.spec)
+		err := ValidateSpec(tc.spec, builtin)
 		se, ok := err.(*fault.FieldError)
 		if !ok || se.Field != tc.field {
 			t.Errorf("%s: got %v, want an error on %s", tc.name, err, tc.field)

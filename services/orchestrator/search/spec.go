@@ -12,7 +12,6 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/alur-ml/alur/ml/algo"
-	_ "github.com/alur-ml/alur/ml/algo/builtin" // registers the algorithms
 	"github.com/alur-ml/alur/ml/dataprep"
 	"github.com/alur-ml/alur/ml/metrics"
 	datav1 "github.com/alur-ml/alur/proto/alur/data/v1"
@@ -42,10 +41,11 @@ func fieldErr(field, format string, args ...any) error { return fault.Field(fiel
 
 // ValidateSpec checks everything about a spec that can be checked without
 // the data: the source, the label, the task, the candidates' algorithms and
-// hyperparameters, the objective and the budget. What depends on the data
-// (does the label exist, is it constant) is checked by the stages and fails
-// the run with their precise status.
-func ValidateSpec(s *orchestratorv1.PipelineSpec) error {
+// hyperparameters (against cat, the algorithms train serves), the objective
+// and the budget. What depends on the data (does the label exist, is it
+// constant) is checked by the stages and fails the run with their precise
+// status.
+func ValidateSpec(s *orchestratorv1.PipelineSpec, cat *algo.Catalog) error {
 	if s == nil {
 		return fieldErr("spec", "is required")
 	}
@@ -65,7 +65,7 @@ func ValidateSpec(s *orchestratorv1.PipelineSpec) error {
 		return fieldErr("spec.candidates", "%d candidates, at most %d", n, maxCandidates)
 	}
 	for i, c := range s.GetCandidates() {
-		if err := validateCandidate(fmt.Sprintf("spec.candidates[%d]", i), c, s.GetTask()); err != nil {
+		if err := validateCandidate(fmt.Sprintf("spec.candidates[%d]", i), c, s.GetTask(), cat); err != nil {
 			return err
 		}
 	}
@@ -155,10 +155,10 @@ func validatePrepare(p *prepv1.PrepareOptions, label string) error {
 	return nil
 }
 
-func validateCandidate(field string, c *orchestratorv1.Candidate, task datav1.Task) error {
-	spec, ok := algo.Lookup(c.GetAlgorithm())
+func validateCandidate(field string, c *orchestratorv1.Candidate, task datav1.Task, cat *algo.Catalog) error {
+	spec, ok := cat.Lookup(c.GetAlgorithm())
 	if !ok {
-		return fieldErr(field+".algorithm", "unknown algorithm %q (known: %s)", c.GetAlgorithm(), strings.Join(algorithmNames(), ", "))
+		return fieldErr(field+".algorithm", "unknown algorithm %q (train serves: %s)", c.GetAlgorithm(), strings.Join(cat.Names(), ", "))
 	}
 	if task != datav1.Task_TASK_UNSPECIFIED && !spec.Supports(task) {
 		return fieldErr(field+".algorithm", "%s does not support %s", c.GetAlgorithm(), TaskWord(task))
@@ -231,8 +231,8 @@ var defaultAlgorithms = []string{
 // ExpandCandidates turns the spec's candidates into trial configurations:
 // each grid is expanded to every combination (the last parameter varies
 // fastest), and the list is cut at the budget. Without candidates every
-// algorithm that supports the task is tried with its defaults.
-func ExpandCandidates(s *orchestratorv1.PipelineSpec, task datav1.Task) []Config {
+// algorithm of cat that supports the task is tried with its defaults.
+func ExpandCandidates(s *orchestratorv1.PipelineSpec, task datav1.Task, cat *algo.Catalog) []Config {
 	budget := int(s.GetMaxTrials())
 	if budget == 0 {
 		budget = defaultMaxTrials
@@ -242,24 +242,22 @@ func ExpandCandidates(s *orchestratorv1.PipelineSpec, task datav1.Task) []Config
 	if len(cands) == 0 {
 		seen := map[string]bool{}
 		for _, name := range defaultAlgorithms {
-			if a, ok := algo.Lookup(name); ok && a.Supports(task) {
+			if a, ok := cat.Lookup(name); ok && a.Supports(task) {
 				cands = append(cands, &orchestratorv1.Candidate{Algorithm: name})
 				seen[name] = true
 			}
 		}
-		for _, a := range algo.All() {
+		for _, a := range cat.All() {
 			if !seen[a.Name] && a.Supports(task) {
 				cands = append(cands, &orchestratorv1.Candidate{Algorithm: a.Name})
 			}
 		}
 	}
 	for i, c := range cands {
-		a, _ := algo.Lookup(c.GetAlgorithm())
+		balance := s.GetBalanceClasses() && task == datav1.Task_TASK_CLASSIFICATION && weighsClasses(cat, c.GetAlgorithm(), task)
 		for _, p := range expandRanges(c, s.GetSeed(), i) {
-			if s.GetBalanceClasses() && task == datav1.Task_TASK_CLASSIFICATION && a != nil && hasParam(a, balancedParam) {
-				if _, set := p[balancedParam]; !set {
-					p[balancedParam] = 1
-				}
+			if _, set := p[algo.BalancedParamName]; balance && !set {
+				p[algo.BalancedParamName] = 1
 			}
 			if len(out) == budget {
 				return out
@@ -270,17 +268,15 @@ func ExpandCandidates(s *orchestratorv1.PipelineSpec, task datav1.Task) []Config
 	return out
 }
 
-// balancedParam is the hyperparameter through which algorithms weight
-// classes inversely to their frequency.
-const balancedParam = "balanced"
-
-func hasParam(a *algo.Spec, name string) bool {
-	for _, p := range a.Params {
-		if p.Name == name {
-			return true
-		}
+// weighsClasses reports whether the named algorithm can weight classes
+// inversely to their frequency on task (algo.BalancedParamName).
+func weighsClasses(cat *algo.Catalog, name string, task datav1.Task) bool {
+	a, ok := cat.Lookup(name)
+	if !ok {
+		return false
 	}
-	return false
+	p, ok := a.FindParam(algo.BalancedParamName)
+	return ok && p.AppliesTo(task)
 }
 
 // expandRanges draws the candidate's random-search samples (seeded by the
@@ -357,14 +353,6 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(keys)
 	return keys
-}
-
-func algorithmNames() []string {
-	var names []string
-	for _, a := range algo.All() {
-		names = append(names, a.Name)
-	}
-	return names
 }
 
 // TaskWord names a task in messages.

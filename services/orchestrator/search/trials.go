@@ -79,6 +79,9 @@ type Loop struct {
 	// Deadline, when set, is the end of the time budget: no trial starts
 	// after it (trials already running finish).
 	Deadline time.Time
+	// Catalog is the algorithms train serves; a trial records its
+	// parameters resolved against the algorithm's spec in it.
+	Catalog *algo.Catalog
 }
 
 // Run trains and scores the configurations in order, up to Parallel at a
@@ -152,9 +155,11 @@ func Fatal(err error) bool {
 // whether it is fatal.
 func (l *Loop) runTrial(s Steps, n int32, cfg Config) error {
 	trial := &orchestratorv1.Trial{Number: n, Algorithm: cfg.Algorithm, Params: cfg.Params}
-	if a, ok := algo.Lookup(cfg.Algorithm); ok {
-		if full, err := a.ResolveParams(cfg.Params); err == nil {
-			trial.Params = full
+	if l.Catalog != nil {
+		if a, ok := l.Catalog.Lookup(cfg.Algorithm); ok {
+			if full, err := a.ResolveParams(cfg.Params); err == nil {
+				trial.Params = full
+			}
 		}
 	}
 	tc := l.trainConfig(cfg)

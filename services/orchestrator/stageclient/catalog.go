@@ -17,6 +17,11 @@ import (
 // given no timeout.
 const DefaultCatalogTimeout = 10 * time.Second
 
+// staleRefetchTimeout bounds the refetch of a list that went stale: with
+// an earlier list at hand, a train that is down should delay a caller
+// (StartRun) by a moment, not by the whole timeout.
+const staleRefetchTimeout = time.Second
+
 // Catalog keeps the algorithms that the train service behind a connection
 // serves from ListAlgorithms, so that the orchestrator validates specs
 // against whatever train implementation it talks to instead of a list
@@ -74,14 +79,19 @@ func (c *Catalog) Close() {
 	<-c.done
 }
 
-// watch drops the list whenever the connection leaves READY, so that the
-// next Get asks the (possibly different) server behind the new connection.
+// watch drops the list whenever the connection is seen anywhere but READY
+// (or was READY and changed), so that the next Get asks the (possibly
+// different) server behind the new connection.
 func (c *Catalog) watch(ctx context.Context) {
 	defer close(c.done)
 	state := c.conn.GetState()
 	for c.conn.WaitForStateChange(ctx, state) {
 		next := c.conn.GetState()
-		if state == connectivity.Ready && next != connectivity.Ready {
+		// Any change away from Ready, or any state but Ready, may hide a
+		// reconnect to another train: the connection can go down and up
+		// again between two looks, so "was Ready, is not" alone misses
+		// some. A needless drop costs one ListAlgorithms call.
+		if state == connectivity.Ready || next != connectivity.Ready {
 			c.Invalidate()
 			if c.onStale != nil {
 				c.onStale()
@@ -108,8 +118,8 @@ func (c *Catalog) cached() (*algo.Catalog, bool) {
 }
 
 // Get returns train's algorithms, fetching them when none are kept or the
-// kept ones are stale. When a refetch fails but an earlier list exists,
-// Get returns the earlier list: validation against a slightly old list is
+// kept ones are stale. When a refetch fails (it waits at most a second
+// when an earlier list exists) Get returns the earlier list: validation against a slightly old list is
 // better than refusing every spec while train restarts, and train checks
 // the configuration again when it trains. Without any list the error is
 // the fetch's, a gRPC status (Unavailable, DeadlineExceeded, ...) or a
@@ -126,7 +136,13 @@ func (c *Catalog) Get(ctx context.Context) (*algo.Catalog, error) {
 	c.mu.Lock()
 	c.stale = false // a state change from here on makes this fetch stale
 	c.mu.Unlock()
-	cat, err := c.fetch(ctx)
+	c.mu.Lock()
+	timeout := c.timeout
+	if c.cat != nil {
+		timeout = min(timeout, staleRefetchTimeout)
+	}
+	c.mu.Unlock()
+	cat, err := c.fetch(ctx, timeout)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if err != nil {
@@ -140,11 +156,11 @@ func (c *Catalog) Get(ctx context.Context) (*algo.Catalog, error) {
 	return cat, nil
 }
 
-// fetch calls ListAlgorithms once, bounded by the timeout. It waits for
-// the connection to be ready (within the deadline) rather than failing at
+// fetch calls ListAlgorithms once, bounded by timeout. It waits for the
+// connection to be ready (within the deadline) rather than failing at
 // once while a restarted train comes back.
-func (c *Catalog) fetch(ctx context.Context) (*algo.Catalog, error) {
-	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+func (c *Catalog) fetch(ctx context.Context, timeout time.Duration) (*algo.Catalog, error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	resp, err := c.client.ListAlgorithms(ctx, &trainv1.ListAlgorithmsRequest{}, grpc.WaitForReady(true))
 	if err != nil {

@@ -13,12 +13,14 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/backoff"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/connectivity"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 	"google.golang.org/grpc/test/bufconn"
 
 	datav1 "github.com/alur-ml/alur/proto/alur/data/v1"
 	trainv1 "github.com/alur-ml/alur/proto/alur/train/v1"
+	"github.com/alur-ml/alur/serverkit"
 )
 
 // fakeTrain answers ListAlgorithms with whatever answer holds.
@@ -81,8 +83,14 @@ func newTrainStack(t *testing.T, f *fakeTrain) *trainStack {
 			return s.lis.Load().DialContext(ctx)
 		}),
 		// Reconnect at once after a restart rather than after grpc's
-		// default one-second backoff.
-		grpc.WithConnectParams(grpc.ConnectParams{Backoff: backoff.Config{BaseDelay: time.Millisecond, Multiplier: 1, MaxDelay: time.Millisecond}}),
+		// default one-second backoff. MinConnectTimeout keeps grpc's
+		// default: left zero, a connection has only the backoff (1 ms) to
+		// finish its handshake, and a slow one is closed just after it
+		// turned READY, dropping the catalog.
+		grpc.WithConnectParams(grpc.ConnectParams{
+			Backoff:           backoff.Config{BaseDelay: time.Millisecond, Multiplier: 1, MaxDelay: time.Millisecond},
+			MinConnectTimeout: 20 * time.Second,
+		}),
 	)
 	if err != nil {
 		t.Fatal(err)
@@ -92,6 +100,18 @@ func newTrainStack(t *testing.T, f *fakeTrain) *trainStack {
 		conn.Close()
 		s.srv.Stop()
 	})
+	// Start from a connected client, as the orchestrator's is once it
+	// has dialled train: the catalog drops its list on every state it
+	// sees but READY, so one that watched the first connect could drop a
+	// list it had just fetched and make the call counts below vary.
+	conn.Connect()
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	for st := conn.GetState(); st != connectivity.Ready; st = conn.GetState() {
+		if !conn.WaitForStateChange(ctx, st) {
+			t.Fatalf("the test connection never became ready (last state %v)", st)
+		}
+	}
 	return s
 }
 
@@ -262,5 +282,25 @@ func TestCatalogConcurrentGet(t *testing.T) {
 	}
 	if n := f.count(); n != 1 {
 		t.Errorf("%d ListAlgorithms calls for 8 concurrent Gets, want 1", n)
+	}
+}
+
+// TestRefusesAlgorithm checks which of train's answers drop the catalog:
+// only an InvalidArgument naming config.algorithm.
+func TestRefusesAlgorithm(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		err  error
+		want bool
+	}{
+		{"unknown algorithm", serverkit.InvalidArgument("config.algorithm", `unknown algorithm "x"`), true},
+		{"bad parameter", serverkit.InvalidArgument(`config.params["k"]`, "below min"), false},
+		{"unavailable", status.Error(codes.Unavailable, "down"), false},
+		{"not a status", errors.New("boom"), false},
+		{"none", nil, false},
+	} {
+		if got := refusesAlgorithm(tc.err); got != tc.want {
+			t.Errorf("%s: refusesAlgorithm = %t, want %t", tc.name, got, tc.want)
+		}
 	}
 }

@@ -7,10 +7,13 @@ import (
 	"io"
 	"time"
 
+	"gonum.org/v1/gonum/mat"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/alur-ml/alur/ml/algo"
 	"github.com/alur-ml/alur/ml/table"
 	"github.com/alur-ml/alur/ml/tablepb"
 	datav1 "github.com/alur-ml/alur/proto/alur/data/v1"
@@ -53,6 +56,9 @@ type Clients struct {
 	train  trainv1.TrainServiceClient
 	eval   evalv1.EvalServiceClient
 	conns  []*grpc.ClientConn
+	// catalog keeps the algorithms train serves, refreshed when the train
+	// connection is re-established.
+	catalog *Catalog
 
 	// stepTimeout bounds one data stage call (collect, profile, prepare,
 	// evaluate); trainTimeout bounds one training call.
@@ -88,6 +94,7 @@ func Dial(cfg Config) (*Clients, error) {
 		return nil, s.closeWith(err)
 	}
 	s.train = trainv1.NewTrainServiceClient(c)
+	s.catalog = NewCatalog(c, 0)
 	if c, err = dial("eval", cfg.EvalAddr); err != nil {
 		return nil, s.closeWith(err)
 	}
@@ -110,8 +117,11 @@ func (s *Clients) ResetBackoff() {
 	}
 }
 
-// Close closes every stage connection.
+// Close stops the catalog's watch and closes every stage connection.
 func (s *Clients) Close() {
+	if s.catalog != nil {
+		s.catalog.Close()
+	}
 	for _, c := range s.conns {
 		_ = c.Close()
 	}
@@ -393,7 +403,42 @@ func (s *Clients) Train(ctx context.Context, cfg *trainv1.TrainConfig, t *table.
 	ctx, cancel := context.WithTimeout(ctx, s.trainTimeout)
 	defer cancel()
 	model, res, err := Train(ctx, s.train, cfg, t, progress)
+	if refusesAlgorithm(err) {
+		// Train no longer knows an algorithm the catalog listed: the
+		// service changed behind a connection that stayed up.
+		s.catalog.Invalidate()
+	}
 	return model, res, fault.FromStage(err)
+}
+
+// Algorithms returns the algorithms train serves (cached; see Catalog).
+// When train cannot be asked, the error is fault.ErrStageUnavailable
+// naming train, whatever the transport said.
+func (s *Clients) Algorithms(ctx context.Context) (*algo.Catalog, error) {
+	cat, err := s.catalog.Get(ctx)
+	if err != nil {
+		return nil, fault.New(codes.Unavailable, "train service: cannot list its algorithms: %v", status.Convert(err).Message())
+	}
+	return cat, nil
+}
+
+// refusesAlgorithm reports whether err is train refusing the config's
+// algorithm (an InvalidArgument naming config.algorithm).
+func refusesAlgorithm(err error) bool {
+	st, ok := status.FromError(err)
+	if !ok || st.Code() != codes.InvalidArgument {
+		return false
+	}
+	for _, d := range st.Details() {
+		if br, ok := d.(*errdetails.BadRequest); ok {
+			for _, v := range br.GetFieldViolations() {
+				if v.GetField() == "config.algorithm" {
+					return true
+				}
+			}
+		}
+	}
+	return false
 }
 
 // Evaluate scores a model on a prepared table.
@@ -402,6 +447,52 @@ func (s *Clients) Evaluate(ctx context.Context, model []byte, t *table.Table, la
 	defer cancel()
 	m, err := Evaluate(ctx, s.eval, model, t, label)
 	return m, fault.FromStage(err)
+}
+
+// MaxOutputValues is the most raw outputs (rows × outputs per row) one
+// Evaluate answer holds; Outputs splits the rows to stay within it.
+const MaxOutputValues = 90_000
+
+// Outputs asks eval for the model's raw outputs on the prepared table t:
+// rows × width (the class probabilities in the model's class order, or
+// the predicted value). width is the model's outputs per row; the rows
+// go in as many Evaluate calls as the answers' size limit needs.
+func (s *Clients) Outputs(ctx context.Context, model []byte, t *table.Table, label string, width int) (*mat.Dense, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.stepTimeout)
+	defer cancel()
+	out, err := s.outputs(ctx, model, t, label, width)
+	return out, fault.FromStage(err)
+}
+
+func (s *Clients) outputs(ctx context.Context, model []byte, t *table.Table, label string, width int) (*mat.Dense, error) {
+	n := t.NumRows()
+	if n == 0 || width < 1 {
+		return nil, fmt.Errorf("outputs of %d rows × %d: nothing to ask", n, width)
+	}
+	out := mat.NewDense(n, width, nil)
+	per := max(1, MaxOutputValues/width)
+	for lo := 0; lo < n; lo += per {
+		hi := min(lo+per, n)
+		part := t
+		if lo > 0 || hi < n {
+			rows := make([]int, hi-lo)
+			for i := range rows {
+				rows[i] = lo + i
+			}
+			part = t.Take(rows)
+		}
+		resp, err := evaluate(ctx, s.eval, model, part, label, true)
+		if err != nil {
+			return nil, err
+		}
+		if int(resp.GetOutputWidth()) != width || len(resp.GetOutputs()) != (hi-lo)*width {
+			return nil, fmt.Errorf("eval answered %d outputs of width %d for %d rows of width %d", len(resp.GetOutputs()), resp.GetOutputWidth(), hi-lo, width)
+		}
+		for i := lo; i < hi; i++ {
+			out.SetRow(i, resp.GetOutputs()[(i-lo)*width:(i-lo+1)*width])
+		}
+	}
+	return out, nil
 }
 
 // Predict asks eval to predict raw rows with a model and its transform.

@@ -98,6 +98,12 @@ func Train(ctx context.Context, c trainv1.TrainServiceClient, cfg *trainv1.Train
 // Evaluate streams a serialized model and a prepared table with its label
 // column to EvalService.Evaluate and returns the metrics.
 func Evaluate(ctx context.Context, c evalv1.EvalServiceClient, model []byte, t *table.Table, label string) (*datav1.Metrics, error) {
+	resp, err := evaluate(ctx, c, model, t, label, false)
+	return resp.GetMetrics(), err
+}
+
+// evaluate streams one Evaluate call; outputs asks for the raw outputs.
+func evaluate(ctx context.Context, c evalv1.EvalServiceClient, model []byte, t *table.Table, label string, outputs bool) (*evalv1.EvaluateResponse, error) {
 	stream, err := c.Evaluate(ctx)
 	if err != nil {
 		return nil, err
@@ -105,7 +111,7 @@ func Evaluate(ctx context.Context, c evalv1.EvalServiceClient, model []byte, t *
 	first := true
 	send := func(req *evalv1.EvaluateRequest) error {
 		if first {
-			req.Label, first = label, false
+			req.Label, req.ReturnOutputs, first = label, outputs, false
 		}
 		return stream.Send(req)
 	}
@@ -125,9 +131,5 @@ func Evaluate(ctx context.Context, c evalv1.EvalServiceClient, model []byte, t *
 	if err != nil {
 		return nil, RecvErr(stream, err)
 	}
-	resp, err := stream.CloseAndRecv()
-	if err != nil {
-		return nil, err
-	}
-	return resp.GetMetrics(), nil
+	return stream.CloseAndRecv()
 }

@@ -76,6 +76,7 @@ func (s *Store) Check() ([]string, error) {
 		problems = append(problems, checkArtifactIndexes(tx)...)
 		problems = append(problems, checkRunIndexes(tx)...)
 		problems = append(problems, checkDatasets(tx)...)
+		problems = append(problems, checkRegistry(tx)...)
 		return nil
 	})
 	if err != nil {

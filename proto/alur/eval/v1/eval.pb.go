@@ -37,7 +37,14 @@ type EvaluateRequest struct {
 	Part isEvaluateRequest_Part `protobuf_oneof:"part"`
 	// label is the label column; empty means the last column. Read from the
 	// first message that sets it.
-	Label         string `protobuf:"bytes,4,opt,name=label,proto3" json:"label,omitempty"`
+	Label string `protobuf:"bytes,4,opt,name=label,proto3" json:"label,omitempty"`
+	// return_outputs asks for the model's raw output on every row
+	// (EvaluateResponse.outputs), for charts that need more than the
+	// predicted labels: ROC curves, permutation importance. Any message may
+	// set it. The rows times the outputs per row must
+	// stay within 90000 values (about 720 KiB), or the call fails with
+	// RESOURCE_EXHAUSTED naming return_outputs: send fewer rows per call.
+	ReturnOutputs bool `protobuf:"varint,5,opt,name=return_outputs,json=returnOutputs,proto3" json:"return_outputs,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -113,6 +120,13 @@ func (x *EvaluateRequest) GetLabel() string {
 	return ""
 }
 
+func (x *EvaluateRequest) GetReturnOutputs() bool {
+	if x != nil {
+		return x.ReturnOutputs
+	}
+	return false
+}
+
 type isEvaluateRequest_Part interface {
 	isEvaluateRequest_Part()
 }
@@ -147,7 +161,14 @@ type EvaluateResponse struct {
 	// predictions are the predicted labels (class names, or numbers as
 	// text), one per row, in order; left empty above 100000 rows or when
 	// they would not fit in one message of about 768 KiB.
-	Predictions   []string `protobuf:"bytes,2,rep,name=predictions,proto3" json:"predictions,omitempty"`
+	Predictions []string `protobuf:"bytes,2,rep,name=predictions,proto3" json:"predictions,omitempty"`
+	// outputs are the model's raw outputs when return_outputs was set, row
+	// by row: the class probabilities in the model's class order
+	// (classification), or the predicted value (regression).
+	Outputs []float64 `protobuf:"fixed64,3,rep,packed,name=outputs,proto3" json:"outputs,omitempty"`
+	// output_width is how many outputs each row has: the number of classes
+	// (classification) or 1 (regression); 0 without return_outputs.
+	OutputWidth   int32 `protobuf:"varint,4,opt,name=output_width,json=outputWidth,proto3" json:"output_width,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -194,6 +215,20 @@ func (x *EvaluateResponse) GetPredictions() []string {
 		return x.Predictions
 	}
 	return nil
+}
+
+func (x *EvaluateResponse) GetOutputs() []float64 {
+	if x != nil {
+		return x.Outputs
+	}
+	return nil
+}
+
+func (x *EvaluateResponse) GetOutputWidth() int32 {
+	if x != nil {
+		return x.OutputWidth
+	}
+	return 0
 }
 
 // PredictRequest is one message of a predict stream.
@@ -426,17 +461,20 @@ var File_alur_eval_v1_eval_proto protoreflect.FileDescriptor
 
 const file_alur_eval_v1_eval_proto_rawDesc = "" +
 	"\n" +
-	"\x17alur/eval/v1/eval.proto\x12\falur.eval.v1\x1a\x1aalur/data/v1/metrics.proto\x1a\x18alur/data/v1/table.proto\x1a\x1calur/data/v1/transform.proto\"\xb2\x01\n" +
+	"\x17alur/eval/v1/eval.proto\x12\falur.eval.v1\x1a\x1aalur/data/v1/metrics.proto\x1a\x18alur/data/v1/table.proto\x1a\x1calur/data/v1/transform.proto\"\xd9\x01\n" +
 	"\x0fEvaluateRequest\x12\x1f\n" +
 	"\n" +
 	"model_part\x18\x01 \x01(\fH\x00R\tmodelPart\x12.\n" +
 	"\x06schema\x18\x02 \x01(\v2\x14.alur.data.v1.SchemaH\x00R\x06schema\x120\n" +
 	"\x05batch\x18\x03 \x01(\v2\x18.alur.data.v1.TableBatchH\x00R\x05batch\x12\x14\n" +
-	"\x05label\x18\x04 \x01(\tR\x05labelB\x06\n" +
-	"\x04part\"e\n" +
+	"\x05label\x18\x04 \x01(\tR\x05label\x12%\n" +
+	"\x0ereturn_outputs\x18\x05 \x01(\bR\rreturnOutputsB\x06\n" +
+	"\x04part\"\xa2\x01\n" +
 	"\x10EvaluateResponse\x12/\n" +
 	"\ametrics\x18\x01 \x01(\v2\x15.alur.data.v1.MetricsR\ametrics\x12 \n" +
-	"\vpredictions\x18\x02 \x03(\tR\vpredictions\"\xa5\x01\n" +
+	"\vpredictions\x18\x02 \x03(\tR\vpredictions\x12\x18\n" +
+	"\aoutputs\x18\x03 \x03(\x01R\aoutputs\x12!\n" +
+	"\foutput_width\x18\x04 \x01(\x05R\voutputWidth\"\xa5\x01\n" +
 	"\x0ePredictRequest\x12\x1f\n" +
 	"\n" +
 	"model_part\x18\x01 \x01(\fH\x00R\tmodelPart\x12=\n" +

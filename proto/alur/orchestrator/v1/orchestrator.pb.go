@@ -4175,6 +4175,931 @@ func (x *MetricInfo) GetDescription() string {
 	return ""
 }
 
+// ModelVersion is one immutable version of a registered model: a run's
+// final model and the fitted transform it needs, with their lineage.
+type ModelVersion struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// name is the registered model's name.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// version counts from 1.
+	Version int64 `protobuf:"varint,2,opt,name=version,proto3" json:"version,omitempty"`
+	// create_time is when the version was registered.
+	CreateTime *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	// created_by is who registered it, as the client said.
+	CreatedBy string `protobuf:"bytes,4,opt,name=created_by,json=createdBy,proto3" json:"created_by,omitempty"`
+	// description says why it was registered, as the client said.
+	Description string `protobuf:"bytes,5,opt,name=description,proto3" json:"description,omitempty"`
+	// run_id is the run whose final model this is.
+	RunId string `protobuf:"bytes,6,opt,name=run_id,json=runId,proto3" json:"run_id,omitempty"`
+	// model_digest is the model artifact (an alur.data.v1.Model).
+	ModelDigest string `protobuf:"bytes,7,opt,name=model_digest,json=modelDigest,proto3" json:"model_digest,omitempty"`
+	// transform_digest is the fitted transform artifact (an
+	// alur.data.v1.FittedTransform) that turns raw rows into the model's
+	// features.
+	TransformDigest string `protobuf:"bytes,8,opt,name=transform_digest,json=transformDigest,proto3" json:"transform_digest,omitempty"`
+	// input_schema lists the raw columns a caller sends to predict: the
+	// columns the transform reads, in its order, with their types (the
+	// label and dropped columns left out).
+	InputSchema *v1.Schema `protobuf:"bytes,9,opt,name=input_schema,json=inputSchema,proto3" json:"input_schema,omitempty"`
+	// label is the column the model predicts.
+	Label string `protobuf:"bytes,10,opt,name=label,proto3" json:"label,omitempty"`
+	// task is the learning task.
+	Task v1.Task `protobuf:"varint,11,opt,name=task,proto3,enum=alur.data.v1.Task" json:"task,omitempty"`
+	// algorithm is the model's algorithm.
+	Algorithm string `protobuf:"bytes,12,opt,name=algorithm,proto3" json:"algorithm,omitempty"`
+	// class_names are the classes in probability order (classification).
+	ClassNames []string `protobuf:"bytes,13,rep,name=class_names,json=classNames,proto3" json:"class_names,omitempty"`
+	// metric is the run's objective metric.
+	Metric string `protobuf:"bytes,14,opt,name=metric,proto3" json:"metric,omitempty"`
+	// test_score is the objective metric on the run's test rows, when the
+	// run recorded one.
+	TestScore *float64 `protobuf:"fixed64,15,opt,name=test_score,json=testScore,proto3,oneof" json:"test_score,omitempty"`
+	// dataset_digest is the dataset artifact the run collected.
+	DatasetDigest string `protobuf:"bytes,16,opt,name=dataset_digest,json=datasetDigest,proto3" json:"dataset_digest,omitempty"`
+	// dataset is the dataset version the run read, when its source was a
+	// dataset.
+	Dataset *DatasetRef `protobuf:"bytes,17,opt,name=dataset,proto3" json:"dataset,omitempty"`
+	// model_size is the model artifact's size in bytes.
+	ModelSize int64 `protobuf:"varint,18,opt,name=model_size,json=modelSize,proto3" json:"model_size,omitempty"`
+	// aliases are the aliases pointing at this version when it was read.
+	Aliases       []string `protobuf:"bytes,19,rep,name=aliases,proto3" json:"aliases,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ModelVersion) Reset() {
+	*x = ModelVersion{}
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[51]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ModelVersion) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ModelVersion) ProtoMessage() {}
+
+func (x *ModelVersion) ProtoReflect() protoreflect.Message {
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[51]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ModelVersion.ProtoReflect.Descriptor instead.
+func (*ModelVersion) Descriptor() ([]byte, []int) {
+	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{51}
+}
+
+func (x *ModelVersion) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *ModelVersion) GetVersion() int64 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+func (x *ModelVersion) GetCreateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreateTime
+	}
+	return nil
+}
+
+func (x *ModelVersion) GetCreatedBy() string {
+	if x != nil {
+		return x.CreatedBy
+	}
+	return ""
+}
+
+func (x *ModelVersion) GetDescription() string {
+	if x != nil {
+		return x.Description
+	}
+	return ""
+}
+
+func (x *ModelVersion) GetRunId() string {
+	if x != nil {
+		return x.RunId
+	}
+	return ""
+}
+
+func (x *ModelVersion) GetModelDigest() string {
+	if x != nil {
+		return x.ModelDigest
+	}
+	return ""
+}
+
+func (x *ModelVersion) GetTransformDigest() string {
+	if x != nil {
+		return x.TransformDigest
+	}
+	return ""
+}
+
+func (x *ModelVersion) GetInputSchema() *v1.Schema {
+	if x != nil {
+		return x.InputSchema
+	}
+	return nil
+}
+
+func (x *ModelVersion) GetLabel() string {
+	if x != nil {
+		return x.Label
+	}
+	return ""
+}
+
+func (x *ModelVersion) GetTask() v1.Task {
+	if x != nil {
+		return x.Task
+	}
+	return v1.Task(0)
+}
+
+func (x *ModelVersion) GetAlgorithm() string {
+	if x != nil {
+		return x.Algorithm
+	}
+	return ""
+}
+
+func (x *ModelVersion) GetClassNames() []string {
+	if x != nil {
+		return x.ClassNames
+	}
+	return nil
+}
+
+func (x *ModelVersion) GetMetric() string {
+	if x != nil {
+		return x.Metric
+	}
+	return ""
+}
+
+func (x *ModelVersion) GetTestScore() float64 {
+	if x != nil && x.TestScore != nil {
+		return *x.TestScore
+	}
+	return 0
+}
+
+func (x *ModelVersion) GetDatasetDigest() string {
+	if x != nil {
+		return x.DatasetDigest
+	}
+	return ""
+}
+
+func (x *ModelVersion) GetDataset() *DatasetRef {
+	if x != nil {
+		return x.Dataset
+	}
+	return nil
+}
+
+func (x *ModelVersion) GetModelSize() int64 {
+	if x != nil {
+		return x.ModelSize
+	}
+	return 0
+}
+
+func (x *ModelVersion) GetAliases() []string {
+	if x != nil {
+		return x.Aliases
+	}
+	return nil
+}
+
+// ModelAlias is a movable name for one version of a model, such as
+// "production".
+type ModelAlias struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// alias is the alias: a lowercase letter, then up to 63 lowercase
+	// letters, digits, '.', '_' or '-'; "latest" is reserved.
+	Alias string `protobuf:"bytes,1,opt,name=alias,proto3" json:"alias,omitempty"`
+	// version is the version it points at.
+	Version int64 `protobuf:"varint,2,opt,name=version,proto3" json:"version,omitempty"`
+	// update_time is when it was last set.
+	UpdateTime *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	// updated_by is who last set it, as the client said.
+	UpdatedBy string `protobuf:"bytes,4,opt,name=updated_by,json=updatedBy,proto3" json:"updated_by,omitempty"`
+	// reason says why it was last set, as the client said.
+	Reason string `protobuf:"bytes,5,opt,name=reason,proto3" json:"reason,omitempty"`
+	// previous_version is the version it pointed at before, 0 if none.
+	PreviousVersion int64 `protobuf:"varint,6,opt,name=previous_version,json=previousVersion,proto3" json:"previous_version,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *ModelAlias) Reset() {
+	*x = ModelAlias{}
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[52]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ModelAlias) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ModelAlias) ProtoMessage() {}
+
+func (x *ModelAlias) ProtoReflect() protoreflect.Message {
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[52]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ModelAlias.ProtoReflect.Descriptor instead.
+func (*ModelAlias) Descriptor() ([]byte, []int) {
+	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{52}
+}
+
+func (x *ModelAlias) GetAlias() string {
+	if x != nil {
+		return x.Alias
+	}
+	return ""
+}
+
+func (x *ModelAlias) GetVersion() int64 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+func (x *ModelAlias) GetUpdateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.UpdateTime
+	}
+	return nil
+}
+
+func (x *ModelAlias) GetUpdatedBy() string {
+	if x != nil {
+		return x.UpdatedBy
+	}
+	return ""
+}
+
+func (x *ModelAlias) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *ModelAlias) GetPreviousVersion() int64 {
+	if x != nil {
+		return x.PreviousVersion
+	}
+	return 0
+}
+
+// RegisteredModel is a named model with its versions and aliases.
+type RegisteredModel struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// name identifies the model.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// create_time is when version 1 was registered.
+	CreateTime *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	// latest_version is the highest version number ever registered.
+	LatestVersion int64 `protobuf:"varint,3,opt,name=latest_version,json=latestVersion,proto3" json:"latest_version,omitempty"`
+	// versions are the versions that exist, newest first (ListModels gives
+	// only the newest).
+	Versions []*ModelVersion `protobuf:"bytes,4,rep,name=versions,proto3" json:"versions,omitempty"`
+	// aliases are the model's aliases, sorted by alias.
+	Aliases       []*ModelAlias `protobuf:"bytes,5,rep,name=aliases,proto3" json:"aliases,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RegisteredModel) Reset() {
+	*x = RegisteredModel{}
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[53]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RegisteredModel) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RegisteredModel) ProtoMessage() {}
+
+func (x *RegisteredModel) ProtoReflect() protoreflect.Message {
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[53]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RegisteredModel.ProtoReflect.Descriptor instead.
+func (*RegisteredModel) Descriptor() ([]byte, []int) {
+	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{53}
+}
+
+func (x *RegisteredModel) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *RegisteredModel) GetCreateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreateTime
+	}
+	return nil
+}
+
+func (x *RegisteredModel) GetLatestVersion() int64 {
+	if x != nil {
+		return x.LatestVersion
+	}
+	return 0
+}
+
+func (x *RegisteredModel) GetVersions() []*ModelVersion {
+	if x != nil {
+		return x.Versions
+	}
+	return nil
+}
+
+func (x *RegisteredModel) GetAliases() []*ModelAlias {
+	if x != nil {
+		return x.Aliases
+	}
+	return nil
+}
+
+// RegisterModelRequest registers a run's model.
+type RegisterModelRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// run_id is a succeeded run. Required.
+	RunId string `protobuf:"bytes,1,opt,name=run_id,json=runId,proto3" json:"run_id,omitempty"`
+	// name is the model: a lowercase letter or digit, then up to 63
+	// lowercase letters, digits, '.', '_' or '-'. Required.
+	Name string `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	// created_by says who registers it, for the record.
+	CreatedBy string `protobuf:"bytes,3,opt,name=created_by,json=createdBy,proto3" json:"created_by,omitempty"`
+	// description says why, for the record.
+	Description   string `protobuf:"bytes,4,opt,name=description,proto3" json:"description,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RegisterModelRequest) Reset() {
+	*x = RegisterModelRequest{}
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[54]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RegisterModelRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RegisterModelRequest) ProtoMessage() {}
+
+func (x *RegisterModelRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[54]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RegisterModelRequest.ProtoReflect.Descriptor instead.
+func (*RegisterModelRequest) Descriptor() ([]byte, []int) {
+	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{54}
+}
+
+func (x *RegisterModelRequest) GetRunId() string {
+	if x != nil {
+		return x.RunId
+	}
+	return ""
+}
+
+func (x *RegisterModelRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *RegisterModelRequest) GetCreatedBy() string {
+	if x != nil {
+		return x.CreatedBy
+	}
+	return ""
+}
+
+func (x *RegisterModelRequest) GetDescription() string {
+	if x != nil {
+		return x.Description
+	}
+	return ""
+}
+
+// RegisterModelResponse returns the new version.
+type RegisterModelResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// version is the version made.
+	Version       *ModelVersion `protobuf:"bytes,1,opt,name=version,proto3" json:"version,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RegisterModelResponse) Reset() {
+	*x = RegisterModelResponse{}
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[55]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RegisterModelResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RegisterModelResponse) ProtoMessage() {}
+
+func (x *RegisterModelResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[55]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RegisterModelResponse.ProtoReflect.Descriptor instead.
+func (*RegisterModelResponse) Descriptor() ([]byte, []int) {
+	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{55}
+}
+
+func (x *RegisterModelResponse) GetVersion() *ModelVersion {
+	if x != nil {
+		return x.Version
+	}
+	return nil
+}
+
+// ListModelsRequest has no fields.
+type ListModelsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListModelsRequest) Reset() {
+	*x = ListModelsRequest{}
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[56]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListModelsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListModelsRequest) ProtoMessage() {}
+
+func (x *ListModelsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[56]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListModelsRequest.ProtoReflect.Descriptor instead.
+func (*ListModelsRequest) Descriptor() ([]byte, []int) {
+	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{56}
+}
+
+// ListModelsResponse lists the registered models.
+type ListModelsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// models are sorted by name, each with only its newest version.
+	Models        []*RegisteredModel `protobuf:"bytes,1,rep,name=models,proto3" json:"models,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListModelsResponse) Reset() {
+	*x = ListModelsResponse{}
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[57]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListModelsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListModelsResponse) ProtoMessage() {}
+
+func (x *ListModelsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[57]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListModelsResponse.ProtoReflect.Descriptor instead.
+func (*ListModelsResponse) Descriptor() ([]byte, []int) {
+	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{57}
+}
+
+func (x *ListModelsResponse) GetModels() []*RegisteredModel {
+	if x != nil {
+		return x.Models
+	}
+	return nil
+}
+
+// GetModelRequest names a model, optionally one of its versions.
+type GetModelRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// ref is "name", "name@VERSION" or "name@ALIAS". Required.
+	Ref           string `protobuf:"bytes,1,opt,name=ref,proto3" json:"ref,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetModelRequest) Reset() {
+	*x = GetModelRequest{}
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[58]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetModelRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetModelRequest) ProtoMessage() {}
+
+func (x *GetModelRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[58]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetModelRequest.ProtoReflect.Descriptor instead.
+func (*GetModelRequest) Descriptor() ([]byte, []int) {
+	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{58}
+}
+
+func (x *GetModelRequest) GetRef() string {
+	if x != nil {
+		return x.Ref
+	}
+	return ""
+}
+
+// GetModelResponse returns a model and the version its reference names.
+type GetModelResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// model has every version, newest first, and every alias.
+	Model *RegisteredModel `protobuf:"bytes,1,opt,name=model,proto3" json:"model,omitempty"`
+	// version is the version the reference resolves to: the one named, the
+	// alias's, or the newest for a bare name.
+	Version       *ModelVersion `protobuf:"bytes,2,opt,name=version,proto3" json:"version,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetModelResponse) Reset() {
+	*x = GetModelResponse{}
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[59]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetModelResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetModelResponse) ProtoMessage() {}
+
+func (x *GetModelResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[59]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetModelResponse.ProtoReflect.Descriptor instead.
+func (*GetModelResponse) Descriptor() ([]byte, []int) {
+	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{59}
+}
+
+func (x *GetModelResponse) GetModel() *RegisteredModel {
+	if x != nil {
+		return x.Model
+	}
+	return nil
+}
+
+func (x *GetModelResponse) GetVersion() *ModelVersion {
+	if x != nil {
+		return x.Version
+	}
+	return nil
+}
+
+// SetModelAliasRequest points an alias at a version.
+type SetModelAliasRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// name is the model. Required.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// alias is the alias to set. Required.
+	Alias string `protobuf:"bytes,2,opt,name=alias,proto3" json:"alias,omitempty"`
+	// version is the version to point at; 0 removes the alias.
+	Version int64 `protobuf:"varint,3,opt,name=version,proto3" json:"version,omitempty"`
+	// updated_by says who moves it, for the record.
+	UpdatedBy string `protobuf:"bytes,4,opt,name=updated_by,json=updatedBy,proto3" json:"updated_by,omitempty"`
+	// reason says why, for the record.
+	Reason        string `protobuf:"bytes,5,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetModelAliasRequest) Reset() {
+	*x = SetModelAliasRequest{}
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[60]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetModelAliasRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetModelAliasRequest) ProtoMessage() {}
+
+func (x *SetModelAliasRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[60]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetModelAliasRequest.ProtoReflect.Descriptor instead.
+func (*SetModelAliasRequest) Descriptor() ([]byte, []int) {
+	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{60}
+}
+
+func (x *SetModelAliasRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *SetModelAliasRequest) GetAlias() string {
+	if x != nil {
+		return x.Alias
+	}
+	return ""
+}
+
+func (x *SetModelAliasRequest) GetVersion() int64 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+func (x *SetModelAliasRequest) GetUpdatedBy() string {
+	if x != nil {
+		return x.UpdatedBy
+	}
+	return ""
+}
+
+func (x *SetModelAliasRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+// SetModelAliasResponse returns the alias as set.
+type SetModelAliasResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// alias is the alias after the change; unset when it was removed.
+	Alias         *ModelAlias `protobuf:"bytes,1,opt,name=alias,proto3" json:"alias,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetModelAliasResponse) Reset() {
+	*x = SetModelAliasResponse{}
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[61]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetModelAliasResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetModelAliasResponse) ProtoMessage() {}
+
+func (x *SetModelAliasResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[61]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetModelAliasResponse.ProtoReflect.Descriptor instead.
+func (*SetModelAliasResponse) Descriptor() ([]byte, []int) {
+	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{61}
+}
+
+func (x *SetModelAliasResponse) GetAlias() *ModelAlias {
+	if x != nil {
+		return x.Alias
+	}
+	return nil
+}
+
+// DeleteModelVersionRequest names a version to delete.
+type DeleteModelVersionRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// name is the model. Required.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// version is the version to delete. Required.
+	Version       int64 `protobuf:"varint,2,opt,name=version,proto3" json:"version,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteModelVersionRequest) Reset() {
+	*x = DeleteModelVersionRequest{}
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[62]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteModelVersionRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteModelVersionRequest) ProtoMessage() {}
+
+func (x *DeleteModelVersionRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[62]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteModelVersionRequest.ProtoReflect.Descriptor instead.
+func (*DeleteModelVersionRequest) Descriptor() ([]byte, []int) {
+	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{62}
+}
+
+func (x *DeleteModelVersionRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *DeleteModelVersionRequest) GetVersion() int64 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+// DeleteModelVersionResponse returns the deleted version.
+type DeleteModelVersionResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// version is the version as it was.
+	Version       *ModelVersion `protobuf:"bytes,1,opt,name=version,proto3" json:"version,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteModelVersionResponse) Reset() {
+	*x = DeleteModelVersionResponse{}
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[63]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteModelVersionResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteModelVersionResponse) ProtoMessage() {}
+
+func (x *DeleteModelVersionResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_alur_orchestrator_v1_orchestrator_proto_msgTypes[63]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteModelVersionResponse.ProtoReflect.Descriptor instead.
+func (*DeleteModelVersionResponse) Descriptor() ([]byte, []int) {
+	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{63}
+}
+
+func (x *DeleteModelVersionResponse) GetVersion() *ModelVersion {
+	if x != nil {
+		return x.Version
+	}
+	return nil
+}
+
 var File_alur_orchestrator_v1_orchestrator_proto protoreflect.FileDescriptor
 
 const file_alur_orchestrator_v1_orchestrator_proto_rawDesc = "" +
@@ -4475,7 +5400,81 @@ const file_alur_orchestrator_v1_orchestrator_proto_rawDesc = "" +
 	"\x10higher_is_better\x18\x03 \x01(\bR\x0ehigherIsBetter\x12\x1d\n" +
 	"\n" +
 	"is_default\x18\x04 \x01(\bR\tisDefault\x12 \n" +
-	"\vdescription\x18\x05 \x01(\tR\vdescription*\x9b\x01\n" +
+	"\vdescription\x18\x05 \x01(\tR\vdescription\"\xbc\x05\n" +
+	"\fModelVersion\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
+	"\aversion\x18\x02 \x01(\x03R\aversion\x12;\n" +
+	"\vcreate_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"createTime\x12\x1d\n" +
+	"\n" +
+	"created_by\x18\x04 \x01(\tR\tcreatedBy\x12 \n" +
+	"\vdescription\x18\x05 \x01(\tR\vdescription\x12\x15\n" +
+	"\x06run_id\x18\x06 \x01(\tR\x05runId\x12!\n" +
+	"\fmodel_digest\x18\a \x01(\tR\vmodelDigest\x12)\n" +
+	"\x10transform_digest\x18\b \x01(\tR\x0ftransformDigest\x127\n" +
+	"\finput_schema\x18\t \x01(\v2\x14.alur.data.v1.SchemaR\vinputSchema\x12\x14\n" +
+	"\x05label\x18\n" +
+	" \x01(\tR\x05label\x12&\n" +
+	"\x04task\x18\v \x01(\x0e2\x12.alur.data.v1.TaskR\x04task\x12\x1c\n" +
+	"\talgorithm\x18\f \x01(\tR\talgorithm\x12\x1f\n" +
+	"\vclass_names\x18\r \x03(\tR\n" +
+	"classNames\x12\x16\n" +
+	"\x06metric\x18\x0e \x01(\tR\x06metric\x12\"\n" +
+	"\n" +
+	"test_score\x18\x0f \x01(\x01H\x00R\ttestScore\x88\x01\x01\x12%\n" +
+	"\x0edataset_digest\x18\x10 \x01(\tR\rdatasetDigest\x12:\n" +
+	"\adataset\x18\x11 \x01(\v2 .alur.orchestrator.v1.DatasetRefR\adataset\x12\x1d\n" +
+	"\n" +
+	"model_size\x18\x12 \x01(\x03R\tmodelSize\x12\x18\n" +
+	"\aaliases\x18\x13 \x03(\tR\aaliasesB\r\n" +
+	"\v_test_score\"\xdb\x01\n" +
+	"\n" +
+	"ModelAlias\x12\x14\n" +
+	"\x05alias\x18\x01 \x01(\tR\x05alias\x12\x18\n" +
+	"\aversion\x18\x02 \x01(\x03R\aversion\x12;\n" +
+	"\vupdate_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"updateTime\x12\x1d\n" +
+	"\n" +
+	"updated_by\x18\x04 \x01(\tR\tupdatedBy\x12\x16\n" +
+	"\x06reason\x18\x05 \x01(\tR\x06reason\x12)\n" +
+	"\x10previous_version\x18\x06 \x01(\x03R\x0fpreviousVersion\"\x85\x02\n" +
+	"\x0fRegisteredModel\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12;\n" +
+	"\vcreate_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"createTime\x12%\n" +
+	"\x0elatest_version\x18\x03 \x01(\x03R\rlatestVersion\x12>\n" +
+	"\bversions\x18\x04 \x03(\v2\".alur.orchestrator.v1.ModelVersionR\bversions\x12:\n" +
+	"\aaliases\x18\x05 \x03(\v2 .alur.orchestrator.v1.ModelAliasR\aaliases\"\x82\x01\n" +
+	"\x14RegisterModelRequest\x12\x15\n" +
+	"\x06run_id\x18\x01 \x01(\tR\x05runId\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\x12\x1d\n" +
+	"\n" +
+	"created_by\x18\x03 \x01(\tR\tcreatedBy\x12 \n" +
+	"\vdescription\x18\x04 \x01(\tR\vdescription\"U\n" +
+	"\x15RegisterModelResponse\x12<\n" +
+	"\aversion\x18\x01 \x01(\v2\".alur.orchestrator.v1.ModelVersionR\aversion\"\x13\n" +
+	"\x11ListModelsRequest\"S\n" +
+	"\x12ListModelsResponse\x12=\n" +
+	"\x06models\x18\x01 \x03(\v2%.alur.orchestrator.v1.RegisteredModelR\x06models\"#\n" +
+	"\x0fGetModelRequest\x12\x10\n" +
+	"\x03ref\x18\x01 \x01(\tR\x03ref\"\x8d\x01\n" +
+	"\x10GetModelResponse\x12;\n" +
+	"\x05model\x18\x01 \x01(\v2%.alur.orchestrator.v1.RegisteredModelR\x05model\x12<\n" +
+	"\aversion\x18\x02 \x01(\v2\".alur.orchestrator.v1.ModelVersionR\aversion\"\x91\x01\n" +
+	"\x14SetModelAliasRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
+	"\x05alias\x18\x02 \x01(\tR\x05alias\x12\x18\n" +
+	"\aversion\x18\x03 \x01(\x03R\aversion\x12\x1d\n" +
+	"\n" +
+	"updated_by\x18\x04 \x01(\tR\tupdatedBy\x12\x16\n" +
+	"\x06reason\x18\x05 \x01(\tR\x06reason\"O\n" +
+	"\x15SetModelAliasResponse\x126\n" +
+	"\x05alias\x18\x01 \x01(\v2 .alur.orchestrator.v1.ModelAliasR\x05alias\"I\n" +
+	"\x19DeleteModelVersionRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
+	"\aversion\x18\x02 \x01(\x03R\aversion\"Z\n" +
+	"\x1aDeleteModelVersionResponse\x12<\n" +
+	"\aversion\x18\x01 \x01(\v2\".alur.orchestrator.v1.ModelVersionR\aversion*\x9b\x01\n" +
 	"\bRunState\x12\x19\n" +
 	"\x15RUN_STATE_UNSPECIFIED\x10\x00\x12\x15\n" +
 	"\x11RUN_STATE_PENDING\x10\x01\x12\x15\n" +
@@ -4512,7 +5511,7 @@ const file_alur_orchestrator_v1_orchestrator_proto_rawDesc = "" +
 	"\x1cRUN_EVENT_KIND_REPORT_STORED\x10\r\x12 \n" +
 	"\x1cRUN_EVENT_KIND_RUN_SUCCEEDED\x10\x0e\x12\x1d\n" +
 	"\x19RUN_EVENT_KIND_RUN_FAILED\x10\x0f\x12 \n" +
-	"\x1cRUN_EVENT_KIND_RUN_CANCELLED\x10\x102\xd3\v\n" +
+	"\x1cRUN_EVENT_KIND_RUN_CANCELLED\x10\x102\xdc\x0f\n" +
 	"\x13OrchestratorService\x12g\n" +
 	"\fUploadSource\x12).alur.orchestrator.v1.UploadSourceRequest\x1a*.alur.orchestrator.v1.UploadSourceResponse(\x01\x12Y\n" +
 	"\bStartRun\x12%.alur.orchestrator.v1.StartRunRequest\x1a&.alur.orchestrator.v1.StartRunResponse\x12S\n" +
@@ -4530,7 +5529,13 @@ const file_alur_orchestrator_v1_orchestrator_proto_rawDesc = "" +
 	"\x0fCompareVersions\x12,.alur.orchestrator.v1.CompareVersionsRequest\x1a-.alur.orchestrator.v1.CompareVersionsResponse\x12_\n" +
 	"\n" +
 	"RetrainRun\x12'.alur.orchestrator.v1.RetrainRunRequest\x1a(.alur.orchestrator.v1.RetrainRunResponse\x12b\n" +
-	"\vListMetrics\x12(.alur.orchestrator.v1.ListMetricsRequest\x1a).alur.orchestrator.v1.ListMetricsResponseBCZAgithub.com/alur-ml/alur/proto/alur/orchestrator/v1;orchestratorv1b\x06proto3"
+	"\vListMetrics\x12(.alur.orchestrator.v1.ListMetricsRequest\x1a).alur.orchestrator.v1.ListMetricsResponse\x12h\n" +
+	"\rRegisterModel\x12*.alur.orchestrator.v1.RegisterModelRequest\x1a+.alur.orchestrator.v1.RegisterModelResponse\x12_\n" +
+	"\n" +
+	"ListModels\x12'.alur.orchestrator.v1.ListModelsRequest\x1a(.alur.orchestrator.v1.ListModelsResponse\x12Y\n" +
+	"\bGetModel\x12%.alur.orchestrator.v1.GetModelRequest\x1a&.alur.orchestrator.v1.GetModelResponse\x12h\n" +
+	"\rSetModelAlias\x12*.alur.orchestrator.v1.SetModelAliasRequest\x1a+.alur.orchestrator.v1.SetModelAliasResponse\x12w\n" +
+	"\x12DeleteModelVersion\x12/.alur.orchestrator.v1.DeleteModelVersionRequest\x1a0.alur.orchestrator.v1.DeleteModelVersionResponseBCZAgithub.com/alur-ml/alur/proto/alur/orchestrator/v1;orchestratorv1b\x06proto3"
 
 var (
 	file_alur_orchestrator_v1_orchestrator_proto_rawDescOnce sync.Once
@@ -4545,182 +5550,219 @@ func file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP() []byte {
 }
 
 var file_alur_orchestrator_v1_orchestrator_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
-var file_alur_orchestrator_v1_orchestrator_proto_msgTypes = make([]protoimpl.MessageInfo, 55)
+var file_alur_orchestrator_v1_orchestrator_proto_msgTypes = make([]protoimpl.MessageInfo, 68)
 var file_alur_orchestrator_v1_orchestrator_proto_goTypes = []any{
-	(RunState)(0),                   // 0: alur.orchestrator.v1.RunState
-	(StepState)(0),                  // 1: alur.orchestrator.v1.StepState
-	(DriftLevel)(0),                 // 2: alur.orchestrator.v1.DriftLevel
-	(RunEventKind)(0),               // 3: alur.orchestrator.v1.RunEventKind
-	(*PipelineSpec)(nil),            // 4: alur.orchestrator.v1.PipelineSpec
-	(*Source)(nil),                  // 5: alur.orchestrator.v1.Source
-	(*Candidate)(nil),               // 6: alur.orchestrator.v1.Candidate
-	(*ParamRange)(nil),              // 7: alur.orchestrator.v1.ParamRange
-	(*ParamValues)(nil),             // 8: alur.orchestrator.v1.ParamValues
-	(*Objective)(nil),               // 9: alur.orchestrator.v1.Objective
-	(*Step)(nil),                    // 10: alur.orchestrator.v1.Step
-	(*Trial)(nil),                   // 11: alur.orchestrator.v1.Trial
-	(*Run)(nil),                     // 12: alur.orchestrator.v1.Run
-	(*Retrain)(nil),                 // 13: alur.orchestrator.v1.Retrain
-	(*DatasetRef)(nil),              // 14: alur.orchestrator.v1.DatasetRef
-	(*Dataset)(nil),                 // 15: alur.orchestrator.v1.Dataset
-	(*DatasetVersion)(nil),          // 16: alur.orchestrator.v1.DatasetVersion
-	(*DriftReport)(nil),             // 17: alur.orchestrator.v1.DriftReport
-	(*RetypedColumn)(nil),           // 18: alur.orchestrator.v1.RetypedColumn
-	(*ColumnDrift)(nil),             // 19: alur.orchestrator.v1.ColumnDrift
-	(*AppendDatasetRequest)(nil),    // 20: alur.orchestrator.v1.AppendDatasetRequest
-	(*AppendDatasetResponse)(nil),   // 21: alur.orchestrator.v1.AppendDatasetResponse
-	(*ListDatasetsRequest)(nil),     // 22: alur.orchestrator.v1.ListDatasetsRequest
-	(*ListDatasetsResponse)(nil),    // 23: alur.orchestrator.v1.ListDatasetsResponse
-	(*GetDatasetRequest)(nil),       // 24: alur.orchestrator.v1.GetDatasetRequest
-	(*GetDatasetResponse)(nil),      // 25: alur.orchestrator.v1.GetDatasetResponse
-	(*CompareVersionsRequest)(nil),  // 26: alur.orchestrator.v1.CompareVersionsRequest
-	(*CompareVersionsResponse)(nil), // 27: alur.orchestrator.v1.CompareVersionsResponse
-	(*RetrainRunRequest)(nil),       // 28: alur.orchestrator.v1.RetrainRunRequest
-	(*RetrainRunResponse)(nil),      // 29: alur.orchestrator.v1.RetrainRunResponse
-	(*LearningCurve)(nil),           // 30: alur.orchestrator.v1.LearningCurve
-	(*LearningCurvePoint)(nil),      // 31: alur.orchestrator.v1.LearningCurvePoint
-	(*Artifact)(nil),                // 32: alur.orchestrator.v1.Artifact
-	(*UploadSourceRequest)(nil),     // 33: alur.orchestrator.v1.UploadSourceRequest
-	(*UploadSourceResponse)(nil),    // 34: alur.orchestrator.v1.UploadSourceResponse
-	(*StartRunRequest)(nil),         // 35: alur.orchestrator.v1.StartRunRequest
-	(*StartRunResponse)(nil),        // 36: alur.orchestrator.v1.StartRunResponse
-	(*GetRunRequest)(nil),           // 37: alur.orchestrator.v1.GetRunRequest
-	(*GetRunResponse)(nil),          // 38: alur.orchestrator.v1.GetRunResponse
-	(*ListRunsRequest)(nil),         // 39: alur.orchestrator.v1.ListRunsRequest
-	(*ListRunsResponse)(nil),        // 40: alur.orchestrator.v1.ListRunsResponse
-	(*WatchRunRequest)(nil),         // 41: alur.orchestrator.v1.WatchRunRequest
-	(*RunEvent)(nil),                // 42: alur.orchestrator.v1.RunEvent
-	(*WatchRunResponse)(nil),        // 43: alur.orchestrator.v1.WatchRunResponse
-	(*CancelRunRequest)(nil),        // 44: alur.orchestrator.v1.CancelRunRequest
-	(*CancelRunResponse)(nil),       // 45: alur.orchestrator.v1.CancelRunResponse
-	(*ListArtifactsRequest)(nil),    // 46: alur.orchestrator.v1.ListArtifactsRequest
-	(*ListArtifactsResponse)(nil),   // 47: alur.orchestrator.v1.ListArtifactsResponse
-	(*GetArtifactRequest)(nil),      // 48: alur.orchestrator.v1.GetArtifactRequest
-	(*GetArtifactResponse)(nil),     // 49: alur.orchestrator.v1.GetArtifactResponse
-	(*PredictRequest)(nil),          // 50: alur.orchestrator.v1.PredictRequest
-	(*PredictResponse)(nil),         // 51: alur.orchestrator.v1.PredictResponse
-	(*ListMetricsRequest)(nil),      // 52: alur.orchestrator.v1.ListMetricsRequest
-	(*ListMetricsResponse)(nil),     // 53: alur.orchestrator.v1.ListMetricsResponse
-	(*MetricInfo)(nil),              // 54: alur.orchestrator.v1.MetricInfo
-	nil,                             // 55: alur.orchestrator.v1.Candidate.ParamsEntry
-	nil,                             // 56: alur.orchestrator.v1.Candidate.GridEntry
-	nil,                             // 57: alur.orchestrator.v1.Candidate.RangesEntry
-	nil,                             // 58: alur.orchestrator.v1.Trial.ParamsEntry
-	(v1.Task)(0),                    // 59: alur.data.v1.Task
-	(*v11.PrepareOptions)(nil),      // 60: alur.prep.v1.PrepareOptions
-	(*durationpb.Duration)(nil),     // 61: google.protobuf.Duration
-	(*v12.CsvOptions)(nil),          // 62: alur.ingest.v1.CsvOptions
-	(*timestamppb.Timestamp)(nil),   // 63: google.protobuf.Timestamp
-	(*v1.Metrics)(nil),              // 64: alur.data.v1.Metrics
-	(*v12.IngestReport)(nil),        // 65: alur.ingest.v1.IngestReport
-	(*v1.Schema)(nil),               // 66: alur.data.v1.Schema
-	(v1.ColumnType)(0),              // 67: alur.data.v1.ColumnType
-	(*v1.RawRows)(nil),              // 68: alur.data.v1.RawRows
-	(*v13.Prediction)(nil),          // 69: alur.eval.v1.Prediction
+	(RunState)(0),                      // 0: alur.orchestrator.v1.RunState
+	(StepState)(0),                     // 1: alur.orchestrator.v1.StepState
+	(DriftLevel)(0),                    // 2: alur.orchestrator.v1.DriftLevel
+	(RunEventKind)(0),                  // 3: alur.orchestrator.v1.RunEventKind
+	(*PipelineSpec)(nil),               // 4: alur.orchestrator.v1.PipelineSpec
+	(*Source)(nil),                     // 5: alur.orchestrator.v1.Source
+	(*Candidate)(nil),                  // 6: alur.orchestrator.v1.Candidate
+	(*ParamRange)(nil),                 // 7: alur.orchestrator.v1.ParamRange
+	(*ParamValues)(nil),                // 8: alur.orchestrator.v1.ParamValues
+	(*Objective)(nil),                  // 9: alur.orchestrator.v1.Objective
+	(*Step)(nil),                       // 10: alur.orchestrator.v1.Step
+	(*Trial)(nil),                      // 11: alur.orchestrator.v1.Trial
+	(*Run)(nil),                        // 12: alur.orchestrator.v1.Run
+	(*Retrain)(nil),                    // 13: alur.orchestrator.v1.Retrain
+	(*DatasetRef)(nil),                 // 14: alur.orchestrator.v1.DatasetRef
+	(*Dataset)(nil),                    // 15: alur.orchestrator.v1.Dataset
+	(*DatasetVersion)(nil),             // 16: alur.orchestrator.v1.DatasetVersion
+	(*DriftReport)(nil),                // 17: alur.orchestrator.v1.DriftReport
+	(*RetypedColumn)(nil),              // 18: alur.orchestrator.v1.RetypedColumn
+	(*ColumnDrift)(nil),                // 19: alur.orchestrator.v1.ColumnDrift
+	(*AppendDatasetRequest)(nil),       // 20: alur.orchestrator.v1.AppendDatasetRequest
+	(*AppendDatasetResponse)(nil),      // 21: alur.orchestrator.v1.AppendDatasetResponse
+	(*ListDatasetsRequest)(nil),        // 22: alur.orchestrator.v1.ListDatasetsRequest
+	(*ListDatasetsResponse)(nil),       // 23: alur.orchestrator.v1.ListDatasetsResponse
+	(*GetDatasetRequest)(nil),          // 24: alur.orchestrator.v1.GetDatasetRequest
+	(*GetDatasetResponse)(nil),         // 25: alur.orchestrator.v1.GetDatasetResponse
+	(*CompareVersionsRequest)(nil),     // 26: alur.orchestrator.v1.CompareVersionsRequest
+	(*CompareVersionsResponse)(nil),    // 27: alur.orchestrator.v1.CompareVersionsResponse
+	(*RetrainRunRequest)(nil),          // 28: alur.orchestrator.v1.RetrainRunRequest
+	(*RetrainRunResponse)(nil),         // 29: alur.orchestrator.v1.RetrainRunResponse
+	(*LearningCurve)(nil),              // 30: alur.orchestrator.v1.LearningCurve
+	(*LearningCurvePoint)(nil),         // 31: alur.orchestrator.v1.LearningCurvePoint
+	(*Artifact)(nil),                   // 32: alur.orchestrator.v1.Artifact
+	(*UploadSourceRequest)(nil),        // 33: alur.orchestrator.v1.UploadSourceRequest
+	(*UploadSourceResponse)(nil),       // 34: alur.orchestrator.v1.UploadSourceResponse
+	(*StartRunRequest)(nil),            // 35: alur.orchestrator.v1.StartRunRequest
+	(*StartRunResponse)(nil),           // 36: alur.orchestrator.v1.StartRunResponse
+	(*GetRunRequest)(nil),              // 37: alur.orchestrator.v1.GetRunRequest
+	(*GetRunResponse)(nil),             // 38: alur.orchestrator.v1.GetRunResponse
+	(*ListRunsRequest)(nil),            // 39: alur.orchestrator.v1.ListRunsRequest
+	(*ListRunsResponse)(nil),           // 40: alur.orchestrator.v1.ListRunsResponse
+	(*WatchRunRequest)(nil),            // 41: alur.orchestrator.v1.WatchRunRequest
+	(*RunEvent)(nil),                   // 42: alur.orchestrator.v1.RunEvent
+	(*WatchRunResponse)(nil),           // 43: alur.orchestrator.v1.WatchRunResponse
+	(*CancelRunRequest)(nil),           // 44: alur.orchestrator.v1.CancelRunRequest
+	(*CancelRunResponse)(nil),          // 45: alur.orchestrator.v1.CancelRunResponse
+	(*ListArtifactsRequest)(nil),       // 46: alur.orchestrator.v1.ListArtifactsRequest
+	(*ListArtifactsResponse)(nil),      // 47: alur.orchestrator.v1.ListArtifactsResponse
+	(*GetArtifactRequest)(nil),         // 48: alur.orchestrator.v1.GetArtifactRequest
+	(*GetArtifactResponse)(nil),        // 49: alur.orchestrator.v1.GetArtifactResponse
+	(*PredictRequest)(nil),             // 50: alur.orchestrator.v1.PredictRequest
+	(*PredictResponse)(nil),            // 51: alur.orchestrator.v1.PredictResponse
+	(*ListMetricsRequest)(nil),         // 52: alur.orchestrator.v1.ListMetricsRequest
+	(*ListMetricsResponse)(nil),        // 53: alur.orchestrator.v1.ListMetricsResponse
+	(*MetricInfo)(nil),                 // 54: alur.orchestrator.v1.MetricInfo
+	(*ModelVersion)(nil),               // 55: alur.orchestrator.v1.ModelVersion
+	(*ModelAlias)(nil),                 // 56: alur.orchestrator.v1.ModelAlias
+	(*RegisteredModel)(nil),            // 57: alur.orchestrator.v1.RegisteredModel
+	(*RegisterModelRequest)(nil),       // 58: alur.orchestrator.v1.RegisterModelRequest
+	(*RegisterModelResponse)(nil),      // 59: alur.orchestrator.v1.RegisterModelResponse
+	(*ListModelsRequest)(nil),          // 60: alur.orchestrator.v1.ListModelsRequest
+	(*ListModelsResponse)(nil),         // 61: alur.orchestrator.v1.ListModelsResponse
+	(*GetModelRequest)(nil),            // 62: alur.orchestrator.v1.GetModelRequest
+	(*GetModelResponse)(nil),           // 63: alur.orchestrator.v1.GetModelResponse
+	(*SetModelAliasRequest)(nil),       // 64: alur.orchestrator.v1.SetModelAliasRequest
+	(*SetModelAliasResponse)(nil),      // 65: alur.orchestrator.v1.SetModelAliasResponse
+	(*DeleteModelVersionRequest)(nil),  // 66: alur.orchestrator.v1.DeleteModelVersionRequest
+	(*DeleteModelVersionResponse)(nil), // 67: alur.orchestrator.v1.DeleteModelVersionResponse
+	nil,                                // 68: alur.orchestrator.v1.Candidate.ParamsEntry
+	nil,                                // 69: alur.orchestrator.v1.Candidate.GridEntry
+	nil,                                // 70: alur.orchestrator.v1.Candidate.RangesEntry
+	nil,                                // 71: alur.orchestrator.v1.Trial.ParamsEntry
+	(v1.Task)(0),                       // 72: alur.data.v1.Task
+	(*v11.PrepareOptions)(nil),         // 73: alur.prep.v1.PrepareOptions
+	(*durationpb.Duration)(nil),        // 74: google.protobuf.Duration
+	(*v12.CsvOptions)(nil),             // 75: alur.ingest.v1.CsvOptions
+	(*timestamppb.Timestamp)(nil),      // 76: google.protobuf.Timestamp
+	(*v1.Metrics)(nil),                 // 77: alur.data.v1.Metrics
+	(*v12.IngestReport)(nil),           // 78: alur.ingest.v1.IngestReport
+	(*v1.Schema)(nil),                  // 79: alur.data.v1.Schema
+	(v1.ColumnType)(0),                 // 80: alur.data.v1.ColumnType
+	(*v1.RawRows)(nil),                 // 81: alur.data.v1.RawRows
+	(*v13.Prediction)(nil),             // 82: alur.eval.v1.Prediction
 }
 var file_alur_orchestrator_v1_orchestrator_proto_depIdxs = []int32{
-	5,  // 0: alur.orchestrator.v1.PipelineSpec.source:type_name -> alur.orchestrator.v1.Source
-	59, // 1: alur.orchestrator.v1.PipelineSpec.task:type_name -> alur.data.v1.Task
-	60, // 2: alur.orchestrator.v1.PipelineSpec.prepare:type_name -> alur.prep.v1.PrepareOptions
-	6,  // 3: alur.orchestrator.v1.PipelineSpec.candidates:type_name -> alur.orchestrator.v1.Candidate
-	9,  // 4: alur.orchestrator.v1.PipelineSpec.objective:type_name -> alur.orchestrator.v1.Objective
-	61, // 5: alur.orchestrator.v1.PipelineSpec.time_budget:type_name -> google.protobuf.Duration
-	14, // 6: alur.orchestrator.v1.Source.dataset:type_name -> alur.orchestrator.v1.DatasetRef
-	62, // 7: alur.orchestrator.v1.Source.csv:type_name -> alur.ingest.v1.CsvOptions
-	55, // 8: alur.orchestrator.v1.Candidate.params:type_name -> alur.orchestrator.v1.Candidate.ParamsEntry
-	56, // 9: alur.orchestrator.v1.Candidate.grid:type_name -> alur.orchestrator.v1.Candidate.GridEntry
-	57, // 10: alur.orchestrator.v1.Candidate.ranges:type_name -> alur.orchestrator.v1.Candidate.RangesEntry
-	1,  // 11: alur.orchestrator.v1.Step.state:type_name -> alur.orchestrator.v1.StepState
-	63, // 12: alur.orchestrator.v1.Step.start_time:type_name -> google.protobuf.Timestamp
-	63, // 13: alur.orchestrator.v1.Step.end_time:type_name -> google.protobuf.Timestamp
-	58, // 14: alur.orchestrator.v1.Trial.params:type_name -> alur.orchestrator.v1.Trial.ParamsEntry
-	64, // 15: alur.orchestrator.v1.Trial.validation_metrics:type_name -> alur.data.v1.Metrics
-	4,  // 16: alur.orchestrator.v1.Run.spec:type_name -> alur.orchestrator.v1.PipelineSpec
-	0,  // 17: alur.orchestrator.v1.Run.state:type_name -> alur.orchestrator.v1.RunState
-	63, // 18: alur.orchestrator.v1.Run.create_time:type_name -> google.protobuf.Timestamp
-	63, // 19: alur.orchestrator.v1.Run.end_time:type_name -> google.protobuf.Timestamp
-	10, // 20: alur.orchestrator.v1.Run.steps:type_name -> alur.orchestrator.v1.Step
-	11, // 21: alur.orchestrator.v1.Run.trials:type_name -> alur.orchestrator.v1.Trial
-	64, // 22: alur.orchestrator.v1.Run.test_metrics:type_name -> alur.data.v1.Metrics
-	59, // 23: alur.orchestrator.v1.Run.task:type_name -> alur.data.v1.Task
-	31, // 24: alur.orchestrator.v1.Run.learning_curve:type_name -> alur.orchestrator.v1.LearningCurvePoint
-	13, // 25: alur.orchestrator.v1.Run.retrain:type_name -> alur.orchestrator.v1.Retrain
-	65, // 26: alur.orchestrator.v1.Run.ingest_report:type_name -> alur.ingest.v1.IngestReport
-	63, // 27: alur.orchestrator.v1.Dataset.create_time:type_name -> google.protobuf.Timestamp
-	16, // 28: alur.orchestrator.v1.Dataset.versions:type_name -> alur.orchestrator.v1.DatasetVersion
-	63, // 29: alur.orchestrator.v1.DatasetVersion.create_time:type_name -> google.protobuf.Timestamp
-	66, // 30: alur.orchestrator.v1.DatasetVersion.schema:type_name -> alur.data.v1.Schema
-	17, // 31: alur.orchestrator.v1.DatasetVersion.drift:type_name -> alur.orchestrator.v1.DriftReport
-	65, // 32: alur.orchestrator.v1.DatasetVersion.ingest_report:type_name -> alur.ingest.v1.IngestReport
-	18, // 33: alur.orchestrator.v1.DriftReport.retyped_columns:type_name -> alur.orchestrator.v1.RetypedColumn
-	19, // 34: alur.orchestrator.v1.DriftReport.columns:type_name -> alur.orchestrator.v1.ColumnDrift
-	2,  // 35: alur.orchestrator.v1.DriftReport.level:type_name -> alur.orchestrator.v1.DriftLevel
-	67, // 36: alur.orchestrator.v1.RetypedColumn.from_type:type_name -> alur.data.v1.ColumnType
-	67, // 37: alur.orchestrator.v1.RetypedColumn.to_type:type_name -> alur.data.v1.ColumnType
-	67, // 38: alur.orchestrator.v1.ColumnDrift.type:type_name -> alur.data.v1.ColumnType
-	2,  // 39: alur.orchestrator.v1.ColumnDrift.level:type_name -> alur.orchestrator.v1.DriftLevel
-	5,  // 40: alur.orchestrator.v1.AppendDatasetRequest.source:type_name -> alur.orchestrator.v1.Source
-	16, // 41: alur.orchestrator.v1.AppendDatasetResponse.version:type_name -> alur.orchestrator.v1.DatasetVersion
-	15, // 42: alur.orchestrator.v1.ListDatasetsResponse.datasets:type_name -> alur.orchestrator.v1.Dataset
-	15, // 43: alur.orchestrator.v1.GetDatasetResponse.dataset:type_name -> alur.orchestrator.v1.Dataset
-	17, // 44: alur.orchestrator.v1.CompareVersionsResponse.report:type_name -> alur.orchestrator.v1.DriftReport
-	12, // 45: alur.orchestrator.v1.RetrainRunResponse.run:type_name -> alur.orchestrator.v1.Run
-	31, // 46: alur.orchestrator.v1.LearningCurve.points:type_name -> alur.orchestrator.v1.LearningCurvePoint
-	63, // 47: alur.orchestrator.v1.Artifact.create_time:type_name -> google.protobuf.Timestamp
-	32, // 48: alur.orchestrator.v1.UploadSourceResponse.artifact:type_name -> alur.orchestrator.v1.Artifact
-	4,  // 49: alur.orchestrator.v1.StartRunRequest.spec:type_name -> alur.orchestrator.v1.PipelineSpec
-	12, // 50: alur.orchestrator.v1.StartRunResponse.run:type_name -> alur.orchestrator.v1.Run
-	12, // 51: alur.orchestrator.v1.GetRunResponse.run:type_name -> alur.orchestrator.v1.Run
-	12, // 52: alur.orchestrator.v1.ListRunsResponse.runs:type_name -> alur.orchestrator.v1.Run
-	63, // 53: alur.orchestrator.v1.RunEvent.time:type_name -> google.protobuf.Timestamp
-	0,  // 54: alur.orchestrator.v1.RunEvent.run_state:type_name -> alur.orchestrator.v1.RunState
-	11, // 55: alur.orchestrator.v1.RunEvent.trial:type_name -> alur.orchestrator.v1.Trial
-	3,  // 56: alur.orchestrator.v1.RunEvent.kind:type_name -> alur.orchestrator.v1.RunEventKind
-	42, // 57: alur.orchestrator.v1.WatchRunResponse.event:type_name -> alur.orchestrator.v1.RunEvent
-	12, // 58: alur.orchestrator.v1.CancelRunResponse.run:type_name -> alur.orchestrator.v1.Run
-	32, // 59: alur.orchestrator.v1.ListArtifactsResponse.artifacts:type_name -> alur.orchestrator.v1.Artifact
-	32, // 60: alur.orchestrator.v1.GetArtifactResponse.artifact:type_name -> alur.orchestrator.v1.Artifact
-	68, // 61: alur.orchestrator.v1.PredictRequest.rows:type_name -> alur.data.v1.RawRows
-	69, // 62: alur.orchestrator.v1.PredictResponse.predictions:type_name -> alur.eval.v1.Prediction
-	54, // 63: alur.orchestrator.v1.ListMetricsResponse.metrics:type_name -> alur.orchestrator.v1.MetricInfo
-	59, // 64: alur.orchestrator.v1.MetricInfo.task:type_name -> alur.data.v1.Task
-	8,  // 65: alur.orchestrator.v1.Candidate.GridEntry.value:type_name -> alur.orchestrator.v1.ParamValues
-	7,  // 66: alur.orchestrator.v1.Candidate.RangesEntry.value:type_name -> alur.orchestrator.v1.ParamRange
-	33, // 67: alur.orchestrator.v1.OrchestratorService.UploadSource:input_type -> alur.orchestrator.v1.UploadSourceRequest
-	35, // 68: alur.orchestrator.v1.OrchestratorService.StartRun:input_type -> alur.orchestrator.v1.StartRunRequest
-	37, // 69: alur.orchestrator.v1.OrchestratorService.GetRun:input_type -> alur.orchestrator.v1.GetRunRequest
-	39, // 70: alur.orchestrator.v1.OrchestratorService.ListRuns:input_type -> alur.orchestrator.v1.ListRunsRequest
-	41, // 71: alur.orchestrator.v1.OrchestratorService.WatchRun:input_type -> alur.orchestrator.v1.WatchRunRequest
-	44, // 72: alur.orchestrator.v1.OrchestratorService.CancelRun:input_type -> alur.orchestrator.v1.CancelRunRequest
-	46, // 73: alur.orchestrator.v1.OrchestratorService.ListArtifacts:input_type -> alur.orchestrator.v1.ListArtifactsRequest
-	48, // 74: alur.orchestrator.v1.OrchestratorService.GetArtifact:input_type -> alur.orchestrator.v1.GetArtifactRequest
-	50, // 75: alur.orchestrator.v1.OrchestratorService.Predict:input_type -> alur.orchestrator.v1.PredictRequest
-	20, // 76: alur.orchestrator.v1.OrchestratorService.AppendDataset:input_type -> alur.orchestrator.v1.AppendDatasetRequest
-	22, // 77: alur.orchestrator.v1.OrchestratorService.ListDatasets:input_type -> alur.orchestrator.v1.ListDatasetsRequest
-	24, // 78: alur.orchestrator.v1.OrchestratorService.GetDataset:input_type -> alur.orchestrator.v1.GetDatasetRequest
-	26, // 79: alur.orchestrator.v1.OrchestratorService.CompareVersions:input_type -> alur.orchestrator.v1.CompareVersionsRequest
-	28, // 80: alur.orchestrator.v1.OrchestratorService.RetrainRun:input_type -> alur.orchestrator.v1.RetrainRunRequest
-	52, // 81: alur.orchestrator.v1.OrchestratorService.ListMetrics:input_type -> alur.orchestrator.v1.ListMetricsRequest
-	34, // 82: alur.orchestrator.v1.OrchestratorService.UploadSource:output_type -> alur.orchestrator.v1.UploadSourceResponse
-	36, // 83: alur.orchestrator.v1.OrchestratorService.StartRun:output_type -> alur.orchestrator.v1.StartRunResponse
-	38, // 84: alur.orchestrator.v1.OrchestratorService.GetRun:output_type -> alur.orchestrator.v1.GetRunResponse
-	40, // 85: alur.orchestrator.v1.OrchestratorService.ListRuns:output_type -> alur.orchestrator.v1.ListRunsResponse
-	43, // 86: alur.orchestrator.v1.OrchestratorService.WatchRun:output_type -> alur.orchestrator.v1.WatchRunResponse
-	45, // 87: alur.orchestrator.v1.OrchestratorService.CancelRun:output_type -> alur.orchestrator.v1.CancelRunResponse
-	47, // 88: alur.orchestrator.v1.OrchestratorService.ListArtifacts:output_type -> alur.orchestrator.v1.ListArtifactsResponse
-	49, // 89: alur.orchestrator.v1.OrchestratorService.GetArtifact:output_type -> alur.orchestrator.v1.GetArtifactResponse
-	51, // 90: alur.orchestrator.v1.OrchestratorService.Predict:output_type -> alur.orchestrator.v1.PredictResponse
-	21, // 91: alur.orchestrator.v1.OrchestratorService.AppendDataset:output_type -> alur.orchestrator.v1.AppendDatasetResponse
-	23, // 92: alur.orchestrator.v1.OrchestratorService.ListDatasets:output_type -> alur.orchestrator.v1.ListDatasetsResponse
-	25, // 93: alur.orchestrator.v1.OrchestratorService.GetDataset:output_type -> alur.orchestrator.v1.GetDatasetResponse
-	27, // 94: alur.orchestrator.v1.OrchestratorService.CompareVersions:output_type -> alur.orchestrator.v1.CompareVersionsResponse
-	29, // 95: alur.orchestrator.v1.OrchestratorService.RetrainRun:output_type -> alur.orchestrator.v1.RetrainRunResponse
-	53, // 96: alur.orchestrator.v1.OrchestratorService.ListMetrics:output_type -> alur.orchestrator.v1.ListMetricsResponse
-	82, // [82:97] is the sub-list for method output_type
-	67, // [67:82] is the sub-list for method input_type
-	67, // [67:67] is the sub-list for extension type_name
-	67, // [67:67] is the sub-list for extension extendee
-	0,  // [0:67] is the sub-list for field type_name
+	5,   // 0: alur.orchestrator.v1.PipelineSpec.source:type_name -> alur.orchestrator.v1.Source
+	72,  // 1: alur.orchestrator.v1.PipelineSpec.task:type_name -> alur.data.v1.Task
+	73,  // 2: alur.orchestrator.v1.PipelineSpec.prepare:type_name -> alur.prep.v1.PrepareOptions
+	6,   // 3: alur.orchestrator.v1.PipelineSpec.candidates:type_name -> alur.orchestrator.v1.Candidate
+	9,   // 4: alur.orchestrator.v1.PipelineSpec.objective:type_name -> alur.orchestrator.v1.Objective
+	74,  // 5: alur.orchestrator.v1.PipelineSpec.time_budget:type_name -> google.protobuf.Duration
+	14,  // 6: alur.orchestrator.v1.Source.dataset:type_name -> alur.orchestrator.v1.DatasetRef
+	75,  // 7: alur.orchestrator.v1.Source.csv:type_name -> alur.ingest.v1.CsvOptions
+	68,  // 8: alur.orchestrator.v1.Candidate.params:type_name -> alur.orchestrator.v1.Candidate.ParamsEntry
+	69,  // 9: alur.orchestrator.v1.Candidate.grid:type_name -> alur.orchestrator.v1.Candidate.GridEntry
+	70,  // 10: alur.orchestrator.v1.Candidate.ranges:type_name -> alur.orchestrator.v1.Candidate.RangesEntry
+	1,   // 11: alur.orchestrator.v1.Step.state:type_name -> alur.orchestrator.v1.StepState
+	76,  // 12: alur.orchestrator.v1.Step.start_time:type_name -> google.protobuf.Timestamp
+	76,  // 13: alur.orchestrator.v1.Step.end_time:type_name -> google.protobuf.Timestamp
+	71,  // 14: alur.orchestrator.v1.Trial.params:type_name -> alur.orchestrator.v1.Trial.ParamsEntry
+	77,  // 15: alur.orchestrator.v1.Trial.validation_metrics:type_name -> alur.data.v1.Metrics
+	4,   // 16: alur.orchestrator.v1.Run.spec:type_name -> alur.orchestrator.v1.PipelineSpec
+	0,   // 17: alur.orchestrator.v1.Run.state:type_name -> alur.orchestrator.v1.RunState
+	76,  // 18: alur.orchestrator.v1.Run.create_time:type_name -> google.protobuf.Timestamp
+	76,  // 19: alur.orchestrator.v1.Run.end_time:type_name -> google.protobuf.Timestamp
+	10,  // 20: alur.orchestrator.v1.Run.steps:type_name -> alur.orchestrator.v1.Step
+	11,  // 21: alur.orchestrator.v1.Run.trials:type_name -> alur.orchestrator.v1.Trial
+	77,  // 22: alur.orchestrator.v1.Run.test_metrics:type_name -> alur.data.v1.Metrics
+	72,  // 23: alur.orchestrator.v1.Run.task:type_name -> alur.data.v1.Task
+	31,  // 24: alur.orchestrator.v1.Run.learning_curve:type_name -> alur.orchestrator.v1.LearningCurvePoint
+	13,  // 25: alur.orchestrator.v1.Run.retrain:type_name -> alur.orchestrator.v1.Retrain
+	78,  // 26: alur.orchestrator.v1.Run.ingest_report:type_name -> alur.ingest.v1.IngestReport
+	76,  // 27: alur.orchestrator.v1.Dataset.create_time:type_name -> google.protobuf.Timestamp
+	16,  // 28: alur.orchestrator.v1.Dataset.versions:type_name -> alur.orchestrator.v1.DatasetVersion
+	76,  // 29: alur.orchestrator.v1.DatasetVersion.create_time:type_name -> google.protobuf.Timestamp
+	79,  // 30: alur.orchestrator.v1.DatasetVersion.schema:type_name -> alur.data.v1.Schema
+	17,  // 31: alur.orchestrator.v1.DatasetVersion.drift:type_name -> alur.orchestrator.v1.DriftReport
+	78,  // 32: alur.orchestrator.v1.DatasetVersion.ingest_report:type_name -> alur.ingest.v1.IngestReport
+	18,  // 33: alur.orchestrator.v1.DriftReport.retyped_columns:type_name -> alur.orchestrator.v1.RetypedColumn
+	19,  // 34: alur.orchestrator.v1.DriftReport.columns:type_name -> alur.orchestrator.v1.ColumnDrift
+	2,   // 35: alur.orchestrator.v1.DriftReport.level:type_name -> alur.orchestrator.v1.DriftLevel
+	80,  // 36: alur.orchestrator.v1.RetypedColumn.from_type:type_name -> alur.data.v1.ColumnType
+	80,  // 37: alur.orchestrator.v1.RetypedColumn.to_type:type_name -> alur.data.v1.ColumnType
+	80,  // 38: alur.orchestrator.v1.ColumnDrift.type:type_name -> alur.data.v1.ColumnType
+	2,   // 39: alur.orchestrator.v1.ColumnDrift.level:type_name -> alur.orchestrator.v1.DriftLevel
+	5,   // 40: alur.orchestrator.v1.AppendDatasetRequest.source:type_name -> alur.orchestrator.v1.Source
+	16,  // 41: alur.orchestrator.v1.AppendDatasetResponse.version:type_name -> alur.orchestrator.v1.DatasetVersion
+	15,  // 42: alur.orchestrator.v1.ListDatasetsResponse.datasets:type_name -> alur.orchestrator.v1.Dataset
+	15,  // 43: alur.orchestrator.v1.GetDatasetResponse.dataset:type_name -> alur.orchestrator.v1.Dataset
+	17,  // 44: alur.orchestrator.v1.CompareVersionsResponse.report:type_name -> alur.orchestrator.v1.DriftReport
+	12,  // 45: alur.orchestrator.v1.RetrainRunResponse.run:type_name -> alur.orchestrator.v1.Run
+	31,  // 46: alur.orchestrator.v1.LearningCurve.points:type_name -> alur.orchestrator.v1.LearningCurvePoint
+	76,  // 47: alur.orchestrator.v1.Artifact.create_time:type_name -> google.protobuf.Timestamp
+	32,  // 48: alur.orchestrator.v1.UploadSourceResponse.artifact:type_name -> alur.orchestrator.v1.Artifact
+	4,   // 49: alur.orchestrator.v1.StartRunRequest.spec:type_name -> alur.orchestrator.v1.PipelineSpec
+	12,  // 50: alur.orchestrator.v1.StartRunResponse.run:type_name -> alur.orchestrator.v1.Run
+	12,  // 51: alur.orchestrator.v1.GetRunResponse.run:type_name -> alur.orchestrator.v1.Run
+	12,  // 52: alur.orchestrator.v1.ListRunsResponse.runs:type_name -> alur.orchestrator.v1.Run
+	76,  // 53: alur.orchestrator.v1.RunEvent.time:type_name -> google.protobuf.Timestamp
+	0,   // 54: alur.orchestrator.v1.RunEvent.run_state:type_name -> alur.orchestrator.v1.RunState
+	11,  // 55: alur.orchestrator.v1.RunEvent.trial:type_name -> alur.orchestrator.v1.Trial
+	3,   // 56: alur.orchestrator.v1.RunEvent.kind:type_name -> alur.orchestrator.v1.RunEventKind
+	42,  // 57: alur.orchestrator.v1.WatchRunResponse.event:type_name -> alur.orchestrator.v1.RunEvent
+	12,  // 58: alur.orchestrator.v1.CancelRunResponse.run:type_name -> alur.orchestrator.v1.Run
+	32,  // 59: alur.orchestrator.v1.ListArtifactsResponse.artifacts:type_name -> alur.orchestrator.v1.Artifact
+	32,  // 60: alur.orchestrator.v1.GetArtifactResponse.artifact:type_name -> alur.orchestrator.v1.Artifact
+	81,  // 61: alur.orchestrator.v1.PredictRequest.rows:type_name -> alur.data.v1.RawRows
+	82,  // 62: alur.orchestrator.v1.PredictResponse.predictions:type_name -> alur.eval.v1.Prediction
+	54,  // 63: alur.orchestrator.v1.ListMetricsResponse.metrics:type_name -> alur.orchestrator.v1.MetricInfo
+	72,  // 64: alur.orchestrator.v1.MetricInfo.task:type_name -> alur.data.v1.Task
+	76,  // 65: alur.orchestrator.v1.ModelVersion.create_time:type_name -> google.protobuf.Timestamp
+	79,  // 66: alur.orchestrator.v1.ModelVersion.input_schema:type_name -> alur.data.v1.Schema
+	72,  // 67: alur.orchestrator.v1.ModelVersion.task:type_name -> alur.data.v1.Task
+	14,  // 68: alur.orchestrator.v1.ModelVersion.dataset:type_name -> alur.orchestrator.v1.DatasetRef
+	76,  // 69: alur.orchestrator.v1.ModelAlias.update_time:type_name -> google.protobuf.Timestamp
+	76,  // 70: alur.orchestrator.v1.RegisteredModel.create_time:type_name -> google.protobuf.Timestamp
+	55,  // 71: alur.orchestrator.v1.RegisteredModel.versions:type_name -> alur.orchestrator.v1.ModelVersion
+	56,  // 72: alur.orchestrator.v1.RegisteredModel.aliases:type_name -> alur.orchestrator.v1.ModelAlias
+	55,  // 73: alur.orchestrator.v1.RegisterModelResponse.version:type_name -> alur.orchestrator.v1.ModelVersion
+	57,  // 74: alur.orchestrator.v1.ListModelsResponse.models:type_name -> alur.orchestrator.v1.RegisteredModel
+	57,  // 75: alur.orchestrator.v1.GetModelResponse.model:type_name -> alur.orchestrator.v1.RegisteredModel
+	55,  // 76: alur.orchestrator.v1.GetModelResponse.version:type_name -> alur.orchestrator.v1.ModelVersion
+	56,  // 77: alur.orchestrator.v1.SetModelAliasResponse.alias:type_name -> alur.orchestrator.v1.ModelAlias
+	55,  // 78: alur.orchestrator.v1.DeleteModelVersionResponse.version:type_name -> alur.orchestrator.v1.ModelVersion
+	8,   // 79: alur.orchestrator.v1.Candidate.GridEntry.value:type_name -> alur.orchestrator.v1.ParamValues
+	7,   // 80: alur.orchestrator.v1.Candidate.RangesEntry.value:type_name -> alur.orchestrator.v1.ParamRange
+	33,  // 81: alur.orchestrator.v1.OrchestratorService.UploadSource:input_type -> alur.orchestrator.v1.UploadSourceRequest
+	35,  // 82: alur.orchestrator.v1.OrchestratorService.StartRun:input_type -> alur.orchestrator.v1.StartRunRequest
+	37,  // 83: alur.orchestrator.v1.OrchestratorService.GetRun:input_type -> alur.orchestrator.v1.GetRunRequest
+	39,  // 84: alur.orchestrator.v1.OrchestratorService.ListRuns:input_type -> alur.orchestrator.v1.ListRunsRequest
+	41,  // 85: alur.orchestrator.v1.OrchestratorService.WatchRun:input_type -> alur.orchestrator.v1.WatchRunRequest
+	44,  // 86: alur.orchestrator.v1.OrchestratorService.CancelRun:input_type -> alur.orchestrator.v1.CancelRunRequest
+	46,  // 87: alur.orchestrator.v1.OrchestratorService.ListArtifacts:input_type -> alur.orchestrator.v1.ListArtifactsRequest
+	48,  // 88: alur.orchestrator.v1.OrchestratorService.GetArtifact:input_type -> alur.orchestrator.v1.GetArtifactRequest
+	50,  // 89: alur.orchestrator.v1.OrchestratorService.Predict:input_type -> alur.orchestrator.v1.PredictRequest
+	20,  // 90: alur.orchestrator.v1.OrchestratorService.AppendDataset:input_type -> alur.orchestrator.v1.AppendDatasetRequest
+	22,  // 91: alur.orchestrator.v1.OrchestratorService.ListDatasets:input_type -> alur.orchestrator.v1.ListDatasetsRequest
+	24,  // 92: alur.orchestrator.v1.OrchestratorService.GetDataset:input_type -> alur.orchestrator.v1.GetDatasetRequest
+	26,  // 93: alur.orchestrator.v1.OrchestratorService.CompareVersions:input_type -> alur.orchestrator.v1.CompareVersionsRequest
+	28,  // 94: alur.orchestrator.v1.OrchestratorService.RetrainRun:input_type -> alur.orchestrator.v1.RetrainRunRequest
+	52,  // 95: alur.orchestrator.v1.OrchestratorService.ListMetrics:input_type -> alur.orchestrator.v1.ListMetricsRequest
+	58,  // 96: alur.orchestrator.v1.OrchestratorService.RegisterModel:input_type -> alur.orchestrator.v1.RegisterModelRequest
+	60,  // 97: alur.orchestrator.v1.OrchestratorService.ListModels:input_type -> alur.orchestrator.v1.ListModelsRequest
+	62,  // 98: alur.orchestrator.v1.OrchestratorService.GetModel:input_type -> alur.orchestrator.v1.GetModelRequest
+	64,  // 99: alur.orchestrator.v1.OrchestratorService.SetModelAlias:input_type -> alur.orchestrator.v1.SetModelAliasRequest
+	66,  // 100: alur.orchestrator.v1.OrchestratorService.DeleteModelVersion:input_type -> alur.orchestrator.v1.DeleteModelVersionRequest
+	34,  // 101: alur.orchestrator.v1.OrchestratorService.UploadSource:output_type -> alur.orchestrator.v1.UploadSourceResponse
+	36,  // 102: alur.orchestrator.v1.OrchestratorService.StartRun:output_type -> alur.orchestrator.v1.StartRunResponse
+	38,  // 103: alur.orchestrator.v1.OrchestratorService.GetRun:output_type -> alur.orchestrator.v1.GetRunResponse
+	40,  // 104: alur.orchestrator.v1.OrchestratorService.ListRuns:output_type -> alur.orchestrator.v1.ListRunsResponse
+	43,  // 105: alur.orchestrator.v1.OrchestratorService.WatchRun:output_type -> alur.orchestrator.v1.WatchRunResponse
+	45,  // 106: alur.orchestrator.v1.OrchestratorService.CancelRun:output_type -> alur.orchestrator.v1.CancelRunResponse
+	47,  // 107: alur.orchestrator.v1.OrchestratorService.ListArtifacts:output_type -> alur.orchestrator.v1.ListArtifactsResponse
+	49,  // 108: alur.orchestrator.v1.OrchestratorService.GetArtifact:output_type -> alur.orchestrator.v1.GetArtifactResponse
+	51,  // 109: alur.orchestrator.v1.OrchestratorService.Predict:output_type -> alur.orchestrator.v1.PredictResponse
+	21,  // 110: alur.orchestrator.v1.OrchestratorService.AppendDataset:output_type -> alur.orchestrator.v1.AppendDatasetResponse
+	23,  // 111: alur.orchestrator.v1.OrchestratorService.ListDatasets:output_type -> alur.orchestrator.v1.ListDatasetsResponse
+	25,  // 112: alur.orchestrator.v1.OrchestratorService.GetDataset:output_type -> alur.orchestrator.v1.GetDatasetResponse
+	27,  // 113: alur.orchestrator.v1.OrchestratorService.CompareVersions:output_type -> alur.orchestrator.v1.CompareVersionsResponse
+	29,  // 114: alur.orchestrator.v1.OrchestratorService.RetrainRun:output_type -> alur.orchestrator.v1.RetrainRunResponse
+	53,  // 115: alur.orchestrator.v1.OrchestratorService.ListMetrics:output_type -> alur.orchestrator.v1.ListMetricsResponse
+	59,  // 116: alur.orchestrator.v1.OrchestratorService.RegisterModel:output_type -> alur.orchestrator.v1.RegisterModelResponse
+	61,  // 117: alur.orchestrator.v1.OrchestratorService.ListModels:output_type -> alur.orchestrator.v1.ListModelsResponse
+	63,  // 118: alur.orchestrator.v1.OrchestratorService.GetModel:output_type -> alur.orchestrator.v1.GetModelResponse
+	65,  // 119: alur.orchestrator.v1.OrchestratorService.SetModelAlias:output_type -> alur.orchestrator.v1.SetModelAliasResponse
+	67,  // 120: alur.orchestrator.v1.OrchestratorService.DeleteModelVersion:output_type -> alur.orchestrator.v1.DeleteModelVersionResponse
+	101, // [101:121] is the sub-list for method output_type
+	81,  // [81:101] is the sub-list for method input_type
+	81,  // [81:81] is the sub-list for extension type_name
+	81,  // [81:81] is the sub-list for extension extendee
+	0,   // [0:81] is the sub-list for field type_name
 }
 
 func init() { file_alur_orchestrator_v1_orchestrator_proto_init() }
@@ -4745,13 +5787,14 @@ func file_alur_orchestrator_v1_orchestrator_proto_init() {
 		(*GetArtifactResponse_Artifact)(nil),
 		(*GetArtifactResponse_Chunk)(nil),
 	}
+	file_alur_orchestrator_v1_orchestrator_proto_msgTypes[51].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_alur_orchestrator_v1_orchestrator_proto_rawDesc), len(file_alur_orchestrator_v1_orchestrator_proto_rawDesc)),
 			NumEnums:      4,
-			NumMessages:   55,
+			NumMessages:   68,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

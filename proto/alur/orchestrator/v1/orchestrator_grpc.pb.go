@@ -22,21 +22,26 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	OrchestratorService_UploadSource_FullMethodName    = "/alur.orchestrator.v1.OrchestratorService/UploadSource"
-	OrchestratorService_StartRun_FullMethodName        = "/alur.orchestrator.v1.OrchestratorService/StartRun"
-	OrchestratorService_GetRun_FullMethodName          = "/alur.orchestrator.v1.OrchestratorService/GetRun"
-	OrchestratorService_ListRuns_FullMethodName        = "/alur.orchestrator.v1.OrchestratorService/ListRuns"
-	OrchestratorService_WatchRun_FullMethodName        = "/alur.orchestrator.v1.OrchestratorService/WatchRun"
-	OrchestratorService_CancelRun_FullMethodName       = "/alur.orchestrator.v1.OrchestratorService/CancelRun"
-	OrchestratorService_ListArtifacts_FullMethodName   = "/alur.orchestrator.v1.OrchestratorService/ListArtifacts"
-	OrchestratorService_GetArtifact_FullMethodName     = "/alur.orchestrator.v1.OrchestratorService/GetArtifact"
-	OrchestratorService_Predict_FullMethodName         = "/alur.orchestrator.v1.OrchestratorService/Predict"
-	OrchestratorService_AppendDataset_FullMethodName   = "/alur.orchestrator.v1.OrchestratorService/AppendDataset"
-	OrchestratorService_ListDatasets_FullMethodName    = "/alur.orchestrator.v1.OrchestratorService/ListDatasets"
-	OrchestratorService_GetDataset_FullMethodName      = "/alur.orchestrator.v1.OrchestratorService/GetDataset"
-	OrchestratorService_CompareVersions_FullMethodName = "/alur.orchestrator.v1.OrchestratorService/CompareVersions"
-	OrchestratorService_RetrainRun_FullMethodName      = "/alur.orchestrator.v1.OrchestratorService/RetrainRun"
-	OrchestratorService_ListMetrics_FullMethodName     = "/alur.orchestrator.v1.OrchestratorService/ListMetrics"
+	OrchestratorService_UploadSource_FullMethodName       = "/alur.orchestrator.v1.OrchestratorService/UploadSource"
+	OrchestratorService_StartRun_FullMethodName           = "/alur.orchestrator.v1.OrchestratorService/StartRun"
+	OrchestratorService_GetRun_FullMethodName             = "/alur.orchestrator.v1.OrchestratorService/GetRun"
+	OrchestratorService_ListRuns_FullMethodName           = "/alur.orchestrator.v1.OrchestratorService/ListRuns"
+	OrchestratorService_WatchRun_FullMethodName           = "/alur.orchestrator.v1.OrchestratorService/WatchRun"
+	OrchestratorService_CancelRun_FullMethodName          = "/alur.orchestrator.v1.OrchestratorService/CancelRun"
+	OrchestratorService_ListArtifacts_FullMethodName      = "/alur.orchestrator.v1.OrchestratorService/ListArtifacts"
+	OrchestratorService_GetArtifact_FullMethodName        = "/alur.orchestrator.v1.OrchestratorService/GetArtifact"
+	OrchestratorService_Predict_FullMethodName            = "/alur.orchestrator.v1.OrchestratorService/Predict"
+	OrchestratorService_AppendDataset_FullMethodName      = "/alur.orchestrator.v1.OrchestratorService/AppendDataset"
+	OrchestratorService_ListDatasets_FullMethodName       = "/alur.orchestrator.v1.OrchestratorService/ListDatasets"
+	OrchestratorService_GetDataset_FullMethodName         = "/alur.orchestrator.v1.OrchestratorService/GetDataset"
+	OrchestratorService_CompareVersions_FullMethodName    = "/alur.orchestrator.v1.OrchestratorService/CompareVersions"
+	OrchestratorService_RetrainRun_FullMethodName         = "/alur.orchestrator.v1.OrchestratorService/RetrainRun"
+	OrchestratorService_ListMetrics_FullMethodName        = "/alur.orchestrator.v1.OrchestratorService/ListMetrics"
+	OrchestratorService_RegisterModel_FullMethodName      = "/alur.orchestrator.v1.OrchestratorService/RegisterModel"
+	OrchestratorService_ListModels_FullMethodName         = "/alur.orchestrator.v1.OrchestratorService/ListModels"
+	OrchestratorService_GetModel_FullMethodName           = "/alur.orchestrator.v1.OrchestratorService/GetModel"
+	OrchestratorService_SetModelAlias_FullMethodName      = "/alur.orchestrator.v1.OrchestratorService/SetModelAlias"
+	OrchestratorService_DeleteModelVersion_FullMethodName = "/alur.orchestrator.v1.OrchestratorService/DeleteModelVersion"
 )
 
 // OrchestratorServiceClient is the client API for OrchestratorService service.
@@ -98,6 +103,30 @@ type OrchestratorServiceClient interface {
 	// (The algorithms and their hyperparameters come from the train
 	// service's ListAlgorithms.)
 	ListMetrics(ctx context.Context, in *ListMetricsRequest, opts ...grpc.CallOption) (*ListMetricsResponse, error)
+	// RegisterModel records a succeeded run's final model and fitted
+	// transform as a new immutable version of a named model: version 1 for a
+	// new name, else one more than any version the name ever had (a deleted
+	// version's number is never reused). The version keeps its lineage (run,
+	// dataset, test score) and who registered it, when and why. A run that
+	// has not succeeded is refused with FAILED_PRECONDITION.
+	RegisterModel(ctx context.Context, in *RegisterModelRequest, opts ...grpc.CallOption) (*RegisterModelResponse, error)
+	// ListModels lists the registered models, by name, each with its latest
+	// version and its aliases.
+	ListModels(ctx context.Context, in *ListModelsRequest, opts ...grpc.CallOption) (*ListModelsResponse, error)
+	// GetModel returns a registered model with every version, newest first,
+	// and the version a reference resolves to: "name" (the latest),
+	// "name@3" (version 3) or "name@production" (the version the alias
+	// points at). Read the version's model and transform with GetArtifact
+	// on its model_digest and transform_digest.
+	GetModel(ctx context.Context, in *GetModelRequest, opts ...grpc.CallOption) (*GetModelResponse, error)
+	// SetModelAlias points an alias of a model at one of its versions, or
+	// removes it. The move is atomic: a reader sees the old version or the
+	// new one, never no version.
+	SetModelAlias(ctx context.Context, in *SetModelAliasRequest, opts ...grpc.CallOption) (*SetModelAliasResponse, error)
+	// DeleteModelVersion removes one version of a model. It is refused with
+	// FAILED_PRECONDITION while an alias points at the version, naming the
+	// alias. The artifacts stay in the store (runs still name them).
+	DeleteModelVersion(ctx context.Context, in *DeleteModelVersionRequest, opts ...grpc.CallOption) (*DeleteModelVersionResponse, error)
 }
 
 type orchestratorServiceClient struct {
@@ -279,6 +308,56 @@ func (c *orchestratorServiceClient) ListMetrics(ctx context.Context, in *ListMet
 	return out, nil
 }
 
+func (c *orchestratorServiceClient) RegisterModel(ctx context.Context, in *RegisterModelRequest, opts ...grpc.CallOption) (*RegisterModelResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RegisterModelResponse)
+	err := c.cc.Invoke(ctx, OrchestratorService_RegisterModel_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *orchestratorServiceClient) ListModels(ctx context.Context, in *ListModelsRequest, opts ...grpc.CallOption) (*ListModelsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListModelsResponse)
+	err := c.cc.Invoke(ctx, OrchestratorService_ListModels_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *orchestratorServiceClient) GetModel(ctx context.Context, in *GetModelRequest, opts ...grpc.CallOption) (*GetModelResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetModelResponse)
+	err := c.cc.Invoke(ctx, OrchestratorService_GetModel_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *orchestratorServiceClient) SetModelAlias(ctx context.Context, in *SetModelAliasRequest, opts ...grpc.CallOption) (*SetModelAliasResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SetModelAliasResponse)
+	err := c.cc.Invoke(ctx, OrchestratorService_SetModelAlias_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *orchestratorServiceClient) DeleteModelVersion(ctx context.Context, in *DeleteModelVersionRequest, opts ...grpc.CallOption) (*DeleteModelVersionResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DeleteModelVersionResponse)
+	err := c.cc.Invoke(ctx, OrchestratorService_DeleteModelVersion_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // OrchestratorServiceServer is the server API for OrchestratorService service.
 // All implementations must embed UnimplementedOrchestratorServiceServer
 // for forward compatibility.
@@ -338,6 +417,30 @@ type OrchestratorServiceServer interface {
 	// (The algorithms and their hyperparameters come from the train
 	// service's ListAlgorithms.)
 	ListMetrics(context.Context, *ListMetricsRequest) (*ListMetricsResponse, error)
+	// RegisterModel records a succeeded run's final model and fitted
+	// transform as a new immutable version of a named model: version 1 for a
+	// new name, else one more than any version the name ever had (a deleted
+	// version's number is never reused). The version keeps its lineage (run,
+	// dataset, test score) and who registered it, when and why. A run that
+	// has not succeeded is refused with FAILED_PRECONDITION.
+	RegisterModel(context.Context, *RegisterModelRequest) (*RegisterModelResponse, error)
+	// ListModels lists the registered models, by name, each with its latest
+	// version and its aliases.
+	ListModels(context.Context, *ListModelsRequest) (*ListModelsResponse, error)
+	// GetModel returns a registered model with every version, newest first,
+	// and the version a reference resolves to: "name" (the latest),
+	// "name@3" (version 3) or "name@production" (the version the alias
+	// points at). Read the version's model and transform with GetArtifact
+	// on its model_digest and transform_digest.
+	GetModel(context.Context, *GetModelRequest) (*GetModelResponse, error)
+	// SetModelAlias points an alias of a model at one of its versions, or
+	// removes it. The move is atomic: a reader sees the old version or the
+	// new one, never no version.
+	SetModelAlias(context.Context, *SetModelAliasRequest) (*SetModelAliasResponse, error)
+	// DeleteModelVersion removes one version of a model. It is refused with
+	// FAILED_PRECONDITION while an alias points at the version, naming the
+	// alias. The artifacts stay in the store (runs still name them).
+	DeleteModelVersion(context.Context, *DeleteModelVersionRequest) (*DeleteModelVersionResponse, error)
 	mustEmbedUnimplementedOrchestratorServiceServer()
 }
 
@@ -392,6 +495,21 @@ func (UnimplementedOrchestratorServiceServer) RetrainRun(context.Context, *Retra
 }
 func (UnimplementedOrchestratorServiceServer) ListMetrics(context.Context, *ListMetricsRequest) (*ListMetricsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListMetrics not implemented")
+}
+func (UnimplementedOrchestratorServiceServer) RegisterModel(context.Context, *RegisterModelRequest) (*RegisterModelResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RegisterModel not implemented")
+}
+func (UnimplementedOrchestratorServiceServer) ListModels(context.Context, *ListModelsRequest) (*ListModelsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListModels not implemented")
+}
+func (UnimplementedOrchestratorServiceServer) GetModel(context.Context, *GetModelRequest) (*GetModelResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetModel not implemented")
+}
+func (UnimplementedOrchestratorServiceServer) SetModelAlias(context.Context, *SetModelAliasRequest) (*SetModelAliasResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method SetModelAlias not implemented")
+}
+func (UnimplementedOrchestratorServiceServer) DeleteModelVersion(context.Context, *DeleteModelVersionRequest) (*DeleteModelVersionResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method DeleteModelVersion not implemented")
 }
 func (UnimplementedOrchestratorServiceServer) mustEmbedUnimplementedOrchestratorServiceServer() {}
 func (UnimplementedOrchestratorServiceServer) testEmbeddedByValue()                             {}
@@ -659,6 +777,96 @@ func _OrchestratorService_ListMetrics_Handler(srv interface{}, ctx context.Conte
 	return interceptor(ctx, in, info, handler)
 }
 
+func _OrchestratorService_RegisterModel_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RegisterModelRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(OrchestratorServiceServer).RegisterModel(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: OrchestratorService_RegisterModel_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(OrchestratorServiceServer).RegisterModel(ctx, req.(*RegisterModelRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _OrchestratorService_ListModels_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListModelsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(OrchestratorServiceServer).ListModels(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: OrchestratorService_ListModels_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(OrchestratorServiceServer).ListModels(ctx, req.(*ListModelsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _OrchestratorService_GetModel_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetModelRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(OrchestratorServiceServer).GetModel(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: OrchestratorService_GetModel_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(OrchestratorServiceServer).GetModel(ctx, req.(*GetModelRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _OrchestratorService_SetModelAlias_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SetModelAliasRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(OrchestratorServiceServer).SetModelAlias(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: OrchestratorService_SetModelAlias_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(OrchestratorServiceServer).SetModelAlias(ctx, req.(*SetModelAliasRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _OrchestratorService_DeleteModelVersion_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DeleteModelVersionRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(OrchestratorServiceServer).DeleteModelVersion(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: OrchestratorService_DeleteModelVersion_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(OrchestratorServiceServer).DeleteModelVersion(ctx, req.(*DeleteModelVersionRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // OrchestratorService_ServiceDesc is the grpc.ServiceDesc for OrchestratorService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -713,6 +921,26 @@ var OrchestratorService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListMetrics",
 			Handler:    _OrchestratorService_ListMetrics_Handler,
+		},
+		{
+			MethodName: "RegisterModel",
+			Handler:    _OrchestratorService_RegisterModel_Handler,
+		},
+		{
+			MethodName: "ListModels",
+			Handler:    _OrchestratorService_ListModels_Handler,
+		},
+		{
+			MethodName: "GetModel",
+			Handler:    _OrchestratorService_GetModel_Handler,
+		},
+		{
+			MethodName: "SetModelAlias",
+			Handler:    _OrchestratorService_SetModelAlias_Handler,
+		},
+		{
+			MethodName: "DeleteModelVersion",
+			Handler:    _OrchestratorService_DeleteModelVersion_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

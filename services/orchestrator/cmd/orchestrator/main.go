@@ -19,6 +19,7 @@ import (
 	"github.com/alur-ml/alur/serverkit"
 	"github.com/alur-ml/alur/services/orchestrator"
 	"github.com/alur-ml/alur/services/orchestrator/dashboard"
+	"github.com/alur-ml/alur/services/orchestrator/obs"
 )
 
 func main() {
@@ -69,8 +70,8 @@ func main() {
 			logger.Error("store gc", "err", err)
 			return
 		}
-		serverkit.StoreGCChunks.Add(float64(n))
-		serverkit.StoreGCBytes.Add(float64(b))
+		obs.StoreGCChunks.Add(float64(n))
+		obs.StoreGCBytes.Add(float64(b))
 		if n > 0 {
 			logger.Info("store gc removed orphan chunks", "chunks", n, "bytes", b)
 		}
