@@ -89,7 +89,8 @@ func TestEndToEnd(t *testing.T) {
 		if acc < 0.85 {
 			t.Errorf("test accuracy %.3f < 0.85", acc)
 		}
-		want := []string{"collect", "profile", "prepare", "train/1", "evaluate/1", "refit", "test"}
+		// 150 rows: the trials are cross-validated by default (5 folds).
+		want := []string{"collect", "profile", "prepare", "train/1/fold1", "evaluate/1/fold5", "refit", "test"}
 		for _, name := range want {
 			found := false
 			for _, st := range run.GetSteps() {

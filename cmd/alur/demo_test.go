@@ -107,7 +107,7 @@ func TestDevServesUntilCancelled(t *testing.T) {
 	go func() {
 		done <- runMain(ctx, []string{"dev", "--data-dir", t.TempDir(), "--addr", "127.0.0.1:0",
 			"--ingest-addr", "127.0.0.1:0", "--prep-addr", "127.0.0.1:0", "--train-addr", "127.0.0.1:0",
-			"--eval-addr", "127.0.0.1:0", "--serve-addr", "127.0.0.1:0", "--serve-http", "127.0.0.1:0"}, a)
+			"--eval-addr", "127.0.0.1:0", "--serve-addr", "127.0.0.1:0", "--serve-http", "127.0.0.1:0", "--http", "127.0.0.1:0"}, a)
 	}()
 	addrRE := regexp.MustCompile(`(?m)^orchestrator\s+(\S+)$`)
 	var addr string

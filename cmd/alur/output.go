@@ -361,8 +361,12 @@ func writeLeaderboard(w io.Writer, run *orchestratorv1.Run) {
 				note = fmt.Sprintf(" (target %s not met)", fmtScore(target))
 			}
 		}
-		fmt.Fprintf(w, "* best: trial %d%s; equal %s scores are ranked by the lower validation %s, as the run chose.\n",
-			run.GetBestTrial(), note, metric, tieName)
+		hard := ""
+		if tieName == "log_loss" {
+			hard = " (a model with only certain predictions last)"
+		}
+		fmt.Fprintf(w, "* best: trial %d%s; equal %s scores are ranked by the lower validation %s%s, then the simpler algorithm, as the run chose.\n",
+			run.GetBestTrial(), note, metric, tieName, hard)
 	}
 	if why := display.StopReason(run); why != "" {
 		fmt.Fprintln(w, why)
@@ -527,6 +531,12 @@ func writeRunDetails(w io.Writer, run *orchestratorv1.Run, artifacts []*orchestr
 		task = spec.GetTask()
 	}
 	fmt.Fprintf(tw, "Label\t%s (%s)\n", spec.GetLabel(), taskWord(task))
+	if r := run.GetTaskReason(); r != "" {
+		fmt.Fprintf(tw, "Task\t%s\n", r)
+	}
+	if v := run.GetValidationPlan(); v != "" {
+		fmt.Fprintf(tw, "Validation\t%s\n", v)
+	}
 	objective := runMetric(run)
 	if target, ok := objectiveTarget(spec); ok {
 		objective += " reaching " + fmtScore(target)

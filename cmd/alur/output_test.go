@@ -82,7 +82,7 @@ func TestWriteLeaderboard(t *testing.T) {
 		"* 1 2 random_forest max_depth=8 0.9667 0.1234 1.2s",
 		" 2 1 random_forest max_depth=2 0.9000 0.1234 250ms",
 		" - 3 knn k=5 failed: k larger than the training rows - 0s",
-		"* best: trial 2 (target 0.9500 met); equal accuracy scores are ranked by the lower validation log_loss, as the run chose.",
+		"* best: trial 2 (target 0.9500 met); equal accuracy scores are ranked by the lower validation log_loss (a model with only certain predictions last), then the simpler algorithm, as the run chose.",
 		"The search stopped after 3 trials: the validation accuracy reached the target 0.9500.",
 	}
 	if len(lines) != len(want) {

@@ -18,7 +18,8 @@ Usage:
   alur run -f SPEC [--json]
   alur run --csv FILE --label COL [--task classification|regression]
            [--algorithms a,b] [--metric m] [--target x] [--max-trials n]
-           [--seed n] [--split-column col] [--delimiter c] [--max-bad-rows n] [--json]
+           [--seed n] [--split-column col] [--delimiter c] [--max-bad-rows n]
+           [--time-budget d] [--keep col,col] [--json]
   alur run --dataset NAME[@VERSION] --label COL [the same flags as --csv]
 
 Runs a pipeline on the orchestrator and follows it step by step, then prints
@@ -31,13 +32,16 @@ the protobuf field names that grpcurl uses:
   source: {bundled: iris}        # or path: data/x.csv, url: https://…, upload: <digest>,
                                  # or dataset: {name: sales, version: 2}
   label: species
-  task: TASK_CLASSIFICATION       # optional; inferred from the label
+  task: TASK_CLASSIFICATION       # optional; inferred from the label (a few
+                                 # distinct whole numbers are class codes)
   candidates:
     - algorithm: random_forest
       grid: {max_depth: {values: [4, 8]}}
   objective: {metric: accuracy, target: 0.95}
   max_trials: 10
   seed: 42
+  time_budget: 60s               # optional; default 60s up to 10,000 rows, 5m above
+  prepare: {keep_columns: [id]}  # optional; id-like columns are dropped otherwise
 
 A spec's source.path is read by the ingest service, relative to its data
 root, on the machine where it runs: the file is NOT uploaded from here. To
@@ -76,6 +80,8 @@ func runRun(ctx context.Context, a *app, args []string) error {
 	fs.StringVar(&sf.splitColumn, "split-column", "", "`column` giving each row's split (train/validation/test)")
 	fs.StringVar(&sf.delimiter, "delimiter", "", "CSV field separator (default: detected)")
 	fs.Int64Var(&sf.maxBadRows, "max-bad-rows", 0, "skip up to `n` malformed rows and report them (default 0: the first one fails the run)")
+	fs.DurationVar(&sf.timeBudget, "time-budget", 0, "no new trial starts after this `duration` (default: 60s up to 10,000 rows, 5m above)")
+	fs.StringVar(&sf.keep, "keep", "", "comma-separated `columns` to keep as features even if they look like identifiers")
 	dataset := fs.String("dataset", "", "run on dataset `NAME[@VERSION]` (short form; default version: the latest)")
 	rest, err := parseFlags(a, fs, runUsage, args)
 	if err != nil {
@@ -136,7 +142,7 @@ func runSpec(a *app, specPath string, sf shortForm, set map[string]bool, dataset
 	case specPath != "" && sf.csv != "":
 		return nil, usageErrorf("run", "give either -f SPEC or --csv FILE, not both")
 	case specPath != "":
-		for _, name := range []string{"label", "name", "task", "algorithms", "metric", "target", "max-trials", "seed", "split-column", "delimiter", "max-bad-rows"} {
+		for _, name := range []string{"label", "name", "task", "algorithms", "metric", "target", "max-trials", "seed", "split-column", "delimiter", "max-bad-rows", "time-budget", "keep"} {
 			if set[name] {
 				return nil, usageErrorf("run", "--%s belongs to the short form (--csv); with -f, set it in the spec", name)
 			}

@@ -12,10 +12,13 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"time"
 
 	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/types/known/durationpb"
 	yaml "sigs.k8s.io/yaml/goyaml.v3"
 
+	"github.com/alur-ml/alur/ml/metrics"
 	datav1 "github.com/alur-ml/alur/proto/alur/data/v1"
 	ingestv1 "github.com/alur-ml/alur/proto/alur/ingest/v1"
 	orchestratorv1 "github.com/alur-ml/alur/proto/alur/orchestrator/v1"
@@ -273,6 +276,8 @@ type shortForm struct {
 	splitColumn string
 	delimiter   string
 	maxBadRows  int64
+	timeBudget  time.Duration
+	keep        string
 }
 
 // buildShortSpec turns the short form into a spec. The source is left for
@@ -288,6 +293,12 @@ func buildShortSpec(f shortForm) (*orchestratorv1.PipelineSpec, error) {
 	task, err := parseTask(f.task)
 	if err != nil {
 		return nil, fmt.Errorf("--task: %w", err)
+	}
+	if m := strings.TrimSpace(f.metric); m != "" && task != datav1.Task_TASK_UNSPECIFIED && !metrics.KnownMetric(m, task) {
+		return nil, fmt.Errorf("--metric: %q does not apply to %s (--task %s): use %s", m, f.task, f.task, strings.Join(metrics.Names(task), ", "))
+	}
+	if f.timeBudget < 0 {
+		return nil, fmt.Errorf("--time-budget must not be negative, got %s", f.timeBudget)
 	}
 	if f.maxTrials < 0 || f.maxTrials > 1000 {
 		return nil, fmt.Errorf("--max-trials must be in [0, 1000], got %d", f.maxTrials)
@@ -325,8 +336,17 @@ func buildShortSpec(f shortForm) (*orchestratorv1.PipelineSpec, error) {
 		MaxTrials:  int32(f.maxTrials),
 		Seed:       f.seed,
 	}
-	if f.splitColumn != "" {
-		spec.Prepare = &prepv1.PrepareOptions{SplitColumn: f.splitColumn}
+	if f.timeBudget > 0 {
+		spec.TimeBudget = durationpb.New(f.timeBudget)
+	}
+	var keep []string
+	for _, k := range strings.Split(f.keep, ",") {
+		if k = strings.TrimSpace(k); k != "" {
+			keep = append(keep, k)
+		}
+	}
+	if f.splitColumn != "" || len(keep) > 0 {
+		spec.Prepare = &prepv1.PrepareOptions{SplitColumn: f.splitColumn, KeepColumns: keep}
 	}
 	if f.metric != "" || f.hasTarget {
 		spec.Objective = &orchestratorv1.Objective{Metric: f.metric}

@@ -6,9 +6,11 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/durationpb"
 
 	datav1 "github.com/alur-ml/alur/proto/alur/data/v1"
 	ingestv1 "github.com/alur-ml/alur/proto/alur/ingest/v1"
@@ -273,6 +275,19 @@ func TestBuildShortSpec(t *testing.T) {
 				Objective: &orchestratorv1.Objective{Metric: "rmse", Target: new(float64)},
 			},
 		},
+		{
+			name: "time budget and kept columns",
+			in:   shortForm{csv: "a.csv", label: "y", timeBudget: 90 * time.Second, keep: "id, row,"},
+			want: &orchestratorv1.PipelineSpec{
+				Name:       "a",
+				Source:     &orchestratorv1.Source{Csv: &ingestv1.CsvOptions{Name: "a.csv"}},
+				Label:      "y",
+				TimeBudget: durationpb.New(90 * time.Second),
+				Prepare:    &prepv1.PrepareOptions{KeepColumns: []string{"id", "row"}},
+			},
+		},
+		{name: "metric of the other task", in: shortForm{csv: "a.csv", label: "y", task: "regression", metric: "accuracy"}, wantErr: "--metric"},
+		{name: "negative time budget", in: shortForm{csv: "a.csv", label: "y", timeBudget: -time.Second}, wantErr: "--time-budget"},
 		{name: "no label", in: shortForm{csv: "a.csv"}, wantErr: "--label"},
 		{name: "no csv", in: shortForm{label: "y"}, wantErr: "--csv"},
 		{name: "bad task", in: shortForm{csv: "a.csv", label: "y", task: "ranking"}, wantErr: "--task"},

@@ -169,6 +169,9 @@ func (p *progressPrinter) describeTrial(t *orchestratorv1.Trial, failed bool) st
 	if ps := display.Params(display.TrialParams(t), nil); ps != "" {
 		head += "  " + ps
 	}
+	if b := t.GetBudget(); b > 0 && b < 1 {
+		head += fmt.Sprintf("  (search, %.0f%% of the rows)", 100*b)
+	}
 	if failed {
 		return head + "  failed: " + t.GetError()
 	}

@@ -228,6 +228,11 @@ func CheckSchema(sc *datav1.Schema, o *prepv1.PrepareOptions) error {
 			return missing(fmt.Sprintf("options.drop_columns[%d]", i), d)
 		}
 	}
+	for i, k := range o.GetKeepColumns() {
+		if _, ok := types[k]; !ok {
+			return missing(fmt.Sprintf("options.keep_columns[%d]", i), k)
+		}
+	}
 	c := o.GetCleaning()
 	if c == nil {
 		return nil

@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/alur-ml/alur/ml/selection"
 	"github.com/alur-ml/alur/ml/table"
 	datav1 "github.com/alur-ml/alur/proto/alur/data/v1"
 	prepv1 "github.com/alur-ml/alur/proto/alur/prep/v1"
@@ -32,7 +33,12 @@ const (
 //   - the label, the split column and drop_columns are not features;
 //   - a column with at most one distinct present value is dropped
 //     ("constant"), and so is a categorical column whose values are all
-//     distinct over more than 20 rows ("id-like") unless keep_id_like;
+//     distinct over more than 20 rows ("id-like") unless keep_id_like or
+//     keep_columns names it, and so is a numeric column that
+//     selection.IDLike calls an identifier (a row counter or near-unique
+//     whole numbers), with a note in FittedTransform.notes;
+//   - the task, unless the options name it, is selection.InferTask's: a
+//     numeric label with few distinct whole numbers is classification;
 //   - NUMERIC and BOOLEAN columns are imputed with the median (or mean) of
 //     their finite values, then standardised with the mean and population
 //     standard deviation of the imputed values (scale 1 when there is no
@@ -77,6 +83,7 @@ func Fit(t *table.Table, rows []int, opts *prepv1.PrepareOptions) (*datav1.Fitte
 		Task:                li.task,
 		ClassNames:          li.classes,
 		LabelMissingDropped: int64(li.missing),
+		TaskReason:          li.reason,
 	}
 	dropped := make(map[string]string, len(opts.GetDropColumns())+2)
 	for _, d := range opts.GetDropColumns() {
@@ -100,6 +107,9 @@ func Fit(t *table.Table, rows []int, opts *prepv1.PrepareOptions) (*datav1.Fitte
 			ct.Action, ct.DropReason = datav1.ColumnAction_COLUMN_ACTION_DROP, reason
 		} else if c.IsCategorical() && !plan.parse {
 			fitCategorical(ct, c, li.present, opts, plan, def)
+		} else if note := numericIDLike(c, opts); note != "" {
+			ct.Action, ct.DropReason = datav1.ColumnAction_COLUMN_ACTION_DROP, DropIDLike
+			tr.Notes = append(tr.Notes, note)
 		} else if err := fitNumeric(ct, c, li.present, opts, plan, def, defField); err != nil {
 			return nil, err
 		}
@@ -118,6 +128,21 @@ func Fit(t *table.Table, rows []int, opts *prepv1.PrepareOptions) (*datav1.Fitte
 		seen[f] = true
 	}
 	return tr, nil
+}
+
+// numericIDLike returns why a NUMERIC column looks like an identifier
+// (selection.IDLike over every row in file order: a row counter, or
+// near-unique whole numbers), or "" when it is a feature. Such columns
+// rarely generalise and often leak the row order; keep_id_like and
+// keep_columns keep them.
+func numericIDLike(c *table.Column, opts *prepv1.PrepareOptions) string {
+	if c.Type != datav1.ColumnType_COLUMN_TYPE_NUMERIC || opts.GetKeepIdLike() || contains(opts.GetKeepColumns(), c.Name) {
+		return ""
+	}
+	if ok, why := selection.IDLike(c.Name, c.Nums); ok {
+		return why
+	}
+	return ""
 }
 
 // fitNumeric learns imputation, the cleaning steps (log1p, clipping) and
@@ -265,7 +290,7 @@ func fitCategorical(ct *datav1.ColumnTransform, c *table.Column, rows []int, opt
 		ct.Action, ct.DropReason = datav1.ColumnAction_COLUMN_ACTION_DROP, DropConstant
 		return
 	}
-	if !opts.GetKeepIdLike() && present > idLikeMinRows && len(counts) == present {
+	if !opts.GetKeepIdLike() && !contains(opts.GetKeepColumns(), c.Name) && present > idLikeMinRows && len(counts) == present {
 		ct.Action, ct.DropReason = datav1.ColumnAction_COLUMN_ACTION_DROP, DropIDLike
 		return
 	}

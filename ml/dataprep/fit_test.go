@@ -111,7 +111,7 @@ func TestFitOptions(t *testing.T) {
 	})
 	t.Run("drop columns and max categories", func(t *testing.T) {
 		tb := tbl(num("x", 1, 2, 3, 4, 5, 6), cat("c", "p", "q", "q", "r", "r", "r"), num("y", 1, 2, 3, 4, 5, 7))
-		tr, err := Fit(tb, nil, &prepv1.PrepareOptions{Label: "y", DropColumns: []string{"x"}, MaxCategories: 2})
+		tr, err := Fit(tb, nil, &prepv1.PrepareOptions{Label: "y", Task: datav1.Task_TASK_REGRESSION, DropColumns: []string{"x"}, MaxCategories: 2})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -127,12 +127,13 @@ func TestFitOptions(t *testing.T) {
 	})
 	t.Run("id-like", func(t *testing.T) {
 		ids := make([]string, 25)
-		ys := make([]float64, 25)
+		ys, xs := make([]float64, 25), make([]float64, 25)
 		for i := range ids {
 			ids[i] = fmt.Sprintf("id%02d", i)
 			ys[i] = float64(i % 2)
+			xs[i] = float64(i % 7)
 		}
-		tb := tbl(cat("id", ids...), num("x", seq(25)...), boolean("y", ys...))
+		tb := tbl(cat("id", ids...), num("x", xs...), boolean("y", ys...))
 		tr, err := Fit(tb, nil, &prepv1.PrepareOptions{Label: "y"})
 		if err != nil {
 			t.Fatal(err)
@@ -263,7 +264,7 @@ func TestTargets(t *testing.T) {
 	_, _, err = ApplyWithLabel(tr, tbl(num("age", 1), cat("color", "red"), boolean("flag", 1), cat("y", "zzz")))
 	wantField(t, err, "batch", `"zzz", which is not one of the 3 classes`)
 
-	reg, err := Fit(tbl(num("x", 1, 2, 3), num("y", 1, 2, 4)), nil, &prepv1.PrepareOptions{Label: "y"})
+	reg, err := Fit(tbl(num("x", 1, 2, 3), num("y", 1, 2, 4)), nil, &prepv1.PrepareOptions{Label: "y", Task: datav1.Task_TASK_REGRESSION})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,10 +1,12 @@
 package dataprep
 
 import (
+	"fmt"
 	"math"
 	"sort"
 	"strconv"
 
+	"github.com/alur-ml/alur/ml/selection"
 	"github.com/alur-ml/alur/ml/table"
 	datav1 "github.com/alur-ml/alur/proto/alur/data/v1"
 	prepv1 "github.com/alur-ml/alur/proto/alur/prep/v1"
@@ -21,6 +23,35 @@ type labelInfo struct {
 	present []int
 	// missing counts the rows whose label is missing.
 	missing int
+	// reason says how the task was settled (FittedTransform.task_reason).
+	reason string
+}
+
+// selectionLabel describes the present label values for
+// selection.InferTask: a numeric column's values, or a text or boolean
+// column's number of classes.
+func (li *labelInfo) selectionLabel(name string) selection.Label {
+	c := li.col
+	if c.Type == datav1.ColumnType_COLUMN_TYPE_NUMERIC {
+		vals := make([]float64, len(li.present))
+		for i, r := range li.present {
+			vals[i] = c.Nums[r]
+		}
+		return selection.Label{Name: name, Numeric: true, Values: vals}
+	}
+	seen := make(map[string]bool)
+	for _, r := range li.present {
+		seen[classKey(c, r)] = true
+	}
+	return selection.Label{Name: name, TextClasses: len(seen)}
+}
+
+// taskWord names a task in prose.
+func taskWord(t datav1.Task) string {
+	if t == datav1.Task_TASK_REGRESSION {
+		return "regression"
+	}
+	return "classification"
 }
 
 // classKey returns the class name of row i of a label column: the category,
@@ -98,11 +129,10 @@ func analyzeLabel(t *table.Table, idx map[string]int, rows []int, o *prepv1.Prep
 	}
 	li.task = o.GetTask()
 	if li.task == datav1.Task_TASK_UNSPECIFIED {
-		if li.col.Type == datav1.ColumnType_COLUMN_TYPE_NUMERIC {
-			li.task = datav1.Task_TASK_REGRESSION
-		} else {
-			li.task = datav1.Task_TASK_CLASSIFICATION
-		}
+		inf := selection.InferTask(li.selectionLabel(name))
+		li.task, li.reason = inf.Task, inf.Reason
+	} else {
+		li.reason = fmt.Sprintf("%s, as the options ask", taskWord(li.task))
 	}
 	if li.task == datav1.Task_TASK_REGRESSION {
 		return li, li.checkRegression(name)

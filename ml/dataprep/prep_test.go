@@ -220,10 +220,10 @@ func TestSplitSizes(t *testing.T) {
 		train, val, n int // n is the test size
 		wantErr       bool
 	}{
-		{"regression 10", tbl(num("x", 1, 2, 3, 4, 5, 6, 7, 8, 9, 10), num("y", 1, 2, 3, 4, 5, 6, 7, 8, 9, 10)), &prepv1.PrepareOptions{Label: "y"}, 6, 2, 2, false},
-		{"regression fractions", tbl(num("x", seq(20)...), num("y", seq(20)...)), &prepv1.PrepareOptions{Label: "y", TestFraction: 0.25, ValidationFraction: 0.1}, 13, 2, 5, false},
-		{"regression 3 rows", tbl(num("x", 1, 2, 3), num("y", 1, 2, 3)), &prepv1.PrepareOptions{Label: "y"}, 1, 1, 1, false},
-		{"regression 2 rows", tbl(num("x", 1, 2), num("y", 1, 2)), &prepv1.PrepareOptions{Label: "y"}, 0, 0, 0, true},
+		{"regression 10", tbl(num("x", 1, 2, 3, 4, 5, 6, 7, 8, 9, 10), num("y", 1, 2, 3, 4, 5, 6, 7, 8, 9, 10)), &prepv1.PrepareOptions{Label: "y", Task: datav1.Task_TASK_REGRESSION}, 6, 2, 2, false},
+		{"regression fractions", tbl(num("x", seq(20)...), num("y", seq(20)...)), &prepv1.PrepareOptions{Label: "y", Task: datav1.Task_TASK_REGRESSION, TestFraction: 0.25, ValidationFraction: 0.1}, 13, 2, 5, false},
+		{"regression 3 rows", tbl(num("x", 1, 2, 3), num("y", 1, 2, 3)), &prepv1.PrepareOptions{Label: "y", Task: datav1.Task_TASK_REGRESSION}, 1, 1, 1, false},
+		{"regression 2 rows", tbl(num("x", 1, 2), num("y", 1, 2)), &prepv1.PrepareOptions{Label: "y", Task: datav1.Task_TASK_REGRESSION}, 0, 0, 0, true},
 		// 10 classes of 3: 6 test rows go to the first 6 classes (equal
 		// remainders), then 6 validation rows to the other 4 and 2 more.
 		{"largest remainder", tbl(num("x", seq(30)...), cat("y", repeatEach([]string{"a", "b", "c", "d", "e", "f", "g", "h", "i", "j"}, 3)...)), &prepv1.PrepareOptions{Label: "y"}, 18, 6, 6, false},

@@ -4,6 +4,7 @@ import (
 	"math"
 	"slices"
 
+	"github.com/alur-ml/alur/ml/selection"
 	datav1 "github.com/alur-ml/alur/proto/alur/data/v1"
 	orchestratorv1 "github.com/alur-ml/alur/proto/alur/orchestrator/v1"
 )
@@ -34,15 +35,21 @@ func TieBreak(m *datav1.Metrics) (name string, value float64) {
 }
 
 // Scored reports whether a trial took part in the choice of the winner: it
-// succeeded and has validation metrics and a score.
+// succeeded, has validation metrics and a score, and trained on all the
+// rows (a search trial on a share of them, budget < 1, only decided which
+// configurations went on).
 func Scored(t *orchestratorv1.Trial) bool {
-	return t.GetError() == "" && t.GetValidationMetrics() != nil && !math.IsNaN(t.GetScore())
+	return t.GetError() == "" && t.GetValidationMetrics() != nil && !math.IsNaN(t.GetScore()) &&
+		(t.GetBudget() == 0 || t.GetBudget() >= 1)
 }
 
-// Compare orders two trials the way the orchestrator chooses its winner:
-// scored trials first, the better objective score first (metric names it;
-// lower is better for the error metrics), equal scores by the lower
-// tie-break value (see TieBreak), then the earlier trial. It returns a
+// Compare orders two trials the way the orchestrator chooses its winner,
+// by selection.Better: scored trials first; the better objective score
+// (metric names it; lower is better for the error metrics), scores within
+// selection.ScoreTolerance being equal; then a model that is not hard
+// (see Candidate) before one that is; then the lower tie-break value (see
+// TieBreak); then the simpler algorithm (selection.SimplicityRank); then
+// the earlier trial. Unscored trials keep their trial order. It returns a
 // negative number when a ranks before b.
 func Compare(a, b *orchestratorv1.Trial, metric string) int {
 	as, bs := Scored(a), Scored(b)
@@ -52,18 +59,12 @@ func Compare(a, b *orchestratorv1.Trial, metric string) int {
 	case !as && bs:
 		return 1
 	case as && bs:
-		if a.GetScore() != b.GetScore() {
-			if (a.GetScore() < b.GetScore()) == LowerIsBetter(metric) {
-				return -1
-			}
-			return 1
+		ca, cb := Candidate(a), Candidate(b)
+		higher := !LowerIsBetter(metric)
+		if selection.Better(&ca, &cb, higher) {
+			return -1
 		}
-		_, ta := TieBreak(a.GetValidationMetrics())
-		_, tb := TieBreak(b.GetValidationMetrics())
-		if ta != tb && !math.IsNaN(ta) && !math.IsNaN(tb) {
-			if ta < tb {
-				return -1
-			}
+		if selection.Better(&cb, &ca, higher) {
 			return 1
 		}
 	}
@@ -74,6 +75,26 @@ func Compare(a, b *orchestratorv1.Trial, metric string) int {
 		return 1
 	}
 	return 0
+}
+
+// HardLoss is the mean validation log loss at or below which a
+// classifier counts as hard (selection.Candidate.Hard): every probability
+// it gave the true class was within about 1e-9 of 1, as a fully grown
+// tree's pure leaves give. Its equal score then says less than a soft
+// model's, which the ranking prefers.
+const HardLoss = 1e-9
+
+// Candidate is a trial as selection.Rank sees it: its objective score, its
+// mean validation log loss (RMSE for regression) as the one tie-break
+// loss, and whether it is a hard classifier (see HardLoss).
+func Candidate(t *orchestratorv1.Trial) selection.Candidate {
+	c := selection.Candidate{Number: int(t.GetNumber()), Algorithm: t.GetAlgorithm(), Params: t.GetParams(),
+		Score: t.GetScore(), Failed: !Scored(t)}
+	if _, v := TieBreak(t.GetValidationMetrics()); !math.IsNaN(v) {
+		c.FoldLoss = []float64{v}
+		c.Hard = t.GetValidationMetrics().GetClassification() != nil && v <= HardLoss
+	}
+	return c
 }
 
 // Ranked returns the run's trials best first, in the order the

@@ -21,7 +21,8 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/alur-ml/alur/ml/algo"
-	_ "github.com/alur-ml/alur/ml/algo/builtin" // registers the algorithms
+	_ "github.com/alur-ml/alur/ml/algo/builtin"  // registers the algorithms
+	_ "github.com/alur-ml/alur/ml/algo/ensemble" // reads the ensembles a run builds
 	"github.com/alur-ml/alur/ml/dataprep"
 	"github.com/alur-ml/alur/ml/metrics"
 	"github.com/alur-ml/alur/ml/table"

@@ -197,7 +197,12 @@ func TestPrepareCleaningBadInput(t *testing.T) {
 		})
 	}
 	// Negative values under a log transform are only seen in the rows.
-	neg := withColumn(messyTable(t), table.NewNumeric("delta", seqFrom(-10, 400)))
+	// (Repeating values: a row counter would be dropped as id-like first.)
+	delta := seqFrom(-10, 400)
+	for i := range delta {
+		delta[i] = float64(i%40 - 10)
+	}
+	neg := withColumn(messyTable(t), table.NewNumeric("delta", delta))
 	o := cleaningOptions()
 	o.Cleaning.LogTransform = append(o.Cleaning.LogTransform, "delta")
 	_, err := prepare(t, c, []*prepv1.PrepareRequest{optionsMsg(o)}, neg)

@@ -86,9 +86,22 @@ func NewServer(cfg Config) *Server {
 // ListAlgorithms describes every registered algorithm with its
 // hyperparameter schema (type, default, bounds, the tasks it applies to),
 // so clients can build forms and validate before calling Train; the
-// orchestrator learns the algorithms from it.
+// orchestrator learns the algorithms from it. Only algorithms that fit a
+// task are listed: one registered for prediction alone (the ensemble a
+// run builds from trained models, when a binary links it beside train)
+// has no tasks and nothing to train.
 func (s *Server) ListAlgorithms(context.Context, *trainv1.ListAlgorithmsRequest) (*trainv1.ListAlgorithmsResponse, error) {
-	return algo.Registered().Proto(), nil
+	var fit []*algo.Spec
+	for _, a := range algo.All() {
+		if len(a.Tasks) > 0 {
+			fit = append(fit, a)
+		}
+	}
+	c, err := algo.NewCatalog(fit...)
+	if err != nil {
+		return nil, status.Errorf(codes.Internal, "list algorithms: %v", err)
+	}
+	return c.Proto(), nil
 }
 
 // validConfig is a TrainConfig that passed the early checks.

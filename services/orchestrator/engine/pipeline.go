@@ -3,10 +3,16 @@ package engine
 import (
 	"context"
 	"fmt"
+	"slices"
+	"time"
+
+	"google.golang.org/protobuf/proto"
 
 	"github.com/alur-ml/alur/ml/algo"
+	"github.com/alur-ml/alur/ml/dataprep"
 	"github.com/alur-ml/alur/ml/display"
 	"github.com/alur-ml/alur/ml/metrics"
+	"github.com/alur-ml/alur/ml/selection"
 	"github.com/alur-ml/alur/ml/table"
 	datav1 "github.com/alur-ml/alur/proto/alur/data/v1"
 	orchestratorv1 "github.com/alur-ml/alur/proto/alur/orchestrator/v1"
@@ -33,9 +39,13 @@ type pipeline struct {
 	objectiveMet  bool
 	best          *orchestratorv1.Trial
 	winner        *trainv1.TrainConfig // the best trial's configuration
-	modelDigest   string
-	testMetrics   *datav1.Metrics
-	curve         *orchestratorv1.LearningCurve
+	// members are the best trial's members when it is the ensemble: the
+	// refit step refits each and combines them.
+	members     []search.EnsembleMember
+	cvRows      *table.Table // the rows the folds were made from
+	modelDigest string
+	testMetrics *datav1.Metrics
+	curve       *orchestratorv1.LearningCurve
 }
 
 // execute runs the pipeline: collect, profile, prepare, the trial loop,
@@ -175,9 +185,12 @@ func (p *pipeline) prepare() error {
 	if !metrics.KnownMetric(p.metric, task) {
 		return fault.Field("spec.objective.metric", "%q does not apply to %s", p.metric, search.TaskWord(task))
 	}
-	r.update(func(run *orchestratorv1.Run) {
-		run.TransformDigest, run.Task, run.Metric = out.Transform, task, p.metric
+	r.record(kindStepProgress, "prepare", "task: "+p.transform.GetTaskReason(), nil, func(run *orchestratorv1.Run) {
+		run.TransformDigest, run.Task, run.Metric, run.TaskReason = out.Transform, task, p.metric, p.transform.GetTaskReason()
 	})
+	for _, note := range p.transform.GetNotes() {
+		r.record(kindStepProgress, "prepare", note, nil, nil)
+	}
 	return nil
 }
 
@@ -242,15 +255,23 @@ func (p *pipeline) search() error {
 		Label: p.transform.GetLabel(), Seed: p.spec.GetSeed(), Train: p.train, Valid: p.valid,
 		Parallel: r.eng.cfg.MaxParallelTrials, Catalog: cat,
 	}
-	if k := int(p.spec.GetCvFolds()); k >= 2 {
+	plan := selection.PlanValidation(trainTable.NumRows()+validTable.NumRows(), int(p.spec.GetCvFolds()), p.spec.GetTimeBudget().AsDuration())
+	r.record(kindStepProgress, "search", "validation: "+plan.Reason, nil, func(run *orchestratorv1.Run) { run.ValidationPlan = plan.Reason })
+	if k := plan.Folds; k >= 2 {
 		both, err := artifacts.ConcatTables(trainTable, validTable)
 		if err != nil {
 			return fault.Internal("join train and validation rows: %v", err)
 		}
+		p.cvRows = both
 		if loop.Folds, err = search.MakeFolds(both, p.transform.GetLabel(), k, p.spec.GetSeed()); err != nil {
-			return fault.FailedPrecondition("spec.cv_folds: %v", err)
+			if p.spec.GetCvFolds() >= 2 {
+				return fault.FailedPrecondition("spec.cv_folds: %v", err)
+			}
+			// Too few rows for the default folds: the validation rows decide.
+			loop.Folds = nil
 		}
 	}
+	loop.Deadline = time.Now().Add(plan.TimeBudget)
 	met, err := loop.Run(trialSteps{r})
 	if err != nil {
 		return err
@@ -259,16 +280,123 @@ func (p *pipeline) search() error {
 		r.record(kindObjectiveMet, "", fmt.Sprintf("objective met: %s reached the target", p.metric), nil, nil)
 	}
 	p.objectiveMet = met
+	if !met && len(p.spec.GetCandidates()) == 0 && len(loop.Folds) > 0 {
+		if err := p.runSearch(loop, task); err != nil {
+			return err
+		}
+	}
+	members := p.ensemble(loop, ensembleNumber(r.trials()))
 	if p.best = search.Best(r.trials(), p.metric); p.best == nil {
 		return fault.FailedPrecondition("every trial failed; the first error: %s", r.firstTrialError())
 	}
-	p.winner = &trainv1.TrainConfig{Algorithm: p.best.GetAlgorithm(), Params: p.best.GetParams(), Label: p.transform.GetLabel(), Task: task, Seed: p.spec.GetSeed()}
+	best := p.best
+	if best.GetAlgorithm() == search.EnsembleAlgorithm {
+		p.members = members
+		// The learning curve follows the heaviest member.
+		heaviest := members[0]
+		for _, m := range members[1:] {
+			if m.Weight > heaviest.Weight {
+				heaviest = m
+			}
+		}
+		best = heaviest.Trial
+	}
+	p.winner = &trainv1.TrainConfig{Algorithm: best.GetAlgorithm(), Params: best.GetParams(), Label: p.transform.GetLabel(), Task: task, Seed: p.spec.GetSeed()}
 	return nil
 }
 
-// refit trains the winner on the train and validation rows together.
+// runSearch follows the default trials with a successive-halving search
+// (search.Loop.RunSearch) over the configurations selection.SampleConfigs
+// draws from selection.DefaultSpaces, the defaults left out (the loop
+// trained them), within what is left of max_trials and the time budget.
+func (p *pipeline) runSearch(loop *search.Loop, task datav1.Task) error {
+	r := p.r
+	var draws []selection.Config
+	for _, c := range selection.SampleConfigs(selection.DefaultSpaces, task, search.SearchConfigs, p.spec.GetSeed()) {
+		if len(c.Params) > 0 {
+			if a, ok := loop.Catalog.Lookup(c.Algorithm); ok && a.Supports(task) {
+				draws = append(draws, c)
+			}
+		}
+	}
+	maxTrials := int(p.spec.GetMaxTrials())
+	if maxTrials == 0 {
+		maxTrials = search.DefaultMaxTrials
+	}
+	left := maxTrials - len(loop.Configs)
+	if left <= 0 || len(draws) == 0 || time.Now().After(loop.Deadline) {
+		return nil
+	}
+	stopped, err := loop.RunSearch(trialSteps{r}, search.Search{Configs: draws, MaxTrials: left})
+	if err != nil {
+		return err
+	}
+	if stopped != "" {
+		r.record(kindStepProgress, "search", fmt.Sprintf("successive halving over %d drawn configurations: %s", len(draws), stopped), nil, nil)
+	}
+	return nil
+}
+
+// ensembleNumber is the ensemble trial's number: the one a resumed run
+// recorded already, else the next after every trial.
+func ensembleNumber(trials []*orchestratorv1.Trial) int32 {
+	var n int32
+	for _, t := range trials {
+		if t.GetAlgorithm() == search.EnsembleAlgorithm {
+			return t.GetNumber()
+		}
+		n = max(n, t.GetNumber())
+	}
+	return n + 1
+}
+
+// ensemble builds the ensemble candidate of a cross-validated search
+// (search.Loop.Ensemble) and records it as trial number when its
+// cross-validated score is strictly higher than the best single trial's:
+// an ensemble is slower to predict and harder to read, so a tie keeps the
+// single model. It returns the members of the recorded ensemble. A failure
+// to build one is announced and leaves the single trials to choose from.
+func (p *pipeline) ensemble(loop *search.Loop, number int32) []search.EnsembleMember {
+	r := p.r
+	if len(loop.Folds) < 2 || p.cvRows == nil || r.ctx.Err() != nil {
+		return nil
+	}
+	pd, err := dataprep.FromPrepared(p.cvRows, p.transform.GetLabel())
+	if err != nil {
+		r.record(kindStepProgress, "search", fmt.Sprintf("ensemble: not built: %v", err), nil, nil)
+		return nil
+	}
+	trial, members, err := loop.Ensemble(trialSteps{r}, number, pd.Y, pd.ClassNames)
+	switch {
+	case err != nil:
+		r.record(kindStepProgress, "search", fmt.Sprintf("ensemble: not built: %v", err), nil, nil)
+		return nil
+	case trial == nil:
+		return nil
+	}
+	var singles []*orchestratorv1.Trial
+	for _, t := range r.trials() {
+		if t.GetAlgorithm() != search.EnsembleAlgorithm {
+			singles = append(singles, t)
+		}
+	}
+	single := search.Best(singles, p.metric)
+	desc := fmt.Sprintf("ensemble of %d trials %s: %d-fold %s %.4f ± %.4f", len(members), search.FormatParams(trial.GetParams()), len(loop.Folds), p.metric, trial.GetScore(), trial.GetScoreStd())
+	if !search.StrictlyBetter(trial, single, p.metric) {
+		r.record(kindStepProgress, "search", fmt.Sprintf("%s, not above the best single trial %d (%.4f): not kept", desc, single.GetNumber(), single.GetScore()), nil, nil)
+		return nil
+	}
+	r.recordTrial(trial, fmt.Sprintf("trial %d: %s, above the best single trial %d (%.4f)", number, desc, single.GetNumber(), single.GetScore()))
+	return members
+}
+
+// refit trains the winner on the train and validation rows together; an
+// ensemble refits each member and combines them with their weights.
 func (p *pipeline) refit() error {
 	r := p.r
+	if p.members != nil {
+		return p.refitEnsemble()
+	}
 	cfg := p.winner
 	out, err := runStep(r, "refit", cacheKey(refitVersion, cfg, p.train.Digest, p.valid.Digest), decodeSingle, func(ctx context.Context) (single, string, error) {
 		both, err := artifacts.ConcatTables(p.train.Table, p.valid.Table)
@@ -341,4 +469,98 @@ func (p *pipeline) learningCurve() error {
 	}
 	p.curve = &orchestratorv1.LearningCurve{}
 	return r.readProto(out.Digest, p.curve)
+}
+
+// refitEnsemble refits each member of the winning ensemble on the train
+// and validation rows and stores the alur.data.v1.EnsembleModel that
+// averages them with the ensemble trial's weights.
+func (p *pipeline) refitEnsemble() error {
+	r := p.r
+	var keys []string
+	for _, m := range p.members {
+		keys = append(keys, fmt.Sprintf("%s %s %g", m.Trial.GetAlgorithm(), search.FormatParams(m.Trial.GetParams()), m.Weight))
+	}
+	key := cacheKey(refitVersion, p.best, append([]string{p.train.Digest, p.valid.Digest, search.EnsembleAlgorithm}, keys...)...)
+	out, err := runStep(r, "refit", key, decodeSingle, func(ctx context.Context) (single, string, error) {
+		both, err := artifacts.ConcatTables(p.train.Table, p.valid.Table)
+		if err != nil {
+			return single{}, "", fault.Internal("join train and validation rows: %v", err)
+		}
+		var models []*datav1.Model
+		var weights []float64
+		for _, m := range p.members {
+			cfg := &trainv1.TrainConfig{Algorithm: m.Trial.GetAlgorithm(), Params: m.Trial.GetParams(), Label: p.transform.GetLabel(), Task: p.transform.GetTask(), Seed: p.spec.GetSeed()}
+			b, _, err := r.eng.stages.Train(ctx, cfg, both, r.progressFunc("refit"))
+			if err != nil {
+				return single{}, "", err
+			}
+			model := &datav1.Model{}
+			if err := proto.Unmarshal(b, model); err != nil {
+				return single{}, "", fault.Internal("decode member model: %v", err)
+			}
+			models = append(models, model)
+			weights = append(weights, m.Weight)
+		}
+		ens, err := ensembleModel(models, weights, p.best.GetScore())
+		if err != nil {
+			return single{}, "", fault.Internal("build the ensemble: %v", err)
+		}
+		b, err := proto.Marshal(ens)
+		if err != nil {
+			return single{}, "", fault.Internal("encode the ensemble: %v", err)
+		}
+		d, err := r.put(artifacts.KindModel, "refit", artifacts.MediaProto(&datav1.Model{}), search.EnsembleAlgorithm, b, p.train.Digest, p.valid.Digest)
+		if err != nil {
+			return single{}, "", err
+		}
+		return single{d}, fmt.Sprintf("ensemble of %d members on %s rows", len(models), display.Count(int64(both.NumRows()))), nil
+	})
+	if err != nil {
+		return err
+	}
+	p.modelDigest = out.Digest
+	return nil
+}
+
+// ensembleModel is the alur.data.v1.Model of an EnsembleModel that
+// averages members with weights (those of weight 0 left out). It only
+// assembles the message: eval checks the members agree when it predicts
+// the ensemble, and the orchestrator runs no model. feature_importances
+// are the weighted sum of the members' when every member has them.
+func ensembleModel(members []*datav1.Model, weights []float64, selectionScore float64) (*datav1.Model, error) {
+	if len(members) != len(weights) {
+		return nil, fmt.Errorf("%d members but %d weights", len(members), len(weights))
+	}
+	e := &datav1.EnsembleModel{Method: search.EnsembleMethod, SelectionScore: selectionScore}
+	for i, m := range members {
+		if weights[i] > 0 {
+			e.Members = append(e.Members, m)
+			e.Weights = append(e.Weights, weights[i])
+		}
+	}
+	if len(e.GetMembers()) == 0 {
+		return nil, fmt.Errorf("no member has a weight above 0")
+	}
+	first := e.GetMembers()[0]
+	nf := len(first.GetFeatureNames())
+	imp := make([]float64, nf)
+	for i, m := range e.GetMembers() {
+		fi := m.GetFeatureImportances()
+		if nf == 0 || len(fi) != nf {
+			imp = nil
+			break
+		}
+		for j, v := range fi {
+			imp[j] += e.GetWeights()[i] * v
+		}
+	}
+	return &datav1.Model{
+		Algorithm:          search.EnsembleAlgorithm,
+		Task:               first.GetTask(),
+		FeatureNames:       slices.Clone(first.GetFeatureNames()),
+		ClassNames:         slices.Clone(first.GetClassNames()),
+		Params:             map[string]float64{"members": float64(len(e.GetMembers()))},
+		Parameters:         &datav1.Model_Ensemble{Ensemble: e},
+		FeatureImportances: imp,
+	}, nil
 }

@@ -4,10 +4,14 @@ import (
 	"context"
 	"fmt"
 
+	"gonum.org/v1/gonum/mat"
+	"google.golang.org/protobuf/proto"
+
 	datav1 "github.com/alur-ml/alur/proto/alur/data/v1"
 	orchestratorv1 "github.com/alur-ml/alur/proto/alur/orchestrator/v1"
 	trainv1 "github.com/alur-ml/alur/proto/alur/train/v1"
 	"github.com/alur-ml/alur/services/orchestrator/artifacts"
+	"github.com/alur-ml/alur/services/orchestrator/fault"
 	"github.com/alur-ml/alur/services/orchestrator/search"
 )
 
@@ -95,3 +99,40 @@ func (s trialSteps) Trials() []*orchestratorv1.Trial { return s.r.trials() }
 
 // Err is the run's context error.
 func (s trialSteps) Err() error { return s.r.ctx.Err() }
+
+var _ search.Predictor = trialSteps{}
+
+// Predict asks eval for the stored model's outputs on the prepared rows
+// of d: the out-of-fold predictions the ensemble is selected on. It is
+// not a step: the model and the rows are artifacts already, and the
+// answer is cheap to ask again after a restart. An unavailable eval is
+// retried like a step's.
+func (s trialSteps) Predict(modelDigest string, d search.Data, label string) ([]float64, int, error) {
+	r := s.r
+	b, err := r.read(modelDigest)
+	if err != nil {
+		return nil, 0, err
+	}
+	m := &datav1.Model{}
+	if err := proto.Unmarshal(b, m); err != nil {
+		return nil, 0, fault.DataLoss("decode model %s: %v", modelDigest, err)
+	}
+	width := 1
+	if m.GetTask() == datav1.Task_TASK_CLASSIFICATION {
+		width = len(m.GetClassNames())
+	}
+	var out *mat.Dense
+	if _, _, err := r.retryUnavailable("out-of-fold predictions", func(ctx context.Context) ([]string, string, error) {
+		var err error
+		out, err = r.eng.stages.Outputs(ctx, b, d.Table, label, width)
+		return nil, "", err
+	}); err != nil {
+		return nil, 0, err
+	}
+	rows, cols := out.Dims()
+	pred := make([]float64, 0, rows*cols)
+	for i := range rows {
+		pred = append(pred, out.RawRowView(i)...)
+	}
+	return pred, cols, nil
+}

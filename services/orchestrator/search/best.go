@@ -1,28 +1,23 @@
 package search
 
 import (
-	"math"
-
 	"github.com/alur-ml/alur/ml/display"
-	datav1 "github.com/alur-ml/alur/proto/alur/data/v1"
 	orchestratorv1 "github.com/alur-ml/alur/proto/alur/orchestrator/v1"
 )
 
-// Best returns the successful trial with the best score; equal scores go
-// to the lower validation log loss (rmse for regression), then to the
-// earlier trial.
+// Best returns the successful trial that ranks first by display.Compare,
+// which is selection.Better over the trials: the better score, then the
+// steadier model (not hard, lower validation log loss or RMSE), then the
+// simpler algorithm, then the earlier trial. The CLI, the dashboard and
+// the report rank with the same function, so they list first the trial
+// chosen here.
 func Best(trials []*orchestratorv1.Trial, metric string) *orchestratorv1.Trial {
-	lower := LowerIsBetter(metric)
 	var best *orchestratorv1.Trial
 	for _, t := range trials {
-		if t.GetError() != "" || t.GetValidationMetrics() == nil || math.IsNaN(t.GetScore()) {
+		if !display.Scored(t) {
 			continue
 		}
-		switch {
-		case best == nil,
-			lower && t.GetScore() < best.GetScore(),
-			!lower && t.GetScore() > best.GetScore(),
-			t.GetScore() == best.GetScore() && tieBreak(t.GetValidationMetrics()) < tieBreak(best.GetValidationMetrics()):
+		if best == nil || display.Compare(t, best, metric) < 0 {
 			best = t
 		}
 	}
@@ -47,16 +42,6 @@ func TargetMet(obj *orchestratorv1.Objective, metric string, best *orchestratorv
 		return best.GetScore() <= obj.GetTarget()
 	}
 	return best.GetScore() >= obj.GetTarget()
-}
-
-// tieBreak is the secondary validation metric that orders trials whose
-// objective scores are equal: with small validation sets ties are common,
-// and the better-calibrated model is the safer choice.
-func tieBreak(m *datav1.Metrics) float64 {
-	if c := m.GetClassification(); c != nil {
-		return c.GetLogLoss()
-	}
-	return m.GetRegression().GetRmse()
 }
 
 // FormatParams renders hyperparameters in name order, "{k=3, p=2}", the

@@ -16,6 +16,10 @@ func tableData(t *table.Table) Data { return Data{Table: t, Digest: tablepb.Dige
 // Fold is one cross-validation split of the train and validation rows.
 type Fold struct {
 	Train, Held Data
+	// HeldRows are the held-out rows' indexes in the table the folds were
+	// made from, in Held's order: where a trial's out-of-fold predictions
+	// go.
+	HeldRows []int
 }
 
 // MakeFolds splits t into k stratified folds (by class for a categorical
@@ -64,7 +68,7 @@ func MakeFolds(t *table.Table, label string, k int, seed int64) ([]Fold, error) 
 				tr = append(tr, i)
 			}
 		}
-		folds[f] = Fold{Train: tableData(t.Take(tr)), Held: tableData(t.Take(held))}
+		folds[f] = Fold{Train: tableData(t.Take(tr)), Held: tableData(t.Take(held)), HeldRows: held}
 	}
 	return folds, nil
 }

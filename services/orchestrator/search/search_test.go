@@ -2,6 +2,9 @@ package search
 
 import (
 	"testing"
+	"time"
+
+	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/alur-ml/alur/ml/algo"
 	_ "github.com/alur-ml/alur/ml/algo/builtin" // registers the algorithms the tests name
@@ -142,6 +145,7 @@ func TestSearchSpecValidation(t *testing.T) {
 		{"out of bounds", base(&orchestratorv1.Candidate{Algorithm: "knn", Ranges: map[string]*orchestratorv1.ParamRange{"k": {Min: -5, Max: 3}}}), `spec.candidates[0].ranges["k"]`},
 		{"samples", base(&orchestratorv1.Candidate{Algorithm: "knn", Samples: -1}), "spec.candidates[0].samples"},
 		{"folds", &orchestratorv1.PipelineSpec{Source: &orchestratorv1.Source{Kind: &orchestratorv1.Source_Bundled{Bundled: "iris"}}, Label: "species", CvFolds: 50}, "spec.cv_folds"},
+		{"time budget", &orchestratorv1.PipelineSpec{Source: &orchestratorv1.Source{Kind: &orchestratorv1.Source_Bundled{Bundled: "iris"}}, Label: "species", TimeBudget: durationpb.New(-time.Second)}, "spec.time_budget"},
 	}
 	for _, tc := range cases {
 		err := ValidateSpec(tc.spec, builtin)

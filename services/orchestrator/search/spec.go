@@ -87,6 +87,9 @@ func ValidateSpec(s *orchestratorv1.PipelineSpec, cat *algo.Catalog) error {
 	if n := s.GetMaxTrials(); n < 0 || n > maxMaxTrials {
 		return fieldErr("spec.max_trials", "%d is outside [0, %d]", n, maxMaxTrials)
 	}
+	if b := s.GetTimeBudget(); b != nil && (b.CheckValid() != nil || b.AsDuration() < 0) {
+		return fieldErr("spec.time_budget", "%v is not a duration of 0 or more", b.AsDuration())
+	}
 	return nil
 }
 

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"sync"
+	"time"
 
 	"gonum.org/v1/gonum/stat"
 
@@ -68,6 +70,15 @@ type Loop struct {
 	Folds        []Fold
 	// Parallel caps the trials trained at once; 0 means 1.
 	Parallel int
+	// oof holds the trials' out-of-fold predictions (cross-validation
+	// with a Predictor only), for Ensemble.
+	oof oofStore
+	// noOOF skips the out-of-fold predictions (a search trial on a share
+	// of the rows, which no ensemble uses).
+	noOOF bool
+	// Deadline, when set, is the end of the time budget: no trial starts
+	// after it (trials already running finish).
+	Deadline time.Time
 	// Catalog is the algorithms train serves; a trial records its
 	// parameters resolved against the algorithm's spec in it.
 	Catalog *algo.Catalog
@@ -88,7 +99,7 @@ func (l *Loop) Run(s Steps) (met bool, err error) {
 	stop := func() bool {
 		mu.Lock()
 		defer mu.Unlock()
-		return fatal != nil || s.Err() != nil || l.targetMet(s)
+		return fatal != nil || s.Err() != nil || l.targetMet(s) || l.overBudget()
 	}
 	done := map[int32]bool{}
 	for _, t := range s.Trials() {
@@ -97,6 +108,7 @@ func (l *Loop) Run(s Steps) (met bool, err error) {
 	for i, cfg := range l.Configs {
 		n := int32(i + 1)
 		if done[n] {
+			l.replayOOF(s, n, cfg)
 			continue
 		}
 		if stop() {
@@ -150,7 +162,7 @@ func (l *Loop) runTrial(s Steps, n int32, cfg Config) error {
 			}
 		}
 	}
-	tc := &trainv1.TrainConfig{Algorithm: cfg.Algorithm, Params: cfg.Params, Label: l.Label, Task: l.Task, Seed: l.Seed}
+	tc := l.trainConfig(cfg)
 	var err error
 	if len(l.Folds) > 0 {
 		err = l.crossValidate(s, trial, tc)
@@ -163,9 +175,9 @@ func (l *Loop) runTrial(s Steps, n int32, cfg Config) error {
 		return err
 	}
 	if len(l.Folds) > 0 {
-		s.Record(trial, fmt.Sprintf("trial %d: %s %s: %d-fold %s %.4f ± %.4f", n, cfg.Algorithm, FormatParams(trial.GetParams()), len(l.Folds), l.Metric, trial.GetScore(), trial.GetScoreStd()))
+		s.Record(trial, fmt.Sprintf("trial %d: %s %s: %d-fold %s %.4f ± %.4f", n, cfg.Algorithm, FormatParams(trial.GetParams()), len(l.Folds), l.Metric, trial.GetScore(), trial.GetScoreStd())+l.progress(s, trial))
 	} else {
-		s.Record(trial, fmt.Sprintf("trial %d: %s %s: validation %s %.4f", n, cfg.Algorithm, FormatParams(trial.GetParams()), l.Metric, trial.GetScore()))
+		s.Record(trial, fmt.Sprintf("trial %d: %s %s: validation %s %.4f", n, cfg.Algorithm, FormatParams(trial.GetParams()), l.Metric, trial.GetScore())+l.progress(s, trial))
 	}
 	return nil
 }
@@ -202,6 +214,8 @@ func (l *Loop) holdout(s Steps, trial *orchestratorv1.Trial, tc *trainv1.TrainCo
 // fills the trial's fold scores, mean score and averaged metrics.
 func (l *Loop) crossValidate(s Steps, trial *orchestratorv1.Trial, tc *trainv1.TrainConfig) error {
 	var all []*datav1.Metrics
+	var oof []float64
+	var width int
 	for f, fd := range l.Folds {
 		tr, err := s.Train(fmt.Sprintf("train/%d/fold%d", trial.GetNumber(), f+1), tc, fd.Train)
 		if err != nil {
@@ -216,6 +230,11 @@ func (l *Loop) crossValidate(s Steps, trial *orchestratorv1.Trial, tc *trainv1.T
 		if err != nil {
 			return err
 		}
+		if !l.noOOF {
+			if err := l.predictFold(s, &oof, &width, fd, tr.ModelDigest); err != nil {
+				return err
+			}
+		}
 		score, _, err := metrics.Score(m, l.Metric)
 		if err != nil {
 			return err
@@ -228,7 +247,29 @@ func (l *Loop) crossValidate(s Steps, trial *orchestratorv1.Trial, tc *trainv1.T
 		trial.ScoreStd = 0
 	}
 	trial.ValidationMetrics = averageMetrics(all)
+	if oof != nil {
+		l.oof.put(trial.GetNumber(), width, oof)
+	}
 	return nil
+}
+
+// overBudget reports whether the time budget is spent.
+func (l *Loop) overBudget() bool {
+	return !l.Deadline.IsZero() && !time.Now().Before(l.Deadline)
+}
+
+// progress is the end of a finished trial's message: the best trial so
+// far (this one included) and the time left of the budget.
+func (l *Loop) progress(s Steps, trial *orchestratorv1.Trial) string {
+	best := Best(append(slices.Clip(s.Trials()), trial), l.Metric)
+	msg := ""
+	if best != nil {
+		msg = fmt.Sprintf("; best so far trial %d (%s %.4f)", best.GetNumber(), best.GetAlgorithm(), best.GetScore())
+	}
+	if !l.Deadline.IsZero() {
+		msg += fmt.Sprintf("; %s of the time budget left", max(time.Until(l.Deadline), 0).Round(time.Second))
+	}
+	return msg
 }
 
 // targetMet reports whether the best trial so far reaches the objective.

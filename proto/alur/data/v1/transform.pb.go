@@ -164,8 +164,16 @@ type FittedTransform struct {
 	// label_missing_dropped counts training rows dropped because their label
 	// was missing.
 	LabelMissingDropped int64 `protobuf:"varint,7,opt,name=label_missing_dropped,json=labelMissingDropped,proto3" json:"label_missing_dropped,omitempty"`
-	unknownFields       protoimpl.UnknownFields
-	sizeCache           protoimpl.SizeCache
+	// task_reason says how the task was settled: the rule that inferred it
+	// from the label's values, or that the options named it. A run shows it,
+	// so a numeric label read as class codes (or as a quantity) is never
+	// silent.
+	TaskReason string `protobuf:"bytes,8,opt,name=task_reason,json=taskReason,proto3" json:"task_reason,omitempty"`
+	// notes say what preparation decided on its own that a user should
+	// know, one sentence each: an id-like column dropped, and how to keep it.
+	Notes         []string `protobuf:"bytes,9,rep,name=notes,proto3" json:"notes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *FittedTransform) Reset() {
@@ -245,6 +253,20 @@ func (x *FittedTransform) GetLabelMissingDropped() int64 {
 		return x.LabelMissingDropped
 	}
 	return 0
+}
+
+func (x *FittedTransform) GetTaskReason() string {
+	if x != nil {
+		return x.TaskReason
+	}
+	return ""
+}
+
+func (x *FittedTransform) GetNotes() []string {
+	if x != nil {
+		return x.Notes
+	}
+	return nil
 }
 
 // ColumnTransform is the fitted preparation of one raw column.
@@ -672,7 +694,7 @@ var File_alur_data_v1_transform_proto protoreflect.FileDescriptor
 
 const file_alur_data_v1_transform_proto_rawDesc = "" +
 	"\n" +
-	"\x1calur/data/v1/transform.proto\x12\falur.data.v1\x1a\x18alur/data/v1/table.proto\"\xbb\x02\n" +
+	"\x1calur/data/v1/transform.proto\x12\falur.data.v1\x1a\x18alur/data/v1/table.proto\"\xf2\x02\n" +
 	"\x0fFittedTransform\x127\n" +
 	"\finput_schema\x18\x01 \x01(\v2\x14.alur.data.v1.SchemaR\vinputSchema\x12\x14\n" +
 	"\x05label\x18\x02 \x01(\tR\x05label\x12&\n" +
@@ -681,7 +703,10 @@ const file_alur_data_v1_transform_proto_rawDesc = "" +
 	"classNames\x127\n" +
 	"\acolumns\x18\x05 \x03(\v2\x1d.alur.data.v1.ColumnTransformR\acolumns\x12#\n" +
 	"\rfeature_names\x18\x06 \x03(\tR\ffeatureNames\x122\n" +
-	"\x15label_missing_dropped\x18\a \x01(\x03R\x13labelMissingDropped\"\xcb\x04\n" +
+	"\x15label_missing_dropped\x18\a \x01(\x03R\x13labelMissingDropped\x12\x1f\n" +
+	"\vtask_reason\x18\b \x01(\tR\n" +
+	"taskReason\x12\x14\n" +
+	"\x05notes\x18\t \x03(\tR\x05notes\"\xcb\x04\n" +
 	"\x0fColumnTransform\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12,\n" +
 	"\x04type\x18\x02 \x01(\x0e2\x18.alur.data.v1.ColumnTypeR\x04type\x122\n" +

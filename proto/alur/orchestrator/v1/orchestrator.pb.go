@@ -16,6 +16,7 @@ import (
 	v11 "github.com/alur-ml/alur/proto/alur/prep/v1"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	durationpb "google.golang.org/protobuf/types/known/durationpb"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
 	sync "sync"
@@ -337,7 +338,10 @@ type PipelineSpec struct {
 	// this spec.
 	Prepare *v11.PrepareOptions `protobuf:"bytes,5,opt,name=prepare,proto3" json:"prepare,omitempty"`
 	// candidates are the algorithms to try, in order. Empty means every
-	// algorithm that supports the task, with default hyperparameters.
+	// algorithm that supports the task, with default hyperparameters, then
+	// (when the trials are cross-validated) a successive-halving search over
+	// configurations drawn from ml/selection's default search spaces, within
+	// max_trials and time_budget.
 	Candidates []*Candidate `protobuf:"bytes,6,rep,name=candidates,proto3" json:"candidates,omitempty"`
 	// objective is what "good enough" means.
 	Objective *Objective `protobuf:"bytes,7,opt,name=objective,proto3" json:"objective,omitempty"`
@@ -347,15 +351,22 @@ type PipelineSpec struct {
 	Seed int64 `protobuf:"varint,9,opt,name=seed,proto3" json:"seed,omitempty"`
 	// cv_folds, from 2 to 20, ranks trials by stratified k-fold
 	// cross-validation over the train and validation rows instead of by the
-	// validation rows alone: slower, but steadier on small data. 0 or 1 uses
-	// the validation rows.
+	// validation rows alone: slower, but steadier on small data. 0 or 1
+	// follows the validation plan (ml/selection.PlanValidation): 5 folds up
+	// to 10,000 rows, the validation rows above. Cross-validated trials keep
+	// their out-of-fold predictions, from which an ensemble candidate is
+	// built.
 	CvFolds int32 `protobuf:"varint,10,opt,name=cv_folds,json=cvFolds,proto3" json:"cv_folds,omitempty"`
 	// balance_classes weights each class inversely to its frequency in every
 	// algorithm that supports it (the "balanced" hyperparameter), for
 	// imbalanced labels.
 	BalanceClasses bool `protobuf:"varint,11,opt,name=balance_classes,json=balanceClasses,proto3" json:"balance_classes,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// time_budget bounds the search: no new trial starts once it is spent
+	// (trials already running finish). Unset means the default of the
+	// validation plan: 60 s up to 10,000 rows, 300 s above.
+	TimeBudget    *durationpb.Duration `protobuf:"bytes,12,opt,name=time_budget,json=timeBudget,proto3" json:"time_budget,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *PipelineSpec) Reset() {
@@ -463,6 +474,13 @@ func (x *PipelineSpec) GetBalanceClasses() bool {
 		return x.BalanceClasses
 	}
 	return false
+}
+
+func (x *PipelineSpec) GetTimeBudget() *durationpb.Duration {
+	if x != nil {
+		return x.TimeBudget
+	}
+	return nil
 }
 
 // Source says where a run's data comes from.
@@ -1012,7 +1030,19 @@ type Trial struct {
 	// score_std is the standard deviation of fold_scores.
 	ScoreStd float64 `protobuf:"fixed64,10,opt,name=score_std,json=scoreStd,proto3" json:"score_std,omitempty"`
 	// train_server is the train replica that fitted the trial's model.
-	TrainServer   string `protobuf:"bytes,11,opt,name=train_server,json=trainServer,proto3" json:"train_server,omitempty"`
+	TrainServer string `protobuf:"bytes,11,opt,name=train_server,json=trainServer,proto3" json:"train_server,omitempty"`
+	// budget is the share of each fold's training rows a trial of the
+	// successive-halving search trained on, in (0, 1]; 0 for a trial outside
+	// the search (all rows). Only trials on all rows (0 or 1) compete for
+	// the choice: a score on fewer rows only decides which configurations
+	// go on.
+	Budget float64 `protobuf:"fixed64,12,opt,name=budget,proto3" json:"budget,omitempty"`
+	// config_id numbers the configuration of a search trial in the order
+	// the search drew them; with rung it keys the trial, so a resumed
+	// search replays the trials it recorded instead of training them again.
+	ConfigId int32 `protobuf:"varint,13,opt,name=config_id,json=configId,proto3" json:"config_id,omitempty"`
+	// rung is the search round of the trial (0 for the smallest budget).
+	Rung          int32 `protobuf:"varint,14,opt,name=rung,proto3" json:"rung,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1124,6 +1154,27 @@ func (x *Trial) GetTrainServer() string {
 	return ""
 }
 
+func (x *Trial) GetBudget() float64 {
+	if x != nil {
+		return x.Budget
+	}
+	return 0
+}
+
+func (x *Trial) GetConfigId() int32 {
+	if x != nil {
+		return x.ConfigId
+	}
+	return 0
+}
+
+func (x *Trial) GetRung() int32 {
+	if x != nil {
+		return x.Rung
+	}
+	return 0
+}
+
 // Run is one execution of a pipeline spec.
 type Run struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1179,9 +1230,16 @@ type Run struct {
 	// CSV dialect and the malformed rows skipped under csv.max_bad_rows.
 	// Unset when the step reused a cached result or read a dataset version
 	// (whose own ingest_report tells).
-	IngestReport  *v12.IngestReport `protobuf:"bytes,23,opt,name=ingest_report,json=ingestReport,proto3" json:"ingest_report,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	IngestReport *v12.IngestReport `protobuf:"bytes,23,opt,name=ingest_report,json=ingestReport,proto3" json:"ingest_report,omitempty"`
+	// task_reason says how the task was settled (the prepared transform's
+	// task_reason): inferred from the label's values, or named by the spec.
+	TaskReason string `protobuf:"bytes,24,opt,name=task_reason,json=taskReason,proto3" json:"task_reason,omitempty"`
+	// validation_plan says how trials are scored and why: k-fold
+	// cross-validation on small data, the validation rows on large data,
+	// and the search's time budget.
+	ValidationPlan string `protobuf:"bytes,25,opt,name=validation_plan,json=validationPlan,proto3" json:"validation_plan,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *Run) Reset() {
@@ -1373,6 +1431,20 @@ func (x *Run) GetIngestReport() *v12.IngestReport {
 		return x.IngestReport
 	}
 	return nil
+}
+
+func (x *Run) GetTaskReason() string {
+	if x != nil {
+		return x.TaskReason
+	}
+	return ""
+}
+
+func (x *Run) GetValidationPlan() string {
+	if x != nil {
+		return x.ValidationPlan
+	}
+	return ""
 }
 
 // Retrain links a retraining run to the run it repeats.
@@ -5032,7 +5104,7 @@ var File_alur_orchestrator_v1_orchestrator_proto protoreflect.FileDescriptor
 
 const file_alur_orchestrator_v1_orchestrator_proto_rawDesc = "" +
 	"\n" +
-	"'alur/orchestrator/v1/orchestrator.proto\x12\x14alur.orchestrator.v1\x1a\x1aalur/data/v1/metrics.proto\x1a\x18alur/data/v1/table.proto\x1a\x17alur/eval/v1/eval.proto\x1a\x1balur/ingest/v1/ingest.proto\x1a\x17alur/prep/v1/prep.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc5\x03\n" +
+	"'alur/orchestrator/v1/orchestrator.proto\x12\x14alur.orchestrator.v1\x1a\x1aalur/data/v1/metrics.proto\x1a\x18alur/data/v1/table.proto\x1a\x17alur/eval/v1/eval.proto\x1a\x1balur/ingest/v1/ingest.proto\x1a\x17alur/prep/v1/prep.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x81\x04\n" +
 	"\fPipelineSpec\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x124\n" +
 	"\x06source\x18\x02 \x01(\v2\x1c.alur.orchestrator.v1.SourceR\x06source\x12\x14\n" +
@@ -5048,7 +5120,9 @@ const file_alur_orchestrator_v1_orchestrator_proto_rawDesc = "" +
 	"\x04seed\x18\t \x01(\x03R\x04seed\x12\x19\n" +
 	"\bcv_folds\x18\n" +
 	" \x01(\x05R\acvFolds\x12'\n" +
-	"\x0fbalance_classes\x18\v \x01(\bR\x0ebalanceClasses\"\xdc\x01\n" +
+	"\x0fbalance_classes\x18\v \x01(\bR\x0ebalanceClasses\x12:\n" +
+	"\vtime_budget\x18\f \x01(\v2\x19.google.protobuf.DurationR\n" +
+	"timeBudget\"\xdc\x01\n" +
 	"\x06Source\x12\x1a\n" +
 	"\abundled\x18\x01 \x01(\tH\x00R\abundled\x12\x14\n" +
 	"\x04path\x18\x02 \x01(\tH\x00R\x04path\x12\x18\n" +
@@ -5092,7 +5166,7 @@ const file_alur_orchestrator_v1_orchestrator_proto_rawDesc = "" +
 	"\bend_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\aendTime\x12\x1b\n" +
 	"\tcache_hit\x18\x05 \x01(\bR\bcacheHit\x12\x14\n" +
 	"\x05error\x18\x06 \x01(\tR\x05error\x12%\n" +
-	"\x0eoutput_digests\x18\a \x03(\tR\routputDigests\"\xd0\x03\n" +
+	"\x0eoutput_digests\x18\a \x03(\tR\routputDigests\"\x99\x04\n" +
 	"\x05Trial\x12\x16\n" +
 	"\x06number\x18\x01 \x01(\x05R\x06number\x12\x1c\n" +
 	"\talgorithm\x18\x02 \x01(\tR\talgorithm\x12?\n" +
@@ -5107,10 +5181,13 @@ const file_alur_orchestrator_v1_orchestrator_proto_rawDesc = "" +
 	"foldScores\x12\x1b\n" +
 	"\tscore_std\x18\n" +
 	" \x01(\x01R\bscoreStd\x12!\n" +
-	"\ftrain_server\x18\v \x01(\tR\vtrainServer\x1a9\n" +
+	"\ftrain_server\x18\v \x01(\tR\vtrainServer\x12\x16\n" +
+	"\x06budget\x18\f \x01(\x01R\x06budget\x12\x1b\n" +
+	"\tconfig_id\x18\r \x01(\x05R\bconfigId\x12\x12\n" +
+	"\x04rung\x18\x0e \x01(\x05R\x04rung\x1a9\n" +
 	"\vParamsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\x01R\x05value:\x028\x01\"\x99\b\n" +
+	"\x05value\x18\x02 \x01(\x01R\x05value:\x028\x01\"\xe3\b\n" +
 	"\x03Run\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x126\n" +
 	"\x04spec\x18\x02 \x01(\v2\".alur.orchestrator.v1.PipelineSpecR\x04spec\x124\n" +
@@ -5137,7 +5214,10 @@ const file_alur_orchestrator_v1_orchestrator_proto_rawDesc = "" +
 	"\x16learning_curve_verdict\x18\x14 \x01(\tR\x14learningCurveVerdict\x12#\n" +
 	"\rreport_digest\x18\x15 \x01(\tR\freportDigest\x127\n" +
 	"\aretrain\x18\x16 \x01(\v2\x1d.alur.orchestrator.v1.RetrainR\aretrain\x12A\n" +
-	"\ringest_report\x18\x17 \x01(\v2\x1c.alur.ingest.v1.IngestReportR\fingestReport\"\xf2\x01\n" +
+	"\ringest_report\x18\x17 \x01(\v2\x1c.alur.ingest.v1.IngestReportR\fingestReport\x12\x1f\n" +
+	"\vtask_reason\x18\x18 \x01(\tR\n" +
+	"taskReason\x12'\n" +
+	"\x0fvalidation_plan\x18\x19 \x01(\tR\x0evalidationPlan\"\xf2\x01\n" +
 	"\aRetrain\x12\x15\n" +
 	"\x06run_id\x18\x01 \x01(\tR\x05runId\x12\x18\n" +
 	"\adataset\x18\x02 \x01(\tR\adataset\x12!\n" +
@@ -5546,14 +5626,15 @@ var file_alur_orchestrator_v1_orchestrator_proto_goTypes = []any{
 	nil,                                // 71: alur.orchestrator.v1.Trial.ParamsEntry
 	(v1.Task)(0),                       // 72: alur.data.v1.Task
 	(*v11.PrepareOptions)(nil),         // 73: alur.prep.v1.PrepareOptions
-	(*v12.CsvOptions)(nil),             // 74: alur.ingest.v1.CsvOptions
-	(*timestamppb.Timestamp)(nil),      // 75: google.protobuf.Timestamp
-	(*v1.Metrics)(nil),                 // 76: alur.data.v1.Metrics
-	(*v12.IngestReport)(nil),           // 77: alur.ingest.v1.IngestReport
-	(*v1.Schema)(nil),                  // 78: alur.data.v1.Schema
-	(v1.ColumnType)(0),                 // 79: alur.data.v1.ColumnType
-	(*v1.RawRows)(nil),                 // 80: alur.data.v1.RawRows
-	(*v13.Prediction)(nil),             // 81: alur.eval.v1.Prediction
+	(*durationpb.Duration)(nil),        // 74: google.protobuf.Duration
+	(*v12.CsvOptions)(nil),             // 75: alur.ingest.v1.CsvOptions
+	(*timestamppb.Timestamp)(nil),      // 76: google.protobuf.Timestamp
+	(*v1.Metrics)(nil),                 // 77: alur.data.v1.Metrics
+	(*v12.IngestReport)(nil),           // 78: alur.ingest.v1.IngestReport
+	(*v1.Schema)(nil),                  // 79: alur.data.v1.Schema
+	(v1.ColumnType)(0),                 // 80: alur.data.v1.ColumnType
+	(*v1.RawRows)(nil),                 // 81: alur.data.v1.RawRows
+	(*v13.Prediction)(nil),             // 82: alur.eval.v1.Prediction
 }
 var file_alur_orchestrator_v1_orchestrator_proto_depIdxs = []int32{
 	5,   // 0: alur.orchestrator.v1.PipelineSpec.source:type_name -> alur.orchestrator.v1.Source
@@ -5561,126 +5642,127 @@ var file_alur_orchestrator_v1_orchestrator_proto_depIdxs = []int32{
 	73,  // 2: alur.orchestrator.v1.PipelineSpec.prepare:type_name -> alur.prep.v1.PrepareOptions
 	6,   // 3: alur.orchestrator.v1.PipelineSpec.candidates:type_name -> alur.orchestrator.v1.Candidate
 	9,   // 4: alur.orchestrator.v1.PipelineSpec.objective:type_name -> alur.orchestrator.v1.Objective
-	14,  // 5: alur.orchestrator.v1.Source.dataset:type_name -> alur.orchestrator.v1.DatasetRef
-	74,  // 6: alur.orchestrator.v1.Source.csv:type_name -> alur.ingest.v1.CsvOptions
-	68,  // 7: alur.orchestrator.v1.Candidate.params:type_name -> alur.orchestrator.v1.Candidate.ParamsEntry
-	69,  // 8: alur.orchestrator.v1.Candidate.grid:type_name -> alur.orchestrator.v1.Candidate.GridEntry
-	70,  // 9: alur.orchestrator.v1.Candidate.ranges:type_name -> alur.orchestrator.v1.Candidate.RangesEntry
-	1,   // 10: alur.orchestrator.v1.Step.state:type_name -> alur.orchestrator.v1.StepState
-	75,  // 11: alur.orchestrator.v1.Step.start_time:type_name -> google.protobuf.Timestamp
-	75,  // 12: alur.orchestrator.v1.Step.end_time:type_name -> google.protobuf.Timestamp
-	71,  // 13: alur.orchestrator.v1.Trial.params:type_name -> alur.orchestrator.v1.Trial.ParamsEntry
-	76,  // 14: alur.orchestrator.v1.Trial.validation_metrics:type_name -> alur.data.v1.Metrics
-	4,   // 15: alur.orchestrator.v1.Run.spec:type_name -> alur.orchestrator.v1.PipelineSpec
-	0,   // 16: alur.orchestrator.v1.Run.state:type_name -> alur.orchestrator.v1.RunState
-	75,  // 17: alur.orchestrator.v1.Run.create_time:type_name -> google.protobuf.Timestamp
-	75,  // 18: alur.orchestrator.v1.Run.end_time:type_name -> google.protobuf.Timestamp
-	10,  // 19: alur.orchestrator.v1.Run.steps:type_name -> alur.orchestrator.v1.Step
-	11,  // 20: alur.orchestrator.v1.Run.trials:type_name -> alur.orchestrator.v1.Trial
-	76,  // 21: alur.orchestrator.v1.Run.test_metrics:type_name -> alur.data.v1.Metrics
-	72,  // 22: alur.orchestrator.v1.Run.task:type_name -> alur.data.v1.Task
-	31,  // 23: alur.orchestrator.v1.Run.learning_curve:type_name -> alur.orchestrator.v1.LearningCurvePoint
-	13,  // 24: alur.orchestrator.v1.Run.retrain:type_name -> alur.orchestrator.v1.Retrain
-	77,  // 25: alur.orchestrator.v1.Run.ingest_report:type_name -> alur.ingest.v1.IngestReport
-	75,  // 26: alur.orchestrator.v1.Dataset.create_time:type_name -> google.protobuf.Timestamp
-	16,  // 27: alur.orchestrator.v1.Dataset.versions:type_name -> alur.orchestrator.v1.DatasetVersion
-	75,  // 28: alur.orchestrator.v1.DatasetVersion.create_time:type_name -> google.protobuf.Timestamp
-	78,  // 29: alur.orchestrator.v1.DatasetVersion.schema:type_name -> alur.data.v1.Schema
-	17,  // 30: alur.orchestrator.v1.DatasetVersion.drift:type_name -> alur.orchestrator.v1.DriftReport
-	77,  // 31: alur.orchestrator.v1.DatasetVersion.ingest_report:type_name -> alur.ingest.v1.IngestReport
-	18,  // 32: alur.orchestrator.v1.DriftReport.retyped_columns:type_name -> alur.orchestrator.v1.RetypedColumn
-	19,  // 33: alur.orchestrator.v1.DriftReport.columns:type_name -> alur.orchestrator.v1.ColumnDrift
-	2,   // 34: alur.orchestrator.v1.DriftReport.level:type_name -> alur.orchestrator.v1.DriftLevel
-	79,  // 35: alur.orchestrator.v1.RetypedColumn.from_type:type_name -> alur.data.v1.ColumnType
-	79,  // 36: alur.orchestrator.v1.RetypedColumn.to_type:type_name -> alur.data.v1.ColumnType
-	79,  // 37: alur.orchestrator.v1.ColumnDrift.type:type_name -> alur.data.v1.ColumnType
-	2,   // 38: alur.orchestrator.v1.ColumnDrift.level:type_name -> alur.orchestrator.v1.DriftLevel
-	5,   // 39: alur.orchestrator.v1.AppendDatasetRequest.source:type_name -> alur.orchestrator.v1.Source
-	16,  // 40: alur.orchestrator.v1.AppendDatasetResponse.version:type_name -> alur.orchestrator.v1.DatasetVersion
-	15,  // 41: alur.orchestrator.v1.ListDatasetsResponse.datasets:type_name -> alur.orchestrator.v1.Dataset
-	15,  // 42: alur.orchestrator.v1.GetDatasetResponse.dataset:type_name -> alur.orchestrator.v1.Dataset
-	17,  // 43: alur.orchestrator.v1.CompareVersionsResponse.report:type_name -> alur.orchestrator.v1.DriftReport
-	12,  // 44: alur.orchestrator.v1.RetrainRunResponse.run:type_name -> alur.orchestrator.v1.Run
-	31,  // 45: alur.orchestrator.v1.LearningCurve.points:type_name -> alur.orchestrator.v1.LearningCurvePoint
-	75,  // 46: alur.orchestrator.v1.Artifact.create_time:type_name -> google.protobuf.Timestamp
-	32,  // 47: alur.orchestrator.v1.UploadSourceResponse.artifact:type_name -> alur.orchestrator.v1.Artifact
-	4,   // 48: alur.orchestrator.v1.StartRunRequest.spec:type_name -> alur.orchestrator.v1.PipelineSpec
-	12,  // 49: alur.orchestrator.v1.StartRunResponse.run:type_name -> alur.orchestrator.v1.Run
-	12,  // 50: alur.orchestrator.v1.GetRunResponse.run:type_name -> alur.orchestrator.v1.Run
-	12,  // 51: alur.orchestrator.v1.ListRunsResponse.runs:type_name -> alur.orchestrator.v1.Run
-	75,  // 52: alur.orchestrator.v1.RunEvent.time:type_name -> google.protobuf.Timestamp
-	0,   // 53: alur.orchestrator.v1.RunEvent.run_state:type_name -> alur.orchestrator.v1.RunState
-	11,  // 54: alur.orchestrator.v1.RunEvent.trial:type_name -> alur.orchestrator.v1.Trial
-	3,   // 55: alur.orchestrator.v1.RunEvent.kind:type_name -> alur.orchestrator.v1.RunEventKind
-	42,  // 56: alur.orchestrator.v1.WatchRunResponse.event:type_name -> alur.orchestrator.v1.RunEvent
-	12,  // 57: alur.orchestrator.v1.CancelRunResponse.run:type_name -> alur.orchestrator.v1.Run
-	32,  // 58: alur.orchestrator.v1.ListArtifactsResponse.artifacts:type_name -> alur.orchestrator.v1.Artifact
-	32,  // 59: alur.orchestrator.v1.GetArtifactResponse.artifact:type_name -> alur.orchestrator.v1.Artifact
-	80,  // 60: alur.orchestrator.v1.PredictRequest.rows:type_name -> alur.data.v1.RawRows
-	81,  // 61: alur.orchestrator.v1.PredictResponse.predictions:type_name -> alur.eval.v1.Prediction
-	54,  // 62: alur.orchestrator.v1.ListMetricsResponse.metrics:type_name -> alur.orchestrator.v1.MetricInfo
-	72,  // 63: alur.orchestrator.v1.MetricInfo.task:type_name -> alur.data.v1.Task
-	75,  // 64: alur.orchestrator.v1.ModelVersion.create_time:type_name -> google.protobuf.Timestamp
-	78,  // 65: alur.orchestrator.v1.ModelVersion.input_schema:type_name -> alur.data.v1.Schema
-	72,  // 66: alur.orchestrator.v1.ModelVersion.task:type_name -> alur.data.v1.Task
-	14,  // 67: alur.orchestrator.v1.ModelVersion.dataset:type_name -> alur.orchestrator.v1.DatasetRef
-	75,  // 68: alur.orchestrator.v1.ModelAlias.update_time:type_name -> google.protobuf.Timestamp
-	75,  // 69: alur.orchestrator.v1.RegisteredModel.create_time:type_name -> google.protobuf.Timestamp
-	55,  // 70: alur.orchestrator.v1.RegisteredModel.versions:type_name -> alur.orchestrator.v1.ModelVersion
-	56,  // 71: alur.orchestrator.v1.RegisteredModel.aliases:type_name -> alur.orchestrator.v1.ModelAlias
-	55,  // 72: alur.orchestrator.v1.RegisterModelResponse.version:type_name -> alur.orchestrator.v1.ModelVersion
-	57,  // 73: alur.orchestrator.v1.ListModelsResponse.models:type_name -> alur.orchestrator.v1.RegisteredModel
-	57,  // 74: alur.orchestrator.v1.GetModelResponse.model:type_name -> alur.orchestrator.v1.RegisteredModel
-	55,  // 75: alur.orchestrator.v1.GetModelResponse.version:type_name -> alur.orchestrator.v1.ModelVersion
-	56,  // 76: alur.orchestrator.v1.SetModelAliasResponse.alias:type_name -> alur.orchestrator.v1.ModelAlias
-	55,  // 77: alur.orchestrator.v1.DeleteModelVersionResponse.version:type_name -> alur.orchestrator.v1.ModelVersion
-	8,   // 78: alur.orchestrator.v1.Candidate.GridEntry.value:type_name -> alur.orchestrator.v1.ParamValues
-	7,   // 79: alur.orchestrator.v1.Candidate.RangesEntry.value:type_name -> alur.orchestrator.v1.ParamRange
-	33,  // 80: alur.orchestrator.v1.OrchestratorService.UploadSource:input_type -> alur.orchestrator.v1.UploadSourceRequest
-	35,  // 81: alur.orchestrator.v1.OrchestratorService.StartRun:input_type -> alur.orchestrator.v1.StartRunRequest
-	37,  // 82: alur.orchestrator.v1.OrchestratorService.GetRun:input_type -> alur.orchestrator.v1.GetRunRequest
-	39,  // 83: alur.orchestrator.v1.OrchestratorService.ListRuns:input_type -> alur.orchestrator.v1.ListRunsRequest
-	41,  // 84: alur.orchestrator.v1.OrchestratorService.WatchRun:input_type -> alur.orchestrator.v1.WatchRunRequest
-	44,  // 85: alur.orchestrator.v1.OrchestratorService.CancelRun:input_type -> alur.orchestrator.v1.CancelRunRequest
-	46,  // 86: alur.orchestrator.v1.OrchestratorService.ListArtifacts:input_type -> alur.orchestrator.v1.ListArtifactsRequest
-	48,  // 87: alur.orchestrator.v1.OrchestratorService.GetArtifact:input_type -> alur.orchestrator.v1.GetArtifactRequest
-	50,  // 88: alur.orchestrator.v1.OrchestratorService.Predict:input_type -> alur.orchestrator.v1.PredictRequest
-	20,  // 89: alur.orchestrator.v1.OrchestratorService.AppendDataset:input_type -> alur.orchestrator.v1.AppendDatasetRequest
-	22,  // 90: alur.orchestrator.v1.OrchestratorService.ListDatasets:input_type -> alur.orchestrator.v1.ListDatasetsRequest
-	24,  // 91: alur.orchestrator.v1.OrchestratorService.GetDataset:input_type -> alur.orchestrator.v1.GetDatasetRequest
-	26,  // 92: alur.orchestrator.v1.OrchestratorService.CompareVersions:input_type -> alur.orchestrator.v1.CompareVersionsRequest
-	28,  // 93: alur.orchestrator.v1.OrchestratorService.RetrainRun:input_type -> alur.orchestrator.v1.RetrainRunRequest
-	52,  // 94: alur.orchestrator.v1.OrchestratorService.ListMetrics:input_type -> alur.orchestrator.v1.ListMetricsRequest
-	58,  // 95: alur.orchestrator.v1.OrchestratorService.RegisterModel:input_type -> alur.orchestrator.v1.RegisterModelRequest
-	60,  // 96: alur.orchestrator.v1.OrchestratorService.ListModels:input_type -> alur.orchestrator.v1.ListModelsRequest
-	62,  // 97: alur.orchestrator.v1.OrchestratorService.GetModel:input_type -> alur.orchestrator.v1.GetModelRequest
-	64,  // 98: alur.orchestrator.v1.OrchestratorService.SetModelAlias:input_type -> alur.orchestrator.v1.SetModelAliasRequest
-	66,  // 99: alur.orchestrator.v1.OrchestratorService.DeleteModelVersion:input_type -> alur.orchestrator.v1.DeleteModelVersionRequest
-	34,  // 100: alur.orchestrator.v1.OrchestratorService.UploadSource:output_type -> alur.orchestrator.v1.UploadSourceResponse
-	36,  // 101: alur.orchestrator.v1.OrchestratorService.StartRun:output_type -> alur.orchestrator.v1.StartRunResponse
-	38,  // 102: alur.orchestrator.v1.OrchestratorService.GetRun:output_type -> alur.orchestrator.v1.GetRunResponse
-	40,  // 103: alur.orchestrator.v1.OrchestratorService.ListRuns:output_type -> alur.orchestrator.v1.ListRunsResponse
-	43,  // 104: alur.orchestrator.v1.OrchestratorService.WatchRun:output_type -> alur.orchestrator.v1.WatchRunResponse
-	45,  // 105: alur.orchestrator.v1.OrchestratorService.CancelRun:output_type -> alur.orchestrator.v1.CancelRunResponse
-	47,  // 106: alur.orchestrator.v1.OrchestratorService.ListArtifacts:output_type -> alur.orchestrator.v1.ListArtifactsResponse
-	49,  // 107: alur.orchestrator.v1.OrchestratorService.GetArtifact:output_type -> alur.orchestrator.v1.GetArtifactResponse
-	51,  // 108: alur.orchestrator.v1.OrchestratorService.Predict:output_type -> alur.orchestrator.v1.PredictResponse
-	21,  // 109: alur.orchestrator.v1.OrchestratorService.AppendDataset:output_type -> alur.orchestrator.v1.AppendDatasetResponse
-	23,  // 110: alur.orchestrator.v1.OrchestratorService.ListDatasets:output_type -> alur.orchestrator.v1.ListDatasetsResponse
-	25,  // 111: alur.orchestrator.v1.OrchestratorService.GetDataset:output_type -> alur.orchestrator.v1.GetDatasetResponse
-	27,  // 112: alur.orchestrator.v1.OrchestratorService.CompareVersions:output_type -> alur.orchestrator.v1.CompareVersionsResponse
-	29,  // 113: alur.orchestrator.v1.OrchestratorService.RetrainRun:output_type -> alur.orchestrator.v1.RetrainRunResponse
-	53,  // 114: alur.orchestrator.v1.OrchestratorService.ListMetrics:output_type -> alur.orchestrator.v1.ListMetricsResponse
-	59,  // 115: alur.orchestrator.v1.OrchestratorService.RegisterModel:output_type -> alur.orchestrator.v1.RegisterModelResponse
-	61,  // 116: alur.orchestrator.v1.OrchestratorService.ListModels:output_type -> alur.orchestrator.v1.ListModelsResponse
-	63,  // 117: alur.orchestrator.v1.OrchestratorService.GetModel:output_type -> alur.orchestrator.v1.GetModelResponse
-	65,  // 118: alur.orchestrator.v1.OrchestratorService.SetModelAlias:output_type -> alur.orchestrator.v1.SetModelAliasResponse
-	67,  // 119: alur.orchestrator.v1.OrchestratorService.DeleteModelVersion:output_type -> alur.orchestrator.v1.DeleteModelVersionResponse
-	100, // [100:120] is the sub-list for method output_type
-	80,  // [80:100] is the sub-list for method input_type
-	80,  // [80:80] is the sub-list for extension type_name
-	80,  // [80:80] is the sub-list for extension extendee
-	0,   // [0:80] is the sub-list for field type_name
+	74,  // 5: alur.orchestrator.v1.PipelineSpec.time_budget:type_name -> google.protobuf.Duration
+	14,  // 6: alur.orchestrator.v1.Source.dataset:type_name -> alur.orchestrator.v1.DatasetRef
+	75,  // 7: alur.orchestrator.v1.Source.csv:type_name -> alur.ingest.v1.CsvOptions
+	68,  // 8: alur.orchestrator.v1.Candidate.params:type_name -> alur.orchestrator.v1.Candidate.ParamsEntry
+	69,  // 9: alur.orchestrator.v1.Candidate.grid:type_name -> alur.orchestrator.v1.Candidate.GridEntry
+	70,  // 10: alur.orchestrator.v1.Candidate.ranges:type_name -> alur.orchestrator.v1.Candidate.RangesEntry
+	1,   // 11: alur.orchestrator.v1.Step.state:type_name -> alur.orchestrator.v1.StepState
+	76,  // 12: alur.orchestrator.v1.Step.start_time:type_name -> google.protobuf.Timestamp
+	76,  // 13: alur.orchestrator.v1.Step.end_time:type_name -> google.protobuf.Timestamp
+	71,  // 14: alur.orchestrator.v1.Trial.params:type_name -> alur.orchestrator.v1.Trial.ParamsEntry
+	77,  // 15: alur.orchestrator.v1.Trial.validation_metrics:type_name -> alur.data.v1.Metrics
+	4,   // 16: alur.orchestrator.v1.Run.spec:type_name -> alur.orchestrator.v1.PipelineSpec
+	0,   // 17: alur.orchestrator.v1.Run.state:type_name -> alur.orchestrator.v1.RunState
+	76,  // 18: alur.orchestrator.v1.Run.create_time:type_name -> google.protobuf.Timestamp
+	76,  // 19: alur.orchestrator.v1.Run.end_time:type_name -> google.protobuf.Timestamp
+	10,  // 20: alur.orchestrator.v1.Run.steps:type_name -> alur.orchestrator.v1.Step
+	11,  // 21: alur.orchestrator.v1.Run.trials:type_name -> alur.orchestrator.v1.Trial
+	77,  // 22: alur.orchestrator.v1.Run.test_metrics:type_name -> alur.data.v1.Metrics
+	72,  // 23: alur.orchestrator.v1.Run.task:type_name -> alur.data.v1.Task
+	31,  // 24: alur.orchestrator.v1.Run.learning_curve:type_name -> alur.orchestrator.v1.LearningCurvePoint
+	13,  // 25: alur.orchestrator.v1.Run.retrain:type_name -> alur.orchestrator.v1.Retrain
+	78,  // 26: alur.orchestrator.v1.Run.ingest_report:type_name -> alur.ingest.v1.IngestReport
+	76,  // 27: alur.orchestrator.v1.Dataset.create_time:type_name -> google.protobuf.Timestamp
+	16,  // 28: alur.orchestrator.v1.Dataset.versions:type_name -> alur.orchestrator.v1.DatasetVersion
+	76,  // 29: alur.orchestrator.v1.DatasetVersion.create_time:type_name -> google.protobuf.Timestamp
+	79,  // 30: alur.orchestrator.v1.DatasetVersion.schema:type_name -> alur.data.v1.Schema
+	17,  // 31: alur.orchestrator.v1.DatasetVersion.drift:type_name -> alur.orchestrator.v1.DriftReport
+	78,  // 32: alur.orchestrator.v1.DatasetVersion.ingest_report:type_name -> alur.ingest.v1.IngestReport
+	18,  // 33: alur.orchestrator.v1.DriftReport.retyped_columns:type_name -> alur.orchestrator.v1.RetypedColumn
+	19,  // 34: alur.orchestrator.v1.DriftReport.columns:type_name -> alur.orchestrator.v1.ColumnDrift
+	2,   // 35: alur.orchestrator.v1.DriftReport.level:type_name -> alur.orchestrator.v1.DriftLevel
+	80,  // 36: alur.orchestrator.v1.RetypedColumn.from_type:type_name -> alur.data.v1.ColumnType
+	80,  // 37: alur.orchestrator.v1.RetypedColumn.to_type:type_name -> alur.data.v1.ColumnType
+	80,  // 38: alur.orchestrator.v1.ColumnDrift.type:type_name -> alur.data.v1.ColumnType
+	2,   // 39: alur.orchestrator.v1.ColumnDrift.level:type_name -> alur.orchestrator.v1.DriftLevel
+	5,   // 40: alur.orchestrator.v1.AppendDatasetRequest.source:type_name -> alur.orchestrator.v1.Source
+	16,  // 41: alur.orchestrator.v1.AppendDatasetResponse.version:type_name -> alur.orchestrator.v1.DatasetVersion
+	15,  // 42: alur.orchestrator.v1.ListDatasetsResponse.datasets:type_name -> alur.orchestrator.v1.Dataset
+	15,  // 43: alur.orchestrator.v1.GetDatasetResponse.dataset:type_name -> alur.orchestrator.v1.Dataset
+	17,  // 44: alur.orchestrator.v1.CompareVersionsResponse.report:type_name -> alur.orchestrator.v1.DriftReport
+	12,  // 45: alur.orchestrator.v1.RetrainRunResponse.run:type_name -> alur.orchestrator.v1.Run
+	31,  // 46: alur.orchestrator.v1.LearningCurve.points:type_name -> alur.orchestrator.v1.LearningCurvePoint
+	76,  // 47: alur.orchestrator.v1.Artifact.create_time:type_name -> google.protobuf.Timestamp
+	32,  // 48: alur.orchestrator.v1.UploadSourceResponse.artifact:type_name -> alur.orchestrator.v1.Artifact
+	4,   // 49: alur.orchestrator.v1.StartRunRequest.spec:type_name -> alur.orchestrator.v1.PipelineSpec
+	12,  // 50: alur.orchestrator.v1.StartRunResponse.run:type_name -> alur.orchestrator.v1.Run
+	12,  // 51: alur.orchestrator.v1.GetRunResponse.run:type_name -> alur.orchestrator.v1.Run
+	12,  // 52: alur.orchestrator.v1.ListRunsResponse.runs:type_name -> alur.orchestrator.v1.Run
+	76,  // 53: alur.orchestrator.v1.RunEvent.time:type_name -> google.protobuf.Timestamp
+	0,   // 54: alur.orchestrator.v1.RunEvent.run_state:type_name -> alur.orchestrator.v1.RunState
+	11,  // 55: alur.orchestrator.v1.RunEvent.trial:type_name -> alur.orchestrator.v1.Trial
+	3,   // 56: alur.orchestrator.v1.RunEvent.kind:type_name -> alur.orchestrator.v1.RunEventKind
+	42,  // 57: alur.orchestrator.v1.WatchRunResponse.event:type_name -> alur.orchestrator.v1.RunEvent
+	12,  // 58: alur.orchestrator.v1.CancelRunResponse.run:type_name -> alur.orchestrator.v1.Run
+	32,  // 59: alur.orchestrator.v1.ListArtifactsResponse.artifacts:type_name -> alur.orchestrator.v1.Artifact
+	32,  // 60: alur.orchestrator.v1.GetArtifactResponse.artifact:type_name -> alur.orchestrator.v1.Artifact
+	81,  // 61: alur.orchestrator.v1.PredictRequest.rows:type_name -> alur.data.v1.RawRows
+	82,  // 62: alur.orchestrator.v1.PredictResponse.predictions:type_name -> alur.eval.v1.Prediction
+	54,  // 63: alur.orchestrator.v1.ListMetricsResponse.metrics:type_name -> alur.orchestrator.v1.MetricInfo
+	72,  // 64: alur.orchestrator.v1.MetricInfo.task:type_name -> alur.data.v1.Task
+	76,  // 65: alur.orchestrator.v1.ModelVersion.create_time:type_name -> google.protobuf.Timestamp
+	79,  // 66: alur.orchestrator.v1.ModelVersion.input_schema:type_name -> alur.data.v1.Schema
+	72,  // 67: alur.orchestrator.v1.ModelVersion.task:type_name -> alur.data.v1.Task
+	14,  // 68: alur.orchestrator.v1.ModelVersion.dataset:type_name -> alur.orchestrator.v1.DatasetRef
+	76,  // 69: alur.orchestrator.v1.ModelAlias.update_time:type_name -> google.protobuf.Timestamp
+	76,  // 70: alur.orchestrator.v1.RegisteredModel.create_time:type_name -> google.protobuf.Timestamp
+	55,  // 71: alur.orchestrator.v1.RegisteredModel.versions:type_name -> alur.orchestrator.v1.ModelVersion
+	56,  // 72: alur.orchestrator.v1.RegisteredModel.aliases:type_name -> alur.orchestrator.v1.ModelAlias
+	55,  // 73: alur.orchestrator.v1.RegisterModelResponse.version:type_name -> alur.orchestrator.v1.ModelVersion
+	57,  // 74: alur.orchestrator.v1.ListModelsResponse.models:type_name -> alur.orchestrator.v1.RegisteredModel
+	57,  // 75: alur.orchestrator.v1.GetModelResponse.model:type_name -> alur.orchestrator.v1.RegisteredModel
+	55,  // 76: alur.orchestrator.v1.GetModelResponse.version:type_name -> alur.orchestrator.v1.ModelVersion
+	56,  // 77: alur.orchestrator.v1.SetModelAliasResponse.alias:type_name -> alur.orchestrator.v1.ModelAlias
+	55,  // 78: alur.orchestrator.v1.DeleteModelVersionResponse.version:type_name -> alur.orchestrator.v1.ModelVersion
+	8,   // 79: alur.orchestrator.v1.Candidate.GridEntry.value:type_name -> alur.orchestrator.v1.ParamValues
+	7,   // 80: alur.orchestrator.v1.Candidate.RangesEntry.value:type_name -> alur.orchestrator.v1.ParamRange
+	33,  // 81: alur.orchestrator.v1.OrchestratorService.UploadSource:input_type -> alur.orchestrator.v1.UploadSourceRequest
+	35,  // 82: alur.orchestrator.v1.OrchestratorService.StartRun:input_type -> alur.orchestrator.v1.StartRunRequest
+	37,  // 83: alur.orchestrator.v1.OrchestratorService.GetRun:input_type -> alur.orchestrator.v1.GetRunRequest
+	39,  // 84: alur.orchestrator.v1.OrchestratorService.ListRuns:input_type -> alur.orchestrator.v1.ListRunsRequest
+	41,  // 85: alur.orchestrator.v1.OrchestratorService.WatchRun:input_type -> alur.orchestrator.v1.WatchRunRequest
+	44,  // 86: alur.orchestrator.v1.OrchestratorService.CancelRun:input_type -> alur.orchestrator.v1.CancelRunRequest
+	46,  // 87: alur.orchestrator.v1.OrchestratorService.ListArtifacts:input_type -> alur.orchestrator.v1.ListArtifactsRequest
+	48,  // 88: alur.orchestrator.v1.OrchestratorService.GetArtifact:input_type -> alur.orchestrator.v1.GetArtifactRequest
+	50,  // 89: alur.orchestrator.v1.OrchestratorService.Predict:input_type -> alur.orchestrator.v1.PredictRequest
+	20,  // 90: alur.orchestrator.v1.OrchestratorService.AppendDataset:input_type -> alur.orchestrator.v1.AppendDatasetRequest
+	22,  // 91: alur.orchestrator.v1.OrchestratorService.ListDatasets:input_type -> alur.orchestrator.v1.ListDatasetsRequest
+	24,  // 92: alur.orchestrator.v1.OrchestratorService.GetDataset:input_type -> alur.orchestrator.v1.GetDatasetRequest
+	26,  // 93: alur.orchestrator.v1.OrchestratorService.CompareVersions:input_type -> alur.orchestrator.v1.CompareVersionsRequest
+	28,  // 94: alur.orchestrator.v1.OrchestratorService.RetrainRun:input_type -> alur.orchestrator.v1.RetrainRunRequest
+	52,  // 95: alur.orchestrator.v1.OrchestratorService.ListMetrics:input_type -> alur.orchestrator.v1.ListMetricsRequest
+	58,  // 96: alur.orchestrator.v1.OrchestratorService.RegisterModel:input_type -> alur.orchestrator.v1.RegisterModelRequest
+	60,  // 97: alur.orchestrator.v1.OrchestratorService.ListModels:input_type -> alur.orchestrator.v1.ListModelsRequest
+	62,  // 98: alur.orchestrator.v1.OrchestratorService.GetModel:input_type -> alur.orchestrator.v1.GetModelRequest
+	64,  // 99: alur.orchestrator.v1.OrchestratorService.SetModelAlias:input_type -> alur.orchestrator.v1.SetModelAliasRequest
+	66,  // 100: alur.orchestrator.v1.OrchestratorService.DeleteModelVersion:input_type -> alur.orchestrator.v1.DeleteModelVersionRequest
+	34,  // 101: alur.orchestrator.v1.OrchestratorService.UploadSource:output_type -> alur.orchestrator.v1.UploadSourceResponse
+	36,  // 102: alur.orchestrator.v1.OrchestratorService.StartRun:output_type -> alur.orchestrator.v1.StartRunResponse
+	38,  // 103: alur.orchestrator.v1.OrchestratorService.GetRun:output_type -> alur.orchestrator.v1.GetRunResponse
+	40,  // 104: alur.orchestrator.v1.OrchestratorService.ListRuns:output_type -> alur.orchestrator.v1.ListRunsResponse
+	43,  // 105: alur.orchestrator.v1.OrchestratorService.WatchRun:output_type -> alur.orchestrator.v1.WatchRunResponse
+	45,  // 106: alur.orchestrator.v1.OrchestratorService.CancelRun:output_type -> alur.orchestrator.v1.CancelRunResponse
+	47,  // 107: alur.orchestrator.v1.OrchestratorService.ListArtifacts:output_type -> alur.orchestrator.v1.ListArtifactsResponse
+	49,  // 108: alur.orchestrator.v1.OrchestratorService.GetArtifact:output_type -> alur.orchestrator.v1.GetArtifactResponse
+	51,  // 109: alur.orchestrator.v1.OrchestratorService.Predict:output_type -> alur.orchestrator.v1.PredictResponse
+	21,  // 110: alur.orchestrator.v1.OrchestratorService.AppendDataset:output_type -> alur.orchestrator.v1.AppendDatasetResponse
+	23,  // 111: alur.orchestrator.v1.OrchestratorService.ListDatasets:output_type -> alur.orchestrator.v1.ListDatasetsResponse
+	25,  // 112: alur.orchestrator.v1.OrchestratorService.GetDataset:output_type -> alur.orchestrator.v1.GetDatasetResponse
+	27,  // 113: alur.orchestrator.v1.OrchestratorService.CompareVersions:output_type -> alur.orchestrator.v1.CompareVersionsResponse
+	29,  // 114: alur.orchestrator.v1.OrchestratorService.RetrainRun:output_type -> alur.orchestrator.v1.RetrainRunResponse
+	53,  // 115: alur.orchestrator.v1.OrchestratorService.ListMetrics:output_type -> alur.orchestrator.v1.ListMetricsResponse
+	59,  // 116: alur.orchestrator.v1.OrchestratorService.RegisterModel:output_type -> alur.orchestrator.v1.RegisterModelResponse
+	61,  // 117: alur.orchestrator.v1.OrchestratorService.ListModels:output_type -> alur.orchestrator.v1.ListModelsResponse
+	63,  // 118: alur.orchestrator.v1.OrchestratorService.GetModel:output_type -> alur.orchestrator.v1.GetModelResponse
+	65,  // 119: alur.orchestrator.v1.OrchestratorService.SetModelAlias:output_type -> alur.orchestrator.v1.SetModelAliasResponse
+	67,  // 120: alur.orchestrator.v1.OrchestratorService.DeleteModelVersion:output_type -> alur.orchestrator.v1.DeleteModelVersionResponse
+	101, // [101:121] is the sub-list for method output_type
+	81,  // [81:101] is the sub-list for method input_type
+	81,  // [81:81] is the sub-list for extension type_name
+	81,  // [81:81] is the sub-list for extension extendee
+	0,   // [0:81] is the sub-list for field type_name
 }
 
 func init() { file_alur_orchestrator_v1_orchestrator_proto_init() }

@@ -386,7 +386,11 @@ type PrepareOptions struct {
 	// cleaning are the fixes applied before encoding: imputation rules,
 	// outlier clipping, rare-category grouping, log transforms, parsing
 	// numbers, dropping columns. A profile finding's fix merges into it.
-	Cleaning      *v1.CleaningOptions `protobuf:"bytes,12,opt,name=cleaning,proto3" json:"cleaning,omitempty"`
+	Cleaning *v1.CleaningOptions `protobuf:"bytes,12,opt,name=cleaning,proto3" json:"cleaning,omitempty"`
+	// keep_columns are kept as features even when they look like
+	// identifiers (near-unique whole numbers or a row counter), which are
+	// otherwise dropped.
+	KeepColumns   []string `protobuf:"bytes,13,rep,name=keep_columns,json=keepColumns,proto3" json:"keep_columns,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -501,6 +505,13 @@ func (x *PrepareOptions) GetMaxCategories() int32 {
 func (x *PrepareOptions) GetCleaning() *v1.CleaningOptions {
 	if x != nil {
 		return x.Cleaning
+	}
+	return nil
+}
+
+func (x *PrepareOptions) GetKeepColumns() []string {
+	if x != nil {
+		return x.KeepColumns
 	}
 	return nil
 }
@@ -1079,7 +1090,7 @@ const file_alur_prep_v1_prep_proto_rawDesc = "" +
 	"\x05batch\x18\x03 \x01(\v2\x18.alur.data.v1.TableBatchH\x00R\x05batchB\x06\n" +
 	"\x04part\"F\n" +
 	"\x0fProfileResponse\x123\n" +
-	"\aprofile\x18\x01 \x01(\v2\x19.alur.data.v1.DataProfileR\aprofile\"\xe5\x03\n" +
+	"\aprofile\x18\x01 \x01(\v2\x19.alur.data.v1.DataProfileR\aprofile\"\x88\x04\n" +
 	"\x0ePrepareOptions\x12\x14\n" +
 	"\x05label\x18\x01 \x01(\tR\x05label\x12&\n" +
 	"\x04task\x18\x02 \x01(\x0e2\x12.alur.data.v1.TaskR\x04task\x12/\n" +
@@ -1095,7 +1106,8 @@ const file_alur_prep_v1_prep_proto_rawDesc = "" +
 	" \x01(\bR\n" +
 	"keepIdLike\x12%\n" +
 	"\x0emax_categories\x18\v \x01(\x05R\rmaxCategories\x129\n" +
-	"\bcleaning\x18\f \x01(\v2\x1d.alur.data.v1.CleaningOptionsR\bcleaning\"\xb4\x01\n" +
+	"\bcleaning\x18\f \x01(\v2\x1d.alur.data.v1.CleaningOptionsR\bcleaning\x12!\n" +
+	"\fkeep_columns\x18\r \x03(\tR\vkeepColumns\"\xb4\x01\n" +
 	"\x0ePrepareRequest\x128\n" +
 	"\aoptions\x18\x01 \x01(\v2\x1c.alur.prep.v1.PrepareOptionsH\x00R\aoptions\x12.\n" +
 	"\x06schema\x18\x02 \x01(\v2\x14.alur.data.v1.SchemaH\x00R\x06schema\x120\n" +
