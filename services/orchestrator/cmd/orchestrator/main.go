@@ -24,11 +24,24 @@ import (
 	"github.com/alur-ml/alur/services/orchestrator/store"
 )
 
-func main() {
-	addr := flag.String("addr", "localhost:7000", "address to serve on")
-	httpAddr := flag.String("http", "localhost:8080", "address of the web dashboard (empty disables it); it serves with the gRPC TLS settings and token")
-	dashInsecure := flag.Bool("dashboard-insecure", false, "allow the dashboard on a non-loopback address without TLS (plain HTTP shows every run and data value to the network)")
-	cfg := orchestrator.Config{}
+// flags are the command line: the orchestrator's Config, the serverkit
+// options every service shares, and what only this binary uses.
+type flags struct {
+	cfg          orchestrator.Config
+	opts         *serverkit.Options
+	addr         string
+	httpAddr     string
+	dashInsecure bool
+	gcInterval   time.Duration
+}
+
+// parseFlags reads the command line into flags.
+func parseFlags() *flags {
+	f := &flags{}
+	cfg := &f.cfg
+	flag.StringVar(&f.addr, "addr", "localhost:7000", "address to serve on")
+	flag.StringVar(&f.httpAddr, "http", "localhost:8080", "address of the web dashboard (empty disables it); it serves with the gRPC TLS settings and token")
+	flag.BoolVar(&f.dashInsecure, "dashboard-insecure", false, "allow the dashboard on a non-loopback address without TLS (plain HTTP shows every run and data value to the network)")
 	flag.StringVar(&cfg.DataDir, "data-dir", ".alur", "directory of the bbolt file "+orchestrator.DBFile)
 	flag.StringVar(&cfg.Store, "store", "", "where runs, events, the step cache and the registries live: empty (the bbolt file in --data-dir), bbolt:PATH, or etcd://host:port[,host:port]/prefix, shared by several orchestrators (needs --blobs)")
 	flag.DurationVar(&cfg.OwnerTTL, "owner-ttl", orchestrator.DefaultOwnerTTL, "with an etcd store: how long after this orchestrator stops answering another takes its runs over (whole seconds)")
@@ -43,72 +56,91 @@ func main() {
 	flag.Int64Var(&cfg.MaxUploadBytes, "max-upload-bytes", 1<<30, "largest accepted upload")
 	flag.DurationVar(&cfg.StepTimeout, "step-timeout", 10*time.Minute, "deadline of one data stage call")
 	flag.DurationVar(&cfg.TrainTimeout, "train-timeout", 2*time.Hour, "deadline of one training call")
-	gcInterval := flag.Duration("gc-interval", time.Hour, "how often the store's garbage collector removes orphan chunks (it also runs at start); 0 runs it at start only")
+	flag.DurationVar(&f.gcInterval, "gc-interval", time.Hour, "how often the store's garbage collector removes orphan chunks (it also runs at start); 0 runs it at start only")
 	flag.DurationVar(&cfg.StageRetryWindow, "stage-retry-window", 2*time.Minute, "how long a step retries a stage that answers Unavailable before the run fails")
-	opts := serverkit.BindFlags(flag.CommandLine)
+	f.opts = serverkit.BindFlags(flag.CommandLine)
 	flag.Parse()
+	return f
+}
 
+func main() {
+	f := parseFlags()
 	logger := serverkit.NewLogger("orchestrator")
-	cfg.Logger = logger
-	if *httpAddr != "" {
-		if err := opts.CheckHTTPExposure(*httpAddr, *dashInsecure); err != nil {
-			logger.Error("dashboard", "err", err)
-			os.Exit(1)
+	fail := func(what string, err error) {
+		logger.Error(what, "err", err)
+		os.Exit(1)
+	}
+	f.cfg.Logger = logger
+	if f.httpAddr != "" {
+		if err := f.opts.CheckHTTPExposure(f.httpAddr, f.dashInsecure); err != nil {
+			fail("dashboard", err)
 		}
 	}
-	dopts, err := opts.DialOptions()
+	dopts, err := f.opts.DialOptions()
 	if err != nil {
-		logger.Error("stage connections", "err", err)
-		os.Exit(1)
+		fail("stage connections", err)
 	}
-	cfg.DialOptions = dopts
-	srv, err := orchestrator.New(cfg)
+	f.cfg.DialOptions = dopts
+	srv, err := orchestrator.New(f.cfg)
 	if err != nil {
-		logger.Error("start", "err", err)
-		os.Exit(1)
+		fail("start", err)
 	}
 	logger.Info("store", "path", srv.StorePath())
-	go func() {
-		if lost := srv.Lost(); lost != nil {
-			<-lost
-			logger.Error("run ownership lease lost (etcd unreachable for the owner TTL): the other orchestrators have taken the runs over; exiting")
-			os.Exit(1)
-		}
-	}()
+	go exitOnLostLease(srv, logger)
 	gcCtx, stopGC := context.WithCancel(context.Background())
 	defer stopGC()
-	if gc, ok := srv.Store().(store.Collector); ok {
-		gc.StartGC(gcCtx, *gcInterval, func(n int, b int64, err error) {
-			if err != nil {
-				logger.Error("store gc", "err", err)
-				return
-			}
-			obs.StoreGCChunks.Add(float64(n))
-			obs.StoreGCBytes.Add(float64(b))
-			if n > 0 {
-				logger.Info("store gc removed orphan chunks", "chunks", n, "bytes", b)
-			}
-		})
-	}
+	startGC(gcCtx, srv, f.gcInterval, logger)
 	stopDashboard := func() {}
-	if *httpAddr != "" {
+	if f.httpAddr != "" {
 		// The dashboard is a view: when it cannot start (its port is
 		// taken), the orchestrator still serves and says so.
-		if _, stopDashboard, err = serveDashboard(*httpAddr, opts, srv.DashboardSource(), logger); err != nil {
+		if _, stopDashboard, err = serveDashboard(f.httpAddr, f.opts, srv.DashboardSource(), logger); err != nil {
 			logger.Error("dashboard disabled", "err", err)
 			stopDashboard = func() {}
 		}
 	}
-	serverkit.MainWith("orchestrator", *addr, opts, func(g *grpc.Server) error {
+	serverkit.MainWith("orchestrator", f.addr, f.opts, func(g *grpc.Server) error {
 		srv.Register(g)
 		return nil
 	})
 	stopDashboard()
 	stopGC()
 	if err := srv.Close(); err != nil {
-		logger.Error("close", "err", err)
-		os.Exit(1)
+		fail("close", err)
 	}
+}
+
+// exitOnLostLease ends the process when the store's run-ownership lease is
+// lost (an etcd store unreachable for the owner TTL): by then the other
+// orchestrators have taken its runs over, and a fenced owner must stop.
+func exitOnLostLease(srv *orchestrator.Server, logger *slog.Logger) {
+	lost := srv.Lost()
+	if lost == nil {
+		return
+	}
+	<-lost
+	logger.Error("run ownership lease lost (etcd unreachable for the owner TTL): the other orchestrators have taken the runs over; exiting")
+	os.Exit(1)
+}
+
+// startGC runs the store's garbage collector, when the store has one, at
+// start and every interval, recording what it removes in the metrics.
+func startGC(ctx context.Context, srv *orchestrator.Server, interval time.Duration, logger *slog.Logger) {
+	gc, ok := srv.Store().(store.Collector)
+	if !ok {
+		return
+	}
+	gc.StartGC(ctx, interval, func(n int, b int64, err error) {
+		if err != nil {
+			logger.Error("store gc", "err", err)
+			return
+		}
+		obs.StoreGCChunks.Add(float64(n))
+		obs.StoreGCBytes.Add(float64(b))
+		if n > 0 {
+			logger.Info("store gc removed orphan chunks", "chunks", n, "bytes", b)
+		}
+	})
 }
 
 // serveDashboard serves the dashboard on httpAddr, reading this
