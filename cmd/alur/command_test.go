@@ -182,7 +182,7 @@ func TestRunShortForm(t *testing.T) {
 	for _, want := range []string{
 		"Run run-7: upload churn.csv (",
 		" collect collected 150 rows\n",
-		" evaluate/2 trial 2 random_forest max_depth=8, n_trees=100 validation accuracy 0.9667 (fit 1.2s)\n",
+		" evaluate/2 trial 2 random_forest max_depth=8, n_trees=100 validation accuracy 0.9667 (fit 1.2s) [2 trials, best 2 (0.9667)]\n",
 		"Leaderboard:", "* 1 2 random_forest max_depth=8 0.9667 0.1234 1.2s",
 		" accuracy 0.9667\n", "Confusion matrix",
 		"Details: alur runs show run-7",

@@ -348,7 +348,7 @@ func runRetrain(ctx context.Context, a *app, args []string) error {
 		fmt.Fprintf(progress, "Run %s retrains %s on dataset %s: version %d → %d\n",
 			run.GetId(), rt.GetRunId(), rt.GetDataset(), rt.GetFromVersion(), rt.GetToVersion())
 	}
-	final, err := c.followRun(ctx, run.GetId(), newProgressPrinter(progress, run))
+	final, err := c.followRun(ctx, run.GetId(), newProgressPrinter(progress, run, false))
 	if err != nil {
 		return err
 	}
