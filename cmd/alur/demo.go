@@ -11,6 +11,9 @@ import (
 	"sort"
 	"strings"
 
+	"google.golang.org/protobuf/types/known/durationpb"
+
+	"github.com/alur-ml/alur/ml/selection"
 	orchestratorv1 "github.com/alur-ml/alur/proto/alur/orchestrator/v1"
 	"github.com/alur-ml/alur/services/orchestrator/dashboard"
 )
@@ -151,6 +154,9 @@ func demoSpec(dataset, label string) *orchestratorv1.PipelineSpec {
 		Label:     label,
 		Objective: &orchestratorv1.Objective{Metric: "accuracy"},
 		Seed:      demoSeed,
+		// The default budget of small data (every bundled dataset is),
+		// spelled out so that each trial's line shows the time left.
+		TimeBudget: durationpb.New(selection.SmallDataBudget),
 	}
 }
 

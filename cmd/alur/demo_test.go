@@ -39,6 +39,10 @@ func TestDemoIris(t *testing.T) {
 			t.Errorf("demo output lacks %q", want)
 		}
 	}
+	// Each trial's line ends with the search's progress, time left included.
+	if !regexp.MustCompile(`(?m)trial 1 .*\[1 trial, best 1 \([0-9.]+\), [0-9ms]+ left\]$`).MatchString(got) {
+		t.Error("trial 1's line lacks the search's progress")
+	}
 	// Without -v, a trial is one line: its folds' steps are not shown.
 	if strings.Contains(got, "/fold") {
 		t.Error("demo output shows fold steps without -v")
