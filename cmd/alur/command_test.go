@@ -182,13 +182,41 @@ func TestRunShortForm(t *testing.T) {
 	for _, want := range []string{
 		"Run run-7: upload churn.csv (",
 		" collect collected 150 rows\n",
-		" evaluate/2 trial 2 random_forest max_depth=8, n_trees=100 validation accuracy 0.9667 (fit 1.2s)\n",
+		" evaluate/2 trial 2 random_forest max_depth=8, n_trees=100 validation accuracy 0.9667 (fit 1.2s) [2 trials, best 2 (0.9667)]\n",
 		"Leaderboard:", "* 1 2 random_forest max_depth=8 0.9667 0.1234 1.2s",
 		" accuracy 0.9667\n", "Confusion matrix",
 		"Details: alur runs show run-7",
 	} {
 		if !strings.Contains(got, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+// TestRunVerbose checks that a fold's step events print only with -v
+// (or --verbose), while each trial's line prints either way.
+func TestRunVerbose(t *testing.T) {
+	for _, tc := range []struct {
+		flags []string
+		folds bool
+	}{
+		{nil, false},
+		{[]string{"-v"}, true},
+		{[]string{"--verbose"}, true},
+	} {
+		f := newFake()
+		addr := startFake(t, f)
+		a, out, errb := newTestApp(map[string]string{serverEnv: addr})
+		args := append([]string{"run", "--dataset", "sales", "--label", "churned"}, tc.flags...)
+		if code := runMain(context.Background(), args, a); code != exitOK {
+			t.Fatalf("%v: exit %d, stderr:\n%s", tc.flags, code, errb)
+		}
+		got := squeeze(out.String())
+		if has := strings.Contains(got, " train/1/fold1 done in 5ms\n"); has != tc.folds {
+			t.Errorf("%v: fold line shown %v, want %v:\n%s", tc.flags, has, tc.folds, out)
+		}
+		if !strings.Contains(got, " evaluate/2 trial 2 random_forest") {
+			t.Errorf("%v: no trial line:\n%s", tc.flags, out)
 		}
 	}
 }

@@ -304,11 +304,12 @@ func datasetRunSpec(specPath string, sf shortForm, set map[string]bool, dataset 
 
 const retrainUsage = `
 Usage:
-  alur retrain RUN_ID [--json]
+  alur retrain RUN_ID [--json] [-v]
 
 Starts a new run with RUN_ID's spec on the latest version of its dataset
 (the run must read a dataset: alur run --dataset NAME), follows it like
-alur run, and compares the two runs' test scores.
+alur run (one line per trial; -v or --verbose adds each fold's steps), and
+compares the two runs' test scores.
 `
 
 func runRetrain(ctx context.Context, a *app, args []string) error {
@@ -316,6 +317,8 @@ func runRetrain(ctx context.Context, a *app, args []string) error {
 	var cf clientFlags
 	cf.register(fs, a.getenv)
 	asJSON := fs.Bool("json", false, "print only the finished run, as JSON, to stdout")
+	verbose := fs.Bool("v", false, "also show each trial's steps (every fold's training and evaluation)")
+	fs.BoolVar(verbose, "verbose", false, "same as -v")
 	rest, err := parseFlags(a, fs, retrainUsage, args)
 	if err != nil {
 		return err
@@ -348,7 +351,7 @@ func runRetrain(ctx context.Context, a *app, args []string) error {
 		fmt.Fprintf(progress, "Run %s retrains %s on dataset %s: version %d → %d\n",
 			run.GetId(), rt.GetRunId(), rt.GetDataset(), rt.GetFromVersion(), rt.GetToVersion())
 	}
-	final, err := c.followRun(ctx, run.GetId(), newProgressPrinter(progress, run))
+	final, err := c.followRun(ctx, run.GetId(), newProgressPrinter(progress, run, *verbose))
 	if err != nil {
 		return err
 	}

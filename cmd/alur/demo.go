@@ -11,13 +11,16 @@ import (
 	"sort"
 	"strings"
 
+	"google.golang.org/protobuf/types/known/durationpb"
+
+	"github.com/alur-ml/alur/ml/selection"
 	orchestratorv1 "github.com/alur-ml/alur/proto/alur/orchestrator/v1"
 	"github.com/alur-ml/alur/services/orchestrator/dashboard"
 )
 
 const demoUsage = `
 Usage:
-  alur demo [--data-dir DIR] [--dataset iris|wine|breast_cancer] [--http ADDR]
+  alur demo [--data-dir DIR] [--dataset iris|wine|breast_cancer] [--http ADDR] [-v]
 
 Starts the five alur services in this process on loopback ports, runs the
 default pipeline on a dataset that ships with alur (every algorithm for the
@@ -27,7 +30,9 @@ on the test rows. The web dashboard is served while the demo runs (on
 --http, or a free loopback port), and the run's self-contained HTML report
 is written into the data directory. The services stop when the demo ends; the artifacts stay
 in the data directory (a new temporary directory unless --data-dir is
-given), where "alur dev --data-dir DIR" serves them again.
+given), where "alur dev --data-dir DIR" serves them again. Each trial is
+one line; -v (--verbose) also shows every fold's training and evaluation,
+and the services' logs.
 `
 
 // demoLabels maps each bundled dataset to the column the demo predicts.
@@ -45,7 +50,8 @@ func runDemo(ctx context.Context, a *app, args []string) error {
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
 	dataDir := fs.String("data-dir", "", "directory for the orchestrator's data (default: a new temporary directory)")
 	dataset := fs.String("dataset", "iris", "bundled `dataset`: "+strings.Join(demoDatasets(), ", "))
-	verbose := fs.Bool("v", false, "show the services' logs")
+	verbose := fs.Bool("v", false, "show each trial's steps (every fold's training and evaluation) and the services' logs")
+	fs.BoolVar(verbose, "verbose", false, "same as -v")
 	httpAddr := fs.String("http", "127.0.0.1:0", "web dashboard listen `address` while the demo runs (empty disables it)")
 	rest, err := parseFlags(a, fs, demoUsage, args)
 	if err != nil {
@@ -96,7 +102,7 @@ func runDemo(ctx context.Context, a *app, args []string) error {
 		return err
 	}
 	defer c.Close()
-	run, err := c.execute(ctx, demoSpec(*dataset, label), a.stdout)
+	run, err := c.execute(ctx, demoSpec(*dataset, label), a.stdout, *verbose)
 	if err != nil {
 		return err
 	}
@@ -148,6 +154,9 @@ func demoSpec(dataset, label string) *orchestratorv1.PipelineSpec {
 		Label:     label,
 		Objective: &orchestratorv1.Objective{Metric: "accuracy"},
 		Seed:      demoSeed,
+		// The default budget of small data (every bundled dataset is),
+		// spelled out so that each trial's line shows the time left.
+		TimeBudget: durationpb.New(selection.SmallDataBudget),
 	}
 }
 

@@ -29,7 +29,7 @@ func TestDemoIris(t *testing.T) {
 	for _, want := range []string{
 		"Services: orchestrator 127.0.0.1:",
 		"Run ", "bundled iris, label species",
-		"collect", "profile", "prepare", "train/1", "trial 1",
+		"collect", "profile", "prepare", "trial/1", "trial 1", "search", "refit", "test",
 		"Leaderboard:", "VALIDATION ACCURACY", "* best: trial",
 		"Test metrics (trial", "accuracy", "f1_macro", "log_loss", "roc_auc",
 		"Confusion matrix", "setosa", "versicolor", "virginica",
@@ -38,6 +38,14 @@ func TestDemoIris(t *testing.T) {
 		if !strings.Contains(got, want) {
 			t.Errorf("demo output lacks %q", want)
 		}
+	}
+	// Each trial's line ends with the search's progress, time left included.
+	if !regexp.MustCompile(`(?m)trial 1 .*\[1 trial, best 1 \([0-9.]+\), [0-9ms]+ left\]$`).MatchString(got) {
+		t.Error("trial 1's line lacks the search's progress")
+	}
+	// Without -v, a trial is one line: its folds' steps are not shown.
+	if strings.Contains(got, "/fold") {
+		t.Error("demo output shows fold steps without -v")
 	}
 	if t.Failed() {
 		t.Logf("stdout:\n%s\nstderr:\n%s", got, errb)

@@ -223,6 +223,10 @@ func newFake() *fakeOrchestrator {
 	add("profile", "profiled 5 columns", nil, running)
 	add("prepare", "prepared 90/30/30 rows", nil, running)
 	for _, tr := range run.GetTrials() {
+		// A fold's step, which the CLI shows only with -v.
+		fold := fmt.Sprintf("train/%d/fold1", tr.GetNumber())
+		events = append(events, &orchestratorv1.RunEvent{Sequence: int64(len(events) + 1), Time: ts(0), Step: fold,
+			Kind: orchestratorv1.RunEventKind_RUN_EVENT_KIND_STEP_FINISHED, Message: fold + ": done in 5ms", RunState: running})
 		add(fmt.Sprintf("evaluate/%d", tr.GetNumber()), "", tr, running)
 	}
 	add("test", "tested trial 2", nil, running)

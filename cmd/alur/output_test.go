@@ -2,12 +2,14 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"math"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
 
+	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	datav1 "github.com/alur-ml/alur/proto/alur/data/v1"
@@ -280,18 +282,19 @@ func TestMetricValue(t *testing.T) {
 func TestProgressPrinter(t *testing.T) {
 	run := &orchestratorv1.Run{Metric: "accuracy", CreateTime: ts(0)}
 	var b bytes.Buffer
-	p := newProgressPrinter(&b, run)
+	p := newProgressPrinter(&b, run, false)
 	p.event(&orchestratorv1.RunEvent{Sequence: 1, Time: ts(120 * time.Millisecond), Step: "collect", Message: "collect: done: 150 rows"})
 	p.event(&orchestratorv1.RunEvent{Sequence: 2, Time: ts(1500 * time.Millisecond), Step: "evaluate/1",
-		Trial: &orchestratorv1.Trial{Number: 1, Algorithm: "knn", Params: map[string]float64{"k": 5}, Score: 0.95, FitSeconds: 0.01}})
+		Trial: &orchestratorv1.Trial{Number: 1, Algorithm: "knn", Params: map[string]float64{"k": 5}, Score: 0.95, FitSeconds: 0.01,
+			ValidationMetrics: &datav1.Metrics{Kind: &datav1.Metrics_Classification{Classification: &datav1.ClassificationMetrics{Accuracy: 0.95}}}}})
 	p.event(&orchestratorv1.RunEvent{Sequence: 3, Time: ts(2 * time.Second), Step: "train/2",
 		Trial: &orchestratorv1.Trial{Number: 2, Algorithm: "svm", Error: "diverged"}})
 	p.event(&orchestratorv1.RunEvent{Sequence: 4, Time: ts(3 * time.Second), RunState: orchestratorv1.RunState_RUN_STATE_SUCCEEDED})
 	got := squeeze(b.String())
 	for _, want := range []string{
 		" 120ms collect done: 150 rows\n",
-		" 1.5s evaluate/1 trial 1 knn k=5 validation accuracy 0.9500 (fit 10ms)\n",
-		" 2.0s train/2 trial 2 svm failed: diverged\n",
+		" 1.5s evaluate/1 trial 1 knn k=5 validation accuracy 0.9500 (fit 10ms) [1 trial, best 1 (0.9500)]\n",
+		" 2.0s train/2 trial 2 svm failed: diverged [2 trials, best 1 (0.9500)]\n",
 		" 3.0s run succeeded\n",
 	} {
 		if !strings.Contains(got, want) {
@@ -300,14 +303,14 @@ func TestProgressPrinter(t *testing.T) {
 	}
 	// Without a metric in the run, the trial's metrics tell the default.
 	b.Reset()
-	p = newProgressPrinter(&b, &orchestratorv1.Run{})
+	p = newProgressPrinter(&b, &orchestratorv1.Run{}, false)
 	p.event(&orchestratorv1.RunEvent{Step: "trial/1", Trial: &orchestratorv1.Trial{Number: 1, Algorithm: "ridge", Score: 0.5,
 		ValidationMetrics: &datav1.Metrics{Kind: &datav1.Metrics_Regression{Regression: &datav1.RegressionMetrics{R2: 0.5}}}}})
 	if !strings.Contains(b.String(), "validation r2 0.5000") {
 		t.Errorf("default metric not inferred: %q", b.String())
 	}
 	// A nil printer (quiet mode) ignores events.
-	newProgressPrinter(nil, run).event(&orchestratorv1.RunEvent{Message: "x"})
+	newProgressPrinter(nil, run, false).event(&orchestratorv1.RunEvent{Message: "x"})
 }
 
 // TestProgressPrinterDecidesByKind checks that the event's kind, not the
@@ -317,28 +320,111 @@ func TestProgressPrinterDecidesByKind(t *testing.T) {
 		return &orchestratorv1.Trial{Number: 3, Algorithm: "knn", Params: map[string]float64{"k": 5}, Score: 0.9, Error: "diverged"}
 	}
 	for _, tc := range []struct {
-		name string
-		ev   *orchestratorv1.RunEvent
-		want string
+		name    string
+		verbose bool
+		ev      *orchestratorv1.RunEvent
+		want    string
 	}{
-		{"trial failed", &orchestratorv1.RunEvent{Kind: orchestratorv1.RunEventKind_RUN_EVENT_KIND_TRIAL_FAILED, Step: "train/3", Message: "whatever it says", Trial: trial()},
+		{"trial failed", false, &orchestratorv1.RunEvent{Kind: orchestratorv1.RunEventKind_RUN_EVENT_KIND_TRIAL_FAILED, Step: "train/3", Message: "whatever it says", Trial: trial()},
 			"trial 3 knn k=5 failed: diverged"},
-		{"trial finished", &orchestratorv1.RunEvent{Kind: orchestratorv1.RunEventKind_RUN_EVENT_KIND_TRIAL_FINISHED, Step: "evaluate/3", Message: "failed", Trial: trial()},
+		{"trial finished", false, &orchestratorv1.RunEvent{Kind: orchestratorv1.RunEventKind_RUN_EVENT_KIND_TRIAL_FINISHED, Step: "evaluate/3", Message: "failed", Trial: trial()},
 			"trial 3 knn k=5 validation accuracy 0.9000"},
-		{"a step's event carrying a trial", &orchestratorv1.RunEvent{Kind: orchestratorv1.RunEventKind_RUN_EVENT_KIND_STEP_PROGRESS, Step: "train/3", Message: "train/3: epoch 2 of 10", Trial: trial()},
+		{"a step's event carrying a trial", true, &orchestratorv1.RunEvent{Kind: orchestratorv1.RunEventKind_RUN_EVENT_KIND_STEP_PROGRESS, Step: "train/3", Message: "train/3: epoch 2 of 10", Trial: trial()},
 			"train/3 epoch 2 of 10"},
-		{"recorded before kinds", &orchestratorv1.RunEvent{Step: "train/3", Trial: trial()},
+		{"recorded before kinds", false, &orchestratorv1.RunEvent{Step: "train/3", Trial: trial()},
 			"trial 3 knn k=5 failed: diverged"},
-		{"run ended", &orchestratorv1.RunEvent{Kind: orchestratorv1.RunEventKind_RUN_EVENT_KIND_RUN_SUCCEEDED, RunState: orchestratorv1.RunState_RUN_STATE_SUCCEEDED},
+		{"run ended", false, &orchestratorv1.RunEvent{Kind: orchestratorv1.RunEventKind_RUN_EVENT_KIND_RUN_SUCCEEDED, RunState: orchestratorv1.RunState_RUN_STATE_SUCCEEDED},
 			"run succeeded"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var b bytes.Buffer
-			newProgressPrinter(&b, &orchestratorv1.Run{Metric: "accuracy"}).event(tc.ev)
+			newProgressPrinter(&b, &orchestratorv1.Run{Metric: "accuracy"}, tc.verbose).event(tc.ev)
 			if got := squeeze(b.String()); !strings.Contains(got, tc.want) {
 				t.Errorf("line %q, want %q", got, tc.want)
 			}
 		})
+	}
+}
+
+// TestProgressPrinterVerbose checks which events get a line: by default
+// one line per trial and the run's own steps; the steps of a single trial
+// (fold by fold under cross-validation) only with -v. The event's kind and
+// step decide, never its message.
+func TestProgressPrinterVerbose(t *testing.T) {
+	ev := func(kind orchestratorv1.RunEventKind, step string) *orchestratorv1.RunEvent {
+		return &orchestratorv1.RunEvent{Kind: kind, Step: step, Message: "m"}
+	}
+	const (
+		started  = orchestratorv1.RunEventKind_RUN_EVENT_KIND_STEP_STARTED
+		progress = orchestratorv1.RunEventKind_RUN_EVENT_KIND_STEP_PROGRESS
+		finished = orchestratorv1.RunEventKind_RUN_EVENT_KIND_STEP_FINISHED
+		failed   = orchestratorv1.RunEventKind_RUN_EVENT_KIND_STEP_FAILED
+		retried  = orchestratorv1.RunEventKind_RUN_EVENT_KIND_STEP_RETRIED
+	)
+	trial := &orchestratorv1.RunEvent{Kind: orchestratorv1.RunEventKind_RUN_EVENT_KIND_TRIAL_FINISHED, Step: "trial/2",
+		Trial: &orchestratorv1.Trial{Number: 2, Algorithm: "knn", Score: 0.9}}
+	for _, tc := range []struct {
+		name          string
+		ev            *orchestratorv1.RunEvent
+		quiet, chatty bool // shown without and with -v
+	}{
+		{"fold training started", ev(started, "train/2/fold1"), false, true},
+		{"fold training progress", ev(progress, "train/2/fold1"), false, true},
+		{"fold evaluation done", ev(finished, "evaluate/2/fold3"), false, true},
+		{"fold failed", ev(failed, "train/2/fold3"), false, true},
+		{"fold retried", ev(retried, "evaluate/12/fold5"), false, true},
+		{"trial training without folds", ev(finished, "train/2"), false, true},
+		{"trial evaluation without folds", ev(started, "evaluate/2"), false, true},
+		{"trial line", trial, true, true},
+		{"collect", ev(finished, "collect"), true, true},
+		{"prepare's task", ev(progress, "prepare"), true, true},
+		{"search plan", ev(progress, "search"), true, true},
+		{"refit", ev(progress, "refit"), true, true},
+		{"test", ev(finished, "test"), true, true},
+		{"a train-like step without a trial number", ev(finished, "train/final"), true, true},
+		{"run succeeded", ev(orchestratorv1.RunEventKind_RUN_EVENT_KIND_RUN_SUCCEEDED, ""), true, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, verbose := range []bool{false, true} {
+				var b bytes.Buffer
+				newProgressPrinter(&b, &orchestratorv1.Run{Metric: "accuracy"}, verbose).event(tc.ev)
+				want := tc.quiet
+				if verbose {
+					want = tc.chatty
+				}
+				if got := b.Len() > 0; got != want {
+					t.Errorf("verbose %v: shown %v, want %v (%q)", verbose, got, want, b.String())
+				}
+			}
+		})
+	}
+}
+
+// TestProgressPrinterSearchProgress checks the end of each trial's line:
+// trials so far, the best of them as the leaderboard ranks, and the time
+// left of the spec's budget, counted from the search's start.
+func TestProgressPrinterSearchProgress(t *testing.T) {
+	run := &orchestratorv1.Run{Metric: "rmse", CreateTime: ts(0),
+		Spec: &orchestratorv1.PipelineSpec{TimeBudget: durationpb.New(time.Minute)}}
+	var b bytes.Buffer
+	p := newProgressPrinter(&b, run, false)
+	p.event(&orchestratorv1.RunEvent{Kind: orchestratorv1.RunEventKind_RUN_EVENT_KIND_STEP_PROGRESS, Time: ts(time.Second), Step: "search", Message: "validation: …"})
+	for i, tc := range []struct {
+		score float64
+		at    time.Duration
+		want  string
+	}{
+		{2.5, 11 * time.Second, "[1 trial, best 1 (2.5000), 50s left]"},
+		{1.5, 31 * time.Second, "[2 trials, best 2 (1.5000), 30s left]"},
+		{3.0, 91 * time.Second, "[3 trials, best 2 (1.5000), 0s left]"},
+	} {
+		b.Reset()
+		p.event(&orchestratorv1.RunEvent{Kind: orchestratorv1.RunEventKind_RUN_EVENT_KIND_TRIAL_FINISHED, Time: ts(tc.at), Step: fmt.Sprintf("trial/%d", i+1),
+			Trial: &orchestratorv1.Trial{Number: int32(i + 1), Algorithm: "ridge", Score: tc.score,
+				ValidationMetrics: &datav1.Metrics{Kind: &datav1.Metrics_Regression{Regression: &datav1.RegressionMetrics{Rmse: tc.score}}}}})
+		if got := squeeze(b.String()); !strings.Contains(got, tc.want) {
+			t.Errorf("trial %d: line %q, want %q", i+1, got, tc.want)
+		}
 	}
 }
 

@@ -15,15 +15,18 @@ import (
 
 const runUsage = `
 Usage:
-  alur run -f SPEC [--json]
+  alur run -f SPEC [--json] [-v]
   alur run --csv FILE --label COL [--task classification|regression]
            [--algorithms a,b] [--metric m] [--target x] [--max-trials n]
            [--seed n] [--split-column col] [--delimiter c] [--max-bad-rows n]
-           [--time-budget d] [--keep col,col] [--json]
+           [--time-budget d] [--keep col,col] [--json] [-v]
   alur run --dataset NAME[@VERSION] --label COL [the same flags as --csv]
 
 Runs a pipeline on the orchestrator and follows it step by step, then prints
 the leaderboard of trials and the best model's scores on the test rows.
+Each trial is one line (its score, then the search's progress: trials so
+far, the best one, the time left of the spec's budget); -v (--verbose) also
+shows the trial's own steps, every fold's training and evaluation.
 
 SPEC is a PipelineSpec (alur.orchestrator.v1) written as YAML or JSON, with
 the protobuf field names that grpcurl uses:
@@ -68,6 +71,9 @@ func runRun(ctx context.Context, a *app, args []string) error {
 	)
 	fs.StringVar(&specPath, "f", "", "pipeline spec `file` (YAML or JSON)")
 	fs.BoolVar(&asJSON, "json", false, "print only the finished run, as JSON, to stdout")
+	var verbose bool
+	fs.BoolVar(&verbose, "v", false, "also show each trial's steps (every fold's training and evaluation)")
+	fs.BoolVar(&verbose, "verbose", false, "same as -v")
 	fs.StringVar(&sf.csv, "csv", "", "local CSV `file` to upload and run on (short form)")
 	fs.StringVar(&sf.label, "label", "", "`column` to predict (short form)")
 	fs.StringVar(&sf.name, "name", "", "run `name` (short form; default: the file's base name)")
@@ -117,7 +123,7 @@ func runRun(ctx context.Context, a *app, args []string) error {
 	if !asJSON {
 		progress = a.stdout
 	}
-	run, err := c.execute(ctx, spec, progress)
+	run, err := c.execute(ctx, spec, progress, verbose)
 	if err != nil {
 		return err
 	}
@@ -181,8 +187,9 @@ func runOutcome(run *orchestratorv1.Run) error {
 }
 
 // execute starts a run of spec and follows it to its end, printing the
-// events to progress (nil prints nothing), and returns the final run.
-func (c *client) execute(ctx context.Context, spec *orchestratorv1.PipelineSpec, progress io.Writer) (*orchestratorv1.Run, error) {
+// events to progress (nil prints nothing; verbose adds each trial's
+// steps), and returns the final run.
+func (c *client) execute(ctx context.Context, spec *orchestratorv1.PipelineSpec, progress io.Writer, verbose bool) (*orchestratorv1.Run, error) {
 	cctx, cancel := c.callCtx(ctx)
 	resp, err := c.orch.StartRun(cctx, &orchestratorv1.StartRunRequest{Spec: spec})
 	cancel()
@@ -202,7 +209,7 @@ func (c *client) execute(ctx context.Context, spec *orchestratorv1.PipelineSpec,
 		fmt.Fprintf(progress, "Run %s: %s, label %s%s%s\n", run.GetId(),
 			sourceSummary(spec.GetSource()), spec.GetLabel(), task, objective)
 	}
-	final, err := c.followRun(ctx, run.GetId(), newProgressPrinter(progress, run))
+	final, err := c.followRun(ctx, run.GetId(), newProgressPrinter(progress, run, verbose))
 	if err != nil {
 		if ctx.Err() != nil && progress != nil {
 			fmt.Fprintf(progress, "\nStopped following run %s; it goes on on the server (alur runs show %s).\n", run.GetId(), run.GetId())

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"time"
 
@@ -98,27 +99,93 @@ func (c *client) watchOnce(ctx context.Context, id string, seen *int64, p *progr
 
 // progressPrinter shows a run's events as they happen, one line each:
 // the time since the run started, the step, and what happened. Finished
-// trials show algorithm, hyperparameters, validation score and fit time.
+// trials show algorithm, hyperparameters, validation score and fit time,
+// then the search's progress: trials so far, the best one, and the time
+// left when the spec sets a budget. The steps of a single trial (its
+// training and evaluation, fold by fold under cross-validation) print only
+// when verbose: the trial's own line sums them up.
 type progressPrinter struct {
-	w      io.Writer
-	metric string
-	start  time.Time
+	w       io.Writer
+	metric  string
+	start   time.Time
+	verbose bool
+	// budget is the spec's time budget (0: the service's default, which
+	// the search step's line names); searchStart is when the search began.
+	budget      time.Duration
+	searchStart time.Time
+	last        time.Time // the time of the latest event
+	trials      int
+	best        *orchestratorv1.Trial
 }
 
 // newProgressPrinter prints the events of run to w; w nil prints nothing.
-func newProgressPrinter(w io.Writer, run *orchestratorv1.Run) *progressPrinter {
+// verbose also prints the step events of each trial.
+func newProgressPrinter(w io.Writer, run *orchestratorv1.Run, verbose bool) *progressPrinter {
 	if w == nil {
 		return nil
 	}
-	p := &progressPrinter{w: w, metric: knownMetric(run)}
+	p := &progressPrinter{w: w, metric: knownMetric(run), verbose: verbose}
 	if run.GetCreateTime() != nil {
 		p.start = run.GetCreateTime().AsTime()
+	}
+	if b := run.GetSpec().GetTimeBudget(); b != nil {
+		p.budget = b.AsDuration()
 	}
 	return p
 }
 
+// trialStep reports whether step names one step of a single trial, such
+// as "train/3", "evaluate/3" or "train/3/fold2": the step's first part is
+// train or evaluate and its second the trial's number. The run's own
+// train-like steps ("refit", "test") have no number.
+func trialStep(step string) bool {
+	parts := strings.Split(step, "/")
+	if len(parts) < 2 || (parts[0] != "train" && parts[0] != "evaluate") {
+		return false
+	}
+	_, err := strconv.Atoi(parts[1])
+	return err == nil
+}
+
+// stepKind reports whether kind is the event of a step's work (as opposed
+// to a trial's result, the run's state or the objective).
+func stepKind(kind orchestratorv1.RunEventKind) bool {
+	switch kind {
+	case orchestratorv1.RunEventKind_RUN_EVENT_KIND_STEP_STARTED,
+		orchestratorv1.RunEventKind_RUN_EVENT_KIND_STEP_PROGRESS,
+		orchestratorv1.RunEventKind_RUN_EVENT_KIND_STEP_RETRIED,
+		orchestratorv1.RunEventKind_RUN_EVENT_KIND_STEP_FINISHED,
+		orchestratorv1.RunEventKind_RUN_EVENT_KIND_STEP_CACHED,
+		orchestratorv1.RunEventKind_RUN_EVENT_KIND_STEP_FAILED,
+		orchestratorv1.RunEventKind_RUN_EVENT_KIND_UNSPECIFIED:
+		return true
+	}
+	return false
+}
+
+// shown reports whether ev gets a line: every event when verbose,
+// otherwise all but the step events of a single trial (a failed one
+// included: the trial's failed line carries its error).
+func (p *progressPrinter) shown(ev *orchestratorv1.RunEvent) bool {
+	if p.verbose || !stepKind(ev.GetKind()) || !trialStep(ev.GetStep()) {
+		return true
+	}
+	// An event from before kinds existed that carries a trial is the
+	// trial's own line.
+	return ev.GetKind() == orchestratorv1.RunEventKind_RUN_EVENT_KIND_UNSPECIFIED && ev.GetTrial() != nil
+}
+
 func (p *progressPrinter) event(ev *orchestratorv1.RunEvent) {
 	if p == nil {
+		return
+	}
+	if ev.GetTime() != nil {
+		p.last = ev.GetTime().AsTime()
+		if ev.GetStep() == "search" && p.searchStart.IsZero() {
+			p.searchStart = p.last
+		}
+	}
+	if !p.shown(ev) {
 		return
 	}
 	elapsed := ""
@@ -172,10 +239,36 @@ func (p *progressPrinter) describeTrial(t *orchestratorv1.Trial, failed bool) st
 	if b := t.GetBudget(); b > 0 && b < 1 {
 		head += fmt.Sprintf("  (search, %.0f%% of the rows)", 100*b)
 	}
+	p.trials++
 	if failed {
-		return head + "  failed: " + t.GetError()
+		return head + "  failed: " + t.GetError() + p.searchProgress()
 	}
-	return fmt.Sprintf("%s  validation %s %s  (fit %s)", head, p.trialMetric(t), fmtScore(t.GetScore()), fmtSeconds(t.GetFitSeconds()))
+	// The best as the leaderboard ranks: a search trial on a share of the
+	// rows only decides which configurations go on (display.Scored).
+	if display.Scored(t) && (p.best == nil || display.Compare(t, p.best, p.trialMetric(t)) < 0) {
+		p.best = t
+	}
+	score := fmtScore(t.GetScore())
+	what := "validation " + p.trialMetric(t)
+	if n := len(t.GetFoldScores()); n > 1 {
+		what = fmt.Sprintf("%d-fold %s", n, p.trialMetric(t))
+		score += " ± " + fmtScore(t.GetScoreStd())
+	}
+	return fmt.Sprintf("%s  %s %s  (fit %s)%s", head, what, score, fmtSeconds(t.GetFitSeconds()), p.searchProgress())
+}
+
+// searchProgress is the end of a trial's line: how many trials so far,
+// the best of them, and the time left of the spec's budget.
+func (p *progressPrinter) searchProgress() string {
+	msg := fmt.Sprintf("  [%s", display.Plural(int64(p.trials), "trial"))
+	if p.best != nil {
+		msg += fmt.Sprintf(", best %d (%s)", p.best.GetNumber(), fmtScore(p.best.GetScore()))
+	}
+	if p.budget > 0 && !p.searchStart.IsZero() && p.last.After(p.searchStart) {
+		left := max(p.budget-p.last.Sub(p.searchStart), 0)
+		msg += fmt.Sprintf(", %s left", left.Round(time.Second))
+	}
+	return msg + "]"
 }
 
 // trialMetric names the metric of a trial's score. A run started without
