@@ -222,8 +222,15 @@ type resumeAudit struct {
 }
 
 // stepStarted reports whether ev is the start of the named step.
+// stepStarted reports whether ev starts the step, or one of its
+// cross-validation folds ("train/1/fold2" belongs to "train/1").
 func stepStarted(ev *orchestratorv1.RunEvent, step string) bool {
-	return ev.GetKind() == orchestratorv1.RunEventKind_RUN_EVENT_KIND_STEP_STARTED && ev.GetStep() == step
+	return ev.GetKind() == orchestratorv1.RunEventKind_RUN_EVENT_KIND_STEP_STARTED && inStep(ev.GetStep(), step)
+}
+
+// inStep reports whether a step name is the step or one of its folds.
+func inStep(name, step string) bool {
+	return name == step || strings.HasPrefix(name, step+"/fold")
 }
 
 func auditResumes(events []*orchestratorv1.RunEvent) resumeAudit {
@@ -446,7 +453,7 @@ func TestCancel(t *testing.T) {
 	waitEvent(t, c.client, id, func(ev *orchestratorv1.RunEvent) bool { return stepStarted(ev, "train/1") })
 	// Let the forest get going: a progress event comes after a second.
 	waitEvent(t, c.client, id, func(ev *orchestratorv1.RunEvent) bool {
-		return ev.GetStep() == "train/1" && ev.GetKind() == orchestratorv1.RunEventKind_RUN_EVENT_KIND_STEP_PROGRESS
+		return inStep(ev.GetStep(), "train/1") && ev.GetKind() == orchestratorv1.RunEventKind_RUN_EVENT_KIND_STEP_PROGRESS
 	})
 	busy0 := train.cpuTime(t)
 	time.Sleep(500 * time.Millisecond)

@@ -55,8 +55,11 @@ import (
 	"sync"
 	"time"
 
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.etcd.io/etcd/client/v3/concurrency"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -338,11 +341,45 @@ func (s *Store) ctx() (context.Context, context.CancelFunc) {
 // txn runs fn as one serializable etcd transaction, again when a key it
 // read changed before it committed. fn's own error aborts it and is
 // returned as is.
+//
+// A transaction that fails because etcd is briefly unreachable (a member
+// restarting, a leader election: Unavailable) is tried again until the
+// store's timeout: the client retries reads by itself but not writes. Each
+// attempt reruns fn against fresh reads, so a write that did commit before
+// its answer was lost is seen by the next attempt (artifacts, runs and
+// registry entries are keyed, so writing them again changes nothing).
 func (s *Store) txn(fn func(stm concurrency.STM) error) error {
 	ctx, cancel := s.ctx()
 	defer cancel()
-	_, err := concurrency.NewSTM(s.cli, fn, concurrency.WithAbortContext(ctx))
-	return err
+	for {
+		_, err := concurrency.NewSTM(s.cli, fn, concurrency.WithAbortContext(ctx))
+		if err == nil || !transient(err) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(txnRetryDelay):
+		}
+	}
+}
+
+// txnRetryDelay is the pause between two attempts of a transaction that
+// met an unreachable etcd.
+const txnRetryDelay = 200 * time.Millisecond
+
+// transient reports whether err says etcd could not be reached or had no
+// leader for a moment, so the same transaction may succeed soon.
+func transient(err error) bool {
+	if status.Code(err) == codes.Unavailable {
+		return true
+	}
+	for _, e := range []error{rpctypes.ErrNoLeader, rpctypes.ErrLeaderChanged, rpctypes.ErrTimeoutDueToLeaderFail, rpctypes.ErrTimeoutDueToConnectionLost} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
 }
 
 // get reads a range (prefix when end is "" and prefix is true) at rev (0:
