@@ -150,6 +150,7 @@ func main() {
 	python := flag.String("python", "/usr/bin/python3", "Python with scikit-learn, for the in-process comparison")
 	script := flag.String("sklearn-script", "bench/serve_sklearn.py", "the scikit-learn side")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the timed calls to `file`")
+	memProfile := flag.String("memprofile", "", "write a heap profile taken after the models are loaded to `file`")
 	flag.Parse()
 
 	dir, err := os.MkdirTemp("", "servebench-")
@@ -226,6 +227,16 @@ func main() {
 	runtime.GC()
 	var after runtime.MemStats
 	runtime.ReadMemStats(&after)
+	if *memProfile != "" {
+		f, err := os.Create(*memProfile)
+		if err != nil {
+			log.Fatal(err)
+		}
+		if err := pprof.Lookup("heap").WriteTo(f, 0); err != nil {
+			log.Fatal(err)
+		}
+		f.Close()
+	}
 
 	sk := sklearnSide(*python, *script, csvPath)
 	fmt.Printf("serve benchmark: %d training rows, 20 features, %d classes; %d one-row and %d 1,000-row ModelInfer calls per model over gRPC on loopback, GOMAXPROCS %d\n\n",

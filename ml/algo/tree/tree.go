@@ -1051,7 +1051,9 @@ func PrepareEnsemble(m *datav1.Model, trees []*datav1.TreeModel, cols int) (*Ens
 	errs := make([]error, len(trees))
 	numeric.Parallel(len(trees), procs, func(_, i int) {
 		flats[i] = &treeFlat{k: k}
-		errs[i] = flats[i].addTree(trees[i], cols)
+		if errs[i] = flats[i].addTree(trees[i], cols); errs[i] == nil {
+			flats[i].trim()
+		}
 	})
 	for i, err := range errs {
 		if err != nil {

@@ -193,6 +193,57 @@ type treeFlat struct {
 	keepSamples bool
 	k           int
 	pending     []treePending
+	// shared maps a hash of a leaf's k values to the offset of the first
+	// leaf with them, so that equal leaves share one copy of their values
+	// (most leaves of a fully grown classification tree are pure: one of
+	// k vectors). It is nil when keepSamples is set, and dropped by trim.
+	shared map[uint64]int32
+}
+
+// treeValuesHash hashes a leaf's values bit for bit.
+func treeValuesHash(vals []float64) uint64 {
+	h := uint64(14695981039346656037)
+	for _, v := range vals {
+		h ^= math.Float64bits(v)
+		h *= 1099511628211
+		h ^= h >> 29
+	}
+	return h
+}
+
+// shareLeaf returns the offset of values equal bit for bit to the k values
+// just appended at off, dropping them when an earlier leaf has the same.
+func (fl *treeFlat) shareLeaf(off int) int {
+	if fl.keepSamples {
+		return off
+	}
+	if fl.shared == nil {
+		fl.shared = map[uint64]int32{}
+	}
+	vals := fl.values[off : off+fl.k]
+	h := treeValuesHash(vals)
+	o, ok := fl.shared[h]
+	if !ok {
+		fl.shared[h] = int32(off)
+		return off
+	}
+	for j, v := range fl.values[o : int(o)+fl.k] {
+		if math.Float64bits(v) != math.Float64bits(vals[j]) {
+			return off // a hash collision: keep the leaf's own copy
+		}
+	}
+	fl.values = fl.values[:off]
+	return int(o)
+}
+
+// trim drops the decoding scratch and copies the arrays to their exact
+// length: a prepared model keeps them for as long as it is served.
+func (fl *treeFlat) trim() {
+	fl.shared, fl.pending = nil, nil
+	fl.nodes = slices.Clone(fl.nodes)
+	fl.leafOff = slices.Clone(fl.leafOff)
+	fl.values = slices.Clone(fl.values)
+	fl.roots = slices.Clone(fl.roots)
 }
 
 // treePending is a split whose right subtree has not been decoded yet.
@@ -200,6 +251,7 @@ type treePending struct{ id, depth int32 }
 
 // addLeaf appends a leaf whose values start at off, at depth.
 func (fl *treeFlat) addLeaf(off, depth int) {
+	off = fl.shareLeaf(off)
 	ni := int32(len(fl.nodes))
 	fl.nodes = append(fl.nodes, treeFlatNode{next: ni})
 	fl.leafOff = append(fl.leafOff, int32(off))
