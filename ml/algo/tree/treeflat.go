@@ -236,16 +236,6 @@ func (fl *treeFlat) shareLeaf(off int) int {
 	return int(o)
 }
 
-// trim drops the decoding scratch and copies the arrays to their exact
-// length: a prepared model keeps them for as long as it is served.
-func (fl *treeFlat) trim() {
-	fl.shared, fl.pending = nil, nil
-	fl.nodes = slices.Clone(fl.nodes)
-	fl.leafOff = slices.Clone(fl.leafOff)
-	fl.values = slices.Clone(fl.values)
-	fl.roots = slices.Clone(fl.roots)
-}
-
 // treePending is a split whose right subtree has not been decoded yet.
 type treePending struct{ id, depth int32 }
 
@@ -551,6 +541,118 @@ func (fl *treeFlat) leaves(keys []uint64, base *[treeWalkRows]int, out *[treeWal
 	off := fl.leafOff
 	out[0], out[1], out[2], out[3] = off[i0], off[i1], off[i2], off[i3]
 	out[4], out[5], out[6], out[7] = off[i4], off[i5], off[i6], off[i7]
+}
+
+// treePackedNode is one node of a treePacked: the split's threshold as
+// treeOrderKey and both children. A leaf has key 0 and both children
+// itself, so a step from it keeps a row in place.
+type treePackedNode struct {
+	key         uint64
+	left, right int32
+}
+
+// treePacked is one tree laid out compactly for prediction, as a server
+// keeps it: its splits in preorder, then one leaf node per distinct leaf
+// value vector (the leaves of a fully grown classification tree are
+// mostly pure, so they fold into a few nodes), with the leaves' values in
+// leaf order. A split takes 20 bytes and a leaf nothing but its values
+// when another leaf has the same; the preorder treeFlat it is made from
+// takes 40 bytes and k values per leaf and split pair.
+type treePacked struct {
+	nodes []treePackedNode
+	// feats is each node's split feature, 0 for a leaf.
+	feats []int32
+	// values holds k values per leaf node, node nsplit first.
+	values []float64
+	nsplit int32
+	k      int32
+}
+
+// pack returns the one tree of fl packed for prediction.
+func (fl *treeFlat) pack() *treePacked {
+	k := fl.k
+	newIdx := make([]int32, len(fl.nodes))
+	nsplit := int32(0)
+	for i, off := range fl.leafOff {
+		if off < 0 {
+			newIdx[i] = nsplit
+			nsplit++
+		}
+	}
+	// Leaves whose values fl shares (shareLeaf) share a node.
+	leafOf := map[int32]int32{}
+	nleaf := int32(0)
+	for i, off := range fl.leafOff {
+		if off < 0 {
+			continue
+		}
+		id, ok := leafOf[off]
+		if !ok {
+			id = nsplit + nleaf
+			nleaf++
+			leafOf[off] = id
+		}
+		newIdx[i] = id
+	}
+	p := &treePacked{
+		nodes:  make([]treePackedNode, nsplit+nleaf),
+		feats:  make([]int32, nsplit+nleaf),
+		values: make([]float64, int(nleaf)*k),
+		nsplit: nsplit,
+		k:      int32(k),
+	}
+	for i, nd := range fl.nodes {
+		j := newIdx[i]
+		if off := fl.leafOff[i]; off >= 0 {
+			p.nodes[j] = treePackedNode{left: j, right: j}
+			l := int(j-nsplit) * k
+			copy(p.values[l:l+k], fl.values[off:int(off)+k])
+			continue
+		}
+		p.nodes[j] = treePackedNode{key: nd.key, left: newIdx[i+1], right: newIdx[nd.next]}
+		p.feats[j] = nd.feature
+	}
+	return p
+}
+
+// leaves returns in out the values offsets of the leaves that
+// treeWalkRows rows reach from the root; row g's order keys (treeRowKeys)
+// start at keys[base[g]]. The rows step down in lockstep: each row's walk
+// is a chain of dependent loads, so one row at a time leaves the core
+// waiting on the cache at every level, while eight independent chains
+// overlap those waits (the unrolled form keeps the eight node indexes in
+// registers). A row that reached its leaf stays there, and the group stops
+// when no row moved.
+func (p *treePacked) leaves(keys []uint64, base *[treeWalkRows]int, out *[treeWalkRows]int32) {
+	nodes, feats := p.nodes, p.feats
+	var i0, i1, i2, i3, i4, i5, i6, i7 int32
+	b0, b1, b2, b3, b4, b5, b6, b7 := base[0], base[1], base[2], base[3], base[4], base[5], base[6], base[7]
+	for {
+		j0 := treeStepPacked(&nodes[i0], keys[b0+int(feats[i0])])
+		j1 := treeStepPacked(&nodes[i1], keys[b1+int(feats[i1])])
+		j2 := treeStepPacked(&nodes[i2], keys[b2+int(feats[i2])])
+		j3 := treeStepPacked(&nodes[i3], keys[b3+int(feats[i3])])
+		j4 := treeStepPacked(&nodes[i4], keys[b4+int(feats[i4])])
+		j5 := treeStepPacked(&nodes[i5], keys[b5+int(feats[i5])])
+		j6 := treeStepPacked(&nodes[i6], keys[b6+int(feats[i6])])
+		j7 := treeStepPacked(&nodes[i7], keys[b7+int(feats[i7])])
+		if (j0^i0)|(j1^i1)|(j2^i2)|(j3^i3)|(j4^i4)|(j5^i5)|(j6^i6)|(j7^i7) == 0 {
+			break
+		}
+		i0, i1, i2, i3, i4, i5, i6, i7 = j0, j1, j2, j3, j4, j5, j6, j7
+	}
+	k, ns := p.k, p.nsplit
+	out[0], out[1], out[2], out[3] = (i0-ns)*k, (i1-ns)*k, (i2-ns)*k, (i3-ns)*k
+	out[4], out[5], out[6], out[7] = (i4-ns)*k, (i5-ns)*k, (i6-ns)*k, (i7-ns)*k
+}
+
+// treeStepPacked moves a row one level down from nd given its key for
+// nd's feature, without branching: the borrow of nd.key − key is 1
+// exactly when the row goes right.
+func treeStepPacked(nd *treePackedNode, key uint64) int32 {
+	_, borrow := bits.Sub64(nd.key, key, 0)
+	right := -int32(borrow)
+	return nd.left&^right | nd.right&right
 }
 
 // treeStepKey is treeStep given the row's key for the node's feature.
