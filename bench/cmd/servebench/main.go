@@ -187,6 +187,7 @@ func main() {
 
 	reg := &registry{artifacts: map[string][]byte{}, versions: map[string]*orchestratorv1.ModelVersion{}}
 	var modelBytes int64
+	sizes := map[string]int64{}
 	for _, m := range models {
 		start := time.Now()
 		fit, err := algo.Fit(context.Background(), m.algorithm, &algo.Dataset{
@@ -198,6 +199,7 @@ func main() {
 		}
 		n := reg.add(m.name, tr, fit)
 		modelBytes += n
+		sizes[m.name] = n
 		fmt.Fprintf(os.Stderr, "servebench: trained %s in %v (%d bytes)\n", m.name, time.Since(start).Round(time.Millisecond), n)
 	}
 	regAddr := serveOn(func(g *grpc.Server) { orchestratorv1.RegisterOrchestratorServiceServer(g, reg) })
@@ -205,9 +207,15 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	runtime.GC()
-	var before runtime.MemStats
-	runtime.ReadMemStats(&before)
+	// settle collects twice, so that buffers parked in sync.Pools (gRPC's
+	// among them) are dropped too and the heap holds only what is kept.
+	settle := func() (m runtime.MemStats) {
+		runtime.GC()
+		runtime.GC()
+		runtime.ReadMemStats(&m)
+		return m
+	}
+	before := settle()
 	srv, err := serve.New(serve.Config{Registry: orchestratorv1.NewOrchestratorServiceClient(rconn), Logger: slog.New(slog.DiscardHandler), AliasTTL: time.Hour})
 	if err != nil {
 		log.Fatal(err)
@@ -219,14 +227,22 @@ func main() {
 	}
 	client := inference.NewGRPCInferenceServiceClient(conn)
 	ctx := context.Background()
+	// A call for a model the registry lacks opens the connections, so that
+	// what each model's first call adds to the heap is the model alone.
+	if _, err := client.ModelInfer(ctx, request("none", t, features, 0, 1)); status.Code(err) != codes.NotFound {
+		log.Fatalf("a model the registry lacks: %v", err)
+	}
+	held := map[string]int64{}
+	prev := settle()
 	for _, m := range models {
 		if _, err := client.ModelInfer(ctx, request(m.name, t, features, 0, 1)); err != nil {
 			log.Fatalf("%s: %v", m.name, err)
 		}
+		now := settle()
+		held[m.name] = int64(now.HeapAlloc) - int64(prev.HeapAlloc)
+		prev = now
 	}
-	runtime.GC()
-	var after runtime.MemStats
-	runtime.ReadMemStats(&after)
+	after := prev
 	if *memProfile != "" {
 		f, err := os.Create(*memProfile)
 		if err != nil {
@@ -283,8 +299,12 @@ func main() {
 		fmt.Printf("%-12s %12s %12s %14.0f   %14s %14s %16s\n", m.name, fmtDur(percentile(lat, 0.5)), fmtDur(percentile(lat, 0.99)), rowsPerSec,
 			s.single50, s.single99, s.rows)
 	}
-	fmt.Printf("\nserve heap after loading the three models: %.1f MiB for %.1f MiB of serialized models and transforms\n",
-		float64(int64(after.HeapInuse)-int64(before.HeapInuse))/(1<<20), float64(modelBytes)/(1<<20))
+	fmt.Printf("\nserve heap after loading the three models: %.1f MiB in use (%.1f MiB allocated) for %.1f MiB of serialized models and transforms\n",
+		float64(int64(after.HeapInuse)-int64(before.HeapInuse))/(1<<20), float64(int64(after.HeapAlloc)-int64(before.HeapAlloc))/(1<<20), float64(modelBytes)/(1<<20))
+	for _, m := range models {
+		fmt.Printf("  %-12s held %8.0f KiB for %8.0f KiB serialized (%.2fx)\n", m.name,
+			float64(held[m.name])/1024, float64(sizes[m.name])/1024, float64(held[m.name])/float64(sizes[m.name]))
+	}
 	fmt.Println("(heap measured in this one process, which also holds the benchmark's registry; an upper bound)")
 }
 
