@@ -508,41 +508,6 @@ func treeRowKeys(dst []uint64, x []float64) {
 // is unrolled for exactly this many.
 const treeWalkRows = 8
 
-// leaves returns in out the values offsets of the leaves that treeWalkRows
-// rows reach from the root of a one-tree treeFlat; row g's order keys
-// (treeRowKeys) start at keys[base[g]]. The rows step down in lockstep:
-// each row's walk is a chain of dependent loads, so one row at a time
-// leaves the core waiting on the cache at every level, while eight
-// independent chains overlap those waits (about 2.3 times as fast on a
-// forest of fully grown trees; the unrolled form keeps the eight node
-// indexes in registers). A row that reached its leaf stays there, since a
-// leaf's step keeps it in place (treeStep), and the group stops when no
-// row moved.
-func (fl *treeFlat) leaves(keys []uint64, base *[treeWalkRows]int, out *[treeWalkRows]int32) {
-	nodes := fl.nodes
-	var i0, i1, i2, i3, i4, i5, i6, i7 int32
-	b0, b1, b2, b3, b4, b5, b6, b7 := base[0], base[1], base[2], base[3], base[4], base[5], base[6], base[7]
-	for {
-		n0, n1, n2, n3 := &nodes[i0], &nodes[i1], &nodes[i2], &nodes[i3]
-		n4, n5, n6, n7 := &nodes[i4], &nodes[i5], &nodes[i6], &nodes[i7]
-		j0 := treeStepKey(n0, i0, keys[b0+int(n0.feature)])
-		j1 := treeStepKey(n1, i1, keys[b1+int(n1.feature)])
-		j2 := treeStepKey(n2, i2, keys[b2+int(n2.feature)])
-		j3 := treeStepKey(n3, i3, keys[b3+int(n3.feature)])
-		j4 := treeStepKey(n4, i4, keys[b4+int(n4.feature)])
-		j5 := treeStepKey(n5, i5, keys[b5+int(n5.feature)])
-		j6 := treeStepKey(n6, i6, keys[b6+int(n6.feature)])
-		j7 := treeStepKey(n7, i7, keys[b7+int(n7.feature)])
-		if (j0^i0)|(j1^i1)|(j2^i2)|(j3^i3)|(j4^i4)|(j5^i5)|(j6^i6)|(j7^i7) == 0 {
-			break
-		}
-		i0, i1, i2, i3, i4, i5, i6, i7 = j0, j1, j2, j3, j4, j5, j6, j7
-	}
-	off := fl.leafOff
-	out[0], out[1], out[2], out[3] = off[i0], off[i1], off[i2], off[i3]
-	out[4], out[5], out[6], out[7] = off[i4], off[i5], off[i6], off[i7]
-}
-
 // treePackedNode is one node of a treePacked: the split's threshold as
 // treeOrderKey and both children. A leaf has key 0 and both children
 // itself, so a step from it keeps a row in place.
