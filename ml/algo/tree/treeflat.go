@@ -524,6 +524,9 @@ type treePackedNode struct {
 // when another leaf has the same; the preorder treeFlat it is made from
 // takes 40 bytes and k values per leaf and split pair.
 type treePacked struct {
+	// small holds the nodes of a tree of at most 65,536 packed nodes (a
+	// split in 16 bytes); nodes and feats are then nil.
+	small []treeSmallNode
 	nodes []treePackedNode
 	// feats is each node's split feature, 0 for a leaf.
 	feats []int32
@@ -532,6 +535,19 @@ type treePacked struct {
 	nsplit int32
 	k      int32
 }
+
+// treeSmallNode is a treePackedNode with its feature and 16-bit
+// children, for trees of at most 65,536 packed nodes: 16 bytes a split
+// where treePackedNode and its feature take 20.
+type treeSmallNode struct {
+	key         uint64
+	left, right uint16
+	feat        uint32
+}
+
+// treeSmallMax is the most packed nodes a tree of treeSmallNodes may have
+// (a variable so that tests can walk the wide form too).
+var treeSmallMax = 1 << 16
 
 // pack returns the one tree of fl packed for prediction.
 func (fl *treeFlat) pack() *treePacked {
@@ -577,6 +593,13 @@ func (fl *treeFlat) pack() *treePacked {
 		p.nodes[j] = treePackedNode{key: nd.key, left: newIdx[i+1], right: newIdx[nd.next]}
 		p.feats[j] = nd.feature
 	}
+	if len(p.nodes) <= treeSmallMax {
+		p.small = make([]treeSmallNode, len(p.nodes))
+		for j, nd := range p.nodes {
+			p.small[j] = treeSmallNode{key: nd.key, left: uint16(nd.left), right: uint16(nd.right), feat: uint32(p.feats[j])}
+		}
+		p.nodes, p.feats = nil, nil
+	}
 	return p
 }
 
@@ -589,6 +612,10 @@ func (fl *treeFlat) pack() *treePacked {
 // registers). A row that reached its leaf stays there, and the group stops
 // when no row moved.
 func (p *treePacked) leaves(keys []uint64, base *[treeWalkRows]int, out *[treeWalkRows]int32) {
+	if p.small != nil {
+		p.leavesSmall(keys, base, out)
+		return
+	}
 	nodes, feats := p.nodes, p.feats
 	var i0, i1, i2, i3, i4, i5, i6, i7 int32
 	b0, b1, b2, b3, b4, b5, b6, b7 := base[0], base[1], base[2], base[3], base[4], base[5], base[6], base[7]
@@ -609,6 +636,45 @@ func (p *treePacked) leaves(keys []uint64, base *[treeWalkRows]int, out *[treeWa
 	k, ns := p.k, p.nsplit
 	out[0], out[1], out[2], out[3] = (i0-ns)*k, (i1-ns)*k, (i2-ns)*k, (i3-ns)*k
 	out[4], out[5], out[6], out[7] = (i4-ns)*k, (i5-ns)*k, (i6-ns)*k, (i7-ns)*k
+}
+
+// leavesSmall is leaves for a tree packed in treeSmallNodes.
+func (p *treePacked) leavesSmall(keys []uint64, base *[treeWalkRows]int, out *[treeWalkRows]int32) {
+	nodes := p.small
+	var i0, i1, i2, i3, i4, i5, i6, i7 int32
+	b0, b1, b2, b3, b4, b5, b6, b7 := base[0], base[1], base[2], base[3], base[4], base[5], base[6], base[7]
+	for {
+		n0 := &nodes[i0]
+		n1 := &nodes[i1]
+		n2 := &nodes[i2]
+		n3 := &nodes[i3]
+		n4 := &nodes[i4]
+		n5 := &nodes[i5]
+		n6 := &nodes[i6]
+		n7 := &nodes[i7]
+		j0 := treeStepSmall(n0, keys[b0+int(n0.feat)])
+		j1 := treeStepSmall(n1, keys[b1+int(n1.feat)])
+		j2 := treeStepSmall(n2, keys[b2+int(n2.feat)])
+		j3 := treeStepSmall(n3, keys[b3+int(n3.feat)])
+		j4 := treeStepSmall(n4, keys[b4+int(n4.feat)])
+		j5 := treeStepSmall(n5, keys[b5+int(n5.feat)])
+		j6 := treeStepSmall(n6, keys[b6+int(n6.feat)])
+		j7 := treeStepSmall(n7, keys[b7+int(n7.feat)])
+		if (j0^i0)|(j1^i1)|(j2^i2)|(j3^i3)|(j4^i4)|(j5^i5)|(j6^i6)|(j7^i7) == 0 {
+			break
+		}
+		i0, i1, i2, i3, i4, i5, i6, i7 = j0, j1, j2, j3, j4, j5, j6, j7
+	}
+	k, ns := p.k, p.nsplit
+	out[0], out[1], out[2], out[3] = (i0-ns)*k, (i1-ns)*k, (i2-ns)*k, (i3-ns)*k
+	out[4], out[5], out[6], out[7] = (i4-ns)*k, (i5-ns)*k, (i6-ns)*k, (i7-ns)*k
+}
+
+// treeStepSmall is treeStepPacked for a treeSmallNode.
+func treeStepSmall(nd *treeSmallNode, key uint64) int32 {
+	_, borrow := bits.Sub64(nd.key, key, 0)
+	right := -int32(borrow)
+	return int32(nd.left)&^right | int32(nd.right)&right
 }
 
 // treeStepPacked moves a row one level down from nd given its key for

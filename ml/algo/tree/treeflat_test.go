@@ -344,6 +344,15 @@ func TestEnsembleMatchesWideWalk(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", tc.name, err)
 		}
+		// The same trees in the wide packed form, which trees of more than
+		// treeSmallMax nodes take.
+		small := treeSmallMax
+		treeSmallMax = 0
+		gotWide, err := PredictEnsemble(m, trees, X)
+		treeSmallMax = small
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
 		k := int(trees[0].NumOutputs)
 		want := make([]float64, rows*k)
 		for _, tr := range trees {
@@ -365,6 +374,9 @@ func TestEnsembleMatchesWideWalk(t *testing.T) {
 		for j, v := range got.RawMatrix().Data {
 			if math.Float64bits(v) != math.Float64bits(want[j]) {
 				t.Fatalf("%s: value %d is %v, the wide walk gives %v", tc.name, j, v, want[j])
+			}
+			if w := gotWide.RawMatrix().Data[j]; math.Float64bits(w) != math.Float64bits(want[j]) {
+				t.Fatalf("%s: value %d is %v in the wide packed form, the wide walk gives %v", tc.name, j, w, want[j])
 			}
 		}
 	}
