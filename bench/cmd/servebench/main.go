@@ -207,9 +207,12 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	// settle collects twice, so that buffers parked in sync.Pools (gRPC's
-	// among them) are dropped too and the heap holds only what is kept.
+	// settle lets the server's side of the last call finish (it returns
+	// buffers to pools after the client has its answer), then collects
+	// twice, so that buffers parked in sync.Pools (gRPC's among them) are
+	// dropped too and the heap holds only what is kept.
 	settle := func() (m runtime.MemStats) {
+		time.Sleep(200 * time.Millisecond)
 		runtime.GC()
 		runtime.GC()
 		runtime.ReadMemStats(&m)
