@@ -31,8 +31,10 @@ type model struct {
 	version int64
 	meta    *orchestratorv1.ModelVersion
 	tr      *datav1.FittedTransform
-	m       *datav1.Model
-	// predict is m prepared for prediction once (trees decoded).
+	// m holds the model's algorithm, task, class and feature names; its
+	// parameters are dropped once predict is prepared.
+	m *datav1.Model
+	// predict is the model prepared for prediction once (trees decoded).
 	predict algo.Predictor
 	// inputs are the raw columns a request sends, in transform order.
 	inputs []*datav1.Field
@@ -292,6 +294,15 @@ func check(m *model) error {
 	var err error
 	if m.predict, err = algo.Prepare(m.m, len(want)); err != nil {
 		return err
+	}
+	// The prepared predictor holds what it needs of the parameters (a
+	// forest its laid-out trees); the server keeps only the fields it
+	// answers with, so the decoded trees are not held twice.
+	m.m = &datav1.Model{
+		Algorithm:    m.m.GetAlgorithm(),
+		Task:         m.m.GetTask(),
+		ClassNames:   m.m.GetClassNames(),
+		FeatureNames: m.m.GetFeatureNames(),
 	}
 	for _, ct := range m.tr.GetColumns() {
 		if ct.GetAction() == datav1.ColumnAction_COLUMN_ACTION_DROP || ct.GetName() == m.tr.GetLabel() {

@@ -150,6 +150,7 @@ func main() {
 	python := flag.String("python", "/usr/bin/python3", "Python with scikit-learn, for the in-process comparison")
 	script := flag.String("sklearn-script", "bench/serve_sklearn.py", "the scikit-learn side")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the timed calls to `file`")
+	memProfile := flag.String("memprofile", "", "write a heap profile taken after the models are loaded to `file`")
 	flag.Parse()
 
 	dir, err := os.MkdirTemp("", "servebench-")
@@ -186,6 +187,7 @@ func main() {
 
 	reg := &registry{artifacts: map[string][]byte{}, versions: map[string]*orchestratorv1.ModelVersion{}}
 	var modelBytes int64
+	sizes := map[string]int64{}
 	for _, m := range models {
 		start := time.Now()
 		fit, err := algo.Fit(context.Background(), m.algorithm, &algo.Dataset{
@@ -197,6 +199,7 @@ func main() {
 		}
 		n := reg.add(m.name, tr, fit)
 		modelBytes += n
+		sizes[m.name] = n
 		fmt.Fprintf(os.Stderr, "servebench: trained %s in %v (%d bytes)\n", m.name, time.Since(start).Round(time.Millisecond), n)
 	}
 	regAddr := serveOn(func(g *grpc.Server) { orchestratorv1.RegisterOrchestratorServiceServer(g, reg) })
@@ -204,9 +207,18 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	runtime.GC()
-	var before runtime.MemStats
-	runtime.ReadMemStats(&before)
+	// settle lets the server's side of the last call finish (it returns
+	// buffers to pools after the client has its answer), then collects
+	// twice, so that buffers parked in sync.Pools (gRPC's among them) are
+	// dropped too and the heap holds only what is kept.
+	settle := func() (m runtime.MemStats) {
+		time.Sleep(200 * time.Millisecond)
+		runtime.GC()
+		runtime.GC()
+		runtime.ReadMemStats(&m)
+		return m
+	}
+	before := settle()
 	srv, err := serve.New(serve.Config{Registry: orchestratorv1.NewOrchestratorServiceClient(rconn), Logger: slog.New(slog.DiscardHandler), AliasTTL: time.Hour})
 	if err != nil {
 		log.Fatal(err)
@@ -218,14 +230,32 @@ func main() {
 	}
 	client := inference.NewGRPCInferenceServiceClient(conn)
 	ctx := context.Background()
+	// A call for a model the registry lacks opens the connections, so that
+	// what each model's first call adds to the heap is the model alone.
+	if _, err := client.ModelInfer(ctx, request("none", t, features, 0, 1)); status.Code(err) != codes.NotFound {
+		log.Fatalf("a model the registry lacks: %v", err)
+	}
+	held := map[string]int64{}
+	prev := settle()
 	for _, m := range models {
 		if _, err := client.ModelInfer(ctx, request(m.name, t, features, 0, 1)); err != nil {
 			log.Fatalf("%s: %v", m.name, err)
 		}
+		now := settle()
+		held[m.name] = int64(now.HeapAlloc) - int64(prev.HeapAlloc)
+		prev = now
 	}
-	runtime.GC()
-	var after runtime.MemStats
-	runtime.ReadMemStats(&after)
+	after := prev
+	if *memProfile != "" {
+		f, err := os.Create(*memProfile)
+		if err != nil {
+			log.Fatal(err)
+		}
+		if err := pprof.Lookup("heap").WriteTo(f, 0); err != nil {
+			log.Fatal(err)
+		}
+		f.Close()
+	}
 
 	sk := sklearnSide(*python, *script, csvPath)
 	fmt.Printf("serve benchmark: %d training rows, 20 features, %d classes; %d one-row and %d 1,000-row ModelInfer calls per model over gRPC on loopback, GOMAXPROCS %d\n\n",
@@ -272,8 +302,12 @@ func main() {
 		fmt.Printf("%-12s %12s %12s %14.0f   %14s %14s %16s\n", m.name, fmtDur(percentile(lat, 0.5)), fmtDur(percentile(lat, 0.99)), rowsPerSec,
 			s.single50, s.single99, s.rows)
 	}
-	fmt.Printf("\nserve heap after loading the three models: %.1f MiB for %.1f MiB of serialized models and transforms\n",
-		float64(int64(after.HeapInuse)-int64(before.HeapInuse))/(1<<20), float64(modelBytes)/(1<<20))
+	fmt.Printf("\nserve heap after loading the three models: %.1f MiB in use (%.1f MiB allocated) for %.1f MiB of serialized models and transforms\n",
+		float64(int64(after.HeapInuse)-int64(before.HeapInuse))/(1<<20), float64(int64(after.HeapAlloc)-int64(before.HeapAlloc))/(1<<20), float64(modelBytes)/(1<<20))
+	for _, m := range models {
+		fmt.Printf("  %-12s held %8.0f KiB for %8.0f KiB serialized (%.2fx)\n", m.name,
+			float64(held[m.name])/1024, float64(sizes[m.name])/1024, float64(held[m.name])/float64(sizes[m.name]))
+	}
 	fmt.Println("(heap measured in this one process, which also holds the benchmark's registry; an upper bound)")
 }
 

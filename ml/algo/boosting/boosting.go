@@ -1360,15 +1360,21 @@ func predictGradientBoosting(m *datav1.Model, X *mat.Dense) (*mat.Dense, error) 
 	if err != nil {
 		return nil, err
 	}
-	return p.predict(m, X)
+	return p.predict(X)
 }
 
 // gbPredictor is a boosting model checked and packed for prediction once:
 // predictGradientBoosting builds one per call, algo.Prepare keeps one per
 // model.
+// It keeps only what prediction reads (the packed nodes, each tree's
+// values, the base score and the task), not the model, so that a server
+// does not hold the decoded trees beside their packed form.
 type gbPredictor struct {
-	bm     *datav1.BoostingModel
-	packed [][]tree.Node
+	packed    [][]tree.Node
+	values    [][]float64
+	baseScore []float64
+	k         int
+	task      datav1.Task
 }
 
 // gbPrepare checks a boosting model for rows of cols features and packs
@@ -1379,8 +1385,12 @@ func gbPrepare(m *datav1.Model, cols int) (*gbPredictor, error) {
 		return nil, err
 	}
 	packed := make([][]tree.Node, len(bm.Trees))
-	numeric.Parallel(len(bm.Trees), runtime.GOMAXPROCS(0), func(_, i int) { packed[i] = tree.Pack(bm.Trees[i]) })
-	return &gbPredictor{bm: bm, packed: packed}, nil
+	values := make([][]float64, len(bm.Trees))
+	numeric.Parallel(len(bm.Trees), runtime.GOMAXPROCS(0), func(_, i int) {
+		packed[i] = tree.Pack(bm.Trees[i])
+		values[i] = bm.Trees[i].Value
+	})
+	return &gbPredictor{packed: packed, values: values, baseScore: bm.BaseScore, k: int(bm.NumOutputs), task: m.GetTask()}, nil
 }
 
 // prepareGradientBoosting checks and packs the trees once for rows of
@@ -1398,16 +1408,15 @@ func prepareGradientBoosting(m *datav1.Model, numFeatures int) (algo.Predictor, 
 		if _, c := X.Dims(); c != numFeatures {
 			return nil, fmt.Errorf("prepared for %d features, got %d", numFeatures, c)
 		}
-		return p.predict(m, X)
+		return p.predict(X)
 	}, nil
 }
 
 // predict returns the probabilities (or values) of the rows of X.
-func (p *gbPredictor) predict(m *datav1.Model, X *mat.Dense) (*mat.Dense, error) {
+func (p *gbPredictor) predict(X *mat.Dense) (*mat.Dense, error) {
 	rows, cols := X.Dims()
-	bm, packed, procs := p.bm, p.packed, runtime.GOMAXPROCS(0)
-	k := int(bm.NumOutputs)
-	trees := bm.Trees
+	packed, procs := p.packed, runtime.GOMAXPROCS(0)
+	k := p.k
 	raw := X.RawMatrix()
 	scores := make([]float64, rows*k)
 	blocks := (rows + tree.PredictBlock - 1) / tree.PredictBlock
@@ -1415,10 +1424,10 @@ func (p *gbPredictor) predict(m *datav1.Model, X *mat.Dense) (*mat.Dense, error)
 		lo := blk * tree.PredictBlock
 		hi := min(rows, lo+tree.PredictBlock)
 		for r := lo; r < hi; r++ {
-			copy(scores[r*k:], bm.BaseScore)
+			copy(scores[r*k:], p.baseScore)
 		}
 		for ti, nodes := range packed {
-			vals := trees[ti].Value
+			vals := p.values[ti]
 			j := ti % k
 			for r := lo; r < hi; r++ {
 				x := raw.Data[r*raw.Stride : r*raw.Stride+cols]
@@ -1431,7 +1440,7 @@ func (p *gbPredictor) predict(m *datav1.Model, X *mat.Dense) (*mat.Dense, error)
 			return nil, errors.New("boosting model produced a non-finite raw score: its leaf values are too large")
 		}
 	}
-	if m.GetTask() == datav1.Task_TASK_REGRESSION {
+	if p.task == datav1.Task_TASK_REGRESSION {
 		return mat.NewDense(rows, 1, scores), nil
 	}
 	if k == 1 {

@@ -1025,7 +1025,7 @@ func PredictEnsemble(m *datav1.Model, trees []*datav1.TreeModel, X *mat.Dense) (
 // every call: PredictEnsemble lays one out per call, algo.Prepare keeps
 // one per model.
 type Ensemble struct {
-	flats  []*treeFlat
+	flats  []*treePacked
 	k      int
 	cols   int
 	ntrees int
@@ -1047,11 +1047,13 @@ func PrepareEnsemble(m *datav1.Model, trees []*datav1.TreeModel, cols int) (*Ens
 	procs := runtime.GOMAXPROCS(0)
 	// Each tree is laid out on its own, in parallel: decoding a compact
 	// forest of millions of nodes is otherwise a serial tenth of the time.
-	flats := make([]*treeFlat, len(trees))
+	flats := make([]*treePacked, len(trees))
 	errs := make([]error, len(trees))
 	numeric.Parallel(len(trees), procs, func(_, i int) {
-		flats[i] = &treeFlat{k: k}
-		errs[i] = flats[i].addTree(trees[i], cols)
+		fl := &treeFlat{k: k}
+		if errs[i] = fl.addTree(trees[i], cols); errs[i] == nil {
+			flats[i] = fl.pack()
+		}
 	})
 	for i, err := range errs {
 		if err != nil {

@@ -193,6 +193,47 @@ type treeFlat struct {
 	keepSamples bool
 	k           int
 	pending     []treePending
+	// shared maps a hash of a leaf's k values to the offset of the first
+	// leaf with them, so that equal leaves share one copy of their values
+	// (most leaves of a fully grown classification tree are pure: one of
+	// k vectors). It is nil when keepSamples is set, and dropped by trim.
+	shared map[uint64]int32
+}
+
+// treeValuesHash hashes a leaf's values bit for bit.
+func treeValuesHash(vals []float64) uint64 {
+	h := uint64(14695981039346656037)
+	for _, v := range vals {
+		h ^= math.Float64bits(v)
+		h *= 1099511628211
+		h ^= h >> 29
+	}
+	return h
+}
+
+// shareLeaf returns the offset of values equal bit for bit to the k values
+// just appended at off, dropping them when an earlier leaf has the same.
+func (fl *treeFlat) shareLeaf(off int) int {
+	if fl.keepSamples {
+		return off
+	}
+	if fl.shared == nil {
+		fl.shared = map[uint64]int32{}
+	}
+	vals := fl.values[off : off+fl.k]
+	h := treeValuesHash(vals)
+	o, ok := fl.shared[h]
+	if !ok {
+		fl.shared[h] = int32(off)
+		return off
+	}
+	for j, v := range fl.values[o : int(o)+fl.k] {
+		if math.Float64bits(v) != math.Float64bits(vals[j]) {
+			return off // a hash collision: keep the leaf's own copy
+		}
+	}
+	fl.values = fl.values[:off]
+	return int(o)
 }
 
 // treePending is a split whose right subtree has not been decoded yet.
@@ -200,6 +241,7 @@ type treePending struct{ id, depth int32 }
 
 // addLeaf appends a leaf whose values start at off, at depth.
 func (fl *treeFlat) addLeaf(off, depth int) {
+	off = fl.shareLeaf(off)
 	ni := int32(len(fl.nodes))
 	fl.nodes = append(fl.nodes, treeFlatNode{next: ni})
 	fl.leafOff = append(fl.leafOff, int32(off))
@@ -466,39 +508,182 @@ func treeRowKeys(dst []uint64, x []float64) {
 // is unrolled for exactly this many.
 const treeWalkRows = 8
 
-// leaves returns in out the values offsets of the leaves that treeWalkRows
-// rows reach from the root of a one-tree treeFlat; row g's order keys
-// (treeRowKeys) start at keys[base[g]]. The rows step down in lockstep:
-// each row's walk is a chain of dependent loads, so one row at a time
-// leaves the core waiting on the cache at every level, while eight
-// independent chains overlap those waits (about 2.3 times as fast on a
-// forest of fully grown trees; the unrolled form keeps the eight node
-// indexes in registers). A row that reached its leaf stays there, since a
-// leaf's step keeps it in place (treeStep), and the group stops when no
-// row moved.
-func (fl *treeFlat) leaves(keys []uint64, base *[treeWalkRows]int, out *[treeWalkRows]int32) {
-	nodes := fl.nodes
+// treePackedNode is one node of a treePacked: the split's threshold as
+// treeOrderKey and both children. A leaf has key 0 and both children
+// itself, so a step from it keeps a row in place.
+type treePackedNode struct {
+	key         uint64
+	left, right int32
+}
+
+// treePacked is one tree laid out compactly for prediction, as a server
+// keeps it: its splits in preorder, then one leaf node per distinct leaf
+// value vector (the leaves of a fully grown classification tree are
+// mostly pure, so they fold into a few nodes), with the leaves' values in
+// leaf order. A split takes 20 bytes and a leaf nothing but its values
+// when another leaf has the same; the preorder treeFlat it is made from
+// takes 40 bytes and k values per leaf and split pair.
+type treePacked struct {
+	// small holds the nodes of a tree of at most 65,536 packed nodes (a
+	// split in 16 bytes); nodes and feats are then nil.
+	small []treeSmallNode
+	nodes []treePackedNode
+	// feats is each node's split feature, 0 for a leaf.
+	feats []int32
+	// values holds k values per leaf node, node nsplit first.
+	values []float64
+	nsplit int32
+	k      int32
+}
+
+// treeSmallNode is a treePackedNode with its feature and 16-bit
+// children, for trees of at most 65,536 packed nodes: 16 bytes a split
+// where treePackedNode and its feature take 20.
+type treeSmallNode struct {
+	key         uint64
+	left, right uint16
+	feat        uint32
+}
+
+// treeSmallMax is the most packed nodes a tree of treeSmallNodes may have
+// (a variable so that tests can walk the wide form too).
+var treeSmallMax = 1 << 16
+
+// pack returns the one tree of fl packed for prediction.
+func (fl *treeFlat) pack() *treePacked {
+	k := fl.k
+	newIdx := make([]int32, len(fl.nodes))
+	nsplit := int32(0)
+	for i, off := range fl.leafOff {
+		if off < 0 {
+			newIdx[i] = nsplit
+			nsplit++
+		}
+	}
+	// Leaves whose values fl shares (shareLeaf) share a node.
+	leafOf := map[int32]int32{}
+	nleaf := int32(0)
+	for i, off := range fl.leafOff {
+		if off < 0 {
+			continue
+		}
+		id, ok := leafOf[off]
+		if !ok {
+			id = nsplit + nleaf
+			nleaf++
+			leafOf[off] = id
+		}
+		newIdx[i] = id
+	}
+	p := &treePacked{
+		nodes:  make([]treePackedNode, nsplit+nleaf),
+		feats:  make([]int32, nsplit+nleaf),
+		values: make([]float64, int(nleaf)*k),
+		nsplit: nsplit,
+		k:      int32(k),
+	}
+	for i, nd := range fl.nodes {
+		j := newIdx[i]
+		if off := fl.leafOff[i]; off >= 0 {
+			p.nodes[j] = treePackedNode{left: j, right: j}
+			l := int(j-nsplit) * k
+			copy(p.values[l:l+k], fl.values[off:int(off)+k])
+			continue
+		}
+		p.nodes[j] = treePackedNode{key: nd.key, left: newIdx[i+1], right: newIdx[nd.next]}
+		p.feats[j] = nd.feature
+	}
+	if len(p.nodes) <= treeSmallMax {
+		p.small = make([]treeSmallNode, len(p.nodes))
+		for j, nd := range p.nodes {
+			p.small[j] = treeSmallNode{key: nd.key, left: uint16(nd.left), right: uint16(nd.right), feat: uint32(p.feats[j])}
+		}
+		p.nodes, p.feats = nil, nil
+	}
+	return p
+}
+
+// leaves returns in out the values offsets of the leaves that
+// treeWalkRows rows reach from the root; row g's order keys (treeRowKeys)
+// start at keys[base[g]]. The rows step down in lockstep: each row's walk
+// is a chain of dependent loads, so one row at a time leaves the core
+// waiting on the cache at every level, while eight independent chains
+// overlap those waits (the unrolled form keeps the eight node indexes in
+// registers). A row that reached its leaf stays there, and the group stops
+// when no row moved.
+func (p *treePacked) leaves(keys []uint64, base *[treeWalkRows]int, out *[treeWalkRows]int32) {
+	if p.small != nil {
+		p.leavesSmall(keys, base, out)
+		return
+	}
+	nodes, feats := p.nodes, p.feats
 	var i0, i1, i2, i3, i4, i5, i6, i7 int32
 	b0, b1, b2, b3, b4, b5, b6, b7 := base[0], base[1], base[2], base[3], base[4], base[5], base[6], base[7]
 	for {
-		n0, n1, n2, n3 := &nodes[i0], &nodes[i1], &nodes[i2], &nodes[i3]
-		n4, n5, n6, n7 := &nodes[i4], &nodes[i5], &nodes[i6], &nodes[i7]
-		j0 := treeStepKey(n0, i0, keys[b0+int(n0.feature)])
-		j1 := treeStepKey(n1, i1, keys[b1+int(n1.feature)])
-		j2 := treeStepKey(n2, i2, keys[b2+int(n2.feature)])
-		j3 := treeStepKey(n3, i3, keys[b3+int(n3.feature)])
-		j4 := treeStepKey(n4, i4, keys[b4+int(n4.feature)])
-		j5 := treeStepKey(n5, i5, keys[b5+int(n5.feature)])
-		j6 := treeStepKey(n6, i6, keys[b6+int(n6.feature)])
-		j7 := treeStepKey(n7, i7, keys[b7+int(n7.feature)])
+		j0 := treeStepPacked(&nodes[i0], keys[b0+int(feats[i0])])
+		j1 := treeStepPacked(&nodes[i1], keys[b1+int(feats[i1])])
+		j2 := treeStepPacked(&nodes[i2], keys[b2+int(feats[i2])])
+		j3 := treeStepPacked(&nodes[i3], keys[b3+int(feats[i3])])
+		j4 := treeStepPacked(&nodes[i4], keys[b4+int(feats[i4])])
+		j5 := treeStepPacked(&nodes[i5], keys[b5+int(feats[i5])])
+		j6 := treeStepPacked(&nodes[i6], keys[b6+int(feats[i6])])
+		j7 := treeStepPacked(&nodes[i7], keys[b7+int(feats[i7])])
 		if (j0^i0)|(j1^i1)|(j2^i2)|(j3^i3)|(j4^i4)|(j5^i5)|(j6^i6)|(j7^i7) == 0 {
 			break
 		}
 		i0, i1, i2, i3, i4, i5, i6, i7 = j0, j1, j2, j3, j4, j5, j6, j7
 	}
-	off := fl.leafOff
-	out[0], out[1], out[2], out[3] = off[i0], off[i1], off[i2], off[i3]
-	out[4], out[5], out[6], out[7] = off[i4], off[i5], off[i6], off[i7]
+	k, ns := p.k, p.nsplit
+	out[0], out[1], out[2], out[3] = (i0-ns)*k, (i1-ns)*k, (i2-ns)*k, (i3-ns)*k
+	out[4], out[5], out[6], out[7] = (i4-ns)*k, (i5-ns)*k, (i6-ns)*k, (i7-ns)*k
+}
+
+// leavesSmall is leaves for a tree packed in treeSmallNodes.
+func (p *treePacked) leavesSmall(keys []uint64, base *[treeWalkRows]int, out *[treeWalkRows]int32) {
+	nodes := p.small
+	var i0, i1, i2, i3, i4, i5, i6, i7 int32
+	b0, b1, b2, b3, b4, b5, b6, b7 := base[0], base[1], base[2], base[3], base[4], base[5], base[6], base[7]
+	for {
+		n0 := &nodes[i0]
+		n1 := &nodes[i1]
+		n2 := &nodes[i2]
+		n3 := &nodes[i3]
+		n4 := &nodes[i4]
+		n5 := &nodes[i5]
+		n6 := &nodes[i6]
+		n7 := &nodes[i7]
+		j0 := treeStepSmall(n0, keys[b0+int(n0.feat)])
+		j1 := treeStepSmall(n1, keys[b1+int(n1.feat)])
+		j2 := treeStepSmall(n2, keys[b2+int(n2.feat)])
+		j3 := treeStepSmall(n3, keys[b3+int(n3.feat)])
+		j4 := treeStepSmall(n4, keys[b4+int(n4.feat)])
+		j5 := treeStepSmall(n5, keys[b5+int(n5.feat)])
+		j6 := treeStepSmall(n6, keys[b6+int(n6.feat)])
+		j7 := treeStepSmall(n7, keys[b7+int(n7.feat)])
+		if (j0^i0)|(j1^i1)|(j2^i2)|(j3^i3)|(j4^i4)|(j5^i5)|(j6^i6)|(j7^i7) == 0 {
+			break
+		}
+		i0, i1, i2, i3, i4, i5, i6, i7 = j0, j1, j2, j3, j4, j5, j6, j7
+	}
+	k, ns := p.k, p.nsplit
+	out[0], out[1], out[2], out[3] = (i0-ns)*k, (i1-ns)*k, (i2-ns)*k, (i3-ns)*k
+	out[4], out[5], out[6], out[7] = (i4-ns)*k, (i5-ns)*k, (i6-ns)*k, (i7-ns)*k
+}
+
+// treeStepSmall is treeStepPacked for a treeSmallNode.
+func treeStepSmall(nd *treeSmallNode, key uint64) int32 {
+	_, borrow := bits.Sub64(nd.key, key, 0)
+	right := -int32(borrow)
+	return int32(nd.left)&^right | int32(nd.right)&right
+}
+
+// treeStepPacked moves a row one level down from nd given its key for
+// nd's feature, without branching: the borrow of nd.key − key is 1
+// exactly when the row goes right.
+func treeStepPacked(nd *treePackedNode, key uint64) int32 {
+	_, borrow := bits.Sub64(nd.key, key, 0)
+	right := -int32(borrow)
+	return nd.left&^right | nd.right&right
 }
 
 // treeStepKey is treeStep given the row's key for the node's feature.

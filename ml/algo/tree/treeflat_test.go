@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"math"
+	"math/rand/v2"
 	"strings"
 	"testing"
 
@@ -195,6 +196,17 @@ func BenchmarkForestPredictLayouts(b *testing.B) {
 			}
 		}
 	})
+	b.Run("prepared", func(b *testing.B) {
+		e, err := PrepareEnsemble(m, m.GetForest().GetTrees(), 20)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for b.Loop() {
+			if _, err := e.Predict(X); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 	b.Run("decode", func(b *testing.B) {
 		for b.Loop() {
 			fl := &treeFlat{k: 2}
@@ -260,4 +272,112 @@ func benchForest(b *testing.B, ds *algo.Dataset, n int) *datav1.Model {
 	}
 	return &datav1.Model{Algorithm: "random_forest", Task: ds.Task, FeatureNames: ds.FeatureNames, ClassNames: ds.ClassNames,
 		Parameters: &datav1.Model_Forest{Forest: &datav1.ForestModel{Trees: trees}}}
+}
+
+// TestEnsembleMatchesWideWalk checks that the packed prediction layout
+// answers bit for bit what walking each tree's wide form node by node
+// (LeafPacked) and averaging in tree order answers, for classification
+// and regression forests, compact and wide trees, and rows with missing
+// values and zeros of both signs.
+func TestEnsembleMatchesWideWalk(t *testing.T) {
+	tests := []struct {
+		name    string
+		task    datav1.Task
+		classes int
+		compact bool
+	}{
+		{"classification compact", datav1.Task_TASK_CLASSIFICATION, 3, true},
+		{"classification wide", datav1.Task_TASK_CLASSIFICATION, 2, false},
+		{"regression compact", datav1.Task_TASK_REGRESSION, 0, true},
+	}
+	for _, tc := range tests {
+		gen := func(rng *rand.Rand, x []float64) float64 {
+			for j := range x {
+				x[j] = math.Round(rng.NormFloat64()*20) / 8
+			}
+			if tc.task == datav1.Task_TASK_REGRESSION {
+				return x[0]*3 - x[1] + rng.NormFloat64()
+			}
+			return float64(rng.IntN(tc.classes))
+		}
+		ds := algotest.Generate(600, 6, tc.task, tc.classes, 7, gen)
+		spec, _ := algo.Lookup("decision_tree")
+		params, err := spec.ResolveParams(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg, err := ConfigFromParams(params, 6, 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		bld := NewBuilder(NewData(ds, nil), cfg, 1)
+		trees := make([]*datav1.TreeModel, 9)
+		for i := range trees {
+			bld.Reset(1, i, true)
+			wide, _, err := bld.GrowInto(t.Context(), &datav1.TreeModel{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			trees[i] = wide
+			if tc.compact {
+				trees[i], _ = Compact(wide, nil)
+			}
+		}
+		m := &datav1.Model{Task: tc.task, ClassNames: ds.ClassNames}
+		rows := 203
+		X := mat.NewDense(rows, 6, nil)
+		for r := range rows {
+			for c := range 6 {
+				v := ds.X.At(r, c)
+				switch (r + c) % 11 {
+				case 0:
+					v = math.NaN()
+				case 1:
+					v = math.Copysign(0, -1)
+				case 2:
+					v = 0
+				}
+				X.Set(r, c, v)
+			}
+		}
+		got, err := PredictEnsemble(m, trees, X)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		// The same trees in the wide packed form, which trees of more than
+		// treeSmallMax nodes take.
+		small := treeSmallMax
+		treeSmallMax = 0
+		gotWide, err := PredictEnsemble(m, trees, X)
+		treeSmallMax = small
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		k := int(trees[0].NumOutputs)
+		want := make([]float64, rows*k)
+		for _, tr := range trees {
+			w, err := Expand(tr, 6)
+			if err != nil {
+				t.Fatal(err)
+			}
+			nodes := Pack(w)
+			for r := range rows {
+				leaf := LeafPacked(nodes, X.RawRowView(r))
+				for j := range k {
+					want[r*k+j] += w.Value[leaf*k+j]
+				}
+			}
+		}
+		for j := range want {
+			want[j] *= 1 / float64(len(trees))
+		}
+		for j, v := range got.RawMatrix().Data {
+			if math.Float64bits(v) != math.Float64bits(want[j]) {
+				t.Fatalf("%s: value %d is %v, the wide walk gives %v", tc.name, j, v, want[j])
+			}
+			if w := gotWide.RawMatrix().Data[j]; math.Float64bits(w) != math.Float64bits(want[j]) {
+				t.Fatalf("%s: value %d is %v in the wide packed form, the wide walk gives %v", tc.name, j, w, want[j])
+			}
+		}
+	}
 }
