@@ -5,6 +5,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	orchestratorv1 "github.com/alur-ml/alur/proto/alur/orchestrator/v1"
 )
 
 // Count writes an integer with thousands separators ("12,345"), so row
@@ -130,4 +132,22 @@ func Bytes(n int64) string {
 		i++
 	}
 	return strconv.FormatFloat(v, 'f', 1, 64) + " " + units[i]
+}
+
+// RunState names a run state for people, in messages and metric labels:
+// "pending", "running", "succeeded", "failed", "cancelled" (or "unknown").
+func RunState(st orchestratorv1.RunState) string {
+	switch st {
+	case orchestratorv1.RunState_RUN_STATE_PENDING:
+		return "pending"
+	case orchestratorv1.RunState_RUN_STATE_RUNNING:
+		return "running"
+	case orchestratorv1.RunState_RUN_STATE_SUCCEEDED:
+		return "succeeded"
+	case orchestratorv1.RunState_RUN_STATE_FAILED:
+		return "failed"
+	case orchestratorv1.RunState_RUN_STATE_CANCELLED:
+		return "cancelled"
+	}
+	return "unknown"
 }

@@ -12,11 +12,11 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/alur-ml/alur/ml/display"
 	"github.com/alur-ml/alur/ml/metrics"
 	datav1 "github.com/alur-ml/alur/proto/alur/data/v1"
 	orchestratorv1 "github.com/alur-ml/alur/proto/alur/orchestrator/v1"
 	"github.com/alur-ml/alur/serverkit"
-	"github.com/alur-ml/alur/services/orchestrator/engine"
 )
 
 // modelNamePattern is the shape of a registered model's name, the same as
@@ -67,7 +67,7 @@ func (s *Server) RegisterModel(ctx context.Context, req *orchestratorv1.Register
 		return nil, err
 	}
 	if run.GetState() != orchestratorv1.RunState_RUN_STATE_SUCCEEDED {
-		return nil, status.Errorf(codes.FailedPrecondition, "run %s is %s: only a succeeded run has a model to register", run.GetId(), engine.StateWord(run.GetState()))
+		return nil, status.Errorf(codes.FailedPrecondition, "run %s is %s: only a succeeded run has a model to register", run.GetId(), display.RunState(run.GetState()))
 	}
 	tb, err := s.store.ReadArtifact(run.GetTransformDigest())
 	if err != nil {

@@ -14,6 +14,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/alur-ml/alur/ml/display"
 	datav1 "github.com/alur-ml/alur/proto/alur/data/v1"
 	orchestratorv1 "github.com/alur-ml/alur/proto/alur/orchestrator/v1"
 	"github.com/alur-ml/alur/serverkit"
@@ -519,7 +520,7 @@ func (s *Server) Predict(ctx context.Context, req *orchestratorv1.PredictRequest
 		return nil, err
 	}
 	if run.GetState() != orchestratorv1.RunState_RUN_STATE_SUCCEEDED {
-		return nil, status.Errorf(codes.FailedPrecondition, "run %s is %s: only a succeeded run has a model to predict with", run.GetId(), engine.StateWord(run.GetState()))
+		return nil, status.Errorf(codes.FailedPrecondition, "run %s is %s: only a succeeded run has a model to predict with", run.GetId(), display.RunState(run.GetState()))
 	}
 	if len(req.GetRows().GetRows()) == 0 {
 		return nil, serverkit.InvalidArgument("rows.rows", "no rows to predict")

@@ -84,23 +84,6 @@ func truncate(s string, n int) string {
 	return string(r[:n-1]) + "…"
 }
 
-// stateWord names a run state for people.
-func stateWord(s orchestratorv1.RunState) string {
-	switch s {
-	case orchestratorv1.RunState_RUN_STATE_PENDING:
-		return "pending"
-	case orchestratorv1.RunState_RUN_STATE_RUNNING:
-		return "running"
-	case orchestratorv1.RunState_RUN_STATE_SUCCEEDED:
-		return "succeeded"
-	case orchestratorv1.RunState_RUN_STATE_FAILED:
-		return "failed"
-	case orchestratorv1.RunState_RUN_STATE_CANCELLED:
-		return "cancelled"
-	}
-	return "unknown"
-}
-
 // stepStateWord names a step state for people.
 func stepStateWord(st *orchestratorv1.Step) string {
 	switch st.GetState() {

@@ -52,7 +52,7 @@ func summarize(run *orchestratorv1.Run, now time.Time, dataset string) runSummar
 	s := runSummary{
 		ID:      run.GetId(),
 		Name:    run.GetSpec().GetName(),
-		State:   stateWord(run.GetState()),
+		State:   display.RunState(run.GetState()),
 		Error:   run.GetError(),
 		Dataset: sourceWord(run.GetSpec().GetSource()),
 		Version: datasetVersion(run),

@@ -13,6 +13,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/alur-ml/alur/ml/display"
 	"github.com/alur-ml/alur/ml/table"
 	ingestv1 "github.com/alur-ml/alur/proto/alur/ingest/v1"
 	orchestratorv1 "github.com/alur-ml/alur/proto/alur/orchestrator/v1"
@@ -210,7 +211,7 @@ func (e *Engine) finish(r *runner, err error) {
 	now := timestamppb.Now()
 	defer func() {
 		snap := r.snapshot()
-		obs.RunDuration.WithLabelValues(StateWord(snap.GetState())).Observe(now.AsTime().Sub(snap.GetCreateTime().AsTime()).Seconds())
+		obs.RunDuration.WithLabelValues(display.RunState(snap.GetState())).Observe(now.AsTime().Sub(snap.GetCreateTime().AsTime()).Seconds())
 	}()
 	switch {
 	case err == nil:
@@ -367,21 +368,4 @@ func (e *Engine) Collect(ctx context.Context, src *orchestratorv1.Source) (*tabl
 	}
 	t, _, rep, err := e.stages.Collect(ctx, ref)
 	return t, rep, err
-}
-
-// StateWord names a run state in messages and metric labels.
-func StateWord(st orchestratorv1.RunState) string {
-	switch st {
-	case orchestratorv1.RunState_RUN_STATE_PENDING:
-		return "pending"
-	case orchestratorv1.RunState_RUN_STATE_RUNNING:
-		return "running"
-	case orchestratorv1.RunState_RUN_STATE_SUCCEEDED:
-		return "succeeded"
-	case orchestratorv1.RunState_RUN_STATE_FAILED:
-		return "failed"
-	case orchestratorv1.RunState_RUN_STATE_CANCELLED:
-		return "cancelled"
-	}
-	return "unknown"
 }
