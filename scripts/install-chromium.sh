@@ -22,7 +22,8 @@ if ! command -v chromium >/dev/null 2>&1; then
     fi
   fi
   export DEBIAN_FRONTEND=noninteractive
-  if ! dpkg-query -W -f='${Status}' chromium 2>/dev/null | grep -q 'install ok installed'; then
+  status="$(dpkg-query -W -f='${Status}' chromium 2>/dev/null || true)"
+  if [ "$status" != "install ok installed" ]; then
     $sudo apt-get update
   fi
   $sudo apt-get install -y --no-install-recommends chromium fonts-dejavu-core

@@ -5,8 +5,13 @@
 # names a binary) and prints the version.
 set -euo pipefail
 
+# first_line prints the first line of its argument. The version is captured
+# whole rather than piped into head: with pipefail, head exiting early can
+# kill etcd with SIGPIPE and fail the script.
+first_line() { printf '%s\n' "${1%%$'\n'*}"; }
+
 if [ -n "${ALUR_ETCD:-}" ]; then
-  "$ALUR_ETCD" --version | head -1
+  first_line "$("$ALUR_ETCD" --version)"
   exit 0
 fi
 if ! command -v etcd >/dev/null 2>&1; then
@@ -25,9 +30,10 @@ if ! command -v etcd >/dev/null 2>&1; then
     fi
   fi
   export DEBIAN_FRONTEND=noninteractive
-  if ! dpkg-query -W -f='${Status}' etcd-server 2>/dev/null | grep -q 'install ok installed'; then
+  status="$(dpkg-query -W -f='${Status}' etcd-server 2>/dev/null || true)"
+  if [ "$status" != "install ok installed" ]; then
     $sudo apt-get update
   fi
   $sudo apt-get install -y --no-install-recommends etcd-server
 fi
-etcd --version | head -1
+first_line "$(etcd --version)"
