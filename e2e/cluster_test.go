@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/backoff"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
@@ -146,6 +149,9 @@ type proc struct {
 	name, bin, addr string
 	args            []string
 	log             *logBuffer
+	// metricsAddr is where the process serves Prometheus metrics: every
+	// process gets an endpoint on a port the kernel picks.
+	metricsAddr string
 
 	cmd  *exec.Cmd
 	done chan struct{} // closed when cmd exits
@@ -181,8 +187,10 @@ func (p *proc) start(t *testing.T) {
 // that waits for a dependency (serve for the orchestrator) listens first.
 func (p *proc) launch(t *testing.T) {
 	t.Helper()
-	ready := filepath.Join(t.TempDir(), p.name+".addr")
-	cmd := exec.Command(p.bin, append([]string{"--addr", p.addr, "--ready-file", ready}, p.args...)...)
+	dir := t.TempDir()
+	ready, metricsReady := filepath.Join(dir, p.name+".addr"), filepath.Join(dir, p.name+".metrics")
+	flags := []string{"--addr", p.addr, "--ready-file", ready, "--metrics-addr", anyPort, "--metrics-ready-file", metricsReady}
+	cmd := exec.Command(p.bin, append(flags, p.args...)...)
 	cmd.Stdout, cmd.Stderr = p.log, p.log
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start %s: %v", p.name, err)
@@ -193,6 +201,42 @@ func (p *proc) launch(t *testing.T) {
 		close(p.done)
 	}()
 	p.addr = p.waitReady(t, ready)
+	// The metrics address is written before the server's own.
+	maddr, err := serverkit.ReadReadyFile(metricsReady)
+	if err != nil {
+		t.Fatalf("%s: metrics ready file: %v", p.name, err)
+	}
+	p.metricsAddr = maddr
+}
+
+// counter returns the sum of the Prometheus counter name over the series
+// whose labels include every pair in labels, read from the process's
+// metrics endpoint (0 when no series matches yet).
+func (p *proc) counter(t *testing.T, name string, labels map[string]string) float64 {
+	t.Helper()
+	resp, err := http.Get("http://" + p.metricsAddr + "/metrics")
+	if err != nil {
+		t.Fatalf("%s metrics: %v", p.name, err)
+	}
+	defer resp.Body.Close()
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	families, err := parser.TextToMetricFamilies(resp.Body)
+	if err != nil {
+		t.Fatalf("%s metrics: %v", p.name, err)
+	}
+	var sum float64
+	for _, m := range families[name].GetMetric() {
+		match := 0
+		for _, l := range m.GetLabel() {
+			if v, ok := labels[l.GetName()]; ok && v == l.GetValue() {
+				match++
+			}
+		}
+		if match == len(labels) {
+			sum += m.GetCounter().GetValue()
+		}
+	}
+	return sum
 }
 
 // waitReady waits for the process to write the address it listens on to

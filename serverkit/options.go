@@ -70,6 +70,11 @@ type Options struct {
 	// a supervisor (a test) learns it there, instead of picking a port
 	// that was free a moment ago.
 	ReadyFile string
+	// MetricsReadyFile, when set with MetricsAddr, is a file MainWith
+	// writes the metrics endpoint's address to, like ReadyFile, before it
+	// writes ReadyFile: once a supervisor sees the server's address, the
+	// metrics address is there too.
+	MetricsReadyFile string
 
 	// tracing is the tracer provider shared by the servers and clients
 	// built from these Options (and from copies made after it started).
@@ -89,6 +94,7 @@ func BindFlags(fs *flag.FlagSet) *Options {
 	fs.StringVar(&o.MetricsAddr, "metrics-addr", "", "`address` serving Prometheus metrics at /metrics, such as localhost:9090 (empty: off)")
 	fs.StringVar(&o.OTLPEndpoint, "otlp-endpoint", "", "`host:port` of an OTLP/gRPC trace collector, plaintext (empty: tracing off)")
 	fs.StringVar(&o.ReadyFile, "ready-file", "", "`file` to write the address the server listens on to, once it listens (with --addr host:0, the port the kernel picked); removed at exit")
+	fs.StringVar(&o.MetricsReadyFile, "metrics-ready-file", "", "`file` to write the address the metrics endpoint listens on to (with --metrics-addr host:0, the port the kernel picked), before --ready-file; removed at exit")
 	return o
 }
 

@@ -3,10 +3,13 @@ package serverkit
 import (
 	"context"
 	"errors"
+	"io"
 	"io/fs"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -61,5 +64,51 @@ func TestReadyFile(t *testing.T) {
 	}
 	if _, err := ReadReadyFile(path); err == nil {
 		t.Fatal("a malformed ready file was accepted")
+	}
+}
+
+// TestMetricsReadyFile: with --metrics-addr on port 0 the metrics address
+// is in its ready file by the time the server's own ready file appears, and
+// /metrics answers there; both files are removed at exit.
+func TestMetricsReadyFile(t *testing.T) {
+	dir := t.TempDir()
+	ready, metricsReady := filepath.Join(dir, "addr"), filepath.Join(dir, "metrics")
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		o := &Options{ReadyFile: ready, MetricsAddr: "127.0.0.1:0", MetricsReadyFile: metricsReady}
+		done <- run(ctx, slog.New(slog.DiscardHandler), "train", "127.0.0.1:0", o,
+			func(s *grpc.Server) error { trainv1.RegisterTrainServiceServer(s, echoTrain{}); return nil })
+	}()
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		_, err := ReadReadyFile(ready)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, fs.ErrNotExist) || time.Now().After(deadline) {
+			t.Fatalf("ready file: %v", err)
+		}
+	}
+	maddr, err := ReadReadyFile(metricsReady)
+	if err != nil {
+		t.Fatalf("metrics ready file once the server's ready file is written: %v", err)
+	}
+	resp, err := http.Get("http://" + maddr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), "grpc_server_handled_total") && !strings.Contains(string(body), "go_goroutines") {
+		t.Fatalf("GET /metrics at %s: %s\n%.300s", maddr, resp.Status, body)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{ready, metricsReady} {
+		if _, err := os.Stat(p); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("%s after exit: %v", filepath.Base(p), err)
+		}
 	}
 }

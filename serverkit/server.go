@@ -269,6 +269,14 @@ func runServer(ctx context.Context, logger *slog.Logger, name, addr string, o *O
 			return fmt.Errorf("metrics endpoint: %w", err)
 		}
 	}
+	if o.MetricsReadyFile != "" && mlis != nil {
+		if err := WriteReadyFile(o.MetricsReadyFile, mlis.Addr().String()); err != nil {
+			lis.Close()
+			mlis.Close()
+			return err
+		}
+		defer os.Remove(o.MetricsReadyFile)
+	}
 	if o.ReadyFile != "" {
 		if err := WriteReadyFile(o.ReadyFile, lis.Addr().String()); err != nil {
 			lis.Close()
