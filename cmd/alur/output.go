@@ -505,7 +505,7 @@ func writeRunList(w io.Writer, runs []*orchestratorv1.Run, now time.Time) {
 
 // writeRunDetails renders one run fully: the spec in brief, the steps, the
 // leaderboard, the test metrics and the artifacts.
-func writeRunDetails(w io.Writer, run *orchestratorv1.Run, artifacts []*orchestratorv1.Artifact, now time.Time) {
+func writeRunDetails(w io.Writer, run *orchestratorv1.Run, artifacts []*orchestratorv1.Artifact, verbose bool, now time.Time) {
 	spec := run.GetSpec()
 	tw := newTable(w)
 	state := runStateWord(run.GetState())
@@ -557,22 +557,7 @@ func writeRunDetails(w io.Writer, run *orchestratorv1.Run, artifacts []*orchestr
 	fmt.Fprintf(tw, "Duration\t%s\n", fmtDuration(between(run.GetCreateTime(), run.GetEndTime(), now)))
 	tw.Flush()
 
-	fmt.Fprintln(w, "\nSteps:")
-	if len(run.GetSteps()) == 0 {
-		fmt.Fprintln(w, "No steps yet.")
-	} else {
-		tw = newTable(w)
-		fmt.Fprintln(tw, "STEP\tSTATE\tDURATION\tCACHE\tERROR")
-		for _, s := range run.GetSteps() {
-			cache := ""
-			if s.GetCacheHit() {
-				cache = "hit"
-			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", s.GetName(), stepStateWord(s.GetState()),
-				fmtDuration(between(s.GetStartTime(), s.GetEndTime(), now)), cache, s.GetError())
-		}
-		tw.Flush()
-	}
+	writeSteps(w, run.GetSteps(), verbose, now)
 
 	writeRunReport(w, run)
 
@@ -609,4 +594,118 @@ func candidatesSummary(cs []*orchestratorv1.Candidate) string {
 		}
 	}
 	return strings.Join(parts, ", ")
+}
+
+// writeSteps renders a run's Steps table. Cross-validation runs a train and
+// an eval step per fold ("train/2/fold3"); unless verbose, each trial's
+// folds share one row ("train/2 ×5 folds") whose duration is the folds'
+// total, so the table stays one screen and the slowest step stands out.
+func writeSteps(w io.Writer, steps []*orchestratorv1.Step, verbose bool, now time.Time) {
+	fmt.Fprintln(w, "\nSteps:")
+	if len(steps) == 0 {
+		fmt.Fprintln(w, "No steps yet.")
+		return
+	}
+	tw := newTable(w)
+	fmt.Fprintln(tw, "STEP\tSTATE\tDURATION\tCACHE\tERROR")
+	for _, g := range groupSteps(steps, verbose) {
+		name := g.name
+		if g.folds > 0 {
+			name = fmt.Sprintf("%s ×%d folds", g.name, g.folds)
+		}
+		cache := ""
+		switch {
+		case g.hits == g.count:
+			cache = "hit"
+		case g.hits > 0:
+			cache = fmt.Sprintf("%d/%d hit", g.hits, g.count)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", name, stepStateWord(g.state), fmtDuration(g.duration(now)), cache, g.err)
+	}
+	tw.Flush()
+}
+
+// stepGroup is one row of the Steps table: a step, or the folds of one.
+type stepGroup struct {
+	name        string
+	folds       int // 0 for a step that is not a fold
+	count, hits int
+	state       orchestratorv1.StepState
+	err         string
+	steps       []*orchestratorv1.Step
+}
+
+// duration is the time the group's steps took, added up.
+func (g *stepGroup) duration(now time.Time) time.Duration {
+	var d time.Duration
+	for _, s := range g.steps {
+		d += between(s.GetStartTime(), s.GetEndTime(), now)
+	}
+	return d
+}
+
+// groupSteps returns the table's rows in the steps' order: every step on its
+// own when verbose, else the folds of a step gathered into the row of its
+// first fold.
+func groupSteps(steps []*orchestratorv1.Step, verbose bool) []*stepGroup {
+	var rows []*stepGroup
+	byName := map[string]*stepGroup{}
+	for _, s := range steps {
+		name, fold := s.GetName(), false
+		if i := strings.LastIndexByte(name, '/'); i > 0 && !verbose && isFoldName(name[i+1:]) {
+			name, fold = name[:i], true
+		}
+		g := byName[name]
+		if g == nil || !fold {
+			g = &stepGroup{name: name, state: s.GetState()}
+			rows = append(rows, g)
+			if fold {
+				byName[name] = g
+			}
+		}
+		if fold {
+			g.folds++
+		}
+		g.count++
+		if s.GetCacheHit() {
+			g.hits++
+		}
+		g.steps = append(g.steps, s)
+		g.state = worseStepState(g.state, s.GetState())
+		if g.err == "" {
+			g.err = s.GetError()
+		}
+	}
+	return rows
+}
+
+// isFoldName reports whether a step name's last part names a fold: "fold"
+// and a number.
+func isFoldName(part string) bool {
+	n, ok := strings.CutPrefix(part, "fold")
+	if !ok || n == "" {
+		return false
+	}
+	_, err := strconv.Atoi(n)
+	return err == nil
+}
+
+// worseStepState is the state a group of steps shows: failed before
+// running before succeeded, so one failed fold is seen.
+func worseStepState(a, b orchestratorv1.StepState) orchestratorv1.StepState {
+	rank := func(s orchestratorv1.StepState) int {
+		switch s {
+		case orchestratorv1.StepState_STEP_STATE_FAILED:
+			return 3
+		case orchestratorv1.StepState_STEP_STATE_RUNNING:
+			return 2
+		case orchestratorv1.StepState_STEP_STATE_SUCCEEDED:
+			return 1
+		}
+		return 0
+	}
+	if rank(b) > rank(a) {
+		return b
+	}
+	return a
 }

@@ -204,7 +204,7 @@ func TestWriteRunDetails(t *testing.T) {
 		{Digest: strings.Repeat("ab", 32), Kind: "dataset", Size: 3 << 20, Step: "collect", Name: "iris"},
 	}
 	var b bytes.Buffer
-	writeRunDetails(&b, handRun(), arts, t0.Add(time.Hour))
+	writeRunDetails(&b, handRun(), arts, false, t0.Add(time.Hour))
 	got := squeeze(b.String())
 	for _, want := range []string{
 		"Run run-7\n", "State succeeded (objective met)\n", "Source bundled iris\n",
@@ -456,6 +456,59 @@ func TestWriteLeaderboardRanksAsChosen(t *testing.T) {
 	for i, w := range want {
 		if g := strings.TrimRight(lines[i], " "); g != w {
 			t.Errorf("line %d = %q, want %q", i, g, w)
+		}
+	}
+}
+
+// TestGroupSteps: the folds of a trial share one row with their total time
+// and the worst state among them; verbose keeps every fold; a name that
+// only looks like a fold stays itself.
+func TestGroupSteps(t *testing.T) {
+	step := func(name string, state orchestratorv1.StepState, from, to time.Duration, hit bool) *orchestratorv1.Step {
+		return &orchestratorv1.Step{Name: name, State: state, StartTime: ts(from), EndTime: ts(to), CacheHit: hit}
+	}
+	ok, failed := orchestratorv1.StepState_STEP_STATE_SUCCEEDED, orchestratorv1.StepState_STEP_STATE_FAILED
+	steps := []*orchestratorv1.Step{
+		step("collect", ok, 0, 100*time.Millisecond, true),
+		step("train/1/fold1", ok, time.Second, 2*time.Second, false),
+		step("eval/1/fold1", ok, 2*time.Second, 2500*time.Millisecond, false),
+		step("train/1/fold2", failed, 3*time.Second, 3500*time.Millisecond, true),
+		step("eval/1/fold2", ok, 4*time.Second, 4500*time.Millisecond, false),
+		step("train/2/foldx", ok, 5*time.Second, 6*time.Second, false),
+		step("refit", ok, 7*time.Second, 9*time.Second, false),
+	}
+	tests := []struct {
+		verbose bool
+		want    []string
+	}{
+		{false, []string{
+			"collect succeeded 100ms hit",
+			"train/1 ×2 folds failed 1.5s 1/2 hit",
+			"eval/1 ×2 folds succeeded 1.0s",
+			"train/2/foldx succeeded 1.0s",
+			"refit succeeded 2.0s",
+		}},
+		{true, []string{
+			"collect succeeded 100ms hit",
+			"train/1/fold1 succeeded 1.0s",
+			"eval/1/fold1 succeeded 500ms",
+			"train/1/fold2 failed 500ms hit",
+			"eval/1/fold2 succeeded 500ms",
+			"train/2/foldx succeeded 1.0s",
+			"refit succeeded 2.0s",
+		}},
+	}
+	for _, tc := range tests {
+		var b bytes.Buffer
+		writeSteps(&b, steps, tc.verbose, t0)
+		lines := strings.Split(strings.TrimSpace(squeeze(b.String())), "\n")
+		if len(lines) != len(tc.want)+2 {
+			t.Fatalf("verbose=%t: %d lines, want %d:\n%s", tc.verbose, len(lines), len(tc.want)+2, b.String())
+		}
+		for i, want := range tc.want {
+			if got := strings.TrimSpace(lines[i+2]); got != want {
+				t.Errorf("verbose=%t row %d = %q, want %q", tc.verbose, i, got, want)
+			}
 		}
 	}
 }

@@ -31,9 +31,12 @@ Lists the newest runs first.
 
 const runsShowUsage = `
 Usage:
-  alur runs show ID [--json]
+  alur runs show ID [-v] [--json]
 
-Shows one run in detail; --json prints the Run message as JSON.
+Shows one run in detail: the spec in brief, the steps with their
+durations, the report and the artifacts. The folds of a cross-validated
+trial share one row with their total time; -v (--verbose) lists every
+fold on its own. --json prints the Run message as JSON.
 `
 
 // maxListPage is the largest page ListRuns serves.
@@ -122,6 +125,8 @@ func runRunsShow(ctx context.Context, a *app, args []string) error {
 	var cf clientFlags
 	cf.register(fs, a.getenv)
 	asJSON := fs.Bool("json", false, "print the Run message as JSON")
+	verbose := fs.Bool("v", false, "list every fold's steps on its own row")
+	fs.BoolVar(verbose, "verbose", false, "same as -v")
 	rest, err := parseFlags(a, fs, runsShowUsage, args)
 	if err != nil {
 		return err
@@ -153,7 +158,7 @@ func runRunsShow(ctx context.Context, a *app, args []string) error {
 	if err != nil {
 		return c.wrap("ListArtifacts", err)
 	}
-	writeRunDetails(a.stdout, run, arts.GetArtifacts(), time.Now())
+	writeRunDetails(a.stdout, run, arts.GetArtifacts(), *verbose, time.Now())
 	prof, err := c.readProfile(ctx, run)
 	if err != nil {
 		return err
