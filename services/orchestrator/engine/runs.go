@@ -42,7 +42,11 @@ type Config struct {
 	// Report, when set, renders a finished run's HTML report, which the
 	// engine stores as an artifact of the run.
 	Report func(ctx context.Context, runID string) ([]byte, error)
-	Logger *slog.Logger
+	// Replica names this orchestrator in the events it records
+	// (RunEvent.owner), so a run's log tells which replica executed each
+	// step when several share the store.
+	Replica string
+	Logger  *slog.Logger
 }
 
 // Engine executes runs: it admits them (a bounded queue, a bounded number
@@ -262,8 +266,10 @@ func (e *Engine) storeReport(r *runner) {
 	r.record(kindReportStored, "", "report stored: "+d, nil, func(run *orchestratorv1.Run) { run.ReportDigest = d })
 }
 
-// event appends an event to the run's log and wakes its watchers.
+// event appends an event to the run's log, signed with this replica's
+// name, and wakes its watchers.
 func (e *Engine) event(runID string, ev *orchestratorv1.RunEvent) {
+	ev.Owner = e.cfg.Replica
 	if _, err := e.store.AppendEvent(runID, ev); err != nil {
 		e.logger.Error("append event", "run", runID, "err", err)
 	}
