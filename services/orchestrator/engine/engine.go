@@ -92,13 +92,25 @@ func (r *runner) update(change func(run *orchestratorv1.Run)) *orchestratorv1.Ru
 	return snap
 }
 
-// record changes the run like update, then announces the change as an
-// event of the given kind.
+// record changes the run like update and announces the change as an
+// event of the given kind, storing both in one transaction: an
+// orchestrator killed in between cannot leave the change without its
+// event (a finished run without RUN_SUCCEEDED, a step done without
+// STEP_FINISHED), nor a watcher see one before the other.
 func (r *runner) record(kind orchestratorv1.RunEventKind, step, msg string, trial *orchestratorv1.Trial, change func(run *orchestratorv1.Run)) {
-	snap := r.update(change)
-	r.eng.event(snap.GetId(), &orchestratorv1.RunEvent{
-		Time: timestamppb.Now(), RunState: snap.GetState(), Kind: kind, Step: step, Message: msg, Trial: trial,
-	})
+	r.mu.Lock()
+	if change != nil {
+		change(r.run)
+	}
+	snap := proto.Clone(r.run).(*orchestratorv1.Run)
+	r.mu.Unlock()
+	ev := &orchestratorv1.RunEvent{
+		Time: timestamppb.Now(), RunState: snap.GetState(), Kind: kind, Step: step, Message: msg, Trial: trial, Owner: r.eng.cfg.Replica,
+	}
+	if _, err := r.eng.store.PutRunEvent(snap, ev); err != nil {
+		r.eng.logger.Error("persist run and event", "run", snap.GetId(), "event", kind, "err", err)
+	}
+	r.eng.notify(snap.GetId())
 }
 
 // stepFunc does one step's work and returns its output artifact digests and

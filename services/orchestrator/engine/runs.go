@@ -142,12 +142,6 @@ func (e *Engine) Start(spec *orchestratorv1.PipelineSpec, retrain *orchestratorv
 	run := &orchestratorv1.Run{
 		Id: newRunID(), Spec: spec, State: orchestratorv1.RunState_RUN_STATE_PENDING, CreateTime: timestamppb.Now(), Retrain: retrain,
 	}
-	if err := e.store.PutRun(run); err != nil {
-		e.mu.Lock()
-		e.queued--
-		e.mu.Unlock()
-		return nil, fault.Internal("persist run: %v", err)
-	}
 	msg := "run queued"
 	if ds := spec.GetSource().GetDataset(); ds != nil {
 		msg += fmt.Sprintf(" on dataset %s version %d", ds.GetName(), ds.GetVersion())
@@ -155,7 +149,15 @@ func (e *Engine) Start(spec *orchestratorv1.PipelineSpec, retrain *orchestratorv
 	if retrain != nil {
 		msg += fmt.Sprintf(", retraining run %s (version %d → %d)", retrain.GetRunId(), retrain.GetFromVersion(), retrain.GetToVersion())
 	}
-	e.event(run.GetId(), &orchestratorv1.RunEvent{Time: timestamppb.Now(), RunState: run.GetState(), Kind: kindRunQueued, Message: msg})
+	// The run and its first event are stored together.
+	queued := &orchestratorv1.RunEvent{Time: timestamppb.Now(), RunState: run.GetState(), Kind: kindRunQueued, Message: msg, Owner: e.cfg.Replica}
+	if _, err := e.store.PutRunEvent(run, queued); err != nil {
+		e.mu.Lock()
+		e.queued--
+		e.mu.Unlock()
+		return nil, fault.Internal("persist run: %v", err)
+	}
+	e.notify(run.GetId())
 	e.launch(proto.Clone(run).(*orchestratorv1.Run))
 	return run, nil
 }
