@@ -208,10 +208,15 @@ func (r *runner) executeSafely() (err error) {
 }
 
 // finish records how a run ended. A run stopped because the orchestrator
-// is shutting down stays RUNNING, so the next start resumes it.
+// is shutting down stays RUNNING, so the next start resumes it; a run
+// another orchestrator took over is left to it.
 func (e *Engine) finish(r *runner, err error) {
 	if err != nil && e.ctx.Err() != nil && !r.userCancelled.Load() {
 		e.logger.Info("run interrupted by shutdown; it will resume", "run", r.run.GetId())
+		return
+	}
+	if r.disowned.Load() {
+		// Its end is the new owner's to record.
 		return
 	}
 	now := timestamppb.Now()
