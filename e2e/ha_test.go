@@ -374,6 +374,11 @@ func TestHAMatrix(t *testing.T) {
 			t.Errorf("run %s and its bbolt twin %s differ: %s", id, refIDs[i], d)
 		}
 	}
+	for _, r := range replicas {
+		if !r.p.running() {
+			t.Errorf("orchestrator %s exited on its own: %v\n%s", r.id, r.p.err, r.p.log)
+		}
+	}
 	if len(toResume) == 0 {
 		t.Fatal("no run was taken over")
 	}
