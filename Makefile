@@ -12,9 +12,10 @@ FUZZTIME ?= 3s
 FUZZ_TOTAL ?= 120
 # RELIABILITY_TESTS are the long end-to-end cases (kill -9 cycles, stage
 # outage, cancel, 50-run load, limits, hostile inputs, three orchestrators
-# on etcd with one killed, etcd restarted under two): make reliability runs
+# on etcd with one killed, the 30-run x 10-kill matrix on three, etcd
+# restarted under two): make reliability runs
 # them, make unit and make e2e skip them.
-RELIABILITY_TESTS := ^(TestCrashResume|TestStageOutage|TestCancel|TestLoad|TestLimits|TestHostile|TestHATakeover|TestHAEtcdRestart)$$
+RELIABILITY_TESTS := ^(TestCrashResume|TestStageOutage|TestCancel|TestLoad|TestLimits|TestHostile|TestHATakeover|TestHAEtcdRestart|TestHAMatrix)$$
 # CHECK_SKIP are the packages make check leaves out: processes, benchmarks,
 # container and manifest checks.
 CHECK_SKIP := /e2e$$|/bench/|/deploy
@@ -58,7 +59,7 @@ e2e: ## End-to-end test: the five real binaries as processes on loopback (withou
 	go test -count=1 -skip '$(RELIABILITY_TESTS)' ./e2e/...
 
 .PHONY: reliability
-reliability: ## Reliability tests on the real binaries: 20 kill -9 cycles, stage outage, cancel, 50-run load, limits, 100+ hostile requests, an orchestrator killed among three on etcd, the etcd member restarted under two.
+reliability: ## Reliability tests on the real binaries: 20 kill -9 cycles, stage outage, cancel, 50-run load, limits, 100+ hostile requests, an orchestrator killed among three on etcd, 30 runs through 10 kills of three (event-log audit), the etcd member restarted under two.
 	@bash scripts/install-etcd.sh
 	go test -count=1 -timeout 15m -v -run '$(RELIABILITY_TESTS)' ./e2e/...
 

@@ -2,8 +2,6 @@ package orchestrator
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"log/slog"
 	"os"
@@ -42,8 +40,22 @@ type takeover struct {
 	releasing atomic.Bool
 }
 
-// newTakeover takes a lease for this orchestrator and fences st to it.
-func newTakeover(st *etcdstore.Store, ttl time.Duration, logger *slog.Logger) (*takeover, error) {
+// DefaultReplicaID names an orchestrator by its host and process id,
+// which tell replicas apart in a run's event log.
+func DefaultReplicaID() string {
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "orchestrator"
+	}
+	return fmt.Sprintf("%s-%d", host, os.Getpid())
+}
+
+// newTakeover takes a lease for this orchestrator, replica id, and fences
+// st to it. The fence token is the id and the lease ("id@lease"): a
+// replica restarted under the same id (a StatefulSet pod, a reused pid)
+// holds a new lease, so it never passes the fence of its predecessor's
+// runs, nor do two replicas given the same id by mistake.
+func newTakeover(st *etcdstore.Store, id string, ttl time.Duration, logger *slog.Logger) (*takeover, error) {
 	if ttl <= 0 {
 		ttl = DefaultOwnerTTL
 	}
@@ -52,11 +64,7 @@ func newTakeover(st *etcdstore.Store, ttl time.Duration, logger *slog.Logger) (*
 	if err != nil {
 		return nil, fmt.Errorf("owner lease: %w", err)
 	}
-	host, _ := os.Hostname()
-	var b [4]byte
-	_, _ = rand.Read(b[:])
-	id := host + "-" + hex.EncodeToString(b[:])
-	st.Fence(id, sess.Lease())
+	st.Fence(fmt.Sprintf("%s@%x", id, int64(sess.Lease())), sess.Lease())
 	t := &takeover{st: st, sess: sess, id: id, ttl: time.Duration(secs) * time.Second, logger: logger, done: make(chan struct{}), lost: make(chan struct{})}
 	go t.watchLease()
 	return t, nil

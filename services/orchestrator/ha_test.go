@@ -70,7 +70,8 @@ func TestRunOnEtcdStore(t *testing.T) {
 // TestTakeoverOfOrphanedRuns leaves three runs unfinished by an
 // orchestrator whose lease ends, then starts two orchestrators on the same
 // store: between them they take every run over, each exactly once, and
-// finish it; either answers a watch of a run the other executes.
+// finish it; either answers a watch of a run the other executes. Every
+// event from the takeover on names the replica that took the run.
 func TestTakeoverOfOrphanedRuns(t *testing.T) {
 	etcd := etcdtest.Start(t)
 	cfg := haStages(t)
@@ -106,8 +107,10 @@ func TestTakeoverOfOrphanedRuns(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	cfg.ReplicaID = "replica-b"
 	_, b, stopB := haServe(t, cfg)
 	defer stopB()
+	cfg.ReplicaID = "replica-c"
 	_, c, stopC := haServe(t, cfg)
 	defer stopC()
 	for i, id := range ids {
@@ -117,8 +120,18 @@ func TestTakeoverOfOrphanedRuns(t *testing.T) {
 			t.Fatalf("run %s: state %v: %s", id, run.GetState(), run.GetError())
 		}
 		counts := map[orchestratorv1.RunEventKind]int{}
+		owner := ""
 		for _, ev := range haEvents(t, client, id) {
 			counts[ev.GetKind()]++
+			if ev.GetKind() == orchestratorv1.RunEventKind_RUN_EVENT_KIND_RUN_RESUMED {
+				owner = ev.GetOwner()
+			}
+			if owner != "" && ev.GetOwner() != owner {
+				t.Errorf("run %s: event %d (%s) recorded by %q after %q took the run over", id, ev.GetSequence(), ev.GetKind(), ev.GetOwner(), owner)
+			}
+		}
+		if owner != "replica-b" && owner != "replica-c" {
+			t.Errorf("run %s taken over by %q, want replica-b or replica-c", id, owner)
 		}
 		if counts[orchestratorv1.RunEventKind_RUN_EVENT_KIND_RUN_RESUMED] != 1 ||
 			counts[orchestratorv1.RunEventKind_RUN_EVENT_KIND_RUN_STARTED] != 1 ||

@@ -46,6 +46,10 @@ type Config struct {
 	// runs: how long after it stops answering another orchestrator takes
 	// them over. 0 means DefaultOwnerTTL.
 	OwnerTTL time.Duration
+	// ReplicaID names this orchestrator in the run events it records
+	// (RunEvent.owner) and, on an etcd store, in the owner keys of its
+	// runs. "" means the host name and process id ("host-1234").
+	ReplicaID string
 	// IngestAddr, PrepAddr, TrainAddr and EvalAddr are the stage services:
 	// each a host:port, a gRPC target such as dns:///train:7003, or a
 	// comma-separated list of replicas.
@@ -78,6 +82,9 @@ type Config struct {
 func (c *Config) defaults() {
 	if c.Logger == nil {
 		c.Logger = slog.Default()
+	}
+	if c.ReplicaID == "" {
+		c.ReplicaID = DefaultReplicaID()
 	}
 	if c.MaxConcurrentRuns <= 0 {
 		c.MaxConcurrentRuns = 4
@@ -142,7 +149,7 @@ func New(cfg Config) (*Server, error) {
 	s := &Server{cfg: cfg, logger: cfg.Logger, store: st, stages: sg, datasets: datasets.New(st, cfg.Logger)}
 	s.engine = engine.New(engine.Config{
 		MaxConcurrentRuns: cfg.MaxConcurrentRuns, MaxQueuedRuns: cfg.MaxQueuedRuns, MaxParallelTrials: cfg.MaxParallelTrials,
-		StepTimeout: cfg.StepTimeout, StageRetryWindow: cfg.StageRetryWindow, Logger: cfg.Logger,
+		StepTimeout: cfg.StepTimeout, StageRetryWindow: cfg.StageRetryWindow, Replica: cfg.ReplicaID, Logger: cfg.Logger,
 		Report: func(ctx context.Context, runID string) ([]byte, error) {
 			return dashboard.RenderReport(ctx, s.DashboardSource(), runID)
 		},
@@ -150,7 +157,7 @@ func New(cfg Config) (*Server, error) {
 	if es, ok := st.(*etcdstore.Store); ok {
 		// Several orchestrators share the store: each resumes only the
 		// runs it claims.
-		if s.ha, err = newTakeover(es, cfg.OwnerTTL, cfg.Logger); err != nil {
+		if s.ha, err = newTakeover(es, cfg.ReplicaID, cfg.OwnerTTL, cfg.Logger); err != nil {
 			s.Close()
 			return nil, fmt.Errorf("orchestrator: %w", err)
 		}

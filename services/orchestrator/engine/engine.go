@@ -66,6 +66,10 @@ type runner struct {
 	// userCancelled is set by Cancel, to tell a client's cancellation
 	// from a shutdown (after which the run resumes).
 	userCancelled atomic.Bool
+	// disowned is set when the store refused a write because another
+	// orchestrator owns the run now (store.ErrNotOwner): the run stops
+	// here at once and records nothing more.
+	disowned atomic.Bool
 
 	mu  sync.Mutex
 	run *orchestratorv1.Run // guarded by mu; persisted after every change
@@ -87,18 +91,45 @@ func (r *runner) update(change func(run *orchestratorv1.Run)) *orchestratorv1.Ru
 	snap := proto.Clone(r.run).(*orchestratorv1.Run)
 	r.mu.Unlock()
 	if err := r.eng.store.PutRun(snap); err != nil {
-		r.eng.logger.Error("persist run", "run", snap.GetId(), "err", err)
+		r.writeFailed("persist run", err)
 	}
 	return snap
 }
 
-// record changes the run like update, then announces the change as an
-// event of the given kind.
+// writeFailed logs a write the store refused. When it refused because
+// another orchestrator took the run over (its lease saw this one's end),
+// the run is cancelled here: the new owner executes it, and this one must
+// not go on running its steps alongside.
+func (r *runner) writeFailed(what string, err error) {
+	if !errors.Is(err, store.ErrNotOwner) {
+		r.eng.logger.Error(what, "run", r.run.GetId(), "err", err)
+		return
+	}
+	if r.disowned.CompareAndSwap(false, true) {
+		r.eng.logger.Warn("another orchestrator owns the run now; stopping it here", "run", r.run.GetId(), "err", err)
+		r.cancel()
+	}
+}
+
+// record changes the run like update and announces the change as an
+// event of the given kind, storing both in one transaction: an
+// orchestrator killed in between cannot leave the change without its
+// event (a finished run without RUN_SUCCEEDED, a step done without
+// STEP_FINISHED), nor a watcher see one before the other.
 func (r *runner) record(kind orchestratorv1.RunEventKind, step, msg string, trial *orchestratorv1.Trial, change func(run *orchestratorv1.Run)) {
-	snap := r.update(change)
-	r.eng.event(snap.GetId(), &orchestratorv1.RunEvent{
-		Time: timestamppb.Now(), RunState: snap.GetState(), Kind: kind, Step: step, Message: msg, Trial: trial,
-	})
+	r.mu.Lock()
+	if change != nil {
+		change(r.run)
+	}
+	snap := proto.Clone(r.run).(*orchestratorv1.Run)
+	r.mu.Unlock()
+	ev := &orchestratorv1.RunEvent{
+		Time: timestamppb.Now(), RunState: snap.GetState(), Kind: kind, Step: step, Message: msg, Trial: trial, Owner: r.eng.cfg.Replica,
+	}
+	if _, err := r.eng.store.PutRunEvent(snap, ev); err != nil {
+		r.writeFailed("persist run and event "+kind.String(), err)
+	}
+	r.eng.notify(snap.GetId())
 }
 
 // stepFunc does one step's work and returns its output artifact digests and

@@ -1,6 +1,8 @@
 package engine
 
 import (
+	"bytes"
+	"fmt"
 	"slices"
 	"testing"
 
@@ -52,5 +54,32 @@ func TestEnsembleModel(t *testing.T) {
 				t.Errorf("got %v", m)
 			}
 		})
+	}
+}
+
+// TestEnsembleEncodingIsDeterministic: the refitted ensemble's bytes, and
+// so its digest, do not depend on the order Go ranges over the members'
+// params maps; an orchestrator that took a run over refits the same model.
+func TestEnsembleEncodingIsDeterministic(t *testing.T) {
+	member := func(alg string) *datav1.Model {
+		params := map[string]float64{}
+		for i := range 8 {
+			params[fmt.Sprintf("p%d", i)] = float64(i)
+		}
+		return &datav1.Model{Algorithm: alg, Task: datav1.Task_TASK_CLASSIFICATION, Params: params, ClassNames: []string{"x", "y"}}
+	}
+	members := []*datav1.Model{member("knn"), member("decision_tree"), member("random_forest")}
+	want, err := encodeEnsemble(members, []float64{0.5, 0.25, 0.25}, 0.9)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 50 {
+		got, err := encodeEnsemble(members, []float64{0.5, 0.25, 0.25}, 0.9)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Fatalf("encoding %d differs from the first", i+1)
+		}
 	}
 }

@@ -501,13 +501,9 @@ func (p *pipeline) refitEnsemble() error {
 			models = append(models, model)
 			weights = append(weights, m.Weight)
 		}
-		ens, err := ensembleModel(models, weights, p.best.GetScore())
+		b, err := encodeEnsemble(models, weights, p.best.GetScore())
 		if err != nil {
-			return single{}, "", fault.Internal("build the ensemble: %v", err)
-		}
-		b, err := proto.Marshal(ens)
-		if err != nil {
-			return single{}, "", fault.Internal("encode the ensemble: %v", err)
+			return single{}, "", err
 		}
 		d, err := r.put(artifacts.KindModel, "refit", artifacts.MediaProto(&datav1.Model{}), search.EnsembleAlgorithm, b, p.train.Digest, p.valid.Digest)
 		if err != nil {
@@ -520,6 +516,23 @@ func (p *pipeline) refitEnsemble() error {
 	}
 	p.modelDigest = out.Digest
 	return nil
+}
+
+// encodeEnsemble builds the ensemble's alur.data.v1.Model (ensembleModel)
+// and encodes it deterministically: the members' params are maps, whose
+// entries plain proto.Marshal writes in random order, and the model's
+// digest must not depend on that, so the same spec gives the same model
+// on every orchestrator and after every restart.
+func encodeEnsemble(members []*datav1.Model, weights []float64, selectionScore float64) ([]byte, error) {
+	ens, err := ensembleModel(members, weights, selectionScore)
+	if err != nil {
+		return nil, fault.Internal("build the ensemble: %v", err)
+	}
+	b, err := artifacts.Marshal(ens)
+	if err != nil {
+		return nil, fault.Internal("encode the ensemble: %v", err)
+	}
+	return b, nil
 }
 
 // ensembleModel is the alur.data.v1.Model of an EnsembleModel that

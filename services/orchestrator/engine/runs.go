@@ -42,7 +42,11 @@ type Config struct {
 	// Report, when set, renders a finished run's HTML report, which the
 	// engine stores as an artifact of the run.
 	Report func(ctx context.Context, runID string) ([]byte, error)
-	Logger *slog.Logger
+	// Replica names this orchestrator in the events it records
+	// (RunEvent.owner), so a run's log tells which replica executed each
+	// step when several share the store.
+	Replica string
+	Logger  *slog.Logger
 }
 
 // Engine executes runs: it admits them (a bounded queue, a bounded number
@@ -138,12 +142,6 @@ func (e *Engine) Start(spec *orchestratorv1.PipelineSpec, retrain *orchestratorv
 	run := &orchestratorv1.Run{
 		Id: newRunID(), Spec: spec, State: orchestratorv1.RunState_RUN_STATE_PENDING, CreateTime: timestamppb.Now(), Retrain: retrain,
 	}
-	if err := e.store.PutRun(run); err != nil {
-		e.mu.Lock()
-		e.queued--
-		e.mu.Unlock()
-		return nil, fault.Internal("persist run: %v", err)
-	}
 	msg := "run queued"
 	if ds := spec.GetSource().GetDataset(); ds != nil {
 		msg += fmt.Sprintf(" on dataset %s version %d", ds.GetName(), ds.GetVersion())
@@ -151,7 +149,15 @@ func (e *Engine) Start(spec *orchestratorv1.PipelineSpec, retrain *orchestratorv
 	if retrain != nil {
 		msg += fmt.Sprintf(", retraining run %s (version %d → %d)", retrain.GetRunId(), retrain.GetFromVersion(), retrain.GetToVersion())
 	}
-	e.event(run.GetId(), &orchestratorv1.RunEvent{Time: timestamppb.Now(), RunState: run.GetState(), Kind: kindRunQueued, Message: msg})
+	// The run and its first event are stored together.
+	queued := &orchestratorv1.RunEvent{Time: timestamppb.Now(), RunState: run.GetState(), Kind: kindRunQueued, Message: msg, Owner: e.cfg.Replica}
+	if _, err := e.store.PutRunEvent(run, queued); err != nil {
+		e.mu.Lock()
+		e.queued--
+		e.mu.Unlock()
+		return nil, fault.Internal("persist run: %v", err)
+	}
+	e.notify(run.GetId())
 	e.launch(proto.Clone(run).(*orchestratorv1.Run))
 	return run, nil
 }
@@ -202,10 +208,15 @@ func (r *runner) executeSafely() (err error) {
 }
 
 // finish records how a run ended. A run stopped because the orchestrator
-// is shutting down stays RUNNING, so the next start resumes it.
+// is shutting down stays RUNNING, so the next start resumes it; a run
+// another orchestrator took over is left to it.
 func (e *Engine) finish(r *runner, err error) {
 	if err != nil && e.ctx.Err() != nil && !r.userCancelled.Load() {
 		e.logger.Info("run interrupted by shutdown; it will resume", "run", r.run.GetId())
+		return
+	}
+	if r.disowned.Load() {
+		// Its end is the new owner's to record.
 		return
 	}
 	now := timestamppb.Now()
@@ -262,8 +273,10 @@ func (e *Engine) storeReport(r *runner) {
 	r.record(kindReportStored, "", "report stored: "+d, nil, func(run *orchestratorv1.Run) { run.ReportDigest = d })
 }
 
-// event appends an event to the run's log and wakes its watchers.
+// event appends an event to the run's log, signed with this replica's
+// name, and wakes its watchers.
 func (e *Engine) event(runID string, ev *orchestratorv1.RunEvent) {
+	ev.Owner = e.cfg.Replica
 	if _, err := e.store.AppendEvent(runID, ev); err != nil {
 		e.logger.Error("append event", "run", runID, "err", err)
 	}

@@ -24,6 +24,11 @@ type Runs interface {
 	UnfinishedRuns() ([]*orchestratorv1.Run, error)
 	// AppendEvent numbers ev and appends it to the run's log.
 	AppendEvent(runID string, ev *orchestratorv1.RunEvent) (*orchestratorv1.RunEvent, error)
+	// PutRunEvent is PutRun and AppendEvent in one transaction: a run's
+	// new state and the event announcing it are stored together or not
+	// at all, so a crash between them cannot leave, say, a finished run
+	// without its terminal event.
+	PutRunEvent(run *orchestratorv1.Run, ev *orchestratorv1.RunEvent) (*orchestratorv1.RunEvent, error)
 	// Events returns the run's events numbered after afterSeq, in order.
 	Events(runID string, afterSeq int64) ([]*orchestratorv1.RunEvent, error)
 }

@@ -74,22 +74,61 @@ func unfinished(st orchestratorv1.RunState) bool {
 // its time and unfinished indexes. run.id and a valid run.create_time are
 // required. A run's proto may exceed 1 MiB; it is then stored in parts.
 func (s *Store) PutRun(run *orchestratorv1.Run) error {
+	put, err := runPut(run)
+	if err != nil {
+		return err
+	}
+	if err := s.db.Update(put); err != nil {
+		return fmt.Errorf("put run %q: %w", run.GetId(), err)
+	}
+	return nil
+}
+
+// PutRunEvent stores the run and appends ev to its log in one
+// transaction: both or neither, so a crash cannot keep a run's new state
+// without the event announcing it (a finished run without its terminal
+// event). It returns the event as AppendEvent does.
+func (s *Store) PutRunEvent(run *orchestratorv1.Run, ev *orchestratorv1.RunEvent) (*orchestratorv1.RunEvent, error) {
+	put, err := runPut(run)
+	if err != nil {
+		return nil, err
+	}
+	out, appendTx, err := eventAppend(run.GetId(), ev)
+	if err != nil {
+		return nil, err
+	}
+	err = s.db.Update(func(tx *bolt.Tx) error {
+		if err := put(tx); err != nil {
+			return err
+		}
+		return appendTx(tx)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("put run %q with event: %w", run.GetId(), err)
+	}
+	return out, nil
+}
+
+// runPut checks and encodes a run, and returns the transaction step that
+// stores it with its indexes.
+func runPut(run *orchestratorv1.Run) (func(tx *bolt.Tx) error, error) {
 	if run == nil {
-		return errors.New("put run: nil run")
+		return nil, errors.New("put run: nil run")
 	}
 	id := run.GetId()
 	if err := checkID("run id", id); err != nil {
-		return fmt.Errorf("put run: %w", err)
+		return nil, fmt.Errorf("put run: %w", err)
 	}
 	created, err := timestampTime(run.GetCreateTime())
 	if err != nil {
-		return fmt.Errorf("put run %q: create_time: %w", id, err)
+		return nil, fmt.Errorf("put run %q: create_time: %w", id, err)
 	}
 	raw, err := marshalOpts.Marshal(run)
 	if err != nil {
-		return fmt.Errorf("put run %q: marshal: %w", id, err)
+		return nil, fmt.Errorf("put run %q: marshal: %w", id, err)
 	}
-	err = s.db.Update(func(tx *bolt.Tx) error {
+	state := run.GetState()
+	return func(tx *bolt.Tx) error {
 		runs := tx.Bucket(bucketRuns)
 		byTime := tx.Bucket(bucketRunsByTime)
 		if runExists(tx, id) {
@@ -124,15 +163,11 @@ func (s *Store) PutRun(run *orchestratorv1.Run) error {
 		if err := byTime.Put(runTimeKey(created, id), nil); err != nil {
 			return err
 		}
-		if unfinished(run.GetState()) {
+		if unfinished(state) {
 			return tx.Bucket(bucketRunsUnfinished).Put([]byte(id), nil)
 		}
 		return tx.Bucket(bucketRunsUnfinished).Delete([]byte(id))
-	})
-	if err != nil {
-		return fmt.Errorf("put run %q: %w", id, err)
-	}
-	return nil
+	}, nil
 }
 
 // GetRun returns a run, or an error matching ErrNotFound.
@@ -270,17 +305,31 @@ func sortRunsOldestFirst(out []*orchestratorv1.Run) {
 // its sequence number (from 1, without gaps) and, if unset, its time.
 // The caller's event is not modified.
 func (s *Store) AppendEvent(runID string, ev *orchestratorv1.RunEvent) (*orchestratorv1.RunEvent, error) {
+	out, appendTx, err := eventAppend(runID, ev)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.db.Update(appendTx); err != nil {
+		return nil, fmt.Errorf("append event to run %q: %w", runID, err)
+	}
+	return out, nil
+}
+
+// eventAppend checks an event and returns the copy to store and the
+// transaction step that numbers and appends it; the copy has its number
+// once the step ran.
+func eventAppend(runID string, ev *orchestratorv1.RunEvent) (*orchestratorv1.RunEvent, func(tx *bolt.Tx) error, error) {
 	if err := checkID("run id", runID); err != nil {
-		return nil, fmt.Errorf("append event: %w", err)
+		return nil, nil, fmt.Errorf("append event: %w", err)
 	}
 	if ev == nil {
-		return nil, fmt.Errorf("append event to run %q: nil event", runID)
+		return nil, nil, fmt.Errorf("append event to run %q: nil event", runID)
 	}
 	out := proto.Clone(ev).(*orchestratorv1.RunEvent)
 	if out.GetTime() == nil {
 		out.Time = timestamppb.Now()
 	}
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	return out, func(tx *bolt.Tx) error {
 		if !runExists(tx, runID) {
 			return ErrNotFound
 		}
@@ -301,11 +350,7 @@ func (s *Store) AppendEvent(runID string, ev *orchestratorv1.RunEvent) (*orchest
 			return err
 		}
 		return b.Put(binary.BigEndian.AppendUint64(nil, seq), raw)
-	})
-	if err != nil {
-		return nil, fmt.Errorf("append event to run %q: %w", runID, err)
-	}
-	return out, nil
+	}, nil
 }
 
 // Events returns a run's events with sequence greater than afterSeq, in

@@ -3450,7 +3450,13 @@ type RunEvent struct {
 	Trial *Trial `protobuf:"bytes,6,opt,name=trial,proto3" json:"trial,omitempty"`
 	// kind says what happened, for programs: tests, tools and dashboards
 	// read it instead of the message, whose words may change.
-	Kind          RunEventKind `protobuf:"varint,7,opt,name=kind,proto3,enum=alur.orchestrator.v1.RunEventKind" json:"kind,omitempty"`
+	Kind RunEventKind `protobuf:"varint,7,opt,name=kind,proto3,enum=alur.orchestrator.v1.RunEventKind" json:"kind,omitempty"`
+	// owner is the replica id of the orchestrator that recorded the event
+	// (its --replica-id), so the log tells which replica executed each
+	// step: on a store shared by several orchestrators a run's steps move
+	// to another replica when its owner stops (RUN_RESUMED by the new
+	// owner). Empty in events recorded before replicas were named.
+	Owner         string `protobuf:"bytes,8,opt,name=owner,proto3" json:"owner,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -3532,6 +3538,13 @@ func (x *RunEvent) GetKind() RunEventKind {
 		return x.Kind
 	}
 	return RunEventKind_RUN_EVENT_KIND_UNSPECIFIED
+}
+
+func (x *RunEvent) GetOwner() string {
+	if x != nil {
+		return x.Owner
+	}
+	return ""
 }
 
 // WatchRunResponse carries one event.
@@ -5358,7 +5371,7 @@ const file_alur_orchestrator_v1_orchestrator_proto_rawDesc = "" +
 	"\x04runs\x18\x01 \x03(\v2\x19.alur.orchestrator.v1.RunR\x04runs\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"(\n" +
 	"\x0fWatchRunRequest\x12\x15\n" +
-	"\x06run_id\x18\x01 \x01(\tR\x05runId\"\xac\x02\n" +
+	"\x06run_id\x18\x01 \x01(\tR\x05runId\"\xc2\x02\n" +
 	"\bRunEvent\x12\x1a\n" +
 	"\bsequence\x18\x01 \x01(\x03R\bsequence\x12.\n" +
 	"\x04time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12;\n" +
@@ -5366,7 +5379,8 @@ const file_alur_orchestrator_v1_orchestrator_proto_rawDesc = "" +
 	"\x04step\x18\x04 \x01(\tR\x04step\x12\x18\n" +
 	"\amessage\x18\x05 \x01(\tR\amessage\x121\n" +
 	"\x05trial\x18\x06 \x01(\v2\x1b.alur.orchestrator.v1.TrialR\x05trial\x126\n" +
-	"\x04kind\x18\a \x01(\x0e2\".alur.orchestrator.v1.RunEventKindR\x04kind\"H\n" +
+	"\x04kind\x18\a \x01(\x0e2\".alur.orchestrator.v1.RunEventKindR\x04kind\x12\x14\n" +
+	"\x05owner\x18\b \x01(\tR\x05owner\"H\n" +
 	"\x10WatchRunResponse\x124\n" +
 	"\x05event\x18\x01 \x01(\v2\x1e.alur.orchestrator.v1.RunEventR\x05event\")\n" +
 	"\x10CancelRunRequest\x12\x15\n" +

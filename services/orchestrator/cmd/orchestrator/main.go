@@ -45,6 +45,7 @@ func parseFlags() *flags {
 	flag.StringVar(&cfg.DataDir, "data-dir", ".alur", "directory of the bbolt file "+orchestrator.DBFile)
 	flag.StringVar(&cfg.Store, "store", "", "where runs, events, the step cache and the registries live: empty (the bbolt file in --data-dir), bbolt:PATH, or etcd://host:port[,host:port]/prefix, shared by several orchestrators (needs --blobs)")
 	flag.DurationVar(&cfg.OwnerTTL, "owner-ttl", orchestrator.DefaultOwnerTTL, "with an etcd store: how long after this orchestrator stops answering another takes its runs over (whole seconds)")
+	flag.StringVar(&cfg.ReplicaID, "replica-id", "", "this orchestrator's name in the run events it records and, with an etcd store, in the owner keys of its runs (default: host name and process id)")
 	flag.StringVar(&cfg.Blobs, "blobs", "", "where an etcd store keeps artifact content: file:///dir (a local or shared volume)")
 	flag.StringVar(&cfg.IngestAddr, "ingest", "localhost:7001", "address of the ingest service")
 	flag.StringVar(&cfg.PrepAddr, "prep", "localhost:7002", "address of the prep service")

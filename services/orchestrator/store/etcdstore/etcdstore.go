@@ -408,20 +408,59 @@ func (s *Store) runPartKey(id string, i int) string {
 
 // PutRun inserts or replaces a run and its indexes in one transaction.
 func (s *Store) PutRun(run *orchestratorv1.Run) error {
+	put, err := s.runPut(run)
+	if err != nil {
+		return err
+	}
+	if err := s.txn(put); err != nil {
+		return fmt.Errorf("put run %q: %w", run.GetId(), err)
+	}
+	return nil
+}
+
+// PutRunEvent stores the run and appends ev to its log in one
+// transaction (fenced like each alone): both or neither, so an owner
+// killed between them cannot leave a run's new state without the event
+// announcing it, and a watcher never sees a finished run before its
+// terminal event.
+func (s *Store) PutRunEvent(run *orchestratorv1.Run, ev *orchestratorv1.RunEvent) (*orchestratorv1.RunEvent, error) {
+	put, err := s.runPut(run)
+	if err != nil {
+		return nil, err
+	}
+	out, appendEv, err := s.eventAppend(run.GetId(), ev)
+	if err != nil {
+		return nil, err
+	}
+	err = s.txn(func(stm concurrency.STM) error {
+		if err := put(stm); err != nil {
+			return err
+		}
+		return appendEv(stm)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("put run %q with event: %w", run.GetId(), err)
+	}
+	return out, nil
+}
+
+// runPut checks and encodes a run, and returns the transaction step that
+// stores it with its indexes.
+func (s *Store) runPut(run *orchestratorv1.Run) (func(stm concurrency.STM) error, error) {
 	if run == nil {
-		return errors.New("put run: nil run")
+		return nil, errors.New("put run: nil run")
 	}
 	id := run.GetId()
 	if err := store.CheckID("run id", id); err != nil {
-		return fmt.Errorf("put run: %w", err)
+		return nil, fmt.Errorf("put run: %w", err)
 	}
 	created, err := store.TimestampTime(run.GetCreateTime())
 	if err != nil {
-		return fmt.Errorf("put run %q: create_time: %w", id, err)
+		return nil, fmt.Errorf("put run %q: create_time: %w", id, err)
 	}
 	raw, err := store.MarshalOptions.Marshal(run)
 	if err != nil {
-		return fmt.Errorf("put run %q: marshal: %w", id, err)
+		return nil, fmt.Errorf("put run %q: marshal: %w", id, err)
 	}
 	var parts []string
 	for i := 0; i == 0 || i*partSize < len(raw); i++ {
@@ -430,7 +469,8 @@ func (s *Store) PutRun(run *orchestratorv1.Run) error {
 	tk := store.InvertedTimeKey(created)
 	timeKey := s.key("runtime", hex.EncodeToString(tk[:])+hx(id))
 	head := s.key("runhead", hx(id))
-	err = s.txn(func(stm concurrency.STM) error {
+	state := run.GetState()
+	return func(stm concurrency.STM) error {
 		old := stm.Get(head)
 		if err := s.fenced(stm, id, old == ""); err != nil {
 			return err
@@ -450,17 +490,13 @@ func (s *Store) PutRun(run *orchestratorv1.Run) error {
 		}
 		stm.Put(timeKey, "1")
 		stm.Put(head, fmt.Sprintf("%d %s", len(parts), hex.EncodeToString(tk[:])))
-		if store.Unfinished(run.GetState()) {
+		if store.Unfinished(state) {
 			stm.Put(s.key("unfinished", hx(id)), "1")
 		} else {
 			stm.Del(s.key("unfinished", hx(id)))
 		}
 		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("put run %q: %w", id, err)
-	}
-	return nil
+	}, nil
 }
 
 func parseRunHead(v string) (parts int, timeHex string, err error) {
@@ -590,19 +626,34 @@ func (s *Store) UnfinishedRuns() ([]*orchestratorv1.Run, error) {
 
 // AppendEvent numbers an event and appends it, in one transaction.
 func (s *Store) AppendEvent(runID string, ev *orchestratorv1.RunEvent) (*orchestratorv1.RunEvent, error) {
+	out, appendEv, err := s.eventAppend(runID, ev)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.txn(appendEv); err != nil {
+		return nil, fmt.Errorf("append event to run %q: %w", runID, err)
+	}
+	return out, nil
+}
+
+// eventAppend checks an event and returns the copy to store and the
+// transaction step that numbers and appends it; the copy has its number
+// once the step committed.
+func (s *Store) eventAppend(runID string, ev *orchestratorv1.RunEvent) (*orchestratorv1.RunEvent, func(stm concurrency.STM) error, error) {
 	if err := store.CheckID("run id", runID); err != nil {
-		return nil, fmt.Errorf("append event: %w", err)
+		return nil, nil, fmt.Errorf("append event: %w", err)
 	}
 	if ev == nil {
-		return nil, fmt.Errorf("append event to run %q: nil event", runID)
+		return nil, nil, fmt.Errorf("append event to run %q: nil event", runID)
 	}
 	out := proto.CloneOf(ev)
 	if out.GetTime() == nil {
 		out.Time = timestamppb.Now()
 	}
 	seqKey := s.key("eventseq", hx(runID))
-	err := s.txn(func(stm concurrency.STM) error {
-		if stm.Rev(s.key("runhead", hx(runID))) == 0 {
+	return out, func(stm concurrency.STM) error {
+		// Get, unlike Rev, sees a run put earlier in the same transaction.
+		if stm.Get(s.key("runhead", hx(runID))) == "" {
 			return store.ErrNotFound
 		}
 		if err := s.fenced(stm, runID, false); err != nil {
@@ -628,11 +679,7 @@ func (s *Store) AppendEvent(runID string, ev *orchestratorv1.RunEvent) (*orchest
 		stm.Put(s.key("event", hx(runID), num(seq)), string(raw))
 		stm.Put(seqKey, strconv.FormatInt(seq, 10))
 		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("append event to run %q: %w", runID, err)
-	}
-	return out, nil
+	}, nil
 }
 
 // Events returns a run's events numbered after afterSeq.

@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -191,6 +192,38 @@ var cases = []testCase{
 		}
 		_, err = b.Events("nope", 0)
 		wantErr(t, "Events(missing run)", err, store.ErrNotFound)
+	}},
+	{"PutRunEvent: the run and its event in one step", func(t *testing.T, b store.Backend, _ Harness) {
+		if err := b.PutRun(run("pe", 0, orchestratorv1.RunState_RUN_STATE_RUNNING)); err != nil {
+			t.Fatal(err)
+		}
+		must(b.AppendEvent("pe", &orchestratorv1.RunEvent{Message: "started"}))(t)
+		done := run("pe", 0, orchestratorv1.RunState_RUN_STATE_SUCCEEDED)
+		ev := must(b.PutRunEvent(done, &orchestratorv1.RunEvent{Message: "succeeded", Owner: "replica-1"}))(t)
+		if ev.GetSequence() != 2 || ev.GetTime() == nil {
+			t.Fatalf("PutRunEvent event = %v", ev)
+		}
+		if got := must(b.GetRun("pe"))(t); !proto.Equal(got, done) {
+			t.Fatalf("run after PutRunEvent = %v", got)
+		}
+		evs := must(b.Events("pe", 1))(t)
+		if len(evs) != 1 || evs[0].GetMessage() != "succeeded" || evs[0].GetOwner() != "replica-1" {
+			t.Fatalf("events after PutRunEvent = %v", evs)
+		}
+		if unf := must(b.UnfinishedRuns())(t); slices.ContainsFunc(unf, func(r *orchestratorv1.Run) bool { return r.GetId() == "pe" }) {
+			t.Fatal("the finished run is still listed unfinished")
+		}
+		// A new run is created with its first event.
+		ev = must(b.PutRunEvent(run("pe2", 1, orchestratorv1.RunState_RUN_STATE_PENDING), &orchestratorv1.RunEvent{Message: "queued"}))(t)
+		if ev.GetSequence() != 1 {
+			t.Fatalf("first event of a new run = %v", ev)
+		}
+		if _, err := b.PutRunEvent(run("pe", 0, orchestratorv1.RunState_RUN_STATE_FAILED), nil); err == nil {
+			t.Fatal("PutRunEvent with a nil event succeeded")
+		}
+		if got := must(b.GetRun("pe"))(t); !proto.Equal(got, done) {
+			t.Fatalf("a refused PutRunEvent changed the run to %v", got)
+		}
 	}},
 	{"artifacts: content-addressed, first producer wins, linked to runs", func(t *testing.T, b store.Backend, _ Harness) {
 		content := bytes.Repeat([]byte("abc"), store.ChunkSize) // three chunks
