@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/alur-ml/alur/ml/table"
 	orchestratorv1 "github.com/alur-ml/alur/proto/alur/orchestrator/v1"
 )
 
@@ -27,5 +28,41 @@ func TestCurveVerdict(t *testing.T) {
 		if !strings.Contains(got, tc.want) {
 			t.Errorf("%s: verdict %q, want it to say %q", tc.name, got, tc.want)
 		}
+	}
+}
+
+// TestCurveFractions: up to bigCurveRows training rows the curve trains on
+// six growing shares; above, on five that cost less and still end at all
+// the rows; every list grows and ends at 1.
+func TestCurveFractions(t *testing.T) {
+	tests := []struct {
+		rows      int
+		wantCount int
+	}{
+		{10, 6}, {bigCurveRows, 6}, {bigCurveRows + 1, 5}, {2_000_000, 5},
+	}
+	for _, tc := range tests {
+		fs := fractionsFor(tc.rows)
+		if len(fs) != tc.wantCount || fs[len(fs)-1] != 1 {
+			t.Errorf("fractionsFor(%d) = %v, want %d shares ending at 1", tc.rows, fs, tc.wantCount)
+		}
+		for i := 1; i < len(fs); i++ {
+			if fs[i] <= fs[i-1] {
+				t.Errorf("fractionsFor(%d) = %v does not grow", tc.rows, fs)
+			}
+		}
+	}
+}
+
+// TestPrefix: prefix keeps the first rows in order, and the whole table
+// when asked for as many rows or more.
+func TestPrefix(t *testing.T) {
+	tbl := &table.Table{Columns: []*table.Column{table.NewNumeric("x", []float64{1, 2, 3, 4})}}
+	if got := prefix(tbl, 10); got != tbl {
+		t.Error("prefix of more rows than the table copied it")
+	}
+	got := prefix(tbl, 2)
+	if got.NumRows() != 2 || got.Columns[0].Nums[0] != 1 || got.Columns[0].Nums[1] != 2 {
+		t.Errorf("prefix(2) = %+v", got.Columns[0])
 	}
 }

@@ -34,7 +34,7 @@ const (
 	trainVersion          = "train/v1"
 	evaluateVersion       = "evaluate/v1"
 	refitVersion          = "refit/v1"
-	learningCurveVersion  = "learning_curve/v1"
+	learningCurveVersion  = "learning_curve/v2"
 )
 
 // Event kinds, short names for the proto's.
