@@ -1,9 +1,20 @@
 // Package blob keeps artifact content outside the metadata store, named by
-// its sha256: a directory for one machine or a shared volume, selected by
-// URL (file:///dir). Several orchestrators may write the same content at
-// once: a write lands under a temporary name and is renamed into place, so
-// a reader sees whole content or none. Readers check what they read
-// against the name (package etcdstore does, chunk by chunk).
+// its sha256 under sha256/<2 hex>/<digest>, in one of two drivers selected
+// by URL: a directory for one machine or a shared volume (file:///dir), or
+// an S3-compatible bucket (s3://bucket/prefix?endpoint=...), the same key
+// layout in both so a directory can be synced into a bucket as it is.
+// Several orchestrators may write the same content at once: a write is
+// whole or absent (a directory renames a finished temporary file into
+// place; a bucket stores an object in one request), and rewriting content
+// already stored changes nothing but its modification time. Every Open
+// returns a reader that checks the bytes against their name and fails
+// with ErrCorrupt at the end when they differ; package etcdstore checks
+// again against the artifact's size.
+//
+// Errors say what a caller should do: ErrNotFound and ErrCorrupt are for
+// good (the content is missing or damaged), ErrUnavailable means the
+// store could not be reached or answered with a server error, and the
+// same call may succeed later.
 package blob
 
 import (
@@ -18,6 +29,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 )
 
 // ErrNotFound reports content the store does not hold.
@@ -26,6 +38,25 @@ var ErrNotFound = errors.New("blob not found")
 // ErrTooLarge reports content over the limit a write was given.
 var ErrTooLarge = errors.New("blob too large")
 
+// ErrCorrupt reports content that does not hash to its name.
+var ErrCorrupt = errors.New("blob content does not match its digest")
+
+// ErrUnavailable reports a store that could not be reached, or answered
+// with a server error: retrying later may succeed.
+var ErrUnavailable = errors.New("blob store unavailable")
+
+// Info describes one stored blob.
+type Info struct {
+	// Digest is the lowercase hex sha256 of the content, its name.
+	Digest string
+	// Size is the content's length in bytes.
+	Size int64
+	// ModTime is when the content was last written: a write of content
+	// already stored renews it, so a collector that spares young blobs
+	// spares content a writer is about to reference.
+	ModTime time.Time
+}
+
 // Store keeps content named by the lowercase hex sha256 of its bytes.
 type Store interface {
 	// Write stores what r yields until EOF (at most limit bytes, else
@@ -33,18 +64,21 @@ type Store interface {
 	// is already stored keeps one copy.
 	Write(ctx context.Context, r io.Reader, limit int64) (digest string, size int64, err error)
 	// Open returns the content named digest, or an error matching
-	// ErrNotFound. The bytes are as stored: the caller verifies them.
+	// ErrNotFound. The reader checks the bytes as they pass: at the end
+	// of content that does not hash to digest it fails with ErrCorrupt
+	// instead of io.EOF. The context bounds the open, not the reads.
 	Open(ctx context.Context, digest string) (io.ReadCloser, error)
 	// Delete removes content; a missing digest is not an error.
 	Delete(ctx context.Context, digest string) error
-	// Walk calls fn with every stored digest and its size.
-	Walk(ctx context.Context, fn func(digest string, size int64) error) error
+	// Walk calls fn with every stored blob, stopping at fn's first error.
+	Walk(ctx context.Context, fn func(Info) error) error
 	// Location is the store's URL, for logs.
 	Location() string
 }
 
 // Open returns the store a URL names: file:///dir (created with mode
-// 0700 if missing).
+// 0700 if missing), or s3://bucket[/prefix] with query parameters
+// endpoint, region and credentials_file (see OpenS3).
 func Open(rawURL string) (Store, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil {
@@ -56,8 +90,10 @@ func Open(rawURL string) (Store, error) {
 			return nil, fmt.Errorf("blob store %q: a file URL names a local directory (file:///dir)", rawURL)
 		}
 		return NewDir(u.Path)
+	case "s3":
+		return OpenS3(u)
 	default:
-		return nil, fmt.Errorf("blob store %q: scheme %q is not supported (want file:///dir)", rawURL, u.Scheme)
+		return nil, fmt.Errorf("blob store %q: scheme %q is not supported (want file:///dir or s3://bucket)", rawURL, u.Scheme)
 	}
 }
 
@@ -139,7 +175,7 @@ func (d *Dir) Write(ctx context.Context, r io.Reader, limit int64) (string, int6
 	return digest, n, nil
 }
 
-// Open opens the content file.
+// Open opens the content file behind a verifying reader.
 func (d *Dir) Open(_ context.Context, digest string) (io.ReadCloser, error) {
 	if err := checkDigest(digest); err != nil {
 		return nil, err
@@ -151,7 +187,7 @@ func (d *Dir) Open(_ context.Context, digest string) (io.ReadCloser, error) {
 	if err != nil {
 		return nil, fmt.Errorf("blob %s: %w", digest, err)
 	}
-	return f, nil
+	return Verify(f, digest), nil
 }
 
 // Delete removes the content file.
@@ -166,7 +202,7 @@ func (d *Dir) Delete(_ context.Context, digest string) error {
 }
 
 // Walk lists the content files.
-func (d *Dir) Walk(ctx context.Context, fn func(digest string, size int64) error) error {
+func (d *Dir) Walk(ctx context.Context, fn func(Info) error) error {
 	return filepath.WalkDir(filepath.Join(d.root, "sha256"), func(p string, e fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -181,7 +217,7 @@ func (d *Dir) Walk(ctx context.Context, fn func(digest string, size int64) error
 		if err != nil {
 			return err
 		}
-		return fn(e.Name(), info.Size())
+		return fn(Info{Digest: e.Name(), Size: info.Size(), ModTime: info.ModTime()})
 	})
 }
 

@@ -23,6 +23,16 @@ func TestOpen(t *testing.T) {
 		{"file://elsewhere/x", false},
 		{"file:relative", false},
 		{"s4://bucket", false},
+		{"s3://bucket", true},
+		{"s3://bucket/some/prefix?endpoint=http://127.0.0.1:9000&region=eu-west-1", true},
+		{"s3://bucket?endpoint=https://objects.example:8443", true},
+		{"s3://bucket?credentials_file=/etc/alur/s3&profile=alur", true},
+		{"s3:///prefix", false},
+		{"s3://key:secret@bucket", false},
+		{"s3://bucket?endpoint=ftp://host", false},
+		{"s3://bucket?endpoint=http://host/path", false},
+		{"s3://bucket?endpoint=127.0.0.1:9000", false},
+		{"s3://bucket?access_key=x", false},
 		{"::", false},
 	} {
 		_, err := Open(tc.url)
@@ -57,7 +67,7 @@ func TestDir(t *testing.T) {
 		t.Fatal("content changed")
 	}
 	var listed []string
-	if err := d.Walk(ctx, func(dg string, size int64) error { listed = append(listed, dg); return nil }); err != nil || len(listed) != 1 {
+	if err := d.Walk(ctx, func(i Info) error { listed = append(listed, i.Digest); return nil }); err != nil || len(listed) != 1 {
 		t.Fatalf("Walk = %v, %v", listed, err)
 	}
 	if _, _, err := d.Write(ctx, bytes.NewReader(content), 5); !errors.Is(err, ErrTooLarge) {
