@@ -213,3 +213,20 @@ func (s *Server) Put(t testing.TB, key string, content []byte) {
 		t.Fatalf("put %s (%d bytes): %v", key, len(content), err)
 	}
 }
+
+// Get returns the content under key, bypassing the blob store.
+func (s *Server) Get(t testing.TB, key string) []byte {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), readyWithin)
+	defer cancel()
+	obj, err := s.Client(t).GetObject(ctx, Bucket, key, minio.GetObjectOptions{})
+	if err != nil {
+		t.Fatalf("get %s: %v", key, err)
+	}
+	defer obj.Close()
+	b, err := io.ReadAll(obj)
+	if err != nil {
+		t.Fatalf("get %s: %v", key, err)
+	}
+	return b
+}
