@@ -1,12 +1,13 @@
 // Package s3test starts an S3-compatible server for tests: the s3server
 // binary (internal/tools/s3server, gofakes3 over a bbolt file;
 // scripts/install-s3.sh builds it into ./bin), as a separate process on
-// a loopback port it picks itself, behind a proxy the test owns. The
-// proxy keeps one address for the server's whole life, so a test can
-// stop the server (an object-store outage: connections are accepted and
-// closed at once, as a load balancer with no backend does) and start it
-// again on another port with the same objects, and the clients never
-// learn of the move.
+// a loopback port it picks itself, behind an HTTP proxy the test owns.
+// The proxy keeps one address for the server's whole life, so a test can
+// stop the server (an object-store outage: each connection is dropped
+// unanswered) and start it again on another port with the same objects,
+// and the clients never learn of the move. The proxy can also stop the
+// server itself after a given number of object writes, so an outage
+// lands at a known point of a run.
 package s3test
 
 import (
@@ -14,6 +15,8 @@ import (
 	"context"
 	"io"
 	"net"
+	"net/http"
+	"net/http/httputil"
 	"net/url"
 	"os"
 	"os/exec"
@@ -57,6 +60,9 @@ type Server struct {
 	exited  chan error // receives the running process's end
 	backend string     // the server's address; "" while stopped
 	starts  int
+
+	puts      int64 // successful PUTs relayed
+	stopAfter int64 // stop once puts reaches it (0: never)
 
 	refused atomic.Int64
 }
@@ -150,44 +156,81 @@ func (s *Server) Restart(t testing.TB) {
 	}
 }
 
-// Refused counts the connections the proxy turned away while the server
-// was stopped: a client that tried the store during an outage.
+// Refused counts the requests the proxy turned away while the server was
+// stopped: a client that tried the store during an outage.
 func (s *Server) Refused() int64 { return s.refused.Load() }
 
-// serve relays every connection to the server, or closes it while the
-// server is stopped.
+// StopAfterPuts arms an outage at a known point: once n more object
+// writes (PUT requests the server answered with success) have been
+// relayed to their clients, the server is stopped, as Stop does. So a
+// test can cut the store off in the middle of a run, after its first
+// artifacts, without racing it.
+func (s *Server) StopAfterPuts(n int64) {
+	s.mu.Lock()
+	s.stopAfter = s.puts + n
+	s.mu.Unlock()
+}
+
+// serve relays requests to the server, or, while it is stopped, drops
+// each connection unanswered, as a host with nothing listening would.
 func (s *Server) serve() {
-	for {
-		c, err := s.lis.Accept()
-		if err != nil {
-			return
-		}
-		s.mu.Lock()
-		backend := s.backend
-		s.mu.Unlock()
-		if backend == "" {
-			s.refused.Add(1)
+	srv := &http.Server{Handler: http.HandlerFunc(s.relay), ReadHeaderTimeout: readyWithin}
+	_ = srv.Serve(s.lis)
+}
+
+// relay passes one request to the server, stopping the server afterwards
+// when StopAfterPuts says so.
+func (s *Server) relay(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	backend := s.backend
+	s.mu.Unlock()
+	if backend == "" {
+		s.refused.Add(1)
+		if c, _, err := http.NewResponseController(w).Hijack(); err == nil {
 			c.Close()
-			continue
 		}
-		go relay(c, backend, &s.refused)
+		return
+	}
+	rec := &statusRecorder{ResponseWriter: w, code: http.StatusOK}
+	rp := &httputil.ReverseProxy{
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			pr.SetURL(&url.URL{Scheme: "http", Host: backend})
+			pr.Out.Host = pr.In.Host // as signed by the client
+		},
+		ErrorHandler: func(w http.ResponseWriter, _ *http.Request, _ error) {
+			s.refused.Add(1)
+			w.WriteHeader(http.StatusBadGateway)
+		},
+	}
+	rp.ServeHTTP(rec, r)
+	if r.Method != http.MethodPut || rec.code >= 300 {
+		return
+	}
+	s.mu.Lock()
+	s.puts++
+	stop := s.stopAfter > 0 && s.puts >= s.stopAfter
+	if stop {
+		s.stopAfter = 0
+	}
+	s.mu.Unlock()
+	if stop {
+		s.Stop()
 	}
 }
 
-// relay copies between a client and the server until either side ends.
-func relay(c net.Conn, backend string, refused *atomic.Int64) {
-	defer c.Close()
-	b, err := net.Dial("tcp", backend)
-	if err != nil {
-		refused.Add(1)
-		return
-	}
-	defer b.Close()
-	done := make(chan struct{}, 2)
-	go func() { _, _ = io.Copy(b, c); done <- struct{}{} }()
-	go func() { _, _ = io.Copy(c, b); done <- struct{}{} }()
-	<-done
+// statusRecorder remembers the status a handler wrote.
+type statusRecorder struct {
+	http.ResponseWriter
+	code int
 }
+
+func (r *statusRecorder) WriteHeader(code int) {
+	r.code = code
+	r.ResponseWriter.WriteHeader(code)
+}
+
+// Unwrap lets http.ResponseController reach the connection's writer.
+func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
 
 // Client is a plain S3 client of the server, for tests that reach past
 // the blob store (to damage an object, say).

@@ -1,0 +1,126 @@
+package orchestrator_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"strings"
+	"testing"
+	"time"
+
+	orchestratorv1 "github.com/alur-ml/alur/proto/alur/orchestrator/v1"
+	"github.com/alur-ml/alur/services/orchestrator/blob/s3test"
+	"github.com/alur-ml/alur/services/orchestrator/store/etcdstore/etcdtest"
+)
+
+// TestRunOnS3Blobs runs a pipeline with the state in etcd and the
+// artifacts in an S3 bucket, then downloads the model from a second
+// orchestrator: its bytes come back from the bucket, verified.
+func TestRunOnS3Blobs(t *testing.T) {
+	etcd := etcdtest.Start(t)
+	s3 := s3test.Start(t)
+	t.Setenv("AWS_ACCESS_KEY_ID", "alur-test")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "alur-test-secret")
+	cfg := haStages(t)
+	cfg.Store = "etcd+unix://" + strings.TrimPrefix(etcd.Endpoint, "unix://") + "?prefix=/s3run"
+	cfg.Blobs = s3.URL("s3run")
+	_, client, stop := haServe(t, cfg)
+	defer stop()
+	ctx := context.Background()
+	start, err := client.StartRun(ctx, &orchestratorv1.StartRunRequest{Spec: haIris(&orchestratorv1.Candidate{Algorithm: "logistic_regression"})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := haAwait(t, client, start.GetRun().GetId())
+	if run.GetState() != orchestratorv1.RunState_RUN_STATE_SUCCEEDED {
+		t.Fatalf("state %v: %s", run.GetState(), run.GetError())
+	}
+	_, other, stop2 := haServe(t, cfg)
+	defer stop2()
+	stream, err := other.GetArtifact(ctx, &orchestratorv1.GetArtifactRequest{Digest: run.GetModelDigest()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	for {
+		m, err := stream.Recv()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatalf("download the model: %v", err)
+		}
+		n += len(m.GetChunk())
+	}
+	if n == 0 {
+		t.Fatal("the model downloaded empty")
+	}
+}
+
+// TestObjectStoreOutage stops the S3 server in the middle of a run, right
+// after its first artifact is stored, and keeps it down through three
+// retries: the run does not fail but pauses, retrying on UNAVAILABLE
+// (STEP_RETRIED events naming the store), and once the server is back it
+// finishes.
+func TestObjectStoreOutage(t *testing.T) {
+	etcd := etcdtest.Start(t)
+	s3 := s3test.Start(t)
+	cfg := haStages(t)
+	cfg.Store = "etcd+unix://" + strings.TrimPrefix(etcd.Endpoint, "unix://") + "?prefix=/outage"
+	cfg.Blobs = s3.URL("outage")
+	// A short store-level retry, so the outage reaches the engine, whose
+	// step retries (for the default two minutes) are visible as events.
+	cfg.BlobRetryWindow = 300 * time.Millisecond
+	_, client, stop := haServe(t, cfg)
+	defer stop()
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	s3.StopAfterPuts(1)
+	start, err := client.StartRun(ctx, &orchestratorv1.StartRunRequest{Spec: haIris(&orchestratorv1.Candidate{Algorithm: "logistic_regression"})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := start.GetRun().GetId()
+	watch, err := client.WatchRun(ctx, &orchestratorv1.WatchRunRequest{RunId: id})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The server stays down through several retries: the run waits.
+	const outageRetries = 3
+	var stopped time.Time
+	retries := 0
+	for {
+		m, err := watch.Recv()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatalf("watch: %v", err)
+		}
+		ev := m.GetEvent()
+		if stopped.IsZero() && ev.GetKind() == orchestratorv1.RunEventKind_RUN_EVENT_KIND_STEP_RETRIED {
+			stopped = time.Now() // near enough: the first refused call is 300 ms before
+		}
+		if ev.GetKind() == orchestratorv1.RunEventKind_RUN_EVENT_KIND_STEP_RETRIED {
+			if !strings.Contains(ev.GetMessage(), "unavailable") {
+				t.Errorf("retry event %q does not say the store is unavailable", ev.GetMessage())
+			}
+			retries++
+			if retries == outageRetries {
+				s3.Restart(t) // the outage ends
+				t.Logf("store back after %s of outage", time.Since(stopped).Round(time.Millisecond))
+			}
+		}
+	}
+	resp, err := client.GetRun(ctx, &orchestratorv1.GetRunRequest{RunId: id})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if run := resp.GetRun(); run.GetState() != orchestratorv1.RunState_RUN_STATE_SUCCEEDED {
+		t.Fatalf("state %v after the outage: %s", run.GetState(), run.GetError())
+	}
+	if retries < outageRetries || s3.Refused() == 0 {
+		t.Fatalf("%d retry events, %d requests refused: the outage did not reach the run", retries, s3.Refused())
+	}
+	t.Logf("%d step retries, %d requests refused during the outage", retries, s3.Refused())
+}
