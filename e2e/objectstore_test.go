@@ -63,7 +63,16 @@ func TestHAObjectStoreOutage(t *testing.T) {
 
 	for i, id := range ids {
 		cl := clients[i%2]
-		run := waitRun(t, cl, id)
+		run, err := awaitRun(cl, id)
+		if err != nil {
+			// Say where the run stands and what the orchestrators said.
+			if resp, gerr := cl.GetRun(t.Context(), &orchestratorv1.GetRunRequest{RunId: id}); gerr == nil {
+				for _, st := range resp.GetRun().GetSteps() {
+					t.Logf("run %s step %s: %s", id, st.GetName(), st.GetState())
+				}
+			}
+			t.Fatalf("%v\norchestrator logs:\n%s\n%s", err, c.procs["orchestrator"].log, p.log)
+		}
 		if run.GetState() != orchestratorv1.RunState_RUN_STATE_SUCCEEDED {
 			t.Errorf("run %s: %s: %s", id, run.GetState(), run.GetError())
 			continue

@@ -3,6 +3,7 @@ package orchestrator_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"strings"
 	"testing"
@@ -57,11 +58,13 @@ func TestRunOnS3Blobs(t *testing.T) {
 	}
 }
 
-// TestObjectStoreOutage stops the S3 server in the middle of a run, right
-// after its first artifact is stored, and keeps it down through three
-// retries: the run does not fail but pauses, retrying on UNAVAILABLE
-// (STEP_RETRIED events naming the store), and once the server is back it
-// finishes.
+// TestObjectStoreOutage stops the S3 server under a run and keeps it
+// down through three retries: the run does not fail but pauses, retrying
+// on UNAVAILABLE (STEP_RETRIED events naming the store), and once the
+// server is back it finishes. The outage lands in the middle of the run
+// (right after its first artifact is stored), or before it starts, when
+// the collect step must stream its uploaded source from the store to
+// ingest.
 func TestObjectStoreOutage(t *testing.T) {
 	etcd := etcdtest.Start(t)
 	s3 := s3test.Start(t)
@@ -73,54 +76,79 @@ func TestObjectStoreOutage(t *testing.T) {
 	cfg.BlobRetryWindow = 300 * time.Millisecond
 	_, client, stop := haServe(t, cfg)
 	defer stop()
-	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
-	defer cancel()
-	s3.StopAfterPuts(1)
-	start, err := client.StartRun(ctx, &orchestratorv1.StartRunRequest{Spec: haIris(&orchestratorv1.Candidate{Algorithm: "logistic_regression"})})
-	if err != nil {
-		t.Fatal(err)
+	var csv strings.Builder
+	csv.WriteString("x1,x2,label\n")
+	for i := range 60 {
+		fmt.Fprintf(&csv, "%d,%d,%s\n", i, (i*7)%13, []string{"a", "b"}[i%2])
 	}
-	id := start.GetRun().GetId()
-	watch, err := client.WatchRun(ctx, &orchestratorv1.WatchRunRequest{RunId: id})
-	if err != nil {
-		t.Fatal(err)
-	}
-	// The server stays down through several retries: the run waits.
-	const outageRetries = 3
-	var stopped time.Time
-	retries := 0
-	for {
-		m, err := watch.Recv()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			t.Fatalf("watch: %v", err)
-		}
-		ev := m.GetEvent()
-		if stopped.IsZero() && ev.GetKind() == orchestratorv1.RunEventKind_RUN_EVENT_KIND_STEP_RETRIED {
-			stopped = time.Now() // near enough: the first refused call is 300 ms before
-		}
-		if ev.GetKind() == orchestratorv1.RunEventKind_RUN_EVENT_KIND_STEP_RETRIED {
-			if !strings.Contains(ev.GetMessage(), "unavailable") {
-				t.Errorf("retry event %q does not say the store is unavailable", ev.GetMessage())
+	uploaded := upload(t, client, "outage.csv", csv.String())
+	for _, tc := range []struct {
+		name   string
+		spec   *orchestratorv1.PipelineSpec
+		outage func() // cuts the store off
+	}{
+		{"mid-run", haIris(&orchestratorv1.Candidate{Algorithm: "logistic_regression"}), func() { s3.StopAfterPuts(1) }},
+		{"upload source", &orchestratorv1.PipelineSpec{
+			Source: &orchestratorv1.Source{Kind: &orchestratorv1.Source_Upload{Upload: uploaded}},
+			Label:  "label", Seed: 7,
+			Candidates: []*orchestratorv1.Candidate{{Algorithm: "logistic_regression"}},
+		}, s3.Stop},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+			defer cancel()
+			refusedBefore := s3.Refused()
+			tc.outage()
+			start, err := client.StartRun(ctx, &orchestratorv1.StartRunRequest{Spec: tc.spec})
+			if err != nil {
+				t.Fatal(err)
 			}
-			retries++
-			if retries == outageRetries {
-				s3.Restart(t) // the outage ends
-				t.Logf("store back after %s of outage", time.Since(stopped).Round(time.Millisecond))
+			id := start.GetRun().GetId()
+			watch, err := client.WatchRun(ctx, &orchestratorv1.WatchRunRequest{RunId: id})
+			if err != nil {
+				t.Fatal(err)
 			}
-		}
+			// The server stays down through several retries: the run
+			// waits.
+			const outageRetries = 3
+			var firstRetry time.Time
+			retries := 0
+			for {
+				m, err := watch.Recv()
+				if errors.Is(err, io.EOF) {
+					break
+				}
+				if err != nil {
+					t.Fatalf("watch: %v", err)
+				}
+				ev := m.GetEvent()
+				if ev.GetKind() != orchestratorv1.RunEventKind_RUN_EVENT_KIND_STEP_RETRIED {
+					continue
+				}
+				if !strings.Contains(ev.GetMessage(), "unavailable") {
+					t.Errorf("retry event %q does not say the store is unavailable", ev.GetMessage())
+				}
+				if retries == 0 {
+					firstRetry = time.Now()
+				}
+				retries++
+				if retries == outageRetries {
+					s3.Restart(t) // the outage ends
+					t.Logf("store back %s after the first retry", time.Since(firstRetry).Round(time.Millisecond))
+				}
+			}
+			resp, err := client.GetRun(ctx, &orchestratorv1.GetRunRequest{RunId: id})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if run := resp.GetRun(); run.GetState() != orchestratorv1.RunState_RUN_STATE_SUCCEEDED {
+				t.Fatalf("state %v after the outage: %s", run.GetState(), run.GetError())
+			}
+			refused := s3.Refused() - refusedBefore
+			if retries < outageRetries || refused == 0 {
+				t.Fatalf("%d retry events, %d requests refused: the outage did not reach the run", retries, refused)
+			}
+			t.Logf("%d retries, %d requests refused during the outage", retries, refused)
+		})
 	}
-	resp, err := client.GetRun(ctx, &orchestratorv1.GetRunRequest{RunId: id})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if run := resp.GetRun(); run.GetState() != orchestratorv1.RunState_RUN_STATE_SUCCEEDED {
-		t.Fatalf("state %v after the outage: %s", run.GetState(), run.GetError())
-	}
-	if retries < outageRetries || s3.Refused() == 0 {
-		t.Fatalf("%d retry events, %d requests refused: the outage did not reach the run", retries, s3.Refused())
-	}
-	t.Logf("%d step retries, %d requests refused during the outage", retries, s3.Refused())
 }
