@@ -9,6 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
 	orchestratorv1 "github.com/alur-ml/alur/proto/alur/orchestrator/v1"
 	"github.com/alur-ml/alur/services/orchestrator/blob/s3test"
 	"github.com/alur-ml/alur/services/orchestrator/store/etcdstore/etcdtest"
@@ -150,5 +153,48 @@ func TestObjectStoreOutage(t *testing.T) {
 			}
 			t.Logf("%d retries, %d requests refused during the outage", retries, refused)
 		})
+	}
+}
+
+// TestObjectStoreOutageStatus asks for content while the S3 server is
+// stopped: a download and an upload (which cannot be replayed) answer
+// UNAVAILABLE, the code clients retry, not DATA_LOSS or INTERNAL.
+func TestObjectStoreOutageStatus(t *testing.T) {
+	etcd := etcdtest.Start(t)
+	s3 := s3test.Start(t)
+	cfg := haStages(t)
+	cfg.Store = "etcd+unix://" + strings.TrimPrefix(etcd.Endpoint, "unix://") + "?prefix=/outagestatus"
+	cfg.Blobs = s3.URL("outagestatus")
+	cfg.BlobRetryWindow = 300 * time.Millisecond
+	_, client, stop := haServe(t, cfg)
+	defer stop()
+	ctx := context.Background()
+	digest := upload(t, client, "before.csv", "x,label\n1,a\n2,b\n")
+	s3.Stop()
+	for _, tc := range []struct {
+		name string
+		call func() error
+	}{
+		{"GetArtifact", func() error {
+			stream, err := client.GetArtifact(ctx, &orchestratorv1.GetArtifactRequest{Digest: digest})
+			for err == nil {
+				_, err = stream.Recv()
+			}
+			return err
+		}},
+		{"UploadSource", func() error {
+			up, err := client.UploadSource(ctx)
+			if err != nil {
+				return err
+			}
+			_ = up.Send(&orchestratorv1.UploadSourceRequest{Part: &orchestratorv1.UploadSourceRequest_Name{Name: "during.csv"}})
+			_ = up.Send(&orchestratorv1.UploadSourceRequest{Part: &orchestratorv1.UploadSourceRequest_Chunk{Chunk: []byte("x,label\n3,a\n")}})
+			_, err = up.CloseAndRecv()
+			return err
+		}},
+	} {
+		if err := tc.call(); status.Code(err) != codes.Unavailable {
+			t.Errorf("%s while the object store is stopped: %v, want UNAVAILABLE", tc.name, err)
+		}
 	}
 }
