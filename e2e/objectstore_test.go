@@ -15,8 +15,9 @@ import (
 // with the artifacts in an S3 bucket (the s3server test server, keys
 // from the AWS environment variables), stops the S3 server in the middle
 // of their runs and keeps it down until both orchestrators have paused a
-// run with UNAVAILABLE retries, then starts it again on its data: every
-// run finishes, exactly once, and neither orchestrator exits.
+// run with UNAVAILABLE retries (three for the first run), then starts it
+// again on its data: every run finishes, exactly once, and neither
+// orchestrator exits. It logs how long each run paused.
 func TestHAObjectStoreOutage(t *testing.T) {
 	if testing.Short() {
 		t.Skip("stops the object store under two orchestrators")
@@ -51,15 +52,20 @@ func TestHAObjectStoreOutage(t *testing.T) {
 	retried := func(ev *orchestratorv1.RunEvent) bool {
 		return ev.GetKind() == orchestratorv1.RunEventKind_RUN_EVENT_KIND_STEP_RETRIED
 	}
-	first := waitEvent(t, clients[0], ids[0], retried)
-	waitEvent(t, clients[1], ids[1], retried)
+	first := waitEvent(t, clients[1], ids[1], retried)
 	if !strings.Contains(first.GetMessage(), "unavailable") {
 		t.Errorf("retry event %q does not say the store is unavailable", first.GetMessage())
 	}
-	paused := time.Now()
+	// The server stays down through three retries of the first run.
+	n := 0
+	waitEvent(t, clients[0], ids[0], func(ev *orchestratorv1.RunEvent) bool {
+		if retried(ev) {
+			n++
+		}
+		return n == 3
+	})
 	s3.Restart(t)
-	t.Logf("both orchestrators paused on the outage; store back %v after the second one paused; %d requests refused",
-		time.Since(paused).Round(time.Millisecond), s3.Refused())
+	t.Logf("both orchestrators paused on the outage; %d requests refused", s3.Refused())
 
 	for i, id := range ids {
 		cl := clients[i%2]
@@ -78,13 +84,26 @@ func TestHAObjectStoreOutage(t *testing.T) {
 			continue
 		}
 		counts := map[orchestratorv1.RunEventKind]int{}
+		// The pause: from the first retry to the first event after the
+		// last one, when the run went on.
+		var firstRetry, lastRetry, resumed time.Time
 		for _, ev := range runEvents(t, t.Context(), cl, id) {
 			counts[ev.GetKind()]++
+			at := ev.GetTime().AsTime()
+			switch {
+			case retried(ev):
+				if firstRetry.IsZero() {
+					firstRetry = at
+				}
+				lastRetry, resumed = at, time.Time{}
+			case !lastRetry.IsZero() && resumed.IsZero():
+				resumed = at
+			}
 		}
 		if counts[orchestratorv1.RunEventKind_RUN_EVENT_KIND_RUN_SUCCEEDED] != 1 {
 			t.Errorf("run %s events by kind %v: want one success", id, counts)
 		}
-		t.Logf("run %s: %d retries during the outage", id, counts[orchestratorv1.RunEventKind_RUN_EVENT_KIND_STEP_RETRIED])
+		t.Logf("run %s: %d retries, paused %v", id, counts[orchestratorv1.RunEventKind_RUN_EVENT_KIND_STEP_RETRIED], resumed.Sub(firstRetry).Round(time.Millisecond))
 	}
 	for _, pr := range []*proc{c.procs["orchestrator"], p} {
 		if !pr.running() {
