@@ -395,21 +395,29 @@ func containerFlags(t *testing.T, o Object, c corev1.Container) map[string]strin
 	img := loadImage(t, o.Name)
 	_, flags := buildService(t, o.Name)
 	env := map[string]string{}
+	secret := map[string]bool{}
 	for _, e := range c.Env {
 		switch {
 		case e.ValueFrom == nil:
 			env[e.Name] = e.Value
+		case e.ValueFrom.SecretKeyRef != nil:
+			// Unknown until the Secret exists, and never for the
+			// command line, where any process list shows it.
+			secret[e.Name] = true
 		case e.ValueFrom.FieldRef != nil && e.ValueFrom.FieldRef.FieldPath == "metadata.namespace":
 			env[e.Name] = o.Namespace
 		case e.ValueFrom.FieldRef != nil && e.ValueFrom.FieldRef.FieldPath == "metadata.name":
 			env[e.Name] = o.Name + "-pod"
 		default:
-			t.Fatalf("%s: env %s: only literal values and metadata.name/namespace are expanded here", o.ID(), e.Name)
+			t.Fatalf("%s: env %s: only literal values, Secret keys and metadata.name/namespace are known here", o.ID(), e.Name)
 		}
 	}
 	args := slices.Clone(img.Entrypoint[1:])
 	for _, a := range c.Args {
 		args = append(args, varRefRE.ReplaceAllStringFunc(a, func(ref string) string {
+			if name := ref[2 : len(ref)-1]; secret[name] {
+				t.Errorf("%s: argument %q puts the secret %s on the command line", o.ID(), a, name)
+			}
 			return env[ref[2:len(ref)-1]]
 		}))
 	}
