@@ -65,3 +65,28 @@ func TestS3Location(t *testing.T) {
 		}
 	}
 }
+
+// FuzzOpenS3 feeds arbitrary s3:// URLs to Open: it never panics, sends
+// nothing, and a store it opens names itself by a URL that opens the
+// same store again.
+func FuzzOpenS3(f *testing.F) {
+	for _, seed := range []string{
+		"bucket", "bucket/p/q?endpoint=http://127.0.0.1:9000&region=eu-west-1",
+		"b?endpoint=https://h:1&credentials_file=/x&profile=p", "b?endpoint=ftp://h", "b?x=1", "k:s@b", "/p", "b/%zz",
+	} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, rest string) {
+		s, err := Open("s3://" + rest)
+		if err != nil {
+			return
+		}
+		again, err := Open(s.Location())
+		if err != nil {
+			t.Fatalf("Open(%q) gave Location %q, which does not open: %v", rest, s.Location(), err)
+		}
+		if again.Location() != s.Location() {
+			t.Fatalf("Location %q reopens as %q", s.Location(), again.Location())
+		}
+	})
+}
