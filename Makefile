@@ -76,7 +76,7 @@ s3-test: ## The S3 blob store against a real S3-compatible server (builds intern
 	@bash scripts/install-s3.sh
 	@bash scripts/install-etcd.sh
 	go test -count=1 -timeout 10m ./services/orchestrator/blob/...
-	go test -count=1 -timeout 10m -run 'S3|BlobGC' ./services/orchestrator/store/...
+	go test -count=1 -timeout 10m -run 'S3|BlobGC' ./services/orchestrator/store/etcdstore/
 	go test -count=1 -timeout 10m -run 'TestRunOnS3Blobs|TestObjectStoreOutage|OpenStore' ./services/orchestrator/
 	go test -count=1 -timeout 10m -run 'TestStoreCopyS3' ./cmd/alur/
 
