@@ -29,6 +29,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -141,7 +142,7 @@ func checkDigest(digest string) error {
 func (d *Dir) Write(ctx context.Context, r io.Reader, limit int64) (string, int64, error) {
 	f, err := os.CreateTemp(filepath.Join(d.root, "tmp"), "w-")
 	if err != nil {
-		return "", 0, fmt.Errorf("blob write: %w", err)
+		return "", 0, fmt.Errorf("blob write: %w", volumeErr(err))
 	}
 	tmp := f.Name()
 	defer func() {
@@ -161,15 +162,15 @@ func (d *Dir) Write(ctx context.Context, r io.Reader, limit int64) (string, int6
 		err = cerr
 	}
 	if err != nil {
-		return "", 0, fmt.Errorf("blob write: %w", err)
+		return "", 0, fmt.Errorf("blob write: %w", volumeErr(err))
 	}
 	digest := hex.EncodeToString(h.Sum(nil))
 	final := d.path(digest)
 	if err := os.MkdirAll(filepath.Dir(final), 0o700); err != nil {
-		return "", 0, fmt.Errorf("blob write: %w", err)
+		return "", 0, fmt.Errorf("blob write: %w", volumeErr(err))
 	}
 	if err := os.Rename(tmp, final); err != nil {
-		return "", 0, fmt.Errorf("blob write: %w", err)
+		return "", 0, fmt.Errorf("blob write: %w", volumeErr(err))
 	}
 	tmp = ""
 	return digest, n, nil
@@ -185,7 +186,7 @@ func (d *Dir) Open(_ context.Context, digest string) (io.ReadCloser, error) {
 		return nil, fmt.Errorf("blob %s: %w", digest, ErrNotFound)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("blob %s: %w", digest, err)
+		return nil, fmt.Errorf("blob %s: %w", digest, volumeErr(err))
 	}
 	return Verify(f, digest), nil
 }
@@ -196,13 +197,17 @@ func (d *Dir) Delete(_ context.Context, digest string) error {
 		return nil
 	}
 	if err := os.Remove(d.path(digest)); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("blob %s: %w", digest, err)
+		return fmt.Errorf("blob %s: %w", digest, volumeErr(err))
 	}
 	return nil
 }
 
 // Walk lists the content files.
 func (d *Dir) Walk(ctx context.Context, fn func(Info) error) error {
+	return volumeErr(d.walk(ctx, fn))
+}
+
+func (d *Dir) walk(ctx context.Context, fn func(Info) error) error {
 	return filepath.WalkDir(filepath.Join(d.root, "sha256"), func(p string, e fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -219,6 +224,21 @@ func (d *Dir) Walk(ctx context.Context, fn func(Info) error) error {
 		}
 		return fn(Info{Digest: e.Name(), Size: info.Size(), ModTime: info.ModTime()})
 	})
+}
+
+// volumeErrnos are the errors of a shared volume that is away (an NFS
+// server down or unreachable, a mount gone stale), not of content.
+var volumeErrnos = []error{syscall.EIO, syscall.ESTALE, syscall.ENOTCONN, syscall.ETIMEDOUT, syscall.EHOSTDOWN, syscall.EHOSTUNREACH}
+
+// volumeErr marks an error of a volume that is away as ErrUnavailable,
+// as an object store that does not answer is.
+func volumeErr(err error) error {
+	for _, e := range volumeErrnos {
+		if errors.Is(err, e) {
+			return fmt.Errorf("%w: %w", ErrUnavailable, err)
+		}
+	}
+	return err
 }
 
 // ctxReader stops a copy when its context ends.

@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
 )
 
@@ -87,5 +88,25 @@ func TestDir(t *testing.T) {
 	}
 	if _, err := d.Open(ctx, want); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("Open after Delete: %v", err)
+	}
+}
+
+func TestVolumeErr(t *testing.T) {
+	for _, tc := range []struct {
+		err         error
+		unavailable bool
+	}{
+		{&os.PathError{Op: "open", Path: "/blobs/x", Err: syscall.ESTALE}, true},
+		{&os.PathError{Op: "write", Path: "/blobs/x", Err: syscall.EIO}, true},
+		{&os.PathError{Op: "open", Path: "/blobs/x", Err: syscall.ETIMEDOUT}, true},
+		{&os.PathError{Op: "open", Path: "/blobs/x", Err: syscall.EACCES}, false},
+		{&os.PathError{Op: "open", Path: "/blobs/x", Err: syscall.ENOSPC}, false},
+		{ErrTooLarge, false},
+		{context.Canceled, false},
+	} {
+		got := volumeErr(tc.err)
+		if errors.Is(got, ErrUnavailable) != tc.unavailable || !errors.Is(got, tc.err) {
+			t.Errorf("volumeErr(%v) = %v, want unavailable %v and the cause kept", tc.err, got, tc.unavailable)
+		}
 	}
 }
