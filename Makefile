@@ -13,9 +13,9 @@ FUZZ_TOTAL ?= 120
 # RELIABILITY_TESTS are the long end-to-end cases (kill -9 cycles, stage
 # outage, cancel, 50-run load, limits, hostile inputs, three orchestrators
 # on etcd with one killed, the 30-run x 10-kill matrix on three, etcd
-# restarted under two): make reliability runs
-# them, make unit and make e2e skip them.
-RELIABILITY_TESTS := ^(TestCrashResume|TestStageOutage|TestCancel|TestLoad|TestLimits|TestHostile|TestHATakeover|TestHAEtcdRestart|TestHAMatrix)$$
+# restarted under two, the object store stopped under two): make
+# reliability runs them, make unit and make e2e skip them.
+RELIABILITY_TESTS := ^(TestCrashResume|TestStageOutage|TestCancel|TestLoad|TestLimits|TestHostile|TestHATakeover|TestHAEtcdRestart|TestHAMatrix|TestHAObjectStoreOutage)$$
 # CHECK_SKIP are the packages make check leaves out: processes, benchmarks,
 # container and manifest checks.
 CHECK_SKIP := /e2e$$|/bench/|/deploy
@@ -59,8 +59,9 @@ e2e: ## End-to-end test: the five real binaries as processes on loopback (withou
 	go test -count=1 -skip '$(RELIABILITY_TESTS)' ./e2e/...
 
 .PHONY: reliability
-reliability: ## Reliability tests on the real binaries: 20 kill -9 cycles, stage outage, cancel, 50-run load, limits, 100+ hostile requests, an orchestrator killed among three on etcd, 30 runs through 10 kills of three (event-log audit), the etcd member restarted under two.
+reliability: ## Reliability tests on the real binaries: 20 kill -9 cycles, stage outage, cancel, 50-run load, limits, 100+ hostile requests, an orchestrator killed among three on etcd, 30 runs through 10 kills of three (event-log audit), the etcd member restarted under two, the S3 server stopped under two.
 	@bash scripts/install-etcd.sh
+	@bash scripts/install-s3.sh
 	go test -count=1 -timeout 15m -v -run '$(RELIABILITY_TESTS)' ./e2e/...
 
 .PHONY: etcd-test
@@ -69,6 +70,15 @@ etcd-test: ## The etcd store against a real etcd server (installs Debian's etcd-
 	go test -count=1 -timeout 10m ./services/orchestrator/store/... ./services/orchestrator/blob/...
 	go test -count=1 -timeout 10m -run 'Etcd|Takeover|CancelThrough|LostLease|OpenStore' ./services/orchestrator/
 	go test -count=1 -timeout 10m -run 'TestStoreCopy' ./cmd/alur/
+
+.PHONY: s3-test
+s3-test: ## The S3 blob store against a real S3-compatible server (builds internal/tools/s3server, gofakes3): blob conformance over a directory and a bucket, the store suite on etcd and S3, orphan-blob GC, store copy into S3, a run on S3 and an object-store outage mid-run.
+	@bash scripts/install-s3.sh
+	@bash scripts/install-etcd.sh
+	go test -count=1 -timeout 10m ./services/orchestrator/blob/...
+	go test -count=1 -timeout 10m -run 'S3|BlobGC' ./services/orchestrator/store/etcdstore/
+	go test -count=1 -timeout 10m -run 'TestRunOnS3Blobs|TestObjectStoreOutage|OpenStore' ./services/orchestrator/
+	go test -count=1 -timeout 10m -run 'TestStoreCopyS3' ./cmd/alur/
 
 .PHONY: ha-throughput
 ha-throughput: ## Time 50 small runs on one orchestrator (bbolt, etcd) and on three sharing etcd.
@@ -84,7 +94,7 @@ fuzz: ## Run every fuzz test briefly (FUZZTIME each, default 3s; FUZZ_TOTAL seco
 	@bash scripts/fuzz.sh $(FUZZTIME) $(FUZZ_TOTAL)
 
 .PHONY: test
-test: lint check-generated contracts etcd-test unit reliability fuzz grpcurl-test python-example browser onnx-check ## Everything CI runs: lint, contracts, generated code, all tests (e2e, reliability and manifests included), fuzzing, grpcurl, Python, browser, ONNX round trip.
+test: lint check-generated contracts etcd-test s3-test unit reliability fuzz grpcurl-test python-example browser onnx-check ## Everything CI runs: lint, contracts, generated code, all tests (e2e, reliability and manifests included), fuzzing, grpcurl, Python, browser, ONNX round trip.
 
 .PHONY: build
 build: ## Build the seven binaries into ./bin.

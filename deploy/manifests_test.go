@@ -44,13 +44,13 @@ type deployable struct {
 	// they pass the shared policy (Check), not alur's own expectations.
 	thirdParty []string
 	// ha wants the orchestrators on the render's etcd and a shared blob
-	// volume (checkHA).
+	// store (checkHA).
 	ha bool
 }
 
 // haSuite is what the highly available overlay renders.
 var haSuite = append(slices.Clone(fullSuite),
-	"StatefulSet/alur/etcd", "Service/alur/etcd-headless", "PersistentVolumeClaim/alur/orchestrator-blobs")
+	"StatefulSet/alur/etcd", "Service/alur/etcd-headless")
 
 // deployables lists them all; a new overlay must be added here to be
 // accepted.
@@ -61,7 +61,7 @@ var deployables = []deployable{
 		orchestratorFlags: map[string]string{"max-parallel-trials": "4"}},
 	{dir: "k8s/overlays/ha", objects: haSuite, trainReplicas: 2, storage: "10Gi",
 		orchestratorReplicas: 3, thirdParty: []string{"etcd"}, ha: true,
-		orchestratorFlags: map[string]string{"blobs": "file:///blobs", "owner-ttl": "10s"}},
+		orchestratorFlags: map[string]string{"blobs": "s3://alur-artifacts/alur?endpoint=https://s3.us-east-1.amazonaws.com&region=us-east-1", "owner-ttl": "10s"}},
 	{dir: "k8s/stage-only/train", objects: []string{"Namespace/alur", "Deployment/alur/train", "Service/alur/train"}, trainReplicas: 1},
 }
 
@@ -299,8 +299,9 @@ func checkOrchestrator(t *testing.T, o Object, w Workload, vals map[string]strin
 // checkHA wants the orchestrators' --store to list every member of the
 // render's etcd StatefulSet by its stable name under the governing
 // headless Service, on a client port that Service exposes, and --blobs to
-// be a writable mount of a ReadWriteMany claim of the render, so every
-// orchestrator reads what any other wrote.
+// be a store every orchestrator reads what any other wrote in: an S3
+// bucket with an endpoint and region, whose keys come from a Secret
+// (checkS3), or a writable mount of a ReadWriteMany claim of the render.
 func checkHA(t *testing.T, objs []Object, w Workload, vals map[string]string) {
 	t.Helper()
 	var etcd *appsv1.StatefulSet
@@ -340,6 +341,10 @@ func checkHA(t *testing.T, objs []Object, w Workload, vals map[string]string) {
 	if hs != nil && !hs.Spec.PublishNotReadyAddresses {
 		t.Errorf("Service %s must publish not-ready addresses: etcd members find each other before they are ready", etcd.Spec.ServiceName)
 	}
+	if strings.HasPrefix(vals["blobs"], "s3://") {
+		checkS3(t, w, vals["blobs"])
+		return
+	}
 	dir := strings.TrimPrefix(vals["blobs"], "file://")
 	mounted := false
 	for _, m := range w.Template.Spec.Containers[0].VolumeMounts {
@@ -360,6 +365,27 @@ func checkHA(t *testing.T, objs []Object, w Workload, vals map[string]string) {
 	}
 }
 
+// checkS3 wants an s3://bucket URL naming its endpoint and region, and
+// the orchestrator's S3 keys in its environment from a Secret, never as
+// literal values in the manifest.
+func checkS3(t *testing.T, w Workload, blobs string) {
+	t.Helper()
+	u, err := url.Parse(blobs)
+	if err != nil || u.Host == "" || u.Query().Get("endpoint") == "" || u.Query().Get("region") == "" || u.User != nil {
+		t.Errorf("orchestrator --blobs %q; want s3://bucket/prefix?endpoint=URL&region=R, no credentials", blobs)
+	}
+	env := map[string]corev1.EnvVar{}
+	for _, e := range w.Template.Spec.Containers[0].Env {
+		env[e.Name] = e
+	}
+	for _, name := range []string{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"} {
+		e, ok := env[name]
+		if !ok || e.Value != "" || e.ValueFrom == nil || e.ValueFrom.SecretKeyRef == nil {
+			t.Errorf("orchestrator env %s must come from a Secret (secretKeyRef)", name)
+		}
+	}
+}
+
 // containerFlags returns the flag values the container's process gets:
 // the image's ENTRYPOINT arguments followed by the manifest's args with
 // $(VAR) references expanded as the kubelet would, parsed against the
@@ -369,21 +395,29 @@ func containerFlags(t *testing.T, o Object, c corev1.Container) map[string]strin
 	img := loadImage(t, o.Name)
 	_, flags := buildService(t, o.Name)
 	env := map[string]string{}
+	secret := map[string]bool{}
 	for _, e := range c.Env {
 		switch {
 		case e.ValueFrom == nil:
 			env[e.Name] = e.Value
+		case e.ValueFrom.SecretKeyRef != nil:
+			// Unknown until the Secret exists, and never for the
+			// command line, where any process list shows it.
+			secret[e.Name] = true
 		case e.ValueFrom.FieldRef != nil && e.ValueFrom.FieldRef.FieldPath == "metadata.namespace":
 			env[e.Name] = o.Namespace
 		case e.ValueFrom.FieldRef != nil && e.ValueFrom.FieldRef.FieldPath == "metadata.name":
 			env[e.Name] = o.Name + "-pod"
 		default:
-			t.Fatalf("%s: env %s: only literal values and metadata.name/namespace are expanded here", o.ID(), e.Name)
+			t.Fatalf("%s: env %s: only literal values, Secret keys and metadata.name/namespace are known here", o.ID(), e.Name)
 		}
 	}
 	args := slices.Clone(img.Entrypoint[1:])
 	for _, a := range c.Args {
 		args = append(args, varRefRE.ReplaceAllStringFunc(a, func(ref string) string {
+			if name := ref[2 : len(ref)-1]; secret[name] {
+				t.Errorf("%s: argument %q puts the secret %s on the command line", o.ID(), a, name)
+			}
 			return env[ref[2:len(ref)-1]]
 		}))
 	}

@@ -21,8 +21,9 @@ orchestrators using the source first.
 
 A STORE is bbolt:PATH (the orchestrator's file, such as .alur/alur.db) or
 etcd://host:port[,host:port]/prefix; an etcd store keeps artifact content
-in a blob store, file:///dir. For example, to move to the highly available
-setup:
+in a blob store, file:///dir or s3://bucket?endpoint=URL&region=R (keys
+from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY). For example, to move to
+the highly available setup:
 
   alur store copy --from bbolt:.alur/alur.db \
     --to etcd://etcd:2379/alur --to-blobs file:///shared/alur-blobs
@@ -41,9 +42,9 @@ func runStore(ctx context.Context, a *app, args []string) error {
 	}
 	fs := flag.NewFlagSet("store", flag.ContinueOnError)
 	from := fs.String("from", "", "the source `store`: bbolt:PATH or etcd://host:port/prefix")
-	fromBlobs := fs.String("from-blobs", "", "the source's blob store `URL` when it is on etcd (file:///dir)")
+	fromBlobs := fs.String("from-blobs", "", "the source's blob store `URL` when it is on etcd (file:///dir or s3://bucket?endpoint=URL)")
 	to := fs.String("to", "", "the destination `store`, empty")
-	toBlobs := fs.String("to-blobs", "", "the destination's blob store `URL` when it is on etcd (file:///dir)")
+	toBlobs := fs.String("to-blobs", "", "the destination's blob store `URL` when it is on etcd (file:///dir or s3://bucket?endpoint=URL)")
 	rest, err := parseFlags(a, fs, storeUsage, args[1:])
 	if err != nil {
 		return err

@@ -40,8 +40,18 @@ type Config struct {
 	// orchestrators; Blobs is then required). See OpenStore.
 	Store string
 	// Blobs is where an etcd store keeps artifact content: file:///dir
-	// (a local or shared volume).
+	// (a local or shared volume) or s3://bucket[/prefix]?endpoint=...
+	// (an S3-compatible object store). See blob.Open.
 	Blobs string
+	// BlobRetryWindow is, on an etcd store, how long a blob operation is
+	// retried while the blob store is unavailable before the step sees
+	// the outage and pauses the run with its own retries; 0 means
+	// etcdstore.DefaultBlobRetryWindow.
+	BlobRetryWindow time.Duration
+	// BlobGCGrace is, on an etcd store, the age below which the garbage
+	// collector spares a blob no artifact references (a write in
+	// flight); 0 means etcdstore.DefaultBlobGCGrace.
+	BlobGCGrace time.Duration
 	// OwnerTTL is, on an etcd store, the lease of this orchestrator's
 	// runs: how long after it stops answering another orchestrator takes
 	// them over. 0 means DefaultOwnerTTL.
@@ -137,6 +147,12 @@ func New(cfg Config) (*Server, error) {
 	st, err := OpenStore(cfg.Store, cfg.Blobs, cfg.DataDir)
 	if err != nil {
 		return nil, fmt.Errorf("orchestrator: %w", err)
+	}
+	if es, ok := st.(*etcdstore.Store); ok {
+		if cfg.BlobRetryWindow > 0 {
+			es.SetBlobRetryWindow(cfg.BlobRetryWindow)
+		}
+		es.SetBlobGCGrace(cfg.BlobGCGrace)
 	}
 	sg, err := stageclient.Dial(stageclient.Config{
 		IngestAddr: cfg.IngestAddr, PrepAddr: cfg.PrepAddr, TrainAddr: cfg.TrainAddr, EvalAddr: cfg.EvalAddr,

@@ -40,6 +40,8 @@ func toStatus(err error) error {
 		return status.Error(codes.NotFound, err.Error())
 	case errors.Is(err, store.ErrCorrupt):
 		return status.Error(codes.DataLoss, err.Error())
+	case errors.Is(err, store.ErrUnavailable):
+		return status.Error(codes.Unavailable, err.Error())
 	case errors.Is(err, store.ErrAliasInUse):
 		return status.Error(codes.FailedPrecondition, err.Error()+": move or remove the alias first")
 	}

@@ -18,8 +18,12 @@ import (
 //	bbolt:PATH         a bbolt file: one orchestrator, zero infrastructure
 //	etcd://h:p[,h:p]/prefix
 //	                   metadata in etcd under prefix, artifact content in
-//	                   the blob store blobs names (file:///dir): several
-//	                   orchestrators may share it
+//	                   the blob store blobs names: several orchestrators
+//	                   may share it. blobs is file:///dir (a shared
+//	                   volume) or s3://bucket[/prefix]?endpoint=URL&region=R
+//	                   (an S3-compatible object store; credentials from
+//	                   AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY or
+//	                   credentials_file=PATH; see blob.OpenS3)
 //	etcd+unix:///socket?prefix=/p
 //	                   the same on an etcd member's unix socket
 func OpenStore(spec, blobs, dataDir string) (store.Backend, error) {
@@ -40,7 +44,7 @@ func OpenStore(spec, blobs, dataDir string) (store.Backend, error) {
 		return openBolt(path, blobs)
 	case strings.HasPrefix(spec, "etcd://"), strings.HasPrefix(spec, "etcd+unix://"):
 		if blobs == "" {
-			return nil, fmt.Errorf("store %q: an etcd store keeps artifact content in a blob store: give its URL (file:///dir)", spec)
+			return nil, fmt.Errorf("store %q: an etcd store keeps artifact content in a blob store: give its URL (file:///dir or s3://bucket?endpoint=URL)", spec)
 		}
 		bs, err := blob.Open(blobs)
 		if err != nil {

@@ -20,7 +20,10 @@ func TestOpenStoreSpecs(t *testing.T) {
 		{"bbolt:", "", "", "want bbolt:PATH"},
 		{"bbolt:" + filepath.Join(dir, "x.db"), "file://" + dir, "", "blobs apply to an etcd store"},
 		{"etcd://127.0.0.1:2379/alur", "", "", "blob store"},
-		{"etcd://127.0.0.1:2379/alur", "s3://bucket", "", "not supported"},
+		{"etcd://127.0.0.1:2379/alur", "s4://bucket", "", "not supported"},
+		{"etcd://127.0.0.1:2379/alur", "s3://bucket?secret=x", "", "not supported"},
+		{"etcd://127.0.0.1:2379/alur", "s3://bucket?endpoint=127.0.0.1:9000", "", "endpoint"},
+		{"bbolt:" + filepath.Join(dir, "y.db"), "s3://bucket", "", "blobs apply to an etcd store"},
 		{"etcd:///alur", "file://" + dir, "", "want etcd://"},
 		{"postgres://x", "", "", "want bbolt:PATH or etcd://"},
 	} {

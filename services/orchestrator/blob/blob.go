@@ -1,9 +1,20 @@
 // Package blob keeps artifact content outside the metadata store, named by
-// its sha256: a directory for one machine or a shared volume, selected by
-// URL (file:///dir). Several orchestrators may write the same content at
-// once: a write lands under a temporary name and is renamed into place, so
-// a reader sees whole content or none. Readers check what they read
-// against the name (package etcdstore does, chunk by chunk).
+// its sha256 under sha256/<2 hex>/<digest>, in one of two drivers selected
+// by URL: a directory for one machine or a shared volume (file:///dir), or
+// an S3-compatible bucket (s3://bucket/prefix?endpoint=...), the same key
+// layout in both so a directory can be synced into a bucket as it is.
+// Several orchestrators may write the same content at once: a write is
+// whole or absent (a directory renames a finished temporary file into
+// place; a bucket stores an object in one request), and rewriting content
+// already stored changes nothing but its modification time. Every Open
+// returns a reader that checks the bytes against their name and fails
+// with ErrCorrupt at the end when they differ; package etcdstore checks
+// again against the artifact's size.
+//
+// Errors say what a caller should do: ErrNotFound and ErrCorrupt are for
+// good (the content is missing or damaged), ErrUnavailable means the
+// store could not be reached or answered with a server error, and the
+// same call may succeed later.
 package blob
 
 import (
@@ -18,6 +29,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
+	"time"
 )
 
 // ErrNotFound reports content the store does not hold.
@@ -26,6 +39,25 @@ var ErrNotFound = errors.New("blob not found")
 // ErrTooLarge reports content over the limit a write was given.
 var ErrTooLarge = errors.New("blob too large")
 
+// ErrCorrupt reports content that does not hash to its name.
+var ErrCorrupt = errors.New("blob content does not match its digest")
+
+// ErrUnavailable reports a store that could not be reached, or answered
+// with a server error: retrying later may succeed.
+var ErrUnavailable = errors.New("blob store unavailable")
+
+// Info describes one stored blob.
+type Info struct {
+	// Digest is the lowercase hex sha256 of the content, its name.
+	Digest string
+	// Size is the content's length in bytes.
+	Size int64
+	// ModTime is when the content was last written: a write of content
+	// already stored renews it, so a collector that spares young blobs
+	// spares content a writer is about to reference.
+	ModTime time.Time
+}
+
 // Store keeps content named by the lowercase hex sha256 of its bytes.
 type Store interface {
 	// Write stores what r yields until EOF (at most limit bytes, else
@@ -33,18 +65,21 @@ type Store interface {
 	// is already stored keeps one copy.
 	Write(ctx context.Context, r io.Reader, limit int64) (digest string, size int64, err error)
 	// Open returns the content named digest, or an error matching
-	// ErrNotFound. The bytes are as stored: the caller verifies them.
+	// ErrNotFound. The reader checks the bytes as they pass: at the end
+	// of content that does not hash to digest it fails with ErrCorrupt
+	// instead of io.EOF. The context bounds the open, not the reads.
 	Open(ctx context.Context, digest string) (io.ReadCloser, error)
 	// Delete removes content; a missing digest is not an error.
 	Delete(ctx context.Context, digest string) error
-	// Walk calls fn with every stored digest and its size.
-	Walk(ctx context.Context, fn func(digest string, size int64) error) error
+	// Walk calls fn with every stored blob, stopping at fn's first error.
+	Walk(ctx context.Context, fn func(Info) error) error
 	// Location is the store's URL, for logs.
 	Location() string
 }
 
 // Open returns the store a URL names: file:///dir (created with mode
-// 0700 if missing).
+// 0700 if missing), or s3://bucket[/prefix] with query parameters
+// endpoint, region and credentials_file (see OpenS3).
 func Open(rawURL string) (Store, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil {
@@ -56,8 +91,10 @@ func Open(rawURL string) (Store, error) {
 			return nil, fmt.Errorf("blob store %q: a file URL names a local directory (file:///dir)", rawURL)
 		}
 		return NewDir(u.Path)
+	case "s3":
+		return OpenS3(u)
 	default:
-		return nil, fmt.Errorf("blob store %q: scheme %q is not supported (want file:///dir)", rawURL, u.Scheme)
+		return nil, fmt.Errorf("blob store %q: scheme %q is not supported (want file:///dir or s3://bucket)", rawURL, u.Scheme)
 	}
 }
 
@@ -105,7 +142,7 @@ func checkDigest(digest string) error {
 func (d *Dir) Write(ctx context.Context, r io.Reader, limit int64) (string, int64, error) {
 	f, err := os.CreateTemp(filepath.Join(d.root, "tmp"), "w-")
 	if err != nil {
-		return "", 0, fmt.Errorf("blob write: %w", err)
+		return "", 0, fmt.Errorf("blob write: %w", volumeErr(err))
 	}
 	tmp := f.Name()
 	defer func() {
@@ -125,21 +162,21 @@ func (d *Dir) Write(ctx context.Context, r io.Reader, limit int64) (string, int6
 		err = cerr
 	}
 	if err != nil {
-		return "", 0, fmt.Errorf("blob write: %w", err)
+		return "", 0, fmt.Errorf("blob write: %w", volumeErr(err))
 	}
 	digest := hex.EncodeToString(h.Sum(nil))
 	final := d.path(digest)
 	if err := os.MkdirAll(filepath.Dir(final), 0o700); err != nil {
-		return "", 0, fmt.Errorf("blob write: %w", err)
+		return "", 0, fmt.Errorf("blob write: %w", volumeErr(err))
 	}
 	if err := os.Rename(tmp, final); err != nil {
-		return "", 0, fmt.Errorf("blob write: %w", err)
+		return "", 0, fmt.Errorf("blob write: %w", volumeErr(err))
 	}
 	tmp = ""
 	return digest, n, nil
 }
 
-// Open opens the content file.
+// Open opens the content file behind a verifying reader.
 func (d *Dir) Open(_ context.Context, digest string) (io.ReadCloser, error) {
 	if err := checkDigest(digest); err != nil {
 		return nil, err
@@ -149,9 +186,9 @@ func (d *Dir) Open(_ context.Context, digest string) (io.ReadCloser, error) {
 		return nil, fmt.Errorf("blob %s: %w", digest, ErrNotFound)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("blob %s: %w", digest, err)
+		return nil, fmt.Errorf("blob %s: %w", digest, volumeErr(err))
 	}
-	return f, nil
+	return Verify(f, digest), nil
 }
 
 // Delete removes the content file.
@@ -160,13 +197,17 @@ func (d *Dir) Delete(_ context.Context, digest string) error {
 		return nil
 	}
 	if err := os.Remove(d.path(digest)); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("blob %s: %w", digest, err)
+		return fmt.Errorf("blob %s: %w", digest, volumeErr(err))
 	}
 	return nil
 }
 
 // Walk lists the content files.
-func (d *Dir) Walk(ctx context.Context, fn func(digest string, size int64) error) error {
+func (d *Dir) Walk(ctx context.Context, fn func(Info) error) error {
+	return volumeErr(d.walk(ctx, fn))
+}
+
+func (d *Dir) walk(ctx context.Context, fn func(Info) error) error {
 	return filepath.WalkDir(filepath.Join(d.root, "sha256"), func(p string, e fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -181,8 +222,23 @@ func (d *Dir) Walk(ctx context.Context, fn func(digest string, size int64) error
 		if err != nil {
 			return err
 		}
-		return fn(e.Name(), info.Size())
+		return fn(Info{Digest: e.Name(), Size: info.Size(), ModTime: info.ModTime()})
 	})
+}
+
+// volumeErrnos are the errors of a shared volume that is away (an NFS
+// server down or unreachable, a mount gone stale), not of content.
+var volumeErrnos = []error{syscall.EIO, syscall.ESTALE, syscall.ENOTCONN, syscall.ETIMEDOUT, syscall.EHOSTDOWN, syscall.EHOSTUNREACH}
+
+// volumeErr marks an error of a volume that is away as ErrUnavailable,
+// as an object store that does not answer is.
+func volumeErr(err error) error {
+	for _, e := range volumeErrnos {
+		if errors.Is(err, e) {
+			return fmt.Errorf("%w: %w", ErrUnavailable, err)
+		}
+	}
+	return err
 }
 
 // ctxReader stops a copy when its context ends.

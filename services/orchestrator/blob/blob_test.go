@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
 )
 
@@ -23,6 +24,16 @@ func TestOpen(t *testing.T) {
 		{"file://elsewhere/x", false},
 		{"file:relative", false},
 		{"s4://bucket", false},
+		{"s3://bucket", true},
+		{"s3://bucket/some/prefix?endpoint=http://127.0.0.1:9000&region=eu-west-1", true},
+		{"s3://bucket?endpoint=https://objects.example:8443", true},
+		{"s3://bucket?credentials_file=/etc/alur/s3&profile=alur", true},
+		{"s3:///prefix", false},
+		{"s3://key:secret@bucket", false},
+		{"s3://bucket?endpoint=ftp://host", false},
+		{"s3://bucket?endpoint=http://host/path", false},
+		{"s3://bucket?endpoint=127.0.0.1:9000", false},
+		{"s3://bucket?access_key=x", false},
 		{"::", false},
 	} {
 		_, err := Open(tc.url)
@@ -57,7 +68,7 @@ func TestDir(t *testing.T) {
 		t.Fatal("content changed")
 	}
 	var listed []string
-	if err := d.Walk(ctx, func(dg string, size int64) error { listed = append(listed, dg); return nil }); err != nil || len(listed) != 1 {
+	if err := d.Walk(ctx, func(i Info) error { listed = append(listed, i.Digest); return nil }); err != nil || len(listed) != 1 {
 		t.Fatalf("Walk = %v, %v", listed, err)
 	}
 	if _, _, err := d.Write(ctx, bytes.NewReader(content), 5); !errors.Is(err, ErrTooLarge) {
@@ -77,5 +88,25 @@ func TestDir(t *testing.T) {
 	}
 	if _, err := d.Open(ctx, want); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("Open after Delete: %v", err)
+	}
+}
+
+func TestVolumeErr(t *testing.T) {
+	for _, tc := range []struct {
+		err         error
+		unavailable bool
+	}{
+		{&os.PathError{Op: "open", Path: "/blobs/x", Err: syscall.ESTALE}, true},
+		{&os.PathError{Op: "write", Path: "/blobs/x", Err: syscall.EIO}, true},
+		{&os.PathError{Op: "open", Path: "/blobs/x", Err: syscall.ETIMEDOUT}, true},
+		{&os.PathError{Op: "open", Path: "/blobs/x", Err: syscall.EACCES}, false},
+		{&os.PathError{Op: "open", Path: "/blobs/x", Err: syscall.ENOSPC}, false},
+		{ErrTooLarge, false},
+		{context.Canceled, false},
+	} {
+		got := volumeErr(tc.err)
+		if errors.Is(got, ErrUnavailable) != tc.unavailable || !errors.Is(got, tc.err) {
+			t.Errorf("volumeErr(%v) = %v, want unavailable %v and the cause kept", tc.err, got, tc.unavailable)
+		}
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -256,6 +257,39 @@ func (r *runner) retryUnavailable(name string, fn stepFunc) ([]string, string, e
 	}
 }
 
+// retryStore runs op, and runs it again with exponential backoff while
+// the store is unavailable (store.ErrUnavailable: an object store that is
+// away), for up to Config.StageRetryWindow, recording each retry as a
+// STEP_RETRIED event: the run pauses where it is, between steps as within
+// them, and goes on when the store is back. Reads and writes of
+// content-addressed artifacts are safe to repeat.
+func (r *runner) retryStore(what string, op func() error) error {
+	backoff := 200 * time.Millisecond
+	var firstFailure time.Time
+	for {
+		err := op()
+		if !errors.Is(err, store.ErrUnavailable) || r.ctx.Err() != nil {
+			return err
+		}
+		if firstFailure.IsZero() {
+			firstFailure = time.Now()
+		}
+		if time.Since(firstFailure)+backoff > r.eng.cfg.StageRetryWindow {
+			return err
+		}
+		r.eng.event(r.run.GetId(), &orchestratorv1.RunEvent{
+			Time: timestamppb.Now(), RunState: orchestratorv1.RunState_RUN_STATE_RUNNING, Kind: kindStepRetried,
+			Message: fmt.Sprintf("%s: artifact store unavailable (%s); retrying in %s", what, err.Error(), backoff),
+		})
+		select {
+		case <-time.After(backoff):
+		case <-r.ctx.Done():
+			return r.ctx.Err()
+		}
+		backoff = min(2*backoff, 5*time.Second)
+	}
+}
+
 // stepKind is a step's name without its trial and fold numbers
 // ("train/3/fold2" is "train"), the label step metrics use.
 func stepKind(name string) string {
@@ -297,9 +331,18 @@ func roundDur(d time.Duration) time.Duration {
 
 // put stores an artifact produced by this run's step.
 func (r *runner) put(kind, step, mediaType, name string, content []byte, inputs ...string) (string, error) {
-	a, err := r.eng.store.PutArtifact(&orchestratorv1.Artifact{
-		Kind: kind, MediaType: mediaType, RunId: r.run.GetId(), Step: step, InputDigests: inputs, Name: name,
-	}, content)
+	var a *orchestratorv1.Artifact
+	err := r.retryStore(step+": store "+kind+" artifact", func() (err error) {
+		a, err = r.eng.store.PutArtifact(&orchestratorv1.Artifact{
+			Kind: kind, MediaType: mediaType, RunId: r.run.GetId(), Step: step, InputDigests: inputs, Name: name,
+		}, content)
+		return err
+	})
+	if errors.Is(err, store.ErrUnavailable) {
+		// Still away: the step retries (retryUnavailable) before the run
+		// fails.
+		return "", fault.New(codes.Unavailable, "store %s artifact: %v", kind, err)
+	}
 	if err != nil {
 		return "", fault.Internal("store %s artifact: %v", kind, err)
 	}
@@ -324,7 +367,14 @@ func (r *runner) putTable(kind, step, name string, t *table.Table, inputs ...str
 }
 
 func (r *runner) read(digest string) ([]byte, error) {
-	b, err := r.eng.store.ReadArtifact(digest)
+	var b []byte
+	err := r.retryStore("read artifact "+digest, func() (err error) {
+		b, err = r.eng.store.ReadArtifact(digest)
+		return err
+	})
+	if errors.Is(err, store.ErrUnavailable) {
+		return nil, fault.New(codes.Unavailable, "read artifact %s: %v", digest, err)
+	}
 	if err != nil {
 		return nil, fault.DataLoss("read artifact %s: %v", digest, err)
 	}

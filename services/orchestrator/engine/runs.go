@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -365,7 +366,13 @@ func (e *Engine) ResolveSource(src *orchestratorv1.Source) (stageclient.Source, 
 			ref.CSV.Name = a.GetName()
 		}
 		ref.Upload = func(send func([]byte) error) error {
-			return e.store.StreamArtifact(d, send)
+			err := e.store.StreamArtifact(d, send)
+			if errors.Is(err, store.ErrUnavailable) {
+				// Typed, so the collect step retries it like a
+				// stage that is away.
+				return fault.New(codes.Unavailable, "read upload %s: %v", d, err)
+			}
+			return err
 		}
 		return ref, true, nil
 	}

@@ -152,7 +152,7 @@ func (s *Clients) collect(ctx context.Context, src Source) (*table.Table, *datav
 		}
 		errc := make(chan error, 1)
 		go func() {
-			errc <- func() error {
+			err := func() error {
 				if err := stream.Send(&ingestv1.UploadRequest{Part: &ingestv1.UploadRequest_Options{Options: src.CSV}}); err != nil {
 					return err
 				}
@@ -163,10 +163,17 @@ func (s *Clients) collect(ctx context.Context, src Source) (*table.Table, *datav
 				}
 				return stream.CloseSend()
 			}()
+			if err != nil && !errors.Is(err, io.EOF) {
+				// The upload could not be read (its store is away):
+				// end the call, or ingest waits for the rest until the
+				// step's deadline.
+				cancel()
+			}
+			errc <- err
 		}()
 		recv = func() (tableParts, error) { return stream.Recv() }
 		t, sum, rep, err := receiveTable(recv)
-		if sendErr := <-errc; err == nil && sendErr != nil && !errors.Is(sendErr, io.EOF) {
+		if sendErr := <-errc; sendErr != nil && !errors.Is(sendErr, io.EOF) && (err == nil || status.Code(err) == codes.Canceled) {
 			err = sendErr
 		}
 		return t, sum, rep, err

@@ -116,6 +116,11 @@ var ErrLocked = errors.New("store file is locked by another process")
 // store fences each run to its owner), or whose ownership this one lost.
 var ErrNotOwner = errors.New("run is owned by another orchestrator")
 
+// ErrUnavailable reports a store, or the blob store behind it, that
+// could not be reached for as long as the store retries: the same call
+// may succeed later, so runs pause and retry rather than fail.
+var ErrUnavailable = errors.New("store unavailable")
+
 // ErrTooLarge reports a value beyond the store's limits (MaxArtifactSize,
 // or a metadata, event or cache entry over ChunkSize).
 var ErrTooLarge = errors.New("too large")

@@ -1,7 +1,7 @@
 // Command orchestrator serves alur.orchestrator.v1.OrchestratorService: it
 // runs pipelines against the stage services and keeps runs and artifacts in
-// a bbolt file under --data-dir, or in etcd and a blob store (--store,
-// --blobs). It also serves the web dashboard on --http
+// a bbolt file under --data-dir, or in etcd and a blob store, a directory
+// or an S3 bucket (--store, --blobs). It also serves the web dashboard on --http
 // (empty disables it).
 package main
 
@@ -22,6 +22,7 @@ import (
 	"github.com/alur-ml/alur/services/orchestrator/dashboard"
 	"github.com/alur-ml/alur/services/orchestrator/obs"
 	"github.com/alur-ml/alur/services/orchestrator/store"
+	"github.com/alur-ml/alur/services/orchestrator/store/etcdstore"
 )
 
 // flags are the command line: the orchestrator's Config, the serverkit
@@ -46,7 +47,9 @@ func parseFlags() *flags {
 	flag.StringVar(&cfg.Store, "store", "", "where runs, events, the step cache and the registries live: empty (the bbolt file in --data-dir), bbolt:PATH, or etcd://host:port[,host:port]/prefix, shared by several orchestrators (needs --blobs)")
 	flag.DurationVar(&cfg.OwnerTTL, "owner-ttl", orchestrator.DefaultOwnerTTL, "with an etcd store: how long after this orchestrator stops answering another takes its runs over (whole seconds)")
 	flag.StringVar(&cfg.ReplicaID, "replica-id", "", "this orchestrator's name in the run events it records and, with an etcd store, in the owner keys of its runs (default: host name and process id)")
-	flag.StringVar(&cfg.Blobs, "blobs", "", "where an etcd store keeps artifact content: file:///dir (a local or shared volume)")
+	flag.StringVar(&cfg.Blobs, "blobs", "", "where an etcd store keeps artifact content: file:///dir (a local or shared volume), or s3://bucket[/prefix]?endpoint=http://host:port&region=R (an S3-compatible object store; credentials from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or a shared credentials file named by &credentials_file=PATH or AWS_SHARED_CREDENTIALS_FILE)")
+	flag.DurationVar(&cfg.BlobRetryWindow, "blob-retry-window", etcdstore.DefaultBlobRetryWindow, "with an etcd store: how long one blob read or write is retried while the blob store is unavailable; then the step pauses the run and retries on the stage retry window")
+	flag.DurationVar(&cfg.BlobGCGrace, "blob-gc-grace", etcdstore.DefaultBlobGCGrace, "with an etcd store: the garbage collector deletes blobs no artifact references once they are this old (younger ones may be writes in flight)")
 	flag.StringVar(&cfg.IngestAddr, "ingest", "localhost:7001", "address of the ingest service")
 	flag.StringVar(&cfg.PrepAddr, "prep", "localhost:7002", "address of the prep service")
 	flag.StringVar(&cfg.TrainAddr, "train", "localhost:7003", "address of the train service: host:port, dns:///name:port, or a comma-separated list of replicas (round robin)")
@@ -57,7 +60,7 @@ func parseFlags() *flags {
 	flag.Int64Var(&cfg.MaxUploadBytes, "max-upload-bytes", 1<<30, "largest accepted upload")
 	flag.DurationVar(&cfg.StepTimeout, "step-timeout", 10*time.Minute, "deadline of one data stage call")
 	flag.DurationVar(&cfg.TrainTimeout, "train-timeout", 2*time.Hour, "deadline of one training call")
-	flag.DurationVar(&f.gcInterval, "gc-interval", time.Hour, "how often the store's garbage collector removes orphan chunks (it also runs at start); 0 runs it at start only")
+	flag.DurationVar(&f.gcInterval, "gc-interval", time.Hour, "how often the store's garbage collector removes orphan chunks (bbolt) or orphan blobs (etcd; see --blob-gc-grace); it also runs at start; 0 runs it at start only")
 	flag.DurationVar(&cfg.StageRetryWindow, "stage-retry-window", 2*time.Minute, "how long a step retries a stage that answers Unavailable before the run fails")
 	f.opts = serverkit.BindFlags(flag.CommandLine)
 	flag.Parse()

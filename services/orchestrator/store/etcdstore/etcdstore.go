@@ -89,6 +89,9 @@ type Store struct {
 
 	// blobRetry is the blob retry window (SetBlobRetryWindow).
 	blobRetry time.Duration
+	// gcGrace is the age below which orphan blobs are spared
+	// (SetBlobGCGrace).
+	gcGrace time.Duration
 
 	// owner and lease fence run writes (see Fence); owner "" writes
 	// unfenced.
@@ -272,7 +275,7 @@ func New(cli *clientv3.Client, prefix string, blobs blob.Store) *Store {
 	if !strings.HasSuffix(prefix, "/") {
 		prefix += "/"
 	}
-	return &Store{cli: cli, prefix: prefix, blobs: blobs, timeout: DefaultTimeout, blobRetry: DefaultBlobRetryWindow,
+	return &Store{cli: cli, prefix: prefix, blobs: blobs, timeout: DefaultTimeout, blobRetry: DefaultBlobRetryWindow, gcGrace: DefaultBlobGCGrace,
 		where: fmt.Sprintf("etcd%v%s", cli.Endpoints(), prefix)}
 }
 
@@ -1223,6 +1226,8 @@ func (p permanent) Error() string { return p.err.Error() }
 // retryBlob runs op until it succeeds, fails for good (content missing or
 // too large, damaged, or a permanent error), or the retry window passes,
 // backing off from 50 ms to 2 s. An op that is not replayable runs once.
+// A blob store still unavailable at the end fails with an error matching
+// store.ErrUnavailable too, so the engine pauses the run and retries.
 func (s *Store) retryBlob(replayable bool, op func() error) error {
 	deadline := time.Now().Add(s.blobRetry)
 	wait := 50 * time.Millisecond
@@ -1230,7 +1235,10 @@ func (s *Store) retryBlob(replayable bool, op func() error) error {
 		err := op()
 		var p permanent
 		if err == nil || !replayable || errors.Is(err, blob.ErrNotFound) || errors.Is(err, blob.ErrTooLarge) ||
-			errors.As(err, &p) || !time.Now().Add(wait).Before(deadline) {
+			errors.Is(err, blob.ErrCorrupt) || errors.As(err, &p) || !time.Now().Add(wait).Before(deadline) {
+			if errors.Is(err, blob.ErrUnavailable) && !errors.Is(err, store.ErrUnavailable) {
+				err = fmt.Errorf("%w: %w", store.ErrUnavailable, err)
+			}
 			return err
 		}
 		time.Sleep(wait)
@@ -1428,6 +1436,12 @@ func (s *Store) StreamArtifact(digest string, fn func(chunk []byte) error) error
 		}
 		if err == io.EOF || err == io.ErrUnexpectedEOF {
 			break
+		}
+		if errors.Is(err, blob.ErrCorrupt) {
+			return fmt.Errorf("artifact %s: %w: %w", digest, store.ErrCorrupt, err)
+		}
+		if errors.Is(err, blob.ErrUnavailable) {
+			return fmt.Errorf("artifact %s: read content: %w: %w", digest, store.ErrUnavailable, err)
 		}
 		if err != nil {
 			return fmt.Errorf("artifact %s: read content: %w", digest, err)
