@@ -346,3 +346,69 @@ func waitGone(t *testing.T, eng *engine.Engine, id string) {
 		}
 	}
 }
+
+// TestReportEndsTheLog: a run that ended SUCCEEDED owes a report; its log
+// ends with REPORT_STORED when the report is stored, and with
+// REPORT_FAILED when it cannot be made, which settles the run too (no
+// longer report_pending, so nobody tries again).
+func TestReportEndsTheLog(t *testing.T) {
+	stages := alurtest.Stages(t, stack.StagesConfig{})
+	sc, err := stageclient.Dial(stageclient.Config{
+		IngestAddr: stages.IngestAddr, PrepAddr: stages.PrepAddr, TrainAddr: stages.TrainAddr, EvalAddr: stages.EvalAddr,
+		StepTimeout: time.Minute, TrainTimeout: time.Minute,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sc.Close()
+	cases := []struct {
+		name       string
+		render     func(ctx context.Context, runID string) ([]byte, error)
+		last       orchestratorv1.RunEventKind
+		withReport bool
+	}{
+		{"stored", func(context.Context, string) ([]byte, error) { return []byte("<html>report</html>"), nil },
+			orchestratorv1.RunEventKind_RUN_EVENT_KIND_REPORT_STORED, true},
+		{"failed", func(context.Context, string) ([]byte, error) { return nil, errors.New("the template broke") },
+			orchestratorv1.RunEventKind_RUN_EVENT_KIND_REPORT_FAILED, false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			st, err := store.Open(filepath.Join(t.TempDir(), "alur.db"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer st.Close()
+			eng := engine.New(engine.Config{
+				MaxConcurrentRuns: 1, MaxQueuedRuns: 1, MaxParallelTrials: 1, StepTimeout: time.Minute,
+				StageRetryWindow: time.Second, Replica: "only", Logger: slog.New(slog.DiscardHandler), Report: c.render,
+			}, st, sc)
+			defer eng.Close()
+			run, err := eng.Start(&orchestratorv1.PipelineSpec{
+				Source: &orchestratorv1.Source{Kind: &orchestratorv1.Source_Bundled{Bundled: "iris"}}, Label: "species", Seed: 1,
+				Candidates: []*orchestratorv1.Candidate{{Algorithm: "logistic_regression"}},
+			}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			waitGone(t, eng, run.GetId())
+			done, err := st.GetRun(run.GetId())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if done.GetState() != orchestratorv1.RunState_RUN_STATE_SUCCEEDED || done.GetReportPending() || (done.GetReportDigest() != "") != c.withReport {
+				t.Errorf("run %v, report pending %v, report %q", done.GetState(), done.GetReportPending(), done.GetReportDigest())
+			}
+			if unf, err := st.UnfinishedRuns(); err != nil || len(unf) != 0 {
+				t.Errorf("%d unfinished runs, %v; want none", len(unf), err)
+			}
+			evs, err := st.Events(run.GetId(), 0)
+			if err != nil || len(evs) < 2 {
+				t.Fatalf("events %v, %v", evs, err)
+			}
+			if got := evs[len(evs)-1].GetKind(); got != c.last || evs[len(evs)-2].GetKind() != orchestratorv1.RunEventKind_RUN_EVENT_KIND_RUN_SUCCEEDED {
+				t.Errorf("the log ends with %v, %v; want RUN_SUCCEEDED, %v", evs[len(evs)-2].GetKind(), got, c.last)
+			}
+		})
+	}
+}
