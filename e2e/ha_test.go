@@ -356,7 +356,7 @@ func TestHAMatrix(t *testing.T) {
 	t.Logf("%d kills, delays from seed %d", kills, seed)
 
 	var toResume, toStep []time.Duration
-	cut := 0
+	cut, reports := 0, 0
 	kinds := map[string]string{} // digest → artifact kind, of every artifact verified
 	for i, id := range ids {
 		cl := replicas[i%len(replicas)].client
@@ -371,6 +371,7 @@ func TestHAMatrix(t *testing.T) {
 		}
 		toResume, toStep = append(toResume, audit.toResume...), append(toStep, audit.toStep...)
 		cut += audit.cut
+		reports += audit.reports
 		verifyArtifacts(t, cl, run, kinds)
 		ref := waitRun(t, c.client, refIDs[i])
 		for _, d := range sameResults(run, ref, kinds) {
@@ -385,7 +386,8 @@ func TestHAMatrix(t *testing.T) {
 	if len(toResume) == 0 {
 		t.Fatal("no run was taken over")
 	}
-	t.Logf("owner TTL %v; %d runs, %d kills, %d takeovers, %d steps cut by a kill, %d artifacts verified", ttl, runs, kills, len(toResume), cut, len(kinds))
+	t.Logf("owner TTL %v; %d runs, %d kills, %d takeovers (%d of an ended run, to store its report), %d steps cut by a kill, %d artifacts verified",
+		ttl, runs, kills, len(toResume), reports, cut, len(kinds))
 	t.Logf("kill to RUN_RESUMED by the next owner: %s", quantiles(toResume))
 	t.Logf("kill to the next owner's first step:   %s", quantiles(toStep))
 }
@@ -397,7 +399,10 @@ type ownerAudit struct {
 	// STEP_STARTED (none when it only finished the run).
 	toResume, toStep []time.Duration
 	// cut counts the steps whose owner was killed while it ran them.
-	cut      int
+	cut int
+	// reports counts the takeovers of a run that had ended: its owner
+	// was killed before it stored the report, which the new owner did.
+	reports  int
 	problems []string
 }
 
@@ -458,6 +463,9 @@ func auditOwners(events []*orchestratorv1.RunEvent, killed map[string]time.Time)
 			if owner != "" {
 				if ev.GetKind() != orchestratorv1.RunEventKind_RUN_EVENT_KIND_RUN_RESUMED {
 					problem("event %d: %s took the run from %s with %s, not RUN_RESUMED", ev.GetSequence(), who, owner, ev.GetKind())
+				}
+				if ev.GetKind() == orchestratorv1.RunEventKind_RUN_EVENT_KIND_RUN_RESUMED && ev.GetRunState() == orchestratorv1.RunState_RUN_STATE_SUCCEEDED {
+					a.reports++
 				}
 				var ok bool
 				if kill, ok = killed[owner]; ok {
@@ -686,8 +694,12 @@ func TestAuditOwners(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			var events []*orchestratorv1.RunEvent
+			state := orchestratorv1.RunState_RUN_STATE_RUNNING
 			for i, x := range c.events {
-				events = append(events, &orchestratorv1.RunEvent{Sequence: int64(i + 1), Owner: x.owner, Kind: x.kind, Step: x.step,
+				if x.kind == success {
+					state = orchestratorv1.RunState_RUN_STATE_SUCCEEDED
+				}
+				events = append(events, &orchestratorv1.RunEvent{Sequence: int64(i + 1), Owner: x.owner, Kind: x.kind, Step: x.step, RunState: state,
 					Time: timestamppb.New(t0.Add(time.Duration(x.at * float64(time.Second))))})
 			}
 			killed := map[string]time.Time{}
@@ -702,6 +714,9 @@ func TestAuditOwners(t *testing.T) {
 			if c.name == "clean takeover" && (!slices.Equal(a.toResume, []time.Duration{2 * time.Second}) ||
 				!slices.Equal(a.toStep, []time.Duration{2500 * time.Millisecond}) || a.cut != 1) {
 				t.Fatalf("takeovers %v, first steps %v, cut %d; want [2s], [2.5s], 1", a.toResume, a.toStep, a.cut)
+			}
+			if want := map[bool]int{true: 1}[c.name == "report taken over"]; a.reports != want {
+				t.Fatalf("%d takeovers of an ended run, want %d", a.reports, want)
 			}
 		})
 	}
