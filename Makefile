@@ -69,6 +69,7 @@ etcd-test: ## The etcd store against a real etcd server (installs Debian's etcd-
 	@bash scripts/install-etcd.sh
 	go test -count=1 -timeout 10m ./services/orchestrator/store/... ./services/orchestrator/blob/...
 	go test -count=1 -timeout 10m -run 'Etcd|Takeover|CancelThrough|LostLease|OpenStore' ./services/orchestrator/
+	go test -count=1 -timeout 10m -run 'TestReportSurvivesItsOwner' ./services/orchestrator/engine/
 	go test -count=1 -timeout 10m -run 'TestStoreCopy' ./cmd/alur/
 
 .PHONY: s3-test

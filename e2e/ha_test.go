@@ -255,14 +255,17 @@ func TestHAThroughput(t *testing.T) {
 // killed with SIGKILL (and started again under a new replica id) a few
 // seconds apart. Then, from the event log, whose events name the replica
 // that recorded them (RunEvent.owner):
-//   - every run SUCCEEDED, with exactly one terminal event;
+//   - every run SUCCEEDED, with exactly one terminal event, and its log
+//     ends with its one REPORT_STORED;
 //   - a run's owners follow one another: each new owner begins with the
 //     RUN_RESUMED of its takeover, and no earlier owner writes again
 //     (fencing refuses a stale owner);
 //   - no two owners execute steps of a run at once: each step's
 //     [STEP_STARTED, STEP_FINISHED] interval (an unfinished one ends when
 //     its owner was killed) overlaps none of another owner's;
-//   - every artifact of every run reads back through GetArtifact with the
+//   - every run has its report (a takeover stores the report of a run
+//     whose owner was killed after its end), and every artifact of every
+//     run, the report among them, reads back through GetArtifact with the
 //     digest it is named by;
 //   - every run has the same results (step outputs, model, test metrics)
 //     as the same spec run on a single orchestrator on bbolt, at the same
@@ -353,7 +356,7 @@ func TestHAMatrix(t *testing.T) {
 	t.Logf("%d kills, delays from seed %d", kills, seed)
 
 	var toResume, toStep []time.Duration
-	cut := 0
+	cut, reports := 0, 0
 	kinds := map[string]string{} // digest → artifact kind, of every artifact verified
 	for i, id := range ids {
 		cl := replicas[i%len(replicas)].client
@@ -368,6 +371,7 @@ func TestHAMatrix(t *testing.T) {
 		}
 		toResume, toStep = append(toResume, audit.toResume...), append(toStep, audit.toStep...)
 		cut += audit.cut
+		reports += audit.reports
 		verifyArtifacts(t, cl, run, kinds)
 		ref := waitRun(t, c.client, refIDs[i])
 		for _, d := range sameResults(run, ref, kinds) {
@@ -382,7 +386,8 @@ func TestHAMatrix(t *testing.T) {
 	if len(toResume) == 0 {
 		t.Fatal("no run was taken over")
 	}
-	t.Logf("owner TTL %v; %d runs, %d kills, %d takeovers, %d steps cut by a kill, %d artifacts verified", ttl, runs, kills, len(toResume), cut, len(kinds))
+	t.Logf("owner TTL %v; %d runs, %d kills, %d takeovers (%d of an ended run, to store its report), %d steps cut by a kill, %d artifacts verified",
+		ttl, runs, kills, len(toResume), reports, cut, len(kinds))
 	t.Logf("kill to RUN_RESUMED by the next owner: %s", quantiles(toResume))
 	t.Logf("kill to the next owner's first step:   %s", quantiles(toStep))
 }
@@ -394,7 +399,10 @@ type ownerAudit struct {
 	// STEP_STARTED (none when it only finished the run).
 	toResume, toStep []time.Duration
 	// cut counts the steps whose owner was killed while it ran them.
-	cut      int
+	cut int
+	// reports counts the takeovers of a run that had ended: its owner
+	// was killed before it stored the report, which the new owner did.
+	reports  int
 	problems []string
 }
 
@@ -418,6 +426,8 @@ func auditOwners(events []*orchestratorv1.RunEvent, killed map[string]time.Time)
 		stepped   bool      // the current owner started a step
 		terminal  int
 		succeeded int
+		reports   int
+		last      orchestratorv1.RunEventKind
 	)
 	closeOwner := func() {
 		for step, from := range open {
@@ -434,6 +444,10 @@ func auditOwners(events []*orchestratorv1.RunEvent, killed map[string]time.Time)
 	for _, ev := range events {
 		at := ev.GetTime().AsTime()
 		who := ev.GetOwner()
+		last = ev.GetKind()
+		if last == orchestratorv1.RunEventKind_RUN_EVENT_KIND_REPORT_STORED {
+			reports++
+		}
 		if who == "" {
 			problem("event %d (%s) names no owner", ev.GetSequence(), ev.GetKind())
 			continue
@@ -449,6 +463,9 @@ func auditOwners(events []*orchestratorv1.RunEvent, killed map[string]time.Time)
 			if owner != "" {
 				if ev.GetKind() != orchestratorv1.RunEventKind_RUN_EVENT_KIND_RUN_RESUMED {
 					problem("event %d: %s took the run from %s with %s, not RUN_RESUMED", ev.GetSequence(), who, owner, ev.GetKind())
+				}
+				if ev.GetKind() == orchestratorv1.RunEventKind_RUN_EVENT_KIND_RUN_RESUMED && ev.GetRunState() == orchestratorv1.RunState_RUN_STATE_SUCCEEDED {
+					a.reports++
 				}
 				var ok bool
 				if kill, ok = killed[owner]; ok {
@@ -491,6 +508,9 @@ func auditOwners(events []*orchestratorv1.RunEvent, killed map[string]time.Time)
 	if terminal != 1 || succeeded != 1 {
 		problem("%d terminal events, %d of them RUN_SUCCEEDED; want the one RUN_SUCCEEDED", terminal, succeeded)
 	}
+	if reports != 1 || last != orchestratorv1.RunEventKind_RUN_EVENT_KIND_REPORT_STORED {
+		problem("%d REPORT_STORED events and the log ends with %s; want it to end with its one report", reports, last)
+	}
 	for i, x := range intervals {
 		for _, y := range intervals[i+1:] {
 			if x.owner != y.owner && x.from.Before(y.to) && y.from.Before(x.to) {
@@ -514,6 +534,12 @@ func verifyArtifacts(t *testing.T, client orchestratorv1.OrchestratorServiceClie
 	resp, err := client.ListArtifacts(ctx, &orchestratorv1.ListArtifactsRequest{RunId: run.GetId()})
 	if err != nil {
 		t.Fatalf("list artifacts of %s: %v", run.GetId(), err)
+	}
+	if run.GetModelDigest() == "" {
+		t.Errorf("run %s has no model", run.GetId())
+	}
+	if run.GetReportDigest() == "" || run.GetReportPending() {
+		t.Errorf("run %s has no report (report pending: %v)", run.GetId(), run.GetReportPending())
 	}
 	digests := []string{run.GetModelDigest(), run.GetReportDigest()}
 	for _, a := range resp.GetArtifacts() {
@@ -554,6 +580,9 @@ func verifyArtifacts(t *testing.T, client orchestratorv1.OrchestratorServiceClie
 			t.Errorf("run %s: artifact %s read back as %d bytes with digest %s (metadata: %s, %d bytes)", run.GetId(), d, n, got, meta.GetDigest(), meta.GetSize())
 		}
 		kinds[d] = meta.GetKind()
+	}
+	if d := run.GetReportDigest(); d != "" && kinds[d] != artifacts.KindReport {
+		t.Errorf("run %s: its report %s is an artifact of kind %q", run.GetId(), d, kinds[d])
 	}
 }
 
@@ -636,10 +665,11 @@ func TestAuditOwners(t *testing.T) {
 		success  = orchestratorv1.RunEventKind_RUN_EVENT_KIND_RUN_SUCCEEDED
 		failure  = orchestratorv1.RunEventKind_RUN_EVENT_KIND_RUN_FAILED
 		progress = orchestratorv1.RunEventKind_RUN_EVENT_KIND_STEP_PROGRESS
+		report   = orchestratorv1.RunEventKind_RUN_EVENT_KIND_REPORT_STORED
 	)
 	// a runs collect and starts train, is killed at 5 s; b takes over.
 	head := []e{{"a", queued, "", 0}, {"a", started, "", 0.1}, {"a", stepIn, "collect", 0.2}, {"a", stepOut, "collect", 1}, {"a", stepIn, "train", 1.1}}
-	tail := []e{{"b", resumed, "", 7}, {"b", started, "", 7.1}, {"b", stepIn, "train", 7.5}, {"b", stepOut, "train", 8}, {"b", success, "", 8.1}}
+	tail := []e{{"b", resumed, "", 7}, {"b", started, "", 7.1}, {"b", stepIn, "train", 7.5}, {"b", stepOut, "train", 8}, {"b", success, "", 8.1}, {"b", report, "", 8.2}}
 	cat := func(parts ...[]e) []e { return slices.Concat(parts...) }
 	cases := []struct {
 		name   string
@@ -648,21 +678,28 @@ func TestAuditOwners(t *testing.T) {
 		want   string // a word of the problem, "" for none
 	}{
 		{"clean takeover", cat(head, tail), map[string]float64{"a": 5}, ""},
-		{"no takeover", []e{{"a", queued, "", 0}, {"a", stepIn, "x", 1}, {"a", stepOut, "x", 2}, {"a", success, "", 3}}, nil, ""},
-		{"steps at once", cat(head, []e{{"b", resumed, "", 3}, {"b", stepIn, "train", 4}, {"b", stepOut, "train", 6}, {"b", success, "", 6.1}}), map[string]float64{"a": 5}, "while"},
+		{"no takeover", []e{{"a", queued, "", 0}, {"a", stepIn, "x", 1}, {"a", stepOut, "x", 2}, {"a", success, "", 3}, {"a", report, "", 3.1}}, nil, ""},
+		{"report taken over", cat(head, []e{{"a", stepOut, "train", 2}, {"a", success, "", 2.1}, {"b", resumed, "", 7}, {"b", report, "", 7.2}}), map[string]float64{"a": 5}, ""},
+		{"steps at once", cat(head, []e{{"b", resumed, "", 3}, {"b", stepIn, "train", 4}, {"b", stepOut, "train", 6}, {"b", success, "", 6.1}, {"b", report, "", 6.2}}), map[string]float64{"a": 5}, "while"},
 		{"stale owner writes", cat(head, tail[:3], []e{{"a", progress, "train", 7.6}}, tail[3:]), map[string]float64{"a": 9}, "stale"},
 		{"written after the kill", cat(head, []e{{"a", progress, "train", 6}}, tail), map[string]float64{"a": 5}, "after it was killed"},
 		{"taken without RUN_RESUMED", cat(head, tail[1:]), map[string]float64{"a": 5}, "not RUN_RESUMED"},
 		{"taken from a live owner", cat(head, tail), nil, "not killed"},
 		{"no terminal event", cat(head, tail[:4]), map[string]float64{"a": 5}, "terminal"},
+		{"no report", cat(head, tail[:5]), map[string]float64{"a": 5}, "report"},
+		{"two reports", cat(head, tail, []e{{"b", report, "", 9}}), map[string]float64{"a": 5}, "report"},
 		{"two terminal events", cat(head, tail, []e{{"b", failure, "", 9}}), map[string]float64{"a": 5}, "terminal"},
 		{"an event without owner", cat(head, []e{{"", progress, "train", 1.2}}, tail), map[string]float64{"a": 5}, "no owner"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			var events []*orchestratorv1.RunEvent
+			state := orchestratorv1.RunState_RUN_STATE_RUNNING
 			for i, x := range c.events {
-				events = append(events, &orchestratorv1.RunEvent{Sequence: int64(i + 1), Owner: x.owner, Kind: x.kind, Step: x.step,
+				if x.kind == success {
+					state = orchestratorv1.RunState_RUN_STATE_SUCCEEDED
+				}
+				events = append(events, &orchestratorv1.RunEvent{Sequence: int64(i + 1), Owner: x.owner, Kind: x.kind, Step: x.step, RunState: state,
 					Time: timestamppb.New(t0.Add(time.Duration(x.at * float64(time.Second))))})
 			}
 			killed := map[string]time.Time{}
@@ -677,6 +714,9 @@ func TestAuditOwners(t *testing.T) {
 			if c.name == "clean takeover" && (!slices.Equal(a.toResume, []time.Duration{2 * time.Second}) ||
 				!slices.Equal(a.toStep, []time.Duration{2500 * time.Millisecond}) || a.cut != 1) {
 				t.Fatalf("takeovers %v, first steps %v, cut %d; want [2s], [2.5s], 1", a.toResume, a.toStep, a.cut)
+			}
+			if want := map[bool]int{true: 1}[c.name == "report taken over"]; a.reports != want {
+				t.Fatalf("%d takeovers of an ended run, want %d", a.reports, want)
 			}
 		})
 	}

@@ -126,7 +126,7 @@ func (t *takeover) scan(eng *engine.Engine) {
 			continue
 		}
 		if ok {
-			eng.ResumeRun(run, fmt.Sprintf("taken over by orchestrator %s: resuming from the last finished step", t.id))
+			eng.ResumeRun(run, "taken over by orchestrator "+t.id)
 			if asked, err := t.st.CancelRequested(run.GetId()); err == nil && asked {
 				t.cancelRun(context.Background(), eng, run.GetId())
 			}

@@ -306,8 +306,12 @@ func (s *Server) ListRuns(ctx context.Context, req *orchestratorv1.ListRunsReque
 	return &orchestratorv1.ListRunsResponse{Runs: runs, NextPageToken: next}, nil
 }
 
-// WatchRun streams the run's recorded events, then new ones, until the run
-// ends.
+// WatchRun streams the run's recorded events, then new ones, until the
+// run's last: its terminal event and, for a run that owes a report
+// (report_pending), REPORT_STORED or REPORT_FAILED after it. On a shared
+// store the watch follows the run through etcd whichever orchestrator
+// executes it, and goes on past the terminal event while another one
+// (the owner, or the one that takes the run over) stores the report.
 func (s *Server) WatchRun(req *orchestratorv1.WatchRunRequest, stream orchestratorv1.OrchestratorService_WatchRunServer) error {
 	if _, err := s.getRun(req.GetRunId()); err != nil {
 		return err
@@ -335,7 +339,7 @@ func (s *Server) WatchRun(req *orchestratorv1.WatchRunRequest, stream orchestrat
 		if err != nil {
 			return err
 		}
-		if terminal(run.GetState()) {
+		if terminal(run.GetState()) && !run.GetReportPending() {
 			if _, live := s.engine.Live(req.GetRunId()); !live {
 				// Flush events recorded between the read and the state check.
 				evs, err := s.store.Events(req.GetRunId(), seq)

@@ -52,7 +52,10 @@ type pageData struct {
 	Report    bool
 	CSS       template.CSS
 	Generated string
-	Data      any
+	// AsOf dates a report of an ended run by the run's end, in place of
+	// Generated, which would make each rendering differ.
+	AsOf string
+	Data any
 }
 
 // errorView is the content of an error page.

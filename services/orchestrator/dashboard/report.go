@@ -5,6 +5,8 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	"github.com/alur-ml/alur/services/orchestrator/artifacts"
 )
 
 // RenderReport renders a run's report: one self-contained HTML file with
@@ -28,14 +30,23 @@ func renderReport(ctx context.Context, an *analyzer, runID string, now time.Time
 	if err != nil {
 		return nil, err
 	}
-	v := buildRunView(d, now)
-	p := pageData{
-		Title:     "Report: " + pageTitle(v),
-		Report:    true,
-		CSS:       styleCSS,
-		Generated: now.UTC().Format("2006-01-02 15:04:05 UTC"),
-		Data:      v,
+	p := pageData{Report: true, CSS: styleCSS, Generated: now.UTC().Format("2006-01-02 15:04:05 UTC")}
+	if end := d.Run.GetEndTime(); terminal(d.Run.GetState()) && end.IsValid() && end.GetSeconds() != 0 {
+		// An ended run's report is its record: the run as it ended,
+		// dated by its end and without the reports stored of it, so it
+		// is the same bytes whenever and by whichever orchestrator it is
+		// rendered (the one that stores it may have taken the run over
+		// from an owner that stopped before storing it).
+		now = end.AsTime()
+		p.AsOf = now.UTC().Format("2006-01-02 15:04:05 UTC")
+		for dg, a := range d.Artifacts {
+			if a.GetKind() == artifacts.KindReport {
+				delete(d.Artifacts, dg)
+			}
+		}
 	}
+	v := buildRunView(d, now)
+	p.Title, p.Data = "Report: "+pageTitle(v), v
 	var buf bytes.Buffer
 	if err := pageTemplates["run"].ExecuteTemplate(&buf, "layout", p); err != nil {
 		return nil, fmt.Errorf("render the report: %w", err)

@@ -53,6 +53,7 @@ const (
 	kindTrialFailed   = orchestratorv1.RunEventKind_RUN_EVENT_KIND_TRIAL_FAILED
 	kindObjectiveMet  = orchestratorv1.RunEventKind_RUN_EVENT_KIND_OBJECTIVE_MET
 	kindReportStored  = orchestratorv1.RunEventKind_RUN_EVENT_KIND_REPORT_STORED
+	kindReportFailed  = orchestratorv1.RunEventKind_RUN_EVENT_KIND_REPORT_FAILED
 	kindRunSucceeded  = orchestratorv1.RunEventKind_RUN_EVENT_KIND_RUN_SUCCEEDED
 	kindRunFailed     = orchestratorv1.RunEventKind_RUN_EVENT_KIND_RUN_FAILED
 	kindRunCancelled  = orchestratorv1.RunEventKind_RUN_EVENT_KIND_RUN_CANCELLED

@@ -84,29 +84,49 @@ func New(cfg Config, st store.Backend, stages *stageclient.Clients) *Engine {
 }
 
 // Resume launches every run that was pending or running when the
-// orchestrator last stopped. Resumed runs are admitted whatever the queue
-// holds: they were admitted before.
+// orchestrator last stopped, and stores the report of every run that
+// ended without it (the orchestrator stopped in between). Resumed runs
+// are admitted whatever the queue holds: they were admitted before.
 func (e *Engine) Resume() error {
 	unfinished, err := e.store.UnfinishedRuns()
 	if err != nil {
 		return err
 	}
 	for _, run := range unfinished {
-		e.ResumeRun(run, "orchestrator restarted: resuming from the last finished step")
+		e.ResumeRun(run, "orchestrator restarted")
 	}
 	return nil
 }
 
-// ResumeRun launches one unfinished run from its last finished step,
-// saying why in its event log: after a restart, or when this orchestrator
-// took the run over from one that stopped. A run already live here is
-// left alone.
+// ReportPending reports whether a run has ended and its report is still
+// to store: all that is left of it to do.
+func ReportPending(run *orchestratorv1.Run) bool {
+	return terminal(run.GetState()) && run.GetReportPending()
+}
+
+func terminal(st orchestratorv1.RunState) bool {
+	switch st {
+	case orchestratorv1.RunState_RUN_STATE_SUCCEEDED, orchestratorv1.RunState_RUN_STATE_FAILED, orchestratorv1.RunState_RUN_STATE_CANCELLED:
+		return true
+	}
+	return false
+}
+
+// ResumeRun launches one unfinished run, saying why in its event log
+// (after a restart, or when this orchestrator took the run over from one
+// that stopped): a pending or running run from its last finished step, an
+// ended run whose report is pending to store that report. A run already
+// live here is left alone.
 func (e *Engine) ResumeRun(run *orchestratorv1.Run, why string) {
 	if _, live := e.Live(run.GetId()); live {
 		return
 	}
-	e.logger.Info("resuming run", "run", run.GetId(), "why", why)
-	e.event(run.GetId(), &orchestratorv1.RunEvent{Time: timestamppb.Now(), RunState: run.GetState(), Kind: kindRunResumed, Message: why})
+	msg := why + ": resuming from the last finished step"
+	if ReportPending(run) {
+		msg = why + ": storing the report of the ended run"
+	}
+	e.logger.Info("resuming run", "run", run.GetId(), "why", msg)
+	e.event(run.GetId(), &orchestratorv1.RunEvent{Time: timestamppb.Now(), RunState: run.GetState(), Kind: kindRunResumed, Message: msg})
 	e.mu.Lock()
 	e.queued++
 	e.mu.Unlock()
@@ -182,11 +202,19 @@ func (e *Engine) launch(run *orchestratorv1.Run) {
 		e.mu.Lock()
 		e.queued--
 		e.mu.Unlock()
-		if ctx.Err() == nil {
+		switch {
+		case ReportPending(run):
+			// The run ended; only its report is left to store. A
+			// shutdown before the slot leaves it pending.
+			if ctx.Err() == nil {
+				defer func() { <-e.slots }()
+				e.storeReport(r)
+			}
+		case ctx.Err() == nil:
 			defer func() { <-e.slots }()
 			r.record(kindRunStarted, "", "run started", nil, func(run *orchestratorv1.Run) { run.State = orchestratorv1.RunState_RUN_STATE_RUNNING })
 			e.finish(r, r.executeSafely())
-		} else {
+		default:
 			e.finish(r, ctx.Err())
 		}
 		e.mu.Lock()
@@ -225,10 +253,15 @@ func (e *Engine) finish(r *runner, err error) {
 		snap := r.snapshot()
 		obs.RunDuration.WithLabelValues(display.RunState(snap.GetState())).Observe(now.AsTime().Sub(snap.GetCreateTime().AsTime()).Seconds())
 	}()
+	// A run that ends SUCCEEDED or FAILED owes a report: report_pending
+	// is set with the terminal event, in the same write, so an
+	// orchestrator killed before the report is stored leaves the run
+	// unfinished for the next one (after a restart, or taking it over).
+	owesReport := e.cfg.Report != nil
 	switch {
 	case err == nil:
 		r.record(kindRunSucceeded, "", "run succeeded", nil, func(run *orchestratorv1.Run) {
-			run.State, run.EndTime = orchestratorv1.RunState_RUN_STATE_SUCCEEDED, now
+			run.State, run.EndTime, run.ReportPending = orchestratorv1.RunState_RUN_STATE_SUCCEEDED, now, owesReport
 		})
 		e.storeReport(r)
 	case r.userCancelled.Load():
@@ -238,40 +271,52 @@ func (e *Engine) finish(r *runner, err error) {
 	default:
 		reason := fault.Describe(err)
 		r.record(kindRunFailed, "", "run failed: "+reason, nil, func(run *orchestratorv1.Run) {
-			run.State, run.EndTime, run.Error = orchestratorv1.RunState_RUN_STATE_FAILED, now, reason
+			run.State, run.EndTime, run.Error, run.ReportPending = orchestratorv1.RunState_RUN_STATE_FAILED, now, reason, owesReport
 		})
 		e.storeReport(r)
 	}
 }
 
-// storeReport renders the finished run's self-contained HTML report and
+// storeReport renders the ended run's self-contained HTML report and
 // keeps it as an artifact, so the report a manager reads is part of the
-// run's record.
+// run's record. It runs once the terminal event is stored with
+// report_pending: right after it, or after a restart or a takeover that
+// found the report missing. Its input is the ended run and its artifacts,
+// which no longer change, so whichever orchestrator stores the report
+// stores the same bytes; the store's fence lets only the run's owner
+// record it. It ends the run's log with REPORT_STORED, or REPORT_FAILED
+// when the report cannot be made; a shutdown or a lost ownership leaves
+// the report pending, for the next owner.
 func (e *Engine) storeReport(r *runner) {
-	if e.cfg.Report == nil {
-		return
-	}
-	ctx, cancel := context.WithTimeout(e.ctx, e.cfg.StepTimeout)
-	defer cancel()
-	id := r.run.GetId()
-	html, err := e.cfg.Report(ctx, id)
-	if err != nil {
-		e.logger.Warn("render report", "run", id, "err", err)
-		return
-	}
 	snap := r.snapshot()
-	inputs := []string{}
-	for _, d := range []string{snap.GetDatasetDigest(), snap.GetModelDigest()} {
-		if d != "" {
-			inputs = append(inputs, d)
-		}
-	}
-	d, err := r.put(artifacts.KindReport, "report", "text/html; charset=utf-8", "report-"+id+".html", html, inputs...)
-	if err != nil {
-		e.logger.Warn("store report", "run", id, "err", err)
+	if e.cfg.Report == nil || !ReportPending(snap) {
 		return
 	}
-	r.record(kindReportStored, "", "report stored: "+d, nil, func(run *orchestratorv1.Run) { run.ReportDigest = d })
+	ctx, cancel := context.WithTimeout(r.ctx, e.cfg.StepTimeout)
+	defer cancel()
+	id := snap.GetId()
+	html, err := e.cfg.Report(ctx, id)
+	var d string
+	if err == nil {
+		inputs := []string{}
+		for _, dg := range []string{snap.GetDatasetDigest(), snap.GetModelDigest()} {
+			if dg != "" {
+				inputs = append(inputs, dg)
+			}
+		}
+		d, err = r.put(artifacts.KindReport, "report", "text/html; charset=utf-8", "report-"+id+".html", html, inputs...)
+	}
+	switch {
+	case err == nil:
+		r.record(kindReportStored, "", "report stored: "+d, nil, func(run *orchestratorv1.Run) { run.ReportDigest, run.ReportPending = d, false })
+	case r.ctx.Err() != nil:
+		// A shutdown, or another orchestrator owns the run now: the
+		// report stays pending for whoever resumes the run.
+		e.logger.Info("report interrupted; it stays pending", "run", id, "err", err)
+	default:
+		e.logger.Warn("report", "run", id, "err", err)
+		r.record(kindReportFailed, "", "report failed: "+fault.Describe(err), nil, func(run *orchestratorv1.Run) { run.ReportPending = false })
+	}
 }
 
 // event appends an event to the run's log, signed with this replica's
@@ -326,6 +371,10 @@ func (e *Engine) Cancel(ctx context.Context, runID string) (run *orchestratorv1.
 	e.mu.Unlock()
 	if r == nil {
 		return nil, false, nil
+	}
+	if ReportPending(r.snapshot()) {
+		// The run has ended; storing its report is not cancelled.
+		return r.snapshot(), true, nil
 	}
 	r.userCancelled.Store(true)
 	r.cancel()

@@ -20,7 +20,9 @@ type Runs interface {
 	// next page ("" after the last); a token it did not issue fails with
 	// ErrBadPageToken.
 	ListRuns(pageSize int, pageToken string) (runs []*orchestratorv1.Run, next string, err error)
-	// UnfinishedRuns returns the runs in state PENDING or RUNNING.
+	// UnfinishedRuns returns the runs that still need work: in state
+	// PENDING or RUNNING, or ended with their report still to store
+	// (report_pending).
 	UnfinishedRuns() ([]*orchestratorv1.Run, error)
 	// AppendEvent numbers ev and appends it to the run's log.
 	AppendEvent(runID string, ev *orchestratorv1.RunEvent) (*orchestratorv1.RunEvent, error)

@@ -65,9 +65,16 @@ func runTimeKey(t time.Time, id string) []byte {
 	return concat(tk[:], []byte(id))
 }
 
-// unfinished reports whether a run state still needs work.
-func unfinished(st orchestratorv1.RunState) bool {
-	return st == orchestratorv1.RunState_RUN_STATE_PENDING || st == orchestratorv1.RunState_RUN_STATE_RUNNING
+// unfinished reports whether a run still needs work: it is pending or
+// running, or it ended and its report is still to be stored
+// (report_pending), which an orchestrator resuming or taking the run over
+// finishes.
+func unfinished(run *orchestratorv1.Run) bool {
+	switch run.GetState() {
+	case orchestratorv1.RunState_RUN_STATE_PENDING, orchestratorv1.RunState_RUN_STATE_RUNNING:
+		return true
+	}
+	return run.GetReportPending()
 }
 
 // PutRun inserts a run or replaces the run with the same id, together with
@@ -127,7 +134,7 @@ func runPut(run *orchestratorv1.Run) (func(tx *bolt.Tx) error, error) {
 	if err != nil {
 		return nil, fmt.Errorf("put run %q: marshal: %w", id, err)
 	}
-	state := run.GetState()
+	todo := unfinished(run)
 	return func(tx *bolt.Tx) error {
 		runs := tx.Bucket(bucketRuns)
 		byTime := tx.Bucket(bucketRunsByTime)
@@ -163,7 +170,7 @@ func runPut(run *orchestratorv1.Run) (func(tx *bolt.Tx) error, error) {
 		if err := byTime.Put(runTimeKey(created, id), nil); err != nil {
 			return err
 		}
-		if unfinished(state) {
+		if todo {
 			return tx.Bucket(bucketRunsUnfinished).Put([]byte(id), nil)
 		}
 		return tx.Bucket(bucketRunsUnfinished).Delete([]byte(id))
@@ -268,8 +275,8 @@ func (s *Store) ListRuns(pageSize int, pageToken string) (runs []*orchestratorv1
 	return runs, next, nil
 }
 
-// UnfinishedRuns returns the runs in state PENDING or RUNNING, oldest
-// first, so a restarted orchestrator resumes them in the order they were
+// UnfinishedRuns returns the runs in state PENDING or RUNNING, and the
+// ended runs whose report is pending, oldest first, so a restarted orchestrator resumes them in the order they were
 // started.
 func (s *Store) UnfinishedRuns() ([]*orchestratorv1.Run, error) {
 	var out []*orchestratorv1.Run

@@ -45,8 +45,9 @@ func TimeKey(t time.Time) [12]byte { return timeKey(t) }
 // InvertedTimeKey is TimeKey with every bit flipped: newest first.
 func InvertedTimeKey(t time.Time) [12]byte { return invertedTimeKey(t) }
 
-// Unfinished reports whether a run state still needs work.
-func Unfinished(st orchestratorv1.RunState) bool { return unfinished(st) }
+// Unfinished reports whether a run still needs work: pending, running,
+// or ended with its report still to store (report_pending).
+func Unfinished(run *orchestratorv1.Run) bool { return unfinished(run) }
 
 // FillAliases sets each version's aliases from a model's alias list.
 func FillAliases(versions []*orchestratorv1.ModelVersion, aliases []*orchestratorv1.ModelAlias) {

@@ -251,6 +251,10 @@ const (
 	RunEventKind_RUN_EVENT_KIND_RUN_FAILED RunEventKind = 15
 	// RUN_EVENT_KIND_RUN_CANCELLED: a client cancelled the run.
 	RunEventKind_RUN_EVENT_KIND_RUN_CANCELLED RunEventKind = 16
+	// RUN_EVENT_KIND_REPORT_FAILED: the ended run's report could not be
+	// rendered or stored; see the message. Like REPORT_STORED it is the
+	// last event of a run that ended SUCCEEDED or FAILED.
+	RunEventKind_RUN_EVENT_KIND_REPORT_FAILED RunEventKind = 17
 )
 
 // Enum value maps for RunEventKind.
@@ -273,6 +277,7 @@ var (
 		14: "RUN_EVENT_KIND_RUN_SUCCEEDED",
 		15: "RUN_EVENT_KIND_RUN_FAILED",
 		16: "RUN_EVENT_KIND_RUN_CANCELLED",
+		17: "RUN_EVENT_KIND_REPORT_FAILED",
 	}
 	RunEventKind_value = map[string]int32{
 		"RUN_EVENT_KIND_UNSPECIFIED":    0,
@@ -292,6 +297,7 @@ var (
 		"RUN_EVENT_KIND_RUN_SUCCEEDED":  14,
 		"RUN_EVENT_KIND_RUN_FAILED":     15,
 		"RUN_EVENT_KIND_RUN_CANCELLED":  16,
+		"RUN_EVENT_KIND_REPORT_FAILED":  17,
 	}
 )
 
@@ -1238,8 +1244,14 @@ type Run struct {
 	// cross-validation on small data, the validation rows on large data,
 	// and the search's time budget.
 	ValidationPlan string `protobuf:"bytes,25,opt,name=validation_plan,json=validationPlan,proto3" json:"validation_plan,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// report_pending is true from the run's end (set with its terminal
+	// event, in the same write) until its report is stored (REPORT_STORED)
+	// or could not be made (REPORT_FAILED). Until then the run is still
+	// work to do: an orchestrator that restarts, or takes the run over from
+	// one that stopped, renders and stores the missing report.
+	ReportPending bool `protobuf:"varint,26,opt,name=report_pending,json=reportPending,proto3" json:"report_pending,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Run) Reset() {
@@ -1445,6 +1457,13 @@ func (x *Run) GetValidationPlan() string {
 		return x.ValidationPlan
 	}
 	return ""
+}
+
+func (x *Run) GetReportPending() bool {
+	if x != nil {
+		return x.ReportPending
+	}
+	return false
 }
 
 // Retrain links a retraining run to the run it repeats.
@@ -5200,7 +5219,7 @@ const file_alur_orchestrator_v1_orchestrator_proto_rawDesc = "" +
 	"\x04rung\x18\x0e \x01(\x05R\x04rung\x1a9\n" +
 	"\vParamsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\x01R\x05value:\x028\x01\"\xe3\b\n" +
+	"\x05value\x18\x02 \x01(\x01R\x05value:\x028\x01\"\x8a\t\n" +
 	"\x03Run\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x126\n" +
 	"\x04spec\x18\x02 \x01(\v2\".alur.orchestrator.v1.PipelineSpecR\x04spec\x124\n" +
@@ -5230,7 +5249,8 @@ const file_alur_orchestrator_v1_orchestrator_proto_rawDesc = "" +
 	"\ringest_report\x18\x17 \x01(\v2\x1c.alur.ingest.v1.IngestReportR\fingestReport\x12\x1f\n" +
 	"\vtask_reason\x18\x18 \x01(\tR\n" +
 	"taskReason\x12'\n" +
-	"\x0fvalidation_plan\x18\x19 \x01(\tR\x0evalidationPlan\"\xf2\x01\n" +
+	"\x0fvalidation_plan\x18\x19 \x01(\tR\x0evalidationPlan\x12%\n" +
+	"\x0ereport_pending\x18\x1a \x01(\bR\rreportPending\"\xf2\x01\n" +
 	"\aRetrain\x12\x15\n" +
 	"\x06run_id\x18\x01 \x01(\tR\x05runId\x12\x18\n" +
 	"\adataset\x18\x02 \x01(\tR\adataset\x12!\n" +
@@ -5506,7 +5526,7 @@ const file_alur_orchestrator_v1_orchestrator_proto_rawDesc = "" +
 	"\x17DRIFT_LEVEL_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12DRIFT_LEVEL_STABLE\x10\x01\x12\x18\n" +
 	"\x14DRIFT_LEVEL_MODERATE\x10\x02\x12\x15\n" +
-	"\x11DRIFT_LEVEL_MAJOR\x10\x03*\xbe\x04\n" +
+	"\x11DRIFT_LEVEL_MAJOR\x10\x03*\xe0\x04\n" +
 	"\fRunEventKind\x12\x1e\n" +
 	"\x1aRUN_EVENT_KIND_UNSPECIFIED\x10\x00\x12\x1d\n" +
 	"\x19RUN_EVENT_KIND_RUN_QUEUED\x10\x01\x12\x1e\n" +
@@ -5525,7 +5545,8 @@ const file_alur_orchestrator_v1_orchestrator_proto_rawDesc = "" +
 	"\x1cRUN_EVENT_KIND_REPORT_STORED\x10\r\x12 \n" +
 	"\x1cRUN_EVENT_KIND_RUN_SUCCEEDED\x10\x0e\x12\x1d\n" +
 	"\x19RUN_EVENT_KIND_RUN_FAILED\x10\x0f\x12 \n" +
-	"\x1cRUN_EVENT_KIND_RUN_CANCELLED\x10\x102\xdc\x0f\n" +
+	"\x1cRUN_EVENT_KIND_RUN_CANCELLED\x10\x10\x12 \n" +
+	"\x1cRUN_EVENT_KIND_REPORT_FAILED\x10\x112\xdc\x0f\n" +
 	"\x13OrchestratorService\x12g\n" +
 	"\fUploadSource\x12).alur.orchestrator.v1.UploadSourceRequest\x1a*.alur.orchestrator.v1.UploadSourceResponse(\x01\x12Y\n" +
 	"\bStartRun\x12%.alur.orchestrator.v1.StartRunRequest\x1a&.alur.orchestrator.v1.StartRunResponse\x12S\n" +

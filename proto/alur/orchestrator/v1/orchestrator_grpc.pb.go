@@ -65,7 +65,10 @@ type OrchestratorServiceClient interface {
 	// ListRuns lists runs, newest first.
 	ListRuns(ctx context.Context, in *ListRunsRequest, opts ...grpc.CallOption) (*ListRunsResponse, error)
 	// WatchRun streams a run's events: first those already recorded, then new
-	// ones as they happen, until the run ends.
+	// ones as they happen, until the run's last event: its terminal event,
+	// then for a run that ended SUCCEEDED or FAILED with a report to make,
+	// REPORT_STORED or REPORT_FAILED. Any orchestrator sharing the store
+	// answers it, whichever one executes the run.
 	WatchRun(ctx context.Context, in *WatchRunRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchRunResponse], error)
 	// CancelRun stops a pending or running run.
 	CancelRun(ctx context.Context, in *CancelRunRequest, opts ...grpc.CallOption) (*CancelRunResponse, error)
@@ -379,7 +382,10 @@ type OrchestratorServiceServer interface {
 	// ListRuns lists runs, newest first.
 	ListRuns(context.Context, *ListRunsRequest) (*ListRunsResponse, error)
 	// WatchRun streams a run's events: first those already recorded, then new
-	// ones as they happen, until the run ends.
+	// ones as they happen, until the run's last event: its terminal event,
+	// then for a run that ended SUCCEEDED or FAILED with a report to make,
+	// REPORT_STORED or REPORT_FAILED. Any orchestrator sharing the store
+	// answers it, whichever one executes the run.
 	WatchRun(*WatchRunRequest, grpc.ServerStreamingServer[WatchRunResponse]) error
 	// CancelRun stops a pending or running run.
 	CancelRun(context.Context, *CancelRunRequest) (*CancelRunResponse, error)

@@ -19,7 +19,8 @@
 //	                              transaction)
 //	runhead/hex(id)               "parts tk": part count and create time
 //	runtime/hex(^tk)hex(id)       "1": newest first, ties by id
-//	unfinished/hex(id)            "1": runs PENDING or RUNNING
+//	unfinished/hex(id)            "1": runs PENDING or RUNNING, or ended
+//	                              with their report pending
 //	event/hex(id)/%020d           RunEvent, numbered from 1
 //	eventseq/hex(id)              the last event number
 //	cache/hex(key)                "1" then ",digest" per output
@@ -472,7 +473,7 @@ func (s *Store) runPut(run *orchestratorv1.Run) (func(stm concurrency.STM) error
 	tk := store.InvertedTimeKey(created)
 	timeKey := s.key("runtime", hex.EncodeToString(tk[:])+hx(id))
 	head := s.key("runhead", hx(id))
-	state := run.GetState()
+	todo := store.Unfinished(run)
 	return func(stm concurrency.STM) error {
 		old := stm.Get(head)
 		if err := s.fenced(stm, id, old == ""); err != nil {
@@ -493,7 +494,7 @@ func (s *Store) runPut(run *orchestratorv1.Run) (func(stm concurrency.STM) error
 		}
 		stm.Put(timeKey, "1")
 		stm.Put(head, fmt.Sprintf("%d %s", len(parts), hex.EncodeToString(tk[:])))
-		if store.Unfinished(state) {
+		if todo {
 			stm.Put(s.key("unfinished", hx(id)), "1")
 		} else {
 			stm.Del(s.key("unfinished", hx(id)))
@@ -604,7 +605,8 @@ func decodePageToken(tok string) (string, error) {
 	return hex.EncodeToString(b[1:]), nil
 }
 
-// UnfinishedRuns returns the runs PENDING or RUNNING, oldest first.
+// UnfinishedRuns returns the runs PENDING or RUNNING, or ended with their
+// report pending, oldest first.
 func (s *Store) UnfinishedRuns() ([]*orchestratorv1.Run, error) {
 	base := s.key("unfinished") + "/"
 	resp, err := s.get(base, 0, clientv3.WithPrefix())

@@ -122,6 +122,23 @@ var cases = []testCase{
 		if got := ids(must(b.UnfinishedRuns())(t)); got != "c" {
 			t.Fatalf("UnfinishedRuns after a failed = %s, want c", got)
 		}
+		// An ended run whose report is still to store needs work too,
+		// until the report is stored.
+		pending := run("a", 0, orchestratorv1.RunState_RUN_STATE_SUCCEEDED)
+		pending.ReportPending = true
+		if err := b.PutRun(pending); err != nil {
+			t.Fatal(err)
+		}
+		if got := ids(must(b.UnfinishedRuns())(t)); got != "a,c" {
+			t.Fatalf("UnfinishedRuns with a's report pending = %s, want a,c", got)
+		}
+		pending.ReportPending, pending.ReportDigest = false, strings.Repeat("ab", 32)
+		if err := b.PutRun(pending); err != nil {
+			t.Fatal(err)
+		}
+		if got := ids(must(b.UnfinishedRuns())(t)); got != "c" {
+			t.Fatalf("UnfinishedRuns after a's report = %s, want c", got)
+		}
 		if err := b.PutRun(&orchestratorv1.Run{Id: "x"}); err == nil {
 			t.Fatal("PutRun without create_time succeeded")
 		}
