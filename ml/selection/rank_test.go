@@ -112,3 +112,25 @@ func TestSimplicityRankShallowTree(t *testing.T) {
 		t.Fatalf("shallow tree %d and unpruned tree %d around boosting and forest", shallow, deep)
 	}
 }
+
+func TestBagFolds(t *testing.T) {
+	for _, tc := range []struct {
+		algorithm string
+		want      bool
+	}{
+		{"random_forest", true},
+		{"gradient_boosting", true},
+		{"decision_tree", true},
+		{"knn", true},
+		{"ensemble", true},
+		{"logistic_regression", false},
+		{"linear_regression", false},
+		{"ridge", false},
+		{"naive_bayes", false},
+		{"unknown", false},
+	} {
+		if got := BagFolds(tc.algorithm); got != tc.want {
+			t.Errorf("BagFolds(%q) = %v, want %v", tc.algorithm, got, tc.want)
+		}
+	}
+}

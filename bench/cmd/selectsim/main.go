@@ -44,7 +44,7 @@ import (
 func main() {
 	var (
 		path, label, split, taskName string
-		folds, searchN               int
+		folds, searchN, repeats      int
 		seed                         int64
 	)
 	flag.StringVar(&path, "csv", "", "CSV `file`")
@@ -54,12 +54,13 @@ func main() {
 	flag.IntVar(&folds, "folds", 5, "cross-validation `k`")
 	flag.IntVar(&searchN, "search", 27, "configurations the search starts with (0: no search)")
 	flag.Int64Var(&seed, "seed", 42, "random `seed`")
+	flag.IntVar(&repeats, "repeats", 1, "cross-validation repetitions")
 	flag.Parse()
 	if path == "" || label == "" {
 		fmt.Fprintln(os.Stderr, "usage: selectsim --csv FILE --label COL [--task t] [--folds k] [--search n]")
 		os.Exit(2)
 	}
-	out, err := simulate(path, label, split, taskName, folds, searchN, seed)
+	out, err := simulate(path, label, split, taskName, folds, searchN, repeats, seed)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "selectsim:", err)
 		os.Exit(1)
@@ -96,6 +97,8 @@ type Output struct {
 	Seconds        float64 `json:"seconds"`
 	CVSeconds      float64 `json:"cv_seconds"`
 	SearchNotes    string  `json:"search_stopped"`
+	// Variants are the rules tried side by side, by name.
+	Variants map[string]Choice `json:"variants"`
 }
 
 // data is the prepared train and test rows.
@@ -105,13 +108,15 @@ type data struct {
 	xTrain, xTest     *mat.Dense
 	yTrain, yTest     []float64
 	names, classNames []string
-	fold              []int // fold of each train row
+	fold              []int   // fold of each train row (first repetition)
+	folds             [][]int // fold of each train row, per repetition
 	nFolds            int
 	seed              int64
 	score             func(pred []float64, y []float64) float64 // test scorer
+	variants          map[string]Choice
 }
 
-func simulate(path, label, split, taskName string, nFolds, searchN int, seed int64) (*Output, error) {
+func simulate(path, label, split, taskName string, nFolds, searchN, repeats int, seed int64) (*Output, error) {
 	start := time.Now()
 	f, err := os.Open(path)
 	if err != nil {
@@ -149,7 +154,10 @@ func simulate(path, label, split, taskName string, nFolds, searchN int, seed int
 	if d.xTest, d.yTest, err = dataprep.ApplyWithLabel(tr, t.Take(sp.Test)); err != nil {
 		return nil, err
 	}
-	d.fold = assignFolds(d.yTrain, task, nFolds, seed)
+	for r := 0; r < max(repeats, 1); r++ {
+		d.folds = append(d.folds, assignFolds(d.yTrain, task, nFolds, seed+int64(r)))
+	}
+	d.fold = d.folds[0]
 	out := &Output{Task: taskWord(task), Inferred: inf.Reason, TrainRows: len(d.yTrain), TestRows: len(d.yTest), Defaults: map[string]float64{}}
 
 	ctx := context.Background()
@@ -177,7 +185,7 @@ func simulate(path, label, split, taskName string, nFolds, searchN int, seed int
 	best := d.rank(lib)
 	out.CV = Choice{Model: lib[best].cfg.Algorithm, CV: lib[best].cand.Score, Test: out.Defaults[lib[best].cfg.Algorithm]}
 	out.CVSeconds = time.Since(start).Seconds()
-	out.Ensemble, out.EnsembleRanked, err = d.ensemble(ctx, lib, best)
+	out.Ensemble, out.EnsembleRanked, err = d.ensemble(ctx, "def_", lib, best)
 	if err != nil {
 		return nil, err
 	}
@@ -206,11 +214,12 @@ func simulate(path, label, split, taskName string, nFolds, searchN int, seed int
 			}
 		}
 		b2 := d.rank(lib2)
-		if out.Search, out.SearchRanked, err = d.ensemble(ctx, lib2, b2); err != nil {
+		if out.Search, out.SearchRanked, err = d.ensemble(ctx, "srch_", lib2, b2); err != nil {
 			return nil, err
 		}
 	}
 	out.Seconds = time.Since(start).Seconds()
+	out.Variants = d.variants
 	return out, nil
 }
 
@@ -286,6 +295,8 @@ type trained struct {
 	cfg  selection.Config
 	cand selection.Candidate
 	oof  []float64
+	// bag is the average of the fold models' test predictions.
+	bag []float64
 }
 
 func (d *data) width() int {
@@ -314,60 +325,80 @@ func (d *data) crossValidate(ctx context.Context, cfg selection.Config, budget f
 	tc := &trained{cfg: cfg, oof: make([]float64, len(d.yTrain)*w)}
 	tc.cand = selection.Candidate{Number: cfg.ID, Algorithm: cfg.Algorithm, Params: cfg.Params, Hard: true}
 	scores := 0.0
-	for f := 0; f < d.nFolds; f++ {
-		var in, held []int
-		for i, g := range d.fold {
-			if g == f {
-				held = append(held, i)
-			} else {
-				in = append(in, i)
+	reps := len(d.folds)
+	if budget < 1 {
+		reps = 1
+	}
+	for rep := 0; rep < reps; rep++ {
+		for f := 0; f < d.nFolds; f++ {
+			var in, held []int
+			for i, g := range d.folds[rep] {
+				if g == f {
+					held = append(held, i)
+				} else {
+					in = append(in, i)
+				}
 			}
-		}
-		if budget < 1 {
-			in = append([]int(nil), in...)
-			r := selection.NewRand(d.seed + int64(f))
-			for i := len(in) - 1; i > 0; i-- {
-				j := r.IntN(i + 1)
-				in[i], in[j] = in[j], in[i]
+			if budget < 1 {
+				in = append([]int(nil), in...)
+				r := selection.NewRand(d.seed + int64(f))
+				for i := len(in) - 1; i > 0; i-- {
+					j := r.IntN(i + 1)
+					in[i], in[j] = in[j], in[i]
+				}
+				in = in[:max(int(math.Ceil(budget*float64(len(in)))), 2*d.width())]
+				sort.Ints(in)
 			}
-			in = in[:max(int(math.Ceil(budget*float64(len(in)))), 2*d.width())]
-			sort.Ints(in)
-		}
-		m, err := algo.Fit(ctx, cfg.Algorithm, d.dataset(in), cfg.Params, d.seed, nil)
-		if err != nil {
-			tc.cand.Failed = true
-			tc.cand.Score = math.NaN()
-			return tc, nil
-		}
-		hd := d.dataset(held)
-		p, err := algo.Predict(m, hd.X)
-		if err != nil {
-			return nil, err
-		}
-		raw := p.RawMatrix()
-		fp := make([]float64, 0, len(held)*w)
-		for i, r := range held {
-			row := raw.Data[i*raw.Stride : i*raw.Stride+w]
-			copy(tc.oof[r*w:], row)
-			fp = append(fp, row...)
-		}
-		if d.task == datav1.Task_TASK_CLASSIFICATION {
-			y := make([]int, len(held))
+			m, err := algo.Fit(ctx, cfg.Algorithm, d.dataset(in), cfg.Params, d.seed, nil)
+			if err != nil {
+				tc.cand.Failed = true
+				tc.cand.Score = math.NaN()
+				return tc, nil
+			}
+			hd := d.dataset(held)
+			p, err := algo.Predict(m, hd.X)
+			if err != nil {
+				return nil, err
+			}
+			if budget >= 1 {
+				tp, err := algo.Predict(m, d.xTest)
+				if err != nil {
+					return nil, err
+				}
+				if tc.bag == nil {
+					tc.bag = make([]float64, len(d.yTest)*w)
+				}
+				for i, v := range dense(tp) {
+					tc.bag[i] += v / float64(reps*d.nFolds)
+				}
+			}
+			raw := p.RawMatrix()
+			fp := make([]float64, 0, len(held)*w)
 			for i, r := range held {
-				y[i] = int(d.yTrain[r])
+				row := raw.Data[i*raw.Stride : i*raw.Stride+w]
+				for j, v := range row {
+					tc.oof[r*w+j] += v / float64(reps)
+				}
+				fp = append(fp, row...)
 			}
-			loss, hard := selection.ClippedLogLoss(fp, w, y)
-			tc.cand.FoldLoss = append(tc.cand.FoldLoss, loss)
-			tc.cand.Hard = tc.cand.Hard && hard
-			scores += selection.Accuracy(y, w)(fp, nil)
-		} else {
-			tc.cand.Hard = false
-			y := hd.Y
-			tc.cand.FoldLoss = append(tc.cand.FoldLoss, -selection.NegRMSE(y)(fp, nil))
-			scores += selection.R2(y)(fp, nil)
+			if d.task == datav1.Task_TASK_CLASSIFICATION {
+				y := make([]int, len(held))
+				for i, r := range held {
+					y[i] = int(d.yTrain[r])
+				}
+				loss, hard := selection.ClippedLogLoss(fp, w, y)
+				tc.cand.FoldLoss = append(tc.cand.FoldLoss, loss)
+				tc.cand.Hard = tc.cand.Hard && hard
+				scores += selection.Accuracy(y, w)(fp, nil)
+			} else {
+				tc.cand.Hard = false
+				y := hd.Y
+				tc.cand.FoldLoss = append(tc.cand.FoldLoss, -selection.NegRMSE(y)(fp, nil))
+				scores += selection.R2(y)(fp, nil)
+			}
 		}
 	}
-	tc.cand.Score = scores / float64(d.nFolds)
+	tc.cand.Score = scores / float64(reps*d.nFolds)
 	return tc, nil
 }
 
@@ -397,71 +428,99 @@ func (d *data) scorers(y []float64) (selection.Scorer, selection.Scorer) {
 // strict is the ensemble when its cross-fitted score beats the best single
 // configuration's, otherwise that configuration; ranked puts the
 // cross-fitted ensemble through selection.Rank with the best single one.
-func (d *data) ensemble(ctx context.Context, lib []*trained, best int) (strict, ranked Choice, err error) {
+func (d *data) ensemble(ctx context.Context, prefix string, lib []*trained, best int) (strict, ranked Choice, err error) {
 	single := Choice{Model: describe(lib[best].cfg), CV: lib[best].cand.Score}
 	if single.Test, err = d.fitTest(ctx, lib[best].cfg); err != nil {
 		return
 	}
 	var members [][]float64
 	var cfgs []selection.Config
+	var bags [][]float64
 	for _, t := range lib {
 		if !t.cand.Failed {
 			members = append(members, t.oof)
 			cfgs = append(cfgs, t.cfg)
+			bags = append(bags, t.bag)
 		}
 	}
 	score, tie := d.scorers(d.yTrain)
-	opts := selection.EnsembleOptions{Rounds: 25, TieBreak: tie}
-	oof, err := selection.CrossFit(members, d.width(), score, d.fold, opts)
-	if err != nil {
-		return
-	}
-	cand := d.foldCandidate(oof)
-	cand.Algorithm, cand.Number = "ensemble", len(lib)
-	single.CV = lib[best].cand.Score
-	useStrict := cand.Score > single.CV+selection.ScoreTolerance
-	useRanked := selection.Better(&cand, &lib[best].cand, true)
+	d.variant(prefix+"single_bag", Choice{Model: single.Model, CV: single.CV, Test: d.testScore(lib[best].bag)})
+	d.variant(prefix+"single_refit", single)
 	strict, ranked = single, single
-	if !useStrict && !useRanked {
-		return
-	}
-	e, err := selection.SelectEnsemble(members, d.width(), score, nil, opts)
-	if err != nil {
-		return
-	}
-	// Refit the members with a weight on all train rows, blend on test.
-	all := make([]int, len(d.yTrain))
-	for i := range all {
-		all[i] = i
-	}
-	ds := d.dataset(all)
-	var preds [][]float64
-	var weights []float64
-	name := "ensemble("
-	for m, w := range e.Weights {
-		if w == 0 {
-			continue
-		}
-		model, ferr := algo.Fit(ctx, cfgs[m].Algorithm, ds, cfgs[m].Params, d.seed, nil)
+	for _, v := range []struct {
+		name string
+		opts selection.EnsembleOptions
+	}{
+		{"", selection.EnsembleOptions{Rounds: 25, TieBreak: tie}},
+		{"i3r50_", selection.EnsembleOptions{Rounds: 50, InitBest: 3, TieBreak: tie}},
+		{"r50_", selection.EnsembleOptions{Rounds: 50, TieBreak: tie}},
+	} {
+		opts := v.opts
+		oof, ferr := selection.CrossFit(members, d.width(), score, d.fold, opts)
 		if ferr != nil {
 			return strict, ranked, ferr
 		}
-		p, perr := algo.Predict(model, d.xTest)
-		if perr != nil {
-			return strict, ranked, perr
+		cand := d.foldCandidate(oof)
+		cand.Algorithm, cand.Number = "ensemble", len(lib)
+		useStrict := cand.Score > single.CV+selection.ScoreTolerance
+		useRanked := selection.Better(&cand, &lib[best].cand, true)
+		e, ferr := selection.SelectEnsemble(members, d.width(), score, nil, opts)
+		if ferr != nil {
+			return strict, ranked, ferr
 		}
-		preds = append(preds, dense(p))
-		weights = append(weights, w)
-		name += fmt.Sprintf("%s %.2f ", describe(cfgs[m]), w)
-	}
-	ens := Choice{Model: name[:len(name)-1] + ")", CV: cand.Score, Test: d.testScore(selection.Blend(preds, weights))}
-	if useStrict {
-		strict = ens
-	}
-	if useRanked {
-		ranked = ens
+		// Refit the members with a weight on all train rows, blend on test.
+		all := make([]int, len(d.yTrain))
+		for i := range all {
+			all[i] = i
+		}
+		ds := d.dataset(all)
+		var preds, bagPreds [][]float64
+		var weights []float64
+		name := "ensemble("
+		for m, w := range e.Weights {
+			if w == 0 {
+				continue
+			}
+			model, ferr := algo.Fit(ctx, cfgs[m].Algorithm, ds, cfgs[m].Params, d.seed, nil)
+			if ferr != nil {
+				return strict, ranked, ferr
+			}
+			p, perr := algo.Predict(model, d.xTest)
+			if perr != nil {
+				return strict, ranked, perr
+			}
+			preds = append(preds, dense(p))
+			bagPreds = append(bagPreds, bags[m])
+			weights = append(weights, w)
+			name += fmt.Sprintf("%s %.2f ", describe(cfgs[m]), w)
+		}
+		ens := Choice{Model: name[:len(name)-1] + ")", CV: cand.Score, Test: d.testScore(selection.Blend(preds, weights))}
+		ensBag := Choice{Model: ens.Model, CV: cand.Score, Test: d.testScore(selection.Blend(bagPreds, weights))}
+		singleBag := Choice{Model: single.Model, CV: single.CV, Test: d.testScore(lib[best].bag)}
+		d.variant(prefix+v.name+"ens_refit", ens)
+		d.variant(prefix+v.name+"ens_bag", ensBag)
+		pick := func(use bool, a, b Choice) Choice {
+			if use {
+				return a
+			}
+			return b
+		}
+		d.variant(prefix+v.name+"strict_refit", pick(useStrict, ens, single))
+		d.variant(prefix+v.name+"strict_bag", pick(useStrict, ensBag, singleBag))
+		d.variant(prefix+v.name+"ranked_refit", pick(useRanked, ens, single))
+		d.variant(prefix+v.name+"ranked_bag", pick(useRanked, ensBag, singleBag))
+		if v.name == "" {
+			strict, ranked = pick(useStrict, ens, single), pick(useRanked, ens, single)
+		}
 	}
 	return
+}
+
+func (d *data) variant(name string, c Choice) {
+	if d.variants == nil {
+		d.variants = map[string]Choice{}
+	}
+	d.variants[name] = c
 }
 
 // foldCandidate scores out-of-fold predictions fold by fold, as

@@ -31,7 +31,7 @@ func TestEnsembleModel(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			m, err := ensembleModel(c.members, c.weights, 0.9)
+			m, err := ensembleModel(c.members, c.weights, search.EnsembleMethod, 0.9)
 			if c.wantErr {
 				if err == nil {
 					t.Fatalf("got %v, want an error", m)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"google.golang.org/protobuf/proto"
@@ -41,7 +42,11 @@ type pipeline struct {
 	winner        *trainv1.TrainConfig // the best trial's configuration
 	// members are the best trial's members when it is the ensemble: the
 	// refit step refits each and combines them.
-	members     []search.EnsembleMember
+	members []search.EnsembleMember
+	// bag, when set, is what the refit step hands over instead of a model
+	// refitted on every row: the average of the chosen trials' fold
+	// models (k-fold bagging; see bagMembers).
+	bag         []baggedMember
 	cvRows      *table.Table // the rows the folds were made from
 	modelDigest string
 	testMetrics *datav1.Metrics
@@ -301,6 +306,7 @@ func (p *pipeline) search() error {
 		}
 		best = heaviest.Trial
 	}
+	p.bag = p.bagMembers(loop, members)
 	p.winner = &trainv1.TrainConfig{Algorithm: best.GetAlgorithm(), Params: best.GetParams(), Label: p.transform.GetLabel(), Task: task, Seed: p.spec.GetSeed()}
 	return nil
 }
@@ -351,11 +357,13 @@ func ensembleNumber(trials []*orchestratorv1.Trial) int32 {
 }
 
 // ensemble builds the ensemble candidate of a cross-validated search
-// (search.Loop.Ensemble) and records it as trial number when its
-// cross-validated score is strictly higher than the best single trial's:
-// an ensemble is slower to predict and harder to read, so a tie keeps the
-// single model. It returns the members of the recorded ensemble. A failure
-// to build one is announced and leaves the single trials to choose from.
+// (search.Loop.Ensemble) and records it as trial number when the ranking
+// every leaderboard uses (display.Compare, selection.Better) puts it
+// before the best single trial: a higher cross-fitted score, or an equal
+// one with a lower log loss (RMSE); on a full tie the single model, which
+// is simpler, stays first. It returns the members of the recorded
+// ensemble. A failure to build one is announced and leaves the single
+// trials to choose from.
 func (p *pipeline) ensemble(loop *search.Loop, number int32) []search.EnsembleMember {
 	r := p.r
 	if len(loop.Folds) < 2 || p.cvRows == nil || r.ctx.Err() != nil {
@@ -382,11 +390,11 @@ func (p *pipeline) ensemble(loop *search.Loop, number int32) []search.EnsembleMe
 	}
 	single := search.Best(singles, p.metric)
 	desc := fmt.Sprintf("ensemble of %d trials %s: %d-fold %s %.4f ± %.4f", len(members), search.FormatParams(trial.GetParams()), len(loop.Folds), p.metric, trial.GetScore(), trial.GetScoreStd())
-	if !search.StrictlyBetter(trial, single, p.metric) {
-		r.record(kindStepProgress, "search", fmt.Sprintf("%s, not above the best single trial %d (%.4f): not kept", desc, single.GetNumber(), single.GetScore()), nil, nil)
+	if !search.RanksFirst(trial, single, p.metric) {
+		r.record(kindStepProgress, "search", fmt.Sprintf("%s, not ranked above the best single trial %d (%.4f): not kept", desc, single.GetNumber(), single.GetScore()), nil, nil)
 		return nil
 	}
-	r.recordTrial(trial, fmt.Sprintf("trial %d: %s, above the best single trial %d (%.4f)", number, desc, single.GetNumber(), single.GetScore()))
+	r.recordTrial(trial, fmt.Sprintf("trial %d: %s, ranked above the best single trial %d (%.4f)", number, desc, single.GetNumber(), single.GetScore()))
 	return members
 }
 
@@ -396,6 +404,9 @@ func (p *pipeline) refit() error {
 	r := p.r
 	if p.members != nil {
 		return p.refitEnsemble()
+	}
+	if p.bag != nil {
+		return p.bagFolds()
 	}
 	cfg := p.winner
 	out, err := runStep(r, "refit", cacheKey(refitVersion, cfg, p.train.Digest, p.valid.Digest), decodeSingle, func(ctx context.Context) (single, string, error) {
@@ -501,7 +512,7 @@ func (p *pipeline) refitEnsemble() error {
 			models = append(models, model)
 			weights = append(weights, m.Weight)
 		}
-		ens, err := ensembleModel(models, weights, p.best.GetScore())
+		ens, err := ensembleModel(models, weights, search.EnsembleMethod, p.best.GetScore())
 		if err != nil {
 			return single{}, "", fault.Internal("build the ensemble: %v", err)
 		}
@@ -522,16 +533,119 @@ func (p *pipeline) refitEnsemble() error {
 	return nil
 }
 
+// baggedMember is one chosen trial and the models it trained on the
+// folds, each weighted Weight / len(Models) in the handed-over model.
+type baggedMember struct {
+	Trial  *orchestratorv1.Trial
+	Weight float64
+	Models []string
+}
+
+// bagMembers decides whether the handed-over model is the average of the
+// chosen trials' fold models (k-fold bagging, as AutoGluon hands over its
+// bagged models) rather than a refit on every row, and returns those
+// models: for a run that names no candidates and was cross-validated,
+// when the best trial is the ensemble or a single trial whose algorithm
+// selection.BagFolds says gains from averaging. The fold models are
+// trained already, and their average is the model whose out-of-fold
+// predictions the choice was made on; a spec that names its candidates
+// gets the named algorithm refitted, as it asked. It returns nil when any
+// member's fold models are unknown.
+func (p *pipeline) bagMembers(loop *search.Loop, members []search.EnsembleMember) []baggedMember {
+	if len(p.spec.GetCandidates()) > 0 || len(loop.Folds) < 2 {
+		return nil
+	}
+	if p.best.GetAlgorithm() != search.EnsembleAlgorithm {
+		if !selection.BagFolds(p.best.GetAlgorithm()) {
+			return nil
+		}
+		members = []search.EnsembleMember{{Trial: p.best, Weight: 1}}
+	}
+	var out []baggedMember
+	for _, m := range members {
+		d := loop.FoldModels(m.Trial.GetNumber())
+		if d == nil {
+			return nil
+		}
+		out = append(out, baggedMember{Trial: m.Trial, Weight: m.Weight, Models: d})
+	}
+	return out
+}
+
+// bagFolds is the refit step of a bagged choice (see bagMembers): it
+// stores the alur.data.v1.EnsembleModel that averages the fold models,
+// trial weight divided among its folds, and trains nothing. When the fold
+// models disagree on their features or classes (a class absent from a
+// fold's rows), it refits instead.
+func (p *pipeline) bagFolds() error {
+	r := p.r
+	var models []*datav1.Model
+	var weights []float64
+	var inputs []string
+	var desc []string
+	for _, m := range p.bag {
+		for _, d := range m.Models {
+			b, err := r.read(d)
+			if err != nil {
+				return err
+			}
+			model := &datav1.Model{}
+			if err := proto.Unmarshal(b, model); err != nil {
+				return fault.DataLoss("decode fold model %s: %v", d, err)
+			}
+			models = append(models, model)
+			weights = append(weights, m.Weight/float64(len(m.Models)))
+			inputs = append(inputs, d)
+		}
+		desc = append(desc, fmt.Sprintf("trial %d (%s) %.2f", m.Trial.GetNumber(), m.Trial.GetAlgorithm(), m.Weight))
+	}
+	for _, m := range models[1:] {
+		if !slices.Equal(m.GetFeatureNames(), models[0].GetFeatureNames()) || !slices.Equal(m.GetClassNames(), models[0].GetClassNames()) {
+			r.record(kindStepProgress, "refit", "k-fold bagging: the fold models disagree on their features or classes; refitting on every row", nil, nil)
+			p.bag = nil
+			return p.refit()
+		}
+	}
+	keys := []string{search.BaggedMethod}
+	for i, d := range inputs {
+		keys = append(keys, fmt.Sprintf("%s %g", d, weights[i]))
+	}
+	out, err := runStep(r, "refit", cacheKey(refitVersion, nil, keys...), decodeSingle, func(ctx context.Context) (single, string, error) {
+		method := search.BaggedMethod
+		if p.best.GetAlgorithm() == search.EnsembleAlgorithm {
+			method = search.EnsembleMethod + "+" + search.BaggedMethod
+		}
+		ens, err := ensembleModel(models, weights, method, p.best.GetScore())
+		if err != nil {
+			return single{}, "", fault.Internal("build the bagged model: %v", err)
+		}
+		b, err := proto.Marshal(ens)
+		if err != nil {
+			return single{}, "", fault.Internal("encode the bagged model: %v", err)
+		}
+		d, err := r.put(artifacts.KindModel, "refit", artifacts.MediaProto(&datav1.Model{}), search.EnsembleAlgorithm, b, inputs...)
+		if err != nil {
+			return single{}, "", err
+		}
+		return single{d}, fmt.Sprintf("k-fold bagging: the average of %d fold models of %s, no refit", len(models), strings.Join(desc, ", ")), nil
+	})
+	if err != nil {
+		return err
+	}
+	p.modelDigest = out.Digest
+	return nil
+}
+
 // ensembleModel is the alur.data.v1.Model of an EnsembleModel that
 // averages members with weights (those of weight 0 left out). It only
 // assembles the message: eval checks the members agree when it predicts
 // the ensemble, and the orchestrator runs no model. feature_importances
 // are the weighted sum of the members' when every member has them.
-func ensembleModel(members []*datav1.Model, weights []float64, selectionScore float64) (*datav1.Model, error) {
+func ensembleModel(members []*datav1.Model, weights []float64, method string, selectionScore float64) (*datav1.Model, error) {
 	if len(members) != len(weights) {
 		return nil, fmt.Errorf("%d members but %d weights", len(members), len(weights))
 	}
-	e := &datav1.EnsembleModel{Method: search.EnsembleMethod, SelectionScore: selectionScore}
+	e := &datav1.EnsembleModel{Method: method, SelectionScore: selectionScore}
 	for i, m := range members {
 		if weights[i] > 0 {
 			e.Members = append(e.Members, m)
