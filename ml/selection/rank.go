@@ -187,3 +187,14 @@ func BagFolds(algorithm string) bool {
 	}
 	return false
 }
+
+// Bagged reports whether a run hands over the average of its best trial's
+// fold models (k-fold bagging) instead of a model refitted on the train
+// and validation rows: a run that named no candidates (one that named
+// them gets the named algorithm refitted, as it asked), ranked by
+// cross-validation on folds folds, whose best trial's algorithm BagFolds
+// names. The orchestrator decides with it, and the CLI and the dashboard
+// describe the handed-over model with it.
+func Bagged(namedCandidates bool, folds int, bestAlgorithm string) bool {
+	return !namedCandidates && folds >= 2 && BagFolds(bestAlgorithm)
+}

@@ -134,3 +134,23 @@ func TestBagFolds(t *testing.T) {
 		}
 	}
 }
+
+func TestBagged(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		named bool
+		folds int
+		alg   string
+		want  bool
+	}{
+		{"default run, forest", false, 5, "random_forest", true},
+		{"default run, ensemble", false, 5, "ensemble", true},
+		{"default run, logistic regression", false, 5, "logistic_regression", false},
+		{"named candidates", true, 5, "random_forest", false},
+		{"holdout validation", false, 0, "random_forest", false},
+	} {
+		if got := Bagged(tc.named, tc.folds, tc.alg); got != tc.want {
+			t.Errorf("%s: Bagged = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}

@@ -544,21 +544,16 @@ type baggedMember struct {
 // bagMembers decides whether the handed-over model is the average of the
 // chosen trials' fold models (k-fold bagging, as AutoGluon hands over its
 // bagged models) rather than a refit on every row, and returns those
-// models: for a run that names no candidates and was cross-validated,
-// when the best trial is the ensemble or a single trial whose algorithm
-// selection.BagFolds says gains from averaging. The fold models are
-// trained already, and their average is the model whose out-of-fold
-// predictions the choice was made on; a spec that names its candidates
-// gets the named algorithm refitted, as it asked. It returns nil when any
-// member's fold models are unknown.
+// models: as selection.Bagged says for the run and its best trial (a
+// default cross-validated run whose winner is the ensemble or a tree,
+// forest, boosting or k-NN trial). The fold models are trained already,
+// and their average is the model whose out-of-fold predictions the choice
+// was made on. It returns nil when any member's fold models are unknown.
 func (p *pipeline) bagMembers(loop *search.Loop, members []search.EnsembleMember) []baggedMember {
-	if len(p.spec.GetCandidates()) > 0 || len(loop.Folds) < 2 {
+	if !selection.Bagged(len(p.spec.GetCandidates()) > 0, len(loop.Folds), p.best.GetAlgorithm()) {
 		return nil
 	}
 	if p.best.GetAlgorithm() != search.EnsembleAlgorithm {
-		if !selection.BagFolds(p.best.GetAlgorithm()) {
-			return nil
-		}
 		members = []search.EnsembleMember{{Trial: p.best, Weight: 1}}
 	}
 	var out []baggedMember
