@@ -52,6 +52,8 @@ func main() {
 	var (
 		path, label, split, taskName string
 		folds, searchN, repeats      int
+		searchCap                    int
+		minBudget                    float64
 		seed                         int64
 	)
 	flag.StringVar(&path, "csv", "", "CSV `file`")
@@ -62,12 +64,14 @@ func main() {
 	flag.IntVar(&searchN, "search", 27, "configurations the search starts with (0: no search)")
 	flag.Int64Var(&seed, "seed", 42, "random `seed`")
 	flag.IntVar(&repeats, "repeats", 1, "cross-validation repetitions")
+	flag.IntVar(&searchCap, "search-trials", 0, "cap on the search's trainings (0: none)")
+	flag.Float64Var(&minBudget, "min-budget", 0, "share of the rows at the search's first rung (0: 1/9)")
 	flag.Parse()
 	if path == "" || label == "" {
 		fmt.Fprintln(os.Stderr, "usage: selectsim --csv FILE --label COL [--task t] [--folds k] [--search n]")
 		os.Exit(2)
 	}
-	out, err := simulate(path, label, split, taskName, folds, searchN, repeats, seed)
+	out, err := simulate(path, label, split, taskName, folds, searchN, repeats, searchCap, minBudget, seed)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "selectsim:", err)
 		os.Exit(1)
@@ -125,7 +129,7 @@ type data struct {
 	variants          map[string]Choice
 }
 
-func simulate(path, label, split, taskName string, nFolds, searchN, repeats int, seed int64) (*Output, error) {
+func simulate(path, label, split, taskName string, nFolds, searchN, repeats, searchCap int, minBudget float64, seed int64) (*Output, error) {
 	start := time.Now()
 	f, err := os.Open(path)
 	if err != nil {
@@ -207,7 +211,7 @@ func simulate(path, label, split, taskName string, nFolds, searchN, repeats int,
 				return 0, err
 			}
 			return tc.cand.Score, nil
-		}), selection.HalvingOptions{HigherIsBetter: true})
+		}), selection.HalvingOptions{HigherIsBetter: true, MaxTrials: searchCap, MinBudget: minBudget})
 		if err != nil {
 			return nil, err
 		}
