@@ -289,6 +289,9 @@ func (p *pipeline) search() error {
 		if err := p.runSearch(loop, task); err != nil {
 			return err
 		}
+		if err := p.repeatFolds(loop); err != nil {
+			return err
+		}
 	}
 	members := p.ensemble(loop, ensembleNumber(r.trials()))
 	if p.best = search.Best(r.trials(), p.metric); p.best == nil {
@@ -339,6 +342,30 @@ func (p *pipeline) runSearch(loop *search.Loop, task datav1.Task) error {
 	}
 	if stopped != "" {
 		r.record(kindStepProgress, "search", fmt.Sprintf("successive halving over %d drawn configurations: %s", len(draws), stopped), nil, nil)
+	}
+	return nil
+}
+
+// repeatFolds spends what is left of a default run's time budget on a
+// second repetition of its k-fold cross-validation (search.Loop.Repeat),
+// on folds drawn with the next seed: steadier out-of-fold predictions for
+// the ensemble and twice the fold models for k-fold bagging.
+func (p *pipeline) repeatFolds(loop *search.Loop) error {
+	r := p.r
+	if p.cvRows == nil || time.Now().After(loop.Deadline) {
+		return nil
+	}
+	folds, err := search.MakeFolds(p.cvRows, p.transform.GetLabel(), len(loop.Folds), p.spec.GetSeed()+1)
+	if err != nil {
+		return nil // too few rows for other folds: one repetition decides
+	}
+	n, err := loop.Repeat(trialSteps{r}, folds)
+	if err != nil {
+		return err
+	}
+	if n > 0 {
+		r.record(kindStepProgress, "search", fmt.Sprintf("repeated %d-fold cross-validation: %s cross-validated again on other folds within the time budget; their out-of-fold predictions and fold models are those of both repetitions",
+			len(folds), display.Plural(int64(n), "trial")), nil, nil)
 	}
 	return nil
 }

@@ -67,14 +67,15 @@ func (o *oofStore) putModels(n int32, digests []string) {
 }
 
 // FoldModels returns the digests of the models trial n trained on the
-// loop's folds, in fold order: the models its out-of-fold predictions
-// came from, which k-fold bagging averages. It is nil when the trial was
-// not cross-validated on every fold of the loop.
+// loop's folds, in fold order (then those of its second repetition, see
+// Repeat): the models its out-of-fold predictions came from, which k-fold
+// bagging averages. It is nil when the trial was not cross-validated on
+// every fold of the loop.
 func (l *Loop) FoldModels(n int32) []string {
 	l.oof.mu.Lock()
 	defer l.oof.mu.Unlock()
 	d := l.oof.models[n]
-	if len(l.Folds) < 2 || len(d) != len(l.Folds) {
+	if len(l.Folds) < 2 || len(d) == 0 || len(d)%len(l.Folds) != 0 {
 		return nil
 	}
 	return slices.Clone(d)

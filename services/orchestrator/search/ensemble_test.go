@@ -91,8 +91,8 @@ func intsToFloats(y []int) []float64 {
 	return out
 }
 
-// oofLoop is a 3-fold search over the three models.
-func oofLoop(t *testing.T) (*Loop, []float64) {
+// oofTable is the rows of oofSteps: an id and a label of two classes.
+func oofTable() (*table.Table, []float64) {
 	ids, codes := make([]float64, oofRows), make([]int32, oofRows)
 	y := make([]float64, oofRows)
 	for i := range ids {
@@ -100,7 +100,12 @@ func oofLoop(t *testing.T) (*Loop, []float64) {
 		codes[i] = int32(i % 2)
 		y[i] = float64(i % 2)
 	}
-	tb := &table.Table{Columns: []*table.Column{table.NewNumeric("id", ids), table.NewCategorical("y", codes, []string{"0", "1"})}}
+	return &table.Table{Columns: []*table.Column{table.NewNumeric("id", ids), table.NewCategorical("y", codes, []string{"0", "1"})}}, y
+}
+
+// oofLoop is a 3-fold search over the three models.
+func oofLoop(t *testing.T) (*Loop, []float64) {
+	tb, y := oofTable()
 	folds, err := MakeFolds(tb, "y", 3, 7)
 	if err != nil {
 		t.Fatal(err)
