@@ -54,3 +54,27 @@ func TestEnsembleModel(t *testing.T) {
 		})
 	}
 }
+
+// TestBagKeep: the bagged model keeps every fold model within the byte
+// limit, else the first repetition's, else none (the winner is refitted).
+func TestBagKeep(t *testing.T) {
+	two := [][]int{{10, 10, 10, 10}, {5, 5, 5, 5}} // two members, two folds, two repetitions
+	for _, tc := range []struct {
+		name  string
+		limit int
+		keep  []int
+		ok    bool
+	}{
+		{"everything fits", 60, []int{4, 4}, true},
+		{"first repetition", 59, []int{2, 2}, true},
+		{"first repetition at the limit", 30, []int{2, 2}, true},
+		{"refit", 29, nil, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			keep, ok := bagKeep(two, []int{2, 2}, tc.limit)
+			if ok != tc.ok || !slices.Equal(keep, tc.keep) {
+				t.Fatalf("bagKeep = %v, %v; want %v, %v", keep, ok, tc.keep, tc.ok)
+			}
+		})
+	}
+}

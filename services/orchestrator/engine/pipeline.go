@@ -566,7 +566,16 @@ type baggedMember struct {
 	Trial  *orchestratorv1.Trial
 	Weight float64
 	Models []string
+	// Folds is the number of folds of one repetition: Models holds one
+	// model per fold of each repetition, the first repetition first.
+	Folds int
 }
+
+// MaxBaggedModelBytes bounds the bagged model the refit step stores (the
+// encoded fold models together): eval, the dashboard's charts and serving
+// load it whole. A larger bag keeps only the first repetition of the
+// folds, and if that is still larger the winner is refitted on every row.
+const MaxBaggedModelBytes = 64 << 20
 
 // bagMembers decides whether the handed-over model is the average of the
 // chosen trials' fold models (k-fold bagging, as AutoGluon hands over its
@@ -589,30 +598,53 @@ func (p *pipeline) bagMembers(loop *search.Loop, members []search.EnsembleMember
 		if d == nil {
 			return nil
 		}
-		out = append(out, baggedMember{Trial: m.Trial, Weight: m.Weight, Models: d})
+		out = append(out, baggedMember{Trial: m.Trial, Weight: m.Weight, Models: d, Folds: len(loop.Folds)})
 	}
 	return out
 }
 
 // bagFolds is the refit step of a bagged choice (see bagMembers): it
 // stores the alur.data.v1.EnsembleModel that averages the fold models,
-// trial weight divided among its folds, and trains nothing. When the fold
-// models disagree on their features or classes (a class absent from a
-// fold's rows), it refits instead.
+// trial weight divided among its folds, and trains nothing. Past
+// MaxBaggedModelBytes it keeps the first repetition of the folds only
+// (bagKeep). When the fold models still take more, or disagree on their
+// features or classes (a class absent from a fold's rows), it refits
+// instead.
 func (p *pipeline) bagFolds() error {
 	r := p.r
-	var models []*datav1.Model
-	var weights []float64
-	var inputs []string
-	var desc []string
-	for _, m := range p.bag {
+	raw := make([][][]byte, len(p.bag))
+	sizes := make([][]int, len(p.bag))
+	folds := make([]int, len(p.bag))
+	total := 0
+	for i, m := range p.bag {
+		folds[i] = m.Folds
 		for _, d := range m.Models {
 			b, err := r.read(d)
 			if err != nil {
 				return err
 			}
+			raw[i] = append(raw[i], b)
+			sizes[i] = append(sizes[i], len(b))
+			total += len(b)
+		}
+	}
+	keep, ok := bagKeep(sizes, folds, MaxBaggedModelBytes)
+	if !ok {
+		r.record(kindStepProgress, "refit", fmt.Sprintf("k-fold bagging: the fold models take %s, more than %s; refitting on every row", display.Bytes(int64(total)), display.Bytes(MaxBaggedModelBytes)), nil, nil)
+		p.bag = nil
+		return p.refit()
+	}
+	for i := range p.bag {
+		raw[i], p.bag[i].Models = raw[i][:keep[i]], p.bag[i].Models[:keep[i]]
+	}
+	var models []*datav1.Model
+	var weights []float64
+	var inputs []string
+	var desc []string
+	for i, m := range p.bag {
+		for j, d := range m.Models {
 			model := &datav1.Model{}
-			if err := proto.Unmarshal(b, model); err != nil {
+			if err := proto.Unmarshal(raw[i][j], model); err != nil {
 				return fault.DataLoss("decode fold model %s: %v", d, err)
 			}
 			models = append(models, model)
@@ -656,6 +688,30 @@ func (p *pipeline) bagFolds() error {
 	}
 	p.modelDigest = out.Digest
 	return nil
+}
+
+// bagKeep decides how many of each member's fold models (sizes, in bytes;
+// folds per repetition) a bagged model keeps within limit bytes: all of
+// them, else the first repetition's, else none (false: refit instead).
+func bagKeep(sizes [][]int, folds []int, limit int) ([]int, bool) {
+	sum := func(first func(i int) int) ([]int, int) {
+		keep := make([]int, len(sizes))
+		total := 0
+		for i, s := range sizes {
+			keep[i] = min(first(i), len(s))
+			for _, n := range s[:keep[i]] {
+				total += n
+			}
+		}
+		return keep, total
+	}
+	if keep, total := sum(func(i int) int { return len(sizes[i]) }); total <= limit {
+		return keep, true
+	}
+	if keep, total := sum(func(i int) int { return folds[i] }); total <= limit {
+		return keep, true
+	}
+	return nil, false
 }
 
 // ensembleModel is the alur.data.v1.Model of an EnsembleModel that
