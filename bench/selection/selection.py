@@ -268,7 +268,8 @@ def print_sim(results):
           "cross-fitted score is higher, the choice refitted on all train rows; bagged (the orchestrator's "
           "rule): the ensemble kept when selection.Better ranks it first (equal scores go to the lower log "
           "loss), the choice handed over as the average of its fold models (k-fold bagging; linear models "
-          "and naive Bayes refitted). Gaps to scikit-learn's hindsight best.")
+          "and naive Bayes refitted), on one repetition of the folds (the orchestrator repeats them when its "
+          "budget allows; selectsim --repeats 2 measures that). Gaps to scikit-learn's hindsight best.")
     print()
     print("| set | task inferred | defaults hindsight | cv choice: test | +ensemble strict / bagged | "
           "+search strict / bagged | bagged choice | gap strict / bagged | s |")
