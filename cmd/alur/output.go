@@ -16,6 +16,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/alur-ml/alur/ml/display"
+	"github.com/alur-ml/alur/ml/selection"
 	datav1 "github.com/alur-ml/alur/proto/alur/data/v1"
 	orchestratorv1 "github.com/alur-ml/alur/proto/alur/orchestrator/v1"
 )
@@ -395,7 +396,11 @@ func writeTestMetrics(w io.Writer, run *orchestratorv1.Run) {
 	}
 	what := "best model"
 	if t := bestTrial(run); t != nil {
-		what = fmt.Sprintf("trial %d, %s, refitted on train+validation", t.GetNumber(), t.GetAlgorithm())
+		how := "refitted on train+validation"
+		if selection.Bagged(len(run.GetSpec().GetCandidates()) > 0, len(t.GetFoldScores()), t.GetAlgorithm()) {
+			how = "the average of its fold models"
+		}
+		what = fmt.Sprintf("trial %d, %s, %s", t.GetNumber(), t.GetAlgorithm(), how)
 	}
 	fmt.Fprintf(w, "Test metrics (%s; %s):\n", what, display.Plural(m.GetNumSamples(), "row"))
 	tw := newTable(w)

@@ -161,6 +161,19 @@ func TestWriteTestMetricsClassification(t *testing.T) {
 	}
 }
 
+// TestWriteTestMetricsBagged: a default cross-validated run whose winner
+// is a forest hands over the average of its fold models, and says so.
+func TestWriteTestMetricsBagged(t *testing.T) {
+	run := handRun()
+	run.Spec.Candidates = nil
+	run.Trials[1].FoldScores = []float64{1, 0.9, 1, 0.95, 0.98}
+	var b bytes.Buffer
+	writeTestMetrics(&b, run)
+	if want := "Test metrics (trial 2, random_forest, the average of its fold models; 30 rows):"; !strings.Contains(squeeze(b.String()), want) {
+		t.Errorf("missing %q in:\n%s", want, b.String())
+	}
+}
+
 func TestWriteTestMetricsRegression(t *testing.T) {
 	run := &orchestratorv1.Run{TestMetrics: &datav1.Metrics{NumSamples: 20, Kind: &datav1.Metrics_Regression{
 		Regression: &datav1.RegressionMetrics{Rmse: 2.5, Mae: 1.75, R2: 0.8125},

@@ -171,3 +171,30 @@ func SimplicityRank(algorithm string, params map[string]float64) int {
 	}
 	return 8
 }
+
+// BagFolds reports whether a trial of algorithm, when chosen, should be
+// handed over as the average of the models it trained on the
+// cross-validation folds (k-fold bagging) rather than refitted once on
+// every row. Averaging k fits lowers the variance of a learner whose fit
+// moves with the rows it sees (trees, forests, boosting, k-NN), which
+// outweighs each fit seeing (k-1)/k of the rows; a linear model or naive
+// Bayes fits almost the same coefficients on every fold, so it is refitted
+// and stays one readable model.
+func BagFolds(algorithm string) bool {
+	switch algorithm {
+	case "decision_tree", "gradient_boosting", "random_forest", "knn", "ensemble":
+		return true
+	}
+	return false
+}
+
+// Bagged reports whether a run hands over the average of its best trial's
+// fold models (k-fold bagging) instead of a model refitted on the train
+// and validation rows: a run that named no candidates (one that named
+// them gets the named algorithm refitted, as it asked), ranked by
+// cross-validation on folds folds, whose best trial's algorithm BagFolds
+// names. The orchestrator decides with it, and the CLI and the dashboard
+// describe the handed-over model with it.
+func Bagged(namedCandidates bool, folds int, bestAlgorithm string) bool {
+	return !namedCandidates && folds >= 2 && BagFolds(bestAlgorithm)
+}

@@ -112,3 +112,45 @@ func TestSimplicityRankShallowTree(t *testing.T) {
 		t.Fatalf("shallow tree %d and unpruned tree %d around boosting and forest", shallow, deep)
 	}
 }
+
+func TestBagFolds(t *testing.T) {
+	for _, tc := range []struct {
+		algorithm string
+		want      bool
+	}{
+		{"random_forest", true},
+		{"gradient_boosting", true},
+		{"decision_tree", true},
+		{"knn", true},
+		{"ensemble", true},
+		{"logistic_regression", false},
+		{"linear_regression", false},
+		{"ridge", false},
+		{"naive_bayes", false},
+		{"unknown", false},
+	} {
+		if got := BagFolds(tc.algorithm); got != tc.want {
+			t.Errorf("BagFolds(%q) = %v, want %v", tc.algorithm, got, tc.want)
+		}
+	}
+}
+
+func TestBagged(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		named bool
+		folds int
+		alg   string
+		want  bool
+	}{
+		{"default run, forest", false, 5, "random_forest", true},
+		{"default run, ensemble", false, 5, "ensemble", true},
+		{"default run, logistic regression", false, 5, "logistic_regression", false},
+		{"named candidates", true, 5, "random_forest", false},
+		{"holdout validation", false, 0, "random_forest", false},
+	} {
+		if got := Bagged(tc.named, tc.folds, tc.alg); got != tc.want {
+			t.Errorf("%s: Bagged = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}

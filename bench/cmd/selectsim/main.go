@@ -1,22 +1,29 @@
 // Command selectsim measures, in process, what the selection rules of
-// ml/selection would choose on one CSV file with a train/test split column,
-// before they are wired into the orchestrator: it prepares the data as a
-// run does (ml/prep fitted on the train rows), then scores the test rows of
+// ml/selection choose on one CSV file with a train/test split column: it
+// prepares the data as a run does (ml/prep fitted on the train rows), then
+// scores the test rows of
 //
 //   - each algorithm at its defaults, fitted on all train rows;
 //   - "cv": the best default configuration by 5-fold cross-validation on
-//     the train rows, ranked by selection.Rank;
-//   - "ensemble": ensemble selection over the defaults' out-of-fold
-//     predictions, kept only when its cross-fitted score beats "cv"
-//     ("ensemble_ranked": when selection.Rank puts it first, so that an
-//     equal score with a lower log loss wins too);
-//   - "search": successive halving over the defaults and configurations
-//     drawn from selection.DefaultSpaces (budget: a share of each fold's
-//     train rows), then ensemble selection over the defaults and the
-//     search's finalists, kept only when it beats the best single one.
+//     the train rows, ranked by selection.Rank, refitted;
+//   - "ensemble" and "ensemble_bagged": ensemble selection over the
+//     defaults' out-of-fold predictions, under the rule before k-fold
+//     bagging (strict: kept only when its cross-fitted score beats "cv",
+//     25 rounds, refitted) and under the orchestrator's rule (bagged: 50
+//     rounds, kept when selection.Better ranks it first, handed over as
+//     the average of the fold models for the ensemble and for what
+//     selection.BagFolds names);
+//   - "search" and "search_bagged": the same two rules over the defaults
+//     and the finalists of a successive-halving search over
+//     selection.DefaultSpaces (budget: a share of each fold's train rows).
 //
-// It prints one JSON object. bench/selection/selection.py runs it next to
-// the real `alur run` when given --sim.
+// "variants" holds the other combinations (single, refit or bagged; 25 or
+// 50 rounds; strict or ranked; a stacked logistic regression), by name.
+// --repeats repeats the cross-validation with other folds: the
+// out-of-fold predictions are averaged over the repetitions and every
+// fold model joins the bag. It prints one JSON object.
+// bench/selection/selection.py runs it next to the real `alur run` when
+// given --sim.
 package main
 
 import (
@@ -44,7 +51,9 @@ import (
 func main() {
 	var (
 		path, label, split, taskName string
-		folds, searchN               int
+		folds, searchN, repeats      int
+		searchCap                    int
+		minBudget                    float64
 		seed                         int64
 	)
 	flag.StringVar(&path, "csv", "", "CSV `file`")
@@ -54,12 +63,15 @@ func main() {
 	flag.IntVar(&folds, "folds", 5, "cross-validation `k`")
 	flag.IntVar(&searchN, "search", 27, "configurations the search starts with (0: no search)")
 	flag.Int64Var(&seed, "seed", 42, "random `seed`")
+	flag.IntVar(&repeats, "repeats", 1, "cross-validation repetitions")
+	flag.IntVar(&searchCap, "search-trials", 0, "cap on the search's trainings (0: none)")
+	flag.Float64Var(&minBudget, "min-budget", 0, "share of the rows at the search's first rung (0: 1/9)")
 	flag.Parse()
 	if path == "" || label == "" {
 		fmt.Fprintln(os.Stderr, "usage: selectsim --csv FILE --label COL [--task t] [--folds k] [--search n]")
 		os.Exit(2)
 	}
-	out, err := simulate(path, label, split, taskName, folds, searchN, seed)
+	out, err := simulate(path, label, split, taskName, folds, searchN, repeats, searchCap, minBudget, seed)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "selectsim:", err)
 		os.Exit(1)
@@ -87,15 +99,19 @@ type Output struct {
 	CV        Choice             `json:"cv"`
 	Ensemble  Choice             `json:"ensemble"`
 	Search    Choice             `json:"search"`
-	// EnsembleRanked and SearchRanked rank the ensemble with the single
+	// EnsembleBagged and SearchBagged follow the orchestrator's rule: the
+	// ensemble ranked with the single trials by selection.Better, and the
+	// choice handed over as its bagged fold models (see ensemble).
 	// trials by selection.Rank (ties in score go to the lower log loss)
 	// instead of requiring a strictly higher score.
-	EnsembleRanked Choice  `json:"ensemble_ranked"`
-	SearchRanked   Choice  `json:"search_ranked"`
+	EnsembleBagged Choice  `json:"ensemble_bagged"`
+	SearchBagged   Choice  `json:"search_bagged"`
 	SearchRuns     int     `json:"search_trainings"`
 	Seconds        float64 `json:"seconds"`
 	CVSeconds      float64 `json:"cv_seconds"`
 	SearchNotes    string  `json:"search_stopped"`
+	// Variants are the rules tried side by side, by name.
+	Variants map[string]Choice `json:"variants"`
 }
 
 // data is the prepared train and test rows.
@@ -105,13 +121,15 @@ type data struct {
 	xTrain, xTest     *mat.Dense
 	yTrain, yTest     []float64
 	names, classNames []string
-	fold              []int // fold of each train row
+	fold              []int   // fold of each train row (first repetition)
+	folds             [][]int // fold of each train row, per repetition
 	nFolds            int
 	seed              int64
 	score             func(pred []float64, y []float64) float64 // test scorer
+	variants          map[string]Choice
 }
 
-func simulate(path, label, split, taskName string, nFolds, searchN int, seed int64) (*Output, error) {
+func simulate(path, label, split, taskName string, nFolds, searchN, repeats, searchCap int, minBudget float64, seed int64) (*Output, error) {
 	start := time.Now()
 	f, err := os.Open(path)
 	if err != nil {
@@ -149,7 +167,10 @@ func simulate(path, label, split, taskName string, nFolds, searchN int, seed int
 	if d.xTest, d.yTest, err = dataprep.ApplyWithLabel(tr, t.Take(sp.Test)); err != nil {
 		return nil, err
 	}
-	d.fold = assignFolds(d.yTrain, task, nFolds, seed)
+	for r := 0; r < max(repeats, 1); r++ {
+		d.folds = append(d.folds, assignFolds(d.yTrain, task, nFolds, seed+int64(r)))
+	}
+	d.fold = d.folds[0]
 	out := &Output{Task: taskWord(task), Inferred: inf.Reason, TrainRows: len(d.yTrain), TestRows: len(d.yTest), Defaults: map[string]float64{}}
 
 	ctx := context.Background()
@@ -177,12 +198,12 @@ func simulate(path, label, split, taskName string, nFolds, searchN int, seed int
 	best := d.rank(lib)
 	out.CV = Choice{Model: lib[best].cfg.Algorithm, CV: lib[best].cand.Score, Test: out.Defaults[lib[best].cfg.Algorithm]}
 	out.CVSeconds = time.Since(start).Seconds()
-	out.Ensemble, out.EnsembleRanked, err = d.ensemble(ctx, lib, best)
+	out.Ensemble, out.EnsembleBagged, err = d.ensemble(ctx, "def_", lib, best)
 	if err != nil {
 		return nil, err
 	}
 
-	out.Search, out.SearchRanked = out.Ensemble, out.EnsembleRanked
+	out.Search, out.SearchBagged = out.Ensemble, out.EnsembleBagged
 	if searchN > 0 {
 		res, err := selection.Halving(ctx, configs, selection.TrainerFunc(func(ctx context.Context, tl selection.Trial) (float64, error) {
 			tc, err := d.crossValidate(ctx, tl.Config, tl.Budget)
@@ -190,7 +211,7 @@ func simulate(path, label, split, taskName string, nFolds, searchN int, seed int
 				return 0, err
 			}
 			return tc.cand.Score, nil
-		}), selection.HalvingOptions{HigherIsBetter: true})
+		}), selection.HalvingOptions{HigherIsBetter: true, MaxTrials: searchCap, MinBudget: minBudget})
 		if err != nil {
 			return nil, err
 		}
@@ -206,11 +227,12 @@ func simulate(path, label, split, taskName string, nFolds, searchN int, seed int
 			}
 		}
 		b2 := d.rank(lib2)
-		if out.Search, out.SearchRanked, err = d.ensemble(ctx, lib2, b2); err != nil {
+		if out.Search, out.SearchBagged, err = d.ensemble(ctx, "srch_", lib2, b2); err != nil {
 			return nil, err
 		}
 	}
 	out.Seconds = time.Since(start).Seconds()
+	out.Variants = d.variants
 	return out, nil
 }
 
@@ -286,6 +308,8 @@ type trained struct {
 	cfg  selection.Config
 	cand selection.Candidate
 	oof  []float64
+	// bag is the average of the fold models' test predictions.
+	bag []float64
 }
 
 func (d *data) width() int {
@@ -314,60 +338,80 @@ func (d *data) crossValidate(ctx context.Context, cfg selection.Config, budget f
 	tc := &trained{cfg: cfg, oof: make([]float64, len(d.yTrain)*w)}
 	tc.cand = selection.Candidate{Number: cfg.ID, Algorithm: cfg.Algorithm, Params: cfg.Params, Hard: true}
 	scores := 0.0
-	for f := 0; f < d.nFolds; f++ {
-		var in, held []int
-		for i, g := range d.fold {
-			if g == f {
-				held = append(held, i)
-			} else {
-				in = append(in, i)
+	reps := len(d.folds)
+	if budget < 1 {
+		reps = 1
+	}
+	for rep := 0; rep < reps; rep++ {
+		for f := 0; f < d.nFolds; f++ {
+			var in, held []int
+			for i, g := range d.folds[rep] {
+				if g == f {
+					held = append(held, i)
+				} else {
+					in = append(in, i)
+				}
 			}
-		}
-		if budget < 1 {
-			in = append([]int(nil), in...)
-			r := selection.NewRand(d.seed + int64(f))
-			for i := len(in) - 1; i > 0; i-- {
-				j := r.IntN(i + 1)
-				in[i], in[j] = in[j], in[i]
+			if budget < 1 {
+				in = append([]int(nil), in...)
+				r := selection.NewRand(d.seed + int64(f))
+				for i := len(in) - 1; i > 0; i-- {
+					j := r.IntN(i + 1)
+					in[i], in[j] = in[j], in[i]
+				}
+				in = in[:max(int(math.Ceil(budget*float64(len(in)))), 2*d.width())]
+				sort.Ints(in)
 			}
-			in = in[:max(int(math.Ceil(budget*float64(len(in)))), 2*d.width())]
-			sort.Ints(in)
-		}
-		m, err := algo.Fit(ctx, cfg.Algorithm, d.dataset(in), cfg.Params, d.seed, nil)
-		if err != nil {
-			tc.cand.Failed = true
-			tc.cand.Score = math.NaN()
-			return tc, nil
-		}
-		hd := d.dataset(held)
-		p, err := algo.Predict(m, hd.X)
-		if err != nil {
-			return nil, err
-		}
-		raw := p.RawMatrix()
-		fp := make([]float64, 0, len(held)*w)
-		for i, r := range held {
-			row := raw.Data[i*raw.Stride : i*raw.Stride+w]
-			copy(tc.oof[r*w:], row)
-			fp = append(fp, row...)
-		}
-		if d.task == datav1.Task_TASK_CLASSIFICATION {
-			y := make([]int, len(held))
+			m, err := algo.Fit(ctx, cfg.Algorithm, d.dataset(in), cfg.Params, d.seed, nil)
+			if err != nil {
+				tc.cand.Failed = true
+				tc.cand.Score = math.NaN()
+				return tc, nil
+			}
+			hd := d.dataset(held)
+			p, err := algo.Predict(m, hd.X)
+			if err != nil {
+				return nil, err
+			}
+			if budget >= 1 {
+				tp, err := algo.Predict(m, d.xTest)
+				if err != nil {
+					return nil, err
+				}
+				if tc.bag == nil {
+					tc.bag = make([]float64, len(d.yTest)*w)
+				}
+				for i, v := range dense(tp) {
+					tc.bag[i] += v / float64(reps*d.nFolds)
+				}
+			}
+			raw := p.RawMatrix()
+			fp := make([]float64, 0, len(held)*w)
 			for i, r := range held {
-				y[i] = int(d.yTrain[r])
+				row := raw.Data[i*raw.Stride : i*raw.Stride+w]
+				for j, v := range row {
+					tc.oof[r*w+j] += v / float64(reps)
+				}
+				fp = append(fp, row...)
 			}
-			loss, hard := selection.ClippedLogLoss(fp, w, y)
-			tc.cand.FoldLoss = append(tc.cand.FoldLoss, loss)
-			tc.cand.Hard = tc.cand.Hard && hard
-			scores += selection.Accuracy(y, w)(fp, nil)
-		} else {
-			tc.cand.Hard = false
-			y := hd.Y
-			tc.cand.FoldLoss = append(tc.cand.FoldLoss, -selection.NegRMSE(y)(fp, nil))
-			scores += selection.R2(y)(fp, nil)
+			if d.task == datav1.Task_TASK_CLASSIFICATION {
+				y := make([]int, len(held))
+				for i, r := range held {
+					y[i] = int(d.yTrain[r])
+				}
+				loss, hard := selection.ClippedLogLoss(fp, w, y)
+				tc.cand.FoldLoss = append(tc.cand.FoldLoss, loss)
+				tc.cand.Hard = tc.cand.Hard && hard
+				scores += selection.Accuracy(y, w)(fp, nil)
+			} else {
+				tc.cand.Hard = false
+				y := hd.Y
+				tc.cand.FoldLoss = append(tc.cand.FoldLoss, -selection.NegRMSE(y)(fp, nil))
+				scores += selection.R2(y)(fp, nil)
+			}
 		}
 	}
-	tc.cand.Score = scores / float64(d.nFolds)
+	tc.cand.Score = scores / float64(reps*d.nFolds)
 	return tc, nil
 }
 
@@ -393,75 +437,197 @@ func (d *data) scorers(y []float64) (selection.Scorer, selection.Scorer) {
 	return selection.R2(y), nil
 }
 
-// ensemble selects weights over the library's out-of-fold predictions.
-// strict is the ensemble when its cross-fitted score beats the best single
-// configuration's, otherwise that configuration; ranked puts the
-// cross-fitted ensemble through selection.Rank with the best single one.
-func (d *data) ensemble(ctx context.Context, lib []*trained, best int) (strict, ranked Choice, err error) {
+// ensemble compares, on one library of cross-validated configurations,
+// the single best one and ensemble selection over all of them, and
+// returns the outcome of two rules:
+//
+//   - strict (the rule before k-fold bagging): Caruana's selection with
+//     25 rounds, kept only when its cross-fitted score beats the best
+//     single configuration's; the choice refitted on all train rows;
+//   - bagged (the orchestrator's rule): 50 rounds, kept when
+//     selection.Better ranks its cross-fitted candidate first (an equal
+//     score with a lower log loss wins), handed over as the average of
+//     the fold models (k-fold bagging) for the ensemble and for a single
+//     configuration that selection.BagFolds names, refitted otherwise.
+//
+// The other combinations are recorded as variants, prefixed by prefix.
+func (d *data) ensemble(ctx context.Context, prefix string, lib []*trained, best int) (strict, bagged Choice, err error) {
 	single := Choice{Model: describe(lib[best].cfg), CV: lib[best].cand.Score}
 	if single.Test, err = d.fitTest(ctx, lib[best].cfg); err != nil {
 		return
 	}
-	var members [][]float64
+	singleBag := Choice{Model: single.Model + " bagged", CV: single.CV, Test: d.testScore(lib[best].bag)}
+	singleRule := single
+	if selection.BagFolds(lib[best].cfg.Algorithm) {
+		singleRule = singleBag
+	}
+	var members, bags [][]float64
 	var cfgs []selection.Config
 	for _, t := range lib {
 		if !t.cand.Failed {
 			members = append(members, t.oof)
 			cfgs = append(cfgs, t.cfg)
+			bags = append(bags, t.bag)
 		}
 	}
 	score, tie := d.scorers(d.yTrain)
-	opts := selection.EnsembleOptions{Rounds: 25, TieBreak: tie}
-	oof, err := selection.CrossFit(members, d.width(), score, d.fold, opts)
-	if err != nil {
-		return
+	d.variant(prefix+"single_refit", single)
+	d.variant(prefix+"single_bag", singleBag)
+	if st, serr := d.stack(ctx, members, bags); serr == nil {
+		d.variant(prefix+"stack_bag", st)
+		d.variant(prefix+"stack_or_single", pick(st.CV > single.CV+selection.ScoreTolerance, st, singleRule))
+	}
+	for _, rounds := range []int{25, 50} {
+		opts := selection.EnsembleOptions{Rounds: rounds, TieBreak: tie}
+		oof, ferr := selection.CrossFit(members, d.width(), score, d.fold, opts)
+		if ferr != nil {
+			return strict, bagged, ferr
+		}
+		cand := d.foldCandidate(oof)
+		cand.Algorithm, cand.Number = "ensemble", len(lib)
+		e, ferr := selection.SelectEnsemble(members, d.width(), score, nil, opts)
+		if ferr != nil {
+			return strict, bagged, ferr
+		}
+		// Refit the members with a weight on all train rows, or average
+		// their fold models, and blend on the test rows.
+		all := make([]int, len(d.yTrain))
+		for i := range all {
+			all[i] = i
+		}
+		ds := d.dataset(all)
+		var preds, bagPreds [][]float64
+		var weights []float64
+		name := "ensemble("
+		for m, w := range e.Weights {
+			if w == 0 {
+				continue
+			}
+			model, ferr := algo.Fit(ctx, cfgs[m].Algorithm, ds, cfgs[m].Params, d.seed, nil)
+			if ferr != nil {
+				return strict, bagged, ferr
+			}
+			p, perr := algo.Predict(model, d.xTest)
+			if perr != nil {
+				return strict, bagged, perr
+			}
+			preds = append(preds, dense(p))
+			bagPreds = append(bagPreds, bags[m])
+			weights = append(weights, w)
+			name += fmt.Sprintf("%s %.2f ", describe(cfgs[m]), w)
+		}
+		ens := Choice{Model: name[:len(name)-1] + ")", CV: cand.Score, Test: d.testScore(selection.Blend(preds, weights))}
+		ensBag := Choice{Model: ens.Model + " bagged", CV: cand.Score, Test: d.testScore(selection.Blend(bagPreds, weights))}
+		useStrict := cand.Score > single.CV+selection.ScoreTolerance
+		useRanked := selection.Better(&cand, &lib[best].cand, true)
+		r := fmt.Sprintf("r%d_", rounds)
+		d.variant(prefix+r+"ens_refit", ens)
+		d.variant(prefix+r+"ens_bag", ensBag)
+		d.variant(prefix+r+"strict_refit", pick(useStrict, ens, single))
+		d.variant(prefix+r+"ranked_refit", pick(useRanked, ens, single))
+		d.variant(prefix+r+"ranked_bag", pick(useRanked, ensBag, singleBag))
+		d.variant(prefix+r+"rule", pick(useRanked, ensBag, singleRule))
+		switch rounds {
+		case 25:
+			strict = pick(useStrict, ens, single)
+		case selection.DefaultEnsembleRounds:
+			bagged = pick(useRanked, ensBag, singleRule)
+		}
+	}
+	return
+}
+
+func pick(use bool, a, b Choice) Choice {
+	if use {
+		return a
+	}
+	return b
+}
+
+// stack fits a regularised logistic regression (ridge for regression) on
+// the members' out-of-fold predictions, cross-fitted on the folds for its
+// CV score, and predicts the test rows from the members' bagged test
+// predictions.
+func (d *data) stack(ctx context.Context, members, bags [][]float64) (Choice, error) {
+	w := d.width()
+	n := len(d.yTrain)
+	cols := len(members) * w
+	feat := func(preds [][]float64, rows int) *mat.Dense {
+		X := mat.NewDense(rows, cols, nil)
+		for m, p := range preds {
+			for i := 0; i < rows; i++ {
+				for j := 0; j < w; j++ {
+					v := p[i*w+j]
+					if d.task == datav1.Task_TASK_CLASSIFICATION {
+						v = math.Log(min(max(v, 1e-4), 1-1e-4))
+					}
+					X.Set(i, m*w+j, v)
+				}
+			}
+		}
+		return X
+	}
+	X := feat(members, n)
+	alg, params := "logistic_regression", map[string]float64{"C": 0.1}
+	if d.task != datav1.Task_TASK_CLASSIFICATION {
+		alg, params = "ridge", map[string]float64{"alpha": 1}
+	}
+	names := make([]string, cols)
+	for i := range names {
+		names[i] = fmt.Sprintf("m%d", i)
+	}
+	ds := func(rows []int) *algo.Dataset {
+		Xs := mat.NewDense(len(rows), cols, nil)
+		y := make([]float64, len(rows))
+		for i, r := range rows {
+			Xs.SetRow(i, X.RawRowView(r))
+			y[i] = d.yTrain[r]
+		}
+		return &algo.Dataset{X: Xs, Y: y, Task: d.task, NumClasses: d.k, FeatureNames: names, ClassNames: d.classNames}
+	}
+	oof := make([]float64, n*w)
+	for f := 0; f < d.nFolds; f++ {
+		var in, held []int
+		for i, g := range d.fold {
+			if g == f {
+				held = append(held, i)
+			} else {
+				in = append(in, i)
+			}
+		}
+		m, err := algo.Fit(ctx, alg, ds(in), params, d.seed, nil)
+		if err != nil {
+			return Choice{}, err
+		}
+		p, err := algo.Predict(m, ds(held).X)
+		if err != nil {
+			return Choice{}, err
+		}
+		for i, r := range held {
+			copy(oof[r*w:(r+1)*w], p.RawRowView(i))
+		}
 	}
 	cand := d.foldCandidate(oof)
-	cand.Algorithm, cand.Number = "ensemble", len(lib)
-	single.CV = lib[best].cand.Score
-	useStrict := cand.Score > single.CV+selection.ScoreTolerance
-	useRanked := selection.Better(&cand, &lib[best].cand, true)
-	strict, ranked = single, single
-	if !useStrict && !useRanked {
-		return
-	}
-	e, err := selection.SelectEnsemble(members, d.width(), score, nil, opts)
-	if err != nil {
-		return
-	}
-	// Refit the members with a weight on all train rows, blend on test.
-	all := make([]int, len(d.yTrain))
+	all := make([]int, n)
 	for i := range all {
 		all[i] = i
 	}
-	ds := d.dataset(all)
-	var preds [][]float64
-	var weights []float64
-	name := "ensemble("
-	for m, w := range e.Weights {
-		if w == 0 {
-			continue
-		}
-		model, ferr := algo.Fit(ctx, cfgs[m].Algorithm, ds, cfgs[m].Params, d.seed, nil)
-		if ferr != nil {
-			return strict, ranked, ferr
-		}
-		p, perr := algo.Predict(model, d.xTest)
-		if perr != nil {
-			return strict, ranked, perr
-		}
-		preds = append(preds, dense(p))
-		weights = append(weights, w)
-		name += fmt.Sprintf("%s %.2f ", describe(cfgs[m]), w)
+	m, err := algo.Fit(ctx, alg, ds(all), params, d.seed, nil)
+	if err != nil {
+		return Choice{}, err
 	}
-	ens := Choice{Model: name[:len(name)-1] + ")", CV: cand.Score, Test: d.testScore(selection.Blend(preds, weights))}
-	if useStrict {
-		strict = ens
+	p, err := algo.Predict(m, feat(bags, len(d.yTest)))
+	if err != nil {
+		return Choice{}, err
 	}
-	if useRanked {
-		ranked = ens
+	return Choice{Model: "stack", CV: cand.Score, Test: d.testScore(dense(p))}, nil
+}
+
+func (d *data) variant(name string, c Choice) {
+	if d.variants == nil {
+		d.variants = map[string]Choice{}
 	}
-	return
+	d.variants[name] = c
 }
 
 // foldCandidate scores out-of-fold predictions fold by fold, as

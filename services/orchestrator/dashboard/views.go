@@ -11,6 +11,7 @@ import (
 
 	"github.com/alur-ml/alur/ml/display"
 	"github.com/alur-ml/alur/ml/metrics"
+	"github.com/alur-ml/alur/ml/selection"
 	datav1 "github.com/alur-ml/alur/proto/alur/data/v1"
 	orchestratorv1 "github.com/alur-ml/alur/proto/alur/orchestrator/v1"
 )
@@ -176,7 +177,11 @@ func chosenText(run *orchestratorv1.Run) string {
 	text += fmt.Sprintf("), ranked first of %s on validation %s (%s)",
 		display.Plural(int64(scored), "scored candidate"), metricTitle(run.GetMetric()), fmtScore(b.GetScore()))
 	if run.GetTestMetrics() != nil {
-		text += ", then refitted on the train and validation rows and scored once on the test rows"
+		if selection.Bagged(len(run.GetSpec().GetCandidates()) > 0, len(b.GetFoldScores()), b.GetAlgorithm()) {
+			text += ", then handed over as the average of its fold models (k-fold bagging) and scored once on the test rows"
+		} else {
+			text += ", then refitted on the train and validation rows and scored once on the test rows"
+		}
 	}
 	return text + "."
 }

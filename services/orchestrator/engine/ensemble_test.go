@@ -33,7 +33,7 @@ func TestEnsembleModel(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			m, err := ensembleModel(c.members, c.weights, 0.9)
+			m, err := ensembleModel(c.members, c.weights, search.EnsembleMethod, 0.9)
 			if c.wantErr {
 				if err == nil {
 					t.Fatalf("got %v, want an error", m)
@@ -69,17 +69,41 @@ func TestEnsembleEncodingIsDeterministic(t *testing.T) {
 		return &datav1.Model{Algorithm: alg, Task: datav1.Task_TASK_CLASSIFICATION, Params: params, ClassNames: []string{"x", "y"}}
 	}
 	members := []*datav1.Model{member("knn"), member("decision_tree"), member("random_forest")}
-	want, err := encodeEnsemble(members, []float64{0.5, 0.25, 0.25}, 0.9)
+	want, err := encodeEnsemble(members, []float64{0.5, 0.25, 0.25}, search.EnsembleMethod, 0.9)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for i := range 50 {
-		got, err := encodeEnsemble(members, []float64{0.5, 0.25, 0.25}, 0.9)
+		got, err := encodeEnsemble(members, []float64{0.5, 0.25, 0.25}, search.EnsembleMethod, 0.9)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if !bytes.Equal(got, want) {
 			t.Fatalf("encoding %d differs from the first", i+1)
 		}
+	}
+}
+
+// TestBagKeep: the bagged model keeps every fold model within the byte
+// limit, else the first repetition's, else none (the winner is refitted).
+func TestBagKeep(t *testing.T) {
+	two := [][]int{{10, 10, 10, 10}, {5, 5, 5, 5}} // two members, two folds, two repetitions
+	for _, tc := range []struct {
+		name  string
+		limit int
+		keep  []int
+		ok    bool
+	}{
+		{"everything fits", 60, []int{4, 4}, true},
+		{"first repetition", 59, []int{2, 2}, true},
+		{"first repetition at the limit", 30, []int{2, 2}, true},
+		{"refit", 29, nil, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			keep, ok := bagKeep(two, []int{2, 2}, tc.limit)
+			if ok != tc.ok || !slices.Equal(keep, tc.keep) {
+				t.Fatalf("bagKeep = %v, %v; want %v, %v", keep, ok, tc.keep, tc.ok)
+			}
+		})
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"google.golang.org/protobuf/proto"
@@ -41,7 +42,11 @@ type pipeline struct {
 	winner        *trainv1.TrainConfig // the best trial's configuration
 	// members are the best trial's members when it is the ensemble: the
 	// refit step refits each and combines them.
-	members     []search.EnsembleMember
+	members []search.EnsembleMember
+	// bag, when set, is what the refit step hands over instead of a model
+	// refitted on every row: the average of the chosen trials' fold
+	// models (k-fold bagging; see bagMembers).
+	bag         []baggedMember
 	cvRows      *table.Table // the rows the folds were made from
 	modelDigest string
 	testMetrics *datav1.Metrics
@@ -284,6 +289,9 @@ func (p *pipeline) search() error {
 		if err := p.runSearch(loop, task); err != nil {
 			return err
 		}
+		if err := p.repeatFolds(loop); err != nil {
+			return err
+		}
 	}
 	members := p.ensemble(loop, ensembleNumber(r.trials()))
 	if p.best = search.Best(r.trials(), p.metric); p.best == nil {
@@ -301,6 +309,7 @@ func (p *pipeline) search() error {
 		}
 		best = heaviest.Trial
 	}
+	p.bag = p.bagMembers(loop, members)
 	p.winner = &trainv1.TrainConfig{Algorithm: best.GetAlgorithm(), Params: best.GetParams(), Label: p.transform.GetLabel(), Task: task, Seed: p.spec.GetSeed()}
 	return nil
 }
@@ -337,6 +346,30 @@ func (p *pipeline) runSearch(loop *search.Loop, task datav1.Task) error {
 	return nil
 }
 
+// repeatFolds spends what is left of a default run's time budget on a
+// second repetition of its k-fold cross-validation (search.Loop.Repeat),
+// on folds drawn with the next seed: steadier out-of-fold predictions for
+// the ensemble and twice the fold models for k-fold bagging.
+func (p *pipeline) repeatFolds(loop *search.Loop) error {
+	r := p.r
+	if p.cvRows == nil || time.Now().After(loop.Deadline) {
+		return nil
+	}
+	folds, err := search.MakeFolds(p.cvRows, p.transform.GetLabel(), len(loop.Folds), p.spec.GetSeed()+1)
+	if err != nil {
+		return nil // too few rows for other folds: one repetition decides
+	}
+	n, err := loop.Repeat(trialSteps{r}, folds)
+	if err != nil {
+		return err
+	}
+	if n > 0 {
+		r.record(kindStepProgress, "search", fmt.Sprintf("repeated %d-fold cross-validation: %s cross-validated again on other folds within the time budget; their out-of-fold predictions and fold models are those of both repetitions",
+			len(folds), display.Plural(int64(n), "trial")), nil, nil)
+	}
+	return nil
+}
+
 // ensembleNumber is the ensemble trial's number: the one a resumed run
 // recorded already, else the next after every trial.
 func ensembleNumber(trials []*orchestratorv1.Trial) int32 {
@@ -351,11 +384,13 @@ func ensembleNumber(trials []*orchestratorv1.Trial) int32 {
 }
 
 // ensemble builds the ensemble candidate of a cross-validated search
-// (search.Loop.Ensemble) and records it as trial number when its
-// cross-validated score is strictly higher than the best single trial's:
-// an ensemble is slower to predict and harder to read, so a tie keeps the
-// single model. It returns the members of the recorded ensemble. A failure
-// to build one is announced and leaves the single trials to choose from.
+// (search.Loop.Ensemble) and records it as trial number when the ranking
+// every leaderboard uses (display.Compare, selection.Better) puts it
+// before the best single trial: a higher cross-fitted score, or an equal
+// one with a lower log loss (RMSE); on a full tie the single model, which
+// is simpler, stays first. It returns the members of the recorded
+// ensemble. A failure to build one is announced and leaves the single
+// trials to choose from.
 func (p *pipeline) ensemble(loop *search.Loop, number int32) []search.EnsembleMember {
 	r := p.r
 	if len(loop.Folds) < 2 || p.cvRows == nil || r.ctx.Err() != nil {
@@ -382,11 +417,11 @@ func (p *pipeline) ensemble(loop *search.Loop, number int32) []search.EnsembleMe
 	}
 	single := search.Best(singles, p.metric)
 	desc := fmt.Sprintf("ensemble of %d trials %s: %d-fold %s %.4f ± %.4f", len(members), search.FormatParams(trial.GetParams()), len(loop.Folds), p.metric, trial.GetScore(), trial.GetScoreStd())
-	if !search.StrictlyBetter(trial, single, p.metric) {
-		r.record(kindStepProgress, "search", fmt.Sprintf("%s, not above the best single trial %d (%.4f): not kept", desc, single.GetNumber(), single.GetScore()), nil, nil)
+	if !search.RanksFirst(trial, single, p.metric) {
+		r.record(kindStepProgress, "search", fmt.Sprintf("%s, not ranked above the best single trial %d (%.4f): not kept", desc, single.GetNumber(), single.GetScore()), nil, nil)
 		return nil
 	}
-	r.recordTrial(trial, fmt.Sprintf("trial %d: %s, above the best single trial %d (%.4f)", number, desc, single.GetNumber(), single.GetScore()))
+	r.recordTrial(trial, fmt.Sprintf("trial %d: %s, ranked above the best single trial %d (%.4f)", number, desc, single.GetNumber(), single.GetScore()))
 	return members
 }
 
@@ -396,6 +431,9 @@ func (p *pipeline) refit() error {
 	r := p.r
 	if p.members != nil {
 		return p.refitEnsemble()
+	}
+	if p.bag != nil {
+		return p.bagFolds()
 	}
 	cfg := p.winner
 	out, err := runStep(r, "refit", cacheKey(refitVersion, cfg, p.train.Digest, p.valid.Digest), decodeSingle, func(ctx context.Context) (single, string, error) {
@@ -501,7 +539,7 @@ func (p *pipeline) refitEnsemble() error {
 			models = append(models, model)
 			weights = append(weights, m.Weight)
 		}
-		b, err := encodeEnsemble(models, weights, p.best.GetScore())
+		b, err := encodeEnsemble(models, weights, search.EnsembleMethod, p.best.GetScore())
 		if err != nil {
 			return single{}, "", err
 		}
@@ -523,8 +561,8 @@ func (p *pipeline) refitEnsemble() error {
 // entries plain proto.Marshal writes in random order, and the model's
 // digest must not depend on that, so the same spec gives the same model
 // on every orchestrator and after every restart.
-func encodeEnsemble(members []*datav1.Model, weights []float64, selectionScore float64) ([]byte, error) {
-	ens, err := ensembleModel(members, weights, selectionScore)
+func encodeEnsemble(members []*datav1.Model, weights []float64, method string, selectionScore float64) ([]byte, error) {
+	ens, err := ensembleModel(members, weights, method, selectionScore)
 	if err != nil {
 		return nil, fault.Internal("build the ensemble: %v", err)
 	}
@@ -535,16 +573,166 @@ func encodeEnsemble(members []*datav1.Model, weights []float64, selectionScore f
 	return b, nil
 }
 
+// baggedMember is one chosen trial and the models it trained on the
+// folds, each weighted Weight / len(Models) in the handed-over model.
+type baggedMember struct {
+	Trial  *orchestratorv1.Trial
+	Weight float64
+	Models []string
+	// Folds is the number of folds of one repetition: Models holds one
+	// model per fold of each repetition, the first repetition first.
+	Folds int
+}
+
+// MaxBaggedModelBytes bounds the bagged model the refit step stores (the
+// encoded fold models together): eval, the dashboard's charts and serving
+// load it whole. A larger bag keeps only the first repetition of the
+// folds, and if that is still larger the winner is refitted on every row.
+const MaxBaggedModelBytes = 64 << 20
+
+// bagMembers decides whether the handed-over model is the average of the
+// chosen trials' fold models (k-fold bagging, as AutoGluon hands over its
+// bagged models) rather than a refit on every row, and returns those
+// models: as selection.Bagged says for the run and its best trial (a
+// default cross-validated run whose winner is the ensemble or a tree,
+// forest, boosting or k-NN trial). The fold models are trained already,
+// and their average is the model whose out-of-fold predictions the choice
+// was made on. It returns nil when any member's fold models are unknown.
+func (p *pipeline) bagMembers(loop *search.Loop, members []search.EnsembleMember) []baggedMember {
+	if !selection.Bagged(len(p.spec.GetCandidates()) > 0, len(loop.Folds), p.best.GetAlgorithm()) {
+		return nil
+	}
+	if p.best.GetAlgorithm() != search.EnsembleAlgorithm {
+		members = []search.EnsembleMember{{Trial: p.best, Weight: 1}}
+	}
+	var out []baggedMember
+	for _, m := range members {
+		d := loop.FoldModels(m.Trial.GetNumber())
+		if d == nil {
+			return nil
+		}
+		out = append(out, baggedMember{Trial: m.Trial, Weight: m.Weight, Models: d, Folds: len(loop.Folds)})
+	}
+	return out
+}
+
+// bagFolds is the refit step of a bagged choice (see bagMembers): it
+// stores the alur.data.v1.EnsembleModel that averages the fold models,
+// trial weight divided among its folds, and trains nothing. Past
+// MaxBaggedModelBytes it keeps the first repetition of the folds only
+// (bagKeep). When the fold models still take more, or disagree on their
+// features or classes (a class absent from a fold's rows), it refits
+// instead.
+func (p *pipeline) bagFolds() error {
+	r := p.r
+	raw := make([][][]byte, len(p.bag))
+	sizes := make([][]int, len(p.bag))
+	folds := make([]int, len(p.bag))
+	total := 0
+	for i, m := range p.bag {
+		folds[i] = m.Folds
+		for _, d := range m.Models {
+			b, err := r.read(d)
+			if err != nil {
+				return err
+			}
+			raw[i] = append(raw[i], b)
+			sizes[i] = append(sizes[i], len(b))
+			total += len(b)
+		}
+	}
+	keep, ok := bagKeep(sizes, folds, MaxBaggedModelBytes)
+	if !ok {
+		r.record(kindStepProgress, "refit", fmt.Sprintf("k-fold bagging: the fold models take %s, more than %s; refitting on every row", display.Bytes(int64(total)), display.Bytes(MaxBaggedModelBytes)), nil, nil)
+		p.bag = nil
+		return p.refit()
+	}
+	for i := range p.bag {
+		raw[i], p.bag[i].Models = raw[i][:keep[i]], p.bag[i].Models[:keep[i]]
+	}
+	var models []*datav1.Model
+	var weights []float64
+	var inputs []string
+	var desc []string
+	for i, m := range p.bag {
+		for j, d := range m.Models {
+			model := &datav1.Model{}
+			if err := proto.Unmarshal(raw[i][j], model); err != nil {
+				return fault.DataLoss("decode fold model %s: %v", d, err)
+			}
+			models = append(models, model)
+			weights = append(weights, m.Weight/float64(len(m.Models)))
+			inputs = append(inputs, d)
+		}
+		desc = append(desc, fmt.Sprintf("trial %d (%s) %.2f", m.Trial.GetNumber(), m.Trial.GetAlgorithm(), m.Weight))
+	}
+	for _, m := range models[1:] {
+		if !slices.Equal(m.GetFeatureNames(), models[0].GetFeatureNames()) || !slices.Equal(m.GetClassNames(), models[0].GetClassNames()) {
+			r.record(kindStepProgress, "refit", "k-fold bagging: the fold models disagree on their features or classes; refitting on every row", nil, nil)
+			p.bag = nil
+			return p.refit()
+		}
+	}
+	keys := []string{search.BaggedMethod}
+	for i, d := range inputs {
+		keys = append(keys, fmt.Sprintf("%s %g", d, weights[i]))
+	}
+	out, err := runStep(r, "refit", cacheKey(refitVersion, nil, keys...), decodeSingle, func(ctx context.Context) (single, string, error) {
+		method := search.BaggedMethod
+		if p.best.GetAlgorithm() == search.EnsembleAlgorithm {
+			method = search.EnsembleMethod + "+" + search.BaggedMethod
+		}
+		b, err := encodeEnsemble(models, weights, method, p.best.GetScore())
+		if err != nil {
+			return single{}, "", err
+		}
+		d, err := r.put(artifacts.KindModel, "refit", artifacts.MediaProto(&datav1.Model{}), search.EnsembleAlgorithm, b, inputs...)
+		if err != nil {
+			return single{}, "", err
+		}
+		return single{d}, fmt.Sprintf("k-fold bagging: the average of %d fold models of %s, no refit", len(models), strings.Join(desc, ", ")), nil
+	})
+	if err != nil {
+		return err
+	}
+	p.modelDigest = out.Digest
+	return nil
+}
+
+// bagKeep decides how many of each member's fold models (sizes, in bytes;
+// folds per repetition) a bagged model keeps within limit bytes: all of
+// them, else the first repetition's, else none (false: refit instead).
+func bagKeep(sizes [][]int, folds []int, limit int) ([]int, bool) {
+	sum := func(first func(i int) int) ([]int, int) {
+		keep := make([]int, len(sizes))
+		total := 0
+		for i, s := range sizes {
+			keep[i] = min(first(i), len(s))
+			for _, n := range s[:keep[i]] {
+				total += n
+			}
+		}
+		return keep, total
+	}
+	if keep, total := sum(func(i int) int { return len(sizes[i]) }); total <= limit {
+		return keep, true
+	}
+	if keep, total := sum(func(i int) int { return folds[i] }); total <= limit {
+		return keep, true
+	}
+	return nil, false
+}
+
 // ensembleModel is the alur.data.v1.Model of an EnsembleModel that
 // averages members with weights (those of weight 0 left out). It only
 // assembles the message: eval checks the members agree when it predicts
 // the ensemble, and the orchestrator runs no model. feature_importances
 // are the weighted sum of the members' when every member has them.
-func ensembleModel(members []*datav1.Model, weights []float64, selectionScore float64) (*datav1.Model, error) {
+func ensembleModel(members []*datav1.Model, weights []float64, method string, selectionScore float64) (*datav1.Model, error) {
 	if len(members) != len(weights) {
 		return nil, fmt.Errorf("%d members but %d weights", len(members), len(weights))
 	}
-	e := &datav1.EnsembleModel{Method: search.EnsembleMethod, SelectionScore: selectionScore}
+	e := &datav1.EnsembleModel{Method: method, SelectionScore: selectionScore}
 	for i, m := range members {
 		if weights[i] > 0 {
 			e.Members = append(e.Members, m)

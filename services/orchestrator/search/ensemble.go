@@ -3,6 +3,7 @@ package search
 import (
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"sync"
 
@@ -34,18 +35,50 @@ const EnsembleAlgorithm = "ensemble"
 // alur.data.v1.EnsembleModel.method.
 const EnsembleMethod = "greedy_forward_selection"
 
-// EnsembleRounds is the number of greedy steps of ensemble selection: half
-// of auto-sklearn's 50, which on a few hundred rows overfits less.
-const EnsembleRounds = 25
+// BaggedMethod names k-fold bagging in alur.data.v1.EnsembleModel.method:
+// the members are the models a trial trained on the cross-validation
+// folds, averaged instead of refitted on every row.
+const BaggedMethod = "k_fold_bagging"
+
+// EnsembleRounds is the number of greedy steps of ensemble selection,
+// auto-sklearn's default: the best step is kept (the earliest among equal
+// ones), so more steps only allow finer weights.
+const EnsembleRounds = selection.DefaultEnsembleRounds
 
 // EnsembleParam names an ensemble trial's weight of trial n in its params.
 func EnsembleParam(n int32) string { return fmt.Sprintf("trial_%d", n) }
 
-// oofStore holds the trials' out-of-fold predictions.
+// oofStore holds the trials' out-of-fold predictions and fold models.
 type oofStore struct {
 	mu    sync.Mutex
 	width int
 	pred  map[int32][]float64
+	// models are each trial's fold models, in fold order.
+	models map[int32][]string
+}
+
+func (o *oofStore) putModels(n int32, digests []string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.models == nil {
+		o.models = map[int32][]string{}
+	}
+	o.models[n] = digests
+}
+
+// FoldModels returns the digests of the models trial n trained on the
+// loop's folds, in fold order (then those of its second repetition, see
+// Repeat): the models its out-of-fold predictions came from, which k-fold
+// bagging averages. It is nil when the trial was not cross-validated on
+// every fold of the loop.
+func (l *Loop) FoldModels(n int32) []string {
+	l.oof.mu.Lock()
+	defer l.oof.mu.Unlock()
+	d := l.oof.models[n]
+	if len(l.Folds) < 2 || len(d) == 0 || len(d)%len(l.Folds) != 0 {
+		return nil
+	}
+	return slices.Clone(d)
 }
 
 func (o *oofStore) put(n int32, width int, pred []float64) {
@@ -99,6 +132,7 @@ func (l *Loop) replayOOF(s Steps, n int32, cfg Config) {
 	tc := l.trainConfig(cfg)
 	var oof []float64
 	var width int
+	var models []string
 	for f, fd := range l.Folds {
 		tr, err := s.Train(fmt.Sprintf("train/%d/fold%d", n, f+1), tc, fd.Train)
 		if err != nil {
@@ -107,8 +141,10 @@ func (l *Loop) replayOOF(s Steps, n int32, cfg Config) {
 		if err := l.predictFold(s, &oof, &width, fd, tr.ModelDigest); err != nil {
 			return
 		}
+		models = append(models, tr.ModelDigest)
 	}
 	l.oof.put(n, width, oof)
+	l.oof.putModels(n, models)
 }
 
 // trainConfig is the train request of a configuration.
@@ -236,16 +272,15 @@ func blendMetrics(pred []float64, width int, rows []int, y []float64, classNames
 	return m, nil
 }
 
-// StrictlyBetter reports whether trial a's score beats b's by more than
-// selection.ScoreTolerance: an ensemble wins only then, never on a tie
-// broken by its lower log loss.
-func StrictlyBetter(a, b *orchestratorv1.Trial, metric string) bool {
-	if b == nil {
-		return display.Scored(a)
+// RanksFirst reports whether the ensemble trial ranks before the best
+// single trial by the ranking every leaderboard uses (display.Compare,
+// selection.Better): a better cross-fitted score, or an equal one with a
+// lower validation log loss (RMSE for regression). On a full tie the
+// single trial, the simpler model, stays first. With no single trial the
+// ensemble ranks first when it is scored.
+func RanksFirst(ensemble, single *orchestratorv1.Trial, metric string) bool {
+	if single == nil {
+		return display.Scored(ensemble)
 	}
-	d := a.GetScore() - b.GetScore()
-	if LowerIsBetter(metric) {
-		d = -d
-	}
-	return display.Scored(a) && d > selection.ScoreTolerance*max(1, math.Abs(a.GetScore()), math.Abs(b.GetScore()))
+	return display.Compare(ensemble, single, metric) < 0
 }

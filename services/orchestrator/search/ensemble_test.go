@@ -35,7 +35,9 @@ func (f *oofSteps) Train(step string, cfg *trainv1.TrainConfig, d Data) (Trained
 		f.done[step] = true
 		f.trained = append(f.trained, step)
 	}
-	return Trained{ModelDigest: cfg.GetAlgorithm(), Result: &trainv1.TrainResult{Params: cfg.GetParams()}}, nil
+	// The digest names the model and its step: predict reads the model
+	// from its head, FoldModels' checks the folds from its tail.
+	return Trained{ModelDigest: cfg.GetAlgorithm() + "@" + step, Result: &trainv1.TrainResult{Params: cfg.GetParams()}}, nil
 }
 
 // predict gives model's probabilities of the rows of d (their "id").
@@ -89,8 +91,8 @@ func intsToFloats(y []int) []float64 {
 	return out
 }
 
-// oofLoop is a 3-fold search over the three models.
-func oofLoop(t *testing.T) (*Loop, []float64) {
+// oofTable is the rows of oofSteps: an id and a label of two classes.
+func oofTable() (*table.Table, []float64) {
 	ids, codes := make([]float64, oofRows), make([]int32, oofRows)
 	y := make([]float64, oofRows)
 	for i := range ids {
@@ -98,7 +100,12 @@ func oofLoop(t *testing.T) (*Loop, []float64) {
 		codes[i] = int32(i % 2)
 		y[i] = float64(i % 2)
 	}
-	tb := &table.Table{Columns: []*table.Column{table.NewNumeric("id", ids), table.NewCategorical("y", codes, []string{"0", "1"})}}
+	return &table.Table{Columns: []*table.Column{table.NewNumeric("id", ids), table.NewCategorical("y", codes, []string{"0", "1"})}}, y
+}
+
+// oofLoop is a 3-fold search over the three models.
+func oofLoop(t *testing.T) (*Loop, []float64) {
+	tb, y := oofTable()
 	folds, err := MakeFolds(tb, "y", 3, 7)
 	if err != nil {
 		t.Fatal(err)
@@ -110,7 +117,8 @@ func oofLoop(t *testing.T) (*Loop, []float64) {
 // TestEnsembleBeatsEachMember: the ensemble candidate's cross-fitted
 // score is above every member's, so it ranks first, with weights on at
 // least two members; the same seed gives the same ensemble; and a run
-// resumed after two trials trains no fold twice yet blends all three.
+// resumed after two trials trains no fold twice yet blends all three and
+// knows every trial's fold models, which k-fold bagging averages.
 func TestEnsembleBeatsEachMember(t *testing.T) {
 	run := func(recorded []*orchestratorv1.Trial, done map[string]bool) (*orchestratorv1.Trial, *oofSteps) {
 		l, y := oofLoop(t)
@@ -126,8 +134,13 @@ func TestEnsembleBeatsEachMember(t *testing.T) {
 			t.Errorf("members %v, want at least two", members)
 		}
 		for _, tr := range f.Trials() {
-			if !StrictlyBetter(ens, tr, "accuracy") {
+			if !(ens.GetScore() > tr.GetScore()) || !RanksFirst(ens, tr, "accuracy") {
 				t.Errorf("ensemble %.4f not above trial %d's %.4f", ens.GetScore(), tr.GetNumber(), tr.GetScore())
+			}
+			n := tr.GetNumber()
+			want := []string{fmt.Sprintf("m%d@train/%d/fold1", n-1, n), fmt.Sprintf("m%d@train/%d/fold2", n-1, n), fmt.Sprintf("m%d@train/%d/fold3", n-1, n)}
+			if got := l.FoldModels(n); !slices.Equal(got, want) {
+				t.Errorf("trial %d: fold models %v, want %v", n, got, want)
 			}
 		}
 		if b := Best(append(f.Trials(), ens), "accuracy"); b != ens {
@@ -156,5 +169,40 @@ func TestEnsembleBeatsEachMember(t *testing.T) {
 	}
 	if fmt.Sprint(resumed.GetParams()) != fmt.Sprint(first.GetParams()) {
 		t.Errorf("resumed ensemble %v, want %v", resumed.GetParams(), first.GetParams())
+	}
+}
+
+// TestRanksFirst: the ensemble is kept when the leaderboard's ranking puts
+// it first: a higher score, or an equal score with a lower log loss; a
+// full tie keeps the single trial, and so does a lower score whatever its
+// log loss.
+func TestRanksFirst(t *testing.T) {
+	trial := func(n int32, alg string, score, logLoss float64) *orchestratorv1.Trial {
+		return &orchestratorv1.Trial{Number: n, Algorithm: alg, Score: score, FoldScores: []float64{score},
+			ValidationMetrics: &datav1.Metrics{Kind: &datav1.Metrics_Classification{Classification: &datav1.ClassificationMetrics{Accuracy: score, LogLoss: logLoss}}}}
+	}
+	single := trial(3, "random_forest", 0.95, 0.2)
+	for _, tc := range []struct {
+		name string
+		ens  *orchestratorv1.Trial
+		want bool
+	}{
+		{"higher score", trial(9, EnsembleAlgorithm, 0.96, 0.3), true},
+		{"equal score, lower log loss", trial(9, EnsembleAlgorithm, 0.95, 0.1), true},
+		{"equal score, higher log loss", trial(9, EnsembleAlgorithm, 0.95, 0.25), false},
+		{"full tie", trial(9, EnsembleAlgorithm, 0.95, 0.2), false},
+		{"lower score, lower log loss", trial(9, EnsembleAlgorithm, 0.94, 0.05), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := RanksFirst(tc.ens, single, "accuracy"); got != tc.want {
+				t.Fatalf("RanksFirst = %v, want %v", got, tc.want)
+			}
+			if got := Best([]*orchestratorv1.Trial{single, tc.ens}, "accuracy") == tc.ens; got != tc.want {
+				t.Errorf("Best chose the ensemble: %v, want %v", got, tc.want)
+			}
+		})
+	}
+	if !RanksFirst(trial(1, EnsembleAlgorithm, 0.5, 1), nil, "accuracy") {
+		t.Error("no single trial: the ensemble does not rank first")
 	}
 }

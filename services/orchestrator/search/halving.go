@@ -127,10 +127,15 @@ func (l *Loop) searchTrial(s Steps, trial *orchestratorv1.Trial, cfg Config, sha
 	err := sub.crossValidate(s, trial, tc)
 	if err == nil && share >= 1 {
 		sub.oof.mu.Lock()
-		if p := sub.oof.pred[trial.GetNumber()]; p != nil {
-			l.oof.put(trial.GetNumber(), sub.oof.width, p)
-		}
+		p, models := sub.oof.pred[trial.GetNumber()], sub.oof.models[trial.GetNumber()]
+		width := sub.oof.width
 		sub.oof.mu.Unlock()
+		if p != nil {
+			l.oof.put(trial.GetNumber(), width, p)
+		}
+		if models != nil {
+			l.oof.putModels(trial.GetNumber(), models)
+		}
 	}
 	what := fmt.Sprintf("trial %d: search %s %s on %s of the rows", trial.GetNumber(), cfg.Algorithm, FormatParams(trial.GetParams()), shareWord(share))
 	if err != nil {

@@ -26,12 +26,14 @@ func TestRunSearchResumes(t *testing.T) {
 	key := func(tr *orchestratorv1.Trial) string {
 		return fmt.Sprintf("%d:%s c%d r%d b%.3f", tr.GetNumber(), tr.GetAlgorithm(), tr.GetConfigId(), tr.GetRung(), tr.GetBudget())
 	}
+	var last *Loop
 	search := func(recorded []*orchestratorv1.Trial, done map[string]bool) *oofSteps {
 		l, _ := oofLoop(t)
 		f := &oofSteps{fakeSteps: fakeSteps{trials: recorded}, done: done}
 		if _, err := l.RunSearch(f, sr); err != nil {
 			t.Fatal(err)
 		}
+		last = l
 		return f
 	}
 	full := search(nil, map[string]bool{})
@@ -65,6 +67,12 @@ func TestRunSearchResumes(t *testing.T) {
 	for _, tr := range full.Trials() {
 		if display.Scored(tr) != (tr.GetBudget() >= 1) {
 			t.Errorf("trial %s: scored %v", key(tr), display.Scored(tr))
+		}
+		// The resumed search knows the fold models of every trial on all
+		// rows, replayed or trained, for k-fold bagging; a trial on a
+		// share of the rows has none.
+		if got := len(last.FoldModels(tr.GetNumber())); (got == 3) != (tr.GetBudget() >= 1) || (got != 0 && got != 3) {
+			t.Errorf("trial %s: %d fold models", key(tr), got)
 		}
 	}
 }

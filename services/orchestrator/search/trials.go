@@ -216,11 +216,13 @@ func (l *Loop) crossValidate(s Steps, trial *orchestratorv1.Trial, tc *trainv1.T
 	var all []*datav1.Metrics
 	var oof []float64
 	var width int
+	var models []string
 	for f, fd := range l.Folds {
 		tr, err := s.Train(fmt.Sprintf("train/%d/fold%d", trial.GetNumber(), f+1), tc, fd.Train)
 		if err != nil {
 			return err
 		}
+		models = append(models, tr.ModelDigest)
 		if tr.Result != nil {
 			trial.FitSeconds += tr.Result.GetFitSeconds()
 			trial.Params = tr.Result.GetParams()
@@ -249,6 +251,9 @@ func (l *Loop) crossValidate(s Steps, trial *orchestratorv1.Trial, tc *trainv1.T
 	trial.ValidationMetrics = averageMetrics(all)
 	if oof != nil {
 		l.oof.put(trial.GetNumber(), width, oof)
+	}
+	if !l.noOOF {
+		l.oof.putModels(trial.GetNumber(), models)
 	}
 	return nil
 }
