@@ -1029,6 +1029,10 @@ type Ensemble struct {
 	k      int
 	cols   int
 	ntrees int
+	// narrow and wide say whether some tree has treeNarrowNodes (walked
+	// with 4-byte row keys) or other nodes (8-byte keys), so that a call
+	// computes only the keys its trees read.
+	narrow, wide bool
 }
 
 // PrepareEnsemble checks trees against the model and lays them out for
@@ -1073,7 +1077,15 @@ func PrepareEnsemble(m *datav1.Model, trees []*datav1.TreeModel, cols int) (*Ens
 			return nil, fmt.Errorf("trees have %d outputs for %d classes", k, nc)
 		}
 	}
-	return &Ensemble{flats: flats, k: k, cols: cols, ntrees: len(trees)}, nil
+	e := &Ensemble{flats: flats, k: k, cols: cols, ntrees: len(trees)}
+	for _, fl := range flats {
+		if fl.narrow != nil {
+			e.narrow = true
+		} else {
+			e.wide = true
+		}
+	}
+	return e, nil
 }
 
 // Predict walks every row of X through the trees and averages their
@@ -1097,9 +1109,19 @@ func (e *Ensemble) Predict(X *mat.Dense) (*mat.Dense, error) {
 		lo := blk * blockRows
 		hi := min(rows, lo+blockRows)
 		// The block's rows as order keys, computed once for all trees.
-		keys := make([]uint64, (hi-lo)*cols)
-		for r := lo; r < hi; r++ {
-			treeRowKeys(keys[(r-lo)*cols:(r-lo+1)*cols], raw.Data[r*raw.Stride:r*raw.Stride+cols])
+		var keys []uint64
+		var keys32 []uint32
+		if e.wide {
+			keys = make([]uint64, (hi-lo)*cols)
+			for r := lo; r < hi; r++ {
+				treeRowKeys(keys[(r-lo)*cols:(r-lo+1)*cols], raw.Data[r*raw.Stride:r*raw.Stride+cols])
+			}
+		}
+		if e.narrow {
+			keys32 = make([]uint32, (hi-lo)*cols)
+			for r := lo; r < hi; r++ {
+				treeRowKeys32(keys32[(r-lo)*cols:(r-lo+1)*cols], raw.Data[r*raw.Stride:r*raw.Stride+cols])
+			}
 		}
 		var base [treeWalkRows]int
 		var leaves [treeWalkRows]int32
@@ -1110,7 +1132,11 @@ func (e *Ensemble) Predict(X *mat.Dense) (*mat.Dense, error) {
 					// A short last group repeats its last row.
 					base[g] = (r - lo + min(g, n-1)) * cols
 				}
-				fl.leaves(keys, &base, &leaves)
+				if fl.narrow != nil {
+					fl.leavesNarrow(keys32, &base, &leaves)
+				} else {
+					fl.leaves(keys, &base, &leaves)
+				}
 				for g := range n {
 					leaf := int(leaves[g])
 					dst := out[(r+g)*k : (r+g+1)*k]

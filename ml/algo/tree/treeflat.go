@@ -7,6 +7,7 @@ import (
 	"math"
 	"math/bits"
 	"slices"
+	"unsafe"
 
 	"github.com/alur-ml/alur/ml/algo/internal/numeric"
 	datav1 "github.com/alur-ml/alur/proto/alur/data/v1"
@@ -527,7 +528,11 @@ type treePacked struct {
 	// small holds the nodes of a tree of at most 65,536 packed nodes (a
 	// split in 16 bytes); nodes and feats are then nil.
 	small []treeSmallNode
-	nodes []treePackedNode
+	// narrow holds the nodes of a small tree whose thresholds are all
+	// binary32 numbers (a split in 10 bytes); small, nodes and feats are
+	// then nil.
+	narrow []treeNarrowNode
+	nodes  []treePackedNode
 	// feats is each node's split feature, 0 for a leaf.
 	feats []int32
 	// values holds k values per leaf node, node nsplit first.
@@ -545,9 +550,25 @@ type treeSmallNode struct {
 	feat        uint32
 }
 
-// treeSmallMax is the most packed nodes a tree of treeSmallNodes may have
-// (a variable so that tests can walk the wide form too).
+// treeSmallMax is the most packed nodes a tree of treeSmallNodes (or
+// treeNarrowNodes) may have (a variable so that tests can walk the wide
+// form too).
 var treeSmallMax = 1 << 16
+
+// treeNarrowNode is a treeSmallNode whose threshold is a binary32 number,
+// for trees whose every threshold is one (the forest's, see
+// treeShortThreshold) on at most 65,536 features: its key as
+// treeOrderKey32 in bytes 0-3, its feature in 4-5 and its children in 6-7
+// and 8-9, little-endian, 10 bytes a split. A byte array rather than a
+// struct of a uint32 and three uint16 fields, which Go would pad to 12
+// bytes; the loads compile to one 32-bit and three 16-bit moves. A row
+// then needs its values as treeRowKey32, rounded up to binary32, which
+// sends it the same way as its exact value (see treeOrderKey32).
+type treeNarrowNode [10]byte
+
+// treeNarrow says whether pack may use treeNarrowNodes (a variable so
+// that tests can walk the 16-byte form too).
+var treeNarrow = true
 
 // pack returns the one tree of fl packed for prediction.
 func (fl *treeFlat) pack() *treePacked {
@@ -593,7 +614,21 @@ func (fl *treeFlat) pack() *treePacked {
 		p.nodes[j] = treePackedNode{key: nd.key, left: newIdx[i+1], right: newIdx[nd.next]}
 		p.feats[j] = nd.feature
 	}
-	if len(p.nodes) <= treeSmallMax {
+	if len(p.nodes) <= treeSmallMax && treeNarrow && treeNarrowFits(p.nodes[:nsplit], p.feats) {
+		p.narrow = make([]treeNarrowNode, len(p.nodes))
+		for j, nd := range p.nodes {
+			n := &p.narrow[j]
+			key := uint32(0) // a leaf: every row goes "right", to itself
+			if int32(j) < nsplit {
+				key = treeOrderKey32(float32(treeKeyValue(nd.key)))
+			}
+			binary.LittleEndian.PutUint32(n[0:4], key)
+			binary.LittleEndian.PutUint16(n[4:6], uint16(p.feats[j]))
+			binary.LittleEndian.PutUint16(n[6:8], uint16(nd.left))
+			binary.LittleEndian.PutUint16(n[8:10], uint16(nd.right))
+		}
+		p.nodes, p.feats = nil, nil
+	} else if len(p.nodes) <= treeSmallMax {
 		p.small = make([]treeSmallNode, len(p.nodes))
 		for j, nd := range p.nodes {
 			p.small[j] = treeSmallNode{key: nd.key, left: uint16(nd.left), right: uint16(nd.right), feat: uint32(p.feats[j])}
@@ -636,6 +671,104 @@ func (p *treePacked) leaves(keys []uint64, base *[treeWalkRows]int, out *[treeWa
 	k, ns := p.k, p.nsplit
 	out[0], out[1], out[2], out[3] = (i0-ns)*k, (i1-ns)*k, (i2-ns)*k, (i3-ns)*k
 	out[4], out[5], out[6], out[7] = (i4-ns)*k, (i5-ns)*k, (i6-ns)*k, (i7-ns)*k
+}
+
+// size is the bytes p's arrays take, for the memory bound of a prepared
+// ensemble.
+func (p *treePacked) size() int {
+	return len(p.small)*int(unsafe.Sizeof(treeSmallNode{})) + len(p.narrow)*int(unsafe.Sizeof(treeNarrowNode{})) +
+		len(p.nodes)*int(unsafe.Sizeof(treePackedNode{})) + 4*len(p.feats) + 8*len(p.values)
+}
+
+// treeNarrowFits reports whether splits, the packed splits of a tree of
+// at most treeSmallMax nodes, and their features fit treeNarrowNodes:
+// every threshold a binary32 number and every feature below 65,536.
+func treeNarrowFits(splits []treePackedNode, feats []int32) bool {
+	for j, nd := range splits {
+		t := treeKeyValue(nd.key)
+		if float64(float32(t)) != t || feats[j] > math.MaxUint16 {
+			return false
+		}
+	}
+	return true
+}
+
+// treeOrderKey32 is treeOrderKey for a binary32 number: unsigned order
+// is the numbers' order, -0 and +0 are equal, NaN is -Inf. Every key is
+// above 0, the key of a treeNarrowNode leaf.
+func treeOrderKey32(v float32) uint32 {
+	switch {
+	case v != v:
+		v = float32(math.Inf(-1))
+	case v == 0:
+		v = 0
+	}
+	b := math.Float32bits(v)
+	if b>>31 != 0 {
+		return ^b
+	}
+	return b | 1<<31
+}
+
+// treeRowKey32 is the key of x against binary32 thresholds: the
+// treeOrderKey32 of the least binary32 number at or above x (NaN as
+// -Inf). For a binary32 threshold t, that number is at most t exactly
+// when x is, since t is itself a candidate; so the row goes right of t
+// exactly when its exact value does, and the narrow walk predicts what
+// the 8-byte keys would.
+func treeRowKey32(x float64) uint32 {
+	f := float32(x) // nearest; may be below x
+	if float64(f) < x {
+		f = math.Nextafter32(f, float32(math.Inf(1)))
+	}
+	return treeOrderKey32(f)
+}
+
+// treeRowKeys32 writes the treeRowKey32 of each value of x to dst.
+func treeRowKeys32(dst []uint32, x []float64) {
+	for j, v := range x {
+		dst[j] = treeRowKey32(v)
+	}
+}
+
+// leavesNarrow is leaves for a tree packed in treeNarrowNodes, with the
+// rows' keys as treeRowKey32.
+func (p *treePacked) leavesNarrow(keys []uint32, base *[treeWalkRows]int, out *[treeWalkRows]int32) {
+	nodes := p.narrow
+	var i0, i1, i2, i3, i4, i5, i6, i7 int32
+	b0, b1, b2, b3, b4, b5, b6, b7 := base[0], base[1], base[2], base[3], base[4], base[5], base[6], base[7]
+	for {
+		n0 := &nodes[i0]
+		n1 := &nodes[i1]
+		n2 := &nodes[i2]
+		n3 := &nodes[i3]
+		n4 := &nodes[i4]
+		n5 := &nodes[i5]
+		n6 := &nodes[i6]
+		n7 := &nodes[i7]
+		j0 := treeStepNarrow(n0, keys[b0+int(binary.LittleEndian.Uint16(n0[4:6]))])
+		j1 := treeStepNarrow(n1, keys[b1+int(binary.LittleEndian.Uint16(n1[4:6]))])
+		j2 := treeStepNarrow(n2, keys[b2+int(binary.LittleEndian.Uint16(n2[4:6]))])
+		j3 := treeStepNarrow(n3, keys[b3+int(binary.LittleEndian.Uint16(n3[4:6]))])
+		j4 := treeStepNarrow(n4, keys[b4+int(binary.LittleEndian.Uint16(n4[4:6]))])
+		j5 := treeStepNarrow(n5, keys[b5+int(binary.LittleEndian.Uint16(n5[4:6]))])
+		j6 := treeStepNarrow(n6, keys[b6+int(binary.LittleEndian.Uint16(n6[4:6]))])
+		j7 := treeStepNarrow(n7, keys[b7+int(binary.LittleEndian.Uint16(n7[4:6]))])
+		if (j0^i0)|(j1^i1)|(j2^i2)|(j3^i3)|(j4^i4)|(j5^i5)|(j6^i6)|(j7^i7) == 0 {
+			break
+		}
+		i0, i1, i2, i3, i4, i5, i6, i7 = j0, j1, j2, j3, j4, j5, j6, j7
+	}
+	k, ns := p.k, p.nsplit
+	out[0], out[1], out[2], out[3] = (i0-ns)*k, (i1-ns)*k, (i2-ns)*k, (i3-ns)*k
+	out[4], out[5], out[6], out[7] = (i4-ns)*k, (i5-ns)*k, (i6-ns)*k, (i7-ns)*k
+}
+
+// treeStepNarrow is treeStepPacked for a treeNarrowNode.
+func treeStepNarrow(nd *treeNarrowNode, key uint32) int32 {
+	_, borrow := bits.Sub32(binary.LittleEndian.Uint32(nd[0:4]), key, 0)
+	right := -int32(borrow)
+	return int32(binary.LittleEndian.Uint16(nd[6:8]))&^right | int32(binary.LittleEndian.Uint16(nd[8:10]))&right
 }
 
 // leavesSmall is leaves for a tree packed in treeSmallNodes.
