@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"runtime"
 	"slices"
+	"sync"
 
 	"gonum.org/v1/gonum/mat"
 
@@ -351,6 +352,9 @@ func (s *treeSorter) argsort(col []float64, rows, out []int32) {
 // col returns feature f's values, indexed by row.
 func (d *Data) col(f int) []float64 { return d.cols[f] }
 
+// Classification reports whether the data is a classification problem.
+func (d *Data) Classification() bool { return d.classification }
+
 // Dims returns the number of rows and features of the data.
 func (d *Data) Dims() (rows, features int) { return d.n, d.p }
 
@@ -435,8 +439,11 @@ type Builder struct {
 	// scratch has one entry per worker that may scan or partition in
 	// parallel within a node (one when trees are grown in parallel).
 	scratch []treeScratch
-	// sorter sorts the tree's rows by each feature in reset.
-	sorter     treeSorter
+	// sorter sorts the tree's rows by each feature in Reset. Its scratch
+	// (20 bytes a drawn row) is needed only then, so builders made by
+	// Sibling share one, taking turns under sortMu.
+	sorter     *treeSorter
+	sortMu     *sync.Mutex
 	stack      []treeFrame
 	importance []float64
 	rootWeight float64
@@ -479,6 +486,8 @@ func NewBuilder(d *Data, cfg Config, workers int) *Builder {
 		cnt:        make([]float64, d.numOutputs),
 		scratch:    make([]treeScratch, max(1, workers)),
 		importance: make([]float64, d.p),
+		sorter:     &treeSorter{},
+		sortMu:     &sync.Mutex{},
 	}
 	for w := range b.scratch {
 		b.scratch[w] = treeScratch{
@@ -493,6 +502,17 @@ func NewBuilder(d *Data, cfg Config, workers int) *Builder {
 		b.tw = make([]treeTargetWeight, d.n)
 	}
 	return b
+}
+
+// Sibling returns a builder of trees on the same data with the same
+// growth limits, for up to workers goroutines within one node, that
+// shares b's sorting scratch: builders growing trees at once sort their
+// rows in turn (a few per cent of a tree's time) rather than each keeping
+// 20 bytes a row of scratch it uses only in Reset.
+func (b *Builder) Sibling(workers int) *Builder {
+	nb := NewBuilder(b.d, b.cfg, workers)
+	nb.sorter, nb.sortMu = b.sorter, b.sortMu
+	return nb
 }
 
 // parallel reports whether a node of n rows is worth splitting with
@@ -543,7 +563,8 @@ func (b *Builder) Reset(seed int64, index int, bootstrap bool) {
 	// The drawn rows are listed in scratch[0].tmp, which partition alone
 	// uses otherwise. The features are sorted one after the other: a
 	// sorter's scratch is 20 bytes a row, and one per core would cost more
-	// memory than the sorting time it saves (a few per cent of a tree).
+	// memory than the sorting time it saves (a few per cent of a tree);
+	// for the same reason sibling builders share one sorter.
 	drawn := b.scratch[0].tmp[:0]
 	for i, c := range b.counts {
 		if c > 0 {
@@ -551,6 +572,8 @@ func (b *Builder) Reset(seed int64, index int, bootstrap bool) {
 		}
 	}
 	m := len(drawn)
+	b.sortMu.Lock()
+	defer b.sortMu.Unlock()
 	for f := range d.p {
 		if cap(b.order[f]) < m {
 			// A little slack: the next bootstrap sample may draw a few more.
@@ -1110,7 +1133,7 @@ func (e *Ensemble) Predict(X *mat.Dense) (*mat.Dense, error) {
 		hi := min(rows, lo+blockRows)
 		// The block's rows as order keys, computed once for all trees.
 		var keys []uint64
-		var keys32 []uint32
+		var keys32 [][treeWalkRows]uint32
 		if e.wide {
 			keys = make([]uint64, (hi-lo)*cols)
 			for r := lo; r < hi; r++ {
@@ -1118,9 +1141,17 @@ func (e *Ensemble) Predict(X *mat.Dense) (*mat.Dense, error) {
 			}
 		}
 		if e.narrow {
-			keys32 = make([]uint32, (hi-lo)*cols)
-			for r := lo; r < hi; r++ {
-				treeRowKeys32(keys32[(r-lo)*cols:(r-lo+1)*cols], raw.Data[r*raw.Stride:r*raw.Stride+cols])
+			// Group by group of treeWalkRows rows, feature by feature, so
+			// that a walk finds lane g's key of feature f at [f][g].
+			groups := (hi - lo + treeWalkRows - 1) / treeWalkRows
+			keys32 = make([][treeWalkRows]uint32, groups*cols)
+			for r := lo; r < lo+groups*treeWalkRows; r++ {
+				// A short last group repeats its last row.
+				row := raw.Data[min(r, hi-1)*raw.Stride:][:cols]
+				grp := keys32[(r-lo)/treeWalkRows*cols:][:cols]
+				for f, v := range row {
+					grp[f][(r-lo)%treeWalkRows] = treeRowKey32(v)
+				}
 			}
 		}
 		var base [treeWalkRows]int
@@ -1133,7 +1164,7 @@ func (e *Ensemble) Predict(X *mat.Dense) (*mat.Dense, error) {
 					base[g] = (r - lo + min(g, n-1)) * cols
 				}
 				if fl.narrow != nil {
-					fl.leavesNarrow(keys32, &base, &leaves)
+					fl.leavesNarrow(keys32[(r-lo)/treeWalkRows*cols:][:cols], &leaves)
 				} else {
 					fl.leaves(keys, &base, &leaves)
 				}

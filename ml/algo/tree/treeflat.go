@@ -724,19 +724,13 @@ func treeRowKey32(x float64) uint32 {
 	return treeOrderKey32(f)
 }
 
-// treeRowKeys32 writes the treeRowKey32 of each value of x to dst.
-func treeRowKeys32(dst []uint32, x []float64) {
-	for j, v := range x {
-		dst[j] = treeRowKey32(v)
-	}
-}
-
 // leavesNarrow is leaves for a tree packed in treeNarrowNodes, with the
-// rows' keys as treeRowKey32.
-func (p *treePacked) leavesNarrow(keys []uint32, base *[treeWalkRows]int, out *[treeWalkRows]int32) {
+// keys of a group of rows as treeRowKey32, feature by feature: row g's
+// key of feature f is keys[f][g]. The rows share one base, so the eight
+// walks keep only their node indexes in registers.
+func (p *treePacked) leavesNarrow(keys [][treeWalkRows]uint32, out *[treeWalkRows]int32) {
 	nodes := p.narrow
 	var i0, i1, i2, i3, i4, i5, i6, i7 int32
-	b0, b1, b2, b3, b4, b5, b6, b7 := base[0], base[1], base[2], base[3], base[4], base[5], base[6], base[7]
 	for {
 		n0 := &nodes[i0]
 		n1 := &nodes[i1]
@@ -746,14 +740,14 @@ func (p *treePacked) leavesNarrow(keys []uint32, base *[treeWalkRows]int, out *[
 		n5 := &nodes[i5]
 		n6 := &nodes[i6]
 		n7 := &nodes[i7]
-		j0 := treeStepNarrow(n0, keys[b0+int(binary.LittleEndian.Uint16(n0[4:6]))])
-		j1 := treeStepNarrow(n1, keys[b1+int(binary.LittleEndian.Uint16(n1[4:6]))])
-		j2 := treeStepNarrow(n2, keys[b2+int(binary.LittleEndian.Uint16(n2[4:6]))])
-		j3 := treeStepNarrow(n3, keys[b3+int(binary.LittleEndian.Uint16(n3[4:6]))])
-		j4 := treeStepNarrow(n4, keys[b4+int(binary.LittleEndian.Uint16(n4[4:6]))])
-		j5 := treeStepNarrow(n5, keys[b5+int(binary.LittleEndian.Uint16(n5[4:6]))])
-		j6 := treeStepNarrow(n6, keys[b6+int(binary.LittleEndian.Uint16(n6[4:6]))])
-		j7 := treeStepNarrow(n7, keys[b7+int(binary.LittleEndian.Uint16(n7[4:6]))])
+		j0 := treeStepNarrow(n0, keys[binary.LittleEndian.Uint16(n0[4:6])][0])
+		j1 := treeStepNarrow(n1, keys[binary.LittleEndian.Uint16(n1[4:6])][1])
+		j2 := treeStepNarrow(n2, keys[binary.LittleEndian.Uint16(n2[4:6])][2])
+		j3 := treeStepNarrow(n3, keys[binary.LittleEndian.Uint16(n3[4:6])][3])
+		j4 := treeStepNarrow(n4, keys[binary.LittleEndian.Uint16(n4[4:6])][4])
+		j5 := treeStepNarrow(n5, keys[binary.LittleEndian.Uint16(n5[4:6])][5])
+		j6 := treeStepNarrow(n6, keys[binary.LittleEndian.Uint16(n6[4:6])][6])
+		j7 := treeStepNarrow(n7, keys[binary.LittleEndian.Uint16(n7[4:6])][7])
 		if (j0^i0)|(j1^i1)|(j2^i2)|(j3^i3)|(j4^i4)|(j5^i5)|(j6^i6)|(j7^i7) == 0 {
 			break
 		}

@@ -6,6 +6,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"strings"
+	"syscall"
 	"testing"
 
 	"gonum.org/v1/gonum/mat"
@@ -452,12 +453,16 @@ func BenchmarkEnsembleBatch(b *testing.B) {
 				b.Fatal(err)
 			}
 			b.ReportAllocs()
+			cpu0 := benchCPUTime()
 			for b.Loop() {
 				if _, err := e.Predict(X); err != nil {
 					b.Fatal(err)
 				}
 			}
 			b.ReportMetric(float64(b.N)*1000/b.Elapsed().Seconds(), "rows/s")
+			// The process's CPU time per row, steadier than wall time on a
+			// shared machine.
+			b.ReportMetric(float64(benchCPUTime()-cpu0)/float64(b.N*1000), "cpu-ns/row")
 		})
 	}
 }
@@ -557,4 +562,14 @@ func TestEnsembleBytesPerSplit(t *testing.T) {
 			t.Logf("%s: %.2f bytes a split", tc.name, per)
 		}
 	}
+}
+
+// benchCPUTime is the user and system CPU time the process has used, in
+// nanoseconds.
+func benchCPUTime() int64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return ru.Utime.Nano() + ru.Stime.Nano()
 }
