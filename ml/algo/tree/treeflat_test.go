@@ -22,13 +22,28 @@ func TestTreeShortThreshold(t *testing.T) {
 		name       string
 		lo, hi     float64
 		wantBinary bool // the result is a binary32 number
+		// want, when not 0, is the exact threshold expected.
+		want float64
 	}{
-		{"wide gap", 1, 2, true},
-		{"binary32 midpoint nearby", 0.1, 0.2, true},
-		{"gap below binary32 resolution", 1, math.Nextafter(1, 2), true},
-		{"tiny gap between non-binary32 values", 1 + 1e-12, 1 + 2e-12, false},
-		{"from minus infinity", math.Inf(-1), 0, true},
-		{"beyond binary32 range", 1e300, 2e300, false},
+		{"wide gap", 1, 2, true, 1.5},
+		{"binary32 midpoint nearby", 0.1, 0.2, true, 0},
+		{"gap below binary32 resolution", 1, math.Nextafter(1, 2), true, 1},
+		{"tiny gap between non-binary32 values", 1 + 1e-12, 1 + 2e-12, false, 0},
+		// A missing value is stored as -Inf; the midpoint is then lo.
+		{"from minus infinity", math.Inf(-1), 0, true, math.Inf(-1)},
+		{"to plus infinity", 5, math.Inf(1), true, 5},
+		{"beyond binary32 range", 1e300, 2e300, false, 0},
+		{"beyond binary32 range to plus infinity", 1e300, math.Inf(1), false, 1e300},
+		// The midpoint rounds to +Inf in binary32; the largest finite
+		// binary32 number is still in the gap.
+		{"midpoint above the largest binary32", 3e38, 4e38, true, math.MaxFloat32},
+		{"negative", -2, -1, true, -1.5},
+		// The midpoint is halfway between two binary32 numbers: the tie
+		// rounds to even, which is lo.
+		{"tie between binary32 neighbours", 1, 1 + 0x1p-23, true, 1},
+		{"gap of one binary32 step", float64(float32(0.1)), float64(math.Nextafter32(0.1, 1)), true, float64(float32(0.1))},
+		{"below the smallest binary32", 0, 1e-46, true, 0},
+		{"non-binary32 bounds one binary32 apart", 0.1, float64(math.Nextafter32(float32(0.1), 1)), true, 0},
 	}
 	for _, tc := range tests {
 		mid := numeric.Midpoint(tc.lo, tc.hi)
@@ -36,10 +51,13 @@ func TestTreeShortThreshold(t *testing.T) {
 		if !(got >= tc.lo && got < tc.hi) {
 			t.Errorf("%s: threshold %v outside [%v, %v)", tc.name, got, tc.lo, tc.hi)
 		}
+		if tc.want != 0 && got != tc.want {
+			t.Errorf("%s: threshold %v, want %v", tc.name, got, tc.want)
+		}
 		if isBinary32 := float64(float32(got)) == got; isBinary32 != tc.wantBinary {
 			t.Errorf("%s: threshold %v binary32 = %v, want %v", tc.name, got, isBinary32, tc.wantBinary)
 		}
-		if tc.wantBinary && math.Abs(got-mid) > math.Abs(mid)*1e-7+1e-300 && !math.IsInf(mid, 0) && tc.hi-tc.lo > 1e-6 {
+		if tc.wantBinary && tc.want == 0 && math.Abs(got-mid) > math.Abs(mid)*1e-7+1e-300 && !math.IsInf(mid, 0) && tc.hi-tc.lo > 1e-6 {
 			t.Errorf("%s: threshold %v far from the midpoint %v", tc.name, got, mid)
 		}
 		if !tc.wantBinary && got != mid {
