@@ -521,9 +521,11 @@ type treePackedNode struct {
 // keeps it: its splits in preorder, then one leaf node per distinct leaf
 // value vector (the leaves of a fully grown classification tree are
 // mostly pure, so they fold into a few nodes), with the leaves' values in
-// leaf order. A split takes 20 bytes and a leaf nothing but its values
-// when another leaf has the same; the preorder treeFlat it is made from
-// takes 40 bytes and k values per leaf and split pair.
+// leaf order. A split takes 10 bytes when every threshold of the tree is
+// a binary32 number (treeNarrowNode), else 16 (treeSmallNode) or, in a
+// tree of more than 65,536 packed nodes, 20; a leaf takes nothing but its
+// values when another leaf has the same. The preorder treeFlat it is made
+// from takes 40 bytes and k values per leaf and split pair.
 type treePacked struct {
 	// small holds the nodes of a tree of at most 65,536 packed nodes (a
 	// split in 16 bytes); nodes and feats are then nil.
