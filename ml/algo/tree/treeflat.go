@@ -731,7 +731,7 @@ func treeRowKey32(x float64) uint32 {
 // key of feature f is keys[f][g]. The rows share one base, so the eight
 // walks keep only their node indexes in registers.
 func (p *treePacked) leavesNarrow(keys [][treeWalkRows]uint32, out *[treeWalkRows]int32) {
-	nodes := p.narrow
+	nodes, ns := p.narrow, p.nsplit
 	var i0, i1, i2, i3, i4, i5, i6, i7 int32
 	for {
 		n0 := &nodes[i0]
@@ -750,12 +750,14 @@ func (p *treePacked) leavesNarrow(keys [][treeWalkRows]uint32, out *[treeWalkRow
 		j5 := treeStepNarrow(n5, keys[binary.LittleEndian.Uint16(n5[4:6])][5])
 		j6 := treeStepNarrow(n6, keys[binary.LittleEndian.Uint16(n6[4:6])][6])
 		j7 := treeStepNarrow(n7, keys[binary.LittleEndian.Uint16(n7[4:6])][7])
-		if (j0^i0)|(j1^i1)|(j2^i2)|(j3^i3)|(j4^i4)|(j5^i5)|(j6^i6)|(j7^i7) == 0 {
+		i0, i1, i2, i3, i4, i5, i6, i7 = j0, j1, j2, j3, j4, j5, j6, j7
+		// Leaves are numbered from ns: the group is done when no index is
+		// below it, without a last step that moves no row.
+		if (i0-ns)|(i1-ns)|(i2-ns)|(i3-ns)|(i4-ns)|(i5-ns)|(i6-ns)|(i7-ns) >= 0 {
 			break
 		}
-		i0, i1, i2, i3, i4, i5, i6, i7 = j0, j1, j2, j3, j4, j5, j6, j7
 	}
-	k, ns := p.k, p.nsplit
+	k := p.k
 	out[0], out[1], out[2], out[3] = (i0-ns)*k, (i1-ns)*k, (i2-ns)*k, (i3-ns)*k
 	out[4], out[5], out[6], out[7] = (i4-ns)*k, (i5-ns)*k, (i6-ns)*k, (i7-ns)*k
 }
