@@ -118,7 +118,7 @@ const forestSmallScratch = 16 << 20
 // rows of p features with procs cores. Each tree grown at once needs its
 // own builder, whose scratch (the drawn rows sorted by every feature, 4p
 // bytes a drawn row, and per-row weights, marks and partition space,
-// about 17 bytes a row, 25 for regression) grows with the data, so
+// 13 bytes a row, 21 for regression) grows with the data, so
 // growing one tree per core would multiply the fit's memory by the number
 // of cores; the builders share one sorter (20 bytes a drawn row). Trees
 // are grown at once only while their scratch fits in forestScratchShare of
@@ -126,9 +126,9 @@ const forestSmallScratch = 16 << 20
 // within the trees instead.
 func forestTreeWorkers(procs, trees, n, p int, classification bool) int {
 	drawn := float64(n) * (1 - 1/math.E) // distinct rows of a bootstrap sample
-	perRow := 17.0
+	perRow := 13.0
 	if !classification {
-		perRow = 25
+		perRow = 21
 	}
 	perTree := drawn*float64(4*p)*(1+1.0/64) + float64(n)*perRow
 	budget := max(forestScratchShare*float64(n)*float64(p)*8, forestSmallScratch) - drawn*20

@@ -423,8 +423,6 @@ type Builder struct {
 	// cw and tw are per-row class (or target) and multiplicity.
 	cw []treeClassWeight
 	tw []treeTargetWeight
-	// counts is the bootstrap multiplicity of each row.
-	counts []int32
 	// mark[i] is 1 when row i goes to the left child of the node being
 	// split.
 	mark []uint8
@@ -478,7 +476,6 @@ func NewBuilder(d *Data, cfg Config, workers int) *Builder {
 		d:          d,
 		cfg:        cfg,
 		order:      make([][]int32, d.p),
-		counts:     make([]int32, d.n),
 		mark:       make([]uint8, d.n),
 		feats:      make([]int, d.p),
 		cands:      make([]int, 0, d.p),
@@ -539,23 +536,28 @@ func RNG(seed int64, index int) *rand.Rand {
 func (b *Builder) Reset(seed int64, index int, bootstrap bool) {
 	d := b.d
 	b.rng = RNG(seed, index)
+	// The multiplicities are drawn straight into the per-row weights.
+	w0 := int32(1)
 	if bootstrap {
-		clear(b.counts)
-		for range d.n {
-			b.counts[b.rng.IntN(d.n)]++
-		}
-	} else {
-		for i := range b.counts {
-			b.counts[i] = 1
-		}
+		w0 = 0
 	}
 	if d.classification {
 		for i, c := range d.class {
-			b.cw[i] = treeClassWeight{class: c, weight: b.counts[i]}
+			b.cw[i] = treeClassWeight{class: c, weight: w0}
+		}
+		if bootstrap {
+			for range d.n {
+				b.cw[b.rng.IntN(d.n)].weight++
+			}
 		}
 	} else {
 		for i, y := range d.y {
-			b.tw[i] = treeTargetWeight{y: y, weight: float64(b.counts[i])}
+			b.tw[i] = treeTargetWeight{y: y, weight: float64(w0)}
+		}
+		if bootstrap {
+			for range d.n {
+				b.tw[b.rng.IntN(d.n)].weight++
+			}
 		}
 	}
 	// Sort the drawn rows by every feature, ties by row index: the same
@@ -566,9 +568,17 @@ func (b *Builder) Reset(seed int64, index int, bootstrap bool) {
 	// memory than the sorting time it saves (a few per cent of a tree);
 	// for the same reason sibling builders share one sorter.
 	drawn := b.scratch[0].tmp[:0]
-	for i, c := range b.counts {
-		if c > 0 {
-			drawn = append(drawn, int32(i))
+	if d.classification {
+		for i, cw := range b.cw {
+			if cw.weight > 0 {
+				drawn = append(drawn, int32(i))
+			}
+		}
+	} else {
+		for i, tw := range b.tw {
+			if tw.weight > 0 {
+				drawn = append(drawn, int32(i))
+			}
 		}
 	}
 	m := len(drawn)
