@@ -104,10 +104,13 @@ func fitRandomForest(ctx context.Context, ds *algo.Dataset, params map[string]fl
 
 // forestScratchShare bounds the memory of the trees grown at once: their
 // builders' scratch together may take this share of the training data's
-// size (see forestTreeWorkers). At 1, two trees grow at once on a table
-// of 20 features (a tree's scratch is about 0.43 of the data there), and
-// the train service's peak stays within 3× the table as float64.
-const forestScratchShare = 1.0
+// size (see forestTreeWorkers). A tree's scratch is about 0.42 of a
+// table of 20 features, so at 160k-200k rows one tree grows at a time, its
+// large nodes split on every core: growing two at once (a share of 1)
+// measured a train-service peak of 3.46× the table as float64, above the
+// 3× the service keeps to, for a fit only a few per cent faster on a
+// loaded two-core machine.
+const forestScratchShare = 0.5
 
 // forestSmallScratch is the scratch that trees grown at once may always
 // take, whatever the data's size: on small tables memory is no concern and

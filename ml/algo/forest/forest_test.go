@@ -681,11 +681,11 @@ func TestForestTreeWorkers(t *testing.T) {
 	}{
 		{2, 100, 1000, 20, false, 2},   // small data: one tree per core
 		{8, 3, 1000, 20, false, 3},     // never more than the trees
-		{2, 100, 200000, 20, false, 2}, // the benchmark's table: both cores grow trees
-		{2, 100, 200000, 20, true, 2},
-		{8, 100, 200000, 20, false, 2},   // the budget, not the cores, decides
-		{16, 100, 100000, 4, false, 6},   // small per-tree scratch on few features
-		{2, 100, 1_000_000, 4, false, 1}, // the per-row scratch dominates: one tree at a time
+		{2, 100, 160000, 20, false, 1}, // the benchmark's table: one tree at a time
+		{2, 100, 160000, 20, true, 1},
+		{2, 100, 160000, 60, false, 1},   // more features: the order arrays dominate
+		{16, 100, 100000, 4, false, 6},   // the budget, not the cores, decides
+		{2, 100, 1_000_000, 4, false, 1}, // the per-row scratch dominates
 		{1, 100, 10_000_000, 5, false, 1},
 	}
 	for _, tc := range tests {
