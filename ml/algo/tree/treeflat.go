@@ -729,45 +729,62 @@ func treeRowKey32(x float64) uint32 {
 // leavesNarrow is leaves for a tree packed in treeNarrowNodes, with the
 // keys of a group of rows as treeRowKey32, feature by feature: row g's
 // key of feature f is keys[f][g]. The rows share one base, so the eight
-// walks keep only their node indexes in registers.
+// walks keep only their node indexes in registers, and the group stops
+// when every row is at a leaf (leaves are numbered from nsplit). keys
+// must hold the ensemble's features (Ensemble.Predict checks the width).
 func (p *treePacked) leavesNarrow(keys [][treeWalkRows]uint32, out *[treeWalkRows]int32) {
-	nodes, ns := p.narrow, p.nsplit
-	var i0, i1, i2, i3, i4, i5, i6, i7 int32
+	// The steps read the nodes and keys without bounds checks, which
+	// would double the instructions of a step: every child index is below
+	// len(p.narrow) and every feature below len(keys), as pack and the
+	// tree checks (addTree) guarantee.
+	nodes := unsafe.Pointer(unsafe.SliceData(p.narrow))
+	kb := unsafe.Pointer(unsafe.SliceData(keys))
+	ns := uint32(p.nsplit)
+	var i0, i1, i2, i3, i4, i5, i6, i7 uint32
 	for {
-		n0 := &nodes[i0]
-		n1 := &nodes[i1]
-		n2 := &nodes[i2]
-		n3 := &nodes[i3]
-		n4 := &nodes[i4]
-		n5 := &nodes[i5]
-		n6 := &nodes[i6]
-		n7 := &nodes[i7]
-		j0 := treeStepNarrow(n0, keys[binary.LittleEndian.Uint16(n0[4:6])][0])
-		j1 := treeStepNarrow(n1, keys[binary.LittleEndian.Uint16(n1[4:6])][1])
-		j2 := treeStepNarrow(n2, keys[binary.LittleEndian.Uint16(n2[4:6])][2])
-		j3 := treeStepNarrow(n3, keys[binary.LittleEndian.Uint16(n3[4:6])][3])
-		j4 := treeStepNarrow(n4, keys[binary.LittleEndian.Uint16(n4[4:6])][4])
-		j5 := treeStepNarrow(n5, keys[binary.LittleEndian.Uint16(n5[4:6])][5])
-		j6 := treeStepNarrow(n6, keys[binary.LittleEndian.Uint16(n6[4:6])][6])
-		j7 := treeStepNarrow(n7, keys[binary.LittleEndian.Uint16(n7[4:6])][7])
-		i0, i1, i2, i3, i4, i5, i6, i7 = j0, j1, j2, j3, j4, j5, j6, j7
-		// Leaves are numbered from ns: the group is done when no index is
-		// below it, without a last step that moves no row.
-		if (i0-ns)|(i1-ns)|(i2-ns)|(i3-ns)|(i4-ns)|(i5-ns)|(i6-ns)|(i7-ns) >= 0 {
+		// Each lane steps without branching, written out because the
+		// compiler does not inline a function of that size: the node's
+		// key − the row's, in 64 bits, has its high half all ones exactly
+		// when the row goes right, which masks in the right child.
+		n0 := (*treeNarrowNode)(unsafe.Add(nodes, uintptr(i0)*treeNarrowSize))
+		r0 := uint32((uint64(binary.LittleEndian.Uint32(n0[0:4])) - uint64(*(*uint32)(unsafe.Add(kb, uintptr(binary.LittleEndian.Uint16(n0[4:6]))*treeKeyGroupSize+0*4)))) >> 32)
+		i0 = uint32(binary.LittleEndian.Uint16(n0[6:8]))&^r0 | uint32(binary.LittleEndian.Uint16(n0[8:10]))&r0
+		n1 := (*treeNarrowNode)(unsafe.Add(nodes, uintptr(i1)*treeNarrowSize))
+		r1 := uint32((uint64(binary.LittleEndian.Uint32(n1[0:4])) - uint64(*(*uint32)(unsafe.Add(kb, uintptr(binary.LittleEndian.Uint16(n1[4:6]))*treeKeyGroupSize+1*4)))) >> 32)
+		i1 = uint32(binary.LittleEndian.Uint16(n1[6:8]))&^r1 | uint32(binary.LittleEndian.Uint16(n1[8:10]))&r1
+		n2 := (*treeNarrowNode)(unsafe.Add(nodes, uintptr(i2)*treeNarrowSize))
+		r2 := uint32((uint64(binary.LittleEndian.Uint32(n2[0:4])) - uint64(*(*uint32)(unsafe.Add(kb, uintptr(binary.LittleEndian.Uint16(n2[4:6]))*treeKeyGroupSize+2*4)))) >> 32)
+		i2 = uint32(binary.LittleEndian.Uint16(n2[6:8]))&^r2 | uint32(binary.LittleEndian.Uint16(n2[8:10]))&r2
+		n3 := (*treeNarrowNode)(unsafe.Add(nodes, uintptr(i3)*treeNarrowSize))
+		r3 := uint32((uint64(binary.LittleEndian.Uint32(n3[0:4])) - uint64(*(*uint32)(unsafe.Add(kb, uintptr(binary.LittleEndian.Uint16(n3[4:6]))*treeKeyGroupSize+3*4)))) >> 32)
+		i3 = uint32(binary.LittleEndian.Uint16(n3[6:8]))&^r3 | uint32(binary.LittleEndian.Uint16(n3[8:10]))&r3
+		n4 := (*treeNarrowNode)(unsafe.Add(nodes, uintptr(i4)*treeNarrowSize))
+		r4 := uint32((uint64(binary.LittleEndian.Uint32(n4[0:4])) - uint64(*(*uint32)(unsafe.Add(kb, uintptr(binary.LittleEndian.Uint16(n4[4:6]))*treeKeyGroupSize+4*4)))) >> 32)
+		i4 = uint32(binary.LittleEndian.Uint16(n4[6:8]))&^r4 | uint32(binary.LittleEndian.Uint16(n4[8:10]))&r4
+		n5 := (*treeNarrowNode)(unsafe.Add(nodes, uintptr(i5)*treeNarrowSize))
+		r5 := uint32((uint64(binary.LittleEndian.Uint32(n5[0:4])) - uint64(*(*uint32)(unsafe.Add(kb, uintptr(binary.LittleEndian.Uint16(n5[4:6]))*treeKeyGroupSize+5*4)))) >> 32)
+		i5 = uint32(binary.LittleEndian.Uint16(n5[6:8]))&^r5 | uint32(binary.LittleEndian.Uint16(n5[8:10]))&r5
+		n6 := (*treeNarrowNode)(unsafe.Add(nodes, uintptr(i6)*treeNarrowSize))
+		r6 := uint32((uint64(binary.LittleEndian.Uint32(n6[0:4])) - uint64(*(*uint32)(unsafe.Add(kb, uintptr(binary.LittleEndian.Uint16(n6[4:6]))*treeKeyGroupSize+6*4)))) >> 32)
+		i6 = uint32(binary.LittleEndian.Uint16(n6[6:8]))&^r6 | uint32(binary.LittleEndian.Uint16(n6[8:10]))&r6
+		n7 := (*treeNarrowNode)(unsafe.Add(nodes, uintptr(i7)*treeNarrowSize))
+		r7 := uint32((uint64(binary.LittleEndian.Uint32(n7[0:4])) - uint64(*(*uint32)(unsafe.Add(kb, uintptr(binary.LittleEndian.Uint16(n7[4:6]))*treeKeyGroupSize+7*4)))) >> 32)
+		i7 = uint32(binary.LittleEndian.Uint16(n7[6:8]))&^r7 | uint32(binary.LittleEndian.Uint16(n7[8:10]))&r7
+		if ((i0-ns)|(i1-ns)|(i2-ns)|(i3-ns)|(i4-ns)|(i5-ns)|(i6-ns)|(i7-ns))>>31 == 0 {
 			break
 		}
 	}
-	k := p.k
-	out[0], out[1], out[2], out[3] = (i0-ns)*k, (i1-ns)*k, (i2-ns)*k, (i3-ns)*k
-	out[4], out[5], out[6], out[7] = (i4-ns)*k, (i5-ns)*k, (i6-ns)*k, (i7-ns)*k
+	k, nsi := p.k, p.nsplit
+	out[0], out[1], out[2], out[3] = (int32(i0)-nsi)*k, (int32(i1)-nsi)*k, (int32(i2)-nsi)*k, (int32(i3)-nsi)*k
+	out[4], out[5], out[6], out[7] = (int32(i4)-nsi)*k, (int32(i5)-nsi)*k, (int32(i6)-nsi)*k, (int32(i7)-nsi)*k
 }
 
-// treeStepNarrow is treeStepPacked for a treeNarrowNode.
-func treeStepNarrow(nd *treeNarrowNode, key uint32) int32 {
-	_, borrow := bits.Sub32(binary.LittleEndian.Uint32(nd[0:4]), key, 0)
-	right := -int32(borrow)
-	return int32(binary.LittleEndian.Uint16(nd[6:8]))&^right | int32(binary.LittleEndian.Uint16(nd[8:10]))&right
-}
+// treeNarrowSize and treeKeyGroupSize are the strides of the nodes and
+// of the key groups that leavesNarrow reads.
+const (
+	treeNarrowSize   = uintptr(unsafe.Sizeof(treeNarrowNode{}))
+	treeKeyGroupSize = uintptr(unsafe.Sizeof([treeWalkRows]uint32{}))
+)
 
 // leavesSmall is leaves for a tree packed in treeSmallNodes.
 func (p *treePacked) leavesSmall(keys []uint64, base *[treeWalkRows]int, out *[treeWalkRows]int32) {
