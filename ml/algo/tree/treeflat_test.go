@@ -308,13 +308,17 @@ func TestEnsembleMatchesWideWalk(t *testing.T) {
 		// thresholds (the forest's), else most thresholds are not binary32
 		// and their trees keep 16-byte nodes.
 		fine, short bool
+		// mixed grows every other tree without short thresholds, so the
+		// ensemble walks both node forms.
+		mixed bool
 	}{
-		{"classification compact", datav1.Task_TASK_CLASSIFICATION, 3, true, false, false},
-		{"classification wide", datav1.Task_TASK_CLASSIFICATION, 2, false, false, false},
-		{"regression compact", datav1.Task_TASK_REGRESSION, 0, true, false, false},
-		{"classification binary32 thresholds", datav1.Task_TASK_CLASSIFICATION, 3, true, true, true},
-		{"regression binary32 thresholds", datav1.Task_TASK_REGRESSION, 0, false, true, true},
-		{"classification binary64 thresholds", datav1.Task_TASK_CLASSIFICATION, 2, true, true, false},
+		{"classification compact", datav1.Task_TASK_CLASSIFICATION, 3, true, false, false, false},
+		{"classification wide", datav1.Task_TASK_CLASSIFICATION, 2, false, false, false, false},
+		{"regression compact", datav1.Task_TASK_REGRESSION, 0, true, false, false, false},
+		{"classification binary32 thresholds", datav1.Task_TASK_CLASSIFICATION, 3, true, true, true, false},
+		{"regression binary32 thresholds", datav1.Task_TASK_REGRESSION, 0, false, true, true, false},
+		{"classification binary64 thresholds", datav1.Task_TASK_CLASSIFICATION, 2, true, true, false, false},
+		{"classification mixed thresholds", datav1.Task_TASK_CLASSIFICATION, 3, true, true, true, true},
 	}
 	for _, tc := range tests {
 		gen := func(rng *rand.Rand, x []float64) float64 {
@@ -340,11 +344,18 @@ func TestEnsembleMatchesWideWalk(t *testing.T) {
 			t.Fatal(err)
 		}
 		cfg.ShortThresholds = tc.short
-		bld := NewBuilder(NewData(ds, nil), cfg, 1)
+		data := NewData(ds, nil)
+		bld := NewBuilder(data, cfg, 1)
+		cfg.ShortThresholds = false
+		bldLong := NewBuilder(data, cfg, 1)
 		trees := make([]*datav1.TreeModel, 9)
 		for i := range trees {
-			bld.Reset(1, i, true)
-			wide, _, err := bld.GrowInto(t.Context(), &datav1.TreeModel{})
+			b := bld
+			if tc.mixed && i%2 == 1 {
+				b = bldLong
+			}
+			b.Reset(1, i, true)
+			wide, _, err := b.GrowInto(t.Context(), &datav1.TreeModel{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -399,8 +410,9 @@ func TestEnsembleMatchesWideWalk(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if wantNarrow := !tc.fine || tc.short; e.narrow != wantNarrow || e.wide == wantNarrow {
-			t.Errorf("%s: narrow trees %v, other trees %v; want narrow only %v", tc.name, e.narrow, e.wide, wantNarrow)
+		wantNarrow, wantWide := !tc.fine || tc.short, tc.fine && (!tc.short || tc.mixed)
+		if e.narrow != wantNarrow || e.wide != wantWide {
+			t.Errorf("%s: narrow trees %v, other trees %v; want %v, %v", tc.name, e.narrow, e.wide, wantNarrow, wantWide)
 		}
 		// The same trees in 16-byte nodes, which trees with a binary64
 		// threshold take.
@@ -590,4 +602,41 @@ func benchCPUTime() int64 {
 		return 0
 	}
 	return ru.Utime.Nano() + ru.Stime.Nano()
+}
+
+// TestEnsembleSingleLeafTrees checks trees that are one leaf, which take
+// the 10-byte form (they have no threshold) and whose walk must stop at
+// once, alone and beside a tree that splits.
+func TestEnsembleSingleLeafTrees(t *testing.T) {
+	leaf := &datav1.TreeModel{NumOutputs: 2, Feature: []int32{-1}, Threshold: []float64{0}, Left: []int32{-1}, Right: []int32{-1}, Value: []float64{0.25, 0.75}}
+	split := &datav1.TreeModel{NumOutputs: 2, Feature: []int32{1, -1, -1}, Threshold: []float64{0.5, 0, 0}, Left: []int32{1, -1, -1}, Right: []int32{2, -1, -1},
+		Value: []float64{0.5, 0.5, 1, 0, 0, 1}}
+	X := mat.NewDense(11, 2, nil)
+	for r := range 11 {
+		X.Set(r, 1, float64(r)/10)
+	}
+	tests := []struct {
+		name  string
+		trees []*datav1.TreeModel
+		want  func(x float64) float64 // the first output for feature 1 = x
+	}{
+		{"one leaf", []*datav1.TreeModel{leaf}, func(float64) float64 { return 0.25 }},
+		{"a leaf and a split", []*datav1.TreeModel{leaf, split}, func(x float64) float64 {
+			if x <= 0.5 {
+				return (0.25 + 1) / 2
+			}
+			return 0.25 / 2
+		}},
+	}
+	for _, tc := range tests {
+		got, err := PredictEnsemble(&datav1.Model{Task: datav1.Task_TASK_CLASSIFICATION}, tc.trees, X)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		for r := range 11 {
+			if v, want := got.At(r, 0), tc.want(X.At(r, 1)); v != want {
+				t.Errorf("%s: row %d gives %v, want %v", tc.name, r, v, want)
+			}
+		}
+	}
 }
