@@ -168,6 +168,23 @@ func FuzzTreeCompact(f *testing.F) {
 		if _, err := Expand(tree, 3); err != nil {
 			t.Fatalf("decoded but does not expand: %v", err)
 		}
+		// The packed walk (10-byte nodes when every threshold is binary32)
+		// reaches the leaf values the preorder walk does.
+		X := mat.NewDense(3, 3, []float64{0, 0, 0, math.NaN(), 1e300, -1e300, math.Inf(1), math.Inf(-1), 0.5})
+		got, err := PredictEnsemble(&datav1.Model{}, []*datav1.TreeModel{tree}, X)
+		if err != nil {
+			t.Fatalf("decoded but does not predict: %v", err)
+		}
+		for r := range 3 {
+			keys := make([]uint64, 3)
+			treeRowKeys(keys, X.RawRowView(r))
+			leaf := int(fl.leaf(fl.roots[0], keys))
+			for j := range int(k) {
+				if v, want := got.At(r, j), fl.values[leaf+j]; math.Float64bits(v) != math.Float64bits(want) {
+					t.Fatalf("row %d output %d: packed walk %v, preorder walk %v", r, j, v, want)
+				}
+			}
+		}
 	})
 }
 
