@@ -104,7 +104,12 @@ func fitRandomForest(ctx context.Context, ds *algo.Dataset, params map[string]fl
 
 // forestScratchShare bounds the memory of the trees grown at once: their
 // builders' scratch together may take this share of the training data's
-// size (see forestTreeWorkers).
+// size (see forestTreeWorkers). A tree's scratch is about 0.42 of a
+// table of 20 features, so at 160k-200k rows one tree grows at a time, its
+// large nodes split on every core: growing two at once (a share of 1)
+// measured a train-service peak of 3.46× the table as float64, above the
+// 3× the service keeps to, for the same fit-time ratio to scikit-learn
+// (0.27 on two cores, on a loaded two-core machine).
 const forestScratchShare = 0.5
 
 // forestSmallScratch is the scratch that trees grown at once may always
@@ -114,16 +119,22 @@ const forestSmallScratch = 16 << 20
 
 // forestTreeWorkers returns how many trees a forest grows at once on n
 // rows of p features with procs cores. Each tree grown at once needs its
-// own builder, whose scratch (the drawn rows sorted by every feature, the
-// per-row weights) is about half the data's size,
-// so growing one tree per core would multiply the fit's memory by the
-// number of cores. Trees are grown at once only while their scratch fits
-// in forestScratchShare of the data (or forestSmallScratch); the cores
-// left over split large nodes within the trees instead.
-func forestTreeWorkers(procs, trees, n, p int) int {
+// own builder, whose scratch (the drawn rows sorted by every feature, 4p
+// bytes a drawn row, and per-row weights, marks and partition space,
+// 13 bytes a row, 21 for regression) grows with the data, so
+// growing one tree per core would multiply the fit's memory by the number
+// of cores; the builders share one sorter (20 bytes a drawn row). Trees
+// are grown at once only while their scratch fits in forestScratchShare of
+// the data (or forestSmallScratch); the cores left over split large nodes
+// within the trees instead.
+func forestTreeWorkers(procs, trees, n, p int, classification bool) int {
 	drawn := float64(n) * (1 - 1/math.E) // distinct rows of a bootstrap sample
-	perTree := drawn*float64(4*p+20) + float64(n)*13
-	budget := max(forestScratchShare*float64(n)*float64(p)*8, forestSmallScratch)
+	perRow := 13.0
+	if !classification {
+		perRow = 21
+	}
+	perTree := drawn*float64(4*p)*(1+1.0/64) + float64(n)*perRow
+	budget := max(forestScratchShare*float64(n)*float64(p)*8, forestSmallScratch) - drawn*20
 	w := int(budget / perTree)
 	return max(1, min(procs, trees, w))
 }
@@ -146,11 +157,15 @@ func growForest(ctx context.Context, d *tree.Data, cfg tree.Config, n int, boots
 	// fewer trees than cores go to splitting nodes within a tree.
 	procs := runtime.GOMAXPROCS(0)
 	rows, features := d.Dims()
-	workers := forestTreeWorkers(procs, n, rows, features)
+	workers := forestTreeWorkers(procs, n, rows, features, d.Classification())
 	inner := max(1, procs/workers)
-	for range workers {
+	first := tree.NewBuilder(d, cfg, inner)
+	for w := range workers {
 		wg.Go(func() {
-			b := tree.NewBuilder(d, cfg, inner)
+			b := first
+			if w > 0 {
+				b = first.Sibling(inner)
+			}
 			// The wide arrays of the tree being grown are reused from tree to
 			// tree; only the compact copy is kept.
 			wide := &datav1.TreeModel{}

@@ -676,17 +676,21 @@ func TestTreeCompactIsSmall(t *testing.T) {
 func TestForestTreeWorkers(t *testing.T) {
 	tests := []struct {
 		procs, trees, n, p int
+		regression         bool
 		want               int
 	}{
-		{2, 100, 1000, 20, 2},   // small data: one tree per core
-		{8, 3, 1000, 20, 3},     // never more than the trees
-		{2, 100, 160000, 20, 1}, // large data: one tree at a time
-		{16, 100, 100000, 4, 4}, // the budget, not the cores, decides
-		{1, 100, 10_000_000, 5, 1},
+		{2, 100, 1000, 20, false, 2},   // small data: one tree per core
+		{8, 3, 1000, 20, false, 3},     // never more than the trees
+		{2, 100, 160000, 20, false, 1}, // the benchmark's table: one tree at a time
+		{2, 100, 160000, 20, true, 1},
+		{2, 100, 160000, 60, false, 1},   // more features: the order arrays dominate
+		{16, 100, 100000, 4, false, 6},   // the budget, not the cores, decides
+		{2, 100, 1_000_000, 4, false, 1}, // the per-row scratch dominates
+		{1, 100, 10_000_000, 5, false, 1},
 	}
 	for _, tc := range tests {
-		if got := forestTreeWorkers(tc.procs, tc.trees, tc.n, tc.p); got != tc.want {
-			t.Errorf("forestTreeWorkers(%d, %d, %d, %d) = %d, want %d", tc.procs, tc.trees, tc.n, tc.p, got, tc.want)
+		if got := forestTreeWorkers(tc.procs, tc.trees, tc.n, tc.p, !tc.regression); got != tc.want {
+			t.Errorf("forestTreeWorkers(%d, %d, %d, %d, regression %v) = %d, want %d", tc.procs, tc.trees, tc.n, tc.p, tc.regression, got, tc.want)
 		}
 	}
 }

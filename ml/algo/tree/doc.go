@@ -44,7 +44,13 @@
 // from which its value is recomputed exactly. About 4.5 bytes a node
 // remain.
 //
-// Prediction reads either form into one treeFlat: every node of every tree
-// in one preorder array of 16-byte nodes, four to a cache line, with the
-// left child next to its parent and the leaf values in one shared slice.
+// Prediction reads either form into a treeFlat (every node in preorder)
+// and packs each tree from it (treePacked): its splits in preorder, then
+// one leaf node per distinct leaf value. A tree whose thresholds are all
+// binary32 numbers, as the forest's are, takes 10 bytes a split: the
+// threshold's 4-byte order key, the feature and two 16-bit children; the
+// rows' values are then rounded up to binary32 keys, which send every row
+// the way its exact value goes, so predictions are bit for bit those of
+// the decoded tree. Other trees keep the threshold's exact 8-byte key in
+// a 16-byte node.
 package tree

@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"runtime"
 	"slices"
+	"sync"
 
 	"gonum.org/v1/gonum/mat"
 
@@ -351,6 +352,9 @@ func (s *treeSorter) argsort(col []float64, rows, out []int32) {
 // col returns feature f's values, indexed by row.
 func (d *Data) col(f int) []float64 { return d.cols[f] }
 
+// Classification reports whether the data is a classification problem.
+func (d *Data) Classification() bool { return d.classification }
+
 // Dims returns the number of rows and features of the data.
 func (d *Data) Dims() (rows, features int) { return d.n, d.p }
 
@@ -419,8 +423,6 @@ type Builder struct {
 	// cw and tw are per-row class (or target) and multiplicity.
 	cw []treeClassWeight
 	tw []treeTargetWeight
-	// counts is the bootstrap multiplicity of each row.
-	counts []int32
 	// mark[i] is 1 when row i goes to the left child of the node being
 	// split.
 	mark []uint8
@@ -435,8 +437,11 @@ type Builder struct {
 	// scratch has one entry per worker that may scan or partition in
 	// parallel within a node (one when trees are grown in parallel).
 	scratch []treeScratch
-	// sorter sorts the tree's rows by each feature in reset.
-	sorter     treeSorter
+	// sorter sorts the tree's rows by each feature in Reset. Its scratch
+	// (20 bytes a drawn row) is needed only then, so builders made by
+	// Sibling share one, taking turns under sortMu.
+	sorter     *treeSorter
+	sortMu     *sync.Mutex
 	stack      []treeFrame
 	importance []float64
 	rootWeight float64
@@ -471,7 +476,6 @@ func NewBuilder(d *Data, cfg Config, workers int) *Builder {
 		d:          d,
 		cfg:        cfg,
 		order:      make([][]int32, d.p),
-		counts:     make([]int32, d.n),
 		mark:       make([]uint8, d.n),
 		feats:      make([]int, d.p),
 		cands:      make([]int, 0, d.p),
@@ -479,6 +483,8 @@ func NewBuilder(d *Data, cfg Config, workers int) *Builder {
 		cnt:        make([]float64, d.numOutputs),
 		scratch:    make([]treeScratch, max(1, workers)),
 		importance: make([]float64, d.p),
+		sorter:     &treeSorter{},
+		sortMu:     &sync.Mutex{},
 	}
 	for w := range b.scratch {
 		b.scratch[w] = treeScratch{
@@ -493,6 +499,17 @@ func NewBuilder(d *Data, cfg Config, workers int) *Builder {
 		b.tw = make([]treeTargetWeight, d.n)
 	}
 	return b
+}
+
+// Sibling returns a builder of trees on the same data with the same
+// growth limits, for up to workers goroutines within one node, that
+// shares b's sorting scratch: builders growing trees at once sort their
+// rows in turn (a few per cent of a tree's time) rather than each keeping
+// 20 bytes a row of scratch it uses only in Reset.
+func (b *Builder) Sibling(workers int) *Builder {
+	nb := NewBuilder(b.d, b.cfg, workers)
+	nb.sorter, nb.sortMu = b.sorter, b.sortMu
+	return nb
 }
 
 // parallel reports whether a node of n rows is worth splitting with
@@ -519,23 +536,28 @@ func RNG(seed int64, index int) *rand.Rand {
 func (b *Builder) Reset(seed int64, index int, bootstrap bool) {
 	d := b.d
 	b.rng = RNG(seed, index)
+	// The multiplicities are drawn straight into the per-row weights.
+	w0 := int32(1)
 	if bootstrap {
-		clear(b.counts)
-		for range d.n {
-			b.counts[b.rng.IntN(d.n)]++
-		}
-	} else {
-		for i := range b.counts {
-			b.counts[i] = 1
-		}
+		w0 = 0
 	}
 	if d.classification {
 		for i, c := range d.class {
-			b.cw[i] = treeClassWeight{class: c, weight: b.counts[i]}
+			b.cw[i] = treeClassWeight{class: c, weight: w0}
+		}
+		if bootstrap {
+			for range d.n {
+				b.cw[b.rng.IntN(d.n)].weight++
+			}
 		}
 	} else {
 		for i, y := range d.y {
-			b.tw[i] = treeTargetWeight{y: y, weight: float64(b.counts[i])}
+			b.tw[i] = treeTargetWeight{y: y, weight: float64(w0)}
+		}
+		if bootstrap {
+			for range d.n {
+				b.tw[b.rng.IntN(d.n)].weight++
+			}
 		}
 	}
 	// Sort the drawn rows by every feature, ties by row index: the same
@@ -543,14 +565,25 @@ func (b *Builder) Reset(seed int64, index int, bootstrap bool) {
 	// The drawn rows are listed in scratch[0].tmp, which partition alone
 	// uses otherwise. The features are sorted one after the other: a
 	// sorter's scratch is 20 bytes a row, and one per core would cost more
-	// memory than the sorting time it saves (a few per cent of a tree).
+	// memory than the sorting time it saves (a few per cent of a tree);
+	// for the same reason sibling builders share one sorter.
 	drawn := b.scratch[0].tmp[:0]
-	for i, c := range b.counts {
-		if c > 0 {
-			drawn = append(drawn, int32(i))
+	if d.classification {
+		for i, cw := range b.cw {
+			if cw.weight > 0 {
+				drawn = append(drawn, int32(i))
+			}
+		}
+	} else {
+		for i, tw := range b.tw {
+			if tw.weight > 0 {
+				drawn = append(drawn, int32(i))
+			}
 		}
 	}
 	m := len(drawn)
+	b.sortMu.Lock()
+	defer b.sortMu.Unlock()
 	for f := range d.p {
 		if cap(b.order[f]) < m {
 			// A little slack: the next bootstrap sample may draw a few more.
@@ -1029,6 +1062,10 @@ type Ensemble struct {
 	k      int
 	cols   int
 	ntrees int
+	// narrow and wide say whether some tree has treeNarrowNodes (walked
+	// with 4-byte row keys) or other nodes (8-byte keys), so that a call
+	// computes only the keys its trees read.
+	narrow, wide bool
 }
 
 // PrepareEnsemble checks trees against the model and lays them out for
@@ -1073,7 +1110,15 @@ func PrepareEnsemble(m *datav1.Model, trees []*datav1.TreeModel, cols int) (*Ens
 			return nil, fmt.Errorf("trees have %d outputs for %d classes", k, nc)
 		}
 	}
-	return &Ensemble{flats: flats, k: k, cols: cols, ntrees: len(trees)}, nil
+	e := &Ensemble{flats: flats, k: k, cols: cols, ntrees: len(trees)}
+	for _, fl := range flats {
+		if fl.narrow != nil {
+			e.narrow = true
+		} else {
+			e.wide = true
+		}
+	}
+	return e, nil
 }
 
 // Predict walks every row of X through the trees and averages their
@@ -1097,9 +1142,27 @@ func (e *Ensemble) Predict(X *mat.Dense) (*mat.Dense, error) {
 		lo := blk * blockRows
 		hi := min(rows, lo+blockRows)
 		// The block's rows as order keys, computed once for all trees.
-		keys := make([]uint64, (hi-lo)*cols)
-		for r := lo; r < hi; r++ {
-			treeRowKeys(keys[(r-lo)*cols:(r-lo+1)*cols], raw.Data[r*raw.Stride:r*raw.Stride+cols])
+		var keys []uint64
+		var keys32 [][treeWalkRows]uint32
+		if e.wide {
+			keys = make([]uint64, (hi-lo)*cols)
+			for r := lo; r < hi; r++ {
+				treeRowKeys(keys[(r-lo)*cols:(r-lo+1)*cols], raw.Data[r*raw.Stride:r*raw.Stride+cols])
+			}
+		}
+		if e.narrow {
+			// Group by group of treeWalkRows rows, feature by feature, so
+			// that a walk finds lane g's key of feature f at [f][g].
+			groups := (hi - lo + treeWalkRows - 1) / treeWalkRows
+			keys32 = make([][treeWalkRows]uint32, groups*cols)
+			for r := lo; r < lo+groups*treeWalkRows; r++ {
+				// A short last group repeats its last row.
+				row := raw.Data[min(r, hi-1)*raw.Stride:][:cols]
+				grp := keys32[(r-lo)/treeWalkRows*cols:][:cols]
+				for f, v := range row {
+					grp[f][(r-lo)%treeWalkRows] = treeRowKey32(v)
+				}
+			}
 		}
 		var base [treeWalkRows]int
 		var leaves [treeWalkRows]int32
@@ -1110,7 +1173,11 @@ func (e *Ensemble) Predict(X *mat.Dense) (*mat.Dense, error) {
 					// A short last group repeats its last row.
 					base[g] = (r - lo + min(g, n-1)) * cols
 				}
-				fl.leaves(keys, &base, &leaves)
+				if fl.narrow != nil {
+					fl.leavesNarrow(keys32[(r-lo)/treeWalkRows*cols:][:cols], &leaves)
+				} else {
+					fl.leaves(keys, &base, &leaves)
+				}
 				for g := range n {
 					leaf := int(leaves[g])
 					dst := out[(r+g)*k : (r+g+1)*k]

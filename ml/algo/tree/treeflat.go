@@ -7,6 +7,7 @@ import (
 	"math"
 	"math/bits"
 	"slices"
+	"unsafe"
 
 	"github.com/alur-ml/alur/ml/algo/internal/numeric"
 	datav1 "github.com/alur-ml/alur/proto/alur/data/v1"
@@ -520,14 +521,20 @@ type treePackedNode struct {
 // keeps it: its splits in preorder, then one leaf node per distinct leaf
 // value vector (the leaves of a fully grown classification tree are
 // mostly pure, so they fold into a few nodes), with the leaves' values in
-// leaf order. A split takes 20 bytes and a leaf nothing but its values
-// when another leaf has the same; the preorder treeFlat it is made from
-// takes 40 bytes and k values per leaf and split pair.
+// leaf order. A split takes 10 bytes when every threshold of the tree is
+// a binary32 number (treeNarrowNode), else 16 (treeSmallNode) or, in a
+// tree of more than 65,536 packed nodes, 20; a leaf takes nothing but its
+// values when another leaf has the same. The preorder treeFlat it is made
+// from takes 40 bytes and k values per leaf and split pair.
 type treePacked struct {
 	// small holds the nodes of a tree of at most 65,536 packed nodes (a
 	// split in 16 bytes); nodes and feats are then nil.
 	small []treeSmallNode
-	nodes []treePackedNode
+	// narrow holds the nodes of a small tree whose thresholds are all
+	// binary32 numbers (a split in 10 bytes); small, nodes and feats are
+	// then nil.
+	narrow []treeNarrowNode
+	nodes  []treePackedNode
 	// feats is each node's split feature, 0 for a leaf.
 	feats []int32
 	// values holds k values per leaf node, node nsplit first.
@@ -545,9 +552,25 @@ type treeSmallNode struct {
 	feat        uint32
 }
 
-// treeSmallMax is the most packed nodes a tree of treeSmallNodes may have
-// (a variable so that tests can walk the wide form too).
+// treeSmallMax is the most packed nodes a tree of treeSmallNodes (or
+// treeNarrowNodes) may have (a variable so that tests can walk the wide
+// form too).
 var treeSmallMax = 1 << 16
+
+// treeNarrowNode is a treeSmallNode whose threshold is a binary32 number,
+// for trees whose every threshold is one (the forest's, see
+// treeShortThreshold) on at most 65,536 features: its key as
+// treeOrderKey32 in bytes 0-3, its feature in 4-5 and its children in 6-7
+// and 8-9, little-endian, 10 bytes a split. A byte array rather than a
+// struct of a uint32 and three uint16 fields, which Go would pad to 12
+// bytes; the loads compile to one 32-bit and three 16-bit moves. A row
+// then needs its values as treeRowKey32, rounded up to binary32, which
+// sends it the same way as its exact value (see treeOrderKey32).
+type treeNarrowNode [10]byte
+
+// treeNarrow says whether pack may use treeNarrowNodes (a variable so
+// that tests can walk the 16-byte form too).
+var treeNarrow = true
 
 // pack returns the one tree of fl packed for prediction.
 func (fl *treeFlat) pack() *treePacked {
@@ -593,7 +616,21 @@ func (fl *treeFlat) pack() *treePacked {
 		p.nodes[j] = treePackedNode{key: nd.key, left: newIdx[i+1], right: newIdx[nd.next]}
 		p.feats[j] = nd.feature
 	}
-	if len(p.nodes) <= treeSmallMax {
+	if len(p.nodes) <= treeSmallMax && treeNarrow && treeNarrowFits(p.nodes[:nsplit], p.feats) {
+		p.narrow = make([]treeNarrowNode, len(p.nodes))
+		for j, nd := range p.nodes {
+			n := &p.narrow[j]
+			key := uint32(0) // a leaf: every row goes "right", to itself
+			if int32(j) < nsplit {
+				key = treeOrderKey32(float32(treeKeyValue(nd.key)))
+			}
+			binary.LittleEndian.PutUint32(n[0:4], key)
+			binary.LittleEndian.PutUint16(n[4:6], uint16(p.feats[j]))
+			binary.LittleEndian.PutUint16(n[6:8], uint16(nd.left))
+			binary.LittleEndian.PutUint16(n[8:10], uint16(nd.right))
+		}
+		p.nodes, p.feats = nil, nil
+	} else if len(p.nodes) <= treeSmallMax {
 		p.small = make([]treeSmallNode, len(p.nodes))
 		for j, nd := range p.nodes {
 			p.small[j] = treeSmallNode{key: nd.key, left: uint16(nd.left), right: uint16(nd.right), feat: uint32(p.feats[j])}
@@ -637,6 +674,117 @@ func (p *treePacked) leaves(keys []uint64, base *[treeWalkRows]int, out *[treeWa
 	out[0], out[1], out[2], out[3] = (i0-ns)*k, (i1-ns)*k, (i2-ns)*k, (i3-ns)*k
 	out[4], out[5], out[6], out[7] = (i4-ns)*k, (i5-ns)*k, (i6-ns)*k, (i7-ns)*k
 }
+
+// size is the bytes p's arrays take, for the memory bound of a prepared
+// ensemble.
+func (p *treePacked) size() int {
+	return len(p.small)*int(unsafe.Sizeof(treeSmallNode{})) + len(p.narrow)*int(unsafe.Sizeof(treeNarrowNode{})) +
+		len(p.nodes)*int(unsafe.Sizeof(treePackedNode{})) + 4*len(p.feats) + 8*len(p.values)
+}
+
+// treeNarrowFits reports whether splits, the packed splits of a tree of
+// at most treeSmallMax nodes, and their features fit treeNarrowNodes:
+// every threshold a binary32 number and every feature below 65,536.
+func treeNarrowFits(splits []treePackedNode, feats []int32) bool {
+	for j, nd := range splits {
+		t := treeKeyValue(nd.key)
+		if float64(float32(t)) != t || feats[j] > math.MaxUint16 {
+			return false
+		}
+	}
+	return true
+}
+
+// treeOrderKey32 is treeOrderKey for a binary32 number: unsigned order
+// is the numbers' order, -0 and +0 are equal, NaN is -Inf. Every key is
+// above 0, the key of a treeNarrowNode leaf.
+func treeOrderKey32(v float32) uint32 {
+	switch {
+	case v != v:
+		v = float32(math.Inf(-1))
+	case v == 0:
+		v = 0
+	}
+	b := math.Float32bits(v)
+	if b>>31 != 0 {
+		return ^b
+	}
+	return b | 1<<31
+}
+
+// treeRowKey32 is the key of x against binary32 thresholds: the
+// treeOrderKey32 of the least binary32 number at or above x (NaN as
+// -Inf). For a binary32 threshold t, that number is at most t exactly
+// when x is, since t is itself a candidate; so the row goes right of t
+// exactly when its exact value does, and the narrow walk predicts what
+// the 8-byte keys would.
+func treeRowKey32(x float64) uint32 {
+	f := float32(x) // nearest; may be below x
+	if float64(f) < x {
+		f = math.Nextafter32(f, float32(math.Inf(1)))
+	}
+	return treeOrderKey32(f)
+}
+
+// leavesNarrow is leaves for a tree packed in treeNarrowNodes, with the
+// keys of a group of rows as treeRowKey32, feature by feature: row g's
+// key of feature f is keys[f][g]. The rows share one base, so the eight
+// walks keep only their node indexes in registers, and the group stops
+// when every row is at a leaf (leaves are numbered from nsplit). keys
+// must hold the ensemble's features (Ensemble.Predict checks the width).
+func (p *treePacked) leavesNarrow(keys [][treeWalkRows]uint32, out *[treeWalkRows]int32) {
+	// The steps read the nodes and keys without bounds checks, which
+	// would double the instructions of a step: every child index is below
+	// len(p.narrow) and every feature below len(keys), as pack and the
+	// tree checks (addTree) guarantee.
+	nodes := unsafe.Pointer(unsafe.SliceData(p.narrow))
+	kb := unsafe.Pointer(unsafe.SliceData(keys))
+	ns := uint32(p.nsplit)
+	var i0, i1, i2, i3, i4, i5, i6, i7 uint32
+	for {
+		// Each lane steps without branching, written out because the
+		// compiler does not inline a function of that size: the node's
+		// key − the row's, in 64 bits, has its high half all ones exactly
+		// when the row goes right, which masks in the right child.
+		n0 := (*treeNarrowNode)(unsafe.Add(nodes, uintptr(i0)*treeNarrowSize))
+		r0 := uint32((uint64(binary.LittleEndian.Uint32(n0[0:4])) - uint64(*(*uint32)(unsafe.Add(kb, uintptr(binary.LittleEndian.Uint16(n0[4:6]))*treeKeyGroupSize+0*4)))) >> 32)
+		i0 = uint32(binary.LittleEndian.Uint16(n0[6:8]))&^r0 | uint32(binary.LittleEndian.Uint16(n0[8:10]))&r0
+		n1 := (*treeNarrowNode)(unsafe.Add(nodes, uintptr(i1)*treeNarrowSize))
+		r1 := uint32((uint64(binary.LittleEndian.Uint32(n1[0:4])) - uint64(*(*uint32)(unsafe.Add(kb, uintptr(binary.LittleEndian.Uint16(n1[4:6]))*treeKeyGroupSize+1*4)))) >> 32)
+		i1 = uint32(binary.LittleEndian.Uint16(n1[6:8]))&^r1 | uint32(binary.LittleEndian.Uint16(n1[8:10]))&r1
+		n2 := (*treeNarrowNode)(unsafe.Add(nodes, uintptr(i2)*treeNarrowSize))
+		r2 := uint32((uint64(binary.LittleEndian.Uint32(n2[0:4])) - uint64(*(*uint32)(unsafe.Add(kb, uintptr(binary.LittleEndian.Uint16(n2[4:6]))*treeKeyGroupSize+2*4)))) >> 32)
+		i2 = uint32(binary.LittleEndian.Uint16(n2[6:8]))&^r2 | uint32(binary.LittleEndian.Uint16(n2[8:10]))&r2
+		n3 := (*treeNarrowNode)(unsafe.Add(nodes, uintptr(i3)*treeNarrowSize))
+		r3 := uint32((uint64(binary.LittleEndian.Uint32(n3[0:4])) - uint64(*(*uint32)(unsafe.Add(kb, uintptr(binary.LittleEndian.Uint16(n3[4:6]))*treeKeyGroupSize+3*4)))) >> 32)
+		i3 = uint32(binary.LittleEndian.Uint16(n3[6:8]))&^r3 | uint32(binary.LittleEndian.Uint16(n3[8:10]))&r3
+		n4 := (*treeNarrowNode)(unsafe.Add(nodes, uintptr(i4)*treeNarrowSize))
+		r4 := uint32((uint64(binary.LittleEndian.Uint32(n4[0:4])) - uint64(*(*uint32)(unsafe.Add(kb, uintptr(binary.LittleEndian.Uint16(n4[4:6]))*treeKeyGroupSize+4*4)))) >> 32)
+		i4 = uint32(binary.LittleEndian.Uint16(n4[6:8]))&^r4 | uint32(binary.LittleEndian.Uint16(n4[8:10]))&r4
+		n5 := (*treeNarrowNode)(unsafe.Add(nodes, uintptr(i5)*treeNarrowSize))
+		r5 := uint32((uint64(binary.LittleEndian.Uint32(n5[0:4])) - uint64(*(*uint32)(unsafe.Add(kb, uintptr(binary.LittleEndian.Uint16(n5[4:6]))*treeKeyGroupSize+5*4)))) >> 32)
+		i5 = uint32(binary.LittleEndian.Uint16(n5[6:8]))&^r5 | uint32(binary.LittleEndian.Uint16(n5[8:10]))&r5
+		n6 := (*treeNarrowNode)(unsafe.Add(nodes, uintptr(i6)*treeNarrowSize))
+		r6 := uint32((uint64(binary.LittleEndian.Uint32(n6[0:4])) - uint64(*(*uint32)(unsafe.Add(kb, uintptr(binary.LittleEndian.Uint16(n6[4:6]))*treeKeyGroupSize+6*4)))) >> 32)
+		i6 = uint32(binary.LittleEndian.Uint16(n6[6:8]))&^r6 | uint32(binary.LittleEndian.Uint16(n6[8:10]))&r6
+		n7 := (*treeNarrowNode)(unsafe.Add(nodes, uintptr(i7)*treeNarrowSize))
+		r7 := uint32((uint64(binary.LittleEndian.Uint32(n7[0:4])) - uint64(*(*uint32)(unsafe.Add(kb, uintptr(binary.LittleEndian.Uint16(n7[4:6]))*treeKeyGroupSize+7*4)))) >> 32)
+		i7 = uint32(binary.LittleEndian.Uint16(n7[6:8]))&^r7 | uint32(binary.LittleEndian.Uint16(n7[8:10]))&r7
+		if ((i0-ns)|(i1-ns)|(i2-ns)|(i3-ns)|(i4-ns)|(i5-ns)|(i6-ns)|(i7-ns))>>31 == 0 {
+			break
+		}
+	}
+	k, nsi := p.k, p.nsplit
+	out[0], out[1], out[2], out[3] = (int32(i0)-nsi)*k, (int32(i1)-nsi)*k, (int32(i2)-nsi)*k, (int32(i3)-nsi)*k
+	out[4], out[5], out[6], out[7] = (int32(i4)-nsi)*k, (int32(i5)-nsi)*k, (int32(i6)-nsi)*k, (int32(i7)-nsi)*k
+}
+
+// treeNarrowSize and treeKeyGroupSize are the strides of the nodes and
+// of the key groups that leavesNarrow reads.
+const (
+	treeNarrowSize   = uintptr(unsafe.Sizeof(treeNarrowNode{}))
+	treeKeyGroupSize = uintptr(unsafe.Sizeof([treeWalkRows]uint32{}))
+)
 
 // leavesSmall is leaves for a tree packed in treeSmallNodes.
 func (p *treePacked) leavesSmall(keys []uint64, base *[treeWalkRows]int, out *[treeWalkRows]int32) {

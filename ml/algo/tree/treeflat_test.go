@@ -6,6 +6,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"strings"
+	"syscall"
 	"testing"
 
 	"gonum.org/v1/gonum/mat"
@@ -21,13 +22,28 @@ func TestTreeShortThreshold(t *testing.T) {
 		name       string
 		lo, hi     float64
 		wantBinary bool // the result is a binary32 number
+		// want, when not 0, is the exact threshold expected.
+		want float64
 	}{
-		{"wide gap", 1, 2, true},
-		{"binary32 midpoint nearby", 0.1, 0.2, true},
-		{"gap below binary32 resolution", 1, math.Nextafter(1, 2), true},
-		{"tiny gap between non-binary32 values", 1 + 1e-12, 1 + 2e-12, false},
-		{"from minus infinity", math.Inf(-1), 0, true},
-		{"beyond binary32 range", 1e300, 2e300, false},
+		{"wide gap", 1, 2, true, 1.5},
+		{"binary32 midpoint nearby", 0.1, 0.2, true, 0},
+		{"gap below binary32 resolution", 1, math.Nextafter(1, 2), true, 1},
+		{"tiny gap between non-binary32 values", 1 + 1e-12, 1 + 2e-12, false, 0},
+		// A missing value is stored as -Inf; the midpoint is then lo.
+		{"from minus infinity", math.Inf(-1), 0, true, math.Inf(-1)},
+		{"to plus infinity", 5, math.Inf(1), true, 5},
+		{"beyond binary32 range", 1e300, 2e300, false, 0},
+		{"beyond binary32 range to plus infinity", 1e300, math.Inf(1), false, 1e300},
+		// The midpoint rounds to +Inf in binary32; the largest finite
+		// binary32 number is still in the gap.
+		{"midpoint above the largest binary32", 3e38, 4e38, true, math.MaxFloat32},
+		{"negative", -2, -1, true, -1.5},
+		// The midpoint is halfway between two binary32 numbers: the tie
+		// rounds to even, which is lo.
+		{"tie between binary32 neighbours", 1, 1 + 0x1p-23, true, 1},
+		{"gap of one binary32 step", float64(float32(0.1)), float64(math.Nextafter32(0.1, 1)), true, float64(float32(0.1))},
+		{"below the smallest binary32", 0, 1e-46, true, 0},
+		{"non-binary32 bounds one binary32 apart", 0.1, float64(math.Nextafter32(float32(0.1), 1)), true, 0},
 	}
 	for _, tc := range tests {
 		mid := numeric.Midpoint(tc.lo, tc.hi)
@@ -35,10 +51,13 @@ func TestTreeShortThreshold(t *testing.T) {
 		if !(got >= tc.lo && got < tc.hi) {
 			t.Errorf("%s: threshold %v outside [%v, %v)", tc.name, got, tc.lo, tc.hi)
 		}
+		if tc.want != 0 && got != tc.want {
+			t.Errorf("%s: threshold %v, want %v", tc.name, got, tc.want)
+		}
 		if isBinary32 := float64(float32(got)) == got; isBinary32 != tc.wantBinary {
 			t.Errorf("%s: threshold %v binary32 = %v, want %v", tc.name, got, isBinary32, tc.wantBinary)
 		}
-		if tc.wantBinary && math.Abs(got-mid) > math.Abs(mid)*1e-7+1e-300 && !math.IsInf(mid, 0) && tc.hi-tc.lo > 1e-6 {
+		if tc.wantBinary && tc.want == 0 && math.Abs(got-mid) > math.Abs(mid)*1e-7+1e-300 && !math.IsInf(mid, 0) && tc.hi-tc.lo > 1e-6 {
 			t.Errorf("%s: threshold %v far from the midpoint %v", tc.name, got, mid)
 		}
 		if !tc.wantBinary && got != mid {
@@ -148,6 +167,23 @@ func FuzzTreeCompact(f *testing.F) {
 		}
 		if _, err := Expand(tree, 3); err != nil {
 			t.Fatalf("decoded but does not expand: %v", err)
+		}
+		// The packed walk (10-byte nodes when every threshold is binary32)
+		// reaches the leaf values the preorder walk does.
+		X := mat.NewDense(3, 3, []float64{0, 0, 0, math.NaN(), 1e300, -1e300, math.Inf(1), math.Inf(-1), 0.5})
+		got, err := PredictEnsemble(&datav1.Model{}, []*datav1.TreeModel{tree}, X)
+		if err != nil {
+			t.Fatalf("decoded but does not predict: %v", err)
+		}
+		for r := range 3 {
+			keys := make([]uint64, 3)
+			treeRowKeys(keys, X.RawRowView(r))
+			leaf := int(fl.leaf(fl.roots[0], keys))
+			for j := range int(k) {
+				if v, want := got.At(r, j), fl.values[leaf+j]; math.Float64bits(v) != math.Float64bits(want) {
+					t.Fatalf("row %d output %d: packed walk %v, preorder walk %v", r, j, v, want)
+				}
+			}
 		}
 	})
 }
@@ -285,15 +321,29 @@ func TestEnsembleMatchesWideWalk(t *testing.T) {
 		task    datav1.Task
 		classes int
 		compact bool
+		// fine draws unrounded values; short then chooses binary32
+		// thresholds (the forest's), else most thresholds are not binary32
+		// and their trees keep 16-byte nodes.
+		fine, short bool
+		// mixed grows every other tree without short thresholds, so the
+		// ensemble walks both node forms.
+		mixed bool
 	}{
-		{"classification compact", datav1.Task_TASK_CLASSIFICATION, 3, true},
-		{"classification wide", datav1.Task_TASK_CLASSIFICATION, 2, false},
-		{"regression compact", datav1.Task_TASK_REGRESSION, 0, true},
+		{"classification compact", datav1.Task_TASK_CLASSIFICATION, 3, true, false, false, false},
+		{"classification wide", datav1.Task_TASK_CLASSIFICATION, 2, false, false, false, false},
+		{"regression compact", datav1.Task_TASK_REGRESSION, 0, true, false, false, false},
+		{"classification binary32 thresholds", datav1.Task_TASK_CLASSIFICATION, 3, true, true, true, false},
+		{"regression binary32 thresholds", datav1.Task_TASK_REGRESSION, 0, false, true, true, false},
+		{"classification binary64 thresholds", datav1.Task_TASK_CLASSIFICATION, 2, true, true, false, false},
+		{"classification mixed thresholds", datav1.Task_TASK_CLASSIFICATION, 3, true, true, true, true},
 	}
 	for _, tc := range tests {
 		gen := func(rng *rand.Rand, x []float64) float64 {
 			for j := range x {
 				x[j] = math.Round(rng.NormFloat64()*20) / 8
+				if tc.fine {
+					x[j] = rng.NormFloat64() * 3
+				}
 			}
 			if tc.task == datav1.Task_TASK_REGRESSION {
 				return x[0]*3 - x[1] + rng.NormFloat64()
@@ -310,11 +360,19 @@ func TestEnsembleMatchesWideWalk(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		bld := NewBuilder(NewData(ds, nil), cfg, 1)
+		cfg.ShortThresholds = tc.short
+		data := NewData(ds, nil)
+		bld := NewBuilder(data, cfg, 1)
+		cfg.ShortThresholds = false
+		bldLong := NewBuilder(data, cfg, 1)
 		trees := make([]*datav1.TreeModel, 9)
 		for i := range trees {
-			bld.Reset(1, i, true)
-			wide, _, err := bld.GrowInto(t.Context(), &datav1.TreeModel{})
+			b := bld
+			if tc.mixed && i%2 == 1 {
+				b = bldLong
+			}
+			b.Reset(1, i, true)
+			wide, _, err := b.GrowInto(t.Context(), &datav1.TreeModel{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -324,11 +382,29 @@ func TestEnsembleMatchesWideWalk(t *testing.T) {
 			}
 		}
 		m := &datav1.Model{Task: tc.task, ClassNames: ds.ClassNames}
-		rows := 203
+		// Rows on, just below and just above the first tree's thresholds
+		// (and between a binary32 threshold and the next binary32 number)
+		// test the narrow walk's rounding where it matters.
+		first, err := Expand(trees[0], 6)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var near [][2]float64 // feature, value
+		for i, f := range first.Feature {
+			if f < 0 {
+				continue
+			}
+			thr := first.Threshold[i]
+			up := float64(math.Nextafter32(float32(thr), float32(math.Inf(1))))
+			for _, v := range []float64{thr, math.Nextafter(thr, math.Inf(-1)), math.Nextafter(thr, math.Inf(1)), (thr + up) / 2} {
+				near = append(near, [2]float64{float64(f), v})
+			}
+		}
+		rows := 203 + len(near)
 		X := mat.NewDense(rows, 6, nil)
 		for r := range rows {
 			for c := range 6 {
-				v := ds.X.At(r, c)
+				v := ds.X.At(r%203, c)
 				switch (r + c) % 11 {
 				case 0:
 					v = math.NaN()
@@ -339,8 +415,27 @@ func TestEnsembleMatchesWideWalk(t *testing.T) {
 				}
 				X.Set(r, c, v)
 			}
+			if r >= 203 {
+				X.Set(r, int(near[r-203][0]), near[r-203][1])
+			}
 		}
 		got, err := PredictEnsemble(m, trees, X)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		e, err := PrepareEnsemble(m, trees, 6)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantNarrow, wantWide := !tc.fine || tc.short, tc.fine && (!tc.short || tc.mixed)
+		if e.narrow != wantNarrow || e.wide != wantWide {
+			t.Errorf("%s: narrow trees %v, other trees %v; want %v, %v", tc.name, e.narrow, e.wide, wantNarrow, wantWide)
+		}
+		// The same trees in 16-byte nodes, which trees with a binary64
+		// threshold take.
+		treeNarrow = false
+		gotSmall, err := PredictEnsemble(m, trees, X)
+		treeNarrow = true
 		if err != nil {
 			t.Fatalf("%s: %v", tc.name, err)
 		}
@@ -375,8 +470,189 @@ func TestEnsembleMatchesWideWalk(t *testing.T) {
 			if math.Float64bits(v) != math.Float64bits(want[j]) {
 				t.Fatalf("%s: value %d is %v, the wide walk gives %v", tc.name, j, v, want[j])
 			}
+			if w := gotSmall.RawMatrix().Data[j]; math.Float64bits(w) != math.Float64bits(want[j]) {
+				t.Fatalf("%s: value %d is %v in 16-byte nodes, the wide walk gives %v", tc.name, j, w, want[j])
+			}
 			if w := gotWide.RawMatrix().Data[j]; math.Float64bits(w) != math.Float64bits(want[j]) {
 				t.Fatalf("%s: value %d is %v in the wide packed form, the wide walk gives %v", tc.name, j, w, want[j])
+			}
+		}
+	}
+}
+
+// BenchmarkEnsembleBatch predicts 1,000-row batches with a prepared
+// 100-tree forest grown on 20,000 rows, as a server answers a batch call,
+// in the 10-byte and 16-byte node forms.
+func BenchmarkEnsembleBatch(b *testing.B) {
+	ds := algotest.BenchData(20000)
+	m := benchForest(b, ds, 100)
+	X := mat.DenseCopyOf(ds.X.Slice(0, 1000, 0, 20))
+	for _, narrow := range []bool{true, false} {
+		name := "narrow"
+		if !narrow {
+			name = "small"
+		}
+		b.Run(name, func(b *testing.B) {
+			defer func(v bool) { treeNarrow = v }(treeNarrow)
+			treeNarrow = narrow
+			e, err := PrepareEnsemble(m, m.GetForest().GetTrees(), 20)
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			cpu0 := benchCPUTime()
+			for b.Loop() {
+				if _, err := e.Predict(X); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.N)*1000/b.Elapsed().Seconds(), "rows/s")
+			// The process's CPU time per row, steadier than wall time on a
+			// shared machine.
+			b.ReportMetric(float64(benchCPUTime()-cpu0)/float64(b.N*1000), "cpu-ns/row")
+		})
+	}
+}
+
+// TestTreeRowKey32 checks that a value's 4-byte key (rounded up to
+// binary32) is above a binary32 threshold's key exactly when the value is
+// above the threshold, so that the narrow walk sends every row where the
+// 8-byte keys do: values on, next to and between binary32 numbers, zeros
+// of both signs, subnormals, values beyond the binary32 range, infinities
+// and NaN (which goes left of everything, as -Inf).
+func TestTreeRowKey32(t *testing.T) {
+	inf32 := float32(math.Inf(1))
+	thresholds := []float32{0, float32(math.Copysign(0, -1)), 1, 0.1, -0.1, 3.75, math.MaxFloat32, -math.MaxFloat32,
+		math.SmallestNonzeroFloat32, -math.SmallestNonzeroFloat32, inf32, -inf32, math.Nextafter32(1, 2)}
+	for _, t32 := range thresholds {
+		thr := float64(t32)
+		up := float64(math.Nextafter32(t32, inf32))
+		values := []float64{thr, math.Nextafter(thr, math.Inf(1)), math.Nextafter(thr, math.Inf(-1)), (thr + up) / 2,
+			0, math.Copysign(0, -1), 1e-50, -1e-50, 1e39, -1e39, math.MaxFloat64, -math.MaxFloat64,
+			math.Inf(1), math.Inf(-1), math.NaN(), 0.1, -0.1}
+		for _, x := range values {
+			right := treeRowKey32(x) > treeOrderKey32(t32)
+			if want := x > thr; right != want {
+				t.Errorf("value %v against threshold %v: goes right %v, want %v", x, thr, right, want)
+			}
+			if right64 := treeOrderKey(x) > treeOrderKey(thr); right64 != right {
+				t.Errorf("value %v against threshold %v: 4-byte keys go right %v, 8-byte keys %v", x, thr, right, right64)
+			}
+		}
+		if treeOrderKey32(t32) == 0 {
+			t.Errorf("threshold %v has key 0, a leaf's", thr)
+		}
+	}
+}
+
+// TestEnsembleBytesPerSplit bounds the memory of a prepared forest whose
+// thresholds are binary32 numbers from its structure: 10 bytes a split
+// and, for its leaves, at most one node and one value vector per distinct
+// leaf value (the leaves of fully grown classification trees are mostly
+// pure, so they fold into a few).
+func TestEnsembleBytesPerSplit(t *testing.T) {
+	tests := []struct {
+		name    string
+		task    datav1.Task
+		classes int
+		maxB    float64 // bytes per split, all arrays counted
+	}{
+		{"classification", datav1.Task_TASK_CLASSIFICATION, 3, 11},
+		// Every regression leaf has its own value: a node and 8 bytes.
+		{"regression", datav1.Task_TASK_REGRESSION, 0, 10 + 18 + 1},
+	}
+	for _, tc := range tests {
+		ds := algotest.Generate(2000, 8, tc.task, tc.classes, 3, func(rng *rand.Rand, x []float64) float64 {
+			for j := range x {
+				x[j] = rng.NormFloat64()
+			}
+			if tc.task == datav1.Task_TASK_REGRESSION {
+				return x[0] - 2*x[1] + rng.NormFloat64()
+			}
+			return float64(rng.IntN(tc.classes))
+		})
+		spec, _ := algo.Lookup("decision_tree")
+		params, err := spec.ResolveParams(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg, err := ConfigFromParams(params, 8, 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg.ShortThresholds = true
+		bld := NewBuilder(NewData(ds, nil), cfg, 1)
+		trees := make([]*datav1.TreeModel, 5)
+		for i := range trees {
+			bld.Reset(2, i, true)
+			wide, _, err := bld.GrowInto(t.Context(), &datav1.TreeModel{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			trees[i], _ = Compact(wide, nil)
+		}
+		e, err := PrepareEnsemble(&datav1.Model{Task: tc.task, ClassNames: ds.ClassNames}, trees, 8)
+		if err != nil {
+			t.Fatal(err)
+		}
+		bytes, splits := 0, 0
+		for _, fl := range e.flats {
+			if fl.narrow == nil {
+				t.Fatalf("%s: a tree is not in 10-byte nodes", tc.name)
+			}
+			bytes += fl.size()
+			splits += int(fl.nsplit)
+		}
+		if per := float64(bytes) / float64(splits); per > tc.maxB {
+			t.Errorf("%s: %.2f bytes a split (%d bytes, %d splits), want at most %v", tc.name, per, bytes, splits, tc.maxB)
+		} else {
+			t.Logf("%s: %.2f bytes a split", tc.name, per)
+		}
+	}
+}
+
+// benchCPUTime is the user and system CPU time the process has used, in
+// nanoseconds.
+func benchCPUTime() int64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return ru.Utime.Nano() + ru.Stime.Nano()
+}
+
+// TestEnsembleSingleLeafTrees checks trees that are one leaf, which take
+// the 10-byte form (they have no threshold) and whose walk must stop at
+// once, alone and beside a tree that splits.
+func TestEnsembleSingleLeafTrees(t *testing.T) {
+	leaf := &datav1.TreeModel{NumOutputs: 2, Feature: []int32{-1}, Threshold: []float64{0}, Left: []int32{-1}, Right: []int32{-1}, Value: []float64{0.25, 0.75}}
+	split := &datav1.TreeModel{NumOutputs: 2, Feature: []int32{1, -1, -1}, Threshold: []float64{0.5, 0, 0}, Left: []int32{1, -1, -1}, Right: []int32{2, -1, -1},
+		Value: []float64{0.5, 0.5, 1, 0, 0, 1}}
+	X := mat.NewDense(11, 2, nil)
+	for r := range 11 {
+		X.Set(r, 1, float64(r)/10)
+	}
+	tests := []struct {
+		name  string
+		trees []*datav1.TreeModel
+		want  func(x float64) float64 // the first output for feature 1 = x
+	}{
+		{"one leaf", []*datav1.TreeModel{leaf}, func(float64) float64 { return 0.25 }},
+		{"a leaf and a split", []*datav1.TreeModel{leaf, split}, func(x float64) float64 {
+			if x <= 0.5 {
+				return (0.25 + 1) / 2
+			}
+			return 0.25 / 2
+		}},
+	}
+	for _, tc := range tests {
+		got, err := PredictEnsemble(&datav1.Model{Task: datav1.Task_TASK_CLASSIFICATION}, tc.trees, X)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		for r := range 11 {
+			if v, want := got.At(r, 0), tc.want(X.At(r, 1)); v != want {
+				t.Errorf("%s: row %d gives %v, want %v", tc.name, r, v, want)
 			}
 		}
 	}
