@@ -118,9 +118,10 @@ func TestModelsCommands(t *testing.T) {
 }
 
 // TestModelsExportEnsemble exports the model a default run hands over:
-// with no candidates named, wine's run picks a tree-based winner whose
-// fold models it averages (k-fold bagging), an ensemble. The time budget
-// is an hour so that no trial's start depends on the machine's speed.
+// with no candidates named, wine's run hands over an ensemble (its
+// winner's fold models averaged, or ensemble selection's mix). The time
+// budget is an hour so that no trial's start depends on the machine's
+// speed.
 func TestModelsExportEnsemble(t *testing.T) {
 	cfg := stackConfig{ServeAddr: stack.Loopback}
 	cfg.DataDir = t.TempDir()
