@@ -1,6 +1,7 @@
 // onnx-check.js runs every exported pipeline in a directory through
 // onnxruntime-node and compares its answers with alur's: labels equal,
-// probabilities within 1e-5. Usage: node scripts/onnx-check.js DIR
+// probabilities within 1e-5 (for a regressor, predictions within 1e-5).
+// Usage: node scripts/onnx-check.js DIR
 'use strict';
 const fs = require('fs');
 const path = require('path');
@@ -19,10 +20,24 @@ async function check(dir, file) {
     feeds[name] = new ort.Tensor('string', values, [fx.rows, 1]);
   }
   const out = await session.run(feeds);
-  const labels = out.label.data;
-  const probs = out.probabilities.data;
   let worst = 0;
   const problems = [];
+  if (fx.predictions) {
+    const pred = out.prediction.data;
+    if (pred.length !== fx.predictions.length) {
+      problems.push(`${pred.length} predictions, alur has ${fx.predictions.length}`);
+    } else {
+      for (let i = 0; i < pred.length; i++) {
+        worst = Math.max(worst, Math.abs(pred[i] - fx.predictions[i]));
+      }
+      if (!(worst <= TOLERANCE)) {
+        problems.push(`predictions differ by up to ${worst}, over ${TOLERANCE}`);
+      }
+    }
+    return report(fx, worst, problems, 'Δy');
+  }
+  const labels = out.label.data;
+  const probs = out.probabilities.data;
   for (let i = 0; i < fx.rows; i++) {
     if (labels[i] !== fx.labels[i]) {
       problems.push(`row ${i}: label ${labels[i]}, alur says ${fx.labels[i]}`);
@@ -38,8 +53,13 @@ async function check(dir, file) {
       problems.push(`probabilities differ by up to ${worst}, over ${TOLERANCE}`);
     }
   }
+  return report(fx, worst, problems, 'Δp');
+}
+
+// report prints one pipeline's result and says whether it passed.
+function report(fx, worst, problems, what) {
   const status = problems.length ? 'FAIL' : 'ok  ';
-  console.log(`${status} ${fx.model.padEnd(40)} ${fx.rows} rows, max |Δp| ${worst.toExponential(2)}`);
+  console.log(`${status} ${fx.model.padEnd(48)} ${fx.rows} rows, max |${what}| ${worst.toExponential(2)}`);
   for (const p of problems.slice(0, 5)) {
     console.log(`     ${p}`);
   }

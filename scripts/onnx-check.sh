@@ -2,9 +2,12 @@
 # onnx-check.sh exports alur pipelines to ONNX and runs them in a real ONNX
 # runtime (onnxruntime-node, whose Linux x64 CPU library ships inside the
 # npm package), comparing with alur's own predictions: labels equal,
-# probabilities within 1e-5. The pipelines are every exportable algorithm
-# on the bundled iris, wine and breast_cancer data, plus a synthetic table
-# with missing values, an unseen and rare categories, log1p and clipping.
+# probabilities (or regression predictions) within 1e-5. The pipelines are
+# every exportable algorithm and ensembles (k-fold bagged forests, boosting
+# and k-NN, a mix of algorithms) on the bundled iris, wine and
+# breast_cancer data, plus a synthetic table with missing values, an unseen
+# and rare categories, log1p and clipping, and regression ensembles
+# predicting iris's petal width.
 #
 # The runtime is installed once into bin/.onnxruntime-npm (the install
 # script is skipped: it only fetches GPU parts).

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/protobuf/types/known/durationpb"
+
 	orchestratorv1 "github.com/alur-ml/alur/proto/alur/orchestrator/v1"
 	"github.com/alur-ml/alur/proto/inference"
 	"github.com/alur-ml/alur/serverkit"
@@ -18,6 +20,16 @@ import (
 // orchestrator and returns the run's id.
 func succeededIrisRun(t *testing.T, addr string) string {
 	t.Helper()
+	return succeededRun(t, addr, &orchestratorv1.PipelineSpec{
+		Source: &orchestratorv1.Source{Kind: &orchestratorv1.Source_Bundled{Bundled: "iris"}}, Label: "species", Seed: 42,
+		Candidates: []*orchestratorv1.Candidate{{Algorithm: "logistic_regression"}},
+	})
+}
+
+// succeededRun runs spec through the stack's orchestrator, checks that it
+// succeeded and returns the run's id.
+func succeededRun(t *testing.T, addr string, spec *orchestratorv1.PipelineSpec) string {
+	t.Helper()
 	c, err := dialClient(addr, time.Minute)
 	if err != nil {
 		t.Fatal(err)
@@ -25,10 +37,7 @@ func succeededIrisRun(t *testing.T, addr string) string {
 	defer c.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	start, err := c.orch.StartRun(ctx, &orchestratorv1.StartRunRequest{Spec: &orchestratorv1.PipelineSpec{
-		Source: &orchestratorv1.Source{Kind: &orchestratorv1.Source_Bundled{Bundled: "iris"}}, Label: "species", Seed: 42,
-		Candidates: []*orchestratorv1.Candidate{{Algorithm: "logistic_regression"}},
-	}})
+	start, err := c.orch.StartRun(ctx, &orchestratorv1.StartRunRequest{Spec: spec})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,6 +108,48 @@ func TestModelsCommands(t *testing.T) {
 		code := runMain(context.Background(), s.args, a)
 		if code != s.wantCode {
 			t.Fatalf("%v: exit %d, want %d\nstdout:\n%s\nstderr:\n%s", s.args, code, s.wantCode, out, errb)
+		}
+		for _, w := range s.want {
+			if !strings.Contains(out.String(), w) {
+				t.Errorf("%v: output lacks %q:\n%s", s.args, w, out)
+			}
+		}
+	}
+}
+
+// TestModelsExportEnsemble exports the model a default run hands over:
+// with no candidates named, wine's run hands over an ensemble (its
+// winner's fold models averaged, or ensemble selection's mix). The time
+// budget is an hour so that no trial's start depends on the machine's
+// speed.
+func TestModelsExportEnsemble(t *testing.T) {
+	cfg := stackConfig{ServeAddr: stack.Loopback}
+	cfg.DataDir = t.TempDir()
+	st, err := startStack(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if err := st.Stop(); err != nil {
+			t.Errorf("stop: %v", err)
+		}
+	}()
+	id := succeededRun(t, st.OrchestratorAddr, &orchestratorv1.PipelineSpec{
+		Source: &orchestratorv1.Source{Kind: &orchestratorv1.Source_Bundled{Bundled: "wine"}}, Label: "class", Seed: 42,
+		MaxTrials: 6, TimeBudget: durationpb.New(time.Hour),
+	})
+	env := map[string]string{serverEnv: st.OrchestratorAddr, "USER": "ada"}
+	onnxPath := filepath.Join(t.TempDir(), "wine.onnx")
+	for _, s := range []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"models", "register", id, "--name", "wine"}, []string{"Registered wine version 1"}},
+		{[]string{"models", "export", "wine@1", "-o", onnxPath}, []string{"Wrote", "version 1 (ensemble)", "alcohol"}},
+	} {
+		a, out, errb := newTestApp(env)
+		if code := runMain(context.Background(), s.args, a); code != exitOK {
+			t.Fatalf("%v: exit %d\nstdout:\n%s\nstderr:\n%s", s.args, code, out, errb)
 		}
 		for _, w := range s.want {
 			if !strings.Contains(out.String(), w) {

@@ -18,14 +18,19 @@
 // TreeEnsembleRegressor, one target per class, with double thresholds (its
 // output is single precision, as the operator defines); k-nearest
 // neighbours is an exact search with standard operators (Sub, Mul, Add,
-// TopK, Gather). Distance-weighted k-NN and categorical columns read as
-// numbers are refused.
+// TopK, Gather). An ensemble (k-fold bagging, ensemble selection) is one
+// graph with the same outputs: every member on the shared features, its
+// probabilities or prediction multiplied by its weight, then summed, its
+// forests and trees merged into one TreeEnsembleRegressor whose leaf
+// values carry their member's weight. Distance-weighted k-NN (alone or as
+// an ensemble member) and categorical columns read as numbers are refused.
 package onnx
 
 import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 
 	"github.com/alur-ml/alur/ml/algo/tree"
 	"github.com/alur-ml/alur/ml/dataprep"
@@ -211,19 +216,19 @@ func predictor(g *graph, m *datav1.Model, x string) (string, error) {
 		q := g.op("Mul", []string{g.op("Mul", []string{d, d}), g.constDouble("half_precision", []int64{k, f}, half)})
 		jll := g.op("Add", []string{g.op("ReduceSum", []string{q, g.constInt64("axes", []int64{1}, []int64{2})}, iattr("keepdims", 0)), g.constDouble("bias", []int64{k}, bias)})
 		return g.op("Softmax", []string{jll}, iattr("axis", 1)), nil
-	case *datav1.Model_Tree:
-		return trees(g, m, x, []*datav1.TreeModel{p.Tree}, 1, nil)
-	case *datav1.Model_Forest:
-		return trees(g, m, x, p.Forest.GetTrees(), float64(len(p.Forest.GetTrees())), nil)
+	case *datav1.Model_Tree, *datav1.Model_Forest:
+		return trees(g, m, x, treeMembers(m, 1), nil)
 	case *datav1.Model_Boosting:
 		bm := p.Boosting
-		s, err := trees(g, m, x, bm.GetTrees(), 1, bm)
+		s, err := trees(g, m, x, treeMembers(m, 1), bm)
 		if err != nil || !classify {
 			return s, err
 		}
 		return probabilities(g, s, int64(bm.GetNumOutputs())), nil
 	case *datav1.Model_Knn:
 		return knn(g, m, p.Knn, x, f)
+	case *datav1.Model_Ensemble:
+		return weightedAverage(g, m, p.Ensemble, x)
 	}
 	return "", fmt.Errorf("algorithm %q: %w", m.GetAlgorithm(), ErrUnsupported)
 }
@@ -237,14 +242,42 @@ func probabilities(g *graph, s string, k int64) string {
 	return g.op("Softmax", []string{s}, iattr("axis", 1))
 }
 
-// trees adds a TreeEnsembleRegressor summing the trees' leaf values
-// divided by div (the number of trees for a forest's mean). For boosting
-// (bm set), tree t adds to output t mod num_outputs, on top of the base
-// scores; otherwise every tree adds its whole value vector. Thresholds,
-// weights and base scores are double tensors and the input stays double,
-// so every row takes the branch it takes in alur; the operator's output
-// is single precision, cast back to DOUBLE.
-func trees(g *graph, m *datav1.Model, x string, ts []*datav1.TreeModel, div float64, bm *datav1.BoostingModel) (string, error) {
+// weightedTree is one tree of a TreeEnsembleRegressor: its leaf values
+// are divided by div (the number of trees of a forest, for its mean), then
+// multiplied by weight (an ensemble member's weight).
+type weightedTree struct {
+	tree        *datav1.TreeModel
+	div, weight float64
+}
+
+// treeMembers lists the trees of a tree, forest or boosting model with
+// the ensemble weight w; nil for other models.
+func treeMembers(m *datav1.Model, w float64) []weightedTree {
+	var ts []*datav1.TreeModel
+	div := 1.0
+	switch p := m.GetParameters().(type) {
+	case *datav1.Model_Tree:
+		ts = []*datav1.TreeModel{p.Tree}
+	case *datav1.Model_Forest:
+		ts, div = p.Forest.GetTrees(), float64(len(p.Forest.GetTrees()))
+	case *datav1.Model_Boosting:
+		ts = p.Boosting.GetTrees()
+	}
+	out := make([]weightedTree, len(ts))
+	for i, t := range ts {
+		out[i] = weightedTree{t, div, w}
+	}
+	return out
+}
+
+// trees adds a TreeEnsembleRegressor summing the trees' leaf values, each
+// divided by its div and multiplied by its weight. For boosting (bm set),
+// tree t adds to output t mod num_outputs, on top of the base scores;
+// otherwise every tree adds its whole value vector. Thresholds, weights
+// and base scores are double tensors and the input stays double, so every
+// row takes the branch it takes in alur; the operator's output is single
+// precision, cast back to DOUBLE.
+func trees(g *graph, m *datav1.Model, x string, ts []weightedTree, bm *datav1.BoostingModel) (string, error) {
 	nf := len(m.GetFeatureNames())
 	targets := int64(1)
 	if m.GetTask() == datav1.Task_TASK_CLASSIFICATION {
@@ -260,8 +293,8 @@ func trees(g *graph, m *datav1.Model, x string, ts []*datav1.TreeModel, div floa
 		tTree, tNode, tID                                      []int64
 		tWeight                                                []float64
 	)
-	for ti, t := range ts {
-		et, err := tree.Expand(t, nf)
+	for ti, wt := range ts {
+		et, err := tree.Expand(wt.tree, nf)
 		if err != nil {
 			return "", fmt.Errorf("export: tree %d: %w", ti, err)
 		}
@@ -291,7 +324,11 @@ func trees(g *graph, m *datav1.Model, x string, ts []*datav1.TreeModel, div floa
 					continue
 				}
 				tTree, tNode, tID = append(tTree, int64(ti)), append(tNode, int64(n)), append(tID, int64(j))
-				tWeight = append(tWeight, w/div)
+				w /= wt.div
+				if wt.weight != 1 {
+					w *= wt.weight
+				}
+				tWeight = append(tWeight, w)
 			}
 		}
 	}
@@ -355,4 +392,69 @@ func knn(g *graph, m *datav1.Model, km *datav1.KnnModel, x string, f int64) (str
 	near := g.op("Gather", []string{g.constDouble("classes", []int64{n, c}, onehot), idx}, iattr("axis", 0))
 	votes := g.op("ReduceSum", []string{near, g.constInt64("axes", []int64{1}, []int64{1})}, iattr("keepdims", 0))
 	return g.op("Div", []string{votes, g.constDouble("k", nil, []float64{float64(k)})}), nil
+}
+
+// weightedAverage adds an ensemble's weighted average: each member's
+// probabilities (or prediction) on the shared features, multiplied by its
+// weight, then summed, as alur averages them. Forest and tree members go
+// together into one TreeEnsembleRegressor whose leaf values carry their
+// member's weight, which is smaller and faster than one operator per
+// member (k-fold bagging averages k forests). Members of weight 0 add
+// nothing and are left out. A member that cannot be exported, or an
+// ensemble nested in an ensemble, is refused, naming the member.
+func weightedAverage(g *graph, m *datav1.Model, e *datav1.EnsembleModel, x string) (string, error) {
+	members, weights := e.GetMembers(), e.GetWeights()
+	if len(members) == 0 || len(weights) != len(members) {
+		return "", fmt.Errorf("export: the ensemble has %d members and %d weights", len(members), len(weights))
+	}
+	classify := m.GetTask() == datav1.Task_TASK_CLASSIFICATION
+	var (
+		terms []string
+		ts    []weightedTree
+	)
+	defer func() { g.prefix = "" }()
+	for i, mm := range members {
+		w := weights[i]
+		switch {
+		case mm.GetEnsemble() != nil:
+			return "", fmt.Errorf("ensemble member %d (%s) is itself an ensemble: %w", i, mm.GetAlgorithm(), ErrUnsupported)
+		case !(w >= 0) || math.IsInf(w, 0):
+			return "", fmt.Errorf("export: ensemble member %d (%s) has weight %g", i, mm.GetAlgorithm(), w)
+		case mm.GetTask() != m.GetTask():
+			return "", fmt.Errorf("export: ensemble member %d (%s) solves %v, the ensemble %v", i, mm.GetAlgorithm(), mm.GetTask(), m.GetTask())
+		case len(mm.GetFeatureNames()) != len(m.GetFeatureNames()):
+			return "", fmt.Errorf("export: ensemble member %d (%s) reads %d features, the ensemble %d", i, mm.GetAlgorithm(), len(mm.GetFeatureNames()), len(m.GetFeatureNames()))
+		case classify && !slices.Equal(mm.GetClassNames(), m.GetClassNames()):
+			return "", fmt.Errorf("export: ensemble member %d (%s) has classes %v, the ensemble %v", i, mm.GetAlgorithm(), mm.GetClassNames(), m.GetClassNames())
+		case w == 0:
+			continue
+		}
+		switch mm.GetParameters().(type) {
+		case *datav1.Model_Tree, *datav1.Model_Forest:
+			ts = append(ts, treeMembers(mm, w)...)
+			continue
+		}
+		g.prefix = fmt.Sprintf("m%d_", i)
+		p, err := predictor(g, mm, x)
+		if err != nil {
+			return "", fmt.Errorf("ensemble member %d (%s): %w", i, mm.GetAlgorithm(), err)
+		}
+		terms = append(terms, g.op("Mul", []string{p, g.constDouble("weight", nil, []float64{w})}))
+	}
+	if len(ts) > 0 {
+		g.prefix = "trees_"
+		p, err := trees(g, m, x, ts, nil)
+		if err != nil {
+			return "", fmt.Errorf("ensemble trees: %w", err)
+		}
+		terms = append(terms, p)
+	}
+	g.prefix = ""
+	switch len(terms) {
+	case 0:
+		return "", errors.New("export: every ensemble weight is 0")
+	case 1:
+		return terms[0], nil
+	}
+	return g.op("Sum", terms), nil
 }

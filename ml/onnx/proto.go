@@ -213,12 +213,16 @@ type graph struct {
 	inputs  []valueInfo
 	outputs []valueInfo
 	seq     int
+	// prefix starts every fresh value name, such as "m2_" while an
+	// ensemble's member 2 is added, so a member's nodes and initializers
+	// read as its own.
+	prefix string
 }
 
 // tmp returns a fresh value name.
 func (g *graph) tmp(hint string) string {
 	g.seq++
-	return "t" + strconv.Itoa(g.seq) + "_" + hint
+	return g.prefix + "t" + strconv.Itoa(g.seq) + "_" + hint
 }
 
 func (g *graph) add(n *node) *node { g.nodes = append(g.nodes, n); return n }
