@@ -415,18 +415,32 @@ func TestLinearPredictRejectsCorruptModels(t *testing.T) {
 	}
 }
 
+// BenchmarkLogisticRegressionFit fits with the default parameters: a small
+// problem, and the shape of the benchmark harness's (160000 train rows ×
+// 20 features) with two and with three overlapping classes.
 func BenchmarkLogisticRegressionFit(b *testing.B) {
-	ds := algotest.Blobs(1, 2000, 10, 3, 1.5)
+	cases := []struct {
+		name string
+		ds   func() *algo.Dataset
+	}{
+		{"2000x10_3classes", func() *algo.Dataset { return algotest.Blobs(1, 2000, 10, 3, 1.5) }},
+		{"160000x20_2classes", func() *algo.Dataset { return algotest.BenchData(160000) }},
+		{"160000x20_3classes", func() *algo.Dataset { return algotest.Blobs(2, 160000, 20, 3, 0.3) }},
+	}
 	s, _ := algo.Lookup("logistic_regression")
 	params, err := s.ResolveParams(nil)
 	if err != nil {
 		b.Fatal(err)
 	}
-	b.ResetTimer()
-	for b.Loop() {
-		if _, err := s.Fit(context.Background(), ds, params, 1, nil); err != nil {
-			b.Fatal(err)
-		}
+	for _, bc := range cases {
+		ds := bc.ds()
+		b.Run(bc.name, func(b *testing.B) {
+			for b.Loop() {
+				if _, err := s.Fit(context.Background(), ds, params, 1, nil); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
 

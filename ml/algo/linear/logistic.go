@@ -44,13 +44,15 @@ type logisticObjective struct {
 	rows      [][]float64 // per worker: one row's logits, K entries
 
 	// hessRows is the most rows the Hessian is formed on, and hess those
-	// rows (see hessian), made on first use; hessAt is the point where
-	// the Hessian was last formed and hessGmax the largest gradient
-	// component there.
+	// rows (see hessian), made on first use. hessAt is the point of the
+	// optimiser's last Hessian request and hessGmax the largest gradient
+	// component there; formed is the last Hessian formed, at formedAt.
 	hessRows int
 	hess     *logisticHessian
 	hessAt   []float64
 	hessGmax float64
+	formed   *mat.SymDense
+	formedAt []float64
 
 	// cache of the last evaluation, since optimize asks for the value and
 	// the gradient at the same point in two calls.
@@ -383,6 +385,24 @@ const (
 	linSlowRatio           = 0.5
 )
 
+// linReuse is how far, relative to the parameters' size, the point may
+// move before the Hessian is formed again: near the optimum Newton's steps
+// are tiny, the Hessian barely changes over them (its error from the row
+// subset is larger), and reusing it saves a third of the Hessians (the
+// "lazy Hessian" of Doikov, Chayti & Jaggi, ICML 2023).
+const linReuse = 1e-2
+
+// linNear reports whether theta is within linReuse of at, in the largest
+// component relative to at's largest (or to 1).
+func linNear(theta, at []float64) bool {
+	var dmax, amax float64
+	for i, v := range theta {
+		dmax = math.Max(dmax, math.Abs(v-at[i]))
+		amax = math.Max(amax, math.Abs(at[i]))
+	}
+	return dmax <= linReuse*math.Max(1, amax)
+}
+
 // logisticHessian holds the rows the Hessian is formed on, stored by
 // column (each feature's values over those rows, then a column of ones for
 // the intercepts) so that every entry is one contiguous dot product.
@@ -421,7 +441,8 @@ func (o *logisticObjective) newLogisticHessian() *logisticHessian {
 
 // hessian stores in dst (dim × dim) the Hessian of f at theta, its data
 // term estimated on the m rows of o.hess (doubled first when the last step
-// converged slowly, see linSlowRatio):
+// converged slowly, see linSlowRatio), or the last one formed when theta is
+// near where it was formed (see linNear):
 //
 //	∇²f ≈ (1/m) Σ_r s_r (diag(p_r) − p_r p_rᵀ) ⊗ x̃_r x̃_rᵀ + diag(1/(C n) on W, 0 on b),
 //
@@ -442,16 +463,28 @@ func (o *logisticObjective) hessian(dst *mat.SymDense, theta []float64) {
 	for _, g := range o.lastGrad {
 		gmax = math.Max(gmax, math.Abs(g))
 	}
-	n, _ := o.x.Dims()
-	if o.hess != nil && len(o.hess.rows) < n && gmax > linSlowRatio*o.hessGmax && !floats.Equal(theta, o.hessAt) {
-		o.hessRows = min(n, 2*len(o.hess.rows))
-		o.hess = nil
-	}
+	slow := o.hessAt != nil && gmax > linSlowRatio*o.hessGmax && !floats.Equal(theta, o.hessAt)
 	o.hessAt = append(o.hessAt[:0], theta...)
 	o.hessGmax = gmax
+	n, _ := o.x.Dims()
+	switch {
+	case slow && o.hess != nil && len(o.hess.rows) < n:
+		o.hessRows = min(n, 2*len(o.hess.rows))
+		o.hess = nil
+	case !slow && o.formed != nil && linNear(theta, o.formedAt):
+		dst.CopySym(o.formed)
+		return
+	}
 	if o.hess == nil {
 		o.hess = o.newLogisticHessian()
 	}
+	defer func() {
+		if o.formed == nil {
+			o.formed = mat.NewSymDense(len(theta), nil)
+		}
+		o.formed.CopySym(dst)
+		o.formedAt = append(o.formedAt[:0], theta...)
+	}()
 	h := o.hess
 	d, K, Kc := o.features, o.outputs, o.classes
 	nw := K * d

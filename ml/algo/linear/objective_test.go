@@ -314,3 +314,71 @@ func TestLinLinesearch(t *testing.T) {
 		})
 	}
 }
+
+func TestLogisticHessianReusedOnlyNearWhereFormed(t *testing.T) {
+	ds := algotest.Blobs(3, 500, 4, 3, 1)
+	o := newLogisticObjective(ds, 1, nil)
+	theta := make([]float64, o.dim())
+	for i := range theta {
+		theta[i] = 0.1 * float64(i%5)
+	}
+	first := mat.NewSymDense(o.dim(), nil)
+	o.hessian(first, theta)
+	fresh := func(theta []float64) *mat.SymDense {
+		h := mat.NewSymDense(o.dim(), nil)
+		newLogisticObjective(ds, 1, nil).hessian(h, theta)
+		return h
+	}
+	tests := []struct {
+		name   string
+		move   float64 // added to every parameter
+		reused bool
+	}{
+		{"within linReuse", 0.5 * linReuse, true},
+		{"beyond linReuse", 2 * linReuse, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			moved := append([]float64(nil), theta...)
+			for i := range moved {
+				moved[i] += tc.move
+			}
+			got := mat.NewSymDense(o.dim(), nil)
+			// As after a step that converged fast: a slow one forms
+			// the Hessian again (see linSlowRatio).
+			o.hessGmax = math.Inf(1)
+			o.hessian(got, moved)
+			want := fresh(moved)
+			if tc.reused {
+				want = first
+			}
+			if !mat.Equal(got, want) {
+				t.Errorf("reused %v: the Hessian is not the expected one", tc.reused)
+			}
+			if mat.Equal(fresh(moved), first) {
+				t.Fatal("the move does not change the Hessian: the test proves nothing")
+			}
+			o.hessGmax = math.Inf(1)
+			o.hessian(got, theta) // back to the first point for the next case
+		})
+	}
+}
+
+func TestLogisticHessianRowsDoubleAfterSlowSteps(t *testing.T) {
+	ds := algotest.Blobs(3, 1000, 4, 2, 1)
+	o := newLogisticObjective(ds, 1, nil)
+	o.hessRows = 300
+	theta := make([]float64, o.dim())
+	h := mat.NewSymDense(o.dim(), nil)
+	// Each call is at a new point whose gradient is, as the fields say,
+	// more than linSlowRatio of the last: 300 rows, then 600, then all
+	// 1000.
+	for step, want := range []int{300, 600, 1000, 1000} {
+		theta[0] = 0.5 * float64(step)
+		o.hessGmax = 0
+		o.hessian(h, theta)
+		if got := len(o.hess.rows); got != want {
+			t.Errorf("step %d: Hessian on %d rows, want %d", step, got, want)
+		}
+	}
+}
