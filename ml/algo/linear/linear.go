@@ -21,8 +21,9 @@ func init() {
 			"unless balanced) as scikit-learn's LogisticRegression does; a binary problem fits a " +
 			"single logit row (the binomial loss). Solved by Newton's method with a line search " +
 			"(Nocedal & Wright, Numerical Optimization, §3.3) on the exact gradient, the Hessian " +
-			"formed on an evenly spaced subset of at least 8192 rows (every row of a smaller data " +
-			"set), for up to 256 parameters (classes × (features + 1)); with L-BFGS (§7.2) beyond.",
+			"formed on an evenly spaced subset of at least 8192 rows, when there are up to 256 " +
+			"parameters (classes × (features + 1)) and forming the Hessian costs less than a pass " +
+			"over the rows; otherwise with L-BFGS (§7.2).",
 		Tasks: []datav1.Task{datav1.Task_TASK_CLASSIFICATION},
 		Params: []algo.Param{
 			{Name: "C", Default: 1, Min: 1e-12, Max: 1e6,

@@ -509,8 +509,8 @@ func linSeparable(n, d int) *algo.Dataset {
 }
 
 func TestLogisticNewtonMatchesLBFGS(t *testing.T) {
-	// Newton's method (the fit's choice up to linNewtonMaxDim parameters)
-	// and L-BFGS (beyond it) minimise the same objective: both must stop
+	// Newton's method (the fit's choice for many rows and few parameters)
+	// and L-BFGS (otherwise) minimise the same objective: both must stop
 	// at the same optimum, including where the Hessian is ill-conditioned.
 	wide := algotest.Blobs(5, 400, 6, 3, 1)
 	for i := range 400 {
@@ -614,5 +614,34 @@ func TestLogisticRegressionSameModelOnEveryCoreCount(t *testing.T) {
 		if math.Float64bits(got.Intercepts[i]) != math.Float64bits(want.Intercepts[i]) {
 			t.Fatalf("intercepts on 3 cores %v, on 1 core %v", got.Intercepts, want.Intercepts)
 		}
+	}
+}
+
+func TestLogisticUsesNewtonForManyRowsAndFewParameters(t *testing.T) {
+	tests := []struct {
+		name     string
+		n, d, k  int
+		newton   bool
+		lbfgsWhy string
+	}{
+		{"the benchmark's shape", 160000, 20, 3, true, ""},
+		{"binary, the benchmark's shape", 160000, 20, 2, true, ""},
+		{"a million rows, 200 features", 1000000, 200, 2, true, ""},
+		{"small", 2000, 10, 3, false, "a Hessian on every row costs more than a pass"},
+		{"wide", 60000, 120, 2, false, "a Hessian of 121² entries on 8192 rows costs more than a pass"},
+		{"too many parameters", 1000000, 100, 3, false, "303 parameters"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			outputs := tc.k
+			if tc.k == 2 {
+				outputs = 1
+			}
+			dim := outputs * (tc.d + 1)
+			rows := max(linHessianRows, linHessianRowsPerParam*dim)
+			if got := linUseNewton(tc.n, tc.d, outputs, rows); got != tc.newton {
+				t.Errorf("Newton %v, want %v %s", got, tc.newton, tc.lbfgsWhy)
+			}
+		})
 	}
 }
