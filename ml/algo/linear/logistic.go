@@ -437,7 +437,7 @@ type logisticHessian struct {
 	rows   []int       // the rows, in order
 	cols   []float64   // (d+1) × m: column j of the rows at j·m
 	weight []float64   // m: each row's class weight
-	prob   []float64   // m × K: probabilities at the current point
+	prob   []float64   // K × m: each output's probabilities at the current point
 	vecs   [][]float64 // per worker: one weighted column, m entries
 }
 
@@ -449,7 +449,7 @@ func (o *logisticObjective) newLogisticHessian() *logisticHessian {
 		rows:   make([]int, m),
 		cols:   make([]float64, (d+1)*m),
 		weight: make([]float64, m),
-		prob:   make([]float64, m*o.classes),
+		prob:   make([]float64, o.outputs*m),
 	}
 	for r := range m {
 		i := int(int64(r) * int64(n) / int64(m))
@@ -513,25 +513,41 @@ func (o *logisticObjective) hessian(dst *mat.SymDense, theta []float64) {
 		o.formedAt = append(o.formedAt[:0], theta...)
 	}()
 	h := o.hess
-	d, K, Kc := o.features, o.outputs, o.classes
+	d, K := o.features, o.outputs
 	nw := K * d
 	m := len(h.rows)
 	procs := runtime.GOMAXPROCS(0)
 	rows := o.workerRows(procs)
-	raw := o.x.RawMatrix()
+	// Logits and probabilities by column, from the rows' columns: an axpy
+	// per weight over contiguous memory, where the rows themselves lie
+	// n/m rows apart in X and would each be a cache miss.
 	chunks := (m + linChunkRows - 1) / linChunkRows
 	numeric.Parallel(chunks, procs, func(w, c int) {
-		row := rows[w][:K]
-		for r := c * linChunkRows; r < min(m, (c+1)*linChunkRows); r++ {
-			i := h.rows[r]
-			linLogits(row, raw.Data[i*raw.Stride:i*raw.Stride+d], theta[:nw], theta[nw:])
-			p := h.prob[r*Kc : r*Kc+K]
-			if K == 1 {
-				p[0] = 1 / (1 + math.Exp(-row[0]))
-				continue
+		r0, r1 := c*linChunkRows, min(m, (c+1)*linChunkRows)
+		for k := range K {
+			zk := h.prob[k*m+r0 : k*m+r1]
+			for r := range zk {
+				zk[r] = theta[nw+k]
 			}
-			copy(p, row)
-			numeric.SoftmaxInPlace(p)
+			for j := range d {
+				blas64.Axpy(theta[k*d+j], blas64.Vector{N: r1 - r0, Inc: 1, Data: h.cols[j*m+r0 : j*m+r1]}, blas64.Vector{N: r1 - r0, Inc: 1, Data: zk})
+			}
+		}
+		if K == 1 {
+			for r, z := range h.prob[r0:r1] {
+				h.prob[r0+r] = 1 / (1 + math.Exp(-z))
+			}
+			return
+		}
+		row := rows[w][:K]
+		for r := r0; r < r1; r++ {
+			for k := range row {
+				row[k] = h.prob[k*m+r]
+			}
+			numeric.SoftmaxInPlace(row)
+			for k, p := range row {
+				h.prob[k*m+r] = p
+			}
 		}
 	})
 	if len(h.vecs) < procs {
@@ -565,7 +581,7 @@ func (o *logisticObjective) hessian(dst *mat.SymDense, theta []float64) {
 		v := h.vecs[w]
 		cj := h.cols[j*m : (j+1)*m]
 		for r := range v {
-			pk, pl := h.prob[r*Kc+k], h.prob[r*Kc+l]
+			pk, pl := h.prob[k*m+r], h.prob[l*m+r]
 			c := -pk * pl
 			if k == l {
 				c += pk
