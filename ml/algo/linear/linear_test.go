@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math"
 	"math/rand/v2"
+	"runtime"
 	"testing"
 
 	"gonum.org/v1/gonum/mat"
@@ -414,18 +415,32 @@ func TestLinearPredictRejectsCorruptModels(t *testing.T) {
 	}
 }
 
+// BenchmarkLogisticRegressionFit fits with the default parameters: a small
+// problem, and the shape of the benchmark harness's (160000 train rows ×
+// 20 features) with two and with three overlapping classes.
 func BenchmarkLogisticRegressionFit(b *testing.B) {
-	ds := algotest.Blobs(1, 2000, 10, 3, 1.5)
+	cases := []struct {
+		name string
+		ds   func() *algo.Dataset
+	}{
+		{"2000x10_3classes", func() *algo.Dataset { return algotest.Blobs(1, 2000, 10, 3, 1.5) }},
+		{"160000x20_2classes", func() *algo.Dataset { return algotest.BenchData(160000) }},
+		{"160000x20_3classes", func() *algo.Dataset { return algotest.Blobs(2, 160000, 20, 3, 0.3) }},
+	}
 	s, _ := algo.Lookup("logistic_regression")
 	params, err := s.ResolveParams(nil)
 	if err != nil {
 		b.Fatal(err)
 	}
-	b.ResetTimer()
-	for b.Loop() {
-		if _, err := s.Fit(context.Background(), ds, params, 1, nil); err != nil {
-			b.Fatal(err)
-		}
+	for _, bc := range cases {
+		ds := bc.ds()
+		b.Run(bc.name, func(b *testing.B) {
+			for b.Loop() {
+				if _, err := s.Fit(context.Background(), ds, params, 1, nil); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
 
@@ -469,5 +484,164 @@ func TestLogisticRegressionBalancedMatchesReplicatedRows(t *testing.T) {
 			t.Errorf("intercepts %v, want %v", got.Intercepts, want.Intercepts)
 			break
 		}
+	}
+}
+
+// linSeparable returns n rows of d features whose class is the sign of the
+// first feature, with a margin: the unpenalised problem has no optimum, so
+// only the penalty keeps the weights finite.
+func linSeparable(n, d int) *algo.Dataset {
+	rng := rand.New(rand.NewPCG(8, 9))
+	X := mat.NewDense(n, d, nil)
+	y := make([]float64, n)
+	for i := range n {
+		for j := range d {
+			X.Set(i, j, rng.NormFloat64())
+		}
+		if X.At(i, 0) > 0 {
+			y[i] = 1
+			X.Set(i, 0, X.At(i, 0)+0.5)
+		} else {
+			X.Set(i, 0, X.At(i, 0)-0.5)
+		}
+	}
+	return &algo.Dataset{X: X, Y: y, Task: datav1.Task_TASK_CLASSIFICATION, NumClasses: 2}
+}
+
+func TestLogisticNewtonMatchesLBFGS(t *testing.T) {
+	// Newton's method (the fit's choice for many rows and few parameters)
+	// and L-BFGS (otherwise) minimise the same objective: both must stop
+	// at the same optimum, including where the Hessian is ill-conditioned.
+	wide := algotest.Blobs(5, 400, 6, 3, 1)
+	for i := range 400 {
+		// A column a thousand times larger than the others and a nearly
+		// collinear one: the Hessian's condition number grows by 1e6.
+		wide.X.Set(i, 0, 1000*wide.X.At(i, 0))
+		wide.X.Set(i, 1, wide.X.At(i, 2)+1e-4*wide.X.At(i, 1))
+	}
+	missing := algotest.Blobs(6, 300, 3, 4, 1)
+	for i, y := range missing.Y {
+		if y == 3 {
+			missing.Y[i] = 0 // class 3 has no rows: its intercept goes to −∞
+		}
+	}
+	tests := []struct {
+		name     string
+		ds       *algo.Dataset
+		c        float64
+		classW   []float64
+		hessRows int     // 0: every row
+		thetaTol float64 // 0: compare the predicted probabilities only
+		lbfgsTol float64 // how close to the tolerance L-BFGS gets
+	}{
+		{"binary", algotest.Blobs(1, 500, 4, 2, 1), 1, nil, 0, 1e-6, 1e-7},
+		{"binary, weighted, C 0.01", algotest.Blobs(2, 500, 4, 2, 1), 0.01, []float64{0.3, 2}, 0, 1e-6, 1e-7},
+		{"three classes, C 100", algotest.Blobs(3, 600, 5, 3, 1), 100, nil, 0, 1e-6, 1e-7},
+		{"five classes, weighted", algotest.Blobs(4, 800, 4, 5, 1), 1, []float64{1, 0.5, 2, 1.5, 0.8}, 0, 1e-6, 1e-7},
+		{"three classes, Hessian from a fifth of the rows", algotest.Blobs(3, 3000, 5, 3, 1), 2, nil, 600, 1e-6, 1e-7},
+		{"binary, Hessian from a tenth of the rows, weighted", algotest.Blobs(7, 3000, 8, 2, 0.5), 1, []float64{2, 0.7}, 300, 1e-6, 1e-7},
+		{"ill-conditioned", wide, 1, nil, 0, 1e-4, 1e-5},
+		{"separable, C 1e4", linSeparable(300, 3), 1e4, nil, 0, 1e-3, 1e-7},
+		{"separable blobs, C 1e3", algotest.Blobs(8, 300, 2, 3, 8), 1e3, nil, 0, 1e-3, 1e-7},
+		// Without an optimum (the empty class's intercept decreases for
+		// ever) the two stop at different points with the same
+		// predictions.
+		{"class without rows", missing, 1, nil, 0, 0, 1e-7},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			const tol = 1e-9
+			var thetas [2][]float64
+			var probs [2]*mat.Dense
+			for m, newton := range []bool{false, true} {
+				o := newLogisticObjective(tc.ds, tc.c, tc.classW)
+				if tc.hessRows > 0 {
+					o.hessRows = tc.hessRows
+				}
+				res, err := o.minimise(context.Background(), make([]float64, o.dim()), newton, tol, 5000, nil)
+				if res == nil {
+					t.Fatalf("newton %v: %v", newton, err)
+				}
+				g := make([]float64, o.dim())
+				o.eval(res.Location.X, g)
+				gmax := 0.0
+				for _, v := range g {
+					gmax = math.Max(gmax, math.Abs(v))
+				}
+				// L-BFGS may stop short of the tolerance where the
+				// objective no longer decreases in floating point;
+				// Newton's steps get there.
+				if limit := map[bool]float64{true: tol, false: tc.lbfgsTol}[newton]; gmax > limit || !algo.AllFinite(res.Location.X) {
+					t.Errorf("newton %v: largest gradient component %g after %d iterations (status %v, %v)", newton, gmax, res.Stats.MajorIterations, res.Status, err)
+				}
+				thetas[m] = res.Location.X
+				nw := o.outputs * o.features
+				probs[m] = algotest.Predict(t, &datav1.Model{
+					Algorithm: "logistic_regression", Task: datav1.Task_TASK_CLASSIFICATION,
+					ClassNames: algotest.Names("class", tc.ds.NumClasses),
+					Parameters: &datav1.Model_Linear{Linear: &datav1.LinearModel{
+						NumOutputs: int32(o.outputs), NumFeatures: int32(o.features),
+						Weights: res.Location.X[:nw], Intercepts: res.Location.X[nw:],
+					}},
+				}, tc.ds.X)
+			}
+			for i := range thetas[0] {
+				if tc.thetaTol > 0 && math.Abs(thetas[0][i]-thetas[1][i]) > tc.thetaTol*math.Max(1, math.Abs(thetas[0][i])) {
+					t.Errorf("θ[%d]: L-BFGS %.10g, Newton %.10g", i, thetas[0][i], thetas[1][i])
+				}
+			}
+			if !mat.EqualApprox(probs[0], probs[1], 1e-5) {
+				t.Errorf("the predicted probabilities differ by more than 1e-5")
+			}
+		})
+	}
+}
+
+func TestLogisticRegressionSameModelOnEveryCoreCount(t *testing.T) {
+	ds := algotest.Blobs(3, 9000, 6, 3, 1) // two chunks of rows, Hessian from 8192
+	fit := func(procs int) *datav1.LinearModel {
+		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(procs))
+		return algotest.Fit(t, "logistic_regression", ds, map[string]float64{"balanced": 1}).GetLinear()
+	}
+	want := fit(1)
+	got := fit(3)
+	for i := range want.Weights {
+		if math.Float64bits(got.Weights[i]) != math.Float64bits(want.Weights[i]) {
+			t.Fatalf("weights on 3 cores %v, on 1 core %v", got.Weights, want.Weights)
+		}
+	}
+	for i := range want.Intercepts {
+		if math.Float64bits(got.Intercepts[i]) != math.Float64bits(want.Intercepts[i]) {
+			t.Fatalf("intercepts on 3 cores %v, on 1 core %v", got.Intercepts, want.Intercepts)
+		}
+	}
+}
+
+func TestLogisticUsesNewtonForManyRowsAndFewParameters(t *testing.T) {
+	tests := []struct {
+		name     string
+		n, d, k  int
+		newton   bool
+		lbfgsWhy string
+	}{
+		{"the benchmark's shape", 160000, 20, 3, true, ""},
+		{"binary, the benchmark's shape", 160000, 20, 2, true, ""},
+		{"a million rows, 200 features", 1000000, 200, 2, true, ""},
+		{"small", 2000, 10, 3, false, "a Hessian on every row costs more than a pass"},
+		{"wide", 60000, 120, 2, false, "a Hessian of 121² entries on 8192 rows costs more than a pass"},
+		{"too many parameters", 1000000, 100, 3, false, "303 parameters"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			outputs := tc.k
+			if tc.k == 2 {
+				outputs = 1
+			}
+			dim := outputs * (tc.d + 1)
+			rows := max(linHessianRows, linHessianRowsPerParam*dim)
+			if got := linUseNewton(tc.n, tc.d, outputs, rows); got != tc.newton {
+				t.Errorf("Newton %v, want %v %s", got, tc.newton, tc.lbfgsWhy)
+			}
+		})
 	}
 }
