@@ -417,7 +417,7 @@ func render(path string, w io.Writer) error {
 func writeReport(w io.Writer, res *Results, total time.Duration) {
 	fmt.Fprintf(w, "## alur run end to end: %s\n\n", res.Data)
 	fmt.Fprintf(w, "- services: %s\n", res.Mode)
-	fmt.Fprintf(w, "- data: %.0f MB of CSV, %d rows read by the run\n", float64(res.CSVBytes)/1e6, res.DatasetRows)
+	fmt.Fprintf(w, "- data: %.1f MB of CSV, %d rows read by the run\n", float64(res.CSVBytes)/1e6, res.DatasetRows)
 	fmt.Fprintf(w, "- machine: %d CPUs; load average (1, 5, 15 min) %s at the start, %s at the end\n", res.CPUs, res.LoadStart, res.LoadEnd)
 	fmt.Fprintf(w, "- run %s: %s", res.RunID, res.State)
 	if res.Error != "" {
