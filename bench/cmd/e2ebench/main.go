@@ -223,9 +223,12 @@ func run(ctx context.Context, o options, stdout io.Writer) error {
 	if o.jsonOut {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
-		return enc.Encode(res)
+		if err := enc.Encode(res); err != nil {
+			return err
+		}
+	} else {
+		writeReport(stdout, res, total)
 	}
-	writeReport(stdout, res, total)
 	if res.State != "SUCCEEDED" {
 		return fmt.Errorf("run %s ended %s: %s", id, res.State, res.Error)
 	}
