@@ -115,6 +115,7 @@ func TestStepTableWithinBudgetAndUnfinished(t *testing.T) {
 			step("train/1/fold1", 1, 2),
 			step("evaluate/1/fold1", 2, 3),
 			step("train/1/fold2", 3, 4),
+			{Name: "train/1/fold3", State: orchestratorv1.StepState_STEP_STATE_SUCCEEDED, CacheHit: true, StartTime: timestamppb.New(at(4)), EndTime: timestamppb.New(at(4))},
 			{Name: "evaluate/1/fold2", State: orchestratorv1.StepState_STEP_STATE_FAILED, StartTime: timestamppb.New(at(4))}, // no end
 		},
 	}
@@ -124,8 +125,8 @@ func TestStepTableWithinBudgetAndUnfinished(t *testing.T) {
 		t.Fatalf("rows = %+v, want 3", rows)
 	}
 	trial := rows[1]
-	if trial.Step != "trial 1: knn" || trial.Steps != 4 || !near(trial.Seconds, 5) || !trial.Failed || !trial.Slowest {
-		t.Errorf("trial row = %+v, want 4 steps, 5 s (the unfinished one up to Done), failed, slowest", trial)
+	if trial.Step != "trial 1: knn" || trial.Steps != 5 || trial.Cached != 1 || !near(trial.Seconds, 5) || !trial.Failed || !trial.Slowest {
+		t.Errorf("trial row = %+v, want 5 steps, 1 cached, 5 s (the unfinished one up to Done), failed, slowest", trial)
 	}
 	if b.OverrunSeconds != 0 || b.LastTrial != "trial 1: knn" || !near(b.SearchSeconds, 5) {
 		t.Errorf("budget = %+v, want no overrun, 5 s of search", b)
@@ -136,6 +137,7 @@ func TestWriteTable(t *testing.T) {
 	rows := []Row{
 		{Step: "collect", Steps: 1, Seconds: 2.5, Share: 0.25, RowsPerSecond: 80000},
 		{Step: "trial 2: random_forest", Steps: 2, Seconds: 75.25, Share: 0.7, Slowest: true},
+		{Step: "trial 3: knn", Steps: 10, Cached: 10, Seconds: 0.0004, Share: 0},
 		{Step: "between steps (queue, orchestrator, client)", Seconds: 0.05, Share: 0.05, Failed: false},
 	}
 	var buf bytes.Buffer
@@ -145,6 +147,7 @@ func TestWriteTable(t *testing.T) {
 		"|---|---:|---:|---:|",
 		"| collect | 2.50 s | 25.0% | 80 k |",
 		"| **trial 2: random_forest (2 steps)** ← slowest | **1m15.2s** | 70.0% |  |",
+		"| trial 3: knn (10 steps, 10 cached) | 0.000 s | 0.0% |  |",
 		"| between steps (queue, orchestrator, client) | 0.050 s | 5.0% |  |",
 		"| total | 1m40.0s | 100% | |",
 		"",

@@ -41,6 +41,9 @@ type Row struct {
 	Slowest bool `json:"slowest,omitempty"`
 	// Failed is true when one of the row's steps failed.
 	Failed bool `json:"failed,omitempty"`
+	// Cached is how many of the row's steps the step cache answered (a
+	// configuration tried before), taking next to no time.
+	Cached int `json:"cached,omitempty"`
 }
 
 // Budget is how the search kept to its time budget.
@@ -99,6 +102,9 @@ func stepTable(run *orchestratorv1.Run, tl timeline, budget time.Duration) (rows
 		g.dur += end.Sub(start)
 		if s.GetState() == orchestratorv1.StepState_STEP_STATE_FAILED {
 			g.row.Failed = true
+		}
+		if s.GetCacheHit() {
+			g.row.Cached++
 		}
 		if trial {
 			if searchStart.IsZero() || start.Before(searchStart) {
@@ -184,7 +190,10 @@ func writeTable(w io.Writer, rows []Row, total time.Duration) {
 	fmt.Fprintln(w, "|---|---:|---:|---:|")
 	for _, r := range rows {
 		name, secs := r.Step, fmtSeconds(r.Seconds)
-		if r.Steps > 1 {
+		switch {
+		case r.Cached > 0:
+			name += fmt.Sprintf(" (%d steps, %d cached)", r.Steps, r.Cached)
+		case r.Steps > 1:
 			name += fmt.Sprintf(" (%d steps)", r.Steps)
 		}
 		if r.Failed {
