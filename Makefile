@@ -134,8 +134,16 @@ bench-selection: ## Model selection benchmark: the default `alur run` against sc
 	@bash scripts/bench-selection.sh
 
 .PHONY: bench-scale
-bench-scale: ## The scale curve alone, up to 2000000 rows (about 360 MB of CSV): fit time and train-service peak memory of alur, scikit-learn and XGBoost.
+bench-scale: ## The scale curve alone, up to 2000000 rows (about 360 MB of CSV): fit time and train-service peak memory of alur, scikit-learn and XGBoost, then the default `alur run` end to end on 2000000 rows.
 	@bash scripts/bench.sh --rows 20000 --algorithms gradient_boosting_xgb --skip-services --scale 20000,200000,2000000
+	@go run ./bench/cmd/e2ebench --rows 2000000
+
+# ROWS is the size of the file bench-e2e generates.
+ROWS ?= 200000
+
+.PHONY: bench-e2e
+bench-e2e: ## The default `alur run` end to end through the five service binaries on ROWS generated rows (default 200000): wall time of each step, the slowest marked, peak memory.
+	@go run ./bench/cmd/e2ebench --rows $(ROWS)
 
 .PHONY: python-example
 python-example: ## Python client examples against `alur dev` (installs python3-grpcio/grpc-tools if missing).
