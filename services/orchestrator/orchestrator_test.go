@@ -9,6 +9,9 @@ import (
 	"github.com/alur-ml/alur/services/orchestrator/stack"
 	"io"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -491,4 +494,74 @@ func TestBadRowsSkippedAndReported(t *testing.T) {
 	if run.GetDatasetRows() != 60 {
 		t.Errorf("dataset rows %d, want 60", run.GetDatasetRows())
 	}
+}
+
+// TestLearningCurveReusesTheTrialModel: a holdout search (named candidates)
+// already trained the winner on every training row, so the learning
+// curve's last point scores that model instead of training it again: the
+// run calls Train once for the trial, once for the refit and once per
+// curve point but the last.
+func TestLearningCurveReusesTheTrialModel(t *testing.T) {
+	cfg := startStages(t)
+	cfg.DataDir = t.TempDir()
+	_, client, stop := newTestOrchestrator(t, cfg)
+	defer stop()
+	// More rows than selection.MaxCVRows in train and validation: the
+	// search validates on the holdout rows.
+	var csv strings.Builder
+	csv.WriteString("x1,x2,label\n")
+	for i := range 13_000 {
+		x1, x2 := float64(i%97)/97, float64(i%89)/89
+		label := "a"
+		if x1+x2+float64(i%7)/20 > 1.1 {
+			label = "b"
+		}
+		fmt.Fprintf(&csv, "%.4f,%.4f,%s\n", x1, x2, label)
+	}
+	spec := &orchestratorv1.PipelineSpec{
+		Source:     &orchestratorv1.Source{Kind: &orchestratorv1.Source_Upload{Upload: upload(t, client, "holdout.csv", csv.String())}},
+		Label:      "label",
+		Candidates: []*orchestratorv1.Candidate{{Algorithm: "decision_tree"}},
+		Seed:       42,
+	}
+	before := trainCalls(t)
+	start, err := client.StartRun(t.Context(), &orchestratorv1.StartRunRequest{Spec: spec})
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := await(t, client, start.GetRun().GetId())
+	if run.GetState() != orchestratorv1.RunState_RUN_STATE_SUCCEEDED {
+		t.Fatalf("state %v: %s", run.GetState(), run.GetError())
+	}
+	points := run.GetLearningCurve()
+	if len(points) < 3 {
+		t.Fatalf("learning curve of %d points", len(points))
+	}
+	if got, want := trainCalls(t)-before, 2+len(points)-1; got != want {
+		t.Errorf("%d Train calls, want %d (trial, refit, %d curve points but the last)", got, want, len(points)-1)
+	}
+	last, best := points[len(points)-1], run.GetTrials()[0]
+	if last.GetValidationScore() != best.GetScore() || last.GetTrainFraction() != 1 {
+		t.Errorf("last curve point %v; the trial trained on every row scored %v on validation", last, best.GetScore())
+	}
+}
+
+// trainCalls reads how many Train calls the orchestrators of this test
+// process have finished, from the standard gRPC client metrics.
+func trainCalls(t *testing.T) int {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	serverkit.MetricsHandler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	n := 0.0
+	for _, line := range strings.Split(rec.Body.String(), "\n") {
+		if !strings.HasPrefix(line, "grpc_client_handled_total{") || !strings.Contains(line, `grpc_method="Train"`) || !strings.Contains(line, `grpc_service="alur.train.v1.TrainService"`) {
+			continue
+		}
+		v, err := strconv.ParseFloat(line[strings.LastIndexByte(line, ' ')+1:], 64)
+		if err != nil {
+			t.Fatalf("metrics line %q: %v", line, err)
+		}
+		n += v
+	}
+	return int(n)
 }

@@ -59,7 +59,12 @@ func prefix(t *table.Table, rows int) *table.Table {
 // returns them shuffled, so a prefix is a random sample) and scores each
 // model on those rows (at most curveTrainScoreRows of them) and on the
 // validation rows.
-func (r *runner) learningCurve(ctx context.Context, cfg *trainv1.TrainConfig, metric string, trainTable, validTable *table.Table) (*orchestratorv1.LearningCurve, error) {
+//
+// fullModel, when not empty, is the digest of cfg's model already trained
+// on every training row (the winning trial of a holdout search): the last
+// point scores it instead of training it again, which on large data saves
+// the curve's most expensive training.
+func (r *runner) learningCurve(ctx context.Context, cfg *trainv1.TrainConfig, metric string, trainTable, validTable *table.Table, fullModel string) (*orchestratorv1.LearningCurve, error) {
 	n := trainTable.NumRows()
 	curve := &orchestratorv1.LearningCurve{Metric: metric}
 	lastRows := -1
@@ -73,7 +78,7 @@ func (r *runner) learningCurve(ctx context.Context, cfg *trainv1.TrainConfig, me
 		}
 		lastRows = rows
 		sub := prefix(trainTable, rows)
-		model, _, err := r.eng.stages.Train(ctx, cfg, sub, nil)
+		model, err := r.curveModel(ctx, cfg, sub, rows == n, fullModel)
 		if err != nil {
 			return nil, fmt.Errorf("learning curve at %d rows: %w", rows, err)
 		}
@@ -140,3 +145,14 @@ func curveVerdict(c *orchestratorv1.LearningCurve) string {
 func relativeMetric(m string) bool { return m == "rmse" || m == "mae" || m == "log_loss" }
 
 func fmtScore(v float64) string { return display.Score(v) }
+
+// curveModel returns the model of one learning-curve point: the stored
+// fullModel for the point on every row when there is one, else cfg
+// trained on sub.
+func (r *runner) curveModel(ctx context.Context, cfg *trainv1.TrainConfig, sub *table.Table, all bool, fullModel string) ([]byte, error) {
+	if all && fullModel != "" {
+		return r.read(fullModel)
+	}
+	model, _, err := r.eng.stages.Train(ctx, cfg, sub, nil)
+	return model, err
+}

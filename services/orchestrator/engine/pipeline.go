@@ -492,7 +492,7 @@ func (p *pipeline) test() error {
 func (p *pipeline) learningCurve() error {
 	r := p.r
 	out, err := runStep(r, "learning_curve", cacheKey(learningCurveVersion, p.winner, p.train.Digest, p.valid.Digest), decodeSingle, func(ctx context.Context) (single, string, error) {
-		c, err := r.learningCurve(ctx, p.winner, p.metric, p.train.Table, p.valid.Table)
+		c, err := r.learningCurve(ctx, p.winner, p.metric, p.train.Table, p.valid.Table, p.fullTrainModel())
 		if err != nil {
 			return single{}, "", err
 		}
@@ -507,6 +507,17 @@ func (p *pipeline) learningCurve() error {
 	}
 	p.curve = &orchestratorv1.LearningCurve{}
 	return r.readProto(out.Digest, p.curve)
+}
+
+// fullTrainModel is the digest of the winner's model trained on every
+// training row, when the search trained one: a holdout search (no folds)
+// whose best trial is a single model. Empty otherwise (cross-validation
+// trains on folds; an ensemble's curve follows its heaviest member).
+func (p *pipeline) fullTrainModel() string {
+	if p.cvRows != nil || p.best.GetAlgorithm() == search.EnsembleAlgorithm {
+		return ""
+	}
+	return p.best.GetModelDigest()
 }
 
 // refitEnsemble refits each member of the winning ensemble on the train
