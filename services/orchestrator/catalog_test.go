@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -97,18 +98,15 @@ func TestSpecValidatedAgainstTrainsCatalog(t *testing.T) {
 // TestStartRunWithoutTrain checks that StartRun answers Unavailable naming
 // train when train cannot list its algorithms.
 func TestStartRunWithoutTrain(t *testing.T) {
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := lis.Addr().String()
-	_ = lis.Close() // nothing listens there now
+	// A unix socket that was never created: nothing can listen there, so
+	// the train service is unreachable without betting on a free port.
+	addr := "unix:" + filepath.Join(t.TempDir(), "nothing.sock")
 	cfg := orchestrator.Config{DataDir: t.TempDir(), IngestAddr: addr, PrepAddr: addr, TrainAddr: addr, EvalAddr: addr, Logger: slog.New(slog.DiscardHandler)}
 	_, client, stop := newTestOrchestrator(t, cfg)
 	defer stop()
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
-	_, err = client.StartRun(ctx, &orchestratorv1.StartRunRequest{Spec: irisSpec()})
+	_, err := client.StartRun(ctx, &orchestratorv1.StartRunRequest{Spec: irisSpec()})
 	if status.Code(err) != codes.Unavailable || !strings.Contains(status.Convert(err).Message(), "train") {
 		t.Fatalf("got %v, want Unavailable naming train", err)
 	}
