@@ -367,7 +367,16 @@ func (p *pipeline) recordSearchStop(loop *search.Loop) {
 	case n >= maxTrials:
 		stop = orchestratorv1.SearchStop_SEARCH_STOP_TRIAL_BUDGET
 	}
-	r.record(kindStepProgress, "search", "search stopped: "+strings.TrimPrefix(strings.ToLower(stop.String()), "search_stop_"), nil, func(run *orchestratorv1.Run) { run.SearchStop = stop })
+	r.record(kindStepProgress, "search", "search stopped: "+searchStopWords[stop], nil, func(run *orchestratorv1.Run) { run.SearchStop = stop })
+}
+
+// searchStopWords word the search's stop in its progress event.
+var searchStopWords = map[orchestratorv1.SearchStop]string{
+	orchestratorv1.SearchStop_SEARCH_STOP_OBJECTIVE_MET: "the objective's target was met",
+	orchestratorv1.SearchStop_SEARCH_STOP_TIME_BUDGET:   "the time budget was spent",
+	orchestratorv1.SearchStop_SEARCH_STOP_TRIAL_BUDGET:  "the trial budget was spent",
+	orchestratorv1.SearchStop_SEARCH_STOP_EXHAUSTED:     "every candidate configuration was tried",
+	orchestratorv1.SearchStop_SEARCH_STOP_CANCELLED:     "the run was cancelled",
 }
 
 // runSearch follows the default trials with a successive-halving search
