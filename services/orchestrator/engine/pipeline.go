@@ -285,6 +285,9 @@ func (p *pipeline) search() error {
 	// grace is stopped once another has succeeded.
 	loop.Deadline = r.searchStart().Add(plan.TimeBudget)
 	loop.Budget, loop.Grace = plan.TimeBudget, plan.TimeBudget/budgetGraceShare
+	r.mu.Lock()
+	r.searchDeadline = loop.Deadline
+	r.mu.Unlock()
 	met, err := loop.Run(trialSteps{r: r})
 	if err != nil {
 		return err

@@ -3574,9 +3574,14 @@ type RunEvent struct {
 	// step: on a store shared by several orchestrators a run's steps move
 	// to another replica when its owner stops (RUN_RESUMED by the new
 	// owner). Empty in events recorded before replicas were named.
-	Owner         string `protobuf:"bytes,8,opt,name=owner,proto3" json:"owner,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Owner string `protobuf:"bytes,8,opt,name=owner,proto3" json:"owner,omitempty"`
+	// search_time_left is the time left of the search's time budget
+	// (Run.search_time_budget) when a trial event was recorded, so that a
+	// client shows it whatever budget the search runs under; unset on other
+	// events and in events recorded before it was kept.
+	SearchTimeLeft *durationpb.Duration `protobuf:"bytes,9,opt,name=search_time_left,json=searchTimeLeft,proto3" json:"search_time_left,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *RunEvent) Reset() {
@@ -3663,6 +3668,13 @@ func (x *RunEvent) GetOwner() string {
 		return x.Owner
 	}
 	return ""
+}
+
+func (x *RunEvent) GetSearchTimeLeft() *durationpb.Duration {
+	if x != nil {
+		return x.SearchTimeLeft
+	}
+	return nil
 }
 
 // WatchRunResponse carries one event.
@@ -5495,7 +5507,7 @@ const file_alur_orchestrator_v1_orchestrator_proto_rawDesc = "" +
 	"\x04runs\x18\x01 \x03(\v2\x19.alur.orchestrator.v1.RunR\x04runs\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"(\n" +
 	"\x0fWatchRunRequest\x12\x15\n" +
-	"\x06run_id\x18\x01 \x01(\tR\x05runId\"\xc2\x02\n" +
+	"\x06run_id\x18\x01 \x01(\tR\x05runId\"\x87\x03\n" +
 	"\bRunEvent\x12\x1a\n" +
 	"\bsequence\x18\x01 \x01(\x03R\bsequence\x12.\n" +
 	"\x04time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12;\n" +
@@ -5504,7 +5516,8 @@ const file_alur_orchestrator_v1_orchestrator_proto_rawDesc = "" +
 	"\amessage\x18\x05 \x01(\tR\amessage\x121\n" +
 	"\x05trial\x18\x06 \x01(\v2\x1b.alur.orchestrator.v1.TrialR\x05trial\x126\n" +
 	"\x04kind\x18\a \x01(\x0e2\".alur.orchestrator.v1.RunEventKindR\x04kind\x12\x14\n" +
-	"\x05owner\x18\b \x01(\tR\x05owner\"H\n" +
+	"\x05owner\x18\b \x01(\tR\x05owner\x12C\n" +
+	"\x10search_time_left\x18\t \x01(\v2\x19.google.protobuf.DurationR\x0esearchTimeLeft\"H\n" +
 	"\x10WatchRunResponse\x124\n" +
 	"\x05event\x18\x01 \x01(\v2\x1e.alur.orchestrator.v1.RunEventR\x05event\")\n" +
 	"\x10CancelRunRequest\x12\x15\n" +
@@ -5844,75 +5857,76 @@ var file_alur_orchestrator_v1_orchestrator_proto_depIdxs = []int32{
 	0,   // 56: alur.orchestrator.v1.RunEvent.run_state:type_name -> alur.orchestrator.v1.RunState
 	12,  // 57: alur.orchestrator.v1.RunEvent.trial:type_name -> alur.orchestrator.v1.Trial
 	4,   // 58: alur.orchestrator.v1.RunEvent.kind:type_name -> alur.orchestrator.v1.RunEventKind
-	43,  // 59: alur.orchestrator.v1.WatchRunResponse.event:type_name -> alur.orchestrator.v1.RunEvent
-	13,  // 60: alur.orchestrator.v1.CancelRunResponse.run:type_name -> alur.orchestrator.v1.Run
-	33,  // 61: alur.orchestrator.v1.ListArtifactsResponse.artifacts:type_name -> alur.orchestrator.v1.Artifact
-	33,  // 62: alur.orchestrator.v1.GetArtifactResponse.artifact:type_name -> alur.orchestrator.v1.Artifact
-	82,  // 63: alur.orchestrator.v1.PredictRequest.rows:type_name -> alur.data.v1.RawRows
-	83,  // 64: alur.orchestrator.v1.PredictResponse.predictions:type_name -> alur.eval.v1.Prediction
-	55,  // 65: alur.orchestrator.v1.ListMetricsResponse.metrics:type_name -> alur.orchestrator.v1.MetricInfo
-	73,  // 66: alur.orchestrator.v1.MetricInfo.task:type_name -> alur.data.v1.Task
-	77,  // 67: alur.orchestrator.v1.ModelVersion.create_time:type_name -> google.protobuf.Timestamp
-	80,  // 68: alur.orchestrator.v1.ModelVersion.input_schema:type_name -> alur.data.v1.Schema
-	73,  // 69: alur.orchestrator.v1.ModelVersion.task:type_name -> alur.data.v1.Task
-	15,  // 70: alur.orchestrator.v1.ModelVersion.dataset:type_name -> alur.orchestrator.v1.DatasetRef
-	77,  // 71: alur.orchestrator.v1.ModelAlias.update_time:type_name -> google.protobuf.Timestamp
-	77,  // 72: alur.orchestrator.v1.RegisteredModel.create_time:type_name -> google.protobuf.Timestamp
-	56,  // 73: alur.orchestrator.v1.RegisteredModel.versions:type_name -> alur.orchestrator.v1.ModelVersion
-	57,  // 74: alur.orchestrator.v1.RegisteredModel.aliases:type_name -> alur.orchestrator.v1.ModelAlias
-	56,  // 75: alur.orchestrator.v1.RegisterModelResponse.version:type_name -> alur.orchestrator.v1.ModelVersion
-	58,  // 76: alur.orchestrator.v1.ListModelsResponse.models:type_name -> alur.orchestrator.v1.RegisteredModel
-	58,  // 77: alur.orchestrator.v1.GetModelResponse.model:type_name -> alur.orchestrator.v1.RegisteredModel
-	56,  // 78: alur.orchestrator.v1.GetModelResponse.version:type_name -> alur.orchestrator.v1.ModelVersion
-	57,  // 79: alur.orchestrator.v1.SetModelAliasResponse.alias:type_name -> alur.orchestrator.v1.ModelAlias
-	56,  // 80: alur.orchestrator.v1.DeleteModelVersionResponse.version:type_name -> alur.orchestrator.v1.ModelVersion
-	9,   // 81: alur.orchestrator.v1.Candidate.GridEntry.value:type_name -> alur.orchestrator.v1.ParamValues
-	8,   // 82: alur.orchestrator.v1.Candidate.RangesEntry.value:type_name -> alur.orchestrator.v1.ParamRange
-	34,  // 83: alur.orchestrator.v1.OrchestratorService.UploadSource:input_type -> alur.orchestrator.v1.UploadSourceRequest
-	36,  // 84: alur.orchestrator.v1.OrchestratorService.StartRun:input_type -> alur.orchestrator.v1.StartRunRequest
-	38,  // 85: alur.orchestrator.v1.OrchestratorService.GetRun:input_type -> alur.orchestrator.v1.GetRunRequest
-	40,  // 86: alur.orchestrator.v1.OrchestratorService.ListRuns:input_type -> alur.orchestrator.v1.ListRunsRequest
-	42,  // 87: alur.orchestrator.v1.OrchestratorService.WatchRun:input_type -> alur.orchestrator.v1.WatchRunRequest
-	45,  // 88: alur.orchestrator.v1.OrchestratorService.CancelRun:input_type -> alur.orchestrator.v1.CancelRunRequest
-	47,  // 89: alur.orchestrator.v1.OrchestratorService.ListArtifacts:input_type -> alur.orchestrator.v1.ListArtifactsRequest
-	49,  // 90: alur.orchestrator.v1.OrchestratorService.GetArtifact:input_type -> alur.orchestrator.v1.GetArtifactRequest
-	51,  // 91: alur.orchestrator.v1.OrchestratorService.Predict:input_type -> alur.orchestrator.v1.PredictRequest
-	21,  // 92: alur.orchestrator.v1.OrchestratorService.AppendDataset:input_type -> alur.orchestrator.v1.AppendDatasetRequest
-	23,  // 93: alur.orchestrator.v1.OrchestratorService.ListDatasets:input_type -> alur.orchestrator.v1.ListDatasetsRequest
-	25,  // 94: alur.orchestrator.v1.OrchestratorService.GetDataset:input_type -> alur.orchestrator.v1.GetDatasetRequest
-	27,  // 95: alur.orchestrator.v1.OrchestratorService.CompareVersions:input_type -> alur.orchestrator.v1.CompareVersionsRequest
-	29,  // 96: alur.orchestrator.v1.OrchestratorService.RetrainRun:input_type -> alur.orchestrator.v1.RetrainRunRequest
-	53,  // 97: alur.orchestrator.v1.OrchestratorService.ListMetrics:input_type -> alur.orchestrator.v1.ListMetricsRequest
-	59,  // 98: alur.orchestrator.v1.OrchestratorService.RegisterModel:input_type -> alur.orchestrator.v1.RegisterModelRequest
-	61,  // 99: alur.orchestrator.v1.OrchestratorService.ListModels:input_type -> alur.orchestrator.v1.ListModelsRequest
-	63,  // 100: alur.orchestrator.v1.OrchestratorService.GetModel:input_type -> alur.orchestrator.v1.GetModelRequest
-	65,  // 101: alur.orchestrator.v1.OrchestratorService.SetModelAlias:input_type -> alur.orchestrator.v1.SetModelAliasRequest
-	67,  // 102: alur.orchestrator.v1.OrchestratorService.DeleteModelVersion:input_type -> alur.orchestrator.v1.DeleteModelVersionRequest
-	35,  // 103: alur.orchestrator.v1.OrchestratorService.UploadSource:output_type -> alur.orchestrator.v1.UploadSourceResponse
-	37,  // 104: alur.orchestrator.v1.OrchestratorService.StartRun:output_type -> alur.orchestrator.v1.StartRunResponse
-	39,  // 105: alur.orchestrator.v1.OrchestratorService.GetRun:output_type -> alur.orchestrator.v1.GetRunResponse
-	41,  // 106: alur.orchestrator.v1.OrchestratorService.ListRuns:output_type -> alur.orchestrator.v1.ListRunsResponse
-	44,  // 107: alur.orchestrator.v1.OrchestratorService.WatchRun:output_type -> alur.orchestrator.v1.WatchRunResponse
-	46,  // 108: alur.orchestrator.v1.OrchestratorService.CancelRun:output_type -> alur.orchestrator.v1.CancelRunResponse
-	48,  // 109: alur.orchestrator.v1.OrchestratorService.ListArtifacts:output_type -> alur.orchestrator.v1.ListArtifactsResponse
-	50,  // 110: alur.orchestrator.v1.OrchestratorService.GetArtifact:output_type -> alur.orchestrator.v1.GetArtifactResponse
-	52,  // 111: alur.orchestrator.v1.OrchestratorService.Predict:output_type -> alur.orchestrator.v1.PredictResponse
-	22,  // 112: alur.orchestrator.v1.OrchestratorService.AppendDataset:output_type -> alur.orchestrator.v1.AppendDatasetResponse
-	24,  // 113: alur.orchestrator.v1.OrchestratorService.ListDatasets:output_type -> alur.orchestrator.v1.ListDatasetsResponse
-	26,  // 114: alur.orchestrator.v1.OrchestratorService.GetDataset:output_type -> alur.orchestrator.v1.GetDatasetResponse
-	28,  // 115: alur.orchestrator.v1.OrchestratorService.CompareVersions:output_type -> alur.orchestrator.v1.CompareVersionsResponse
-	30,  // 116: alur.orchestrator.v1.OrchestratorService.RetrainRun:output_type -> alur.orchestrator.v1.RetrainRunResponse
-	54,  // 117: alur.orchestrator.v1.OrchestratorService.ListMetrics:output_type -> alur.orchestrator.v1.ListMetricsResponse
-	60,  // 118: alur.orchestrator.v1.OrchestratorService.RegisterModel:output_type -> alur.orchestrator.v1.RegisterModelResponse
-	62,  // 119: alur.orchestrator.v1.OrchestratorService.ListModels:output_type -> alur.orchestrator.v1.ListModelsResponse
-	64,  // 120: alur.orchestrator.v1.OrchestratorService.GetModel:output_type -> alur.orchestrator.v1.GetModelResponse
-	66,  // 121: alur.orchestrator.v1.OrchestratorService.SetModelAlias:output_type -> alur.orchestrator.v1.SetModelAliasResponse
-	68,  // 122: alur.orchestrator.v1.OrchestratorService.DeleteModelVersion:output_type -> alur.orchestrator.v1.DeleteModelVersionResponse
-	103, // [103:123] is the sub-list for method output_type
-	83,  // [83:103] is the sub-list for method input_type
-	83,  // [83:83] is the sub-list for extension type_name
-	83,  // [83:83] is the sub-list for extension extendee
-	0,   // [0:83] is the sub-list for field type_name
+	75,  // 59: alur.orchestrator.v1.RunEvent.search_time_left:type_name -> google.protobuf.Duration
+	43,  // 60: alur.orchestrator.v1.WatchRunResponse.event:type_name -> alur.orchestrator.v1.RunEvent
+	13,  // 61: alur.orchestrator.v1.CancelRunResponse.run:type_name -> alur.orchestrator.v1.Run
+	33,  // 62: alur.orchestrator.v1.ListArtifactsResponse.artifacts:type_name -> alur.orchestrator.v1.Artifact
+	33,  // 63: alur.orchestrator.v1.GetArtifactResponse.artifact:type_name -> alur.orchestrator.v1.Artifact
+	82,  // 64: alur.orchestrator.v1.PredictRequest.rows:type_name -> alur.data.v1.RawRows
+	83,  // 65: alur.orchestrator.v1.PredictResponse.predictions:type_name -> alur.eval.v1.Prediction
+	55,  // 66: alur.orchestrator.v1.ListMetricsResponse.metrics:type_name -> alur.orchestrator.v1.MetricInfo
+	73,  // 67: alur.orchestrator.v1.MetricInfo.task:type_name -> alur.data.v1.Task
+	77,  // 68: alur.orchestrator.v1.ModelVersion.create_time:type_name -> google.protobuf.Timestamp
+	80,  // 69: alur.orchestrator.v1.ModelVersion.input_schema:type_name -> alur.data.v1.Schema
+	73,  // 70: alur.orchestrator.v1.ModelVersion.task:type_name -> alur.data.v1.Task
+	15,  // 71: alur.orchestrator.v1.ModelVersion.dataset:type_name -> alur.orchestrator.v1.DatasetRef
+	77,  // 72: alur.orchestrator.v1.ModelAlias.update_time:type_name -> google.protobuf.Timestamp
+	77,  // 73: alur.orchestrator.v1.RegisteredModel.create_time:type_name -> google.protobuf.Timestamp
+	56,  // 74: alur.orchestrator.v1.RegisteredModel.versions:type_name -> alur.orchestrator.v1.ModelVersion
+	57,  // 75: alur.orchestrator.v1.RegisteredModel.aliases:type_name -> alur.orchestrator.v1.ModelAlias
+	56,  // 76: alur.orchestrator.v1.RegisterModelResponse.version:type_name -> alur.orchestrator.v1.ModelVersion
+	58,  // 77: alur.orchestrator.v1.ListModelsResponse.models:type_name -> alur.orchestrator.v1.RegisteredModel
+	58,  // 78: alur.orchestrator.v1.GetModelResponse.model:type_name -> alur.orchestrator.v1.RegisteredModel
+	56,  // 79: alur.orchestrator.v1.GetModelResponse.version:type_name -> alur.orchestrator.v1.ModelVersion
+	57,  // 80: alur.orchestrator.v1.SetModelAliasResponse.alias:type_name -> alur.orchestrator.v1.ModelAlias
+	56,  // 81: alur.orchestrator.v1.DeleteModelVersionResponse.version:type_name -> alur.orchestrator.v1.ModelVersion
+	9,   // 82: alur.orchestrator.v1.Candidate.GridEntry.value:type_name -> alur.orchestrator.v1.ParamValues
+	8,   // 83: alur.orchestrator.v1.Candidate.RangesEntry.value:type_name -> alur.orchestrator.v1.ParamRange
+	34,  // 84: alur.orchestrator.v1.OrchestratorService.UploadSource:input_type -> alur.orchestrator.v1.UploadSourceRequest
+	36,  // 85: alur.orchestrator.v1.OrchestratorService.StartRun:input_type -> alur.orchestrator.v1.StartRunRequest
+	38,  // 86: alur.orchestrator.v1.OrchestratorService.GetRun:input_type -> alur.orchestrator.v1.GetRunRequest
+	40,  // 87: alur.orchestrator.v1.OrchestratorService.ListRuns:input_type -> alur.orchestrator.v1.ListRunsRequest
+	42,  // 88: alur.orchestrator.v1.OrchestratorService.WatchRun:input_type -> alur.orchestrator.v1.WatchRunRequest
+	45,  // 89: alur.orchestrator.v1.OrchestratorService.CancelRun:input_type -> alur.orchestrator.v1.CancelRunRequest
+	47,  // 90: alur.orchestrator.v1.OrchestratorService.ListArtifacts:input_type -> alur.orchestrator.v1.ListArtifactsRequest
+	49,  // 91: alur.orchestrator.v1.OrchestratorService.GetArtifact:input_type -> alur.orchestrator.v1.GetArtifactRequest
+	51,  // 92: alur.orchestrator.v1.OrchestratorService.Predict:input_type -> alur.orchestrator.v1.PredictRequest
+	21,  // 93: alur.orchestrator.v1.OrchestratorService.AppendDataset:input_type -> alur.orchestrator.v1.AppendDatasetRequest
+	23,  // 94: alur.orchestrator.v1.OrchestratorService.ListDatasets:input_type -> alur.orchestrator.v1.ListDatasetsRequest
+	25,  // 95: alur.orchestrator.v1.OrchestratorService.GetDataset:input_type -> alur.orchestrator.v1.GetDatasetRequest
+	27,  // 96: alur.orchestrator.v1.OrchestratorService.CompareVersions:input_type -> alur.orchestrator.v1.CompareVersionsRequest
+	29,  // 97: alur.orchestrator.v1.OrchestratorService.RetrainRun:input_type -> alur.orchestrator.v1.RetrainRunRequest
+	53,  // 98: alur.orchestrator.v1.OrchestratorService.ListMetrics:input_type -> alur.orchestrator.v1.ListMetricsRequest
+	59,  // 99: alur.orchestrator.v1.OrchestratorService.RegisterModel:input_type -> alur.orchestrator.v1.RegisterModelRequest
+	61,  // 100: alur.orchestrator.v1.OrchestratorService.ListModels:input_type -> alur.orchestrator.v1.ListModelsRequest
+	63,  // 101: alur.orchestrator.v1.OrchestratorService.GetModel:input_type -> alur.orchestrator.v1.GetModelRequest
+	65,  // 102: alur.orchestrator.v1.OrchestratorService.SetModelAlias:input_type -> alur.orchestrator.v1.SetModelAliasRequest
+	67,  // 103: alur.orchestrator.v1.OrchestratorService.DeleteModelVersion:input_type -> alur.orchestrator.v1.DeleteModelVersionRequest
+	35,  // 104: alur.orchestrator.v1.OrchestratorService.UploadSource:output_type -> alur.orchestrator.v1.UploadSourceResponse
+	37,  // 105: alur.orchestrator.v1.OrchestratorService.StartRun:output_type -> alur.orchestrator.v1.StartRunResponse
+	39,  // 106: alur.orchestrator.v1.OrchestratorService.GetRun:output_type -> alur.orchestrator.v1.GetRunResponse
+	41,  // 107: alur.orchestrator.v1.OrchestratorService.ListRuns:output_type -> alur.orchestrator.v1.ListRunsResponse
+	44,  // 108: alur.orchestrator.v1.OrchestratorService.WatchRun:output_type -> alur.orchestrator.v1.WatchRunResponse
+	46,  // 109: alur.orchestrator.v1.OrchestratorService.CancelRun:output_type -> alur.orchestrator.v1.CancelRunResponse
+	48,  // 110: alur.orchestrator.v1.OrchestratorService.ListArtifacts:output_type -> alur.orchestrator.v1.ListArtifactsResponse
+	50,  // 111: alur.orchestrator.v1.OrchestratorService.GetArtifact:output_type -> alur.orchestrator.v1.GetArtifactResponse
+	52,  // 112: alur.orchestrator.v1.OrchestratorService.Predict:output_type -> alur.orchestrator.v1.PredictResponse
+	22,  // 113: alur.orchestrator.v1.OrchestratorService.AppendDataset:output_type -> alur.orchestrator.v1.AppendDatasetResponse
+	24,  // 114: alur.orchestrator.v1.OrchestratorService.ListDatasets:output_type -> alur.orchestrator.v1.ListDatasetsResponse
+	26,  // 115: alur.orchestrator.v1.OrchestratorService.GetDataset:output_type -> alur.orchestrator.v1.GetDatasetResponse
+	28,  // 116: alur.orchestrator.v1.OrchestratorService.CompareVersions:output_type -> alur.orchestrator.v1.CompareVersionsResponse
+	30,  // 117: alur.orchestrator.v1.OrchestratorService.RetrainRun:output_type -> alur.orchestrator.v1.RetrainRunResponse
+	54,  // 118: alur.orchestrator.v1.OrchestratorService.ListMetrics:output_type -> alur.orchestrator.v1.ListMetricsResponse
+	60,  // 119: alur.orchestrator.v1.OrchestratorService.RegisterModel:output_type -> alur.orchestrator.v1.RegisterModelResponse
+	62,  // 120: alur.orchestrator.v1.OrchestratorService.ListModels:output_type -> alur.orchestrator.v1.ListModelsResponse
+	64,  // 121: alur.orchestrator.v1.OrchestratorService.GetModel:output_type -> alur.orchestrator.v1.GetModelResponse
+	66,  // 122: alur.orchestrator.v1.OrchestratorService.SetModelAlias:output_type -> alur.orchestrator.v1.SetModelAliasResponse
+	68,  // 123: alur.orchestrator.v1.OrchestratorService.DeleteModelVersion:output_type -> alur.orchestrator.v1.DeleteModelVersionResponse
+	104, // [104:124] is the sub-list for method output_type
+	84,  // [84:104] is the sub-list for method input_type
+	84,  // [84:84] is the sub-list for extension type_name
+	84,  // [84:84] is the sub-list for extension extendee
+	0,   // [0:84] is the sub-list for field type_name
 }
 
 func init() { file_alur_orchestrator_v1_orchestrator_proto_init() }
