@@ -117,9 +117,9 @@ type progressPrinter struct {
 	last        time.Time // the time of the latest event
 	// left is the time left of the search's budget the latest trial
 	// event carried (RunEvent.search_time_left; nil in older events).
-	left *durationpb.Duration
-	trials      int
-	best        *orchestratorv1.Trial
+	left   *durationpb.Duration
+	trials int
+	best   *orchestratorv1.Trial
 }
 
 // newProgressPrinter prints the events of run to w; w nil prints nothing.
