@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -187,6 +188,74 @@ func TestTimeBudgetCancelStaysFatal(t *testing.T) {
 	for _, tr := range f.Trials() {
 		if tr.GetStoppedByTimeBudget() {
 			t.Errorf("trial %d recorded as stopped by the budget", tr.GetNumber())
+		}
+	}
+}
+
+// cutOOF are Bounded steps with out-of-fold predictions whose first
+// training of a step ending in block trains until the loop stops it.
+type cutOOF struct {
+	*oofSteps
+	cut     context.Context
+	block   string
+	once    *sync.Once
+	started chan struct{}
+}
+
+func (c cutOOF) Within(ctx context.Context) Steps { c.cut = ctx; return c }
+
+func (c cutOOF) Train(step string, cfg *trainv1.TrainConfig, d Data) (Trained, error) {
+	blocked := false
+	if strings.HasSuffix(step, c.block) {
+		c.once.Do(func() { blocked = true })
+	}
+	if blocked {
+		close(c.started)
+		<-c.cut.Done()
+		return Trained{}, fault.FromStage(status.Error(codes.Canceled, "context canceled"))
+	}
+	return c.oofSteps.Train(step, cfg, d)
+}
+
+// TestTimeBudgetStopsRepeat: a repetition of the folds still training
+// when the time budget ends is stopped; the repeat ends without error, no
+// other repetition starts, and every trial keeps its first repetition's
+// fold models.
+func TestTimeBudgetStopsRepeat(t *testing.T) {
+	tb, _ := oofTable()
+	other, err := MakeFolds(tb, "y", 3, 8)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, _ := oofLoop(t)
+	f := cutOOF{oofSteps: &oofSteps{done: map[string]bool{}}, block: "/repeat2/fold2", once: &sync.Once{}, started: make(chan struct{})}
+	if _, err := l.Run(f); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	clock := &fakeClock{t: start, fire: make(chan time.Time)}
+	l.Deadline, l.now = start.Add(time.Hour), clock.now
+	l.after = func(time.Duration) <-chan time.Time { return clock.fire }
+	go func() {
+		<-f.started
+		clock.end(start.Add(2 * time.Hour))
+	}()
+	n, err := l.Repeat(f, other)
+	if err != nil || n != 0 {
+		t.Fatalf("%d trials repeated, err %v; want 0 and no error", n, err)
+	}
+	repeats := 0
+	for _, s := range f.trained {
+		if strings.Contains(s, "/repeat2/") {
+			repeats++
+		}
+	}
+	if repeats != 1 {
+		t.Errorf("repetition steps trained %d, want only the first fold's before the cut: %v", repeats, f.trained)
+	}
+	for n := int32(1); n <= 3; n++ {
+		if got := l.FoldModels(n); len(got) != 3 {
+			t.Errorf("trial %d: fold models %v, want the first repetition's 3", n, got)
 		}
 	}
 }
