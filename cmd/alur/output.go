@@ -346,7 +346,10 @@ func writeLeaderboard(w io.Writer, run *orchestratorv1.Run) {
 			_, v := display.TieBreak(t.GetValidationMetrics())
 			tie = fmtScore(v)
 		}
-		if t.GetError() != "" {
+		switch {
+		case t.GetStoppedByTimeBudget():
+			score = truncate(t.GetError(), maxParamsWidth)
+		case t.GetError() != "":
 			score = "failed: " + truncate(t.GetError(), maxParamsWidth)
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\n", mark, rankWord, t.GetNumber(), t.GetAlgorithm(),

@@ -441,6 +441,36 @@ func TestProgressPrinterSearchProgress(t *testing.T) {
 	}
 }
 
+// TestProgressPrinterDefaultBudget: a run whose spec sets no time budget
+// searches under the default for its data's size; the trial lines show
+// the time left the engine's events carry, and a trial the budget stopped
+// says so rather than that it failed.
+func TestProgressPrinterDefaultBudget(t *testing.T) {
+	run := &orchestratorv1.Run{Metric: "rmse", CreateTime: ts(0), Spec: &orchestratorv1.PipelineSpec{}}
+	var b bytes.Buffer
+	p := newProgressPrinter(&b, run, false)
+	rmse := &datav1.Metrics{Kind: &datav1.Metrics_Regression{Regression: &datav1.RegressionMetrics{Rmse: 2}}}
+	for i, tc := range []struct {
+		kind orchestratorv1.RunEventKind
+		tr   *orchestratorv1.Trial
+		left time.Duration
+		want string
+	}{
+		{orchestratorv1.RunEventKind_RUN_EVENT_KIND_TRIAL_FINISHED, &orchestratorv1.Trial{Number: 1, Algorithm: "ridge", Score: 2, ValidationMetrics: rmse},
+			62 * time.Second, "[1 trial, best 1 (2.0000), 1m2s left]"},
+		{orchestratorv1.RunEventKind_RUN_EVENT_KIND_TRIAL_FAILED, &orchestratorv1.Trial{Number: 2, Algorithm: "random_forest",
+			Error: "stopped by the time budget (5m0s) while it trained; another trial had succeeded", StoppedByTimeBudget: true},
+			0, "trial 2 random_forest stopped by the time budget (5m0s) while it trained; another trial had succeeded [2 trials, best 1 (2.0000), 0s left]"},
+	} {
+		b.Reset()
+		p.event(&orchestratorv1.RunEvent{Kind: tc.kind, Time: ts(time.Duration(i+1) * time.Minute), Step: fmt.Sprintf("trial/%d", i+1),
+			Trial: tc.tr, SearchTimeLeft: durationpb.New(tc.left)})
+		if got := squeeze(b.String()); !strings.Contains(got, tc.want) || strings.Contains(got, "failed") {
+			t.Errorf("trial %d: line %q, want %q", i+1, got, tc.want)
+		}
+	}
+}
+
 // TestWriteLeaderboardRanksAsChosen is the tie the issue met: two trials
 // with the same validation accuracy; the run chose the one with the lower
 // log loss, and the leaderboard must list it first, with the log loss.

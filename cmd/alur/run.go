@@ -86,7 +86,7 @@ func runRun(ctx context.Context, a *app, args []string) error {
 	fs.StringVar(&sf.splitColumn, "split-column", "", "`column` giving each row's split (train/validation/test)")
 	fs.StringVar(&sf.delimiter, "delimiter", "", "CSV field separator (default: detected)")
 	fs.Int64Var(&sf.maxBadRows, "max-bad-rows", 0, "skip up to `n` malformed rows and report them (default 0: the first one fails the run)")
-	fs.DurationVar(&sf.timeBudget, "time-budget", 0, "no new trial starts after this `duration` (default: 60s up to 10,000 rows, 5m above)")
+	fs.DurationVar(&sf.timeBudget, "time-budget", 0, "search for this `duration`: no new trial starts after it, and a trial still training 5% of it later is stopped once another has succeeded (default: 60s up to 10,000 rows, 5m above)")
 	fs.StringVar(&sf.keep, "keep", "", "comma-separated `columns` to keep as features even if they look like identifiers")
 	dataset := fs.String("dataset", "", "run on dataset `NAME[@VERSION]` (short form; default version: the latest)")
 	rest, err := parseFlags(a, fs, runUsage, args)

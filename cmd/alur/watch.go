@@ -11,6 +11,7 @@ import (
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/alur-ml/alur/ml/display"
 	orchestratorv1 "github.com/alur-ml/alur/proto/alur/orchestrator/v1"
@@ -114,8 +115,11 @@ type progressPrinter struct {
 	budget      time.Duration
 	searchStart time.Time
 	last        time.Time // the time of the latest event
-	trials      int
-	best        *orchestratorv1.Trial
+	// left is the time left of the search's budget the latest trial
+	// event carried (RunEvent.search_time_left; nil in older events).
+	left   *durationpb.Duration
+	trials int
+	best   *orchestratorv1.Trial
 }
 
 // newProgressPrinter prints the events of run to w; w nil prints nothing.
@@ -206,6 +210,7 @@ func (p *progressPrinter) event(ev *orchestratorv1.RunEvent) {
 // the event's kind, never by its message's wording: a trial event shows
 // the trial, any other event its message.
 func (p *progressPrinter) describe(ev *orchestratorv1.RunEvent) string {
+	p.left = ev.GetSearchTimeLeft()
 	switch ev.GetKind() {
 	case orchestratorv1.RunEventKind_RUN_EVENT_KIND_TRIAL_FINISHED, orchestratorv1.RunEventKind_RUN_EVENT_KIND_TRIAL_FAILED:
 		if t := ev.GetTrial(); t != nil {
@@ -240,6 +245,10 @@ func (p *progressPrinter) describeTrial(t *orchestratorv1.Trial, failed bool) st
 		head += fmt.Sprintf("  (search, %.0f%% of the rows)", 100*b)
 	}
 	p.trials++
+	if t.GetStoppedByTimeBudget() {
+		// Not a failure: the budget ended while it trained.
+		return head + "  " + t.GetError() + p.searchProgress()
+	}
 	if failed {
 		return head + "  failed: " + t.GetError() + p.searchProgress()
 	}
@@ -258,13 +267,18 @@ func (p *progressPrinter) describeTrial(t *orchestratorv1.Trial, failed bool) st
 }
 
 // searchProgress is the end of a trial's line: how many trials so far,
-// the best of them, and the time left of the spec's budget.
+// the best of them, and the time left of the search's budget: the one the
+// event carries, else reckoned from the spec's.
 func (p *progressPrinter) searchProgress() string {
 	msg := fmt.Sprintf("  [%s", display.Plural(int64(p.trials), "trial"))
 	if p.best != nil {
 		msg += fmt.Sprintf(", best %d (%s)", p.best.GetNumber(), fmtScore(p.best.GetScore()))
 	}
-	if p.budget > 0 && !p.searchStart.IsZero() && p.last.After(p.searchStart) {
+	if p.left != nil {
+		// The engine's count, under whatever budget the search runs
+		// (the spec's, or the default for the data's size).
+		msg += fmt.Sprintf(", %s left", p.left.AsDuration().Round(time.Second))
+	} else if p.budget > 0 && !p.searchStart.IsZero() && p.last.After(p.searchStart) {
 		left := max(p.budget-p.last.Sub(p.searchStart), 0)
 		msg += fmt.Sprintf(", %s left", left.Round(time.Second))
 	}

@@ -4,6 +4,9 @@ import (
 	"math"
 	"slices"
 	"testing"
+	"time"
+
+	"google.golang.org/protobuf/types/known/durationpb"
 
 	datav1 "github.com/alur-ml/alur/proto/alur/data/v1"
 	orchestratorv1 "github.com/alur-ml/alur/proto/alur/orchestrator/v1"
@@ -146,6 +149,26 @@ func TestStopReason(t *testing.T) {
 		{"all tried", &orchestratorv1.Run{State: done, Metric: "accuracy", Trials: trials(1), Spec: &orchestratorv1.PipelineSpec{}},
 			"The search stopped after 1 trial: every candidate configuration was tried."},
 		{"running", &orchestratorv1.Run{State: orchestratorv1.RunState_RUN_STATE_RUNNING, Trials: trials(1)}, ""},
+		{"time budget", &orchestratorv1.Run{State: done, Metric: "accuracy", Trials: trials(3), Spec: &orchestratorv1.PipelineSpec{},
+			SearchStop: orchestratorv1.SearchStop_SEARCH_STOP_TIME_BUDGET, SearchTimeBudget: durationpb.New(5 * time.Minute)},
+			"The search stopped after 3 trials: the time budget (5m0s) was spent."},
+		{"time budget cut a trial", &orchestratorv1.Run{State: done, Metric: "accuracy", Spec: &orchestratorv1.PipelineSpec{Objective: obj},
+			Trials:     append(trials(2), &orchestratorv1.Trial{Number: 3, Algorithm: "random_forest", Error: "stopped by the time budget", StoppedByTimeBudget: true}),
+			SearchStop: orchestratorv1.SearchStop_SEARCH_STOP_TIME_BUDGET, SearchTimeBudget: durationpb.New(5 * time.Minute)},
+			"The search stopped after 3 trials: the time budget (5m0s) was spent (trial 3 was stopped while it trained) without reaching the target 0.9900."},
+		{"time budget from the spec", &orchestratorv1.Run{State: done, Metric: "accuracy", Trials: trials(2),
+			Spec:       &orchestratorv1.PipelineSpec{TimeBudget: durationpb.New(90 * time.Second)},
+			SearchStop: orchestratorv1.SearchStop_SEARCH_STOP_TIME_BUDGET},
+			"The search stopped after 2 trials: the time budget (1m30s) was spent."},
+		{"trial budget recorded", &orchestratorv1.Run{State: done, Metric: "accuracy", Trials: trials(2), Spec: &orchestratorv1.PipelineSpec{MaxTrials: 5},
+			SearchStop: orchestratorv1.SearchStop_SEARCH_STOP_TRIAL_BUDGET},
+			"The search stopped after 2 trials: the trial budget (maxTrials 5) was spent."},
+		{"exhausted recorded", &orchestratorv1.Run{State: done, Metric: "accuracy", Trials: trials(4), Spec: &orchestratorv1.PipelineSpec{MaxTrials: 4},
+			SearchStop: orchestratorv1.SearchStop_SEARCH_STOP_EXHAUSTED},
+			"The search stopped after 4 trials: every candidate configuration was tried."},
+		{"cancelled", &orchestratorv1.Run{State: orchestratorv1.RunState_RUN_STATE_CANCELLED, Trials: trials(2), Spec: &orchestratorv1.PipelineSpec{},
+			SearchStop: orchestratorv1.SearchStop_SEARCH_STOP_TIME_BUDGET},
+			"The search stopped after 2 trials: the run was cancelled."},
 	} {
 		if got := StopReason(tc.run); got != tc.want {
 			t.Errorf("%s: %q, want %q", tc.name, got, tc.want)

@@ -144,8 +144,9 @@ func TestTargetStopsTheLoop(t *testing.T) {
 		t.Fatal(err)
 	}
 	run := await(t, client, start.GetRun().GetId())
-	if run.GetState() != orchestratorv1.RunState_RUN_STATE_SUCCEEDED || len(run.GetTrials()) != 1 || !run.GetObjectiveMet() {
-		t.Fatalf("state %v, %d trials, objective met %v; want one trial meeting the target", run.GetState(), len(run.GetTrials()), run.GetObjectiveMet())
+	if run.GetState() != orchestratorv1.RunState_RUN_STATE_SUCCEEDED || len(run.GetTrials()) != 1 || !run.GetObjectiveMet() ||
+		run.GetSearchStop() != orchestratorv1.SearchStop_SEARCH_STOP_OBJECTIVE_MET {
+		t.Fatalf("state %v, %d trials, objective met %v, search stop %v; want one trial meeting the target", run.GetState(), len(run.GetTrials()), run.GetObjectiveMet(), run.GetSearchStop())
 	}
 }
 

@@ -65,6 +65,12 @@ func defaultRunSelection(t *testing.T, stages orchestrator.Config, bundled, labe
 	if !strings.Contains(run.GetTaskReason(), "classification") || !strings.Contains(run.GetValidationPlan(), "5-fold") {
 		t.Errorf("task reason %q, validation plan %q", run.GetTaskReason(), run.GetValidationPlan())
 	}
+	// An hour is time enough: the search ends on the trial budget or
+	// having tried every configuration, and says so.
+	if stop := run.GetSearchStop(); stop != orchestratorv1.SearchStop_SEARCH_STOP_TRIAL_BUDGET && stop != orchestratorv1.SearchStop_SEARCH_STOP_EXHAUSTED ||
+		run.GetSearchTimeBudget().AsDuration() != time.Hour {
+		t.Errorf("search stop %v under a time budget of %v; want the trial budget or every configuration, under 1h", stop, run.GetSearchTimeBudget().AsDuration())
+	}
 	searched := 0
 	for _, tr := range run.GetTrials() {
 		if tr.GetBudget() > 0 {

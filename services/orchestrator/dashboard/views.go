@@ -203,7 +203,10 @@ type trialRow struct {
 	Others    string
 	FitTime   string
 	Error     string
-	Best      bool
+	// Stopped: the time budget stopped the trial while it trained (Error
+	// says so); not a failure.
+	Stopped bool
+	Best    bool
 }
 
 // metricRow is one named score.
@@ -595,6 +598,7 @@ func trialRows(run *orchestratorv1.Run) []trialRow {
 			Params:    display.Params(display.TrialParams(t), nil),
 			FitTime:   fmtDuration(time.Duration(t.GetFitSeconds() * float64(time.Second))),
 			Error:     t.GetError(),
+			Stopped:   t.GetStoppedByTimeBudget(),
 			Best:      t.GetNumber() == run.GetBestTrial() && run.GetBestTrial() != 0,
 			Rank:      "—",
 			Score:     "—",

@@ -13,6 +13,7 @@ import (
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/alur-ml/alur/ml/table"
@@ -75,6 +76,9 @@ type runner struct {
 
 	mu  sync.Mutex
 	run *orchestratorv1.Run // guarded by mu; persisted after every change
+	// searchDeadline is the end of the search's time budget, once the
+	// search has begun (guarded by mu): trial events carry the time left.
+	searchDeadline time.Time
 }
 
 // snapshot returns a copy of the run that is safe to hand out.
@@ -124,9 +128,13 @@ func (r *runner) record(kind orchestratorv1.RunEventKind, step, msg string, tria
 		change(r.run)
 	}
 	snap := proto.Clone(r.run).(*orchestratorv1.Run)
+	deadline := r.searchDeadline
 	r.mu.Unlock()
 	ev := &orchestratorv1.RunEvent{
 		Time: timestamppb.Now(), RunState: snap.GetState(), Kind: kind, Step: step, Message: msg, Trial: trial, Owner: r.eng.cfg.Replica,
+	}
+	if trial != nil && !deadline.IsZero() {
+		ev.SearchTimeLeft = durationpb.New(max(time.Until(deadline), 0).Round(time.Second))
 	}
 	if _, err := r.eng.store.PutRunEvent(snap, ev); err != nil {
 		r.writeFailed("persist run and event "+kind.String(), err)

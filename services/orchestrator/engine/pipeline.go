@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/alur-ml/alur/ml/algo"
 	"github.com/alur-ml/alur/ml/dataprep"
@@ -261,7 +262,10 @@ func (p *pipeline) search() error {
 		Parallel: r.eng.cfg.MaxParallelTrials, Catalog: cat,
 	}
 	plan := selection.PlanValidation(trainTable.NumRows()+validTable.NumRows(), int(p.spec.GetCvFolds()), p.spec.GetTimeBudget().AsDuration())
-	r.record(kindStepProgress, "search", "validation: "+plan.Reason, nil, func(run *orchestratorv1.Run) { run.ValidationPlan = plan.Reason })
+	r.record(kindStepProgress, "search", "validation: "+plan.Reason, nil, func(run *orchestratorv1.Run) {
+		run.ValidationPlan = plan.Reason
+		run.SearchTimeBudget = durationpb.New(plan.TimeBudget)
+	})
 	if k := plan.Folds; k >= 2 {
 		both, err := artifacts.ConcatTables(trainTable, validTable)
 		if err != nil {
@@ -276,11 +280,19 @@ func (p *pipeline) search() error {
 			loop.Folds = nil
 		}
 	}
-	loop.Deadline = time.Now().Add(plan.TimeBudget)
-	met, err := loop.Run(trialSteps{r})
+	// The budget runs from the search's first training, so a resumed run
+	// does not start it afresh; a trial running past it by more than the
+	// grace is stopped once another has succeeded.
+	loop.Deadline = r.searchStart().Add(plan.TimeBudget)
+	loop.Budget, loop.Grace = plan.TimeBudget, plan.TimeBudget/budgetGraceShare
+	r.mu.Lock()
+	r.searchDeadline = loop.Deadline
+	r.mu.Unlock()
+	met, err := loop.Run(trialSteps{r: r})
 	if err != nil {
 		return err
 	}
+	defer func() { p.recordSearchStop(loop) }()
 	if met {
 		r.record(kindObjectiveMet, "", fmt.Sprintf("objective met: %s reached the target", p.metric), nil, nil)
 	}
@@ -314,6 +326,62 @@ func (p *pipeline) search() error {
 	return nil
 }
 
+// budgetGraceShare sets the grace a trial gets past the time budget
+// before it is stopped: 1/20 (5%) of the budget.
+const budgetGraceShare = 20
+
+// searchStart is when the run's search began: the start of its first
+// train step (a resumed run keeps its own), or now before there is one.
+func (r *runner) searchStart() time.Time {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	start := time.Now()
+	for _, st := range r.run.GetSteps() {
+		if strings.HasPrefix(st.GetName(), "train/") && st.GetStartTime() != nil && st.GetStartTime().AsTime().Before(start) {
+			start = st.GetStartTime().AsTime()
+		}
+	}
+	return start
+}
+
+// recordSearchStop records on the run why its search stopped
+// (Run.search_stop), which display.StopReason words for the CLI, the
+// dashboard and the report.
+func (p *pipeline) recordSearchStop(loop *search.Loop) {
+	r := p.r
+	stop := orchestratorv1.SearchStop_SEARCH_STOP_EXHAUSTED
+	maxTrials := int(p.spec.GetMaxTrials())
+	if maxTrials == 0 {
+		maxTrials = search.DefaultMaxTrials
+	}
+	n := 0
+	for _, t := range r.trials() {
+		if t.GetAlgorithm() != search.EnsembleAlgorithm {
+			n++
+		}
+	}
+	switch {
+	case r.ctx.Err() != nil:
+		stop = orchestratorv1.SearchStop_SEARCH_STOP_CANCELLED
+	case p.objectiveMet:
+		stop = orchestratorv1.SearchStop_SEARCH_STOP_OBJECTIVE_MET
+	case loop.StoppedByBudget():
+		stop = orchestratorv1.SearchStop_SEARCH_STOP_TIME_BUDGET
+	case n >= maxTrials:
+		stop = orchestratorv1.SearchStop_SEARCH_STOP_TRIAL_BUDGET
+	}
+	r.record(kindStepProgress, "search", "search stopped: "+searchStopWords[stop], nil, func(run *orchestratorv1.Run) { run.SearchStop = stop })
+}
+
+// searchStopWords word the search's stop in its progress event.
+var searchStopWords = map[orchestratorv1.SearchStop]string{
+	orchestratorv1.SearchStop_SEARCH_STOP_OBJECTIVE_MET: "the objective's target was met",
+	orchestratorv1.SearchStop_SEARCH_STOP_TIME_BUDGET:   "the time budget was spent",
+	orchestratorv1.SearchStop_SEARCH_STOP_TRIAL_BUDGET:  "the trial budget was spent",
+	orchestratorv1.SearchStop_SEARCH_STOP_EXHAUSTED:     "every candidate configuration was tried",
+	orchestratorv1.SearchStop_SEARCH_STOP_CANCELLED:     "the run was cancelled",
+}
+
 // runSearch follows the default trials with a successive-halving search
 // (search.Loop.RunSearch) over the configurations selection.SampleConfigs
 // draws from selection.DefaultSpaces, the defaults left out (the loop
@@ -333,10 +401,10 @@ func (p *pipeline) runSearch(loop *search.Loop, task datav1.Task) error {
 		maxTrials = search.DefaultMaxTrials
 	}
 	left := maxTrials - len(loop.Configs)
-	if left <= 0 || len(draws) == 0 || time.Now().After(loop.Deadline) {
+	if left <= 0 || len(draws) == 0 {
 		return nil
 	}
-	stopped, err := loop.RunSearch(trialSteps{r}, search.Search{Configs: draws, MaxTrials: left})
+	stopped, err := loop.RunSearch(trialSteps{r: r}, search.Search{Configs: draws, MaxTrials: left})
 	if err != nil {
 		return err
 	}
@@ -359,7 +427,7 @@ func (p *pipeline) repeatFolds(loop *search.Loop) error {
 	if err != nil {
 		return nil // too few rows for other folds: one repetition decides
 	}
-	n, err := loop.Repeat(trialSteps{r}, folds)
+	n, err := loop.Repeat(trialSteps{r: r}, folds)
 	if err != nil {
 		return err
 	}
@@ -401,7 +469,7 @@ func (p *pipeline) ensemble(loop *search.Loop, number int32) []search.EnsembleMe
 		r.record(kindStepProgress, "search", fmt.Sprintf("ensemble: not built: %v", err), nil, nil)
 		return nil
 	}
-	trial, members, err := loop.Ensemble(trialSteps{r}, number, pd.Y, pd.ClassNames)
+	trial, members, err := loop.Ensemble(trialSteps{r: r}, number, pd.Y, pd.ClassNames)
 	switch {
 	case err != nil:
 		r.record(kindStepProgress, "search", fmt.Sprintf("ensemble: not built: %v", err), nil, nil)

@@ -16,10 +16,32 @@ import (
 )
 
 // trialSteps runs the search's train and evaluate requests as recorded,
-// cached steps of the run: it is the engine side of search.Steps.
-type trialSteps struct{ r *runner }
+// cached steps of the run: it is the engine side of search.Steps. cut,
+// when set (search.Bounded), also ends the requests: the loop cancels it
+// when the time budget stops a trial.
+type trialSteps struct {
+	r   *runner
+	cut context.Context
+}
 
-var _ search.Steps = trialSteps{}
+var (
+	_ search.Steps   = trialSteps{}
+	_ search.Bounded = trialSteps{}
+)
+
+// Within returns the steps with their requests also ended by ctx.
+func (s trialSteps) Within(ctx context.Context) search.Steps { return trialSteps{r: s.r, cut: ctx} }
+
+// bound derives the context of one request: the run's, also ended when
+// the loop cuts the trial. stop releases it.
+func (s trialSteps) bound(ctx context.Context) (context.Context, context.CancelFunc) {
+	if s.cut == nil {
+		return ctx, func() {}
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	stop := context.AfterFunc(s.cut, cancel)
+	return ctx, func() { stop(); cancel() }
+}
 
 func inputs(d search.Data) []string {
 	if d.Stored {
@@ -33,6 +55,8 @@ func inputs(d search.Data) []string {
 func (s trialSteps) Train(step string, cfg *trainv1.TrainConfig, d search.Data) (search.Trained, error) {
 	r := s.r
 	out, err := runStep(r, step, cacheKey(trainVersion, cfg, d.Digest), decodeTrained, func(ctx context.Context) (trainedOutput, string, error) {
+		ctx, stop := s.bound(ctx)
+		defer stop()
 		model, res, err := r.eng.stages.Train(ctx, cfg, d.Table, r.progressFunc(step))
 		if err != nil {
 			return trainedOutput{}, "", err
@@ -71,6 +95,8 @@ func (s trialSteps) Evaluate(step, name, modelDigest string, d search.Data, labe
 		in = []string{modelDigest, d.Digest}
 	}
 	out, err := runStep(r, step, cacheKey(evaluateVersion, nil, modelDigest, d.Digest), decodeSingle, func(ctx context.Context) (single, string, error) {
+		ctx, stop := s.bound(ctx)
+		defer stop()
 		m, err := r.eng.stages.Evaluate(ctx, model, d.Table, label)
 		if err != nil {
 			return single{}, "", err
@@ -123,6 +149,8 @@ func (s trialSteps) Predict(modelDigest string, d search.Data, label string) ([]
 	}
 	var out *mat.Dense
 	if _, _, err := r.retryUnavailable("out-of-fold predictions", func(ctx context.Context) ([]string, string, error) {
+		ctx, stop := s.bound(ctx)
+		defer stop()
 		var err error
 		out, err = r.eng.stages.Outputs(ctx, b, d.Table, label, width)
 		return nil, "", err

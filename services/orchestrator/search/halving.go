@@ -2,6 +2,7 @@ package search
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -38,6 +39,12 @@ func (l *Loop) RunSearch(s Steps, sr Search) (string, error) {
 	if len(l.Folds) == 0 || len(sr.Configs) == 0 || sr.MaxTrials <= 0 {
 		return "", nil
 	}
+	if l.overBudget() {
+		l.budget.stopped.Store(true)
+		return "time budget", nil
+	}
+	s, release := l.bound(s)
+	defer release()
 	var mu sync.Mutex
 	numbers := map[selection.TrialKey]int32{}
 	done := map[selection.TrialKey]float64{}
@@ -98,8 +105,15 @@ func (l *Loop) RunSearch(s Steps, sr Search) (string, error) {
 	if res == nil {
 		return "", nil
 	}
+	if res.Stopped == "time budget" {
+		l.budget.stopped.Store(true)
+	}
 	return res.Stopped, nil
 }
+
+// errTimeBudget is a search trial's error when the time budget stopped
+// it: the trial is recorded, and the error is not Fatal.
+var errTimeBudget = errors.New("stopped by the time budget")
 
 // configParams are the params of configuration id.
 func configParams(cs []selection.Config, id int) map[string]float64 {
@@ -138,6 +152,13 @@ func (l *Loop) searchTrial(s Steps, trial *orchestratorv1.Trial, cfg Config, sha
 		}
 	}
 	what := fmt.Sprintf("trial %d: search %s %s on %s of the rows", trial.GetNumber(), cfg.Algorithm, FormatParams(trial.GetParams()), shareWord(share))
+	if l.cutBy(s, err) {
+		// Not fatal: the search records no score for it and stops at
+		// its Deadline.
+		l.markCut(trial)
+		s.Record(trial, what+" "+trial.Error)
+		return errTimeBudget
+	}
 	if err != nil {
 		trial.Error = fault.Describe(err)
 		s.Record(trial, what+" failed: "+trial.Error)

@@ -23,8 +23,13 @@ import (
 // recorded and cached like the first's, so a resumed run trains none
 // again. It returns the number of trials repeated.
 func (l *Loop) Repeat(s Steps, folds []Fold) (int, error) {
+	if _, ok := s.(Predictor); !ok || len(folds) != len(l.Folds) || len(folds) < 2 || l.cvRowsOf(folds) != l.cvRows() {
+		return 0, nil
+	}
+	s, release := l.bound(s)
+	defer release()
 	p, ok := s.(Predictor)
-	if !ok || len(folds) != len(l.Folds) || len(folds) < 2 || l.cvRowsOf(folds) != l.cvRows() {
+	if !ok {
 		return 0, nil
 	}
 	var trials []*orchestratorv1.Trial
@@ -45,7 +50,7 @@ func (l *Loop) Repeat(s Steps, folds []Fold) (int, error) {
 		if l.overBudget() {
 			break
 		}
-		if !l.Deadline.IsZero() && time.Until(l.Deadline) < 2*time.Duration(t.GetFitSeconds()*float64(time.Second)) {
+		if !l.Deadline.IsZero() && l.Deadline.Sub(l.nowTime()) < 2*time.Duration(t.GetFitSeconds()*float64(time.Second)) {
 			continue
 		}
 		n := t.GetNumber()
@@ -55,6 +60,11 @@ func (l *Loop) Repeat(s Steps, folds []Fold) (int, error) {
 		var models []string
 		for f, fd := range folds {
 			tr, err := s.Train(fmt.Sprintf("train/%d/repeat2/fold%d", n, f+1), tc, fd.Train)
+			if l.cutBy(s, err) {
+				// The budget ended mid-repetition: this trial keeps its
+				// first repetition, and no other is started.
+				return repeated, nil
+			}
 			if err != nil {
 				if Fatal(err) {
 					return repeated, err
@@ -63,6 +73,9 @@ func (l *Loop) Repeat(s Steps, folds []Fold) (int, error) {
 				break
 			}
 			pred, w, err := p.Predict(tr.ModelDigest, fd.Held, l.Label)
+			if l.cutBy(s, err) {
+				return repeated, nil
+			}
 			if err != nil {
 				if Fatal(err) {
 					return repeated, err

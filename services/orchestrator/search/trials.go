@@ -12,6 +12,7 @@ import (
 	"gonum.org/v1/gonum/stat"
 
 	"github.com/alur-ml/alur/ml/algo"
+	"github.com/alur-ml/alur/ml/display"
 	"github.com/alur-ml/alur/ml/metrics"
 	"github.com/alur-ml/alur/ml/table"
 	datav1 "github.com/alur-ml/alur/proto/alur/data/v1"
@@ -77,8 +78,22 @@ type Loop struct {
 	// of the rows, which no ensemble uses).
 	noOOF bool
 	// Deadline, when set, is the end of the time budget: no trial starts
-	// after it (trials already running finish).
+	// after it, and once Grace more has passed a trial still training is
+	// stopped (recorded with Trial.stopped_by_time_budget) when another
+	// trial has succeeded; the first trial to succeed is never stopped.
+	// Stopping needs Steps that are Bounded.
 	Deadline time.Time
+	// Grace is how long past the Deadline a running trial may go on
+	// before it is stopped (the engine gives 5% of the budget).
+	Grace time.Duration
+	// Budget is the time budget the Deadline ends, for the messages.
+	Budget time.Duration
+	// budget tracks the time budget's effect across Run, RunSearch and
+	// Repeat.
+	budget budgetState
+	// now and after replace the clock in tests (nil: the real one).
+	now   func() time.Time
+	after func(time.Duration) <-chan time.Time
 	// Catalog is the algorithms train serves; a trial records its
 	// parameters resolved against the algorithm's spec in it.
 	Catalog *algo.Catalog
@@ -86,10 +101,12 @@ type Loop struct {
 
 // Run trains and scores the configurations in order, up to Parallel at a
 // time, skipping trials a resumed run already recorded, and stops
-// launching new ones once the objective is met, the run is cancelled, or a
-// trial fails in a way that dooms the run (Fatal). It reports whether the
-// objective was met.
+// launching new ones once the objective is met, the run is cancelled, the
+// time budget is spent (StoppedByBudget), or a trial fails in a way that
+// dooms the run (Fatal). It reports whether the objective was met.
 func (l *Loop) Run(s Steps) (met bool, err error) {
+	s, release := l.bound(s)
+	defer release()
 	var (
 		mu    sync.Mutex
 		fatal error
@@ -99,7 +116,16 @@ func (l *Loop) Run(s Steps) (met bool, err error) {
 	stop := func() bool {
 		mu.Lock()
 		defer mu.Unlock()
-		return fatal != nil || s.Err() != nil || l.targetMet(s) || l.overBudget()
+		if fatal != nil || s.Err() != nil || l.targetMet(s) {
+			return true
+		}
+		// The run must hand over a model: until a trial succeeded, the
+		// budget does not stop the search.
+		if l.overBudget() && Best(s.Trials(), l.Metric) != nil {
+			l.budget.stopped.Store(true)
+			return true
+		}
+		return false
 	}
 	done := map[int32]bool{}
 	for _, t := range s.Trials() {
@@ -169,10 +195,18 @@ func (l *Loop) runTrial(s Steps, n int32, cfg Config) error {
 	} else {
 		err = l.holdout(s, trial, tc)
 	}
+	if l.cutBy(s, err) {
+		l.markCut(trial)
+		s.Record(trial, fmt.Sprintf("trial %d (%s) %s", n, cfg.Algorithm, trial.Error))
+		return nil
+	}
 	if err != nil {
 		trial.Error = fault.Describe(err)
 		s.Record(trial, fmt.Sprintf("trial %d (%s) failed: %s", n, cfg.Algorithm, trial.Error))
 		return err
+	}
+	if display.Scored(trial) {
+		l.budget.succeed()
 	}
 	if len(l.Folds) > 0 {
 		s.Record(trial, fmt.Sprintf("trial %d: %s %s: %d-fold %s %.4f ± %.4f", n, cfg.Algorithm, FormatParams(trial.GetParams()), len(l.Folds), l.Metric, trial.GetScore(), trial.GetScoreStd())+l.progress(s, trial))
@@ -260,7 +294,7 @@ func (l *Loop) crossValidate(s Steps, trial *orchestratorv1.Trial, tc *trainv1.T
 
 // overBudget reports whether the time budget is spent.
 func (l *Loop) overBudget() bool {
-	return !l.Deadline.IsZero() && !time.Now().Before(l.Deadline)
+	return l.budget.ended.Load() || (!l.Deadline.IsZero() && !l.nowTime().Before(l.Deadline))
 }
 
 // progress is the end of a finished trial's message: the best trial so
@@ -272,7 +306,7 @@ func (l *Loop) progress(s Steps, trial *orchestratorv1.Trial) string {
 		msg = fmt.Sprintf("; best so far trial %d (%s %.4f)", best.GetNumber(), best.GetAlgorithm(), best.GetScore())
 	}
 	if !l.Deadline.IsZero() {
-		msg += fmt.Sprintf("; %s of the time budget left", max(time.Until(l.Deadline), 0).Round(time.Second))
+		msg += fmt.Sprintf("; %s of the time budget left", max(l.Deadline.Sub(l.nowTime()), 0).Round(time.Second))
 	}
 	return msg
 }

@@ -152,6 +152,73 @@ func (StepState) EnumDescriptor() ([]byte, []int) {
 	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{1}
 }
 
+// SearchStop is why a run's search stopped launching trials.
+type SearchStop int32
+
+const (
+	// SEARCH_STOP_UNSPECIFIED: not known (a run still searching, or one
+	// recorded before the reason was kept).
+	SearchStop_SEARCH_STOP_UNSPECIFIED SearchStop = 0
+	// SEARCH_STOP_OBJECTIVE_MET: a trial reached the objective's target.
+	SearchStop_SEARCH_STOP_OBJECTIVE_MET SearchStop = 1
+	// SEARCH_STOP_TIME_BUDGET: the time budget was spent; configurations
+	// were left untried or a trial was stopped while it trained.
+	SearchStop_SEARCH_STOP_TIME_BUDGET SearchStop = 2
+	// SEARCH_STOP_TRIAL_BUDGET: max_trials trials were trained.
+	SearchStop_SEARCH_STOP_TRIAL_BUDGET SearchStop = 3
+	// SEARCH_STOP_EXHAUSTED: every candidate configuration was tried.
+	SearchStop_SEARCH_STOP_EXHAUSTED SearchStop = 4
+	// SEARCH_STOP_CANCELLED: the run was cancelled during the search.
+	SearchStop_SEARCH_STOP_CANCELLED SearchStop = 5
+)
+
+// Enum value maps for SearchStop.
+var (
+	SearchStop_name = map[int32]string{
+		0: "SEARCH_STOP_UNSPECIFIED",
+		1: "SEARCH_STOP_OBJECTIVE_MET",
+		2: "SEARCH_STOP_TIME_BUDGET",
+		3: "SEARCH_STOP_TRIAL_BUDGET",
+		4: "SEARCH_STOP_EXHAUSTED",
+		5: "SEARCH_STOP_CANCELLED",
+	}
+	SearchStop_value = map[string]int32{
+		"SEARCH_STOP_UNSPECIFIED":   0,
+		"SEARCH_STOP_OBJECTIVE_MET": 1,
+		"SEARCH_STOP_TIME_BUDGET":   2,
+		"SEARCH_STOP_TRIAL_BUDGET":  3,
+		"SEARCH_STOP_EXHAUSTED":     4,
+		"SEARCH_STOP_CANCELLED":     5,
+	}
+)
+
+func (x SearchStop) Enum() *SearchStop {
+	p := new(SearchStop)
+	*p = x
+	return p
+}
+
+func (x SearchStop) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (SearchStop) Descriptor() protoreflect.EnumDescriptor {
+	return file_alur_orchestrator_v1_orchestrator_proto_enumTypes[2].Descriptor()
+}
+
+func (SearchStop) Type() protoreflect.EnumType {
+	return &file_alur_orchestrator_v1_orchestrator_proto_enumTypes[2]
+}
+
+func (x SearchStop) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use SearchStop.Descriptor instead.
+func (SearchStop) EnumDescriptor() ([]byte, []int) {
+	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{2}
+}
+
 // DriftLevel grades a population stability index by the usual rule of
 // thumb: below 0.1 stable, 0.1 to 0.25 moderate, above 0.25 major.
 type DriftLevel int32
@@ -194,11 +261,11 @@ func (x DriftLevel) String() string {
 }
 
 func (DriftLevel) Descriptor() protoreflect.EnumDescriptor {
-	return file_alur_orchestrator_v1_orchestrator_proto_enumTypes[2].Descriptor()
+	return file_alur_orchestrator_v1_orchestrator_proto_enumTypes[3].Descriptor()
 }
 
 func (DriftLevel) Type() protoreflect.EnumType {
-	return &file_alur_orchestrator_v1_orchestrator_proto_enumTypes[2]
+	return &file_alur_orchestrator_v1_orchestrator_proto_enumTypes[3]
 }
 
 func (x DriftLevel) Number() protoreflect.EnumNumber {
@@ -207,7 +274,7 @@ func (x DriftLevel) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use DriftLevel.Descriptor instead.
 func (DriftLevel) EnumDescriptor() ([]byte, []int) {
-	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{2}
+	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{3}
 }
 
 // RunEventKind is what a RunEvent records.
@@ -312,11 +379,11 @@ func (x RunEventKind) String() string {
 }
 
 func (RunEventKind) Descriptor() protoreflect.EnumDescriptor {
-	return file_alur_orchestrator_v1_orchestrator_proto_enumTypes[3].Descriptor()
+	return file_alur_orchestrator_v1_orchestrator_proto_enumTypes[4].Descriptor()
 }
 
 func (RunEventKind) Type() protoreflect.EnumType {
-	return &file_alur_orchestrator_v1_orchestrator_proto_enumTypes[3]
+	return &file_alur_orchestrator_v1_orchestrator_proto_enumTypes[4]
 }
 
 func (x RunEventKind) Number() protoreflect.EnumNumber {
@@ -325,7 +392,7 @@ func (x RunEventKind) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use RunEventKind.Descriptor instead.
 func (RunEventKind) EnumDescriptor() ([]byte, []int) {
-	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{3}
+	return file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{4}
 }
 
 // PipelineSpec describes one workflow. Users write it as YAML or JSON
@@ -1048,9 +1115,14 @@ type Trial struct {
 	// search replays the trials it recorded instead of training them again.
 	ConfigId int32 `protobuf:"varint,13,opt,name=config_id,json=configId,proto3" json:"config_id,omitempty"`
 	// rung is the search round of the trial (0 for the smallest budget).
-	Rung          int32 `protobuf:"varint,14,opt,name=rung,proto3" json:"rung,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Rung int32 `protobuf:"varint,14,opt,name=rung,proto3" json:"rung,omitempty"`
+	// stopped_by_time_budget is true for a trial the search stopped while it
+	// trained because the time budget was spent (after another trial had
+	// succeeded); error then says so. It is not a failure of the run, and a
+	// resumed run does not train it again.
+	StoppedByTimeBudget bool `protobuf:"varint,15,opt,name=stopped_by_time_budget,json=stoppedByTimeBudget,proto3" json:"stopped_by_time_budget,omitempty"`
+	unknownFields       protoimpl.UnknownFields
+	sizeCache           protoimpl.SizeCache
 }
 
 func (x *Trial) Reset() {
@@ -1181,6 +1253,13 @@ func (x *Trial) GetRung() int32 {
 	return 0
 }
 
+func (x *Trial) GetStoppedByTimeBudget() bool {
+	if x != nil {
+		return x.StoppedByTimeBudget
+	}
+	return false
+}
+
 // Run is one execution of a pipeline spec.
 type Run struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1250,8 +1329,14 @@ type Run struct {
 	// work to do: an orchestrator that restarts, or takes the run over from
 	// one that stopped, renders and stores the missing report.
 	ReportPending bool `protobuf:"varint,26,opt,name=report_pending,json=reportPending,proto3" json:"report_pending,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	// search_stop says why the search stopped launching trials, set by the
+	// engine when the search ends.
+	SearchStop SearchStop `protobuf:"varint,27,opt,name=search_stop,json=searchStop,proto3,enum=alur.orchestrator.v1.SearchStop" json:"search_stop,omitempty"`
+	// search_time_budget is the time budget the search ran under: the
+	// spec's time_budget, or the default for the data's size.
+	SearchTimeBudget *durationpb.Duration `protobuf:"bytes,28,opt,name=search_time_budget,json=searchTimeBudget,proto3" json:"search_time_budget,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *Run) Reset() {
@@ -1464,6 +1549,20 @@ func (x *Run) GetReportPending() bool {
 		return x.ReportPending
 	}
 	return false
+}
+
+func (x *Run) GetSearchStop() SearchStop {
+	if x != nil {
+		return x.SearchStop
+	}
+	return SearchStop_SEARCH_STOP_UNSPECIFIED
+}
+
+func (x *Run) GetSearchTimeBudget() *durationpb.Duration {
+	if x != nil {
+		return x.SearchTimeBudget
+	}
+	return nil
 }
 
 // Retrain links a retraining run to the run it repeats.
@@ -3475,9 +3574,14 @@ type RunEvent struct {
 	// step: on a store shared by several orchestrators a run's steps move
 	// to another replica when its owner stops (RUN_RESUMED by the new
 	// owner). Empty in events recorded before replicas were named.
-	Owner         string `protobuf:"bytes,8,opt,name=owner,proto3" json:"owner,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Owner string `protobuf:"bytes,8,opt,name=owner,proto3" json:"owner,omitempty"`
+	// search_time_left is the time left of the search's time budget
+	// (Run.search_time_budget) when a trial event was recorded, so that a
+	// client shows it whatever budget the search runs under; unset on other
+	// events and in events recorded before it was kept.
+	SearchTimeLeft *durationpb.Duration `protobuf:"bytes,9,opt,name=search_time_left,json=searchTimeLeft,proto3" json:"search_time_left,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *RunEvent) Reset() {
@@ -3564,6 +3668,13 @@ func (x *RunEvent) GetOwner() string {
 		return x.Owner
 	}
 	return ""
+}
+
+func (x *RunEvent) GetSearchTimeLeft() *durationpb.Duration {
+	if x != nil {
+		return x.SearchTimeLeft
+	}
+	return nil
 }
 
 // WatchRunResponse carries one event.
@@ -5198,7 +5309,7 @@ const file_alur_orchestrator_v1_orchestrator_proto_rawDesc = "" +
 	"\bend_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\aendTime\x12\x1b\n" +
 	"\tcache_hit\x18\x05 \x01(\bR\bcacheHit\x12\x14\n" +
 	"\x05error\x18\x06 \x01(\tR\x05error\x12%\n" +
-	"\x0eoutput_digests\x18\a \x03(\tR\routputDigests\"\x99\x04\n" +
+	"\x0eoutput_digests\x18\a \x03(\tR\routputDigests\"\xce\x04\n" +
 	"\x05Trial\x12\x16\n" +
 	"\x06number\x18\x01 \x01(\x05R\x06number\x12\x1c\n" +
 	"\talgorithm\x18\x02 \x01(\tR\talgorithm\x12?\n" +
@@ -5216,10 +5327,12 @@ const file_alur_orchestrator_v1_orchestrator_proto_rawDesc = "" +
 	"\ftrain_server\x18\v \x01(\tR\vtrainServer\x12\x16\n" +
 	"\x06budget\x18\f \x01(\x01R\x06budget\x12\x1b\n" +
 	"\tconfig_id\x18\r \x01(\x05R\bconfigId\x12\x12\n" +
-	"\x04rung\x18\x0e \x01(\x05R\x04rung\x1a9\n" +
+	"\x04rung\x18\x0e \x01(\x05R\x04rung\x123\n" +
+	"\x16stopped_by_time_budget\x18\x0f \x01(\bR\x13stoppedByTimeBudget\x1a9\n" +
 	"\vParamsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\x01R\x05value:\x028\x01\"\x8a\t\n" +
+	"\x05value\x18\x02 \x01(\x01R\x05value:\x028\x01\"\x96\n" +
+	"\n" +
 	"\x03Run\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x126\n" +
 	"\x04spec\x18\x02 \x01(\v2\".alur.orchestrator.v1.PipelineSpecR\x04spec\x124\n" +
@@ -5250,7 +5363,10 @@ const file_alur_orchestrator_v1_orchestrator_proto_rawDesc = "" +
 	"\vtask_reason\x18\x18 \x01(\tR\n" +
 	"taskReason\x12'\n" +
 	"\x0fvalidation_plan\x18\x19 \x01(\tR\x0evalidationPlan\x12%\n" +
-	"\x0ereport_pending\x18\x1a \x01(\bR\rreportPending\"\xf2\x01\n" +
+	"\x0ereport_pending\x18\x1a \x01(\bR\rreportPending\x12A\n" +
+	"\vsearch_stop\x18\x1b \x01(\x0e2 .alur.orchestrator.v1.SearchStopR\n" +
+	"searchStop\x12G\n" +
+	"\x12search_time_budget\x18\x1c \x01(\v2\x19.google.protobuf.DurationR\x10searchTimeBudget\"\xf2\x01\n" +
 	"\aRetrain\x12\x15\n" +
 	"\x06run_id\x18\x01 \x01(\tR\x05runId\x12\x18\n" +
 	"\adataset\x18\x02 \x01(\tR\adataset\x12!\n" +
@@ -5391,7 +5507,7 @@ const file_alur_orchestrator_v1_orchestrator_proto_rawDesc = "" +
 	"\x04runs\x18\x01 \x03(\v2\x19.alur.orchestrator.v1.RunR\x04runs\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"(\n" +
 	"\x0fWatchRunRequest\x12\x15\n" +
-	"\x06run_id\x18\x01 \x01(\tR\x05runId\"\xc2\x02\n" +
+	"\x06run_id\x18\x01 \x01(\tR\x05runId\"\x87\x03\n" +
 	"\bRunEvent\x12\x1a\n" +
 	"\bsequence\x18\x01 \x01(\x03R\bsequence\x12.\n" +
 	"\x04time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12;\n" +
@@ -5400,7 +5516,8 @@ const file_alur_orchestrator_v1_orchestrator_proto_rawDesc = "" +
 	"\amessage\x18\x05 \x01(\tR\amessage\x121\n" +
 	"\x05trial\x18\x06 \x01(\v2\x1b.alur.orchestrator.v1.TrialR\x05trial\x126\n" +
 	"\x04kind\x18\a \x01(\x0e2\".alur.orchestrator.v1.RunEventKindR\x04kind\x12\x14\n" +
-	"\x05owner\x18\b \x01(\tR\x05owner\"H\n" +
+	"\x05owner\x18\b \x01(\tR\x05owner\x12C\n" +
+	"\x10search_time_left\x18\t \x01(\v2\x19.google.protobuf.DurationR\x0esearchTimeLeft\"H\n" +
 	"\x10WatchRunResponse\x124\n" +
 	"\x05event\x18\x01 \x01(\v2\x1e.alur.orchestrator.v1.RunEventR\x05event\")\n" +
 	"\x10CancelRunRequest\x12\x15\n" +
@@ -5520,7 +5637,15 @@ const file_alur_orchestrator_v1_orchestrator_proto_rawDesc = "" +
 	"\x16STEP_STATE_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12STEP_STATE_RUNNING\x10\x01\x12\x18\n" +
 	"\x14STEP_STATE_SUCCEEDED\x10\x02\x12\x15\n" +
-	"\x11STEP_STATE_FAILED\x10\x03*r\n" +
+	"\x11STEP_STATE_FAILED\x10\x03*\xb9\x01\n" +
+	"\n" +
+	"SearchStop\x12\x1b\n" +
+	"\x17SEARCH_STOP_UNSPECIFIED\x10\x00\x12\x1d\n" +
+	"\x19SEARCH_STOP_OBJECTIVE_MET\x10\x01\x12\x1b\n" +
+	"\x17SEARCH_STOP_TIME_BUDGET\x10\x02\x12\x1c\n" +
+	"\x18SEARCH_STOP_TRIAL_BUDGET\x10\x03\x12\x19\n" +
+	"\x15SEARCH_STOP_EXHAUSTED\x10\x04\x12\x19\n" +
+	"\x15SEARCH_STOP_CANCELLED\x10\x05*r\n" +
 	"\n" +
 	"DriftLevel\x12\x1b\n" +
 	"\x17DRIFT_LEVEL_UNSPECIFIED\x10\x00\x12\x16\n" +
@@ -5584,220 +5709,224 @@ func file_alur_orchestrator_v1_orchestrator_proto_rawDescGZIP() []byte {
 	return file_alur_orchestrator_v1_orchestrator_proto_rawDescData
 }
 
-var file_alur_orchestrator_v1_orchestrator_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
+var file_alur_orchestrator_v1_orchestrator_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
 var file_alur_orchestrator_v1_orchestrator_proto_msgTypes = make([]protoimpl.MessageInfo, 68)
 var file_alur_orchestrator_v1_orchestrator_proto_goTypes = []any{
 	(RunState)(0),                      // 0: alur.orchestrator.v1.RunState
 	(StepState)(0),                     // 1: alur.orchestrator.v1.StepState
-	(DriftLevel)(0),                    // 2: alur.orchestrator.v1.DriftLevel
-	(RunEventKind)(0),                  // 3: alur.orchestrator.v1.RunEventKind
-	(*PipelineSpec)(nil),               // 4: alur.orchestrator.v1.PipelineSpec
-	(*Source)(nil),                     // 5: alur.orchestrator.v1.Source
-	(*Candidate)(nil),                  // 6: alur.orchestrator.v1.Candidate
-	(*ParamRange)(nil),                 // 7: alur.orchestrator.v1.ParamRange
-	(*ParamValues)(nil),                // 8: alur.orchestrator.v1.ParamValues
-	(*Objective)(nil),                  // 9: alur.orchestrator.v1.Objective
-	(*Step)(nil),                       // 10: alur.orchestrator.v1.Step
-	(*Trial)(nil),                      // 11: alur.orchestrator.v1.Trial
-	(*Run)(nil),                        // 12: alur.orchestrator.v1.Run
-	(*Retrain)(nil),                    // 13: alur.orchestrator.v1.Retrain
-	(*DatasetRef)(nil),                 // 14: alur.orchestrator.v1.DatasetRef
-	(*Dataset)(nil),                    // 15: alur.orchestrator.v1.Dataset
-	(*DatasetVersion)(nil),             // 16: alur.orchestrator.v1.DatasetVersion
-	(*DriftReport)(nil),                // 17: alur.orchestrator.v1.DriftReport
-	(*RetypedColumn)(nil),              // 18: alur.orchestrator.v1.RetypedColumn
-	(*ColumnDrift)(nil),                // 19: alur.orchestrator.v1.ColumnDrift
-	(*AppendDatasetRequest)(nil),       // 20: alur.orchestrator.v1.AppendDatasetRequest
-	(*AppendDatasetResponse)(nil),      // 21: alur.orchestrator.v1.AppendDatasetResponse
-	(*ListDatasetsRequest)(nil),        // 22: alur.orchestrator.v1.ListDatasetsRequest
-	(*ListDatasetsResponse)(nil),       // 23: alur.orchestrator.v1.ListDatasetsResponse
-	(*GetDatasetRequest)(nil),          // 24: alur.orchestrator.v1.GetDatasetRequest
-	(*GetDatasetResponse)(nil),         // 25: alur.orchestrator.v1.GetDatasetResponse
-	(*CompareVersionsRequest)(nil),     // 26: alur.orchestrator.v1.CompareVersionsRequest
-	(*CompareVersionsResponse)(nil),    // 27: alur.orchestrator.v1.CompareVersionsResponse
-	(*RetrainRunRequest)(nil),          // 28: alur.orchestrator.v1.RetrainRunRequest
-	(*RetrainRunResponse)(nil),         // 29: alur.orchestrator.v1.RetrainRunResponse
-	(*LearningCurve)(nil),              // 30: alur.orchestrator.v1.LearningCurve
-	(*LearningCurvePoint)(nil),         // 31: alur.orchestrator.v1.LearningCurvePoint
-	(*Artifact)(nil),                   // 32: alur.orchestrator.v1.Artifact
-	(*UploadSourceRequest)(nil),        // 33: alur.orchestrator.v1.UploadSourceRequest
-	(*UploadSourceResponse)(nil),       // 34: alur.orchestrator.v1.UploadSourceResponse
-	(*StartRunRequest)(nil),            // 35: alur.orchestrator.v1.StartRunRequest
-	(*StartRunResponse)(nil),           // 36: alur.orchestrator.v1.StartRunResponse
-	(*GetRunRequest)(nil),              // 37: alur.orchestrator.v1.GetRunRequest
-	(*GetRunResponse)(nil),             // 38: alur.orchestrator.v1.GetRunResponse
-	(*ListRunsRequest)(nil),            // 39: alur.orchestrator.v1.ListRunsRequest
-	(*ListRunsResponse)(nil),           // 40: alur.orchestrator.v1.ListRunsResponse
-	(*WatchRunRequest)(nil),            // 41: alur.orchestrator.v1.WatchRunRequest
-	(*RunEvent)(nil),                   // 42: alur.orchestrator.v1.RunEvent
-	(*WatchRunResponse)(nil),           // 43: alur.orchestrator.v1.WatchRunResponse
-	(*CancelRunRequest)(nil),           // 44: alur.orchestrator.v1.CancelRunRequest
-	(*CancelRunResponse)(nil),          // 45: alur.orchestrator.v1.CancelRunResponse
-	(*ListArtifactsRequest)(nil),       // 46: alur.orchestrator.v1.ListArtifactsRequest
-	(*ListArtifactsResponse)(nil),      // 47: alur.orchestrator.v1.ListArtifactsResponse
-	(*GetArtifactRequest)(nil),         // 48: alur.orchestrator.v1.GetArtifactRequest
-	(*GetArtifactResponse)(nil),        // 49: alur.orchestrator.v1.GetArtifactResponse
-	(*PredictRequest)(nil),             // 50: alur.orchestrator.v1.PredictRequest
-	(*PredictResponse)(nil),            // 51: alur.orchestrator.v1.PredictResponse
-	(*ListMetricsRequest)(nil),         // 52: alur.orchestrator.v1.ListMetricsRequest
-	(*ListMetricsResponse)(nil),        // 53: alur.orchestrator.v1.ListMetricsResponse
-	(*MetricInfo)(nil),                 // 54: alur.orchestrator.v1.MetricInfo
-	(*ModelVersion)(nil),               // 55: alur.orchestrator.v1.ModelVersion
-	(*ModelAlias)(nil),                 // 56: alur.orchestrator.v1.ModelAlias
-	(*RegisteredModel)(nil),            // 57: alur.orchestrator.v1.RegisteredModel
-	(*RegisterModelRequest)(nil),       // 58: alur.orchestrator.v1.RegisterModelRequest
-	(*RegisterModelResponse)(nil),      // 59: alur.orchestrator.v1.RegisterModelResponse
-	(*ListModelsRequest)(nil),          // 60: alur.orchestrator.v1.ListModelsRequest
-	(*ListModelsResponse)(nil),         // 61: alur.orchestrator.v1.ListModelsResponse
-	(*GetModelRequest)(nil),            // 62: alur.orchestrator.v1.GetModelRequest
-	(*GetModelResponse)(nil),           // 63: alur.orchestrator.v1.GetModelResponse
-	(*SetModelAliasRequest)(nil),       // 64: alur.orchestrator.v1.SetModelAliasRequest
-	(*SetModelAliasResponse)(nil),      // 65: alur.orchestrator.v1.SetModelAliasResponse
-	(*DeleteModelVersionRequest)(nil),  // 66: alur.orchestrator.v1.DeleteModelVersionRequest
-	(*DeleteModelVersionResponse)(nil), // 67: alur.orchestrator.v1.DeleteModelVersionResponse
-	nil,                                // 68: alur.orchestrator.v1.Candidate.ParamsEntry
-	nil,                                // 69: alur.orchestrator.v1.Candidate.GridEntry
-	nil,                                // 70: alur.orchestrator.v1.Candidate.RangesEntry
-	nil,                                // 71: alur.orchestrator.v1.Trial.ParamsEntry
-	(v1.Task)(0),                       // 72: alur.data.v1.Task
-	(*v11.PrepareOptions)(nil),         // 73: alur.prep.v1.PrepareOptions
-	(*durationpb.Duration)(nil),        // 74: google.protobuf.Duration
-	(*v12.CsvOptions)(nil),             // 75: alur.ingest.v1.CsvOptions
-	(*timestamppb.Timestamp)(nil),      // 76: google.protobuf.Timestamp
-	(*v1.Metrics)(nil),                 // 77: alur.data.v1.Metrics
-	(*v12.IngestReport)(nil),           // 78: alur.ingest.v1.IngestReport
-	(*v1.Schema)(nil),                  // 79: alur.data.v1.Schema
-	(v1.ColumnType)(0),                 // 80: alur.data.v1.ColumnType
-	(*v1.RawRows)(nil),                 // 81: alur.data.v1.RawRows
-	(*v13.Prediction)(nil),             // 82: alur.eval.v1.Prediction
+	(SearchStop)(0),                    // 2: alur.orchestrator.v1.SearchStop
+	(DriftLevel)(0),                    // 3: alur.orchestrator.v1.DriftLevel
+	(RunEventKind)(0),                  // 4: alur.orchestrator.v1.RunEventKind
+	(*PipelineSpec)(nil),               // 5: alur.orchestrator.v1.PipelineSpec
+	(*Source)(nil),                     // 6: alur.orchestrator.v1.Source
+	(*Candidate)(nil),                  // 7: alur.orchestrator.v1.Candidate
+	(*ParamRange)(nil),                 // 8: alur.orchestrator.v1.ParamRange
+	(*ParamValues)(nil),                // 9: alur.orchestrator.v1.ParamValues
+	(*Objective)(nil),                  // 10: alur.orchestrator.v1.Objective
+	(*Step)(nil),                       // 11: alur.orchestrator.v1.Step
+	(*Trial)(nil),                      // 12: alur.orchestrator.v1.Trial
+	(*Run)(nil),                        // 13: alur.orchestrator.v1.Run
+	(*Retrain)(nil),                    // 14: alur.orchestrator.v1.Retrain
+	(*DatasetRef)(nil),                 // 15: alur.orchestrator.v1.DatasetRef
+	(*Dataset)(nil),                    // 16: alur.orchestrator.v1.Dataset
+	(*DatasetVersion)(nil),             // 17: alur.orchestrator.v1.DatasetVersion
+	(*DriftReport)(nil),                // 18: alur.orchestrator.v1.DriftReport
+	(*RetypedColumn)(nil),              // 19: alur.orchestrator.v1.RetypedColumn
+	(*ColumnDrift)(nil),                // 20: alur.orchestrator.v1.ColumnDrift
+	(*AppendDatasetRequest)(nil),       // 21: alur.orchestrator.v1.AppendDatasetRequest
+	(*AppendDatasetResponse)(nil),      // 22: alur.orchestrator.v1.AppendDatasetResponse
+	(*ListDatasetsRequest)(nil),        // 23: alur.orchestrator.v1.ListDatasetsRequest
+	(*ListDatasetsResponse)(nil),       // 24: alur.orchestrator.v1.ListDatasetsResponse
+	(*GetDatasetRequest)(nil),          // 25: alur.orchestrator.v1.GetDatasetRequest
+	(*GetDatasetResponse)(nil),         // 26: alur.orchestrator.v1.GetDatasetResponse
+	(*CompareVersionsRequest)(nil),     // 27: alur.orchestrator.v1.CompareVersionsRequest
+	(*CompareVersionsResponse)(nil),    // 28: alur.orchestrator.v1.CompareVersionsResponse
+	(*RetrainRunRequest)(nil),          // 29: alur.orchestrator.v1.RetrainRunRequest
+	(*RetrainRunResponse)(nil),         // 30: alur.orchestrator.v1.RetrainRunResponse
+	(*LearningCurve)(nil),              // 31: alur.orchestrator.v1.LearningCurve
+	(*LearningCurvePoint)(nil),         // 32: alur.orchestrator.v1.LearningCurvePoint
+	(*Artifact)(nil),                   // 33: alur.orchestrator.v1.Artifact
+	(*UploadSourceRequest)(nil),        // 34: alur.orchestrator.v1.UploadSourceRequest
+	(*UploadSourceResponse)(nil),       // 35: alur.orchestrator.v1.UploadSourceResponse
+	(*StartRunRequest)(nil),            // 36: alur.orchestrator.v1.StartRunRequest
+	(*StartRunResponse)(nil),           // 37: alur.orchestrator.v1.StartRunResponse
+	(*GetRunRequest)(nil),              // 38: alur.orchestrator.v1.GetRunRequest
+	(*GetRunResponse)(nil),             // 39: alur.orchestrator.v1.GetRunResponse
+	(*ListRunsRequest)(nil),            // 40: alur.orchestrator.v1.ListRunsRequest
+	(*ListRunsResponse)(nil),           // 41: alur.orchestrator.v1.ListRunsResponse
+	(*WatchRunRequest)(nil),            // 42: alur.orchestrator.v1.WatchRunRequest
+	(*RunEvent)(nil),                   // 43: alur.orchestrator.v1.RunEvent
+	(*WatchRunResponse)(nil),           // 44: alur.orchestrator.v1.WatchRunResponse
+	(*CancelRunRequest)(nil),           // 45: alur.orchestrator.v1.CancelRunRequest
+	(*CancelRunResponse)(nil),          // 46: alur.orchestrator.v1.CancelRunResponse
+	(*ListArtifactsRequest)(nil),       // 47: alur.orchestrator.v1.ListArtifactsRequest
+	(*ListArtifactsResponse)(nil),      // 48: alur.orchestrator.v1.ListArtifactsResponse
+	(*GetArtifactRequest)(nil),         // 49: alur.orchestrator.v1.GetArtifactRequest
+	(*GetArtifactResponse)(nil),        // 50: alur.orchestrator.v1.GetArtifactResponse
+	(*PredictRequest)(nil),             // 51: alur.orchestrator.v1.PredictRequest
+	(*PredictResponse)(nil),            // 52: alur.orchestrator.v1.PredictResponse
+	(*ListMetricsRequest)(nil),         // 53: alur.orchestrator.v1.ListMetricsRequest
+	(*ListMetricsResponse)(nil),        // 54: alur.orchestrator.v1.ListMetricsResponse
+	(*MetricInfo)(nil),                 // 55: alur.orchestrator.v1.MetricInfo
+	(*ModelVersion)(nil),               // 56: alur.orchestrator.v1.ModelVersion
+	(*ModelAlias)(nil),                 // 57: alur.orchestrator.v1.ModelAlias
+	(*RegisteredModel)(nil),            // 58: alur.orchestrator.v1.RegisteredModel
+	(*RegisterModelRequest)(nil),       // 59: alur.orchestrator.v1.RegisterModelRequest
+	(*RegisterModelResponse)(nil),      // 60: alur.orchestrator.v1.RegisterModelResponse
+	(*ListModelsRequest)(nil),          // 61: alur.orchestrator.v1.ListModelsRequest
+	(*ListModelsResponse)(nil),         // 62: alur.orchestrator.v1.ListModelsResponse
+	(*GetModelRequest)(nil),            // 63: alur.orchestrator.v1.GetModelRequest
+	(*GetModelResponse)(nil),           // 64: alur.orchestrator.v1.GetModelResponse
+	(*SetModelAliasRequest)(nil),       // 65: alur.orchestrator.v1.SetModelAliasRequest
+	(*SetModelAliasResponse)(nil),      // 66: alur.orchestrator.v1.SetModelAliasResponse
+	(*DeleteModelVersionRequest)(nil),  // 67: alur.orchestrator.v1.DeleteModelVersionRequest
+	(*DeleteModelVersionResponse)(nil), // 68: alur.orchestrator.v1.DeleteModelVersionResponse
+	nil,                                // 69: alur.orchestrator.v1.Candidate.ParamsEntry
+	nil,                                // 70: alur.orchestrator.v1.Candidate.GridEntry
+	nil,                                // 71: alur.orchestrator.v1.Candidate.RangesEntry
+	nil,                                // 72: alur.orchestrator.v1.Trial.ParamsEntry
+	(v1.Task)(0),                       // 73: alur.data.v1.Task
+	(*v11.PrepareOptions)(nil),         // 74: alur.prep.v1.PrepareOptions
+	(*durationpb.Duration)(nil),        // 75: google.protobuf.Duration
+	(*v12.CsvOptions)(nil),             // 76: alur.ingest.v1.CsvOptions
+	(*timestamppb.Timestamp)(nil),      // 77: google.protobuf.Timestamp
+	(*v1.Metrics)(nil),                 // 78: alur.data.v1.Metrics
+	(*v12.IngestReport)(nil),           // 79: alur.ingest.v1.IngestReport
+	(*v1.Schema)(nil),                  // 80: alur.data.v1.Schema
+	(v1.ColumnType)(0),                 // 81: alur.data.v1.ColumnType
+	(*v1.RawRows)(nil),                 // 82: alur.data.v1.RawRows
+	(*v13.Prediction)(nil),             // 83: alur.eval.v1.Prediction
 }
 var file_alur_orchestrator_v1_orchestrator_proto_depIdxs = []int32{
-	5,   // 0: alur.orchestrator.v1.PipelineSpec.source:type_name -> alur.orchestrator.v1.Source
-	72,  // 1: alur.orchestrator.v1.PipelineSpec.task:type_name -> alur.data.v1.Task
-	73,  // 2: alur.orchestrator.v1.PipelineSpec.prepare:type_name -> alur.prep.v1.PrepareOptions
-	6,   // 3: alur.orchestrator.v1.PipelineSpec.candidates:type_name -> alur.orchestrator.v1.Candidate
-	9,   // 4: alur.orchestrator.v1.PipelineSpec.objective:type_name -> alur.orchestrator.v1.Objective
-	74,  // 5: alur.orchestrator.v1.PipelineSpec.time_budget:type_name -> google.protobuf.Duration
-	14,  // 6: alur.orchestrator.v1.Source.dataset:type_name -> alur.orchestrator.v1.DatasetRef
-	75,  // 7: alur.orchestrator.v1.Source.csv:type_name -> alur.ingest.v1.CsvOptions
-	68,  // 8: alur.orchestrator.v1.Candidate.params:type_name -> alur.orchestrator.v1.Candidate.ParamsEntry
-	69,  // 9: alur.orchestrator.v1.Candidate.grid:type_name -> alur.orchestrator.v1.Candidate.GridEntry
-	70,  // 10: alur.orchestrator.v1.Candidate.ranges:type_name -> alur.orchestrator.v1.Candidate.RangesEntry
+	6,   // 0: alur.orchestrator.v1.PipelineSpec.source:type_name -> alur.orchestrator.v1.Source
+	73,  // 1: alur.orchestrator.v1.PipelineSpec.task:type_name -> alur.data.v1.Task
+	74,  // 2: alur.orchestrator.v1.PipelineSpec.prepare:type_name -> alur.prep.v1.PrepareOptions
+	7,   // 3: alur.orchestrator.v1.PipelineSpec.candidates:type_name -> alur.orchestrator.v1.Candidate
+	10,  // 4: alur.orchestrator.v1.PipelineSpec.objective:type_name -> alur.orchestrator.v1.Objective
+	75,  // 5: alur.orchestrator.v1.PipelineSpec.time_budget:type_name -> google.protobuf.Duration
+	15,  // 6: alur.orchestrator.v1.Source.dataset:type_name -> alur.orchestrator.v1.DatasetRef
+	76,  // 7: alur.orchestrator.v1.Source.csv:type_name -> alur.ingest.v1.CsvOptions
+	69,  // 8: alur.orchestrator.v1.Candidate.params:type_name -> alur.orchestrator.v1.Candidate.ParamsEntry
+	70,  // 9: alur.orchestrator.v1.Candidate.grid:type_name -> alur.orchestrator.v1.Candidate.GridEntry
+	71,  // 10: alur.orchestrator.v1.Candidate.ranges:type_name -> alur.orchestrator.v1.Candidate.RangesEntry
 	1,   // 11: alur.orchestrator.v1.Step.state:type_name -> alur.orchestrator.v1.StepState
-	76,  // 12: alur.orchestrator.v1.Step.start_time:type_name -> google.protobuf.Timestamp
-	76,  // 13: alur.orchestrator.v1.Step.end_time:type_name -> google.protobuf.Timestamp
-	71,  // 14: alur.orchestrator.v1.Trial.params:type_name -> alur.orchestrator.v1.Trial.ParamsEntry
-	77,  // 15: alur.orchestrator.v1.Trial.validation_metrics:type_name -> alur.data.v1.Metrics
-	4,   // 16: alur.orchestrator.v1.Run.spec:type_name -> alur.orchestrator.v1.PipelineSpec
+	77,  // 12: alur.orchestrator.v1.Step.start_time:type_name -> google.protobuf.Timestamp
+	77,  // 13: alur.orchestrator.v1.Step.end_time:type_name -> google.protobuf.Timestamp
+	72,  // 14: alur.orchestrator.v1.Trial.params:type_name -> alur.orchestrator.v1.Trial.ParamsEntry
+	78,  // 15: alur.orchestrator.v1.Trial.validation_metrics:type_name -> alur.data.v1.Metrics
+	5,   // 16: alur.orchestrator.v1.Run.spec:type_name -> alur.orchestrator.v1.PipelineSpec
 	0,   // 17: alur.orchestrator.v1.Run.state:type_name -> alur.orchestrator.v1.RunState
-	76,  // 18: alur.orchestrator.v1.Run.create_time:type_name -> google.protobuf.Timestamp
-	76,  // 19: alur.orchestrator.v1.Run.end_time:type_name -> google.protobuf.Timestamp
-	10,  // 20: alur.orchestrator.v1.Run.steps:type_name -> alur.orchestrator.v1.Step
-	11,  // 21: alur.orchestrator.v1.Run.trials:type_name -> alur.orchestrator.v1.Trial
-	77,  // 22: alur.orchestrator.v1.Run.test_metrics:type_name -> alur.data.v1.Metrics
-	72,  // 23: alur.orchestrator.v1.Run.task:type_name -> alur.data.v1.Task
-	31,  // 24: alur.orchestrator.v1.Run.learning_curve:type_name -> alur.orchestrator.v1.LearningCurvePoint
-	13,  // 25: alur.orchestrator.v1.Run.retrain:type_name -> alur.orchestrator.v1.Retrain
-	78,  // 26: alur.orchestrator.v1.Run.ingest_report:type_name -> alur.ingest.v1.IngestReport
-	76,  // 27: alur.orchestrator.v1.Dataset.create_time:type_name -> google.protobuf.Timestamp
-	16,  // 28: alur.orchestrator.v1.Dataset.versions:type_name -> alur.orchestrator.v1.DatasetVersion
-	76,  // 29: alur.orchestrator.v1.DatasetVersion.create_time:type_name -> google.protobuf.Timestamp
-	79,  // 30: alur.orchestrator.v1.DatasetVersion.schema:type_name -> alur.data.v1.Schema
-	17,  // 31: alur.orchestrator.v1.DatasetVersion.drift:type_name -> alur.orchestrator.v1.DriftReport
-	78,  // 32: alur.orchestrator.v1.DatasetVersion.ingest_report:type_name -> alur.ingest.v1.IngestReport
-	18,  // 33: alur.orchestrator.v1.DriftReport.retyped_columns:type_name -> alur.orchestrator.v1.RetypedColumn
-	19,  // 34: alur.orchestrator.v1.DriftReport.columns:type_name -> alur.orchestrator.v1.ColumnDrift
-	2,   // 35: alur.orchestrator.v1.DriftReport.level:type_name -> alur.orchestrator.v1.DriftLevel
-	80,  // 36: alur.orchestrator.v1.RetypedColumn.from_type:type_name -> alur.data.v1.ColumnType
-	80,  // 37: alur.orchestrator.v1.RetypedColumn.to_type:type_name -> alur.data.v1.ColumnType
-	80,  // 38: alur.orchestrator.v1.ColumnDrift.type:type_name -> alur.data.v1.ColumnType
-	2,   // 39: alur.orchestrator.v1.ColumnDrift.level:type_name -> alur.orchestrator.v1.DriftLevel
-	5,   // 40: alur.orchestrator.v1.AppendDatasetRequest.source:type_name -> alur.orchestrator.v1.Source
-	16,  // 41: alur.orchestrator.v1.AppendDatasetResponse.version:type_name -> alur.orchestrator.v1.DatasetVersion
-	15,  // 42: alur.orchestrator.v1.ListDatasetsResponse.datasets:type_name -> alur.orchestrator.v1.Dataset
-	15,  // 43: alur.orchestrator.v1.GetDatasetResponse.dataset:type_name -> alur.orchestrator.v1.Dataset
-	17,  // 44: alur.orchestrator.v1.CompareVersionsResponse.report:type_name -> alur.orchestrator.v1.DriftReport
-	12,  // 45: alur.orchestrator.v1.RetrainRunResponse.run:type_name -> alur.orchestrator.v1.Run
-	31,  // 46: alur.orchestrator.v1.LearningCurve.points:type_name -> alur.orchestrator.v1.LearningCurvePoint
-	76,  // 47: alur.orchestrator.v1.Artifact.create_time:type_name -> google.protobuf.Timestamp
-	32,  // 48: alur.orchestrator.v1.UploadSourceResponse.artifact:type_name -> alur.orchestrator.v1.Artifact
-	4,   // 49: alur.orchestrator.v1.StartRunRequest.spec:type_name -> alur.orchestrator.v1.PipelineSpec
-	12,  // 50: alur.orchestrator.v1.StartRunResponse.run:type_name -> alur.orchestrator.v1.Run
-	12,  // 51: alur.orchestrator.v1.GetRunResponse.run:type_name -> alur.orchestrator.v1.Run
-	12,  // 52: alur.orchestrator.v1.ListRunsResponse.runs:type_name -> alur.orchestrator.v1.Run
-	76,  // 53: alur.orchestrator.v1.RunEvent.time:type_name -> google.protobuf.Timestamp
-	0,   // 54: alur.orchestrator.v1.RunEvent.run_state:type_name -> alur.orchestrator.v1.RunState
-	11,  // 55: alur.orchestrator.v1.RunEvent.trial:type_name -> alur.orchestrator.v1.Trial
-	3,   // 56: alur.orchestrator.v1.RunEvent.kind:type_name -> alur.orchestrator.v1.RunEventKind
-	42,  // 57: alur.orchestrator.v1.WatchRunResponse.event:type_name -> alur.orchestrator.v1.RunEvent
-	12,  // 58: alur.orchestrator.v1.CancelRunResponse.run:type_name -> alur.orchestrator.v1.Run
-	32,  // 59: alur.orchestrator.v1.ListArtifactsResponse.artifacts:type_name -> alur.orchestrator.v1.Artifact
-	32,  // 60: alur.orchestrator.v1.GetArtifactResponse.artifact:type_name -> alur.orchestrator.v1.Artifact
-	81,  // 61: alur.orchestrator.v1.PredictRequest.rows:type_name -> alur.data.v1.RawRows
-	82,  // 62: alur.orchestrator.v1.PredictResponse.predictions:type_name -> alur.eval.v1.Prediction
-	54,  // 63: alur.orchestrator.v1.ListMetricsResponse.metrics:type_name -> alur.orchestrator.v1.MetricInfo
-	72,  // 64: alur.orchestrator.v1.MetricInfo.task:type_name -> alur.data.v1.Task
-	76,  // 65: alur.orchestrator.v1.ModelVersion.create_time:type_name -> google.protobuf.Timestamp
-	79,  // 66: alur.orchestrator.v1.ModelVersion.input_schema:type_name -> alur.data.v1.Schema
-	72,  // 67: alur.orchestrator.v1.ModelVersion.task:type_name -> alur.data.v1.Task
-	14,  // 68: alur.orchestrator.v1.ModelVersion.dataset:type_name -> alur.orchestrator.v1.DatasetRef
-	76,  // 69: alur.orchestrator.v1.ModelAlias.update_time:type_name -> google.protobuf.Timestamp
-	76,  // 70: alur.orchestrator.v1.RegisteredModel.create_time:type_name -> google.protobuf.Timestamp
-	55,  // 71: alur.orchestrator.v1.RegisteredModel.versions:type_name -> alur.orchestrator.v1.ModelVersion
-	56,  // 72: alur.orchestrator.v1.RegisteredModel.aliases:type_name -> alur.orchestrator.v1.ModelAlias
-	55,  // 73: alur.orchestrator.v1.RegisterModelResponse.version:type_name -> alur.orchestrator.v1.ModelVersion
-	57,  // 74: alur.orchestrator.v1.ListModelsResponse.models:type_name -> alur.orchestrator.v1.RegisteredModel
-	57,  // 75: alur.orchestrator.v1.GetModelResponse.model:type_name -> alur.orchestrator.v1.RegisteredModel
-	55,  // 76: alur.orchestrator.v1.GetModelResponse.version:type_name -> alur.orchestrator.v1.ModelVersion
-	56,  // 77: alur.orchestrator.v1.SetModelAliasResponse.alias:type_name -> alur.orchestrator.v1.ModelAlias
-	55,  // 78: alur.orchestrator.v1.DeleteModelVersionResponse.version:type_name -> alur.orchestrator.v1.ModelVersion
-	8,   // 79: alur.orchestrator.v1.Candidate.GridEntry.value:type_name -> alur.orchestrator.v1.ParamValues
-	7,   // 80: alur.orchestrator.v1.Candidate.RangesEntry.value:type_name -> alur.orchestrator.v1.ParamRange
-	33,  // 81: alur.orchestrator.v1.OrchestratorService.UploadSource:input_type -> alur.orchestrator.v1.UploadSourceRequest
-	35,  // 82: alur.orchestrator.v1.OrchestratorService.StartRun:input_type -> alur.orchestrator.v1.StartRunRequest
-	37,  // 83: alur.orchestrator.v1.OrchestratorService.GetRun:input_type -> alur.orchestrator.v1.GetRunRequest
-	39,  // 84: alur.orchestrator.v1.OrchestratorService.ListRuns:input_type -> alur.orchestrator.v1.ListRunsRequest
-	41,  // 85: alur.orchestrator.v1.OrchestratorService.WatchRun:input_type -> alur.orchestrator.v1.WatchRunRequest
-	44,  // 86: alur.orchestrator.v1.OrchestratorService.CancelRun:input_type -> alur.orchestrator.v1.CancelRunRequest
-	46,  // 87: alur.orchestrator.v1.OrchestratorService.ListArtifacts:input_type -> alur.orchestrator.v1.ListArtifactsRequest
-	48,  // 88: alur.orchestrator.v1.OrchestratorService.GetArtifact:input_type -> alur.orchestrator.v1.GetArtifactRequest
-	50,  // 89: alur.orchestrator.v1.OrchestratorService.Predict:input_type -> alur.orchestrator.v1.PredictRequest
-	20,  // 90: alur.orchestrator.v1.OrchestratorService.AppendDataset:input_type -> alur.orchestrator.v1.AppendDatasetRequest
-	22,  // 91: alur.orchestrator.v1.OrchestratorService.ListDatasets:input_type -> alur.orchestrator.v1.ListDatasetsRequest
-	24,  // 92: alur.orchestrator.v1.OrchestratorService.GetDataset:input_type -> alur.orchestrator.v1.GetDatasetRequest
-	26,  // 93: alur.orchestrator.v1.OrchestratorService.CompareVersions:input_type -> alur.orchestrator.v1.CompareVersionsRequest
-	28,  // 94: alur.orchestrator.v1.OrchestratorService.RetrainRun:input_type -> alur.orchestrator.v1.RetrainRunRequest
-	52,  // 95: alur.orchestrator.v1.OrchestratorService.ListMetrics:input_type -> alur.orchestrator.v1.ListMetricsRequest
-	58,  // 96: alur.orchestrator.v1.OrchestratorService.RegisterModel:input_type -> alur.orchestrator.v1.RegisterModelRequest
-	60,  // 97: alur.orchestrator.v1.OrchestratorService.ListModels:input_type -> alur.orchestrator.v1.ListModelsRequest
-	62,  // 98: alur.orchestrator.v1.OrchestratorService.GetModel:input_type -> alur.orchestrator.v1.GetModelRequest
-	64,  // 99: alur.orchestrator.v1.OrchestratorService.SetModelAlias:input_type -> alur.orchestrator.v1.SetModelAliasRequest
-	66,  // 100: alur.orchestrator.v1.OrchestratorService.DeleteModelVersion:input_type -> alur.orchestrator.v1.DeleteModelVersionRequest
-	34,  // 101: alur.orchestrator.v1.OrchestratorService.UploadSource:output_type -> alur.orchestrator.v1.UploadSourceResponse
-	36,  // 102: alur.orchestrator.v1.OrchestratorService.StartRun:output_type -> alur.orchestrator.v1.StartRunResponse
-	38,  // 103: alur.orchestrator.v1.OrchestratorService.GetRun:output_type -> alur.orchestrator.v1.GetRunResponse
-	40,  // 104: alur.orchestrator.v1.OrchestratorService.ListRuns:output_type -> alur.orchestrator.v1.ListRunsResponse
-	43,  // 105: alur.orchestrator.v1.OrchestratorService.WatchRun:output_type -> alur.orchestrator.v1.WatchRunResponse
-	45,  // 106: alur.orchestrator.v1.OrchestratorService.CancelRun:output_type -> alur.orchestrator.v1.CancelRunResponse
-	47,  // 107: alur.orchestrator.v1.OrchestratorService.ListArtifacts:output_type -> alur.orchestrator.v1.ListArtifactsResponse
-	49,  // 108: alur.orchestrator.v1.OrchestratorService.GetArtifact:output_type -> alur.orchestrator.v1.GetArtifactResponse
-	51,  // 109: alur.orchestrator.v1.OrchestratorService.Predict:output_type -> alur.orchestrator.v1.PredictResponse
-	21,  // 110: alur.orchestrator.v1.OrchestratorService.AppendDataset:output_type -> alur.orchestrator.v1.AppendDatasetResponse
-	23,  // 111: alur.orchestrator.v1.OrchestratorService.ListDatasets:output_type -> alur.orchestrator.v1.ListDatasetsResponse
-	25,  // 112: alur.orchestrator.v1.OrchestratorService.GetDataset:output_type -> alur.orchestrator.v1.GetDatasetResponse
-	27,  // 113: alur.orchestrator.v1.OrchestratorService.CompareVersions:output_type -> alur.orchestrator.v1.CompareVersionsResponse
-	29,  // 114: alur.orchestrator.v1.OrchestratorService.RetrainRun:output_type -> alur.orchestrator.v1.RetrainRunResponse
-	53,  // 115: alur.orchestrator.v1.OrchestratorService.ListMetrics:output_type -> alur.orchestrator.v1.ListMetricsResponse
-	59,  // 116: alur.orchestrator.v1.OrchestratorService.RegisterModel:output_type -> alur.orchestrator.v1.RegisterModelResponse
-	61,  // 117: alur.orchestrator.v1.OrchestratorService.ListModels:output_type -> alur.orchestrator.v1.ListModelsResponse
-	63,  // 118: alur.orchestrator.v1.OrchestratorService.GetModel:output_type -> alur.orchestrator.v1.GetModelResponse
-	65,  // 119: alur.orchestrator.v1.OrchestratorService.SetModelAlias:output_type -> alur.orchestrator.v1.SetModelAliasResponse
-	67,  // 120: alur.orchestrator.v1.OrchestratorService.DeleteModelVersion:output_type -> alur.orchestrator.v1.DeleteModelVersionResponse
-	101, // [101:121] is the sub-list for method output_type
-	81,  // [81:101] is the sub-list for method input_type
-	81,  // [81:81] is the sub-list for extension type_name
-	81,  // [81:81] is the sub-list for extension extendee
-	0,   // [0:81] is the sub-list for field type_name
+	77,  // 18: alur.orchestrator.v1.Run.create_time:type_name -> google.protobuf.Timestamp
+	77,  // 19: alur.orchestrator.v1.Run.end_time:type_name -> google.protobuf.Timestamp
+	11,  // 20: alur.orchestrator.v1.Run.steps:type_name -> alur.orchestrator.v1.Step
+	12,  // 21: alur.orchestrator.v1.Run.trials:type_name -> alur.orchestrator.v1.Trial
+	78,  // 22: alur.orchestrator.v1.Run.test_metrics:type_name -> alur.data.v1.Metrics
+	73,  // 23: alur.orchestrator.v1.Run.task:type_name -> alur.data.v1.Task
+	32,  // 24: alur.orchestrator.v1.Run.learning_curve:type_name -> alur.orchestrator.v1.LearningCurvePoint
+	14,  // 25: alur.orchestrator.v1.Run.retrain:type_name -> alur.orchestrator.v1.Retrain
+	79,  // 26: alur.orchestrator.v1.Run.ingest_report:type_name -> alur.ingest.v1.IngestReport
+	2,   // 27: alur.orchestrator.v1.Run.search_stop:type_name -> alur.orchestrator.v1.SearchStop
+	75,  // 28: alur.orchestrator.v1.Run.search_time_budget:type_name -> google.protobuf.Duration
+	77,  // 29: alur.orchestrator.v1.Dataset.create_time:type_name -> google.protobuf.Timestamp
+	17,  // 30: alur.orchestrator.v1.Dataset.versions:type_name -> alur.orchestrator.v1.DatasetVersion
+	77,  // 31: alur.orchestrator.v1.DatasetVersion.create_time:type_name -> google.protobuf.Timestamp
+	80,  // 32: alur.orchestrator.v1.DatasetVersion.schema:type_name -> alur.data.v1.Schema
+	18,  // 33: alur.orchestrator.v1.DatasetVersion.drift:type_name -> alur.orchestrator.v1.DriftReport
+	79,  // 34: alur.orchestrator.v1.DatasetVersion.ingest_report:type_name -> alur.ingest.v1.IngestReport
+	19,  // 35: alur.orchestrator.v1.DriftReport.retyped_columns:type_name -> alur.orchestrator.v1.RetypedColumn
+	20,  // 36: alur.orchestrator.v1.DriftReport.columns:type_name -> alur.orchestrator.v1.ColumnDrift
+	3,   // 37: alur.orchestrator.v1.DriftReport.level:type_name -> alur.orchestrator.v1.DriftLevel
+	81,  // 38: alur.orchestrator.v1.RetypedColumn.from_type:type_name -> alur.data.v1.ColumnType
+	81,  // 39: alur.orchestrator.v1.RetypedColumn.to_type:type_name -> alur.data.v1.ColumnType
+	81,  // 40: alur.orchestrator.v1.ColumnDrift.type:type_name -> alur.data.v1.ColumnType
+	3,   // 41: alur.orchestrator.v1.ColumnDrift.level:type_name -> alur.orchestrator.v1.DriftLevel
+	6,   // 42: alur.orchestrator.v1.AppendDatasetRequest.source:type_name -> alur.orchestrator.v1.Source
+	17,  // 43: alur.orchestrator.v1.AppendDatasetResponse.version:type_name -> alur.orchestrator.v1.DatasetVersion
+	16,  // 44: alur.orchestrator.v1.ListDatasetsResponse.datasets:type_name -> alur.orchestrator.v1.Dataset
+	16,  // 45: alur.orchestrator.v1.GetDatasetResponse.dataset:type_name -> alur.orchestrator.v1.Dataset
+	18,  // 46: alur.orchestrator.v1.CompareVersionsResponse.report:type_name -> alur.orchestrator.v1.DriftReport
+	13,  // 47: alur.orchestrator.v1.RetrainRunResponse.run:type_name -> alur.orchestrator.v1.Run
+	32,  // 48: alur.orchestrator.v1.LearningCurve.points:type_name -> alur.orchestrator.v1.LearningCurvePoint
+	77,  // 49: alur.orchestrator.v1.Artifact.create_time:type_name -> google.protobuf.Timestamp
+	33,  // 50: alur.orchestrator.v1.UploadSourceResponse.artifact:type_name -> alur.orchestrator.v1.Artifact
+	5,   // 51: alur.orchestrator.v1.StartRunRequest.spec:type_name -> alur.orchestrator.v1.PipelineSpec
+	13,  // 52: alur.orchestrator.v1.StartRunResponse.run:type_name -> alur.orchestrator.v1.Run
+	13,  // 53: alur.orchestrator.v1.GetRunResponse.run:type_name -> alur.orchestrator.v1.Run
+	13,  // 54: alur.orchestrator.v1.ListRunsResponse.runs:type_name -> alur.orchestrator.v1.Run
+	77,  // 55: alur.orchestrator.v1.RunEvent.time:type_name -> google.protobuf.Timestamp
+	0,   // 56: alur.orchestrator.v1.RunEvent.run_state:type_name -> alur.orchestrator.v1.RunState
+	12,  // 57: alur.orchestrator.v1.RunEvent.trial:type_name -> alur.orchestrator.v1.Trial
+	4,   // 58: alur.orchestrator.v1.RunEvent.kind:type_name -> alur.orchestrator.v1.RunEventKind
+	75,  // 59: alur.orchestrator.v1.RunEvent.search_time_left:type_name -> google.protobuf.Duration
+	43,  // 60: alur.orchestrator.v1.WatchRunResponse.event:type_name -> alur.orchestrator.v1.RunEvent
+	13,  // 61: alur.orchestrator.v1.CancelRunResponse.run:type_name -> alur.orchestrator.v1.Run
+	33,  // 62: alur.orchestrator.v1.ListArtifactsResponse.artifacts:type_name -> alur.orchestrator.v1.Artifact
+	33,  // 63: alur.orchestrator.v1.GetArtifactResponse.artifact:type_name -> alur.orchestrator.v1.Artifact
+	82,  // 64: alur.orchestrator.v1.PredictRequest.rows:type_name -> alur.data.v1.RawRows
+	83,  // 65: alur.orchestrator.v1.PredictResponse.predictions:type_name -> alur.eval.v1.Prediction
+	55,  // 66: alur.orchestrator.v1.ListMetricsResponse.metrics:type_name -> alur.orchestrator.v1.MetricInfo
+	73,  // 67: alur.orchestrator.v1.MetricInfo.task:type_name -> alur.data.v1.Task
+	77,  // 68: alur.orchestrator.v1.ModelVersion.create_time:type_name -> google.protobuf.Timestamp
+	80,  // 69: alur.orchestrator.v1.ModelVersion.input_schema:type_name -> alur.data.v1.Schema
+	73,  // 70: alur.orchestrator.v1.ModelVersion.task:type_name -> alur.data.v1.Task
+	15,  // 71: alur.orchestrator.v1.ModelVersion.dataset:type_name -> alur.orchestrator.v1.DatasetRef
+	77,  // 72: alur.orchestrator.v1.ModelAlias.update_time:type_name -> google.protobuf.Timestamp
+	77,  // 73: alur.orchestrator.v1.RegisteredModel.create_time:type_name -> google.protobuf.Timestamp
+	56,  // 74: alur.orchestrator.v1.RegisteredModel.versions:type_name -> alur.orchestrator.v1.ModelVersion
+	57,  // 75: alur.orchestrator.v1.RegisteredModel.aliases:type_name -> alur.orchestrator.v1.ModelAlias
+	56,  // 76: alur.orchestrator.v1.RegisterModelResponse.version:type_name -> alur.orchestrator.v1.ModelVersion
+	58,  // 77: alur.orchestrator.v1.ListModelsResponse.models:type_name -> alur.orchestrator.v1.RegisteredModel
+	58,  // 78: alur.orchestrator.v1.GetModelResponse.model:type_name -> alur.orchestrator.v1.RegisteredModel
+	56,  // 79: alur.orchestrator.v1.GetModelResponse.version:type_name -> alur.orchestrator.v1.ModelVersion
+	57,  // 80: alur.orchestrator.v1.SetModelAliasResponse.alias:type_name -> alur.orchestrator.v1.ModelAlias
+	56,  // 81: alur.orchestrator.v1.DeleteModelVersionResponse.version:type_name -> alur.orchestrator.v1.ModelVersion
+	9,   // 82: alur.orchestrator.v1.Candidate.GridEntry.value:type_name -> alur.orchestrator.v1.ParamValues
+	8,   // 83: alur.orchestrator.v1.Candidate.RangesEntry.value:type_name -> alur.orchestrator.v1.ParamRange
+	34,  // 84: alur.orchestrator.v1.OrchestratorService.UploadSource:input_type -> alur.orchestrator.v1.UploadSourceRequest
+	36,  // 85: alur.orchestrator.v1.OrchestratorService.StartRun:input_type -> alur.orchestrator.v1.StartRunRequest
+	38,  // 86: alur.orchestrator.v1.OrchestratorService.GetRun:input_type -> alur.orchestrator.v1.GetRunRequest
+	40,  // 87: alur.orchestrator.v1.OrchestratorService.ListRuns:input_type -> alur.orchestrator.v1.ListRunsRequest
+	42,  // 88: alur.orchestrator.v1.OrchestratorService.WatchRun:input_type -> alur.orchestrator.v1.WatchRunRequest
+	45,  // 89: alur.orchestrator.v1.OrchestratorService.CancelRun:input_type -> alur.orchestrator.v1.CancelRunRequest
+	47,  // 90: alur.orchestrator.v1.OrchestratorService.ListArtifacts:input_type -> alur.orchestrator.v1.ListArtifactsRequest
+	49,  // 91: alur.orchestrator.v1.OrchestratorService.GetArtifact:input_type -> alur.orchestrator.v1.GetArtifactRequest
+	51,  // 92: alur.orchestrator.v1.OrchestratorService.Predict:input_type -> alur.orchestrator.v1.PredictRequest
+	21,  // 93: alur.orchestrator.v1.OrchestratorService.AppendDataset:input_type -> alur.orchestrator.v1.AppendDatasetRequest
+	23,  // 94: alur.orchestrator.v1.OrchestratorService.ListDatasets:input_type -> alur.orchestrator.v1.ListDatasetsRequest
+	25,  // 95: alur.orchestrator.v1.OrchestratorService.GetDataset:input_type -> alur.orchestrator.v1.GetDatasetRequest
+	27,  // 96: alur.orchestrator.v1.OrchestratorService.CompareVersions:input_type -> alur.orchestrator.v1.CompareVersionsRequest
+	29,  // 97: alur.orchestrator.v1.OrchestratorService.RetrainRun:input_type -> alur.orchestrator.v1.RetrainRunRequest
+	53,  // 98: alur.orchestrator.v1.OrchestratorService.ListMetrics:input_type -> alur.orchestrator.v1.ListMetricsRequest
+	59,  // 99: alur.orchestrator.v1.OrchestratorService.RegisterModel:input_type -> alur.orchestrator.v1.RegisterModelRequest
+	61,  // 100: alur.orchestrator.v1.OrchestratorService.ListModels:input_type -> alur.orchestrator.v1.ListModelsRequest
+	63,  // 101: alur.orchestrator.v1.OrchestratorService.GetModel:input_type -> alur.orchestrator.v1.GetModelRequest
+	65,  // 102: alur.orchestrator.v1.OrchestratorService.SetModelAlias:input_type -> alur.orchestrator.v1.SetModelAliasRequest
+	67,  // 103: alur.orchestrator.v1.OrchestratorService.DeleteModelVersion:input_type -> alur.orchestrator.v1.DeleteModelVersionRequest
+	35,  // 104: alur.orchestrator.v1.OrchestratorService.UploadSource:output_type -> alur.orchestrator.v1.UploadSourceResponse
+	37,  // 105: alur.orchestrator.v1.OrchestratorService.StartRun:output_type -> alur.orchestrator.v1.StartRunResponse
+	39,  // 106: alur.orchestrator.v1.OrchestratorService.GetRun:output_type -> alur.orchestrator.v1.GetRunResponse
+	41,  // 107: alur.orchestrator.v1.OrchestratorService.ListRuns:output_type -> alur.orchestrator.v1.ListRunsResponse
+	44,  // 108: alur.orchestrator.v1.OrchestratorService.WatchRun:output_type -> alur.orchestrator.v1.WatchRunResponse
+	46,  // 109: alur.orchestrator.v1.OrchestratorService.CancelRun:output_type -> alur.orchestrator.v1.CancelRunResponse
+	48,  // 110: alur.orchestrator.v1.OrchestratorService.ListArtifacts:output_type -> alur.orchestrator.v1.ListArtifactsResponse
+	50,  // 111: alur.orchestrator.v1.OrchestratorService.GetArtifact:output_type -> alur.orchestrator.v1.GetArtifactResponse
+	52,  // 112: alur.orchestrator.v1.OrchestratorService.Predict:output_type -> alur.orchestrator.v1.PredictResponse
+	22,  // 113: alur.orchestrator.v1.OrchestratorService.AppendDataset:output_type -> alur.orchestrator.v1.AppendDatasetResponse
+	24,  // 114: alur.orchestrator.v1.OrchestratorService.ListDatasets:output_type -> alur.orchestrator.v1.ListDatasetsResponse
+	26,  // 115: alur.orchestrator.v1.OrchestratorService.GetDataset:output_type -> alur.orchestrator.v1.GetDatasetResponse
+	28,  // 116: alur.orchestrator.v1.OrchestratorService.CompareVersions:output_type -> alur.orchestrator.v1.CompareVersionsResponse
+	30,  // 117: alur.orchestrator.v1.OrchestratorService.RetrainRun:output_type -> alur.orchestrator.v1.RetrainRunResponse
+	54,  // 118: alur.orchestrator.v1.OrchestratorService.ListMetrics:output_type -> alur.orchestrator.v1.ListMetricsResponse
+	60,  // 119: alur.orchestrator.v1.OrchestratorService.RegisterModel:output_type -> alur.orchestrator.v1.RegisterModelResponse
+	62,  // 120: alur.orchestrator.v1.OrchestratorService.ListModels:output_type -> alur.orchestrator.v1.ListModelsResponse
+	64,  // 121: alur.orchestrator.v1.OrchestratorService.GetModel:output_type -> alur.orchestrator.v1.GetModelResponse
+	66,  // 122: alur.orchestrator.v1.OrchestratorService.SetModelAlias:output_type -> alur.orchestrator.v1.SetModelAliasResponse
+	68,  // 123: alur.orchestrator.v1.OrchestratorService.DeleteModelVersion:output_type -> alur.orchestrator.v1.DeleteModelVersionResponse
+	104, // [104:124] is the sub-list for method output_type
+	84,  // [84:104] is the sub-list for method input_type
+	84,  // [84:84] is the sub-list for extension type_name
+	84,  // [84:84] is the sub-list for extension extendee
+	0,   // [0:84] is the sub-list for field type_name
 }
 
 func init() { file_alur_orchestrator_v1_orchestrator_proto_init() }
@@ -5828,7 +5957,7 @@ func file_alur_orchestrator_v1_orchestrator_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_alur_orchestrator_v1_orchestrator_proto_rawDesc), len(file_alur_orchestrator_v1_orchestrator_proto_rawDesc)),
-			NumEnums:      4,
+			NumEnums:      5,
 			NumMessages:   68,
 			NumExtensions: 0,
 			NumServices:   1,
