@@ -34,7 +34,7 @@ func TestRowName(t *testing.T) {
 		{"train/3/fold2", "trial 3: random_forest", true},
 		{"evaluate/3/fold5", "trial 3: random_forest", true},
 		{"train/3/repeat2/fold1", "trial 3: random_forest", true}, // repeated cross-validation
-		{"train/7", "trial 7", true}, // a trial the run does not list
+		{"train/7", "trial 7", true},                              // a trial the run does not list
 		{"train/x", "train/x", false},
 		{"refit", "refit", false},
 		{"learning_curve", "learning_curve", false},
