@@ -10,7 +10,11 @@
 # CLI once, installs Debian's scikit-learn and pandas when they are missing,
 # and prints Markdown tables and summaries.
 #
-#   scripts/bench-selection.sh [--peer PATH] [--sets iris,wine] [--out DIR] [--json]
+#   scripts/bench-selection.sh [--peer PATH] [--real] [--sets iris,wine] [--out DIR] [--json]
+#
+# --real measures the UCI data sets of R's mlbench package instead (Debian's
+# r-cran-mlbench, installed when missing): real data the selection rules
+# were not tuned on.
 #
 # The scikit-learn side is a peer script that stays outside this repository:
 # give its path with --peer or $SKLEARN_PEER; by default
@@ -43,6 +47,19 @@ if ! /usr/bin/python3 -c 'import sklearn, pandas' 2>/dev/null; then
 	$sudo apt-get install -y python3-sklearn python3-pandas >&2 ||
 		{ $sudo apt-get update >&2 && $sudo apt-get install -y python3-sklearn python3-pandas >&2; }
 fi
+
+# --real runs the UCI sets of R's mlbench package, exported with Rscript.
+case " ${args[*]-} " in
+*" --real "*)
+	if ! Rscript -e 'library(mlbench)' >/dev/null 2>&1; then
+		echo "bench-selection: installing r-cran-mlbench" >&2
+		sudo=""
+		[ "$(id -u)" -ne 0 ] && sudo=sudo
+		$sudo apt-get install -y --no-install-recommends r-cran-mlbench >&2 ||
+			{ $sudo apt-get update >&2 && $sudo apt-get install -y --no-install-recommends r-cran-mlbench >&2; }
+	fi
+	;;
+esac
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/alur-selection-bin.XXXXXX")
 trap 'rm -rf "$work"' EXIT

@@ -131,6 +131,47 @@ def suite(bundled_dir):
     yield "reg_friedman_cat", df, "y", "regression", "non-linear, categorical, 8% missing"
 
 
+# MLBENCH are real data sets of the UCI repository as R's mlbench package
+# ships them (Debian's r-cran-mlbench): (name, label, task). Sets above 5,000
+# rows are cut to a sample of 5,000 with the suite's seed; rows without a
+# label and classes of fewer than 5 rows are dropped.
+MLBENCH = (
+    ("BreastCancer", "Class", "classification"), ("DNA", "Class", "classification"),
+    ("Glass", "Type", "classification"), ("HouseVotes84", "Class", "classification"),
+    ("Ionosphere", "Class", "classification"), ("LetterRecognition", "lettr", "classification"),
+    ("PimaIndiansDiabetes", "diabetes", "classification"), ("PimaIndiansDiabetes2", "diabetes", "classification"),
+    ("Satellite", "classes", "classification"), ("Shuttle", "Class", "classification"),
+    ("Sonar", "Class", "classification"), ("Soybean", "Class", "classification"),
+    ("Vehicle", "Class", "classification"), ("Vowel", "Class", "classification"),
+    ("Zoo", "type", "classification"),
+    ("BostonHousing", "medv", "regression"), ("Ozone", "V4", "regression"), ("Servo", "Class", "regression"),
+)
+
+
+def real_suite(work):
+    """real_suite yields (name, DataFrame, label, task, note) for the UCI
+    sets of R's mlbench package, exported with Rscript into work."""
+    script = "suppressMessages(library(mlbench))\n" + "".join(
+        f'data({n}); write.csv({n}, "{os.path.join(work, n)}.csv", row.names=FALSE, na="")\n' for n, _, _ in MLBENCH)
+    subprocess.run(["Rscript", "-e", script], check=True)
+    for name, label, task in MLBENCH:
+        df = pd.read_csv(os.path.join(work, name + ".csv"))
+        df = df[df[label].notna()].reset_index(drop=True)
+        note = "UCI, R mlbench"
+        if len(df) > 5000:
+            keep, _ = train_test_split(np.arange(len(df)), train_size=5000, random_state=SEED)
+            note += f"; 5000 of {len(df)} rows"
+            df = df.iloc[np.sort(keep)].reset_index(drop=True)
+        if task == "classification":
+            # a stratified split needs every class twice; keep classes of 5+ rows
+            counts = df[label].value_counts()
+            rare = counts[counts < 5].index
+            if len(rare):
+                note += f"; {len(rare)} classes under 5 rows dropped"
+                df = df[~df[label].isin(rare)].reset_index(drop=True)
+        yield "uci_" + name.lower(), df, label, task, note
+
+
 def run_alur(alur, server, path, label):
     t0 = time.perf_counter()
     p = subprocess.run([alur, "run", "--server", server, "--timeout", "5m", "--csv", path,
@@ -205,6 +246,8 @@ def main():
     ap.add_argument("--out", help="directory for the CSV files (default: a temporary one)")
     ap.add_argument("--sets", help="comma-separated subset of the suite")
     ap.add_argument("--json", action="store_true", help="also print one JSON object per set")
+    ap.add_argument("--real", action="store_true", help="run the UCI sets of R's mlbench package "
+                    "(needs Rscript and r-cran-mlbench) instead of the suite")
     ap.add_argument("--sim", help="the selectsim binary: also measure, in process, the selection rules "
                                   "of ml/selection (task inference, CV ranking, ensemble, search)")
     a = ap.parse_args()
@@ -213,7 +256,8 @@ def main():
     os.makedirs(out, exist_ok=True)
     wanted = set(a.sets.split(",")) if a.sets else None
     sets = []
-    for name, df, label, task, note in suite(a.bundled):
+    sets_of = real_suite(tempfile.mkdtemp(prefix="alur-mlbench-")) if a.real else suite(a.bundled)
+    for name, df, label, task, note in sets_of:
         if wanted and name not in wanted:
             continue
         assert len(df) <= 5000, name
