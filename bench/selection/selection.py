@@ -157,6 +157,9 @@ def real_suite(work):
     for name, label, task in MLBENCH:
         df = pd.read_csv(os.path.join(work, name + ".csv"))
         df = df[df[label].notna()].reset_index(drop=True)
+        for c in df.columns:
+            if df[c].dtype == bool:  # R's TRUE/FALSE: text, as a user's file has it
+                df[c] = df[c].map({True: "yes", False: "no"})
         note = "UCI, R mlbench"
         if len(df) > 5000:
             keep, _ = train_test_split(np.arange(len(df)), train_size=5000, random_state=SEED)

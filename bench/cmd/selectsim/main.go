@@ -55,6 +55,7 @@ func main() {
 		searchCap                    int
 		minBudget                    float64
 		seed                         int64
+		portfolio                    bool
 	)
 	flag.StringVar(&path, "csv", "", "CSV `file`")
 	flag.StringVar(&label, "label", "", "label `column`")
@@ -64,6 +65,7 @@ func main() {
 	flag.IntVar(&searchN, "search", 27, "configurations the search starts with (0: no search)")
 	flag.Int64Var(&seed, "seed", 42, "random `seed`")
 	flag.IntVar(&repeats, "repeats", 1, "cross-validation repetitions")
+	flag.BoolVar(&portfolio, "portfolio", true, "also cross-validate selection.Portfolio with the defaults")
 	flag.IntVar(&searchCap, "search-trials", 0, "cap on the search's trainings (0: none)")
 	flag.Float64Var(&minBudget, "min-budget", 0, "share of the rows at the search's first rung (0: 1/9)")
 	flag.Parse()
@@ -71,7 +73,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "usage: selectsim --csv FILE --label COL [--task t] [--folds k] [--search n]")
 		os.Exit(2)
 	}
-	out, err := simulate(path, label, split, taskName, folds, searchN, repeats, searchCap, minBudget, seed)
+	out, err := simulate(path, label, split, taskName, folds, searchN, repeats, searchCap, minBudget, seed, portfolio)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "selectsim:", err)
 		os.Exit(1)
@@ -129,7 +131,7 @@ type data struct {
 	variants          map[string]Choice
 }
 
-func simulate(path, label, split, taskName string, nFolds, searchN, repeats, searchCap int, minBudget float64, seed int64) (*Output, error) {
+func simulate(path, label, split, taskName string, nFolds, searchN, repeats, searchCap int, minBudget float64, seed int64, portfolio bool) (*Output, error) {
 	start := time.Now()
 	f, err := os.Open(path)
 	if err != nil {
@@ -179,6 +181,11 @@ func simulate(path, label, split, taskName string, nFolds, searchN, repeats, sea
 	for _, c := range configs {
 		if len(c.Params) == 0 {
 			defaults = append(defaults, c)
+			if portfolio {
+				for _, p := range selection.PortfolioFor(c.Algorithm) {
+					defaults = append(defaults, selection.Config{ID: 1000 + len(defaults), Algorithm: c.Algorithm, Params: p})
+				}
+			}
 		}
 	}
 	// Every default, on all train rows (alur's own hindsight), and by CV.
@@ -188,7 +195,7 @@ func simulate(path, label, split, taskName string, nFolds, searchN, repeats, sea
 		if err != nil {
 			return nil, err
 		}
-		out.Defaults[c.Algorithm] = test
+		out.Defaults[defaultName(c)] = test
 		tc, err := d.crossValidate(ctx, c, 1)
 		if err != nil {
 			return nil, err
@@ -196,7 +203,7 @@ func simulate(path, label, split, taskName string, nFolds, searchN, repeats, sea
 		lib = append(lib, tc)
 	}
 	best := d.rank(lib)
-	out.CV = Choice{Model: lib[best].cfg.Algorithm, CV: lib[best].cand.Score, Test: out.Defaults[lib[best].cfg.Algorithm]}
+	out.CV = Choice{Model: defaultName(lib[best].cfg), CV: lib[best].cand.Score, Test: out.Defaults[defaultName(lib[best].cfg)]}
 	out.CVSeconds = time.Since(start).Seconds()
 	out.Ensemble, out.EnsembleBagged, err = d.ensemble(ctx, "def_", lib, best)
 	if err != nil {
@@ -527,6 +534,21 @@ func (d *data) ensemble(ctx context.Context, prefix string, lib []*trained, best
 		d.variant(prefix+r+"ranked_refit", pick(useRanked, ens, single))
 		d.variant(prefix+r+"ranked_bag", pick(useRanked, ensBag, singleBag))
 		d.variant(prefix+r+"rule", pick(useRanked, ensBag, singleRule))
+		if rounds == selection.DefaultEnsembleRounds && d.task == datav1.Task_TASK_CLASSIFICATION {
+			// The same selection on log loss, accuracy breaking ties.
+			el, lerr := selection.SelectEnsemble(members, d.width(), tie, nil, selection.EnsembleOptions{Rounds: rounds, TieBreak: score})
+			if lerr != nil {
+				return strict, bagged, lerr
+			}
+			var lp [][]float64
+			var lw []float64
+			for m, w := range el.Weights {
+				if w > 0 {
+					lp, lw = append(lp, bags[m]), append(lw, w)
+				}
+			}
+			d.variant(prefix+r+"ens_ll_bag", Choice{Model: "ensemble(log loss)", Test: d.testScore(selection.Blend(lp, lw))})
+		}
 		switch rounds {
 		case 25:
 			strict = pick(useStrict, ens, single)
@@ -657,6 +679,15 @@ func (d *data) foldCandidate(oof []float64) selection.Candidate {
 	}
 	c.Score = total / float64(d.nFolds)
 	return c
+}
+
+// defaultName names a default configuration: its algorithm, marked when
+// it is a selection.Portfolio entry.
+func defaultName(c selection.Config) string {
+	if len(c.Params) > 0 {
+		return c.Algorithm + "+portfolio"
+	}
+	return c.Algorithm
 }
 
 func describe(c selection.Config) string {

@@ -14,6 +14,7 @@ import (
 	"github.com/alur-ml/alur/ml/algo"
 	"github.com/alur-ml/alur/ml/dataprep"
 	"github.com/alur-ml/alur/ml/metrics"
+	"github.com/alur-ml/alur/ml/selection"
 	datav1 "github.com/alur-ml/alur/proto/alur/data/v1"
 	orchestratorv1 "github.com/alur-ml/alur/proto/alur/orchestrator/v1"
 	prepv1 "github.com/alur-ml/alur/proto/alur/prep/v1"
@@ -252,6 +253,7 @@ func ExpandCandidates(s *orchestratorv1.PipelineSpec, task datav1.Task, cat *alg
 				cands = append(cands, &orchestratorv1.Candidate{Algorithm: a.Name})
 			}
 		}
+		cands = withPortfolio(cands, cat)
 	}
 	for i, c := range cands {
 		balance := s.GetBalanceClasses() && task == datav1.Task_TASK_CLASSIFICATION && weighsClasses(cat, c.GetAlgorithm(), task)
@@ -263,6 +265,29 @@ func ExpandCandidates(s *orchestratorv1.PipelineSpec, task datav1.Task, cat *alg
 				return out
 			}
 			out = append(out, Config{Algorithm: c.GetAlgorithm(), Params: p})
+		}
+	}
+	return out
+}
+
+// withPortfolio appends, after the algorithms' defaults, the entries of
+// selection.Portfolio whose algorithm is among them and whose params the
+// catalog knows: the settings a default run tries besides the defaults.
+func withPortfolio(defaults []*orchestratorv1.Candidate, cat *algo.Catalog) []*orchestratorv1.Candidate {
+	out := defaults
+	for _, d := range defaults {
+		a, ok := cat.Lookup(d.GetAlgorithm())
+		if !ok {
+			continue
+		}
+	entries:
+		for _, p := range selection.PortfolioFor(d.GetAlgorithm()) {
+			for name := range p {
+				if _, ok := a.FindParam(name); !ok {
+					continue entries // an older train stage: skip what it cannot take
+				}
+			}
+			out = append(out, &orchestratorv1.Candidate{Algorithm: d.GetAlgorithm(), Params: p})
 		}
 	}
 	return out
