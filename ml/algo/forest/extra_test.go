@@ -226,3 +226,26 @@ func TestExtraTreesPreparedMatchesWideWalk(t *testing.T) {
 		})
 	}
 }
+
+// BenchmarkExtraTreesFit fits extra_trees as BenchmarkRandomForestFit fits
+// the random forest, with each one's default bootstrap and then both on
+// all rows.
+func BenchmarkExtraTreesFit(b *testing.B) {
+	ds := algotest.BenchData(20000)
+	for _, bc := range []struct {
+		name, algorithm string
+		bootstrap       float64
+	}{
+		{"extra_trees", "extra_trees", 0},
+		{"random_forest_bootstrap_0", "random_forest", 0},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			params := map[string]float64{"n_estimators": 20, "bootstrap": bc.bootstrap}
+			for b.Loop() {
+				if _, err := algo.Fit(b.Context(), bc.algorithm, ds, params, 1, nil); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
