@@ -333,8 +333,8 @@ inputs are the raw columns, each of shape [N, 1]: DOUBLE for numbers and
 booleans (NaN for missing), STRING for categories. A classifier answers
 "label" (STRING [N]) and "probabilities" (DOUBLE [N, classes]); a
 regressor "prediction" (DOUBLE [N, 1]). Linear models, naive Bayes, trees,
-random forests, gradient boosting and k-nearest neighbours export;
-distance-weighted k-NN does not.
+random forests, extremely randomized trees, gradient boosting and k-nearest
+neighbours export; distance-weighted k-NN does not.
 `
 
 func runModelsExport(ctx context.Context, a *app, args []string) error {

@@ -9,8 +9,8 @@
 //
 // The algorithms live in one package per family, each registering itself
 // from init: linear (logistic_regression, linear_regression, ridge), tree
-// (decision_tree), forest (random_forest), boosting (gradient_boosting), knn
-// and bayes (naive_bayes). Package builtin imports them all; a binary that
+// (decision_tree), forest (random_forest, extra_trees), boosting
+// (gradient_boosting), knn and bayes (naive_bayes). Package builtin imports them all; a binary that
 // fits or predicts imports builtin. This package imports none of them.
 //
 // A Catalog is the registry's description without the code: what train

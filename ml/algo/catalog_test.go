@@ -52,7 +52,7 @@ func TestCatalogRoundTrip(t *testing.T) {
 	for _, tc := range []struct {
 		algorithm string
 		balanced  bool
-	}{{"random_forest", true}, {"logistic_regression", true}, {"decision_tree", true}, {"knn", false}, {"ridge", false}} {
+	}{{"random_forest", true}, {"extra_trees", true}, {"logistic_regression", true}, {"decision_tree", true}, {"knn", false}, {"ridge", false}} {
 		s, ok := back.Lookup(tc.algorithm)
 		if !ok {
 			t.Fatalf("%s missing", tc.algorithm)

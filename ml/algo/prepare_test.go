@@ -99,7 +99,7 @@ func TestTreeFamiliesPrepare(t *testing.T) {
 		y[i] = float64(i % 2)
 	}
 	ds := &algo.Dataset{X: X, Y: y, Task: datav1.Task_TASK_CLASSIFICATION, NumClasses: 2, ClassNames: []string{"a", "b"}}
-	for _, name := range []string{"decision_tree", "random_forest", "gradient_boosting"} {
+	for _, name := range []string{"decision_tree", "random_forest", "extra_trees", "gradient_boosting"} {
 		t.Run(name, func(t *testing.T) {
 			s, ok := algo.Lookup(name)
 			if !ok {

@@ -52,7 +52,7 @@ func fittedSeed(t *testing.T, algorithm string, task datav1.Task, seed int64) (*
 		t.Fatal(err)
 	}
 	var params map[string]float64
-	if algorithm == "random_forest" {
+	if algorithm == "random_forest" || algorithm == "extra_trees" {
 		params = map[string]float64{"n_estimators": 5}
 	}
 	m, err := algo.Fit(context.Background(), algorithm, &algo.Dataset{X: X, Y: ys, Task: task, NumClasses: len(tr.GetClassNames()),
@@ -104,6 +104,8 @@ func TestExport(t *testing.T) {
 		{"naive_bayes", datav1.Task_TASK_CLASSIFICATION, []string{OutputLabel, OutputProbabilities}, nil},
 		{"decision_tree", datav1.Task_TASK_CLASSIFICATION, []string{OutputLabel, OutputProbabilities}, nil},
 		{"random_forest", datav1.Task_TASK_REGRESSION, []string{OutputPrediction}, nil},
+		{"extra_trees", datav1.Task_TASK_CLASSIFICATION, []string{OutputLabel, OutputProbabilities}, nil},
+		{"extra_trees", datav1.Task_TASK_REGRESSION, []string{OutputPrediction}, nil},
 		{"gradient_boosting", datav1.Task_TASK_REGRESSION, []string{OutputPrediction}, nil},
 		{"ridge", datav1.Task_TASK_REGRESSION, []string{OutputPrediction}, nil},
 		{"knn", datav1.Task_TASK_CLASSIFICATION, []string{OutputLabel, OutputProbabilities}, nil},
@@ -217,6 +219,9 @@ func TestExportEnsemble(t *testing.T) {
 	}{
 		{"bagged forests", cls, []string{"random_forest", "random_forest", "random_forest", "random_forest", "random_forest"},
 			[]float64{0.2, 0.2, 0.2, 0.2, 0.2}, []string{OutputLabel, OutputProbabilities},
+			map[string]int{"TreeEnsembleRegressor": 1, "Sum": 0, "ArgMax": 1}},
+		{"forest and extra trees", cls, []string{"random_forest", "extra_trees", "extra_trees"},
+			[]float64{0.4, 0.3, 0.3}, []string{OutputLabel, OutputProbabilities},
 			map[string]int{"TreeEnsembleRegressor": 1, "Sum": 0, "ArgMax": 1}},
 		{"bagged trees", reg, []string{"decision_tree", "decision_tree", "decision_tree"},
 			[]float64{0.5, 0.25, 0.25}, []string{OutputPrediction}, map[string]int{"TreeEnsembleRegressor": 1, "Sum": 0}},

@@ -144,11 +144,12 @@ const ShallowTreeDepth = 4
 
 // SimplicityRank orders model kinds from simplest to most complex, for
 // the fifth key of Better: linear models, naive Bayes, a shallow decision
-// tree, gradient boosting (shallow trees), a random forest (many deep
-// trees), k-nearest neighbours (the model is the training rows), an
-// unpruned decision tree (as many leaves as it takes to make every leaf
-// pure, so its size grows with the rows, and its equal score is the
-// likeliest to be luck), an ensemble of models, and last anything unknown.
+// tree, gradient boosting (shallow trees), a random forest or extremely
+// randomized trees (many deep trees), k-nearest neighbours (the model is
+// the training rows), an unpruned decision tree (as many leaves as it
+// takes to make every leaf pure, so its size grows with the rows, and its
+// equal score is the likeliest to be luck), an ensemble of models, and
+// last anything unknown.
 func SimplicityRank(algorithm string, params map[string]float64) int {
 	switch algorithm {
 	case "linear_regression", "ridge", "logistic_regression":
@@ -162,7 +163,7 @@ func SimplicityRank(algorithm string, params map[string]float64) int {
 		return 6
 	case "gradient_boosting":
 		return 3
-	case "random_forest":
+	case "random_forest", "extra_trees":
 		return 4
 	case "knn":
 		return 5
@@ -182,7 +183,7 @@ func SimplicityRank(algorithm string, params map[string]float64) int {
 // and stays one readable model.
 func BagFolds(algorithm string) bool {
 	switch algorithm {
-	case "decision_tree", "gradient_boosting", "random_forest", "knn", "ensemble":
+	case "decision_tree", "gradient_boosting", "random_forest", "extra_trees", "knn", "ensemble":
 		return true
 	}
 	return false

@@ -111,6 +111,9 @@ func TestSimplicityRankShallowTree(t *testing.T) {
 	if !(shallow < SimplicityRank("gradient_boosting", nil) && deep > SimplicityRank("random_forest", nil)) {
 		t.Fatalf("shallow tree %d and unpruned tree %d around boosting and forest", shallow, deep)
 	}
+	if SimplicityRank("extra_trees", nil) != SimplicityRank("random_forest", nil) {
+		t.Error("extra trees and the random forest rank differently")
+	}
 }
 
 func TestBagFolds(t *testing.T) {
@@ -119,6 +122,7 @@ func TestBagFolds(t *testing.T) {
 		want      bool
 	}{
 		{"random_forest", true},
+		{"extra_trees", true},
 		{"gradient_boosting", true},
 		{"decision_tree", true},
 		{"knn", true},
@@ -144,6 +148,7 @@ func TestBagged(t *testing.T) {
 		want  bool
 	}{
 		{"default run, forest", false, 5, "random_forest", true},
+		{"default run, extra trees", false, 5, "extra_trees", true},
 		{"default run, ensemble", false, 5, "ensemble", true},
 		{"default run, logistic regression", false, 5, "logistic_regression", false},
 		{"named candidates", true, 5, "random_forest", false},

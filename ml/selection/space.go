@@ -42,8 +42,9 @@ var (
 // They follow the parameters that matter most in published tuning studies
 // (Probst, Boulesteix and Bischl, "Tunability", JMLR 2019) and the ranges
 // AutoGluon and auto-sklearn search: for boosting the learning rate, the
-// leaves per tree, the rows per leaf and the L2 penalty; for forests the
-// share of features per split and the rows per leaf; C for logistic
+// leaves per tree, the rows per leaf and the L2 penalty; for forests (the
+// random forest and extremely randomized trees) the share of features per
+// split and the rows per leaf; C for logistic
 // regression (alpha for ridge); k and the neighbour weighting for k-NN.
 // Every algorithm's defaults are tried as well (SampleConfigs), so a search
 // never does worse than the defaults on the rows it is judged on.
@@ -55,6 +56,10 @@ var DefaultSpaces = []Space{
 		{Name: "l2_regularization", Values: []float64{0, 0.01, 0.1, 1, 10}},
 	}},
 	{Algorithm: "random_forest", Tasks: both, Dims: []Dim{
+		{Name: "max_features", Min: 0.1, Max: 1},
+		{Name: "min_samples_leaf", Min: 1, Max: 16, Log: true, Integer: true},
+	}},
+	{Algorithm: "extra_trees", Tasks: both, Dims: []Dim{
 		{Name: "max_features", Min: 0.1, Max: 1},
 		{Name: "min_samples_leaf", Min: 1, Max: 16, Log: true, Integer: true},
 	}},

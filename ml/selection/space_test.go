@@ -58,8 +58,8 @@ func TestSampleConfigs(t *testing.T) {
 		task  datav1.Task
 		first []string
 	}{
-		{datav1.Task_TASK_CLASSIFICATION, []string{"gradient_boosting", "random_forest", "logistic_regression", "knn", "decision_tree", "naive_bayes"}},
-		{datav1.Task_TASK_REGRESSION, []string{"gradient_boosting", "random_forest", "linear_regression", "ridge", "knn", "decision_tree"}},
+		{datav1.Task_TASK_CLASSIFICATION, []string{"gradient_boosting", "random_forest", "extra_trees", "logistic_regression", "knn", "decision_tree", "naive_bayes"}},
+		{datav1.Task_TASK_REGRESSION, []string{"gradient_boosting", "random_forest", "extra_trees", "linear_regression", "ridge", "knn", "decision_tree"}},
 	} {
 		t.Run(tc.task.String(), func(t *testing.T) {
 			a := SampleConfigs(DefaultSpaces, tc.task, 30, 7)

@@ -668,7 +668,7 @@ func FuzzTrainConfig(f *testing.F) {
 		if param != "" {
 			cfg.Params = map[string]float64{param: value}
 		}
-		if algorithm == "random_forest" || algorithm == "decision_tree" {
+		if algorithm == "random_forest" || algorithm == "extra_trees" || algorithm == "decision_tree" {
 			// Keep each case fast: cap the work a fuzzed config can ask for.
 			if v, ok := cfg.Params["n_estimators"]; ok && v > 20 {
 				cfg.Params["n_estimators"] = 20

@@ -15,7 +15,7 @@ package builtin
 import (
 	_ "github.com/alur-ml/alur/ml/algo/bayes"    // naive_bayes
 	_ "github.com/alur-ml/alur/ml/algo/boosting" // gradient_boosting
-	_ "github.com/alur-ml/alur/ml/algo/forest"   // random_forest
+	_ "github.com/alur-ml/alur/ml/algo/forest"   // random_forest, extra_trees
 	_ "github.com/alur-ml/alur/ml/algo/knn"      // knn
 	_ "github.com/alur-ml/alur/ml/algo/linear"   // logistic_regression, linear_regression, ridge
 	_ "github.com/alur-ml/alur/ml/algo/tree"     // decision_tree

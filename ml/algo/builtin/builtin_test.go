@@ -173,6 +173,7 @@ func TestBalancedRaisesMinorityRecall(t *testing.T) {
 		{"decision_tree", map[string]float64{"min_samples_leaf": 20}},
 		{"random_forest", map[string]float64{"n_estimators": 30, "min_samples_leaf": 10}},
 		{"random_forest", map[string]float64{"n_estimators": 30, "max_depth": 5}},
+		{"extra_trees", map[string]float64{"n_estimators": 30, "min_samples_leaf": 10}},
 	}
 	for _, tc := range tests {
 		t.Run(fmt.Sprint(tc.algorithm, tc.params), func(t *testing.T) {
@@ -194,7 +195,7 @@ func TestBalancedRaisesMinorityRecall(t *testing.T) {
 
 func TestBalancedParamValidation(t *testing.T) {
 	ds := balancedImbalanced(200, 3)
-	for _, name := range []string{"logistic_regression", "decision_tree", "random_forest"} {
+	for _, name := range []string{"logistic_regression", "decision_tree", "random_forest", "extra_trees"} {
 		s, _ := algo.Lookup(name)
 		var found bool
 		for _, p := range s.Params {
@@ -239,6 +240,7 @@ func TestBalancedOnEqualClassesIsUnweighted(t *testing.T) {
 		{"logistic_regression", nil},
 		{"decision_tree", nil},
 		{"random_forest", map[string]float64{"n_estimators": 8}},
+		{"extra_trees", map[string]float64{"n_estimators": 8}},
 	} {
 		fit := func(b float64) *datav1.Model {
 			p := map[string]float64{"balanced": b}

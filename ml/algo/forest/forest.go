@@ -25,6 +25,38 @@ const (
 )
 
 func init() {
+	algo.Register(forestSpec(forestKind{
+		name: "random_forest",
+		description: "random forest (Breiman, 2001): CART trees on bootstrap samples with a random feature subset " +
+			"per split; averages the trees' class probabilities (classification) or values (regression); each split's threshold is the " +
+			"binary32 number nearest the midpoint between the training values it separates, when one lies between them, so the trees store compactly",
+		bootstrap: 1,
+	}))
+	algo.Register(forestSpec(forestKind{
+		name: "extra_trees",
+		description: "extremely randomized trees (Geurts, Ernst and Wehenkel, Machine Learning 63(1), 2006), as scikit-learn's ExtraTrees: " +
+			"trees on all rows (bootstrap 0) whose splits each try a random feature subset, every feature at one threshold drawn uniformly " +
+			"between its smallest and largest value in the node, keeping the best by Gini impurity (classification) or squared error (regression); " +
+			"averages the trees like the random forest and stores them in the same compact form",
+		bootstrap:    0,
+		randomSplits: true,
+	}))
+}
+
+// forestKind is what sets one registered forest algorithm apart: the
+// random forest and extremely randomized trees share the growing,
+// storing and prediction code and the model form (Model.forest).
+type forestKind struct {
+	name, description string
+	// bootstrap is the default of the bootstrap parameter.
+	bootstrap float64
+	// randomSplits draws each candidate feature's threshold at random
+	// (tree.Config.RandomSplits) instead of scanning for the best.
+	randomSplits bool
+}
+
+// forestSpec returns the algorithm of kind k.
+func forestSpec(k forestKind) *algo.Spec {
 	params := append([]algo.Param{
 		{Name: forestParamNEstimators, Default: 100, Min: 1, Max: 10000, Type: algo.Integer,
 			Description: "number of trees"},
@@ -33,33 +65,37 @@ func init() {
 		algo.Param{Name: tree.ParamMaxFeatures, Default: 0, Min: 0, Max: 1e9,
 			Description: "features considered per split: 0 means √(features) for classification and all features for regression (as scikit-learn); " +
 				"a value in (0, 1] is a fraction of the features (at least one); a whole number above 1 is a count (capped at the number of features)"},
-		algo.Param{Name: forestParamBootstrap, Default: 1, Min: 0, Max: 1, Type: algo.Flag,
+		algo.Param{Name: forestParamBootstrap, Default: k.bootstrap, Min: 0, Max: 1, Type: algo.Flag,
 			Description: "1 grows each tree on a bootstrap sample of the rows (drawn with replacement), 0 on all rows"},
 		algo.BalancedParam,
 	)
-	algo.Register(&algo.Spec{
-		Name: "random_forest",
-		Description: "random forest (Breiman, 2001): CART trees on bootstrap samples with a random feature subset " +
-			"per split; averages the trees' class probabilities (classification) or values (regression); each split's threshold is the " +
-			"binary32 number nearest the midpoint between the training values it separates, when one lies between them, so the trees store compactly",
-		Tasks:   []datav1.Task{datav1.Task_TASK_CLASSIFICATION, datav1.Task_TASK_REGRESSION},
-		Params:  params,
-		Fit:     fitRandomForest,
-		Predict: predictRandomForest,
-		Prepare: prepareRandomForest,
+	return &algo.Spec{
+		Name:        k.name,
+		Description: k.description,
+		Tasks:       []datav1.Task{datav1.Task_TASK_CLASSIFICATION, datav1.Task_TASK_REGRESSION},
+		Params:      params,
+		Fit: func(ctx context.Context, ds *algo.Dataset, params map[string]float64, seed int64, progress algo.Progress) (*datav1.Model, error) {
+			return fitForest(ctx, k, ds, params, seed, progress)
+		},
+		Predict: func(m *datav1.Model, X *mat.Dense) (*mat.Dense, error) {
+			return predictForest(k.name, m, X)
+		},
+		Prepare: func(m *datav1.Model, numFeatures int) (algo.Predictor, error) {
+			return prepareForest(k.name, m, numFeatures)
+		},
 		Columns: true,
-	})
+	}
 }
 
-// fitRandomForest grows the trees in parallel on up to GOMAXPROCS
-// goroutines. Tree i draws its bootstrap sample and feature orders from its
-// own random stream, derived from seed and i, so the model is the same
-// whatever the number of cores or the scheduling. The data is shared; each
-// worker reuses one builder's scratch for all its trees, and each tree is
-// kept in the compact form as soon as it is grown. Cancelling ctx stops the
-// fit (checked before each tree and periodically while growing one) and
-// returns ctx.Err().
-func fitRandomForest(ctx context.Context, ds *algo.Dataset, params map[string]float64, seed int64, progress algo.Progress) (*datav1.Model, error) {
+// fitForest grows the trees of a forest of kind k in parallel on up to
+// GOMAXPROCS goroutines. Tree i draws its bootstrap sample, feature orders
+// and (for random splits) thresholds from its own random stream, derived
+// from seed and i, so the model is the same whatever the number of cores
+// or the scheduling. The data is shared; each worker reuses one builder's
+// scratch for all its trees, and each tree is kept in the compact form as
+// soon as it is grown. Cancelling ctx stops the fit (checked before each
+// tree and periodically while growing one) and returns ctx.Err().
+func fitForest(ctx context.Context, k forestKind, ds *algo.Dataset, params map[string]float64, seed int64, progress algo.Progress) (*datav1.Model, error) {
 	if err := ds.Validate(); err != nil {
 		return nil, err
 	}
@@ -73,6 +109,7 @@ func fitRandomForest(ctx context.Context, ds *algo.Dataset, params map[string]fl
 		return nil, err
 	}
 	cfg.ShortThresholds = true
+	cfg.RandomSplits = k.randomSplits
 	nTrees := params[forestParamNEstimators]
 	if nTrees != math.Trunc(nTrees) || nTrees < 1 || nTrees > 10000 {
 		return nil, &algo.ParamError{Param: forestParamNEstimators, Reason: fmt.Sprintf("%g must be a whole number in [1, 10000]", nTrees)}
@@ -207,7 +244,7 @@ func growForest(ctx context.Context, d *tree.Data, cfg tree.Config, n int, boots
 		if err := ctx.Err(); err != nil {
 			return nil, nil, err
 		}
-		return nil, nil, errors.New("random forest: trees missing after fit")
+		return nil, nil, errors.New("forest: trees missing after fit")
 	}
 	return trees, imps, nil
 }
@@ -237,22 +274,22 @@ func forestImportances(imps [][]float64, p int) []float64 {
 	return numeric.Normalise(out)
 }
 
-// predictRandomForest averages the trees' outputs.
-func predictRandomForest(m *datav1.Model, X *mat.Dense) (*mat.Dense, error) {
+// predictForest averages the trees' outputs of a model of algorithm name.
+func predictForest(name string, m *datav1.Model, X *mat.Dense) (*mat.Dense, error) {
 	f := m.GetForest()
 	if f == nil {
-		return nil, errors.New("random_forest model has no forest parameters")
+		return nil, fmt.Errorf("%s model has no forest parameters", name)
 	}
 	return tree.PredictEnsemble(m, f.GetTrees(), X)
 }
 
-// prepareRandomForest lays the trees out once for rows of numFeatures
-// features (algo.Spec.Prepare): a server then pays per row only for the
-// walk, not for decoding the compact trees.
-func prepareRandomForest(m *datav1.Model, numFeatures int) (algo.Predictor, error) {
+// prepareForest lays the trees of a model of algorithm name out once for
+// rows of numFeatures features (algo.Spec.Prepare): a server then pays per
+// row only for the walk, not for decoding the compact trees.
+func prepareForest(name string, m *datav1.Model, numFeatures int) (algo.Predictor, error) {
 	f := m.GetForest()
 	if f == nil {
-		return nil, errors.New("random_forest model has no forest parameters")
+		return nil, fmt.Errorf("%s model has no forest parameters", name)
 	}
 	return tree.PreparedPredictor(m, f.GetTrees(), numFeatures)
 }

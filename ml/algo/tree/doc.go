@@ -23,6 +23,15 @@
 // (or target sums) and the sum of squared counts, so each row costs O(1)
 // whatever the number of classes.
 //
+// With Config.RandomSplits (the forest package's extra_trees) a candidate
+// feature is not scanned: one threshold is drawn uniformly between its
+// smallest and largest value in the node, as in extremely randomized trees
+// (Geurts, Ernst and Wehenkel, 2006), the split found by binary search in
+// the feature's sorted range and scored with the same criterion. The draws
+// come from the tree's own stream in candidate order before any parallel
+// scoring, so a tree does not depend on the cores, and the threshold is
+// stored exactly as the exhaustive scan stores the same gap.
+//
 // With the balanced hyperparameter every row also carries its class's
 // weight (scikit-learn's class_weight='balanced'): the Gini impurity is
 // computed on weighted class counts, leaves store weighted class

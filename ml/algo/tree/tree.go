@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"runtime"
 	"slices"
+	"sort"
 	"sync"
 
 	"gonum.org/v1/gonum/mat"
@@ -153,6 +154,11 @@ type Config struct {
 	// inside the same gap between training values when one exists (see
 	// treeShortThreshold), so that a compact tree stores it in 4 bytes.
 	ShortThresholds bool
+	// RandomSplits makes each candidate feature offer one split at a
+	// threshold drawn uniformly between its smallest and largest value in
+	// the node instead of its best threshold: the Extremely Randomized
+	// Trees of Geurts, Ernst and Wehenkel (2006). See scanRandom.
+	RandomSplits bool
 }
 
 // ConfigFromParams reads the growth parameters. allFeatures is what
@@ -431,6 +437,10 @@ type Builder struct {
 	// cands are the features a node scans; bests their best splits.
 	cands []int
 	bests []treeSplit
+	// draws[c] is the uniform number in [0, 1) that places candidate c's
+	// threshold when Config.RandomSplits is set, drawn serially in
+	// candidate order so the tree does not depend on the workers.
+	draws []float64
 	// cnt holds the weighted class counts of the node last summarised by
 	// stats.
 	cnt []float64
@@ -480,6 +490,7 @@ func NewBuilder(d *Data, cfg Config, workers int) *Builder {
 		feats:      make([]int, d.p),
 		cands:      make([]int, 0, d.p),
 		bests:      make([]treeSplit, d.p),
+		draws:      make([]float64, d.p),
 		cnt:        make([]float64, d.numOutputs),
 		scratch:    make([]treeScratch, max(1, workers)),
 		importance: make([]float64, d.p),
@@ -782,13 +793,19 @@ func (b *Builder) findSplit(fr treeFrame, st treeNodeStats) (treeSplit, bool) {
 	}
 	b.cands = cands
 	bests := b.bests[:len(cands)]
+	draws := b.draws[:len(cands)]
+	if b.cfg.RandomSplits {
+		for c := range draws {
+			draws[c] = b.rng.Float64()
+		}
+	}
 	if b.parallel(fr.end-fr.start) && len(cands) > 1 {
 		numeric.Parallel(len(cands), len(b.scratch), func(w, c int) {
-			bests[c] = b.scan(&b.scratch[w], cands[c], fr, st)
+			bests[c] = b.scan(&b.scratch[w], cands[c], fr, st, draws[c])
 		})
 	} else {
 		for c, f := range cands {
-			bests[c] = b.scan(&b.scratch[0], f, fr, st)
+			bests[c] = b.scan(&b.scratch[0], f, fr, st, draws[c])
 		}
 	}
 	best := treeSplit{feature: -1, proxy: math.Inf(-1)}
@@ -801,10 +818,16 @@ func (b *Builder) findSplit(fr treeFrame, st treeNodeStats) (treeSplit, bool) {
 }
 
 // scan returns the best split of the node on feature f, or one with
-// feature −1 when min_samples_leaf rules out every threshold.
-func (b *Builder) scan(sc *treeScratch, f int, fr treeFrame, st treeNodeStats) treeSplit {
+// feature −1 when min_samples_leaf rules out every threshold. With random
+// splits it returns the split at the threshold u ∈ [0, 1) places (see
+// scanRandom); u is unused otherwise.
+func (b *Builder) scan(sc *treeScratch, f int, fr treeFrame, st treeNodeStats, u float64) treeSplit {
 	best := treeSplit{feature: -1, proxy: math.Inf(-1)}
 	rows := b.order[f][fr.start:fr.end]
+	if b.cfg.RandomSplits {
+		b.scanRandom(sc, f, fr.start, rows, st, u, &best)
+		return best
+	}
 	if b.d.classification {
 		b.scanClass(sc, f, fr.start, rows, &best)
 	} else {
@@ -904,6 +927,82 @@ func (b *Builder) scanRegression(sc *treeScratch, f, start int, rows []int32, st
 			v = vn
 		}
 	}
+}
+
+// scanRandom scores one split of feature f, at a threshold t drawn
+// uniformly in [lo, hi) from u, lo and hi being the smallest and largest
+// value of the node's rows (scikit-learn's random splitter draws the same
+// way, moving a draw that rounds to hi down to lo): the rows up to t go
+// left. Missing values (stored as −Inf) always go left and lo is the
+// smallest other value; when that is hi, the one split offered separates
+// the missing values from the rest. Every t between two consecutive
+// distinct values v < vn routes the training rows alike, so the split is
+// stored as the exhaustive scan would store that gap, at
+// numeric.Midpoint(v, vn), and GrowInto shortens it the same way. The
+// split is scored with the scan's criterion (the Gini or squared-error
+// proxy), summing the smaller side and taking the other as the node's
+// totals less it. If a side has fewer than min_samples_leaf rows the
+// feature offers no split, as in scikit-learn. rows must hold at least two
+// distinct values.
+func (b *Builder) scanRandom(sc *treeScratch, f, start int, rows []int32, st treeNodeStats, u float64, best *treeSplit) {
+	col := b.d.col(f)
+	n := len(rows)
+	above := func(t float64) int {
+		return sort.Search(n, func(i int) bool { return col[rows[i]] > t })
+	}
+	lo, hi := col[rows[0]], col[rows[n-1]]
+	pos := 0
+	if math.IsInf(lo, -1) {
+		pos = above(lo)
+		lo = col[rows[pos]]
+	}
+	if lo < hi {
+		t := lo*(1-u) + hi*u
+		if !(t < hi) || t < lo {
+			t = lo
+		}
+		pos = above(t)
+	}
+	minLeaf := b.cfg.minSamplesLeaf
+	if pos < minLeaf || n-pos < minLeaf {
+		return
+	}
+	small := rows[:pos]
+	if pos > n-pos {
+		small = rows[pos:]
+	}
+	var proxy float64
+	if b.d.classification {
+		classW := b.d.classWeight
+		cntS := sc.cntL
+		clear(cntS)
+		var wS float64
+		for _, i := range small {
+			cw := b.cw[i]
+			w := float64(cw.weight) * classW[cw.class]
+			cntS[cw.class] += w
+			wS += w
+		}
+		var wO, sqS, sqO float64
+		for k, c := range b.cnt {
+			o := c - cntS[k]
+			wO += o
+			sqS += cntS[k] * cntS[k]
+			sqO += o * o
+		}
+		proxy = sqS/wS + sqO/wO
+	} else {
+		var wS, sS float64
+		for _, i := range small {
+			tw := b.tw[i]
+			wS += tw.weight
+			sS += tw.weight * (tw.y - st.mean)
+		}
+		sO := st.centred - sS
+		proxy = sS*sS/wS + sO*sO/(st.weight-wS)
+	}
+	*best = treeSplit{feature: f, pos: start + pos, proxy: proxy,
+		threshold: numeric.Midpoint(col[rows[pos-1]], col[rows[pos]])}
 }
 
 // treeShortThreshold returns a threshold for the split between

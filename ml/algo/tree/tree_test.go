@@ -641,3 +641,224 @@ func treeArgsort(col []float64) []int32 {
 	s.argsort(col, rows, out)
 	return out
 }
+
+// treeGrowRandom grows tree index of seed on ds with random splits and the
+// decision tree's default limits but for params, on a builder with workers
+// goroutines per node, and returns the builder (holding the rows' drawn
+// multiplicities) with the tree.
+func treeGrowRandom(t *testing.T, ds *algo.Dataset, params map[string]float64, short, bootstrap bool, workers int, seed int64, index int) (*Builder, *datav1.TreeModel) {
+	t.Helper()
+	spec, _ := algo.Lookup("decision_tree")
+	all, err := spec.ResolveParams(params)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, p := ds.Dims()
+	cfg, err := ConfigFromParams(all, p, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.RandomSplits, cfg.ShortThresholds = true, short
+	b := NewBuilder(NewData(ds, nil), cfg, workers)
+	b.Reset(seed, index, bootstrap)
+	tr, _, err := b.GrowInto(t.Context(), &datav1.TreeModel{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b, tr
+}
+
+// treeRandomData has rounded features (ties, and binary32 gaps) and a
+// missing value in every 37th row of feature 1.
+func treeRandomData(n int, task datav1.Task, seed uint64) *algo.Dataset {
+	ds := algotest.Generate(n, 5, task, 3, seed, func(rng *rand.Rand, x []float64) float64 {
+		for f := range x {
+			x[f] = math.Round(rng.NormFloat64()*40) / 8
+		}
+		if task == datav1.Task_TASK_REGRESSION {
+			return x[0] - 2*x[1]*x[2] + rng.NormFloat64()
+		}
+		return float64((int(math.Abs(x[0]+x[1])) + rng.IntN(2)) % 3)
+	})
+	if task == datav1.Task_TASK_REGRESSION {
+		ds.NumClasses, ds.ClassNames = 0, nil
+	}
+	for i := 0; i < n; i += 37 {
+		ds.X.Set(i, 1, math.NaN())
+	}
+	return ds
+}
+
+func TestTreeRandomSplitsDeterministic(t *testing.T) {
+	// Nodes of treeParallelMinRows rows and more are scanned on several
+	// workers: the thresholds must be drawn the same way whatever their
+	// number.
+	for _, tc := range []struct {
+		name      string
+		task      datav1.Task
+		params    map[string]float64
+		bootstrap bool
+	}{
+		{"classification", datav1.Task_TASK_CLASSIFICATION, nil, false},
+		{"classification bootstrap, 2 features", datav1.Task_TASK_CLASSIFICATION, map[string]float64{"max_features": 2}, true},
+		{"regression", datav1.Task_TASK_REGRESSION, map[string]float64{"min_samples_leaf": 3}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ds := treeRandomData(3*treeParallelMinRows, tc.task, 21)
+			_, one := treeGrowRandom(t, ds, tc.params, true, tc.bootstrap, 1, 5, 0)
+			_, again := treeGrowRandom(t, ds, tc.params, true, tc.bootstrap, 1, 5, 0)
+			_, two := treeGrowRandom(t, ds, tc.params, true, tc.bootstrap, 2, 5, 0)
+			if !proto.Equal(one, again) {
+				t.Error("same seed gave different trees")
+			}
+			if !proto.Equal(one, two) {
+				t.Error("the tree differs between 1 and 2 workers")
+			}
+			if _, other := treeGrowRandom(t, ds, tc.params, true, tc.bootstrap, 1, 6, 0); proto.Equal(one, other) {
+				t.Error("different seeds gave identical trees")
+			}
+			if _, next := treeGrowRandom(t, ds, tc.params, true, tc.bootstrap, 1, 5, 1); proto.Equal(one, next) {
+				t.Error("trees 0 and 1 of one seed are identical")
+			}
+		})
+	}
+}
+
+func TestTreeRandomSplitsRouteTrainingRows(t *testing.T) {
+	// Every split must send each training row where the builder put it:
+	// walking the drawn rows down the stored tree must give every node
+	// its recorded sample count, every leaf at least min_samples_leaf
+	// rows, and every threshold must be the one the exhaustive scan
+	// stores for the gap between the largest value sent left and the
+	// smallest sent right (binary32 when short).
+	for _, tc := range []struct {
+		name      string
+		task      datav1.Task
+		params    map[string]float64
+		short     bool
+		bootstrap bool
+	}{
+		{"classification", datav1.Task_TASK_CLASSIFICATION, nil, false, false},
+		{"classification short bootstrap", datav1.Task_TASK_CLASSIFICATION, map[string]float64{"max_features": 2}, true, true},
+		{"classification min_samples_leaf 5", datav1.Task_TASK_CLASSIFICATION, map[string]float64{"min_samples_leaf": 5}, true, false},
+		{"regression", datav1.Task_TASK_REGRESSION, nil, true, false},
+		{"regression bootstrap min_samples_leaf 3", datav1.Task_TASK_REGRESSION, map[string]float64{"min_samples_leaf": 3}, false, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ds := treeRandomData(700, tc.task, 3)
+			b, tr := treeGrowRandom(t, ds, tc.params, tc.short, tc.bootstrap, 1, 9, 2)
+			if err := Validate(tr, 5); err != nil {
+				t.Fatal(err)
+			}
+			n := len(tr.Feature)
+			samples := make([]int64, n)
+			rows := make([]int, n)
+			lo := make([]float64, n) // largest value of the split feature sent left
+			hi := make([]float64, n) // smallest sent right
+			for i := range n {
+				lo[i], hi[i] = math.Inf(-1), math.Inf(1)
+			}
+			for r := range b.d.n {
+				w := int64(1)
+				if tc.task == datav1.Task_TASK_CLASSIFICATION {
+					w = int64(b.cw[r].weight)
+				} else {
+					w = int64(b.tw[r].weight)
+				}
+				if w == 0 {
+					continue
+				}
+				x := ds.X.RawRowView(r)
+				for i := int32(0); ; {
+					samples[i] += w
+					rows[i]++
+					f := tr.Feature[i]
+					if f < 0 {
+						break
+					}
+					v := b.d.col(int(f))[r] // a missing value is −Inf here
+					left := v <= tr.Threshold[i]
+					if u := x[f]; left != (u <= tr.Threshold[i] || u != u) {
+						t.Fatalf("node %d: row %d's value %v and its stored form %v go different ways", i, r, u, v)
+					}
+					if left {
+						lo[i] = max(lo[i], v)
+						i = tr.Left[i]
+					} else {
+						hi[i] = min(hi[i], v)
+						i = tr.Right[i]
+					}
+				}
+			}
+			minLeaf := int(tc.params["min_samples_leaf"])
+			splits := 0
+			for i := range n {
+				if samples[i] != tr.Samples[i] {
+					t.Fatalf("node %d: %d training draws reach it, the tree records %d", i, samples[i], tr.Samples[i])
+				}
+				if tr.Feature[i] < 0 {
+					if rows[i] < minLeaf {
+						t.Errorf("leaf %d holds %d rows, below min_samples_leaf %d", i, rows[i], minLeaf)
+					}
+					continue
+				}
+				splits++
+				want := numeric.Midpoint(lo[i], hi[i])
+				if tc.short {
+					want = treeShortThreshold(lo[i], hi[i], want)
+				}
+				if tr.Threshold[i] != want {
+					t.Errorf("node %d: threshold %v, want %v for the gap (%v, %v)", i, tr.Threshold[i], want, lo[i], hi[i])
+				}
+			}
+			if splits < 10 {
+				t.Errorf("only %d splits", splits)
+			}
+		})
+	}
+}
+
+func TestTreeRandomSplitsDrawUniformly(t *testing.T) {
+	// One feature 0..99 whose class flips at 50: the exhaustive scan
+	// always splits the root at 49.5, random splits draw the root's gap
+	// uniformly, and with min_samples_leaf a draw leaving too few rows on
+	// a side makes the root a leaf.
+	ds := algotest.Generate(100, 1, datav1.Task_TASK_CLASSIFICATION, 2, 1, func(rng *rand.Rand, x []float64) float64 {
+		x[0] = 0
+		return 0
+	})
+	for i := range 100 {
+		ds.X.Set(i, 0, float64(i))
+		ds.Y[i] = float64(i / 50)
+	}
+	for _, tc := range []struct {
+		minLeaf         float64
+		lowest, highest float64 // root thresholds allowed
+		minDistinct     int
+		leaves          bool // whether some roots must stay leaves
+	}{
+		{1, 0.5, 98.5, 40, false},
+		{40, 39.5, 59.5, 5, true},
+	} {
+		seen := map[float64]bool{}
+		leaves := 0
+		for seed := range int64(100) {
+			_, tr := treeGrowRandom(t, ds, map[string]float64{"max_depth": 1, "min_samples_leaf": tc.minLeaf}, false, false, 1, seed, 0)
+			if tr.Feature[0] < 0 {
+				leaves++
+				continue
+			}
+			thr := tr.Threshold[0]
+			if thr != math.Floor(thr)+0.5 || thr < tc.lowest || thr > tc.highest {
+				t.Errorf("min_samples_leaf %g, seed %d: root threshold %v, want a midpoint in [%v, %v]", tc.minLeaf, seed, thr, tc.lowest, tc.highest)
+			}
+			seen[thr] = true
+		}
+		if len(seen) < tc.minDistinct {
+			t.Errorf("min_samples_leaf %g: %d distinct root thresholds in 100 seeds, want at least %d", tc.minLeaf, len(seen), tc.minDistinct)
+		}
+		if (leaves > 0) != tc.leaves {
+			t.Errorf("min_samples_leaf %g: %d roots left unsplit, want some: %v", tc.minLeaf, leaves, tc.leaves)
+		}
+	}
+}

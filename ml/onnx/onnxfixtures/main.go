@@ -45,6 +45,7 @@ var algorithms = []struct {
 	{"naive_bayes", nil},
 	{"decision_tree", nil},
 	{"random_forest", map[string]float64{"n_estimators": 20}},
+	{"extra_trees", map[string]float64{"n_estimators": 20}},
 	{"gradient_boosting", map[string]float64{"max_iter": 20}},
 	{"knn", nil},
 }
