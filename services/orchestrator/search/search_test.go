@@ -1,6 +1,7 @@
 package search
 
 import (
+	"maps"
 	"testing"
 	"time"
 
@@ -8,6 +9,7 @@ import (
 
 	"github.com/alur-ml/alur/ml/algo"
 	_ "github.com/alur-ml/alur/ml/algo/builtin" // registers the algorithms the tests name
+	"github.com/alur-ml/alur/ml/selection"
 	datav1 "github.com/alur-ml/alur/proto/alur/data/v1"
 	orchestratorv1 "github.com/alur-ml/alur/proto/alur/orchestrator/v1"
 	"github.com/alur-ml/alur/services/orchestrator/fault"
@@ -45,6 +47,71 @@ func TestExpandCandidates(t *testing.T) {
 	for _, c := range all {
 		if c.Algorithm == "linear_regression" || c.Algorithm == "ridge" {
 			t.Errorf("default classification candidates include %s", c.Algorithm)
+		}
+	}
+}
+
+// TestDefaultCandidatesPortfolio: a spec without candidates tries every
+// algorithm of the task at its defaults, then selection.Portfolio's
+// entries with their params; an entry naming a param the catalog's
+// algorithm lacks (an older train stage) is left out.
+func TestDefaultCandidatesPortfolio(t *testing.T) {
+	all := ExpandCandidates(&orchestratorv1.PipelineSpec{}, datav1.Task_TASK_CLASSIFICATION, builtin)
+	var defaults, portfolio []Config
+	for _, c := range all {
+		if len(c.Params) == 0 {
+			if len(portfolio) > 0 {
+				t.Errorf("default %s after a portfolio entry: defaults come first", c.Algorithm)
+			}
+			defaults = append(defaults, c)
+		} else {
+			portfolio = append(portfolio, c)
+		}
+	}
+	seen := map[string]bool{}
+	for _, c := range defaults {
+		seen[c.Algorithm] = true
+	}
+	for _, want := range []string{"logistic_regression", "gradient_boosting", "random_forest", "extra_trees", "knn", "naive_bayes", "decision_tree"} {
+		if !seen[want] {
+			t.Errorf("defaults %v lack %s", defaults, want)
+		}
+	}
+	var want []Config
+	for _, c := range selection.Portfolio {
+		want = append(want, Config{Algorithm: c.Algorithm, Params: c.Params})
+	}
+	if len(portfolio) != len(want) {
+		t.Fatalf("portfolio trials %v, want %v", portfolio, want)
+	}
+	for i := range want {
+		if portfolio[i].Algorithm != want[i].Algorithm || !maps.Equal(portfolio[i].Params, want[i].Params) {
+			t.Errorf("portfolio trial %d = %v, want %v", i, portfolio[i], want[i])
+		}
+	}
+
+	// A catalog whose boosting lacks a portfolio param skips the entry.
+	var specs []*algo.Spec
+	for _, a := range builtin.All() {
+		if a.Name == "gradient_boosting" {
+			cut := *a
+			cut.Params = nil
+			for _, p := range a.Params {
+				if p.Name != "l2_regularization" {
+					cut.Params = append(cut.Params, p)
+				}
+			}
+			a = &cut
+		}
+		specs = append(specs, a)
+	}
+	old, err := algo.NewCatalog(specs...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range ExpandCandidates(&orchestratorv1.PipelineSpec{}, datav1.Task_TASK_CLASSIFICATION, old) {
+		if len(c.Params) > 0 {
+			t.Errorf("%v tried on a catalog without l2_regularization", c)
 		}
 	}
 }

@@ -226,7 +226,7 @@ type Config struct {
 // algorithms: fast, strong baselines first, so a target is met early.
 var defaultAlgorithms = []string{
 	"logistic_regression", "linear_regression", "ridge", "gradient_boosting",
-	"random_forest", "knn", "naive_bayes", "decision_tree",
+	"random_forest", "extra_trees", "knn", "naive_bayes", "decision_tree",
 }
 
 // ExpandCandidates turns the spec's candidates into trial configurations:
