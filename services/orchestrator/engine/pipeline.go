@@ -497,11 +497,13 @@ func (p *pipeline) ensemble(loop *search.Loop, number int32) []search.EnsembleMe
 // ensemble refits each member and combines them with their weights.
 func (p *pipeline) refit() error {
 	r := p.r
-	if p.members != nil {
-		return p.refitEnsemble()
-	}
+	// A bagged choice (the ensemble's too) hands over its fold models;
+	// bagFolds falls back to a refit when it cannot.
 	if p.bag != nil {
 		return p.bagFolds()
+	}
+	if p.members != nil {
+		return p.refitEnsemble()
 	}
 	cfg := p.winner
 	out, err := runStep(r, "refit", cacheKey(refitVersion, cfg, p.train.Digest, p.valid.Digest), decodeSingle, func(ctx context.Context) (single, string, error) {
