@@ -223,7 +223,8 @@ def run_peer(peer, path, label, task):
 def start_alur(alur, data_dir):
     """start_alur runs `alur dev` on free loopback ports and returns the
     process and the orchestrator's address."""
-    args = [alur, "dev", "--data-dir", data_dir, "--http", ""]
+    # no dashboard, no serving stage: nothing on a fixed port
+    args = [alur, "dev", "--data-dir", data_dir, "--http", "", "--serve-addr", "", "--serve-http", ""]
     for flag in ("--addr", "--ingest-addr", "--prep-addr", "--train-addr", "--eval-addr"):
         args += [flag, "127.0.0.1:0"]
     env = dict(os.environ, ALUR_LOG_LEVEL="error")

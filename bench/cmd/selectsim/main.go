@@ -3,7 +3,8 @@
 // prepares the data as a run does (ml/prep fitted on the train rows), then
 // scores the test rows of
 //
-//   - each algorithm at its defaults, fitted on all train rows;
+//   - each algorithm at its defaults and each selection.Portfolio entry
+//     (--portfolio=false leaves those out), fitted on all train rows;
 //   - "cv": the best default configuration by 5-fold cross-validation on
 //     the train rows, ranked by selection.Rank, refitted;
 //   - "ensemble" and "ensemble_bagged": ensemble selection over the
@@ -18,7 +19,8 @@
 //     selection.DefaultSpaces (budget: a share of each fold's train rows).
 //
 // "variants" holds the other combinations (single, refit or bagged; 25 or
-// 50 rounds; strict or ranked; a stacked logistic regression), by name.
+// 50 rounds; strict or ranked; the ensemble selected on log loss; a
+// stacked logistic regression), by name.
 // --repeats repeats the cross-validation with other folds: the
 // out-of-fold predictions are averaged over the repetitions and every
 // fold model joins the bag. It prints one JSON object.
@@ -452,10 +454,12 @@ func (d *data) scorers(y []float64) (selection.Scorer, selection.Scorer) {
 //     25 rounds, kept only when its cross-fitted score beats the best
 //     single configuration's; the choice refitted on all train rows;
 //   - bagged (the orchestrator's rule): 50 rounds, kept when
-//     selection.Better ranks its cross-fitted candidate first (an equal
-//     score with a lower log loss wins), handed over as the average of
-//     the fold models (k-fold bagging) for the ensemble and for a single
-//     configuration that selection.BagFolds names, refitted otherwise.
+//     selection.Better ranks it first when scored on the blend of the
+//     members' out-of-fold predictions (an equal score with a lower log
+//     loss wins), handed over as the average of the fold models (k-fold
+//     bagging) for the ensemble and for a single configuration that
+//     selection.BagFolds names, refitted otherwise; "cross_fitted_rule"
+//     is the same with the ensemble's score cross-fitted.
 //
 // The other combinations are recorded as variants, prefixed by prefix.
 func (d *data) ensemble(ctx context.Context, prefix string, lib []*trained, best int) (strict, bagged Choice, err error) {
@@ -527,13 +531,19 @@ func (d *data) ensemble(ctx context.Context, prefix string, lib []*trained, best
 		ensBag := Choice{Model: ens.Model + " bagged", CV: cand.Score, Test: d.testScore(selection.Blend(bagPreds, weights))}
 		useStrict := cand.Score > single.CV+selection.ScoreTolerance
 		useRanked := selection.Better(&cand, &lib[best].cand, true)
+		// The orchestrator's rule: the ensemble scored on the blend of
+		// the members' out-of-fold predictions, weights chosen on them.
+		blended := d.foldCandidate(selection.Blend(members, e.Weights))
+		blended.Algorithm, blended.Number = "ensemble", len(lib)
+		useBlended := selection.Better(&blended, &lib[best].cand, true)
 		r := fmt.Sprintf("r%d_", rounds)
 		d.variant(prefix+r+"ens_refit", ens)
 		d.variant(prefix+r+"ens_bag", ensBag)
 		d.variant(prefix+r+"strict_refit", pick(useStrict, ens, single))
 		d.variant(prefix+r+"ranked_refit", pick(useRanked, ens, single))
 		d.variant(prefix+r+"ranked_bag", pick(useRanked, ensBag, singleBag))
-		d.variant(prefix+r+"rule", pick(useRanked, ensBag, singleRule))
+		d.variant(prefix+r+"cross_fitted_rule", pick(useRanked, ensBag, singleRule))
+		d.variant(prefix+r+"rule", pick(useBlended, ensBag, singleRule))
 		if rounds == selection.DefaultEnsembleRounds && d.task == datav1.Task_TASK_CLASSIFICATION {
 			// The same selection on log loss, accuracy breaking ties.
 			el, lerr := selection.SelectEnsemble(members, d.width(), tie, nil, selection.EnsembleOptions{Rounds: rounds, TieBreak: score})
@@ -553,7 +563,7 @@ func (d *data) ensemble(ctx context.Context, prefix string, lib []*trained, best
 		case 25:
 			strict = pick(useStrict, ens, single)
 		case selection.DefaultEnsembleRounds:
-			bagged = pick(useRanked, ensBag, singleRule)
+			bagged = pick(useBlended, ensBag, singleRule)
 		}
 	}
 	return

@@ -454,9 +454,9 @@ func ensembleNumber(trials []*orchestratorv1.Trial) int32 {
 // ensemble builds the ensemble candidate of a cross-validated search
 // (search.Loop.Ensemble) and records it as trial number when the ranking
 // every leaderboard uses (display.Compare, selection.Better) puts it
-// before the best single trial: a higher cross-fitted score, or an equal
-// one with a lower log loss (RMSE); on a full tie the single model, which
-// is simpler, stays first. It returns the members of the recorded
+// before the best single trial: a higher score on the blend of the
+// members' out-of-fold predictions, or an equal one with a lower log loss
+// (RMSE); on a full tie the single model, which is simpler, stays first. It returns the members of the recorded
 // ensemble. A failure to build one is announced and leaves the single
 // trials to choose from.
 func (p *pipeline) ensemble(loop *search.Loop, number int32) []search.EnsembleMember {
