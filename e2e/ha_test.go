@@ -183,8 +183,8 @@ func TestHAEtcdRestart(t *testing.T) {
 			t.Errorf("run %s: %s: %s", id, run.GetState(), run.GetError())
 			continue
 		}
-		if len(run.GetTrials()) != 6 || run.GetModelDigest() == "" || run.GetTestMetrics() == nil {
-			t.Errorf("run %s: %d trials, model %q; want 6 trials and a scored model", id, len(run.GetTrials()), run.GetModelDigest())
+		if len(singleTrials(run)) != 6 || run.GetModelDigest() == "" || run.GetTestMetrics() == nil {
+			t.Errorf("run %s: %d single trials, model %q; want 6 trials (and maybe their ensemble) and a scored model", id, len(singleTrials(run)), run.GetModelDigest())
 		}
 		counts := map[orchestratorv1.RunEventKind]int{}
 		for _, ev := range runEvents(t, t.Context(), cl, id) {

@@ -104,6 +104,18 @@ func irisSource() *orchestratorv1.Source {
 // severalTrials is a spec of six small trials on an uploaded synthCSV; the
 // seed changes the split, so runs with different seeds share only their
 // collect and profile steps.
+// singleTrials are the run's trials but the ensemble of them, which a
+// cross-validated run adds when it ranks first.
+func singleTrials(run *orchestratorv1.Run) []*orchestratorv1.Trial {
+	var out []*orchestratorv1.Trial
+	for _, tr := range run.GetTrials() {
+		if tr.GetAlgorithm() != "ensemble" {
+			out = append(out, tr)
+		}
+	}
+	return out
+}
+
 func severalTrials(digest string, seed int64) *orchestratorv1.PipelineSpec {
 	return &orchestratorv1.PipelineSpec{
 		Name:   fmt.Sprintf("reliability-%d", seed),
@@ -296,12 +308,7 @@ func TestCrashResume(t *testing.T) {
 		}
 		// Six candidates, and the ensemble of their cross-validated
 		// predictions when it scores higher than each.
-		singles := 0
-		for _, tr := range run.GetTrials() {
-			if tr.GetAlgorithm() != "ensemble" {
-				singles++
-			}
-		}
+		singles := len(singleTrials(run))
 		if singles != 6 || len(run.GetTrials()) > 7 || run.GetModelDigest() == "" || run.GetTestMetrics() == nil {
 			t.Errorf("run %s: %d trials, model %q, test metrics %v; want 6 trials (and an ensemble) and a scored model", id, len(run.GetTrials()), run.GetModelDigest(), run.GetTestMetrics())
 		}

@@ -25,6 +25,7 @@ import (
 	prepv1 "github.com/alur-ml/alur/proto/alur/prep/v1"
 	"github.com/alur-ml/alur/serverkit"
 	"github.com/alur-ml/alur/services/orchestrator/artifacts"
+	"github.com/alur-ml/alur/services/orchestrator/search"
 )
 
 // startStages serves the four stages on loopback ports in this process
@@ -150,6 +151,18 @@ func TestTargetStopsTheLoop(t *testing.T) {
 	}
 }
 
+// singleTrials are the run's trials but the ensemble of them, which a
+// cross-validated run adds when it ranks first.
+func singleTrials(run *orchestratorv1.Run) []*orchestratorv1.Trial {
+	var out []*orchestratorv1.Trial
+	for _, tr := range run.GetTrials() {
+		if tr.GetAlgorithm() != search.EnsembleAlgorithm {
+			out = append(out, tr)
+		}
+	}
+	return out
+}
+
 func TestResumeAfterRestart(t *testing.T) {
 	cfg := startStages(t)
 	cfg.DataDir = t.TempDir()
@@ -184,8 +197,8 @@ func TestResumeAfterRestart(t *testing.T) {
 	if run.GetState() != orchestratorv1.RunState_RUN_STATE_SUCCEEDED {
 		t.Fatalf("resumed run %v: %s", run.GetState(), run.GetError())
 	}
-	if len(run.GetTrials()) != 5 {
-		t.Errorf("%d trials after resume, want 5", len(run.GetTrials()))
+	if n := len(singleTrials(run)); n != 5 {
+		t.Errorf("%d single trials after resume, want 5", n)
 	}
 	seen := map[string]int{}
 	for _, st := range run.GetSteps() {
@@ -419,11 +432,11 @@ func TestTrialsSpreadOverTrainReplicas(t *testing.T) {
 		t.Fatal(err)
 	}
 	run := await(t, client, start.GetRun().GetId())
-	if run.GetState() != orchestratorv1.RunState_RUN_STATE_SUCCEEDED || len(run.GetTrials()) != 6 {
-		t.Fatalf("state %v, %d trials: %s", run.GetState(), len(run.GetTrials()), run.GetError())
+	if run.GetState() != orchestratorv1.RunState_RUN_STATE_SUCCEEDED || len(singleTrials(run)) != 6 {
+		t.Fatalf("state %v, %d single trials: %s", run.GetState(), len(singleTrials(run)), run.GetError())
 	}
 	servers := map[string]int{}
-	for _, tr := range run.GetTrials() {
+	for _, tr := range singleTrials(run) {
 		servers[tr.GetTrainServer()]++
 	}
 	if servers["replica-a"] == 0 || servers["replica-b"] == 0 {

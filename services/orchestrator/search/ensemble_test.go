@@ -7,6 +7,8 @@ import (
 	"sync"
 	"testing"
 
+	"google.golang.org/protobuf/proto"
+
 	"github.com/alur-ml/alur/ml/table"
 	datav1 "github.com/alur-ml/alur/proto/alur/data/v1"
 	orchestratorv1 "github.com/alur-ml/alur/proto/alur/orchestrator/v1"
@@ -169,6 +171,41 @@ func TestEnsembleBeatsEachMember(t *testing.T) {
 	}
 	if fmt.Sprint(resumed.GetParams()) != fmt.Sprint(first.GetParams()) {
 		t.Errorf("resumed ensemble %v, want %v", resumed.GetParams(), first.GetParams())
+	}
+}
+
+// TestEnsembleOfTheBestAloneTies: when no blend scores higher than the
+// best trial (here "m3", right on every row), ensemble selection keeps that
+// trial alone; the ensemble then scores exactly as it does, log loss
+// included, and does not rank before it, so the run hands over the single
+// model.
+func TestEnsembleOfTheBestAloneTies(t *testing.T) {
+	tb, y := oofTable()
+	folds, err := MakeFolds(tb, "y", 3, 7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := &Loop{Configs: []Config{{Algorithm: "m0"}, {Algorithm: "m3"}, {Algorithm: "m1"}}, Metric: "accuracy",
+		Task: datav1.Task_TASK_CLASSIFICATION, Label: "y", Folds: folds}
+	f := &oofSteps{done: map[string]bool{}}
+	if _, err := l.Run(f); err != nil {
+		t.Fatal(err)
+	}
+	ens, members, err := l.Ensemble(f, 4, y, []string{"0", "1"})
+	if err != nil || ens == nil {
+		t.Fatalf("ensemble %v, %v", ens, err)
+	}
+	if len(members) != 1 || members[0].Trial.GetNumber() != 2 || members[0].Weight != 1 {
+		t.Fatalf("members %+v, want trial 2 (m3) alone", members)
+	}
+	best := proto.Clone(members[0].Trial).(*orchestratorv1.Trial)
+	best.Algorithm = "random_forest" // a known algorithm, simpler than an ensemble
+	if ens.GetScore() != best.GetScore() || ens.GetValidationMetrics().GetClassification().GetLogLoss() != best.GetValidationMetrics().GetClassification().GetLogLoss() {
+		t.Errorf("ensemble %.6f (log loss %.6f), its one member %.6f (%.6f): want equal", ens.GetScore(),
+			ens.GetValidationMetrics().GetClassification().GetLogLoss(), best.GetScore(), best.GetValidationMetrics().GetClassification().GetLogLoss())
+	}
+	if RanksFirst(ens, best, "accuracy") {
+		t.Error("an ensemble of the best trial alone ranks before it")
 	}
 }
 
