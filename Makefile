@@ -133,6 +133,10 @@ bench-small: ## Quick benchmark run on 20000 rows, without the scale curve.
 bench-selection: ## Model selection benchmark: the default `alur run` against scikit-learn's hindsight best on 13 small data sets (SKLEARN_PEER=path to sklearn_peer.py).
 	@bash scripts/bench-selection.sh
 
+.PHONY: bench-selection-real
+bench-selection-real: ## The same on 18 real UCI data sets from R's mlbench package (installs r-cran-mlbench when missing).
+	@bash scripts/bench-selection.sh --real --no-sim
+
 .PHONY: bench-scale
 bench-scale: ## The scale curve alone, up to 2000000 rows (about 360 MB of CSV): fit time and train-service peak memory of alur, scikit-learn and XGBoost, then the default `alur run` end to end on 2000000 rows.
 	@bash scripts/bench.sh --rows 20000 --algorithms gradient_boosting_xgb --skip-services --scale 20000,200000,2000000

@@ -10,11 +10,12 @@
 # CLI once, installs Debian's scikit-learn and pandas when they are missing,
 # and prints Markdown tables and summaries.
 #
-#   scripts/bench-selection.sh [--peer PATH] [--real] [--sets iris,wine] [--out DIR] [--json]
+#   scripts/bench-selection.sh [--peer PATH] [--real] [--no-sim] [--sets iris,wine] [--out DIR] [--json]
 #
 # --real measures the UCI data sets of R's mlbench package instead (Debian's
-# r-cran-mlbench, installed when missing): real data the selection rules
-# were not tuned on.
+# r-cran-mlbench, installed when missing): real data the team did not make
+# up. --no-sim leaves selectsim out (on the larger real sets
+# it takes minutes).
 #
 # The scikit-learn side is a peer script that stays outside this repository:
 # give its path with --peer or $SKLEARN_PEER; by default
@@ -23,11 +24,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 peer=${SKLEARN_PEER:-}
+nosim=""
 args=()
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--peer) peer=$2; shift 2 ;;
 	--peer=*) peer=${1#--peer=}; shift ;;
+	--no-sim) nosim=1; shift ;;
 	*) args+=("$1"); shift ;;
 	esac
 done
@@ -65,7 +68,11 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/alur-selection-bin.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 echo "bench-selection: building the alur CLI" >&2
 go build -o "$work/alur" ./cmd/alur
-go build -o "$work/selectsim" ./bench/cmd/selectsim
+sim=()
+if [ -z "$nosim" ]; then
+	go build -o "$work/selectsim" ./bench/cmd/selectsim
+	sim=(--sim "$work/selectsim")
+fi
 
 /usr/bin/python3 bench/selection/selection.py --alur "$work/alur" --peer "$peer" \
-	--sim "$work/selectsim" --bundled services/ingest/datasets ${args[@]+"${args[@]}"}
+	${sim[@]+"${sim[@]}"} --bundled services/ingest/datasets ${args[@]+"${args[@]}"}
