@@ -36,7 +36,7 @@ func TestScaleOutOverTrainProcesses(t *testing.T) {
 		t.Fatalf("run %v: %s", run.GetState(), run.GetError())
 	}
 	perServer := map[string]int{}
-	for _, tr := range run.GetTrials() {
+	for _, tr := range singleTrials(run) { // the ensemble trial names no server
 		perServer[tr.GetTrainServer()]++
 	}
 	if len(perServer) != 2 || perServer["train-b"] == 0 {
