@@ -13,6 +13,8 @@ import (
 	"os"
 	"path"
 	"strings"
+	"sync/atomic"
+	"time"
 
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
@@ -31,6 +33,8 @@ type S3 struct {
 	bucket string
 	prefix string // "" or ending in "/"
 	loc    string
+	// readIdle overrides ReadIdleTimeout (tests).
+	readIdle time.Duration
 }
 
 // memSpool is how much of a write is held in memory before it spills to
@@ -163,20 +167,44 @@ func (s *S3) Open(ctx context.Context, digest string) (io.ReadCloser, error) {
 		cancel()
 		return nil, s.mapErr(err, digest)
 	}
-	return Verify(&s3Reader{obj: obj, cancel: cancel, s: s, digest: digest}, digest), nil
+	idle := s.readIdle
+	if idle <= 0 {
+		idle = ReadIdleTimeout
+	}
+	return Verify(&s3Reader{obj: obj, cancel: cancel, s: s, digest: digest, idle: idle}, digest), nil
 }
 
-// s3Reader maps the errors of a body being read.
+// ReadIdleTimeout bounds how long reading an object's body may wait for
+// its next bytes. The body is read under a context no caller ends (see
+// Open), so a connection that stays open without data, such as a server
+// that stopped mid-answer behind a proxy that kept the connection, would
+// otherwise hold the reader, and the step reading it, for good. Past it
+// the request is aborted and the read fails with ErrUnavailable, which
+// the callers retry.
+const ReadIdleTimeout = 30 * time.Second
+
+// s3Reader maps the errors of a body being read and aborts a read that
+// waits longer than idle for data.
 type s3Reader struct {
-	obj    *minio.Object
-	cancel context.CancelFunc
-	s      *S3
-	digest string
+	obj      *minio.Object
+	cancel   context.CancelFunc
+	s        *S3
+	digest   string
+	idle     time.Duration
+	timedOut atomic.Bool
 }
 
 func (r *s3Reader) Read(p []byte) (int, error) {
+	t := time.AfterFunc(r.idle, func() {
+		r.timedOut.Store(true)
+		r.cancel()
+	})
 	n, err := r.obj.Read(p)
+	t.Stop()
 	if err != nil && err != io.EOF {
+		if r.timedOut.Load() {
+			return n, fmt.Errorf("blob %s at %s: %w: no data for %s", r.digest, r.s.loc, ErrUnavailable, r.idle)
+		}
 		err = r.s.mapErr(err, r.digest)
 	}
 	return n, err

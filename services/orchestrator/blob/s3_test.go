@@ -6,9 +6,13 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"net/url"
+	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/minio/minio-go/v7"
 )
@@ -89,4 +93,57 @@ func FuzzOpenS3(f *testing.F) {
 			t.Fatalf("Location %q reopens as %q", s.Location(), again.Location())
 		}
 	})
+}
+
+// TestS3StalledBodyIsUnavailable: a server that answers a GET with its
+// headers and the first bytes, then keeps the connection open and sends
+// nothing, makes the read fail with ErrUnavailable once the idle timeout
+// passes, instead of holding the reader for good.
+func TestS3StalledBodyIsUnavailable(t *testing.T) {
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", "1000")
+		w.Header().Set("Content-Type", "application/octet-stream")
+		w.Header().Set("ETag", `"0123456789abcdef0123456789abcdef"`)
+		w.Header().Set("Last-Modified", time.Now().UTC().Format(http.TimeFormat))
+		w.WriteHeader(http.StatusOK)
+		if r.Method != http.MethodGet {
+			return
+		}
+		_, _ = w.Write(make([]byte, 10))
+		w.(http.Flusher).Flush()
+		select { // stall until the client gives up or the test ends
+		case <-r.Context().Done():
+		case <-release:
+		}
+	}))
+	defer srv.Close()
+	defer close(release)
+	u, _ := url.Parse("s3://bucket?region=us-east-1&endpoint=" + srv.URL)
+	t.Setenv("AWS_ACCESS_KEY_ID", "k")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "s")
+	s, err := OpenS3(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.readIdle = 200 * time.Millisecond
+	digest := strings.Repeat("ab", 32)
+	rc, err := s.Open(context.Background(), digest)
+	if err != nil {
+		t.Fatalf("open: %v", err)
+	}
+	defer rc.Close()
+	done := make(chan error, 1)
+	go func() {
+		_, err := io.Copy(io.Discard, rc)
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if !errors.Is(err, ErrUnavailable) {
+			t.Fatalf("stalled read: %v, want ErrUnavailable", err)
+		}
+	case <-time.After(time.Minute): // a failure bound, not a timing assertion
+		t.Fatal("the stalled read did not end")
+	}
 }
