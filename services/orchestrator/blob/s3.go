@@ -191,16 +191,21 @@ type s3Reader struct {
 	s        *S3
 	digest   string
 	idle     time.Duration
+	timer    *time.Timer // armed during each Read
 	timedOut atomic.Bool
 }
 
 func (r *s3Reader) Read(p []byte) (int, error) {
-	t := time.AfterFunc(r.idle, func() {
-		r.timedOut.Store(true)
-		r.cancel()
-	})
+	if r.timer == nil {
+		r.timer = time.AfterFunc(r.idle, func() {
+			r.timedOut.Store(true)
+			r.cancel()
+		})
+	} else {
+		r.timer.Reset(r.idle)
+	}
 	n, err := r.obj.Read(p)
-	t.Stop()
+	r.timer.Stop()
 	if err != nil && err != io.EOF {
 		if r.timedOut.Load() {
 			return n, fmt.Errorf("blob %s at %s: %w: no data for %s", r.digest, r.s.loc, ErrUnavailable, r.idle)

@@ -201,12 +201,6 @@ func (l *Loop) Ensemble(s Steps, number int32, y []float64, classNames []string)
 	if len(y)*width != len(members[0]) {
 		return nil, nil, fmt.Errorf("%d targets for predictions of width %d", len(y), width)
 	}
-	fold := make([]int, len(y))
-	for f, fd := range l.Folds {
-		for _, r := range fd.HeldRows {
-			fold[r] = f
-		}
-	}
 	score, tie, err := selection.ScorerFor(l.Metric, l.Task, y, len(classNames))
 	if err != nil {
 		return nil, nil, err
